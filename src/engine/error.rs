@@ -1,0 +1,45 @@
+//! The error type of the Rust API.
+
+use crate::hresult::*;
+
+/// An error of the Rust API: the HRESULT the C API returns for it, and a
+/// sentence for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} [{code}]")]
+pub struct Error {
+    /// The code the C API returns.
+    pub code: HResult,
+    /// What went wrong, with the value or path involved.
+    pub message: String,
+}
+
+/// The result type of the Rust API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error with this code and message.
+    pub fn new(code: qm_hresult, message: impl Into<String>) -> Error {
+        Error {
+            code: HResult(code),
+            message: message.into(),
+        }
+    }
+
+    /// `QM_E_INVALIDARG` with a message.
+    pub fn invalid_arg(message: impl Into<String>) -> Error {
+        Error::new(QM_E_INVALIDARG, message)
+    }
+
+    /// `QM_BG_E_INVALID_STATE` for an action not allowed in `state`.
+    pub fn invalid_state(action: &str, state: crate::JobState) -> Error {
+        Error::new(
+            QM_BG_E_INVALID_STATE,
+            format!("cannot {action} a job in state {state}"),
+        )
+    }
+
+    /// `QM_E_HANDLE`: the manager is closed.
+    pub fn manager_closed() -> Error {
+        Error::new(QM_E_HANDLE, "the manager is closed")
+    }
+}

@@ -1,0 +1,220 @@
+//! Per-job HTTP options: validated when set, used by the HTTP transport.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::error::{Error, Result};
+use crate::hresult::*;
+
+/// Longest user name accepted (BITS: `BG_E_USERNAME_TOO_LARGE` beyond).
+pub(crate) const MAX_USER_NAME: usize = 300;
+/// Longest password accepted (BITS: `BG_E_PASSWORD_TOO_LARGE` beyond).
+pub(crate) const MAX_PASSWORD: usize = 65536;
+/// Headers qmgr manages itself: a caller setting them would break framing or resume.
+const RESERVED_HEADERS: &[&str] = &[
+    "range",
+    "if-range",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+/// Where requests go through.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// `http_proxy`, `https_proxy` and `no_proxy` from the environment (the default).
+    #[default]
+    FromEnvironment,
+    /// No proxy at all.
+    Direct,
+    /// This proxy URL (`http://`, `https://`, `socks4://`, `socks4a://`, `socks5://`, `socks5h://`).
+    Url(String),
+}
+
+/// The HTTP options of one job.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HttpOptions {
+    /// As the caller gave them ("K: V\r\n…"), and parsed.
+    pub custom_headers: Option<(String, Vec<(String, String)>)>,
+    pub credentials: Option<(String, String)>,
+    pub proxy: ProxySetting,
+    pub ca_file: Option<PathBuf>,
+    pub client_certificate: Option<(PathBuf, PathBuf)>,
+}
+
+/// Parses `"Name: value\r\n…"`; the last CRLF is optional, an empty string means none.
+pub(crate) fn parse_headers(text: &str) -> Result<Vec<(String, String)>> {
+    let body = text.strip_suffix("\r\n").unwrap_or(text);
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    body.split("\r\n")
+        .map(|line| {
+            let (name, value) = line.split_once(':').ok_or_else(|| {
+                Error::invalid_arg(format!("the header line '{line}' has no ':'"))
+            })?;
+            let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty() || !name.chars().all(is_token) {
+                return Err(Error::invalid_arg(format!(
+                    "'{name}' is not a valid header name"
+                )));
+            }
+            if value
+                .chars()
+                .any(|c| c == '\r' || c == '\n' || (c.is_ascii_control() && c != '\t'))
+            {
+                return Err(Error::invalid_arg(format!(
+                    "the value of header '{name}' has control characters"
+                )));
+            }
+            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(Error::invalid_arg(format!(
+                    "the header '{name}' is managed by qmgr and cannot be set"
+                )));
+            }
+            Ok((name.to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Checks a Basic user name and password.
+pub(crate) fn check_credentials(user: &str, password: &str) -> Result<()> {
+    if user.chars().count() > MAX_USER_NAME {
+        return Err(Error::new(
+            QM_BG_E_USERNAME_TOO_LARGE,
+            format!("the user name is longer than {MAX_USER_NAME} characters"),
+        ));
+    }
+    if password.chars().count() > MAX_PASSWORD {
+        return Err(Error::new(
+            QM_BG_E_PASSWORD_TOO_LARGE,
+            format!("the password is longer than {MAX_PASSWORD} characters"),
+        ));
+    }
+    if user.contains(':') {
+        return Err(Error::invalid_arg("a Basic user name cannot contain ':'"));
+    }
+    if user.chars().chain(password.chars()).any(|c| c.is_control()) {
+        return Err(Error::invalid_arg(
+            "user name and password cannot contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a proxy setting: `None` is the environment, `""` is direct.
+pub(crate) fn parse_proxy(proxy: Option<&str>) -> Result<ProxySetting> {
+    let Some(url) = proxy else {
+        return Ok(ProxySetting::FromEnvironment);
+    };
+    if url.is_empty() {
+        return Ok(ProxySetting::Direct);
+    }
+    let invalid = || {
+        Error::new(
+            QM_BG_E_INVALID_PROXY_INFO,
+            format!("'{url}' is not a proxy URL (scheme://host[:port])"),
+        )
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
+    let known = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"];
+    let host = rest
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .rsplit('@')
+        .next()
+        .unwrap_or("");
+    if !known.contains(&scheme.to_ascii_lowercase().as_str())
+        || host.is_empty()
+        || host.starts_with(':')
+    {
+        return Err(invalid());
+    }
+    if url.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(invalid());
+    }
+    Ok(ProxySetting::Url(url.to_string()))
+}
+
+/// Checks that `path` is an absolute path to a readable regular file.
+pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(Error::invalid_arg(format!(
+            "the {what} path '{path}' is not absolute"
+        )));
+    }
+    match std::fs::File::open(p).and_then(|f| f.metadata()) {
+        Ok(meta) if meta.is_file() => Ok(p.to_path_buf()),
+        Ok(_) => Err(Error::invalid_arg(format!(
+            "the {what} '{path}' is not a regular file"
+        ))),
+        Err(e) => Err(Error {
+            code: HResult::from_io_error(&e),
+            message: format!("cannot read the {what} '{path}': {e}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_and_refuse_injection() {
+        let h = parse_headers("X-A: 1\r\nX-B:two\r\n").unwrap();
+        assert_eq!(
+            h,
+            vec![("X-A".into(), "1".into()), ("X-B".into(), "two".into())]
+        );
+        assert!(parse_headers("").unwrap().is_empty());
+        for bad in [
+            "X-A 1",
+            ": v",
+            "X A: 1",
+            "X-A: 1\nEvil: 2",
+            "Range: bytes=0-",
+            "X-A: a\rb",
+            "X: 1\r\n\r\nY: 2",
+        ] {
+            assert_eq!(
+                parse_headers(bad).unwrap_err().code.0,
+                QM_E_INVALIDARG,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_and_proxy_limits() {
+        assert!(check_credentials("user", "pw").is_ok());
+        assert_eq!(
+            check_credentials(&"u".repeat(301), "").unwrap_err().code.0,
+            QM_BG_E_USERNAME_TOO_LARGE
+        );
+        assert_eq!(
+            check_credentials("u", &"p".repeat(65537))
+                .unwrap_err()
+                .code
+                .0,
+            QM_BG_E_PASSWORD_TOO_LARGE
+        );
+        assert_eq!(
+            check_credentials("a:b", "").unwrap_err().code.0,
+            QM_E_INVALIDARG
+        );
+        assert_eq!(parse_proxy(None).unwrap(), ProxySetting::FromEnvironment);
+        assert_eq!(parse_proxy(Some("")).unwrap(), ProxySetting::Direct);
+        assert!(matches!(
+            parse_proxy(Some("socks5h://127.0.0.1:1080")).unwrap(),
+            ProxySetting::Url(_)
+        ));
+        for bad in ["127.0.0.1:8080", "ftp://x", "http://", "http://:8080"] {
+            assert_eq!(
+                parse_proxy(Some(bad)).unwrap_err().code.0,
+                QM_BG_E_INVALID_PROXY_INFO,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Plain values of the Rust API: states, priorities, progress, errors, times.
+//!
+//! Numeric values are BITS's (`reference/BITS.md`); the C constants in
+//! `ffi/constants.rs` carry the same numbers and a test keeps them equal.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use crate::hresult::HResult;
+
+/// A job's state, in the order and with the numbers of `BG_JOB_STATE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum JobState {
+    /// Waiting for a transfer slot.
+    Queued = 0,
+    /// Contacting the source of the current file.
+    Connecting = 1,
+    /// Data is flowing.
+    Transferring = 2,
+    /// Not scheduled; new jobs start here and `suspend` puts a job here.
+    Suspended = 3,
+    /// Stopped by an error that needs the caller (resume, cancel or complete).
+    Error = 4,
+    /// Stopped by an error that qmgr retries after the minimum retry delay.
+    TransientError = 5,
+    /// Every file is transferred; waiting for `complete`.
+    Transferred = 6,
+    /// `complete` was called: final.
+    Acknowledged = 7,
+    /// `cancel` was called: final.
+    Cancelled = 8,
+}
+
+impl JobState {
+    /// Every state, in numeric order.
+    pub const ALL: [JobState; 9] = [
+        JobState::Queued,
+        JobState::Connecting,
+        JobState::Transferring,
+        JobState::Suspended,
+        JobState::Error,
+        JobState::TransientError,
+        JobState::Transferred,
+        JobState::Acknowledged,
+        JobState::Cancelled,
+    ];
+
+    /// The state with this `BG_JOB_STATE` number.
+    pub fn from_u32(value: u32) -> Option<JobState> {
+        Self::ALL.get(value as usize).copied()
+    }
+
+    /// ACKNOWLEDGED or CANCELLED: nothing can change the job any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Acknowledged | JobState::Cancelled)
+    }
+
+    /// QUEUED, CONNECTING or TRANSFERRING: the job wants or has a transfer slot.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            JobState::Queued | JobState::Connecting | JobState::Transferring
+        )
+    }
+
+    /// The states at which `Job::wait` returns.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            JobState::Transferred
+                | JobState::Error
+                | JobState::Suspended
+                | JobState::Acknowledged
+                | JobState::Cancelled
+        )
+    }
+
+    /// The upper-case BITS name, e.g. `"TRANSIENT_ERROR"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Queued => "QUEUED",
+            JobState::Connecting => "CONNECTING",
+            JobState::Transferring => "TRANSFERRING",
+            JobState::Suspended => "SUSPENDED",
+            JobState::Error => "ERROR",
+            JobState::TransientError => "TRANSIENT_ERROR",
+            JobState::Transferred => "TRANSFERRED",
+            JobState::Acknowledged => "ACKNOWLEDGED",
+            JobState::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A job's priority, with the numbers of `BG_JOB_PRIORITY` (lower runs first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u32)]
+pub enum Priority {
+    /// Runs first, ignores the manager's bandwidth limit, preempts background jobs.
+    Foreground = 0,
+    /// Background, ahead of NORMAL.
+    High = 1,
+    /// Background; the default.
+    Normal = 2,
+    /// Background, after everything else.
+    Low = 3,
+}
+
+impl Priority {
+    /// The priority with this `BG_JOB_PRIORITY` number.
+    pub fn from_u32(value: u32) -> Option<Priority> {
+        match value {
+            0 => Some(Priority::Foreground),
+            1 => Some(Priority::High),
+            2 => Some(Priority::Normal),
+            3 => Some(Priority::Low),
+            _ => None,
+        }
+    }
+}
+
+/// Where an error happened, with the numbers of `BG_ERROR_CONTEXT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ErrorContext {
+    /// No error.
+    None = 0,
+    /// Unknown origin.
+    Unknown = 1,
+    /// In the queue manager itself.
+    GeneralQueueManager = 2,
+    /// While notifying the application.
+    QueueManagerNotification = 3,
+    /// The local file: destination directory, disk, permissions.
+    LocalFile = 4,
+    /// The remote file: missing, refused, changed, failed validation.
+    RemoteFile = 5,
+    /// The transport: network, TLS, protocol.
+    GeneralTransport = 6,
+    /// The remote application (the server's own error).
+    RemoteApplication = 7,
+}
+
+/// Which notifications a job sends; the bits of `BG_NOTIFY_*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NotifyFlags(pub u32);
+
+impl NotifyFlags {
+    /// Every file of the job is transferred.
+    pub const JOB_TRANSFERRED: u32 = 0x1;
+    /// The job entered ERROR.
+    pub const JOB_ERROR: u32 = 0x2;
+    /// No notifications at all, whatever the other bits say.
+    pub const DISABLE: u32 = 0x4;
+    /// The job changed: state, files, properties, or progress (at most 4 times a second).
+    pub const JOB_MODIFICATION: u32 = 0x8;
+    /// One file of the job is transferred.
+    pub const FILE_TRANSFERRED: u32 = 0x10;
+    /// Every valid bit.
+    pub const ALL: u32 = 0x1F;
+    /// The default of a new job: JOB_TRANSFERRED | JOB_ERROR.
+    pub const DEFAULT: NotifyFlags = NotifyFlags(Self::JOB_TRANSFERRED | Self::JOB_ERROR);
+
+    /// Whether an event of kind `event` (one bit) is delivered under these flags.
+    pub fn delivers(self, event: u32) -> bool {
+        self.0 & Self::DISABLE == 0 && self.0 & event != 0
+    }
+}
+
+/// One notification: what happened, to which file, with which code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotifyEvent {
+    /// One of the `NotifyFlags` event bits.
+    pub kind: u32,
+    /// The file concerned, or `u32::MAX` when the event is about the whole job.
+    pub file_index: u32,
+    /// The error code for JOB_ERROR, `QM_S_OK` otherwise.
+    pub code: HResult,
+}
+
+/// A file to add to a job (`FILESETINFO`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSpec {
+    /// `http://`, `https://` or `file://` URL, or an absolute local path.
+    pub remote: String,
+    /// The absolute destination path; its directory must exist at transfer time.
+    pub local: String,
+    /// Expected size in bytes, 0 if unknown; advisory only.
+    pub size_hint: u64,
+}
+
+impl FileSpec {
+    /// A file with no size hint.
+    pub fn new(remote: impl Into<String>, local: impl Into<String>) -> FileSpec {
+        FileSpec {
+            remote: remote.into(),
+            local: local.into(),
+            size_hint: 0,
+        }
+    }
+}
+
+/// Progress of one file (`BG_FILE_PROGRESS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileProgress {
+    /// Size in bytes, `None` until the source has told it.
+    pub bytes_total: Option<u64>,
+    /// Bytes written to the temporary file so far.
+    pub bytes_transferred: u64,
+    /// The whole file is transferred (and verified, when a SHA-256 is set).
+    pub completed: bool,
+}
+
+/// Progress of a whole job (`BG_JOB_PROGRESS` plus rate and ETA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobProgress {
+    /// Sum of the files' sizes, `None` until every size is known.
+    pub bytes_total: Option<u64>,
+    /// Bytes transferred over all files.
+    pub bytes_transferred: u64,
+    /// Number of files in the job.
+    pub files_total: u32,
+    /// Number of files completely transferred.
+    pub files_transferred: u32,
+    /// Smoothed transfer rate; 0 when not transferring.
+    pub bytes_per_second: u64,
+    /// Estimated seconds to go, `None` when it cannot be estimated.
+    pub eta_seconds: Option<u64>,
+}
+
+/// `GetStatus`: the job's status flags and its last error's numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobStatus {
+    /// Every file is transferred (`QM_STATUS_JOB_COMPLETE`, else `_INCOMPLETE`).
+    pub complete: bool,
+    /// In ERROR or TRANSIENT_ERROR (`QM_STATUS_JOB_ERROR`).
+    pub error: bool,
+    /// Priority is FOREGROUND (`QM_STATUS_JOB_FOREGROUND`).
+    pub foreground: bool,
+    /// The Win32 error of the last error, 0 if none or not a Win32 error.
+    pub win32_result: u32,
+    /// The last HTTP status of the last error, 0 if none.
+    pub transport_result: u32,
+    /// How many times the job has been retried after a transient error.
+    pub num_retries: u32,
+}
+
+impl JobStatus {
+    /// `QM_STATUS_JOB_COMPLETE`.
+    pub const JOB_COMPLETE: u32 = 0x4;
+    /// `QM_STATUS_JOB_INCOMPLETE`.
+    pub const JOB_INCOMPLETE: u32 = 0x8;
+    /// `QM_STATUS_JOB_ERROR`.
+    pub const JOB_ERROR: u32 = 0x10;
+    /// `QM_STATUS_JOB_FOREGROUND`.
+    pub const JOB_FOREGROUND: u32 = 0x20;
+
+    /// The `QM_STATUS_JOB_*` bit set that `qm_job_get_status` reports.
+    pub fn flags(&self) -> u32 {
+        let mut flags = if self.complete {
+            Self::JOB_COMPLETE
+        } else {
+            Self::JOB_INCOMPLETE
+        };
+        if self.error {
+            flags |= Self::JOB_ERROR;
+        }
+        if self.foreground {
+            flags |= Self::JOB_FOREGROUND;
+        }
+        flags
+    }
+}
+
+/// A job's last error, as `qm_job_get_error` and `_get_error_description` report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobError {
+    /// The HRESULT.
+    pub code: HResult,
+    /// Where it happened.
+    pub context: ErrorContext,
+    /// The file being transferred, `None` for errors of the whole job.
+    pub file_index: Option<u32>,
+    /// The HTTP status involved, 0 if none.
+    pub http_status: u16,
+    /// What happened, in words, with the URL, path or offset.
+    pub description: String,
+}
+
+/// Creation, modification and completion times of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobTimes {
+    /// When the job was created.
+    pub creation: SystemTime,
+    /// When the job last changed (state, files or properties).
+    pub modification: SystemTime,
+    /// When the last file finished transferring, `None` until then.
+    pub transfer_completion: Option<SystemTime>,
+}

@@ -1,0 +1,399 @@
+//! The transfer of one job: a worker thread that moves its files in order.
+//!
+//! The worker holds the job's `data` lock only to pick the next file and to
+//! record results; bytes move without it. It checks its stop token before
+//! every chunk, so `suspend`, `cancel` and preemption take effect within one
+//! chunk (1 MiB, or 1/20 s of a throttled rate).
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::job::{FileCounters, Job, JobData, RunToken, UNKNOWN};
+use crate::engine::partial;
+use crate::engine::transport::{self, Source, TransferError, Validator};
+use crate::engine::types::{ErrorContext, JobState, NotifyFlags, Priority};
+use crate::hresult::*;
+
+/// The largest read and write, in bytes.
+const CHUNK: usize = 1 << 20;
+/// How often the smoothed rate and JOB_MODIFICATION progress events update.
+const RATE_WINDOW: Duration = Duration::from_millis(250);
+/// The longest single sleep while throttled, so a stop is seen quickly.
+const SLEEP_SLICE: Duration = Duration::from_millis(10);
+
+/// Why a file transfer ended early.
+enum Interrupt {
+    /// The run was stopped (suspend, cancel, complete, preemption, close).
+    Stopped,
+    /// The transfer failed.
+    Failed(TransferError),
+}
+
+impl From<TransferError> for Interrupt {
+    fn from(e: TransferError) -> Interrupt {
+        Interrupt::Failed(e)
+    }
+}
+
+/// What the worker needs to know about the next file, copied out of the lock.
+struct FileTask {
+    index: u32,
+    source: Source,
+    local: PathBuf,
+    temp: Option<PathBuf>,
+    validator: Option<Validator>,
+    sha256: Option<[u8; 32]>,
+    counters: Arc<FileCounters>,
+    foreground: bool,
+}
+
+/// Runs a job until its files are transferred, it fails, or it is stopped.
+pub(crate) fn run(job: Job, token: Arc<RunToken>) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_files(&job, &token)));
+    let failure = match result {
+        Ok(Ok(())) | Ok(Err(Interrupt::Stopped)) => None,
+        Ok(Err(Interrupt::Failed(e))) => Some(e),
+        Err(_) => Some(TransferError::fatal(
+            HResult(QM_E_UNEXPECTED),
+            ErrorContext::GeneralQueueManager,
+            "internal error: the transfer thread panicked".to_string(),
+        )),
+    };
+    let mut data = job.shared.data.lock();
+    if data.run.as_ref().is_some_and(|r| Arc::ptr_eq(r, &token)) {
+        data.run = None;
+    }
+    if let Some(err) = failure {
+        if !token.is_stopped() {
+            let file_index = current_file(&data);
+            job.record_error(&mut data, err, file_index);
+        }
+    }
+    job.shared
+        .counters
+        .bytes_per_second
+        .store(0, Ordering::Relaxed);
+    job.shared.changed.notify_all();
+    drop(data);
+    if let Some(manager) = job.shared.manager.upgrade() {
+        manager.worker_exited();
+    }
+}
+
+fn current_file(data: &JobData) -> Option<u32> {
+    data.files
+        .iter()
+        .position(|f| !f.counters.completed.load(Ordering::Relaxed))
+        .map(|i| i as u32)
+}
+
+fn run_files(job: &Job, token: &RunToken) -> Result<(), Interrupt> {
+    while let Some(task) = next_task(job, token)? {
+        transfer_file(job, token, &task)?;
+        let mut data = job.shared.data.lock();
+        task.counters.completed.store(true, Ordering::Relaxed);
+        job.shared
+            .counters
+            .files_transferred
+            .fetch_add(1, Ordering::Relaxed);
+        job.emit(
+            &data,
+            NotifyFlags::FILE_TRANSFERRED,
+            task.index,
+            HResult::OK,
+        );
+        job.touch(&mut data);
+    }
+    Ok(())
+}
+
+/// Picks the first file not yet transferred; with none left, moves the job
+/// to TRANSFERRED under the same lock (so a file added meanwhile is not missed).
+fn next_task(job: &Job, token: &RunToken) -> Result<Option<FileTask>, Interrupt> {
+    let mut data = job.shared.data.lock();
+    if token.is_stopped() {
+        return Err(Interrupt::Stopped);
+    }
+    let Some(index) = current_file(&data) else {
+        data.error = None;
+        data.transfer_completed = Some(std::time::SystemTime::now());
+        job.set_state(&mut data, JobState::Transferred);
+        return Ok(None);
+    };
+    job.set_state(&mut data, JobState::Connecting);
+    let foreground = data.priority == Priority::Foreground;
+    let file = &data.files[index as usize];
+    Ok(Some(FileTask {
+        index,
+        source: file.source.clone(),
+        local: file.local.clone(),
+        temp: file.temp.clone(),
+        validator: file.validator.clone(),
+        sha256: file.sha256,
+        counters: Arc::clone(&file.counters),
+        foreground,
+    }))
+}
+
+/// Sets a file's transferred count, keeping the job's sum in step.
+fn set_file_transferred(job: &Job, counters: &FileCounters, value: u64) {
+    let old = counters.transferred.swap(value, Ordering::Relaxed);
+    let c = &job.shared.counters.bytes_transferred;
+    if value >= old {
+        c.fetch_add(value - old, Ordering::Relaxed);
+    } else {
+        c.fetch_sub(old - value, Ordering::Relaxed);
+    }
+}
+
+/// Opens (or reuses) the temporary file and cuts it to `offset`; returns the
+/// file and the offset it really holds.
+fn open_temp(job: &Job, task: &FileTask, offset: u64) -> Result<(File, u64), TransferError> {
+    if let Some(temp) = &task.temp {
+        match partial::reopen(temp) {
+            Ok(file) => {
+                let len = file
+                    .metadata()
+                    .map_err(|e| TransferError::local_io("reading", temp, &e))?
+                    .len();
+                let keep = offset.min(len);
+                file.set_len(keep)
+                    .map_err(|e| TransferError::local_io("truncating", temp, &e))?;
+                return Ok((file, keep));
+            }
+            // The temporary file vanished: start this file again.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(TransferError::local_io("reopening", temp, &e)),
+        }
+    }
+    let temp = partial::temp_path_for(&task.local);
+    let file = partial::create(&temp)
+        .map_err(|e| TransferError::local_io("creating the temporary file", &temp, &e))?;
+    let mut data = job.shared.data.lock();
+    if let Some(entry) = data.files.get_mut(task.index as usize) {
+        entry.temp = Some(temp);
+    }
+    Ok((file, 0))
+}
+
+fn transfer_file(job: &Job, token: &RunToken, task: &FileTask) -> Result<(), Interrupt> {
+    let offset = task.counters.transferred.load(Ordering::Relaxed);
+    let opened = transport::open(&task.source, offset, task.validator.as_ref())?;
+    if token.is_stopped() {
+        return Err(Interrupt::Stopped);
+    }
+    let (temp, start) = open_temp(job, task, opened.start)?;
+    set_file_transferred(job, &task.counters, start);
+    let total = opened.total.unwrap_or(UNKNOWN);
+    {
+        let mut data = job.shared.data.lock();
+        if let Some(entry) = data.files.get_mut(task.index as usize) {
+            entry.validator = opened.validator.clone();
+        }
+        task.counters.total.store(total, Ordering::Relaxed);
+        job.recompute_total(&data);
+        data.progress_clock = Instant::now();
+        if token.is_stopped() {
+            return Err(Interrupt::Stopped);
+        }
+        job.set_state(&mut data, JobState::Transferring);
+    }
+    let mut body = opened.body;
+    if start < opened.start {
+        // The temporary file holds less than the source would resume from.
+        let reopened = transport::open(&task.source, start, opened.validator.as_ref())?;
+        body = reopened.body;
+    }
+    let mut hasher = match task.sha256 {
+        Some(_) => Some(hash_prefix(&temp, start, task)?),
+        None => None,
+    };
+    let written = copy(job, token, task, &temp, &mut *body, start, hasher.as_mut())?;
+    if total != UNKNOWN && written != total {
+        return Err(TransferError::transient(
+            HResult::from_win32(38), // ERROR_HANDLE_EOF
+            ErrorContext::RemoteFile,
+            format!(
+                "the source ended at byte {written} of {total}: it changed during the transfer"
+            ),
+        )
+        .into());
+    }
+    if total == UNKNOWN {
+        task.counters.total.store(written, Ordering::Relaxed);
+        job.recompute_total(&job.shared.data.lock());
+    }
+    if let (Some(expected), Some(hasher)) = (task.sha256, hasher) {
+        let actual: [u8; 32] = hasher.finalize().into();
+        if actual != expected {
+            discard_temp(job, task);
+            return Err(TransferError::fatal(
+                HResult(QM_BG_E_VALIDATION_FAILED),
+                ErrorContext::RemoteFile,
+                format!(
+                    "file {} failed validation: SHA-256 {} expected, {} received",
+                    task.index,
+                    hex(&expected),
+                    hex(&actual)
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a file's temporary data so the next attempt fetches it afresh.
+fn discard_temp(job: &Job, task: &FileTask) {
+    let mut data = job.shared.data.lock();
+    if let Some(entry) = data.files.get_mut(task.index as usize) {
+        if let Some(temp) = entry.temp.take() {
+            let _ = partial::remove(&temp);
+        }
+        entry.validator = None;
+    }
+    set_file_transferred(job, &task.counters, 0);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hasher that has already seen the first `len` bytes of the temporary file.
+fn hash_prefix(temp: &File, len: u64, task: &FileTask) -> Result<Sha256, TransferError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = 0;
+    while at < len {
+        let want = (len - at).min(CHUNK as u64) as usize;
+        let path = task.temp.clone().unwrap_or_default();
+        temp.read_exact_at(&mut buf[..want], at)
+            .map_err(|e| TransferError::local_io("re-reading", &path, &e))?;
+        hasher.update(&buf[..want]);
+        at += want as u64;
+    }
+    Ok(hasher)
+}
+
+/// True when every byte is zero (written as a hole instead).
+fn is_zero(buf: &[u8]) -> bool {
+    buf.chunks(4096)
+        .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}
+
+/// Copies `body` into `temp` from `start`; returns the final length.
+fn copy(
+    job: &Job,
+    token: &RunToken,
+    task: &FileTask,
+    temp: &File,
+    body: &mut dyn Read,
+    start: u64,
+    mut hasher: Option<&mut Sha256>,
+) -> Result<u64, Interrupt> {
+    let manager = job.manager().map_err(|_| Interrupt::Stopped)?;
+    let temp_path = task.temp.clone().unwrap_or_else(|| task.local.clone());
+    let mut buf = vec![0u8; CHUNK];
+    let mut written = start;
+    let mut window_start = Instant::now();
+    let mut window_bytes = 0u64;
+    loop {
+        if token.is_stopped() {
+            return Err(Interrupt::Stopped);
+        }
+        let limit = job
+            .shared
+            .throttle
+            .chunk_size(CHUNK)
+            .min(manager.throttle.chunk_size(CHUNK));
+        let n = match body.read(&mut buf[..limit]) {
+            Ok(0) => return Ok(written),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(TransferError::transient(
+                    HResult::from_io_error(&e),
+                    ErrorContext::RemoteFile,
+                    format!("reading the source failed at byte {written}: {e}"),
+                )
+                .into())
+            }
+        };
+        let mut wait = job.shared.throttle.take(n as u64);
+        if !task.foreground {
+            wait = wait.max(manager.throttle.take(n as u64));
+        }
+        sleep_unless_stopped(token, wait)?;
+        let chunk = &buf[..n];
+        let result = if is_zero(chunk) {
+            temp.set_len(written + n as u64)
+        } else {
+            temp.write_all_at(chunk, written)
+        };
+        result.map_err(|e| TransferError::local_io("writing", &temp_path, &e))?;
+        if let Some(h) = hasher.as_deref_mut() {
+            h.update(chunk);
+        }
+        written += n as u64;
+        set_file_transferred(job, &task.counters, written);
+        window_bytes += n as u64;
+        let elapsed = window_start.elapsed();
+        if elapsed >= RATE_WINDOW {
+            update_rate(job, window_bytes, elapsed);
+            window_start = Instant::now();
+            window_bytes = 0;
+        }
+    }
+}
+
+/// Folds one window into the smoothed rate, restarts the no-progress clock,
+/// and sends a JOB_MODIFICATION progress event.
+fn update_rate(job: &Job, bytes: u64, elapsed: Duration) {
+    let instant = (bytes as f64 / elapsed.as_secs_f64()) as u64;
+    let rate = &job.shared.counters.bytes_per_second;
+    let old = rate.load(Ordering::Relaxed);
+    let smoothed = if old == 0 {
+        instant
+    } else {
+        (old as f64 * 0.7 + instant as f64 * 0.3) as u64
+    };
+    rate.store(smoothed, Ordering::Relaxed);
+    let mut data = job.shared.data.lock();
+    data.progress_clock = Instant::now();
+    job.emit(&data, NotifyFlags::JOB_MODIFICATION, u32::MAX, HResult::OK);
+}
+
+fn sleep_unless_stopped(token: &RunToken, wait: Duration) -> Result<(), Interrupt> {
+    let until = Instant::now() + wait;
+    loop {
+        if token.is_stopped() {
+            return Err(Interrupt::Stopped);
+        }
+        let now = Instant::now();
+        if now >= until {
+            return Ok(());
+        }
+        std::thread::sleep((until - now).min(SLEEP_SLICE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_detection() {
+        assert!(is_zero(&[0u8; 10000]));
+        let mut v = vec![0u8; 10000];
+        v[9999] = 1;
+        assert!(!is_zero(&v));
+        assert!(is_zero(&[]));
+    }
+}

@@ -1,0 +1,97 @@
+//! Constants of `qmgr.h` with BITS's values (`reference/BITS.md`).
+//! The engine's enums carry the same numbers; a test keeps them equal.
+
+/// `qm_job_get_progress`: whole percent of the job's bytes transferred.
+pub const QM_PROGRESS_PERCENT_DONE: u32 = 1;
+/// `qm_job_get_progress`: not supported (`QM_E_NOTIMPL`); see `qm_job_get_progress_ex`.
+pub const QM_PROGRESS_TIME_DONE: u32 = 2;
+/// `qm_job_get_progress`: bytes transferred over all files.
+pub const QM_PROGRESS_SIZE_DONE: u32 = 3;
+
+pub const QM_STATUS_FILE_COMPLETE: u32 = 0x1;
+pub const QM_STATUS_FILE_INCOMPLETE: u32 = 0x2;
+/// Every file of the job is transferred.
+pub const QM_STATUS_JOB_COMPLETE: u32 = 0x4;
+/// Some file of the job is not transferred yet.
+pub const QM_STATUS_JOB_INCOMPLETE: u32 = 0x8;
+/// The job is in ERROR or TRANSIENT_ERROR.
+pub const QM_STATUS_JOB_ERROR: u32 = 0x10;
+/// The job's priority is FOREGROUND.
+pub const QM_STATUS_JOB_FOREGROUND: u32 = 0x20;
+pub const QM_STATUS_GROUP_COMPLETE: u32 = 0x40;
+pub const QM_STATUS_GROUP_INCOMPLETE: u32 = 0x80;
+pub const QM_STATUS_GROUP_SUSPENDED: u32 = 0x100;
+pub const QM_STATUS_GROUP_ERROR: u32 = 0x200;
+pub const QM_STATUS_GROUP_FOREGROUND: u32 = 0x400;
+
+pub const QM_JOB_STATE_QUEUED: u32 = 0;
+pub const QM_JOB_STATE_CONNECTING: u32 = 1;
+pub const QM_JOB_STATE_TRANSFERRING: u32 = 2;
+pub const QM_JOB_STATE_SUSPENDED: u32 = 3;
+pub const QM_JOB_STATE_ERROR: u32 = 4;
+pub const QM_JOB_STATE_TRANSIENT_ERROR: u32 = 5;
+pub const QM_JOB_STATE_TRANSFERRED: u32 = 6;
+pub const QM_JOB_STATE_ACKNOWLEDGED: u32 = 7;
+pub const QM_JOB_STATE_CANCELLED: u32 = 8;
+
+pub const QM_PRIORITY_FOREGROUND: u32 = 0;
+pub const QM_PRIORITY_HIGH: u32 = 1;
+pub const QM_PRIORITY_NORMAL: u32 = 2;
+pub const QM_PRIORITY_LOW: u32 = 3;
+
+pub const QM_NOTIFY_JOB_TRANSFERRED: u32 = 0x1;
+pub const QM_NOTIFY_JOB_ERROR: u32 = 0x2;
+pub const QM_NOTIFY_DISABLE: u32 = 0x4;
+pub const QM_NOTIFY_JOB_MODIFICATION: u32 = 0x8;
+pub const QM_NOTIFY_FILE_TRANSFERRED: u32 = 0x10;
+
+pub const QM_ERROR_CONTEXT_NONE: u32 = 0;
+pub const QM_ERROR_CONTEXT_UNKNOWN: u32 = 1;
+pub const QM_ERROR_CONTEXT_GENERAL_QUEUE_MANAGER: u32 = 2;
+pub const QM_ERROR_CONTEXT_QUEUE_MANAGER_NOTIFICATION: u32 = 3;
+pub const QM_ERROR_CONTEXT_LOCAL_FILE: u32 = 4;
+pub const QM_ERROR_CONTEXT_REMOTE_FILE: u32 = 5;
+pub const QM_ERROR_CONTEXT_GENERAL_TRANSPORT: u32 = 6;
+pub const QM_ERROR_CONTEXT_REMOTE_APPLICATION: u32 = 7;
+
+/// A size (or ETA) that is not known yet.
+pub const QM_SIZE_UNKNOWN: u64 = u64::MAX;
+/// `qm_job_wait` timeout that never expires.
+pub const QM_WAIT_INFINITE: u32 = u32::MAX;
+/// The `file_index` of errors and events that concern the whole job.
+pub const QM_FILE_INDEX_NONE: u32 = u32::MAX;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::types::*;
+
+    #[test]
+    fn c_constants_match_the_engine() {
+        let states = [
+            QM_JOB_STATE_QUEUED,
+            QM_JOB_STATE_CONNECTING,
+            QM_JOB_STATE_TRANSFERRING,
+            QM_JOB_STATE_SUSPENDED,
+            QM_JOB_STATE_ERROR,
+            QM_JOB_STATE_TRANSIENT_ERROR,
+            QM_JOB_STATE_TRANSFERRED,
+            QM_JOB_STATE_ACKNOWLEDGED,
+            QM_JOB_STATE_CANCELLED,
+        ];
+        for (value, state) in states.iter().zip(JobState::ALL) {
+            assert_eq!(*value, state as u32);
+        }
+        assert_eq!(QM_PRIORITY_FOREGROUND, Priority::Foreground as u32);
+        assert_eq!(QM_PRIORITY_LOW, Priority::Low as u32);
+        assert_eq!(QM_NOTIFY_FILE_TRANSFERRED, NotifyFlags::FILE_TRANSFERRED);
+        assert_eq!(QM_NOTIFY_DISABLE, NotifyFlags::DISABLE);
+        assert_eq!(QM_STATUS_JOB_FOREGROUND, JobStatus::JOB_FOREGROUND);
+        assert_eq!(QM_STATUS_JOB_ERROR, JobStatus::JOB_ERROR);
+        assert_eq!(
+            QM_ERROR_CONTEXT_REMOTE_APPLICATION,
+            ErrorContext::RemoteApplication as u32
+        );
+        assert_eq!(QM_ERROR_CONTEXT_LOCAL_FILE, ErrorContext::LocalFile as u32);
+    }
+}

@@ -1,0 +1,188 @@
+//! The files of a job: adding them, reading them back, their checksums.
+
+use std::ffi::c_char;
+
+use super::handles;
+use super::types::*;
+use super::util::{opt_str_arg, str_arg, write_str, Out};
+use crate::engine::error::Error;
+use crate::hresult::*;
+use crate::FileSpec;
+
+/// Adds `count` files to the job, all or none (`AddFiles`). Each remote
+/// name is an `http://`, `https://` or `file://` URL or an absolute path;
+/// each local name an absolute path, unique in the job, whose directory
+/// must exist when the file transfers. A TRANSFERRED job goes back to QUEUED.
+/// The strings are copied; the caller keeps ownership of `files`.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (`count` 0, `files` NULL, a NULL,
+/// non-UTF-8, relative, duplicate or unsupported name), `QM_BG_E_INVALID_STATE`
+/// (final), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `files` NULL or valid for `count` elements whose strings are NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_add_files(
+    job: qm_job_t,
+    count: u32,
+    files: *const qm_file_set_info,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        if files.is_null() {
+            return Err(Error::invalid_arg("files is NULL"));
+        }
+        // SAFETY: non-NULL; the caller promises `count` valid elements.
+        let infos = unsafe { std::slice::from_raw_parts(files, count as usize) };
+        let mut specs = Vec::with_capacity(infos.len());
+        for (i, info) in infos.iter().enumerate() {
+            // SAFETY: the caller promises valid C strings or NULL.
+            let remote = unsafe { str_arg(info.remote_name, &format!("files[{i}].remote_name")) }?;
+            // SAFETY: as above.
+            let local = unsafe { str_arg(info.local_name, &format!("files[{i}].local_name")) }?;
+            specs.push(FileSpec {
+                remote: remote.to_string(),
+                local: local.to_string(),
+                size_hint: info.size_hint,
+            });
+        }
+        job.add_files(&specs)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Adds one file; the same as `qm_job_add_files` with one element and no
+/// size hint. Returns the codes of `qm_job_add_files`. Any thread.
+///
+/// # Safety
+/// Both strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_add_file(
+    job: qm_job_t,
+    remote_name: *const c_char,
+    local_name: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises valid C strings or NULL.
+        let remote = unsafe { str_arg(remote_name, "remote_name") }?;
+        // SAFETY: as above.
+        let local = unsafe { str_arg(local_name, "local_name") }?;
+        job.add_files(&[FileSpec::new(remote, local)])?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the number of files (`GetFileCount`).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_count(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let n = handles::with_job(job, crate::Job::file_count)?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(n) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets file `index`'s remote name as added (string out-parameter
+/// convention of `qm_format_hresult`).
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_remote_name(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    guard!({
+        Out::new(needed, "needed")?;
+        let name = handles::job(job)?.file_remote_name(index)?;
+        // SAFETY: forwarded caller promises.
+        unsafe { write_str(&name, buf, cap, needed, HResult::OK) }
+    })
+}
+
+/// Gets file `index`'s local name (string out-parameter convention of
+/// `qm_format_hresult`).
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_local_name(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    guard!({
+        Out::new(needed, "needed")?;
+        let name = handles::job(job)?.file_local_name(index)?;
+        // SAFETY: forwarded caller promises.
+        unsafe { write_str(&name, buf, cap, needed, HResult::OK) }
+    })
+}
+
+/// Gets file `index`'s progress (`GetFile` / `BG_FILE_PROGRESS`):
+/// `bytes_total` is `QM_SIZE_UNKNOWN` until the size is known.
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_progress(
+    job: qm_job_t,
+    index: u32,
+    out: *mut qm_file_progress,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let p = handles::job(job)?.file_progress(index)?;
+        let value = qm_file_progress {
+            bytes_total: p.bytes_total.unwrap_or(super::QM_SIZE_UNKNOWN),
+            bytes_transferred: p.bytes_transferred,
+            completed: p.completed,
+        };
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(value) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Sets the SHA-256 (64 hex digits, either case) that file `index` must
+/// have, or clears it with `hex = NULL`. It is checked when the file has
+/// transferred, before it counts as transferred; a mismatch is fatal
+/// (ERROR with `QM_BG_E_VALIDATION_FAILED`) and discards the data.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (not 64 hex digits),
+/// `QM_E_ITEM_NOT_FOUND`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
+/// Any thread.
+///
+/// # Safety
+/// `hex` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_file_sha256(
+    job: qm_job_t,
+    index: u32,
+    hex: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        let hex = unsafe { opt_str_arg(hex, "hex") }?;
+        job.set_file_sha256(index, hex)?;
+        Ok(HResult::OK)
+    })
+}

@@ -1,0 +1,154 @@
+//! The handle table: `u64` handles that are never reused, mapped to managers
+//! and job references.
+//!
+//! Lookups take a read lock, clone what they need and let go; nothing that
+//! blocks or calls user code runs under the table lock. Closing a manager
+//! removes the handles of its jobs too, so a stale handle always finds
+//! nothing and gets `QM_E_HANDLE`.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::RwLock;
+
+use crate::engine::error::{Error, Result};
+use crate::hresult::QM_E_HANDLE;
+use crate::{Job, Manager};
+
+enum Entry {
+    Manager(Arc<Manager>),
+    Job { job: Job, manager: u64 },
+}
+
+/// Handles are sequential; one multiply spreads them over the hash space.
+#[derive(Default)]
+struct HandleHasher(u64);
+
+impl Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Table = HashMap<u64, Entry, BuildHasherDefault<HandleHasher>>;
+
+static TABLE: LazyLock<RwLock<Table>> = LazyLock::new(|| RwLock::new(Table::default()));
+static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
+
+fn bad_handle(handle: u64) -> Error {
+    Error::new(QM_E_HANDLE, format!("handle {handle} is not open"))
+}
+
+fn insert(entry: Entry) -> u64 {
+    let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+    TABLE.write().insert(handle, entry);
+    handle
+}
+
+/// Registers a manager and returns its new handle.
+pub(crate) fn add_manager(manager: Manager) -> u64 {
+    insert(Entry::Manager(Arc::new(manager)))
+}
+
+/// Registers a new reference to `job`, owned by manager handle `manager`.
+pub(crate) fn add_job(job: Job, manager: u64) -> u64 {
+    insert(Entry::Job { job, manager })
+}
+
+/// The manager behind a handle.
+pub(crate) fn manager(handle: u64) -> Result<Arc<Manager>> {
+    match TABLE.read().get(&handle) {
+        Some(Entry::Manager(m)) => Ok(Arc::clone(m)),
+        _ => Err(bad_handle(handle)),
+    }
+}
+
+/// Runs `f` on the job behind a handle without cloning it. For quick,
+/// non-blocking reads only: the table's read lock is held meanwhile.
+pub(crate) fn with_job<R>(handle: u64, f: impl FnOnce(&Job) -> R) -> Result<R> {
+    match TABLE.read().get(&handle) {
+        Some(Entry::Job { job, .. }) => Ok(f(job)),
+        _ => Err(bad_handle(handle)),
+    }
+}
+
+/// The job behind a handle, for calls that may block.
+pub(crate) fn job(handle: u64) -> Result<Job> {
+    with_job(handle, Job::clone)
+}
+
+/// Removes a job handle and returns its job.
+pub(crate) fn remove_job(handle: u64) -> Result<Job> {
+    let mut table = TABLE.write();
+    match table.get(&handle) {
+        Some(Entry::Job { .. }) => match table.remove(&handle) {
+            Some(Entry::Job { job, .. }) => Ok(job),
+            _ => Err(bad_handle(handle)),
+        },
+        _ => Err(bad_handle(handle)),
+    }
+}
+
+/// Removes a manager handle and every job handle of it; returns the manager
+/// and the removed job references with their handles.
+pub(crate) fn remove_manager(handle: u64) -> Result<(Arc<Manager>, Vec<(u64, Job)>)> {
+    let mut table = TABLE.write();
+    let manager = match table.get(&handle) {
+        Some(Entry::Manager(m)) => Arc::clone(m),
+        _ => return Err(bad_handle(handle)),
+    };
+    table.remove(&handle);
+    let job_handles: Vec<u64> = table
+        .iter()
+        .filter_map(|(h, e)| {
+            matches!(e, Entry::Job { manager, .. } if *manager == handle).then_some(*h)
+        })
+        .collect();
+    let jobs = job_handles
+        .into_iter()
+        .filter_map(|h| match table.remove(&h) {
+            Some(Entry::Job { job, .. }) => Some((h, job)),
+            _ => None,
+        })
+        .collect();
+    Ok((manager, jobs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_never_reused_and_kinds_do_not_mix() {
+        let m = add_manager(Manager::open(None).unwrap());
+        let job = manager(m).unwrap().create_job("t").unwrap();
+        let j = add_job(job, m);
+        assert!(j > m);
+        assert!(manager(j).is_err(), "a job handle is not a manager handle");
+        assert!(
+            with_job(m, |_| ()).is_err(),
+            "a manager handle is not a job handle"
+        );
+        let (mgr, jobs) = remove_manager(m).unwrap();
+        mgr.close();
+        assert_eq!(jobs.len(), 1);
+        assert!(
+            job(j).is_err(),
+            "closing the manager closes its job handles"
+        );
+        assert!(remove_manager(m).is_err());
+        let next = add_manager(Manager::open(None).unwrap());
+        assert!(next > j, "handles only grow");
+        remove_manager(next).unwrap().0.close();
+    }
+}

@@ -1,0 +1,158 @@
+//! HTTP options of a job. They are validated and stored now; the HTTP
+//! transport uses them when it fetches `http(s)://` files.
+
+use std::ffi::c_char;
+
+use super::handles;
+use super::types::*;
+use super::util::{opt_str_arg, write_str};
+use crate::engine::error::Error;
+use crate::hresult::*;
+
+/// Sets extra request headers, "Name: value" lines separated by CRLF (the
+/// last CRLF optional), or removes them with `headers = NULL`. Range,
+/// If-Range, Content-Length, Transfer-Encoding and Connection are managed by
+/// qmgr and refused. Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
+/// reserved header, not UTF-8), `QM_BG_E_INVALID_STATE` (final),
+/// `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `headers` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_custom_headers(
+    job: qm_job_t,
+    headers: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        job.set_custom_headers(unsafe { opt_str_arg(headers, "headers") }?)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the custom headers as set (string out-parameter convention of
+/// `qm_format_hresult`). Returns `QM_S_OK`, `QM_S_FALSE` (none set: the
+/// string is empty), `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`,
+/// `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_custom_headers(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    guard!({
+        if needed.is_null() {
+            return Err(Error::new(QM_E_POINTER, "needed is NULL"));
+        }
+        let (text, ok) = match handles::job(job)?.custom_headers() {
+            Some(text) => (text, HResult::OK),
+            None => (String::new(), HResult(QM_S_FALSE)),
+        };
+        // SAFETY: forwarded caller promises.
+        unsafe { write_str(&text, buf, cap, needed, ok) }
+    })
+}
+
+/// Sets HTTP Basic credentials, or removes them with `user = NULL`
+/// (`password = NULL` is an empty password). They are kept in memory, and
+/// with a state directory in its private (0600) database.
+/// Returns `QM_S_OK`, `QM_BG_E_USERNAME_TOO_LARGE` (over 300 characters),
+/// `QM_BG_E_PASSWORD_TOO_LARGE` (over 65,536), `QM_E_INVALIDARG` (':' in the
+/// user name, control characters, not UTF-8), `QM_BG_E_INVALID_STATE`
+/// (final), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// Both strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_credentials(
+    job: qm_job_t,
+    user: *const c_char,
+    password: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises valid C strings or NULL.
+        let user = unsafe { opt_str_arg(user, "user") }?;
+        // SAFETY: as above.
+        let password = unsafe { opt_str_arg(password, "password") }?.unwrap_or("");
+        job.set_credentials(user.map(|u| (u, password)))?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Sets the proxy: NULL takes it from the environment (`http_proxy`,
+/// `https_proxy`, `no_proxy`; the default), "" connects directly, otherwise
+/// a URL with scheme http, https, socks4, socks4a, socks5 or socks5h.
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_PROXY_INFO` (malformed URL),
+/// `QM_E_INVALIDARG` (not UTF-8), `QM_BG_E_INVALID_STATE` (final),
+/// `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `proxy_url` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_proxy(job: qm_job_t, proxy_url: *const c_char) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        job.set_proxy(unsafe { opt_str_arg(proxy_url, "proxy_url") }?)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Trusts the CA certificates in this PEM file instead of the system's
+/// roots for this job's HTTPS transfers; NULL returns to the system's roots.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (relative path, not a regular file,
+/// not UTF-8), the Win32 error of an unreadable file (e.g.
+/// `QM_E_FILE_NOT_FOUND`), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
+/// Any thread.
+///
+/// # Safety
+/// `pem_path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_ca_file(job: qm_job_t, pem_path: *const c_char) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        job.set_ca_file(unsafe { opt_str_arg(pem_path, "pem_path") }?)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Presents this client certificate and private key (PEM files) for mutual
+/// TLS; both NULL removes them. Returns `QM_S_OK`, `QM_E_INVALIDARG` (only
+/// one given, relative path, not a regular file, not UTF-8), the Win32
+/// error of an unreadable file, `QM_BG_E_INVALID_STATE` (final),
+/// `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// Both strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_client_certificate(
+    job: qm_job_t,
+    cert_pem: *const c_char,
+    key_pem: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises valid C strings or NULL.
+        let cert = unsafe { opt_str_arg(cert_pem, "cert_pem") }?;
+        // SAFETY: as above.
+        let key = unsafe { opt_str_arg(key_pem, "key_pem") }?;
+        let pair = match (cert, key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => {
+                return Err(Error::invalid_arg(
+                    "give both the certificate and the key, or neither",
+                ))
+            }
+        };
+        job.set_client_certificate(pair)?;
+        Ok(HResult::OK)
+    })
+}

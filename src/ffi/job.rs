@@ -1,0 +1,616 @@
+//! `qm_job_*`: references, the lifecycle, progress, status and properties.
+//!
+//! Every function here may be called from any thread, concurrently with any
+//! other, on the same or different jobs. A job handle is one reference; it
+//! stays valid until `qm_job_close` or the close of its manager, even after
+//! the job is final (it then answers reads; changes give
+//! `QM_BG_E_INVALID_STATE`). Out-parameters are written only on success.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::constants::*;
+use super::handles;
+use super::types::*;
+use super::util::{str_arg, write_str, Out};
+use crate::engine::error::{Error, Result};
+use crate::hresult::*;
+use crate::{Job, NotifyCallback, Priority};
+
+/// Reads one value of a job into `out` (`QM_E_POINTER` if NULL).
+///
+/// # Safety
+/// `out` NULL or writable.
+unsafe fn job_get<T>(
+    job: qm_job_t,
+    out: *mut T,
+    read: impl FnOnce(&Job) -> Result<T>,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let value = read(&handles::job(job)?)?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(value) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Runs one change on a job.
+fn job_do(job: qm_job_t, action: impl FnOnce(&Job) -> Result<HResult>) -> qm_hresult {
+    guard!({ action(&handles::job(job)?) })
+}
+
+/// Copies one string of a job out (see `qm_format_hresult` for the convention).
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+unsafe fn job_get_str(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+    read: impl FnOnce(&Job) -> Result<(String, HResult)>,
+) -> qm_hresult {
+    guard!({
+        if needed.is_null() {
+            return Err(Error::new(QM_E_POINTER, "needed is NULL"));
+        }
+        let (text, ok) = read(&handles::job(job)?)?;
+        // SAFETY: forwarded caller promises.
+        unsafe { write_str(&text, buf, cap, needed, ok) }
+    })
+}
+
+/// Releases one job reference. The job itself goes on (it lives in its
+/// manager until completed or cancelled). A notify callback registered
+/// through this handle is removed, and when this returns it is not running.
+/// Returns `QM_S_OK`, `QM_E_HANDLE` (not an open job handle). Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_close(job: qm_job_t) -> qm_hresult {
+    guard!({
+        handles::remove_job(job)?.clear_notify_of(job);
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the job's GUID (`get_JobID`).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_id(job: qm_job_t, out: *mut qm_guid) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(qm_guid { bytes: j.id().0 })) }
+}
+
+/// `GetProgress`: with `QM_PROGRESS_PERCENT_DONE`, the whole percent of the
+/// job's bytes transferred, floor(100 * transferred / total), 0 while the
+/// total is unknown or zero, 100 only when every byte is transferred; with
+/// `QM_PROGRESS_SIZE_DONE`, the bytes transferred over all files (64-bit).
+/// Lock-free: it reads atomics and never waits for a transfer.
+/// Returns `QM_S_OK`, `QM_E_NOTIMPL` (`QM_PROGRESS_TIME_DONE`; see
+/// `qm_job_get_progress_ex`), `QM_E_INVALIDARG` (any other flag),
+/// `QM_E_POINTER` (`out` NULL), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_progress(
+    job: qm_job_t,
+    flags: u32,
+    out: *mut u64,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let value = match flags {
+            QM_PROGRESS_PERCENT_DONE => handles::with_job(job, Job::percent_done)?,
+            QM_PROGRESS_SIZE_DONE => handles::with_job(job, Job::bytes_transferred)?,
+            QM_PROGRESS_TIME_DONE => {
+                handles::with_job(job, |_| ())?;
+                return Err(Error::new(
+                    QM_E_NOTIMPL,
+                    "QM_PROGRESS_TIME_DONE is not supported",
+                ));
+            }
+            other => {
+                handles::with_job(job, |_| ())?;
+                return Err(Error::invalid_arg(format!("unknown progress flag {other}")));
+            }
+        };
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(value) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets bytes and files (total and transferred), the smoothed rate and the
+/// ETA. `bytes_total` is `QM_SIZE_UNKNOWN` until every file's size is
+/// known; `eta_seconds` is `QM_SIZE_UNKNOWN` when it cannot be estimated.
+/// Lock-free. Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_progress_ex(
+    job: qm_job_t,
+    out: *mut qm_job_progress,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let p = handles::with_job(job, Job::progress)?;
+        let value = qm_job_progress {
+            bytes_total: p.bytes_total.unwrap_or(QM_SIZE_UNKNOWN),
+            bytes_transferred: p.bytes_transferred,
+            files_total: p.files_total,
+            files_transferred: p.files_transferred,
+            bytes_per_second: p.bytes_per_second,
+            eta_seconds: p.eta_seconds.unwrap_or(QM_SIZE_UNKNOWN),
+        };
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(value) };
+        Ok(HResult::OK)
+    })
+}
+
+/// `GetStatus`: `*status` gets `QM_STATUS_JOB_COMPLETE` when every file is
+/// transferred (else `_INCOMPLETE`), plus `_ERROR` in ERROR or
+/// TRANSIENT_ERROR and `_FOREGROUND` for a FOREGROUND job. In an error
+/// state, `*win32_result` is the Win32 code inside the error (0 if it is
+/// not a Win32 error) and `*transport_result` the HTTP status (0 if none);
+/// both are 0 otherwise. `*num_retries` counts the retries after transient
+/// errors. `status` is required; the others may be NULL.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// Each pointer NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_status(
+    job: qm_job_t,
+    status: *mut u32,
+    win32_result: *mut u32,
+    transport_result: *mut u32,
+    num_retries: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let status = Out::new(status, "status")?;
+        let s = handles::job(job)?.status();
+        // SAFETY: status checked non-NULL, optional ones only when non-NULL;
+        // all writable by the caller's promise.
+        unsafe {
+            status.write(s.flags());
+            if let Some(out) = Out::optional(win32_result) {
+                out.write(s.win32_result);
+            }
+            if let Some(out) = Out::optional(transport_result) {
+                out.write(s.transport_result);
+            }
+            if let Some(out) = Out::optional(num_retries) {
+                out.write(s.num_retries);
+            }
+        }
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the state, a `QM_JOB_STATE_*` value. Lock-free.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_state(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let state = handles::with_job(job, Job::state)?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(state as u32) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the last error while the job is in ERROR or TRANSIENT_ERROR.
+/// Returns `QM_S_OK`, `QM_BG_E_ERROR_INFORMATION_UNAVAILABLE` (no error),
+/// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_error(job: qm_job_t, out: *mut qm_job_error) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe {
+        job_get(job, out, |j| {
+            let e = j.error()?;
+            Ok(qm_job_error {
+                code: e.code.0,
+                context: e.context as u32,
+                file_index: e.file_index.unwrap_or(QM_FILE_INDEX_NONE),
+                http_status: u32::from(e.http_status),
+            })
+        })
+    }
+}
+
+/// Describes the last error in words: the code's name and meaning, then
+/// what happened with the path, URL or offset. String out-parameter
+/// convention of `qm_format_hresult`.
+/// Returns `QM_S_OK`, `QM_BG_E_ERROR_INFORMATION_UNAVAILABLE`,
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_error_description(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            let e = j.error()?;
+            Ok((format!("{}: {}", e.code, e.description), HResult::OK))
+        })
+    }
+}
+
+fn epoch_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Gets creation, last modification and transfer completion times (Unix
+/// epoch milliseconds; 0 for "not yet").
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_times(job: qm_job_t, out: *mut qm_job_times) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe {
+        job_get(job, out, |j| {
+            let t = j.times();
+            Ok(qm_job_times {
+                creation_ms: epoch_ms(t.creation),
+                modification_ms: epoch_ms(t.modification),
+                transfer_completion_ms: t.transfer_completion.map_or(0, epoch_ms),
+            })
+        })
+    }
+}
+
+/// Queues the job for transfer: SUSPENDED, ERROR and TRANSIENT_ERROR go to
+/// QUEUED; an active job is left as it is (`QM_S_OK`).
+/// Returns `QM_S_OK`, `QM_BG_E_EMPTY` (no files, or every file already
+/// transferred; the job stays as it was), `QM_BG_E_INVALID_STATE` (final),
+/// `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_resume(job: qm_job_t) -> qm_hresult {
+    job_do(job, |j| j.resume().map(|_| HResult::OK))
+}
+
+/// Suspends the job; the transfer stops (within about 100 ms; the call
+/// returns once it has) and partial data is kept for a later resume.
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_suspend(job: qm_job_t) -> qm_hresult {
+    job_do(job, |j| j.suspend().map(|_| HResult::OK))
+}
+
+/// Cancels the job: stops it, deletes its temporary files, and leaves it
+/// CANCELLED (final; no longer listed).
+/// Returns `QM_S_OK`, `QM_BG_S_UNABLE_TO_DELETE_FILES` (cancelled, but some
+/// temporary file could not be deleted), `QM_BG_E_INVALID_STATE` (already
+/// final, e.g. a second cancel), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_cancel(job: qm_job_t) -> qm_hresult {
+    job_do(job, Job::cancel)
+}
+
+/// Completes the job: each transferred file is fsynced and atomically
+/// renamed to its local name (the directory is then fsynced), partial files
+/// are deleted, and the job becomes ACKNOWLEDGED (final).
+/// Returns `QM_S_OK`, `QM_BG_S_PARTIAL_COMPLETE` (some files were not
+/// transferred and were discarded), `QM_BG_E_INVALID_STATE` (final),
+/// `QM_E_HANDLE`, or the Win32 error of a failed rename, in which case the
+/// job stays as it was (files already renamed stay renamed). Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_complete(job: qm_job_t) -> qm_hresult {
+    job_do(job, Job::complete)
+}
+
+/// Makes the job FOREGROUND: it runs first, preempts background jobs when
+/// every slot is taken, and ignores the manager's bandwidth limit.
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_switch_to_foreground(job: qm_job_t) -> qm_hresult {
+    job_do(job, |j| j.switch_to_foreground().map(|_| HResult::OK))
+}
+
+/// Blocks (without polling) until the job is TRANSFERRED, ERROR, SUSPENDED,
+/// ACKNOWLEDGED or CANCELLED, and stores that state. `timeout_ms` is
+/// `QM_WAIT_INFINITE` for no timeout. TRANSIENT_ERROR does not end the wait:
+/// the job is retried.
+/// Returns `QM_S_OK` (`*state` set), `QM_S_FALSE` (timed out; `*state` not
+/// written), `QM_E_ABORT` (the manager was closed meanwhile), `QM_E_HANDLE`,
+/// `QM_E_POINTER`. Any thread except a notify callback of the same job,
+/// which would wait for itself.
+///
+/// # Safety
+/// `state` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_wait(
+    job: qm_job_t,
+    timeout_ms: u32,
+    state: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(state, "state")?;
+        let timeout =
+            (timeout_ms != QM_WAIT_INFINITE).then(|| Duration::from_millis(u64::from(timeout_ms)));
+        match handles::job(job)?.wait(timeout)? {
+            Some(s) => {
+                // SAFETY: checked non-NULL; writable by the caller's promise.
+                unsafe { out.write(s as u32) };
+                Ok(HResult::OK)
+            }
+            None => Ok(HResult(QM_S_FALSE)),
+        }
+    })
+}
+
+/// Sets the priority, a `QM_PRIORITY_*` value (default NORMAL).
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (unknown value),
+/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_priority(job: qm_job_t, priority: u32) -> qm_hresult {
+    job_do(job, |j| {
+        let p = Priority::from_u32(priority)
+            .ok_or_else(|| Error::invalid_arg(format!("unknown priority {priority}")))?;
+        j.set_priority(p).map(|_| HResult::OK)
+    })
+}
+
+/// Gets the priority (`QM_PRIORITY_*`).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_priority(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.priority() as u32)) }
+}
+
+/// Sets the display name (UTF-8, at most 256 characters).
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (NULL or not UTF-8),
+/// `QM_BG_E_STRING_TOO_LONG`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
+/// Any thread.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_display_name(job: qm_job_t, name: *const c_char) -> qm_hresult {
+    // SAFETY: the caller promises a valid C string or NULL.
+    job_do(job, |j| {
+        j.set_display_name(unsafe { str_arg(name, "name") }?)
+            .map(|_| HResult::OK)
+    })
+}
+
+/// Gets the display name (string out-parameter convention of `qm_format_hresult`).
+/// Returns `QM_S_OK`, `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`.
+/// Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_display_name(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok((j.display_name(), HResult::OK))
+        })
+    }
+}
+
+/// Sets the description (UTF-8, at most 1,024 characters).
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (NULL or not UTF-8),
+/// `QM_BG_E_STRING_TOO_LONG`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
+/// Any thread.
+///
+/// # Safety
+/// `text` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_description(job: qm_job_t, text: *const c_char) -> qm_hresult {
+    // SAFETY: the caller promises a valid C string or NULL.
+    job_do(job, |j| {
+        j.set_description(unsafe { str_arg(text, "text") }?)
+            .map(|_| HResult::OK)
+    })
+}
+
+/// Gets the description (string out-parameter convention of `qm_format_hresult`).
+/// Returns `QM_S_OK`, `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`.
+/// Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_description(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok((j.description(), HResult::OK))
+        })
+    }
+}
+
+/// Sets the minimum delay before a retry after a transient error, in
+/// seconds (default 600; values below 1 are stored as 1).
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_minimum_retry_delay(job: qm_job_t, seconds: u32) -> qm_hresult {
+    job_do(job, |j| {
+        j.set_minimum_retry_delay(seconds).map(|_| HResult::OK)
+    })
+}
+
+/// Gets the minimum retry delay in seconds.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_minimum_retry_delay(
+    job: qm_job_t,
+    out: *mut u32,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.minimum_retry_delay())) }
+}
+
+/// Sets how long transient errors may go on without any progress before the
+/// job moves to ERROR, in seconds (default 1,209,600 = 14 days; 0: the
+/// first error is final).
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_no_progress_timeout(job: qm_job_t, seconds: u32) -> qm_hresult {
+    job_do(job, |j| {
+        j.set_no_progress_timeout(seconds).map(|_| HResult::OK)
+    })
+}
+
+/// Gets the no-progress timeout in seconds.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_no_progress_timeout(
+    job: qm_job_t,
+    out: *mut u32,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.no_progress_timeout())) }
+}
+
+/// The C callback and its context, moved to the notification thread.
+struct CCallback {
+    function: unsafe extern "C" fn(qm_job_t, u32, u32, qm_hresult, *mut c_void),
+    context: *mut c_void,
+    handle: qm_job_t,
+}
+
+// SAFETY: the context pointer is the caller's; qm_job_set_notify documents
+// that it is used from the library's notification thread.
+unsafe impl Send for CCallback {}
+// SAFETY: as above; the callback is only ever called from one thread.
+unsafe impl Sync for CCallback {}
+
+impl CCallback {
+    /// Calls the C function.
+    ///
+    /// # Safety
+    /// The function and context given to `qm_job_set_notify` are still valid.
+    unsafe fn call(&self, event: &crate::NotifyEvent) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            (self.function)(
+                self.handle,
+                event.kind,
+                event.file_index,
+                event.code.0,
+                self.context,
+            )
+        }
+    }
+}
+
+/// Sets the notification callback and the `QM_NOTIFY_*` flags (default
+/// JOB_TRANSFERRED | JOB_ERROR; DISABLE silences all). `fn = NULL` removes
+/// the callback and keeps the flags.
+///
+/// The callback runs on a library thread (one per manager, events of a job
+/// in order), never while the library holds a lock, and may call any
+/// `qm_*` function except `qm_job_wait` on its own job. Its `job` argument
+/// is the handle used here. Events: JOB_TRANSFERRED, JOB_ERROR (with the
+/// code), FILE_TRANSFERRED (with the file index), JOB_MODIFICATION (state,
+/// files, properties, and progress at most 4 times a second).
+///
+/// `context` must stay valid until the callback is replaced or removed, this
+/// handle is closed, the job becomes final, or its manager is closed: when
+/// any of those calls returns, the old callback is not running and will not
+/// run again (unless it is the caller). Callbacks are per process: they are
+/// not persisted.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (unknown flag bits),
+/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_notify(
+    job: qm_job_t,
+    function: qm_notify_fn,
+    context: *mut c_void,
+    flags: u32,
+) -> qm_hresult {
+    job_do(job, |j| {
+        let callback = function.map(|function| {
+            let c = CCallback {
+                function,
+                context,
+                handle: job,
+            };
+            // SAFETY: the caller gave a valid function and a context valid
+            // for as long as the registration lasts (documented above).
+            Arc::new(move |_: &Job, e: &crate::NotifyEvent| unsafe { c.call(e) }) as NotifyCallback
+        });
+        j.set_notify(callback, flags, job).map(|_| HResult::OK)
+    })
+}
+
+/// Gets the notification flags.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_notify_flags(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.notify_flags().0)) }
+}
+
+/// Sets the job's own bandwidth limit in bytes per second (0: none). It
+/// applies on top of the manager's limit, whatever the priority, and to
+/// every transport, local copies included.
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_max_bandwidth(job: qm_job_t, bytes_per_sec: u64) -> qm_hresult {
+    job_do(job, |j| {
+        j.set_max_bandwidth(bytes_per_sec).map(|_| HResult::OK)
+    })
+}
+
+/// Gets the job's own bandwidth limit (0: none).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_max_bandwidth(job: qm_job_t, out: *mut u64) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.max_bandwidth())) }
+}

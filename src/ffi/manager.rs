@@ -1,0 +1,211 @@
+//! `qm_manager_*`: opening and closing managers, their settings and jobs.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use super::handles;
+use super::types::{qm_guid, qm_hresult, qm_job_t, qm_manager_t};
+use super::util::{opt_str_arg, Out};
+use crate::engine::error::Error;
+use crate::hresult::*;
+use crate::{JobId, Manager};
+
+/// Opens a manager. `state_dir = NULL` gives an in-memory manager (nothing
+/// outlives the process). A state directory is not implemented in this
+/// release: it returns `QM_E_NOTIMPL`.
+/// Returns `QM_S_OK`, `QM_E_POINTER` (`out` NULL), `QM_E_INVALIDARG`
+/// (`state_dir` not UTF-8), `QM_E_NOTIMPL`, `QM_E_OUTOFMEMORY` (no thread).
+/// The handle is the caller's until `qm_manager_close`. Any thread.
+///
+/// # Safety
+/// `state_dir` NULL or a NUL-terminated string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_open(
+    state_dir: *const c_char,
+    out: *mut qm_manager_t,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        let dir = unsafe { opt_str_arg(state_dir, "state_dir") }?;
+        let manager = Manager::open(dir.map(Path::new))?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(handles::add_manager(manager)) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Closes a manager: stops its transfers (partial data is kept), closes the
+/// handles of all its jobs, and waits for its threads. After it returns no
+/// callback of its jobs is running or will run (unless called from inside
+/// a callback, which then finishes normally).
+/// Returns `QM_S_OK`, `QM_E_HANDLE` (not an open manager). Any thread.
+#[no_mangle]
+pub extern "C" fn qm_manager_close(mgr: qm_manager_t) -> qm_hresult {
+    guard!({
+        let (manager, jobs) = handles::remove_manager(mgr)?;
+        for (handle, job) in jobs {
+            job.clear_notify_of(handle);
+        }
+        manager.close();
+        Ok(HResult::OK)
+    })
+}
+
+/// Sets how many jobs transfer at once (default 4, at least 1).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_INVALIDARG` (0). Any thread.
+#[no_mangle]
+pub extern "C" fn qm_manager_set_max_active_jobs(mgr: qm_manager_t, n: u32) -> qm_hresult {
+    guard!({
+        handles::manager(mgr)?.set_max_active_jobs(n)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets how many jobs transfer at once.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_max_active_jobs(
+    mgr: qm_manager_t,
+    out: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let n = handles::manager(mgr)?.max_active_jobs();
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(n) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Caps the sum of all background (non-FOREGROUND) transfers, in bytes per
+/// second; 0 is unlimited. Returns `QM_S_OK`, `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_manager_set_bandwidth_limit(
+    mgr: qm_manager_t,
+    bytes_per_sec: u64,
+) -> qm_hresult {
+    guard!({
+        handles::manager(mgr)?.set_bandwidth_limit(bytes_per_sec)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the background bandwidth limit (0: unlimited).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_bandwidth_limit(
+    mgr: qm_manager_t,
+    out: *mut u64,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let limit = handles::manager(mgr)?.bandwidth_limit();
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(limit) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Lists the jobs that are not final, newest first, each as a new job
+/// reference that the caller closes with `qm_job_close`. `*count` is always
+/// set to the number of jobs; `cap = 0` (with `out` NULL or not) only
+/// counts. If `cap` is smaller than the count, nothing is written to `out`,
+/// no reference is created, and `QM_E_INSUFFICIENT_BUFFER` is returned.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`count` NULL, or `out`
+/// NULL with `cap > 0`), `QM_E_INSUFFICIENT_BUFFER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or valid for `cap` handles; `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_enum_jobs(
+    mgr: qm_manager_t,
+    out: *mut qm_job_t,
+    cap: usize,
+    count: *mut usize,
+) -> qm_hresult {
+    guard!({
+        let count = Out::new(count, "count")?;
+        if out.is_null() && cap != 0 {
+            return Err(Error::new(QM_E_POINTER, "out is NULL but cap is not 0"));
+        }
+        let jobs = handles::manager(mgr)?.jobs()?;
+        let n = jobs.len();
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { count.write(n) };
+        if cap == 0 {
+            return Ok(HResult::OK);
+        }
+        if cap < n {
+            return Err(Error::new(
+                QM_E_INSUFFICIENT_BUFFER,
+                format!("room for {cap} jobs; there are {n}"),
+            ));
+        }
+        // SAFETY: out is non-NULL (checked) and valid for cap >= n handles.
+        let slots = unsafe { std::slice::from_raw_parts_mut(out, n) };
+        for (slot, job) in slots.iter_mut().zip(jobs) {
+            *slot = handles::add_job(job, mgr);
+        }
+        Ok(HResult::OK)
+    })
+}
+
+/// Finds a job that is not final by its id and returns a new reference to
+/// it, which the caller closes with `qm_job_close`.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_INVALIDARG` (`id` NULL),
+/// `QM_E_POINTER` (`out` NULL), `QM_BG_E_NOT_FOUND`. Any thread.
+///
+/// # Safety
+/// `id` NULL or valid; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_job(
+    mgr: qm_manager_t,
+    id: *const qm_guid,
+    out: *mut qm_job_t,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        if id.is_null() {
+            return Err(Error::invalid_arg("id is NULL"));
+        }
+        // SAFETY: non-NULL; the caller promises it points to a qm_guid.
+        let id = JobId(unsafe { id.read_unaligned() }.bytes);
+        let job = handles::manager(mgr)?.job(&id)?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(handles::add_job(job, mgr)) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Creates a job (SUSPENDED, priority NORMAL, no files) and returns a
+/// reference to it. The job lives in the manager until it is completed or
+/// cancelled, whether or not a reference is open.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`out` NULL),
+/// `QM_E_INVALIDARG` (`display_name` NULL or not UTF-8),
+/// `QM_BG_E_STRING_TOO_LONG` (over 256 characters). Any thread.
+///
+/// # Safety
+/// `display_name` NULL or a NUL-terminated string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_create(
+    mgr: qm_manager_t,
+    display_name: *const c_char,
+    out: *mut qm_job_t,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        let name = unsafe { super::util::str_arg(display_name, "display_name") }?;
+        let job = handles::manager(mgr)?.create_job(name)?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(handles::add_job(job, mgr)) };
+        Ok(HResult::OK)
+    })
+}

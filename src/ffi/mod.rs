@@ -1,0 +1,35 @@
+//! The C ABI: a thin layer over the Rust API, and the only `unsafe` code.
+//!
+//! Every export is a literal `#[no_mangle] pub extern "C" fn` (so cbindgen
+//! sees it) whose body is one [`guard!`] call: it runs the body under
+//! `catch_unwind`, maps `Err(Error)` to its HRESULT and a panic to
+//! `QM_E_UNEXPECTED`, so no panic crosses into C. Files mirror the header's
+//! sections: `library`, `manager`, `job`, `files`, `http`.
+
+/// Runs an export's body (a block returning `Result<HResult>`) and returns
+/// its HRESULT; a panic becomes `QM_E_UNEXPECTED`.
+macro_rules! guard {
+    ($body:block) => {{
+        let outcome = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+            || -> $crate::Result<$crate::HResult> { $body },
+        ));
+        match outcome {
+            Ok(Ok(hr)) => hr.0,
+            Ok(Err(err)) => err.code.0,
+            Err(_) => $crate::hresult::QM_E_UNEXPECTED,
+        }
+    }};
+}
+
+pub mod constants;
+pub mod files;
+mod handles;
+pub mod http;
+pub mod job;
+pub mod library;
+pub mod manager;
+pub mod types;
+mod util;
+
+pub use constants::*;
+pub use types::*;

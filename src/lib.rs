@@ -1,0 +1,38 @@
+//! qmgr: a portable background transfer service in the spirit of Microsoft
+//! BITS ("Queue Manager").
+//!
+//! A program creates a [`Job`] in a [`Manager`], adds files (remote URL →
+//! local path) and resumes it; qmgr moves the bytes on its own threads into
+//! temporary files beside the destinations, and [`Job::complete`] renames
+//! them into place atomically. Progress is readable from any thread without
+//! taking a lock.
+//!
+//! The same engine is offered three ways: this safe Rust API, a C ABI
+//! (`include/qmgr.h`, built as `libqmgr.so` / `libqmgr.a`) that is a thin
+//! layer over it in [`ffi`], and the `qmgr` command-line tool.
+//!
+//! ```no_run
+//! use qmgr::{FileSpec, JobState, Manager};
+//! let manager = Manager::open(None)?;
+//! let job = manager.create_job("firmware")?;
+//! job.add_files(&[FileSpec::new("file:///srv/fw.bin", "/tmp/fw.bin")])?;
+//! job.resume()?;
+//! if job.wait(None)? == Some(JobState::Transferred) {
+//!     job.complete()?;
+//! }
+//! # Ok::<(), qmgr::Error>(())
+//! ```
+
+/// cbindgen:ignore
+pub mod engine;
+pub mod ffi;
+/// cbindgen:ignore
+pub mod hresult;
+
+pub use engine::error::{Error, Result};
+pub use engine::job::{Job, JobId};
+pub use engine::manager::Manager;
+pub use engine::options::ProxySetting;
+pub use engine::types::*;
+pub use engine::NotifyCallback;
+pub use hresult::HResult;
