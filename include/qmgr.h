@@ -1043,6 +1043,6 @@ qm_hresult qm_job_create(qm_manager_t mgr, const char *display_name, qm_job_t *o
 
 #ifdef __cplusplus
 }  // extern "C"
-#endif  // __cplusplus
+#endif /* __cplusplus */
 
 #endif  /* QMGR_H */

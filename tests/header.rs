@@ -34,6 +34,7 @@ fn generate() -> String {
     // cbindgen's C++ guards end in `// __cplusplus`; C89 compilers want /* */.
     String::from_utf8(out)
         .expect("header is UTF-8")
+        .replace("#endif  // __cplusplus", "#endif /* __cplusplus */")
         .replace("#endif // __cplusplus", "#endif /* __cplusplus */")
 }
 

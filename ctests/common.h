@@ -1,0 +1,48 @@
+/* Helpers shared by the C test programs: checks that report file, line and
+ * the code's text, and file utilities. The programs use only qmgr.h and the
+ * C/POSIX libraries, as a user's program would. */
+#ifndef QMGR_CTEST_COMMON_H
+#define QMGR_CTEST_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "qmgr.h"
+
+extern int ct_failures;
+
+/* Records a failure unless cond holds. */
+#define CHECK(cond) ct_check((cond), #cond, __FILE__, __LINE__)
+/* Records a failure unless expr returns exactly the code expected. */
+#define CHECK_HR(expr, expected) ct_check_hr((expr), (expected), #expr, __FILE__, __LINE__)
+/* Records a failure unless a == b (as unsigned 64-bit values). */
+#define CHECK_EQ(a, b) ct_check_eq((uint64_t)(a), (uint64_t)(b), #a, #b, __FILE__, __LINE__)
+
+int ct_check(int cond, const char *text, const char *file, int line);
+int ct_check_hr(qm_hresult got, qm_hresult expected, const char *text, const char *file, int line);
+int ct_check_eq(uint64_t a, uint64_t b, const char *ta, const char *tb, const char *file, int line);
+
+/* Prints a summary line and returns the process exit code. */
+int ct_finish(const char *program);
+
+/* dir + "/" + name into a static rotating buffer (valid for 8 calls). */
+const char *ct_path(const char *dir, const char *name);
+
+/* Writes size bytes of a position-dependent pattern (seeded) to path. */
+int ct_write_pattern_file(const char *path, uint64_t size, uint32_t seed);
+
+/* 1 when both files exist and hold the same bytes. */
+int ct_files_equal(const char *a, const char *b);
+
+/* 1 when path exists. */
+int ct_exists(const char *path);
+
+/* Number of entries in dir whose name contains needle. */
+int ct_count_entries(const char *dir, const char *needle);
+
+/* Milliseconds of a monotonic clock. */
+uint64_t ct_now_ms(void);
+
+/* Sleeps for ms milliseconds. */
+void ct_sleep_ms(unsigned ms);
+
+#endif

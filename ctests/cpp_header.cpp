@@ -1,0 +1,2 @@
+#include "qmgr.h"
+int main() { return 1; }

@@ -1,0 +1,227 @@
+//! Builds and runs the C and C++ programs of `ctests/` against the real
+//! header and the freshly built `libqmgr.so`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The project root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>`, where this test binary and the library live.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the cdylib and staticlib (`cargo test` builds only the rlib) once
+/// per test binary, for the same profile as the tests, and returns their
+/// directory.
+pub fn library_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = profile_dir();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--lib", "--quiet", "--manifest-path"])
+            .arg(root().join("Cargo.toml"));
+        match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                cmd.arg("--release");
+            }
+            Some(other) => {
+                cmd.args(["--profile", other]);
+            }
+            None => panic!("unexpected target layout {}", dir.display()),
+        }
+        if let Some(target_dir) = dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target_dir);
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --lib failed");
+        assert!(
+            dir.join("libqmgr.so").exists(),
+            "no libqmgr.so in {}",
+            dir.display()
+        );
+        // The SONAME is libqmgr.so.0 (as an install would link it); cargo
+        // writes only libqmgr.so.
+        let soname = dir.join("libqmgr.so.0");
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink("libqmgr.so", &soname).expect("link libqmgr.so.0");
+        dir
+    })
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The C or C++ compiler the `cc` crate picks for this target.
+fn compiler(cpp: bool) -> cc::Tool {
+    cc::Build::new()
+        .cpp(cpp)
+        .target(env!("QMGR_BUILD_TARGET"))
+        .host(env!("QMGR_BUILD_HOST"))
+        .opt_level(1)
+        .debug(true)
+        .cargo_metadata(false)
+        .warnings(false)
+        .get_compiler()
+}
+
+/// True when the compiler can build and run an ASan+UBSan program.
+pub fn sanitizers_available() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        let dir = scratch("sanitizer-probe");
+        let src = dir.join("probe.c");
+        std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
+        let exe = dir.join("probe");
+        let built = compiler(false)
+            .to_command()
+            .args(["-fsanitize=address,undefined"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe)
+            .status()
+            .is_ok_and(|s| s.success());
+        built && Command::new(&exe).status().is_ok_and(|s| s.success())
+    })
+}
+
+/// How a program is built.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    Plain,
+    Sanitized,
+}
+
+/// Compiles `ctests/<name>` (with `ctests/common.c`, a second translation
+/// unit that includes the header too) into `out_dir` with strict warnings.
+pub fn compile(name: &str, build: Build, out_dir: &Path) -> PathBuf {
+    let lib = library_dir();
+    let cpp = name.ends_with(".cpp");
+    let src = root().join("ctests").join(name);
+    let exe = out_dir.join(format!(
+        "{}{}",
+        name.replace('.', "_"),
+        if build == Build::Sanitized {
+            "_asan"
+        } else {
+            ""
+        }
+    ));
+    let mut cmd = compiler(cpp).to_command();
+    if cpp {
+        cmd.args(["-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
+    } else {
+        cmd.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
+        cmd.arg(root().join("ctests/common.c"));
+    }
+    if build == Build::Sanitized {
+        cmd.args([
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+        ]);
+    }
+    cmd.arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("ctests"));
+    cmd.arg(&src).arg("-o").arg(&exe);
+    cmd.arg("-L")
+        .arg(lib)
+        .arg("-lqmgr")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-pthread");
+    let output = cmd.output().expect("run the C compiler");
+    assert!(
+        output.status.success(),
+        "compiling {name} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    exe
+}
+
+/// Runs a compiled program with `args`, killing it after `limit`; panics
+/// with its output unless it exits 0. Returns its stdout.
+pub fn run(exe: &Path, args: &[&str], limit: Duration) -> String {
+    let mut child = Command::new(exe)
+        .args(args)
+        .env(
+            "ASAN_OPTIONS",
+            "detect_leaks=1:abort_on_error=0:exitcode=86",
+        )
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the test program");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{} did not finish within {limit:?} (deadlock?)\n{}{}",
+                exe.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.success(),
+        "{} failed ({status}):\n{stdout}{stderr}",
+        exe.display()
+    );
+    stdout
+}
+
+/// Compiles and runs `ctests/<name>` with a scratch directory as its first
+/// argument; with `Build::Sanitized` it is skipped (with a note) when the
+/// compiler has no sanitizers.
+pub fn compile_and_run(name: &str, build: Build, limit: Duration) -> Option<String> {
+    if build == Build::Sanitized && !sanitizers_available() {
+        eprintln!("note: this compiler cannot build -fsanitize=address,undefined programs; skipping {name}");
+        return None;
+    }
+    let tag = format!(
+        "{}{}",
+        name.replace('.', "_"),
+        if build == Build::Sanitized {
+            "_asan"
+        } else {
+            ""
+        }
+    );
+    let dir = scratch(&tag);
+    let exe = compile(name, build, &dir);
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = run(&exe, &[work.to_str().unwrap()], limit);
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(out)
+}
