@@ -99,9 +99,11 @@ pub(crate) fn remove_job(handle: u64) -> Result<Job> {
     }
 }
 
-/// Removes a manager handle and every job handle of it; returns the manager
-/// and the removed job references with their handles.
-pub(crate) fn remove_manager(handle: u64) -> Result<(Arc<Manager>, Vec<(u64, Job)>)> {
+/// A removed manager and the job references (with their handles) removed with it.
+pub(crate) type RemovedManager = (Arc<Manager>, Vec<(u64, Job)>);
+
+/// Removes a manager handle and every job handle of it.
+pub(crate) fn remove_manager(handle: u64) -> Result<RemovedManager> {
     let mut table = TABLE.write();
     let manager = match table.get(&handle) {
         Some(Entry::Manager(m)) => Arc::clone(m),
@@ -131,8 +133,8 @@ mod tests {
     #[test]
     fn handles_are_never_reused_and_kinds_do_not_mix() {
         let m = add_manager(Manager::open(None).unwrap());
-        let job = manager(m).unwrap().create_job("t").unwrap();
-        let j = add_job(job, m);
+        let created = manager(m).unwrap().create_job("t").unwrap();
+        let j = add_job(created, m);
         assert!(j > m);
         assert!(manager(j).is_err(), "a job handle is not a manager handle");
         assert!(

@@ -112,9 +112,6 @@ pub enum Build {
 /// Compiles `ctests/<name>` (with `ctests/common.c`, a second translation
 /// unit that includes the header too) into `out_dir` with strict warnings.
 pub fn compile(name: &str, build: Build, out_dir: &Path) -> PathBuf {
-    let lib = library_dir();
-    let cpp = name.ends_with(".cpp");
-    let src = root().join("ctests").join(name);
     let exe = out_dir.join(format!(
         "{}{}",
         name.replace('.', "_"),
@@ -124,13 +121,27 @@ pub fn compile(name: &str, build: Build, out_dir: &Path) -> PathBuf {
             ""
         }
     ));
-    let mut cmd = compiler(cpp).to_command();
-    if cpp {
-        cmd.args(["-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
-    } else {
-        cmd.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
-        cmd.arg(root().join("ctests/common.c"));
+    let mut sources = vec![root().join("ctests").join(name)];
+    if !name.ends_with(".cpp") {
+        sources.push(root().join("ctests/common.c"));
     }
+    compile_sources(&sources, build, &exe);
+    exe
+}
+
+/// Compiles C (or, for a `.cpp` first source, C++) sources into `exe` with
+/// `-Wall -Wextra -Werror -pedantic`, against the header and the library.
+pub fn compile_sources(sources: &[PathBuf], build: Build, exe: &Path) {
+    let lib = library_dir();
+    let cpp = sources[0].extension().is_some_and(|e| e == "cpp");
+    let mut cmd = compiler(cpp).to_command();
+    cmd.args([
+        if cpp { "-std=c++11" } else { "-std=c99" },
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+    ]);
     if build == Build::Sanitized {
         cmd.args([
             "-fsanitize=address,undefined",
@@ -142,7 +153,7 @@ pub fn compile(name: &str, build: Build, out_dir: &Path) -> PathBuf {
         .arg(root().join("include"))
         .arg("-I")
         .arg(root().join("ctests"));
-    cmd.arg(&src).arg("-o").arg(&exe);
+    cmd.args(sources).arg("-o").arg(exe);
     cmd.arg("-L")
         .arg(lib)
         .arg("-lqmgr")
@@ -151,11 +162,10 @@ pub fn compile(name: &str, build: Build, out_dir: &Path) -> PathBuf {
     let output = cmd.output().expect("run the C compiler");
     assert!(
         output.status.success(),
-        "compiling {name} failed:\n{}{}",
+        "compiling {sources:?} failed:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    exe
 }
 
 /// Runs a compiled program with `args`, killing it after `limit`; panics
