@@ -454,7 +454,8 @@ impl Job {
 
     // ----- changing ------------------------------------------------------
 
-    /// Takes the locks a mutating call needs and refuses final jobs.
+    /// Takes the locks a mutating call needs; refuses final jobs, and jobs
+    /// whose manager is closed (`QM_E_HANDLE`).
     fn lock_for_change(
         &self,
         action: &str,
@@ -464,6 +465,7 @@ impl Job {
         if data.state.is_final() {
             return Err(Error::invalid_state(action, data.state));
         }
+        self.manager()?;
         Ok((op, data))
     }
 
