@@ -160,6 +160,11 @@ pub(crate) struct JobData {
     pub progress_clock: Instant,
     /// A `complete` or `cancel` is in progress: the scheduler leaves the job alone.
     pub finishing: bool,
+    /// Sum of the sizes known so far, and how many files have none yet.
+    known_bytes: u64,
+    unknown_sizes: usize,
+    /// No file before this index is incomplete (files never become incomplete again).
+    next_incomplete: usize,
 }
 
 /// The shared body of a job; `Job` is a reference to it.
@@ -251,6 +256,9 @@ impl Job {
             retry_at: None,
             progress_clock: Instant::now(),
             finishing: false,
+            known_bytes: 0,
+            unknown_sizes: 0,
+            next_incomplete: 0,
         };
         Ok(Job {
             shared: Arc::new(JobShared {
@@ -366,10 +374,12 @@ impl Job {
         let in_error = matches!(data.state, JobState::Error | JobState::TransientError);
         let error = data.error.as_ref().filter(|_| in_error);
         JobStatus {
-            complete: data
-                .files
-                .iter()
-                .all(|f| f.counters.completed.load(Ordering::Relaxed)),
+            complete: self
+                .shared
+                .counters
+                .files_transferred
+                .load(Ordering::Relaxed)
+                == data.files.len() as u32,
             error: in_error,
             foreground: data.priority == Priority::Foreground,
             win32_result: error.map_or(0, |e| e.code.win32_code()),
@@ -548,16 +558,48 @@ impl Job {
         }
     }
 
-    /// Recomputes the job's byte total from its files (unknown if any is unknown).
-    pub(crate) fn recompute_total(&self, data: &JobData) {
-        let total = data.files.iter().try_fold(0u64, |sum, f| {
-            let t = f.counters.total.load(Ordering::Relaxed);
-            (t != UNKNOWN).then(|| sum.saturating_add(t))
-        });
+    /// Records file `index`'s size (or `UNKNOWN`) and updates the job's
+    /// total, which stays unknown while any file's size is.
+    pub(crate) fn set_file_total(&self, data: &mut JobData, index: usize, total: u64) {
+        let old = data.files[index]
+            .counters
+            .total
+            .swap(total, Ordering::Relaxed);
+        if old == UNKNOWN {
+            data.unknown_sizes -= 1;
+        } else {
+            data.known_bytes -= old;
+        }
+        if total == UNKNOWN {
+            data.unknown_sizes += 1;
+        } else {
+            data.known_bytes += total;
+        }
+        self.publish_total(data);
+    }
+
+    fn publish_total(&self, data: &JobData) {
+        let total = if data.unknown_sizes > 0 {
+            UNKNOWN
+        } else {
+            data.known_bytes
+        };
         self.shared
             .counters
             .bytes_total
-            .store(total.unwrap_or(UNKNOWN), Ordering::Relaxed);
+            .store(total, Ordering::Relaxed);
+    }
+
+    /// The first file not yet transferred, if any.
+    pub(crate) fn first_incomplete(data: &mut JobData) -> Option<usize> {
+        while data
+            .files
+            .get(data.next_incomplete)
+            .is_some_and(|f| f.counters.completed.load(Ordering::Relaxed))
+        {
+            data.next_incomplete += 1;
+        }
+        (data.next_incomplete < data.files.len()).then_some(data.next_incomplete)
     }
 
     /// Stops the running worker, if any, and waits until it has exited
@@ -636,7 +678,8 @@ impl Job {
             .counters
             .files_total
             .store(data.files.len() as u32, Ordering::Relaxed);
-        self.recompute_total(&data);
+        data.unknown_sizes += files.len();
+        self.publish_total(&data);
         self.touch(&mut data);
         if data.state == JobState::Transferred {
             data.transfer_completed = None;

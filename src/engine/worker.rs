@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::job::{FileCounters, Job, JobData, RunToken, UNKNOWN};
+use crate::engine::job::{FileCounters, Job, RunToken, UNKNOWN};
 use crate::engine::partial;
 use crate::engine::transport::{self, Source, TransferError, Validator};
 use crate::engine::types::{ErrorContext, JobState, NotifyFlags, Priority};
@@ -72,7 +72,7 @@ pub(crate) fn run(job: Job, token: Arc<RunToken>) {
     }
     if let Some(err) = failure {
         if !token.is_stopped() {
-            let file_index = current_file(&data);
+            let file_index = Job::first_incomplete(&mut data).map(|i| i as u32);
             job.record_error(&mut data, err, file_index);
         }
     }
@@ -85,13 +85,6 @@ pub(crate) fn run(job: Job, token: Arc<RunToken>) {
     if let Some(manager) = job.shared.manager.upgrade() {
         manager.worker_exited();
     }
-}
-
-fn current_file(data: &JobData) -> Option<u32> {
-    data.files
-        .iter()
-        .position(|f| !f.counters.completed.load(Ordering::Relaxed))
-        .map(|i| i as u32)
 }
 
 fn run_files(job: &Job, token: &RunToken) -> Result<(), Interrupt> {
@@ -121,7 +114,7 @@ fn next_task(job: &Job, token: &RunToken) -> Result<Option<FileTask>, Interrupt>
     if token.is_stopped() {
         return Err(Interrupt::Stopped);
     }
-    let Some(index) = current_file(&data) else {
+    let Some(index) = Job::first_incomplete(&mut data) else {
         data.error = None;
         data.transfer_completed = Some(std::time::SystemTime::now());
         job.set_state(&mut data, JobState::Transferred);
@@ -129,9 +122,9 @@ fn next_task(job: &Job, token: &RunToken) -> Result<Option<FileTask>, Interrupt>
     };
     job.set_state(&mut data, JobState::Connecting);
     let foreground = data.priority == Priority::Foreground;
-    let file = &data.files[index as usize];
+    let file = &data.files[index];
     Ok(Some(FileTask {
-        index,
+        index: index as u32,
         source: file.source.clone(),
         local: file.local.clone(),
         temp: file.temp.clone(),
@@ -197,8 +190,7 @@ fn transfer_file(job: &Job, token: &RunToken, task: &FileTask) -> Result<(), Int
         if let Some(entry) = data.files.get_mut(task.index as usize) {
             entry.validator = opened.validator.clone();
         }
-        task.counters.total.store(total, Ordering::Relaxed);
-        job.recompute_total(&data);
+        job.set_file_total(&mut data, task.index as usize, total);
         data.progress_clock = Instant::now();
         if token.is_stopped() {
             return Err(Interrupt::Stopped);
@@ -227,8 +219,7 @@ fn transfer_file(job: &Job, token: &RunToken, task: &FileTask) -> Result<(), Int
         .into());
     }
     if total == UNKNOWN {
-        task.counters.total.store(written, Ordering::Relaxed);
-        job.recompute_total(&job.shared.data.lock());
+        job.set_file_total(&mut job.shared.data.lock(), task.index as usize, written);
     }
     if let (Some(expected), Some(hasher)) = (task.sha256, hasher) {
         let actual: [u8; 32] = hasher.finalize().into();
