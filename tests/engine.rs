@@ -330,3 +330,29 @@ fn sha256_is_checked_after_a_suspend_and_resume() {
     assert_eq!(wait(&bad), JobState::Error);
     assert_eq!(bad.error().unwrap().code.0, QM_BG_E_VALIDATION_FAILED);
 }
+
+#[test]
+fn special_files_are_refused_as_sources_without_blocking() {
+    let dir = support::scratch("engine-fifo");
+    let fifo = dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let manager = Manager::open(None).unwrap();
+    for source in [fifo.as_path(), Path::new("/dev/zero"), dir.as_path()] {
+        let job = manager.create_job("special").unwrap();
+        job.add_files(&[spec(source, &dir.join("out"))]).unwrap();
+        job.resume().unwrap();
+        assert_eq!(wait(&job), JobState::Error, "{}", source.display());
+        let err = job.error().unwrap();
+        assert_eq!(err.context, qmgr::ErrorContext::RemoteFile);
+        assert!(
+            err.description.contains("not a regular file"),
+            "{}",
+            err.description
+        );
+        job.cancel().unwrap();
+    }
+}

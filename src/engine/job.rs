@@ -215,6 +215,46 @@ fn check_len(what: &str, text: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// Renames every transferred file not yet in place (after fsync), noting
+/// each directory touched; stops at the first failure. Returns how many
+/// files were not transferred.
+fn commit_transferred_files(data: &mut JobData, dirs: &mut Vec<PathBuf>) -> Result<usize> {
+    let mut partial_files = 0;
+    for (index, file) in data.files.iter_mut().enumerate() {
+        if !file.counters.completed.load(Ordering::Relaxed) {
+            partial_files += 1;
+            continue;
+        }
+        if file.committed {
+            continue;
+        }
+        let result = match &file.temp {
+            Some(temp) => partial::commit(temp, &file.local),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the temporary file is missing",
+            )),
+        };
+        if let Err(err) = result {
+            return Err(Error {
+                code: HResult::from_io_error(&err),
+                message: format!(
+                    "cannot move file {index} into place at '{}': {err}",
+                    file.local.display()
+                ),
+            });
+        }
+        file.committed = true;
+        file.temp = None;
+        if let Some(dir) = file.local.parent() {
+            if !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_path_buf());
+            }
+        }
+    }
+    Ok(partial_files)
+}
+
 fn parse_sha256(hex: &str) -> Result<[u8; 32]> {
     let bad = || Error::invalid_arg(format!("'{hex}' is not a SHA-256 (64 hexadecimal digits)"));
     if hex.len() != 64 || !hex.is_ascii() {
@@ -773,28 +813,15 @@ impl Job {
         data.finishing = true;
         self.stop_worker(&mut data);
         let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut partial_files = 0;
-        for index in 0..data.files.len() {
-            let file = &data.files[index];
-            if !file.counters.completed.load(Ordering::Relaxed) {
-                partial_files += 1;
-                continue;
-            }
-            if file.committed {
-                continue;
-            }
-            let result = match &file.temp {
-                Some(temp) => partial::commit(temp, &file.local),
-                None => Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "the temporary file is missing",
-                )),
-            };
-            if let Err(err) = result {
-                let message = format!(
-                    "cannot move file {index} into place at '{}': {err}",
-                    file.local.display()
-                );
+        let committed = commit_transferred_files(&mut data, &mut dirs);
+        for dir in &dirs {
+            // Make the renames that happened durable, even if a later one
+            // failed; a failed directory sync cannot undo them.
+            let _ = partial::sync_dir(dir);
+        }
+        let partial_files = match committed {
+            Ok(partial_files) => partial_files,
+            Err(err) => {
                 data.finishing = false;
                 if was.is_active() {
                     // The worker was stopped above: queue the job again.
@@ -802,24 +829,9 @@ impl Job {
                     drop(data);
                     self.wake_scheduler();
                 }
-                return Err(Error {
-                    code: HResult::from_io_error(&err),
-                    message,
-                });
+                return Err(err);
             }
-            let file = &mut data.files[index];
-            file.committed = true;
-            file.temp = None;
-            if let Some(dir) = file.local.parent() {
-                if !dirs.iter().any(|d| d == dir) {
-                    dirs.push(dir.to_path_buf());
-                }
-            }
-        }
-        for dir in &dirs {
-            // The renames are done; a failed directory sync cannot undo them.
-            let _ = partial::sync_dir(dir);
-        }
+        };
         for file in &mut data.files {
             if let Some(temp) = file.temp.take() {
                 let _ = partial::remove(&temp);

@@ -1,8 +1,8 @@
 //! Local sources: `file://` URLs and absolute paths.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::{Opened, TransferError, Validator};
@@ -69,7 +69,13 @@ pub(super) fn open(
             format!("cannot read the source '{}': {err}", path.display()),
         )
     };
-    let mut file = File::open(path).map_err(remote_error)?;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (the check for a
+    // regular file below then refuses it); regular files ignore the flag.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(remote_error)?;
     let meta = file.metadata().map_err(remote_error)?;
     if !meta.is_file() {
         return Err(TransferError::fatal(
