@@ -3,8 +3,9 @@
 use std::ffi::c_char;
 
 use super::handles;
+use super::job::{job_do, job_get, job_get_str};
 use super::types::*;
-use super::util::{opt_str_arg, str_arg, write_str, Out};
+use super::util::{opt_str_arg, str_arg};
 use crate::engine::error::Error;
 use crate::hresult::*;
 use crate::FileSpec;
@@ -80,13 +81,8 @@ pub unsafe extern "C" fn qm_job_add_file(
 /// `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn qm_job_get_file_count(job: qm_job_t, out: *mut u32) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let n = handles::with_job(job, crate::Job::file_count)?;
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(n) };
-        Ok(HResult::OK)
-    })
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.file_count())) }
 }
 
 /// Gets file `index`'s remote name as added (string out-parameter
@@ -104,12 +100,12 @@ pub unsafe extern "C" fn qm_job_get_file_remote_name(
     cap: usize,
     needed: *mut usize,
 ) -> qm_hresult {
-    guard!({
-        Out::new(needed, "needed")?;
-        let name = handles::job(job)?.file_remote_name(index)?;
-        // SAFETY: forwarded caller promises.
-        unsafe { write_str(&name, buf, cap, needed, HResult::OK) }
-    })
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok((j.file_remote_name(index)?, HResult::OK))
+        })
+    }
 }
 
 /// Gets file `index`'s local name (string out-parameter convention of
@@ -127,12 +123,12 @@ pub unsafe extern "C" fn qm_job_get_file_local_name(
     cap: usize,
     needed: *mut usize,
 ) -> qm_hresult {
-    guard!({
-        Out::new(needed, "needed")?;
-        let name = handles::job(job)?.file_local_name(index)?;
-        // SAFETY: forwarded caller promises.
-        unsafe { write_str(&name, buf, cap, needed, HResult::OK) }
-    })
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok((j.file_local_name(index)?, HResult::OK))
+        })
+    }
 }
 
 /// Gets file `index`'s progress (`GetFile` / `BG_FILE_PROGRESS`):
@@ -148,18 +144,17 @@ pub unsafe extern "C" fn qm_job_get_file_progress(
     index: u32,
     out: *mut qm_file_progress,
 ) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let p = handles::job(job)?.file_progress(index)?;
-        let value = qm_file_progress {
-            bytes_total: p.bytes_total.unwrap_or(super::QM_SIZE_UNKNOWN),
-            bytes_transferred: p.bytes_transferred,
-            completed: p.completed,
-        };
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(value) };
-        Ok(HResult::OK)
-    })
+    // SAFETY: forwarded caller promise.
+    unsafe {
+        job_get(job, out, |j| {
+            let p = j.file_progress(index)?;
+            Ok(qm_file_progress {
+                bytes_total: p.bytes_total.unwrap_or(super::QM_SIZE_UNKNOWN),
+                bytes_transferred: p.bytes_transferred,
+                completed: p.completed,
+            })
+        })
+    }
 }
 
 /// Sets the SHA-256 (64 hex digits, either case) that file `index` must
@@ -178,11 +173,9 @@ pub unsafe extern "C" fn qm_job_set_file_sha256(
     index: u32,
     hex: *const c_char,
 ) -> qm_hresult {
-    guard!({
-        let job = handles::job(job)?;
+    job_do(job, |j| {
         // SAFETY: the caller promises a valid C string or NULL.
-        let hex = unsafe { opt_str_arg(hex, "hex") }?;
-        job.set_file_sha256(index, hex)?;
+        j.set_file_sha256(index, unsafe { opt_str_arg(hex, "hex") }?)?;
         Ok(HResult::OK)
     })
 }

@@ -4,8 +4,9 @@
 use std::ffi::c_char;
 
 use super::handles;
+use super::job::{job_do, job_get_str};
 use super::types::*;
-use super::util::{opt_str_arg, write_str};
+use super::util::opt_str_arg;
 use crate::engine::error::Error;
 use crate::hresult::*;
 
@@ -23,10 +24,9 @@ pub unsafe extern "C" fn qm_job_set_custom_headers(
     job: qm_job_t,
     headers: *const c_char,
 ) -> qm_hresult {
-    guard!({
-        let job = handles::job(job)?;
+    job_do(job, |j| {
         // SAFETY: the caller promises a valid C string or NULL.
-        job.set_custom_headers(unsafe { opt_str_arg(headers, "headers") }?)?;
+        j.set_custom_headers(unsafe { opt_str_arg(headers, "headers") }?)?;
         Ok(HResult::OK)
     })
 }
@@ -45,17 +45,15 @@ pub unsafe extern "C" fn qm_job_get_custom_headers(
     cap: usize,
     needed: *mut usize,
 ) -> qm_hresult {
-    guard!({
-        if needed.is_null() {
-            return Err(Error::new(QM_E_POINTER, "needed is NULL"));
-        }
-        let (text, ok) = match handles::job(job)?.custom_headers() {
-            Some(text) => (text, HResult::OK),
-            None => (String::new(), HResult(QM_S_FALSE)),
-        };
-        // SAFETY: forwarded caller promises.
-        unsafe { write_str(&text, buf, cap, needed, ok) }
-    })
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok(match j.custom_headers() {
+                Some(text) => (text, HResult::OK),
+                None => (String::new(), HResult(QM_S_FALSE)),
+            })
+        })
+    }
 }
 
 /// Sets HTTP Basic credentials, or removes them with `user = NULL`
@@ -96,10 +94,9 @@ pub unsafe extern "C" fn qm_job_set_credentials(
 /// `proxy_url` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn qm_job_set_proxy(job: qm_job_t, proxy_url: *const c_char) -> qm_hresult {
-    guard!({
-        let job = handles::job(job)?;
+    job_do(job, |j| {
         // SAFETY: the caller promises a valid C string or NULL.
-        job.set_proxy(unsafe { opt_str_arg(proxy_url, "proxy_url") }?)?;
+        j.set_proxy(unsafe { opt_str_arg(proxy_url, "proxy_url") }?)?;
         Ok(HResult::OK)
     })
 }
@@ -115,10 +112,9 @@ pub unsafe extern "C" fn qm_job_set_proxy(job: qm_job_t, proxy_url: *const c_cha
 /// `pem_path` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn qm_job_set_ca_file(job: qm_job_t, pem_path: *const c_char) -> qm_hresult {
-    guard!({
-        let job = handles::job(job)?;
+    job_do(job, |j| {
         // SAFETY: the caller promises a valid C string or NULL.
-        job.set_ca_file(unsafe { opt_str_arg(pem_path, "pem_path") }?)?;
+        j.set_ca_file(unsafe { opt_str_arg(pem_path, "pem_path") }?)?;
         Ok(HResult::OK)
     })
 }

@@ -22,7 +22,7 @@ use crate::{Job, NotifyCallback, Priority};
 ///
 /// # Safety
 /// `out` NULL or writable.
-unsafe fn job_get<T>(
+pub(super) unsafe fn job_get<T>(
     job: qm_job_t,
     out: *mut T,
     read: impl FnOnce(&Job) -> Result<T>,
@@ -37,7 +37,7 @@ unsafe fn job_get<T>(
 }
 
 /// Runs one change on a job.
-fn job_do(job: qm_job_t, action: impl FnOnce(&Job) -> Result<HResult>) -> qm_hresult {
+pub(super) fn job_do(job: qm_job_t, action: impl FnOnce(&Job) -> Result<HResult>) -> qm_hresult {
     guard!({ action(&handles::job(job)?) })
 }
 
@@ -45,7 +45,7 @@ fn job_do(job: qm_job_t, action: impl FnOnce(&Job) -> Result<HResult>) -> qm_hre
 ///
 /// # Safety
 /// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
-unsafe fn job_get_str(
+pub(super) unsafe fn job_get_str(
     job: qm_job_t,
     buf: *mut c_char,
     cap: usize,
