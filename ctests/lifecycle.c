@@ -314,11 +314,13 @@ static void add_after_transferred(void) {
     CHECK_HR(qm_job_get_times(job, &times), QM_S_OK);
     CHECK(times.transfer_completion_ms >= times.creation_ms);
     CHECK_HR(qm_job_resume(job), QM_BG_E_EMPTY); /* nothing left to transfer */
+    CHECK_HR(qm_job_set_max_bandwidth(job, 16 * 1024), QM_S_OK); /* keep it active while we look */
     CHECK_HR(qm_job_add_file(job, b, db), QM_S_OK);
     {
         uint32_t s = state_of(job);
-        CHECK(s != QM_JOB_STATE_TRANSFERRED && s != QM_JOB_STATE_SUSPENDED);
+        CHECK(s == QM_JOB_STATE_QUEUED || s == QM_JOB_STATE_CONNECTING || s == QM_JOB_STATE_TRANSFERRING);
     }
+    CHECK_HR(qm_job_set_max_bandwidth(job, 0), QM_S_OK);
     CHECK_EQ(wait_settled(job), QM_JOB_STATE_TRANSFERRED);
     CHECK_EQ(progress(job, QM_PROGRESS_SIZE_DONE), 160000);
     CHECK_HR(qm_job_complete(job), QM_S_OK);
@@ -583,6 +585,45 @@ static void enumeration_and_close(void) {
     CHECK_HR(qm_job_create(mgr, "late", &first), QM_E_HANDLE);
 }
 
+/* A callback blocked in qm_job_wait on another job must not keep
+ * qm_manager_close from returning: the wait ends with QM_E_ABORT. */
+static qm_job_t slow_job;
+static volatile qm_hresult callback_wait_result = 1;
+
+static void wait_on_slow_job(qm_job_t job, uint32_t event, uint32_t file_index, qm_hresult code, void *context) {
+    uint32_t s = 0;
+    (void)job, (void)event, (void)file_index, (void)code, (void)context;
+    callback_wait_result = qm_job_wait(slow_job, QM_WAIT_INFINITE, &s);
+}
+
+static void close_while_a_callback_waits(void) {
+    const char *small = ct_path(dir, "cw-small"), *big = ct_path(dir, "cw-big");
+    qm_manager_t m = 0;
+    qm_job_t quick = 0;
+    uint64_t t0;
+    CHECK(ct_write_pattern_file(small, 100, 14));
+    CHECK(ct_write_pattern_file(big, 8 * 1024 * 1024, 15));
+    CHECK_HR(qm_manager_open(NULL, &m), QM_S_OK);
+    CHECK_HR(qm_job_create(m, "slow", &slow_job), QM_S_OK);
+    CHECK_HR(qm_job_add_file(slow_job, big, ct_path(dir, "cw-big-out")), QM_S_OK);
+    CHECK_HR(qm_job_set_max_bandwidth(slow_job, 64 * 1024), QM_S_OK);
+    CHECK_HR(qm_job_resume(slow_job), QM_S_OK);
+    CHECK_HR(qm_job_create(m, "quick", &quick), QM_S_OK);
+    CHECK_HR(qm_job_add_file(quick, small, ct_path(dir, "cw-small-out")), QM_S_OK);
+    CHECK_HR(qm_job_set_notify(quick, wait_on_slow_job, NULL, QM_NOTIFY_JOB_TRANSFERRED), QM_S_OK);
+    CHECK_HR(qm_job_resume(quick), QM_S_OK);
+    {
+        uint32_t s = 0;
+        CHECK_HR(qm_job_wait(quick, 60000, &s), QM_S_OK);
+    }
+    ct_sleep_ms(100); /* the callback is now blocked in its wait */
+    t0 = ct_now_ms();
+    CHECK_HR(qm_manager_close(m), QM_S_OK);
+    CHECK(ct_now_ms() - t0 < 5000);
+    CHECK_HR(callback_wait_result, QM_E_ABORT);
+    CHECK_EQ(ct_count_entries(dir, ".cw-big-out."), 0); /* in memory: partial data removed */
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
@@ -603,6 +644,7 @@ int main(int argc, char **argv) {
     checksums();
     notifications();
     scheduling();
+    close_while_a_callback_waits();
     enumeration_and_close();
     return ct_finish("lifecycle");
 }

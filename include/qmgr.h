@@ -857,7 +857,7 @@ qm_hresult qm_job_get_no_progress_timeout(qm_job_t job, uint32_t *out);
 /*
  Sets the notification callback and the `QM_NOTIFY_*` flags (default
  JOB_TRANSFERRED | JOB_ERROR; DISABLE silences all). `fn = NULL` removes
- the callback and keeps the flags.
+ the callback (the flags are stored all the same).
 
  The callback runs on a library thread (one per manager, events of a job
  in order), never while the library holds a lock, and may call any

@@ -356,3 +356,90 @@ fn special_files_are_refused_as_sources_without_blocking() {
         job.cancel().unwrap();
     }
 }
+
+/// Runs `f` on a thread and fails the test if it does not finish in time.
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what}: did not finish within {limit:?} (deadlock?)"))
+}
+
+#[test]
+fn cancel_does_not_deadlock_with_a_callback_that_changes_the_job() {
+    // The callback is running (and about to take the job's operation lock)
+    // while another thread cancels: cancel must not wait for it while
+    // holding that lock.
+    let dir = support::scratch("engine-cancel-callback");
+    let src = write(&dir, "src", &pattern(1000, 12));
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("cb").unwrap();
+    job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
+    let entered = Arc::new(AtomicUsize::new(0));
+    let flag = Arc::clone(&entered);
+    let callback: qmgr::NotifyCallback = Arc::new(move |job, _event| {
+        flag.store(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = job.set_description("changed from a callback");
+    });
+    job.set_notify(Some(callback), NotifyFlags::JOB_TRANSFERRED, 0)
+        .unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job), JobState::Transferred);
+    while entered.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let cancelling = job.clone();
+    let result = within(Duration::from_secs(10), "cancel", move || {
+        cancelling.cancel()
+    });
+    assert_eq!(result.unwrap().0, QM_S_OK);
+    assert_eq!(job.state(), JobState::Cancelled);
+}
+
+#[test]
+fn closing_an_in_memory_manager_removes_partial_files() {
+    let dir = support::scratch("engine-close-temps");
+    let src = write(&dir, "src", &pattern(4 << 20, 13));
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("left behind").unwrap();
+    job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
+    job.set_max_bandwidth(1 << 20).unwrap();
+    job.resume().unwrap();
+    while job.bytes_transferred() == 0 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(temp_files(&dir).len(), 1);
+    manager.close();
+    assert!(
+        temp_files(&dir).is_empty(),
+        "an in-memory manager left partial files behind"
+    );
+}
+
+#[test]
+fn switching_to_foreground_mid_file_escapes_the_manager_limit_at_once() {
+    let dir = support::scratch("engine-priority-switch");
+    let src = write(&dir, "src", &pattern(6 << 20, 14));
+    let manager = Manager::open(None).unwrap();
+    manager.set_bandwidth_limit(1 << 20).unwrap();
+    let job = manager.create_job("switch").unwrap();
+    job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
+    let started = Instant::now();
+    job.resume().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    job.switch_to_foreground().unwrap();
+    assert_eq!(wait(&job), JobState::Transferred);
+    // 6 MiB at the 1 MiB/s limit would take 6 s; unthrottled it is instant.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}

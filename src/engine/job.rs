@@ -173,6 +173,8 @@ pub(crate) struct JobShared {
     pub manager: Weak<ManagerShared>,
     /// A copy of `data.state` for lock-free readers.
     pub state: AtomicU32,
+    /// A copy of `data.priority`, read by the worker for every chunk.
+    pub priority: AtomicU32,
     pub counters: JobCounters,
     pub throttle: Throttle,
     pub op_lock: Mutex<()>,
@@ -215,44 +217,67 @@ fn check_len(what: &str, text: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Renames every transferred file not yet in place (after fsync), noting
-/// each directory touched; stops at the first failure. Returns how many
-/// files were not transferred.
-fn commit_transferred_files(data: &mut JobData, dirs: &mut Vec<PathBuf>) -> Result<usize> {
-    let mut partial_files = 0;
-    for (index, file) in data.files.iter_mut().enumerate() {
-        if !file.counters.completed.load(Ordering::Relaxed) {
-            partial_files += 1;
-            continue;
-        }
-        if file.committed {
-            continue;
-        }
-        let result = match &file.temp {
-            Some(temp) => partial::commit(temp, &file.local),
+/// A transferred file waiting to be moved into place by `complete`.
+struct PendingCommit {
+    index: usize,
+    temp: Option<PathBuf>,
+    local: PathBuf,
+}
+
+/// Fsyncs and renames each pending file in order, then fsyncs the
+/// directories touched (even after a failure: renames done stay done).
+/// Returns the indexes moved into place, and the first failure.
+fn commit_files(pending: &[PendingCommit]) -> (Vec<usize>, Result<()>) {
+    let mut done = Vec::new();
+    let mut dirs: Vec<&Path> = Vec::new();
+    let mut outcome = Ok(());
+    for p in pending {
+        let result = match &p.temp {
+            Some(temp) => partial::commit(temp, &p.local),
             None => Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "the temporary file is missing",
             )),
         };
         if let Err(err) = result {
-            return Err(Error {
+            outcome = Err(Error {
                 code: HResult::from_io_error(&err),
                 message: format!(
-                    "cannot move file {index} into place at '{}': {err}",
-                    file.local.display()
+                    "cannot move file {} into place at '{}': {err}",
+                    p.index,
+                    p.local.display()
                 ),
             });
+            break;
         }
-        file.committed = true;
-        file.temp = None;
-        if let Some(dir) = file.local.parent() {
-            if !dirs.iter().any(|d| d == dir) {
-                dirs.push(dir.to_path_buf());
+        done.push(p.index);
+        if let Some(dir) = p.local.parent() {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
             }
         }
     }
-    Ok(partial_files)
+    for dir in dirs {
+        // A failed directory sync cannot undo the renames; nothing to report.
+        let _ = partial::sync_dir(dir);
+    }
+    (done, outcome)
+}
+
+/// Deletes every temporary file of a job; returns how many could not be
+/// deleted (their paths stay recorded).
+pub(crate) fn remove_temp_files(data: &mut JobData) -> usize {
+    let mut undeleted = 0;
+    for file in &mut data.files {
+        if let Some(temp) = &file.temp {
+            if partial::remove(temp).is_ok() {
+                file.temp = None;
+            } else {
+                undeleted += 1;
+            }
+        }
+    }
+    undeleted
 }
 
 fn parse_sha256(hex: &str) -> Result<[u8; 32]> {
@@ -305,6 +330,7 @@ impl Job {
                 id: JobId::new_random(),
                 manager: Arc::downgrade(manager),
                 state: AtomicU32::new(JobState::Suspended as u32),
+                priority: AtomicU32::new(Priority::Normal as u32),
                 counters: JobCounters::default(),
                 throttle: Throttle::new(0),
                 op_lock: Mutex::new(()),
@@ -732,7 +758,8 @@ impl Job {
 
     /// Starts or restarts the transfer (`Resume`): SUSPENDED, ERROR and
     /// TRANSIENT_ERROR go to QUEUED; an active job is left as it is;
-    /// `QM_BG_E_EMPTY` when there is nothing to transfer.
+    /// `QM_BG_E_EMPTY` for a job with no files or one already TRANSFERRED. A
+    /// job stopped after its last byte arrived goes straight to TRANSFERRED.
     pub fn resume(&self) -> Result<()> {
         let (_op, mut data) = self.lock_for_change("resume")?;
         match data.state {
@@ -748,15 +775,13 @@ impl Job {
         if data.files.is_empty() {
             return Err(Error::new(QM_BG_E_EMPTY, "the job has no files"));
         }
-        if data
-            .files
-            .iter()
-            .all(|f| f.counters.completed.load(Ordering::Relaxed))
-        {
-            return Err(Error::new(
-                QM_BG_E_EMPTY,
-                "every file of the job is already transferred",
-            ));
+        if Self::first_incomplete(&mut data).is_none() {
+            // Every byte arrived (a suspend raced the last chunk): the job is
+            // done, so it goes where the transfer would have taken it.
+            data.error = None;
+            data.transfer_completed.get_or_insert_with(SystemTime::now);
+            self.set_state(&mut data, JobState::Transferred);
+            return Ok(());
         }
         data.error = None;
         self.enqueue(&mut data)?;
@@ -783,19 +808,14 @@ impl Job {
     /// and leaves it CANCELLED. `QM_BG_S_UNABLE_TO_DELETE_FILES` when a
     /// temporary file could not be deleted.
     pub fn cancel(&self) -> Result<HResult> {
-        let (_op, mut data) = self.lock_for_change("cancel")?;
+        let (op, mut data) = self.lock_for_change("cancel")?;
         data.finishing = true;
         self.stop_worker(&mut data);
-        let mut undeleted = 0;
-        for file in &mut data.files {
-            if let Some(temp) = file.temp.take() {
-                if partial::remove(&temp).is_err() {
-                    undeleted += 1;
-                }
-            }
-        }
+        let undeleted = remove_temp_files(&mut data);
         self.set_state(&mut data, JobState::Cancelled);
-        self.finish(data);
+        let registration = self.finish(data);
+        drop(op);
+        self.retire(registration);
         Ok(HResult(if undeleted > 0 {
             QM_BG_S_UNABLE_TO_DELETE_FILES
         } else {
@@ -808,37 +828,50 @@ impl Job {
     /// `QM_BG_S_PARTIAL_COMPLETE` when some files were not transferred. If a
     /// rename fails the job stays as it was and the error is returned.
     pub fn complete(&self) -> Result<HResult> {
-        let (_op, mut data) = self.lock_for_change("complete")?;
+        let (op, mut data) = self.lock_for_change("complete")?;
         let was = data.state;
         data.finishing = true;
         self.stop_worker(&mut data);
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let committed = commit_transferred_files(&mut data, &mut dirs);
-        for dir in &dirs {
-            // Make the renames that happened durable, even if a later one
-            // failed; a failed directory sync cannot undo them.
-            let _ = partial::sync_dir(dir);
+        let pending: Vec<PendingCommit> = data
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.counters.completed.load(Ordering::Relaxed) && !f.committed)
+            .map(|(index, f)| PendingCommit {
+                index,
+                temp: f.temp.clone(),
+                local: f.local.clone(),
+            })
+            .collect();
+        let partial_files = data
+            .files
+            .iter()
+            .filter(|f| !f.counters.completed.load(Ordering::Relaxed))
+            .count();
+        // fsync may take long: do it without the data lock, so readers and
+        // the scheduler go on. `op` and `finishing` keep the files as they are.
+        drop(data);
+        let (committed, outcome) = commit_files(&pending);
+        let mut data = self.shared.data.lock();
+        for index in committed {
+            data.files[index].committed = true;
+            data.files[index].temp = None;
         }
-        let partial_files = match committed {
-            Ok(partial_files) => partial_files,
-            Err(err) => {
-                data.finishing = false;
-                if was.is_active() {
-                    // The worker was stopped above: queue the job again.
-                    let _ = self.enqueue(&mut data);
-                    drop(data);
-                    self.wake_scheduler();
-                }
-                return Err(err);
+        if let Err(err) = outcome {
+            data.finishing = false;
+            if was.is_active() {
+                // The worker was stopped above: back to the queue, in its place.
+                self.set_state(&mut data, JobState::Queued);
+                drop(data);
+                self.wake_scheduler();
             }
-        };
-        for file in &mut data.files {
-            if let Some(temp) = file.temp.take() {
-                let _ = partial::remove(&temp);
-            }
+            return Err(err);
         }
+        remove_temp_files(&mut data);
         self.set_state(&mut data, JobState::Acknowledged);
-        self.finish(data);
+        let registration = self.finish(data);
+        drop(op);
+        self.retire(registration);
         Ok(HResult(if partial_files > 0 {
             QM_BG_S_PARTIAL_COMPLETE
         } else {
@@ -846,18 +879,18 @@ impl Job {
         }))
     }
 
-    /// Takes a job that just became final out of its manager.
-    fn finish(&self, mut data: MutexGuard<'_, JobData>) {
+    /// Takes a job that just became final out of its manager; returns its
+    /// callback registration, to be retired once no lock is held (retiring
+    /// waits for a running callback, which may itself be waiting for `op_lock`).
+    fn finish(&self, mut data: MutexGuard<'_, JobData>) -> Option<Arc<Registration>> {
         data.finishing = false;
         let registration = data.notify.take();
         drop(data);
         if let Some(manager) = self.shared.manager.upgrade() {
             manager.forget_job(self);
-            if let Some(registration) = registration {
-                manager.dispatcher.retire(&registration);
-            }
             manager.wake_scheduler();
         }
+        registration
     }
 
     /// Makes the job FOREGROUND (`SwitchToForeground`).
@@ -902,6 +935,9 @@ impl Job {
     pub fn set_priority(&self, priority: Priority) -> Result<()> {
         self.change("change the priority of", |d| {
             d.priority = priority;
+            self.shared
+                .priority
+                .store(priority as u32, Ordering::Relaxed);
             Ok(())
         })?;
         self.wake_scheduler();

@@ -164,6 +164,11 @@ impl Manager {
         }
         drop(live);
         self.shared.dispatcher.shutdown();
+        // In memory, nothing can ever resume these jobs: their partial data
+        // would only litter the destination directories.
+        for job in &jobs {
+            crate::engine::job::remove_temp_files(&mut job.shared.data.lock());
+        }
     }
 
     /// Creates a job: SUSPENDED, priority NORMAL, no files.

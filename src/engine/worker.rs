@@ -51,7 +51,6 @@ struct FileTask {
     validator: Option<Validator>,
     sha256: Option<[u8; 32]>,
     counters: Arc<FileCounters>,
-    foreground: bool,
 }
 
 /// Runs a job until its files are transferred, it fails, or it is stopped.
@@ -121,7 +120,6 @@ fn next_task(job: &Job, token: &RunToken) -> Result<Option<FileTask>, Interrupt>
         return Ok(None);
     };
     job.set_state(&mut data, JobState::Connecting);
-    let foreground = data.priority == Priority::Foreground;
     let file = &data.files[index];
     Ok(Some(FileTask {
         index: index as u32,
@@ -131,7 +129,6 @@ fn next_task(job: &Job, token: &RunToken) -> Result<Option<FileTask>, Interrupt>
         validator: file.validator.clone(),
         sha256: file.sha256,
         counters: Arc::clone(&file.counters),
-        foreground,
     }))
 }
 
@@ -191,7 +188,6 @@ fn transfer_file(job: &Job, token: &RunToken, task: &FileTask) -> Result<(), Int
             entry.validator = opened.validator.clone();
         }
         job.set_file_total(&mut data, task.index as usize, total);
-        data.progress_clock = Instant::now();
         if token.is_stopped() {
             return Err(Interrupt::Stopped);
         }
@@ -245,8 +241,14 @@ fn transfer_file(job: &Job, token: &RunToken, task: &FileTask) -> Result<(), Int
 fn discard_temp(job: &Job, task: &FileTask) {
     let mut data = job.shared.data.lock();
     if let Some(entry) = data.files.get_mut(task.index as usize) {
-        if let Some(temp) = entry.temp.take() {
-            let _ = partial::remove(&temp);
+        // A temporary file that cannot be deleted stays recorded, so that
+        // cancel reports it; the next attempt truncates it to zero anyway.
+        if entry
+            .temp
+            .as_ref()
+            .is_some_and(|t| partial::remove(t).is_ok())
+        {
+            entry.temp = None;
         }
         entry.validator = None;
     }
@@ -318,7 +320,8 @@ fn copy(
             }
         };
         let mut wait = job.shared.throttle.take(n as u64);
-        if !task.foreground {
+        // Read per chunk: a priority change applies at once.
+        if job.shared.priority.load(Ordering::Relaxed) != Priority::Foreground as u32 {
             wait = wait.max(manager.throttle.take(n as u64));
         }
         sleep_unless_stopped(token, wait)?;

@@ -49,20 +49,36 @@ fn bad_handle(handle: u64) -> Error {
     Error::new(QM_E_HANDLE, format!("handle {handle} is not open"))
 }
 
-fn insert(entry: Entry) -> u64 {
+/// Registers a manager and returns its new handle.
+pub(crate) fn add_manager(manager: Manager) -> u64 {
     let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-    TABLE.write().insert(handle, entry);
+    TABLE
+        .write()
+        .insert(handle, Entry::Manager(Arc::new(manager)));
     handle
 }
 
-/// Registers a manager and returns its new handle.
-pub(crate) fn add_manager(manager: Manager) -> u64 {
-    insert(Entry::Manager(Arc::new(manager)))
+/// Registers new references to `jobs`, owned by manager handle `manager`,
+/// all or none: `QM_E_HANDLE` if that manager was closed meanwhile (so no
+/// handle can outlive its manager's close).
+pub(crate) fn add_jobs(jobs: Vec<Job>, manager: u64) -> Result<Vec<u64>> {
+    let mut table = TABLE.write();
+    if !matches!(table.get(&manager), Some(Entry::Manager(_))) {
+        return Err(bad_handle(manager));
+    }
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+            table.insert(handle, Entry::Job { job, manager });
+            handle
+        })
+        .collect())
 }
 
-/// Registers a new reference to `job`, owned by manager handle `manager`.
-pub(crate) fn add_job(job: Job, manager: u64) -> u64 {
-    insert(Entry::Job { job, manager })
+/// Registers one new reference to `job` (see [`add_jobs`]).
+pub(crate) fn add_job(job: Job, manager: u64) -> Result<u64> {
+    Ok(add_jobs(vec![job], manager)?[0])
 }
 
 /// The manager behind a handle.
@@ -134,7 +150,7 @@ mod tests {
     fn handles_are_never_reused_and_kinds_do_not_mix() {
         let m = add_manager(Manager::open(None).unwrap());
         let created = manager(m).unwrap().create_job("t").unwrap();
-        let j = add_job(created, m);
+        let j = add_job(created, m).unwrap();
         assert!(j > m);
         assert!(manager(j).is_err(), "a job handle is not a manager handle");
         assert!(
@@ -144,6 +160,11 @@ mod tests {
         let (mgr, jobs) = remove_manager(m).unwrap();
         mgr.close();
         assert_eq!(jobs.len(), 1);
+        let late = jobs[0].1.clone();
+        assert!(
+            add_job(late, m).is_err(),
+            "no new handle for a closed manager"
+        );
         assert!(
             job(j).is_err(),
             "closing the manager closes its job handles"

@@ -544,7 +544,7 @@ impl CCallback {
 
 /// Sets the notification callback and the `QM_NOTIFY_*` flags (default
 /// JOB_TRANSFERRED | JOB_ERROR; DISABLE silences all). `fn = NULL` removes
-/// the callback and keeps the flags.
+/// the callback (the flags are stored all the same).
 ///
 /// The callback runs on a library thread (one per manager, events of a job
 /// in order), never while the library holds a lock, and may call any
@@ -578,7 +578,13 @@ pub extern "C" fn qm_job_set_notify(
             // for as long as the registration lasts (documented above).
             Arc::new(move |_: &Job, e: &crate::NotifyEvent| unsafe { c.call(e) }) as NotifyCallback
         });
-        j.set_notify(callback, flags, job).map(|_| HResult::OK)
+        j.set_notify(callback, flags, job)?;
+        // A qm_job_close(job) that ran meanwhile cleared nothing: clear it here.
+        if handles::with_job(job, |_| ()).is_err() {
+            j.clear_notify_of(job);
+            return Err(Error::new(QM_E_HANDLE, format!("handle {job} was closed")));
+        }
+        Ok(HResult::OK)
     })
 }
 

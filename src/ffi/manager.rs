@@ -44,10 +44,12 @@ pub unsafe extern "C" fn qm_manager_open(
 pub extern "C" fn qm_manager_close(mgr: qm_manager_t) -> qm_hresult {
     guard!({
         let (manager, jobs) = handles::remove_manager(mgr)?;
+        // Close first: it wakes waiters (a callback may be in qm_job_wait)
+        // and stops the notification thread; then nothing can be running.
+        manager.close();
         for (handle, job) in jobs {
             job.clear_notify_of(handle);
         }
-        manager.close();
         Ok(HResult::OK)
     })
 }
@@ -148,10 +150,10 @@ pub unsafe extern "C" fn qm_manager_enum_jobs(
                 format!("room for {cap} jobs; there are {n}"),
             ));
         }
-        // SAFETY: out is non-NULL (checked) and valid for cap >= n handles.
-        let slots = unsafe { std::slice::from_raw_parts_mut(out, n) };
-        for (slot, job) in slots.iter_mut().zip(jobs) {
-            *slot = handles::add_job(job, mgr);
+        for (i, handle) in handles::add_jobs(jobs, mgr)?.into_iter().enumerate() {
+            // SAFETY: out is non-NULL (checked) and valid for cap >= n
+            // handles; it need not be aligned.
+            unsafe { out.add(i).write_unaligned(handle) };
         }
         Ok(HResult::OK)
     })
@@ -179,7 +181,7 @@ pub unsafe extern "C" fn qm_manager_get_job(
         let id = JobId(unsafe { id.read_unaligned() }.bytes);
         let job = handles::manager(mgr)?.job(&id)?;
         // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(handles::add_job(job, mgr)) };
+        unsafe { out.write(handles::add_job(job, mgr)?) };
         Ok(HResult::OK)
     })
 }
@@ -205,7 +207,7 @@ pub unsafe extern "C" fn qm_job_create(
         let name = unsafe { super::util::str_arg(display_name, "display_name") }?;
         let job = handles::manager(mgr)?.create_job(name)?;
         // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(handles::add_job(job, mgr)) };
+        unsafe { out.write(handles::add_job(job, mgr)?) };
         Ok(HResult::OK)
     })
 }
