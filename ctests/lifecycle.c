@@ -378,14 +378,19 @@ static void errors(void) {
     CHECK(!ct_exists(ct_path(dir, "er-out")));
     CHECK_HR(qm_job_close(job), QM_S_OK);
 
-    /* http:// is accepted by add_files; until the HTTP transport lands its
-     * transfer ends in ERROR with QM_BG_E_PROTOCOL_NOT_AVAILABLE. */
-    job = new_job("http");
+    /* A server that cannot be reached is a transient error; with a
+     * no-progress timeout of 0 the first error is final: ERROR with
+     * HRESULT_FROM_WIN32(ERROR_WINHTTP_CANNOT_CONNECT). */
+    job = new_job("unreachable");
     CHECK_HR(qm_job_add_file(job, "http://127.0.0.1:9/x", ct_path(dir, "http-out")), QM_S_OK);
+    CHECK_HR(qm_job_set_no_progress_timeout(job, 0), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     CHECK_EQ(wait_settled(job), QM_JOB_STATE_ERROR);
     CHECK_HR(qm_job_get_error(job, &err), QM_S_OK);
-    CHECK_HR(err.code, QM_BG_E_PROTOCOL_NOT_AVAILABLE);
+    CHECK_HR(err.code, QM_HRESULT_FROM_WIN32(12029));
+    CHECK_EQ(err.context, QM_ERROR_CONTEXT_GENERAL_TRANSPORT);
+    CHECK_HR(qm_job_get_status(job, &status, &win32, &transport, &retries), QM_S_OK);
+    CHECK_EQ(win32, 12029);
     CHECK_HR(qm_job_cancel(job), QM_S_OK);
     CHECK_HR(qm_job_close(job), QM_S_OK);
 }

@@ -603,6 +603,24 @@ qm_hresult qm_job_set_ca_file(qm_job_t job, const char *pem_path);
 qm_hresult qm_job_set_client_certificate(qm_job_t job, const char *cert_pem, const char *key_pem);
 
 /*
+ Sets how long a connection may deliver nothing (no single read or write
+ completes) before qmgr gives it up and retries the transfer, in seconds
+ (default 60; values below 1 are stored as 1). It is a stall timer,
+ re-armed by every read, not a limit on the whole download.
+ Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_stall_timeout(qm_job_t job, uint32_t seconds);
+
+/*
+ Gets the stall timeout in seconds.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_stall_timeout(qm_job_t job, uint32_t *out);
+
+/*
  Releases one job reference. The job itself goes on (it lives in its
  manager until completed or cancelled). A notify callback registered
  through this handle is removed, and when this returns it is not running.

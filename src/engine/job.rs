@@ -117,19 +117,40 @@ pub(crate) struct JobCounters {
     pub bytes_per_second: AtomicU64,
 }
 
+/// Something to run when a worker run is stopped, e.g. closing its sockets
+/// so that a blocked read returns at once.
+pub(crate) type StopHook = Box<dyn FnOnce() + Send>;
+
 /// The stop signal of one worker run.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct RunToken {
     stop: AtomicBool,
+    hooks: Mutex<Vec<StopHook>>,
 }
 
 impl RunToken {
+    /// Tells the run to stop and runs its stop hooks (once).
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Release);
+        let hooks = std::mem::take(&mut *self.hooks.lock());
+        for hook in hooks {
+            hook();
+        }
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Acquire)
+    }
+
+    /// Runs `hook` when the run is stopped (at once if it already is).
+    pub(crate) fn on_stop(&self, hook: StopHook) {
+        let mut hooks = self.hooks.lock();
+        if self.is_stopped() {
+            drop(hooks);
+            hook();
+        } else {
+            hooks.push(hook);
+        }
     }
 }
 
@@ -1072,9 +1093,7 @@ impl Job {
     /// Trusts the CA certificates of this PEM file instead of the system's
     /// (`None`: the system's roots again).
     pub fn set_ca_file(&self, pem_path: Option<&str>) -> Result<()> {
-        let path = pem_path
-            .map(|p| options::check_readable_file("CA file", p))
-            .transpose()?;
+        let path = pem_path.map(options::check_ca_file).transpose()?;
         self.change("set the CA file of", |d| {
             d.http.ca_file = path;
             Ok(())
@@ -1085,16 +1104,28 @@ impl Job {
     /// or none with `None`.
     pub fn set_client_certificate(&self, cert_and_key: Option<(&str, &str)>) -> Result<()> {
         let paths = match cert_and_key {
-            Some((cert, key)) => Some((
-                options::check_readable_file("client certificate", cert)?,
-                options::check_readable_file("client key", key)?,
-            )),
+            Some((cert, key)) => Some(options::check_client_certificate(cert, key)?),
             None => None,
         };
         self.change("set the client certificate of", |d| {
             d.http.client_certificate = paths;
             Ok(())
         })
+    }
+
+    /// Sets how long a connection may deliver nothing (any single read or
+    /// write) before it is given up and the transfer retried; at least 1 s,
+    /// default 60 s.
+    pub fn set_stall_timeout(&self, seconds: u32) -> Result<()> {
+        self.change("set the stall timeout of", |d| {
+            d.http.stall_timeout = Duration::from_secs(u64::from(seconds.max(1)));
+            Ok(())
+        })
+    }
+
+    /// The stall timeout in seconds.
+    pub fn stall_timeout(&self) -> u32 {
+        self.shared.data.lock().http.stall_timeout.as_secs() as u32
     }
 
     /// Sets the SHA-256 (64 hex digits) that file `index` must have, or
@@ -1133,8 +1164,11 @@ impl Job {
             description: err.description,
         });
         if err.transient && !timed_out {
-            data.retry_at =
-                Some(Instant::now() + Duration::from_secs(u64::from(data.retry_delay.max(1))));
+            // The retry delay, or the server's Retry-After when longer; at least 1 s.
+            let delay = Duration::from_secs(u64::from(data.retry_delay))
+                .max(err.retry_after.unwrap_or_default())
+                .max(Duration::from_secs(1));
+            data.retry_at = Some(Instant::now() + delay);
             self.set_state(data, JobState::TransientError);
         } else {
             data.retry_at = None;

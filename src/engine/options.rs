@@ -30,8 +30,12 @@ pub enum ProxySetting {
     Url(String),
 }
 
+/// Default stall timeout: a connection that delivers nothing for this long is
+/// given up (and the transfer retried).
+pub const DEFAULT_STALL_TIMEOUT_SECS: u32 = 60;
+
 /// The HTTP options of one job.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct HttpOptions {
     /// As the caller gave them ("K: V\r\n…"), and parsed.
     pub custom_headers: Option<(String, Vec<(String, String)>)>,
@@ -39,6 +43,21 @@ pub(crate) struct HttpOptions {
     pub proxy: ProxySetting,
     pub ca_file: Option<PathBuf>,
     pub client_certificate: Option<(PathBuf, PathBuf)>,
+    /// Longest wait for any single read or write on a connection.
+    pub stall_timeout: std::time::Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> HttpOptions {
+        HttpOptions {
+            custom_headers: None,
+            credentials: None,
+            proxy: ProxySetting::default(),
+            ca_file: None,
+            client_certificate: None,
+            stall_timeout: std::time::Duration::from_secs(u64::from(DEFAULT_STALL_TIMEOUT_SECS)),
+        }
+    }
 }
 
 /// Parses `"Name: value\r\n…"`; the last CRLF is optional, an empty string means none.
@@ -154,6 +173,22 @@ pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
             message: format!("cannot read the {what} '{path}': {e}"),
         }),
     }
+}
+
+/// Checks a CA bundle: a readable PEM file with at least one certificate.
+pub(crate) fn check_ca_file(path: &str) -> Result<PathBuf> {
+    let p = check_readable_file("CA file", path)?;
+    crate::engine::transport::http::read_pem_certs(&p).map_err(Error::invalid_arg)?;
+    Ok(p)
+}
+
+/// Checks a client certificate chain and its private key (PEM files).
+pub(crate) fn check_client_certificate(cert: &str, key: &str) -> Result<(PathBuf, PathBuf)> {
+    let cert = check_readable_file("client certificate", cert)?;
+    let key = check_readable_file("client key", key)?;
+    crate::engine::transport::http::read_pem_certs(&cert).map_err(Error::invalid_arg)?;
+    crate::engine::transport::http::read_pem_key(&key).map_err(Error::invalid_arg)?;
+    Ok((cert, key))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::job::{FileCounters, Job, RunToken, UNKNOWN};
 use crate::engine::partial;
-use crate::engine::transport::{self, Source, TransferError, Validator};
+use crate::engine::transport::{Session, Source, TransferError};
 use crate::engine::types::{ErrorContext, JobState, NotifyFlags, Priority};
 use crate::hresult::*;
 
@@ -34,6 +34,8 @@ enum Interrupt {
     Stopped,
     /// The transfer failed.
     Failed(TransferError),
+    /// The connection broke while the body was flowing: worth resuming at once.
+    Lost(TransferError),
 }
 
 impl From<TransferError> for Interrupt {
@@ -47,8 +49,6 @@ struct FileTask {
     index: u32,
     source: Source,
     local: PathBuf,
-    temp: Option<PathBuf>,
-    validator: Option<Validator>,
     sha256: Option<[u8; 32]>,
     counters: Arc<FileCounters>,
 }
@@ -58,7 +58,7 @@ pub(crate) fn run(job: Job, token: Arc<RunToken>) {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_files(&job, &token)));
     let failure = match result {
         Ok(Ok(())) | Ok(Err(Interrupt::Stopped)) => None,
-        Ok(Err(Interrupt::Failed(e))) => Some(e),
+        Ok(Err(Interrupt::Failed(e) | Interrupt::Lost(e))) => Some(e),
         Err(_) => Some(TransferError::fatal(
             HResult(QM_E_UNEXPECTED),
             ErrorContext::GeneralQueueManager,
@@ -87,8 +87,9 @@ pub(crate) fn run(job: Job, token: Arc<RunToken>) {
 }
 
 fn run_files(job: &Job, token: &RunToken) -> Result<(), Interrupt> {
+    let mut session = Session::new(job.shared.data.lock().http.clone());
     while let Some(task) = next_task(job, token)? {
-        transfer_file(job, token, &task)?;
+        transfer_file(job, token, &task, &mut session)?;
         let mut data = job.shared.data.lock();
         task.counters.completed.store(true, Ordering::Relaxed);
         job.shared
@@ -125,8 +126,6 @@ fn next_task(job: &Job, token: &RunToken) -> Result<Option<FileTask>, Interrupt>
         index: index as u32,
         source: file.source.clone(),
         local: file.local.clone(),
-        temp: file.temp.clone(),
-        validator: file.validator.clone(),
         sha256: file.sha256,
         counters: Arc::clone(&file.counters),
     }))
@@ -145,8 +144,13 @@ fn set_file_transferred(job: &Job, counters: &FileCounters, value: u64) {
 
 /// Opens (or reuses) the temporary file and cuts it to `offset`; returns the
 /// file and the offset it really holds.
-fn open_temp(job: &Job, task: &FileTask, offset: u64) -> Result<(File, u64), TransferError> {
-    if let Some(temp) = &task.temp {
+fn open_temp(
+    job: &Job,
+    task: &FileTask,
+    current: Option<&PathBuf>,
+    offset: u64,
+) -> Result<(File, PathBuf, u64), TransferError> {
+    if let Some(temp) = current {
         match partial::reopen(temp) {
             Ok(file) => {
                 let len = file
@@ -156,7 +160,7 @@ fn open_temp(job: &Job, task: &FileTask, offset: u64) -> Result<(File, u64), Tra
                 let keep = offset.min(len);
                 file.set_len(keep)
                     .map_err(|e| TransferError::local_io("truncating", temp, &e))?;
-                return Ok((file, keep));
+                return Ok((file, temp.clone(), keep));
             }
             // The temporary file vanished: start this file again.
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -168,18 +172,72 @@ fn open_temp(job: &Job, task: &FileTask, offset: u64) -> Result<(File, u64), Tra
         .map_err(|e| TransferError::local_io("creating the temporary file", &temp, &e))?;
     let mut data = job.shared.data.lock();
     if let Some(entry) = data.files.get_mut(task.index as usize) {
-        entry.temp = Some(temp);
+        entry.temp = Some(temp.clone());
     }
-    Ok((file, 0))
+    Ok((file, temp, 0))
 }
 
-fn transfer_file(job: &Job, token: &RunToken, task: &FileTask) -> Result<(), Interrupt> {
+/// A broken connection that had delivered at least this much is resumed at
+/// once; smaller deliveries count toward `MAX_POOR_RESUMES` in a row.
+const GOOD_ATTEMPT: u64 = 64 * 1024;
+/// Resumes in a row that delivered little before the error counts.
+const MAX_POOR_RESUMES: u32 = 5;
+
+/// Transfers one file; a connection lost after data flowed is resumed at
+/// once with a range request, as long as the attempts keep delivering.
+fn transfer_file(
+    job: &Job,
+    token: &RunToken,
+    task: &FileTask,
+    session: &mut Session,
+) -> Result<(), Interrupt> {
+    let mut poor_resumes = 0;
+    let mut hasher = None;
+    loop {
+        let before = task.counters.transferred.load(Ordering::Relaxed);
+        match transfer_attempt(job, token, task, session, &mut hasher) {
+            Err(Interrupt::Lost(err)) => {
+                let delivered = task
+                    .counters
+                    .transferred
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(before);
+                if delivered < GOOD_ATTEMPT {
+                    poor_resumes += 1;
+                }
+                if delivered == 0 || poor_resumes > MAX_POOR_RESUMES {
+                    return Err(Interrupt::Failed(err));
+                }
+                if delivered >= GOOD_ATTEMPT {
+                    poor_resumes = 0;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One connection's worth of a file: open the source where the temporary
+/// file ends (or restart it), then copy until the end or an error.
+/// `hasher` carries the SHA-256 state between attempts: `(offset, state)`.
+fn transfer_attempt(
+    job: &Job,
+    token: &RunToken,
+    task: &FileTask,
+    session: &mut Session,
+    hasher: &mut Option<(u64, Sha256)>,
+) -> Result<(), Interrupt> {
     let offset = task.counters.transferred.load(Ordering::Relaxed);
-    let opened = transport::open(&task.source, offset, task.validator.as_ref())?;
+    let (current_temp, validator) = {
+        let data = job.shared.data.lock();
+        let entry = &data.files[task.index as usize];
+        (entry.temp.clone(), entry.validator.clone())
+    };
+    let opened = session.open(token, &task.source, offset, validator.as_ref())?;
     if token.is_stopped() {
         return Err(Interrupt::Stopped);
     }
-    let (temp, start) = open_temp(job, task, opened.start)?;
+    let (temp, temp_path, start) = open_temp(job, task, current_temp.as_ref(), opened.start)?;
     set_file_transferred(job, &task.counters, start);
     let total = opened.total.unwrap_or(UNKNOWN);
     {
@@ -196,29 +254,49 @@ fn transfer_file(job: &Job, token: &RunToken, task: &FileTask) -> Result<(), Int
     let mut body = opened.body;
     if start < opened.start {
         // The temporary file holds less than the source would resume from.
-        let reopened = transport::open(&task.source, start, opened.validator.as_ref())?;
+        let reopened = session.open(token, &task.source, start, opened.validator.as_ref())?;
+        if reopened.start != start {
+            set_file_transferred(job, &task.counters, reopened.start);
+            temp.set_len(reopened.start)
+                .map_err(|e| TransferError::local_io("truncating", &temp_path, &e))?;
+        }
         body = reopened.body;
     }
-    let mut hasher = match task.sha256 {
-        Some(_) => Some(hash_prefix(&temp, start, task)?),
-        None => None,
+    let start = task.counters.transferred.load(Ordering::Relaxed);
+    let mut state = match (task.sha256, hasher.take()) {
+        (None, _) => None,
+        (Some(_), Some((at, state))) if at == start => Some(state),
+        (Some(_), _) => Some(hash_prefix(&temp, &temp_path, start)?),
     };
-    let written = copy(job, token, task, &temp, &mut *body, start, hasher.as_mut())?;
+    let destination = Destination {
+        file: &temp,
+        path: &temp_path,
+    };
+    let result = copy(
+        job,
+        token,
+        task,
+        destination,
+        &mut *body,
+        start,
+        state.as_mut(),
+    );
+    if let Some(state) = state {
+        *hasher = Some((task.counters.transferred.load(Ordering::Relaxed), state));
+    }
+    let written = result?;
     if total != UNKNOWN && written != total {
-        return Err(TransferError::transient(
-            HResult::from_win32(38), // ERROR_HANDLE_EOF
+        return Err(Interrupt::Lost(TransferError::transient(
+            HResult::from_win32(12030), // ERROR_WINHTTP_CONNECTION_ERROR
             ErrorContext::RemoteFile,
-            format!(
-                "the source ended at byte {written} of {total}: it changed during the transfer"
-            ),
-        )
-        .into());
+            format!("the source ended at byte {written} of {total}"),
+        )));
     }
     if total == UNKNOWN {
         job.set_file_total(&mut job.shared.data.lock(), task.index as usize, written);
     }
-    if let (Some(expected), Some(hasher)) = (task.sha256, hasher) {
-        let actual: [u8; 32] = hasher.finalize().into();
+    if let (Some(expected), Some((_, state))) = (task.sha256, hasher.take()) {
+        let actual: [u8; 32] = state.finalize().into();
         if actual != expected {
             discard_temp(job, task);
             return Err(TransferError::fatal(
@@ -260,15 +338,14 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// A hasher that has already seen the first `len` bytes of the temporary file.
-fn hash_prefix(temp: &File, len: u64, task: &FileTask) -> Result<Sha256, TransferError> {
+fn hash_prefix(temp: &File, path: &Path, len: u64) -> Result<Sha256, TransferError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let mut at = 0;
     while at < len {
         let want = (len - at).min(CHUNK as u64) as usize;
-        let path = task.temp.clone().unwrap_or_default();
         temp.read_exact_at(&mut buf[..want], at)
-            .map_err(|e| TransferError::local_io("re-reading", &path, &e))?;
+            .map_err(|e| TransferError::local_io("re-reading", path, &e))?;
         hasher.update(&buf[..want]);
         at += want as u64;
     }
@@ -286,13 +363,12 @@ fn copy(
     job: &Job,
     token: &RunToken,
     task: &FileTask,
-    temp: &File,
+    temp: Destination<'_>,
     body: &mut dyn Read,
     start: u64,
     mut hasher: Option<&mut Sha256>,
 ) -> Result<u64, Interrupt> {
     let manager = job.manager().map_err(|_| Interrupt::Stopped)?;
-    let temp_path = task.temp.clone().unwrap_or_else(|| task.local.clone());
     let mut buf = vec![0u8; CHUNK];
     let mut written = start;
     let mut window_start = Instant::now();
@@ -307,17 +383,12 @@ fn copy(
             .chunk_size(CHUNK)
             .min(manager.throttle.chunk_size(CHUNK));
         let n = match body.read(&mut buf[..limit]) {
+            // A stop shuts the connection down: its EOF or error is not the source's.
+            _ if token.is_stopped() => return Err(Interrupt::Stopped),
             Ok(0) => return Ok(written),
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(TransferError::transient(
-                    HResult::from_io_error(&e),
-                    ErrorContext::RemoteFile,
-                    format!("reading the source failed at byte {written}: {e}"),
-                )
-                .into())
-            }
+            Err(e) => return Err(Interrupt::Lost(read_error(&task.source, &e, written))),
         };
         let mut wait = job.shared.throttle.take(n as u64);
         // Read per chunk: a priority change applies at once.
@@ -327,11 +398,11 @@ fn copy(
         sleep_unless_stopped(token, wait)?;
         let chunk = &buf[..n];
         let result = if is_zero(chunk) {
-            temp.set_len(written + n as u64)
+            temp.file.set_len(written + n as u64)
         } else {
-            temp.write_all_at(chunk, written)
+            temp.file.write_all_at(chunk, written)
         };
-        result.map_err(|e| TransferError::local_io("writing", &temp_path, &e))?;
+        result.map_err(|e| TransferError::local_io("writing", temp.path, &e))?;
         if let Some(h) = hasher.as_deref_mut() {
             h.update(chunk);
         }
@@ -345,6 +416,29 @@ fn copy(
             window_bytes = 0;
         }
     }
+}
+
+/// The temporary file being written, with its path for error messages.
+#[derive(Clone, Copy)]
+struct Destination<'a> {
+    file: &'a File,
+    path: &'a Path,
+}
+
+/// A failed read of the source's body, as a transient error.
+fn read_error(source: &Source, err: &std::io::Error, at: u64) -> TransferError {
+    let (code, context) = match source {
+        Source::Local(_) => (HResult::from_io_error(err), ErrorContext::RemoteFile),
+        Source::Http(_) if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            (HResult::from_win32(12002), ErrorContext::GeneralTransport) // ERROR_WINHTTP_TIMEOUT
+        }
+        Source::Http(_) => (HResult::from_win32(12030), ErrorContext::GeneralTransport), // CONNECTION_ERROR
+    };
+    TransferError::transient(
+        code,
+        context,
+        format!("reading the source failed at byte {at}: {err}"),
+    )
 }
 
 /// Folds one window into the smoothed rate, restarts the no-progress clock,

@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 
 use super::handles;
-use super::job::{job_do, job_get_str};
+use super::job::{job_do, job_get, job_get_str};
 use super::types::*;
 use super::util::opt_str_arg;
 use crate::engine::error::Error;
@@ -151,4 +151,25 @@ pub unsafe extern "C" fn qm_job_set_client_certificate(
         job.set_client_certificate(pair)?;
         Ok(HResult::OK)
     })
+}
+
+/// Sets how long a connection may deliver nothing (no single read or write
+/// completes) before qmgr gives it up and retries the transfer, in seconds
+/// (default 60; values below 1 are stored as 1). It is a stall timer,
+/// re-armed by every read, not a limit on the whole download.
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_stall_timeout(job: qm_job_t, seconds: u32) -> qm_hresult {
+    job_do(job, |j| j.set_stall_timeout(seconds).map(|_| HResult::OK))
+}
+
+/// Gets the stall timeout in seconds.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_stall_timeout(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.stall_timeout())) }
 }

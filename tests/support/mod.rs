@@ -235,3 +235,4 @@ pub fn compile_and_run(name: &str, build: Build, limit: Duration) -> Option<Stri
     let _ = std::fs::remove_dir_all(&dir);
     Some(out)
 }
+pub mod http_server;

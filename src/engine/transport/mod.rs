@@ -5,11 +5,14 @@
 //! source) so that a resumed transfer continues only on the same bytes.
 
 mod file;
+pub(crate) mod http;
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use crate::engine::error::{Error, Result};
+use crate::engine::job::RunToken;
+use crate::engine::options::HttpOptions;
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
 
@@ -73,6 +76,8 @@ impl Source {
 pub(crate) enum Validator {
     /// A local file's size and modification time.
     Local { len: u64, mtime_ns: i128 },
+    /// A remote file's strong ETag / Last-Modified and size.
+    Http(http::HttpValidator),
 }
 
 /// A source opened for reading.
@@ -96,6 +101,8 @@ pub(crate) struct TransferError {
     /// Retried after the retry delay (true), or the job stops in ERROR (false).
     pub transient: bool,
     pub description: String,
+    /// The server's Retry-After, when it sent one.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl TransferError {
@@ -111,6 +118,7 @@ impl TransferError {
             http_status: 0,
             transient: false,
             description,
+            retry_after: None,
         }
     }
 
@@ -126,6 +134,7 @@ impl TransferError {
             http_status: 0,
             transient: true,
             description,
+            retry_after: None,
         }
     }
 
@@ -143,20 +152,42 @@ impl TransferError {
     }
 }
 
-/// Opens `source` at `offset`. `previous` is the validator seen when the
-/// partial data was written; a different one restarts the file.
-pub(crate) fn open(
-    source: &Source,
-    offset: u64,
-    previous: Option<&Validator>,
-) -> Result<Opened, TransferError> {
-    match source {
-        Source::Local(path) => file::open(path, offset, previous),
-        Source::Http(url) => Err(TransferError::fatal(
-            HResult(QM_BG_E_PROTOCOL_NOT_AVAILABLE),
-            ErrorContext::GeneralTransport,
-            format!("HTTP transfers are not available in this build yet: {url}"),
-        )),
+/// What one worker run needs to open sources: the job's HTTP options, and
+/// the HTTP client built from them on first use (one connection pool per
+/// run, shut down when the run is stopped).
+pub(crate) struct Session {
+    options: HttpOptions,
+    client: Option<http::Client>,
+}
+
+impl Session {
+    /// A session with a snapshot of the job's HTTP options.
+    pub(crate) fn new(options: HttpOptions) -> Session {
+        Session {
+            options,
+            client: None,
+        }
+    }
+
+    /// Opens `source` at `offset`. `previous` is the validator seen when the
+    /// partial data was written; a different one restarts the file.
+    pub(crate) fn open(
+        &mut self,
+        token: &RunToken,
+        source: &Source,
+        offset: u64,
+        previous: Option<&Validator>,
+    ) -> Result<Opened, TransferError> {
+        match source {
+            Source::Local(path) => file::open(path, offset, previous),
+            Source::Http(url) => {
+                if self.client.is_none() {
+                    self.client = Some(http::Client::new(self.options.clone(), token)?);
+                }
+                let client = self.client.as_ref().expect("client was just built");
+                client.open(url, offset, previous)
+            }
+        }
     }
 }
 
