@@ -581,7 +581,7 @@ qm_hresult qm_job_set_proxy(qm_job_t job, const char *proxy_url);
  Trusts the CA certificates in this PEM file instead of the system's
  roots for this job's HTTPS transfers; NULL returns to the system's roots.
  Returns `QM_S_OK`, `QM_E_INVALIDARG` (relative path, not a regular file,
- not UTF-8), the Win32 error of an unreadable file (e.g.
+ no PEM certificate in it, not UTF-8), the Win32 error of an unreadable file (e.g.
  `QM_E_FILE_NOT_FOUND`), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
  Any thread.
 
@@ -593,7 +593,8 @@ qm_hresult qm_job_set_ca_file(qm_job_t job, const char *pem_path);
 /*
  Presents this client certificate and private key (PEM files) for mutual
  TLS; both NULL removes them. Returns `QM_S_OK`, `QM_E_INVALIDARG` (only
- one given, relative path, not a regular file, not UTF-8), the Win32
+ one given, relative path, not a regular file, no PEM certificate or no
+ usable private key in it, not UTF-8), the Win32
  error of an unreadable file, `QM_BG_E_INVALID_STATE` (final),
  `QM_E_HANDLE`. Any thread.
 
@@ -936,10 +937,12 @@ uint32_t qm_abi_version(void);
 /*
  Describes any code in words, e.g. "QM_BG_E_INVALID_STATE (0x80200002):
  the requested action is not allowed in the job's current state"; unknown
- codes give "0xXXXXXXXX: unknown error".
+ codes give "0xXXXXXXXX: unknown error" (or "unknown success code").
 
- String out-parameter convention: `*needed` is always set to the size
- including the NUL; `buf = NULL, cap = 0` asks for the size.
+ String out-parameter convention: `*needed` is set to the size including
+ the NUL whenever `needed` is valid (also with `QM_E_INSUFFICIENT_BUFFER`;
+ not when the call fails for another reason); `buf = NULL, cap = 0` asks
+ for the size.
  Returns `QM_S_OK`, `QM_E_INSUFFICIENT_BUFFER` (buffer too small),
  `QM_E_POINTER` (`needed` NULL, or `buf` NULL with `cap > 0`). Any thread.
 

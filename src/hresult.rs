@@ -262,7 +262,7 @@ impl HResult {
             return format!("Win32 error {win32}");
         }
         if self.succeeded() {
-            "success".to_string()
+            "unknown success code".to_string()
         } else {
             "unknown error".to_string()
         }

@@ -104,7 +104,7 @@ pub unsafe extern "C" fn qm_job_set_proxy(job: qm_job_t, proxy_url: *const c_cha
 /// Trusts the CA certificates in this PEM file instead of the system's
 /// roots for this job's HTTPS transfers; NULL returns to the system's roots.
 /// Returns `QM_S_OK`, `QM_E_INVALIDARG` (relative path, not a regular file,
-/// not UTF-8), the Win32 error of an unreadable file (e.g.
+/// no PEM certificate in it, not UTF-8), the Win32 error of an unreadable file (e.g.
 /// `QM_E_FILE_NOT_FOUND`), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
 /// Any thread.
 ///
@@ -121,7 +121,8 @@ pub unsafe extern "C" fn qm_job_set_ca_file(job: qm_job_t, pem_path: *const c_ch
 
 /// Presents this client certificate and private key (PEM files) for mutual
 /// TLS; both NULL removes them. Returns `QM_S_OK`, `QM_E_INVALIDARG` (only
-/// one given, relative path, not a regular file, not UTF-8), the Win32
+/// one given, relative path, not a regular file, no PEM certificate or no
+/// usable private key in it, not UTF-8), the Win32
 /// error of an unreadable file, `QM_BG_E_INVALID_STATE` (final),
 /// `QM_E_HANDLE`. Any thread.
 ///

@@ -27,10 +27,12 @@ pub extern "C" fn qm_abi_version() -> u32 {
 
 /// Describes any code in words, e.g. "QM_BG_E_INVALID_STATE (0x80200002):
 /// the requested action is not allowed in the job's current state"; unknown
-/// codes give "0xXXXXXXXX: unknown error".
+/// codes give "0xXXXXXXXX: unknown error" (or "unknown success code").
 ///
-/// String out-parameter convention: `*needed` is always set to the size
-/// including the NUL; `buf = NULL, cap = 0` asks for the size.
+/// String out-parameter convention: `*needed` is set to the size including
+/// the NUL whenever `needed` is valid (also with `QM_E_INSUFFICIENT_BUFFER`;
+/// not when the call fails for another reason); `buf = NULL, cap = 0` asks
+/// for the size.
 /// Returns `QM_S_OK`, `QM_E_INSUFFICIENT_BUFFER` (buffer too small),
 /// `QM_E_POINTER` (`needed` NULL, or `buf` NULL with `cap > 0`). Any thread.
 ///

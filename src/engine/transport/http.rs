@@ -280,6 +280,7 @@ fn request_error(err: ureq::Error, url: &str, offset: u64) -> TransferError {
         E::Timeout(_) => (winhttp(12002), true),
         E::HostNotFound => (winhttp(12007), true),
         E::ConnectionFailed => (winhttp(12029), true),
+        E::Io(io) if is_tls_failure(io) => (winhttp(12175), false),
         E::Io(io) => match io.kind() {
             K::ConnectionRefused
             | K::HostUnreachable
@@ -305,6 +306,18 @@ fn request_error(err: ureq::Error, url: &str, offset: u64) -> TransferError {
         description: format!("GET {url} (from byte {offset}) failed: {err}"),
         retry_after: None,
     }
+}
+
+/// True when an I/O error carries a TLS failure (e.g. an untrusted certificate).
+fn is_tls_failure(err: &std::io::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
+    while let Some(e) = source {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The ureq agent for a job's options: no automatic status errors, no

@@ -1,0 +1,126 @@
+"""qmgr: background file transfers (in the spirit of Microsoft BITS) from Python.
+
+A ctypes front end for ``libqmgr``: create a job, add files (remote URL ->
+local path), resume it, and the library moves the bytes on its own threads.
+Files appear at their names only when you call ``complete()``::
+
+    import qmgr
+    with qmgr.Manager() as m, m.create_job("copy") as job:
+        job.add_file("file:///etc/os-release", "/tmp/os-release")
+        job.resume()
+        if job.wait() == qmgr.JobState.TRANSFERRED: job.complete()
+
+The library is found through ``$QMGR_LIBRARY``, then next to this package,
+then a checkout's ``target/release`` / ``target/debug``, then the system
+(``ctypes.util.find_library``). Importing fails with ``ImportError`` if it is
+missing or its ABI version is not the one this package was written for.
+
+Failures raise ``QmgrError`` subclasses carrying the HRESULT, its name and
+its description. Every object may be used from any thread; ``Job.wait()``
+does not hold the GIL.
+"""
+
+from __future__ import annotations
+
+from . import constants
+from ._lib import ABI_VERSION, library_path
+from ._core import (
+    FileInfo,
+    FileProgress,
+    FileSpec,
+    Job,
+    JobError,
+    JobStatus,
+    JobTimes,
+    Manager,
+    NotifyCallback,
+    Progress,
+    abi_version,
+    version,
+)
+from .constants import *  # noqa: F401,F403  (every QM_* constant and the enums)
+from .constants import CODE_NAMES, ErrorContext, JobState, Notify, Priority, Status
+from .errors import (
+    HRESULT,
+    Aborted,
+    AccessDenied,
+    BufferTooSmall,
+    Empty,
+    FeatureNotImplemented,
+    HandleClosed,
+    InternalError,
+    InvalidArgument,
+    InvalidHandle,
+    InvalidPointer,
+    InvalidState,
+    ItemNotFound,
+    NotFound,
+    OutOfMemory,
+    QmgrError,
+    SharingViolation,
+    StringTooLong,
+    error_class_for,
+    error_from_code,
+    failed,
+    format_hresult,
+    hresult_description,
+    hresult_name,
+    succeeded,
+)
+
+#: This package's version.
+__version__ = "0.1.0"
+
+__all__ = [
+    # classes
+    "Manager",
+    "Job",
+    "FileSpec",
+    "Progress",
+    "FileProgress",
+    "FileInfo",
+    "JobError",
+    "JobTimes",
+    "JobStatus",
+    "NotifyCallback",
+    # enums
+    "JobState",
+    "Priority",
+    "Notify",
+    "ErrorContext",
+    "Status",
+    # results and errors
+    "HRESULT",
+    "format_hresult",
+    "hresult_name",
+    "hresult_description",
+    "succeeded",
+    "failed",
+    "error_class_for",
+    "error_from_code",
+    "QmgrError",
+    "InvalidArgument",
+    "StringTooLong",
+    "InvalidPointer",
+    "InvalidState",
+    "InvalidHandle",
+    "HandleClosed",
+    "NotFound",
+    "ItemNotFound",
+    "Empty",
+    "FeatureNotImplemented",
+    "BufferTooSmall",
+    "Aborted",
+    "AccessDenied",
+    "OutOfMemory",
+    "SharingViolation",
+    "InternalError",
+    # library
+    "version",
+    "abi_version",
+    "library_path",
+    "ABI_VERSION",
+    "CODE_NAMES",
+    "constants",
+    "__version__",
+] + [name for name in dir(constants) if name.startswith("QM_")]

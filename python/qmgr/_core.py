@@ -1,0 +1,1059 @@
+"""``Manager`` and ``Job``: the Pythonic face of ``qm_manager_t`` / ``qm_job_t``."""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import datetime as _dt
+import math
+import operator
+import os
+import threading
+import uuid
+import weakref
+from ctypes import byref, c_size_t, c_uint32, c_uint64
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import constants as C
+from ._lib import (
+    has,
+    lib,
+    qm_file_progress,
+    qm_file_set_info,
+    qm_guid,
+    qm_job_error,
+    qm_job_progress,
+    qm_job_t,
+    qm_job_times,
+    qm_notify_fn,
+)
+from .constants import ErrorContext, JobState, Notify, Priority, Status
+from .errors import (
+    HRESULT,
+    FeatureNotImplemented,
+    InvalidArgument,
+    check,
+    error_from_code,
+    hresult_name,
+)
+
+__all__ = [
+    "Manager",
+    "Job",
+    "FileSpec",
+    "Progress",
+    "FileProgress",
+    "FileInfo",
+    "JobError",
+    "JobTimes",
+    "JobStatus",
+    "NotifyCallback",
+    "version",
+    "abi_version",
+]
+
+StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+#: ``callback(job, event, file_index, code)``: ``event`` is a ``Notify``
+#: member, ``file_index`` an ``int`` or None (the whole job), ``code`` an
+#: ``HRESULT`` (the error for ``Notify.JOB_ERROR``, else 0).
+NotifyCallback = Callable[["Job", Notify, Optional[int], HRESULT], Any]
+
+
+def version() -> str:
+    """The loaded library's version (``qm_version()``), e.g. ``"0.1.0"``."""
+    return lib.qm_version().decode("ascii", "replace")
+
+
+def abi_version() -> int:
+    """The loaded library's ABI major number (``qm_abi_version()``)."""
+    return int(lib.qm_abi_version())
+
+
+# --- argument helpers ----------------------------------------------------------
+
+
+def _invalid(what: str, why: str) -> InvalidArgument:
+    return InvalidArgument(
+        C.QM_E_INVALIDARG,
+        message=f"{what}: QM_E_INVALIDARG (0x{C.QM_E_INVALIDARG:08X}): {why}",
+    )
+
+
+def _cstr(value: Optional[StrPath], what: str, allow_none: bool = False) -> Optional[bytes]:
+    """Encodes a string or path argument as NUL-terminated UTF-8 (None stays
+    None where the C function documents NULL as meaning something)."""
+    if value is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{what}: expected a str, bytes or path, not None")
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        try:
+            data = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as e:
+            raise _invalid(what, f"not encodable as UTF-8 ({e.reason})") from None
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+    else:
+        raise TypeError(f"{what}: expected a str, bytes or path, not {type(value).__name__}")
+    if b"\0" in data:
+        raise _invalid(what, "the string contains a NUL character")
+    return data
+
+
+def _uint(value: Any, bits: int, what: str) -> int:
+    """An unsigned integer argument of ``bits`` bits (checked: ctypes would
+    silently wrap)."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what}: expected an int, not {type(value).__name__}") from None
+    if n < 0 or n >= (1 << bits):
+        raise _invalid(what, f"{n} is out of range (0 to {(1 << bits) - 1})")
+    return n
+
+
+def _read_string(fn: Any, args: Tuple[Any, ...], what: str, allow: Tuple[int, ...] = ()) -> Tuple[HRESULT, Optional[str]]:
+    """Calls a ``(…, char *buf, size_t cap, size_t *needed)`` getter, growing
+    the buffer as needed. Returns ``(code, text)``; ``text`` is None when the
+    code is one of ``allow`` (expected non-success outcomes)."""
+    needed = c_size_t(0)
+    size = 256
+    for _ in range(16):
+        buf = ctypes.create_string_buffer(size)
+        hr = HRESULT(fn(*args, buf, size, byref(needed)))
+        if hr == C.QM_E_INSUFFICIENT_BUFFER:
+            size = max(int(needed.value), size * 2)
+            continue
+        if hr in allow:
+            return hr, None
+        check(hr, what)
+        return hr, buf.value.decode("utf-8", "replace")
+    raise error_from_code(C.QM_E_INSUFFICIENT_BUFFER, what)
+
+
+def _require(function: str, what: str) -> None:
+    """Raises ``FeatureNotImplemented`` if the loaded library lacks an
+    optional function."""
+    if not has(function):
+        raise FeatureNotImplemented(
+            C.QM_E_NOTIMPL,
+            message=f"{what}: QM_E_NOTIMPL (0x{C.QM_E_NOTIMPL:08X}): this libqmgr has no {function}()",
+        )
+
+
+def _unknown_to_none(value: int) -> Optional[int]:
+    return None if value == C.QM_SIZE_UNKNOWN else int(value)
+
+
+def _ms_to_datetime(ms: int) -> Optional[_dt.datetime]:
+    if ms == 0:
+        return None
+    return _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
+
+
+def _to_state(value: int) -> JobState:
+    try:
+        return JobState(value)
+    except ValueError:  # a state newer than this package
+        return value  # type: ignore[return-value]
+
+
+def _to_guid(job_id: Union[uuid.UUID, str, bytes]) -> qm_guid:
+    if isinstance(job_id, uuid.UUID):
+        u = job_id
+    elif isinstance(job_id, str):
+        try:
+            u = uuid.UUID(job_id)
+        except ValueError:
+            raise _invalid("job id", f"{job_id!r} is not a GUID") from None
+    elif isinstance(job_id, (bytes, bytearray)) and len(job_id) == 16:
+        u = uuid.UUID(bytes=bytes(job_id))
+    else:
+        raise TypeError(f"job id: expected a uuid.UUID or str, not {type(job_id).__name__}")
+    return qm_guid.from_buffer_copy(u.bytes)
+
+
+# --- records ----------------------------------------------------------------------
+
+
+class FileSpec(NamedTuple):
+    """One file to add: ``(remote, local[, size_hint])``."""
+
+    remote: StrPath
+    local: StrPath
+    size_hint: int = 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a job's progress (``qm_job_get_progress_ex``)."""
+
+    #: Sum of the file sizes; None until every size is known.
+    bytes_total: Optional[int]
+    #: Bytes transferred over all files.
+    bytes_transferred: int
+    #: Number of files.
+    files_total: int
+    #: Number of files completely transferred.
+    files_transferred: int
+    #: Smoothed rate in bytes per second; 0 when not transferring.
+    bytes_per_second: int
+    #: Estimated seconds to go; None when unknown.
+    eta_seconds: Optional[int]
+
+    @property
+    def percent(self) -> int:
+        """Whole percent of the bytes transferred, computed from this very
+        snapshot as ``QM_PROGRESS_PERCENT_DONE`` defines it:
+        ``floor(100 * transferred / total)``, 0 while the total is unknown
+        or zero, 100 only when every byte is transferred."""
+        if not self.bytes_total:
+            return 0
+        return min(100, (100 * self.bytes_transferred) // self.bytes_total)
+
+    @property
+    def done(self) -> bool:
+        """Every file is transferred."""
+        return self.files_transferred == self.files_total
+
+
+@dataclass(frozen=True)
+class FileProgress:
+    """Progress of one file (``qm_file_progress``)."""
+
+    #: Size in bytes; None until known.
+    bytes_total: Optional[int]
+    bytes_transferred: int
+    #: The whole file is transferred (and verified when a SHA-256 is set).
+    completed: bool
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One file of a job."""
+
+    index: int
+    remote: str
+    local: str
+    progress: FileProgress
+
+
+@dataclass(frozen=True)
+class JobError:
+    """A job's last error (``qm_job_get_error`` + ``qm_job_get_error_description``)."""
+
+    #: The HRESULT (unsigned form, e.g. ``0x80200005``).
+    code: HRESULT
+    #: Its name, e.g. ``"QM_BG_E_PROTOCOL_NOT_AVAILABLE"``.
+    name: str
+    #: Where it happened.
+    context: ErrorContext
+    #: The file concerned; None for the whole job.
+    file_index: Optional[int]
+    #: The HTTP status involved; None if none.
+    http_status: Optional[int]
+    #: What happened, in words, with the path or URL.
+    description: str
+
+    def __str__(self) -> str:
+        return self.description
+
+
+@dataclass(frozen=True)
+class JobTimes:
+    """A job's times (UTC datetimes; None for "not yet")."""
+
+    created: Optional[_dt.datetime]
+    modified: Optional[_dt.datetime]
+    transfer_completed: Optional[_dt.datetime]
+
+
+class JobStatus(NamedTuple):
+    """``qm_job_get_status`` (``GetStatus``)."""
+
+    #: ``Status`` flags: JOB_COMPLETE or JOB_INCOMPLETE, JOB_ERROR, JOB_FOREGROUND.
+    flags: Status
+    #: The Win32 code inside the last error (0 if none or not Win32).
+    win32_result: int
+    #: The last HTTP status (0 if none).
+    transport_result: int
+    #: Retries after transient errors.
+    num_retries: int
+
+
+# --- Manager ----------------------------------------------------------------------
+
+_open_managers: "weakref.WeakSet[Manager]" = weakref.WeakSet()
+# RLock: a garbage collection inside the locked section may finalise a
+# Manager, whose close() takes this lock again on the same thread.
+_open_managers_lock = threading.RLock()
+
+
+class Manager:
+    """A manager: a set of jobs and the threads that transfer them.
+
+    ``Manager()`` is in memory (nothing outlives the process);
+    ``Manager(state_dir)`` keeps its jobs in a directory (not implemented by
+    this release of the library: ``FeatureNotImplemented``).
+
+    Use it as a context manager, or call ``close()``; closing stops the
+    transfers, closes every ``Job`` of this manager and is harmless twice.
+    """
+
+    def __init__(self, state_dir: Optional[StrPath] = None) -> None:
+        self._handle = 0
+        self._closed = True
+        self._lock = threading.Lock()
+        self._jobs: "weakref.WeakSet[Job]" = weakref.WeakSet()
+        #: The state directory given, or None.
+        self.state_dir: Optional[str] = None if state_dir is None else os.fsdecode(state_dir)  # type: ignore[arg-type]
+        out = c_uint64(0)
+        check(lib.qm_manager_open(_cstr(state_dir, "Manager(state_dir)", True), byref(out)), "Manager()")
+        self._handle = int(out.value)
+        self._closed = False
+        with _open_managers_lock:
+            _open_managers.add(self)
+
+    # -- lifetime
+
+    @property
+    def handle(self) -> int:
+        """The ``qm_manager_t`` value."""
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Stops the transfers (partial data is kept), closes every job
+        handle of this manager and waits for its threads. Calling it again
+        does nothing. After it returns no notify callback of its jobs runs."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            jobs = list(self._jobs)
+        hr = HRESULT(lib.qm_manager_close(self._handle))
+        if hr.failed and hr != C.QM_E_HANDLE:
+            with self._lock:
+                self._closed = False
+            check(hr, "Manager.close()")
+        for job in jobs:
+            job._manager_closed()
+        with _open_managers_lock:
+            _open_managers.discard(self)
+
+    def __enter__(self) -> "Manager":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        where = f" state_dir={self.state_dir!r}" if self.state_dir else ""
+        return f"<qmgr.Manager handle={self._handle}{where} {state}>"
+
+    def _adopt(self, handle: int) -> "Job":
+        job = Job._from_handle(self, handle)
+        with self._lock:
+            self._jobs.add(job)
+        return job
+
+    # -- jobs
+
+    def create_job(self, name: str) -> "Job":
+        """Creates a job (SUSPENDED, priority NORMAL, no files) named
+        ``name`` (at most 256 characters) and returns a reference to it."""
+        out = qm_job_t(0)
+        check(lib.qm_job_create(self._handle, _cstr(name, "Manager.create_job(name)"), byref(out)), "Manager.create_job()")
+        return self._adopt(int(out.value))
+
+    def jobs(self) -> List["Job"]:
+        """The jobs that are not final, newest first, each as a new
+        reference (close them, or let them be garbage-collected)."""
+        count = c_size_t(0)
+        check(lib.qm_manager_enum_jobs(self._handle, None, 0, byref(count)), "Manager.jobs()")
+        for _ in range(16):
+            cap = int(count.value) + 4
+            arr = (qm_job_t * cap)()
+            hr = HRESULT(lib.qm_manager_enum_jobs(self._handle, arr, cap, byref(count)))
+            if hr == C.QM_E_INSUFFICIENT_BUFFER:
+                continue
+            check(hr, "Manager.jobs()")
+            return [self._adopt(int(arr[i])) for i in range(int(count.value))]
+        raise error_from_code(C.QM_E_INSUFFICIENT_BUFFER, "Manager.jobs()")
+
+    def get_job(self, job_id: Union[uuid.UUID, str]) -> "Job":
+        """A new reference to the job with this id (a ``uuid.UUID`` or its
+        string); ``NotFound`` if there is none or it is final."""
+        guid = _to_guid(job_id)
+        out = qm_job_t(0)
+        check(lib.qm_manager_get_job(self._handle, byref(guid), byref(out)), "Manager.get_job()")
+        return self._adopt(int(out.value))
+
+    # -- settings
+
+    @property
+    def max_active_jobs(self) -> int:
+        """How many jobs transfer at once (default 4, at least 1)."""
+        out = c_uint32(0)
+        check(lib.qm_manager_get_max_active_jobs(self._handle, byref(out)), "Manager.max_active_jobs")
+        return int(out.value)
+
+    @max_active_jobs.setter
+    def max_active_jobs(self, n: int) -> None:
+        check(
+            lib.qm_manager_set_max_active_jobs(self._handle, _uint(n, 32, "Manager.max_active_jobs")),
+            "Manager.max_active_jobs",
+        )
+
+    @property
+    def bandwidth_limit(self) -> int:
+        """Cap on the sum of all background transfers, bytes per second
+        (0: unlimited; setting None means 0)."""
+        out = c_uint64(0)
+        check(lib.qm_manager_get_bandwidth_limit(self._handle, byref(out)), "Manager.bandwidth_limit")
+        return int(out.value)
+
+    @bandwidth_limit.setter
+    def bandwidth_limit(self, bytes_per_sec: Optional[int]) -> None:
+        value = 0 if bytes_per_sec is None else _uint(bytes_per_sec, 64, "Manager.bandwidth_limit")
+        check(lib.qm_manager_set_bandwidth_limit(self._handle, value), "Manager.bandwidth_limit")
+
+
+@atexit.register
+def _close_all_managers() -> None:
+    # Stop every transfer thread while the interpreter is still whole, so no
+    # notify callback tries to enter Python during finalisation.
+    with _open_managers_lock:
+        managers = list(_open_managers)
+    for m in managers:
+        try:
+            m.close()
+        except Exception:
+            pass
+
+
+# --- Job --------------------------------------------------------------------------
+
+
+#: A NULL ``qm_notify_fn`` (ctypes refuses None for a function-pointer argument).
+_NULL_NOTIFY = qm_notify_fn()
+
+
+# ctypes callback thunks must outlive every call the library may still make
+# into them. The library promises that once qm_job_set_notify / qm_job_close /
+# qm_manager_close returns, an old callback is not running and will not run
+# again -- unless the caller is that very callback. So a thunk released from
+# inside a callback (on the library's notify thread) is parked here and
+# dropped only when that thread next enters a callback, or when some other
+# thread releases thunks while it is outside any callback.
+_cb_lock = threading.RLock()  # re-entered if a collection runs finalisers inside it
+_cb_depth: Dict[int, int] = {}
+_cb_deferred: Dict[int, List[Any]] = {}
+
+
+def _release_thunks(thunks: List[Any]) -> None:
+    """Lets go of ctypes thunks the library no longer calls. Must not be
+    called with a lock held: dropping them may run arbitrary finalisers."""
+    tid = threading.get_ident()
+    dropped: List[Any] = []
+    with _cb_lock:
+        if _cb_depth.get(tid):
+            if thunks:
+                _cb_deferred.setdefault(tid, []).extend(thunks)
+            return
+        for t in list(_cb_deferred):
+            if not _cb_depth.get(t):
+                dropped.append(_cb_deferred.pop(t, None))
+    del dropped  # outside the lock
+
+
+def _trampoline(job_ref: "weakref.ReferenceType[Job]", callback: NotifyCallback) -> Any:
+    def call(handle: int, event: int, file_index: int, code: int, _context: Any) -> None:
+        tid = threading.get_ident()
+        with _cb_lock:
+            depth = _cb_depth.get(tid, 0)
+            _cb_depth[tid] = depth + 1
+            parked = _cb_deferred.pop(tid, None) if depth == 0 else None
+        try:
+            # Thunks parked by this thread's previous callback: it has
+            # returned, so they are no longer executing.
+            del parked
+            job = job_ref()
+            if job is None:
+                return
+            try:
+                ev: Any = Notify(event)
+            except ValueError:
+                ev = event
+            index = None if file_index == C.QM_FILE_INDEX_NONE else int(file_index)
+            # An exception here is reported by ctypes through sys.unraisablehook.
+            callback(job, ev, index, HRESULT(code))
+        finally:
+            with _cb_lock:
+                if depth:
+                    _cb_depth[tid] = depth
+                else:
+                    del _cb_depth[tid]
+
+    return qm_notify_fn(call)
+
+
+class Job:
+    """A reference to a job (``qm_job_t``).
+
+    Get one from ``Manager.create_job()``, ``Manager.jobs()`` or
+    ``Manager.get_job()``. The job itself lives in its manager until it is
+    completed or cancelled; ``close()`` (or leaving a ``with`` block, or
+    garbage collection) only releases this reference. Closing twice is
+    harmless; any other use after close raises ``InvalidHandle``.
+
+    Every method may be called from any thread. Failures raise
+    ``QmgrError`` subclasses.
+    """
+
+    _handle: int
+    _manager: Manager
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("Job objects come from Manager.create_job(), jobs() or get_job()")
+
+    @classmethod
+    def _from_handle(cls, manager: Manager, handle: int) -> "Job":
+        self = object.__new__(cls)
+        self._manager = manager
+        self._handle = handle
+        self._closed = False
+        self._lock = threading.Lock()
+        # ctypes callback objects that may be registered with the library;
+        # they must stay alive until the library can no longer call them.
+        self._notify_keep: List[Any] = []
+        self._notify_callback: Optional[NotifyCallback] = None
+        self._notify_inflight = 0
+        self._notify_overlap = False
+        return self
+
+    # -- lifetime
+
+    @property
+    def handle(self) -> int:
+        """The ``qm_job_t`` value."""
+        return self._handle
+
+    @property
+    def manager(self) -> Manager:
+        """The manager this reference came from."""
+        return self._manager
+
+    @property
+    def closed(self) -> bool:
+        """True once this reference is closed (by ``close()`` or its manager's)."""
+        return self._closed
+
+    def close(self) -> None:
+        """Releases this reference; the job goes on. A notify callback set
+        through it is removed (and no longer running when this returns).
+        Calling it again does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        hr = HRESULT(lib.qm_job_close(self._handle))
+        if hr.failed and hr != C.QM_E_HANDLE:  # QM_E_HANDLE: its manager closed it
+            with self._lock:
+                self._closed = False  # still open: the callback may still run
+            check(hr, "Job.close()")
+        self._manager_closed()
+
+    def _manager_closed(self) -> None:
+        """The handle is closed: the library no longer calls our callbacks."""
+        with self._lock:
+            self._closed = True
+            released, self._notify_keep = self._notify_keep, []
+            self._notify_callback = None
+        _release_thunks(released)
+
+    def __enter__(self) -> "Job":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return f"<qmgr.Job handle={self._handle} closed>"
+        try:
+            return f"<qmgr.Job {self.id} {self.display_name!r} {self.state.name}>"
+        except Exception:
+            return f"<qmgr.Job handle={self._handle}>"
+
+    # -- identity
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The job's GUID."""
+        g = qm_guid()
+        check(lib.qm_job_get_id(self._handle, byref(g)), "Job.id")
+        return uuid.UUID(bytes=bytes(g.bytes))
+
+    # -- files
+
+    def add_file(self, remote: StrPath, local: StrPath) -> None:
+        """Adds one file: ``remote`` is an ``http://``, ``https://`` or
+        ``file://`` URL or an absolute path, ``local`` an absolute path whose
+        directory exists when the file transfers."""
+        check(
+            lib.qm_job_add_file(
+                self._handle,
+                _cstr(remote, "Job.add_file(remote)"),
+                _cstr(local, "Job.add_file(local)"),
+            ),
+            "Job.add_file()",
+        )
+
+    def add_files(self, files: Iterable[Union[FileSpec, Tuple[Any, ...], Sequence[Any]]]) -> None:
+        """Adds files, all or none: each item is ``(remote, local)`` or
+        ``(remote, local, size_hint)`` (a ``FileSpec`` is such a tuple)."""
+        items = list(files)
+        if len(items) >= (1 << 32):
+            raise _invalid("Job.add_files()", "too many files")
+        arr = (qm_file_set_info * max(len(items), 1))()
+        for i, item in enumerate(items):
+            if isinstance(item, (str, bytes)) or len(item) not in (2, 3):
+                raise TypeError(f"Job.add_files(): item {i} must be (remote, local[, size_hint])")
+            remote, local = item[0], item[1]
+            hint = item[2] if len(item) == 3 and item[2] is not None else 0
+            arr[i].remote_name = _cstr(remote, f"Job.add_files()[{i}].remote")
+            arr[i].local_name = _cstr(local, f"Job.add_files()[{i}].local")
+            arr[i].size_hint = _uint(hint, 64, f"Job.add_files()[{i}].size_hint")
+        # ctypes keeps the bytes objects assigned to c_char_p fields alive
+        # in `arr` for the duration of the call.
+        check(lib.qm_job_add_files(self._handle, len(items), arr if items else None), "Job.add_files()")
+
+    @property
+    def file_count(self) -> int:
+        """Number of files in the job."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_file_count(self._handle, byref(out)), "Job.file_count")
+        return int(out.value)
+
+    def file(self, index: int) -> FileInfo:
+        """File ``index``: its names and progress (``ItemNotFound`` past the end)."""
+        i = _uint(index, 32, "Job.file(index)")
+        _, remote = _read_string(lib.qm_job_get_file_remote_name, (self._handle, i), "Job.file()")
+        _, local = _read_string(lib.qm_job_get_file_local_name, (self._handle, i), "Job.file()")
+        p = qm_file_progress()
+        check(lib.qm_job_get_file_progress(self._handle, i, byref(p)), "Job.file()")
+        return FileInfo(
+            index=i,
+            remote=remote or "",
+            local=local or "",
+            progress=FileProgress(
+                bytes_total=_unknown_to_none(p.bytes_total),
+                bytes_transferred=int(p.bytes_transferred),
+                completed=bool(p.completed),
+            ),
+        )
+
+    @property
+    def files(self) -> List[FileInfo]:
+        """Every file of the job, in order."""
+        return [self.file(i) for i in range(self.file_count)]
+
+    def set_file_sha256(self, index: int, sha256: Optional[Union[str, bytes]]) -> None:
+        """Sets the SHA-256 that file ``index`` must have (64 hex digits, or
+        the 32-byte digest), checked before the file counts as transferred;
+        None clears it."""
+        if isinstance(sha256, (bytes, bytearray)) and len(sha256) == 32:
+            sha256 = bytes(sha256).hex()
+        check(
+            lib.qm_job_set_file_sha256(
+                self._handle, _uint(index, 32, "Job.set_file_sha256(index)"), _cstr(sha256, "Job.set_file_sha256(hex)", True)
+            ),
+            "Job.set_file_sha256()",
+        )
+
+    # -- state and progress
+
+    @property
+    def state(self) -> JobState:
+        """The job's state (lock-free)."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_state(self._handle, byref(out)), "Job.state")
+        return _to_state(int(out.value))
+
+    @property
+    def progress(self) -> Progress:
+        """A consistent snapshot of bytes, files, rate and ETA (lock-free)."""
+        p = qm_job_progress()
+        check(lib.qm_job_get_progress_ex(self._handle, byref(p)), "Job.progress")
+        return Progress(
+            bytes_total=_unknown_to_none(p.bytes_total),
+            bytes_transferred=int(p.bytes_transferred),
+            files_total=int(p.files_total),
+            files_transferred=int(p.files_transferred),
+            bytes_per_second=int(p.bytes_per_second),
+            eta_seconds=_unknown_to_none(p.eta_seconds),
+        )
+
+    def get_progress(self, flag: int = C.QM_PROGRESS_PERCENT_DONE) -> int:
+        """``qm_job_get_progress``: ``QM_PROGRESS_PERCENT_DONE`` (whole
+        percent) or ``QM_PROGRESS_SIZE_DONE`` (bytes transferred)."""
+        out = c_uint64(0)
+        check(lib.qm_job_get_progress(self._handle, _uint(flag, 32, "Job.get_progress(flag)"), byref(out)), "Job.get_progress()")
+        return int(out.value)
+
+    @property
+    def status(self) -> JobStatus:
+        """``GetStatus``: flags, Win32 result, HTTP status and retry count."""
+        status, win32, transport, retries = c_uint32(), c_uint32(), c_uint32(), c_uint32()
+        check(
+            lib.qm_job_get_status(self._handle, byref(status), byref(win32), byref(transport), byref(retries)),
+            "Job.status",
+        )
+        return JobStatus(Status(int(status.value)), int(win32.value), int(transport.value), int(retries.value))
+
+    @property
+    def error(self) -> Optional[JobError]:
+        """The last error while the job is in ERROR or TRANSIENT_ERROR, else None."""
+        e = qm_job_error()
+        hr = HRESULT(lib.qm_job_get_error(self._handle, byref(e)))
+        if hr == C.QM_BG_E_ERROR_INFORMATION_UNAVAILABLE:
+            return None
+        check(hr, "Job.error")
+        code = HRESULT(e.code)
+        _, text = _read_string(
+            lib.qm_job_get_error_description,
+            (self._handle,),
+            "Job.error",
+            allow=(C.QM_BG_E_ERROR_INFORMATION_UNAVAILABLE,),
+        )
+        try:
+            context: Any = ErrorContext(int(e.context))
+        except ValueError:
+            context = int(e.context)
+        return JobError(
+            code=code,
+            name=hresult_name(code),
+            context=context,
+            file_index=None if e.file_index == C.QM_FILE_INDEX_NONE else int(e.file_index),
+            http_status=int(e.http_status) or None,
+            description=text if text is not None else str(code),
+        )
+
+    @property
+    def times(self) -> JobTimes:
+        """Creation, last modification and transfer completion (UTC datetimes or None)."""
+        t = qm_job_times()
+        check(lib.qm_job_get_times(self._handle, byref(t)), "Job.times")
+        return JobTimes(
+            created=_ms_to_datetime(t.creation_ms),
+            modified=_ms_to_datetime(t.modification_ms),
+            transfer_completed=_ms_to_datetime(t.transfer_completion_ms),
+        )
+
+    # -- actions
+
+    def resume(self) -> None:
+        """Queues the job (SUSPENDED, ERROR, TRANSIENT_ERROR → QUEUED; an
+        active job is left as it is). ``Empty`` if it has no files or
+        nothing left to transfer; ``InvalidState`` if final."""
+        check(lib.qm_job_resume(self._handle), "Job.resume()")
+
+    def suspend(self) -> None:
+        """Suspends the job; returns once the transfer has stopped. Partial
+        data is kept for a later ``resume()``."""
+        check(lib.qm_job_suspend(self._handle), "Job.suspend()")
+
+    def cancel(self) -> HRESULT:
+        """Cancels the job and deletes its temporary files. Returns
+        ``QM_S_OK`` or ``QM_BG_S_UNABLE_TO_DELETE_FILES``; a second cancel
+        raises ``InvalidState``."""
+        return check(lib.qm_job_cancel(self._handle), "Job.cancel()")
+
+    def complete(self) -> HRESULT:
+        """Renames every transferred file into place (after fsync), deletes
+        partial ones, and acknowledges the job. Returns ``QM_S_OK`` or
+        ``QM_BG_S_PARTIAL_COMPLETE`` (some files were not transferred)."""
+        return check(lib.qm_job_complete(self._handle), "Job.complete()")
+
+    def switch_to_foreground(self) -> None:
+        """Makes the job FOREGROUND: it runs first and ignores the manager's
+        bandwidth limit."""
+        check(lib.qm_job_switch_to_foreground(self._handle), "Job.switch_to_foreground()")
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[JobState]:
+        """Blocks until the job is TRANSFERRED, ERROR, SUSPENDED, ACKNOWLEDGED
+        or CANCELLED and returns that state, or returns None after
+        ``timeout`` seconds (None: no timeout).
+
+        The wait is one call into the library, which blocks without polling
+        and without holding the GIL: other Python threads run meanwhile.
+        Raises ``Aborted`` if the manager is closed during the wait. Must
+        not be called from a notify callback of the same job. A signal
+        (Ctrl-C) is handled only when the call returns: pass a timeout and
+        loop to stay responsive."""
+        state = c_uint32(0)
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise TypeError(f"Job.wait(timeout): expected seconds as a number, not {type(timeout).__name__}")
+        if timeout is None or timeout == math.inf:
+            hr = HRESULT(lib.qm_job_wait(self._handle, C.QM_WAIT_INFINITE, byref(state)))
+        else:
+            if not timeout >= 0:  # also rejects NaN
+                raise ValueError(f"Job.wait(timeout): {timeout} is not a duration")
+            remaining = math.ceil(timeout * 1000)
+            longest = C.QM_WAIT_INFINITE - 1  # ~49.7 days; longer waits go in slices
+            while True:
+                ms = min(remaining, longest)
+                hr = HRESULT(lib.qm_job_wait(self._handle, ms, byref(state)))
+                remaining -= ms
+                if hr != C.QM_S_FALSE or remaining <= 0:
+                    break
+        if hr == C.QM_S_FALSE:
+            return None
+        check(hr, "Job.wait()")
+        return _to_state(int(state.value))
+
+    # -- properties
+
+    @property
+    def display_name(self) -> str:
+        """The display name (at most 256 characters)."""
+        return _read_string(lib.qm_job_get_display_name, (self._handle,), "Job.display_name")[1] or ""
+
+    @display_name.setter
+    def display_name(self, name: str) -> None:
+        check(lib.qm_job_set_display_name(self._handle, _cstr(name, "Job.display_name")), "Job.display_name")
+
+    @property
+    def description(self) -> str:
+        """The description (at most 1,024 characters)."""
+        return _read_string(lib.qm_job_get_description, (self._handle,), "Job.description")[1] or ""
+
+    @description.setter
+    def description(self, text: str) -> None:
+        check(lib.qm_job_set_description(self._handle, _cstr(text, "Job.description")), "Job.description")
+
+    @property
+    def priority(self) -> Priority:
+        """The priority (``Priority.NORMAL`` by default)."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_priority(self._handle, byref(out)), "Job.priority")
+        try:
+            return Priority(int(out.value))
+        except ValueError:
+            return int(out.value)  # type: ignore[return-value]
+
+    @priority.setter
+    def priority(self, priority: int) -> None:
+        check(lib.qm_job_set_priority(self._handle, _uint(priority, 32, "Job.priority")), "Job.priority")
+
+    @property
+    def minimum_retry_delay(self) -> int:
+        """Seconds to wait before retrying after a transient error (default 600)."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_minimum_retry_delay(self._handle, byref(out)), "Job.minimum_retry_delay")
+        return int(out.value)
+
+    @minimum_retry_delay.setter
+    def minimum_retry_delay(self, seconds: int) -> None:
+        check(
+            lib.qm_job_set_minimum_retry_delay(self._handle, _uint(seconds, 32, "Job.minimum_retry_delay")),
+            "Job.minimum_retry_delay",
+        )
+
+    @property
+    def no_progress_timeout(self) -> int:
+        """Seconds of transient errors without progress before ERROR (default 14 days)."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_no_progress_timeout(self._handle, byref(out)), "Job.no_progress_timeout")
+        return int(out.value)
+
+    @no_progress_timeout.setter
+    def no_progress_timeout(self, seconds: int) -> None:
+        check(
+            lib.qm_job_set_no_progress_timeout(self._handle, _uint(seconds, 32, "Job.no_progress_timeout")),
+            "Job.no_progress_timeout",
+        )
+
+    @property
+    def max_bandwidth(self) -> int:
+        """The job's own limit in bytes per second (0: none; setting None means 0)."""
+        out = c_uint64(0)
+        check(lib.qm_job_get_max_bandwidth(self._handle, byref(out)), "Job.max_bandwidth")
+        return int(out.value)
+
+    @max_bandwidth.setter
+    def max_bandwidth(self, bytes_per_sec: Optional[int]) -> None:
+        value = 0 if bytes_per_sec is None else _uint(bytes_per_sec, 64, "Job.max_bandwidth")
+        check(lib.qm_job_set_max_bandwidth(self._handle, value), "Job.max_bandwidth")
+
+    @property
+    def stall_timeout(self) -> int:
+        """Seconds a connection may deliver nothing before qmgr gives it up
+        and retries (default 60). ``FeatureNotImplemented`` with a library
+        that predates it."""
+        _require("qm_job_get_stall_timeout", "Job.stall_timeout")
+        out = c_uint32(0)
+        check(lib.qm_job_get_stall_timeout(self._handle, byref(out)), "Job.stall_timeout")
+        return int(out.value)
+
+    @stall_timeout.setter
+    def stall_timeout(self, seconds: int) -> None:
+        _require("qm_job_set_stall_timeout", "Job.stall_timeout")
+        check(
+            lib.qm_job_set_stall_timeout(self._handle, _uint(seconds, 32, "Job.stall_timeout")),
+            "Job.stall_timeout",
+        )
+
+    # -- notifications
+
+    @property
+    def notify_flags(self) -> Notify:
+        """The ``Notify`` flags (default JOB_TRANSFERRED | JOB_ERROR)."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_notify_flags(self._handle, byref(out)), "Job.notify_flags")
+        return Notify(int(out.value))
+
+    @property
+    def notify_callback(self) -> Optional[NotifyCallback]:
+        """The callback set through this reference, or None."""
+        return self._notify_callback
+
+    def set_notify(self, callback: Optional[NotifyCallback], flags: Optional[int] = None) -> None:
+        """Calls ``callback(job, event, file_index, code)`` on a library
+        thread for each event selected by ``flags`` (``Notify`` bits; None
+        keeps the current flags). ``callback=None`` removes the callback.
+
+        ``job`` is this ``Job`` object, ``event`` one ``Notify`` member,
+        ``file_index`` an ``int`` or None, ``code`` the error (an
+        ``HRESULT``) for ``JOB_ERROR``, else 0. The callback may call any
+        method except ``wait()`` on this job; its exceptions are reported
+        through ``sys.unraisablehook``. It is kept alive while registered,
+        and released when replaced, removed or when this reference or its
+        manager is closed; once this method or ``close()`` returns, the old
+        callback is not running and will not run again."""
+        if callback is not None and not callable(callback):
+            raise TypeError("Job.set_notify(): callback must be callable or None")
+        if flags is None:
+            flags = int(self.notify_flags)
+        f = _uint(int(flags), 32, "Job.set_notify(flags)")
+        cfunc = _trampoline(weakref.ref(self), callback) if callback is not None else None
+        with self._lock:
+            if self._notify_inflight:
+                self._notify_overlap = True
+            self._notify_inflight += 1
+            if cfunc is not None:
+                self._notify_keep.append(cfunc)
+        hr = HRESULT(C.QM_E_UNEXPECTED)
+        released: List[Any] = []
+        try:
+            fn = cfunc if cfunc is not None else _NULL_NOTIFY
+            hr = HRESULT(lib.qm_job_set_notify(self._handle, fn, None, f))
+        finally:
+            with self._lock:
+                self._notify_inflight -= 1
+                if not self._notify_overlap:
+                    # No other set_notify ran meanwhile, so the library holds
+                    # exactly ours (on success) or the previous one (on failure).
+                    if hr.succeeded:
+                        released = [c for c in self._notify_keep if c is not cfunc]
+                        self._notify_keep = [cfunc] if cfunc is not None else []
+                        self._notify_callback = callback
+                    elif cfunc is not None:
+                        self._notify_keep.remove(cfunc)
+                        released = [cfunc]
+                elif hr.succeeded:
+                    # Concurrent calls: which one the library kept is unknown,
+                    # so every candidate stays alive until the next clean call.
+                    self._notify_callback = callback
+                if self._notify_inflight == 0:
+                    self._notify_overlap = False
+            _release_thunks(released)
+        check(hr, "Job.set_notify()")
+
+    # -- HTTP options
+
+    @property
+    def custom_headers(self) -> Optional[str]:
+        """The extra request headers as set ("Name: value" lines), or None."""
+        hr, text = _read_string(lib.qm_job_get_custom_headers, (self._handle,), "Job.custom_headers")
+        return None if hr == C.QM_S_FALSE else text
+
+    def set_custom_headers(self, headers: Optional[Union[str, Mapping[str, str], Iterable[Tuple[str, str]]]]) -> None:
+        """Sets extra request headers: a string of CRLF-separated "Name:
+        value" lines, a mapping or (name, value) pairs; None removes them."""
+        if headers is not None and not isinstance(headers, (str, bytes)):
+            pairs = headers.items() if isinstance(headers, Mapping) else headers
+            headers = "".join(f"{k}: {v}\r\n" for k, v in pairs)
+        check(
+            lib.qm_job_set_custom_headers(self._handle, _cstr(headers, "Job.set_custom_headers()", True)),
+            "Job.set_custom_headers()",
+        )
+
+    def set_credentials(self, user: Optional[str], password: Optional[str] = None) -> None:
+        """Sets HTTP Basic credentials (kept in memory); ``user=None`` removes them."""
+        check(
+            lib.qm_job_set_credentials(
+                self._handle,
+                _cstr(user, "Job.set_credentials(user)", True),
+                _cstr(password, "Job.set_credentials(password)", True),
+            ),
+            "Job.set_credentials()",
+        )
+
+    def set_proxy(self, proxy_url: Optional[str]) -> None:
+        """Sets the proxy URL (http, https, socks4, socks4a, socks5, socks5h);
+        "" connects directly; None takes it from the environment (default)."""
+        check(lib.qm_job_set_proxy(self._handle, _cstr(proxy_url, "Job.set_proxy()", True)), "Job.set_proxy()")
+
+    def set_ca_file(self, pem_path: Optional[StrPath]) -> None:
+        """Trusts the CA certificates of this PEM file (absolute path)
+        instead of the system's roots; None returns to the system's roots."""
+        check(lib.qm_job_set_ca_file(self._handle, _cstr(pem_path, "Job.set_ca_file()", True)), "Job.set_ca_file()")
+
+    def set_client_certificate(self, cert_pem: Optional[StrPath], key_pem: Optional[StrPath]) -> None:
+        """Presents this client certificate and key (PEM files, absolute
+        paths) for mutual TLS; both None removes them."""
+        check(
+            lib.qm_job_set_client_certificate(
+                self._handle,
+                _cstr(cert_pem, "Job.set_client_certificate(cert_pem)", True),
+                _cstr(key_pem, "Job.set_client_certificate(key_pem)", True),
+            ),
+            "Job.set_client_certificate()",
+        )

@@ -1,0 +1,106 @@
+"""Shared helpers of the qmgr Python tests (standard library only).
+
+Importing this module puts the checkout's ``python/`` directory first on
+``sys.path``, so the tests exercise this tree's ``qmgr`` package even when
+another copy is installed. The library comes from ``$QMGR_LIBRARY`` (set by
+``cargo test --test python``) or the package's own search.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+from typing import Callable, Optional
+
+TESTS_DIR = Path(__file__).resolve().parent
+PYTHON_DIR = TESTS_DIR.parent
+REPO_DIR = PYTHON_DIR.parent
+HEADER = REPO_DIR / "include" / "qmgr.h"
+SYMBOLS = REPO_DIR / "include" / "qmgr.symbols"
+
+if str(PYTHON_DIR) not in sys.path[:1]:
+    sys.path.insert(0, str(PYTHON_DIR))
+
+import qmgr  # noqa: E402
+
+MiB = 1024 * 1024
+
+#: Upper bound for any wait in the tests, so a bug fails instead of hanging.
+LONG = 60.0
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    """Deterministic, non-repeating-looking test data."""
+    block = bytes((i * 31 + seed * 7 + (i >> 8)) & 0xFF for i in range(65536))
+    reps, rest = divmod(size, len(block))
+    return block * reps + block[:rest]
+
+
+class TempDirTestCase(unittest.TestCase):
+    """A test with a private scratch directory (``self.dir``) and helpers."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.dir = Path(tempfile.mkdtemp(prefix="qmgr-py-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def make_file(self, name: str, size: int, random: bool = False, sparse: bool = False) -> Path:
+        """Creates ``self.dir / name`` with ``size`` bytes."""
+        path = self.dir / name
+        if sparse:
+            with open(path, "wb") as f:
+                f.truncate(size)
+        else:
+            path.write_bytes(os.urandom(size) if random else pattern(size))
+        return path
+
+    def manager(self, **kwargs: object) -> "qmgr.Manager":
+        """A fresh in-memory manager, closed at the end of the test."""
+        m = qmgr.Manager(**kwargs)  # type: ignore[arg-type]
+        self.addCleanup(m.close)
+        return m
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+        """Polls ``predicate`` until true, failing after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                self.fail(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.005)
+
+
+def run_in_thread(target: Callable[[], object]) -> "tuple[threading.Thread, list]":
+    """Starts ``target`` in a thread; returns (thread, box) where box gets
+    ("ok", value) or ("error", exception)."""
+    box: list = []
+
+    def main() -> None:
+        try:
+            box.append(("ok", target()))
+        except BaseException as e:  # noqa: BLE001 - reported to the test
+            box.append(("error", e))
+
+    t = threading.Thread(target=main, daemon=True)
+    t.start()
+    return t, box
+
+
+def which_python() -> str:
+    return sys.executable or "python3"
+
+
+def env_with_library(extra: Optional[dict] = None) -> dict:
+    """The environment for a child Python: same library, no stray bytecode."""
+    env = dict(os.environ)
+    env["QMGR_LIBRARY"] = qmgr.library_path
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONPATH", None)
+    if extra:
+        env.update(extra)
+    return env

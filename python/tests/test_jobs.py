@@ -1,0 +1,424 @@
+"""Managers and jobs: the lifecycle, properties, progress and job errors."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import shutil
+import ssl
+import subprocess
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+from _support import LONG, MiB, TempDirTestCase
+
+import qmgr
+import qmgr._lib
+from qmgr import JobState
+
+
+class LifecycleTests(TempDirTestCase):
+    def test_two_local_files_end_to_end(self) -> None:
+        a = self.make_file("a.bin", 3 * MiB + 17, random=True)
+        b = self.make_file("b.bin", 100_000, random=True)
+        out_a, out_b = self.dir / "out-a.bin", self.dir / "out-b.bin"
+        with qmgr.Manager() as m:
+            with m.create_job("lifecycle") as job:
+                self.assertEqual(job.state, JobState.SUSPENDED)
+                job.add_file(a.as_uri(), out_a)  # a file:// URL and a Path
+                job.add_file(str(b), str(out_b))  # an absolute path
+                self.assertEqual(job.file_count, 2)
+                job.resume()
+                self.assertEqual(job.wait(timeout=LONG), JobState.TRANSFERRED)
+                self.assertEqual(job.state, JobState.TRANSFERRED)
+                # Nothing appears at the local names before complete().
+                self.assertFalse(out_a.exists())
+                self.assertFalse(out_b.exists())
+                p = job.progress
+                self.assertEqual(p.bytes_total, a.stat().st_size + b.stat().st_size)
+                self.assertEqual(p.bytes_transferred, p.bytes_total)
+                self.assertEqual((p.files_total, p.files_transferred), (2, 2))
+                self.assertEqual(p.percent, 100)
+                self.assertTrue(p.done)
+                self.assertEqual(job.get_progress(qmgr.QM_PROGRESS_PERCENT_DONE), 100)
+                self.assertEqual(job.get_progress(qmgr.QM_PROGRESS_SIZE_DONE), p.bytes_total)
+                self.assertIn(qmgr.Status.JOB_COMPLETE, job.status.flags)
+                self.assertIsNotNone(job.times.transfer_completed)
+                self.assertEqual(job.complete(), qmgr.QM_S_OK)
+                self.assertEqual(job.state, JobState.ACKNOWLEDGED)
+                self.assertEqual(job.wait(timeout=1), JobState.ACKNOWLEDGED)
+            self.assertTrue(job.closed)
+        self.assertTrue(m.closed)
+        self.assertEqual(out_a.read_bytes(), a.read_bytes())
+        self.assertEqual(out_b.read_bytes(), b.read_bytes())
+
+    def test_five_line_example(self) -> None:
+        src, dest = self.make_file("src", 12345), self.dir / "dest"
+        with qmgr.Manager() as m, m.create_job("copy") as job:
+            job.add_file(src.as_uri(), str(dest))
+            job.resume()
+            if job.wait() == qmgr.JobState.TRANSFERRED: job.complete()  # noqa: E701
+        self.assertEqual(dest.read_bytes(), src.read_bytes())
+
+    def test_files_and_add_files(self) -> None:
+        src = self.make_file("src", 5000)
+        m = self.manager()
+        with m.create_job("files") as job:
+            job.add_files([(src, self.dir / "d0"), (src.as_uri(), self.dir / "d1", 5000), qmgr.FileSpec(str(src), str(self.dir / "d2"))])
+            files = job.files
+            self.assertEqual([f.index for f in files], [0, 1, 2])
+            self.assertEqual(files[1].remote, src.as_uri())
+            self.assertEqual(files[2].local, str(self.dir / "d2"))
+            self.assertIsNone(files[0].progress.bytes_total)  # not known before the transfer
+            self.assertFalse(files[0].progress.completed)
+            with self.assertRaises(qmgr.ItemNotFound):
+                job.file(3)
+            # all or none: one bad entry adds nothing
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.add_files([(src, self.dir / "d3"), ("relative/path", self.dir / "d4")])
+            self.assertEqual(job.file_count, 3)
+            with self.assertRaises(TypeError):
+                job.add_files([(src,)])
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            fp = job.file(0).progress
+            self.assertEqual((fp.bytes_total, fp.bytes_transferred, fp.completed), (5000, 5000, True))
+            self.assertEqual(job.complete(), qmgr.QM_S_OK)
+        for i in range(3):
+            self.assertEqual((self.dir / f"d{i}").read_bytes(), src.read_bytes())
+
+    def test_partial_complete(self) -> None:
+        src = self.make_file("src", 1000)
+        m = self.manager()
+        with m.create_job("partial") as job:
+            job.add_file(src, self.dir / "never")
+            hr = job.complete()  # never resumed: nothing was transferred
+            self.assertEqual(hr, qmgr.QM_BG_S_PARTIAL_COMPLETE)
+            self.assertTrue(hr.succeeded)
+            self.assertEqual(hr.name, "QM_BG_S_PARTIAL_COMPLETE")
+            self.assertEqual(job.state, JobState.ACKNOWLEDGED)
+        self.assertFalse((self.dir / "never").exists())
+
+    def test_cancel_removes_the_job(self) -> None:
+        src = self.make_file("src", 8 * MiB, sparse=True)
+        m = self.manager()
+        with m.create_job("cancel") as job:
+            job.max_bandwidth = 1 * MiB
+            job.add_file(src, self.dir / "out")
+            job.resume()
+            self.assertEqual(job.cancel(), qmgr.QM_S_OK)
+            self.assertEqual(job.state, JobState.CANCELLED)
+            self.assertNotIn(job.id, [j.id for j in m.jobs()])
+        self.assertEqual([p.name for p in self.dir.iterdir()], ["src"])  # no temporary file left
+
+    def test_suspend_and_resume(self) -> None:
+        src = self.make_file("src", 16 * MiB, sparse=True)
+        m = self.manager()
+        with m.create_job("suspend") as job:
+            job.max_bandwidth = 8 * MiB
+            job.add_file(src, self.dir / "out")
+            job.resume()
+            self.wait_for(lambda: job.progress.bytes_transferred > 0, what="some progress")
+            job.suspend()
+            self.assertEqual(job.state, JobState.SUSPENDED)
+            self.assertEqual(job.wait(1), JobState.SUSPENDED)  # SUSPENDED ends a wait
+            kept = job.progress.bytes_transferred
+            time.sleep(0.2)
+            self.assertEqual(job.progress.bytes_transferred, kept)  # stopped, data kept
+            job.max_bandwidth = 0
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            job.complete()
+        self.assertEqual((self.dir / "out").stat().st_size, 16 * MiB)
+
+    def test_sha256(self) -> None:
+        src = self.make_file("src", 200_000, random=True)
+        digest = hashlib.sha256(src.read_bytes())
+        m = self.manager()
+        with m.create_job("good") as job:
+            job.add_file(src, self.dir / "good")
+            job.set_file_sha256(0, digest.hexdigest().upper())
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            job.complete()
+        with m.create_job("good-bytes") as job:
+            job.add_file(src, self.dir / "good2")
+            job.set_file_sha256(0, digest.digest())
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            job.cancel()
+        with m.create_job("bad") as job:
+            job.add_file(src, self.dir / "bad")
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_file_sha256(0, "not hex")
+            with self.assertRaises(qmgr.ItemNotFound):
+                job.set_file_sha256(1, "00" * 32)
+            job.set_file_sha256(0, "00" * 32)
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.ERROR)
+            err = job.error
+            assert err is not None
+            self.assertEqual(err.code, qmgr.QM_BG_E_VALIDATION_FAILED)
+            self.assertEqual(err.name, "QM_BG_E_VALIDATION_FAILED")
+            self.assertEqual(err.file_index, 0)
+            self.assertIn("SHA-256", err.description)
+            job.set_file_sha256(0, None)  # clear it: the retry succeeds
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            self.assertIsNone(job.error)
+            job.complete()
+        self.assertEqual((self.dir / "good").read_bytes(), src.read_bytes())
+        self.assertEqual((self.dir / "bad").read_bytes(), src.read_bytes())
+
+    def test_error_record(self) -> None:
+        src = self.make_file("src", 1000)
+        m = self.manager()
+        with m.create_job("no directory") as job:
+            self.assertIsNone(job.error)
+            missing = self.dir / "missing-dir" / "out"
+            job.add_file(src, missing)
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.ERROR)
+            err = job.error
+            assert err is not None
+            self.assertIn(err.code, (qmgr.QM_E_FILE_NOT_FOUND, qmgr.QM_E_PATH_NOT_FOUND))
+            self.assertEqual(err.name, qmgr.hresult_name(err.code))
+            self.assertEqual(err.context, qmgr.ErrorContext.LOCAL_FILE)
+            self.assertEqual(err.file_index, 0)
+            self.assertIsNone(err.http_status)
+            self.assertIn("missing-dir", err.description)
+            self.assertEqual(str(err), err.description)
+            status = job.status
+            self.assertIn(qmgr.Status.JOB_ERROR, status.flags)
+            self.assertIn(status.win32_result, (2, 3))
+            # Fix the cause and resume: ERROR -> QUEUED -> TRANSFERRED.
+            missing.parent.mkdir()
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            job.complete()
+        self.assertEqual(missing.read_bytes(), src.read_bytes())
+
+    def test_wait_timeout_returns_none(self) -> None:
+        src = self.make_file("src", 16 * MiB, sparse=True)
+        m = self.manager()
+        with m.create_job("slow") as job:
+            job.max_bandwidth = 2 * MiB
+            job.add_file(src, self.dir / "out")
+            job.resume()
+            t0 = time.monotonic()
+            self.assertIsNone(job.wait(timeout=0.3))
+            elapsed = time.monotonic() - t0
+            self.assertGreaterEqual(elapsed, 0.28)
+            self.assertLess(elapsed, 5.0)
+            self.assertIsNone(job.wait(0))
+            with self.assertRaises(ValueError):
+                job.wait(-1)
+            with self.assertRaises(TypeError):
+                job.wait("1")  # type: ignore[arg-type]
+            job.cancel()
+            self.assertEqual(job.wait(1), JobState.CANCELLED)
+
+
+class PropertyTests(TempDirTestCase):
+    def test_job_properties(self) -> None:
+        m = self.manager()
+        with m.create_job("props") as job:
+            self.assertIsInstance(job.id, uuid.UUID)
+            self.assertEqual(job.display_name, "props")
+            job.display_name = "renamed ✓"
+            self.assertEqual(job.display_name, "renamed ✓")
+            self.assertEqual(job.description, "")
+            job.description = "a description"
+            self.assertEqual(job.description, "a description")
+            self.assertEqual(job.priority, qmgr.Priority.NORMAL)
+            self.assertIsInstance(job.priority, qmgr.Priority)
+            job.priority = qmgr.Priority.HIGH
+            self.assertEqual(job.priority, qmgr.Priority.HIGH)
+            job.switch_to_foreground()
+            self.assertEqual(job.priority, qmgr.Priority.FOREGROUND)
+            self.assertIn(qmgr.Status.JOB_FOREGROUND, job.status.flags)
+            self.assertEqual(job.minimum_retry_delay, 600)
+            job.minimum_retry_delay = 5
+            self.assertEqual(job.minimum_retry_delay, 5)
+            self.assertEqual(job.no_progress_timeout, 1_209_600)
+            job.no_progress_timeout = 0
+            self.assertEqual(job.no_progress_timeout, 0)
+            self.assertEqual(job.max_bandwidth, 0)
+            job.max_bandwidth = 12345
+            self.assertEqual(job.max_bandwidth, 12345)
+            job.max_bandwidth = None
+            self.assertEqual(job.max_bandwidth, 0)
+            self.assertEqual(job.notify_flags, qmgr.Notify.JOB_TRANSFERRED | qmgr.Notify.JOB_ERROR)
+            times = job.times
+            self.assertIsInstance(times.created, datetime.datetime)
+            self.assertLess(abs((datetime.datetime.now(datetime.timezone.utc) - times.created).total_seconds()), 60)
+            self.assertIsNone(times.transfer_completed)
+            p = job.progress
+            self.assertEqual((p.bytes_transferred, p.files_total, p.percent), (0, 0, 0))
+            self.assertIn("renamed", repr(m.get_job(job.id)))
+
+    def pem_files(self) -> "tuple":
+        """(certificate, key) PEM files made by openssl, or (a system CA
+        bundle, None), or (None, None)."""
+        openssl = shutil.which("openssl")
+        if openssl:
+            cert, key = self.dir / "cert.pem", self.dir / "key.pem"
+            r = subprocess.run(
+                [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=qmgr-test",
+                 "-keyout", str(key), "-out", str(cert)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=60,
+            )
+            if r.returncode == 0:
+                return cert, key
+        bundle = ssl.get_default_verify_paths().cafile
+        return (Path(bundle), None) if bundle and os.path.isfile(bundle) else (None, None)
+
+    def test_http_options(self) -> None:
+        m = self.manager()
+        cert, key = self.pem_files()
+        with m.create_job("http") as job:
+            self.assertIsNone(job.custom_headers)
+            job.set_custom_headers({"X-One": "1", "X-Two": "2"})
+            self.assertEqual(job.custom_headers, "X-One: 1\r\nX-Two: 2\r\n")
+            job.set_custom_headers("X-Three: 3")
+            self.assertEqual(job.custom_headers, "X-Three: 3")
+            job.set_custom_headers(None)
+            self.assertIsNone(job.custom_headers)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_custom_headers([("Range", "bytes=0-")])  # managed by qmgr
+            job.set_credentials("user", "secret")
+            job.set_credentials(None)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_credentials("a:b", "c")
+            with self.assertRaises(qmgr.StringTooLong):
+                job.set_credentials("u" * 301, "p")
+            job.set_proxy("http://proxy.invalid:8080")
+            job.set_proxy("")
+            job.set_proxy(None)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_proxy("::not a url")
+            if cert is not None:
+                job.set_ca_file(cert)
+            job.set_ca_file(None)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_ca_file("relative.pem")
+            with self.assertRaises(qmgr.QmgrError) as cm:
+                job.set_ca_file(self.dir / "missing.pem")
+            self.assertEqual(cm.exception.code, qmgr.QM_E_FILE_NOT_FOUND)
+            if key is not None:
+                job.set_client_certificate(cert, key)
+            job.set_client_certificate(None, None)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_client_certificate(self.dir, None)  # only one given
+
+    def test_stall_timeout(self) -> None:
+        m = self.manager()
+        with m.create_job("stall") as job:
+            if not qmgr._lib.has("qm_job_get_stall_timeout"):
+                with self.assertRaises(qmgr.FeatureNotImplemented):
+                    job.stall_timeout
+                self.skipTest("this libqmgr has no stall timeout")
+            self.assertEqual(job.stall_timeout, 60)
+            job.stall_timeout = 5
+            self.assertEqual(job.stall_timeout, 5)
+            job.stall_timeout = 0
+            self.assertEqual(job.stall_timeout, 1)  # below 1 is stored as 1
+
+    def test_manager_properties_and_listing(self) -> None:
+        m = self.manager()
+        self.assertEqual(m.max_active_jobs, 4)
+        m.max_active_jobs = 2
+        self.assertEqual(m.max_active_jobs, 2)
+        self.assertEqual(m.bandwidth_limit, 0)
+        m.bandwidth_limit = 10 * MiB
+        self.assertEqual(m.bandwidth_limit, 10 * MiB)
+        m.bandwidth_limit = None
+        self.assertEqual(m.bandwidth_limit, 0)
+        self.assertEqual(m.jobs(), [])
+        created = [m.create_job(f"job {i}") for i in range(5)]
+        listed = m.jobs()
+        self.assertEqual([j.id for j in listed], [j.id for j in reversed(created)])  # newest first
+        self.assertEqual([j.display_name for j in listed], [f"job {i}" for i in reversed(range(5))])
+        self.assertTrue(all(a.handle != b.handle for a, b in zip(listed, reversed(created))))
+        for j in listed:
+            j.close()
+        again = m.get_job(str(created[2].id))
+        self.assertEqual(again.id, created[2].id)
+        again.description = "seen through another reference"
+        self.assertEqual(created[2].description, "seen through another reference")
+        created[2].cancel()
+        self.assertEqual(again.state, JobState.CANCELLED)  # a final job stays readable
+        with self.assertRaises(qmgr.NotFound):
+            m.get_job(created[2].id)
+        self.assertEqual(len(m.jobs()), 4)
+        with self.assertRaises(qmgr.NotFound):
+            m.get_job(uuid.uuid4())
+        with self.assertRaises(qmgr.InvalidArgument):
+            m.get_job("not-a-guid")
+
+    def test_state_directory(self) -> None:
+        # Not implemented by this release of the library; once it is, a
+        # manager must open on it.
+        try:
+            m = qmgr.Manager(self.dir / "state")
+        except qmgr.FeatureNotImplemented as e:
+            self.assertEqual(e.code, qmgr.QM_E_NOTIMPL)
+            self.assertEqual(e.name, "QM_E_NOTIMPL")
+        else:
+            m.close()
+
+
+class ProgressTests(TempDirTestCase):
+    def test_progress_during_a_throttled_transfer(self) -> None:
+        size = 64 * MiB
+        src = self.make_file("big", size)
+        m = self.manager()
+        with m.create_job("progress") as job:
+            job.max_bandwidth = 64 * MiB  # about one second
+            job.add_file(src, self.dir / "out")
+            job.resume()
+            seen = []
+            t0 = time.monotonic()
+            while True:
+                p = job.progress
+                seen.append(p)
+                # percent is consistent with the very same snapshot
+                if p.bytes_total is None:
+                    self.assertEqual(p.percent, 0)
+                else:
+                    self.assertEqual(p.bytes_total, size)
+                    self.assertEqual(p.percent, 100 * p.bytes_transferred // size)
+                self.assertLessEqual(p.bytes_transferred, size)
+                self.assertGreaterEqual(p.percent, 0)
+                self.assertLessEqual(p.percent, 100)
+                if p.files_transferred == 1:
+                    break
+                self.assertLess(time.monotonic() - t0, LONG, "transfer too slow")
+                time.sleep(0.01)
+            elapsed = time.monotonic() - t0
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            values = [p.bytes_transferred for p in seen]
+            self.assertEqual(values, sorted(values), "bytes_transferred went backwards")
+            middle = {v for v in values if 0 < v < size}
+            self.assertGreaterEqual(len(middle), 5, f"too few intermediate values in {elapsed:.2f} s")
+            self.assertGreater(elapsed, 0.5, "the bandwidth limit did not hold")
+            rates = [p.bytes_per_second for p in seen if 0 < p.bytes_transferred < size]
+            self.assertTrue(any(r > 0 for r in rates), "no rate reported while transferring")
+            etas = [p.eta_seconds for p in seen if 0 < p.bytes_transferred < size and p.bytes_per_second > 0]
+            self.assertTrue(all(e is None or e < 3600 for e in etas))
+            pcts = [p.percent for p in seen]
+            self.assertEqual(pcts, sorted(pcts))
+            self.assertEqual(pcts[-1], 100)
+            final = job.progress
+            self.assertEqual((final.bytes_transferred, final.percent), (size, 100))
+            job.complete()
+        self.assertEqual((self.dir / "out").stat().st_size, size)
+
+
+if __name__ == "__main__":
+    unittest.main()

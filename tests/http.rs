@@ -1,0 +1,647 @@
+//! HTTP and HTTPS transfers over real sockets on 127.0.0.1, against the
+//! fault-injecting server of `tests/support/http_server.rs`: resume that is
+//! byte-exact or restarts, every server misbehaviour, the error model, TLS,
+//! bandwidth limits and priorities.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use qmgr::hresult::*;
+use qmgr::{ErrorContext, FileSpec, Job, JobState, Manager, Priority};
+use sha2::{Digest, Sha256};
+use support::http_server::{patterned, Fault, Resource, TestCa, TestServer};
+
+fn wait(job: &Job, limit: Duration) -> JobState {
+    job.wait(Some(limit)).unwrap().unwrap_or_else(|| {
+        panic!(
+            "the job did not settle within {limit:?}: {job:?} {:?}",
+            job.error()
+        )
+    })
+}
+
+/// A job for one URL with a 1 s retry delay, resumed.
+fn start(manager: &Manager, url: &str, dst: &Path) -> Job {
+    let job = manager.create_job("http").unwrap();
+    job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
+        .unwrap();
+    job.set_minimum_retry_delay(1).unwrap();
+    job.resume().unwrap();
+    job
+}
+
+/// Transfers, completes and returns the bytes at the local name.
+fn fetch(manager: &Manager, url: &str, dst: &Path) -> Vec<u8> {
+    let job = start(manager, url, dst);
+    assert_eq!(
+        wait(&job, Duration::from_secs(60)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    assert_eq!(job.complete().unwrap().0, QM_S_OK);
+    std::fs::read(dst).unwrap()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn no_partial_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().all(|e| {
+        !e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".qmgr-part")
+    })
+}
+
+/// The offset a `Range: bytes=N-` header asks for.
+fn range_start(range: &str) -> u64 {
+    range
+        .strip_prefix("bytes=")
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_64_mib_file_cut_at_50_random_offsets_arrives_byte_exact() {
+    const SIZE: usize = 64 << 20;
+    let dir = support::scratch("http-cuts");
+    let data = patterned(SIZE, 7);
+    let server = TestServer::start();
+    let resource = Resource::new(data.clone());
+    let etag = resource.etag.clone().unwrap();
+    server.add("/big", resource);
+    // 50 distinct cut points from a fixed-seed generator; each response is cut
+    // (FIN or RST, alternately) that many bytes after the offset it started at.
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut cuts: Vec<u64> = (0..50)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            1 + seed % (SIZE as u64 - 1)
+        })
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut faults = Vec::new();
+    let mut at = 0;
+    for (i, cut) in cuts.iter().enumerate() {
+        let n = cut - at;
+        faults.push(if i % 2 == 0 {
+            Fault::CloseAfter(n)
+        } else {
+            Fault::ResetAfter(n)
+        });
+        at = *cut;
+    }
+    server.script("/big", faults);
+
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("big.bin");
+    let job = manager.create_job("cuts").unwrap();
+    job.add_files(&[FileSpec::new(server.url("/big"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_file_sha256(0, Some(&sha256_hex(&data))).unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, Duration::from_secs(120)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    let got = std::fs::read(&dst).unwrap();
+    assert_eq!(sha256_hex(&got), sha256_hex(&data));
+    assert!(got == data);
+
+    // Every reconnection was a range request from exactly where the data ended,
+    // tied to the version by If-Range, never content-encoded.
+    let requests = server.requests("/big");
+    assert_eq!(
+        requests.len(),
+        cuts.len() + 1,
+        "one request per cut, plus the first"
+    );
+    assert_eq!(requests[0].range, None);
+    for (request, cut) in requests[1..].iter().zip(&cuts) {
+        let range = request
+            .range
+            .as_deref()
+            .expect("a reconnection without Range");
+        assert_eq!(range_start(range), *cut);
+        assert_eq!(request.if_range.as_deref(), Some(etag.as_str()));
+    }
+    assert!(
+        requests.iter().all(|r| r.accept_encoding.is_none()),
+        "Accept-Encoding was sent"
+    );
+    assert_eq!(
+        server.body_bytes_sent("/big"),
+        SIZE as u64,
+        "no byte was fetched twice"
+    );
+}
+
+#[test]
+fn range_misbehaviours_restart_the_file_and_never_corrupt_it() {
+    let dir = support::scratch("http-misbehave");
+    let server = TestServer::start();
+    let manager = Manager::open(None).unwrap();
+    let size = 3 << 20;
+    let cut = 1 << 20;
+    let cases: Vec<(&str, Fault)> = vec![
+        ("ignore-range", Fault::IgnoreRange),
+        ("wrong-start", Fault::WrongStart),
+        ("wrong-total", Fault::WrongTotal),
+        ("no-content-range", Fault::NoContentRange),
+        ("garbled-content-range", Fault::GarbledContentRange),
+        (
+            "416-with-size",
+            Fault::RangeNotSatisfiable { with_size: true },
+        ),
+        (
+            "416-without-size",
+            Fault::RangeNotSatisfiable { with_size: false },
+        ),
+    ];
+    for (i, (name, fault)) in cases.into_iter().enumerate() {
+        let data = patterned(size, 100 + i as u32);
+        let path = format!("/{name}");
+        server.add(&path, Resource::new(data.clone()));
+        server.script(&path, vec![Fault::CloseAfter(cut), fault]);
+        let got = fetch(&manager, &server.url(&path), &dir.join(name));
+        assert!(got == data, "{name}: the file is not byte-exact");
+        let requests = server.requests(&path);
+        assert_eq!(
+            requests[1].range.as_deref().map(range_start),
+            Some(cut),
+            "{name}: the resume asked for the cut"
+        );
+        // After the bad answer the file was fetched again from zero: by a new
+        // plain request, or (a 200 to the range request) by that very answer.
+        let restarted = requests.iter().skip(2).any(|r| r.range.is_none());
+        assert!(
+            restarted || name == "ignore-range",
+            "{name}: no restart from zero: {requests:?}"
+        );
+        assert!(
+            server.body_bytes_sent(&path) >= cut + size as u64,
+            "{name}: the whole file was not sent again"
+        );
+    }
+    assert!(no_partial_files(&dir));
+}
+
+#[test]
+fn a_changed_etag_between_attempts_restarts_from_zero() {
+    let dir = support::scratch("http-etag");
+    let server = TestServer::start();
+    let old = patterned(2 << 20, 1);
+    let new = patterned(2 << 20, 2);
+    server.add("/fw", Resource::new(old));
+    server.script(
+        "/fw",
+        vec![
+            Fault::CloseAfter(700_000),
+            Fault::Replace(Resource::new(new.clone())),
+        ],
+    );
+    let manager = Manager::open(None).unwrap();
+    let got = fetch(&manager, &server.url("/fw"), &dir.join("fw"));
+    assert!(got == new, "bytes of the old version survived the change");
+    let requests = server.requests("/fw");
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[1].if_range.is_some(),
+        "the resume must carry If-Range"
+    );
+}
+
+#[test]
+fn other_framings_and_redirects_arrive_intact() {
+    let dir = support::scratch("http-framing");
+    let server = TestServer::start();
+    let manager = Manager::open(None).unwrap();
+    let data = patterned(1_500_000, 9);
+
+    let mut chunked = Resource::new(data.clone());
+    chunked.chunked = true;
+    server.add("/chunked", chunked);
+    server.script(
+        "/chunked",
+        vec![Fault::CloseAfter(400_000), Fault::ResetAfter(300_000)],
+    );
+    assert!(fetch(&manager, &server.url("/chunked"), &dir.join("chunked")) == data);
+
+    let mut unframed = Resource::new(data.clone());
+    unframed.no_length = true;
+    server.add("/no-length", unframed);
+    assert!(fetch(&manager, &server.url("/no-length"), &dir.join("no-length")) == data);
+
+    server.add("/target", Resource::new(data.clone()));
+    server.script("/hop1", vec![Fault::Redirect(302, "/hop2".into())]);
+    server.script("/hop2", vec![Fault::Redirect(301, server.url("/target"))]);
+    assert!(fetch(&manager, &server.url("/hop1"), &dir.join("redirected")) == data);
+
+    server.add("/slow", Resource::new(patterned(200_000, 3)));
+    server.script(
+        "/slow",
+        vec![Fault::Drip {
+            bytes: 20_000,
+            every: Duration::from_millis(20),
+        }],
+    );
+    assert!(fetch(&manager, &server.url("/slow"), &dir.join("slow")) == patterned(200_000, 3));
+}
+
+#[test]
+fn a_redirect_to_a_file_url_is_refused() {
+    let dir = support::scratch("http-redirect-file");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, b"local secret").unwrap();
+    let server = TestServer::start();
+    server.script(
+        "/evil",
+        vec![Fault::Redirect(302, format!("file://{}", secret.display()))],
+    );
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out");
+    let job = start(&manager, &server.url("/evil"), &dst);
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
+    assert!(!dst.exists());
+    job.cancel().unwrap();
+    assert!(no_partial_files(&dir));
+}
+
+#[test]
+fn http_errors_map_to_codes_states_and_words() {
+    let dir = support::scratch("http-errors");
+    let server = TestServer::start();
+    let manager = Manager::open(None).unwrap();
+    for status in [404u16, 403, 410] {
+        let job = start(
+            &manager,
+            &server.url(&format!("/missing-{status}")),
+            &dir.join(format!("e{status}")),
+        );
+        if status != 404 {
+            server.script(
+                &format!("/missing-{status}"),
+                vec![Fault::Status(status, vec![])],
+            );
+        }
+        assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
+        let err = job.error().unwrap();
+        assert_eq!(err.code, qmgr::HResult::from_http_status(status));
+        assert_eq!(err.http_status, status);
+        assert_eq!(err.context, ErrorContext::RemoteFile);
+        assert!(
+            err.description.contains(&status.to_string()) && err.description.contains("/missing"),
+            "{}",
+            err.description
+        );
+        let st = job.status();
+        assert_eq!(st.transport_result, u32::from(status));
+        assert!(st.error);
+        job.cancel().unwrap();
+    }
+    assert_eq!(qmgr::HResult::from_http_status(404).0 as u32, 0x8019_0194);
+}
+
+#[test]
+fn a_503_with_retry_after_is_transient_then_recovers() {
+    let dir = support::scratch("http-503");
+    let server = TestServer::start();
+    let data = patterned(300_000, 4);
+    server.add("/busy", Resource::new(data.clone()));
+    server.script(
+        "/busy",
+        vec![Fault::Status(503, vec![("Retry-After".into(), "2".into())])],
+    );
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("busy");
+    let started = Instant::now();
+    let job = start(&manager, &server.url("/busy"), &dst);
+    // It passes through TRANSIENT_ERROR (which does not end a wait)...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while job.state() != JobState::TransientError {
+        assert!(
+            Instant::now() < deadline,
+            "never saw TRANSIENT_ERROR: {:?}",
+            job.state()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let err = job.error().unwrap();
+    assert_eq!(err.code.0, qmgr::HResult::from_http_status(503).0);
+    assert!(job.status().error);
+    // ...and is retried after Retry-After (2 s, longer than the 1 s delay).
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "retried before Retry-After: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(job.status().num_retries, 1);
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data);
+}
+
+#[test]
+fn a_stalled_server_trips_the_stall_timer_and_the_transfer_goes_on() {
+    let dir = support::scratch("http-stall");
+    let server = TestServer::start();
+    let data = patterned(1 << 20, 5);
+    server.add("/stall", Resource::new(data.clone()));
+    server.script(
+        "/stall",
+        vec![Fault::StallAfter(300_000, Duration::from_secs(20))],
+    );
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("stall");
+    let job = manager.create_job("stall").unwrap();
+    job.add_files(&[FileSpec::new(server.url("/stall"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_stall_timeout(1).unwrap();
+    job.set_minimum_retry_delay(1).unwrap();
+    let started = Instant::now();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, Duration::from_secs(30)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "the stall was not waited for: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "the stall timer did not fire: {elapsed:?}"
+    );
+    let requests = server.requests("/stall");
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].range.as_deref().map(range_start), Some(300_000));
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data);
+}
+
+#[test]
+fn an_unreachable_server_is_a_transient_winhttp_error() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = support::scratch("http-refused");
+    let manager = Manager::open(None).unwrap();
+    let job = start(
+        &manager,
+        &format!("http://127.0.0.1:{port}/x"),
+        &dir.join("x"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while job.state() != JobState::TransientError {
+        assert!(Instant::now() < deadline, "{:?}", job.state());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let err = job.error().unwrap();
+    assert_eq!(err.code.0, QM_E_WINHTTP_CANNOT_CONNECT);
+    assert_eq!(job.status().win32_result, 12029);
+    // With a no-progress timeout of 0 the next error is final.
+    job.set_no_progress_timeout(0).unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(10)), JobState::Error);
+    job.cancel().unwrap();
+}
+
+#[test]
+fn suspend_interrupts_a_blocked_read_at_once() {
+    let dir = support::scratch("http-suspend");
+    let server = TestServer::start();
+    let data = patterned(1 << 20, 6);
+    server.add("/hang", Resource::new(data.clone()));
+    server.script(
+        "/hang",
+        vec![Fault::StallAfter(100_000, Duration::from_secs(30))],
+    );
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("hang");
+    let job = start(&manager, &server.url("/hang"), &dst);
+    while job.bytes_transferred() < 100_000 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    job.suspend().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "suspend waited {:?} for a blocked read",
+        t.elapsed()
+    );
+    assert_eq!(job.bytes_transferred(), 100_000);
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data);
+}
+
+#[test]
+fn custom_headers_and_credentials_reach_the_server() {
+    let dir = support::scratch("http-headers");
+    let server = TestServer::start();
+    server.add("/h", Resource::new(patterned(1000, 1)));
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("headers").unwrap();
+    job.add_files(&[FileSpec::new(
+        server.url("/h"),
+        dir.join("h").to_str().unwrap(),
+    )])
+    .unwrap();
+    job.set_custom_headers(Some("X-Device: 42\r\nX-Channel: beta\r\n"))
+        .unwrap();
+    job.set_credentials(Some(("fleet", "s3cret"))).unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    let seen = &server.requests("/h")[0];
+    assert_eq!(seen.header("x-device"), Some("42"));
+    assert_eq!(seen.header("x-channel"), Some("beta"));
+    // base64("fleet:s3cret")
+    assert_eq!(seen.header("authorization"), Some("Basic ZmxlZXQ6czNjcmV0"));
+    assert!(seen.accept_encoding.is_none());
+}
+
+#[test]
+fn tls_verifies_against_the_given_ca_and_fails_without_it() {
+    let dir = support::scratch("http-tls");
+    let ca = TestCa::generate(&dir);
+    let server = TestServer::start_tls(&ca, false);
+    let data = patterned(500_000, 8);
+    server.add("/secure", Resource::new(data.clone()));
+    let manager = Manager::open(None).unwrap();
+
+    // Trusting the test CA: it works, resumes included.
+    server.script("/secure", vec![Fault::CloseAfter(200_000)]);
+    let job = manager.create_job("tls").unwrap();
+    let dst = dir.join("secure");
+    job.add_files(&[FileSpec::new(server.url("/secure"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, Duration::from_secs(30)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data);
+
+    // Without it the certificate is not trusted: 0x80072F8F, fatal.
+    let job = start(&manager, &server.url("/secure"), &dir.join("untrusted"));
+    assert_eq!(
+        wait(&job, Duration::from_secs(30)),
+        JobState::Error,
+        "{:?}",
+        job.error()
+    );
+    let err = job.error().unwrap();
+    assert_eq!(err.code.0 as u32, 0x8007_2F8F);
+    assert_eq!(err.context, ErrorContext::GeneralTransport);
+    job.cancel().unwrap();
+    assert!(!dir.join("untrusted").exists());
+}
+
+#[test]
+fn mutual_tls_presents_the_client_certificate() {
+    let dir = support::scratch("http-mtls");
+    let ca = TestCa::generate(&dir);
+    let server = TestServer::start_tls(&ca, true);
+    let data = patterned(100_000, 2);
+    server.add("/device", Resource::new(data.clone()));
+    let manager = Manager::open(None).unwrap();
+
+    let job = manager.create_job("mtls").unwrap();
+    let dst = dir.join("device");
+    job.add_files(&[FileSpec::new(server.url("/device"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    job.set_client_certificate(Some((
+        ca.client_cert_pem.to_str().unwrap(),
+        ca.client_key_pem.to_str().unwrap(),
+    )))
+    .unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, Duration::from_secs(30)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data);
+
+    // Without a client certificate the server refuses the connection.
+    let job = manager.create_job("no client cert").unwrap();
+    job.add_files(&[FileSpec::new(
+        server.url("/device"),
+        dir.join("refused").to_str().unwrap(),
+    )])
+    .unwrap();
+    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    job.set_no_progress_timeout(0).unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
+    job.cancel().unwrap();
+    assert!(!dir.join("refused").exists());
+}
+
+#[test]
+fn the_bandwidth_limit_holds_within_ten_percent() {
+    let dir = support::scratch("http-limit");
+    let server = TestServer::start();
+    let size = 10 << 20;
+    server.add("/limited", Resource::new(patterned(size, 3)));
+    let manager = Manager::open(None).unwrap();
+    let limit = 2u64 << 20;
+    let job = manager.create_job("limited").unwrap();
+    job.add_files(&[FileSpec::new(
+        server.url("/limited"),
+        dir.join("limited").to_str().unwrap(),
+    )])
+    .unwrap();
+    job.set_max_bandwidth(limit).unwrap();
+    let started = Instant::now();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(60)), JobState::Transferred);
+    let rate = size as f64 / started.elapsed().as_secs_f64();
+    let ratio = rate / limit as f64;
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "achieved {rate:.0} B/s for a limit of {limit} B/s ({ratio:.3})"
+    );
+}
+
+#[test]
+fn a_foreground_job_overtakes_queued_background_ones() {
+    let dir = support::scratch("http-foreground");
+    let server = TestServer::start();
+    server.add("/bg", Resource::new(patterned(3 << 20, 1)));
+    server.add("/fg", Resource::new(patterned(1 << 20, 2)));
+    let manager = Manager::open(None).unwrap();
+    manager.set_max_active_jobs(1).unwrap();
+    manager.set_bandwidth_limit(1 << 20).unwrap();
+    let background: Vec<Job> = (0..3)
+        .map(|i| {
+            let job = manager.create_job("bg").unwrap();
+            job.add_files(&[FileSpec::new(
+                server.url("/bg"),
+                dir.join(format!("bg{i}")).to_str().unwrap(),
+            )])
+            .unwrap();
+            job.resume().unwrap();
+            job
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let fg = manager.create_job("fg").unwrap();
+    fg.add_files(&[FileSpec::new(
+        server.url("/fg"),
+        dir.join("fg").to_str().unwrap(),
+    )])
+    .unwrap();
+    fg.set_priority(Priority::Foreground).unwrap();
+    fg.resume().unwrap();
+    assert_eq!(wait(&fg, Duration::from_secs(30)), JobState::Transferred);
+    // The foreground job finished while every background job still had work.
+    for job in &background {
+        assert!(
+            job.state() != JobState::Transferred,
+            "a background job finished before the foreground one"
+        );
+    }
+    // The preempted job goes on with a range request, not from zero.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.requests("/bg").iter().any(|r| r.range.is_some()) {
+        assert!(
+            Instant::now() < deadline,
+            "the preempted job did not resume with a range: {:?}",
+            server.requests("/bg")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for job in &background {
+        job.cancel().unwrap();
+    }
+}
