@@ -645,3 +645,67 @@ fn a_foreground_job_overtakes_queued_background_ones() {
         job.cancel().unwrap();
     }
 }
+
+#[test]
+fn an_explicit_proxy_carries_the_requests() {
+    // The test server plays the proxy: a plain-HTTP request for a host that
+    // does not exist reaches it in absolute form.
+    let dir = support::scratch("http-proxy");
+    let server = TestServer::start();
+    let data = patterned(100_000, 12);
+    server.add("/via-proxy", Resource::new(data.clone()));
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("proxied").unwrap();
+    let dst = dir.join("proxied");
+    job.add_files(&[FileSpec::new(
+        "http://updates.invalid/via-proxy",
+        dst.to_str().unwrap(),
+    )])
+    .unwrap();
+    job.set_proxy(Some(&server.url(""))).unwrap();
+    job.set_no_progress_timeout(0).unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, Duration::from_secs(30)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data);
+    // updates.invalid cannot resolve: only the proxy can have carried it.
+    assert_eq!(server.requests("/via-proxy").len(), 1);
+}
+
+#[test]
+fn retries_without_progress_end_in_error_after_the_no_progress_timeout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = support::scratch("http-no-progress");
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("no progress").unwrap();
+    job.add_files(&[FileSpec::new(
+        format!("http://127.0.0.1:{port}/x"),
+        dir.join("x").to_str().unwrap(),
+    )])
+    .unwrap();
+    job.set_minimum_retry_delay(1).unwrap();
+    job.set_no_progress_timeout(3).unwrap();
+    let started = Instant::now();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(2900),
+        "gave up before the timeout: {elapsed:?}"
+    );
+    assert!(
+        job.status().num_retries >= 2,
+        "it was not retried meanwhile: {:?}",
+        job.status()
+    );
+    assert_eq!(job.error().unwrap().code.0, QM_E_WINHTTP_CANNOT_CONNECT);
+}

@@ -580,6 +580,30 @@ fn serve(mut conn: Box<dyn Conn>, shared: &Shared) {
             Ok(None) => break End::Close,
             Err(_) => break End::Cut,
         };
+        if req.method == "CONNECT" {
+            // Play an HTTP proxy: open a "tunnel" that is this same server,
+            // so the client's next requests on the connection are served here.
+            shared
+                .paths()
+                .requests
+                .entry(req.target.clone())
+                .or_default()
+                .push(SeenRequest {
+                    method: req.method.clone(),
+                    path: req.target.clone(),
+                    range: None,
+                    if_range: None,
+                    accept_encoding: None,
+                    headers: req.headers.clone(),
+                });
+            if conn
+                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .is_err()
+            {
+                break End::Cut;
+            }
+            continue;
+        }
         match respond(conn.as_mut(), shared, &req) {
             Ok(End::KeepAlive) if !req.close => {}
             Ok(End::KeepAlive) => break End::Close,

@@ -295,6 +295,8 @@ fn request_error(err: ureq::Error, url: &str, offset: u64) -> TransferError {
             (HResult(QM_BG_E_INVALID_SERVER_RESPONSE), false)
         }
         E::InvalidProxyUrl => (HResult(QM_BG_E_INVALID_PROXY_INFO), false),
+        // The proxy refused or failed the tunnel: like an unreachable server.
+        E::ConnectProxyFailed(_) => (winhttp(12029), true),
         E::BadUri(_) => (HResult(QM_BG_E_PROTOCOL_NOT_AVAILABLE), false),
         _ => (HResult(QM_E_FAIL), false),
     };
