@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -24,10 +24,23 @@ use crate::engine::manager::ManagerShared;
 use crate::engine::notify::{NotifyCallback, Registration};
 use crate::engine::options::{self, HttpOptions, ProxySetting};
 use crate::engine::partial;
+use crate::engine::store::{FileRecord, JobRecord};
 use crate::engine::throttle::Throttle;
 use crate::engine::transport::{Source, TransferError, Validator};
 use crate::engine::types::*;
 use crate::hresult::*;
+
+/// Error contexts by number, for restoring stored errors.
+const ERROR_CONTEXTS: [ErrorContext; 8] = [
+    ErrorContext::None,
+    ErrorContext::Unknown,
+    ErrorContext::GeneralQueueManager,
+    ErrorContext::QueueManagerNotification,
+    ErrorContext::LocalFile,
+    ErrorContext::RemoteFile,
+    ErrorContext::GeneralTransport,
+    ErrorContext::RemoteApplication,
+];
 
 /// Longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = 256;
@@ -105,6 +118,8 @@ pub(crate) struct FileEntry {
     pub sha256: Option<[u8; 32]>,
     /// Already renamed to its local name by a `complete` that later failed.
     pub committed: bool,
+    /// Bytes of the temporary file known to be on disk (fsynced and recorded).
+    pub durable: u64,
 }
 
 /// Lock-free progress counters of a job.
@@ -191,6 +206,8 @@ pub(crate) struct JobData {
 /// The shared body of a job; `Job` is a reference to it.
 pub(crate) struct JobShared {
     pub id: JobId,
+    /// Creation order within the manager (stable across restarts).
+    pub created_order: u64,
     pub manager: Weak<ManagerShared>,
     /// A copy of `data.state` for lock-free readers.
     pub state: AtomicU32,
@@ -225,6 +242,43 @@ impl fmt::Debug for Job {
 impl PartialEq for Job {
     fn eq(&self, other: &Job) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+/// What of a job to write to the state directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Save {
+    /// The job's row.
+    Job,
+    /// The job's row and one file.
+    File(usize),
+    /// The job's row and every file.
+    Files,
+}
+
+fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn from_epoch_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+fn file_record(index: usize, f: &FileEntry) -> FileRecord {
+    let total = f.counters.total.load(Ordering::Relaxed);
+    FileRecord {
+        index: index as u32,
+        remote: f.remote.clone(),
+        local: f.local.to_string_lossy().into_owned(),
+        size_hint: f.size_hint,
+        temp: f.temp.as_ref().map(|t| t.to_string_lossy().into_owned()),
+        validator: f.validator.as_ref().map(Validator::to_json),
+        sha256: f.sha256,
+        total: (total != UNKNOWN).then_some(total),
+        durable: f.durable,
+        completed: f.counters.completed.load(Ordering::Relaxed),
+        committed: f.committed,
     }
 }
 
@@ -349,6 +403,7 @@ impl Job {
         Ok(Job {
             shared: Arc::new(JobShared {
                 id: JobId::new_random(),
+                created_order: queue_seq,
                 manager: Arc::downgrade(manager),
                 state: AtomicU32::new(JobState::Suspended as u32),
                 priority: AtomicU32::new(Priority::Normal as u32),
@@ -551,6 +606,203 @@ impl Job {
 
     // ----- changing ------------------------------------------------------
 
+    /// The job's row as stored in the state directory.
+    fn record(&self, data: &JobData) -> JobRecord {
+        JobRecord {
+            id: self.shared.id.0,
+            created_order: self.shared.created_order,
+            display_name: data.display_name.clone(),
+            description: data.description.clone(),
+            state: data.state as u32,
+            priority: data.priority as u32,
+            retry_delay: data.retry_delay,
+            no_progress_timeout: data.no_progress_timeout,
+            notify_flags: data.notify_flags.0,
+            max_bandwidth: self.shared.throttle.rate(),
+            num_retries: data.num_retries,
+            queue_seq: data.queue_seq,
+            created_ms: epoch_ms(data.created),
+            modified_ms: epoch_ms(data.modified),
+            completed_ms: data.transfer_completed.map(epoch_ms),
+            error: data.error.as_ref().map(|e| {
+                (
+                    e.code.0,
+                    e.context as u32,
+                    e.file_index,
+                    e.http_status,
+                    e.description.clone(),
+                )
+            }),
+            http_options: data.http.to_json(),
+        }
+    }
+
+    /// Writes the job (and some files) to the state directory, if there is
+    /// one; nothing to do for an in-memory manager.
+    pub(crate) fn save(&self, data: &JobData, what: Save) -> Result<()> {
+        let Some(manager) = self.shared.manager.upgrade() else {
+            return Ok(());
+        };
+        let Some(store) = &manager.store else {
+            return Ok(());
+        };
+        let job = self.record(data);
+        match what {
+            Save::Job => store.save_job(&job, &[]),
+            Save::File(i) => match data.files.get(i) {
+                Some(f) => store.save_job_and_file(&job, &file_record(i, f)),
+                None => store.save_job(&job, &[]),
+            },
+            Save::Files => {
+                let files: Vec<_> = data
+                    .files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| file_record(i, f))
+                    .collect();
+                store.save_job(&job, &files)
+            }
+        }
+    }
+
+    /// Rebuilds a job from the state directory. Partial files are cut back to
+    /// their durable length (bytes past it may be garbage after a power
+    /// loss); a transferred file whose temporary file is gone or short is
+    /// fetched again. Active and retrying jobs go back to QUEUED.
+    pub(crate) fn restore(
+        manager: &Arc<ManagerShared>,
+        job: JobRecord,
+        files: Vec<FileRecord>,
+    ) -> Job {
+        let mut entries = Vec::with_capacity(files.len());
+        let (mut known_bytes, mut unknown_sizes, mut done_files, mut transferred) =
+            (0u64, 0usize, 0u32, 0u64);
+        for f in files {
+            let temp = f.temp.map(PathBuf::from);
+            let total = f.total.unwrap_or(UNKNOWN);
+            let on_disk = temp
+                .as_ref()
+                .and_then(|t| std::fs::symlink_metadata(t).ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            let complete = f.completed
+                && (f.committed || (on_disk.is_some_and(|len| len >= total) && total != UNKNOWN));
+            let durable = if complete {
+                total
+            } else {
+                let keep = f.durable.min(on_disk.unwrap_or(0));
+                if let Some(t) = &temp {
+                    if on_disk.is_some() {
+                        // Cut back: what lies past the durable length is not trusted.
+                        let _ = partial::reopen(t).and_then(|file| file.set_len(keep));
+                    }
+                }
+                keep
+            };
+            if total == UNKNOWN {
+                unknown_sizes += 1;
+            } else {
+                known_bytes += total;
+            }
+            if complete {
+                done_files += 1;
+            }
+            let shown = if f.committed { total } else { durable };
+            transferred += if shown == UNKNOWN { 0 } else { shown };
+            entries.push(FileEntry {
+                source: Source::parse(&f.remote).unwrap_or(Source::Http(f.remote.clone())),
+                remote: f.remote,
+                local: PathBuf::from(f.local),
+                size_hint: f.size_hint,
+                counters: Arc::new(FileCounters {
+                    total: AtomicU64::new(total),
+                    transferred: AtomicU64::new(if shown == UNKNOWN { 0 } else { shown }),
+                    completed: AtomicBool::new(complete),
+                }),
+                temp: temp.filter(|_| on_disk.is_some()),
+                validator: f.validator.as_deref().and_then(Validator::from_json),
+                sha256: f.sha256,
+                committed: f.committed,
+                durable,
+            });
+        }
+        let stored_state = JobState::from_u32(job.state).unwrap_or(JobState::Suspended);
+        let state = match stored_state {
+            JobState::Connecting | JobState::Transferring | JobState::TransientError => {
+                JobState::Queued
+            }
+            other => other,
+        };
+        let priority = Priority::from_u32(job.priority).unwrap_or(Priority::Normal);
+        let files_total = entries.len() as u32;
+        let data = JobData {
+            state,
+            files: entries,
+            display_name: job.display_name,
+            description: job.description,
+            priority,
+            retry_delay: job.retry_delay.max(1),
+            no_progress_timeout: job.no_progress_timeout,
+            http: HttpOptions::from_json(&job.http_options),
+            notify: None,
+            notify_flags: NotifyFlags(job.notify_flags & NotifyFlags::ALL),
+            error: job
+                .error
+                .map(
+                    |(code, context, file_index, http_status, description)| JobError {
+                        code: HResult(code),
+                        context: ERROR_CONTEXTS
+                            .get(context as usize)
+                            .copied()
+                            .unwrap_or(ErrorContext::Unknown),
+                        file_index,
+                        http_status,
+                        description,
+                    },
+                ),
+            num_retries: job.num_retries,
+            created: from_epoch_ms(job.created_ms),
+            modified: from_epoch_ms(job.modified_ms),
+            transfer_completed: job.completed_ms.map(from_epoch_ms),
+            queue_seq: job.queue_seq,
+            run: None,
+            retry_at: None,
+            progress_clock: Instant::now(),
+            finishing: false,
+            known_bytes,
+            unknown_sizes,
+            next_incomplete: 0,
+        };
+        let restored = Job {
+            shared: Arc::new(JobShared {
+                id: JobId(job.id),
+                created_order: job.created_order,
+                manager: Arc::downgrade(manager),
+                state: AtomicU32::new(state as u32),
+                priority: AtomicU32::new(priority as u32),
+                counters: JobCounters {
+                    bytes_total: AtomicU64::new(if unknown_sizes > 0 {
+                        UNKNOWN
+                    } else {
+                        known_bytes
+                    }),
+                    bytes_transferred: AtomicU64::new(transferred),
+                    files_total: AtomicU32::new(files_total),
+                    files_transferred: AtomicU32::new(done_files),
+                    bytes_per_second: AtomicU64::new(0),
+                },
+                throttle: Throttle::new(job.max_bandwidth),
+                op_lock: Mutex::new(()),
+                data: Mutex::new(data),
+                changed: Condvar::new(),
+            }),
+        };
+        if state != stored_state {
+            let _ = restored.save(&restored.shared.data.lock(), Save::Files);
+        }
+        restored
+    }
+
     /// Takes the locks a mutating call needs; refuses final jobs, and jobs
     /// whose manager is closed (`QM_E_HANDLE`).
     fn lock_for_change(
@@ -571,6 +823,7 @@ impl Job {
         let (_op, mut data) = self.lock_for_change(action)?;
         let out = f(&mut data)?;
         self.touch(&mut data);
+        self.save(&data, Save::Job)?;
         Ok(out)
     }
 
@@ -759,6 +1012,7 @@ impl Job {
                 validator: None,
                 sha256: None,
                 committed: false,
+                durable: 0,
             });
         }
         self.shared
@@ -768,6 +1022,7 @@ impl Job {
         data.unknown_sizes += files.len();
         self.publish_total(&data);
         self.touch(&mut data);
+        self.save(&data, Save::Files)?;
         if data.state == JobState::Transferred {
             data.transfer_completed = None;
             self.enqueue(&mut data)?;
@@ -802,10 +1057,11 @@ impl Job {
             data.error = None;
             data.transfer_completed.get_or_insert_with(SystemTime::now);
             self.set_state(&mut data, JobState::Transferred);
-            return Ok(());
+            return self.save(&data, Save::Job);
         }
         data.error = None;
         self.enqueue(&mut data)?;
+        self.save(&data, Save::Job)?;
         drop(data);
         self.wake_scheduler();
         Ok(())
@@ -822,7 +1078,7 @@ impl Job {
             .counters
             .bytes_per_second
             .store(0, Ordering::Relaxed);
-        Ok(())
+        self.save(&data, Save::Job)
     }
 
     /// Cancels the job (`CancelJob`): stops it, deletes every temporary file,
@@ -880,6 +1136,8 @@ impl Job {
         }
         if let Err(err) = outcome {
             data.finishing = false;
+            // Files already in place must stay known as such.
+            let _ = self.save(&data, Save::Files);
             if was.is_active() {
                 // The worker was stopped above: back to the queue, in its place.
                 self.set_state(&mut data, JobState::Queued);
@@ -908,6 +1166,10 @@ impl Job {
         let registration = data.notify.take();
         drop(data);
         if let Some(manager) = self.shared.manager.upgrade() {
+            if let Some(store) = &manager.store {
+                // Best effort: a leftover row of a final job is dropped at the next open.
+                let _ = store.delete_job(&self.shared.id.0);
+            }
             manager.forget_job(self);
             manager.wake_scheduler();
         }
@@ -1052,9 +1314,10 @@ impl Job {
     /// Sets the job's own bandwidth limit in bytes per second (0: none); it
     /// applies on top of the manager's limit, whatever the priority.
     pub fn set_max_bandwidth(&self, bytes_per_second: u64) -> Result<()> {
-        self.change("limit", |_| Ok(()))?;
-        self.shared.throttle.set_rate(bytes_per_second);
-        Ok(())
+        self.change("limit", |_| {
+            self.shared.throttle.set_rate(bytes_per_second);
+            Ok(())
+        })
     }
 
     /// Sets extra request headers (`"Name: value\r\n…"`), or clears them with `None`.
@@ -1143,7 +1406,8 @@ impl Job {
             })?;
             file.sha256 = digest;
             Ok(())
-        })
+        })?;
+        self.save(&self.shared.data.lock(), Save::File(index as usize))
     }
 
     /// Records an error of a worker run: TRANSIENT_ERROR with a retry time,

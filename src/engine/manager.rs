@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::engine::error::{Error, Result};
-use crate::engine::job::{Job, JobId, RunToken};
+use crate::engine::job::{Job, JobId, RunToken, Save};
 use crate::engine::notify::Dispatcher;
+use crate::engine::store::Store;
 use crate::engine::throttle::Throttle;
 use crate::engine::types::{JobState, Priority};
 use crate::engine::worker;
@@ -39,6 +40,8 @@ pub(crate) struct ManagerShared {
     /// The bandwidth limit shared by background jobs.
     pub throttle: Throttle,
     pub dispatcher: Dispatcher,
+    /// The state directory, or `None` for an in-memory manager.
+    pub store: Option<Store>,
     wake: Mutex<bool>,
     wake_signal: Condvar,
     /// Worker threads still running.
@@ -94,31 +97,46 @@ impl std::fmt::Debug for Manager {
 
 impl Manager {
     /// Opens a manager. `None`: in memory, nothing outlives the process.
-    /// A state directory is not supported yet (`QM_E_NOTIMPL`).
+    /// A state directory (created 0700 if missing) keeps every job that is
+    /// not final across restarts and crashes: opening it restores them, and
+    /// the ones that were queued, transferring or retrying carry on by
+    /// themselves from their last durable byte. A directory already open in
+    /// this or another process gives `QM_E_SHARING_VIOLATION`.
     pub fn open(state_dir: Option<&Path>) -> Result<Manager> {
-        if let Some(dir) = state_dir {
-            return Err(Error::new(
-                QM_E_NOTIMPL,
-                format!(
-                    "persistent state directories are not implemented yet ('{}')",
-                    dir.display()
-                ),
-            ));
-        }
+        let (store, stored) = match state_dir {
+            Some(dir) => {
+                let (store, jobs) = Store::open(dir)?;
+                (Some(store), jobs)
+            }
+            None => (None, Vec::new()),
+        };
         let io_error =
             |e: std::io::Error| Error::new(QM_E_OUTOFMEMORY, format!("cannot start a thread: {e}"));
+        let next_seq = stored
+            .iter()
+            .map(|(j, _)| j.created_order.max(j.queue_seq))
+            .max()
+            .unwrap_or(0)
+            + 1;
         let shared = Arc::new(ManagerShared {
             open: AtomicBool::new(true),
             jobs: Mutex::new(Vec::new()),
-            next_seq: AtomicU64::new(1),
+            next_seq: AtomicU64::new(next_seq),
             max_active: AtomicUsize::new(DEFAULT_MAX_ACTIVE_JOBS as usize),
             throttle: Throttle::new(0),
             dispatcher: Dispatcher::start().map_err(io_error)?,
+            store,
             wake: Mutex::new(false),
             wake_signal: Condvar::new(),
             live_workers: Mutex::new(0),
             workers_done: Condvar::new(),
         });
+        let restored: Vec<Job> = stored
+            .into_iter()
+            .filter(|(job, _)| !JobState::from_u32(job.state).is_some_and(JobState::is_final))
+            .map(|(job, files)| Job::restore(&shared, job, files))
+            .collect();
+        *shared.jobs.lock() = restored;
         let for_thread = Arc::clone(&shared);
         let scheduler = std::thread::Builder::new()
             .name("qmgr-scheduler".into())
@@ -128,6 +146,11 @@ impl Manager {
             shared,
             scheduler: Mutex::new(Some(scheduler)),
         })
+    }
+
+    /// The state directory, if the manager has one.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.shared.store.as_ref().map(Store::dir)
     }
 
     fn check_open(&self) -> Result<()> {
@@ -164,10 +187,16 @@ impl Manager {
         }
         drop(live);
         self.shared.dispatcher.shutdown();
-        // In memory, nothing can ever resume these jobs: their partial data
-        // would only litter the destination directories.
-        for job in &jobs {
-            crate::engine::job::remove_temp_files(&mut job.shared.data.lock());
+        if let Some(store) = &self.shared.store {
+            // Every worker has checkpointed and exited: release the directory.
+            store.close();
+        }
+        if self.shared.store.is_none() {
+            // In memory, nothing can ever resume these jobs: their partial
+            // data would only litter the destination directories.
+            for job in &jobs {
+                crate::engine::job::remove_temp_files(&mut job.shared.data.lock());
+            }
         }
     }
 
@@ -175,6 +204,7 @@ impl Manager {
     pub fn create_job(&self, display_name: &str) -> Result<Job> {
         self.check_open()?;
         let job = Job::create(&self.shared, display_name, self.shared.next_queue_seq())?;
+        job.save(&job.shared.data.lock(), Save::Job)?;
         self.shared.jobs.lock().push(job.clone());
         Ok(job)
     }
@@ -276,6 +306,7 @@ fn schedule_pass(manager: &Arc<ManagerShared>) -> Option<Instant> {
                     data.retry_at = None;
                     data.queue_seq = manager.next_queue_seq();
                     job.set_state(&mut data, JobState::Queued);
+                    let _ = job.save(&data, Save::Job);
                 }
                 Some(at) => next_retry = Some(next_retry.map_or(at, |n| n.min(at))),
                 None => {}

@@ -14,6 +14,7 @@ pub mod manager;
 pub(crate) mod notify;
 pub mod options;
 mod partial;
+pub mod store;
 mod throttle;
 pub(crate) mod transport;
 pub mod types;

@@ -60,6 +60,54 @@ impl Default for HttpOptions {
     }
 }
 
+impl HttpOptions {
+    /// The options as JSON, for the state directory.
+    pub(crate) fn to_json(&self) -> String {
+        let proxy = match &self.proxy {
+            ProxySetting::FromEnvironment => serde_json::json!({ "env": true }),
+            ProxySetting::Direct => serde_json::json!({ "direct": true }),
+            ProxySetting::Url(url) => serde_json::json!({ "url": url }),
+        };
+        serde_json::json!({
+            "headers": self.custom_headers.as_ref().map(|(text, _)| text),
+            "credentials": self.credentials,
+            "proxy": proxy,
+            "ca_file": self.ca_file,
+            "client_certificate": self.client_certificate,
+            "stall_timeout_secs": self.stall_timeout.as_secs(),
+        })
+        .to_string()
+    }
+
+    /// Options from their JSON; anything missing or unreadable keeps its default.
+    pub(crate) fn from_json(text: &str) -> HttpOptions {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let mut o = HttpOptions::default();
+        if let Some(h) = v["headers"].as_str() {
+            o.custom_headers = parse_headers(h).ok().map(|list| (h.to_string(), list));
+        }
+        if let (Some(u), Some(p)) = (v["credentials"][0].as_str(), v["credentials"][1].as_str()) {
+            o.credentials = Some((u.to_string(), p.to_string()));
+        }
+        if v["proxy"]["direct"].as_bool() == Some(true) {
+            o.proxy = ProxySetting::Direct;
+        } else if let Some(url) = v["proxy"]["url"].as_str() {
+            o.proxy = ProxySetting::Url(url.to_string());
+        }
+        o.ca_file = v["ca_file"].as_str().map(PathBuf::from);
+        if let (Some(c), Some(k)) = (
+            v["client_certificate"][0].as_str(),
+            v["client_certificate"][1].as_str(),
+        ) {
+            o.client_certificate = Some((PathBuf::from(c), PathBuf::from(k)));
+        }
+        if let Some(secs) = v["stall_timeout_secs"].as_u64() {
+            o.stall_timeout = std::time::Duration::from_secs(secs.max(1));
+        }
+        o
+    }
+}
+
 /// Parses `"Name: value\r\n…"`; the last CRLF is optional, an empty string means none.
 pub(crate) fn parse_headers(text: &str) -> Result<Vec<(String, String)>> {
     let body = text.strip_suffix("\r\n").unwrap_or(text);
@@ -218,6 +266,25 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn options_survive_a_json_round_trip() {
+        let o = HttpOptions {
+            custom_headers: Some(("X-A: 1\r\n".into(), parse_headers("X-A: 1\r\n").unwrap())),
+            credentials: Some(("u".into(), "p w".into())),
+            proxy: ProxySetting::Url("http://proxy:3128".into()),
+            ca_file: Some("/etc/ca.pem".into()),
+            client_certificate: Some(("/c.pem".into(), "/k.pem".into())),
+            stall_timeout: std::time::Duration::from_secs(7),
+        };
+        assert_eq!(HttpOptions::from_json(&o.to_json()), o);
+        let direct = HttpOptions {
+            proxy: ProxySetting::Direct,
+            ..HttpOptions::default()
+        };
+        assert_eq!(HttpOptions::from_json(&direct.to_json()), direct);
+        assert_eq!(HttpOptions::from_json("not json"), HttpOptions::default());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::job::{FileCounters, Job, RunToken, UNKNOWN};
+use crate::engine::job::{FileCounters, Job, RunToken, Save, UNKNOWN};
 use crate::engine::partial;
 use crate::engine::transport::{Session, Source, TransferError};
 use crate::engine::types::{ErrorContext, JobState, NotifyFlags, Priority};
@@ -73,6 +73,7 @@ pub(crate) fn run(job: Job, token: Arc<RunToken>) {
         if !token.is_stopped() {
             let file_index = Job::first_incomplete(&mut data).map(|i| i as u32);
             job.record_error(&mut data, err, file_index);
+            let _ = job.save(&data, Save::Job);
         }
     }
     job.shared
@@ -90,8 +91,10 @@ fn run_files(job: &Job, token: &RunToken) -> Result<(), Interrupt> {
     let mut session = Session::new(job.shared.data.lock().http.clone());
     while let Some(task) = next_task(job, token)? {
         transfer_file(job, token, &task, &mut session)?;
+        make_durable(job, &task)?;
         let mut data = job.shared.data.lock();
         task.counters.completed.store(true, Ordering::Relaxed);
+        let _ = job.save(&data, Save::File(task.index as usize));
         job.shared
             .counters
             .files_transferred
@@ -118,6 +121,7 @@ fn next_task(job: &Job, token: &RunToken) -> Result<Option<FileTask>, Interrupt>
         data.error = None;
         data.transfer_completed = Some(std::time::SystemTime::now());
         job.set_state(&mut data, JobState::Transferred);
+        let _ = job.save(&data, Save::Job);
         return Ok(None);
     };
     job.set_state(&mut data, JobState::Connecting);
@@ -244,8 +248,11 @@ fn transfer_attempt(
         let mut data = job.shared.data.lock();
         if let Some(entry) = data.files.get_mut(task.index as usize) {
             entry.validator = opened.validator.clone();
+            // Bytes re-fetched after a lost connection are not on disk yet.
+            entry.durable = entry.durable.min(start);
         }
         job.set_file_total(&mut data, task.index as usize, total);
+        let _ = job.save(&data, Save::File(task.index as usize));
         if token.is_stopped() {
             return Err(Interrupt::Stopped);
         }
@@ -281,6 +288,16 @@ fn transfer_attempt(
         start,
         state.as_mut(),
     );
+    let persistent = job
+        .shared
+        .manager
+        .upgrade()
+        .is_some_and(|m| m.store.is_some());
+    if persistent && matches!(result, Err(Interrupt::Stopped)) {
+        // Suspend, close or preemption: keep every byte written so far.
+        let written = task.counters.transferred.load(Ordering::Relaxed);
+        checkpoint(job, task, destination, written);
+    }
     if let Some(state) = state {
         *hasher = Some((task.counters.transferred.load(Ordering::Relaxed), state));
     }
@@ -329,8 +346,10 @@ fn discard_temp(job: &Job, task: &FileTask) {
             entry.temp = None;
         }
         entry.validator = None;
+        entry.durable = 0;
     }
     set_file_transferred(job, &task.counters, 0);
+    let _ = job.save(&data, Save::File(task.index as usize));
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -373,9 +392,19 @@ fn copy(
     let mut written = start;
     let mut window_start = Instant::now();
     let mut window_bytes = 0u64;
+    let persistent = manager.store.is_some();
+    let mut checkpointed = (Instant::now(), start);
     loop {
         if token.is_stopped() {
             return Err(Interrupt::Stopped);
+        }
+        if persistent
+            && (written - checkpointed.1 >= CHECKPOINT_BYTES
+                || checkpointed.0.elapsed() >= CHECKPOINT_INTERVAL)
+            && written > checkpointed.1
+        {
+            checkpoint(job, task, temp, written);
+            checkpointed = (Instant::now(), written);
         }
         let limit = job
             .shared
@@ -416,6 +445,60 @@ fn copy(
             window_bytes = 0;
         }
     }
+}
+
+/// Most bytes written between two checkpoints of a persistent job.
+const CHECKPOINT_BYTES: u64 = 8 << 20;
+/// Longest time between two checkpoints of a persistent job.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Makes the first `written` bytes durable: fsync the data first, then
+/// record the length (so a recorded length never exceeds what is on disk).
+/// Best effort: a failed checkpoint only means more bytes to fetch again.
+fn checkpoint(job: &Job, task: &FileTask, temp: Destination<'_>, written: u64) {
+    if temp.file.sync_data().is_err() {
+        return;
+    }
+    let Some(manager) = job.shared.manager.upgrade() else {
+        return;
+    };
+    let Some(store) = &manager.store else { return };
+    let mut data = job.shared.data.lock();
+    if let Some(entry) = data.files.get_mut(task.index as usize) {
+        if store
+            .checkpoint(&job.shared.id.0, task.index, written)
+            .is_ok()
+        {
+            entry.durable = written;
+        }
+    }
+}
+
+/// Before a file counts as transferred its data is fsynced (with a state
+/// directory), so that `complete` after a crash renames whole files only.
+fn make_durable(job: &Job, task: &FileTask) -> Result<(), Interrupt> {
+    let (temp, total) = {
+        let data = job.shared.data.lock();
+        let entry = &data.files[task.index as usize];
+        (
+            entry.temp.clone(),
+            entry.counters.total.load(Ordering::Relaxed),
+        )
+    };
+    let persistent = job
+        .shared
+        .manager
+        .upgrade()
+        .is_some_and(|m| m.store.is_some());
+    if let (true, Some(path)) = (persistent, temp) {
+        partial::reopen(&path)
+            .and_then(|f| f.sync_data())
+            .map_err(|e| TransferError::local_io("syncing", &path, &e))?;
+    }
+    if let Some(entry) = job.shared.data.lock().files.get_mut(task.index as usize) {
+        entry.durable = total;
+    }
+    Ok(())
 }
 
 /// The temporary file being written, with its path for error messages.

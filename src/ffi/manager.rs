@@ -11,11 +11,19 @@ use crate::hresult::*;
 use crate::{JobId, Manager};
 
 /// Opens a manager. `state_dir = NULL` gives an in-memory manager (nothing
-/// outlives the process). A state directory is not implemented in this
-/// release: it returns `QM_E_NOTIMPL`.
+/// outlives the process). With `state_dir` (an absolute path, created with
+/// mode 0700 if missing) the jobs live in a private SQLite database there:
+/// every change is durable before the call returns, progress is
+/// checkpointed (the data is fsynced first), and opening the directory again
+/// restores every job that is not final; jobs that were queued, transferring
+/// or retrying carry on by themselves from their last durable byte.
+/// Callbacks are not persisted: set them again after an open.
 /// Returns `QM_S_OK`, `QM_E_POINTER` (`out` NULL), `QM_E_INVALIDARG`
-/// (`state_dir` not UTF-8), `QM_E_NOTIMPL`, `QM_E_OUTOFMEMORY` (no thread).
-/// The handle is the caller's until `qm_manager_close`. Any thread.
+/// (`state_dir` relative or not UTF-8), `QM_E_SHARING_VIOLATION` (the
+/// directory is open in this or another process), the Win32 error of a
+/// directory that cannot be created, `QM_E_FAIL` (a database from a newer
+/// qmgr), `QM_E_OUTOFMEMORY` (no thread). The handle is the caller's until
+/// `qm_manager_close`. Any thread.
 ///
 /// # Safety
 /// `state_dir` NULL or a NUL-terminated string; `out` NULL or writable.
@@ -35,7 +43,9 @@ pub unsafe extern "C" fn qm_manager_open(
     })
 }
 
-/// Closes a manager: stops its transfers (partial data is kept), closes the
+/// Closes a manager: stops its transfers (with a state directory their
+/// partial data is checkpointed and kept for the next open; in memory it is
+/// deleted), closes the
 /// handles of all its jobs, and waits for its threads. After it returns no
 /// callback of its jobs is running or will run (unless called from inside
 /// a callback, which then finishes normally).

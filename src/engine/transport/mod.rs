@@ -80,6 +80,38 @@ pub(crate) enum Validator {
     Http(http::HttpValidator),
 }
 
+impl Validator {
+    /// The validator as JSON, for the state directory.
+    pub(crate) fn to_json(&self) -> String {
+        match self {
+            Validator::Local { len, mtime_ns } => {
+                serde_json::json!({ "local": { "len": len, "mtime_ns": mtime_ns.to_string() } })
+            }
+            Validator::Http(v) => serde_json::json!({
+                "http": { "etag": v.etag, "last_modified": v.last_modified, "total": v.total }
+            }),
+        }
+        .to_string()
+    }
+
+    /// A validator from its JSON; `None` if unreadable (the file then restarts).
+    pub(crate) fn from_json(text: &str) -> Option<Validator> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        if let Some(local) = v.get("local") {
+            return Some(Validator::Local {
+                len: local["len"].as_u64()?,
+                mtime_ns: local["mtime_ns"].as_str()?.parse().ok()?,
+            });
+        }
+        let h = v.get("http")?;
+        Some(Validator::Http(http::HttpValidator {
+            etag: h["etag"].as_str().map(String::from),
+            last_modified: h["last_modified"].as_str().map(String::from),
+            total: h["total"].as_u64(),
+        }))
+    }
+}
+
 /// A source opened for reading.
 pub(crate) struct Opened {
     /// Where the reader starts: the offset asked for, or 0 when the file must restart.
@@ -217,6 +249,22 @@ mod tests {
             Source::parse("http://u:p@host:8080").unwrap(),
             Source::Http(_)
         ));
+    }
+
+    #[test]
+    fn validators_survive_a_json_round_trip() {
+        let local = Validator::Local {
+            len: 5,
+            mtime_ns: -12_345_678_901_234,
+        };
+        assert_eq!(Validator::from_json(&local.to_json()), Some(local));
+        let remote = Validator::Http(http::HttpValidator {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            total: Some(1 << 40),
+        });
+        assert_eq!(Validator::from_json(&remote.to_json()), Some(remote));
+        assert_eq!(Validator::from_json("{}"), None);
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use qmgr::Priority;
+
+use crate::fail::EXIT_CODES_HELP;
+
+/// qmgr: background transfers in the spirit of BITS, from the shell.
+///
+/// `transfer` copies files now, with a progress bar. The job verbs (create,
+/// add, resume, ...) work on the jobs of a state directory, which outlive
+/// the process: `run` or `monitor` carries them on.
+#[derive(Debug, Parser)]
+#[command(name = "qmgr", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// The state directory that keeps jobs between invocations (default:
+    /// $QMGR_STATE; `transfer` without one keeps its job in memory)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Transfer files now: create a job, show its progress, complete it
+    Transfer(TransferArgs),
+    /// Create a suspended job and print its id
+    Create {
+        /// The job's display name
+        name: String,
+        /// The job's priority
+        #[arg(long, value_enum, default_value_t = PriorityArg::Normal)]
+        priority: PriorityArg,
+    },
+    /// Add a file to a job
+    Add {
+        /// The job's id, or a unique prefix of it (at least 8 characters)
+        job: String,
+        /// http://, https:// or file:// URL, or a local path
+        url: String,
+        /// The destination path (made absolute)
+        path: PathBuf,
+        /// The SHA-256 the file must have (64 hex digits)
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+    },
+    /// Queue a job for transfer (SUSPENDED or ERROR → QUEUED)
+    Resume(JobArg),
+    /// Stop a job; its partial data is kept
+    Suspend(JobArg),
+    /// Cancel a job and delete its temporary files
+    Cancel(JobArg),
+    /// Move a job's transferred files into place and end the job
+    Complete(JobArg),
+    /// List the jobs that are not completed or cancelled
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job and its files
+    Info {
+        /// The job's id, or a unique prefix of it (at least 8 characters)
+        job: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a live table of the jobs until none is active
+    Monitor {
+        /// Print one table and exit
+        #[arg(long)]
+        once: bool,
+        /// Print JSON (one array of jobs per refresh, one per line)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Transfer the jobs of the state directory until none is active,
+    /// completing each job once transferred
+    Run {
+        /// Leave transferred jobs in TRANSFERRED for a later `complete`
+        #[arg(long)]
+        no_complete: bool,
+        /// Print no progress lines
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct JobArg {
+    /// The job's id, or a unique prefix of it (at least 8 characters)
+    pub job: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// Pairs of source (http://, https://, file:// URL or local path) and
+    /// destination path
+    #[arg(required = true, num_args = 2.., value_names = ["URL", "PATH"])]
+    pub pairs: Vec<String>,
+
+    /// The job's priority
+    #[arg(long, value_enum, default_value_t = PriorityArg::Normal)]
+    pub priority: PriorityArg,
+
+    /// The SHA-256 the file must have (64 hex digits); with several files,
+    /// give it once per file, in file order
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Vec<String>,
+
+    /// Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)
+    #[arg(long, value_name = "RATE", value_parser = crate::format::parse_rate)]
+    pub limit: Option<u64>,
+
+    /// Seconds to wait before retrying after a transient error
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub retry_delay: u32,
+
+    /// Seconds of transient errors without progress before giving up
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub no_progress_timeout: u32,
+
+    /// Print no progress, only errors
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Print the finished job as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PriorityArg {
+    Foreground,
+    High,
+    Normal,
+    Low,
+}
+
+impl From<PriorityArg> for Priority {
+    fn from(p: PriorityArg) -> Priority {
+        match p {
+            PriorityArg::Foreground => Priority::Foreground,
+            PriorityArg::High => Priority::High,
+            PriorityArg::Normal => Priority::Normal,
+            PriorityArg::Low => Priority::Low,
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! How a `qmgr` invocation ends: the exit codes and the one-line messages.
+
+use qmgr::hresult::{QM_E_INVALIDARG, QM_E_UNEXPECTED};
+use qmgr::{HResult, JobError};
+
+/// The transfer failed: the job ended in ERROR.
+pub const EXIT_TRANSFER_FAILED: u8 = 1;
+/// Bad usage: an argument clap or qmgr's own checks refused.
+pub const EXIT_USAGE: u8 = 2;
+/// A qmgr call failed (invalid state, not found, not implemented, ...).
+pub const EXIT_CALL_FAILED: u8 = 3;
+/// `complete` succeeded, but some files were not transferred.
+pub const EXIT_PARTIAL: u8 = 4;
+
+/// The exit codes, as `qmgr --help` shows them.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  the transfer failed (the job ended in ERROR)
+  2  bad usage (an unknown flag, a missing or malformed argument)
+  3  a qmgr call failed (e.g. QM_BG_E_INVALID_STATE, QM_BG_E_NOT_FOUND, QM_E_NOTIMPL)
+  4  partial complete (QM_BG_S_PARTIAL_COMPLETE: some files were not transferred)
+
+Every error is one line on stderr naming the code:
+  qmgr: error: QM_HTTP_ERROR(404) (0x80190194): the server answered HTTP 404: ...";
+
+/// Why an invocation ends with a non-zero exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// The process exit code.
+    pub exit: u8,
+    /// `"error"` or `"warning"`.
+    pub label: &'static str,
+    /// `NAME (0x........): description: details`.
+    pub line: String,
+}
+
+impl Failure {
+    /// Bad usage found after clap parsed the arguments (exit 2).
+    pub fn usage(message: impl AsRef<str>) -> Failure {
+        Failure {
+            exit: EXIT_USAGE,
+            label: "error",
+            line: format!("{}: {}", HResult(QM_E_INVALIDARG), message.as_ref()),
+        }
+    }
+
+    /// A failed qmgr call (exit 3).
+    pub fn call(err: qmgr::Error) -> Failure {
+        Failure {
+            exit: EXIT_CALL_FAILED,
+            label: "error",
+            line: format!("{}: {}", err.code, err.message),
+        }
+    }
+
+    /// Something the Rust API should not have let happen (exit 3).
+    pub fn unexpected(message: impl AsRef<str>) -> Failure {
+        Failure {
+            exit: EXIT_CALL_FAILED,
+            label: "error",
+            line: format!("{}: {}", HResult(QM_E_UNEXPECTED), message.as_ref()),
+        }
+    }
+
+    /// A job that ended in ERROR (exit 1).
+    pub fn transfer(err: &JobError) -> Failure {
+        Failure {
+            exit: EXIT_TRANSFER_FAILED,
+            label: "error",
+            line: format!("{}: {}", err.code, err.description),
+        }
+    }
+
+    /// `complete` returned `QM_BG_S_PARTIAL_COMPLETE` (exit 4).
+    pub fn partial(code: HResult, details: impl AsRef<str>) -> Failure {
+        Failure {
+            exit: EXIT_PARTIAL,
+            label: "warning",
+            line: format!("{code}: {}", details.as_ref()),
+        }
+    }
+
+    /// An exit code whose reasons were already printed.
+    pub fn silent(exit: u8) -> Failure {
+        Failure {
+            exit,
+            label: "error",
+            line: String::new(),
+        }
+    }
+
+    /// Adds words at the end of the line.
+    pub fn with_suffix(mut self, suffix: impl AsRef<str>) -> Failure {
+        self.line.push_str(suffix.as_ref());
+        self
+    }
+
+    /// Prints the failure as one line on stderr.
+    pub fn print(&self) {
+        if self.line.is_empty() {
+            return;
+        }
+        eprintln!("qmgr: {}: {}", self.label, one_line(&self.line));
+    }
+}
+
+impl From<qmgr::Error> for Failure {
+    fn from(err: qmgr::Error) -> Failure {
+        Failure::call(err)
+    }
+}
+
+/// The text on one line: line breaks and other control characters become spaces.
+pub fn one_line(text: &str) -> String {
+    text.trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

@@ -1,0 +1,355 @@
+//! The job verbs on a state directory: create, add, resume, suspend, cancel,
+//! complete, list, info, monitor and run.
+
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use qmgr::hresult::{QM_BG_E_NOT_FOUND, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES};
+use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager};
+
+use crate::cli::Command;
+use crate::fail::{one_line, Failure, EXIT_CALL_FAILED, EXIT_PARTIAL, EXIT_TRANSFER_FAILED};
+use crate::transfer::LINE_EVERY;
+use crate::{format, paths, report};
+
+/// The shortest id prefix accepted for JOB.
+const MIN_PREFIX: usize = 8;
+
+/// Opens the state directory every job verb needs.
+fn open(state_dir: Option<&PathBuf>, verb: &str) -> Result<Manager, Failure> {
+    let dir = state_dir.ok_or_else(|| {
+        Failure::usage(format!(
+            "'{verb}' works on a state directory: give --state DIR or set QMGR_STATE"
+        ))
+    })?;
+    Ok(Manager::open(Some(dir))?)
+}
+
+/// Finds a job by its id or a unique prefix of it (at least 8 characters).
+fn find(manager: &Manager, key: &str) -> Result<Job, Failure> {
+    if let Ok(id) = key.parse::<JobId>() {
+        return Ok(manager.job(&id)?);
+    }
+    let prefix = key.to_ascii_lowercase();
+    if prefix.len() < MIN_PREFIX {
+        return Err(Failure::call(qmgr::Error::invalid_arg(format!(
+            "'{key}' is neither a job id nor a prefix of one of at least {MIN_PREFIX} characters"
+        ))));
+    }
+    let mut matches: Vec<Job> = manager
+        .jobs()?
+        .into_iter()
+        .filter(|j| j.id().to_string().starts_with(&prefix))
+        .collect();
+    match matches.len() {
+        0 => Err(Failure::call(qmgr::Error::new(
+            QM_BG_E_NOT_FOUND,
+            format!("no job with an id that starts with '{key}'"),
+        ))),
+        1 => Ok(matches.remove(0)),
+        n => Err(Failure::call(qmgr::Error::invalid_arg(format!(
+            "'{key}' is the start of {n} job ids; give more of it"
+        )))),
+    }
+}
+
+/// Runs one of the job verbs.
+pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure> {
+    match command {
+        Command::Transfer(_) => unreachable!("handled by transfer::run"),
+        Command::Create { name, priority } => {
+            let manager = open(state_dir, "create")?;
+            let job = manager.create_job(name)?;
+            if let Err(err) = job.set_priority((*priority).into()) {
+                let _ = job.cancel();
+                return Err(err.into());
+            }
+            println!("{}", job.id());
+            Ok(())
+        }
+        Command::Add {
+            job,
+            url,
+            path,
+            sha256,
+        } => {
+            let remote = paths::remote(url)?;
+            let local = paths::local(path, &remote)?;
+            let manager = open(state_dir, "add")?;
+            let job = find(&manager, job)?;
+            job.add_files(&[FileSpec::new(remote, local)])?;
+            if let Some(hex) = sha256 {
+                job.set_file_sha256(job.file_count().saturating_sub(1), Some(hex))?;
+            }
+            Ok(())
+        }
+        Command::Resume(arg) => {
+            let manager = open(state_dir, "resume")?;
+            Ok(find(&manager, &arg.job)?.resume()?)
+        }
+        Command::Suspend(arg) => {
+            let manager = open(state_dir, "suspend")?;
+            Ok(find(&manager, &arg.job)?.suspend()?)
+        }
+        Command::Cancel(arg) => {
+            let manager = open(state_dir, "cancel")?;
+            let code = find(&manager, &arg.job)?.cancel()?;
+            if code == HResult(QM_BG_S_UNABLE_TO_DELETE_FILES) {
+                eprintln!("qmgr: warning: {code}");
+            }
+            Ok(())
+        }
+        Command::Complete(arg) => {
+            let manager = open(state_dir, "complete")?;
+            let code = find(&manager, &arg.job)?.complete()?;
+            if code == HResult(QM_BG_S_PARTIAL_COMPLETE) {
+                return Err(Failure::partial(
+                    code,
+                    "the files not transferred were deleted",
+                ));
+            }
+            Ok(())
+        }
+        Command::List { json } => {
+            let manager = open(state_dir, "list")?;
+            let jobs = manager.jobs()?;
+            if *json {
+                println!("{}", report::jobs_json(&jobs));
+            } else {
+                print!("{}", report::table(&jobs, false));
+            }
+            Ok(())
+        }
+        Command::Info { job, json } => {
+            let manager = open(state_dir, "info")?;
+            let job = find(&manager, job)?;
+            if *json {
+                println!("{}", report::job_json(&job));
+            } else {
+                print!("{}", report::info(&job));
+            }
+            Ok(())
+        }
+        Command::Monitor { once, json } => {
+            let manager = open(state_dir, "monitor")?;
+            monitor(&manager, *once, *json)
+        }
+        Command::Run { no_complete, quiet } => {
+            let dir = state_dir.map(PathBuf::as_path);
+            let manager = open(state_dir, "run")?;
+            run_jobs(&manager, dir, !*no_complete, *quiet)
+        }
+    }
+}
+
+/// Jobs that will move on by themselves: active, or waiting to retry.
+fn pending(state: JobState) -> bool {
+    state.is_active() || state == JobState::TransientError
+}
+
+/// `monitor`: a table of the jobs, redrawn about 4 times a second on a
+/// terminal (every second elsewhere), until no job is pending.
+fn monitor(manager: &Manager, once: bool, json: bool) -> Result<(), Failure> {
+    let render = |jobs: &[Job]| -> String {
+        if json {
+            format!("{}\n", report::jobs_json(jobs))
+        } else {
+            report::table(jobs, true)
+        }
+    };
+    if once {
+        print!("{}", render(&manager.jobs()?));
+        return Ok(());
+    }
+    let live = !json && std::io::stdout().is_terminal();
+    let bar = live.then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout_with_hz(8));
+        bar.set_style(
+            ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let every = if live {
+        Duration::from_millis(250)
+    } else {
+        LINE_EVERY
+    };
+    loop {
+        let jobs = manager.jobs()?;
+        // Read before the table, so that the last table shows every job settled.
+        let next = jobs.iter().find(|j| pending(j.state()));
+        let text = render(&jobs);
+        match &bar {
+            Some(bar) => bar.set_message(text.trim_end().to_string()),
+            None if json => print!("{text}"),
+            None => println!("{text}"),
+        }
+        match next {
+            Some(job) => {
+                job.wait(Some(every))?;
+            }
+            None => break,
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    Ok(())
+}
+
+/// Prints a job's error as one line, naming the code.
+fn report_error(job: &Job, dir: &str) {
+    match job.error() {
+        Ok(e) => Failure::transfer(&e),
+        Err(e) => Failure::call(e),
+    }
+    .with_suffix(format!(" (job {} in {dir})", job.id()))
+    .print();
+}
+
+/// What `run` saw of one job last time.
+struct Seen {
+    state: JobState,
+    /// `ID8 NAME`.
+    short: String,
+}
+
+/// `run`: waits on the pending jobs, prints progress lines, completes the
+/// transferred jobs (unless told not to), and reports the failed ones.
+fn run_jobs(
+    manager: &Manager,
+    state_dir: Option<&Path>,
+    complete: bool,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let mut seen: HashMap<JobId, Seen> = HashMap::new();
+    let mut reported: HashSet<JobId> = HashSet::new();
+    let mut not_completed: HashSet<JobId> = HashSet::new();
+    let mut partial = 0usize;
+    let mut finished = 0usize;
+    let mut last_lines = Instant::now();
+    let started = Instant::now();
+    let dir = state_dir.map_or_else(String::new, |d| d.display().to_string());
+    loop {
+        let jobs = manager.jobs()?;
+        let print_progress = !quiet && last_lines.elapsed() >= LINE_EVERY;
+        if print_progress {
+            last_lines = Instant::now();
+        }
+        let mut next: Option<&Job> = None;
+        for job in &jobs {
+            let state = job.state();
+            let first_sight = !seen.contains_key(&job.id());
+            let entry = seen.entry(job.id()).or_insert_with(|| {
+                let mut short = job.id().to_string();
+                short.truncate(MIN_PREFIX);
+                Seen {
+                    state,
+                    short: format!("{short} {}", job.display_name()),
+                }
+            });
+            let entered = entry.state != state;
+            entry.state = state;
+            if first_sight && !quiet && state == JobState::Suspended {
+                eprintln!("{}: SUSPENDED, left as it is", entry.short);
+            }
+            match state {
+                JobState::Transferred if complete && !not_completed.contains(&job.id()) => {
+                    let code = match job.complete() {
+                        Ok(code) => code,
+                        Err(e) => {
+                            // The job stays TRANSFERRED; do not try again.
+                            Failure::call(e)
+                                .with_suffix(format!(" (job {} in {dir})", job.id()))
+                                .print();
+                            not_completed.insert(job.id());
+                            continue;
+                        }
+                    };
+                    finished += 1;
+                    if code == HResult(QM_BG_S_PARTIAL_COMPLETE) {
+                        partial += 1;
+                        Failure::partial(code, format!("job {}", entry.short)).print();
+                    } else if !quiet {
+                        eprintln!("{}: completed", entry.short);
+                    }
+                }
+                JobState::Transferred if entered => {
+                    finished += 1;
+                    if !quiet {
+                        eprintln!(
+                            "{}: TRANSFERRED (complete it with `qmgr complete`)",
+                            entry.short
+                        );
+                    }
+                }
+                JobState::Error if entered => {
+                    report_error(job, &dir);
+                    reported.insert(job.id());
+                }
+                JobState::TransientError if entered && !quiet => {
+                    if let Ok(e) = job.error() {
+                        eprintln!(
+                            "{}",
+                            one_line(&format!(
+                                "{}: retrying in {}s after {}: {}",
+                                entry.short,
+                                job.minimum_retry_delay(),
+                                e.code,
+                                e.description
+                            ))
+                        );
+                    }
+                }
+                s if pending(s) && print_progress => {
+                    eprintln!(
+                        "{}: {} {}",
+                        entry.short,
+                        s.name(),
+                        format::progress_line(&job.progress())
+                    );
+                }
+                _ => {}
+            }
+            if pending(state) && next.is_none() {
+                next = Some(job);
+            }
+        }
+        // Decided on the states read above, so that a job that settles
+        // meanwhile gets one more pass (and is completed).
+        let Some(next) = next else {
+            break;
+        };
+        next.wait(Some(Duration::from_millis(250)))?;
+    }
+    // Every job in ERROR makes the run fail, also one that failed before it
+    // started: a script that runs `qmgr run && ...` learns of it.
+    let mut failed = 0usize;
+    for job in manager.jobs()? {
+        if job.state() == JobState::Error {
+            failed += 1;
+            if !reported.contains(&job.id()) {
+                report_error(&job, &dir);
+            }
+        }
+    }
+    if !quiet {
+        eprintln!(
+            "qmgr: run: {finished} transferred, {failed} in ERROR, in {}",
+            format::elapsed(started.elapsed())
+        );
+    }
+    // Each failed or partial job has had its own line, naming its code.
+    if !not_completed.is_empty() {
+        Err(Failure::silent(EXIT_CALL_FAILED))
+    } else if failed > 0 {
+        Err(Failure::silent(EXIT_TRANSFER_FAILED))
+    } else if partial > 0 {
+        Err(Failure::silent(EXIT_PARTIAL))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! `qmgr transfer`: one job, watched to the end, with a progress bar on a
+//! terminal and plain progress lines elsewhere.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use qmgr::hresult::QM_BG_S_PARTIAL_COMPLETE;
+use qmgr::{FileSpec, HResult, Job, JobState, Manager};
+
+use crate::cli::TransferArgs;
+use crate::fail::{one_line, Failure};
+use crate::{format, paths};
+
+/// How often a progress line is printed when stderr is not a terminal.
+pub const LINE_EVERY: Duration = Duration::from_secs(1);
+
+/// How progress is shown while a job transfers.
+enum Mode {
+    Quiet,
+    /// Plain lines on stderr, at most one per [`LINE_EVERY`].
+    Lines {
+        last: Instant,
+    },
+    Bar {
+        bar: ProgressBar,
+        has_length: bool,
+    },
+}
+
+/// Shows one job's progress until it settles.
+pub struct Watcher {
+    mode: Mode,
+    started: Instant,
+    last_state: JobState,
+}
+
+fn bar_style(known_length: bool) -> ProgressStyle {
+    let template = if known_length {
+        "[{elapsed_precise}] [{wide_bar:.cyan/blue}] {bytes}/{total_bytes} {msg}"
+    } else {
+        "{spinner:.cyan} [{elapsed_precise}] {bytes} {msg}"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+impl Watcher {
+    /// A bar when stderr is a terminal, lines otherwise, nothing with `quiet`.
+    pub fn new(quiet: bool) -> Watcher {
+        let now = Instant::now();
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(bar_style(false));
+            bar.set_message("connecting");
+            Mode::Bar {
+                bar,
+                has_length: false,
+            }
+        } else {
+            Mode::Lines { last: now }
+        };
+        Watcher {
+            mode,
+            started: now,
+            last_state: JobState::Suspended,
+        }
+    }
+
+    /// How long to wait for the job between two updates.
+    pub fn tick_interval(&self) -> Duration {
+        match self.mode {
+            Mode::Bar { .. } => Duration::from_millis(100),
+            _ => Duration::from_millis(250),
+        }
+    }
+
+    /// Updates the display with the job's progress.
+    pub fn tick(&mut self, job: &Job) {
+        let state = job.state();
+        let entered = state != self.last_state;
+        self.last_state = state;
+        let p = job.progress();
+        let retry_note = || {
+            job.error().ok().map(|e| {
+                one_line(&format!(
+                    "qmgr: retrying in {}s after {}: {}",
+                    job.minimum_retry_delay(),
+                    e.code,
+                    e.description
+                ))
+            })
+        };
+        match &mut self.mode {
+            Mode::Quiet => {}
+            Mode::Lines { last } => {
+                if entered && state == JobState::TransientError {
+                    if let Some(note) = retry_note() {
+                        eprintln!("{note}");
+                    }
+                }
+                if last.elapsed() >= LINE_EVERY {
+                    *last = Instant::now();
+                    eprintln!("{}", format::progress_line(&p));
+                }
+            }
+            Mode::Bar { bar, has_length } => {
+                if let (false, Some(total)) = (*has_length, p.bytes_total) {
+                    bar.set_length(total);
+                    bar.set_style(bar_style(true));
+                    *has_length = true;
+                }
+                bar.set_position(p.bytes_transferred);
+                let message = match state {
+                    JobState::Transferring => format!(
+                        "{:>12} ETA {:<6}",
+                        format::rate(p.bytes_per_second),
+                        format::eta(p.eta_seconds)
+                    ),
+                    JobState::TransientError => {
+                        if entered {
+                            if let Some(note) = retry_note() {
+                                bar.println(note);
+                            }
+                        }
+                        "waiting to retry".to_string()
+                    }
+                    other => other.name().to_lowercase(),
+                };
+                bar.set_message(message);
+            }
+        }
+    }
+
+    /// The last update after the job was transferred: a final 100% line.
+    pub fn finish(&mut self, job: &Job) {
+        let p = job.progress();
+        let took = self.started.elapsed();
+        let average = (p.bytes_transferred as f64 / took.as_secs_f64().max(1e-3)) as u64;
+        match &self.mode {
+            Mode::Quiet => {}
+            Mode::Lines { .. } => eprintln!(
+                "{} {} {} done in {}",
+                format::percent(p.bytes_transferred, p.bytes_total),
+                format::byte_counts(p.bytes_transferred, p.bytes_total),
+                format::rate(average),
+                format::elapsed(took)
+            ),
+            Mode::Bar { bar, .. } => {
+                bar.set_length(p.bytes_total.unwrap_or(p.bytes_transferred));
+                bar.set_style(bar_style(true));
+                bar.set_position(p.bytes_transferred);
+                bar.finish_with_message(format!(
+                    "{} done in {}",
+                    format::rate(average),
+                    format::elapsed(took)
+                ));
+            }
+        }
+    }
+
+    /// Leaves the bar as it is (the job failed).
+    pub fn abandon(&mut self) {
+        if let Mode::Bar { bar, .. } = &self.mode {
+            bar.abandon();
+        }
+    }
+}
+
+/// Waits until the job settles, updating the display meanwhile.
+pub fn watch(job: &Job, watcher: &mut Watcher) -> Result<JobState, Failure> {
+    loop {
+        if let Some(state) = job.wait(Some(watcher.tick_interval()))? {
+            watcher.tick(job);
+            return Ok(state);
+        }
+        watcher.tick(job);
+    }
+}
+
+/// The files of `URL PATH [URL PATH ...]`.
+fn file_specs(pairs: &[String]) -> Result<Vec<FileSpec>, Failure> {
+    if !pairs.len().is_multiple_of(2) {
+        return Err(Failure::usage(format!(
+            "sources and destinations come in pairs (URL PATH), but '{}' has no destination",
+            pairs[pairs.len() - 1]
+        )));
+    }
+    pairs
+        .chunks(2)
+        .map(|pair| {
+            let remote = paths::remote(&pair[0])?;
+            let local = paths::local(Path::new(&pair[1]), &remote)?;
+            Ok(FileSpec::new(remote, local))
+        })
+        .collect()
+}
+
+/// A display name for the job: `transfer NAME` after the first destination.
+fn job_name(files: &[FileSpec]) -> String {
+    let first = Path::new(&files[0].local)
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut name = format!("qmgr transfer {first}");
+    if files.len() > 1 {
+        name.push_str(&format!(" (+{} files)", files.len() - 1));
+    }
+    name.chars()
+        .take(qmgr::engine::job::MAX_DISPLAY_NAME)
+        .collect()
+}
+
+/// Sets the job up as the arguments ask and resumes it.
+fn set_up(job: &Job, files: &[FileSpec], args: &TransferArgs) -> Result<(), qmgr::Error> {
+    job.add_files(files)?;
+    job.set_priority(args.priority.into())?;
+    job.set_minimum_retry_delay(args.retry_delay)?;
+    job.set_no_progress_timeout(args.no_progress_timeout)?;
+    for (index, hex) in args.sha256.iter().enumerate() {
+        job.set_file_sha256(index as u32, Some(hex))?;
+    }
+    if let Some(limit) = args.limit {
+        job.set_max_bandwidth(limit)?;
+    }
+    job.resume()
+}
+
+/// `qmgr transfer`.
+pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failure> {
+    let files = file_specs(&args.pairs)?;
+    if !args.sha256.is_empty() && args.sha256.len() != files.len() {
+        return Err(Failure::usage(format!(
+            "{} files but {} --sha256 values: give one per file, in file order",
+            files.len(),
+            args.sha256.len()
+        )));
+    }
+    let manager = Manager::open(state_dir.map(PathBuf::as_path))?;
+    let job = manager.create_job(&job_name(&files))?;
+    if let Err(err) = set_up(&job, &files, args) {
+        let _ = job.cancel();
+        return Err(err.into());
+    }
+    let mut watcher = Watcher::new(args.quiet);
+    let state = watch(&job, &mut watcher)?;
+    let outcome = match state {
+        JobState::Transferred => {
+            watcher.finish(&job);
+            let code = job.complete()?;
+            if code == HResult(QM_BG_S_PARTIAL_COMPLETE) {
+                Err(Failure::partial(code, "some files were not transferred"))
+            } else {
+                Ok(())
+            }
+        }
+        JobState::Error => {
+            watcher.abandon();
+            let failure = match job.error() {
+                Ok(e) => Failure::transfer(&e),
+                Err(e) => Failure::call(e),
+            };
+            Err(match state_dir {
+                Some(dir) => {
+                    failure.with_suffix(format!(" (job {} kept in {})", job.id(), dir.display()))
+                }
+                None => failure,
+            })
+        }
+        other => {
+            watcher.abandon();
+            Err(Failure::unexpected(format!(
+                "the job stopped in state {other}"
+            )))
+        }
+    };
+    if args.json {
+        println!("{}", crate::report::job_json(&job));
+    }
+    outcome
+}

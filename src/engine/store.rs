@@ -1,0 +1,566 @@
+//! The state directory: jobs and files in SQLite, so that they survive a
+//! restart, a crash or a power loss.
+//!
+//! Durability rules: every call that changes a job writes its row before it
+//! returns (WAL, `synchronous = FULL`); progress is checkpointed by the
+//! worker *after* it has fsynced the temporary file, so a recorded durable
+//! length never exceeds the bytes on disk. Final jobs are deleted. The
+//! schema carries a version (`PRAGMA user_version`) and `MIGRATIONS` brings
+//! any older directory up to date.
+
+use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection};
+
+use crate::engine::error::{Error, Result};
+use crate::hresult::*;
+
+/// The schema, one step per version: `MIGRATIONS[i]` takes version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs and their files.
+    "CREATE TABLE jobs (
+        id BLOB PRIMARY KEY,
+        created_order INTEGER NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        retry_delay INTEGER NOT NULL,
+        no_progress_timeout INTEGER NOT NULL,
+        notify_flags INTEGER NOT NULL,
+        max_bandwidth INTEGER NOT NULL,
+        num_retries INTEGER NOT NULL,
+        queue_seq INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        modified_ms INTEGER NOT NULL,
+        completed_ms INTEGER,
+        error_code INTEGER,
+        error_context INTEGER NOT NULL DEFAULT 0,
+        error_file INTEGER,
+        error_http INTEGER NOT NULL DEFAULT 0,
+        error_text TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE files (
+        job_id BLOB NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        remote TEXT NOT NULL,
+        local TEXT NOT NULL,
+        size_hint INTEGER NOT NULL,
+        temp TEXT,
+        validator TEXT,
+        sha256 BLOB,
+        total INTEGER,
+        durable INTEGER NOT NULL DEFAULT 0,
+        completed INTEGER NOT NULL DEFAULT 0,
+        committed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, idx)
+    );",
+    // 2: per-job HTTP options (headers, credentials, proxy, TLS files, stall timeout).
+    "ALTER TABLE jobs ADD COLUMN http_options TEXT NOT NULL DEFAULT '{}';",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// A stored job with its files.
+pub(crate) type StoredJob = (JobRecord, Vec<FileRecord>);
+
+/// One job as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct JobRecord {
+    pub id: [u8; 16],
+    pub created_order: u64,
+    pub display_name: String,
+    pub description: String,
+    pub state: u32,
+    pub priority: u32,
+    pub retry_delay: u32,
+    pub no_progress_timeout: u32,
+    pub notify_flags: u32,
+    pub max_bandwidth: u64,
+    pub num_retries: u32,
+    pub queue_seq: u64,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+    pub completed_ms: Option<i64>,
+    /// code, context, file index, HTTP status, description
+    pub error: Option<(i32, u32, Option<u32>, u16, String)>,
+    /// JSON of the HTTP options.
+    pub http_options: String,
+}
+
+/// One file as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FileRecord {
+    pub index: u32,
+    pub remote: String,
+    pub local: String,
+    pub size_hint: u64,
+    pub temp: Option<String>,
+    /// JSON of the validator.
+    pub validator: Option<String>,
+    pub sha256: Option<[u8; 32]>,
+    pub total: Option<u64>,
+    /// Bytes known to be on disk in the temporary file.
+    pub durable: u64,
+    pub completed: bool,
+    pub committed: bool,
+}
+
+/// An open state directory: the database and the lock that keeps other
+/// managers out while it is open.
+pub(crate) struct Store {
+    /// `None` once closed: writes are then ignored.
+    db: Mutex<Option<Connection>>,
+    dir: PathBuf,
+    /// Holds the exclusive lock until the store is closed.
+    lock: Mutex<Option<File>>,
+}
+
+fn db_error(what: &str, err: rusqlite::Error) -> Error {
+    let code = match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => QM_E_DISK_FULL,
+        Some(rusqlite::ErrorCode::PermissionDenied) | Some(rusqlite::ErrorCode::ReadOnly) => {
+            QM_E_ACCESSDENIED
+        }
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            QM_E_SHARING_VIOLATION
+        }
+        _ => QM_E_FAIL,
+    };
+    Error::new(code, format!("state database: {what}: {err}"))
+}
+
+fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {
+    Error {
+        code: HResult::from_io_error(&err),
+        message: format!("{what} '{}': {err}", path.display()),
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed, mode 0700) a state directory, takes its
+    /// lock (`QM_E_SHARING_VIOLATION` if another manager holds it), and
+    /// brings its database to the current schema. Returns the stored jobs
+    /// with their files, in creation order.
+    pub(crate) fn open(dir: &Path) -> Result<(Store, Vec<StoredJob>)> {
+        if !dir.is_absolute() {
+            return Err(Error::invalid_arg(format!(
+                "the state directory '{}' is not an absolute path",
+                dir.display()
+            )));
+        }
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| io_error("cannot create the state directory", dir, e))?;
+        let lock_path = dir.join("qmgr.lock");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&lock_path)
+            .map_err(|e| io_error("cannot open the lock file", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::new(
+                    QM_E_SHARING_VIOLATION,
+                    format!(
+                        "the state directory '{}' is in use by another manager",
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(TryLockError::Error(e)) => return Err(io_error("cannot lock", &lock_path, e)),
+        }
+        let db_path = dir.join("qmgr.db");
+        let fresh = !db_path.exists();
+        let mut db = Connection::open(&db_path).map_err(|e| db_error("open", e))?;
+        if fresh {
+            // SQLite gives its -wal and -shm files the database's mode.
+            std::fs::set_permissions(&db_path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io_error("cannot protect", &db_path, e))?;
+        }
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| db_error("configure", e))?;
+        migrate(&mut db)?;
+        let jobs = load(&db)?;
+        Ok((
+            Store {
+                db: Mutex::new(Some(db)),
+                dir: dir.to_path_buf(),
+                lock: Mutex::new(Some(lock)),
+            },
+            jobs,
+        ))
+    }
+
+    /// The state directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Closes the database and releases the directory for the next opener.
+    pub(crate) fn close(&self) {
+        self.db.lock().take();
+        self.lock.lock().take();
+    }
+
+    /// Runs `f` in a transaction, unless the store is closed.
+    fn write(
+        &self,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut db = self.db.lock();
+        let Some(db) = db.as_mut() else { return Ok(()) };
+        let tx = db.transaction().map_err(|e| db_error(what, e))?;
+        f(&tx)?;
+        tx.commit().map_err(|e| db_error(what, e))
+    }
+
+    /// Writes a job's row and all its files (create, add_files).
+    pub(crate) fn save_job(&self, job: &JobRecord, files: &[FileRecord]) -> Result<()> {
+        self.write("save job", |tx| {
+            write_job(tx, job)?;
+            files
+                .iter()
+                .try_for_each(|file| write_file(tx, &job.id, file))
+        })
+    }
+
+    /// Writes a job's row and one of its files (a file's state changed).
+    pub(crate) fn save_job_and_file(&self, job: &JobRecord, file: &FileRecord) -> Result<()> {
+        self.write("save job", |tx| {
+            write_job(tx, job)?;
+            write_file(tx, &job.id, file)
+        })
+    }
+
+    /// Records that the first `durable` bytes of a file's temporary file are on disk.
+    pub(crate) fn checkpoint(&self, id: &[u8; 16], index: u32, durable: u64) -> Result<()> {
+        self.write("checkpoint", |tx| {
+            tx.execute(
+                "UPDATE files SET durable = ?1 WHERE job_id = ?2 AND idx = ?3",
+                params![durable as i64, &id[..], index],
+            )
+            .map(|_| ())
+            .map_err(|e| db_error("checkpoint", e))
+        })
+    }
+
+    /// Removes a job that became final.
+    pub(crate) fn delete_job(&self, id: &[u8; 16]) -> Result<()> {
+        self.write("delete job", |tx| {
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![&id[..]])
+                .map(|_| ())
+                .map_err(|e| db_error("delete", e))
+        })
+    }
+}
+
+fn write_job(tx: &rusqlite::Transaction<'_>, j: &JobRecord) -> Result<()> {
+    let (code, context, file, http, text) = match &j.error {
+        Some((code, context, file, http, text)) => {
+            (Some(*code), *context, *file, *http, text.as_str())
+        }
+        None => (None, 0, None, 0, ""),
+    };
+    tx.execute(
+        "INSERT INTO jobs (id, created_order, display_name, description, state, priority, retry_delay,
+            no_progress_timeout, notify_flags, max_bandwidth, num_retries, queue_seq, created_ms,
+            modified_ms, completed_ms, error_code, error_context, error_file, error_http, error_text,
+            http_options)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+         ON CONFLICT(id) DO UPDATE SET display_name = ?3, description = ?4, state = ?5, priority = ?6,
+            retry_delay = ?7, no_progress_timeout = ?8, notify_flags = ?9, max_bandwidth = ?10,
+            num_retries = ?11, queue_seq = ?12, modified_ms = ?14, completed_ms = ?15, error_code = ?16,
+            error_context = ?17, error_file = ?18, error_http = ?19, error_text = ?20, http_options = ?21",
+        params![
+            &j.id[..],
+            j.created_order as i64,
+            j.display_name,
+            j.description,
+            j.state,
+            j.priority,
+            j.retry_delay,
+            j.no_progress_timeout,
+            j.notify_flags,
+            j.max_bandwidth as i64,
+            j.num_retries,
+            j.queue_seq as i64,
+            j.created_ms,
+            j.modified_ms,
+            j.completed_ms,
+            code,
+            context,
+            file,
+            http,
+            text,
+            j.http_options,
+        ],
+    )
+    .map(|_| ())
+    .map_err(|e| db_error("save job", e))
+}
+
+fn write_file(tx: &rusqlite::Transaction<'_>, id: &[u8; 16], f: &FileRecord) -> Result<()> {
+    tx.execute(
+        "INSERT INTO files (job_id, idx, remote, local, size_hint, temp, validator, sha256, total, durable,
+            completed, committed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT(job_id, idx) DO UPDATE SET temp = ?6, validator = ?7, sha256 = ?8, total = ?9,
+            durable = ?10, completed = ?11, committed = ?12",
+        params![
+            &id[..],
+            f.index,
+            f.remote,
+            f.local,
+            f.size_hint as i64,
+            f.temp,
+            f.validator,
+            f.sha256.as_ref().map(|d| &d[..]),
+            f.total.map(|t| t as i64),
+            f.durable as i64,
+            f.completed,
+            f.committed,
+        ],
+    )
+    .map(|_| ())
+    .map_err(|e| db_error("save file", e))
+}
+
+/// Applies the migrations the database lacks, each in its own transaction.
+fn migrate(db: &mut Connection) -> Result<()> {
+    let version: u32 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| db_error("read version", e))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::new(
+            QM_E_FAIL,
+            format!("the state directory has schema version {version}; this qmgr knows up to {SCHEMA_VERSION}"),
+        ));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = db
+            .transaction()
+            .map_err(|e| db_error("begin migration", e))?;
+        tx.execute_batch(step).map_err(|e| db_error("migrate", e))?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)
+            .map_err(|e| db_error("migrate", e))?;
+        tx.commit().map_err(|e| db_error("commit migration", e))?;
+    }
+    Ok(())
+}
+
+/// Applies only the first `version` migrations: writes a state directory as
+/// an older qmgr would have (for tests of the migration path).
+#[doc(hidden)]
+pub fn create_at_version(dir: &Path, version: u32) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_error("create", dir, e))?;
+    let mut db = Connection::open(dir.join("qmgr.db")).map_err(|e| db_error("open", e))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().take(version as usize) {
+        let tx = db.transaction().map_err(|e| db_error("begin", e))?;
+        tx.execute_batch(step).map_err(|e| db_error("migrate", e))?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)
+            .map_err(|e| db_error("migrate", e))?;
+        tx.commit().map_err(|e| db_error("commit", e))?;
+    }
+    Ok(())
+}
+
+fn load(db: &Connection) -> Result<Vec<StoredJob>> {
+    let mut jobs_stmt = db
+        .prepare(
+            "SELECT id, created_order, display_name, description, state, priority, retry_delay,
+                no_progress_timeout, notify_flags, max_bandwidth, num_retries, queue_seq, created_ms,
+                modified_ms, completed_ms, error_code, error_context, error_file, error_http, error_text,
+                http_options
+             FROM jobs ORDER BY created_order",
+        )
+        .map_err(|e| db_error("load jobs", e))?;
+    let jobs = jobs_stmt
+        .query_map([], |r| {
+            let id: Vec<u8> = r.get(0)?;
+            let error_code: Option<i32> = r.get(15)?;
+            Ok(JobRecord {
+                id: id.try_into().unwrap_or([0; 16]),
+                created_order: r.get::<_, i64>(1)? as u64,
+                display_name: r.get(2)?,
+                description: r.get(3)?,
+                state: r.get(4)?,
+                priority: r.get(5)?,
+                retry_delay: r.get(6)?,
+                no_progress_timeout: r.get(7)?,
+                notify_flags: r.get(8)?,
+                max_bandwidth: r.get::<_, i64>(9)? as u64,
+                num_retries: r.get(10)?,
+                queue_seq: r.get::<_, i64>(11)? as u64,
+                created_ms: r.get(12)?,
+                modified_ms: r.get(13)?,
+                completed_ms: r.get(14)?,
+                error: match error_code {
+                    Some(code) => Some((code, r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?)),
+                    None => None,
+                },
+                http_options: r.get(20)?,
+            })
+        })
+        .map_err(|e| db_error("load jobs", e))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| db_error("load jobs", e))?;
+    let mut files_stmt = db
+        .prepare(
+            "SELECT idx, remote, local, size_hint, temp, validator, sha256, total, durable, completed, committed
+             FROM files WHERE job_id = ?1 ORDER BY idx",
+        )
+        .map_err(|e| db_error("load files", e))?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let files = files_stmt
+            .query_map(params![&job.id[..]], |r| {
+                let sha: Option<Vec<u8>> = r.get(6)?;
+                Ok(FileRecord {
+                    index: r.get(0)?,
+                    remote: r.get(1)?,
+                    local: r.get(2)?,
+                    size_hint: r.get::<_, i64>(3)? as u64,
+                    temp: r.get(4)?,
+                    validator: r.get(5)?,
+                    sha256: sha.and_then(|s| s.try_into().ok()),
+                    total: r.get::<_, Option<i64>>(7)?.map(|t| t as u64),
+                    durable: r.get::<_, i64>(8)? as u64,
+                    completed: r.get(9)?,
+                    committed: r.get(10)?,
+                })
+            })
+            .map_err(|e| db_error("load files", e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| db_error("load files", e))?;
+        out.push((job, files));
+    }
+    Ok(out)
+}
+
+/// True when a job row exists (for tests).
+#[cfg(test)]
+fn has_job(db: &Connection, id: &[u8; 16]) -> bool {
+    use rusqlite::OptionalExtension;
+    db.query_row("SELECT 1 FROM jobs WHERE id = ?1", params![&id[..]], |_| {
+        Ok(())
+    })
+    .optional()
+    .unwrap()
+    .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("qmgr-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn job(id: u8) -> JobRecord {
+        JobRecord {
+            id: [id; 16],
+            created_order: u64::from(id),
+            display_name: "n".into(),
+            description: String::new(),
+            state: 3,
+            priority: 2,
+            retry_delay: 600,
+            no_progress_timeout: 10,
+            notify_flags: 3,
+            max_bandwidth: 0,
+            num_retries: 0,
+            queue_seq: 1,
+            created_ms: 1,
+            modified_ms: 2,
+            completed_ms: None,
+            error: Some((-5, 4, Some(0), 404, "gone".into())),
+            http_options: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn jobs_round_trip_and_the_lock_excludes_a_second_opener() {
+        let d = dir("roundtrip");
+        let (store, jobs) = Store::open(&d).unwrap();
+        assert!(jobs.is_empty());
+        let file = FileRecord {
+            index: 0,
+            remote: "http://h/x".into(),
+            local: "/tmp/x".into(),
+            size_hint: 0,
+            temp: Some("/tmp/.x.part".into()),
+            validator: None,
+            sha256: Some([7; 32]),
+            total: Some(10),
+            durable: 0,
+            completed: false,
+            committed: false,
+        };
+        store
+            .save_job(&job(1), std::slice::from_ref(&file))
+            .unwrap();
+        store.checkpoint(&[1; 16], 0, 6).unwrap();
+        assert_eq!(
+            Store::open(&d).err().unwrap().code.0,
+            QM_E_SHARING_VIOLATION
+        );
+        drop(store);
+        let (store, jobs) = Store::open(&d).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].0, job(1));
+        assert_eq!(jobs[0].1, vec![FileRecord { durable: 6, ..file }]);
+        store.delete_job(&[1; 16]).unwrap();
+        assert!(!has_job(store.db.lock().as_ref().unwrap(), &[1; 16]));
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let mode = std::fs::metadata(d.join("qmgr.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        drop(store);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_older_schema_is_migrated_and_a_newer_one_refused() {
+        let d = dir("migrate");
+        create_at_version(&d, 1).unwrap();
+        let (_store, jobs) = Store::open(&d).unwrap();
+        assert!(jobs.is_empty());
+        drop(_store);
+        let db = Connection::open(d.join("qmgr.db")).unwrap();
+        let v: u32 = db
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        db.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(db);
+        assert_eq!(Store::open(&d).err().unwrap().code.0, QM_E_FAIL);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
