@@ -128,6 +128,27 @@ def _uint(value: Any, bits: int, what: str) -> int:
     return n
 
 
+def _uint32_property(name: str, doc: str, optional: bool = False) -> Any:
+    """A ``Job`` property backed by ``qm_job_get_<name>`` / ``qm_job_set_<name>``
+    (a ``uint32_t``); ``optional`` functions may be missing from an older
+    library (``FeatureNotImplemented`` then)."""
+    what = f"Job.{name}"
+
+    def get(self: "Job") -> int:
+        if optional:
+            _require(f"qm_job_get_{name}", what)
+        out = c_uint32(0)
+        check(getattr(lib, f"qm_job_get_{name}")(self._handle, byref(out)), what)
+        return int(out.value)
+
+    def set_(self: "Job", value: int) -> None:
+        if optional:
+            _require(f"qm_job_set_{name}", what)
+        check(getattr(lib, f"qm_job_set_{name}")(self._handle, _uint(value, 32, what)), what)
+
+    return property(get, set_, doc=doc)
+
+
 def _read_string(fn: Any, args: Tuple[Any, ...], what: str, allow: Tuple[int, ...] = ()) -> Tuple[HRESULT, Optional[str]]:
     """Calls a ``(…, char *buf, size_t cap, size_t *needed)`` getter, growing
     the buffer as needed. Returns ``(code, text)``; ``text`` is None when the
@@ -882,33 +903,12 @@ class Job:
     def priority(self, priority: int) -> None:
         check(lib.qm_job_set_priority(self._handle, _uint(priority, 32, "Job.priority")), "Job.priority")
 
-    @property
-    def minimum_retry_delay(self) -> int:
-        """Seconds to wait before retrying after a transient error (default 600)."""
-        out = c_uint32(0)
-        check(lib.qm_job_get_minimum_retry_delay(self._handle, byref(out)), "Job.minimum_retry_delay")
-        return int(out.value)
-
-    @minimum_retry_delay.setter
-    def minimum_retry_delay(self, seconds: int) -> None:
-        check(
-            lib.qm_job_set_minimum_retry_delay(self._handle, _uint(seconds, 32, "Job.minimum_retry_delay")),
-            "Job.minimum_retry_delay",
-        )
-
-    @property
-    def no_progress_timeout(self) -> int:
-        """Seconds of transient errors without progress before ERROR (default 14 days)."""
-        out = c_uint32(0)
-        check(lib.qm_job_get_no_progress_timeout(self._handle, byref(out)), "Job.no_progress_timeout")
-        return int(out.value)
-
-    @no_progress_timeout.setter
-    def no_progress_timeout(self, seconds: int) -> None:
-        check(
-            lib.qm_job_set_no_progress_timeout(self._handle, _uint(seconds, 32, "Job.no_progress_timeout")),
-            "Job.no_progress_timeout",
-        )
+    minimum_retry_delay = _uint32_property(
+        "minimum_retry_delay", "Seconds to wait before retrying after a transient error (default 600)."
+    )
+    no_progress_timeout = _uint32_property(
+        "no_progress_timeout", "Seconds of transient errors without progress before ERROR (default 14 days)."
+    )
 
     @property
     def max_bandwidth(self) -> int:
@@ -922,23 +922,12 @@ class Job:
         value = 0 if bytes_per_sec is None else _uint(bytes_per_sec, 64, "Job.max_bandwidth")
         check(lib.qm_job_set_max_bandwidth(self._handle, value), "Job.max_bandwidth")
 
-    @property
-    def stall_timeout(self) -> int:
-        """Seconds a connection may deliver nothing before qmgr gives it up
-        and retries (default 60). ``FeatureNotImplemented`` with a library
-        that predates it."""
-        _require("qm_job_get_stall_timeout", "Job.stall_timeout")
-        out = c_uint32(0)
-        check(lib.qm_job_get_stall_timeout(self._handle, byref(out)), "Job.stall_timeout")
-        return int(out.value)
-
-    @stall_timeout.setter
-    def stall_timeout(self, seconds: int) -> None:
-        _require("qm_job_set_stall_timeout", "Job.stall_timeout")
-        check(
-            lib.qm_job_set_stall_timeout(self._handle, _uint(seconds, 32, "Job.stall_timeout")),
-            "Job.stall_timeout",
-        )
+    stall_timeout = _uint32_property(
+        "stall_timeout",
+        "Seconds a connection may deliver nothing before qmgr gives it up and retries "
+        "(default 60). ``FeatureNotImplemented`` with a library that predates it.",
+        optional=True,
+    )
 
     # -- notifications
 
