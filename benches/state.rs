@@ -29,7 +29,11 @@ fn populate(dir: &Path) {
         .unwrap();
         tx.execute(
             "INSERT INTO files (job_id, idx, remote, local, size_hint) VALUES (?1, 0, ?2, ?3, 0)",
-            rusqlite::params![&id[..], format!("https://updates.example.com/f/{i}"), format!("/tmp/qmgr-bench/{i}")],
+            rusqlite::params![
+                &id[..],
+                format!("https://updates.example.com/f/{i}"),
+                format!("/tmp/qmgr-bench/{i}")
+            ],
         )
         .unwrap();
     }
@@ -41,7 +45,9 @@ fn open_10k(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
     populate(&dir);
     let mut group = c.benchmark_group("state_dir");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("open_10000_jobs", |b| {
         b.iter(|| {
             let manager = Manager::open(Some(&dir)).unwrap();
