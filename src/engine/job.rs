@@ -303,26 +303,35 @@ struct PendingCommit {
 /// directories touched (even after a failure: renames done stay done).
 /// Returns the indexes moved into place, and the first failure.
 fn commit_files(pending: &[PendingCommit]) -> (Vec<usize>, Result<()>) {
+    let failure = |p: &PendingCommit, err: std::io::Error| Error {
+        code: HResult::from_io_error(&err),
+        message: format!(
+            "cannot move file {} into place at '{}': {err}",
+            p.index,
+            p.local.display()
+        ),
+    };
+    let missing = || {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the temporary file is missing",
+        )
+    };
+    // Every file's data on disk before any of them appears (nothing is
+    // renamed if one cannot be synced).
+    if let Some(p) = pending.iter().find(|p| p.temp.is_none()) {
+        return (Vec::new(), Err(failure(p, missing())));
+    }
+    let temps: Vec<&Path> = pending.iter().filter_map(|p| p.temp.as_deref()).collect();
+    if let Err((i, err)) = partial::sync_all_files(&temps) {
+        return (Vec::new(), Err(failure(&pending[i], err)));
+    }
     let mut done = Vec::new();
     let mut dirs: Vec<&Path> = Vec::new();
     let mut outcome = Ok(());
-    for p in pending {
-        let result = match &p.temp {
-            Some(temp) => partial::commit(temp, &p.local),
-            None => Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the temporary file is missing",
-            )),
-        };
-        if let Err(err) = result {
-            outcome = Err(Error {
-                code: HResult::from_io_error(&err),
-                message: format!(
-                    "cannot move file {} into place at '{}': {err}",
-                    p.index,
-                    p.local.display()
-                ),
-            });
+    for (p, temp) in pending.iter().zip(&temps) {
+        if let Err(err) = std::fs::rename(temp, &p.local) {
+            outcome = Err(failure(p, err));
             break;
         }
         done.push(p.index);

@@ -44,11 +44,45 @@ pub(crate) fn reopen(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Makes the temporary file's data durable, then renames it over `local`.
-/// The caller syncs the directory once all renames of a job are done.
-pub(crate) fn commit(temp: &Path, local: &Path) -> io::Result<()> {
-    reopen(temp)?.sync_all()?;
-    std::fs::rename(temp, local)
+/// How many files `sync_all_files` fsyncs at once: concurrent fsyncs share
+/// journal commits on ext4/xfs, where serial ones pay one commit each.
+const PARALLEL_SYNCS: usize = 8;
+
+/// Makes the data of every file durable (fsync), several at a time; returns
+/// the first failure with its index.
+pub(crate) fn sync_all_files(paths: &[&Path]) -> Result<(), (usize, io::Error)> {
+    let sync = |i: usize| {
+        reopen(paths[i])
+            .and_then(|f| f.sync_all())
+            .map_err(|e| (i, e))
+    };
+    if paths.len() <= 1 {
+        return (0..paths.len()).try_for_each(sync);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = PARALLEL_SYNCS.min(paths.len());
+    let results: Vec<Result<(), (usize, io::Error)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= paths.len() {
+                        return Ok(());
+                    }
+                    sync(i)?;
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Ok(())))
+            .collect()
+    });
+    results
+        .into_iter()
+        .filter_map(Result::err)
+        .min_by_key(|(i, _)| *i)
+        .map_or(Ok(()), Err)
 }
 
 /// Makes the renames in `dir` durable.

@@ -388,7 +388,7 @@ fn copy(
     mut hasher: Option<&mut Sha256>,
 ) -> Result<u64, Interrupt> {
     let manager = job.manager().map_err(|_| Interrupt::Stopped)?;
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = CopyBuffer::take();
     let mut written = start;
     let mut window_start = Instant::now();
     let mut window_bytes = 0u64;
@@ -444,6 +444,46 @@ fn copy(
             window_start = Instant::now();
             window_bytes = 0;
         }
+    }
+}
+
+thread_local! {
+    /// The copy buffer of this worker thread (one thread per run), so that
+    /// a job of many small files allocates and zeroes 1 MiB once, not per file.
+    static COPY_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The thread's copy buffer, lent for one `copy` and handed back on drop.
+struct CopyBuffer(Vec<u8>);
+
+impl CopyBuffer {
+    fn take() -> CopyBuffer {
+        let buf = COPY_BUFFER.with(|b| b.take());
+        CopyBuffer(if buf.len() == CHUNK {
+            buf
+        } else {
+            vec![0u8; CHUNK]
+        })
+    }
+}
+
+impl Drop for CopyBuffer {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        COPY_BUFFER.with(|b| *b.borrow_mut() = buf);
+    }
+}
+
+impl std::ops::Deref for CopyBuffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for CopyBuffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
     }
 }
 
