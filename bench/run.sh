@@ -1,0 +1,452 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks of qmgr against curl, wget and aria2c, measured in
+# one run on one machine, written to BENCHMARKS.md.
+#
+#   bash bench/run.sh                 # everything (about 15-20 minutes)
+#   RUNS=7 bash bench/run.sh          # more runs per tool (default 5)
+#   SKIP_CRITERION=1 bash bench/run.sh   # only the HTTP scenarios
+#
+# It installs what it lacks from Debian's packages (nginx, aria2, hyperfine,
+# curl, wget, time, python3; root or sudo), builds the `qmgr` CLI in release
+# mode, generates the files nginx serves (1 GiB of random bytes and 1,000
+# files of 64 KiB, cached in bench/data/), starts nginx on 127.0.0.1 with a
+# throwaway configuration, and measures three scenarios, each tool at least
+# RUNS times, the tools alternating run by run (the starting tool rotates):
+#
+#   1. one 1 GiB file: qmgr, curl -o, wget -O, aria2c (one connection);
+#   2. 1,000 files of 64 KiB in one job / one invocation: qmgr, curl (one
+#      process, one reused connection), aria2c -i;
+#   3. the 1 GiB file limited to 50 MiB/s: qmgr --limit, curl --limit-rate,
+#      aria2c --max-download-limit.
+#
+# Scenarios 1 and 2 run twice: writing to the disk (where users download
+# to), and writing to tmpfs (/dev/shm), which shows what the clients
+# themselves cost once the filesystem is out of the picture.
+#
+# Every run is timed by /usr/bin/time (user and system CPU, peak RSS) and by
+# the shell's nanosecond clock (wall). Each run downloads for real into an
+# empty directory that is deleted right after it; every output's size is
+# checked, and its SHA-256 on each tool's first run of a scenario, so a
+# failed download can never be timed as a fast one. Then `cargo bench --bench
+# abi` runs the criterion micro-benchmarks, and bench/report.py writes
+# BENCHMARKS.md with medians, ratios and the targets.
+#
+# Environment: RUNS (default 5), PORT (default: a free one), QMGR_BENCH_DATA
+# (default bench/data), QMGR_BENCH_OUT (where downloads land, default a
+# directory under ${TMPDIR:-/tmp}; it holds at most 1 GiB at a time),
+# SCENARIOS (default "big big_shm small small_shm limit"; the _shm ones
+# write to /dev/shm instead of the disk), SKIP_CRITERION=1, REPORT (default
+# BENCHMARKS.md), WAIT_IDLE (seconds to wait for the other processes of the
+# machine to leave the CPUs at least 90% idle before measuring; default 300).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+RUNS=${RUNS:-5}
+DATA_DIR=${QMGR_BENCH_DATA:-$ROOT/bench/data}
+REPORT=${REPORT:-$ROOT/BENCHMARKS.md}
+SKIP_CRITERION=${SKIP_CRITERION:-0}
+SCENARIOS=${SCENARIOS:-big big_shm small small_shm limit}
+WAIT_IDLE=${WAIT_IDLE:-300}
+BUSY_BEFORE_CRITERION=
+LIMIT_BYTES=$((50 * 1024 * 1024))
+BIG_SIZE=$((1024 * 1024 * 1024))
+SMALL_COUNT=1000
+SMALL_SIZE=$((64 * 1024))
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+[ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS must be at least 5 (medians over at least 5 runs)"
+
+# ---------------------------------------------------------------- tools
+missing=()
+have nginx || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+have aria2c || missing+=(aria2)
+have hyperfine || missing+=(hyperfine)
+have curl || missing+=(curl)
+have wget || missing+=(wget)
+[ -x /usr/bin/time ] || missing+=(time)
+have python3 || missing+=(python3)
+have sha256sum || missing+=(coreutils)
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+have cargo || die "cargo is not installed"
+
+# ---------------------------------------------------------------- build
+# The CLI is the thing measured; while it does not exist yet, the quickstart
+# example stands in for it in the single-file scenario only.
+QMGR_MODE=cli
+log "building the qmgr CLI (cargo build --release --bin qmgr)"
+if cargo build --release --bin qmgr >&2; then
+    QMGR_BIN=$TARGET_DIR/release/qmgr
+else
+    log "the qmgr CLI does not build: falling back to the quickstart example for scenario 1 only"
+    QMGR_MODE=example
+    cargo build --release --example quickstart >&2 || die "neither the CLI nor the quickstart example builds"
+    QMGR_BIN=$TARGET_DIR/release/examples/quickstart
+fi
+
+# ---------------------------------------------------------------- work dirs
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/qmgr-bench.XXXXXX")
+OUT=${QMGR_BENCH_OUT:-$WORK/out}
+mkdir -p "$OUT"
+# The *_shm scenarios write to tmpfs instead: what the clients cost without
+# the filesystem and disk.
+SHM_OUT=
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then SHM_OUT=$(mktemp -d /dev/shm/qmgr-bench.XXXXXX); fi
+NGINX_PID=
+cleanup() {
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+    [ -z "$SHM_OUT" ] || rm -rf "$SHM_OUT"
+    [ -z "${QMGR_BENCH_OUT:-}" ] || rm -rf "${QMGR_BENCH_OUT:?}"/run-*
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- data
+mkdir -p "$DATA_DIR/small"
+BIG=$DATA_DIR/big.bin
+if [ "$(stat -c %s "$BIG" 2>/dev/null || echo 0)" != "$BIG_SIZE" ]; then
+    log "generating $BIG (1 GiB from /dev/urandom)"
+    head -c "$BIG_SIZE" /dev/urandom >"$BIG.tmp"
+    mv "$BIG.tmp" "$BIG"
+    rm -f "$BIG.sha256"
+fi
+if [ ! -s "$BIG.sha256" ] || [ "$BIG.sha256" -ot "$BIG" ]; then
+    log "hashing $BIG"
+    sha256sum "$BIG" | cut -d' ' -f1 >"$BIG.sha256"
+fi
+BIG_SHA=$(cat "$BIG.sha256")
+small_name() { printf 'f%04d.bin' "$1"; }
+n_small=$(find "$DATA_DIR/small" -maxdepth 1 -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
+if [ "$n_small" != "$SMALL_COUNT" ] || [ ! -s "$DATA_DIR/small.sha256" ]; then
+    log "generating $SMALL_COUNT files of 64 KiB in $DATA_DIR/small"
+    rm -f "$DATA_DIR"/small/*
+    for ((i = 0; i < SMALL_COUNT; i++)); do
+        head -c "$SMALL_SIZE" /dev/urandom >"$DATA_DIR/small/$(small_name "$i")"
+    done
+    (cd "$DATA_DIR/small" && sha256sum f*.bin) >"$DATA_DIR/small.sha256"
+fi
+# Warm the page cache, so every tool reads the source from memory.
+cat "$BIG" "$DATA_DIR"/small/* >/dev/null
+
+# ---------------------------------------------------------------- nginx
+PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    keepalive_timeout 60s;
+    default_type application/octet-stream;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$PORT;
+        root $DATA_DIR;
+    }
+}
+EOF
+log "starting nginx on 127.0.0.1:$PORT serving $DATA_DIR"
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+NGINX_PID=$!
+BASE=http://127.0.0.1:$PORT
+for _ in $(seq 100); do
+    curl -sf -r 0-0 -o /dev/null "$BASE/big.bin" && break
+    kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited: $(cat "$WORK/nginx/error.log")"
+    sleep 0.1
+done
+curl -sf -r 0-0 -o /dev/null "$BASE/big.bin" || die "nginx does not answer on $BASE"
+
+# ---------------------------------------------------------------- measuring
+RESULTS=$WORK/results.tsv
+printf 'scenario\ttool\trun\twall_s\tuser_s\tsys_s\tmaxrss_kib\tothers_pct\n' >"$RESULTS"
+
+# The URL list and argument vectors of scenario 2.
+SMALL_URLS=()
+for ((i = 0; i < SMALL_COUNT; i++)); do SMALL_URLS+=("$BASE/small/$(small_name "$i")"); done
+ARIA_LIST=$WORK/aria2-input.txt
+for ((i = 0; i < SMALL_COUNT; i++)); do
+    printf '%s\n  out=%s\n' "${SMALL_URLS[i]}" "$(small_name "$i")"
+done >"$ARIA_LIST"
+
+ARIA_COMMON=(--quiet=true --console-log-level=error --summary-interval=0 --allow-overwrite=true
+    --auto-file-renaming=false --file-allocation=none --check-certificate=false)
+
+# cmd_for SCENARIO TOOL DIR: sets CMD to the command line that downloads the
+# scenario's files into DIR (absolute, existing, empty).
+cmd_for() {
+    local scenario=$1 tool=$2 dir=$3
+    case "${scenario%_shm}/$tool" in
+    big/qmgr)
+        if [ "$QMGR_MODE" = cli ]; then
+            CMD=("$QMGR_BIN" transfer "$BASE/big.bin" "$dir/big.bin" --quiet)
+        else
+            CMD=("$QMGR_BIN" "$BASE/big.bin" "$dir/big.bin")
+        fi ;;
+    big/curl) CMD=(curl -sS --fail -o "$dir/big.bin" "$BASE/big.bin") ;;
+    big/wget) CMD=(wget -q -O "$dir/big.bin" "$BASE/big.bin") ;;
+    big/aria2c) CMD=(aria2c "${ARIA_COMMON[@]}" -x1 -s1 -j1 -d "$dir" -o big.bin "$BASE/big.bin") ;;
+    small/qmgr)
+        CMD=("$QMGR_BIN" transfer)
+        local i
+        for ((i = 0; i < SMALL_COUNT; i++)); do CMD+=("${SMALL_URLS[i]}" "$dir/$(small_name "$i")"); done
+        CMD+=(--quiet) ;;
+    small/curl) CMD=(curl -sS --fail --remote-name-all --output-dir "$dir" "${SMALL_URLS[@]}") ;;
+    small/aria2c) CMD=(aria2c "${ARIA_COMMON[@]}" -d "$dir" -i "$ARIA_LIST") ;;
+    limit/qmgr) CMD=("$QMGR_BIN" transfer "$BASE/big.bin" "$dir/big.bin" --limit "$LIMIT_BYTES" --quiet) ;;
+    limit/curl) CMD=(curl -sS --fail --limit-rate "$LIMIT_BYTES" -o "$dir/big.bin" "$BASE/big.bin") ;;
+    limit/aria2c) CMD=(aria2c "${ARIA_COMMON[@]}" -x1 -s1 -j1 --max-download-limit="$LIMIT_BYTES"
+        -d "$dir" -o big.bin "$BASE/big.bin") ;;
+    *) die "no command for $scenario/$tool" ;;
+    esac
+}
+
+# verify SCENARIO DIR FULL: checks what landed in DIR: sizes always, SHA-256
+# too when FULL is 1. Leftover temporary files count as a failure.
+verify() {
+    local scenario=$1 dir=$2 full=$3
+    case "${scenario%_shm}" in
+    big | limit)
+        local size
+        size=$(stat -c %s "$dir/big.bin" 2>/dev/null || echo missing)
+        [ "$size" = "$BIG_SIZE" ] || { log "big.bin is $size bytes, not $BIG_SIZE"; return 1; }
+        if [ "$full" = 1 ]; then
+            [ "$(sha256sum "$dir/big.bin" | cut -d' ' -f1)" = "$BIG_SHA" ] || { log "big.bin: SHA-256 mismatch"; return 1; }
+        fi ;;
+    small)
+        local n
+        n=$(find "$dir" -maxdepth 1 -type f -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
+        [ "$n" = "$SMALL_COUNT" ] || { log "$n of $SMALL_COUNT files of 64 KiB landed"; return 1; }
+        if [ "$full" = 1 ]; then
+            (cd "$dir" && sha256sum --quiet -c "$DATA_DIR/small.sha256") || { log "SHA-256 mismatch"; return 1; }
+        fi ;;
+    esac
+    local extra
+    extra=$(find "$dir" -mindepth 1 | grep -v '/f[0-9]*\.bin$' | grep -v '/big\.bin$' || true)
+    [ -z "$extra" ] || { log "unexpected files left: $(echo "$extra" | head -3)"; return 1; }
+}
+
+# Busy CPU ticks of the whole machine (user, nice, system, irq, softirq,
+# steal), and of nginx's worker, in USER_HZ ticks.
+machine_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+nginx_ticks() {
+    local t=0 pid
+    for pid in $(pgrep -P "$NGINX_PID" 2>/dev/null); do
+        t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+TICKS=$(getconf CLK_TCK)
+NPROC=$(nproc)
+
+# Before a run: wait (up to 60 s) until the last half second left the CPUs
+# at least 85% idle, so that a run does not start in the middle of someone
+# else's build.
+settle() {
+    local waited=0 b1 b2
+    while :; do
+        b1=$(machine_busy_ticks)
+        sleep 0.5
+        b2=$(machine_busy_ticks)
+        # busy% = (b2 - b1) / (0.5 s * TICKS * NPROC) * 100
+        [ $(((b2 - b1) * 200)) -gt $((15 * TICKS * NPROC)) ] || return 0
+        [ "$waited" -lt 120 ] || { log "warning: the machine stays busy; measuring anyway"; return 0; }
+        waited=$((waited + 1))
+    done
+}
+
+# run_one SCENARIO TOOL RUN FULL: one timed download into a fresh directory,
+# verified, recorded, deleted. A run during which other processes used more
+# than a quarter of one CPU is thrown away and done again (up to 3 times);
+# the share they took is recorded with every run.
+run_one() {
+    local scenario=$1 tool=$2 run=$3 full=$4 attempt
+    for attempt in 1 2 3 4; do
+        run_attempt "$scenario" "$tool" "$run" "$full" || return 1
+        [ "$OTHERS_PCT" -gt 25 ] && [ "$attempt" -lt 4 ] || break
+        log "  other processes took ${OTHERS_PCT}% of a CPU during that run: doing it again"
+        DISCARDED=$((DISCARDED + 1))
+    done
+    if [ "$run" -gt 0 ]; then
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$tool" "$run" "$WALL" "$USER_S" "$SYS_S" \
+            "$RSS_KIB" "$OTHERS_PCT" >>"$RESULTS"
+    fi
+}
+DISCARDED=0
+
+run_attempt() {
+    local scenario=$1 tool=$2 run=$3 full=$4
+    local dir=$OUT/run-$scenario-$tool
+    [[ "$scenario" != *_shm ]] || dir=$SHM_OUT/run-$scenario-$tool
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cmd_for "$scenario" "$tool" "$dir"
+    settle
+    local t0 t1 b0 b1 n0 n1 rc=0
+    b0=$(machine_busy_ticks)
+    n0=$(nginx_ticks)
+    t0=$(date +%s%N)
+    /usr/bin/time -f '%U %S %M' -o "$WORK/time.txt" "${CMD[@]}" >"$WORK/stdout.txt" 2>"$WORK/stderr.txt" || rc=$?
+    t1=$(date +%s%N)
+    b1=$(machine_busy_ticks)
+    n1=$(nginx_ticks)
+    if [ "$rc" != 0 ]; then
+        log "$tool ($scenario, run $run) exited $rc:"
+        head -c 2000 "$WORK/stderr.txt" >&2
+        return 1
+    fi
+    verify "$scenario" "$dir" "$full" || die "$tool ($scenario, run $run) did not deliver the right bytes"
+    rm -rf "$dir"
+    read -r USER_S SYS_S RSS_KIB < <(tail -n 1 "$WORK/time.txt")
+    WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    # What the rest of the machine used meanwhile, in % of one CPU: all busy
+    # time, less the tool's and nginx's (the kernel's work on their behalf,
+    # such as loopback networking in softirq, may land here too).
+    OTHERS_PCT=$(awk -v b="$((b1 - b0))" -v n="$((n1 - n0))" -v u="$USER_S" -v s="$SYS_S" \
+        -v hz="$TICKS" -v w="$WALL" 'BEGIN {
+            o = (b - n) / hz - (u + s); if (o < 0) o = 0
+            printf "%d", 100 * o / (w > 0 ? w : 1) }')
+    log "$scenario $tool run $run: ${WALL}s wall, ${USER_S}s user, ${SYS_S}s sys, ${RSS_KIB} KiB (others: ${OTHERS_PCT}% of a CPU)"
+}
+
+# scenario NAME WARMUP TOOL...: runs 1..RUNS, tools alternating, the first
+# tool rotating from run to run. WARMUP=1 adds an untimed round 0 first
+# (which also checks the SHA-256s); otherwise run 1 checks them.
+scenario() {
+    local name=$1 warmup=$2
+    shift 2
+    local tools=("$@") n=$# run i
+    log "scenario $name: ${tools[*]}, $RUNS runs each"
+    if [ "$warmup" = 1 ]; then
+        for tool in "${tools[@]}"; do run_one "$name" "$tool" 0 1 || die "$tool failed in scenario $name"; done
+    fi
+    for ((run = 1; run <= RUNS; run++)); do
+        for ((i = 0; i < n; i++)); do
+            local tool=${tools[(((run - 1) + i) % n)]}
+            local full=0
+            [ "$warmup" = 1 ] || [ "$run" != 1 ] || full=1
+            run_one "$name" "$tool" "$run" "$full" || die "$tool failed in scenario $name"
+        done
+    done
+}
+
+# Other work on the machine skews every figure: wait (up to WAIT_IDLE
+# seconds) until the CPUs are at least 90% idle, then note how busy they were.
+cpu_busy_pct() {
+    local _c u n s i w x y z b1 t1 b2 t2
+    read -r _c u n s i w x y z _ </proc/stat
+    b1=$((u + n + s + x + y + z)) t1=$((u + n + s + i + w + x + y + z))
+    sleep 3
+    read -r _c u n s i w x y z _ </proc/stat
+    b2=$((u + n + s + x + y + z)) t2=$((u + n + s + i + w + x + y + z))
+    echo $((100 * (b2 - b1) / (t2 - t1 > 0 ? t2 - t1 : 1)))
+}
+wait_idle() {
+    local waited=0 busy
+    busy=$(cpu_busy_pct)
+    while [ "$busy" -gt 10 ] && [ "$waited" -lt "$WAIT_IDLE" ]; do
+        log "the CPUs are ${busy}% busy with other work; waiting for them to calm down"
+        sleep 12
+        waited=$((waited + 15))
+        busy=$(cpu_busy_pct)
+    done
+    [ "$busy" -le 10 ] || log "warning: measuring while the CPUs are ${busy}% busy with other work"
+    echo "$busy"
+}
+BUSY_BEFORE=$(wait_idle)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+if wanted big; then scenario big 1 qmgr curl wget aria2c; fi
+if wanted big_shm && [ -n "$SHM_OUT" ]; then scenario big_shm 1 qmgr curl wget aria2c; fi
+if [ "$QMGR_MODE" = cli ]; then
+    if wanted small; then scenario small 1 qmgr curl aria2c; fi
+    if wanted small_shm && [ -n "$SHM_OUT" ]; then scenario small_shm 1 qmgr curl aria2c; fi
+    if wanted limit; then scenario limit 0 qmgr curl aria2c; fi
+else
+    log "scenarios 2 and 3 need the qmgr CLI: skipped"
+fi
+LOAD_AFTER_HTTP=$(cut -d' ' -f1-3 /proc/loadavg)
+
+kill "$NGINX_PID" 2>/dev/null || true
+wait "$NGINX_PID" 2>/dev/null || true
+NGINX_PID=
+
+# ---------------------------------------------------------------- criterion
+IMPACT_JSON=$WORK/impact.json
+CRITERION_LOG=$WORK/criterion.log
+CRITERION_DIR=$WORK/no-criterion # nothing stale is reported when skipped
+if [ "$SKIP_CRITERION" != 1 ]; then
+    CRITERION_DIR=$TARGET_DIR/criterion
+    cargo bench --bench abi --no-run >&2
+    BUSY_BEFORE_CRITERION=$(wait_idle)
+    log "cargo bench --bench abi (a few minutes)"
+    rm -rf "$TARGET_DIR/criterion/get_progress" "$TARGET_DIR/criterion/job" "$TARGET_DIR/criterion/enum_jobs_10000"
+    QMGR_BENCH_REPORT=$IMPACT_JSON cargo bench --bench abi 2>&1 | tee "$CRITERION_LOG" >&2
+fi
+
+# ---------------------------------------------------------------- report
+mem_total=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+cpu_model=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+fs_type=$(df -T "$OUT" | awk 'NR == 2 { print $2 }')
+{
+    echo "date=$STARTED"
+    echo "nproc=$(nproc)"
+    echo "cpu=$cpu_model"
+    echo "memory=$mem_total"
+    echo "kernel=$(uname -sr)"
+    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "out_fs=$fs_type ($OUT)"
+    echo "busy_before=$BUSY_BEFORE"
+    echo "busy_before_criterion=$BUSY_BEFORE_CRITERION"
+    echo "load_before=$LOAD_BEFORE"
+    echo "load_after_http=$LOAD_AFTER_HTTP"
+    echo "runs=$RUNS"
+    echo "discarded=$DISCARDED"
+    echo "qmgr_mode=$QMGR_MODE"
+    echo "qmgr=$(if [ "$QMGR_MODE" = cli ]; then "$QMGR_BIN" --version 2>/dev/null | head -n 1; else echo "quickstart example"; fi) (git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown))"
+    echo "rustc=$(rustc --version)"
+    echo "curl=$(curl --version | head -n 1 | awk '{ print $1, $2, $4, $5 }')"
+    echo "wget=$(wget --version | head -n 1 | awk '{ print $1, $2, $3 }')"
+    echo "aria2c=$(aria2c --version | head -n 1)"
+    echo "nginx=$("$NGINX" -v 2>&1)"
+    echo "hyperfine=$(hyperfine --version)"
+    echo "time=GNU time $(dpkg-query -W -f='${Version}' time 2>/dev/null || echo '(version unknown)')"
+    echo "limit_bytes=$LIMIT_BYTES"
+    echo "big_bytes=$BIG_SIZE"
+    echo "small_count=$SMALL_COUNT"
+    echo "small_bytes=$SMALL_SIZE"
+} >"$WORK/machine.txt"
+
+# The inputs are kept in bench/results/, so that `python3 bench/report.py`
+# can write the report again (say, after editing bench/analysis.md) without
+# measuring again.
+python3 "$ROOT/bench/report.py" \
+    --results "$RESULTS" --machine "$WORK/machine.txt" \
+    --criterion "$CRITERION_DIR" --impact "$IMPACT_JSON" \
+    --save "$ROOT/bench/results" --analysis "$ROOT/bench/analysis.md" --out "$REPORT"
+log "wrote $REPORT (its inputs are in bench/results/)"
