@@ -992,14 +992,11 @@ impl Job {
             parsed.push((source, local.to_path_buf()));
         }
         let (_op, mut data) = self.lock_for_change("add files to")?;
-        for (i, (_, local)) in parsed.iter().enumerate() {
-            let taken = data
-                .files
-                .iter()
-                .map(|f| &f.local)
-                .chain(parsed[..i].iter().map(|p| &p.1))
-                .any(|l| l == local);
-            if taken {
+        // Linear, not pairwise: a job may hold many thousands of files.
+        let mut taken: std::collections::HashSet<&Path> =
+            data.files.iter().map(|f| f.local.as_path()).collect();
+        for (_, local) in &parsed {
+            if !taken.insert(local.as_path()) {
                 return Err(Error::invalid_arg(format!(
                     "the local name '{}' is already used in this job",
                     local.display()
