@@ -24,6 +24,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -213,6 +214,32 @@ def _to_guid(job_id: Union[uuid.UUID, str, bytes]) -> qm_guid:
 # --- records ----------------------------------------------------------------------
 
 
+_C = TypeVar("_C", bound="_Closable")
+
+
+class _Closable:
+    """Context-manager protocol shared by ``Manager`` and ``Job``: ``with``
+    closes on exit, and garbage collection closes what was left open."""
+
+    _closed: bool
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:
+            pass
+
+
 class FileSpec(NamedTuple):
     """One file to add: ``(remote, local[, size_hint])``."""
 
@@ -326,7 +353,7 @@ _open_managers: "weakref.WeakSet[Manager]" = weakref.WeakSet()
 _open_managers_lock = threading.RLock()
 
 
-class Manager:
+class Manager(_Closable):
     """A manager: a set of jobs and the threads that transfer them.
 
     ``Manager()`` is in memory (nothing outlives the process);
@@ -381,19 +408,6 @@ class Manager:
             job._manager_closed()
         with _open_managers_lock:
             _open_managers.discard(self)
-
-    def __enter__(self) -> "Manager":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if not self._closed:
-                self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -547,7 +561,7 @@ def _trampoline(job_ref: "weakref.ReferenceType[Job]", callback: NotifyCallback)
     return qm_notify_fn(call)
 
 
-class Job:
+class Job(_Closable):
     """A reference to a job (``qm_job_t``).
 
     Get one from ``Manager.create_job()``, ``Manager.jobs()`` or
@@ -620,19 +634,6 @@ class Job:
             released, self._notify_keep = self._notify_keep, []
             self._notify_callback = None
         _release_thunks(released)
-
-    def __enter__(self) -> "Job":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if not self._closed:
-                self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         if self._closed:

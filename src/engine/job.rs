@@ -256,9 +256,12 @@ pub(crate) enum Save {
     Files,
 }
 
-fn epoch_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+/// Milliseconds since the Unix epoch (negative before it).
+pub(crate) fn epoch_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
 }
 
 fn from_epoch_ms(ms: i64) -> SystemTime {
@@ -280,6 +283,14 @@ fn file_record(index: usize, f: &FileEntry) -> FileRecord {
         completed: f.counters.completed.load(Ordering::Relaxed),
         committed: f.committed,
     }
+}
+
+/// `QM_E_ITEM_NOT_FOUND` for a file index past the end.
+fn no_such_file(index: u32, count: usize) -> Error {
+    Error::new(
+        QM_E_ITEM_NOT_FOUND,
+        format!("the job has no file {index} ({count} files)"),
+    )
 }
 
 fn check_len(what: &str, text: &str, max: usize) -> Result<()> {
@@ -484,12 +495,18 @@ impl Job {
 
     fn with_file<T>(&self, index: u32, f: impl FnOnce(&FileEntry) -> T) -> Result<T> {
         let data = self.shared.data.lock();
-        data.files.get(index as usize).map(f).ok_or_else(|| {
-            Error::new(
-                QM_E_ITEM_NOT_FOUND,
-                format!("the job has no file {index} ({} files)", data.files.len()),
-            )
-        })
+        data.files
+            .get(index as usize)
+            .map(f)
+            .ok_or_else(|| no_such_file(index, data.files.len()))
+    }
+
+    /// True when the job's manager keeps a state directory.
+    pub(crate) fn persistent(&self) -> bool {
+        self.shared
+            .manager
+            .upgrade()
+            .is_some_and(|m| m.store.is_some())
     }
 
     /// The remote name of file `index` as it was added.
@@ -1404,12 +1421,10 @@ impl Job {
         let digest = hex.map(parse_sha256).transpose()?;
         self.change("set a checksum in", |d| {
             let count = d.files.len();
-            let file = d.files.get_mut(index as usize).ok_or_else(|| {
-                Error::new(
-                    QM_E_ITEM_NOT_FOUND,
-                    format!("the job has no file {index} ({count} files)"),
-                )
-            })?;
+            let file = d
+                .files
+                .get_mut(index as usize)
+                .ok_or_else(|| no_such_file(index, count))?;
             file.sha256 = digest;
             Ok(())
         })?;

@@ -351,7 +351,17 @@ fn migrate(db: &mut Connection) -> Result<()> {
             format!("the state directory has schema version {version}; this qmgr knows up to {SCHEMA_VERSION}"),
         ));
     }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    apply_migrations(db, version, SCHEMA_VERSION)
+}
+
+/// Applies migrations `from`..`to`, each in its own transaction with its version.
+fn apply_migrations(db: &mut Connection, from: u32, to: u32) -> Result<()> {
+    for (i, step) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(to as usize)
+        .skip(from as usize)
+    {
         let tx = db
             .transaction()
             .map_err(|e| db_error("begin migration", e))?;
@@ -373,14 +383,7 @@ pub fn create_at_version(dir: &Path, version: u32) -> Result<()> {
         .create(dir)
         .map_err(|e| io_error("create", dir, e))?;
     let mut db = Connection::open(dir.join("qmgr.db")).map_err(|e| db_error("open", e))?;
-    for (i, step) in MIGRATIONS.iter().enumerate().take(version as usize) {
-        let tx = db.transaction().map_err(|e| db_error("begin", e))?;
-        tx.execute_batch(step).map_err(|e| db_error("migrate", e))?;
-        tx.pragma_update(None, "user_version", (i + 1) as u32)
-            .map_err(|e| db_error("migrate", e))?;
-        tx.commit().map_err(|e| db_error("commit", e))?;
-    }
-    Ok(())
+    apply_migrations(&mut db, 0, version.min(SCHEMA_VERSION))
 }
 
 fn load(db: &Connection) -> Result<Vec<StoredJob>> {

@@ -288,11 +288,7 @@ fn transfer_attempt(
         start,
         state.as_mut(),
     );
-    let persistent = job
-        .shared
-        .manager
-        .upgrade()
-        .is_some_and(|m| m.store.is_some());
+    let persistent = job.persistent();
     if persistent && matches!(result, Err(Interrupt::Stopped)) {
         // Suspend, close or preemption: keep every byte written so far.
         let written = task.counters.transferred.load(Ordering::Relaxed);
@@ -525,11 +521,7 @@ fn make_durable(job: &Job, task: &FileTask) -> Result<(), Interrupt> {
             entry.counters.total.load(Ordering::Relaxed),
         )
     };
-    let persistent = job
-        .shared
-        .manager
-        .upgrade()
-        .is_some_and(|m| m.store.is_some());
+    let persistent = job.persistent();
     if let (true, Some(path)) = (persistent, temp) {
         partial::reopen(&path)
             .and_then(|f| f.sync_data())

@@ -8,13 +8,14 @@
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::constants::*;
 use super::handles;
 use super::types::*;
 use super::util::{str_arg, write_str, Out};
 use crate::engine::error::{Error, Result};
+use crate::engine::job::epoch_ms;
 use crate::hresult::*;
 use crate::{Job, NotifyCallback, Priority};
 
@@ -253,13 +254,6 @@ pub unsafe extern "C" fn qm_job_get_error_description(
             let e = j.error()?;
             Ok((format!("{}: {}", e.code, e.description), HResult::OK))
         })
-    }
-}
-
-fn epoch_ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
     }
 }
 

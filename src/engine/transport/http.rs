@@ -96,12 +96,8 @@ impl Client {
                     self.fetch_whole(url)
                 }
             }
-            200..=299 => {
-                // A 200 to a range request: the server sends everything.
-                let total = response.body().content_length();
-                let validator = HttpValidator::from_headers(response.headers(), total);
-                Ok(opened(response, 0, total, validator))
-            }
+            // A 200 to a range request: the server sends everything.
+            200..=299 => Ok(opened_whole(response)),
             _ => Err(status_error(&response, url, offset)),
         }
     }
@@ -120,9 +116,7 @@ impl Client {
                 _ => status_error(&response, url, 0),
             });
         }
-        let total = response.body().content_length();
-        let validator = HttpValidator::from_headers(response.headers(), total);
-        Ok(opened(response, 0, total, validator))
+        Ok(opened_whole(response))
     }
 
     fn send(
@@ -149,6 +143,13 @@ impl Client {
         }
         request.call().map_err(|e| request_error(e, url, offset))
     }
+}
+
+/// A response carrying the whole file from byte 0.
+fn opened_whole(response: Response<Body>) -> Opened {
+    let total = response.body().content_length();
+    let validator = HttpValidator::from_headers(response.headers(), total);
+    opened(response, 0, total, validator)
 }
 
 fn opened(
