@@ -334,7 +334,7 @@ fn commit_files(pending: &[PendingCommit]) -> (Vec<usize>, Result<()>) {
         return (Vec::new(), Err(failure(p, missing())));
     }
     let temps: Vec<&Path> = pending.iter().filter_map(|p| p.temp.as_deref()).collect();
-    if let Err((i, err)) = partial::sync_all_files(&temps) {
+    if let Err((i, err)) = partial::finish_all_files(&temps, partial::final_mode()) {
         return (Vec::new(), Err(failure(&pending[i], err)));
     }
     let mut done = Vec::new();
@@ -879,7 +879,7 @@ impl Job {
         }
     }
 
-    /// Moves to `state`, records it, wakes waiters and notifies.
+    /// Moves to `state`, records it, notifies, and wakes waiters if it is settled.
     pub(crate) fn set_state(&self, data: &mut JobData, state: JobState) {
         if data.state == state {
             return;
@@ -897,7 +897,12 @@ impl Job {
             }
             _ => {}
         }
-        self.shared.changed.notify_all();
+        // Only `wait` sleeps on a state, and it returns on settled states
+        // only: waking it for CONNECTING/TRANSFERRING (twice per file) would
+        // cost a context switch and a lock handoff per file for nothing.
+        if state.is_settled() {
+            self.shared.changed.notify_all();
+        }
     }
 
     /// Puts the job in the queue behind the jobs already queued.

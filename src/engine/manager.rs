@@ -215,6 +215,12 @@ impl Manager {
         Ok(self.shared.jobs.lock().iter().rev().cloned().collect())
     }
 
+    /// How many jobs `jobs` would return, without copying them.
+    pub fn job_count(&self) -> Result<usize> {
+        self.check_open()?;
+        Ok(self.shared.jobs.lock().len())
+    }
+
     /// The job with this id (`QM_BG_E_NOT_FOUND` if there is none, or it is final).
     pub fn job(&self, id: &JobId) -> Result<Job> {
         self.check_open()?;

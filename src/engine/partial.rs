@@ -4,13 +4,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// How many bytes of the destination's name the temporary name keeps.
 const NAME_KEEP: usize = 64;
 
-/// A fresh temporary path in `local`'s directory: hidden, recognisable, unique.
+/// A fresh temporary path in `local`'s directory: hidden, recognisable, and
+/// unique in practice (a 48-bit tag; `create` refuses an existing name anyway).
 pub(crate) fn temp_path_for(local: &Path) -> PathBuf {
     let base = local
         .file_name()
@@ -20,8 +21,26 @@ pub(crate) fn temp_path_for(local: &Path) -> PathBuf {
     while !base.is_char_boundary(cut) {
         cut -= 1;
     }
-    let tag = uuid::Uuid::new_v4().simple().to_string();
-    local.with_file_name(format!(".{}.{}.qmgr-part", &base[..cut], &tag[..12]))
+    local.with_file_name(format!(".{}.{:012x}.qmgr-part", &base[..cut], next_tag()))
+}
+
+/// The next 48-bit temporary-name tag: a per-process random seed and a
+/// counter, mixed (splitmix64), so names differ across processes and runs
+/// without asking the kernel for randomness once per file.
+fn next_tag() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let mut z = seed.wrapping_add(
+        COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) & 0xffff_ffff_ffff
 }
 
 /// Creates a new temporary file: `O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600.
@@ -44,16 +63,20 @@ pub(crate) fn reopen(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// How many files `sync_all_files` fsyncs at once: concurrent fsyncs share
+/// How many files `finish_all_files` fsyncs at once: concurrent fsyncs share
 /// journal commits on ext4/xfs, where serial ones pay one commit each.
 const PARALLEL_SYNCS: usize = 8;
 
-/// Makes the data of every file durable (fsync), several at a time; returns
-/// the first failure with its index.
-pub(crate) fn sync_all_files(paths: &[&Path]) -> Result<(), (usize, io::Error)> {
+/// Readies every temporary file to be renamed into place, several at a
+/// time: gives it `mode` (it was private while partial) and makes its data
+/// and mode durable (fsync). Returns the first failure with its index.
+pub(crate) fn finish_all_files(paths: &[&Path], mode: u32) -> Result<(), (usize, io::Error)> {
     let sync = |i: usize| {
         reopen(paths[i])
-            .and_then(|f| f.sync_all())
+            .and_then(|f| {
+                f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                f.sync_all()
+            })
             .map_err(|e| (i, e))
     };
     if paths.len() <= 1 {
@@ -85,6 +108,23 @@ pub(crate) fn sync_all_files(paths: &[&Path]) -> Result<(), (usize, io::Error)> 
         .map_or(Ok(()), Err)
 }
 
+/// The mode a finished file gets: what `open(…, 0666)` would give under the
+/// process's umask, as curl and wget do. The umask is read from
+/// `/proc/self/status` (setting it to read it would race with other threads);
+/// where that is unavailable, 022 is assumed.
+pub(crate) fn final_mode() -> u32 {
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022);
+    0o666 & !umask
+}
+
 /// Makes the renames in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -114,6 +154,9 @@ mod tests {
             name.starts_with(".firmware.bin.") && name.ends_with(".qmgr-part"),
             "{name}"
         );
+        let tags: std::collections::HashSet<_> =
+            (0..10_000).map(|_| temp_path_for(local)).collect();
+        assert_eq!(tags.len(), 10_000, "temporary names repeat");
         let long = format!("/d/{}", "é".repeat(100));
         assert!(temp_path_for(Path::new(&long)).file_name().unwrap().len() < 100);
     }

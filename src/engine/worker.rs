@@ -390,6 +390,8 @@ fn copy(
     let mut window_bytes = 0u64;
     let persistent = manager.store.is_some();
     let mut checkpointed = (Instant::now(), start);
+    // Bytes below this offset have been handed to the kernel's writeback.
+    let mut writeback_from = start;
     loop {
         if token.is_stopped() {
             return Err(Interrupt::Stopped);
@@ -410,7 +412,16 @@ fn copy(
         let n = match body.read(&mut buf[..limit]) {
             // A stop shuts the connection down: its EOF or error is not the source's.
             _ if token.is_stopped() => return Err(Interrupt::Stopped),
-            Ok(0) => return Ok(written),
+            Ok(0) => {
+                // Write the tail back now, while the job moves on: the
+                // fsync before the file counts then has little left to do.
+                crate::ffi::os::start_writeback(
+                    temp.file,
+                    writeback_from,
+                    written - writeback_from,
+                );
+                return Ok(written);
+            }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(Interrupt::Lost(read_error(&task.source, &e, written))),
@@ -433,6 +444,10 @@ fn copy(
         }
         written += n as u64;
         set_file_transferred(job, &task.counters, written);
+        if written - writeback_from >= WRITEBACK_BYTES {
+            crate::ffi::os::start_writeback(temp.file, writeback_from, written - writeback_from);
+            writeback_from = written;
+        }
         window_bytes += n as u64;
         let elapsed = window_start.elapsed();
         if elapsed >= RATE_WINDOW {
@@ -482,6 +497,12 @@ impl std::ops::DerefMut for CopyBuffer {
         &mut self.0
     }
 }
+
+/// How many written bytes a worker lets gather in the page cache before it
+/// asks the kernel to start writing them to the disk. Without it a large
+/// file is still almost all dirty when it ends, and the fsync that must
+/// precede its rename waits for all of it (0.3 s per GiB measured here).
+const WRITEBACK_BYTES: u64 = 8 << 20;
 
 /// Most bytes written between two checkpoints of a persistent job.
 const CHECKPOINT_BYTES: u64 = 8 << 20;

@@ -147,13 +147,17 @@ pub unsafe extern "C" fn qm_manager_enum_jobs(
         if out.is_null() && cap != 0 {
             return Err(Error::new(QM_E_POINTER, "out is NULL but cap is not 0"));
         }
-        let jobs = handles::manager(mgr)?.jobs()?;
+        let manager = handles::manager(mgr)?;
+        if cap == 0 {
+            // A count query: no job list to copy.
+            // SAFETY: checked non-NULL; writable by the caller's promise.
+            unsafe { count.write(manager.job_count()?) };
+            return Ok(HResult::OK);
+        }
+        let jobs = manager.jobs()?;
         let n = jobs.len();
         // SAFETY: checked non-NULL; writable by the caller's promise.
         unsafe { count.write(n) };
-        if cap == 0 {
-            return Ok(HResult::OK);
-        }
         if cap < n {
             return Err(Error::new(
                 QM_E_INSUFFICIENT_BUFFER,
