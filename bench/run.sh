@@ -95,6 +95,13 @@ else
     QMGR_BIN=$TARGET_DIR/release/examples/quickstart
 fi
 
+# The micro-benchmarks are built now too: a tree that does not build fails
+# here, not after twenty minutes of measuring.
+if [ "$SKIP_CRITERION" != 1 ]; then
+    log "building the micro-benchmarks (cargo bench --bench abi --no-run)"
+    cargo bench --bench abi --no-run >&2 || die "the micro-benchmarks do not build"
+fi
+
 # ---------------------------------------------------------------- work dirs
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qmgr-bench.XXXXXX")
 OUT=${QMGR_BENCH_OUT:-$WORK/out}

@@ -50,10 +50,34 @@ impl Run {
     }
 }
 
+/// The proxy variables of the environment, which no run inherits.
+const PROXY_VARIABLES: [&str; 8] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// Runs `qmgr ARGS` in `cwd` (QMGR_STATE unset), killing it after [`LIMIT`].
 fn qmgr_in(cwd: &Path, args: &[&str]) -> Run {
+    qmgr_with(cwd, args, &[], |_| {})
+}
+
+/// Like [`qmgr_in`], with these environment variables added, calling
+/// `during` with the process id once it started (its output is collected
+/// meanwhile).
+fn qmgr_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], during: impl FnOnce(u32)) -> Run {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qmgr"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qmgr"));
+    for name in PROXY_VARIABLES {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .envs(env.iter().copied())
         .args(args)
         .current_dir(cwd)
         .env_remove("QMGR_STATE")
@@ -72,6 +96,7 @@ fn qmgr_in(cwd: &Path, args: &[&str]) -> Run {
         let mut s = String::new();
         err.read_to_string(&mut s).map(|_| s)
     });
+    during(child.id());
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -706,5 +731,147 @@ fn transfer_with_a_state_dir_leaves_nothing_behind() {
     let jobs = state(&dir, &["list", "--json"]).json();
     assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
     assert_eq!(jobs[0]["state"], "ERROR");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Waits (at most 20 s) until `dir` holds a temporary file.
+fn wait_for_temp_file(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let any = std::fs::read_dir(dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".qmgr-part")
+        });
+        if any {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no temporary file appeared in {}", dir.display());
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+#[test]
+fn ctrl_c_cancels_an_in_memory_transfer_and_deletes_its_partial_file() {
+    let work = support::scratch("cli-sigint");
+    let src = work.join("src");
+    std::fs::write(&src, patterned(4 << 20, 13)).unwrap();
+    let dst = work.join("dst");
+    // 4 MiB at 256 KiB/s: 16 s, interrupted long before.
+    let run = qmgr_with(
+        &work,
+        &["transfer", "--limit", "256K", s(&src), s(&dst)],
+        &[],
+        |pid| {
+            wait_for_temp_file(&work);
+            send_signal(pid, "-INT");
+        },
+    );
+    assert_eq!(run.code, 130, "{run:#?}");
+    let last = run.stderr_lines().last().copied().unwrap_or("");
+    assert!(
+        last.starts_with("qmgr: error: interrupted by SIGINT")
+            && last.contains("partial files deleted"),
+        "{run:#?}"
+    );
+    assert!(run.took < Duration::from_secs(10), "{run:#?}");
+    assert_no_temp_files(&work);
+    assert!(!dst.exists());
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn sigterm_keeps_a_state_dir_transfer_for_run_to_finish() {
+    let work = support::scratch("cli-sigterm");
+    let dir = work.join("state");
+    if !state_dirs_supported(&dir) {
+        return;
+    }
+    let data = patterned(1 << 20, 14);
+    let src = work.join("src");
+    std::fs::write(&src, &data).unwrap();
+    let dst = work.join("dst");
+    // 1 MiB at 256 KiB/s: about 4 s.
+    let run = qmgr_with(
+        &work,
+        &[
+            "transfer",
+            "--state",
+            s(&dir),
+            "--limit",
+            "256K",
+            s(&src),
+            s(&dst),
+        ],
+        &[],
+        |pid| {
+            wait_for_temp_file(&work);
+            send_signal(pid, "-TERM");
+        },
+    );
+    assert_eq!(run.code, 143, "{run:#?}");
+    assert!(
+        run.error_line().contains("interrupted by SIGTERM"),
+        "{run:#?}"
+    );
+    assert!(run.error_line().contains("kept in"), "{run:#?}");
+    let jobs = state(&dir, &["list", "--json"]).json();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
+    assert!(!dst.exists());
+    // The kept job carries on from where it stopped and lands byte-exact.
+    let run = state(&dir, &["run"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(std::fs::read(&dst).unwrap(), data);
+    assert_no_temp_files(&work);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn the_proxy_comes_from_the_environment_unless_no_proxy_exempts_the_host() {
+    // The test server plays the proxy: a plain-HTTP request for a host that
+    // does not resolve can only arrive through it.
+    let server = TestServer::start();
+    let data = patterned(50_000, 15);
+    server.add("/via-env", Resource::new(data.clone()));
+    let work = support::scratch("cli-env-proxy");
+    let dst = work.join("dst");
+    let url = "http://updates.invalid/via-env";
+    let proxy = server.url("");
+    let run = qmgr_with(
+        &work,
+        &["transfer", url, s(&dst)],
+        &[("http_proxy", &proxy)],
+        |_| {},
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(std::fs::read(&dst).unwrap(), data);
+    assert_eq!(server.requests("/via-env").len(), 1);
+
+    // NO_PROXY names the host: the request goes direct, and the name does
+    // not resolve (a transient error; --no-progress-timeout 0 ends it).
+    std::fs::remove_file(&dst).unwrap();
+    let run = qmgr_with(
+        &work,
+        &["transfer", "--no-progress-timeout", "0", url, s(&dst)],
+        &[("http_proxy", &proxy), ("no_proxy", "updates.invalid")],
+        |_| {},
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.error_line().contains("QM_E_WINHTTP"), "{run:#?}");
+    assert_eq!(
+        server.requests("/via-env").len(),
+        1,
+        "went through the proxy"
+    );
+    assert!(!dst.exists());
     let _ = std::fs::remove_dir_all(&work);
 }

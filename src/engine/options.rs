@@ -200,6 +200,10 @@ pub(crate) fn parse_proxy(proxy: Option<&str>) -> Result<ProxySetting> {
     if url.chars().any(|c| c.is_control() || c == ' ') {
         return Err(invalid());
     }
+    // The parsers a transfer will use: what they refuse (a port over 65535,
+    // characters a URL cannot hold) is refused now, not at transfer time.
+    crate::engine::transport::check_url(url).map_err(|_| invalid())?;
+    ureq::Proxy::new(url).map_err(|_| invalid())?;
     Ok(ProxySetting::Url(url.to_string()))
 }
 
@@ -311,7 +315,14 @@ mod tests {
             parse_proxy(Some("socks5h://127.0.0.1:1080")).unwrap(),
             ProxySetting::Url(_)
         ));
-        for bad in ["127.0.0.1:8080", "ftp://x", "http://", "http://:8080"] {
+        for bad in [
+            "127.0.0.1:8080",
+            "ftp://x",
+            "http://",
+            "http://:8080",
+            "http://proxy:65536",
+            "http://pro<xy>:3128",
+        ] {
             assert_eq!(
                 parse_proxy(Some(bad)).unwrap_err().code.0,
                 QM_BG_E_INVALID_PROXY_INFO,

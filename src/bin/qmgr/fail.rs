@@ -20,6 +20,8 @@ Exit codes:
   2  bad usage (an unknown flag, a missing or malformed argument)
   3  a qmgr call failed (e.g. QM_BG_E_INVALID_STATE, QM_BG_E_NOT_FOUND, QM_E_NOTIMPL)
   4  partial complete (QM_BG_S_PARTIAL_COMPLETE: some files were not transferred)
+  130, 143  transfer interrupted by SIGINT (Ctrl-C) or SIGTERM: the job is
+     cancelled and its partial files deleted (with --state: kept for 'run')
 
 Every error is one line on stderr naming the code:
   qmgr: error: QM_HTTP_ERROR(404) (0x80190194): the server answered HTTP 404: ...";
@@ -78,6 +80,16 @@ impl Failure {
             exit: EXIT_PARTIAL,
             label: "warning",
             line: format!("{code}: {}", details.as_ref()),
+        }
+    }
+
+    /// `transfer` stopped by a signal (exit 128 + the signal's number, as
+    /// shells report a process the signal killed).
+    pub fn interrupted(signal: i32, message: impl AsRef<str>) -> Failure {
+        Failure {
+            exit: u8::try_from(128 + signal).unwrap_or(EXIT_CALL_FAILED),
+            label: "error",
+            line: message.as_ref().to_string(),
         }
     }
 

@@ -13,6 +13,7 @@
 mod cli;
 mod fail;
 mod format;
+mod interrupt;
 mod jobs;
 mod paths;
 mod report;

@@ -11,6 +11,7 @@ use qmgr::{FileSpec, HResult, Job, JobState, Manager};
 
 use crate::cli::TransferArgs;
 use crate::fail::{one_line, Failure};
+use crate::interrupt::Interrupts;
 use crate::{format, paths};
 
 /// How often a progress line is printed when stderr is not a terminal.
@@ -171,15 +172,55 @@ impl Watcher {
     }
 }
 
-/// Waits until the job settles, updating the display meanwhile.
-pub fn watch(job: &Job, watcher: &mut Watcher) -> Result<JobState, Failure> {
+/// How watching a job ended.
+pub enum Watched {
+    /// The job reached a settled state.
+    Settled(JobState),
+    /// A signal arrived first (its number).
+    Interrupted(i32),
+}
+
+/// Waits until the job settles or a signal arrives, updating the display
+/// meanwhile.
+pub fn watch(
+    job: &Job,
+    watcher: &mut Watcher,
+    interrupts: &Interrupts,
+) -> Result<Watched, Failure> {
     loop {
+        if let Some(signal) = interrupts.caught() {
+            return Ok(Watched::Interrupted(signal));
+        }
         if let Some(state) = job.wait(Some(watcher.tick_interval()))? {
             watcher.tick(job);
-            return Ok(state);
+            return Ok(Watched::Settled(state));
         }
         watcher.tick(job);
     }
+}
+
+/// Stops an interrupted transfer: without a state directory nothing could
+/// resume it, so the job is cancelled and its partial files deleted; with
+/// one, the job stays there, checkpointed when the manager closes.
+fn interrupted(job: &Job, state_dir: Option<&PathBuf>, signal: i32) -> Failure {
+    let name = match signal {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    };
+    let what = match state_dir {
+        Some(dir) => format!(
+            "job {} kept in {}; 'qmgr --state {} run' carries it on",
+            job.id(),
+            dir.display(),
+            dir.display()
+        ),
+        None => match job.cancel() {
+            Ok(_) => "the job was cancelled and its partial files deleted".to_string(),
+            Err(e) => format!("cancelling the job failed: {}: {}", e.code, e.message),
+        },
+    };
+    Failure::interrupted(signal, format!("interrupted by {name}: {what}"))
 }
 
 /// The files of `URL PATH [URL PATH ...]`.
@@ -240,15 +281,21 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
         )));
     }
     let manager = Manager::open(state_dir.map(PathBuf::as_path))?;
+    // Caught from before the job exists, so that no signal can end the
+    // process between the creation of a partial file and its clean-up.
+    let interrupts = Interrupts::catch();
     let job = manager.create_job(&job_name(&files))?;
     if let Err(err) = set_up(&job, &files, args) {
         let _ = job.cancel();
         return Err(err.into());
     }
     let mut watcher = Watcher::new(args.quiet);
-    let state = watch(&job, &mut watcher)?;
-    let outcome = match state {
-        JobState::Transferred => {
+    let outcome = match watch(&job, &mut watcher, &interrupts)? {
+        Watched::Interrupted(signal) => {
+            watcher.abandon();
+            Err(interrupted(&job, state_dir, signal))
+        }
+        Watched::Settled(JobState::Transferred) => {
             watcher.finish(&job);
             let code = job.complete()?;
             if code == HResult(QM_BG_S_PARTIAL_COMPLETE) {
@@ -257,7 +304,7 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
                 Ok(())
             }
         }
-        JobState::Error => {
+        Watched::Settled(JobState::Error) => {
             watcher.abandon();
             let failure = match job.error() {
                 Ok(e) => Failure::transfer(&e),
@@ -270,7 +317,7 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
                 None => failure,
             })
         }
-        other => {
+        Watched::Settled(other) => {
             watcher.abandon();
             Err(Failure::unexpected(format!(
                 "the job stopped in state {other}"

@@ -61,12 +61,36 @@ impl Source {
                         "the URL '{remote}' has no host"
                     )));
                 }
+                check_url(remote).map_err(|why| {
+                    Error::invalid_arg(format!("'{remote}' is not a valid URL: {why}"))
+                })?;
                 Ok(Source::Http(remote.to_string()))
             }
             other => Err(Error::invalid_arg(format!(
                 "the scheme '{other}' is not supported (use http, https, file or an absolute path)"
             ))),
         }
+    }
+}
+
+/// Checks that `url` is a URL a request can carry, with the parser requests
+/// use (plus the port range it leaves to the caller), so that a URL accepted
+/// when the file is added cannot fail later for its form. The error says
+/// why, in words.
+pub(crate) fn check_url(url: &str) -> std::result::Result<(), String> {
+    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("{e}"))?;
+    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
+        return Err("it has no host".to_string());
+    };
+    // After the user info and an IPv6 literal, a ':' introduces the port;
+    // the parser keeps a port it cannot read as 0-65535 but reports none.
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or("");
+    let after_host = host_port.rsplit(']').next().unwrap_or("");
+    match after_host.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && authority.port_u16().is_none() => {
+            Err(format!("the port '{port}' is not a number from 0 to 65535"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -249,6 +273,26 @@ mod tests {
             Source::parse("http://u:p@host:8080").unwrap(),
             Source::Http(_)
         ));
+        assert!(matches!(
+            Source::parse("http://[::1]:8080/a%20b?x=1").unwrap(),
+            Source::Http(_)
+        ));
+    }
+
+    #[test]
+    fn refuses_urls_a_request_could_not_carry() {
+        for bad in [
+            "http://host/a b",
+            "http://ho st/a",
+            "http://host:65536/a",
+            "http://host:port/a",
+            "https://[::1/a",
+            "http://user@host:99999",
+        ] {
+            let err = Source::parse(bad).unwrap_err();
+            assert_eq!(err.code.0, QM_E_INVALIDARG, "{bad}");
+            assert!(err.message.contains(bad), "{bad}: {}", err.message);
+        }
     }
 
     #[test]
