@@ -490,7 +490,7 @@ def main():
         w("")
 
     if a.analysis and os.path.exists(a.analysis):
-        w("The next section says why each missed target is missed, and what would fix it.")
+        w("The next section says what made these figures, and where qmgr's time goes.")
         w("")
     if a.analysis and os.path.exists(a.analysis):
         with open(a.analysis, encoding="utf-8") as f:
