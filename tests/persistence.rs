@@ -253,6 +253,67 @@ fn a_remote_file_changed_while_down_restarts_from_zero() {
 }
 
 #[test]
+fn a_partial_file_that_already_holds_every_byte_ends_with_a_416_not_a_refetch() {
+    // A crash between a file's last durable byte and the record that the
+    // file is complete: on restart the partial file holds the whole length.
+    // The resume asks for the bytes past the end, the server answers 416
+    // with the same total, and the file counts as transferred as it is.
+    let dir = support::scratch("persist-416");
+    let state = dir.join("state");
+    let server = TestServer::start();
+    let data = patterned(3 << 20, 6);
+    server.add("/w", Resource::new(data.clone()));
+    let dst = dir.join("w");
+    let id = {
+        let manager = Manager::open(Some(&state)).unwrap();
+        let job = manager.create_job("whole").unwrap();
+        job.add_files(&[FileSpec::new(server.url("/w"), dst.to_str().unwrap())])
+            .unwrap();
+        job.resume().unwrap();
+        assert_eq!(wait(&job, Duration::from_secs(60)), JobState::Transferred);
+        job.id()
+    };
+    // Put the directory back in the state of that crash: the file not yet
+    // marked complete and the job still transferring.
+    let db = rusqlite::Connection::open(state.join("qmgr.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE files SET completed = 0 WHERE durable = ?1",
+            [data.len() as i64],
+        )
+        .unwrap();
+    assert_eq!(
+        changed, 1,
+        "the file's whole length was not recorded as durable"
+    );
+    db.execute(
+        "UPDATE jobs SET state = ?1, completed_ms = NULL",
+        [JobState::Transferring as i64],
+    )
+    .unwrap();
+    drop(db);
+    let sent_before = server.body_bytes_sent("/w");
+    assert_eq!(sent_before, data.len() as u64);
+
+    let manager = Manager::open(Some(&state)).unwrap();
+    let job = manager.job(&id).unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(60)), JobState::Transferred);
+    let last = server.requests("/w").last().unwrap().clone();
+    assert_eq!(
+        last.range.as_deref(),
+        Some(&*format!("bytes={}-", data.len()))
+    );
+    assert!(last.if_range.is_some(), "{last:?}");
+    assert_eq!(
+        server.body_bytes_sent("/w"),
+        sent_before,
+        "bytes were fetched again"
+    );
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data);
+}
+
+#[test]
 fn a_directory_of_an_earlier_schema_version_opens() {
     let dir = support::scratch("persist-schema");
     let state = dir.join("state");
