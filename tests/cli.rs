@@ -1,9 +1,8 @@
 //! The `qmgr` command-line tool, run as a real process against local files
 //! and the fault-injecting HTTP server of `tests/support/http_server.rs`:
 //! transfers, progress output when stderr is not a terminal, exit codes,
-//! one-line error messages naming the code, `--json`, and the state
-//! directory verbs (skipped, with a note, while state directories answer
-//! `QM_E_NOTIMPL`).
+//! one-line error messages naming the code, `--json`, the state directory
+//! verbs, and Ctrl-C/SIGTERM during a transfer.
 
 mod support;
 
@@ -497,17 +496,12 @@ fn transient_errors_are_retried_and_reported() {
 
 // ----- the state directory ----------------------------------------------
 
-/// True when `Manager::open(Some(dir))` works; prints a note and returns
-/// false while it answers `QM_E_NOTIMPL`, so these tests start running by
-/// themselves once state directories land.
-fn state_dirs_supported(dir: &Path) -> bool {
-    let run = qmgr(&["--state", s(dir), "list"]);
-    if run.code == 3 && run.stderr.contains("QM_E_NOTIMPL") {
-        eprintln!("note: state directories are not implemented yet (QM_E_NOTIMPL); skipping");
-        return false;
-    }
+/// Opens (creates) the state directory `dir` with `qmgr --state DIR list`,
+/// which must succeed and list no job.
+fn open_state_dir(dir: &Path) {
+    let run = qmgr(&["--state", s(dir), "list", "--json"]);
     assert_eq!(run.code, 0, "{run:#?}");
-    true
+    assert_eq!(run.json(), Value::Array(vec![]), "{run:#?}");
 }
 
 fn state(dir: &Path, args: &[&str]) -> Run {
@@ -528,9 +522,7 @@ fn create_job(dir: &Path, name: &str) -> String {
 fn state_dir_jobs_run_in_a_second_invocation() {
     let work = support::scratch("cli-state");
     let dir = work.join("state");
-    if !state_dirs_supported(&dir) {
-        return;
-    }
+    open_state_dir(&dir);
     let server = TestServer::start();
     let data = patterned(3 << 20, 8);
     server.add("/s.bin", Resource::new(data.clone()));
@@ -596,9 +588,7 @@ fn state_dir_jobs_run_in_a_second_invocation() {
 fn state_dir_verbs_report_codes_and_exit_codes() {
     let work = support::scratch("cli-verbs");
     let dir = work.join("state");
-    if !state_dirs_supported(&dir) {
-        return;
-    }
+    open_state_dir(&dir);
     let src = work.join("src");
     std::fs::write(&src, patterned(10_000, 10)).unwrap();
 
@@ -652,9 +642,7 @@ fn state_dir_verbs_report_codes_and_exit_codes() {
 fn state_dir_run_reports_a_failed_job() {
     let work = support::scratch("cli-run-fail");
     let dir = work.join("state");
-    if !state_dirs_supported(&dir) {
-        return;
-    }
+    open_state_dir(&dir);
     let server = TestServer::start();
     let good = patterned(500_000, 11);
     server.add("/good", Resource::new(good.clone()));
@@ -705,9 +693,7 @@ fn state_dir_run_reports_a_failed_job() {
 fn transfer_with_a_state_dir_leaves_nothing_behind() {
     let work = support::scratch("cli-transfer-state");
     let dir = work.join("state");
-    if !state_dirs_supported(&dir) {
-        return;
-    }
+    open_state_dir(&dir);
     let data = patterned(2 << 20, 12);
     let src = work.join("src");
     std::fs::write(&src, &data).unwrap();
@@ -793,9 +779,7 @@ fn ctrl_c_cancels_an_in_memory_transfer_and_deletes_its_partial_file() {
 fn sigterm_keeps_a_state_dir_transfer_for_run_to_finish() {
     let work = support::scratch("cli-sigterm");
     let dir = work.join("state");
-    if !state_dirs_supported(&dir) {
-        return;
-    }
+    open_state_dir(&dir);
     let data = patterned(1 << 20, 14);
     let src = work.join("src");
     std::fs::write(&src, &data).unwrap();
