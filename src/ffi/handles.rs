@@ -5,7 +5,14 @@
 //! blocks or calls user code runs under the table lock. Closing a manager
 //! removes the handles of its jobs too, so a stale handle always finds
 //! nothing and gets `QM_E_HANDLE`.
+//!
+//! Quick job reads (`with_job`: progress, state, counts) skip the lock: each
+//! thread remembers its last job lookup, valid while no handle has been
+//! removed since (handles are never reused, so only a removal can make it
+//! wrong). Polling threads then share nothing but a read-only counter,
+//! instead of bouncing the lock's word between cores.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +51,15 @@ type Table = HashMap<u64, Entry, BuildHasherDefault<HandleHasher>>;
 
 static TABLE: LazyLock<RwLock<Table>> = LazyLock::new(|| RwLock::new(Table::default()));
 static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
+/// How many removals the table has seen; bumped under its write lock.
+static REMOVALS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's last successful job lookup: `(REMOVALS then, handle,
+    /// job)`. It keeps that one job alive until the thread's next lookup
+    /// after a removal, or its exit.
+    static LAST_JOB: RefCell<Option<(u64, u64, Job)>> = const { RefCell::new(None) };
+}
 
 fn bad_handle(handle: u64) -> Error {
     Error::new(QM_E_HANDLE, format!("handle {handle} is not open"))
@@ -89,9 +105,37 @@ pub(crate) fn manager(handle: u64) -> Result<Arc<Manager>> {
     }
 }
 
-/// Runs `f` on the job behind a handle without cloning it. For quick,
-/// non-blocking reads only: the table's read lock is held meanwhile.
+/// Runs `f` on the job behind a handle. For quick, non-blocking reads only:
+/// `f` runs under the table's read lock, or with this thread's remembered
+/// lookup (see the module's notes), and must not look up handles itself.
 pub(crate) fn with_job<R>(handle: u64, f: impl FnOnce(&Job) -> R) -> Result<R> {
+    // Acquire: pairs with the increment of a removal, so a lookup that sees
+    // the count unchanged saw the table as it was when it was remembered.
+    let removals = REMOVALS.load(Ordering::Acquire);
+    LAST_JOB.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return with_job_locked(handle, f);
+        };
+        if let Some((seen, cached, job)) = &*last {
+            if *seen == removals && *cached == handle {
+                return Ok(f(job));
+            }
+        }
+        let table = TABLE.read();
+        match table.get(&handle) {
+            Some(Entry::Job { job, .. }) => {
+                // Read under the lock: no removal can be half done.
+                let seen = REMOVALS.load(Ordering::Relaxed);
+                *last = Some((seen, handle, job.clone()));
+                Ok(f(job))
+            }
+            _ => Err(bad_handle(handle)),
+        }
+    })
+}
+
+/// `with_job` without the remembered lookup.
+fn with_job_locked<R>(handle: u64, f: impl FnOnce(&Job) -> R) -> Result<R> {
     match TABLE.read().get(&handle) {
         Some(Entry::Job { job, .. }) => Ok(f(job)),
         _ => Err(bad_handle(handle)),
@@ -100,7 +144,7 @@ pub(crate) fn with_job<R>(handle: u64, f: impl FnOnce(&Job) -> R) -> Result<R> {
 
 /// The job behind a handle, for calls that may block.
 pub(crate) fn job(handle: u64) -> Result<Job> {
-    with_job(handle, Job::clone)
+    with_job_locked(handle, Job::clone)
 }
 
 /// Removes a job handle and returns its job.
@@ -108,7 +152,10 @@ pub(crate) fn remove_job(handle: u64) -> Result<Job> {
     let mut table = TABLE.write();
     match table.get(&handle) {
         Some(Entry::Job { .. }) => match table.remove(&handle) {
-            Some(Entry::Job { job, .. }) => Ok(job),
+            Some(Entry::Job { job, .. }) => {
+                REMOVALS.fetch_add(1, Ordering::Release);
+                Ok(job)
+            }
             _ => Err(bad_handle(handle)),
         },
         _ => Err(bad_handle(handle)),
@@ -126,6 +173,7 @@ pub(crate) fn remove_manager(handle: u64) -> Result<RemovedManager> {
         _ => return Err(bad_handle(handle)),
     };
     table.remove(&handle);
+    REMOVALS.fetch_add(1, Ordering::Release);
     let job_handles: Vec<u64> = table
         .iter()
         .filter_map(|(h, e)| {
@@ -173,5 +221,41 @@ mod tests {
         let next = add_manager(Manager::open(None).unwrap());
         assert!(next > j, "handles only grow");
         remove_manager(next).unwrap().0.close();
+    }
+
+    #[test]
+    fn a_remembered_lookup_never_outlives_the_handle() {
+        let m = add_manager(Manager::open(None).unwrap());
+        let first = add_job(manager(m).unwrap().create_job("a").unwrap(), m).unwrap();
+        let second = add_job(manager(m).unwrap().create_job("b").unwrap(), m).unwrap();
+        let name = |h| with_job(h, |job| job.display_name());
+        assert_eq!(name(first).unwrap(), "a");
+        assert_eq!(
+            name(first).unwrap(),
+            "a",
+            "served from the remembered lookup"
+        );
+        assert_eq!(name(second).unwrap(), "b", "another handle is looked up");
+
+        // Another thread remembers `second`; this thread closes it; told so
+        // through a channel, the other thread must see it gone.
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();
+        let (looked_tx, looked_rx) = std::sync::mpsc::channel::<()>();
+        let poller = std::thread::spawn(move || {
+            assert_eq!(name(second).unwrap(), "b");
+            looked_tx.send(()).unwrap();
+            closed_rx.recv().unwrap();
+            name(second).map_err(|e| e.code.0)
+        });
+        looked_rx.recv().unwrap();
+        remove_job(second).unwrap();
+        closed_tx.send(()).unwrap();
+        assert_eq!(poller.join().unwrap(), Err(QM_E_HANDLE));
+        assert_eq!(name(second).unwrap_err().code.0, QM_E_HANDLE);
+
+        // A manager's close removes its job handles: remembered ones too.
+        assert_eq!(name(first).unwrap(), "a");
+        remove_manager(m).unwrap().0.close();
+        assert_eq!(name(first).unwrap_err().code.0, QM_E_HANDLE);
     }
 }
