@@ -738,11 +738,13 @@ fn wait_for_temp_file(dir: &Path) {
     panic!("no temporary file appeared in {}", dir.display());
 }
 
+/// Sends `signal` (`-INT`, `-TERM`) with the shell's built-in `kill`: `sh`
+/// is on every machine, a `kill` program (procps) is not.
 fn send_signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &pid.to_string()])
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill {signal} {pid}")])
         .status()
-        .expect("run kill");
+        .expect("run sh -c kill");
     assert!(status.success(), "kill {signal} {pid} failed");
 }
 
