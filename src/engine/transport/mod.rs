@@ -54,13 +54,6 @@ impl Source {
         match scheme.to_ascii_lowercase().as_str() {
             "file" => file::parse_file_url(rest).map(Source::Local),
             "http" | "https" => {
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-                let host = authority.rsplit('@').next().unwrap_or("");
-                if host.is_empty() || host.starts_with(':') {
-                    return Err(Error::invalid_arg(format!(
-                        "the URL '{remote}' has no host"
-                    )));
-                }
                 check_url(remote).map_err(|why| {
                     Error::invalid_arg(format!("'{remote}' is not a valid URL: {why}"))
                 })?;
@@ -288,6 +281,11 @@ mod tests {
             "http://host:port/a",
             "https://[::1/a",
             "http://user@host:99999",
+            "http://",
+            "http:///path",
+            "http://:8080/x",
+            "http://user@:8080/x",
+            "https://?q",
         ] {
             let err = Source::parse(bad).unwrap_err();
             assert_eq!(err.code.0, QM_E_INVALIDARG, "{bad}");
