@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use support::http_server::{patterned, Fault, Resource, TestServer};
+use support::{sha256_hex, temp_files};
 
 /// The longest any one invocation may take.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -127,20 +127,9 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// No temporary file (`.NAME.XXXX.qmgr-part`) left in `dir`.
 fn assert_no_temp_files(dir: &Path) {
-    let left: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".qmgr-part"))
-        .collect();
+    let left = temp_files(dir);
     assert!(left.is_empty(), "temporary files left: {left:?}");
 }
 
@@ -724,13 +713,7 @@ fn transfer_with_a_state_dir_leaves_nothing_behind() {
 fn wait_for_temp_file(dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        let any = std::fs::read_dir(dir).unwrap().any(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".qmgr-part")
-        });
-        if any {
+        if !temp_files(dir).is_empty() {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));

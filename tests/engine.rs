@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
 use qmgr::{FileSpec, Job, JobState, Manager, NotifyFlags};
+use support::temp_files;
 
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
     (0..len as u32)
@@ -28,17 +29,7 @@ fn spec(src: &Path, dst: &Path) -> FileSpec {
 }
 
 fn wait(job: &Job) -> JobState {
-    job.wait(Some(Duration::from_secs(60)))
-        .unwrap()
-        .expect("the job settled within 60 s")
-}
-
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".qmgr-part"))
-        .collect()
+    support::wait(job, Duration::from_secs(60))
 }
 
 /// Starts a throttled job and suspends it once some bytes have moved.

@@ -10,17 +10,8 @@ use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
 use qmgr::{ErrorContext, FileSpec, Job, JobState, Manager, Priority};
-use sha2::{Digest, Sha256};
 use support::http_server::{patterned, Fault, Resource, TestCa, TestServer};
-
-fn wait(job: &Job, limit: Duration) -> JobState {
-    job.wait(Some(limit)).unwrap().unwrap_or_else(|| {
-        panic!(
-            "the job did not settle within {limit:?}: {job:?} {:?}",
-            job.error()
-        )
-    })
-}
+use support::{sha256_hex, temp_files, wait};
 
 /// A job for one URL with a 1 s retry delay, resumed.
 fn start(manager: &Manager, url: &str, dst: &Path) -> Job {
@@ -43,22 +34,6 @@ fn fetch(manager: &Manager, url: &str, dst: &Path) -> Vec<u8> {
     );
     assert_eq!(job.complete().unwrap().0, QM_S_OK);
     std::fs::read(dst).unwrap()
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn no_partial_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).unwrap().all(|e| {
-        !e.unwrap()
-            .file_name()
-            .to_string_lossy()
-            .ends_with(".qmgr-part")
-    })
 }
 
 /// The offset a `Range: bytes=N-` header asks for.
@@ -198,7 +173,7 @@ fn range_misbehaviours_restart_the_file_and_never_corrupt_it() {
             "{name}: the whole file was not sent again"
         );
     }
-    assert!(no_partial_files(&dir));
+    assert!(temp_files(&dir).is_empty());
 }
 
 #[test]
@@ -279,7 +254,7 @@ fn a_redirect_to_a_file_url_is_refused() {
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
     assert!(!dst.exists());
     job.cancel().unwrap();
-    assert!(no_partial_files(&dir));
+    assert!(temp_files(&dir).is_empty());
 }
 
 #[test]

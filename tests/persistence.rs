@@ -13,20 +13,7 @@ use std::time::{Duration, Instant};
 use qmgr::hresult::*;
 use qmgr::{FileSpec, Job, JobId, JobState, Manager, Priority};
 use support::http_server::{patterned, Resource, TestServer};
-
-fn wait(job: &Job, limit: Duration) -> JobState {
-    job.wait(Some(limit))
-        .unwrap()
-        .unwrap_or_else(|| panic!("not settled within {limit:?}: {job:?} {:?}", job.error()))
-}
-
-fn parts(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".qmgr-part"))
-        .collect()
-}
+use support::{temp_files, wait};
 
 /// Opens, starts a throttled download, lets it checkpoint, and closes.
 fn start_and_close(state: &Path, url: &str, dst: &Path, rate: u64, run_for: Duration) -> JobId {
@@ -68,7 +55,7 @@ fn a_job_carries_on_after_close_and_reopen_with_all_its_settings() {
     assert!(before > 0);
     manager.close();
     assert_eq!(
-        parts(&dir).len(),
+        temp_files(&dir).len(),
         1,
         "a persistent manager keeps its partial file on close"
     );
@@ -203,7 +190,7 @@ fn garbage_past_the_durable_length_is_cut_back() {
     );
     // A power loss may leave bytes past the recorded length that are not the
     // file's: simulate it by appending garbage to the partial file.
-    let part = parts(&dir).pop().expect("a partial file");
+    let part = temp_files(&dir).pop().expect("a partial file");
     let durable = std::fs::metadata(&part).unwrap().len();
     assert!(durable > 0);
     let mut bytes = std::fs::read(&part).unwrap();

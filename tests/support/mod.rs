@@ -61,6 +61,35 @@ pub fn library_dir() -> &'static Path {
     })
 }
 
+/// The temporary files (`.NAME.XXXXXXXXXXXX.qmgr-part`) in `dir`.
+pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".qmgr-part"))
+        .collect()
+}
+
+/// Waits until `job` settles and returns its state; after `limit`, panics
+/// naming the job and its error.
+pub fn wait(job: &qmgr::Job, limit: Duration) -> qmgr::JobState {
+    job.wait(Some(limit)).unwrap().unwrap_or_else(|| {
+        panic!(
+            "the job did not settle within {limit:?}: {job:?} {:?}",
+            job.error()
+        )
+    })
+}
+
+/// The SHA-256 of `data` in lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
