@@ -30,7 +30,7 @@ const char *ct_path(const char *dir, const char *name);
 /* Writes size bytes of a position-dependent pattern (seeded) to path. */
 int ct_write_pattern_file(const char *path, uint64_t size, uint32_t seed);
 
-/* 1 when both files exist and hold the same bytes. */
+/* 1 when both files exist and hold the same bytes. Thread-safe. */
 int ct_files_equal(const char *a, const char *b);
 
 /* 1 when path exists. */

@@ -6,9 +6,9 @@
  * chaos never touched still transfers byte-exact afterwards, and closing
  * the manager is prompt and invalidates every handle.
  *
- * common.h's CHECK macros and ct_path/ct_files_equal/ct_write_pattern_file
- * are not thread-safe (a plain counter, static buffers): the worker threads
- * use fail() and their own buffers instead, and only main uses the helpers. */
+ * common.h's CHECK macros, ct_path and ct_write_pattern_file are not
+ * thread-safe (a plain counter, static buffers): the worker threads use
+ * fail() instead, and only main uses them (ct_files_equal is safe anywhere). */
 #include "common.h"
 
 #include <pthread.h>
@@ -147,21 +147,6 @@ static void mark_shared_finalizing(int i) {
     pthread_mutex_unlock(&g_shared_mtx);
 }
 
-/* Thread-safe byte comparison (common.c's uses static buffers). */
-static int files_equal_ts(const char *a, const char *b) {
-    unsigned char ba[8192], bb[8192];
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
-        if (na != nb || memcmp(ba, bb, na) != 0) same = 0;
-        if (na == 0) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 /* ----------------------------------------------------------------- workers */
 
 typedef struct {
@@ -297,7 +282,7 @@ static void own_verify_and_clean(own_job *oj, qm_hresult complete_hr) {
     uint32_t k;
     for (k = 0; k < oj->nfiles; k++) {
         const char *src = oj->src[k] < 0 ? g_small : g_src[oj->src[k]];
-        if (complete_hr == QM_S_OK && !files_equal_ts(src, oj->local[k]))
+        if (complete_hr == QM_S_OK && !ct_files_equal(src, oj->local[k]))
             fail(__LINE__, "completed job %llu: %s differs from %s", (unsigned long long)oj->h, oj->local[k], src);
         remove(oj->local[k]);
     }
