@@ -22,7 +22,7 @@ does not hold the GIL.
 
 from __future__ import annotations
 
-from . import constants
+from . import _core, constants, errors
 from ._lib import ABI_VERSION, library_path
 from ._core import (
     FileInfo,
@@ -71,56 +71,12 @@ from .errors import (
 #: This package's version.
 __version__ = "0.1.0"
 
-__all__ = [
-    # classes
-    "Manager",
-    "Job",
-    "FileSpec",
-    "Progress",
-    "FileProgress",
-    "FileInfo",
-    "JobError",
-    "JobTimes",
-    "JobStatus",
-    "NotifyCallback",
-    # enums
-    "JobState",
-    "Priority",
-    "Notify",
-    "ErrorContext",
-    "Status",
-    # results and errors
-    "HRESULT",
-    "format_hresult",
-    "hresult_name",
-    "hresult_description",
-    "succeeded",
-    "failed",
-    "error_class_for",
-    "error_from_code",
-    "QmgrError",
-    "InvalidArgument",
-    "StringTooLong",
-    "InvalidPointer",
-    "InvalidState",
-    "InvalidHandle",
-    "HandleClosed",
-    "NotFound",
-    "ItemNotFound",
-    "Empty",
-    "FeatureNotImplemented",
-    "BufferTooSmall",
-    "Aborted",
-    "AccessDenied",
-    "OutOfMemory",
-    "SharingViolation",
-    "InternalError",
-    # library
-    "version",
-    "abi_version",
-    "library_path",
-    "ABI_VERSION",
-    "CODE_NAMES",
-    "constants",
-    "__version__",
-] + [name for name in dir(constants) if name.startswith("QM_")]
+# Everything the submodules export, plus the enums, the library facts and
+# every QM_* constant.
+__all__ = (
+    _core.__all__
+    + errors.__all__
+    + ["JobState", "Priority", "Notify", "ErrorContext", "Status"]
+    + ["library_path", "ABI_VERSION", "CODE_NAMES", "constants", "__version__"]
+    + [name for name in dir(constants) if name.startswith("QM_")]
+)
