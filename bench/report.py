@@ -320,21 +320,16 @@ def main():
 
     w("## " + SCENARIO_TITLES["small"])
     w("")
-    small = table(
-        "small",
-        "files/s (MiB/s)",
-        lambda wall: f"{small_count / wall:.0f} ({small_mib / wall:.0f})",
-    )
+    def files_rate(wall):
+        return f"{small_count / wall:.0f} ({small_mib / wall:.0f})"
+
+    small = table("small", "files/s (MiB/s)", files_rate)
 
     w("## " + SCENARIO_TITLES["small_shm"])
     w("")
     w("The same downloads into `/dev/shm`.")
     w("")
-    small_shm = table(
-        "small_shm",
-        "files/s (MiB/s)",
-        lambda wall: f"{small_count / wall:.0f} ({small_mib / wall:.0f})",
-    )
+    small_shm = table("small_shm", "files/s (MiB/s)", files_rate)
 
     w("## " + SCENARIO_TITLES["limit"])
     w("")
