@@ -28,11 +28,12 @@ pub mod engine;
 pub mod ffi;
 /// cbindgen:ignore
 pub mod hresult;
+mod sys;
 
 pub use engine::error::{Error, Result};
-pub use engine::job::{Job, JobId};
-pub use engine::manager::Manager;
-pub use engine::options::ProxySetting;
+pub use engine::runtime::job::NotifyCallback;
+pub use engine::runtime::manager::Manager;
+pub use engine::runtime::shared::Job;
+pub use engine::transport::options::ProxySetting;
 pub use engine::types::*;
-pub use engine::NotifyCallback;
 pub use hresult::HResult;

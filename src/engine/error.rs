@@ -31,7 +31,7 @@ impl Error {
     }
 
     /// `QM_BG_E_INVALID_STATE` for an action not allowed in `state`.
-    pub fn invalid_state(action: &str, state: crate::JobState) -> Error {
+    pub fn invalid_state(action: &str, state: impl std::fmt::Display) -> Error {
         Error::new(
             QM_BG_E_INVALID_STATE,
             format!("cannot {action} a job in state {state}"),

@@ -1,23 +1,20 @@
 //! The core of qmgr: plain safe Rust, no `unsafe` anywhere below here.
 //!
-//! - [`manager`]: the set of jobs, the scheduler thread and shutdown;
-//! - [`job`]: a job's files, properties and BITS state machine;
-//! - `worker`: the thread that moves one job's bytes;
-//! - `transport`: where bytes come from (local files; HTTP to come);
-//! - `partial`: temporary files and their atomic commit;
-//! - `throttle`, `notify`, `options`: bandwidth limits, callbacks, HTTP options.
+//! Layers, each importing only the ones below it:
+//!
+//! - [`runtime`]: threads and locks: the manager and scheduler, the job API,
+//!   the worker and its copy loop, commit, notifications, throttles;
+//! - [`store`]: the state directory (SQLite): model ↔ rows, migrations;
+//! - [`model`]: plain data and pure transitions: the job state machine,
+//!   the file ledger, the planner, the scheduling rule;
+//! - `transport`: I/O that knows nothing of jobs: sources (file, http),
+//!   validators, `TransferError` and its classification, the cancel token;
+//! - [`types`], [`error`]: the plain values and the error of the API.
 #![forbid(unsafe_code)]
 
 pub mod error;
-pub mod job;
-pub mod manager;
-pub(crate) mod notify;
-pub mod options;
-mod partial;
+pub mod model;
+pub mod runtime;
 pub mod store;
-mod throttle;
 pub(crate) mod transport;
 pub mod types;
-mod worker;
-
-pub use notify::NotifyCallback;

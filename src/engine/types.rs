@@ -4,9 +4,67 @@
 //! `ffi/constants.rs` carry the same numbers and a test keeps them equal.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::engine::error::Error;
 use crate::hresult::HResult;
+
+/// A job's identity: a random (v4) GUID, stable for the job's whole life.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(pub [u8; 16]);
+
+impl JobId {
+    pub(crate) fn new_random() -> JobId {
+        JobId(*uuid::Uuid::new_v4().as_bytes())
+    }
+}
+
+impl fmt::Display for JobId {
+    /// The canonical 36-character form, lower case.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        uuid::Uuid::from_bytes(self.0).hyphenated().fmt(f)
+    }
+}
+
+impl fmt::Debug for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for JobId {
+    type Err = Error;
+
+    /// Parses the canonical 36-character form (either case).
+    fn from_str(s: &str) -> Result<JobId, Error> {
+        let bad = || {
+            Error::invalid_arg(format!(
+                "'{s}' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+            ))
+        };
+        if s.len() != 36 {
+            return Err(bad());
+        }
+        uuid::Uuid::try_parse(s)
+            .map(|u| JobId(*u.as_bytes()))
+            .map_err(|_| bad())
+    }
+}
+
+/// Milliseconds since the Unix epoch (negative before it).
+pub(crate) fn epoch_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// The time `ms` milliseconds after the Unix epoch (the epoch itself for
+/// earlier times).
+pub(crate) fn from_epoch_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
 
 /// A job's state, in the order and with the numbers of `BG_JOB_STATE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -145,6 +203,25 @@ pub enum ErrorContext {
     GeneralTransport = 6,
     /// The remote application (the server's own error).
     RemoteApplication = 7,
+}
+
+impl ErrorContext {
+    /// Every context, in numeric order.
+    pub const ALL: [ErrorContext; 8] = [
+        ErrorContext::None,
+        ErrorContext::Unknown,
+        ErrorContext::GeneralQueueManager,
+        ErrorContext::QueueManagerNotification,
+        ErrorContext::LocalFile,
+        ErrorContext::RemoteFile,
+        ErrorContext::GeneralTransport,
+        ErrorContext::RemoteApplication,
+    ];
+
+    /// The context with this `BG_ERROR_CONTEXT` number.
+    pub fn from_u32(value: u32) -> Option<ErrorContext> {
+        Self::ALL.get(value as usize).copied()
+    }
 }
 
 /// Which notifications a job sends; the bits of `BG_NOTIFY_*`.
@@ -302,4 +379,33 @@ pub struct JobTimes {
     pub modification: SystemTime,
     /// When the last file finished transferring, `None` until then.
     pub transfer_completion: Option<SystemTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_round_trip_in_canonical_form() {
+        let id = JobId::new_random();
+        let text = id.to_string();
+        assert_eq!(text.len(), 36);
+        assert_eq!(text.parse::<JobId>().unwrap(), id);
+        assert_eq!(text.to_uppercase().parse::<JobId>().unwrap(), id);
+        for bad in [
+            "",
+            "not-a-guid",
+            "{00000000-0000-0000-0000-000000000000}",
+            "00000000000000000000000000000000",
+        ] {
+            assert!(bad.parse::<JobId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn epoch_milliseconds_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(from_epoch_ms(epoch_ms(t)), t);
+        assert_eq!(from_epoch_ms(-5), UNIX_EPOCH);
+    }
 }

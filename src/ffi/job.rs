@@ -15,7 +15,7 @@ use super::handles;
 use super::types::*;
 use super::util::{str_arg, write_str, Out};
 use crate::engine::error::{Error, Result};
-use crate::engine::job::epoch_ms;
+use crate::engine::types::epoch_ms;
 use crate::hresult::*;
 use crate::{Job, NotifyCallback, Priority};
 

@@ -4,8 +4,7 @@
 //! sees it) whose body is one [`guard!`] call: it runs the body under
 //! `catch_unwind`, maps `Err(Error)` to its HRESULT and a panic to
 //! `QM_E_UNEXPECTED`, so no panic crosses into C. Files mirror the header's
-//! sections: `library`, `manager`, `job`, `files`, `http`. `os` holds the
-//! few calls the engine makes into the operating system that `std` lacks.
+//! sections: `library`, `manager`, `job`, `files`, `http`.
 
 /// Runs an export's body (a block returning `Result<HResult>`) and returns
 /// its HRESULT; a panic becomes `QM_E_UNEXPECTED`.
@@ -29,7 +28,6 @@ pub mod http;
 pub mod job;
 pub mod library;
 pub mod manager;
-pub(crate) mod os;
 pub mod types;
 mod util;
 

@@ -251,7 +251,7 @@ fn job_name(files: &[FileSpec]) -> String {
         name.push_str(&format!(" (+{} files)", files.len() - 1));
     }
     name.chars()
-        .take(qmgr::engine::job::MAX_DISPLAY_NAME)
+        .take(qmgr::engine::model::job::MAX_DISPLAY_NAME)
         .collect()
 }
 

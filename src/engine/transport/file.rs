@@ -3,61 +3,17 @@
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{Opened, TransferError, Validator};
-use crate::engine::error::{Error, Result};
+use crate::engine::transport::error::TransferError;
+use crate::engine::transport::source::Opened;
+use crate::engine::transport::validator::Validator;
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
 
-/// Parses the part of a `file://` URL after the scheme: an empty host or
-/// `localhost`, then an absolute, percent-encoded path.
-pub(super) fn parse_file_url(rest: &str) -> Result<PathBuf> {
-    let path = if rest.starts_with('/') {
-        rest
-    } else if let Some(stripped) = rest.strip_prefix("localhost") {
-        stripped
-    } else {
-        return Err(Error::invalid_arg(format!(
-            "the file URL 'file://{rest}' must name a local absolute path (file:///path)"
-        )));
-    };
-    if !path.starts_with('/') {
-        return Err(Error::invalid_arg(format!(
-            "the file URL 'file://{rest}' has no absolute path"
-        )));
-    }
-    let decoded = percent_decode(path).ok_or_else(|| {
-        Error::invalid_arg(format!("the file URL 'file://{rest}' has a bad %-escape"))
-    })?;
-    Ok(PathBuf::from(decoded))
-}
-
-/// Decodes %XX escapes; refuses malformed escapes, NUL and non-UTF-8 results.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            let byte = u8::from_str_radix(hex, 16).ok()?;
-            if byte == 0 {
-                return None;
-            }
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// Opens a local source at `offset`, restarting at 0 when the file is not
 /// the one the partial data came from.
-pub(super) fn open(
+pub(crate) fn open(
     path: &Path,
     offset: u64,
     previous: Option<&Validator>,
@@ -79,7 +35,7 @@ pub(super) fn open(
     let meta = file.metadata().map_err(remote_error)?;
     if !meta.is_file() {
         return Err(TransferError::fatal(
-            HResult::from_win32(5),
+            HResult(QM_E_ACCESSDENIED),
             ErrorContext::RemoteFile,
             format!("the source '{}' is not a regular file", path.display()),
         ));

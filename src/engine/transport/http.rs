@@ -12,12 +12,15 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use ureq::config::AutoHeaderValue;
 use ureq::http::{HeaderMap, Response};
-use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use ureq::{Agent, Body, Proxy};
 
-use super::{Opened, TransferError, Validator};
-use crate::engine::job::RunToken;
-use crate::engine::options::{HttpOptions, ProxySetting};
+use crate::engine::transport::cancel::CancelToken;
+use crate::engine::transport::error::{self, TransferError};
+use crate::engine::transport::options::{HttpOptions, ProxySetting};
+use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
+use crate::engine::transport::source::Opened;
+use crate::engine::transport::validator::{HttpValidator, Validator};
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
 
@@ -27,18 +30,70 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: u32 = 10;
 
 /// The per-run HTTP client: one agent (connection pool) per worker run, so a
-/// job's files reuse connections, and stopping the run closes its sockets.
+/// job's files reuse connections, and cancelling the run closes its sockets.
 pub(crate) struct Client {
     agent: Agent,
     options: HttpOptions,
 }
 
+/// What a response to a range request means for the partial file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResumeDecision {
+    /// A 206 with exactly the bytes asked for, of the same version and size.
+    Resume,
+    /// A 416 at the end of a partial file that already holds every byte.
+    Complete,
+    /// A 200: the server sends the whole file from byte 0.
+    Whole,
+    /// Not the bytes asked for, or another version: fetch the whole file afresh.
+    Restart,
+    /// An error status.
+    Fail,
+}
+
+/// Decides what the answer `status` + `headers` to `Range: bytes=offset-`
+/// with `If-Range` from `known` means. Pure: the rules of the module
+/// documentation, testable without a server.
+pub(crate) fn decide_resume(
+    offset: u64,
+    known: &HttpValidator,
+    status: u16,
+    headers: &HeaderMap,
+) -> ResumeDecision {
+    match status {
+        206 => {
+            let seen = HttpValidator::from_headers(headers, None);
+            match content_range(headers) {
+                Some(r)
+                    if seen.same_version_as(known)
+                        && r.start == offset
+                        && r.total.is_some()
+                        && r.total == known.total =>
+                {
+                    ResumeDecision::Resume
+                }
+                _ => ResumeDecision::Restart,
+            }
+        }
+        416 => {
+            let reported = content_range_total(headers);
+            if known.total == Some(offset) && reported.is_none_or(|t| t == offset) {
+                ResumeDecision::Complete
+            } else {
+                ResumeDecision::Restart
+            }
+        }
+        200..=299 => ResumeDecision::Whole,
+        _ => ResumeDecision::Fail,
+    }
+}
+
 impl Client {
-    /// Builds the client for a run; `token` stopping shuts its sockets down.
-    pub(crate) fn new(options: HttpOptions, token: &RunToken) -> Result<Client, TransferError> {
+    /// Builds the client for a run; cancelling `token` shuts its sockets down.
+    pub(crate) fn new(options: HttpOptions, token: &CancelToken) -> Result<Client, TransferError> {
         let agent = build_agent(&options)?;
         let for_stop = agent.clone();
-        token.on_stop(Box::new(move || for_stop.shutdown()));
+        token.on_cancel(Box::new(move || for_stop.shutdown()));
         Ok(Client { agent, options })
     }
 
@@ -56,49 +111,23 @@ impl Client {
         // Resuming needs something to tie the bytes we have to the server's:
         // without a validator the only safe choice is to start again.
         let resume = known
-            .and_then(|v| v.if_range().map(|tag| (offset, tag, v)))
+            .and_then(|v| v.if_range().map(|tag| (tag, v)))
             .filter(|_| offset > 0);
-        let Some((offset, tag, known)) = resume else {
+        let Some((tag, known)) = resume else {
             return self.fetch_whole(url);
         };
         let response = self.send(url, Some((offset, tag)), offset)?;
-        let status = response.status().as_u16();
-        match status {
-            206 => {
-                let seen = HttpValidator::from_headers(response.headers(), None);
-                let range = content_range(response.headers());
-                let same_version = seen.same_version_as(known);
-                match range {
-                    Some(r)
-                        if same_version
-                            && r.start == offset
-                            && r.total.is_some()
-                            && r.total == known.total =>
-                    {
-                        Ok(opened(response, offset, r.total, known.clone()))
-                    }
-                    // Not the bytes we asked for, or another version: restart.
-                    _ => self.fetch_whole(url),
-                }
-            }
-            416 => {
-                // The partial file may already hold every byte.
-                let reported = content_range_total(response.headers());
-                let complete = known.total == Some(offset) && reported.is_none_or(|t| t == offset);
-                if complete {
-                    Ok(Opened {
-                        start: offset,
-                        total: Some(offset),
-                        validator: previous.cloned(),
-                        body: Box::new(std::io::empty()),
-                    })
-                } else {
-                    self.fetch_whole(url)
-                }
-            }
-            // A 200 to a range request: the server sends everything.
-            200..=299 => Ok(opened_whole(response)),
-            _ => Err(status_error(&response, url, offset)),
+        match decide_resume(offset, known, response.status().as_u16(), response.headers()) {
+            ResumeDecision::Resume => Ok(opened(response, offset, known.total, known.clone())),
+            ResumeDecision::Complete => Ok(Opened {
+                start: offset,
+                total: Some(offset),
+                validator: previous.cloned(),
+                body: Box::new(std::io::empty()),
+            }),
+            ResumeDecision::Whole => Ok(opened_whole(response)),
+            ResumeDecision::Restart => self.fetch_whole(url),
+            ResumeDecision::Fail => Err(status_error(&response, url, offset)),
         }
     }
 
@@ -141,7 +170,9 @@ impl Client {
                 .header("Range", format!("bytes={from}-"))
                 .header("If-Range", tag);
         }
-        request.call().map_err(|e| request_error(e, url, offset))
+        request
+            .call()
+            .map_err(|e| error::request_error(&e, url, offset))
     }
 }
 
@@ -163,44 +194,6 @@ fn opened(
         total,
         validator: Some(Validator::Http(validator)),
         body: Box::new(response.into_body().into_reader()),
-    }
-}
-
-/// What identifies one version of a remote file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct HttpValidator {
-    /// A strong ETag (weak ones cannot be used with If-Range).
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    /// The size of the whole file, when the server told it.
-    pub total: Option<u64>,
-}
-
-impl HttpValidator {
-    fn from_headers(headers: &HeaderMap, total: Option<u64>) -> HttpValidator {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.trim().to_string())
-        };
-        HttpValidator {
-            etag: text("etag").filter(|e| !e.starts_with("W/") && !e.is_empty()),
-            last_modified: text("last-modified").filter(|l| httpdate::parse_http_date(l).is_ok()),
-            total,
-        }
-    }
-
-    /// The If-Range value: the strong ETag, else the Last-Modified date.
-    fn if_range(&self) -> Option<&str> {
-        self.etag.as_deref().or(self.last_modified.as_deref())
-    }
-
-    /// False when the response names a different version than `known`.
-    fn same_version_as(&self, known: &HttpValidator) -> bool {
-        let differs =
-            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(x), Some(y)) if x != y);
-        !differs(&self.etag, &known.etag) && !differs(&self.last_modified, &known.last_modified)
     }
 }
 
@@ -246,102 +239,30 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// An HTTP error status: 408, 429 and 5xx gateway/availability errors are
-/// transient; other statuses are fatal.
+/// An HTTP error status, classified.
 fn status_error(response: &Response<Body>, url: &str, offset: u64) -> TransferError {
     let status = response.status();
-    let code = status.as_u16();
-    let transient = matches!(code, 408 | 429 | 500 | 502 | 503 | 504);
-    let description = format!(
-        "GET {url} (from byte {offset}): the server answered {} {}",
-        code,
-        status.canonical_reason().unwrap_or("")
-    );
-    let context = if code >= 500 {
-        ErrorContext::RemoteApplication
-    } else {
-        ErrorContext::RemoteFile
-    };
-    TransferError {
-        code: HResult::from_http_status(code),
-        context,
-        http_status: code,
-        transient,
-        description: description.trim_end().to_string(),
-        retry_after: retry_after(response.headers()).filter(|_| transient),
-    }
-}
-
-/// Maps a failed request to the Win32/WinHTTP codes Windows reports.
-fn request_error(err: ureq::Error, url: &str, offset: u64) -> TransferError {
-    use std::io::ErrorKind as K;
-    use ureq::Error as E;
-    let winhttp = |n: u32| HResult::from_win32(n);
-    let (code, transient) = match &err {
-        E::Timeout(_) => (winhttp(12002), true),
-        E::HostNotFound => (winhttp(12007), true),
-        E::ConnectionFailed => (winhttp(12029), true),
-        E::Io(io) if is_tls_failure(io) => (winhttp(12175), false),
-        E::Io(io) => match io.kind() {
-            K::ConnectionRefused
-            | K::HostUnreachable
-            | K::NetworkUnreachable
-            | K::AddrNotAvailable => (winhttp(12029), true),
-            K::TimedOut | K::WouldBlock => (winhttp(12002), true),
-            _ => (winhttp(12030), true),
-        },
-        E::Protocol(_) => (HResult(QM_BG_E_INVALID_SERVER_RESPONSE), true),
-        E::Tls(_) | E::Pem(_) | E::Rustls(_) => (winhttp(12175), false),
-        E::TooManyRedirects | E::RedirectFailed => {
-            (HResult(QM_BG_E_INVALID_SERVER_RESPONSE), false)
-        }
-        E::InvalidProxyUrl => (HResult(QM_BG_E_INVALID_PROXY_INFO), false),
-        // The proxy refused or failed the tunnel: like an unreachable server.
-        E::ConnectProxyFailed(_) => (winhttp(12029), true),
-        E::BadUri(_) => (HResult(QM_BG_E_PROTOCOL_NOT_AVAILABLE), false),
-        _ => (HResult(QM_E_FAIL), false),
-    };
-    TransferError {
-        code,
-        context: ErrorContext::GeneralTransport,
-        http_status: 0,
-        transient,
-        description: format!("GET {url} (from byte {offset}) failed: {err}"),
-        retry_after: None,
-    }
-}
-
-/// True when an I/O error carries a TLS failure (e.g. an untrusted certificate).
-fn is_tls_failure(err: &std::io::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
-    while let Some(e) = source {
-        if e.is::<rustls::Error>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    error::status_error(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        retry_after(response.headers()),
+        url,
+        offset,
+    )
 }
 
 /// The ureq agent for a job's options: no automatic status errors, no
 /// Accept-Encoding, connect and stall (per-read) timeouts, TLS roots, client
 /// certificate and proxy.
 fn build_agent(options: &HttpOptions) -> Result<Agent, TransferError> {
-    let tls_error = |what: String| {
-        TransferError::fatal(
-            HResult::from_win32(12175),
-            ErrorContext::GeneralTransport,
-            what,
-        )
-    };
     let mut tls = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
     if let Some(path) = &options.ca_file {
-        let certs = read_pem_certs(path).map_err(tls_error)?;
+        let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
         tls = tls.root_certs(RootCerts::new_with_certs(&certs));
     }
     if let Some((cert_path, key_path)) = &options.client_certificate {
-        let chain = read_pem_certs(cert_path).map_err(tls_error)?;
-        let key = read_pem_key(key_path).map_err(tls_error)?;
+        let chain = read_pem_certs(cert_path).map_err(error::tls_setup_error)?;
+        let key = read_pem_key(key_path).map_err(error::tls_setup_error)?;
         tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
     }
     let proxy = match &options.proxy {
@@ -367,28 +288,6 @@ fn build_agent(options: &HttpOptions) -> Result<Agent, TransferError> {
         .tls_config(tls.build())
         .build();
     Ok(config.new_agent())
-}
-
-/// Every certificate of a PEM file (at least one).
-pub(crate) fn read_pem_certs(path: &std::path::Path) -> Result<Vec<Certificate<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
-    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        return Err(format!("'{}' holds no PEM certificate", path.display()));
-    }
-    Ok(certs)
-}
-
-/// The private key of a PEM file.
-pub(crate) fn read_pem_key(path: &std::path::Path) -> Result<PrivateKey<'static>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
-    PrivateKey::from_pem(&pem)
-        .map_err(|e| format!("'{}' holds no usable PEM private key: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -431,36 +330,6 @@ mod tests {
     }
 
     #[test]
-    fn only_strong_etags_and_valid_dates_validate() {
-        let v = HttpValidator::from_headers(
-            &headers(&[
-                ("etag", "W/\"weak\""),
-                ("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
-            ]),
-            Some(3),
-        );
-        assert_eq!(v.etag, None);
-        assert_eq!(v.if_range(), Some("Wed, 21 Oct 2015 07:28:00 GMT"));
-        let v = HttpValidator::from_headers(
-            &headers(&[("etag", "\"abc\""), ("last-modified", "yesterday")]),
-            None,
-        );
-        assert_eq!(v.if_range(), Some("\"abc\""));
-        assert_eq!(v.last_modified, None);
-        let other = HttpValidator {
-            etag: Some("\"xyz\"".into()),
-            last_modified: None,
-            total: None,
-        };
-        assert!(!v.same_version_as(&other));
-        assert!(v.same_version_as(&HttpValidator {
-            etag: None,
-            last_modified: None,
-            total: None
-        }));
-    }
-
-    #[test]
     fn retry_after_takes_seconds_or_a_date() {
         assert_eq!(
             retry_after(&headers(&[("retry-after", "7")])),
@@ -474,5 +343,47 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+    }
+
+    fn known(etag: &str, total: u64) -> HttpValidator {
+        HttpValidator {
+            etag: Some(etag.into()),
+            last_modified: None,
+            total: Some(total),
+        }
+    }
+
+    #[test]
+    fn a_206_counts_only_with_the_exact_range_of_the_same_version() {
+        let v = known("\"v1\"", 1000);
+        let good = headers(&[("content-range", "bytes 400-999/1000"), ("etag", "\"v1\"")]);
+        assert_eq!(decide_resume(400, &v, 206, &good), ResumeDecision::Resume);
+        let no_etag = headers(&[("content-range", "bytes 400-999/1000")]);
+        assert_eq!(decide_resume(400, &v, 206, &no_etag), ResumeDecision::Resume);
+        for bad in [
+            headers(&[("content-range", "bytes 300-999/1000")]),
+            headers(&[("content-range", "bytes 400-999/2000")]),
+            headers(&[("content-range", "bytes 400-999/*")]),
+            headers(&[("content-range", "bytes 400-999/1000"), ("etag", "\"v2\"")]),
+            headers(&[("content-range", "garbage")]),
+            HeaderMap::new(),
+        ] {
+            assert_eq!(decide_resume(400, &v, 206, &bad), ResumeDecision::Restart, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_200_restarts_a_416_at_the_end_is_done_and_errors_fail() {
+        let v = known("\"v1\"", 1000);
+        assert_eq!(decide_resume(400, &v, 200, &HeaderMap::new()), ResumeDecision::Whole);
+        let at_end = headers(&[("content-range", "bytes */1000")]);
+        assert_eq!(decide_resume(1000, &v, 416, &at_end), ResumeDecision::Complete);
+        assert_eq!(decide_resume(1000, &v, 416, &HeaderMap::new()), ResumeDecision::Complete);
+        let other_size = headers(&[("content-range", "bytes */500")]);
+        assert_eq!(decide_resume(1000, &v, 416, &other_size), ResumeDecision::Restart);
+        assert_eq!(decide_resume(400, &v, 416, &at_end), ResumeDecision::Restart);
+        for status in [404, 412, 500, 503] {
+            assert_eq!(decide_resume(400, &v, status, &HeaderMap::new()), ResumeDecision::Fail);
+        }
     }
 }

@@ -1,8 +1,11 @@
-//! Per-job HTTP options: validated when set, used by the HTTP transport.
+//! Per-job HTTP options: validated when they are set (headers, credentials,
+//! proxy URLs, PEM files), used by the HTTP transport.
 
 use std::path::{Path, PathBuf};
 
 use crate::engine::error::{Error, Result};
+use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
+use crate::engine::transport::source::check_url;
 use crate::hresult::*;
 
 /// Longest user name accepted (BITS: `BG_E_USERNAME_TOO_LARGE` beyond).
@@ -190,7 +193,7 @@ pub(crate) fn parse_proxy(proxy: Option<&str>) -> Result<ProxySetting> {
     // The parsers a transfer will use: what they refuse (no host, a port
     // over 65535, characters a URL cannot hold) is refused now, not at
     // transfer time.
-    crate::engine::transport::check_url(url).map_err(|_| invalid())?;
+    check_url(url).map_err(|_| invalid())?;
     ureq::Proxy::new(url).map_err(|_| invalid())?;
     Ok(ProxySetting::Url(url.to_string()))
 }
@@ -218,7 +221,7 @@ pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
 /// Checks a CA bundle: a readable PEM file with at least one certificate.
 pub(crate) fn check_ca_file(path: &str) -> Result<PathBuf> {
     let p = check_readable_file("CA file", path)?;
-    crate::engine::transport::http::read_pem_certs(&p).map_err(Error::invalid_arg)?;
+    read_pem_certs(&p).map_err(Error::invalid_arg)?;
     Ok(p)
 }
 
@@ -226,8 +229,8 @@ pub(crate) fn check_ca_file(path: &str) -> Result<PathBuf> {
 pub(crate) fn check_client_certificate(cert: &str, key: &str) -> Result<(PathBuf, PathBuf)> {
     let cert = check_readable_file("client certificate", cert)?;
     let key = check_readable_file("client key", key)?;
-    crate::engine::transport::http::read_pem_certs(&cert).map_err(Error::invalid_arg)?;
-    crate::engine::transport::http::read_pem_key(&key).map_err(Error::invalid_arg)?;
+    read_pem_certs(&cert).map_err(Error::invalid_arg)?;
+    read_pem_key(&key).map_err(Error::invalid_arg)?;
     Ok((cert, key))
 }
 

@@ -9,20 +9,24 @@
 //! queue with its partial data and its place.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::job::{Job, JobId, RunToken, Save};
-use crate::engine::notify::Dispatcher;
-use crate::engine::store::Store;
-use crate::engine::throttle::Throttle;
-use crate::engine::types::{JobState, Priority};
-use crate::engine::worker;
+use crate::engine::model::command::Command;
+use crate::engine::model::job::Run;
+use crate::engine::model::schedule::{self, Seen};
+use crate::engine::runtime::notify::Dispatcher;
+use crate::engine::runtime::shared::{Job, ManagerShared};
+use crate::engine::runtime::worker;
+use crate::engine::store::{rows, Store};
+use crate::engine::transport::cancel::CancelToken;
+use crate::engine::transport::error::TransferError;
+use crate::engine::types::{ErrorContext, JobId, JobState};
 use crate::hresult::*;
 
 /// Default number of jobs transferring at once.
@@ -30,55 +34,13 @@ pub const DEFAULT_MAX_ACTIVE_JOBS: u32 = 4;
 /// The scheduler's longest sleep when nothing wakes it.
 const IDLE_TICK: Duration = Duration::from_secs(1);
 
-/// State shared by the manager, its jobs and its threads.
-pub(crate) struct ManagerShared {
-    open: AtomicBool,
-    /// Jobs that are not final, oldest first.
-    jobs: Mutex<Vec<Job>>,
-    next_seq: AtomicU64,
-    max_active: AtomicUsize,
-    /// The bandwidth limit shared by background jobs.
-    pub throttle: Throttle,
-    pub dispatcher: Dispatcher,
-    /// The state directory, or `None` for an in-memory manager.
-    pub store: Option<Store>,
-    wake: Mutex<bool>,
-    wake_signal: Condvar,
-    /// Worker threads still running.
-    live_workers: Mutex<usize>,
-    workers_done: Condvar,
-}
-
-impl ManagerShared {
-    pub(crate) fn is_open(&self) -> bool {
-        self.open.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn next_queue_seq(&self) -> u64 {
-        self.next_seq.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Asks the scheduler for a pass.
-    pub(crate) fn wake_scheduler(&self) {
-        *self.wake.lock() = true;
-        self.wake_signal.notify_one();
-    }
-
-    /// Removes a job that became final from the list.
-    pub(crate) fn forget_job(&self, job: &Job) {
-        self.jobs.lock().retain(|j| j != job);
-    }
-
-    /// Called by a worker thread as its last act.
-    pub(crate) fn worker_exited(&self) {
-        let mut live = self.live_workers.lock();
-        *live -= 1;
-        if *live == 0 {
-            self.workers_done.notify_all();
-        }
-        drop(live);
-        self.wake_scheduler();
-    }
+/// The length of a temporary file named by the state directory, `None`
+/// when it is missing or not a regular file (never following a link).
+fn on_disk(path: &Path) -> Option<u64> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
 }
 
 /// A manager of jobs. Dropping it closes it.
@@ -118,23 +80,17 @@ impl Manager {
             .max()
             .unwrap_or(0)
             + 1;
-        let shared = Arc::new(ManagerShared {
-            open: AtomicBool::new(true),
-            jobs: Mutex::new(Vec::new()),
-            next_seq: AtomicU64::new(next_seq),
-            max_active: AtomicUsize::new(DEFAULT_MAX_ACTIVE_JOBS as usize),
-            throttle: Throttle::new(0),
-            dispatcher: Dispatcher::start().map_err(io_error)?,
+        let dispatcher = Dispatcher::start().map_err(io_error)?;
+        let shared = Arc::new(ManagerShared::new(
             store,
-            wake: Mutex::new(false),
-            wake_signal: Condvar::new(),
-            live_workers: Mutex::new(0),
-            workers_done: Condvar::new(),
-        });
+            dispatcher,
+            next_seq,
+            DEFAULT_MAX_ACTIVE_JOBS as usize,
+        ));
         let restored: Vec<Job> = stored
             .into_iter()
             .filter(|(job, _)| !JobState::from_u32(job.state).is_some_and(JobState::is_final))
-            .map(|(job, files)| Job::restore(&shared, job, files))
+            .map(|(job, files)| Job::restore(&shared, rows::stored_job(job, files, on_disk)))
             .collect();
         *shared.jobs.lock() = restored;
         let for_thread = Arc::clone(&shared);
@@ -170,12 +126,8 @@ impl Manager {
         }
         let jobs = self.shared.jobs.lock().clone();
         for job in &jobs {
-            let data = job.shared.data.lock();
-            if let Some(run) = &data.run {
-                run.stop();
-            }
             // Waiters in `Job::wait` see the closed manager and return.
-            job.shared.changed.notify_all();
+            job.cancel_token();
         }
         self.shared.wake_scheduler();
         if let Some(thread) = self.scheduler.lock().take() {
@@ -190,12 +142,11 @@ impl Manager {
         if let Some(store) = &self.shared.store {
             // Every worker has checkpointed and exited: release the directory.
             store.close();
-        }
-        if self.shared.store.is_none() {
+        } else {
             // In memory, nothing can ever resume these jobs: their partial
             // data would only litter the destination directories.
             for job in &jobs {
-                crate::engine::job::remove_temp_files(&mut job.shared.data.lock());
+                job.discard_temps();
             }
         }
     }
@@ -203,8 +154,7 @@ impl Manager {
     /// Creates a job: SUSPENDED, priority NORMAL, no files.
     pub fn create_job(&self, display_name: &str) -> Result<Job> {
         self.check_open()?;
-        let job = Job::create(&self.shared, display_name, self.shared.next_queue_seq())?;
-        job.save(&job.shared.data.lock(), Save::Job)?;
+        let job = Job::create(&self.shared, display_name)?;
         self.shared.jobs.lock().push(job.clone());
         Ok(job)
     }
@@ -270,129 +220,80 @@ impl Drop for Manager {
     }
 }
 
-/// What the scheduler saw of one job in a pass.
-struct Seen {
-    job: Job,
-    priority: Priority,
-    seq: u64,
-    /// Has a worker that has not been told to stop.
-    running: bool,
-    /// Has a worker that was told to stop and is still exiting.
-    stopping: bool,
-    queued: bool,
-}
-
 fn schedule_loop(manager: &Arc<ManagerShared>) {
     while manager.is_open() {
         let next_retry = schedule_pass(manager);
-        let mut wake = manager.wake.lock();
-        if !*wake && manager.is_open() {
-            let deadline = next_retry.unwrap_or_else(|| Instant::now() + IDLE_TICK);
-            manager.wake_signal.wait_until(&mut wake, deadline);
-        }
-        *wake = false;
+        manager.sleep_until(next_retry.unwrap_or_else(|| Instant::now() + IDLE_TICK));
     }
 }
 
-/// One scheduling pass; returns when the next retry is due.
+/// One scheduling pass: due retries go back to the queue, then the rule of
+/// `model::schedule` picks whom to start and whom to preempt. Returns when
+/// the next retry is due.
 fn schedule_pass(manager: &Arc<ManagerShared>) -> Option<Instant> {
     let jobs = manager.jobs.lock().clone();
     let now = Instant::now();
     let mut next_retry: Option<Instant> = None;
     let mut seen = Vec::with_capacity(jobs.len());
+    let mut candidates = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let mut data = job.shared.data.lock();
-        if data.finishing {
+        let (state, retry_at, finishing) = job.read(|m| (m.state(), m.retry_at(), m.finishing()));
+        if finishing {
             continue;
         }
-        if data.state == JobState::TransientError {
-            match data.retry_at {
-                Some(at) if at <= now => {
-                    data.num_retries += 1;
-                    data.retry_at = None;
-                    data.queue_seq = manager.next_queue_seq();
-                    job.set_state(&mut data, JobState::Queued);
-                    let _ = job.save(&data, Save::Job);
-                }
+        if state == JobState::TransientError {
+            match retry_at {
+                Some(at) if at <= now => job.apply_quietly(Command::RetryDue {
+                    seq: manager.next_queue_seq(),
+                }),
                 Some(at) => next_retry = Some(next_retry.map_or(at, |n| n.min(at))),
                 None => {}
             }
         }
-        let run = data.run.as_ref();
-        let s = Seen {
-            priority: data.priority,
-            seq: data.queue_seq,
-            running: run.is_some_and(|r| !r.is_stopped()),
-            stopping: run.is_some_and(|r| r.is_stopped()),
-            queued: data.state == JobState::Queued && run.is_none(),
-            job: job.clone(),
-        };
-        drop(data);
-        seen.push(s);
+        seen.push(job.read(|m| Seen {
+            priority: m.priority(),
+            queue_seq: m.queue_seq(),
+            running: matches!(m.run(), Run::Running(_)),
+            stopping: matches!(m.run(), Run::Stopping(_)),
+            queued: m.state() == JobState::Queued && m.run() == Run::Idle,
+        }));
+        candidates.push(job);
     }
-    let max_active = manager.max_active.load(Ordering::Relaxed);
-    let busy = seen.iter().filter(|s| s.running || s.stopping).count();
-    let mut free = max_active.saturating_sub(busy);
-    let mut queued: Vec<&Seen> = seen.iter().filter(|s| s.queued).collect();
-    queued.sort_by_key(|s| (s.priority, s.seq));
-    for candidate in &queued {
-        if free > 0 {
-            if start_worker(manager, &candidate.job) {
-                free -= 1;
-            }
-        } else if candidate.priority == Priority::Foreground {
-            preempt_for_foreground(&seen);
-        }
+    let decision = schedule::decide(&seen, manager.max_active.load(Ordering::Relaxed));
+    for i in decision.start {
+        start_worker(manager, &candidates[i]);
+    }
+    if let Some(victim) = decision.preempt {
+        candidates[victim].apply_quietly(Command::Preempt);
     }
     next_retry
 }
 
-/// Stops the lowest-priority running background job (the last queued among
-/// equals) unless one is already stopping; it goes back to QUEUED.
-fn preempt_for_foreground(seen: &[Seen]) {
-    if seen.iter().any(|s| s.stopping) {
-        return;
-    }
-    let victim = seen
-        .iter()
-        .filter(|s| s.running && s.priority != Priority::Foreground)
-        .max_by_key(|s| (s.priority, s.seq));
-    if let Some(victim) = victim {
-        let mut data = victim.job.shared.data.lock();
-        if let Some(run) = &data.run {
-            run.stop();
-            if data.state.is_active() {
-                victim.job.set_state(&mut data, JobState::Queued);
-            }
-        }
-    }
-}
-
 /// Starts a worker for a job that is still QUEUED and idle.
 fn start_worker(manager: &Arc<ManagerShared>, job: &Job) -> bool {
-    let mut data = job.shared.data.lock();
-    if data.state != JobState::Queued || data.run.is_some() || data.finishing || !manager.is_open()
-    {
+    if !manager.is_open() {
         return false;
     }
-    let token = Arc::new(RunToken::default());
-    data.run = Some(Arc::clone(&token));
+    let run = manager.next_run_id();
+    let token = Arc::new(CancelToken::default());
+    if !job.start_run(run, Arc::clone(&token)) {
+        return false;
+    }
     *manager.live_workers.lock() += 1;
     let for_thread = job.clone();
     let spawned = std::thread::Builder::new()
         .name("qmgr-transfer".into())
-        .spawn(move || worker::run(for_thread, token));
+        .spawn(move || worker::run(for_thread, token, run));
     if let Err(e) = spawned {
-        data.run = None;
-        drop(data);
+        job.end_run(run, None);
         manager.worker_exited();
-        let mut data = job.shared.data.lock();
-        let err = crate::engine::transport::TransferError::transient(
-            HResult(QM_E_OUTOFMEMORY),
-            crate::engine::types::ErrorContext::GeneralQueueManager,
-            format!("cannot start a transfer thread: {e}"),
-        );
-        job.record_error(&mut data, err, None);
+        job.apply_quietly(Command::StartFailed {
+            error: TransferError::transient(
+                HResult(QM_E_OUTOFMEMORY),
+                ErrorContext::GeneralQueueManager,
+                format!("cannot start a transfer thread: {e}"),
+            ),
+        });
         return false;
     }
     true

@@ -1,5 +1,5 @@
-//! The other direction of the boundary: the few operating-system calls that
-//! `std` does not wrap, made here so that the engine stays free of `unsafe`.
+//! The few operating-system calls that `std` does not wrap, made here so
+//! that the engine stays free of `unsafe` and never imports the C boundary.
 //! Each is best effort and has a portable fallback.
 
 use std::fs::File;

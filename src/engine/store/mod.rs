@@ -7,13 +7,24 @@
 //! length never exceeds the bytes on disk. Final jobs are deleted. The
 //! schema carries a version (`PRAGMA user_version`) and `MIGRATIONS` brings
 //! any older directory up to date.
+//!
+//! Each table's columns are listed once (`JOB_COLUMNS`, `FILE_COLUMNS`); the
+//! SQL that writes and reads rows is built from those lists, and
+//! [`rows`] maps the model to rows and back.
+//!
+//! Locks: the connection's mutex is a leaf, and the runtime never takes it
+//! while it holds a job's data lock: rows are snapshotted under that lock
+//! and written after it is released.
+
+pub(crate) mod rows;
 
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
-use rusqlite::{params, Connection};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
 
 use crate::engine::error::{Error, Result};
 use crate::hresult::*;
@@ -60,13 +71,83 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: per-job HTTP options (headers, credentials, proxy, TLS files, stall timeout).
     "ALTER TABLE jobs ADD COLUMN http_options TEXT NOT NULL DEFAULT '{}';",
+    // 3: a ledger of byte ranges per file instead of one durable offset
+    // (`start-end` pairs, end exclusive), and the ranges the caller wants
+    // (NULL: the whole file). A 0.1 directory's offset becomes one range.
+    "ALTER TABLE files ADD COLUMN durable_ranges TEXT NOT NULL DEFAULT '';
+     ALTER TABLE files ADD COLUMN wanted_ranges TEXT;
+     UPDATE files SET durable_ranges = '0-' || durable WHERE durable > 0;
+     ALTER TABLE files DROP COLUMN durable;",
 ];
+
+/// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
+/// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
+const JOB_COLUMNS: [&str; 21] = [
+    "id",
+    "created_order",
+    "display_name",
+    "description",
+    "state",
+    "priority",
+    "retry_delay",
+    "no_progress_timeout",
+    "notify_flags",
+    "max_bandwidth",
+    "num_retries",
+    "queue_seq",
+    "created_ms",
+    "modified_ms",
+    "completed_ms",
+    "error_code",
+    "error_context",
+    "error_file",
+    "error_http",
+    "error_text",
+    "http_options",
+];
+const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
+
+/// The columns of `files`, in the order of [`FileRecord::values`]; the
+/// first two are the key.
+const FILE_COLUMNS: [&str; 13] = [
+    "job_id",
+    "idx",
+    "remote",
+    "local",
+    "size_hint",
+    "temp",
+    "validator",
+    "sha256",
+    "total",
+    "durable_ranges",
+    "wanted_ranges",
+    "completed",
+    "committed",
+];
+const FILE_KEY_COLUMNS: [&str; 2] = ["job_id", "idx"];
+
+/// `INSERT … ON CONFLICT(key) DO UPDATE SET` every column but `fixed`.
+fn upsert_sql(table: &str, columns: &[&str], key: &[&str], fixed: &[&str]) -> String {
+    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .filter(|c| !fixed.contains(c) && !key.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT({}) DO UPDATE SET {}",
+        columns.join(", "),
+        placeholders.join(", "),
+        key.join(", "),
+        updates.join(", ")
+    )
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// A stored job with its files.
-pub(crate) type StoredJob = (JobRecord, Vec<FileRecord>);
+pub(crate) type StoredRows = (JobRecord, Vec<FileRecord>);
 
 /// One job as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,10 +185,125 @@ pub(crate) struct FileRecord {
     pub validator: Option<String>,
     pub sha256: Option<[u8; 32]>,
     pub total: Option<u64>,
-    /// Bytes known to be on disk in the temporary file.
-    pub durable: u64,
+    /// The byte ranges known to be on disk in the temporary file.
+    pub durable: String,
+    /// The byte ranges the caller wants, `None` for the whole file.
+    pub wanted: Option<String>,
     pub completed: bool,
     pub committed: bool,
+}
+
+impl JobRecord {
+    /// The values of `JOB_COLUMNS`, in order.
+    fn values(&self) -> [Value; 21] {
+        let (code, context, file, http, text) = match &self.error {
+            Some((code, context, file, http, text)) => {
+                (Some(*code), *context, *file, *http, text.clone())
+            }
+            None => (None, 0, None, 0, String::new()),
+        };
+        [
+            Value::Blob(self.id.to_vec()),
+            int(self.created_order),
+            Value::Text(self.display_name.clone()),
+            Value::Text(self.description.clone()),
+            int(self.state),
+            int(self.priority),
+            int(self.retry_delay),
+            int(self.no_progress_timeout),
+            int(self.notify_flags),
+            int(self.max_bandwidth),
+            int(self.num_retries),
+            int(self.queue_seq),
+            Value::Integer(self.created_ms),
+            Value::Integer(self.modified_ms),
+            self.completed_ms.map_or(Value::Null, Value::Integer),
+            code.map_or(Value::Null, |c| Value::Integer(c.into())),
+            int(context),
+            file.map_or(Value::Null, int),
+            int(http),
+            Value::Text(text),
+            Value::Text(self.http_options.clone()),
+        ]
+    }
+
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
+        let id: Vec<u8> = r.get("id")?;
+        let error_code: Option<i32> = r.get("error_code")?;
+        Ok(JobRecord {
+            id: id.try_into().unwrap_or([0; 16]),
+            created_order: r.get::<_, i64>("created_order")? as u64,
+            display_name: r.get("display_name")?,
+            description: r.get("description")?,
+            state: r.get("state")?,
+            priority: r.get("priority")?,
+            retry_delay: r.get("retry_delay")?,
+            no_progress_timeout: r.get("no_progress_timeout")?,
+            notify_flags: r.get("notify_flags")?,
+            max_bandwidth: r.get::<_, i64>("max_bandwidth")? as u64,
+            num_retries: r.get("num_retries")?,
+            queue_seq: r.get::<_, i64>("queue_seq")? as u64,
+            created_ms: r.get("created_ms")?,
+            modified_ms: r.get("modified_ms")?,
+            completed_ms: r.get("completed_ms")?,
+            error: match error_code {
+                Some(code) => Some((
+                    code,
+                    r.get("error_context")?,
+                    r.get("error_file")?,
+                    r.get("error_http")?,
+                    r.get("error_text")?,
+                )),
+                None => None,
+            },
+            http_options: r.get("http_options")?,
+        })
+    }
+}
+
+impl FileRecord {
+    /// The values of `FILE_COLUMNS`, in order.
+    fn values(&self, job: &[u8; 16]) -> [Value; 13] {
+        let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::Text);
+        [
+            Value::Blob(job.to_vec()),
+            int(self.index),
+            Value::Text(self.remote.clone()),
+            Value::Text(self.local.clone()),
+            int(self.size_hint),
+            text(&self.temp),
+            text(&self.validator),
+            self.sha256.map_or(Value::Null, |d| Value::Blob(d.to_vec())),
+            self.total.map_or(Value::Null, int),
+            Value::Text(self.durable.clone()),
+            text(&self.wanted),
+            Value::Integer(self.completed.into()),
+            Value::Integer(self.committed.into()),
+        ]
+    }
+
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
+        let sha: Option<Vec<u8>> = r.get("sha256")?;
+        Ok(FileRecord {
+            index: r.get("idx")?,
+            remote: r.get("remote")?,
+            local: r.get("local")?,
+            size_hint: r.get::<_, i64>("size_hint")? as u64,
+            temp: r.get("temp")?,
+            validator: r.get("validator")?,
+            sha256: sha.and_then(|s| s.try_into().ok()),
+            total: r.get::<_, Option<i64>>("total")?.map(|t| t as u64),
+            durable: r.get("durable_ranges")?,
+            wanted: r.get("wanted_ranges")?,
+            completed: r.get("completed")?,
+            committed: r.get("committed")?,
+        })
+    }
+}
+
+/// An unsigned number as SQLite's signed integer (sizes stay below 2^63).
+fn int(n: impl Into<u64>) -> Value {
+    Value::Integer(n.into() as i64)
 }
 
 /// An open state directory: the database and the lock that keeps other
@@ -146,7 +342,7 @@ impl Store {
     /// lock (`QM_E_SHARING_VIOLATION` if another manager holds it), and
     /// brings its database to the current schema. Returns the stored jobs
     /// with their files, in creation order.
-    pub(crate) fn open(dir: &Path) -> Result<(Store, Vec<StoredJob>)> {
+    pub(crate) fn open(dir: &Path) -> Result<(Store, Vec<StoredRows>)> {
         if !dir.is_absolute() {
             return Err(Error::invalid_arg(format!(
                 "the state directory '{}' is not an absolute path",
@@ -229,33 +425,30 @@ impl Store {
         tx.commit().map_err(|e| db_error(what, e))
     }
 
-    /// Writes a job's row and all its files (create, add_files).
-    pub(crate) fn save_job(&self, job: &JobRecord, files: &[FileRecord]) -> Result<()> {
+    /// Writes a job's row (when given) and these rows of its files, in one
+    /// transaction.
+    pub(crate) fn save(
+        &self,
+        id: &[u8; 16],
+        job: Option<&JobRecord>,
+        files: &[FileRecord],
+    ) -> Result<()> {
         self.write("save job", |tx| {
-            write_job(tx, job)?;
-            files
-                .iter()
-                .try_for_each(|file| write_file(tx, &job.id, file))
-        })
-    }
-
-    /// Writes a job's row and one of its files (a file's state changed).
-    pub(crate) fn save_job_and_file(&self, job: &JobRecord, file: &FileRecord) -> Result<()> {
-        self.write("save job", |tx| {
-            write_job(tx, job)?;
-            write_file(tx, &job.id, file)
-        })
-    }
-
-    /// Records that the first `durable` bytes of a file's temporary file are on disk.
-    pub(crate) fn checkpoint(&self, id: &[u8; 16], index: u32, durable: u64) -> Result<()> {
-        self.write("checkpoint", |tx| {
-            tx.execute(
-                "UPDATE files SET durable = ?1 WHERE job_id = ?2 AND idx = ?3",
-                params![durable as i64, &id[..], index],
-            )
-            .map(|_| ())
-            .map_err(|e| db_error("checkpoint", e))
+            if let Some(job) = job {
+                let sql = upsert_sql("jobs", &JOB_COLUMNS, &["id"], &IMMUTABLE_JOB_COLUMNS);
+                tx.prepare_cached(&sql)
+                    .and_then(|mut stmt| stmt.execute(params_from_iter(job.values())))
+                    .map_err(|e| db_error("save job", e))?;
+            }
+            if !files.is_empty() {
+                let sql = upsert_sql("files", &FILE_COLUMNS, &FILE_KEY_COLUMNS, &[]);
+                let mut stmt = tx.prepare_cached(&sql).map_err(|e| db_error("save file", e))?;
+                for file in files {
+                    stmt.execute(params_from_iter(file.values(id)))
+                        .map_err(|e| db_error("save file", e))?;
+                }
+            }
+            Ok(())
         })
     }
 
@@ -267,77 +460,6 @@ impl Store {
                 .map_err(|e| db_error("delete", e))
         })
     }
-}
-
-fn write_job(tx: &rusqlite::Transaction<'_>, j: &JobRecord) -> Result<()> {
-    let (code, context, file, http, text) = match &j.error {
-        Some((code, context, file, http, text)) => {
-            (Some(*code), *context, *file, *http, text.as_str())
-        }
-        None => (None, 0, None, 0, ""),
-    };
-    tx.execute(
-        "INSERT INTO jobs (id, created_order, display_name, description, state, priority, retry_delay,
-            no_progress_timeout, notify_flags, max_bandwidth, num_retries, queue_seq, created_ms,
-            modified_ms, completed_ms, error_code, error_context, error_file, error_http, error_text,
-            http_options)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
-         ON CONFLICT(id) DO UPDATE SET display_name = ?3, description = ?4, state = ?5, priority = ?6,
-            retry_delay = ?7, no_progress_timeout = ?8, notify_flags = ?9, max_bandwidth = ?10,
-            num_retries = ?11, queue_seq = ?12, modified_ms = ?14, completed_ms = ?15, error_code = ?16,
-            error_context = ?17, error_file = ?18, error_http = ?19, error_text = ?20, http_options = ?21",
-        params![
-            &j.id[..],
-            j.created_order as i64,
-            j.display_name,
-            j.description,
-            j.state,
-            j.priority,
-            j.retry_delay,
-            j.no_progress_timeout,
-            j.notify_flags,
-            j.max_bandwidth as i64,
-            j.num_retries,
-            j.queue_seq as i64,
-            j.created_ms,
-            j.modified_ms,
-            j.completed_ms,
-            code,
-            context,
-            file,
-            http,
-            text,
-            j.http_options,
-        ],
-    )
-    .map(|_| ())
-    .map_err(|e| db_error("save job", e))
-}
-
-fn write_file(tx: &rusqlite::Transaction<'_>, id: &[u8; 16], f: &FileRecord) -> Result<()> {
-    tx.execute(
-        "INSERT INTO files (job_id, idx, remote, local, size_hint, temp, validator, sha256, total, durable,
-            completed, committed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT(job_id, idx) DO UPDATE SET temp = ?6, validator = ?7, sha256 = ?8, total = ?9,
-            durable = ?10, completed = ?11, committed = ?12",
-        params![
-            &id[..],
-            f.index,
-            f.remote,
-            f.local,
-            f.size_hint as i64,
-            f.temp,
-            f.validator,
-            f.sha256.as_ref().map(|d| &d[..]),
-            f.total.map(|t| t as i64),
-            f.durable as i64,
-            f.completed,
-            f.committed,
-        ],
-    )
-    .map(|_| ())
-    .map_err(|e| db_error("save file", e))
 }
 
 /// Applies the migrations the database lacks, each in its own transaction.
@@ -386,71 +508,25 @@ pub fn create_at_version(dir: &Path, version: u32) -> Result<()> {
     apply_migrations(&mut db, 0, version.min(SCHEMA_VERSION))
 }
 
-fn load(db: &Connection) -> Result<Vec<StoredJob>> {
+fn load(db: &Connection) -> Result<Vec<StoredRows>> {
+    let select = |table: &str, columns: &[&str], tail: &str| {
+        format!("SELECT {} FROM {table} {tail}", columns.join(", "))
+    };
     let mut jobs_stmt = db
-        .prepare(
-            "SELECT id, created_order, display_name, description, state, priority, retry_delay,
-                no_progress_timeout, notify_flags, max_bandwidth, num_retries, queue_seq, created_ms,
-                modified_ms, completed_ms, error_code, error_context, error_file, error_http, error_text,
-                http_options
-             FROM jobs ORDER BY created_order",
-        )
+        .prepare(&select("jobs", &JOB_COLUMNS, "ORDER BY created_order"))
         .map_err(|e| db_error("load jobs", e))?;
     let jobs = jobs_stmt
-        .query_map([], |r| {
-            let id: Vec<u8> = r.get(0)?;
-            let error_code: Option<i32> = r.get(15)?;
-            Ok(JobRecord {
-                id: id.try_into().unwrap_or([0; 16]),
-                created_order: r.get::<_, i64>(1)? as u64,
-                display_name: r.get(2)?,
-                description: r.get(3)?,
-                state: r.get(4)?,
-                priority: r.get(5)?,
-                retry_delay: r.get(6)?,
-                no_progress_timeout: r.get(7)?,
-                notify_flags: r.get(8)?,
-                max_bandwidth: r.get::<_, i64>(9)? as u64,
-                num_retries: r.get(10)?,
-                queue_seq: r.get::<_, i64>(11)? as u64,
-                created_ms: r.get(12)?,
-                modified_ms: r.get(13)?,
-                completed_ms: r.get(14)?,
-                error: match error_code {
-                    Some(code) => Some((code, r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?)),
-                    None => None,
-                },
-                http_options: r.get(20)?,
-            })
-        })
+        .query_map([], JobRecord::from_row)
         .map_err(|e| db_error("load jobs", e))?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(|e| db_error("load jobs", e))?;
     let mut files_stmt = db
-        .prepare(
-            "SELECT idx, remote, local, size_hint, temp, validator, sha256, total, durable, completed, committed
-             FROM files WHERE job_id = ?1 ORDER BY idx",
-        )
+        .prepare(&select("files", &FILE_COLUMNS, "WHERE job_id = ?1 ORDER BY idx"))
         .map_err(|e| db_error("load files", e))?;
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
         let files = files_stmt
-            .query_map(params![&job.id[..]], |r| {
-                let sha: Option<Vec<u8>> = r.get(6)?;
-                Ok(FileRecord {
-                    index: r.get(0)?,
-                    remote: r.get(1)?,
-                    local: r.get(2)?,
-                    size_hint: r.get::<_, i64>(3)? as u64,
-                    temp: r.get(4)?,
-                    validator: r.get(5)?,
-                    sha256: sha.and_then(|s| s.try_into().ok()),
-                    total: r.get::<_, Option<i64>>(7)?.map(|t| t as u64),
-                    durable: r.get::<_, i64>(8)? as u64,
-                    completed: r.get(9)?,
-                    committed: r.get(10)?,
-                })
-            })
+            .query_map(params![&job.id[..]], FileRecord::from_row)
             .map_err(|e| db_error("load files", e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| db_error("load files", e))?;
@@ -517,14 +593,19 @@ mod tests {
             validator: None,
             sha256: Some([7; 32]),
             total: Some(10),
-            durable: 0,
+            durable: String::new(),
+            wanted: None,
             completed: false,
             committed: false,
         };
         store
-            .save_job(&job(1), std::slice::from_ref(&file))
+            .save(&[1; 16], Some(&job(1)), std::slice::from_ref(&file))
             .unwrap();
-        store.checkpoint(&[1; 16], 0, 6).unwrap();
+        let durable = FileRecord {
+            durable: "0-6".into(),
+            ..file.clone()
+        };
+        store.save(&[1; 16], None, std::slice::from_ref(&durable)).unwrap();
         assert_eq!(
             Store::open(&d).err().unwrap().code.0,
             QM_E_SHARING_VIOLATION
@@ -533,7 +614,7 @@ mod tests {
         let (store, jobs) = Store::open(&d).unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].0, job(1));
-        assert_eq!(jobs[0].1, vec![FileRecord { durable: 6, ..file }]);
+        assert_eq!(jobs[0].1, vec![durable]);
         store.delete_job(&[1; 16]).unwrap();
         assert!(!has_job(store.db.lock().as_ref().unwrap(), &[1; 16]));
         let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;

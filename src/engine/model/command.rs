@@ -1,0 +1,214 @@
+//! What the runtime tells a job's model (commands) and what the model asks
+//! the runtime to do in return (effects).
+//!
+//! Commands come from three places: the caller's API calls (add, resume,
+//! suspend, setters, the steps of cancel and complete), the scheduler
+//! (start, preempt, retry due) and the worker (pieces opened, bytes
+//! arrived or made durable, files done, the run's end). Effects are data:
+//! which rows to persist, which notifications to send, whom to wake, and
+//! whether the running transfer must be stopped. The runtime carries them
+//! out after it has released the job's lock.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::engine::model::ledger::Span;
+use crate::engine::transport::error::TransferError;
+use crate::engine::transport::options::ProxySetting;
+use crate::engine::transport::source::Source;
+use crate::engine::transport::validator::Validator;
+use crate::engine::types::{NotifyEvent, NotifyFlags, Priority};
+
+/// The time a command happens at: both clocks, read once by the runtime,
+/// so that the model itself never reads a clock and tests can set any time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    /// For durations: retry times, the no-progress window.
+    pub now: Instant,
+    /// For the times the caller reads: creation, modification, completion.
+    pub wall: SystemTime,
+}
+
+impl Clock {
+    /// The current time.
+    pub(crate) fn now() -> Clock {
+        Clock {
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// This clock `by` later.
+    #[cfg(test)]
+    pub(crate) fn later(self, by: Duration) -> Clock {
+        Clock {
+            now: self.now + by,
+            wall: self.wall + by,
+        }
+    }
+}
+
+/// A file to append to a job, already checked and parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NewFile {
+    /// The remote name as the caller gave it.
+    pub remote: String,
+    /// What the remote name means.
+    pub source: Source,
+    /// The absolute destination path.
+    pub local: PathBuf,
+    /// The caller's size hint, 0 for none.
+    pub size_hint: u64,
+}
+
+/// A job property the caller sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Property {
+    Priority(Priority),
+    DisplayName(String),
+    Description(String),
+    /// Seconds; raised to at least 1.
+    RetryDelay(u32),
+    /// Seconds; 0 makes the first error final.
+    NoProgressTimeout(u32),
+    NotifyFlags(NotifyFlags),
+    /// Bytes per second, 0 for none.
+    MaxBandwidth(u64),
+    /// The text as given and its parsed lines, or none.
+    CustomHeaders(Option<(String, Vec<(String, String)>)>),
+    Credentials(Option<(String, String)>),
+    Proxy(ProxySetting),
+    CaFile(Option<PathBuf>),
+    ClientCertificate(Option<(PathBuf, PathBuf)>),
+    StallTimeout(Duration),
+    FileSha256 {
+        index: u32,
+        digest: Option<[u8; 32]>,
+    },
+}
+
+/// How a job ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Final {
+    Acknowledged,
+    Cancelled,
+}
+
+/// Identifies one worker run of a job (never reused within a manager).
+pub(crate) type RunId = u64;
+
+/// One thing that happened to a job.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Command {
+    // ----- the caller --------------------------------------------------
+    /// `AddFiles`: append these files, all or none; `seq` is the job's
+    /// place in the queue if a TRANSFERRED job goes back to it.
+    AddFiles { files: Vec<NewFile>, seq: u64 },
+    /// `Resume`; `seq` is the job's place in the queue if it is queued.
+    Resume { seq: u64 },
+    /// `Suspend`.
+    Suspend,
+    /// A setter.
+    Set(Property),
+    /// The first step of `cancel` and `complete`: stop the transfer and
+    /// keep the scheduler away while the runtime deletes or renames files.
+    BeginFinish,
+    /// `complete` renamed these files into place; `failed` when a rename
+    /// failed (the job then goes on as it was).
+    Committed { done: Vec<usize>, failed: bool },
+    /// The last step of `cancel` and `complete`: these files' temporary
+    /// files were deleted; the job becomes final.
+    Finish {
+        outcome: Final,
+        temps_removed: Vec<usize>,
+    },
+
+    // ----- the scheduler -----------------------------------------------
+    /// A retry time passed: a job in TRANSIENT_ERROR goes back to the queue.
+    RetryDue { seq: u64 },
+    /// The scheduler gives the job a transfer slot for run `run`.
+    Start { run: RunId },
+    /// The transfer thread could not be started.
+    StartFailed { error: TransferError },
+    /// A FOREGROUND job needs this job's slot: back to the queue.
+    Preempt,
+
+    // ----- the worker --------------------------------------------------
+    /// The worker wants the next piece to fetch.
+    NextPiece,
+    /// The worker created a temporary file for `file`.
+    TempCreated { file: usize, path: PathBuf },
+    /// The source of `file` opened: it serves from `start` (0 when it
+    /// restarts), with this size and version.
+    Opened {
+        file: usize,
+        start: u64,
+        total: Option<u64>,
+        validator: Option<Validator>,
+    },
+    /// These bytes were written to the temporary file.
+    Arrived { file: usize, range: Range<u64> },
+    /// These bytes were fsynced; the row recording them is to be written.
+    Durable { file: usize, range: Range<u64> },
+    /// A body of unknown size ended after `len` bytes.
+    Sized { file: usize, len: u64 },
+    /// The file's data failed validation and was thrown away (its
+    /// temporary file deleted when `temp_removed`): fetch it afresh.
+    Discarded { file: usize, temp_removed: bool },
+    /// Every byte of `file` arrived, was verified and is on disk.
+    FileDone { file: usize },
+    /// A rate window passed with progress.
+    Progressed,
+    /// Run `run` ended, with the failure that ended it if any.
+    RunEnded {
+        run: RunId,
+        failure: Option<TransferError>,
+    },
+}
+
+/// Which rows of a job to write to the state directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Persist {
+    /// The job's row.
+    pub job: bool,
+    /// These files' rows.
+    pub files: Files,
+}
+
+/// A selection of a job's files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Files {
+    #[default]
+    None,
+    One(usize),
+    All,
+}
+
+/// A piece for the worker: a stretch of one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Piece {
+    /// The file's index.
+    pub file: usize,
+    /// The stretch of it to fetch.
+    pub span: Span,
+}
+
+/// What the runtime must do after a command.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Effects {
+    /// Rows to write (with a state directory).
+    pub persist: Persist,
+    /// Notifications, already filtered by the job's notify flags.
+    pub events: Vec<NotifyEvent>,
+    /// The job reached a settled state, or its run ended: wake `wait`ers.
+    pub wake_waiters: bool,
+    /// The scheduler has something to do.
+    pub wake_scheduler: bool,
+    /// The running transfer must stop (cancel its token).
+    pub stop_run: bool,
+    /// The job became final: drop it from the manager and the directory.
+    pub forget: bool,
+    /// `NextPiece`'s answer: the piece to fetch next, if any.
+    pub piece: Option<Piece>,
+}

@@ -1,0 +1,1019 @@
+//! A job as plain data, and every change of its state: the BITS job
+//! lifecycle in one place.
+//!
+//! ```text
+//!              resume                 Start            Opened
+//!  SUSPENDED ─────────▶ QUEUED ──────────────▶ CONNECTING ─────▶ TRANSFERRING
+//!     ▲  ▲                ▲  ▲ Preempt / RetryDue     │ NextPiece: none left │
+//!     │  └── suspend ─────┘  └──── TRANSIENT_ERROR ◀──┤  (failure, transient) │
+//!     │                                 │ no progress │                       ▼
+//!     └─── suspend ──── ERROR ◀─────────┴─────────────┘ (fatal)        TRANSFERRED
+//!  any non-final ── cancel ──▶ CANCELLED;  any non-final ── complete ──▶ ACKNOWLEDGED
+//! ```
+//!
+//! [`JobModel::apply`] takes a [`Command`] and returns the [`Effects`] the
+//! runtime must carry out. Nothing here takes a lock, starts a thread,
+//! touches a file or reads a clock: the runtime does all of that, tells the
+//! model what happened, and the model decides what it means.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::engine::error::{Error, Result};
+use crate::engine::model::command::{
+    Clock, Command, Effects, Files, Final, NewFile, Persist, Piece, Property, RunId,
+};
+use crate::engine::model::ledger::{Ledger, RangeSet};
+use crate::engine::model::planner;
+use crate::engine::transport::error::TransferError;
+use crate::engine::transport::options::HttpOptions;
+use crate::engine::transport::source::Source;
+use crate::engine::transport::validator::Validator;
+use crate::engine::types::*;
+use crate::hresult::*;
+
+/// Longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 256;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 1024;
+/// Default minimum retry delay, in seconds.
+pub const DEFAULT_RETRY_DELAY: u32 = 600;
+/// Default no-progress timeout, in seconds (14 days).
+pub const DEFAULT_NO_PROGRESS_TIMEOUT: u32 = 1_209_600;
+
+/// One file of a job.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FileModel {
+    remote: String,
+    source: Source,
+    local: PathBuf,
+    size_hint: u64,
+    /// The temporary file, once created.
+    temp: Option<PathBuf>,
+    /// The identity of the source version the temporary file holds.
+    validator: Option<Validator>,
+    sha256: Option<[u8; 32]>,
+    ledger: Ledger,
+    /// Every byte arrived, was verified and is on disk.
+    completed: bool,
+    /// Already renamed to its local name by a `complete` that later failed.
+    committed: bool,
+}
+
+impl FileModel {
+    fn new(file: NewFile) -> FileModel {
+        FileModel {
+            remote: file.remote,
+            source: file.source,
+            local: file.local,
+            size_hint: file.size_hint,
+            temp: None,
+            validator: None,
+            sha256: None,
+            ledger: Ledger::new(),
+            completed: false,
+            committed: false,
+        }
+    }
+
+    /// The remote name as it was added.
+    pub(crate) fn remote(&self) -> &str {
+        &self.remote
+    }
+    /// What the remote name means.
+    pub(crate) fn source(&self) -> &Source {
+        &self.source
+    }
+    /// The destination path.
+    pub(crate) fn local(&self) -> &Path {
+        &self.local
+    }
+    /// The caller's size hint (0: none).
+    pub(crate) fn size_hint(&self) -> u64 {
+        self.size_hint
+    }
+    /// The temporary file, once created.
+    pub(crate) fn temp(&self) -> Option<&Path> {
+        self.temp.as_deref()
+    }
+    /// The version of the source the temporary file holds.
+    pub(crate) fn validator(&self) -> Option<&Validator> {
+        self.validator.as_ref()
+    }
+    /// The SHA-256 the file must have.
+    pub(crate) fn sha256(&self) -> Option<[u8; 32]> {
+        self.sha256
+    }
+    /// The file's byte ranges.
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+    /// Transferred, verified and on disk.
+    pub(crate) fn completed(&self) -> bool {
+        self.completed
+    }
+    /// Already at its local name.
+    pub(crate) fn committed(&self) -> bool {
+        self.committed
+    }
+
+    /// The bytes the file counts as transferred.
+    fn shown_bytes(&self) -> u64 {
+        if self.committed {
+            self.ledger.total().unwrap_or(0)
+        } else {
+            self.ledger.arrived_bytes()
+        }
+    }
+
+    /// The file's progress as the API reports it.
+    pub(crate) fn progress(&self) -> FileProgress {
+        FileProgress {
+            bytes_total: self.ledger.total(),
+            bytes_transferred: self.shown_bytes(),
+            completed: self.completed,
+        }
+    }
+}
+
+/// Who holds the job's transfer slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Run {
+    /// Nobody.
+    Idle,
+    /// A worker is transferring.
+    Running(RunId),
+    /// A worker was told to stop and has not ended yet.
+    Stopping(RunId),
+}
+
+/// A file as the state directory kept it, with what the runtime found on
+/// disk (the temporary file's length, `None` if it is missing).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StoredFile {
+    pub remote: String,
+    pub local: PathBuf,
+    pub size_hint: u64,
+    pub temp: Option<PathBuf>,
+    pub on_disk: Option<u64>,
+    pub validator: Option<Validator>,
+    pub sha256: Option<[u8; 32]>,
+    pub total: Option<u64>,
+    pub durable: RangeSet,
+    pub completed: bool,
+    pub committed: bool,
+}
+
+/// A job as the state directory kept it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StoredJob {
+    pub id: JobId,
+    pub created_order: u64,
+    pub display_name: String,
+    pub description: String,
+    /// The `BG_JOB_STATE` number as stored.
+    pub state: u32,
+    /// The `BG_JOB_PRIORITY` number as stored.
+    pub priority: u32,
+    pub retry_delay: u32,
+    pub no_progress_timeout: u32,
+    pub notify_flags: u32,
+    pub max_bandwidth: u64,
+    pub num_retries: u32,
+    pub queue_seq: u64,
+    pub created: SystemTime,
+    pub modified: SystemTime,
+    pub transfer_completed: Option<SystemTime>,
+    pub error: Option<JobError>,
+    pub http: HttpOptions,
+    pub files: Vec<StoredFile>,
+}
+
+/// Every piece of data of one job.
+#[derive(Clone, Debug)]
+pub(crate) struct JobModel {
+    id: JobId,
+    created_order: u64,
+    state: JobState,
+    files: Vec<FileModel>,
+    display_name: String,
+    description: String,
+    priority: Priority,
+    retry_delay: u32,
+    no_progress_timeout: u32,
+    max_bandwidth: u64,
+    http: HttpOptions,
+    notify_flags: NotifyFlags,
+    error: Option<JobError>,
+    num_retries: u32,
+    created: SystemTime,
+    modified: SystemTime,
+    transfer_completed: Option<SystemTime>,
+    /// Order among queued jobs of equal priority.
+    queue_seq: u64,
+    run: Run,
+    /// When a job in TRANSIENT_ERROR goes back to QUEUED.
+    retry_at: Option<Instant>,
+    /// Start of the no-progress window: the last progress, or the last resume.
+    progress_clock: Instant,
+    /// A `complete` or `cancel` is under way: the scheduler leaves the job alone.
+    finishing: bool,
+    /// The piece being transferred.
+    current: Option<Piece>,
+    // Sums kept up to date so that progress is O(1):
+    known_bytes: u64,
+    unknown_sizes: usize,
+    bytes_done: u64,
+    files_done: u32,
+    /// No file before this index is incomplete (files never become incomplete again).
+    next_incomplete: usize,
+}
+
+/// The numbers lock-free readers see, published after every command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Published {
+    pub state: JobState,
+    pub priority: Priority,
+    /// `None` while any file's size is unknown.
+    pub bytes_total: Option<u64>,
+    pub bytes_transferred: u64,
+    pub files_total: u32,
+    pub files_transferred: u32,
+}
+
+fn check_len(what: &str, text: &str, max: usize) -> Result<()> {
+    if text.chars().count() > max {
+        return Err(Error::new(
+            QM_BG_E_STRING_TOO_LONG,
+            format!("the {what} is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// `QM_E_ITEM_NOT_FOUND` for a file index past the end.
+pub(crate) fn no_such_file(index: u32, count: usize) -> Error {
+    Error::new(
+        QM_E_ITEM_NOT_FOUND,
+        format!("the job has no file {index} ({count} files)"),
+    )
+}
+
+impl JobModel {
+    /// A new job: SUSPENDED, priority NORMAL, no files, BITS's defaults.
+    pub(crate) fn new(
+        id: JobId,
+        display_name: &str,
+        seq: u64,
+        clock: Clock,
+    ) -> Result<JobModel> {
+        check_len("display name", display_name, MAX_DISPLAY_NAME)?;
+        Ok(JobModel {
+            id,
+            created_order: seq,
+            state: JobState::Suspended,
+            files: Vec::new(),
+            display_name: display_name.to_string(),
+            description: String::new(),
+            priority: Priority::Normal,
+            retry_delay: DEFAULT_RETRY_DELAY,
+            no_progress_timeout: DEFAULT_NO_PROGRESS_TIMEOUT,
+            max_bandwidth: 0,
+            http: HttpOptions::default(),
+            notify_flags: NotifyFlags::DEFAULT,
+            error: None,
+            num_retries: 0,
+            created: clock.wall,
+            modified: clock.wall,
+            transfer_completed: None,
+            queue_seq: seq,
+            run: Run::Idle,
+            retry_at: None,
+            progress_clock: clock.now,
+            finishing: false,
+            current: None,
+            known_bytes: 0,
+            unknown_sizes: 0,
+            bytes_done: 0,
+            files_done: 0,
+            next_incomplete: 0,
+        })
+    }
+
+    /// Rebuilds a job from the state directory. A file counts as complete
+    /// only if it was recorded so and its bytes are still there; otherwise
+    /// only its durable bytes (cut to what the temporary file holds) count
+    /// as arrived. Jobs that were active or retrying go back to QUEUED.
+    /// Returns the job and whether its stored state changed (to be written).
+    pub(crate) fn restore(stored: StoredJob, clock: Clock) -> (JobModel, bool) {
+        let stored_state = JobState::from_u32(stored.state).unwrap_or(JobState::Suspended);
+        let state = match stored_state {
+            JobState::Connecting | JobState::Transferring | JobState::TransientError => {
+                JobState::Queued
+            }
+            other => other,
+        };
+        let mut job = JobModel {
+            id: stored.id,
+            created_order: stored.created_order,
+            state,
+            files: Vec::with_capacity(stored.files.len()),
+            display_name: stored.display_name,
+            description: stored.description,
+            priority: Priority::from_u32(stored.priority).unwrap_or(Priority::Normal),
+            retry_delay: stored.retry_delay.max(1),
+            no_progress_timeout: stored.no_progress_timeout,
+            max_bandwidth: stored.max_bandwidth,
+            http: stored.http,
+            notify_flags: NotifyFlags(stored.notify_flags & NotifyFlags::ALL),
+            error: stored.error,
+            num_retries: stored.num_retries,
+            created: stored.created,
+            modified: stored.modified,
+            transfer_completed: stored.transfer_completed,
+            queue_seq: stored.queue_seq,
+            run: Run::Idle,
+            retry_at: None,
+            progress_clock: clock.now,
+            finishing: false,
+            current: None,
+            known_bytes: 0,
+            unknown_sizes: 0,
+            bytes_done: 0,
+            files_done: 0,
+            next_incomplete: 0,
+        };
+        for f in stored.files {
+            let source = f.source_or_http();
+            let complete = f.completed
+                && (f.committed
+                    || f
+                        .total
+                        .is_some_and(|total| f.on_disk.is_some_and(|len| len >= total)));
+            let ledger = if complete {
+                Ledger::restored(f.total, f.total.map_or_else(RangeSet::new, |t| RangeSet::of(0..t)))
+            } else {
+                let mut durable = f.durable;
+                durable.truncate(f.on_disk.unwrap_or(0));
+                Ledger::restored(f.total, durable)
+            };
+            job.files.push(FileModel {
+                remote: f.remote,
+                source,
+                local: f.local,
+                size_hint: f.size_hint,
+                temp: f.temp.filter(|_| f.on_disk.is_some()),
+                validator: f.validator,
+                sha256: f.sha256,
+                ledger,
+                completed: complete,
+                committed: f.committed,
+            });
+        }
+        job.recount();
+        (job, state != stored_state)
+    }
+
+    // ----- reading --------------------------------------------------------
+
+    /// The job's GUID.
+    pub(crate) fn id(&self) -> JobId {
+        self.id
+    }
+    /// Creation order within the manager (stable across restarts).
+    pub(crate) fn created_order(&self) -> u64 {
+        self.created_order
+    }
+    /// The BITS state.
+    pub(crate) fn state(&self) -> JobState {
+        self.state
+    }
+    /// The files, in the order they were added.
+    pub(crate) fn files(&self) -> &[FileModel] {
+        &self.files
+    }
+    /// File `index`, or `QM_E_ITEM_NOT_FOUND`.
+    pub(crate) fn file(&self, index: u32) -> Result<&FileModel> {
+        self.files
+            .get(index as usize)
+            .ok_or_else(|| no_such_file(index, self.files.len()))
+    }
+    pub(crate) fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    pub(crate) fn description(&self) -> &str {
+        &self.description
+    }
+    pub(crate) fn priority(&self) -> Priority {
+        self.priority
+    }
+    pub(crate) fn retry_delay(&self) -> u32 {
+        self.retry_delay
+    }
+    pub(crate) fn no_progress_timeout(&self) -> u32 {
+        self.no_progress_timeout
+    }
+    pub(crate) fn max_bandwidth(&self) -> u64 {
+        self.max_bandwidth
+    }
+    pub(crate) fn http(&self) -> &HttpOptions {
+        &self.http
+    }
+    pub(crate) fn notify_flags(&self) -> NotifyFlags {
+        self.notify_flags
+    }
+    /// The last error, whatever the state.
+    pub(crate) fn last_error(&self) -> Option<&JobError> {
+        self.error.as_ref()
+    }
+    pub(crate) fn num_retries(&self) -> u32 {
+        self.num_retries
+    }
+    pub(crate) fn queue_seq(&self) -> u64 {
+        self.queue_seq
+    }
+    pub(crate) fn run(&self) -> Run {
+        self.run
+    }
+    pub(crate) fn retry_at(&self) -> Option<Instant> {
+        self.retry_at
+    }
+    pub(crate) fn finishing(&self) -> bool {
+        self.finishing
+    }
+
+    /// Creation, modification and transfer-completion times.
+    pub(crate) fn times(&self) -> JobTimes {
+        JobTimes {
+            creation: self.created,
+            modification: self.modified,
+            transfer_completion: self.transfer_completed,
+        }
+    }
+
+    /// The error while the job is in ERROR or TRANSIENT_ERROR
+    /// (`QM_BG_E_ERROR_INFORMATION_UNAVAILABLE` otherwise).
+    pub(crate) fn error(&self) -> Result<&JobError> {
+        match (&self.error, self.state) {
+            (Some(e), JobState::Error | JobState::TransientError) => Ok(e),
+            _ => Err(Error::new(
+                QM_BG_E_ERROR_INFORMATION_UNAVAILABLE,
+                "the job has no error",
+            )),
+        }
+    }
+
+    /// `GetStatus`: flags and the last error's numbers (zero unless in an error state).
+    pub(crate) fn status(&self) -> JobStatus {
+        let in_error = matches!(self.state, JobState::Error | JobState::TransientError);
+        let error = self.error.as_ref().filter(|_| in_error);
+        JobStatus {
+            complete: self.files_done as usize == self.files.len(),
+            error: in_error,
+            foreground: self.priority == Priority::Foreground,
+            win32_result: error.map_or(0, |e| e.code.win32_code()),
+            transport_result: error.map_or(0, |e| u32::from(e.http_status)),
+            num_retries: self.num_retries,
+        }
+    }
+
+    /// The numbers lock-free readers see.
+    pub(crate) fn published(&self) -> Published {
+        Published {
+            state: self.state,
+            priority: self.priority,
+            bytes_total: (self.unknown_sizes == 0).then_some(self.known_bytes),
+            bytes_transferred: self.bytes_done,
+            files_total: self.files.len() as u32,
+            files_transferred: self.files_done,
+        }
+    }
+
+    /// The transferred files `complete` must still move into place, in order.
+    pub(crate) fn files_to_commit(&self) -> Vec<usize> {
+        (0..self.files.len())
+            .filter(|&i| self.files[i].completed && !self.files[i].committed)
+            .collect()
+    }
+
+    /// The files that have a temporary file, in order.
+    pub(crate) fn files_with_temp(&self) -> Vec<usize> {
+        (0..self.files.len())
+            .filter(|&i| self.files[i].temp.is_some())
+            .collect()
+    }
+
+    /// How many files are not transferred.
+    pub(crate) fn incomplete_files(&self) -> usize {
+        self.files.len() - self.files_done as usize
+    }
+
+    // ----- changing -------------------------------------------------------
+
+    /// Applies one command and returns what the runtime must do. An error
+    /// leaves the job exactly as it was.
+    pub(crate) fn apply(&mut self, command: Command, clock: Clock) -> Result<Effects> {
+        let mut fx = Effects::default();
+        match command {
+            Command::AddFiles { files, seq } => self.add_files(files, seq, clock, &mut fx)?,
+            Command::Resume { seq } => self.resume(seq, clock, &mut fx)?,
+            Command::Suspend => {
+                self.refuse_final("suspend")?;
+                self.retry_at = None;
+                self.set_state(JobState::Suspended, clock, &mut fx);
+                self.stop_run(&mut fx);
+                fx.persist.job = true;
+            }
+            Command::Set(property) => self.set(property, clock, &mut fx)?,
+            Command::BeginFinish => {
+                self.refuse_final("finish")?;
+                self.finishing = true;
+                self.stop_run(&mut fx);
+            }
+            Command::Committed { done, failed } => {
+                for &i in &done {
+                    if let Some(f) = self.files.get_mut(i) {
+                        f.committed = true;
+                        f.temp = None;
+                    }
+                }
+                self.recount();
+                if failed {
+                    // Files already in place must stay known as such; the
+                    // job goes on where it was (a stopped transfer goes
+                    // back to the queue, in its place).
+                    self.finishing = false;
+                    fx.persist = Persist {
+                        job: true,
+                        files: Files::All,
+                    };
+                    if self.state.is_active() {
+                        self.set_state(JobState::Queued, clock, &mut fx);
+                        fx.wake_scheduler = true;
+                    }
+                }
+            }
+            Command::Finish {
+                outcome,
+                temps_removed,
+            } => {
+                for i in temps_removed {
+                    if let Some(f) = self.files.get_mut(i) {
+                        f.temp = None;
+                    }
+                }
+                self.finishing = false;
+                let state = match outcome {
+                    Final::Acknowledged => JobState::Acknowledged,
+                    Final::Cancelled => JobState::Cancelled,
+                };
+                self.set_state(state, clock, &mut fx);
+                fx.forget = true;
+                fx.wake_scheduler = true;
+            }
+            Command::RetryDue { seq } => {
+                if self.state == JobState::TransientError
+                    && !self.finishing
+                    && self.retry_at.is_some_and(|at| at <= clock.now)
+                {
+                    self.num_retries += 1;
+                    self.retry_at = None;
+                    self.queue_seq = seq;
+                    self.set_state(JobState::Queued, clock, &mut fx);
+                    fx.persist.job = true;
+                }
+            }
+            Command::Start { run } => {
+                if self.state != JobState::Queued || self.run != Run::Idle || self.finishing {
+                    return Err(Error::new(
+                        QM_BG_E_INVALID_STATE,
+                        format!("job {} cannot start: it is {}", self.id, self.state),
+                    ));
+                }
+                self.run = Run::Running(run);
+            }
+            Command::StartFailed { error } => {
+                self.run = Run::Idle;
+                self.record_error(error, None, clock, &mut fx);
+            }
+            Command::Preempt => {
+                if matches!(self.run, Run::Running(_)) {
+                    self.stop_run(&mut fx);
+                    if self.state.is_active() {
+                        self.set_state(JobState::Queued, clock, &mut fx);
+                    }
+                }
+            }
+            Command::NextPiece => self.next_piece(clock, &mut fx),
+            Command::TempCreated { file, path } => {
+                self.file_mut(file)?.temp = Some(path);
+            }
+            Command::Opened {
+                file,
+                start,
+                total,
+                validator,
+            } => {
+                self.file_mut(file)?;
+                if start == 0 {
+                    self.reset_file(file);
+                } else {
+                    self.cut_file(file, start);
+                }
+                let f = &mut self.files[file];
+                f.validator = validator;
+                self.set_total(file, total);
+                fx.persist = Persist {
+                    job: true,
+                    files: Files::One(file),
+                };
+                if matches!(self.run, Run::Running(_)) && self.state == JobState::Connecting {
+                    self.set_state(JobState::Transferring, clock, &mut fx);
+                }
+            }
+            Command::Arrived { file, range } => {
+                let f = self.file_mut(file)?;
+                let before = f.ledger.arrived_bytes();
+                f.ledger.record_arrived(range);
+                let after = f.ledger.arrived_bytes();
+                if !f.committed {
+                    self.bytes_done = self.bytes_done + after - before;
+                }
+            }
+            Command::Durable { file, range } => {
+                self.file_mut(file)?.ledger.record_durable(range);
+                fx.persist.files = Files::One(file);
+            }
+            Command::Sized { file, len } => {
+                self.file_mut(file)?;
+                self.set_total(file, Some(len));
+            }
+            Command::Discarded { file, temp_removed } => {
+                self.file_mut(file)?;
+                self.reset_file(file);
+                let f = &mut self.files[file];
+                f.validator = None;
+                if temp_removed {
+                    f.temp = None;
+                }
+                fx.persist.files = Files::One(file);
+            }
+            Command::FileDone { file } => {
+                let f = self.file_mut(file)?;
+                if !f.completed {
+                    f.ledger.record_all_durable();
+                    f.completed = true;
+                    self.files_done += 1;
+                    self.emit(NotifyFlags::FILE_TRANSFERRED, file as u32, HResult::OK, &mut fx);
+                    self.touch(clock, &mut fx);
+                    fx.persist = Persist {
+                        job: true,
+                        files: Files::One(file),
+                    };
+                }
+                self.current = None;
+            }
+            Command::Progressed => {
+                self.progress_clock = clock.now;
+                self.emit(NotifyFlags::JOB_MODIFICATION, u32::MAX, HResult::OK, &mut fx);
+            }
+            Command::RunEnded { run, failure } => {
+                let was = self.run;
+                if matches!(was, Run::Running(r) | Run::Stopping(r) if r == run) {
+                    self.run = Run::Idle;
+                }
+                self.current = None;
+                fx.wake_waiters = true;
+                fx.wake_scheduler = true;
+                if let (Some(error), Run::Running(r)) = (failure, was) {
+                    if r == run && self.state.is_active() {
+                        let file_index = self.first_incomplete().map(|i| i as u32);
+                        self.record_error(error, file_index, clock, &mut fx);
+                        fx.persist.job = true;
+                    }
+                }
+            }
+        }
+        Ok(fx)
+    }
+
+    fn refuse_final(&self, action: &str) -> Result<()> {
+        if self.state.is_final() {
+            return Err(Error::invalid_state(action, self.state));
+        }
+        Ok(())
+    }
+
+    fn file_mut(&mut self, index: usize) -> Result<&mut FileModel> {
+        let count = self.files.len();
+        self.files
+            .get_mut(index)
+            .ok_or_else(|| no_such_file(index as u32, count))
+    }
+
+    fn add_files(
+        &mut self,
+        files: Vec<NewFile>,
+        seq: u64,
+        clock: Clock,
+        fx: &mut Effects,
+    ) -> Result<()> {
+        self.refuse_final("add files to")?;
+        if files.is_empty() {
+            return Err(Error::invalid_arg("no files given"));
+        }
+        // Linear, not pairwise: a job may hold many thousands of files.
+        let mut taken: std::collections::HashSet<&Path> =
+            self.files.iter().map(|f| f.local.as_path()).collect();
+        for file in &files {
+            if !taken.insert(file.local.as_path()) {
+                return Err(Error::invalid_arg(format!(
+                    "the local name '{}' is already used in this job",
+                    file.local.display()
+                )));
+            }
+        }
+        self.unknown_sizes += files.len();
+        self.files.extend(files.into_iter().map(FileModel::new));
+        self.touch(clock, fx);
+        fx.persist = Persist {
+            job: true,
+            files: Files::All,
+        };
+        if self.state == JobState::Transferred {
+            self.transfer_completed = None;
+            self.enqueue(seq, clock, fx);
+        }
+        Ok(())
+    }
+
+    fn resume(&mut self, seq: u64, clock: Clock, fx: &mut Effects) -> Result<()> {
+        self.refuse_final("resume")?;
+        match self.state {
+            JobState::Queued | JobState::Connecting | JobState::Transferring => return Ok(()),
+            JobState::Transferred => {
+                return Err(Error::new(
+                    QM_BG_E_EMPTY,
+                    "every file of the job is already transferred",
+                ))
+            }
+            _ => {}
+        }
+        if self.files.is_empty() {
+            return Err(Error::new(QM_BG_E_EMPTY, "the job has no files"));
+        }
+        self.error = None;
+        fx.persist.job = true;
+        if self.first_incomplete().is_none() {
+            // Every byte arrived (a suspend raced the last chunk): the job is
+            // done, so it goes where the transfer would have taken it.
+            self.transfer_completed.get_or_insert(clock.wall);
+            self.set_state(JobState::Transferred, clock, fx);
+            return Ok(());
+        }
+        self.enqueue(seq, clock, fx);
+        Ok(())
+    }
+
+    fn set(&mut self, property: Property, clock: Clock, fx: &mut Effects) -> Result<()> {
+        let action = match &property {
+            Property::Priority(_) => "change the priority of",
+            Property::DisplayName(_) => "rename",
+            Property::Description(_) => "describe",
+            Property::RetryDelay(_) => "change the retry delay of",
+            Property::NoProgressTimeout(_) => "change the no-progress timeout of",
+            Property::NotifyFlags(_) => "set notifications of",
+            Property::MaxBandwidth(_) => "limit",
+            Property::CustomHeaders(_) => "set headers of",
+            Property::Credentials(_) => "set credentials of",
+            Property::Proxy(_) => "set the proxy of",
+            Property::CaFile(_) => "set the CA file of",
+            Property::ClientCertificate(_) => "set the client certificate of",
+            Property::StallTimeout(_) => "set the stall timeout of",
+            Property::FileSha256 { .. } => "set a checksum in",
+        };
+        self.refuse_final(action)?;
+        match property {
+            Property::Priority(p) => {
+                self.priority = p;
+                fx.wake_scheduler = true;
+            }
+            Property::DisplayName(name) => {
+                check_len("display name", &name, MAX_DISPLAY_NAME)?;
+                self.display_name = name;
+            }
+            Property::Description(text) => {
+                check_len("description", &text, MAX_DESCRIPTION)?;
+                self.description = text;
+            }
+            Property::RetryDelay(s) => self.retry_delay = s.max(1),
+            Property::NoProgressTimeout(s) => self.no_progress_timeout = s,
+            Property::NotifyFlags(flags) => {
+                if flags.0 & !NotifyFlags::ALL != 0 {
+                    return Err(Error::invalid_arg(format!(
+                        "unknown notify flags 0x{:x}",
+                        flags.0 & !NotifyFlags::ALL
+                    )));
+                }
+                self.notify_flags = flags;
+            }
+            Property::MaxBandwidth(rate) => self.max_bandwidth = rate,
+            Property::CustomHeaders(headers) => {
+                self.http.custom_headers = headers.filter(|(_, list)| !list.is_empty())
+            }
+            Property::Credentials(c) => self.http.credentials = c,
+            Property::Proxy(p) => self.http.proxy = p,
+            Property::CaFile(p) => self.http.ca_file = p,
+            Property::ClientCertificate(p) => self.http.client_certificate = p,
+            Property::StallTimeout(t) => self.http.stall_timeout = t.max(Duration::from_secs(1)),
+            Property::FileSha256 { index, digest } => {
+                let count = self.files.len();
+                self.files
+                    .get_mut(index as usize)
+                    .ok_or_else(|| no_such_file(index, count))?
+                    .sha256 = digest;
+                fx.persist.files = Files::One(index as usize);
+            }
+        }
+        self.touch(clock, fx);
+        fx.persist.job = true;
+        Ok(())
+    }
+
+    /// Picks the next piece for the running worker; with none left, the
+    /// job is TRANSFERRED (in the same step, so a file added meanwhile is
+    /// never missed). A stopping or stopped run gets no piece.
+    fn next_piece(&mut self, clock: Clock, fx: &mut Effects) {
+        self.current = None;
+        if !matches!(self.run, Run::Running(_)) || !self.state.is_active() || self.finishing {
+            return;
+        }
+        self.first_incomplete();
+        match planner::next_piece(&self.files, self.next_incomplete) {
+            Some(piece) => {
+                self.current = Some(piece);
+                fx.piece = Some(piece);
+                self.set_state(JobState::Connecting, clock, fx);
+            }
+            None => {
+                self.error = None;
+                self.transfer_completed = Some(clock.wall);
+                self.set_state(JobState::Transferred, clock, fx);
+                fx.persist.job = true;
+            }
+        }
+    }
+
+    /// Records an error of a run: TRANSIENT_ERROR with a retry time, or
+    /// ERROR when it is fatal or the no-progress timeout has passed.
+    fn record_error(
+        &mut self,
+        err: TransferError,
+        file_index: Option<u32>,
+        clock: Clock,
+        fx: &mut Effects,
+    ) {
+        let timed_out = clock.now.saturating_duration_since(self.progress_clock)
+            >= Duration::from_secs(u64::from(self.no_progress_timeout));
+        let transient = err.transient && !timed_out;
+        self.error = Some(JobError {
+            code: err.code,
+            context: err.context,
+            file_index,
+            http_status: err.http_status,
+            description: err.description,
+        });
+        if transient {
+            // The retry delay, or the server's Retry-After when longer; at least 1 s.
+            let delay = Duration::from_secs(u64::from(self.retry_delay))
+                .max(err.retry_after.unwrap_or_default())
+                .max(Duration::from_secs(1));
+            self.retry_at = Some(clock.now + delay);
+            self.set_state(JobState::TransientError, clock, fx);
+            fx.wake_scheduler = true;
+        } else {
+            self.retry_at = None;
+            self.set_state(JobState::Error, clock, fx);
+        }
+        fx.persist.job = true;
+    }
+
+    /// Puts the job in the queue at `seq`.
+    fn enqueue(&mut self, seq: u64, clock: Clock, fx: &mut Effects) {
+        self.queue_seq = seq;
+        self.retry_at = None;
+        self.progress_clock = clock.now;
+        self.set_state(JobState::Queued, clock, fx);
+        fx.wake_scheduler = true;
+    }
+
+    fn stop_run(&mut self, fx: &mut Effects) {
+        if let Run::Running(run) = self.run {
+            self.run = Run::Stopping(run);
+            fx.stop_run = true;
+        }
+    }
+
+    /// Records a modification: the time, and a JOB_MODIFICATION notification.
+    fn touch(&mut self, clock: Clock, fx: &mut Effects) {
+        self.modified = clock.wall;
+        self.emit(NotifyFlags::JOB_MODIFICATION, u32::MAX, HResult::OK, fx);
+    }
+
+    fn emit(&self, kind: u32, file_index: u32, code: HResult, fx: &mut Effects) {
+        if self.notify_flags.delivers(kind) {
+            fx.events.push(NotifyEvent {
+                kind,
+                file_index,
+                code,
+            });
+        }
+    }
+
+    /// Moves to `state`, records the change and asks for its notifications.
+    fn set_state(&mut self, state: JobState, clock: Clock, fx: &mut Effects) {
+        if self.state == state {
+            return;
+        }
+        self.state = state;
+        self.touch(clock, fx);
+        match state {
+            JobState::Transferred => {
+                self.emit(NotifyFlags::JOB_TRANSFERRED, u32::MAX, HResult::OK, fx)
+            }
+            JobState::Error => {
+                let code = self.error.as_ref().map_or(HResult(QM_E_FAIL), |e| e.code);
+                self.emit(NotifyFlags::JOB_ERROR, u32::MAX, code, fx)
+            }
+            _ => {}
+        }
+        // Only `wait` sleeps on a state, and it returns on settled states
+        // only: waking it for CONNECTING/TRANSFERRING (twice per file) would
+        // cost a context switch and a lock handoff per file for nothing.
+        if state.is_settled() {
+            fx.wake_waiters = true;
+        }
+    }
+
+    /// The first file not yet transferred, if any.
+    fn first_incomplete(&mut self) -> Option<usize> {
+        while self
+            .files
+            .get(self.next_incomplete)
+            .is_some_and(|f| f.completed)
+        {
+            self.next_incomplete += 1;
+        }
+        (self.next_incomplete < self.files.len()).then_some(self.next_incomplete)
+    }
+
+    /// Records file `index`'s size and updates the job's total, which stays
+    /// unknown while any file's size is.
+    fn set_total(&mut self, index: usize, total: Option<u64>) {
+        let f = &mut self.files[index];
+        match f.ledger.total() {
+            None => self.unknown_sizes -= 1,
+            Some(old) => self.known_bytes -= old,
+        }
+        match total {
+            None => self.unknown_sizes += 1,
+            Some(t) => self.known_bytes += t,
+        }
+        f.ledger.set_total(total);
+    }
+
+    /// Empties a file's ledger (keeping the job's sums right).
+    fn reset_file(&mut self, index: usize) {
+        let f = &mut self.files[index];
+        let before = f.shown_bytes();
+        let total = f.ledger.total();
+        f.ledger.clear();
+        f.ledger.set_total(total);
+        self.bytes_done -= before - f.shown_bytes();
+    }
+
+    /// Forgets a file's bytes at or past `offset`.
+    fn cut_file(&mut self, index: usize, offset: u64) {
+        let f = &mut self.files[index];
+        let before = f.shown_bytes();
+        f.ledger.truncate(offset);
+        self.bytes_done -= before - f.shown_bytes();
+    }
+
+    /// Recomputes the sums from the files.
+    fn recount(&mut self) {
+        self.known_bytes = self.files.iter().filter_map(|f| f.ledger.total()).sum();
+        self.unknown_sizes = self.files.iter().filter(|f| f.ledger.total().is_none()).count();
+        self.bytes_done = self.files.iter().map(FileModel::shown_bytes).sum();
+        self.files_done = self.files.iter().filter(|f| f.completed).count() as u32;
+        self.next_incomplete = 0;
+    }
+}
+
+impl StoredFile {
+    /// The parsed remote name; a stored name this build cannot parse is
+    /// kept as an HTTP URL, so that its transfer fails with a clear error.
+    fn source_or_http(&self) -> Source {
+        Source::parse(&self.remote).unwrap_or_else(|_| Source::Http(self.remote.clone()))
+    }
+}

@@ -1,0 +1,16 @@
+//! The model: plain data and pure transitions, no threads, no locks, no I/O.
+//!
+//! - [`job`]: a job's data and every BITS state change (`apply(command) -> effects`);
+//! - [`ledger`]: a file's byte ranges, arrived, durable and wanted;
+//! - [`planner`]: which stretch of which file to fetch next;
+//! - [`schedule`]: which queued jobs get a transfer slot, whom to preempt;
+//! - [`command`]: the commands the runtime sends and the effects it carries out.
+//!
+//! The model imports only `transport` (for what a source and a failure
+//! are), `types`, `error` and `hresult`; the runtime and the store import it.
+
+pub(crate) mod command;
+pub mod job;
+pub mod ledger;
+pub(crate) mod planner;
+pub(crate) mod schedule;

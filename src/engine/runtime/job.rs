@@ -1,0 +1,902 @@
+//! The job's API: every call reads the model under the job's data lock, or
+//! sends it a command and carries out the effects after releasing the lock.
+//!
+//! Locks of a job, always taken in this order:
+//! 1. `op_lock` serialises the calls that change a job (add, resume,
+//!    suspend, cancel, complete, setters); it may be held across I/O (the
+//!    fsyncs and renames of `complete`) and while waiting for the worker;
+//! 2. `data` guards the model and is held only to apply a command or read;
+//! 3. the manager's job list (`forget`, taken with `data` released).
+//!
+//! With `data` released, `carry_out` takes leaf locks one at a time: the
+//! cancel token's hook list (hooks shut sockets down), `written` then the
+//! store's connection (SQLite commits, i.e. fsyncs), the dispatcher's
+//! sender and registry, the scheduler's wake flag. No callback, no socket
+//! shutdown and no fsync ever runs under `data`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::MutexGuard;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::model::command::{
+    Clock, Command, Effects, Files, Final, NewFile, Property,
+};
+use crate::engine::model::job::{JobModel, Run, StoredJob};
+use crate::engine::runtime::commit;
+use crate::engine::runtime::notify::Registration;
+use crate::engine::runtime::partial;
+use crate::engine::runtime::shared::{Job, JobShared, ManagerShared, Slot, UNKNOWN};
+use crate::engine::store::rows;
+use crate::engine::store::{FileRecord, JobRecord};
+use crate::engine::transport::options::{self, HttpOptions, ProxySetting};
+use crate::engine::transport::source::Source;
+use crate::engine::types::*;
+use crate::hresult::*;
+
+/// A notification callback of the Rust API.
+pub type NotifyCallback = Arc<dyn Fn(&Job, &NotifyEvent) + Send + Sync>;
+
+/// Rows snapshotted under the data lock, to be written without it.
+struct Rows {
+    version: u64,
+    job: Option<JobRecord>,
+    files: Vec<FileRecord>,
+}
+
+/// What a command asks for, gathered under the data lock.
+#[derive(Default)]
+struct Work {
+    rows: Option<Rows>,
+    events: Vec<NotifyEvent>,
+    /// A state to announce to `wait`ers once its rows are written.
+    announce: Option<(u64, JobState)>,
+    wake_waiters: bool,
+    wake_scheduler: bool,
+    stop: Option<Arc<crate::engine::transport::cancel::CancelToken>>,
+    forget: bool,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.shared.id)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl PartialEq for Job {
+    fn eq(&self, other: &Job) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+fn parse_sha256(hex: &str) -> Result<[u8; 32]> {
+    let bad = || Error::invalid_arg(format!("'{hex}' is not a SHA-256 (64 hexadecimal digits)"));
+    if hex.len() != 64 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// Checks and parses files to add.
+fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
+    let mut parsed = Vec::with_capacity(files.len());
+    for (i, spec) in files.iter().enumerate() {
+        let source = Source::parse(&spec.remote).map_err(|e| Error {
+            message: format!("file {i}: {}", e.message),
+            ..e
+        })?;
+        let local = Path::new(&spec.local);
+        if !local.is_absolute() || local.file_name().is_none() || spec.local.ends_with('/') {
+            return Err(Error::invalid_arg(format!(
+                "file {i}: the local name '{}' is not an absolute file path",
+                spec.local
+            )));
+        }
+        if spec.local.len() > libc::PATH_MAX as usize
+            || spec.local.bytes().any(|b| b.is_ascii_control())
+        {
+            return Err(Error::invalid_arg(format!(
+                "file {i}: the local name is too long or has control characters"
+            )));
+        }
+        parsed.push(NewFile {
+            remote: spec.remote.clone(),
+            source,
+            local: local.to_path_buf(),
+            size_hint: spec.size_hint,
+        });
+    }
+    Ok(parsed)
+}
+
+impl Job {
+    /// A new job of `manager`, written to its state directory.
+    pub(crate) fn create(manager: &Arc<ManagerShared>, display_name: &str) -> Result<Job> {
+        let model = JobModel::new(
+            JobId::new_random(),
+            display_name,
+            manager.next_queue_seq(),
+            Clock::now(),
+        )?;
+        let job = Job {
+            shared: JobShared::new(model, Arc::downgrade(manager)),
+        };
+        job.save_all()?;
+        Ok(job)
+    }
+
+    /// Rebuilds a job from the state directory and cuts each partial file
+    /// back to its durable bytes (bytes past them may be garbage after a
+    /// power loss). Active and retrying jobs go back to QUEUED.
+    pub(crate) fn restore(manager: &Arc<ManagerShared>, stored: StoredJob) -> Job {
+        let (model, changed) = JobModel::restore(stored, Clock::now());
+        for f in model.files().iter().filter(|f| !f.completed()) {
+            if let Some(temp) = f.temp() {
+                // Only qmgr's own temporary file, reopened without following links.
+                let _ = partial::reopen(temp).and_then(|file| file.set_len(f.ledger().arrived().end()));
+            }
+        }
+        let job = Job {
+            shared: JobShared::new(model, Arc::downgrade(manager)),
+        };
+        if changed {
+            let _ = job.save_all();
+        }
+        job
+    }
+
+    // ----- the command machinery ------------------------------------------
+
+    /// Applies `command`; on success `read` sees the model and the effects
+    /// under the same lock, then the effects are carried out without it.
+    /// The carried-out persistence's failure is returned.
+    pub(crate) fn apply_and<R>(
+        &self,
+        command: Command,
+        read: impl FnOnce(&JobModel, &Effects) -> R,
+    ) -> Result<R> {
+        let mut slot = self.shared.data.lock();
+        let fx = slot.model.apply(command, Clock::now())?;
+        let out = read(&slot.model, &fx);
+        let work = self.prepare(&mut slot, fx);
+        drop(slot);
+        self.carry_out(work).map(|_| out)
+    }
+
+    /// Applies `command` and carries its effects out.
+    pub(crate) fn apply(&self, command: Command) -> Result<()> {
+        self.apply_and(command, |_, _| ())
+    }
+
+    /// Applies a command of the worker or scheduler, whose persistence is
+    /// best effort (a failed checkpoint only means more bytes to fetch).
+    pub(crate) fn apply_quietly(&self, command: Command) {
+        let _ = self.apply(command);
+    }
+
+    /// Applies `command` with the data lock already held; returns what to
+    /// carry out once it is released.
+    fn apply_locked(&self, slot: &mut Slot, command: Command) -> Result<Work> {
+        let fx = slot.model.apply(command, Clock::now())?;
+        Ok(self.prepare(slot, fx))
+    }
+
+    /// Under the data lock: publishes the model to lock-free readers and
+    /// snapshots what the effects need.
+    fn prepare(&self, slot: &mut Slot, fx: Effects) -> Work {
+        let model = &slot.model;
+        self.shared.live.publish(model.published());
+        if self.shared.throttle.rate() != model.max_bandwidth() {
+            self.shared.throttle.set_rate(model.max_bandwidth());
+        }
+        let persistent = self.persistent();
+        let mut work = Work {
+            events: fx.events,
+            wake_waiters: fx.wake_waiters,
+            wake_scheduler: fx.wake_scheduler,
+            forget: fx.forget,
+            ..Work::default()
+        };
+        if fx.stop_run {
+            work.stop = slot.token.clone();
+        }
+        let wants_rows = fx.persist.job || fx.persist.files != Files::None;
+        let state_changed = model.state() != slot.last_state;
+        slot.last_state = model.state();
+        if wants_rows || state_changed {
+            slot.version += 1;
+        }
+        if persistent && wants_rows && !fx.forget {
+            let files = match fx.persist.files {
+                Files::None => Vec::new(),
+                Files::One(i) => vec![rows::file_record(model, i)],
+                Files::All => (0..model.files().len())
+                    .map(|i| rows::file_record(model, i))
+                    .collect(),
+            };
+            work.rows = Some(Rows {
+                version: slot.version,
+                job: fx.persist.job.then(|| rows::job_record(model)),
+                files,
+            });
+        }
+        if state_changed {
+            work.announce = Some((slot.version, model.state()));
+        }
+        work
+    }
+
+    /// Without the data lock: cancels the transfer, writes rows, posts
+    /// notifications, announces settled states, wakes the scheduler and
+    /// forgets a final job. Returns the persistence failure, if any.
+    fn carry_out(&self, work: Work) -> Result<()> {
+        if let Some(token) = work.stop {
+            token.cancel();
+        }
+        let manager = self.shared.manager.upgrade();
+        let mut saved = Ok(());
+        if let (Some(rows), Some(manager)) = (work.rows, &manager) {
+            saved = self.write_rows(manager, rows);
+        }
+        if let Some(manager) = &manager {
+            for event in work.events {
+                manager.dispatcher.post(self.shared.id, event);
+            }
+        }
+        if let Some((version, state)) = work.announce {
+            let mut slot = self.shared.data.lock();
+            if version > slot.announced.0 {
+                slot.announced = (version, state);
+            }
+            drop(slot);
+        }
+        let settled = work.announce.is_some_and(|(_, state)| state.is_settled());
+        if work.wake_waiters || settled {
+            self.shared.changed.notify_all();
+        }
+        if let Some(manager) = &manager {
+            if work.forget {
+                self.shared.written.lock().deleted = true;
+                if let Some(store) = &manager.store {
+                    // Best effort: a leftover row of a final job is dropped at the next open.
+                    let _ = store.delete_job(&self.shared.id.0);
+                }
+                manager.forget_job(self.shared.id);
+            }
+            if work.wake_scheduler {
+                manager.wake_scheduler();
+            }
+        }
+        saved
+    }
+
+    /// Writes the rows that are newer than those already written.
+    fn write_rows(&self, manager: &ManagerShared, rows: Rows) -> Result<()> {
+        let Some(store) = &manager.store else {
+            return Ok(());
+        };
+        let mut written = self.shared.written.lock();
+        if written.deleted {
+            return Ok(());
+        }
+        let job = rows.job.filter(|_| rows.version > written.job);
+        let files: Vec<FileRecord> = rows
+            .files
+            .into_iter()
+            .filter(|f| written.files.get(f.index as usize).is_none_or(|&v| rows.version > v))
+            .collect();
+        if job.is_none() && files.is_empty() {
+            return Ok(());
+        }
+        store.save(&self.shared.id.0, job.as_ref(), &files)?;
+        if job.is_some() {
+            written.job = rows.version;
+        }
+        for f in &files {
+            let i = f.index as usize;
+            if written.files.len() <= i {
+                written.files.resize(i + 1, 0);
+            }
+            written.files[i] = rows.version;
+        }
+        Ok(())
+    }
+
+    /// Writes the job's row and every file's (create, restore).
+    fn save_all(&self) -> Result<()> {
+        let Some(manager) = self.shared.manager.upgrade() else {
+            return Ok(());
+        };
+        if manager.store.is_none() {
+            return Ok(());
+        }
+        let rows = {
+            let mut slot = self.shared.data.lock();
+            slot.version += 1;
+            let model = &slot.model;
+            Rows {
+                version: slot.version,
+                job: Some(rows::job_record(model)),
+                files: (0..model.files().len())
+                    .map(|i| rows::file_record(model, i))
+                    .collect(),
+            }
+        };
+        self.write_rows(&manager, rows)
+    }
+
+    /// The op lock of a call that changes the job; refuses a job whose
+    /// manager is closed (`QM_E_HANDLE`) unless it is final (the model then
+    /// refuses the change with `QM_BG_E_INVALID_STATE`).
+    fn lock_for_change(&self) -> Result<MutexGuard<'_, ()>> {
+        let op = self.shared.op_lock.lock();
+        if !self.state().is_final() {
+            self.manager()?;
+        }
+        Ok(op)
+    }
+
+    /// Sets a property under the op lock.
+    fn set(&self, property: Property) -> Result<()> {
+        let _op = self.lock_for_change()?;
+        self.apply(Command::Set(property))
+    }
+
+    pub(crate) fn manager(&self) -> Result<Arc<ManagerShared>> {
+        self.shared
+            .manager
+            .upgrade()
+            .filter(|m| m.is_open())
+            .ok_or_else(Error::manager_closed)
+    }
+
+    /// True when the job's manager keeps a state directory.
+    pub(crate) fn persistent(&self) -> bool {
+        self.shared
+            .manager
+            .upgrade()
+            .is_some_and(|m| m.store.is_some())
+    }
+
+    /// Reads the model under the data lock.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&JobModel) -> R) -> R {
+        f(&self.shared.data.lock().model)
+    }
+
+    /// Stops the running transfer, if any, and waits until its worker has
+    /// ended (within a chunk's time). Call with the op lock held, after a
+    /// command that stopped the run.
+    fn wait_for_run_end(&self) {
+        let mut slot = self.shared.data.lock();
+        while slot.model.run() != Run::Idle {
+            if let Some(token) = slot.token.clone() {
+                if !token.is_cancelled() {
+                    // A run the model stopped is cancelled by carry_out;
+                    // this only covers a race with the worker starting.
+                    drop(slot);
+                    token.cancel();
+                    slot = self.shared.data.lock();
+                    continue;
+                }
+            }
+            self.shared.changed.wait(&mut slot);
+        }
+    }
+
+    // ----- reading -------------------------------------------------------
+
+    /// The job's GUID.
+    pub fn id(&self) -> JobId {
+        self.shared.id
+    }
+
+    /// The current state; lock-free.
+    pub fn state(&self) -> JobState {
+        JobState::from_u32(self.shared.live.state.load(Ordering::Acquire)).unwrap_or(JobState::Error)
+    }
+
+    /// Bytes transferred over all files; lock-free (`QM_PROGRESS_SIZE_DONE`).
+    pub fn bytes_transferred(&self) -> u64 {
+        self.shared.live.bytes_transferred.load(Ordering::Relaxed)
+    }
+
+    /// Whole percent of the job's bytes transferred, `floor(100 * done / total)`;
+    /// 0 while the total is unknown or zero; lock-free (`QM_PROGRESS_PERCENT_DONE`).
+    pub fn percent_done(&self) -> u64 {
+        let total = self.shared.live.bytes_total.load(Ordering::Relaxed);
+        if total == UNKNOWN || total == 0 {
+            return 0;
+        }
+        let done = self.bytes_transferred().min(total);
+        (u128::from(done) * 100 / u128::from(total)) as u64
+    }
+
+    /// The job's progress, with rate and ETA; lock-free.
+    pub fn progress(&self) -> JobProgress {
+        let c = &self.shared.live;
+        let total = c.bytes_total.load(Ordering::Relaxed);
+        let done = c.bytes_transferred.load(Ordering::Relaxed);
+        let rate = c.bytes_per_second.load(Ordering::Relaxed);
+        let bytes_total = (total != UNKNOWN).then_some(total);
+        JobProgress {
+            bytes_total,
+            bytes_transferred: done,
+            files_total: c.files_total.load(Ordering::Relaxed),
+            files_transferred: c.files_transferred.load(Ordering::Relaxed),
+            bytes_per_second: rate,
+            eta_seconds: match bytes_total {
+                Some(t) if done >= t => Some(0),
+                Some(t) if rate > 0 => Some((t - done).div_ceil(rate)),
+                _ => None,
+            },
+        }
+    }
+
+    /// Number of files in the job; lock-free.
+    pub fn file_count(&self) -> u32 {
+        self.shared.live.files_total.load(Ordering::Relaxed)
+    }
+
+    /// The remote name of file `index` as it was added.
+    pub fn file_remote_name(&self, index: u32) -> Result<String> {
+        self.read(|m| m.file(index).map(|f| f.remote().to_string()))
+    }
+
+    /// The local name of file `index`.
+    pub fn file_local_name(&self, index: u32) -> Result<String> {
+        self.read(|m| m.file(index).map(|f| f.local().to_string_lossy().into_owned()))
+    }
+
+    /// The size hint file `index` was added with (0: none).
+    pub fn file_size_hint(&self, index: u32) -> Result<u64> {
+        self.read(|m| m.file(index).map(|f| f.size_hint()))
+    }
+
+    /// Progress of file `index`.
+    pub fn file_progress(&self, index: u32) -> Result<FileProgress> {
+        self.read(|m| m.file(index).map(|f| f.progress()))
+    }
+
+    /// `GetStatus`: flags and the last error's numbers (zero unless in an error state).
+    pub fn status(&self) -> JobStatus {
+        self.read(JobModel::status)
+    }
+
+    /// The last error, while the job is in ERROR or TRANSIENT_ERROR
+    /// (`QM_BG_E_ERROR_INFORMATION_UNAVAILABLE` otherwise).
+    pub fn error(&self) -> Result<JobError> {
+        self.read(|m| m.error().cloned())
+    }
+
+    /// Creation, modification and transfer-completion times.
+    pub fn times(&self) -> JobTimes {
+        self.read(JobModel::times)
+    }
+
+    /// The display name.
+    pub fn display_name(&self) -> String {
+        self.read(|m| m.display_name().to_string())
+    }
+
+    /// The description.
+    pub fn description(&self) -> String {
+        self.read(|m| m.description().to_string())
+    }
+
+    /// The priority.
+    pub fn priority(&self) -> Priority {
+        self.read(JobModel::priority)
+    }
+
+    /// The minimum retry delay in seconds.
+    pub fn minimum_retry_delay(&self) -> u32 {
+        self.read(JobModel::retry_delay)
+    }
+
+    /// The no-progress timeout in seconds.
+    pub fn no_progress_timeout(&self) -> u32 {
+        self.read(JobModel::no_progress_timeout)
+    }
+
+    /// The notification flags.
+    pub fn notify_flags(&self) -> NotifyFlags {
+        self.read(JobModel::notify_flags)
+    }
+
+    /// The job's own bandwidth limit in bytes per second (0: none).
+    pub fn max_bandwidth(&self) -> u64 {
+        self.read(JobModel::max_bandwidth)
+    }
+
+    /// The custom headers as set, `None` when there are none.
+    pub fn custom_headers(&self) -> Option<String> {
+        self.read(|m| m.http().custom_headers.as_ref().map(|(text, _)| text.clone()))
+    }
+
+    /// The proxy setting.
+    pub fn proxy(&self) -> ProxySetting {
+        self.read(|m| m.http().proxy.clone())
+    }
+
+    /// The stall timeout in seconds.
+    pub fn stall_timeout(&self) -> u32 {
+        self.read(|m| m.http().stall_timeout.as_secs() as u32)
+    }
+
+    /// A snapshot of the HTTP options, for a transfer run.
+    pub(crate) fn http_options(&self) -> HttpOptions {
+        self.read(|m| m.http().clone())
+    }
+
+    // ----- the lifecycle ---------------------------------------------------
+
+    /// Appends files, all or none (`AddFiles`). Sources must be http(s)://,
+    /// file:// or absolute paths; local names absolute and unique in the job.
+    /// A TRANSFERRED job goes back to QUEUED.
+    pub fn add_files(&self, files: &[FileSpec]) -> Result<()> {
+        if files.is_empty() {
+            return Err(Error::invalid_arg("no files given"));
+        }
+        let files = parse_files(files)?;
+        let _op = self.lock_for_change()?;
+        let seq = self.manager()?.next_queue_seq();
+        self.apply(Command::AddFiles { files, seq })
+    }
+
+    /// Starts or restarts the transfer (`Resume`): SUSPENDED, ERROR and
+    /// TRANSIENT_ERROR go to QUEUED; an active job is left as it is;
+    /// `QM_BG_E_EMPTY` for a job with no files or one already TRANSFERRED. A
+    /// job stopped after its last byte arrived goes straight to TRANSFERRED.
+    pub fn resume(&self) -> Result<()> {
+        let _op = self.lock_for_change()?;
+        let seq = self.manager()?.next_queue_seq();
+        self.apply(Command::Resume { seq })
+    }
+
+    /// Stops the job (`Suspend`); partial data is kept for a later resume.
+    /// Returns once the transfer has stopped writing.
+    pub fn suspend(&self) -> Result<()> {
+        let _op = self.lock_for_change()?;
+        let saved = self.apply(Command::Suspend);
+        self.wait_for_run_end();
+        self.shared.live.bytes_per_second.store(0, Ordering::Relaxed);
+        saved
+    }
+
+    /// Cancels the job (`CancelJob`): stops it, deletes every temporary file,
+    /// and leaves it CANCELLED. `QM_BG_S_UNABLE_TO_DELETE_FILES` when a
+    /// temporary file could not be deleted.
+    pub fn cancel(&self) -> Result<HResult> {
+        let op = self.lock_for_change()?;
+        self.begin_finish("cancel")?;
+        let (removed, undeleted) = self.remove_temps();
+        self.apply(Command::Finish {
+            outcome: Final::Cancelled,
+            temps_removed: removed,
+        })?;
+        drop(op);
+        self.retire_notify();
+        Ok(HResult(if undeleted > 0 {
+            QM_BG_S_UNABLE_TO_DELETE_FILES
+        } else {
+            QM_S_OK
+        }))
+    }
+
+    /// Completes the job (`Complete`): renames each transferred file into
+    /// place (after `fsync`), deletes partial ones, and leaves it ACKNOWLEDGED.
+    /// `QM_BG_S_PARTIAL_COMPLETE` when some files were not transferred. If a
+    /// rename fails the job stays as it was and the error is returned.
+    pub fn complete(&self) -> Result<HResult> {
+        let op = self.lock_for_change()?;
+        self.begin_finish("complete")?;
+        let (pending, partial_files) = self.read(|m| {
+            let pending: Vec<commit::Pending> = m
+                .files_to_commit()
+                .into_iter()
+                .map(|i| commit::Pending {
+                    index: i,
+                    temp: m.files()[i].temp().map(Path::to_path_buf),
+                    local: m.files()[i].local().to_path_buf(),
+                })
+                .collect();
+            (pending, m.incomplete_files())
+        });
+        // fsync may take long: it runs without the data lock, so readers and
+        // the scheduler go on; `op` and `finishing` keep the files as they are.
+        let (done, outcome) = commit::commit_files(&pending);
+        let failed = outcome.is_err();
+        let saved = self.apply(Command::Committed { done, failed });
+        if let Err(err) = outcome {
+            return Err(err);
+        }
+        saved?;
+        let (removed, _) = self.remove_temps();
+        self.apply(Command::Finish {
+            outcome: Final::Acknowledged,
+            temps_removed: removed,
+        })?;
+        drop(op);
+        self.retire_notify();
+        Ok(HResult(if partial_files > 0 {
+            QM_BG_S_PARTIAL_COMPLETE
+        } else {
+            QM_S_OK
+        }))
+    }
+
+    /// The first step of cancel and complete: stop the transfer and wait for it.
+    fn begin_finish(&self, action: &str) -> Result<()> {
+        self.apply(Command::BeginFinish).map_err(|e| {
+            if e.code.0 == QM_BG_E_INVALID_STATE {
+                Error::invalid_state(action, self.state())
+            } else {
+                e
+            }
+        })?;
+        self.wait_for_run_end();
+        Ok(())
+    }
+
+    /// Deletes every temporary file of the job; returns the files whose
+    /// temporary file is gone and how many could not be deleted (their
+    /// paths stay recorded).
+    fn remove_temps(&self) -> (Vec<usize>, usize) {
+        let temps: Vec<(usize, PathBuf)> = self.read(|m| {
+            m.files_with_temp()
+                .into_iter()
+                .filter_map(|i| m.files()[i].temp().map(|t| (i, t.to_path_buf())))
+                .collect()
+        });
+        commit::remove_temps(&temps)
+    }
+
+    /// Drops the job's callback once it became final (with no lock held:
+    /// retiring waits for a running callback, which may be waiting for one).
+    fn retire_notify(&self) {
+        if let Some(manager) = self.shared.manager.upgrade() {
+            if let Some(old) = manager.dispatcher.register(self.shared.id, 0, None) {
+                manager.dispatcher.retire(&old);
+            }
+        }
+    }
+
+    /// Makes the job FOREGROUND (`SwitchToForeground`).
+    pub fn switch_to_foreground(&self) -> Result<()> {
+        self.set_priority(Priority::Foreground)
+    }
+
+    /// Waits until the job is TRANSFERRED, ERROR, SUSPENDED, ACKNOWLEDGED or
+    /// CANCELLED and returns that state, or `None` at the timeout (`None`
+    /// timeout: forever). `QM_E_ABORT` if the manager closes meanwhile. A
+    /// persistent job's state is reported once it is written.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<JobState>> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut slot = self.shared.data.lock();
+        loop {
+            let state = slot.announced.1;
+            if state.is_settled() {
+                return Ok(Some(state));
+            }
+            if !self.shared.manager.upgrade().is_some_and(|m| m.is_open()) {
+                return Err(Error::new(
+                    QM_E_ABORT,
+                    "the manager was closed while waiting",
+                ));
+            }
+            match deadline {
+                Some(deadline) => {
+                    if self
+                        .shared
+                        .changed
+                        .wait_until(&mut slot, deadline)
+                        .timed_out()
+                        && !slot.announced.1.is_settled()
+                    {
+                        return Ok(None);
+                    }
+                }
+                None => self.shared.changed.wait(&mut slot),
+            }
+        }
+    }
+
+    // ----- properties -------------------------------------------------------
+
+    /// Sets the priority; a FOREGROUND job overtakes background ones.
+    pub fn set_priority(&self, priority: Priority) -> Result<()> {
+        self.set(Property::Priority(priority))
+    }
+
+    /// Sets the display name (at most 256 characters).
+    pub fn set_display_name(&self, name: &str) -> Result<()> {
+        self.set(Property::DisplayName(name.to_string()))
+    }
+
+    /// Sets the description (at most 1,024 characters).
+    pub fn set_description(&self, text: &str) -> Result<()> {
+        self.set(Property::Description(text.to_string()))
+    }
+
+    /// Sets how long to wait before retrying after a transient error; values
+    /// below 1 s are raised to 1 s.
+    pub fn set_minimum_retry_delay(&self, seconds: u32) -> Result<()> {
+        self.set(Property::RetryDelay(seconds))
+    }
+
+    /// Sets how long transient errors may go on without progress before the
+    /// job moves to ERROR (0: the first error is final).
+    pub fn set_no_progress_timeout(&self, seconds: u32) -> Result<()> {
+        self.set(Property::NoProgressTimeout(seconds))
+    }
+
+    /// Sets (or with `None` clears) the notification callback and the flags.
+    /// `owner` is an opaque value kept with the registration (see
+    /// [`Job::clear_notify_of`]). When this returns, the previous callback is
+    /// not running and will not be called again (unless this is called from
+    /// inside that callback).
+    pub fn set_notify(
+        &self,
+        callback: Option<NotifyCallback>,
+        flags: u32,
+        owner: u64,
+    ) -> Result<()> {
+        let manager = {
+            let _op = self.lock_for_change()?;
+            self.apply(Command::Set(Property::NotifyFlags(NotifyFlags(flags))))?;
+            self.manager()?
+        };
+        let bound = callback.map(|callback| {
+            let job = self.clone();
+            Box::new(move |event: &NotifyEvent| callback(&job, event))
+                as crate::engine::runtime::notify::BoundCallback
+        });
+        if let Some(old) = manager.dispatcher.register(self.shared.id, owner, bound) {
+            manager.dispatcher.retire(&old);
+        }
+        Ok(())
+    }
+
+    /// Clears the callback if it was registered with this `owner` value,
+    /// waiting for it as `set_notify` does.
+    pub fn clear_notify_of(&self, owner: u64) {
+        if let Some(manager) = self.shared.manager.upgrade() {
+            let old: Option<Arc<Registration>> =
+                manager.dispatcher.unregister_owned(self.shared.id, owner);
+            if let Some(old) = old {
+                manager.dispatcher.retire(&old);
+            }
+        }
+    }
+
+    /// Sets the job's own bandwidth limit in bytes per second (0: none); it
+    /// applies on top of the manager's limit, whatever the priority.
+    pub fn set_max_bandwidth(&self, bytes_per_second: u64) -> Result<()> {
+        self.set(Property::MaxBandwidth(bytes_per_second))
+    }
+
+    /// Sets extra request headers (`"Name: value\r\n…"`), or clears them with `None`.
+    pub fn set_custom_headers(&self, headers: Option<&str>) -> Result<()> {
+        let parsed = match headers {
+            Some(text) => Some((text.to_string(), options::parse_headers(text)?)),
+            None => None,
+        };
+        self.set(Property::CustomHeaders(parsed))
+    }
+
+    /// Sets Basic credentials, or clears them with `None`. They are kept in
+    /// memory (and, with a state directory, in its private database).
+    pub fn set_credentials(&self, credentials: Option<(&str, &str)>) -> Result<()> {
+        if let Some((user, password)) = credentials {
+            options::check_credentials(user, password)?;
+        }
+        self.set(Property::Credentials(
+            credentials.map(|(u, p)| (u.to_string(), p.to_string())),
+        ))
+    }
+
+    /// Sets the proxy: `None` takes it from the environment, `Some("")` goes direct.
+    pub fn set_proxy(&self, proxy: Option<&str>) -> Result<()> {
+        self.set(Property::Proxy(options::parse_proxy(proxy)?))
+    }
+
+    /// Trusts the CA certificates of this PEM file instead of the system's
+    /// (`None`: the system's roots again).
+    pub fn set_ca_file(&self, pem_path: Option<&str>) -> Result<()> {
+        let path = pem_path.map(options::check_ca_file).transpose()?;
+        self.set(Property::CaFile(path))
+    }
+
+    /// Presents this client certificate and key (PEM files) for mutual TLS,
+    /// or none with `None`.
+    pub fn set_client_certificate(&self, cert_and_key: Option<(&str, &str)>) -> Result<()> {
+        let paths = match cert_and_key {
+            Some((cert, key)) => Some(options::check_client_certificate(cert, key)?),
+            None => None,
+        };
+        self.set(Property::ClientCertificate(paths))
+    }
+
+    /// Sets how long a connection may deliver nothing (any single read or
+    /// write) before it is given up and the transfer retried; at least 1 s,
+    /// default 60 s.
+    pub fn set_stall_timeout(&self, seconds: u32) -> Result<()> {
+        self.set(Property::StallTimeout(Duration::from_secs(u64::from(seconds))))
+    }
+
+    /// Sets the SHA-256 (64 hex digits) that file `index` must have, or
+    /// clears it with `None`. It is checked when the file finishes
+    /// transferring; a mismatch is fatal (`QM_BG_E_VALIDATION_FAILED`).
+    pub fn set_file_sha256(&self, index: u32, hex: Option<&str>) -> Result<()> {
+        let digest = hex.map(parse_sha256).transpose()?;
+        self.set(Property::FileSha256 { index, digest })
+    }
+
+    // ----- for the scheduler ---------------------------------------------------
+
+    /// Gives the job a transfer slot: registers run `run` with its token.
+    /// False when the job cannot start (no longer queued, finishing).
+    pub(crate) fn start_run(&self, run: u64, token: Arc<crate::engine::transport::cancel::CancelToken>) -> bool {
+        let mut slot = self.shared.data.lock();
+        match self.apply_locked(&mut slot, Command::Start { run }) {
+            Ok(work) => {
+                slot.token = Some(token);
+                drop(slot);
+                let _ = self.carry_out(work);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Records the end of run `run` (with its failure), forgets its token.
+    pub(crate) fn end_run(&self, run: u64, failure: Option<crate::engine::transport::error::TransferError>) {
+        let mut slot = self.shared.data.lock();
+        slot.token = None;
+        let work = self.apply_locked(&mut slot, Command::RunEnded { run, failure });
+        drop(slot);
+        self.shared.live.bytes_per_second.store(0, Ordering::Relaxed);
+        if let Ok(work) = work {
+            let _ = self.carry_out(work);
+        }
+    }
+
+    /// Cancels the running transfer's token without telling the model
+    /// (manager close: the state stays for the next open).
+    pub(crate) fn cancel_token(&self) {
+        let token = self.shared.data.lock().token.clone();
+        if let Some(token) = token {
+            token.cancel();
+        }
+        self.shared.changed.notify_all();
+    }
+
+    /// Deletes the temporary files of an in-memory job whose manager closed.
+    pub(crate) fn discard_temps(&self) {
+        let (removed, _) = self.remove_temps();
+        let _ = removed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_is_strict() {
+        assert_eq!(parse_sha256(&"ab".repeat(32)).unwrap(), [0xab; 32]);
+        assert!(parse_sha256(&"ab".repeat(31)).is_err());
+        assert!(parse_sha256(&"zz".repeat(32)).is_err());
+        assert!(parse_sha256(&"é".repeat(32)).is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! The runtime: threads and locks. It owns every lock, runs the threads,
+//! and carries out the model's effects.
+//!
+//! - `manager`: the manager (the public `Manager`), the scheduler thread;
+//! - `job`: the public `Job` API: reads the model, sends it commands;
+//! - `shared`: the state the threads share (a manager's, each job's);
+//! - `worker`: the thread that runs a job's pieces over one connection pool;
+//! - `copy`: the one copy loop (read, throttle, write at offset, account,
+//!   checkpoint);
+//! - `commit`: fsync and rename at `complete`, deleting temporary files;
+//! - `partial`: temporary files; `throttle`: bandwidth limits;
+//! - `notify`: callbacks keyed by job id, on their own thread.
+//!
+//! # Locks
+//!
+//! Every lock of the engine, in the one order in which they may nest
+//! (a lock may be taken while holding only locks above it):
+//!
+//! 1. a job's `op_lock` (serialises the calls that change one job; held
+//!    across `complete`'s fsyncs and while waiting for a worker to stop);
+//! 2. a job's `data` (its model; held for one command or read, never across
+//!    I/O, a callback, a socket shutdown or an fsync);
+//! 3. the manager's job list.
+//!
+//! Leaves, each taken with none of 2–3 held and nothing taken under it:
+//! a job's `written` then the store's connection (SQLite commits), the
+//! cancel token's hooks (moved out, run unlocked), the dispatcher's
+//! registry and sender, its `running` gate (held by the delivery thread
+//! around a callback; `retire` takes it only with no qmgr lock held), the
+//! throttles' buckets, the scheduler's wake flag, the live-worker count,
+//! and the C layer's handle table (never held while calling in).
+
+pub(crate) mod commit;
+pub(crate) mod copy;
+pub mod job;
+pub mod manager;
+pub(crate) mod notify;
+pub(crate) mod partial;
+pub mod shared;
+pub(crate) mod throttle;
+pub(crate) mod worker;

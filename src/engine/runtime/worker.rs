@@ -1,0 +1,320 @@
+//! The transfer of one job: a worker thread that runs the planner's pieces
+//! one after another, over one connection pool, until none is left, the
+//! job fails, or its token is cancelled.
+//!
+//! The worker never writes the job's data: it tells the model what happened
+//! (`Opened`, `Arrived`, `Durable`, `FileDone`, `RunEnded`, …) and the model
+//! decides the state. It holds the data lock only inside those commands.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::model::command::{Command, RunId};
+use crate::engine::runtime::copy::{self, Interrupt, Target, CHUNK};
+use crate::engine::runtime::partial;
+use crate::engine::runtime::shared::Job;
+use crate::engine::transport::cancel::CancelToken;
+use crate::engine::transport::error::{SourceKind, TransferError};
+use crate::engine::transport::source::Source;
+use crate::engine::transport::validator::Validator;
+use crate::engine::transport::Session;
+use crate::engine::types::ErrorContext;
+use crate::hresult::*;
+
+/// A broken connection that had delivered at least this much is resumed at
+/// once; smaller deliveries count toward `MAX_POOR_RESUMES` in a row.
+const GOOD_ATTEMPT: u64 = 64 * 1024;
+/// Resumes in a row that delivered little before the error counts.
+const MAX_POOR_RESUMES: u32 = 5;
+
+/// What the worker needs to know about the next file, copied out of the model.
+struct FileTask {
+    index: usize,
+    source: Source,
+    local: PathBuf,
+    sha256: Option<[u8; 32]>,
+}
+
+/// What the model says of a file when an attempt starts.
+struct FileState {
+    offset: u64,
+    temp: Option<PathBuf>,
+    validator: Option<Validator>,
+}
+
+impl FileTask {
+    fn kind(&self) -> SourceKind {
+        match self.source {
+            Source::Local(_) => SourceKind::Local,
+            Source::Http(_) => SourceKind::Http,
+        }
+    }
+
+    /// The file's current state in the model.
+    fn state(&self, job: &Job) -> FileState {
+        job.read(|m| {
+            let f = &m.files()[self.index];
+            FileState {
+                offset: f.ledger().contiguous_end(),
+                temp: f.temp().map(Path::to_path_buf),
+                validator: f.validator().cloned(),
+            }
+        })
+    }
+}
+
+/// Runs a job until its files are transferred, it fails, or it is stopped;
+/// then tells the model how the run ended.
+pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_pieces(&job, &token)));
+    let failure = match result {
+        Ok(Ok(())) | Ok(Err(Interrupt::Stopped)) => None,
+        Ok(Err(Interrupt::Failed(e) | Interrupt::Lost(e))) => Some(e),
+        Err(_) => Some(TransferError::fatal(
+            HResult(QM_E_UNEXPECTED),
+            ErrorContext::GeneralQueueManager,
+            "internal error: the transfer thread panicked".to_string(),
+        )),
+    };
+    // A failure after the token was cancelled is the cancellation's doing.
+    job.end_run(run, failure.filter(|_| !token.is_cancelled()));
+    if let Some(manager) = job.shared.manager.upgrade() {
+        manager.worker_exited();
+    }
+}
+
+fn run_pieces(job: &Job, token: &CancelToken) -> Result<(), Interrupt> {
+    let mut session = Session::new(job.http_options());
+    loop {
+        if token.is_cancelled() {
+            return Err(Interrupt::Stopped);
+        }
+        let Some(task) = next_task(job) else {
+            return Ok(());
+        };
+        transfer_file(job, token, &task, &mut session)?;
+        make_durable(job, &task)?;
+        job.apply_quietly(Command::FileDone { file: task.index });
+    }
+}
+
+/// Asks the model for the next piece; `None` when the job is transferred
+/// or the run is being stopped.
+fn next_task(job: &Job) -> Option<FileTask> {
+    job.apply_and(Command::NextPiece, |m, fx| {
+        fx.piece.map(|piece| {
+            let f = &m.files()[piece.file];
+            FileTask {
+                index: piece.file,
+                source: f.source().clone(),
+                local: f.local().to_path_buf(),
+                sha256: f.sha256(),
+            }
+        })
+    })
+    .ok()
+    .flatten()
+}
+
+/// Opens (or reuses) the temporary file and cuts it to `offset`; returns the
+/// file, its path and the offset it really holds.
+fn open_temp(
+    job: &Job,
+    task: &FileTask,
+    current: Option<&Path>,
+    offset: u64,
+) -> Result<(File, PathBuf, u64), TransferError> {
+    if let Some(temp) = current {
+        match partial::reopen(temp) {
+            Ok(file) => {
+                let len = file
+                    .metadata()
+                    .map_err(|e| TransferError::local_io("reading", temp, &e))?
+                    .len();
+                let keep = offset.min(len);
+                file.set_len(keep)
+                    .map_err(|e| TransferError::local_io("truncating", temp, &e))?;
+                return Ok((file, temp.to_path_buf(), keep));
+            }
+            // The temporary file vanished: start this file again.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(TransferError::local_io("reopening", temp, &e)),
+        }
+    }
+    let temp = partial::temp_path_for(&task.local);
+    let file = partial::create(&temp)
+        .map_err(|e| TransferError::local_io("creating the temporary file", &temp, &e))?;
+    job.apply_quietly(Command::TempCreated {
+        file: task.index,
+        path: temp.clone(),
+    });
+    Ok((file, temp, 0))
+}
+
+/// Transfers one file; a connection lost after data flowed is resumed at
+/// once with a range request, as long as the attempts keep delivering.
+fn transfer_file(
+    job: &Job,
+    token: &CancelToken,
+    task: &FileTask,
+    session: &mut Session,
+) -> Result<(), Interrupt> {
+    let mut poor_resumes = 0;
+    let mut hasher = None;
+    loop {
+        let before = task.state(job).offset;
+        match transfer_attempt(job, token, task, session, &mut hasher) {
+            Err(Interrupt::Lost(err)) => {
+                let delivered = task.state(job).offset.saturating_sub(before);
+                if delivered < GOOD_ATTEMPT {
+                    poor_resumes += 1;
+                }
+                if delivered == 0 || poor_resumes > MAX_POOR_RESUMES {
+                    return Err(Interrupt::Failed(err));
+                }
+                if delivered >= GOOD_ATTEMPT {
+                    poor_resumes = 0;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One connection's worth of a file: open the source where the file's
+/// bytes end (or restart it), then copy until the end or an error.
+/// `hasher` carries the SHA-256 state between attempts: `(offset, state)`.
+fn transfer_attempt(
+    job: &Job,
+    token: &CancelToken,
+    task: &FileTask,
+    session: &mut Session,
+    hasher: &mut Option<(u64, Sha256)>,
+) -> Result<(), Interrupt> {
+    let state = task.state(job);
+    let opened = session.open(token, &task.source, state.offset, state.validator.as_ref())?;
+    if token.is_cancelled() {
+        return Err(Interrupt::Stopped);
+    }
+    let (temp, temp_path, start) = open_temp(job, task, state.temp.as_deref(), opened.start)?;
+    job.apply_quietly(Command::Opened {
+        file: task.index,
+        start,
+        total: opened.total,
+        validator: opened.validator.clone(),
+    });
+    if token.is_cancelled() {
+        return Err(Interrupt::Stopped);
+    }
+    let mut total = opened.total;
+    let mut body = opened.body;
+    if start < opened.start {
+        // The temporary file holds less than the source would resume from.
+        let reopened = session.open(token, &task.source, start, opened.validator.as_ref())?;
+        if reopened.start != start {
+            temp.set_len(reopened.start)
+                .map_err(|e| TransferError::local_io("truncating", &temp_path, &e))?;
+        }
+        job.apply_quietly(Command::Opened {
+            file: task.index,
+            start: reopened.start,
+            total: reopened.total,
+            validator: reopened.validator,
+        });
+        total = reopened.total;
+        body = reopened.body;
+    }
+    let start = task.state(job).offset;
+    let mut sha = match (task.sha256, hasher.take()) {
+        (None, _) => None,
+        (Some(_), Some((at, state))) if at == start => Some(state),
+        (Some(_), _) => Some(hash_prefix(&temp, &temp_path, start)?),
+    };
+    let target = Target {
+        index: task.index,
+        file: &temp,
+        path: &temp_path,
+    };
+    let result = copy::copy(job, token, target, task.kind(), &mut *body, start, sha.as_mut());
+    if job.persistent() && matches!(result, Err(Interrupt::Stopped)) {
+        // Suspend, close or preemption: keep every byte written so far.
+        copy::checkpoint(job, target, task.state(job).offset);
+    }
+    if let Some(state) = sha {
+        *hasher = Some((task.state(job).offset, state));
+    }
+    let written = result?;
+    match total {
+        Some(total) if written != total => {
+            return Err(Interrupt::Lost(TransferError::short_body(written, total)))
+        }
+        Some(_) => {}
+        None => job.apply_quietly(Command::Sized {
+            file: task.index,
+            len: written,
+        }),
+    }
+    if let (Some(expected), Some((_, state))) = (task.sha256, hasher.take()) {
+        let actual: [u8; 32] = state.finalize().into();
+        if actual != expected {
+            // Delete the data so the next attempt fetches it afresh. A
+            // temporary file that cannot be deleted stays recorded (so that
+            // cancel reports it); the next attempt truncates it anyway.
+            let temp_removed = partial::remove(&temp_path).is_ok();
+            job.apply_quietly(Command::Discarded {
+                file: task.index,
+                temp_removed,
+            });
+            return Err(TransferError::fatal(
+                HResult(QM_BG_E_VALIDATION_FAILED),
+                ErrorContext::RemoteFile,
+                format!(
+                    "file {} failed validation: SHA-256 {} expected, {} received",
+                    task.index,
+                    hex(&expected),
+                    hex(&actual)
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hasher that has already seen the first `len` bytes of the temporary file.
+fn hash_prefix(temp: &File, path: &Path, len: u64) -> Result<Sha256, TransferError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = 0;
+    while at < len {
+        let want = (len - at).min(CHUNK as u64) as usize;
+        temp.read_exact_at(&mut buf[..want], at)
+            .map_err(|e| TransferError::local_io("re-reading", path, &e))?;
+        hasher.update(&buf[..want]);
+        at += want as u64;
+    }
+    Ok(hasher)
+}
+
+/// Before a file counts as transferred its data is fsynced (with a state
+/// directory), so that `complete` after a crash renames whole files only.
+fn make_durable(job: &Job, task: &FileTask) -> Result<(), Interrupt> {
+    if !job.persistent() {
+        return Ok(());
+    }
+    if let Some(path) = task.state(job).temp {
+        partial::reopen(&path)
+            .and_then(|f| f.sync_data())
+            .map_err(|e| TransferError::local_io("syncing", &path, &e))?;
+    }
+    Ok(())
+}

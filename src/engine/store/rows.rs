@@ -1,0 +1,120 @@
+//! The model as rows and back: what a job and its files look like in the
+//! state directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::model::job::{JobModel, StoredFile, StoredJob};
+use crate::engine::model::ledger::RangeSet;
+use crate::engine::store::{FileRecord, JobRecord};
+use crate::engine::transport::options::HttpOptions;
+use crate::engine::transport::validator::Validator;
+use crate::engine::types::{epoch_ms, from_epoch_ms, ErrorContext, JobError, JobId};
+use crate::hresult::HResult;
+
+/// A job's row.
+pub(crate) fn job_record(job: &JobModel) -> JobRecord {
+    let times = job.times();
+    JobRecord {
+        id: job.id().0,
+        created_order: job.created_order(),
+        display_name: job.display_name().to_string(),
+        description: job.description().to_string(),
+        state: job.state() as u32,
+        priority: job.priority() as u32,
+        retry_delay: job.retry_delay(),
+        no_progress_timeout: job.no_progress_timeout(),
+        notify_flags: job.notify_flags().0,
+        max_bandwidth: job.max_bandwidth(),
+        num_retries: job.num_retries(),
+        queue_seq: job.queue_seq(),
+        created_ms: epoch_ms(times.creation),
+        modified_ms: epoch_ms(times.modification),
+        completed_ms: times.transfer_completion.map(epoch_ms),
+        error: job.last_error().map(|e| {
+            (
+                e.code.0,
+                e.context as u32,
+                e.file_index,
+                e.http_status,
+                e.description.clone(),
+            )
+        }),
+        http_options: job.http().to_json(),
+    }
+}
+
+/// The row of file `index` of a job.
+pub(crate) fn file_record(job: &JobModel, index: usize) -> FileRecord {
+    let f = &job.files()[index];
+    let text = |p: &Path| p.to_string_lossy().into_owned();
+    FileRecord {
+        index: index as u32,
+        remote: f.remote().to_string(),
+        local: text(f.local()),
+        size_hint: f.size_hint(),
+        temp: f.temp().map(text),
+        validator: f.validator().map(Validator::to_json),
+        sha256: f.sha256(),
+        total: f.ledger().total(),
+        durable: f.ledger().durable().to_string(),
+        wanted: None,
+        completed: f.completed(),
+        committed: f.committed(),
+    }
+}
+
+/// A job as the model restores it, from its rows and what `on_disk` says
+/// of each temporary file (its length, `None` when it is missing). A
+/// malformed ledger counts as nothing durable: the file is fetched again.
+pub(crate) fn stored_job(
+    job: JobRecord,
+    files: Vec<FileRecord>,
+    on_disk: impl Fn(&Path) -> Option<u64>,
+) -> StoredJob {
+    StoredJob {
+        id: JobId(job.id),
+        created_order: job.created_order,
+        display_name: job.display_name,
+        description: job.description,
+        state: job.state,
+        priority: job.priority,
+        retry_delay: job.retry_delay,
+        no_progress_timeout: job.no_progress_timeout,
+        notify_flags: job.notify_flags,
+        max_bandwidth: job.max_bandwidth,
+        num_retries: job.num_retries,
+        queue_seq: job.queue_seq,
+        created: from_epoch_ms(job.created_ms),
+        modified: from_epoch_ms(job.modified_ms),
+        transfer_completed: job.completed_ms.map(from_epoch_ms),
+        error: job
+            .error
+            .map(|(code, context, file_index, http_status, description)| JobError {
+                code: HResult(code),
+                context: ErrorContext::from_u32(context).unwrap_or(ErrorContext::Unknown),
+                file_index,
+                http_status,
+                description,
+            }),
+        http: HttpOptions::from_json(&job.http_options),
+        files: files
+            .into_iter()
+            .map(|f| {
+                let temp = f.temp.map(PathBuf::from);
+                StoredFile {
+                    on_disk: temp.as_deref().and_then(&on_disk),
+                    remote: f.remote,
+                    local: PathBuf::from(f.local),
+                    size_hint: f.size_hint,
+                    temp,
+                    validator: f.validator.as_deref().and_then(Validator::from_json),
+                    sha256: f.sha256,
+                    total: f.total,
+                    durable: f.durable.parse().unwrap_or_else(|_| RangeSet::new()),
+                    completed: f.completed,
+                    committed: f.committed,
+                }
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,211 @@
+//! Remote names: what a source is, and the checks a name passes when a
+//! file is added, so that a name accepted then cannot fail later for its form.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::transport::validator::Validator;
+
+/// The longest remote name accepted, as BITS's `FILESETINFO` allows.
+pub(crate) const MAX_REMOTE_NAME: usize = 2200;
+
+/// A parsed remote name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A local file, from `file://` or an absolute path.
+    Local(PathBuf),
+    /// An `http://` or `https://` URL.
+    Http(String),
+}
+
+impl Source {
+    /// Parses a remote name; refuses anything but http(s), file URLs and absolute paths.
+    pub(crate) fn parse(remote: &str) -> Result<Source> {
+        if remote.is_empty() {
+            return Err(Error::invalid_arg("the remote name is empty"));
+        }
+        if remote.len() > MAX_REMOTE_NAME {
+            return Err(Error::invalid_arg(format!(
+                "the remote name is {} bytes long; the limit is {MAX_REMOTE_NAME}",
+                remote.len()
+            )));
+        }
+        if remote.bytes().any(|b| b.is_ascii_control()) {
+            return Err(Error::invalid_arg(
+                "the remote name contains control characters",
+            ));
+        }
+        if remote.starts_with('/') {
+            return Ok(Source::Local(PathBuf::from(remote)));
+        }
+        let (scheme, rest) = remote.split_once("://").ok_or_else(|| {
+            Error::invalid_arg(format!("'{remote}' is neither a URL nor an absolute path"))
+        })?;
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => parse_file_url(rest).map(Source::Local),
+            "http" | "https" => {
+                check_url(remote).map_err(|why| {
+                    Error::invalid_arg(format!("'{remote}' is not a valid URL: {why}"))
+                })?;
+                Ok(Source::Http(remote.to_string()))
+            }
+            other => Err(Error::invalid_arg(format!(
+                "the scheme '{other}' is not supported (use http, https, file or an absolute path)"
+            ))),
+        }
+    }
+}
+
+/// Checks that `url` is a URL a request can carry, with the parser requests
+/// use (plus the port range it leaves to the caller). The error says why,
+/// in words.
+pub(crate) fn check_url(url: &str) -> std::result::Result<(), String> {
+    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("{e}"))?;
+    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
+        return Err("it has no host".to_string());
+    };
+    // After the user info and an IPv6 literal, a ':' introduces the port;
+    // the parser keeps a port it cannot read as 0-65535 but reports none.
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or("");
+    let after_host = host_port.rsplit(']').next().unwrap_or("");
+    match after_host.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && authority.port_u16().is_none() => {
+            Err(format!("the port '{port}' is not a number from 0 to 65535"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Parses the part of a `file://` URL after the scheme: an empty host or
+/// `localhost`, then an absolute, percent-encoded path.
+fn parse_file_url(rest: &str) -> Result<PathBuf> {
+    let path = if rest.starts_with('/') {
+        rest
+    } else if let Some(stripped) = rest.strip_prefix("localhost") {
+        stripped
+    } else {
+        return Err(Error::invalid_arg(format!(
+            "the file URL 'file://{rest}' must name a local absolute path (file:///path)"
+        )));
+    };
+    if !path.starts_with('/') {
+        return Err(Error::invalid_arg(format!(
+            "the file URL 'file://{rest}' has no absolute path"
+        )));
+    }
+    let decoded = percent_decode(path).ok_or_else(|| {
+        Error::invalid_arg(format!("the file URL 'file://{rest}' has a bad %-escape"))
+    })?;
+    Ok(PathBuf::from(decoded))
+}
+
+/// Decodes %XX escapes; refuses malformed escapes, NUL and non-UTF-8 results.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            let byte = u8::from_str_radix(hex, 16).ok()?;
+            if byte == 0 {
+                return None;
+            }
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A source opened for reading.
+pub(crate) struct Opened {
+    /// Where the reader starts: the offset asked for, or 0 when the file must restart.
+    pub start: u64,
+    /// The source's total size, when known.
+    pub total: Option<u64>,
+    /// This version's identity.
+    pub validator: Option<Validator>,
+    /// The bytes from `start` on.
+    pub body: Box<dyn Read + Send>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hresult::*;
+
+    #[test]
+    fn parses_the_supported_forms() {
+        assert_eq!(
+            Source::parse("/tmp/a").unwrap(),
+            Source::Local("/tmp/a".into())
+        );
+        assert_eq!(
+            Source::parse("file:///tmp/a%20b").unwrap(),
+            Source::Local("/tmp/a b".into())
+        );
+        assert_eq!(
+            Source::parse("FILE://localhost/x").unwrap(),
+            Source::Local("/x".into())
+        );
+        assert!(matches!(
+            Source::parse("https://example.com/x").unwrap(),
+            Source::Http(_)
+        ));
+        assert!(matches!(
+            Source::parse("http://u:p@host:8080").unwrap(),
+            Source::Http(_)
+        ));
+        assert!(matches!(
+            Source::parse("http://[::1]:8080/a%20b?x=1").unwrap(),
+            Source::Http(_)
+        ));
+    }
+
+    #[test]
+    fn refuses_urls_a_request_could_not_carry() {
+        for bad in [
+            "http://host/a b",
+            "http://ho st/a",
+            "http://host:65536/a",
+            "http://host:port/a",
+            "https://[::1/a",
+            "http://user@host:99999",
+            "http://",
+            "http:///path",
+            "http://:8080/x",
+            "http://user@:8080/x",
+            "https://?q",
+        ] {
+            let err = Source::parse(bad).unwrap_err();
+            assert_eq!(err.code.0, QM_E_INVALIDARG, "{bad}");
+            assert!(err.message.contains(bad), "{bad}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        for bad in [
+            "",
+            "relative/path",
+            "ftp://host/x",
+            "http://",
+            "http:///path",
+            "http://:80/x",
+            "file://otherhost/x",
+            "file://relative",
+            "file:///a%zz",
+            "file:///a%00b",
+            "/tmp/a\nb",
+        ] {
+            let err = Source::parse(bad).unwrap_err();
+            assert_eq!(err.code.0, QM_E_INVALIDARG, "{bad:?}");
+        }
+        assert!(Source::parse(&format!("http://h/{}", "a".repeat(MAX_REMOTE_NAME))).is_err());
+    }
+}
