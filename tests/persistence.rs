@@ -265,8 +265,8 @@ fn a_partial_file_that_already_holds_every_byte_ends_with_a_416_not_a_refetch() 
     let db = rusqlite::Connection::open(state.join("qmgr.db")).unwrap();
     let changed = db
         .execute(
-            "UPDATE files SET completed = 0 WHERE durable = ?1",
-            [data.len() as i64],
+            "UPDATE files SET completed = 0 WHERE durable_ranges = ?1",
+            [format!("0-{}", data.len())],
         )
         .unwrap();
     assert_eq!(
@@ -325,6 +325,96 @@ fn a_directory_of_an_earlier_schema_version_opens() {
     assert_eq!(job.priority(), Priority::High);
     assert_eq!(job.file_count(), 1);
     assert_eq!(job.proxy(), qmgr::ProxySetting::FromEnvironment);
+}
+
+/// `tests/fixtures/state-0.1/qmgr.db` was written by qmgr 0.1 (schema 2,
+/// one durable offset per file): a 3 MiB download of `patterned(3 MiB, 7)`
+/// from the fault server, suspended with a prefix durable. A 0.2 manager
+/// migrates it to byte-range ledgers, and the job resumes from exactly its
+/// durable bytes with If-Range, and ends byte-exact.
+#[test]
+fn a_state_directory_written_by_0_1_opens_and_resumes_byte_exact() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = support::scratch("persist-v01");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let fixture = support::root().join("tests/fixtures/state-0.1/qmgr.db");
+    std::fs::copy(&fixture, state.join("qmgr.db")).unwrap();
+    let data = patterned(3 << 20, 7);
+    let server = TestServer::start();
+    server.add("/fixture.bin", Resource::new(data.clone()));
+
+    // The fixture names the port and paths of the machine that wrote it:
+    // point them here, and put back the partial file 0.1 had written.
+    let dst = dir.join("firmware.bin");
+    let temp = dir.join(".firmware.bin.29cb9fd0b95f.qmgr-part");
+    let db = rusqlite::Connection::open(state.join("qmgr.db")).unwrap();
+    let version: u32 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2, "the fixture is a 0.1 directory");
+    let (durable, etag): (u64, String) = db
+        .query_row("SELECT durable, validator FROM files", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })
+        .unwrap();
+    assert!(durable > 0 && durable < data.len() as u64);
+    db.execute(
+        "UPDATE files SET remote = ?1, local = ?2, temp = ?3",
+        rusqlite::params![
+            server.url("/fixture.bin"),
+            dst.to_str().unwrap(),
+            temp.to_str().unwrap()
+        ],
+    )
+    .unwrap();
+    drop(db);
+    std::fs::write(&temp, &data[..durable as usize]).unwrap();
+    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let manager = Manager::open(Some(&state)).unwrap();
+    let jobs = manager.jobs().unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(job.display_name(), "written by qmgr 0.1");
+    assert_eq!(job.description(), "state directory fixture");
+    assert_eq!(job.state(), JobState::Suspended);
+    assert_eq!(job.bytes_transferred(), durable);
+    assert_eq!(
+        job.file_progress(0).unwrap().bytes_total,
+        Some(data.len() as u64)
+    );
+    assert_eq!(job.minimum_retry_delay(), 1);
+    job.set_max_bandwidth(0).unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(job, Duration::from_secs(60)), JobState::Transferred);
+    let requests = server.requests("/fixture.bin");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(
+        requests[0].range.as_deref(),
+        Some(&*format!("bytes={durable}-"))
+    );
+    let if_range = requests[0].if_range.clone().unwrap();
+    assert!(
+        etag.contains(&if_range.replace('"', "\\\"")),
+        "{if_range} vs {etag}"
+    );
+    assert_eq!(
+        server.body_bytes_sent("/fixture.bin"),
+        data.len() as u64 - durable
+    );
+    assert_eq!(job.complete().unwrap(), qmgr::HResult(QM_S_OK));
+    assert!(
+        std::fs::read(&dst).unwrap() == data,
+        "the file is not byte-exact"
+    );
+    manager.close();
+    let db = rusqlite::Connection::open(state.join("qmgr.db")).unwrap();
+    let version: u32 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, qmgr::engine::store::SCHEMA_VERSION);
 }
 
 /// A child process running this test binary in one of the child modes.

@@ -23,6 +23,7 @@ use crate::engine::error::{Error, Result};
 use crate::engine::model::command::{
     Clock, Command, Effects, Files, Final, NewFile, Persist, Piece, Property, RunId,
 };
+use crate::engine::model::file::FileModel;
 use crate::engine::model::ledger::{Ledger, RangeSet};
 use crate::engine::model::planner;
 use crate::engine::transport::error::TransferError;
@@ -40,101 +41,6 @@ pub const MAX_DESCRIPTION: usize = 1024;
 pub const DEFAULT_RETRY_DELAY: u32 = 600;
 /// Default no-progress timeout, in seconds (14 days).
 pub const DEFAULT_NO_PROGRESS_TIMEOUT: u32 = 1_209_600;
-
-/// One file of a job.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct FileModel {
-    remote: String,
-    source: Source,
-    local: PathBuf,
-    size_hint: u64,
-    /// The temporary file, once created.
-    temp: Option<PathBuf>,
-    /// The identity of the source version the temporary file holds.
-    validator: Option<Validator>,
-    sha256: Option<[u8; 32]>,
-    ledger: Ledger,
-    /// Every byte arrived, was verified and is on disk.
-    completed: bool,
-    /// Already renamed to its local name by a `complete` that later failed.
-    committed: bool,
-}
-
-impl FileModel {
-    fn new(file: NewFile) -> FileModel {
-        FileModel {
-            remote: file.remote,
-            source: file.source,
-            local: file.local,
-            size_hint: file.size_hint,
-            temp: None,
-            validator: None,
-            sha256: None,
-            ledger: Ledger::new(),
-            completed: false,
-            committed: false,
-        }
-    }
-
-    /// The remote name as it was added.
-    pub(crate) fn remote(&self) -> &str {
-        &self.remote
-    }
-    /// What the remote name means.
-    pub(crate) fn source(&self) -> &Source {
-        &self.source
-    }
-    /// The destination path.
-    pub(crate) fn local(&self) -> &Path {
-        &self.local
-    }
-    /// The caller's size hint (0: none).
-    pub(crate) fn size_hint(&self) -> u64 {
-        self.size_hint
-    }
-    /// The temporary file, once created.
-    pub(crate) fn temp(&self) -> Option<&Path> {
-        self.temp.as_deref()
-    }
-    /// The version of the source the temporary file holds.
-    pub(crate) fn validator(&self) -> Option<&Validator> {
-        self.validator.as_ref()
-    }
-    /// The SHA-256 the file must have.
-    pub(crate) fn sha256(&self) -> Option<[u8; 32]> {
-        self.sha256
-    }
-    /// The file's byte ranges.
-    pub(crate) fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-    /// Transferred, verified and on disk.
-    pub(crate) fn completed(&self) -> bool {
-        self.completed
-    }
-    /// Already at its local name.
-    pub(crate) fn committed(&self) -> bool {
-        self.committed
-    }
-
-    /// The bytes the file counts as transferred.
-    fn shown_bytes(&self) -> u64 {
-        if self.committed {
-            self.ledger.total().unwrap_or(0)
-        } else {
-            self.ledger.arrived_bytes()
-        }
-    }
-
-    /// The file's progress as the API reports it.
-    pub(crate) fn progress(&self) -> FileProgress {
-        FileProgress {
-            bytes_total: self.ledger.total(),
-            bytes_transferred: self.shown_bytes(),
-            completed: self.completed,
-        }
-    }
-}
 
 /// Who holds the job's transfer slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,12 +167,7 @@ pub(crate) fn no_such_file(index: u32, count: usize) -> Error {
 
 impl JobModel {
     /// A new job: SUSPENDED, priority NORMAL, no files, BITS's defaults.
-    pub(crate) fn new(
-        id: JobId,
-        display_name: &str,
-        seq: u64,
-        clock: Clock,
-    ) -> Result<JobModel> {
+    pub(crate) fn new(id: JobId, display_name: &str, seq: u64, clock: Clock) -> Result<JobModel> {
         check_len("display name", display_name, MAX_DISPLAY_NAME)?;
         Ok(JobModel {
             id,
@@ -347,11 +248,13 @@ impl JobModel {
             let source = f.source_or_http();
             let complete = f.completed
                 && (f.committed
-                    || f
-                        .total
+                    || f.total
                         .is_some_and(|total| f.on_disk.is_some_and(|len| len >= total)));
             let ledger = if complete {
-                Ledger::restored(f.total, f.total.map_or_else(RangeSet::new, |t| RangeSet::of(0..t)))
+                Ledger::restored(
+                    f.total,
+                    f.total.map_or_else(RangeSet::new, |t| RangeSet::of(0..t)),
+                )
             } else {
                 let mut durable = f.durable;
                 durable.truncate(f.on_disk.unwrap_or(0));
@@ -664,7 +567,12 @@ impl JobModel {
                     f.ledger.record_all_durable();
                     f.completed = true;
                     self.files_done += 1;
-                    self.emit(NotifyFlags::FILE_TRANSFERRED, file as u32, HResult::OK, &mut fx);
+                    self.emit(
+                        NotifyFlags::FILE_TRANSFERRED,
+                        file as u32,
+                        HResult::OK,
+                        &mut fx,
+                    );
                     self.touch(clock, &mut fx);
                     fx.persist = Persist {
                         job: true,
@@ -675,7 +583,12 @@ impl JobModel {
             }
             Command::Progressed => {
                 self.progress_clock = clock.now;
-                self.emit(NotifyFlags::JOB_MODIFICATION, u32::MAX, HResult::OK, &mut fx);
+                self.emit(
+                    NotifyFlags::JOB_MODIFICATION,
+                    u32::MAX,
+                    HResult::OK,
+                    &mut fx,
+                );
             }
             Command::RunEnded { run, failure } => {
                 let was = self.run;
@@ -1003,7 +916,11 @@ impl JobModel {
     /// Recomputes the sums from the files.
     fn recount(&mut self) {
         self.known_bytes = self.files.iter().filter_map(|f| f.ledger.total()).sum();
-        self.unknown_sizes = self.files.iter().filter(|f| f.ledger.total().is_none()).count();
+        self.unknown_sizes = self
+            .files
+            .iter()
+            .filter(|f| f.ledger.total().is_none())
+            .count();
         self.bytes_done = self.files.iter().map(FileModel::shown_bytes).sum();
         self.files_done = self.files.iter().filter(|f| f.completed).count() as u32;
         self.next_incomplete = 0;

@@ -322,7 +322,10 @@ mod tests {
         assert_eq!(s.first_gap_from(0), (10, Some(20)));
         assert_eq!(s.first_gap_from(25), (30, Some(40)));
         assert_eq!(s.first_gap_from(45), (50, None));
-        assert_eq!(s.intersection(&set("5-25,45-100")).to_string(), "5-10,20-25,45-50");
+        assert_eq!(
+            s.intersection(&set("5-25,45-100")).to_string(),
+            "5-10,20-25,45-50"
+        );
         s.truncate(25);
         assert_eq!(s.to_string(), "0-10,20-25");
         s.truncate(0);
@@ -342,7 +345,13 @@ mod tests {
     #[test]
     fn sequential_transfer_is_one_growing_range() {
         let mut l = Ledger::new();
-        assert_eq!(l.next_missing(), Some(Span { start: 0, end: None }));
+        assert_eq!(
+            l.next_missing(),
+            Some(Span {
+                start: 0,
+                end: None
+            })
+        );
         l.set_total(Some(100));
         for at in (0..100).step_by(10) {
             l.record_arrived(at..at + 10);
@@ -362,19 +371,40 @@ mod tests {
         l.record_durable(0..80);
         assert_eq!(l.durable().to_string(), "0-50");
         l.truncate(30);
-        assert_eq!((l.arrived().to_string(), l.durable().to_string()), ("0-30".into(), "0-30".into()));
+        assert_eq!(
+            (l.arrived().to_string(), l.durable().to_string()),
+            ("0-30".into(), "0-30".into())
+        );
     }
 
     #[test]
     fn the_next_missing_span_is_the_first_gap() {
         let mut l = Ledger::restored(Some(100), set("0-20,50-60"));
-        assert_eq!(l.next_missing(), Some(Span { start: 20, end: Some(50) }));
+        assert_eq!(
+            l.next_missing(),
+            Some(Span {
+                start: 20,
+                end: Some(50)
+            })
+        );
         l.record_arrived(20..50);
-        assert_eq!(l.next_missing(), Some(Span { start: 60, end: Some(100) }));
+        assert_eq!(
+            l.next_missing(),
+            Some(Span {
+                start: 60,
+                end: Some(100)
+            })
+        );
         l.record_arrived(60..100);
         assert_eq!(l.next_missing(), None);
         l.clear();
-        assert_eq!(l.next_missing(), Some(Span { start: 0, end: None }));
+        assert_eq!(
+            l.next_missing(),
+            Some(Span {
+                start: 0,
+                end: None
+            })
+        );
         assert_eq!(l.total(), None);
     }
 }

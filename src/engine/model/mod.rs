@@ -1,6 +1,7 @@
 //! The model: plain data and pure transitions, no threads, no locks, no I/O.
 //!
 //! - [`job`]: a job's data and every BITS state change (`apply(command) -> effects`);
+//! - `file`: one file of a job;
 //! - [`ledger`]: a file's byte ranges, arrived, durable and wanted;
 //! - [`planner`]: which stretch of which file to fetch next;
 //! - [`schedule`]: which queued jobs get a transfer slot, whom to preempt;
@@ -10,7 +11,11 @@
 //! are), `types`, `error` and `hresult`; the runtime and the store import it.
 
 pub(crate) mod command;
+pub(crate) mod file;
 pub mod job;
 pub mod ledger;
 pub(crate) mod planner;
 pub(crate) mod schedule;
+
+#[cfg(test)]
+mod lifecycle_tests;

@@ -6,7 +6,7 @@
 //! to the same question, over the same ledgers.
 
 use crate::engine::model::command::Piece;
-use crate::engine::model::job::FileModel;
+use crate::engine::model::file::FileModel;
 
 /// The next piece: the first missing stretch of the first file not yet
 /// transferred, looking from file `from` on (files before it are complete).
@@ -19,9 +19,12 @@ pub(crate) fn next_piece(files: &[FileModel], from: usize) -> Option<Piece> {
         .enumerate()
         .skip(from)
         .find(|(_, f)| !f.completed())?;
-    let span = f.ledger().next_missing().unwrap_or(crate::engine::model::ledger::Span {
-        start: f.ledger().contiguous_end(),
-        end: f.ledger().total(),
-    });
+    let span = f
+        .ledger()
+        .next_missing()
+        .unwrap_or(crate::engine::model::ledger::Span {
+            start: f.ledger().contiguous_end(),
+            end: f.ledger().total(),
+        });
     Some(Piece { file, span })
 }

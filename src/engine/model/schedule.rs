@@ -75,7 +75,10 @@ mod tests {
         ];
         assert_eq!(decide(&seen, 2).start, vec![3, 2]);
         assert_eq!(decide(&seen, 10).start, vec![3, 2, 1, 0]);
-        let running = [job(Priority::Normal, 1, true, false), job(Priority::Low, 2, false, true)];
+        let running = [
+            job(Priority::Normal, 1, true, false),
+            job(Priority::Low, 2, false, true),
+        ];
         assert_eq!(decide(&running, 1), Decision::default());
     }
 
@@ -99,7 +102,10 @@ mod tests {
         seen[2].running = true;
         assert_eq!(decide(&seen, 3).preempt, None);
         // Foreground jobs are never preempted.
-        let all_fg = [job(Priority::Foreground, 1, true, false), job(Priority::Foreground, 2, false, true)];
+        let all_fg = [
+            job(Priority::Foreground, 1, true, false),
+            job(Priority::Foreground, 2, false, true),
+        ];
         assert_eq!(decide(&all_fg, 1).preempt, None);
     }
 }

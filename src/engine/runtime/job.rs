@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::MutexGuard;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::model::command::{
-    Clock, Command, Effects, Files, Final, NewFile, Property,
-};
+use crate::engine::model::command::{Clock, Command, Effects, Files, Final, NewFile, Property};
 use crate::engine::model::job::{JobModel, Run, StoredJob};
 use crate::engine::runtime::commit;
 use crate::engine::runtime::notify::Registration;
@@ -143,7 +141,8 @@ impl Job {
         for f in model.files().iter().filter(|f| !f.completed()) {
             if let Some(temp) = f.temp() {
                 // Only qmgr's own temporary file, reopened without following links.
-                let _ = partial::reopen(temp).and_then(|file| file.set_len(f.ledger().arrived().end()));
+                let _ =
+                    partial::reopen(temp).and_then(|file| file.set_len(f.ledger().arrived().end()));
             }
         }
         let job = Job {
@@ -199,7 +198,6 @@ impl Job {
         if self.shared.throttle.rate() != model.max_bandwidth() {
             self.shared.throttle.set_rate(model.max_bandwidth());
         }
-        let persistent = self.persistent();
         let mut work = Work {
             events: fx.events,
             wake_waiters: fx.wake_waiters,
@@ -216,7 +214,7 @@ impl Job {
         if wants_rows || state_changed {
             slot.version += 1;
         }
-        if persistent && wants_rows && !fx.forget {
+        if wants_rows && !fx.forget && self.persistent() {
             let files = match fx.persist.files {
                 Files::None => Vec::new(),
                 Files::One(i) => vec![rows::file_record(model, i)],
@@ -293,7 +291,12 @@ impl Job {
         let files: Vec<FileRecord> = rows
             .files
             .into_iter()
-            .filter(|f| written.files.get(f.index as usize).is_none_or(|&v| rows.version > v))
+            .filter(|f| {
+                written
+                    .files
+                    .get(f.index as usize)
+                    .is_none_or(|&v| rows.version > v)
+            })
             .collect();
         if job.is_none() && files.is_empty() {
             return Ok(());
@@ -402,7 +405,8 @@ impl Job {
 
     /// The current state; lock-free.
     pub fn state(&self) -> JobState {
-        JobState::from_u32(self.shared.live.state.load(Ordering::Acquire)).unwrap_or(JobState::Error)
+        JobState::from_u32(self.shared.live.state.load(Ordering::Acquire))
+            .unwrap_or(JobState::Error)
     }
 
     /// Bytes transferred over all files; lock-free (`QM_PROGRESS_SIZE_DONE`).
@@ -454,7 +458,10 @@ impl Job {
 
     /// The local name of file `index`.
     pub fn file_local_name(&self, index: u32) -> Result<String> {
-        self.read(|m| m.file(index).map(|f| f.local().to_string_lossy().into_owned()))
+        self.read(|m| {
+            m.file(index)
+                .map(|f| f.local().to_string_lossy().into_owned())
+        })
     }
 
     /// The size hint file `index` was added with (0: none).
@@ -520,7 +527,12 @@ impl Job {
 
     /// The custom headers as set, `None` when there are none.
     pub fn custom_headers(&self) -> Option<String> {
-        self.read(|m| m.http().custom_headers.as_ref().map(|(text, _)| text.clone()))
+        self.read(|m| {
+            m.http()
+                .custom_headers
+                .as_ref()
+                .map(|(text, _)| text.clone())
+        })
     }
 
     /// The proxy setting.
@@ -569,7 +581,10 @@ impl Job {
         let _op = self.lock_for_change()?;
         let saved = self.apply(Command::Suspend);
         self.wait_for_run_end();
-        self.shared.live.bytes_per_second.store(0, Ordering::Relaxed);
+        self.shared
+            .live
+            .bytes_per_second
+            .store(0, Ordering::Relaxed);
         saved
     }
 
@@ -617,9 +632,7 @@ impl Job {
         let (done, outcome) = commit::commit_files(&pending);
         let failed = outcome.is_err();
         let saved = self.apply(Command::Committed { done, failed });
-        if let Err(err) = outcome {
-            return Err(err);
-        }
+        outcome?;
         saved?;
         let (removed, _) = self.remove_temps();
         self.apply(Command::Finish {
@@ -831,7 +844,9 @@ impl Job {
     /// write) before it is given up and the transfer retried; at least 1 s,
     /// default 60 s.
     pub fn set_stall_timeout(&self, seconds: u32) -> Result<()> {
-        self.set(Property::StallTimeout(Duration::from_secs(u64::from(seconds))))
+        self.set(Property::StallTimeout(Duration::from_secs(u64::from(
+            seconds,
+        ))))
     }
 
     /// Sets the SHA-256 (64 hex digits) that file `index` must have, or
@@ -846,7 +861,11 @@ impl Job {
 
     /// Gives the job a transfer slot: registers run `run` with its token.
     /// False when the job cannot start (no longer queued, finishing).
-    pub(crate) fn start_run(&self, run: u64, token: Arc<crate::engine::transport::cancel::CancelToken>) -> bool {
+    pub(crate) fn start_run(
+        &self,
+        run: u64,
+        token: Arc<crate::engine::transport::cancel::CancelToken>,
+    ) -> bool {
         let mut slot = self.shared.data.lock();
         match self.apply_locked(&mut slot, Command::Start { run }) {
             Ok(work) => {
@@ -860,12 +879,19 @@ impl Job {
     }
 
     /// Records the end of run `run` (with its failure), forgets its token.
-    pub(crate) fn end_run(&self, run: u64, failure: Option<crate::engine::transport::error::TransferError>) {
+    pub(crate) fn end_run(
+        &self,
+        run: u64,
+        failure: Option<crate::engine::transport::error::TransferError>,
+    ) {
         let mut slot = self.shared.data.lock();
         slot.token = None;
         let work = self.apply_locked(&mut slot, Command::RunEnded { run, failure });
         drop(slot);
-        self.shared.live.bytes_per_second.store(0, Ordering::Relaxed);
+        self.shared
+            .live
+            .bytes_per_second
+            .store(0, Ordering::Relaxed);
         if let Ok(work) = work {
             let _ = self.carry_out(work);
         }

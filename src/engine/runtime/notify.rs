@@ -52,14 +52,20 @@ impl Dispatcher {
         let registry: Arc<Mutex<HashMap<JobId, Arc<Registration>>>> = Arc::default();
         let running = Arc::new(Mutex::new(()));
         let open = Arc::new(AtomicBool::new(true));
-        let (lookup, gate, still_open) = (Arc::clone(&registry), Arc::clone(&running), Arc::clone(&open));
+        let (lookup, gate, still_open) = (
+            Arc::clone(&registry),
+            Arc::clone(&running),
+            Arc::clone(&open),
+        );
         let thread = std::thread::Builder::new()
             .name("qmgr-notify".into())
             .spawn(move || {
                 for (job, event) in receiver {
                     let _running = gate.lock();
                     let registration = lookup.lock().get(&job).cloned();
-                    let Some(registration) = registration else { continue };
+                    let Some(registration) = registration else {
+                        continue;
+                    };
                     if still_open.load(Ordering::Acquire)
                         && registration.active.load(Ordering::Acquire)
                     {

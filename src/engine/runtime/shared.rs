@@ -43,7 +43,12 @@ pub(crate) struct ManagerShared {
 
 impl ManagerShared {
     /// A manager's shared state; `next_seq` continues the stored jobs' order.
-    pub(crate) fn new(store: Option<Store>, dispatcher: Dispatcher, next_seq: u64, max_active: usize) -> ManagerShared {
+    pub(crate) fn new(
+        store: Option<Store>,
+        dispatcher: Dispatcher,
+        next_seq: u64,
+        max_active: usize,
+    ) -> ManagerShared {
         ManagerShared {
             open: AtomicBool::new(true),
             jobs: Mutex::new(Vec::new()),

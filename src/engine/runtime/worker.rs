@@ -71,7 +71,8 @@ impl FileTask {
 /// Runs a job until its files are transferred, it fails, or it is stopped;
 /// then tells the model how the run ended.
 pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_pieces(&job, &token)));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_pieces(&job, &token)));
     let failure = match result {
         Ok(Ok(())) | Ok(Err(Interrupt::Stopped)) => None,
         Ok(Err(Interrupt::Failed(e) | Interrupt::Lost(e))) => Some(e),
@@ -240,7 +241,15 @@ fn transfer_attempt(
         file: &temp,
         path: &temp_path,
     };
-    let result = copy::copy(job, token, target, task.kind(), &mut *body, start, sha.as_mut());
+    let result = copy::copy(
+        job,
+        token,
+        target,
+        task.kind(),
+        &mut *body,
+        start,
+        sha.as_mut(),
+    );
     if job.persistent() && matches!(result, Err(Interrupt::Stopped)) {
         // Suspend, close or preemption: keep every byte written so far.
         copy::checkpoint(job, target, task.state(job).offset);

@@ -21,6 +21,7 @@ pub(crate) mod rows;
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 use rusqlite::types::Value;
@@ -434,15 +435,22 @@ impl Store {
         files: &[FileRecord],
     ) -> Result<()> {
         self.write("save job", |tx| {
+            static JOB_UPSERT: OnceLock<String> = OnceLock::new();
+            static FILE_UPSERT: OnceLock<String> = OnceLock::new();
             if let Some(job) = job {
-                let sql = upsert_sql("jobs", &JOB_COLUMNS, &["id"], &IMMUTABLE_JOB_COLUMNS);
-                tx.prepare_cached(&sql)
+                let sql = JOB_UPSERT.get_or_init(|| {
+                    upsert_sql("jobs", &JOB_COLUMNS, &["id"], &IMMUTABLE_JOB_COLUMNS)
+                });
+                tx.prepare_cached(sql)
                     .and_then(|mut stmt| stmt.execute(params_from_iter(job.values())))
                     .map_err(|e| db_error("save job", e))?;
             }
             if !files.is_empty() {
-                let sql = upsert_sql("files", &FILE_COLUMNS, &FILE_KEY_COLUMNS, &[]);
-                let mut stmt = tx.prepare_cached(&sql).map_err(|e| db_error("save file", e))?;
+                let sql = FILE_UPSERT
+                    .get_or_init(|| upsert_sql("files", &FILE_COLUMNS, &FILE_KEY_COLUMNS, &[]));
+                let mut stmt = tx
+                    .prepare_cached(sql)
+                    .map_err(|e| db_error("save file", e))?;
                 for file in files {
                     stmt.execute(params_from_iter(file.values(id)))
                         .map_err(|e| db_error("save file", e))?;
@@ -521,7 +529,11 @@ fn load(db: &Connection) -> Result<Vec<StoredRows>> {
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(|e| db_error("load jobs", e))?;
     let mut files_stmt = db
-        .prepare(&select("files", &FILE_COLUMNS, "WHERE job_id = ?1 ORDER BY idx"))
+        .prepare(&select(
+            "files",
+            &FILE_COLUMNS,
+            "WHERE job_id = ?1 ORDER BY idx",
+        ))
         .map_err(|e| db_error("load files", e))?;
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -605,7 +617,9 @@ mod tests {
             durable: "0-6".into(),
             ..file.clone()
         };
-        store.save(&[1; 16], None, std::slice::from_ref(&durable)).unwrap();
+        store
+            .save(&[1; 16], None, std::slice::from_ref(&durable))
+            .unwrap();
         assert_eq!(
             Store::open(&d).err().unwrap().code.0,
             QM_E_SHARING_VIOLATION

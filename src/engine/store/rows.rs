@@ -87,15 +87,15 @@ pub(crate) fn stored_job(
         created: from_epoch_ms(job.created_ms),
         modified: from_epoch_ms(job.modified_ms),
         transfer_completed: job.completed_ms.map(from_epoch_ms),
-        error: job
-            .error
-            .map(|(code, context, file_index, http_status, description)| JobError {
+        error: job.error.map(
+            |(code, context, file_index, http_status, description)| JobError {
                 code: HResult(code),
                 context: ErrorContext::from_u32(context).unwrap_or(ErrorContext::Unknown),
                 file_index,
                 http_status,
                 description,
-            }),
+            },
+        ),
         http: HttpOptions::from_json(&job.http_options),
         files: files
             .into_iter()

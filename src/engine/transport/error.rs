@@ -28,7 +28,11 @@ pub(crate) struct TransferError {
 
 impl TransferError {
     /// A fatal error.
-    pub(crate) fn fatal(code: HResult, context: ErrorContext, description: String) -> TransferError {
+    pub(crate) fn fatal(
+        code: HResult,
+        context: ErrorContext,
+        description: String,
+    ) -> TransferError {
         TransferError {
             code,
             context,
@@ -84,9 +88,10 @@ pub(crate) enum SourceKind {
 pub(crate) fn read_error(kind: SourceKind, err: &std::io::Error, at: u64) -> TransferError {
     let (code, context) = match kind {
         SourceKind::Local => (HResult::from_io_error(err), ErrorContext::RemoteFile),
-        SourceKind::Http if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
-            (HResult(QM_E_WINHTTP_TIMEOUT), ErrorContext::GeneralTransport)
-        }
+        SourceKind::Http if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => (
+            HResult(QM_E_WINHTTP_TIMEOUT),
+            ErrorContext::GeneralTransport,
+        ),
         SourceKind::Http => (
             HResult(QM_E_WINHTTP_CONNECTION_ERROR),
             ErrorContext::GeneralTransport,
@@ -109,7 +114,8 @@ pub(crate) fn status_error(
     offset: u64,
 ) -> TransferError {
     let transient = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
-    let description = format!("GET {url} (from byte {offset}): the server answered {status} {reason}");
+    let description =
+        format!("GET {url} (from byte {offset}): the server answered {status} {reason}");
     let context = if status >= 500 {
         ErrorContext::RemoteApplication
     } else {
@@ -194,14 +200,26 @@ mod tests {
             assert_eq!(e.retry_after, Some(Duration::from_secs(9)));
         }
         for status in [400, 401, 403, 404, 410, 501] {
-            let e = status_error(status, "Nope", Some(Duration::from_secs(9)), "http://h/x", 7);
+            let e = status_error(
+                status,
+                "Nope",
+                Some(Duration::from_secs(9)),
+                "http://h/x",
+                7,
+            );
             assert!(!e.transient, "{status}");
             assert_eq!(e.retry_after, None);
             assert_eq!(e.code, HResult::from_http_status(status));
             assert!(e.description.contains("from byte 7"), "{}", e.description);
         }
-        assert_eq!(status_error(503, "", None, "u", 0).context, ErrorContext::RemoteApplication);
-        assert_eq!(status_error(404, "", None, "u", 0).context, ErrorContext::RemoteFile);
+        assert_eq!(
+            status_error(503, "", None, "u", 0).context,
+            ErrorContext::RemoteApplication
+        );
+        assert_eq!(
+            status_error(404, "", None, "u", 0).context,
+            ErrorContext::RemoteFile
+        );
     }
 
     #[test]

@@ -117,7 +117,12 @@ impl Client {
             return self.fetch_whole(url);
         };
         let response = self.send(url, Some((offset, tag)), offset)?;
-        match decide_resume(offset, known, response.status().as_u16(), response.headers()) {
+        match decide_resume(
+            offset,
+            known,
+            response.status().as_u16(),
+            response.headers(),
+        ) {
             ResumeDecision::Resume => Ok(opened(response, offset, known.total, known.clone())),
             ResumeDecision::Complete => Ok(Opened {
                 start: offset,
@@ -359,7 +364,10 @@ mod tests {
         let good = headers(&[("content-range", "bytes 400-999/1000"), ("etag", "\"v1\"")]);
         assert_eq!(decide_resume(400, &v, 206, &good), ResumeDecision::Resume);
         let no_etag = headers(&[("content-range", "bytes 400-999/1000")]);
-        assert_eq!(decide_resume(400, &v, 206, &no_etag), ResumeDecision::Resume);
+        assert_eq!(
+            decide_resume(400, &v, 206, &no_etag),
+            ResumeDecision::Resume
+        );
         for bad in [
             headers(&[("content-range", "bytes 300-999/1000")]),
             headers(&[("content-range", "bytes 400-999/2000")]),
@@ -368,22 +376,44 @@ mod tests {
             headers(&[("content-range", "garbage")]),
             HeaderMap::new(),
         ] {
-            assert_eq!(decide_resume(400, &v, 206, &bad), ResumeDecision::Restart, "{bad:?}");
+            assert_eq!(
+                decide_resume(400, &v, 206, &bad),
+                ResumeDecision::Restart,
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn a_200_restarts_a_416_at_the_end_is_done_and_errors_fail() {
         let v = known("\"v1\"", 1000);
-        assert_eq!(decide_resume(400, &v, 200, &HeaderMap::new()), ResumeDecision::Whole);
+        assert_eq!(
+            decide_resume(400, &v, 200, &HeaderMap::new()),
+            ResumeDecision::Whole
+        );
         let at_end = headers(&[("content-range", "bytes */1000")]);
-        assert_eq!(decide_resume(1000, &v, 416, &at_end), ResumeDecision::Complete);
-        assert_eq!(decide_resume(1000, &v, 416, &HeaderMap::new()), ResumeDecision::Complete);
+        assert_eq!(
+            decide_resume(1000, &v, 416, &at_end),
+            ResumeDecision::Complete
+        );
+        assert_eq!(
+            decide_resume(1000, &v, 416, &HeaderMap::new()),
+            ResumeDecision::Complete
+        );
         let other_size = headers(&[("content-range", "bytes */500")]);
-        assert_eq!(decide_resume(1000, &v, 416, &other_size), ResumeDecision::Restart);
-        assert_eq!(decide_resume(400, &v, 416, &at_end), ResumeDecision::Restart);
+        assert_eq!(
+            decide_resume(1000, &v, 416, &other_size),
+            ResumeDecision::Restart
+        );
+        assert_eq!(
+            decide_resume(400, &v, 416, &at_end),
+            ResumeDecision::Restart
+        );
         for status in [404, 412, 500, 503] {
-            assert_eq!(decide_resume(400, &v, status, &HeaderMap::new()), ResumeDecision::Fail);
+            assert_eq!(
+                decide_resume(400, &v, status, &HeaderMap::new()),
+                ResumeDecision::Fail
+            );
         }
     }
 }

@@ -1,0 +1,106 @@
+//! One file of a job: where it comes from and goes to, its temporary file,
+//! the version it holds, and its ledger. Fields are the model's to change
+//! (`JobModel::apply`); everyone else reads them through the getters.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::model::command::NewFile;
+use crate::engine::model::ledger::Ledger;
+use crate::engine::transport::source::Source;
+use crate::engine::transport::validator::Validator;
+use crate::engine::types::FileProgress;
+
+/// One file of a job.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FileModel {
+    pub(super) remote: String,
+    pub(super) source: Source,
+    pub(super) local: PathBuf,
+    pub(super) size_hint: u64,
+    /// The temporary file, once created.
+    pub(super) temp: Option<PathBuf>,
+    /// The identity of the source version the temporary file holds.
+    pub(super) validator: Option<Validator>,
+    pub(super) sha256: Option<[u8; 32]>,
+    pub(super) ledger: Ledger,
+    /// Every byte arrived, was verified and is on disk.
+    pub(super) completed: bool,
+    /// Already renamed to its local name by a `complete` that later failed.
+    pub(super) committed: bool,
+}
+
+impl FileModel {
+    pub(super) fn new(file: NewFile) -> FileModel {
+        FileModel {
+            remote: file.remote,
+            source: file.source,
+            local: file.local,
+            size_hint: file.size_hint,
+            temp: None,
+            validator: None,
+            sha256: None,
+            ledger: Ledger::new(),
+            completed: false,
+            committed: false,
+        }
+    }
+
+    /// The remote name as it was added.
+    pub(crate) fn remote(&self) -> &str {
+        &self.remote
+    }
+    /// What the remote name means.
+    pub(crate) fn source(&self) -> &Source {
+        &self.source
+    }
+    /// The destination path.
+    pub(crate) fn local(&self) -> &Path {
+        &self.local
+    }
+    /// The caller's size hint (0: none).
+    pub(crate) fn size_hint(&self) -> u64 {
+        self.size_hint
+    }
+    /// The temporary file, once created.
+    pub(crate) fn temp(&self) -> Option<&Path> {
+        self.temp.as_deref()
+    }
+    /// The version of the source the temporary file holds.
+    pub(crate) fn validator(&self) -> Option<&Validator> {
+        self.validator.as_ref()
+    }
+    /// The SHA-256 the file must have.
+    pub(crate) fn sha256(&self) -> Option<[u8; 32]> {
+        self.sha256
+    }
+    /// The file's byte ranges.
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+    /// Transferred, verified and on disk.
+    pub(crate) fn completed(&self) -> bool {
+        self.completed
+    }
+    /// Already at its local name.
+    pub(crate) fn committed(&self) -> bool {
+        self.committed
+    }
+
+    /// The bytes the file counts as transferred.
+    pub(super) fn shown_bytes(&self) -> u64 {
+        if self.committed {
+            self.ledger.total().unwrap_or(0)
+        } else {
+            self.ledger.arrived_bytes()
+        }
+    }
+
+    /// The file's progress as the API reports it.
+    pub(crate) fn progress(&self) -> FileProgress {
+        FileProgress {
+            bytes_total: self.ledger.total(),
+            bytes_transferred: self.shown_bytes(),
+            completed: self.completed,
+        }
+    }
+}

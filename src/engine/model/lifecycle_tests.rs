@@ -1,0 +1,969 @@
+//! Every row of DESIGN §3 "The job's life", and every error path, as tests
+//! of the model alone: no thread, no socket, no file, no clock.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::engine::model::command::{Clock, Command, Effects, Files, Final, NewFile, Property};
+use crate::engine::model::job::{JobModel, Run, StoredFile, StoredJob};
+use crate::engine::model::ledger::{RangeSet, Span};
+use crate::engine::transport::error::TransferError;
+use crate::engine::transport::options::HttpOptions;
+use crate::engine::transport::source::Source;
+use crate::engine::types::*;
+use crate::hresult::*;
+
+/// A fixed starting time; tests move it with `Clock::later`.
+fn t0() -> Clock {
+    use std::sync::OnceLock;
+    static T0: OnceLock<Clock> = OnceLock::new();
+    *T0.get_or_init(Clock::now)
+}
+
+fn new_job() -> JobModel {
+    JobModel::new(JobId([7; 16]), "job", 1, t0()).unwrap()
+}
+
+fn file(n: u32) -> NewFile {
+    let remote = format!("http://server/{n}");
+    NewFile {
+        source: Source::Http(remote.clone()),
+        remote,
+        local: PathBuf::from(format!("/dest/{n}")),
+        size_hint: 0,
+    }
+}
+
+fn apply(job: &mut JobModel, command: Command) -> Effects {
+    job.apply(command, t0()).unwrap()
+}
+
+fn apply_at(job: &mut JobModel, command: Command, at: Clock) -> Effects {
+    job.apply(command, at).unwrap()
+}
+
+fn refused(job: &mut JobModel, command: Command) -> i32 {
+    let before = format!("{job:?}");
+    let code = job.apply(command, t0()).unwrap_err().code.0;
+    assert_eq!(
+        format!("{job:?}"),
+        before,
+        "a refused command changed the job"
+    );
+    code
+}
+
+fn kinds(fx: &Effects) -> Vec<u32> {
+    fx.events.iter().map(|e| e.kind).collect()
+}
+
+/// A job with `files` files, resumed and started as run 1.
+fn running_job(files: u32) -> JobModel {
+    let mut job = new_job();
+    apply(
+        &mut job,
+        Command::AddFiles {
+            files: (0..files).map(file).collect(),
+            seq: 2,
+        },
+    );
+    apply(&mut job, Command::Resume { seq: 3 });
+    apply(&mut job, Command::Start { run: 1 });
+    job
+}
+
+/// Transfers file `index` of a running job completely: `len` bytes.
+fn transfer_file(job: &mut JobModel, index: usize, len: u64) {
+    let fx = apply(job, Command::NextPiece);
+    assert_eq!(fx.piece.unwrap().file, index);
+    assert_eq!(job.state(), JobState::Connecting);
+    apply(
+        job,
+        Command::Opened {
+            file: index,
+            start: 0,
+            total: Some(len),
+            validator: None,
+        },
+    );
+    assert_eq!(job.state(), JobState::Transferring);
+    apply(
+        job,
+        Command::Arrived {
+            file: index,
+            range: 0..len,
+        },
+    );
+    apply(job, Command::FileDone { file: index });
+}
+
+fn transient(code: i32) -> TransferError {
+    TransferError::transient(HResult(code), ErrorContext::GeneralTransport, "lost".into())
+}
+
+fn fatal(code: i32) -> TransferError {
+    TransferError::fatal(HResult(code), ErrorContext::RemoteFile, "gone".into())
+}
+
+/// Ends a job by cancelling it.
+fn cancel(job: &mut JobModel) -> Effects {
+    apply(job, Command::BeginFinish);
+    apply(
+        job,
+        Command::Finish {
+            outcome: Final::Cancelled,
+            temps_removed: vec![],
+        },
+    )
+}
+
+#[test]
+fn create_gives_a_suspended_normal_job_with_bits_defaults() {
+    let job = new_job();
+    assert_eq!(job.state(), JobState::Suspended);
+    assert_eq!(job.priority(), Priority::Normal);
+    assert_eq!(job.notify_flags(), NotifyFlags::DEFAULT);
+    assert_eq!(job.retry_delay(), 600);
+    assert_eq!(job.no_progress_timeout(), 1_209_600);
+    assert!(job.files().is_empty());
+    let long = "x".repeat(257);
+    let err = JobModel::new(JobId([1; 16]), &long, 1, t0()).unwrap_err();
+    assert_eq!(err.code.0, QM_BG_E_STRING_TOO_LONG);
+}
+
+#[test]
+fn add_files_appends_all_or_none() {
+    let mut job = new_job();
+    let fx = apply(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(0), file(1)],
+            seq: 2,
+        },
+    );
+    assert_eq!(job.files().len(), 2);
+    assert_eq!(fx.persist.files, Files::All);
+    assert!(fx.persist.job);
+    assert_eq!(job.published().bytes_total, None, "sizes are unknown");
+    // One duplicate refuses the whole batch.
+    let code = refused(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(2), file(0)],
+            seq: 3,
+        },
+    );
+    assert_eq!(code, QM_E_INVALIDARG);
+    assert_eq!(
+        refused(
+            &mut job,
+            Command::AddFiles {
+                files: vec![],
+                seq: 3
+            }
+        ),
+        QM_E_INVALIDARG
+    );
+    assert_eq!(job.state(), JobState::Suspended, "adding does not resume");
+}
+
+#[test]
+fn add_files_to_a_transferred_job_queues_it_again() {
+    let mut job = running_job(1);
+    transfer_file(&mut job, 0, 10);
+    apply(&mut job, Command::NextPiece);
+    assert_eq!(job.state(), JobState::Transferred);
+    assert!(job.times().transfer_completion.is_some());
+    let fx = apply(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(1)],
+            seq: 9,
+        },
+    );
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!(job.queue_seq(), 9);
+    assert!(fx.wake_scheduler);
+    assert!(job.times().transfer_completion.is_none());
+}
+
+#[test]
+fn add_files_to_a_final_job_is_an_invalid_state() {
+    let mut job = new_job();
+    cancel(&mut job);
+    let code = refused(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(0)],
+            seq: 2,
+        },
+    );
+    assert_eq!(code, QM_BG_E_INVALID_STATE);
+}
+
+#[test]
+fn resume_queues_suspended_error_and_transient_jobs() {
+    // SUSPENDED
+    let mut job = new_job();
+    apply(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(0)],
+            seq: 2,
+        },
+    );
+    let fx = apply(&mut job, Command::Resume { seq: 5 });
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!(job.queue_seq(), 5);
+    assert!(fx.wake_scheduler && fx.persist.job);
+    // ERROR
+    apply(&mut job, Command::Start { run: 1 });
+    apply(&mut job, Command::NextPiece);
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: Some(fatal(QM_E_FAIL)),
+        },
+    );
+    assert_eq!(job.state(), JobState::Error);
+    apply(&mut job, Command::Resume { seq: 6 });
+    assert_eq!(job.state(), JobState::Queued);
+    assert!(job.error().is_err(), "resume clears the error");
+    // TRANSIENT_ERROR
+    apply(&mut job, Command::Start { run: 2 });
+    apply(&mut job, Command::NextPiece);
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 2,
+            failure: Some(transient(QM_E_WINHTTP_TIMEOUT)),
+        },
+    );
+    assert_eq!(job.state(), JobState::TransientError);
+    apply(&mut job, Command::Resume { seq: 7 });
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!(job.retry_at(), None);
+}
+
+#[test]
+fn resume_of_an_active_job_changes_nothing() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    for state in [JobState::Connecting, JobState::Transferring] {
+        if state == JobState::Transferring {
+            apply(
+                &mut job,
+                Command::Opened {
+                    file: 0,
+                    start: 0,
+                    total: Some(5),
+                    validator: None,
+                },
+            );
+        }
+        assert_eq!(job.state(), state);
+        let seq = job.queue_seq();
+        let fx = apply(&mut job, Command::Resume { seq: 99 });
+        assert_eq!(fx, Effects::default());
+        assert_eq!((job.state(), job.queue_seq()), (state, seq));
+    }
+}
+
+#[test]
+fn resume_refuses_empty_transferred_and_final_jobs() {
+    let mut job = new_job();
+    assert_eq!(refused(&mut job, Command::Resume { seq: 2 }), QM_BG_E_EMPTY);
+    let mut done = running_job(1);
+    transfer_file(&mut done, 0, 3);
+    apply(&mut done, Command::NextPiece);
+    assert_eq!(
+        refused(&mut done, Command::Resume { seq: 2 }),
+        QM_BG_E_EMPTY
+    );
+    cancel(&mut job);
+    assert_eq!(
+        refused(&mut job, Command::Resume { seq: 2 }),
+        QM_BG_E_INVALID_STATE
+    );
+}
+
+#[test]
+fn resume_after_every_byte_arrived_goes_to_transferred() {
+    let mut job = running_job(1);
+    transfer_file(&mut job, 0, 8);
+    // A suspend raced the end: the file is done, the job not yet TRANSFERRED.
+    apply(&mut job, Command::Suspend);
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: None,
+        },
+    );
+    assert_eq!(job.state(), JobState::Suspended);
+    let fx = apply(&mut job, Command::Resume { seq: 4 });
+    assert_eq!(job.state(), JobState::Transferred);
+    assert!(fx.wake_waiters);
+}
+
+#[test]
+fn suspend_stops_the_run_and_keeps_the_bytes() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    apply(
+        &mut job,
+        Command::Opened {
+            file: 0,
+            start: 0,
+            total: Some(100),
+            validator: None,
+        },
+    );
+    apply(
+        &mut job,
+        Command::Arrived {
+            file: 0,
+            range: 0..40,
+        },
+    );
+    let fx = apply(&mut job, Command::Suspend);
+    assert_eq!(job.state(), JobState::Suspended);
+    assert!(fx.stop_run && fx.wake_waiters && fx.persist.job);
+    assert_eq!(job.run(), Run::Stopping(1));
+    // The stopping worker's last chunk still counts, but it gets no new piece
+    // and cannot move the state.
+    apply(
+        &mut job,
+        Command::Arrived {
+            file: 0,
+            range: 40..50,
+        },
+    );
+    assert_eq!(apply(&mut job, Command::NextPiece).piece, None);
+    assert_eq!(job.state(), JobState::Suspended);
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: Some(transient(QM_E_FAIL)),
+        },
+    );
+    assert_eq!(
+        job.state(),
+        JobState::Suspended,
+        "a stopped run's failure is not the job's"
+    );
+    assert_eq!(job.run(), Run::Idle);
+    assert_eq!(job.published().bytes_transferred, 50);
+    // Suspend works from every non-final state, and not from final ones.
+    apply(&mut job, Command::Suspend);
+    assert_eq!(job.state(), JobState::Suspended);
+    cancel(&mut job);
+    assert_eq!(refused(&mut job, Command::Suspend), QM_BG_E_INVALID_STATE);
+}
+
+#[test]
+fn cancel_stops_the_run_and_ends_the_job_once() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    let fx = apply(&mut job, Command::BeginFinish);
+    assert!(fx.stop_run);
+    assert!(job.finishing());
+    let fx = apply(
+        &mut job,
+        Command::Finish {
+            outcome: Final::Cancelled,
+            temps_removed: vec![0],
+        },
+    );
+    assert_eq!(job.state(), JobState::Cancelled);
+    assert!(fx.forget && fx.wake_waiters && fx.wake_scheduler);
+    assert_eq!(
+        refused(&mut job, Command::BeginFinish),
+        QM_BG_E_INVALID_STATE
+    );
+}
+
+#[test]
+fn complete_commits_transferred_files_and_reports_partial_ones() {
+    let mut job = running_job(2);
+    transfer_file(&mut job, 0, 4);
+    apply(&mut job, Command::BeginFinish);
+    assert_eq!(job.files_to_commit(), vec![0]);
+    assert_eq!(job.incomplete_files(), 1, "PARTIAL_COMPLETE");
+    apply(
+        &mut job,
+        Command::Committed {
+            done: vec![0],
+            failed: false,
+        },
+    );
+    let fx = apply(
+        &mut job,
+        Command::Finish {
+            outcome: Final::Acknowledged,
+            temps_removed: vec![1],
+        },
+    );
+    assert_eq!(job.state(), JobState::Acknowledged);
+    assert!(fx.forget);
+}
+
+#[test]
+fn a_failed_rename_leaves_the_job_as_it_was() {
+    let mut job = running_job(2);
+    transfer_file(&mut job, 0, 4);
+    transfer_file(&mut job, 1, 4);
+    apply(&mut job, Command::NextPiece);
+    assert_eq!(job.state(), JobState::Transferred);
+    apply(&mut job, Command::BeginFinish);
+    let fx = apply(
+        &mut job,
+        Command::Committed {
+            done: vec![0],
+            failed: true,
+        },
+    );
+    assert_eq!(job.state(), JobState::Transferred);
+    assert!(!job.finishing());
+    assert_eq!(fx.persist.files, Files::All, "the renamed file is recorded");
+    assert!(job.files()[0].committed());
+    assert_eq!(
+        job.files_to_commit(),
+        vec![1],
+        "a retry renames only the rest"
+    );
+    // An active job whose transfer was stopped for the commit goes back to the queue.
+    let mut active = running_job(1);
+    apply(&mut active, Command::NextPiece);
+    apply(&mut active, Command::BeginFinish);
+    let fx = apply(
+        &mut active,
+        Command::Committed {
+            done: vec![],
+            failed: true,
+        },
+    );
+    assert_eq!(active.state(), JobState::Queued);
+    assert!(fx.wake_scheduler);
+}
+
+#[test]
+fn the_worker_moves_a_job_through_connecting_and_transferring_to_transferred() {
+    let mut job = running_job(2);
+    let every_event = NotifyFlags::ALL & !NotifyFlags::DISABLE;
+    apply(
+        &mut job,
+        Command::Set(Property::NotifyFlags(NotifyFlags(every_event))),
+    );
+    transfer_file(&mut job, 0, 10);
+    let fx = apply(&mut job, Command::NextPiece);
+    assert_eq!(
+        fx.piece.unwrap().span,
+        Span {
+            start: 0,
+            end: None
+        }
+    );
+    apply(
+        &mut job,
+        Command::Opened {
+            file: 1,
+            start: 0,
+            total: None,
+            validator: None,
+        },
+    );
+    apply(
+        &mut job,
+        Command::Arrived {
+            file: 1,
+            range: 0..6,
+        },
+    );
+    apply(&mut job, Command::Sized { file: 1, len: 6 });
+    let fx = apply(&mut job, Command::FileDone { file: 1 });
+    assert!(kinds(&fx).contains(&NotifyFlags::FILE_TRANSFERRED));
+    assert_eq!(fx.events[0].file_index, 1);
+    let fx = apply(&mut job, Command::NextPiece);
+    assert_eq!(fx.piece, None);
+    assert_eq!(job.state(), JobState::Transferred);
+    assert!(kinds(&fx).contains(&NotifyFlags::JOB_TRANSFERRED));
+    assert!(fx.wake_waiters);
+    let p = job.published();
+    assert_eq!((p.bytes_total, p.bytes_transferred), (Some(16), 16));
+    assert_eq!((p.files_total, p.files_transferred), (2, 2));
+    assert!(job.status().complete);
+}
+
+#[test]
+fn a_transient_failure_waits_the_retry_delay_or_a_longer_retry_after() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::Set(Property::RetryDelay(30)));
+    apply(&mut job, Command::NextPiece);
+    let fx = apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: Some(transient(QM_E_WINHTTP_TIMEOUT)),
+        },
+    );
+    assert_eq!(job.state(), JobState::TransientError);
+    assert!(fx.wake_scheduler && fx.persist.job);
+    assert!(
+        !job.state().is_settled(),
+        "wait goes on through TRANSIENT_ERROR"
+    );
+    assert_eq!(job.retry_at(), Some(t0().now + Duration::from_secs(30)));
+    let status = job.status();
+    assert!(status.error);
+    assert_eq!(status.win32_result, 12002);
+    assert_eq!(job.error().unwrap().file_index, Some(0));
+    // Not yet due: nothing happens.
+    apply_at(
+        &mut job,
+        Command::RetryDue { seq: 8 },
+        t0().later(Duration::from_secs(29)),
+    );
+    assert_eq!(job.state(), JobState::TransientError);
+    // Due: back to the queue, counted, at the end of the queue.
+    apply_at(
+        &mut job,
+        Command::RetryDue { seq: 8 },
+        t0().later(Duration::from_secs(30)),
+    );
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!((job.num_retries(), job.queue_seq()), (1, 8));
+    // A server's longer Retry-After wins; a delay below 1 s is raised to 1 s.
+    apply(&mut job, Command::Start { run: 2 });
+    apply(&mut job, Command::NextPiece);
+    let mut busy = transient(QM_E_FAIL);
+    busy.retry_after = Some(Duration::from_secs(120));
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 2,
+            failure: Some(busy),
+        },
+    );
+    assert_eq!(job.retry_at(), Some(t0().now + Duration::from_secs(120)));
+    apply(&mut job, Command::Set(Property::RetryDelay(0)));
+    assert_eq!(job.retry_delay(), 1);
+}
+
+#[test]
+fn a_fatal_failure_is_an_error_with_its_code_and_notification() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    let fx = apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: Some(fatal(HResult::from_http_status(404).0)),
+        },
+    );
+    assert_eq!(job.state(), JobState::Error);
+    assert!(fx.wake_waiters);
+    assert_eq!(kinds(&fx), vec![NotifyFlags::JOB_ERROR]);
+    assert_eq!(fx.events[0].code, HResult::from_http_status(404));
+    let err = job.error().unwrap();
+    assert_eq!(err.context, ErrorContext::RemoteFile);
+    assert_eq!(job.retry_at(), None);
+}
+
+#[test]
+fn transient_failures_without_progress_for_the_timeout_are_final() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::Set(Property::NoProgressTimeout(60)));
+    apply(&mut job, Command::NextPiece);
+    // Progress 50 s in restarts the window.
+    apply_at(
+        &mut job,
+        Command::Progressed,
+        t0().later(Duration::from_secs(50)),
+    );
+    apply_at(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: Some(transient(QM_E_FAIL)),
+        },
+        t0().later(Duration::from_secs(100)),
+    );
+    assert_eq!(
+        job.state(),
+        JobState::TransientError,
+        "50 s without progress"
+    );
+    apply_at(
+        &mut job,
+        Command::RetryDue { seq: 4 },
+        t0().later(Duration::from_secs(700)),
+    );
+    apply(&mut job, Command::Start { run: 2 });
+    apply(&mut job, Command::NextPiece);
+    apply_at(
+        &mut job,
+        Command::RunEnded {
+            run: 2,
+            failure: Some(transient(QM_E_FAIL)),
+        },
+        t0().later(Duration::from_secs(111)),
+    );
+    assert_eq!(job.state(), JobState::Error, "61 s without progress");
+    // Timeout 0: the first error is final.
+    let mut strict = running_job(1);
+    apply(&mut strict, Command::Set(Property::NoProgressTimeout(0)));
+    apply(&mut strict, Command::NextPiece);
+    apply(
+        &mut strict,
+        Command::RunEnded {
+            run: 1,
+            failure: Some(transient(QM_E_FAIL)),
+        },
+    );
+    assert_eq!(strict.state(), JobState::Error);
+}
+
+#[test]
+fn preemption_sends_a_running_job_back_to_the_queue() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    let seq = job.queue_seq();
+    let fx = apply(&mut job, Command::Preempt);
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!(job.queue_seq(), seq, "it keeps its place");
+    assert!(fx.stop_run);
+    assert_eq!(job.run(), Run::Stopping(1));
+    // Until the run has ended it cannot start again; then it can.
+    assert!(job.apply(Command::Start { run: 2 }, t0()).is_err());
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: None,
+        },
+    );
+    assert_eq!(job.state(), JobState::Queued);
+    apply(&mut job, Command::Start { run: 2 });
+    // Preempting a job that is not running does nothing.
+    let mut idle = new_job();
+    assert_eq!(apply(&mut idle, Command::Preempt), Effects::default());
+}
+
+#[test]
+fn a_job_starts_only_when_queued_idle_and_not_finishing() {
+    let mut job = new_job();
+    assert!(
+        job.apply(Command::Start { run: 1 }, t0()).is_err(),
+        "suspended"
+    );
+    apply(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(0)],
+            seq: 2,
+        },
+    );
+    apply(&mut job, Command::Resume { seq: 3 });
+    apply(&mut job, Command::BeginFinish);
+    assert!(
+        job.apply(Command::Start { run: 1 }, t0()).is_err(),
+        "finishing"
+    );
+    let mut failed = new_job();
+    apply(
+        &mut failed,
+        Command::AddFiles {
+            files: vec![file(0)],
+            seq: 2,
+        },
+    );
+    apply(&mut failed, Command::Resume { seq: 3 });
+    apply(
+        &mut failed,
+        Command::StartFailed {
+            error: transient(QM_E_OUTOFMEMORY),
+        },
+    );
+    assert_eq!(failed.state(), JobState::TransientError);
+}
+
+#[test]
+fn a_restarted_source_or_a_failed_checksum_empties_the_ledger() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    apply(
+        &mut job,
+        Command::Opened {
+            file: 0,
+            start: 0,
+            total: Some(100),
+            validator: None,
+        },
+    );
+    apply(
+        &mut job,
+        Command::Arrived {
+            file: 0,
+            range: 0..60,
+        },
+    );
+    apply(
+        &mut job,
+        Command::Durable {
+            file: 0,
+            range: 0..60,
+        },
+    );
+    // A resume at 60 whose answer restarts the file (another version).
+    apply(
+        &mut job,
+        Command::Opened {
+            file: 0,
+            start: 0,
+            total: Some(200),
+            validator: None,
+        },
+    );
+    let f = &job.files()[0];
+    assert_eq!(
+        (f.ledger().arrived_bytes(), f.ledger().durable().len()),
+        (0, 0)
+    );
+    assert_eq!(job.published().bytes_total, Some(200));
+    apply(
+        &mut job,
+        Command::Arrived {
+            file: 0,
+            range: 0..200,
+        },
+    );
+    let fx = apply(
+        &mut job,
+        Command::Discarded {
+            file: 0,
+            temp_removed: true,
+        },
+    );
+    assert_eq!(fx.persist.files, Files::One(0));
+    let f = &job.files()[0];
+    assert_eq!(
+        (f.ledger().arrived_bytes(), f.validator(), f.temp()),
+        (0, None, None)
+    );
+    assert_eq!(job.published().bytes_transferred, 0);
+}
+
+#[test]
+fn a_resume_at_an_offset_keeps_what_precedes_it() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    apply(
+        &mut job,
+        Command::Opened {
+            file: 0,
+            start: 0,
+            total: Some(100),
+            validator: None,
+        },
+    );
+    apply(
+        &mut job,
+        Command::Arrived {
+            file: 0,
+            range: 0..70,
+        },
+    );
+    apply(
+        &mut job,
+        Command::Durable {
+            file: 0,
+            range: 0..50,
+        },
+    );
+    // The temporary file turned out to hold only 60 bytes.
+    apply(
+        &mut job,
+        Command::Opened {
+            file: 0,
+            start: 60,
+            total: Some(100),
+            validator: None,
+        },
+    );
+    let l = job.files()[0].ledger();
+    assert_eq!(
+        (l.arrived().to_string(), l.durable().to_string()),
+        ("0-60".into(), "0-50".into())
+    );
+    assert_eq!(
+        l.next_missing(),
+        Some(Span {
+            start: 60,
+            end: Some(100)
+        })
+    );
+}
+
+#[test]
+fn setters_validate_and_final_jobs_refuse_them() {
+    let mut job = new_job();
+    let fx = apply(&mut job, Command::Set(Property::DisplayName("fw".into())));
+    assert!(fx.persist.job);
+    assert_eq!(
+        refused(
+            &mut job,
+            Command::Set(Property::Description("d".repeat(1025)))
+        ),
+        QM_BG_E_STRING_TOO_LONG
+    );
+    assert_eq!(
+        refused(
+            &mut job,
+            Command::Set(Property::NotifyFlags(NotifyFlags(0x40)))
+        ),
+        QM_E_INVALIDARG
+    );
+    assert_eq!(
+        refused(
+            &mut job,
+            Command::Set(Property::FileSha256 {
+                index: 0,
+                digest: None
+            })
+        ),
+        QM_E_ITEM_NOT_FOUND
+    );
+    let fx = apply(
+        &mut job,
+        Command::Set(Property::Priority(Priority::Foreground)),
+    );
+    assert!(fx.wake_scheduler);
+    assert!(job.status().foreground);
+    apply(
+        &mut job,
+        Command::Set(Property::StallTimeout(Duration::ZERO)),
+    );
+    assert_eq!(job.http().stall_timeout, Duration::from_secs(1));
+    cancel(&mut job);
+    assert_eq!(
+        refused(&mut job, Command::Set(Property::MaxBandwidth(5))),
+        QM_BG_E_INVALID_STATE
+    );
+}
+
+#[test]
+fn notifications_follow_the_flags() {
+    let mut job = running_job(1);
+    // Default flags: JOB_TRANSFERRED and JOB_ERROR only.
+    let fx = apply(&mut job, Command::Set(Property::Description("x".into())));
+    assert!(fx.events.is_empty());
+    apply(
+        &mut job,
+        Command::Set(Property::NotifyFlags(NotifyFlags(
+            NotifyFlags::JOB_MODIFICATION | NotifyFlags::DISABLE,
+        ))),
+    );
+    let fx = apply(&mut job, Command::Set(Property::Description("y".into())));
+    assert!(fx.events.is_empty(), "DISABLE wins");
+    apply(
+        &mut job,
+        Command::Set(Property::NotifyFlags(NotifyFlags(
+            NotifyFlags::JOB_MODIFICATION,
+        ))),
+    );
+    let fx = apply(&mut job, Command::Progressed);
+    assert_eq!(kinds(&fx), vec![NotifyFlags::JOB_MODIFICATION]);
+}
+
+fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
+    StoredJob {
+        id: JobId([9; 16]),
+        created_order: 1,
+        display_name: "stored".into(),
+        description: String::new(),
+        state: state as u32,
+        priority: 1,
+        retry_delay: 0,
+        no_progress_timeout: 10,
+        notify_flags: 0xFF,
+        max_bandwidth: 7,
+        num_retries: 2,
+        queue_seq: 3,
+        created: t0().wall,
+        modified: t0().wall,
+        transfer_completed: None,
+        error: None,
+        http: HttpOptions::default(),
+        files,
+    }
+}
+
+fn stored_file(total: u64, durable: &str, on_disk: Option<u64>, completed: bool) -> StoredFile {
+    StoredFile {
+        remote: "http://server/x".into(),
+        local: "/dest/x".into(),
+        size_hint: 0,
+        temp: Some("/dest/.x.qmgr-part".into()),
+        on_disk,
+        validator: None,
+        sha256: None,
+        total: Some(total),
+        durable: durable.parse::<RangeSet>().unwrap(),
+        completed,
+        committed: false,
+    }
+}
+
+#[test]
+fn a_restored_job_trusts_only_durable_bytes_still_on_disk() {
+    for (state, expected) in [
+        (JobState::Transferring, JobState::Queued),
+        (JobState::Connecting, JobState::Queued),
+        (JobState::TransientError, JobState::Queued),
+        (JobState::Suspended, JobState::Suspended),
+        (JobState::Error, JobState::Error),
+    ] {
+        let (job, changed) = JobModel::restore(stored(state, vec![]), t0());
+        assert_eq!(job.state(), expected);
+        assert_eq!(changed, state != expected);
+    }
+    let (job, _) = JobModel::restore(
+        stored(
+            JobState::Suspended,
+            vec![
+                stored_file(100, "0-80", Some(50), false),
+                stored_file(100, "0-100", Some(100), true),
+                stored_file(100, "0-100", Some(90), true),
+                stored_file(100, "0-30", None, false),
+            ],
+        ),
+        t0(),
+    );
+    let arrived: Vec<String> = job
+        .files()
+        .iter()
+        .map(|f| f.ledger().arrived().to_string())
+        .collect();
+    assert_eq!(arrived, ["0-50", "0-100", "0-90", ""]);
+    let done: Vec<bool> = job.files().iter().map(|f| f.completed()).collect();
+    assert_eq!(
+        done,
+        [false, true, false, false],
+        "a short completed file is fetched again"
+    );
+    assert_eq!(
+        job.files()[3].temp(),
+        None,
+        "a missing temporary file is forgotten"
+    );
+    let p = job.published();
+    assert_eq!(
+        (p.bytes_total, p.bytes_transferred, p.files_transferred),
+        (Some(400), 240, 1)
+    );
+    assert_eq!(job.retry_delay(), 1);
+    assert_eq!(job.notify_flags(), NotifyFlags(NotifyFlags::ALL));
+}
