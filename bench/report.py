@@ -227,6 +227,7 @@ def main():
         ("busy_before", "CPU busy with other work just before measuring (HTTP / criterion)"),
         ("load_before", "load average before / after the HTTP scenarios"),
         ("qmgr", "qmgr"),
+        ("qmgr_before", "qmgr-before (QMGR_BASELINE: the build compared against)"),
         ("rustc", "rustc"),
         ("curl", "curl"),
         ("wget", "wget"),
@@ -236,6 +237,8 @@ def main():
         ("time", "timing"),
     ]:
         v = m.get(key, "")
+        if key == "qmgr_before" and not v:
+            continue
         if key == "busy_before":
             v = f"{m.get('busy_before', '?')}% / {m.get('busy_before_criterion') or '–'}%"
         if key == "load_before":
@@ -268,7 +271,7 @@ def main():
             w("Not measured in this run.")
             w("")
             return None
-        order = ["qmgr", "curl", "wget", "aria2c"]
+        order = ["qmgr", "qmgr-before", "curl", "wget", "aria2c"]
         tools.sort(key=lambda t: order.index(t) if t in order else 99)
         sums = {t: summarize(runs[(scenario, t)]) for t in tools}
         q = sums.get("qmgr")
@@ -301,7 +304,10 @@ def main():
         w("Commands:")
         w("")
         for t in tools:
-            w(f"- {t}: {TOOL_COMMANDS[scenario.removesuffix('_shm')].get(t, '')}")
+            command = TOOL_COMMANDS[scenario.removesuffix("_shm")].get(t, "")
+            if t == "qmgr-before":
+                command = "the qmgr command above, run with the binary of `QMGR_BASELINE`"
+            w(f"- {t}: {command}")
         w("")
         return sums
 

@@ -31,6 +31,10 @@
 # abi` runs the criterion micro-benchmarks, and bench/report.py writes
 # BENCHMARKS.md with medians, ratios and the targets.
 #
+# QMGR_BASELINE=/path/to/another/qmgr adds that binary as the tool
+# "qmgr-before" to the same runs (scenarios 1 and 2, alternating with the
+# others): a before/after of a change, measured side by side.
+#
 # Environment: RUNS (default 5), PORT (default: a free one), QMGR_BENCH_DATA
 # (default bench/data), QMGR_BENCH_OUT (where downloads land, default a
 # directory under ${TMPDIR:-/tmp}; it holds at most 1 GiB at a time),
@@ -206,19 +210,20 @@ ARIA_COMMON=(--quiet=true --console-log-level=error --summary-interval=0 --allow
 # cmd_for SCENARIO TOOL DIR: sets CMD to the command line that downloads the
 # scenario's files into DIR (absolute, existing, empty).
 cmd_for() {
-    local scenario=$1 tool=$2 dir=$3
+    local scenario=$1 tool=$2 dir=$3 bin=$QMGR_BIN
+    if [ "$tool" = qmgr-before ]; then bin=$QMGR_BASELINE tool=qmgr; fi
     case "${scenario%_shm}/$tool" in
     big/qmgr)
         if [ "$QMGR_MODE" = cli ]; then
-            CMD=("$QMGR_BIN" transfer "$BASE/big.bin" "$dir/big.bin" --quiet)
+            CMD=("$bin" transfer "$BASE/big.bin" "$dir/big.bin" --quiet)
         else
-            CMD=("$QMGR_BIN" "$BASE/big.bin" "$dir/big.bin")
+            CMD=("$bin" "$BASE/big.bin" "$dir/big.bin")
         fi ;;
     big/curl) CMD=(curl -sS --fail -o "$dir/big.bin" "$BASE/big.bin") ;;
     big/wget) CMD=(wget -q -O "$dir/big.bin" "$BASE/big.bin") ;;
     big/aria2c) CMD=(aria2c "${ARIA_COMMON[@]}" -x1 -s1 -j1 -d "$dir" -o big.bin "$BASE/big.bin") ;;
     small/qmgr)
-        CMD=("$QMGR_BIN" transfer)
+        CMD=("$bin" transfer)
         local i
         for ((i = 0; i < SMALL_COUNT; i++)); do CMD+=("${SMALL_URLS[i]}" "$dir/$(small_name "$i")"); done
         CMD+=(--quiet) ;;
@@ -388,11 +393,16 @@ BUSY_BEFORE=$(wait_idle)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
-if wanted big; then scenario big 1 qmgr curl wget aria2c; fi
-if wanted big_shm && [ -n "$SHM_OUT" ]; then scenario big_shm 1 qmgr curl wget aria2c; fi
+BEFORE=()
+if [ -n "${QMGR_BASELINE:-}" ]; then
+    [ -x "$QMGR_BASELINE" ] || die "QMGR_BASELINE=$QMGR_BASELINE is not an executable"
+    BEFORE=(qmgr-before)
+fi
+if wanted big; then scenario big 1 qmgr "${BEFORE[@]}" curl wget aria2c; fi
+if wanted big_shm && [ -n "$SHM_OUT" ]; then scenario big_shm 1 qmgr "${BEFORE[@]}" curl wget aria2c; fi
 if [ "$QMGR_MODE" = cli ]; then
-    if wanted small; then scenario small 1 qmgr curl aria2c; fi
-    if wanted small_shm && [ -n "$SHM_OUT" ]; then scenario small_shm 1 qmgr curl aria2c; fi
+    if wanted small; then scenario small 1 qmgr "${BEFORE[@]}" curl aria2c; fi
+    if wanted small_shm && [ -n "$SHM_OUT" ]; then scenario small_shm 1 qmgr "${BEFORE[@]}" curl aria2c; fi
     if wanted limit; then scenario limit 0 qmgr curl aria2c; fi
 else
     log "scenarios 2 and 3 need the qmgr CLI: skipped"
@@ -436,6 +446,7 @@ fs_type=$(df -T "$OUT" | awk 'NR == 2 { print $2 }')
     echo "discarded=$DISCARDED"
     echo "qmgr_mode=$QMGR_MODE"
     echo "qmgr=$(if [ "$QMGR_MODE" = cli ]; then "$QMGR_BIN" --version 2>/dev/null | head -n 1; else echo "quickstart example"; fi) (git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown))"
+    if [ -n "${QMGR_BASELINE:-}" ]; then echo "qmgr_before=$("$QMGR_BASELINE" --version 2>/dev/null | head -n 1) ($QMGR_BASELINE)"; fi
     echo "rustc=$(rustc --version)"
     echo "curl=$(curl --version | head -n 1 | awk '{ print $1, $2, $4, $5 }')"
     echo "wget=$(wget --version | head -n 1 | awk '{ print $1, $2, $3 }')"

@@ -214,36 +214,24 @@ impl JobModel {
             }
             other => other,
         };
-        let mut job = JobModel {
-            id: stored.id,
-            created_order: stored.created_order,
-            state,
-            files: Vec::with_capacity(stored.files.len()),
-            display_name: stored.display_name,
-            description: stored.description,
-            priority: Priority::from_u32(stored.priority).unwrap_or(Priority::Normal),
-            retry_delay: stored.retry_delay.max(1),
-            no_progress_timeout: stored.no_progress_timeout,
-            max_bandwidth: stored.max_bandwidth,
-            http: stored.http,
-            notify_flags: NotifyFlags(stored.notify_flags & NotifyFlags::ALL),
-            error: stored.error,
-            num_retries: stored.num_retries,
-            created: stored.created,
-            modified: stored.modified,
-            transfer_completed: stored.transfer_completed,
-            queue_seq: stored.queue_seq,
-            run: Run::Idle,
-            retry_at: None,
-            progress_clock: clock.now,
-            finishing: false,
-            current: None,
-            known_bytes: 0,
-            unknown_sizes: 0,
-            bytes_done: 0,
-            files_done: 0,
-            next_incomplete: 0,
-        };
+        let mut job = JobModel::new(stored.id, "", stored.created_order, clock)
+            .expect("an empty display name is always valid");
+        job.state = state;
+        job.files = Vec::with_capacity(stored.files.len());
+        job.display_name = stored.display_name;
+        job.description = stored.description;
+        job.priority = Priority::from_u32(stored.priority).unwrap_or(Priority::Normal);
+        job.retry_delay = stored.retry_delay.max(1);
+        job.no_progress_timeout = stored.no_progress_timeout;
+        job.max_bandwidth = stored.max_bandwidth;
+        job.http = stored.http;
+        job.notify_flags = NotifyFlags(stored.notify_flags & NotifyFlags::ALL);
+        job.error = stored.error;
+        job.num_retries = stored.num_retries;
+        job.created = stored.created;
+        job.modified = stored.modified;
+        job.transfer_completed = stored.transfer_completed;
+        job.queue_seq = stored.queue_seq;
         for f in stored.files {
             let source = f.source_or_http();
             let complete = f.completed

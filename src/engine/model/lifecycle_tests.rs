@@ -77,24 +77,28 @@ fn transfer_file(job: &mut JobModel, index: usize, len: u64) {
     let fx = apply(job, Command::NextPiece);
     assert_eq!(fx.piece.unwrap().file, index);
     assert_eq!(job.state(), JobState::Connecting);
+    opened(job, index, 0, Some(len));
+    assert_eq!(job.state(), JobState::Transferring);
+    arrived(job, index, 0..len);
+    apply(job, Command::FileDone { file: index });
+}
+
+/// The worker opened file `index` at `start` of a source of `total` bytes.
+fn opened(job: &mut JobModel, index: usize, start: u64, total: Option<u64>) -> Effects {
     apply(
         job,
         Command::Opened {
             file: index,
-            start: 0,
-            total: Some(len),
+            start,
+            total,
             validator: None,
         },
-    );
-    assert_eq!(job.state(), JobState::Transferring);
-    apply(
-        job,
-        Command::Arrived {
-            file: index,
-            range: 0..len,
-        },
-    );
-    apply(job, Command::FileDone { file: index });
+    )
+}
+
+/// These bytes of file `index` were written.
+fn arrived(job: &mut JobModel, index: usize, range: std::ops::Range<u64>) -> Effects {
+    apply(job, Command::Arrived { file: index, range })
 }
 
 fn transient(code: i32) -> TransferError {
@@ -252,15 +256,7 @@ fn resume_of_an_active_job_changes_nothing() {
     apply(&mut job, Command::NextPiece);
     for state in [JobState::Connecting, JobState::Transferring] {
         if state == JobState::Transferring {
-            apply(
-                &mut job,
-                Command::Opened {
-                    file: 0,
-                    start: 0,
-                    total: Some(5),
-                    validator: None,
-                },
-            );
+            opened(&mut job, 0, 0, Some(5));
         }
         assert_eq!(job.state(), state);
         let seq = job.queue_seq();
@@ -311,35 +307,15 @@ fn resume_after_every_byte_arrived_goes_to_transferred() {
 fn suspend_stops_the_run_and_keeps_the_bytes() {
     let mut job = running_job(1);
     apply(&mut job, Command::NextPiece);
-    apply(
-        &mut job,
-        Command::Opened {
-            file: 0,
-            start: 0,
-            total: Some(100),
-            validator: None,
-        },
-    );
-    apply(
-        &mut job,
-        Command::Arrived {
-            file: 0,
-            range: 0..40,
-        },
-    );
+    opened(&mut job, 0, 0, Some(100));
+    arrived(&mut job, 0, 0..40);
     let fx = apply(&mut job, Command::Suspend);
     assert_eq!(job.state(), JobState::Suspended);
     assert!(fx.stop_run && fx.wake_waiters && fx.persist.job);
     assert_eq!(job.run(), Run::Stopping(1));
     // The stopping worker's last chunk still counts, but it gets no new piece
     // and cannot move the state.
-    apply(
-        &mut job,
-        Command::Arrived {
-            file: 0,
-            range: 40..50,
-        },
-    );
+    arrived(&mut job, 0, 40..50);
     assert_eq!(apply(&mut job, Command::NextPiece).piece, None);
     assert_eq!(job.state(), JobState::Suspended);
     apply(
@@ -466,22 +442,8 @@ fn the_worker_moves_a_job_through_connecting_and_transferring_to_transferred() {
             end: None
         }
     );
-    apply(
-        &mut job,
-        Command::Opened {
-            file: 1,
-            start: 0,
-            total: None,
-            validator: None,
-        },
-    );
-    apply(
-        &mut job,
-        Command::Arrived {
-            file: 1,
-            range: 0..6,
-        },
-    );
+    opened(&mut job, 1, 0, None);
+    arrived(&mut job, 1, 0..6);
     apply(&mut job, Command::Sized { file: 1, len: 6 });
     let fx = apply(&mut job, Command::FileDone { file: 1 });
     assert!(kinds(&fx).contains(&NotifyFlags::FILE_TRANSFERRED));
@@ -694,22 +656,8 @@ fn a_job_starts_only_when_queued_idle_and_not_finishing() {
 fn a_restarted_source_or_a_failed_checksum_empties_the_ledger() {
     let mut job = running_job(1);
     apply(&mut job, Command::NextPiece);
-    apply(
-        &mut job,
-        Command::Opened {
-            file: 0,
-            start: 0,
-            total: Some(100),
-            validator: None,
-        },
-    );
-    apply(
-        &mut job,
-        Command::Arrived {
-            file: 0,
-            range: 0..60,
-        },
-    );
+    opened(&mut job, 0, 0, Some(100));
+    arrived(&mut job, 0, 0..60);
     apply(
         &mut job,
         Command::Durable {
@@ -718,28 +666,14 @@ fn a_restarted_source_or_a_failed_checksum_empties_the_ledger() {
         },
     );
     // A resume at 60 whose answer restarts the file (another version).
-    apply(
-        &mut job,
-        Command::Opened {
-            file: 0,
-            start: 0,
-            total: Some(200),
-            validator: None,
-        },
-    );
+    opened(&mut job, 0, 0, Some(200));
     let f = &job.files()[0];
     assert_eq!(
         (f.ledger().arrived_bytes(), f.ledger().durable().len()),
         (0, 0)
     );
     assert_eq!(job.published().bytes_total, Some(200));
-    apply(
-        &mut job,
-        Command::Arrived {
-            file: 0,
-            range: 0..200,
-        },
-    );
+    arrived(&mut job, 0, 0..200);
     let fx = apply(
         &mut job,
         Command::Discarded {
@@ -760,22 +694,8 @@ fn a_restarted_source_or_a_failed_checksum_empties_the_ledger() {
 fn a_resume_at_an_offset_keeps_what_precedes_it() {
     let mut job = running_job(1);
     apply(&mut job, Command::NextPiece);
-    apply(
-        &mut job,
-        Command::Opened {
-            file: 0,
-            start: 0,
-            total: Some(100),
-            validator: None,
-        },
-    );
-    apply(
-        &mut job,
-        Command::Arrived {
-            file: 0,
-            range: 0..70,
-        },
-    );
+    opened(&mut job, 0, 0, Some(100));
+    arrived(&mut job, 0, 0..70);
     apply(
         &mut job,
         Command::Durable {
@@ -784,15 +704,7 @@ fn a_resume_at_an_offset_keeps_what_precedes_it() {
         },
     );
     // The temporary file turned out to hold only 60 bytes.
-    apply(
-        &mut job,
-        Command::Opened {
-            file: 0,
-            start: 60,
-            total: Some(100),
-            validator: None,
-        },
-    );
+    opened(&mut job, 0, 60, Some(100));
     let l = job.files()[0].ledger();
     assert_eq!(
         (l.arrived().to_string(), l.durable().to_string()),

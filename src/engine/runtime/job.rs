@@ -56,6 +56,8 @@ struct Work {
     wake_scheduler: bool,
     stop: Option<Arc<crate::engine::transport::cancel::CancelToken>>,
     forget: bool,
+    /// The job's bandwidth limit changed to this.
+    rate: Option<u64>,
 }
 
 impl std::fmt::Debug for Job {
@@ -195,10 +197,9 @@ impl Job {
     fn prepare(&self, slot: &mut Slot, fx: Effects) -> Work {
         let model = &slot.model;
         self.shared.live.publish(model.published());
-        if self.shared.throttle.rate() != model.max_bandwidth() {
-            self.shared.throttle.set_rate(model.max_bandwidth());
-        }
         let mut work = Work {
+            rate: (self.shared.throttle.rate() != model.max_bandwidth())
+                .then(|| model.max_bandwidth()),
             events: fx.events,
             wake_waiters: fx.wake_waiters,
             wake_scheduler: fx.wake_scheduler,
@@ -240,6 +241,9 @@ impl Job {
     fn carry_out(&self, work: Work) -> Result<()> {
         if let Some(token) = work.stop {
             token.cancel();
+        }
+        if let Some(rate) = work.rate {
+            self.shared.throttle.set_rate(rate);
         }
         let manager = self.shared.manager.upgrade();
         let mut saved = Ok(());
@@ -594,13 +598,7 @@ impl Job {
     pub fn cancel(&self) -> Result<HResult> {
         let op = self.lock_for_change()?;
         self.begin_finish("cancel")?;
-        let (removed, undeleted) = self.remove_temps();
-        self.apply(Command::Finish {
-            outcome: Final::Cancelled,
-            temps_removed: removed,
-        })?;
-        drop(op);
-        self.retire_notify();
+        let undeleted = self.finish(op, Final::Cancelled)?;
         Ok(HResult(if undeleted > 0 {
             QM_BG_S_UNABLE_TO_DELETE_FILES
         } else {
@@ -634,13 +632,7 @@ impl Job {
         let saved = self.apply(Command::Committed { done, failed });
         outcome?;
         saved?;
-        let (removed, _) = self.remove_temps();
-        self.apply(Command::Finish {
-            outcome: Final::Acknowledged,
-            temps_removed: removed,
-        })?;
-        drop(op);
-        self.retire_notify();
+        self.finish(op, Final::Acknowledged)?;
         Ok(HResult(if partial_files > 0 {
             QM_BG_S_PARTIAL_COMPLETE
         } else {
@@ -661,6 +653,25 @@ impl Job {
         Ok(())
     }
 
+    /// The last step of cancel and complete: deletes the temporary files,
+    /// makes the job final, releases `op`, then drops its callback (with no
+    /// lock held: retiring waits for a running callback, which may be
+    /// waiting for one). Returns how many temporary files could not be deleted.
+    fn finish(&self, op: MutexGuard<'_, ()>, outcome: Final) -> Result<usize> {
+        let (removed, undeleted) = self.remove_temps();
+        self.apply(Command::Finish {
+            outcome,
+            temps_removed: removed,
+        })?;
+        drop(op);
+        if let Some(manager) = self.shared.manager.upgrade() {
+            if let Some(old) = manager.dispatcher.register(self.shared.id, 0, None) {
+                manager.dispatcher.retire(&old);
+            }
+        }
+        Ok(undeleted)
+    }
+
     /// Deletes every temporary file of the job; returns the files whose
     /// temporary file is gone and how many could not be deleted (their
     /// paths stay recorded).
@@ -672,16 +683,6 @@ impl Job {
                 .collect()
         });
         commit::remove_temps(&temps)
-    }
-
-    /// Drops the job's callback once it became final (with no lock held:
-    /// retiring waits for a running callback, which may be waiting for one).
-    fn retire_notify(&self) {
-        if let Some(manager) = self.shared.manager.upgrade() {
-            if let Some(old) = manager.dispatcher.register(self.shared.id, 0, None) {
-                manager.dispatcher.retire(&old);
-            }
-        }
     }
 
     /// Makes the job FOREGROUND (`SwitchToForeground`).

@@ -298,15 +298,7 @@ fn build_agent(options: &HttpOptions) -> Result<Agent, TransferError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ureq::http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        map
-    }
+    use crate::engine::transport::validator::test_headers as headers;
 
     #[test]
     fn content_range_is_parsed_strictly() {

@@ -85,17 +85,22 @@ impl HttpValidator {
     }
 }
 
+/// A header map of these pairs, for tests of header parsing.
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (k, v) in pairs {
+        map.insert(*k, ureq::http::HeaderValue::from_str(v).unwrap());
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ureq::http::HeaderValue;
 
-    pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        map
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        test_headers(pairs)
     }
 
     #[test]
