@@ -56,6 +56,9 @@ pub const QM_E_WINHTTP_CANNOT_CONNECT: qm_hresult = 0x8007_2EFD_u32 as i32;
 pub const QM_E_WINHTTP_CONNECTION_ERROR: qm_hresult = 0x8007_2EFE_u32 as i32;
 /// TLS failed: certificate not trusted, bad name, handshake error (`ERROR_WINHTTP_SECURE_FAILURE`).
 pub const QM_E_WINHTTP_SECURE_FAILURE: qm_hresult = 0x8007_2F8F_u32 as i32;
+/// A redirect was refused: by the job's redirect policy, from HTTPS to HTTP,
+/// or out of HTTP(S) (`ERROR_WINHTTP_REDIRECT_FAILED`).
+pub const QM_E_WINHTTP_REDIRECT_FAILED: qm_hresult = 0x8007_2F7C_u32 as i32;
 
 /// BITS 1.x (qmgr.h): the requested action is not allowed in the current state.
 pub const QM_E_INVALID_STATE: qm_hresult = 0x8100_1001_u32 as i32;
@@ -116,6 +119,8 @@ pub const QM_BG_E_INVALID_PROXY_INFO: qm_hresult = 0x8020_003F_u32 as i32;
 pub const QM_BG_E_TOO_MANY_FILES_IN_JOB: qm_hresult = 0x8020_0051_u32 as i32;
 /// The downloaded content failed validation (SHA-256 mismatch).
 pub const QM_BG_E_VALIDATION_FAILED: qm_hresult = 0x8020_0053_u32 as i32;
+/// A file is larger than the job's maximum download size (`BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED`).
+pub const QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED: qm_hresult = 0x8020_0064_u32 as i32;
 
 /// The base of `QM_HTTP_ERROR(n)` (`BG_E_HTTP_ERROR_nnn` = `0x80190000 | nnn`).
 pub const QM_HTTP_ERROR_BASE: qm_hresult = 0x8019_0000_u32 as i32;
@@ -160,6 +165,7 @@ static CODES: &[CodeInfo] = code_table! {
     QM_E_WINHTTP_CANNOT_CONNECT => "the server could not be reached",
     QM_E_WINHTTP_CONNECTION_ERROR => "the connection with the server was reset or closed",
     QM_E_WINHTTP_SECURE_FAILURE => "the server's TLS certificate or handshake failed verification",
+    QM_E_WINHTTP_REDIRECT_FAILED => "the server's redirect was refused (redirect policy, HTTPS to HTTP, or not HTTP)",
     QM_E_INVALID_STATE => "the requested action is not allowed in the current state",
     QM_E_SERVICE_UNAVAILABLE => "the service is not available",
     QM_E_DOWNLOADER_UNAVAILABLE => "the downloader is not available",
@@ -189,6 +195,7 @@ static CODES: &[CodeInfo] = code_table! {
     QM_BG_E_INVALID_PROXY_INFO => "the proxy settings are not valid",
     QM_BG_E_TOO_MANY_FILES_IN_JOB => "the job holds the maximum number of files",
     QM_BG_E_VALIDATION_FAILED => "the downloaded content failed validation (SHA-256 mismatch)",
+    QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED => "a file is larger than the job's maximum download size",
 };
 
 /// Every named code as `(name, value, description)`, in ABI order; the

@@ -25,3 +25,11 @@ pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
     #[cfg(not(target_os = "linux"))]
     let _ = (file, offset, len);
 }
+
+/// The process's effective user id (`geteuid`), to tell whether a state
+/// directory belongs to the user running qmgr.
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, touches no memory of ours and
+    // cannot fail.
+    unsafe { libc::geteuid() }
+}

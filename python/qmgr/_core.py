@@ -409,6 +409,13 @@ class Manager(_Closable):
         with _open_managers_lock:
             _open_managers.discard(self)
 
+    @property
+    def skipped_jobs(self) -> List[str]:
+        """The jobs of the state directory that could not be read when it was
+        opened, a sentence each; their rows stay in the directory untouched."""
+        _, text = _read_string(lib.qm_manager_get_skipped_jobs, (self._handle,), "Manager.skipped_jobs")
+        return [line for line in (text or "").split("\n") if line]
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         where = f" state_dir={self.state_dir!r}" if self.state_dir else ""
@@ -929,6 +936,52 @@ class Job(_Closable):
         "(default 60). ``FeatureNotImplemented`` with a library that predates it.",
         optional=True,
     )
+    security_flags = _uint32_property(
+        "security_flags",
+        "The redirect policy: ``QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT`` (0, the default), "
+        "``_ALLOW_REPORT`` (the remote name becomes the final URL) or ``_DISALLOW`` (a "
+        "redirect is fatal), optionally with ``_ALLOW_HTTPS_TO_HTTP`` (without it an HTTPS "
+        "download redirected to plain HTTP fails).",
+    )
+
+    @property
+    def max_download_size(self) -> int:
+        """The largest file the job may download, in bytes (0 or None: no limit);
+        a larger one is a fatal ``QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED``."""
+        out = c_uint64(0)
+        check(lib.qm_job_get_max_download_size(self._handle, byref(out)), "Job.max_download_size")
+        return int(out.value)
+
+    @max_download_size.setter
+    def max_download_size(self, size: Optional[int]) -> None:
+        value = 0 if size is None else _uint(size, 64, "Job.max_download_size")
+        check(lib.qm_job_set_max_download_size(self._handle, value), "Job.max_download_size")
+
+    @property
+    def low_speed_limit(self) -> Tuple[int, int]:
+        """``(bytes_per_second, seconds)``: slower than that on average is a
+        transient timeout (curl's ``--speed-limit``/``--speed-time``); ``(0, 0)``
+        or None: off."""
+        rate, seconds = c_uint64(0), c_uint32(0)
+        check(lib.qm_job_get_low_speed_limit(self._handle, byref(rate), byref(seconds)), "Job.low_speed_limit")
+        return int(rate.value), int(seconds.value)
+
+    @low_speed_limit.setter
+    def low_speed_limit(self, limit: Optional[Tuple[int, int]]) -> None:
+        rate, seconds = (0, 0) if limit is None else limit
+        check(
+            lib.qm_job_set_low_speed_limit(
+                self._handle, _uint(rate, 64, "Job.low_speed_limit"), _uint(seconds, 32, "Job.low_speed_limit")
+            ),
+            "Job.low_speed_limit",
+        )
+
+    def file_final_url(self, index: int) -> str:
+        """The URL file ``index``'s last response came from: its remote name
+        unless the server redirected."""
+        i = _uint(index, 32, "Job.file_final_url(index)")
+        _, url = _read_string(lib.qm_job_get_file_final_url, (self._handle, i), "Job.file_final_url()")
+        return url or ""
 
     # -- notifications
 

@@ -140,6 +140,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_version": (c_char_p, []),
     "qm_abi_version": (c_uint32, []),
     "qm_format_hresult": (qm_hresult, [qm_hresult] + _STR_OUT),
+    "qm_get_last_error_message": (qm_hresult, _STR_OUT),
     "qm_guid_to_string": (qm_hresult, [_P(qm_guid)] + _STR_OUT),
     "qm_guid_from_string": (qm_hresult, [c_char_p, _P(qm_guid)]),
     # Managers
@@ -201,6 +202,15 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_set_client_certificate": (qm_hresult, [qm_job_t, c_char_p, c_char_p]),
     "qm_job_set_stall_timeout": (qm_hresult, [qm_job_t, c_uint32]),
     "qm_job_get_stall_timeout": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_set_security_flags": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_get_security_flags": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_set_max_download_size": (qm_hresult, [qm_job_t, c_uint64]),
+    "qm_job_get_max_download_size": (qm_hresult, [qm_job_t, _P(c_uint64)]),
+    "qm_job_set_low_speed_limit": (qm_hresult, [qm_job_t, c_uint64, c_uint32]),
+    "qm_job_get_low_speed_limit": (qm_hresult, [qm_job_t, _P(c_uint64), _P(c_uint32)]),
+    "qm_job_get_file_final_url": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),
+    "qm_manager_get_skipped_job_count": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
+    "qm_manager_get_skipped_jobs": (qm_hresult, [qm_manager_t] + _STR_OUT),
 }
 
 #: Functions added to ABI 0 after its first release: a library without them

@@ -47,6 +47,7 @@ QM_E_WINHTTP_NAME_NOT_RESOLVED = 0x80072EE7  #: the server name could not be res
 QM_E_WINHTTP_CANNOT_CONNECT = 0x80072EFD  #: the server could not be reached
 QM_E_WINHTTP_CONNECTION_ERROR = 0x80072EFE  #: the connection with the server was reset or closed
 QM_E_WINHTTP_SECURE_FAILURE = 0x80072F8F  #: the server's TLS certificate or handshake failed verification
+QM_E_WINHTTP_REDIRECT_FAILED = 0x80072F7C  #: the server's redirect was refused (redirect policy, HTTPS to HTTP, or not HTTP)
 QM_E_INVALID_STATE = 0x81001001  #: the requested action is not allowed in the current state
 QM_E_SERVICE_UNAVAILABLE = 0x81001002  #: the service is not available
 QM_E_DOWNLOADER_UNAVAILABLE = 0x81001003  #: the downloader is not available
@@ -76,6 +77,7 @@ QM_BG_E_TIMEOUT = 0x8020003B  #: the operation timed out
 QM_BG_E_INVALID_PROXY_INFO = 0x8020003F  #: the proxy settings are not valid
 QM_BG_E_TOO_MANY_FILES_IN_JOB = 0x80200051  #: the job holds the maximum number of files
 QM_BG_E_VALIDATION_FAILED = 0x80200053  #: the downloaded content failed validation (SHA-256 mismatch)
+QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED = 0x80200064  #: a file is larger than the job's maximum download size
 
 #: Every result code above, by value -> name.
 CODE_NAMES: Dict[int, str] = {
@@ -100,6 +102,7 @@ CODE_NAMES: Dict[int, str] = {
     QM_E_WINHTTP_CANNOT_CONNECT: "QM_E_WINHTTP_CANNOT_CONNECT",
     QM_E_WINHTTP_CONNECTION_ERROR: "QM_E_WINHTTP_CONNECTION_ERROR",
     QM_E_WINHTTP_SECURE_FAILURE: "QM_E_WINHTTP_SECURE_FAILURE",
+    QM_E_WINHTTP_REDIRECT_FAILED: "QM_E_WINHTTP_REDIRECT_FAILED",
     QM_E_INVALID_STATE: "QM_E_INVALID_STATE",
     QM_E_SERVICE_UNAVAILABLE: "QM_E_SERVICE_UNAVAILABLE",
     QM_E_DOWNLOADER_UNAVAILABLE: "QM_E_DOWNLOADER_UNAVAILABLE",
@@ -129,6 +132,7 @@ CODE_NAMES: Dict[int, str] = {
     QM_BG_E_INVALID_PROXY_INFO: "QM_BG_E_INVALID_PROXY_INFO",
     QM_BG_E_TOO_MANY_FILES_IN_JOB: "QM_BG_E_TOO_MANY_FILES_IN_JOB",
     QM_BG_E_VALIDATION_FAILED: "QM_BG_E_VALIDATION_FAILED",
+    QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED: "QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED",
 }
 
 # --- qm_job_get_progress flags -------------------------------------------------
@@ -188,6 +192,19 @@ QM_ERROR_CONTEXT_LOCAL_FILE = 4
 QM_ERROR_CONTEXT_REMOTE_FILE = 5
 QM_ERROR_CONTEXT_GENERAL_TRANSPORT = 6
 QM_ERROR_CONTEXT_REMOTE_APPLICATION = 7
+
+# --- qm_job_set_security_flags ----------------------------------------------------
+
+QM_SSL_ENABLE_CRL_CHECK = 0x0001  #: refused (QM_E_NOTIMPL)
+QM_SSL_IGNORE_CERT_CN_INVALID = 0x0002  #: refused (QM_E_NOTIMPL)
+QM_SSL_IGNORE_CERT_DATE_INVALID = 0x0004  #: refused (QM_E_NOTIMPL)
+QM_SSL_IGNORE_UNKNOWN_CA = 0x0008  #: refused (QM_E_NOTIMPL); use Job.ca_file
+QM_SSL_IGNORE_CERT_WRONG_USAGE = 0x0010  #: refused (QM_E_NOTIMPL)
+QM_HTTP_REDIRECT_POLICY_MASK = 0x0700  #: the bits of the redirect policy
+QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT = 0x0000  #: redirects are followed (the default)
+QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT = 0x0100  #: followed; the remote name becomes the final URL
+QM_HTTP_REDIRECT_POLICY_DISALLOW = 0x0200  #: a redirect is fatal
+QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP = 0x0800  #: HTTPS may be redirected to plain HTTP
 
 # --- special values --------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from ._lib import lib
 __all__ = [
     "HRESULT",
     "format_hresult",
+    "last_error_message",
     "hresult_name",
     "hresult_description",
     "succeeded",
@@ -81,6 +82,22 @@ def _format(code_u32: int) -> str:
             break
         return buf.value.decode("utf-8", "replace")
     return f"0x{code_u32:08X}: unknown error"
+
+
+def last_error_message() -> str:
+    """The message of this thread's last failed qmgr call
+    (``qm_get_last_error_message``): the library's own words, naming the
+    value, path or URL at fault; ``""`` when no call of this thread failed."""
+    needed = ctypes.c_size_t(0)
+    for _ in range(4):
+        lib.qm_get_last_error_message(None, 0, ctypes.byref(needed))
+        size = int(needed.value)
+        buf = ctypes.create_string_buffer(size)
+        hr = _u32(lib.qm_get_last_error_message(buf, size, ctypes.byref(needed)))
+        if hr == C.QM_E_INSUFFICIENT_BUFFER:
+            continue
+        return buf.value.decode("utf-8", "replace") if succeeded(hr) else ""
+    return ""
 
 
 def format_hresult(code: int) -> str:
@@ -174,12 +191,15 @@ class QmgrError(Exception):
             e.g. ``0x80200003``).
         name: its name, e.g. ``"QM_BG_E_EMPTY"``.
         description: what it means, e.g. ``"the job has no files to transfer"``.
+        detail: what the library said of this failure, e.g. ``"file 0: the
+            local name 'x' is not an absolute file path"`` (``""`` if none).
         message: the whole text, usually with the call that failed.
     """
 
     code: HRESULT
     name: str
     description: str
+    detail: str
     message: str
 
     def __init__(
@@ -188,6 +208,7 @@ class QmgrError(Exception):
         name: Optional[str] = None,
         description: Optional[str] = None,
         message: Optional[str] = None,
+        detail: str = "",
     ) -> None:
         hr = HRESULT(code)
         if name is None or description is None:
@@ -200,6 +221,7 @@ class QmgrError(Exception):
         self.code = hr
         self.name = name
         self.description = description
+        self.detail = detail
         self.message = message
 
     def __str__(self) -> str:
@@ -304,21 +326,24 @@ def error_class_for(code: int) -> Type[QmgrError]:
     return _CLASSES.get(_u32(code), QmgrError)
 
 
-def error_from_code(code: int, what: Optional[str] = None) -> QmgrError:
+def error_from_code(code: int, what: Optional[str] = None, detail: str = "") -> QmgrError:
     """The exception for a failure code; ``what`` (e.g. ``"Job.resume()"``)
-    prefixes the message."""
+    prefixes the message, and ``detail`` (the library's words) ends it."""
     hr = HRESULT(code)
     name, description = _split(hr)
     message = f"{name} (0x{int(hr):08X}): {description}"
     if what:
         message = f"{what}: {message}"
-    return error_class_for(hr)(hr, name, description, message)
+    if detail:
+        message = f"{message}: {detail}"
+    return error_class_for(hr)(hr, name, description, message, detail)
 
 
 def check(code: int, what: Optional[str] = None) -> HRESULT:
-    """Raises the matching ``QmgrError`` for a failure code; returns the
-    (success) code as an ``HRESULT`` otherwise."""
+    """Raises the matching ``QmgrError`` for a failure code, with the
+    library's message of the call that just failed on this thread; returns
+    the (success) code as an ``HRESULT`` otherwise."""
     hr = HRESULT(code)
     if hr & 0x80000000:
-        raise error_from_code(hr, what)
+        raise error_from_code(hr, what, last_error_message())
     return hr

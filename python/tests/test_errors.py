@@ -30,6 +30,46 @@ class ErrorTests(TempDirTestCase):
             self.assertIn("QM_BG_E_EMPTY (0x80200003)", str(e))
             self.assertEqual(job.state, JobState.SUSPENDED)  # the job stays as it was
 
+    def test_the_library_s_own_words_reach_the_exception(self) -> None:
+        m = self.manager()
+        with m.create_job("words") as job:
+            with self.assertRaises(qmgr.InvalidArgument) as cm:
+                job.add_file("http://example.com/x", "relative/name.bin")
+            e = cm.exception
+            self.assertIn("relative/name.bin", e.detail)
+            self.assertIn("absolute", e.detail)
+            self.assertIn(e.detail, str(e))
+            self.assertEqual(qmgr.last_error_message(), e.detail)
+            # The next failure on this thread replaces it; another thread has its own.
+            with self.assertRaises(qmgr.FeatureNotImplemented) as cm2:
+                job.security_flags = qmgr.QM_SSL_IGNORE_UNKNOWN_CA
+            self.assertIn("certificate", cm2.exception.detail)
+            thread, box = run_in_thread(qmgr.last_error_message)
+            thread.join(LONG)
+            self.assertEqual(box, [("ok", "")])
+
+    def test_hardening_settings_round_trip(self) -> None:
+        m = self.manager()
+        with m.create_job("settings") as job:
+            job.add_file("http://example.com/fw.bin", self.dir / "fw.bin")
+            self.assertEqual(job.security_flags, qmgr.QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT)
+            job.security_flags = qmgr.QM_HTTP_REDIRECT_POLICY_DISALLOW
+            self.assertEqual(job.security_flags, qmgr.QM_HTTP_REDIRECT_POLICY_DISALLOW)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.security_flags = 0x0300
+            job.max_download_size = 1 << 20
+            self.assertEqual(job.max_download_size, 1 << 20)
+            job.max_download_size = None
+            self.assertEqual(job.max_download_size, 0)
+            job.low_speed_limit = (1000, 30)
+            self.assertEqual(job.low_speed_limit, (1000, 30))
+            job.low_speed_limit = None
+            self.assertEqual(job.low_speed_limit, (0, 0))
+            self.assertEqual(job.file_final_url(0), "http://example.com/fw.bin")
+            with self.assertRaises(qmgr.ItemNotFound):
+                job.file_final_url(1)
+        self.assertEqual(m.skipped_jobs, [])
+
     def test_resume_with_nothing_left(self) -> None:
         src = self.make_file("src", 10)
         m = self.manager()

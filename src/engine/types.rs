@@ -250,6 +250,44 @@ impl NotifyFlags {
     }
 }
 
+/// A job's HTTP security flags (`IBackgroundCopyJobHttpOptions::SetSecurityFlags`),
+/// with the values of `BG_SSL_*` and `BG_HTTP_REDIRECT_POLICY_*` (bits2_5.h).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SecurityFlags(pub u32);
+
+impl SecurityFlags {
+    /// `BG_SSL_ENABLE_CRL_CHECK`.
+    pub const SSL_ENABLE_CRL_CHECK: u32 = 0x0001;
+    /// `BG_SSL_IGNORE_CERT_CN_INVALID`.
+    pub const SSL_IGNORE_CERT_CN_INVALID: u32 = 0x0002;
+    /// `BG_SSL_IGNORE_CERT_DATE_INVALID`.
+    pub const SSL_IGNORE_CERT_DATE_INVALID: u32 = 0x0004;
+    /// `BG_SSL_IGNORE_UNKNOWN_CA`.
+    pub const SSL_IGNORE_UNKNOWN_CA: u32 = 0x0008;
+    /// `BG_SSL_IGNORE_CERT_WRONG_USAGE`.
+    pub const SSL_IGNORE_CERT_WRONG_USAGE: u32 = 0x0010;
+    /// The bits of the redirect policy (`BG_HTTP_REDIRECT_POLICY_MASK`).
+    pub const REDIRECT_POLICY_MASK: u32 = 0x0700;
+    /// Redirects are followed (the default).
+    pub const REDIRECT_POLICY_ALLOW_SILENT: u32 = 0x0000;
+    /// Redirects are followed and the file's remote name becomes the final URL.
+    pub const REDIRECT_POLICY_ALLOW_REPORT: u32 = 0x0100;
+    /// A redirect is a fatal error; the remote name becomes the URL redirected to.
+    pub const REDIRECT_POLICY_DISALLOW: u32 = 0x0200;
+    /// An HTTPS request may be redirected to plain HTTP (refused otherwise).
+    pub const REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP: u32 = 0x0800;
+
+    /// The redirect policy: one of the three `REDIRECT_POLICY_*` values.
+    pub fn redirect_policy(self) -> u32 {
+        self.0 & Self::REDIRECT_POLICY_MASK
+    }
+
+    /// Whether an HTTPS request may be redirected to HTTP.
+    pub fn allows_https_to_http(self) -> bool {
+        self.0 & Self::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP != 0
+    }
+}
+
 /// One notification: what happened, to which file, with which code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotifyEvent {

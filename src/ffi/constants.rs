@@ -54,6 +54,27 @@ pub const QM_ERROR_CONTEXT_REMOTE_FILE: u32 = 5;
 pub const QM_ERROR_CONTEXT_GENERAL_TRANSPORT: u32 = 6;
 pub const QM_ERROR_CONTEXT_REMOTE_APPLICATION: u32 = 7;
 
+/// `qm_job_set_security_flags`: check revocation (`BG_SSL_ENABLE_CRL_CHECK`; refused, `QM_E_NOTIMPL`).
+pub const QM_SSL_ENABLE_CRL_CHECK: u32 = 0x0001;
+/// `BG_SSL_IGNORE_CERT_CN_INVALID` (refused, `QM_E_NOTIMPL`).
+pub const QM_SSL_IGNORE_CERT_CN_INVALID: u32 = 0x0002;
+/// `BG_SSL_IGNORE_CERT_DATE_INVALID` (refused, `QM_E_NOTIMPL`).
+pub const QM_SSL_IGNORE_CERT_DATE_INVALID: u32 = 0x0004;
+/// `BG_SSL_IGNORE_UNKNOWN_CA` (refused, `QM_E_NOTIMPL`; use `qm_job_set_ca_file`).
+pub const QM_SSL_IGNORE_UNKNOWN_CA: u32 = 0x0008;
+/// `BG_SSL_IGNORE_CERT_WRONG_USAGE` (refused, `QM_E_NOTIMPL`).
+pub const QM_SSL_IGNORE_CERT_WRONG_USAGE: u32 = 0x0010;
+/// The bits of the redirect policy in the security flags.
+pub const QM_HTTP_REDIRECT_POLICY_MASK: u32 = 0x0700;
+/// Redirects are followed (the default).
+pub const QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT: u32 = 0x0000;
+/// Redirects are followed; the file's remote name becomes the final URL.
+pub const QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT: u32 = 0x0100;
+/// A redirect is fatal (`QM_E_WINHTTP_REDIRECT_FAILED`); the remote name becomes the URL redirected to.
+pub const QM_HTTP_REDIRECT_POLICY_DISALLOW: u32 = 0x0200;
+/// An HTTPS request may be redirected to plain HTTP (refused without it).
+pub const QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP: u32 = 0x0800;
+
 /// A size (or ETA) that is not known yet.
 pub const QM_SIZE_UNKNOWN: u64 = u64::MAX;
 /// `qm_job_wait` timeout that never expires.
@@ -93,5 +114,18 @@ mod tests {
             ErrorContext::RemoteApplication as u32
         );
         assert_eq!(QM_ERROR_CONTEXT_LOCAL_FILE, ErrorContext::LocalFile as u32);
+        assert_eq!(QM_SSL_ENABLE_CRL_CHECK, SecurityFlags::SSL_ENABLE_CRL_CHECK);
+        assert_eq!(QM_SSL_IGNORE_CERT_CN_INVALID, SecurityFlags::SSL_IGNORE_CERT_CN_INVALID);
+        assert_eq!(QM_SSL_IGNORE_CERT_DATE_INVALID, SecurityFlags::SSL_IGNORE_CERT_DATE_INVALID);
+        assert_eq!(QM_SSL_IGNORE_UNKNOWN_CA, SecurityFlags::SSL_IGNORE_UNKNOWN_CA);
+        assert_eq!(QM_SSL_IGNORE_CERT_WRONG_USAGE, SecurityFlags::SSL_IGNORE_CERT_WRONG_USAGE);
+        assert_eq!(QM_HTTP_REDIRECT_POLICY_MASK, SecurityFlags::REDIRECT_POLICY_MASK);
+        assert_eq!(QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT, SecurityFlags::REDIRECT_POLICY_ALLOW_SILENT);
+        assert_eq!(QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT, SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT);
+        assert_eq!(QM_HTTP_REDIRECT_POLICY_DISALLOW, SecurityFlags::REDIRECT_POLICY_DISALLOW);
+        assert_eq!(
+            QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP,
+            SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP
+        );
     }
 }

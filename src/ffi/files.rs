@@ -85,6 +85,31 @@ pub unsafe extern "C" fn qm_job_get_file_count(job: qm_job_t, out: *mut u32) -> 
     unsafe { job_get(job, out, |j| Ok(j.file_count())) }
 }
 
+/// Gets the URL file `index`'s last response came from: its remote name,
+/// unless the server redirected (string out-parameter convention of
+/// `qm_format_hresult`). With `QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT` the
+/// remote name itself becomes this URL.
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_final_url(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok((j.file_final_url(index)?, HResult::OK))
+        })
+    }
+}
+
 /// Gets file `index`'s remote name as added (string out-parameter
 /// convention of `qm_format_hresult`).
 /// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),

@@ -174,3 +174,33 @@ pub unsafe extern "C" fn qm_job_get_stall_timeout(job: qm_job_t, out: *mut u32) 
     // SAFETY: forwarded caller promise.
     unsafe { job_get(job, out, |j| Ok(j.stall_timeout())) }
 }
+
+/// Sets the job's HTTP security flags (`IBackgroundCopyJobHttpOptions::
+/// SetSecurityFlags`): one redirect policy, `QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT`
+/// (0, the default: redirects are followed), `_ALLOW_REPORT` (followed, and
+/// the file's remote name becomes the final URL) or `_DISALLOW` (a redirect
+/// puts the job in ERROR with `QM_E_WINHTTP_REDIRECT_FAILED`; the remote
+/// name becomes the URL redirected to), optionally with
+/// `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`. Without that flag a
+/// redirect from HTTPS to plain HTTP is refused with
+/// `QM_E_WINHTTP_REDIRECT_FAILED`. Credentials follow redirects only within
+/// the file's origin (scheme, host, port).
+/// Returns `QM_S_OK`, `QM_E_NOTIMPL` (a `QM_SSL_*` flag: qmgr always
+/// verifies certificates; trust a private CA with `qm_job_set_ca_file`),
+/// `QM_E_INVALIDARG` (unknown bits, or two policies), `QM_BG_E_INVALID_STATE`
+/// (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_security_flags(job: qm_job_t, flags: u32) -> qm_hresult {
+    job_do(job, |j| j.set_security_flags(flags).map(|_| HResult::OK))
+}
+
+/// Gets the job's HTTP security flags.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_security_flags(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.security_flags().0)) }
+}

@@ -614,3 +614,69 @@ pub unsafe extern "C" fn qm_job_get_max_bandwidth(job: qm_job_t, out: *mut u64) 
     // SAFETY: forwarded caller promise.
     unsafe { job_get(job, out, |j| Ok(j.max_bandwidth())) }
 }
+
+/// Sets the largest file the job may download, in bytes (0, the default:
+/// no limit; BITS's `BITS_JOB_PROPERTY_MAX_DOWNLOAD_SIZE`). A file whose
+/// announced size is larger, or whose body grows past the limit, puts the
+/// job in ERROR with `QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED` before any
+/// byte past the limit is written.
+/// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_max_download_size(job: qm_job_t, bytes: u64) -> qm_hresult {
+    job_do(job, |j| j.set_max_download_size(bytes).map(|_| HResult::OK))
+}
+
+/// Gets the job's maximum download size in bytes (0: no limit).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_max_download_size(job: qm_job_t, out: *mut u64) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.max_download_size())) }
+}
+
+/// Sets a speed floor, as curl's `--speed-limit`/`--speed-time`: a transfer
+/// that moves fewer than `bytes_per_sec` on average over `seconds` is given
+/// up as a transient timeout (`QM_E_WINHTTP_TIMEOUT`, TRANSIENT_ERROR, retried
+/// after the retry delay). Either argument 0 (the default) turns it off.
+/// Time spent waiting for the job's or the manager's bandwidth limit does not
+/// count. Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
+/// Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_low_speed_limit(
+    job: qm_job_t,
+    bytes_per_sec: u64,
+    seconds: u32,
+) -> qm_hresult {
+    job_do(job, |j| {
+        j.set_low_speed_limit(bytes_per_sec, seconds)
+            .map(|_| HResult::OK)
+    })
+}
+
+/// Gets the speed floor: `*bytes_per_sec` and `*seconds` (both 0 when off).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (either pointer NULL).
+/// Any thread.
+///
+/// # Safety
+/// `bytes_per_sec` and `seconds` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_low_speed_limit(
+    job: qm_job_t,
+    bytes_per_sec: *mut u64,
+    seconds: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let rate = Out::new(bytes_per_sec, "bytes_per_sec")?;
+        let time = Out::new(seconds, "seconds")?;
+        let (r, t) = handles::with_job(job, |j| j.low_speed_limit())?;
+        // SAFETY: both checked non-NULL; the caller promises they are writable.
+        unsafe {
+            rate.write(r);
+            time.write(t);
+        }
+        Ok(HResult::OK)
+    })
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::handles;
 use super::types::{qm_guid, qm_hresult, qm_job_t, qm_manager_t};
-use super::util::{opt_str_arg, Out};
+use super::util::{opt_str_arg, write_str, Out};
 use crate::engine::error::Error;
 use crate::hresult::*;
 use crate::{JobId, Manager};
@@ -223,5 +223,50 @@ pub unsafe extern "C" fn qm_job_create(
         // SAFETY: checked non-NULL; writable by the caller's promise.
         unsafe { out.write(handles::add_job(job, mgr)?) };
         Ok(HResult::OK)
+    })
+}
+
+/// Gets how many jobs of the state directory could not be read when the
+/// manager opened it (0 for an in-memory manager). Those jobs are skipped;
+/// their rows stay in the directory untouched; every other job opened.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_skipped_job_count(
+    mgr: qm_manager_t,
+    out: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let n = handles::manager(mgr)?.skipped_jobs().len() as u32;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(n) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Describes the skipped jobs, one line each ("job GUID was skipped …:
+/// why"), separated by newlines (string out-parameter convention of
+/// `qm_format_hresult`). Returns `QM_S_OK`, `QM_S_FALSE` (none skipped: the
+/// text is empty), `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`.
+/// Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_skipped_jobs(
+    mgr: qm_manager_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    guard!({
+        let manager = handles::manager(mgr)?;
+        let text = manager.skipped_jobs().join("\n");
+        let ok = HResult(if text.is_empty() { QM_S_FALSE } else { QM_S_OK });
+        // SAFETY: forwarded caller promises.
+        unsafe { write_str(&text, buf, cap, needed, ok) }
     })
 }

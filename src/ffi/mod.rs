@@ -7,7 +7,8 @@
 //! sections: `library`, `manager`, `job`, `files`, `http`.
 
 /// Runs an export's body (a block returning `Result<HResult>`) and returns
-/// its HRESULT; a panic becomes `QM_E_UNEXPECTED`.
+/// its HRESULT; a panic becomes `QM_E_UNEXPECTED`. A failure's message is
+/// kept as the thread's last error (`qm_get_last_error_message`).
 macro_rules! guard {
     ($body:block) => {{
         let outcome = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
@@ -15,8 +16,11 @@ macro_rules! guard {
         ));
         match outcome {
             Ok(Ok(hr)) => hr.0,
-            Ok(Err(err)) => err.code.0,
-            Err(_) => $crate::hresult::QM_E_UNEXPECTED,
+            Ok(Err(err)) => $crate::ffi::last_error::record(err),
+            Err(_) => $crate::ffi::last_error::record($crate::Error::new(
+                $crate::hresult::QM_E_UNEXPECTED,
+                "internal error: qmgr panicked inside this call (the panic was caught)",
+            )),
         }
     }};
 }
@@ -26,6 +30,7 @@ pub mod files;
 mod handles;
 pub mod http;
 pub mod job;
+pub mod last_error;
 pub mod library;
 pub mod manager;
 pub mod types;

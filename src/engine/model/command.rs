@@ -82,6 +82,13 @@ pub(crate) enum Property {
     CaFile(Option<PathBuf>),
     ClientCertificate(Option<(PathBuf, PathBuf)>),
     StallTimeout(Duration),
+    /// The redirect policy; already checked.
+    SecurityFlags(crate::engine::types::SecurityFlags),
+    /// The largest file the job may download, in bytes (0: no limit).
+    MaxDownloadSize(u64),
+    /// A transfer slower than `bytes_per_second` for `seconds` is given up
+    /// as a transient timeout (either 0: off).
+    LowSpeedLimit { bytes_per_second: u64, seconds: u32 },
     FileSha256 {
         index: u32,
         digest: Option<[u8; 32]>,
@@ -114,6 +121,9 @@ pub(crate) enum Command {
     /// The first step of `cancel` and `complete`: stop the transfer and
     /// keep the scheduler away while the runtime deletes or renames files.
     BeginFinish,
+    /// `complete` is about to rename files into place: recorded first, so
+    /// that a crash between renames is recognised at the next open.
+    CommitStarted,
     /// `complete` renamed these files into place; `failed` when a rename
     /// failed (the job then goes on as it was).
     Committed { done: Vec<usize>, failed: bool },
@@ -147,6 +157,8 @@ pub(crate) enum Command {
         total: Option<u64>,
         validator: Option<Validator>,
     },
+    /// The source of `file` redirected to `url` (followed, or refused).
+    Redirected { file: usize, url: String },
     /// These bytes were written to the temporary file.
     Arrived { file: usize, range: Range<u64> },
     /// These bytes were fsynced; the row recording them is to be written.

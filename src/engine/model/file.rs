@@ -27,6 +27,8 @@ pub(crate) struct FileModel {
     pub(super) completed: bool,
     /// Already renamed to its local name by a `complete` that later failed.
     pub(super) committed: bool,
+    /// The URL the last response came from, when redirects led elsewhere.
+    pub(super) final_url: Option<String>,
 }
 
 impl FileModel {
@@ -42,6 +44,7 @@ impl FileModel {
             ledger: Ledger::new(),
             completed: false,
             committed: false,
+            final_url: None,
         }
     }
 
@@ -80,6 +83,11 @@ impl FileModel {
     /// Transferred, verified and on disk.
     pub(crate) fn completed(&self) -> bool {
         self.completed
+    }
+    /// The URL the last response came from: the remote name unless a
+    /// redirect led elsewhere.
+    pub(crate) fn final_url(&self) -> &str {
+        self.final_url.as_deref().unwrap_or(&self.remote)
     }
     /// Already at its local name.
     pub(crate) fn committed(&self) -> bool {

@@ -68,6 +68,9 @@ pub(crate) struct StoredFile {
     pub durable: RangeSet,
     pub completed: bool,
     pub committed: bool,
+    /// The length of the file at the local name, when the runtime looked
+    /// (only for a job that was committing).
+    pub local_len: Option<u64>,
 }
 
 /// A job as the state directory kept it.
@@ -92,6 +95,10 @@ pub(crate) struct StoredJob {
     pub transfer_completed: Option<SystemTime>,
     pub error: Option<JobError>,
     pub http: HttpOptions,
+    pub max_download_size: u64,
+    pub low_speed_limit: (u64, u32),
+    /// A `complete` was renaming files when the directory was last written.
+    pub committing: bool,
     pub files: Vec<StoredFile>,
 }
 
@@ -109,6 +116,12 @@ pub(crate) struct JobModel {
     no_progress_timeout: u32,
     max_bandwidth: u64,
     http: HttpOptions,
+    /// The largest file the job may download (0: no limit).
+    max_download_size: u64,
+    /// (bytes per second, seconds): slower than that is a transient timeout.
+    low_speed_limit: (u64, u32),
+    /// `complete` is renaming files (recorded before the first rename).
+    committing: bool,
     notify_flags: NotifyFlags,
     error: Option<JobError>,
     num_retries: u32,
@@ -181,6 +194,9 @@ impl JobModel {
             no_progress_timeout: DEFAULT_NO_PROGRESS_TIMEOUT,
             max_bandwidth: 0,
             http: HttpOptions::default(),
+            max_download_size: 0,
+            low_speed_limit: (0, 0),
+            committing: false,
             notify_flags: NotifyFlags::DEFAULT,
             error: None,
             num_retries: 0,
@@ -225,6 +241,8 @@ impl JobModel {
         job.no_progress_timeout = stored.no_progress_timeout;
         job.max_bandwidth = stored.max_bandwidth;
         job.http = stored.http;
+        job.max_download_size = stored.max_download_size;
+        job.low_speed_limit = stored.low_speed_limit;
         job.notify_flags = NotifyFlags(stored.notify_flags & NotifyFlags::ALL);
         job.error = stored.error;
         job.num_retries = stored.num_retries;
@@ -258,7 +276,8 @@ impl JobModel {
                 sha256: f.sha256,
                 ledger,
                 completed: complete,
-                committed: f.committed,
+                committed,
+                final_url: None,
             });
         }
         job.recount();
@@ -309,6 +328,15 @@ impl JobModel {
     }
     pub(crate) fn http(&self) -> &HttpOptions {
         &self.http
+    }
+    pub(crate) fn max_download_size(&self) -> u64 {
+        self.max_download_size
+    }
+    pub(crate) fn low_speed_limit(&self) -> (u64, u32) {
+        self.low_speed_limit
+    }
+    pub(crate) fn committing(&self) -> bool {
+        self.committing
     }
     pub(crate) fn notify_flags(&self) -> NotifyFlags {
         self.notify_flags
@@ -421,7 +449,12 @@ impl JobModel {
                 self.finishing = true;
                 self.stop_run(&mut fx);
             }
+            Command::CommitStarted => {
+                self.committing = true;
+                fx.persist.job = true;
+            }
             Command::Committed { done, failed } => {
+                self.committing = false;
                 for &i in &done {
                     if let Some(f) = self.files.get_mut(i) {
                         f.committed = true;
@@ -521,6 +554,20 @@ impl JobModel {
                 if matches!(self.run, Run::Running(_)) && self.state == JobState::Connecting {
                     self.set_state(JobState::Transferring, clock, &mut fx);
                 }
+            }
+            Command::Redirected { file, url } => {
+                let policy = self.http.security_flags.redirect_policy();
+                let f = self.file_mut(file)?;
+                // ALLOW_REPORT and DISALLOW report the URL as the remote
+                // name, as BITS does; ALLOW_SILENT only remembers it.
+                if policy != SecurityFlags::REDIRECT_POLICY_ALLOW_SILENT {
+                    if let Ok(source) = Source::parse(&url) {
+                        f.remote = url.clone();
+                        f.source = source;
+                        fx.persist.files = Files::One(file);
+                    }
+                }
+                f.final_url = Some(url);
             }
             Command::Arrived { file, range } => {
                 let f = self.file_mut(file)?;
@@ -691,6 +738,9 @@ impl JobModel {
             Property::CaFile(_) => "set the CA file of",
             Property::ClientCertificate(_) => "set the client certificate of",
             Property::StallTimeout(_) => "set the stall timeout of",
+            Property::SecurityFlags(_) => "set the security flags of",
+            Property::MaxDownloadSize(_) => "limit the download size of",
+            Property::LowSpeedLimit { .. } => "set the low-speed limit of",
             Property::FileSha256 { .. } => "set a checksum in",
         };
         self.refuse_final(action)?;
@@ -727,6 +777,12 @@ impl JobModel {
             Property::CaFile(p) => self.http.ca_file = p,
             Property::ClientCertificate(p) => self.http.client_certificate = p,
             Property::StallTimeout(t) => self.http.stall_timeout = t.max(Duration::from_secs(1)),
+            Property::SecurityFlags(flags) => self.http.security_flags = flags,
+            Property::MaxDownloadSize(bytes) => self.max_download_size = bytes,
+            Property::LowSpeedLimit {
+                bytes_per_second,
+                seconds,
+            } => self.low_speed_limit = (bytes_per_second, seconds),
             Property::FileSha256 { index, digest } => {
                 let count = self.files.len();
                 self.files

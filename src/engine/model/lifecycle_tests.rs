@@ -809,6 +809,9 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         transfer_completed: None,
         error: None,
         http: HttpOptions::default(),
+        max_download_size: 0,
+        low_speed_limit: (0, 0),
+        committing: false,
         files,
     }
 }
@@ -826,6 +829,7 @@ fn stored_file(total: u64, durable: &str, on_disk: Option<u64>, completed: bool)
         durable: durable.parse::<RangeSet>().unwrap(),
         completed,
         committed: false,
+        local_len: None,
     }
 }
 
@@ -878,4 +882,32 @@ fn a_restored_job_trusts_only_durable_bytes_still_on_disk() {
     );
     assert_eq!(job.retry_delay(), 1);
     assert_eq!(job.notify_flags(), NotifyFlags(NotifyFlags::ALL));
+}
+
+#[test]
+fn a_crash_in_the_middle_of_complete_is_recognised_at_the_next_open() {
+    // complete() records that it is committing before its first rename.
+    let mut job = running_job(1);
+    transfer_file(&mut job, 0, 4);
+    apply(&mut job, Command::BeginFinish);
+    let fx = apply(&mut job, Command::CommitStarted);
+    assert!(fx.persist.job && job.committing());
+    // The directory after a crash between renames: file 0 renamed (its
+    // temporary file gone, its local name holding its length), file 1 not.
+    let mut renamed = stored_file(100, "0-100", None, true);
+    renamed.local_len = Some(100);
+    let waiting = stored_file(100, "0-100", Some(100), true);
+    let mut crashed = stored(JobState::Transferred, vec![renamed.clone(), waiting]);
+    crashed.committing = true;
+    let (job, _) = JobModel::restore(crashed.clone(), t0());
+    assert_eq!(job.state(), JobState::Transferred);
+    assert!(job.files()[0].committed() && job.files()[0].completed());
+    assert_eq!(job.files_to_commit(), vec![1], "only the rest is renamed");
+    assert_eq!(job.incomplete_files(), 0, "complete() will say S_OK");
+    // Without the record, or with a local file of another length, nothing is assumed.
+    crashed.committing = false;
+    assert!(!JobModel::restore(crashed.clone(), t0()).0.files()[0].completed());
+    crashed.committing = true;
+    crashed.files[0].local_len = Some(99);
+    assert!(!JobModel::restore(crashed, t0()).0.files()[0].completed());
 }

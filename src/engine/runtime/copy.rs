@@ -20,7 +20,8 @@ use crate::engine::model::command::Command;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, SourceKind, TransferError};
-use crate::engine::types::Priority;
+use crate::engine::types::{ErrorContext, Priority};
+use crate::hresult::*;
 
 /// The largest read and write, in bytes.
 pub(crate) const CHUNK: usize = 1 << 20;
@@ -54,6 +55,72 @@ impl From<TransferError> for Interrupt {
     }
 }
 
+/// The limits a copy enforces.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    /// No byte past this offset is written (`QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED`).
+    pub max_download_size: Option<u64>,
+    /// Slower than these bytes per second over this long is a transient timeout.
+    pub low_speed: Option<(u64, Duration)>,
+}
+
+/// The error of a file larger than the job's maximum download size.
+pub(crate) fn too_large(index: usize, max: u64) -> TransferError {
+    TransferError::fatal(
+        HResult(QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED),
+        ErrorContext::RemoteFile,
+        format!("file {index} is larger than the job's maximum download size of {max} bytes"),
+    )
+}
+
+/// Watches the average speed over windows of the low-speed limit's length,
+/// leaving out the time spent waiting for the bandwidth limits.
+struct SpeedFloor {
+    limit: Option<(u64, Duration)>,
+    since: Instant,
+    bytes: u64,
+    throttled: Duration,
+}
+
+impl SpeedFloor {
+    fn new(limit: Option<(u64, Duration)>) -> SpeedFloor {
+        SpeedFloor {
+            limit,
+            since: Instant::now(),
+            bytes: 0,
+            throttled: Duration::ZERO,
+        }
+    }
+
+    /// Counts a chunk (and the throttle's wait before it); a window that
+    /// ended below the floor is an error.
+    fn add(&mut self, bytes: u64, throttled: Duration) -> Result<(), TransferError> {
+        let Some((rate, window)) = self.limit else {
+            return Ok(());
+        };
+        self.bytes += bytes;
+        self.throttled += throttled;
+        let spent = self.since.elapsed().saturating_sub(self.throttled);
+        if spent < window {
+            return Ok(());
+        }
+        let floor = (rate as f64 * spent.as_secs_f64()) as u64;
+        if self.bytes < floor {
+            return Err(TransferError::transient(
+                HResult(QM_E_WINHTTP_TIMEOUT),
+                ErrorContext::GeneralTransport,
+                format!(
+                    "the transfer moved {} bytes in {:.1} s, below the low-speed limit of {rate} bytes/s",
+                    self.bytes,
+                    spent.as_secs_f64()
+                ),
+            ));
+        }
+        *self = SpeedFloor::new(self.limit);
+        Ok(())
+    }
+}
+
 /// The temporary file being written: which file of the job it is, and its
 /// path for error messages.
 #[derive(Clone, Copy)]
@@ -61,6 +128,8 @@ pub(crate) struct Target<'a> {
     pub index: usize,
     pub file: &'a File,
     pub path: &'a Path,
+    /// What the bytes are read from (for classifying read errors).
+    pub source: SourceKind,
 }
 
 /// Copies `body` into the target from `start`; returns the final length.
@@ -68,12 +137,13 @@ pub(crate) fn copy(
     job: &Job,
     token: &CancelToken,
     target: Target<'_>,
-    source: SourceKind,
     body: &mut dyn Read,
     start: u64,
     mut hasher: Option<&mut Sha256>,
+    limits: Limits,
 ) -> Result<u64, Interrupt> {
     let manager = job.manager().map_err(|_| Interrupt::Stopped)?;
+    let mut floor = SpeedFloor::new(limits.low_speed);
     let mut buf = CopyBuffer::take();
     let mut written = start;
     let mut window_start = Instant::now();
@@ -110,7 +180,7 @@ pub(crate) fn copy(
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Interrupt::Lost(error::read_error(source, &e, written))),
+            Err(e) => return Err(Interrupt::Lost(error::read_error(target.source, &e, written))),
         };
         let mut wait = job.shared.throttle.take(n as u64);
         // Read per chunk: a priority change applies at once.
@@ -118,6 +188,13 @@ pub(crate) fn copy(
             wait = wait.max(manager.throttle.take(n as u64));
         }
         sleep_unless_cancelled(token, wait)?;
+        if limits
+            .max_download_size
+            .is_some_and(|max| written + n as u64 > max)
+        {
+            return Err(too_large(target.index, limits.max_download_size.unwrap_or(0)).into());
+        }
+        floor.add(n as u64, wait)?;
         let chunk = &buf[..n];
         let result = if is_zero(chunk) {
             target.file.set_len(written + n as u64)

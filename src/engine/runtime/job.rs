@@ -109,6 +109,19 @@ fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
                 "file {i}: the local name is too long or has control characters"
             )));
         }
+        // Each component must fit the file system's name limit, or the
+        // rename at `complete` fails after the whole download.
+        if let Some(long) = local
+            .components()
+            .map(|c| c.as_os_str().len())
+            .find(|&len| len > libc::NAME_MAX as usize)
+        {
+            return Err(Error::invalid_arg(format!(
+                "file {i}: a component of the local name '{}' is {long} bytes long; the limit is {}",
+                spec.local,
+                libc::NAME_MAX
+            )));
+        }
         parsed.push(NewFile {
             remote: spec.remote.clone(),
             source,
@@ -549,6 +562,17 @@ impl Job {
         self.read(|m| m.http().stall_timeout.as_secs() as u32)
     }
 
+    /// The job's HTTP security flags (the redirect policy).
+    pub fn security_flags(&self) -> SecurityFlags {
+        self.read(|m| m.http().security_flags)
+    }
+
+    /// The URL file `index`'s last response came from: its remote name,
+    /// unless redirects led elsewhere (under every redirect policy).
+    pub fn file_final_url(&self, index: u32) -> Result<String> {
+        self.read(|m| m.file(index).map(|f| f.final_url().to_string()))
+    }
+
     /// A snapshot of the HTTP options, for a transfer run.
     pub(crate) fn http_options(&self) -> HttpOptions {
         self.read(|m| m.http().clone())
@@ -625,6 +649,11 @@ impl Job {
                 .collect();
             (pending, m.incomplete_files())
         });
+        // Written before the first rename, so that a crash between renames
+        // is recognised at the next open (the renamed files count as done).
+        if !pending.is_empty() {
+            self.apply(Command::CommitStarted)?;
+        }
         // fsync may take long: it runs without the data lock, so readers and
         // the scheduler go on; `op` and `finishing` keep the files as they are.
         let (done, outcome) = commit::commit_files(&pending);
@@ -848,6 +877,49 @@ impl Job {
         self.set(Property::StallTimeout(Duration::from_secs(u64::from(
             seconds,
         ))))
+    }
+
+    /// Sets the HTTP security flags (`IBackgroundCopyJobHttpOptions::
+    /// SetSecurityFlags`): the redirect policy, `SecurityFlags::
+    /// REDIRECT_POLICY_ALLOW_SILENT` (the default), `_ALLOW_REPORT` (the
+    /// remote name becomes the final URL) or `_DISALLOW` (a redirect is
+    /// fatal), and `_ALLOW_HTTPS_TO_HTTP`; without it an HTTPS download that
+    /// is redirected to plain HTTP fails with `QM_E_WINHTTP_REDIRECT_FAILED`.
+    /// The `SSL_*` relaxations give `QM_E_NOTIMPL`.
+    pub fn set_security_flags(&self, flags: u32) -> Result<()> {
+        let flags = options::check_security_flags(flags)?;
+        self.set(Property::SecurityFlags(flags))
+    }
+
+    /// Sets the largest file the job may download, in bytes (0, the
+    /// default: no limit; BITS's `BITS_JOB_PROPERTY_MAX_DOWNLOAD_SIZE`). A
+    /// file announced larger, or whose body grows past it, puts the job in
+    /// ERROR with `QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED` before a byte past
+    /// the limit is written.
+    pub fn set_max_download_size(&self, bytes: u64) -> Result<()> {
+        self.set(Property::MaxDownloadSize(bytes))
+    }
+
+    /// The maximum download size in bytes (0: no limit).
+    pub fn max_download_size(&self) -> u64 {
+        self.read(JobModel::max_download_size)
+    }
+
+    /// Sets curl's low-speed limit: a transfer that moves fewer than
+    /// `bytes_per_second` on average over `seconds` is given up as a
+    /// transient timeout (`QM_E_WINHTTP_TIMEOUT`) and retried after the retry
+    /// delay. Either 0 (the default) turns it off. Time spent waiting for the
+    /// job's own bandwidth limits does not count.
+    pub fn set_low_speed_limit(&self, bytes_per_second: u64, seconds: u32) -> Result<()> {
+        self.set(Property::LowSpeedLimit {
+            bytes_per_second,
+            seconds,
+        })
+    }
+
+    /// The low-speed limit: (bytes per second, seconds); (0, 0) when off.
+    pub fn low_speed_limit(&self) -> (u64, u32) {
+        self.read(JobModel::low_speed_limit)
     }
 
     /// Sets the SHA-256 (64 hex digits) that file `index` must have, or

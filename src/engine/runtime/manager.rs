@@ -21,6 +21,7 @@ use crate::engine::model::command::Command;
 use crate::engine::model::job::Run;
 use crate::engine::model::schedule::{self, Seen};
 use crate::engine::runtime::notify::Dispatcher;
+use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::{Job, ManagerShared};
 use crate::engine::runtime::worker;
 use crate::engine::store::{rows, Store};
@@ -34,19 +35,30 @@ pub const DEFAULT_MAX_ACTIVE_JOBS: u32 = 4;
 /// The scheduler's longest sleep when nothing wakes it.
 const IDLE_TICK: Duration = Duration::from_secs(1);
 
-/// The length of a temporary file named by the state directory, `None`
-/// when it is missing or not a regular file (never following a link).
-fn on_disk(path: &Path) -> Option<u64> {
-    std::fs::symlink_metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
+/// What a stored file has on disk: its temporary file's length, if the
+/// name is one qmgr gives its temporary files beside `local` and it is a
+/// regular file (never following a link); and, when asked, the local file's.
+fn look(temp: Option<&Path>, local: &Path, want_local: bool) -> rows::OnDisk {
+    let regular_len = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    };
+    rows::OnDisk {
+        temp_len: temp
+            .filter(|t| partial::is_own_temp(t, local))
+            .and_then(regular_len),
+        local_len: want_local.then(|| regular_len(local)).flatten(),
+    }
 }
 
 /// A manager of jobs. Dropping it closes it.
 pub struct Manager {
     shared: Arc<ManagerShared>,
     scheduler: Mutex<Option<JoinHandle<()>>>,
+    /// Why each unreadable stored job was skipped at open.
+    skipped: Vec<String>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -65,12 +77,12 @@ impl Manager {
     /// themselves from their last durable byte. A directory already open in
     /// this or another process gives `QM_E_SHARING_VIOLATION`.
     pub fn open(state_dir: Option<&Path>) -> Result<Manager> {
-        let (store, stored) = match state_dir {
+        let (store, stored, skipped) = match state_dir {
             Some(dir) => {
-                let (store, jobs) = Store::open(dir)?;
-                (Some(store), jobs)
+                let (store, loaded) = Store::open(dir)?;
+                (Some(store), loaded.jobs, loaded.skipped)
             }
-            None => (None, Vec::new()),
+            None => (None, Vec::new(), Vec::new()),
         };
         let io_error =
             |e: std::io::Error| Error::new(QM_E_OUTOFMEMORY, format!("cannot start a thread: {e}"));
@@ -90,7 +102,7 @@ impl Manager {
         let restored: Vec<Job> = stored
             .into_iter()
             .filter(|(job, _)| !JobState::from_u32(job.state).is_some_and(JobState::is_final))
-            .map(|(job, files)| Job::restore(&shared, rows::stored_job(job, files, on_disk)))
+            .map(|(job, files)| Job::restore(&shared, rows::stored_job(job, files, look)))
             .collect();
         *shared.jobs.lock() = restored;
         let for_thread = Arc::clone(&shared);
@@ -101,7 +113,15 @@ impl Manager {
         Ok(Manager {
             shared,
             scheduler: Mutex::new(Some(scheduler)),
+            skipped,
         })
+    }
+
+    /// The jobs of the state directory that could not be read when it was
+    /// opened, a sentence each (which job, and why). Their rows stay in the
+    /// directory as they were; the other jobs opened normally.
+    pub fn skipped_jobs(&self) -> &[String] {
+        &self.skipped
     }
 
     /// The state directory, if the manager has one.

@@ -13,7 +13,15 @@ const NAME_KEEP: usize = 64;
 /// A fresh temporary path in `local`'s directory: hidden, recognisable, and
 /// unique in practice (a 48-bit tag; `create` refuses an existing name anyway).
 pub(crate) fn temp_path_for(local: &Path) -> PathBuf {
-    let base = local
+    local.with_file_name(format!(".{}.{:012x}{SUFFIX}", kept_name(local), next_tag()))
+}
+
+/// The ending of every temporary file's name.
+const SUFFIX: &str = ".qmgr-part";
+
+/// The part of `local`'s file name that its temporary names keep.
+fn kept_name(local: &Path) -> String {
+    let mut base = local
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -21,7 +29,25 @@ pub(crate) fn temp_path_for(local: &Path) -> PathBuf {
     while !base.is_char_boundary(cut) {
         cut -= 1;
     }
-    local.with_file_name(format!(".{}.{:012x}.qmgr-part", &base[..cut], next_tag()))
+    base.truncate(cut);
+    base
+}
+
+/// True when `temp` is a name `temp_path_for(local)` could have given: in
+/// `local`'s directory, `.NAME.` + 12 hex digits + `.qmgr-part`. Paths read
+/// back from a state directory are touched only if they pass, so a stored
+/// path can never make qmgr truncate or delete an unrelated file.
+pub(crate) fn is_own_temp(temp: &Path, local: &Path) -> bool {
+    let Some(name) = temp.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let prefix = format!(".{}.", kept_name(local));
+    let tag = name
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(SUFFIX));
+    temp.parent() == local.parent()
+        && local.parent().is_some()
+        && tag.is_some_and(|t| t.len() == 12 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The next 48-bit temporary-name tag: a per-process random seed and a
@@ -159,6 +185,25 @@ mod tests {
         assert_eq!(tags.len(), 10_000, "temporary names repeat");
         let long = format!("/d/{}", "é".repeat(100));
         assert!(temp_path_for(Path::new(&long)).file_name().unwrap().len() < 100);
+        assert!(is_own_temp(&temp_path_for(Path::new(&long)), Path::new(&long)));
+    }
+
+    #[test]
+    fn only_names_qmgr_gives_count_as_its_temporary_files() {
+        let local = Path::new("/srv/fw.bin");
+        assert!(is_own_temp(&temp_path_for(local), local));
+        for other in [
+            "/srv/fw.bin",
+            "/etc/passwd",
+            "/other/.fw.bin.0123456789ab.qmgr-part",
+            "/srv/.fw.bin.0123456789a.qmgr-part",
+            "/srv/.fw.bin.0123456789xy.qmgr-part",
+            "/srv/.other.0123456789ab.qmgr-part",
+            "/srv/.fw.bin.0123456789ab.qmgr-part.x",
+        ] {
+            assert!(!is_own_temp(Path::new(other), local), "{other}");
+        }
+        assert!(is_own_temp(Path::new("/srv/.fw.bin.0123456789ab.qmgr-part"), local));
     }
 
     #[test]

@@ -11,16 +11,17 @@ use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::engine::model::command::{Command, RunId};
-use crate::engine::runtime::copy::{self, Interrupt, Target, CHUNK};
+use crate::engine::runtime::copy::{self, Interrupt, Limits, Target, CHUNK};
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{SourceKind, TransferError};
-use crate::engine::transport::source::Source;
+use crate::engine::transport::source::{Opened, Source};
 use crate::engine::transport::validator::Validator;
 use crate::engine::transport::Session;
 use crate::engine::types::ErrorContext;
@@ -38,6 +39,7 @@ struct FileTask {
     source: Source,
     local: PathBuf,
     sha256: Option<[u8; 32]>,
+    limits: Limits,
 }
 
 /// What the model says of a file when an attempt starts.
@@ -98,8 +100,8 @@ fn run_pieces(job: &Job, token: &CancelToken) -> Result<(), Interrupt> {
         let Some(task) = next_task(job) else {
             return Ok(());
         };
-        transfer_file(job, token, &task, &mut session)?;
-        make_durable(job, &task)?;
+        let identity = transfer_file(job, token, &task, &mut session)?;
+        make_durable(job, &task, identity)?;
         job.apply_quietly(Command::FileDone { file: task.index });
     }
 }
@@ -110,11 +112,17 @@ fn next_task(job: &Job) -> Option<FileTask> {
     job.apply_and(Command::NextPiece, |m, fx| {
         fx.piece.map(|piece| {
             let f = &m.files()[piece.file];
+            let (bytes_per_second, seconds) = m.low_speed_limit();
             FileTask {
                 index: piece.file,
                 source: f.source().clone(),
                 local: f.local().to_path_buf(),
                 sha256: f.sha256(),
+                limits: Limits {
+                    max_download_size: Some(m.max_download_size()).filter(|&n| n > 0),
+                    low_speed: (bytes_per_second > 0 && seconds > 0)
+                        .then(|| (bytes_per_second, Duration::from_secs(u64::from(seconds)))),
+                },
             }
         })
     })
@@ -157,14 +165,27 @@ fn open_temp(
     Ok((file, temp, 0))
 }
 
+/// Which file on disk a temporary file is (device and inode), to see that
+/// it is still the one at its path when the transfer ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity(u64, u64);
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity(meta.dev(), meta.ino())
+    }
+}
+
 /// Transfers one file; a connection lost after data flowed is resumed at
 /// once with a range request, as long as the attempts keep delivering.
+/// Returns the identity of the temporary file written.
 fn transfer_file(
     job: &Job,
     token: &CancelToken,
     task: &FileTask,
     session: &mut Session,
-) -> Result<(), Interrupt> {
+) -> Result<Identity, Interrupt> {
     let mut poor_resumes = 0;
     let mut hasher = None;
     loop {
@@ -196,11 +217,17 @@ fn transfer_attempt(
     task: &FileTask,
     session: &mut Session,
     hasher: &mut Option<(u64, Sha256)>,
-) -> Result<(), Interrupt> {
+) -> Result<Identity, Interrupt> {
     let state = task.state(job);
-    let opened = session.open(token, &task.source, state.offset, state.validator.as_ref())?;
+    let opened = open_source(job, token, task, session, state.offset, state.validator.as_ref())?;
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
+    }
+    if let (Some(total), Some(max)) = (opened.total, task.limits.max_download_size) {
+        // Refused before a byte is written.
+        if total > max {
+            return Err(copy::too_large(task.index, max).into());
+        }
     }
     let (temp, temp_path, start) = open_temp(job, task, state.temp.as_deref(), opened.start)?;
     job.apply_quietly(Command::Opened {
@@ -216,7 +243,7 @@ fn transfer_attempt(
     let mut body = opened.body;
     if start < opened.start {
         // The temporary file holds less than the source would resume from.
-        let reopened = session.open(token, &task.source, start, opened.validator.as_ref())?;
+        let reopened = open_source(job, token, task, session, start, opened.validator.as_ref())?;
         if reopened.start != start {
             temp.set_len(reopened.start)
                 .map_err(|e| TransferError::local_io("truncating", &temp_path, &e))?;
@@ -240,12 +267,12 @@ fn transfer_attempt(
         index: task.index,
         file: &temp,
         path: &temp_path,
+        source: task.kind(),
     };
     let result = copy::copy(
         job,
         token,
         target,
-        task.kind(),
         &mut *body,
         start,
         sha.as_mut(),
@@ -292,7 +319,42 @@ fn transfer_attempt(
             .into());
         }
     }
-    Ok(())
+    let meta = temp
+        .metadata()
+        .map_err(|e| TransferError::local_io("reading", &temp_path, &e))?;
+    Ok(Identity::of(&meta))
+}
+
+/// Opens the file's source at `offset`, telling the model where redirects
+/// led (whether followed or refused).
+fn open_source(
+    job: &Job,
+    token: &CancelToken,
+    task: &FileTask,
+    session: &mut Session,
+    offset: u64,
+    validator: Option<&Validator>,
+) -> Result<Opened, TransferError> {
+    let redirected = |url: &str| {
+        job.apply_quietly(Command::Redirected {
+            file: task.index,
+            url: url.to_string(),
+        })
+    };
+    match session.open(token, &task.source, offset, validator) {
+        Ok(opened) => {
+            if let Some(url) = &opened.final_url {
+                redirected(url);
+            }
+            Ok(opened)
+        }
+        Err(err) => {
+            if let Some(url) = &err.redirected_to {
+                redirected(url);
+            }
+            Err(err)
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -314,13 +376,29 @@ fn hash_prefix(temp: &File, path: &Path, len: u64) -> Result<Sha256, TransferErr
     Ok(hasher)
 }
 
-/// Before a file counts as transferred its data is fsynced (with a state
-/// directory), so that `complete` after a crash renames whole files only.
-fn make_durable(job: &Job, task: &FileTask) -> Result<(), Interrupt> {
-    if !job.persistent() {
+/// Before a file counts as transferred, its temporary file must still be
+/// the one written (not deleted, not replaced: `complete` would otherwise
+/// fail after the job said TRANSFERRED), and with a state directory its
+/// data is fsynced, so that `complete` after a crash renames whole files.
+/// A vanished file is discarded: the job goes to ERROR, and a resume
+/// fetches the file afresh.
+fn make_durable(job: &Job, task: &FileTask, written: Identity) -> Result<(), Interrupt> {
+    let Some(path) = task.state(job).temp else {
         return Ok(());
+    };
+    let now = std::fs::symlink_metadata(&path).ok().map(|m| Identity::of(&m));
+    if now != Some(written) {
+        job.apply_quietly(Command::Discarded {
+            file: task.index,
+            temp_removed: now.is_none(),
+        });
+        let gone = std::io::Error::new(
+            ErrorKind::NotFound,
+            "the temporary file was removed or replaced during the transfer",
+        );
+        return Err(TransferError::local_io("keeping", &path, &gone).into());
     }
-    if let Some(path) = task.state(job).temp {
+    if job.persistent() {
         partial::reopen(&path)
             .and_then(|f| f.sync_data())
             .map_err(|e| TransferError::local_io("syncing", &path, &e))?;

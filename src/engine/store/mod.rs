@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 
 use crate::engine::error::{Error, Result};
 use crate::hresult::*;
@@ -75,15 +75,20 @@ const MIGRATIONS: &[&str] = &[
     // 3: a ledger of byte ranges per file instead of one durable offset
     // (`start-end` pairs, end exclusive), and the ranges the caller wants
     // (NULL: the whole file). A 0.1 directory's offset becomes one range.
+    // Also the job's transfer limits, and whether a `complete` was renaming.
     "ALTER TABLE files ADD COLUMN durable_ranges TEXT NOT NULL DEFAULT '';
      ALTER TABLE files ADD COLUMN wanted_ranges TEXT;
      UPDATE files SET durable_ranges = '0-' || durable WHERE durable > 0;
-     ALTER TABLE files DROP COLUMN durable;",
+     ALTER TABLE files DROP COLUMN durable;
+     ALTER TABLE jobs ADD COLUMN max_download_size INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN low_speed_bytes INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN low_speed_seconds INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN committing INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 21] = [
+const JOB_COLUMNS: [&str; 25] = [
     "id",
     "created_order",
     "display_name",
@@ -105,6 +110,10 @@ const JOB_COLUMNS: [&str; 21] = [
     "error_http",
     "error_text",
     "http_options",
+    "max_download_size",
+    "low_speed_bytes",
+    "low_speed_seconds",
+    "committing",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -172,6 +181,10 @@ pub(crate) struct JobRecord {
     pub error: Option<(i32, u32, Option<u32>, u16, String)>,
     /// JSON of the HTTP options.
     pub http_options: String,
+    pub max_download_size: u64,
+    /// Bytes per second and seconds.
+    pub low_speed_limit: (u64, u32),
+    pub committing: bool,
 }
 
 /// One file as stored.
@@ -196,7 +209,7 @@ pub(crate) struct FileRecord {
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 21] {
+    fn values(&self) -> [Value; 25] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -225,6 +238,10 @@ impl JobRecord {
             int(http),
             Value::Text(text),
             Value::Text(self.http_options.clone()),
+            int(self.max_download_size),
+            int(self.low_speed_limit.0),
+            int(self.low_speed_limit.1),
+            Value::Integer(self.committing.into()),
         ]
     }
 
@@ -258,6 +275,12 @@ impl JobRecord {
                 None => None,
             },
             http_options: r.get("http_options")?,
+            max_download_size: r.get::<_, i64>("max_download_size")? as u64,
+            low_speed_limit: (
+                r.get::<_, i64>("low_speed_bytes")? as u64,
+                r.get("low_speed_seconds")?,
+            ),
+            committing: r.get("committing")?,
         })
     }
 }
@@ -338,12 +361,49 @@ fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {
     }
 }
 
+/// Refuses a state directory that another user owns or that others may
+/// write to (as ssh does with `~/.ssh`): whoever can write there can plant
+/// jobs that download to any path this user may write.
+fn check_trusted(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| io_error("cannot inspect the state directory", dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::invalid_arg(format!(
+            "the state directory '{}' is not a directory",
+            dir.display()
+        )));
+    }
+    let me = crate::sys::effective_uid();
+    if meta.uid() != me {
+        return Err(Error::new(
+            QM_E_ACCESSDENIED,
+            format!(
+                "the state directory '{}' belongs to user {}, not to this user ({me})",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(Error::new(
+            QM_E_ACCESSDENIED,
+            format!(
+                "the state directory '{}' may be written by others (mode {:o}); make it 0700",
+                dir.display(),
+                meta.mode() & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed, mode 0700) a state directory, takes its
     /// lock (`QM_E_SHARING_VIOLATION` if another manager holds it), and
     /// brings its database to the current schema. Returns the stored jobs
     /// with their files, in creation order.
-    pub(crate) fn open(dir: &Path) -> Result<(Store, Vec<StoredRows>)> {
+    pub(crate) fn open(dir: &Path) -> Result<(Store, Loaded)> {
         if !dir.is_absolute() {
             return Err(Error::invalid_arg(format!(
                 "the state directory '{}' is not an absolute path",
@@ -355,6 +415,7 @@ impl Store {
             .mode(0o700)
             .create(dir)
             .map_err(|e| io_error("cannot create the state directory", dir, e))?;
+        check_trusted(dir)?;
         let lock_path = dir.join("qmgr.lock");
         let lock = OpenOptions::new()
             .read(true)
@@ -379,8 +440,24 @@ impl Store {
             Err(TryLockError::Error(e)) => return Err(io_error("cannot lock", &lock_path, e)),
         }
         let db_path = dir.join("qmgr.db");
-        let fresh = !db_path.exists();
-        let mut db = Connection::open(&db_path).map_err(|e| db_error("open", e))?;
+        let fresh = match std::fs::symlink_metadata(&db_path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::new(
+                    QM_E_ACCESSDENIED,
+                    format!(
+                        "'{}' is a symbolic link; qmgr opens only a database file of its own",
+                        db_path.display()
+                    ),
+                ))
+            }
+            Ok(_) => false,
+            Err(_) => true,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let mut db = Connection::open_with_flags(&db_path, flags).map_err(|e| db_error("open", e))?;
         if fresh {
             // SQLite gives its -wal and -shm files the database's mode.
             std::fs::set_permissions(&db_path, std::fs::Permissions::from_mode(0o600))
@@ -391,14 +468,14 @@ impl Store {
         )
         .map_err(|e| db_error("configure", e))?;
         migrate(&mut db)?;
-        let jobs = load(&db)?;
+        let loaded = load(&db)?;
         Ok((
             Store {
                 db: Mutex::new(Some(db)),
                 dir: dir.to_path_buf(),
                 lock: Mutex::new(Some(lock)),
             },
-            jobs,
+            loaded,
         ))
     }
 
@@ -516,35 +593,71 @@ pub fn create_at_version(dir: &Path, version: u32) -> Result<()> {
     apply_migrations(&mut db, 0, version.min(SCHEMA_VERSION))
 }
 
-fn load(db: &Connection) -> Result<Vec<StoredRows>> {
+/// What a state directory held: the jobs that could be read, and a
+/// sentence for each job row that could not (those rows stay in the
+/// database, untouched).
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub jobs: Vec<StoredRows>,
+    pub skipped: Vec<String>,
+}
+
+/// Reads every job with its files. A row that does not read (a wrong type,
+/// an id of the wrong length, a state or priority BITS does not have, a
+/// file row that does not read) skips its job, not the directory.
+fn load(db: &Connection) -> Result<Loaded> {
     let select = |table: &str, columns: &[&str], tail: &str| {
         format!("SELECT {} FROM {table} {tail}", columns.join(", "))
     };
     let mut jobs_stmt = db
         .prepare(&select("jobs", &JOB_COLUMNS, "ORDER BY created_order"))
         .map_err(|e| db_error("load jobs", e))?;
-    let jobs = jobs_stmt
-        .query_map([], JobRecord::from_row)
+    let rows = jobs_stmt
+        .query_map([], |r| {
+            let key: rusqlite::types::Value = r.get("id")?;
+            Ok((key, JobRecord::from_row(r)))
+        })
         .map_err(|e| db_error("load jobs", e))?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(|e| db_error("load jobs", e))?;
     let mut files_stmt = db
-        .prepare(&select(
-            "files",
-            &FILE_COLUMNS,
-            "WHERE job_id = ?1 ORDER BY idx",
-        ))
+        .prepare(&select("files", &FILE_COLUMNS, "WHERE job_id = ?1 ORDER BY idx"))
         .map_err(|e| db_error("load files", e))?;
-    let mut out = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let files = files_stmt
-            .query_map(params![&job.id[..]], FileRecord::from_row)
-            .map_err(|e| db_error("load files", e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| db_error("load files", e))?;
-        out.push((job, files));
+    let mut loaded = Loaded::default();
+    for (key, row) in rows {
+        let name = match &key {
+            Value::Blob(b) if b.len() == 16 => {
+                crate::engine::types::JobId(b.as_slice().try_into().unwrap_or([0; 16])).to_string()
+            }
+            other => format!("{other:?}"),
+        };
+        let job = row.map_err(|e| e.to_string()).and_then(|job| {
+            if job.id == [0; 16] || !matches!(&key, Value::Blob(b) if b.len() == 16) {
+                return Err("its id is not 16 bytes".to_string());
+            }
+            if crate::engine::types::JobState::from_u32(job.state).is_none() {
+                return Err(format!("its state {} is not a BITS job state", job.state));
+            }
+            if crate::engine::types::Priority::from_u32(job.priority).is_none() {
+                return Err(format!("its priority {} is not a BITS priority", job.priority));
+            }
+            Ok(job)
+        });
+        let files = job.and_then(|job| {
+            files_stmt
+                .query_map(params![&job.id[..]], FileRecord::from_row)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map(|files| (job, files))
+                .map_err(|e| format!("a file row does not read: {e}"))
+        });
+        match files {
+            Ok(stored) => loaded.jobs.push(stored),
+            Err(why) => loaded.skipped.push(format!(
+                "job {name} was skipped (its rows are kept as they are): {why}"
+            )),
+        }
     }
-    Ok(out)
+    Ok(loaded)
 }
 
 /// True when a job row exists (for tests).
@@ -588,14 +701,17 @@ mod tests {
             completed_ms: None,
             error: Some((-5, 4, Some(0), 404, "gone".into())),
             http_options: "{}".into(),
+            max_download_size: 1 << 40,
+            low_speed_limit: (1000, 30),
+            committing: true,
         }
     }
 
     #[test]
     fn jobs_round_trip_and_the_lock_excludes_a_second_opener() {
         let d = dir("roundtrip");
-        let (store, jobs) = Store::open(&d).unwrap();
-        assert!(jobs.is_empty());
+        let (store, loaded) = Store::open(&d).unwrap();
+        assert!(loaded.jobs.is_empty());
         let file = FileRecord {
             index: 0,
             remote: "http://h/x".into(),
@@ -625,7 +741,8 @@ mod tests {
             QM_E_SHARING_VIOLATION
         );
         drop(store);
-        let (store, jobs) = Store::open(&d).unwrap();
+        let (store, loaded) = Store::open(&d).unwrap();
+        let jobs = loaded.jobs;
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].0, job(1));
         assert_eq!(jobs[0].1, vec![durable]);
@@ -647,8 +764,8 @@ mod tests {
     fn an_older_schema_is_migrated_and_a_newer_one_refused() {
         let d = dir("migrate");
         create_at_version(&d, 1).unwrap();
-        let (_store, jobs) = Store::open(&d).unwrap();
-        assert!(jobs.is_empty());
+        let (_store, loaded) = Store::open(&d).unwrap();
+        assert!(loaded.jobs.is_empty());
         drop(_store);
         let db = Connection::open(d.join("qmgr.db")).unwrap();
         let v: u32 = db

@@ -40,6 +40,9 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
             )
         }),
         http_options: job.http().to_json(),
+        max_download_size: job.max_download_size(),
+        low_speed_limit: job.low_speed_limit(),
+        committing: job.committing(),
     }
 }
 
@@ -63,14 +66,24 @@ pub(crate) fn file_record(job: &JobModel, index: usize) -> FileRecord {
     }
 }
 
-/// A job as the model restores it, from its rows and what `on_disk` says
-/// of each temporary file (its length, `None` when it is missing). A
-/// malformed ledger counts as nothing durable: the file is fetched again.
+/// What the runtime found on disk for a stored file: the length of its
+/// temporary file (`None`: missing, not a regular file, or not a name qmgr
+/// gives its temporary files beside this local name) and, when asked, of
+/// the file at its local name.
+pub(crate) struct OnDisk {
+    pub temp_len: Option<u64>,
+    pub local_len: Option<u64>,
+}
+
+/// A job as the model restores it, from its rows and what `look` finds on
+/// disk for each file (`look(temp, local, want_local)`). A malformed ledger
+/// counts as nothing durable: the file is fetched again.
 pub(crate) fn stored_job(
     job: JobRecord,
     files: Vec<FileRecord>,
-    on_disk: impl Fn(&Path) -> Option<u64>,
+    look: impl Fn(Option<&Path>, &Path, bool) -> OnDisk,
 ) -> StoredJob {
+    let committing = job.committing;
     StoredJob {
         id: JobId(job.id),
         created_order: job.created_order,
@@ -97,14 +110,20 @@ pub(crate) fn stored_job(
             },
         ),
         http: HttpOptions::from_json(&job.http_options),
+        max_download_size: job.max_download_size,
+        low_speed_limit: job.low_speed_limit,
+        committing,
         files: files
             .into_iter()
             .map(|f| {
                 let temp = f.temp.map(PathBuf::from);
+                let local = PathBuf::from(f.local);
+                let found = look(temp.as_deref(), &local, committing && f.completed);
                 StoredFile {
-                    on_disk: temp.as_deref().and_then(&on_disk),
+                    on_disk: found.temp_len,
+                    local_len: found.local_len,
                     remote: f.remote,
-                    local: PathBuf::from(f.local),
+                    local,
                     size_hint: f.size_hint,
                     temp,
                     validator: f.validator.as_deref().and_then(Validator::from_json),

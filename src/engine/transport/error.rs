@@ -24,6 +24,8 @@ pub(crate) struct TransferError {
     pub description: String,
     /// The server's Retry-After, when it sent one.
     pub retry_after: Option<Duration>,
+    /// The URL a refused redirect pointed to.
+    pub redirected_to: Option<String>,
 }
 
 impl TransferError {
@@ -40,6 +42,7 @@ impl TransferError {
             transient: false,
             description,
             retry_after: None,
+            redirected_to: None,
         }
     }
 
@@ -128,6 +131,7 @@ pub(crate) fn status_error(
         transient,
         description: description.trim_end().to_string(),
         retry_after: retry_after.filter(|_| transient),
+        redirected_to: None,
     }
 }
 
@@ -164,6 +168,21 @@ pub(crate) fn request_error(err: &ureq::Error, url: &str, offset: u64) -> Transf
         transient,
         description: format!("GET {url} (from byte {offset}) failed: {err}"),
         retry_after: None,
+        redirected_to: None,
+    }
+}
+
+/// A redirect the job's policy refuses (or one that leaves HTTP): fatal
+/// `HRESULT_FROM_WIN32(ERROR_WINHTTP_REDIRECT_FAILED)`, as WinHTTP reports
+/// the redirects its policy forbids.
+pub(crate) fn redirect_refused(from: &str, to: &str, why: &str) -> TransferError {
+    TransferError {
+        redirected_to: Some(to.to_string()),
+        ..TransferError::fatal(
+            HResult(QM_E_WINHTTP_REDIRECT_FAILED),
+            ErrorContext::RemoteFile,
+            format!("GET {from}: the server redirected to {to}, which is refused: {why}"),
+        )
     }
 }
 
@@ -232,5 +251,8 @@ mod tests {
         assert_eq!(e.code.0, QM_E_WINHTTP_CONNECTION_ERROR);
         let e = read_error(SourceKind::Local, &reset, 5);
         assert_eq!(e.context, ErrorContext::RemoteFile);
+        let stalled = std::io::Error::other(ureq::Error::Timeout(ureq::Timeout::PerRead));
+        let e = read_error(SourceKind::Http, &stalled, 5);
+        assert_eq!(e.code.0, QM_E_WINHTTP_TIMEOUT, "a stall in the body is a timeout");
     }
 }

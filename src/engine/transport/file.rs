@@ -56,5 +56,6 @@ pub(crate) fn open(
         total: Some(meta.len()),
         validator: Some(validator),
         body: Box::new(file.take(meta.len() - start)),
+        final_url: None,
     })
 }

@@ -6,6 +6,12 @@
 //! anything else (a 200, a changed validator, a bad Content-Range) restarts
 //! the file from zero with a plain request. No `Accept-Encoding` is ever
 //! sent, so bytes on the wire are bytes of the file.
+//!
+//! Redirects are followed here, not by ureq, so that the job's policy
+//! applies to each hop (`SecurityFlags`): at most 10; never out of
+//! http(s); never from HTTPS to HTTP unless the job allows it; a fatal
+//! error under DISALLOW. Credentials (and custom Authorization or Cookie
+//! headers) go only to the origin of the file's own URL, as curl does.
 
 use std::time::{Duration, SystemTime};
 
@@ -19,9 +25,9 @@ use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
 use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
-use crate::engine::transport::source::Opened;
+use crate::engine::transport::source::{check_url, Opened};
 use crate::engine::transport::validator::{HttpValidator, Validator};
-use crate::engine::types::ErrorContext;
+use crate::engine::types::{ErrorContext, SecurityFlags};
 use crate::hresult::*;
 
 /// How long a connection (TCP and TLS handshake) may take.
@@ -138,7 +144,7 @@ impl Client {
 
     /// A plain request for the whole file.
     fn fetch_whole(&self, url: &str) -> Result<Opened, TransferError> {
-        let response = self.send(url, None, 0)?;
+        let (response, final_url) = self.send(url, None, 0)?;
         let status = response.status().as_u16();
         if status == 206 || !(200..=299).contains(&status) {
             return Err(match status {
@@ -147,25 +153,98 @@ impl Client {
                     ErrorContext::RemoteFile,
                     format!("GET {url}: the server answered 206 Partial Content to a request without a range"),
                 ),
-                _ => status_error(&response, url, 0),
+                _ => status_error(&response, &final_url, 0),
             });
         }
-        Ok(opened_whole(response))
+        let mut opened = opened_whole(response);
+        opened.final_url = Some(final_url).filter(|f| f != url);
+        Ok(opened)
     }
 
+    /// Sends the GET and follows redirects as the job's policy allows;
+    /// returns the last response and the URL it came from.
     fn send(
         &self,
         url: &str,
         range: Option<(u64, &str)>,
         offset: u64,
+    ) -> Result<(Response<Body>, String), TransferError> {
+        let origin = Origin::of(url);
+        let mut current = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let trusted = Origin::of(&current) == origin;
+            let response = self.request(&current, range, offset, trusted)?;
+            let status = response.status().as_u16();
+            let location = match status {
+                301 | 302 | 303 | 307 | 308 => response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim),
+                _ => None,
+            };
+            let Some(location) = location else {
+                return Ok((response, current));
+            };
+            let next = resolve_location(&current, location);
+            self.check_redirect(&current, &next)?;
+            current = next;
+        }
+        Err(TransferError::fatal(
+            HResult(QM_BG_E_INVALID_SERVER_RESPONSE),
+            ErrorContext::RemoteFile,
+            format!("GET {url}: more than {MAX_REDIRECTS} redirects"),
+        ))
+    }
+
+    /// Refuses a redirect from `from` to `to` that the job's policy forbids.
+    fn check_redirect(&self, from: &str, to: &str) -> Result<(), TransferError> {
+        let flags = self.options.security_flags;
+        let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        let (from_scheme, to_scheme) = (scheme(from), scheme(to));
+        if !matches!(to_scheme.as_deref(), Some("http" | "https")) || check_url(to).is_err() {
+            return Err(error::redirect_refused(from, to, "it is not an http(s) URL"));
+        }
+        if flags.redirect_policy() == SecurityFlags::REDIRECT_POLICY_DISALLOW {
+            return Err(error::redirect_refused(
+                from,
+                to,
+                "the job's redirect policy is DISALLOW",
+            ));
+        }
+        if from_scheme.as_deref() == Some("https")
+            && to_scheme.as_deref() == Some("http")
+            && !flags.allows_https_to_http()
+        {
+            return Err(error::redirect_refused(
+                from,
+                to,
+                "it leaves HTTPS for plain HTTP (allowed only with QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// One GET of `url`; `trusted` when it is the file's own origin (the
+    /// credentials and the caller's Authorization/Cookie headers go there only).
+    fn request(
+        &self,
+        url: &str,
+        range: Option<(u64, &str)>,
+        offset: u64,
+        trusted: bool,
     ) -> Result<Response<Body>, TransferError> {
         let mut request = self.agent.get(url);
         if let Some((_, list)) = &self.options.custom_headers {
             for (name, value) in list {
-                request = request.header(name.as_str(), value.as_str());
+                let private = ["authorization", "cookie", "proxy-authorization"]
+                    .contains(&name.to_ascii_lowercase().as_str());
+                if trusted || !private {
+                    request = request.header(name.as_str(), value.as_str());
+                }
             }
         }
-        if let Some((user, password)) = &self.options.credentials {
+        if let (Some((user, password)), true) = (&self.options.credentials, trusted) {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             request = request.header("Authorization", format!("Basic {token}"));
@@ -179,6 +258,46 @@ impl Client {
             .call()
             .map_err(|e| error::request_error(&e, url, offset))
     }
+}
+
+/// Scheme, host and port of a URL (default ports filled in): credentials
+/// follow a redirect only within one origin.
+#[derive(Debug, PartialEq, Eq)]
+struct Origin(Option<(String, String, u16)>);
+
+impl Origin {
+    fn of(url: &str) -> Origin {
+        let uri: Option<ureq::http::Uri> = url.parse().ok();
+        Origin(uri.and_then(|u| {
+            let scheme = u.scheme_str()?.to_ascii_lowercase();
+            let host = u.host()?.to_ascii_lowercase();
+            let port = u
+                .port_u16()
+                .unwrap_or(if scheme == "https" { 443 } else { 80 });
+            Some((scheme, host, port))
+        }))
+    }
+}
+
+/// The URL a `Location` names, resolved against the URL that answered.
+fn resolve_location(base: &str, location: &str) -> String {
+    if let Some((scheme, _)) = location.split_once("://") {
+        if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+            return location.to_string();
+        }
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(net_path) = location.strip_prefix("//") {
+        return format!("{scheme}://{net_path}");
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
+    format!("{scheme}://{authority}{dir}{location}")
 }
 
 /// A response carrying the whole file from byte 0.
@@ -199,6 +318,7 @@ fn opened(
         total,
         validator: Some(Validator::Http(validator)),
         body: Box::new(response.into_body().into_reader()),
+        final_url: None,
     }
 }
 
@@ -283,7 +403,9 @@ fn build_agent(options: &HttpOptions) -> Result<Agent, TransferError> {
     };
     let config = Agent::config_builder()
         .http_status_as_error(false)
-        .max_redirects(MAX_REDIRECTS)
+        // Redirects are ours to follow (`Client::send`), so the job's
+        // policy applies to every hop.
+        .max_redirects(0)
         .accept_encoding(AutoHeaderValue::None)
         .user_agent(concat!("qmgr/", env!("CARGO_PKG_VERSION")))
         .timeout_connect(Some(CONNECT_TIMEOUT))
@@ -407,5 +529,28 @@ mod tests {
                 ResumeDecision::Fail
             );
         }
+    }
+
+    #[test]
+    fn locations_resolve_against_the_url_that_answered() {
+        let base = "https://h:8443/a/b/file.bin?x=1";
+        for (location, expected) in [
+            ("http://other/x", "http://other/x"),
+            ("//cdn.example/y", "https://cdn.example/y"),
+            ("/root", "https://h:8443/root"),
+            ("sibling.bin", "https://h:8443/a/b/sibling.bin"),
+            ("../up", "https://h:8443/a/b/../up"),
+        ] {
+            assert_eq!(resolve_location(base, location), expected, "{location}");
+        }
+        assert_eq!(resolve_location("http://h", "x"), "http://h/x");
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        assert_eq!(Origin::of("http://H/x"), Origin::of("http://h:80/y"));
+        assert_ne!(Origin::of("http://h/x"), Origin::of("https://h/x"));
+        assert_ne!(Origin::of("http://h/x"), Origin::of("http://h:8080/x"));
+        assert_ne!(Origin::of("http://h/x"), Origin::of("http://evil/x"));
     }
 }

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::error::{Error, Result};
-use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
+use crate::engine::transport::pem::{read_pem_certs, read_pem_key, read_small_file};
 use crate::engine::transport::source::check_url;
+use crate::engine::types::SecurityFlags;
 use crate::hresult::*;
 
 /// Longest user name accepted (BITS: `BG_E_USERNAME_TOO_LARGE` beyond).
@@ -48,6 +49,8 @@ pub(crate) struct HttpOptions {
     pub client_certificate: Option<(PathBuf, PathBuf)>,
     /// Longest wait for any single read or write on a connection.
     pub stall_timeout: std::time::Duration,
+    /// The redirect policy (and refused certificate relaxations).
+    pub security_flags: SecurityFlags,
 }
 
 impl Default for HttpOptions {
@@ -59,6 +62,7 @@ impl Default for HttpOptions {
             ca_file: None,
             client_certificate: None,
             stall_timeout: std::time::Duration::from_secs(u64::from(DEFAULT_STALL_TIMEOUT_SECS)),
+            security_flags: SecurityFlags::default(),
         }
     }
 }
@@ -78,6 +82,7 @@ impl HttpOptions {
             "ca_file": self.ca_file,
             "client_certificate": self.client_certificate,
             "stall_timeout_secs": self.stall_timeout.as_secs(),
+            "security_flags": self.security_flags.0,
         })
         .to_string()
     }
@@ -106,6 +111,9 @@ impl HttpOptions {
         }
         if let Some(secs) = v["stall_timeout_secs"].as_u64() {
             o.stall_timeout = std::time::Duration::from_secs(secs.max(1));
+        }
+        if let Some(flags) = v["security_flags"].as_u64() {
+            o.security_flags = check_security_flags(flags as u32).unwrap_or_default();
         }
         o
     }
@@ -144,6 +152,49 @@ pub(crate) fn parse_headers(text: &str) -> Result<Vec<(String, String)>> {
             Ok((name.to_string(), value.trim().to_string()))
         })
         .collect()
+}
+
+/// Checks HTTP security flags: a redirect policy (ALLOW_SILENT,
+/// ALLOW_REPORT or DISALLOW), optionally with ALLOW_HTTPS_TO_HTTP. The
+/// certificate relaxations (`BG_SSL_*`) are refused with `QM_E_NOTIMPL`:
+/// qmgr always verifies certificates, and a private CA is trusted with
+/// `set_ca_file` instead.
+pub(crate) fn check_security_flags(flags: u32) -> Result<SecurityFlags> {
+    let ssl = SecurityFlags::SSL_ENABLE_CRL_CHECK
+        | SecurityFlags::SSL_IGNORE_CERT_CN_INVALID
+        | SecurityFlags::SSL_IGNORE_CERT_DATE_INVALID
+        | SecurityFlags::SSL_IGNORE_UNKNOWN_CA
+        | SecurityFlags::SSL_IGNORE_CERT_WRONG_USAGE;
+    let known = ssl | SecurityFlags::REDIRECT_POLICY_MASK | SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP;
+    if flags & !known != 0 {
+        return Err(Error::invalid_arg(format!(
+            "unknown security flags 0x{:x}",
+            flags & !known
+        )));
+    }
+    if flags & ssl != 0 {
+        return Err(Error::new(
+            QM_E_NOTIMPL,
+            format!(
+                "the certificate flags 0x{:x} are not supported: qmgr always verifies \
+                 certificates and revocation is not checked; trust a private CA with a CA file",
+                flags & ssl
+            ),
+        ));
+    }
+    let policy = SecurityFlags(flags).redirect_policy();
+    if ![
+        SecurityFlags::REDIRECT_POLICY_ALLOW_SILENT,
+        SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT,
+        SecurityFlags::REDIRECT_POLICY_DISALLOW,
+    ]
+    .contains(&policy)
+    {
+        return Err(Error::invalid_arg(format!(
+            "0x{policy:x} is not a redirect policy (ALLOW_SILENT, ALLOW_REPORT or DISALLOW)"
+        )));
+    }
+    Ok(SecurityFlags(flags))
 }
 
 /// Checks a Basic user name and password.
@@ -198,7 +249,8 @@ pub(crate) fn parse_proxy(proxy: Option<&str>) -> Result<ProxySetting> {
     Ok(ProxySetting::Url(url.to_string()))
 }
 
-/// Checks that `path` is an absolute path to a readable regular file.
+/// Checks that `path` is an absolute path to a readable regular file of
+/// PEM size, without blocking (a FIFO is refused, not opened for reading).
 pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
     let p = Path::new(path);
     if !p.is_absolute() {
@@ -206,15 +258,14 @@ pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
             "the {what} path '{path}' is not absolute"
         )));
     }
-    match std::fs::File::open(p).and_then(|f| f.metadata()) {
-        Ok(meta) if meta.is_file() => Ok(p.to_path_buf()),
-        Ok(_) => Err(Error::invalid_arg(format!(
-            "the {what} '{path}' is not a regular file"
-        ))),
+    match std::fs::metadata(p) {
         Err(e) => Err(Error {
             code: HResult::from_io_error(&e),
             message: format!("cannot read the {what} '{path}': {e}"),
         }),
+        Ok(_) => read_small_file(p)
+            .map(|_| p.to_path_buf())
+            .map_err(|why| Error::invalid_arg(format!("the {what}: {why}"))),
     }
 }
 
@@ -272,6 +323,10 @@ mod tests {
             ca_file: Some("/etc/ca.pem".into()),
             client_certificate: Some(("/c.pem".into(), "/k.pem".into())),
             stall_timeout: std::time::Duration::from_secs(7),
+            security_flags: SecurityFlags(
+                SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT
+                    | SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP,
+            ),
         };
         assert_eq!(HttpOptions::from_json(&o.to_json()), o);
         let direct = HttpOptions {
@@ -280,6 +335,23 @@ mod tests {
         };
         assert_eq!(HttpOptions::from_json(&direct.to_json()), direct);
         assert_eq!(HttpOptions::from_json("not json"), HttpOptions::default());
+    }
+
+    #[test]
+    fn security_flags_take_a_redirect_policy_and_refuse_relaxed_certificates() {
+        for ok in [0x0000, 0x0100, 0x0200, 0x0800, 0x0900, 0x0A00] {
+            assert_eq!(check_security_flags(ok).unwrap(), SecurityFlags(ok), "{ok:#x}");
+        }
+        for (bad, code) in [
+            (0x0300, QM_E_INVALIDARG),
+            (0x0400, QM_E_INVALIDARG),
+            (0x1000, QM_E_INVALIDARG),
+            (0x0001, QM_E_NOTIMPL),
+            (0x0008, QM_E_NOTIMPL),
+            (0x0110, QM_E_NOTIMPL),
+        ] {
+            assert_eq!(check_security_flags(bad).unwrap_err().code.0, code, "{bad:#x}");
+        }
     }
 
     #[test]

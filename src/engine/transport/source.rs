@@ -132,6 +132,8 @@ pub(crate) struct Opened {
     pub validator: Option<Validator>,
     /// The bytes from `start` on.
     pub body: Box<dyn Read + Send>,
+    /// The URL the bytes came from, when redirects led elsewhere.
+    pub final_url: Option<String>,
 }
 
 #[cfg(test)]

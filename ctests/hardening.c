@@ -1,0 +1,205 @@
+/* The hardening calls of 0.2 from C: the redirect policy, the maximum
+ * download size, the low-speed limit, a file's final URL, a directory's
+ * skipped jobs, and each thread's last error message. Every return code
+ * the header lists is checked, success paths included. */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "qmgr.h"
+
+static char g_dir[4096];
+
+static void check_security_flags(qm_job_t job) {
+    uint32_t flags = 0xDEADBEEFu;
+    CHECK_HR(qm_job_get_security_flags(job, &flags), QM_S_OK);
+    CHECK_EQ(flags, QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT);
+    CHECK_HR(qm_job_set_security_flags(job, QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT |
+                                                QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP),
+             QM_S_OK);
+    CHECK_HR(qm_job_get_security_flags(job, &flags), QM_S_OK);
+    CHECK_EQ(flags & QM_HTTP_REDIRECT_POLICY_MASK, QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT);
+    CHECK(flags & QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP);
+    CHECK_HR(qm_job_set_security_flags(job, QM_HTTP_REDIRECT_POLICY_DISALLOW), QM_S_OK);
+    /* Two policies at once, or bits BITS does not define. */
+    CHECK_HR(qm_job_set_security_flags(job, QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT |
+                                                QM_HTTP_REDIRECT_POLICY_DISALLOW),
+             QM_E_INVALIDARG);
+    CHECK_HR(qm_job_set_security_flags(job, 0x1000u), QM_E_INVALIDARG);
+    /* Relaxed certificate checks are not offered. */
+    CHECK_HR(qm_job_set_security_flags(job, QM_SSL_IGNORE_UNKNOWN_CA), QM_E_NOTIMPL);
+    CHECK_HR(qm_job_set_security_flags(job, QM_SSL_ENABLE_CRL_CHECK), QM_E_NOTIMPL);
+    CHECK_HR(qm_job_get_security_flags(job, &flags), QM_S_OK);
+    CHECK_EQ(flags, QM_HTTP_REDIRECT_POLICY_DISALLOW); /* refused calls changed nothing */
+    CHECK_HR(qm_job_get_security_flags(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_security_flags(job, 0), QM_S_OK);
+}
+
+static void check_limits(qm_job_t job) {
+    uint64_t size = 7, rate = 7;
+    uint32_t seconds = 7;
+    CHECK_HR(qm_job_get_max_download_size(job, &size), QM_S_OK);
+    CHECK_EQ(size, 0);
+    CHECK_HR(qm_job_set_max_download_size(job, 5u << 20), QM_S_OK);
+    CHECK_HR(qm_job_get_max_download_size(job, &size), QM_S_OK);
+    CHECK_EQ(size, 5u << 20);
+    CHECK_HR(qm_job_get_max_download_size(job, NULL), QM_E_POINTER);
+
+    CHECK_HR(qm_job_get_low_speed_limit(job, &rate, &seconds), QM_S_OK);
+    CHECK_EQ(rate, 0);
+    CHECK_EQ(seconds, 0);
+    CHECK_HR(qm_job_set_low_speed_limit(job, 1000, 30), QM_S_OK);
+    CHECK_HR(qm_job_get_low_speed_limit(job, &rate, &seconds), QM_S_OK);
+    CHECK_EQ(rate, 1000);
+    CHECK_EQ(seconds, 30);
+    CHECK_HR(qm_job_get_low_speed_limit(job, NULL, &seconds), QM_E_POINTER);
+    CHECK_HR(qm_job_get_low_speed_limit(job, &rate, NULL), QM_E_POINTER);
+}
+
+static void check_final_url(qm_job_t job) {
+    char buf[256];
+    size_t needed = 0;
+    CHECK_HR(qm_job_get_file_final_url(job, 0, buf, sizeof buf, &needed), QM_S_OK);
+    CHECK(strcmp(buf, "http://example.com/firmware.bin") == 0); /* no redirect yet */
+    CHECK_EQ(needed, strlen(buf) + 1);
+    CHECK_HR(qm_job_get_file_final_url(job, 0, NULL, 0, &needed), QM_S_OK);
+    CHECK_HR(qm_job_get_file_final_url(job, 0, buf, 3, &needed), QM_E_INSUFFICIENT_BUFFER);
+    CHECK_HR(qm_job_get_file_final_url(job, 1, buf, sizeof buf, &needed), QM_E_ITEM_NOT_FOUND);
+    CHECK_HR(qm_job_get_file_final_url(job, 0, buf, sizeof buf, NULL), QM_E_POINTER);
+}
+
+static void check_bad_handles(void) {
+    const qm_job_t bad = 0xBADull;
+    uint32_t u32 = 0;
+    uint64_t a = 0;
+    char buf[16];
+    size_t needed = 0;
+    CHECK_HR(qm_job_set_security_flags(bad, 0), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_security_flags(bad, &u32), QM_E_HANDLE);
+    CHECK_HR(qm_job_set_max_download_size(bad, 1), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_max_download_size(bad, &a), QM_E_HANDLE);
+    CHECK_HR(qm_job_set_low_speed_limit(bad, 1, 1), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_low_speed_limit(bad, &a, &u32), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_file_final_url(bad, 0, buf, sizeof buf, &needed), QM_E_HANDLE);
+    CHECK_HR(qm_manager_get_skipped_job_count(0, &u32), QM_E_HANDLE);
+    CHECK_HR(qm_manager_get_skipped_jobs(0, buf, sizeof buf, &needed), QM_E_HANDLE);
+}
+
+static void check_skipped_jobs(qm_manager_t mgr) {
+    uint32_t count = 99;
+    char buf[64];
+    size_t needed = 0;
+    CHECK_HR(qm_manager_get_skipped_job_count(mgr, &count), QM_S_OK);
+    CHECK_EQ(count, 0);
+    CHECK_HR(qm_manager_get_skipped_job_count(mgr, NULL), QM_E_POINTER);
+    CHECK_HR(qm_manager_get_skipped_jobs(mgr, buf, sizeof buf, &needed), QM_S_FALSE);
+    CHECK_EQ(needed, 1);
+    CHECK(buf[0] == '\0');
+}
+
+static void check_final_job_refuses_setters(qm_manager_t mgr) {
+    qm_job_t job = 0;
+    if (!CHECK_HR(qm_job_create(mgr, "final", &job), QM_S_OK)) return;
+    CHECK_HR(qm_job_cancel(job), QM_S_OK);
+    CHECK_HR(qm_job_set_security_flags(job, 0), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_max_download_size(job, 1), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_low_speed_limit(job, 1, 1), QM_BG_E_INVALID_STATE);
+    qm_job_close(job);
+}
+
+/* ---- the last error message ------------------------------------------- */
+
+static void last_message(char *buf, size_t cap) {
+    size_t needed = 0;
+    buf[0] = '\0';
+    qm_get_last_error_message(buf, cap, &needed);
+}
+
+static void *other_thread(void *arg) {
+    char buf[512];
+    size_t needed = 0;
+    (void)arg;
+    /* This thread has not failed yet: it does not see the main thread's message. */
+    CHECK_HR(qm_get_last_error_message(buf, sizeof buf, &needed), QM_S_FALSE);
+    CHECK_EQ(needed, 1);
+    CHECK_HR(qm_job_resume(0xBADull), QM_E_HANDLE);
+    last_message(buf, sizeof buf);
+    CHECK(strstr(buf, "handle") != NULL);
+    return NULL;
+}
+
+static void check_last_error(qm_job_t job) {
+    char buf[512];
+    size_t needed = 0;
+    pthread_t thread;
+
+    /* The engine's words reach C: which argument, which value. */
+    CHECK_HR(qm_job_add_file(job, "http://example.com/x", "relative/name.bin"), QM_E_INVALIDARG);
+    last_message(buf, sizeof buf);
+    CHECK(strstr(buf, "relative/name.bin") != NULL);
+    CHECK(strstr(buf, "absolute") != NULL);
+
+    /* Success leaves it; this call itself never replaces it, even failing. */
+    CHECK_HR(qm_job_set_description(job, "ok"), QM_S_OK);
+    CHECK_HR(qm_get_last_error_message(buf, 4, &needed), QM_E_INSUFFICIENT_BUFFER);
+    CHECK(needed > 4);
+    CHECK_HR(qm_get_last_error_message(NULL, 0, NULL), QM_E_POINTER);
+    last_message(buf, sizeof buf);
+    CHECK(strstr(buf, "relative/name.bin") != NULL);
+    CHECK_HR(qm_get_last_error_message(NULL, 0, &needed), QM_S_OK);
+    CHECK_EQ(needed, strlen(buf) + 1);
+
+    /* The next failure replaces it. */
+    CHECK_HR(qm_job_set_security_flags(job, QM_SSL_IGNORE_CERT_DATE_INVALID), QM_E_NOTIMPL);
+    last_message(buf, sizeof buf);
+    CHECK(strstr(buf, "certificate") != NULL);
+
+    /* Each thread has its own. */
+    if (CHECK(pthread_create(&thread, NULL, other_thread, NULL) == 0)) pthread_join(thread, NULL);
+    last_message(buf, sizeof buf);
+    CHECK(strstr(buf, "certificate") != NULL);
+}
+
+static void check_name_max(qm_job_t job) {
+    char local[600];
+    int n = snprintf(local, sizeof local, "%s/", g_dir);
+    memset(local + n, 'a', 300);
+    local[n + 300] = '\0';
+    /* A 300-byte file name could never be renamed into place. */
+    CHECK_HR(qm_job_add_file(job, "http://example.com/long", local), QM_E_INVALIDARG);
+}
+
+int main(int argc, char **argv) {
+    qm_manager_t mgr = 0;
+    qm_job_t job = 0;
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
+        return 2;
+    }
+    snprintf(g_dir, sizeof g_dir, "%s/hardening", argv[1]);
+    if (mkdir(g_dir, 0755) != 0 && !ct_exists(g_dir)) {
+        fprintf(stderr, "cannot create %s\n", g_dir);
+        return 2;
+    }
+    check_bad_handles();
+    if (!CHECK_HR(qm_manager_open(NULL, &mgr), QM_S_OK)) return ct_finish("hardening");
+    if (CHECK_HR(qm_job_create(mgr, "hardening", &job), QM_S_OK)) {
+        CHECK_HR(qm_job_add_file(job, "http://example.com/firmware.bin",
+                                 ct_path(g_dir, "firmware.bin")),
+                 QM_S_OK);
+        check_security_flags(job);
+        check_limits(job);
+        check_final_url(job);
+        check_last_error(job);
+        check_name_max(job);
+        CHECK_HR(qm_job_cancel(job), QM_S_OK);
+        qm_job_close(job);
+    }
+    check_skipped_jobs(mgr);
+    check_final_job_refuses_setters(mgr);
+    qm_manager_close(mgr);
+    return ct_finish("hardening");
+}
