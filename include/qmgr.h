@@ -99,6 +99,9 @@ typedef int32_t qm_hresult;
 /* the server's TLS certificate or handshake failed verification */
 #define QM_E_WINHTTP_SECURE_FAILURE ((qm_hresult)0x80072F8F)
 
+/* the server's redirect was refused (redirect policy, HTTPS to HTTP, or not HTTP) */
+#define QM_E_WINHTTP_REDIRECT_FAILED ((qm_hresult)0x80072F7C)
+
 /* the requested action is not allowed in the current state */
 #define QM_E_INVALID_STATE ((qm_hresult)0x81001001)
 
@@ -185,6 +188,9 @@ typedef int32_t qm_hresult;
 
 /* the downloaded content failed validation (SHA-256 mismatch) */
 #define QM_BG_E_VALIDATION_FAILED ((qm_hresult)0x80200053)
+
+/* a file is larger than the job's maximum download size */
+#define QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED ((qm_hresult)0x80200064)
 
 
 /*
@@ -287,6 +293,56 @@ typedef int32_t qm_hresult;
 #define QM_ERROR_CONTEXT_GENERAL_TRANSPORT 6
 
 #define QM_ERROR_CONTEXT_REMOTE_APPLICATION 7
+
+/*
+ `qm_job_set_security_flags`: check revocation (`BG_SSL_ENABLE_CRL_CHECK`; refused, `QM_E_NOTIMPL`).
+ */
+#define QM_SSL_ENABLE_CRL_CHECK 1
+
+/*
+ `BG_SSL_IGNORE_CERT_CN_INVALID` (refused, `QM_E_NOTIMPL`).
+ */
+#define QM_SSL_IGNORE_CERT_CN_INVALID 2
+
+/*
+ `BG_SSL_IGNORE_CERT_DATE_INVALID` (refused, `QM_E_NOTIMPL`).
+ */
+#define QM_SSL_IGNORE_CERT_DATE_INVALID 4
+
+/*
+ `BG_SSL_IGNORE_UNKNOWN_CA` (refused, `QM_E_NOTIMPL`; use `qm_job_set_ca_file`).
+ */
+#define QM_SSL_IGNORE_UNKNOWN_CA 8
+
+/*
+ `BG_SSL_IGNORE_CERT_WRONG_USAGE` (refused, `QM_E_NOTIMPL`).
+ */
+#define QM_SSL_IGNORE_CERT_WRONG_USAGE 16
+
+/*
+ The bits of the redirect policy in the security flags.
+ */
+#define QM_HTTP_REDIRECT_POLICY_MASK 1792
+
+/*
+ Redirects are followed (the default).
+ */
+#define QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT 0
+
+/*
+ Redirects are followed; the file's remote name becomes the final URL.
+ */
+#define QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT 256
+
+/*
+ A redirect is fatal (`QM_E_WINHTTP_REDIRECT_FAILED`); the remote name becomes the URL redirected to.
+ */
+#define QM_HTTP_REDIRECT_POLICY_DISALLOW 512
+
+/*
+ An HTTPS request may be redirected to plain HTTP (refused without it).
+ */
+#define QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP 2048
 
 /*
  A size (or ETA) that is not known yet.
@@ -472,6 +528,23 @@ qm_hresult qm_job_add_file(qm_job_t job, const char *remote_name, const char *lo
 qm_hresult qm_job_get_file_count(qm_job_t job, uint32_t *out);
 
 /*
+ Gets the URL file `index`'s last response came from: its remote name,
+ unless the server redirected (string out-parameter convention of
+ `qm_format_hresult`). With `QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT` the
+ remote name itself becomes this URL.
+ Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+ `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_job_get_file_final_url(qm_job_t job,
+                                     uint32_t index,
+                                     char *buf,
+                                     size_t cap,
+                                     size_t *needed);
+
+/*
  Gets file `index`'s remote name as added (string out-parameter
  convention of `qm_format_hresult`).
  Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
@@ -620,6 +693,33 @@ qm_hresult qm_job_set_stall_timeout(qm_job_t job, uint32_t seconds);
  `out` NULL or writable.
  */
 qm_hresult qm_job_get_stall_timeout(qm_job_t job, uint32_t *out);
+
+/*
+ Sets the job's HTTP security flags (`IBackgroundCopyJobHttpOptions::
+ SetSecurityFlags`): one redirect policy, `QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT`
+ (0, the default: redirects are followed), `_ALLOW_REPORT` (followed, and
+ the file's remote name becomes the final URL) or `_DISALLOW` (a redirect
+ puts the job in ERROR with `QM_E_WINHTTP_REDIRECT_FAILED`; the remote
+ name becomes the URL redirected to), optionally with
+ `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`. Without that flag a
+ redirect from HTTPS to plain HTTP is refused with
+ `QM_E_WINHTTP_REDIRECT_FAILED`. Credentials follow redirects only within
+ the file's origin (scheme, host, port).
+ Returns `QM_S_OK`, `QM_E_NOTIMPL` (a `QM_SSL_*` flag: qmgr always
+ verifies certificates; trust a private CA with `qm_job_set_ca_file`),
+ `QM_E_INVALIDARG` (unknown bits, or two policies), `QM_BG_E_INVALID_STATE`
+ (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_security_flags(qm_job_t job, uint32_t flags);
+
+/*
+ Gets the job's HTTP security flags.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_security_flags(qm_job_t job, uint32_t *out);
 
 /*
  Releases one job reference. The job itself goes on (it lives in its
@@ -922,6 +1022,60 @@ qm_hresult qm_job_set_max_bandwidth(qm_job_t job, uint64_t bytes_per_sec);
 qm_hresult qm_job_get_max_bandwidth(qm_job_t job, uint64_t *out);
 
 /*
+ Sets the largest file the job may download, in bytes (0, the default:
+ no limit; BITS's `BITS_JOB_PROPERTY_MAX_DOWNLOAD_SIZE`). A file whose
+ announced size is larger, or whose body grows past the limit, puts the
+ job in ERROR with `QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED` before any
+ byte past the limit is written.
+ Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_max_download_size(qm_job_t job, uint64_t bytes);
+
+/*
+ Gets the job's maximum download size in bytes (0: no limit).
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_max_download_size(qm_job_t job, uint64_t *out);
+
+/*
+ Sets a speed floor, as curl's `--speed-limit`/`--speed-time`: a transfer
+ that moves fewer than `bytes_per_sec` on average over `seconds` is given
+ up as a transient timeout (`QM_E_WINHTTP_TIMEOUT`, TRANSIENT_ERROR, retried
+ after the retry delay). Either argument 0 (the default) turns it off.
+ Time spent waiting for the job's or the manager's bandwidth limit does not
+ count. Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
+ Any thread.
+ */
+qm_hresult qm_job_set_low_speed_limit(qm_job_t job, uint64_t bytes_per_sec, uint32_t seconds);
+
+/*
+ Gets the speed floor: `*bytes_per_sec` and `*seconds` (both 0 when off).
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (either pointer NULL).
+ Any thread.
+
+ # Safety
+ `bytes_per_sec` and `seconds` NULL or writable.
+ */
+qm_hresult qm_job_get_low_speed_limit(qm_job_t job, uint64_t *bytes_per_sec, uint32_t *seconds);
+
+/*
+ Writes the message of the calling thread's last failed qmgr call (the
+ engine's words, e.g. "file 0: the local name 'fw.bin' is not an absolute
+ file path"). Each failing call on a thread replaces it; successful calls
+ leave it alone, and this call never changes it, even when it fails.
+ Returns `QM_S_OK`, `QM_S_FALSE` when no call of this thread has failed
+ yet (the text is then empty), or the string out-parameter codes of
+ `qm_format_hresult`. Any thread; each thread sees its own message.
+
+ # Safety
+ `buf` must be NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_get_last_error_message(char *buf, size_t cap, size_t *needed);
+
+/*
  The library's version as a static NUL-terminated string, e.g. "0.1.0".
  Never NULL; the caller must not free it. Any thread.
  */
@@ -1071,6 +1225,29 @@ qm_hresult qm_manager_get_job(qm_manager_t mgr, const struct qm_guid *id, qm_job
  `display_name` NULL or a NUL-terminated string; `out` NULL or writable.
  */
 qm_hresult qm_job_create(qm_manager_t mgr, const char *display_name, qm_job_t *out);
+
+/*
+ Gets how many jobs of the state directory could not be read when the
+ manager opened it (0 for an in-memory manager). Those jobs are skipped;
+ their rows stay in the directory untouched; every other job opened.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_manager_get_skipped_job_count(qm_manager_t mgr, uint32_t *out);
+
+/*
+ Describes the skipped jobs, one line each ("job GUID was skipped …:
+ why"), separated by newlines (string out-parameter convention of
+ `qm_format_hresult`). Returns `QM_S_OK`, `QM_S_FALSE` (none skipped: the
+ text is empty), `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`.
+ Any thread.
+
+ # Safety
+ `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_manager_get_skipped_jobs(qm_manager_t mgr, char *buf, size_t cap, size_t *needed);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -58,8 +58,15 @@ fn an_https_download_is_not_redirected_to_plain_http_unless_the_job_allows_it() 
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
     let err = job.error().unwrap();
     assert_eq!(err.code.0, QM_E_WINHTTP_REDIRECT_FAILED, "{err:?}");
-    assert!(err.description.contains(&plain.url("/fw.bin")), "{}", err.description);
-    assert!(plain.requests("/fw.bin").is_empty(), "a request went out over plain HTTP");
+    assert!(
+        err.description.contains(&plain.url("/fw.bin")),
+        "{}",
+        err.description
+    );
+    assert!(
+        plain.requests("/fw.bin").is_empty(),
+        "a request went out over plain HTTP"
+    );
     assert_eq!(job.file_final_url(0).unwrap(), plain.url("/fw.bin"));
     job.cancel().unwrap();
 
@@ -116,7 +123,11 @@ fn the_redirect_policy_reports_or_refuses_redirects() {
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
     assert_eq!(job.error().unwrap().code.0, QM_E_WINHTTP_REDIRECT_FAILED);
     assert_eq!(job.file_remote_name(0).unwrap(), server.url("/new.bin"));
-    assert_eq!(server.requests("/new.bin").len(), before, "the redirect was followed");
+    assert_eq!(
+        server.requests("/new.bin").len(),
+        before,
+        "the redirect was followed"
+    );
 }
 
 #[test]
@@ -145,7 +156,10 @@ fn credentials_follow_a_redirect_within_the_origin_only() {
 
     // Another origin (another port): neither the credentials nor a custom
     // Authorization header leave for it; other custom headers do.
-    server.script("/a.bin", vec![Fault::Redirect(302, elsewhere.url("/c.bin"))]);
+    server.script(
+        "/a.bin",
+        vec![Fault::Redirect(302, elsewhere.url("/c.bin"))],
+    );
     let job = start(&manager, &server.url("/a.bin"), &dir.join("other.bin"));
     job.set_credentials(Some(("fleet", "s3cret"))).unwrap();
     job.set_custom_headers(Some("Authorization: Bearer t0ken\r\nX-Fleet: 7\r\n"))
@@ -230,7 +244,11 @@ fn a_crash_between_the_renames_of_complete_still_completes_with_s_ok() {
     assert_eq!(job.state(), JobState::Transferred);
     assert!(job.file_progress(0).unwrap().completed);
     assert_eq!(job.resume().unwrap_err().code.0, QM_BG_E_EMPTY);
-    assert_eq!(job.complete().unwrap(), HResult(QM_S_OK), "every file is in place");
+    assert_eq!(
+        job.complete().unwrap(),
+        HResult(QM_S_OK),
+        "every file is in place"
+    );
     assert!(std::fs::read(&dst_a).unwrap() == a);
     assert!(std::fs::read(&dst_b).unwrap() == b);
     assert!(temp_files(&dir).is_empty());
@@ -255,7 +273,9 @@ fn a_fifo_as_ca_file_or_key_is_refused_at_once() {
     let cert = ca.client_cert_pem.to_str().unwrap().to_string();
     let for_thread = job.clone();
     std::thread::spawn(move || {
-        let ca = for_thread.set_ca_file(Some(&fifo_text)).map_err(|e| e.code.0);
+        let ca = for_thread
+            .set_ca_file(Some(&fifo_text))
+            .map_err(|e| e.code.0);
         let key = for_thread
             .set_client_certificate(Some((&cert, &fifo_text)))
             .map_err(|e| e.code.0);
@@ -350,7 +370,11 @@ fn a_stored_temporary_path_naming_another_file_is_never_touched() {
     drop(db);
     let manager = Manager::open(Some(&state)).unwrap();
     let job = manager.job(&id).unwrap();
-    assert_eq!(job.bytes_transferred(), 0, "a foreign file's bytes were counted");
+    assert_eq!(
+        job.bytes_transferred(),
+        0,
+        "a foreign file's bytes were counted"
+    );
     assert_eq!(job.cancel().unwrap(), HResult(QM_S_OK));
     assert_eq!(std::fs::read(&victim).unwrap(), b"keep me whole");
 }
@@ -368,11 +392,8 @@ fn a_malformed_job_row_is_skipped_and_kept_while_the_others_open() {
         (good, bad)
     };
     let db = rusqlite::Connection::open(state.join("qmgr.db")).unwrap();
-    db.execute(
-        "UPDATE jobs SET state = 42 WHERE id = ?1",
-        [&bad.0[..]],
-    )
-    .unwrap();
+    db.execute("UPDATE jobs SET state = 42 WHERE id = ?1", [&bad.0[..]])
+        .unwrap();
     drop(db);
     let manager = Manager::open(Some(&state)).unwrap();
     assert_eq!(manager.jobs().unwrap().len(), 1);
@@ -385,7 +406,11 @@ fn a_malformed_job_row_is_skipped_and_kept_while_the_others_open() {
     manager.close();
     let db = rusqlite::Connection::open(state.join("qmgr.db")).unwrap();
     let kept: i64 = db
-        .query_row("SELECT COUNT(*) FROM jobs WHERE id = ?1", [&bad.0[..]], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM jobs WHERE id = ?1",
+            [&bad.0[..]],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(kept, 1, "the malformed row was deleted");
 }
@@ -409,7 +434,10 @@ fn a_file_over_the_maximum_download_size_is_refused_before_it_is_written() {
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
     let err = job.error().unwrap();
-    assert_eq!(err.code.0, QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED, "{err:?}");
+    assert_eq!(
+        err.code.0, QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED,
+        "{err:?}"
+    );
     assert!(temp_files(&dir).is_empty(), "bytes were written");
     job.cancel().unwrap();
 

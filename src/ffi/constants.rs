@@ -115,14 +115,38 @@ mod tests {
         );
         assert_eq!(QM_ERROR_CONTEXT_LOCAL_FILE, ErrorContext::LocalFile as u32);
         assert_eq!(QM_SSL_ENABLE_CRL_CHECK, SecurityFlags::SSL_ENABLE_CRL_CHECK);
-        assert_eq!(QM_SSL_IGNORE_CERT_CN_INVALID, SecurityFlags::SSL_IGNORE_CERT_CN_INVALID);
-        assert_eq!(QM_SSL_IGNORE_CERT_DATE_INVALID, SecurityFlags::SSL_IGNORE_CERT_DATE_INVALID);
-        assert_eq!(QM_SSL_IGNORE_UNKNOWN_CA, SecurityFlags::SSL_IGNORE_UNKNOWN_CA);
-        assert_eq!(QM_SSL_IGNORE_CERT_WRONG_USAGE, SecurityFlags::SSL_IGNORE_CERT_WRONG_USAGE);
-        assert_eq!(QM_HTTP_REDIRECT_POLICY_MASK, SecurityFlags::REDIRECT_POLICY_MASK);
-        assert_eq!(QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT, SecurityFlags::REDIRECT_POLICY_ALLOW_SILENT);
-        assert_eq!(QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT, SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT);
-        assert_eq!(QM_HTTP_REDIRECT_POLICY_DISALLOW, SecurityFlags::REDIRECT_POLICY_DISALLOW);
+        assert_eq!(
+            QM_SSL_IGNORE_CERT_CN_INVALID,
+            SecurityFlags::SSL_IGNORE_CERT_CN_INVALID
+        );
+        assert_eq!(
+            QM_SSL_IGNORE_CERT_DATE_INVALID,
+            SecurityFlags::SSL_IGNORE_CERT_DATE_INVALID
+        );
+        assert_eq!(
+            QM_SSL_IGNORE_UNKNOWN_CA,
+            SecurityFlags::SSL_IGNORE_UNKNOWN_CA
+        );
+        assert_eq!(
+            QM_SSL_IGNORE_CERT_WRONG_USAGE,
+            SecurityFlags::SSL_IGNORE_CERT_WRONG_USAGE
+        );
+        assert_eq!(
+            QM_HTTP_REDIRECT_POLICY_MASK,
+            SecurityFlags::REDIRECT_POLICY_MASK
+        );
+        assert_eq!(
+            QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT,
+            SecurityFlags::REDIRECT_POLICY_ALLOW_SILENT
+        );
+        assert_eq!(
+            QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT,
+            SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT
+        );
+        assert_eq!(
+            QM_HTTP_REDIRECT_POLICY_DISALLOW,
+            SecurityFlags::REDIRECT_POLICY_DISALLOW
+        );
         assert_eq!(
             QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP,
             SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP

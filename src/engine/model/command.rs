@@ -88,7 +88,10 @@ pub(crate) enum Property {
     MaxDownloadSize(u64),
     /// A transfer slower than `bytes_per_second` for `seconds` is given up
     /// as a transient timeout (either 0: off).
-    LowSpeedLimit { bytes_per_second: u64, seconds: u32 },
+    LowSpeedLimit {
+        bytes_per_second: u64,
+        seconds: u32,
+    },
     FileSha256 {
         index: u32,
         digest: Option<[u8; 32]>,

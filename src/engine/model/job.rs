@@ -252,8 +252,18 @@ impl JobModel {
         job.queue_seq = stored.queue_seq;
         for f in stored.files {
             let source = f.source_or_http();
+            // A crash in the middle of `complete`: a transferred file whose
+            // temporary file is gone and whose local name holds its length
+            // was renamed into place before the crash.
+            let renamed = stored.committing
+                && f.completed
+                && !f.committed
+                && f.on_disk.is_none()
+                && f.total.is_some()
+                && f.local_len == f.total;
+            let committed = f.committed || renamed;
             let complete = f.completed
-                && (f.committed
+                && (committed
                     || f.total
                         .is_some_and(|total| f.on_disk.is_some_and(|len| len >= total)));
             let ledger = if complete {

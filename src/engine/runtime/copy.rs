@@ -180,7 +180,13 @@ pub(crate) fn copy(
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Interrupt::Lost(error::read_error(target.source, &e, written))),
+            Err(e) => {
+                return Err(Interrupt::Lost(error::read_error(
+                    target.source,
+                    &e,
+                    written,
+                )))
+            }
         };
         let mut wait = job.shared.throttle.take(n as u64);
         // Read per chunk: a priority change applies at once.

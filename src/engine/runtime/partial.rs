@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(tags.len(), 10_000, "temporary names repeat");
         let long = format!("/d/{}", "é".repeat(100));
         assert!(temp_path_for(Path::new(&long)).file_name().unwrap().len() < 100);
-        assert!(is_own_temp(&temp_path_for(Path::new(&long)), Path::new(&long)));
+        assert!(is_own_temp(
+            &temp_path_for(Path::new(&long)),
+            Path::new(&long)
+        ));
     }
 
     #[test]
@@ -203,7 +206,10 @@ mod tests {
         ] {
             assert!(!is_own_temp(Path::new(other), local), "{other}");
         }
-        assert!(is_own_temp(Path::new("/srv/.fw.bin.0123456789ab.qmgr-part"), local));
+        assert!(is_own_temp(
+            Path::new("/srv/.fw.bin.0123456789ab.qmgr-part"),
+            local
+        ));
     }
 
     #[test]

@@ -219,7 +219,14 @@ fn transfer_attempt(
     hasher: &mut Option<(u64, Sha256)>,
 ) -> Result<Identity, Interrupt> {
     let state = task.state(job);
-    let opened = open_source(job, token, task, session, state.offset, state.validator.as_ref())?;
+    let opened = open_source(
+        job,
+        token,
+        task,
+        session,
+        state.offset,
+        state.validator.as_ref(),
+    )?;
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
     }
@@ -276,6 +283,7 @@ fn transfer_attempt(
         &mut *body,
         start,
         sha.as_mut(),
+        task.limits,
     );
     if job.persistent() && matches!(result, Err(Interrupt::Stopped)) {
         // Suspend, close or preemption: keep every byte written so far.
@@ -386,7 +394,9 @@ fn make_durable(job: &Job, task: &FileTask, written: Identity) -> Result<(), Int
     let Some(path) = task.state(job).temp else {
         return Ok(());
     };
-    let now = std::fs::symlink_metadata(&path).ok().map(|m| Identity::of(&m));
+    let now = std::fs::symlink_metadata(&path)
+        .ok()
+        .map(|m| Identity::of(&m));
     if now != Some(written) {
         job.apply_quietly(Command::Discarded {
             file: task.index,

@@ -457,7 +457,8 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let mut db = Connection::open_with_flags(&db_path, flags).map_err(|e| db_error("open", e))?;
+        let mut db =
+            Connection::open_with_flags(&db_path, flags).map_err(|e| db_error("open", e))?;
         if fresh {
             // SQLite gives its -wal and -shm files the database's mode.
             std::fs::set_permissions(&db_path, std::fs::Permissions::from_mode(0o600))
@@ -621,7 +622,11 @@ fn load(db: &Connection) -> Result<Loaded> {
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(|e| db_error("load jobs", e))?;
     let mut files_stmt = db
-        .prepare(&select("files", &FILE_COLUMNS, "WHERE job_id = ?1 ORDER BY idx"))
+        .prepare(&select(
+            "files",
+            &FILE_COLUMNS,
+            "WHERE job_id = ?1 ORDER BY idx",
+        ))
         .map_err(|e| db_error("load files", e))?;
     let mut loaded = Loaded::default();
     for (key, row) in rows {
@@ -639,7 +644,10 @@ fn load(db: &Connection) -> Result<Loaded> {
                 return Err(format!("its state {} is not a BITS job state", job.state));
             }
             if crate::engine::types::Priority::from_u32(job.priority).is_none() {
-                return Err(format!("its priority {} is not a BITS priority", job.priority));
+                return Err(format!(
+                    "its priority {} is not a BITS priority",
+                    job.priority
+                ));
             }
             Ok(job)
         });

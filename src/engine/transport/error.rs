@@ -89,9 +89,17 @@ pub(crate) enum SourceKind {
 /// A failed read of a source's body at byte `at`: always transient (the
 /// connection is resumed or the job retried).
 pub(crate) fn read_error(kind: SourceKind, err: &std::io::Error, at: u64) -> TransferError {
+    // A stall while the body flows reaches us as ureq's Timeout wrapped in
+    // an io::Error of kind Other: a timeout all the same.
+    let ureq_timeout = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>())
+        .is_some_and(|e| matches!(e, ureq::Error::Timeout(_)));
+    let timed_out =
+        ureq_timeout || matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock);
     let (code, context) = match kind {
         SourceKind::Local => (HResult::from_io_error(err), ErrorContext::RemoteFile),
-        SourceKind::Http if matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => (
+        SourceKind::Http if timed_out => (
             HResult(QM_E_WINHTTP_TIMEOUT),
             ErrorContext::GeneralTransport,
         ),
@@ -253,6 +261,9 @@ mod tests {
         assert_eq!(e.context, ErrorContext::RemoteFile);
         let stalled = std::io::Error::other(ureq::Error::Timeout(ureq::Timeout::PerRead));
         let e = read_error(SourceKind::Http, &stalled, 5);
-        assert_eq!(e.code.0, QM_E_WINHTTP_TIMEOUT, "a stall in the body is a timeout");
+        assert_eq!(
+            e.code.0, QM_E_WINHTTP_TIMEOUT,
+            "a stall in the body is a timeout"
+        );
     }
 }

@@ -122,24 +122,28 @@ impl Client {
         let Some((tag, known)) = resume else {
             return self.fetch_whole(url);
         };
-        let response = self.send(url, Some((offset, tag)), offset)?;
-        match decide_resume(
+        let (response, final_url) = self.send(url, Some((offset, tag)), offset)?;
+        let decision = decide_resume(
             offset,
             known,
             response.status().as_u16(),
             response.headers(),
-        ) {
-            ResumeDecision::Resume => Ok(opened(response, offset, known.total, known.clone())),
-            ResumeDecision::Complete => Ok(Opened {
+        );
+        let mut opened = match decision {
+            ResumeDecision::Resume => opened(response, offset, known.total, known.clone()),
+            ResumeDecision::Complete => Opened {
                 start: offset,
                 total: Some(offset),
                 validator: previous.cloned(),
                 body: Box::new(std::io::empty()),
-            }),
-            ResumeDecision::Whole => Ok(opened_whole(response)),
-            ResumeDecision::Restart => self.fetch_whole(url),
-            ResumeDecision::Fail => Err(status_error(&response, url, offset)),
-        }
+                final_url: None,
+            },
+            ResumeDecision::Whole => opened_whole(response),
+            ResumeDecision::Restart => return self.fetch_whole(url),
+            ResumeDecision::Fail => return Err(status_error(&response, &final_url, offset)),
+        };
+        opened.final_url = Some(final_url).filter(|f| f != url);
+        Ok(opened)
     }
 
     /// A plain request for the whole file.
@@ -203,7 +207,11 @@ impl Client {
         let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         let (from_scheme, to_scheme) = (scheme(from), scheme(to));
         if !matches!(to_scheme.as_deref(), Some("http" | "https")) || check_url(to).is_err() {
-            return Err(error::redirect_refused(from, to, "it is not an http(s) URL"));
+            return Err(error::redirect_refused(
+                from,
+                to,
+                "it is not an http(s) URL",
+            ));
         }
         if flags.redirect_policy() == SecurityFlags::REDIRECT_POLICY_DISALLOW {
             return Err(error::redirect_refused(
@@ -282,7 +290,11 @@ impl Origin {
 /// The URL a `Location` names, resolved against the URL that answered.
 fn resolve_location(base: &str, location: &str) -> String {
     if let Some((scheme, _)) = location.split_once("://") {
-        if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        if !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
             return location.to_string();
         }
     }

@@ -165,7 +165,9 @@ pub(crate) fn check_security_flags(flags: u32) -> Result<SecurityFlags> {
         | SecurityFlags::SSL_IGNORE_CERT_DATE_INVALID
         | SecurityFlags::SSL_IGNORE_UNKNOWN_CA
         | SecurityFlags::SSL_IGNORE_CERT_WRONG_USAGE;
-    let known = ssl | SecurityFlags::REDIRECT_POLICY_MASK | SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP;
+    let known = ssl
+        | SecurityFlags::REDIRECT_POLICY_MASK
+        | SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP;
     if flags & !known != 0 {
         return Err(Error::invalid_arg(format!(
             "unknown security flags 0x{:x}",
@@ -340,7 +342,11 @@ mod tests {
     #[test]
     fn security_flags_take_a_redirect_policy_and_refuse_relaxed_certificates() {
         for ok in [0x0000, 0x0100, 0x0200, 0x0800, 0x0900, 0x0A00] {
-            assert_eq!(check_security_flags(ok).unwrap(), SecurityFlags(ok), "{ok:#x}");
+            assert_eq!(
+                check_security_flags(ok).unwrap(),
+                SecurityFlags(ok),
+                "{ok:#x}"
+            );
         }
         for (bad, code) in [
             (0x0300, QM_E_INVALIDARG),
@@ -350,7 +356,11 @@ mod tests {
             (0x0008, QM_E_NOTIMPL),
             (0x0110, QM_E_NOTIMPL),
         ] {
-            assert_eq!(check_security_flags(bad).unwrap_err().code.0, code, "{bad:#x}");
+            assert_eq!(
+                check_security_flags(bad).unwrap_err().code.0,
+                code,
+                "{bad:#x}"
+            );
         }
     }
 

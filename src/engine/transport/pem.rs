@@ -27,7 +27,9 @@ pub(crate) fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| format!("cannot read '{shown}': {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read '{shown}': {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read '{shown}': {e}"))?;
     if !meta.is_file() {
         return Err(not_regular());
     }
@@ -42,7 +44,9 @@ pub(crate) fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
         .read_to_end(&mut data)
         .map_err(|e| format!("cannot read '{shown}': {e}"))?;
     if data.len() as u64 > MAX_PEM_FILE {
-        return Err(format!("'{shown}' grew past {MAX_PEM_FILE} bytes while read"));
+        return Err(format!(
+            "'{shown}' grew past {MAX_PEM_FILE} bytes while read"
+        ));
     }
     Ok(data)
 }
@@ -79,13 +83,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let fifo = dir.join("fifo.pem");
-        let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(status.success());
         // Would block forever in open(2) if the type were not checked first.
-        assert!(read_small_file(&fifo).unwrap_err().contains("not a regular file"));
-        assert!(read_small_file(&dir).unwrap_err().contains("not a regular file"));
+        assert!(read_small_file(&fifo)
+            .unwrap_err()
+            .contains("not a regular file"));
+        assert!(read_small_file(&dir)
+            .unwrap_err()
+            .contains("not a regular file"));
         let big = dir.join("big.pem");
-        std::fs::File::create(&big).unwrap().set_len(MAX_PEM_FILE + 1).unwrap();
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_PEM_FILE + 1)
+            .unwrap();
         assert!(read_small_file(&big).unwrap_err().contains("at most"));
         let small = dir.join("small.pem");
         std::fs::write(&small, b"abc").unwrap();
