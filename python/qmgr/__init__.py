@@ -65,6 +65,7 @@ from .errors import (
     format_hresult,
     hresult_description,
     hresult_name,
+    last_error_message,
     succeeded,
 )
 
