@@ -1,6 +1,7 @@
-/* The hardening calls of 0.2 from C: the redirect policy, the maximum
- * download size, the low-speed limit, a file's final URL, a directory's
- * skipped jobs, and each thread's last error message. Every return code
+/* The calls 0.2 adds, from C: the redirect policy, the maximum download
+ * size, the low-speed limit, connections per job / manager / server, a
+ * file's final URL, a directory's skipped jobs, and each thread's last
+ * error message. Every return code
  * the header lists is checked, success paths included. */
 
 #include <pthread.h>
@@ -57,6 +58,35 @@ static void check_limits(qm_job_t job) {
     CHECK_EQ(seconds, 30);
     CHECK_HR(qm_job_get_low_speed_limit(job, NULL, &seconds), QM_E_POINTER);
     CHECK_HR(qm_job_get_low_speed_limit(job, &rate, NULL), QM_E_POINTER);
+}
+
+static void check_connections(qm_manager_t mgr, qm_job_t job) {
+    uint32_t n = 0;
+    CHECK_HR(qm_job_get_max_connections(job, &n), QM_S_OK);
+    CHECK_EQ(n, 6);
+    CHECK_HR(qm_job_set_max_connections(job, 2), QM_S_OK);
+    CHECK_HR(qm_job_get_max_connections(job, &n), QM_S_OK);
+    CHECK_EQ(n, 2);
+    CHECK_HR(qm_job_set_max_connections(job, 0), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_get_max_connections(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_max_connections(0xBADull, 1), QM_E_HANDLE);
+
+    CHECK_HR(qm_manager_get_max_connections(mgr, &n), QM_S_OK);
+    CHECK_EQ(n, 24);
+    CHECK_HR(qm_manager_set_max_connections(mgr, 8), QM_S_OK);
+    CHECK_HR(qm_manager_get_max_connections(mgr, &n), QM_S_OK);
+    CHECK_EQ(n, 8);
+    CHECK_HR(qm_manager_set_max_connections(mgr, 0), QM_E_INVALIDARG);
+    CHECK_HR(qm_manager_get_max_connections(mgr, NULL), QM_E_POINTER);
+    CHECK_HR(qm_manager_get_max_connections_per_server(mgr, &n), QM_S_OK);
+    CHECK_EQ(n, 6);
+    CHECK_HR(qm_manager_set_max_connections_per_server(mgr, 2), QM_S_OK);
+    CHECK_HR(qm_manager_get_max_connections_per_server(mgr, &n), QM_S_OK);
+    CHECK_EQ(n, 2);
+    CHECK_HR(qm_manager_set_max_connections_per_server(mgr, 0), QM_E_INVALIDARG);
+    CHECK_HR(qm_manager_get_max_connections_per_server(mgr, NULL), QM_E_POINTER);
+    CHECK_HR(qm_manager_set_max_connections(0, 1), QM_E_HANDLE);
+    CHECK_HR(qm_manager_set_max_connections_per_server(0, 1), QM_E_HANDLE);
 }
 
 static void check_final_url(qm_job_t job) {
@@ -192,6 +222,7 @@ int main(int argc, char **argv) {
                  QM_S_OK);
         check_security_flags(job);
         check_limits(job);
+        check_connections(mgr, job);
         check_final_url(job);
         check_last_error(job);
         check_name_max(job);

@@ -1062,6 +1062,29 @@ qm_hresult qm_job_set_low_speed_limit(qm_job_t job, uint64_t bytes_per_sec, uint
 qm_hresult qm_job_get_low_speed_limit(qm_job_t job, uint64_t *bytes_per_sec, uint32_t *seconds);
 
 /*
+ Sets how many connections the job may use at once (at least 1; default
+ 6, what browsers open to one host). The job transfers that many of its
+ files at once, each on its own connection, reusing kept-alive
+ connections per server, so a job of many small files does not pay one
+ round trip per file. Files may then finish in any order
+ (`QM_NOTIFY_FILE_TRANSFERRED` fires as each one lands); `qm_job_complete`
+ still places them all at once. The manager's caps apply on top
+ (`qm_manager_set_max_connections`, `_per_server`). Applies from the
+ job's next run. Returns `QM_S_OK`, `QM_E_INVALIDARG` (0),
+ `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_max_connections(qm_job_t job, uint32_t n);
+
+/*
+ Gets how many connections the job may use at once.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_max_connections(qm_job_t job, uint32_t *out);
+
+/*
  Writes the message of the calling thread's last failed qmgr call (the
  engine's words, e.g. "file 0: the local name 'fw.bin' is not an absolute
  file path"). Each failing call on a thread replaces it; successful calls
@@ -1248,6 +1271,41 @@ qm_hresult qm_manager_get_skipped_job_count(qm_manager_t mgr, uint32_t *out);
  `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
  */
 qm_hresult qm_manager_get_skipped_jobs(qm_manager_t mgr, char *buf, size_t cap, size_t *needed);
+
+/*
+ Caps the connections of all the manager's jobs together (at least 1;
+ default 24, the default active jobs times their default connections). A
+ running job always keeps one connection; a run takes more only while
+ the cap allows. Returns `QM_S_OK`, `QM_E_INVALIDARG` (0), `QM_E_HANDLE`.
+ Any thread.
+ */
+qm_hresult qm_manager_set_max_connections(qm_manager_t mgr, uint32_t n);
+
+/*
+ Gets the cap on the connections of all the manager's jobs.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_manager_get_max_connections(qm_manager_t mgr, uint32_t *out);
+
+/*
+ Caps the connections one job opens to one server (scheme, host and
+ port; at least 1; default 6, what browsers open to one host). Applies
+ to runs that start after the call. Returns `QM_S_OK`, `QM_E_INVALIDARG`
+ (0), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_manager_set_max_connections_per_server(qm_manager_t mgr, uint32_t n);
+
+/*
+ Gets the cap on one job's connections to one server.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_manager_get_max_connections_per_server(qm_manager_t mgr, uint32_t *out);
 
 #ifdef __cplusplus
 }  // extern "C"

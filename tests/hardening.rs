@@ -520,6 +520,7 @@ fn the_hardening_settings_survive_a_reopen() {
         job.set_security_flags(flags).unwrap();
         job.set_max_download_size(12_345).unwrap();
         job.set_low_speed_limit(1000, 9).unwrap();
+        job.set_max_connections(3).unwrap();
         job.id()
     };
     let manager = Manager::open(Some(&state)).unwrap();
@@ -527,4 +528,5 @@ fn the_hardening_settings_survive_a_reopen() {
     assert_eq!(job.security_flags(), SecurityFlags(flags));
     assert_eq!(job.max_download_size(), 12_345);
     assert_eq!(job.low_speed_limit(), (1000, 9));
+    assert_eq!(job.max_connections(), 3);
 }

@@ -410,6 +410,33 @@ class Manager(_Closable):
             _open_managers.discard(self)
 
     @property
+    def max_connections(self) -> int:
+        """The cap on the connections of all the manager's jobs (default 24)."""
+        out = c_uint32(0)
+        check(lib.qm_manager_get_max_connections(self._handle, byref(out)), "Manager.max_connections")
+        return int(out.value)
+
+    @max_connections.setter
+    def max_connections(self, n: int) -> None:
+        check(lib.qm_manager_set_max_connections(self._handle, _uint(n, 32, "Manager.max_connections")), "Manager.max_connections")
+
+    @property
+    def max_connections_per_server(self) -> int:
+        """The cap on one job's connections to one server (default 6)."""
+        out = c_uint32(0)
+        check(
+            lib.qm_manager_get_max_connections_per_server(self._handle, byref(out)), "Manager.max_connections_per_server"
+        )
+        return int(out.value)
+
+    @max_connections_per_server.setter
+    def max_connections_per_server(self, n: int) -> None:
+        check(
+            lib.qm_manager_set_max_connections_per_server(self._handle, _uint(n, 32, "Manager.max_connections_per_server")),
+            "Manager.max_connections_per_server",
+        )
+
+    @property
     def skipped_jobs(self) -> List[str]:
         """The jobs of the state directory that could not be read when it was
         opened, a sentence each; their rows stay in the directory untouched."""
@@ -935,6 +962,11 @@ class Job(_Closable):
         "Seconds a connection may deliver nothing before qmgr gives it up and retries "
         "(default 60). ``FeatureNotImplemented`` with a library that predates it.",
         optional=True,
+    )
+    max_connections = _uint32_property(
+        "max_connections",
+        "How many connections the job may use at once (default 6): that many of its files "
+        "transfer at once, each on its own connection.",
     )
     security_flags = _uint32_property(
         "security_flags",

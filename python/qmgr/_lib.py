@@ -211,6 +211,12 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_get_file_final_url": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),
     "qm_manager_get_skipped_job_count": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
     "qm_manager_get_skipped_jobs": (qm_hresult, [qm_manager_t] + _STR_OUT),
+    "qm_job_set_max_connections": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_get_max_connections": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_manager_set_max_connections": (qm_hresult, [qm_manager_t, c_uint32]),
+    "qm_manager_get_max_connections": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
+    "qm_manager_set_max_connections_per_server": (qm_hresult, [qm_manager_t, c_uint32]),
+    "qm_manager_get_max_connections_per_server": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
 }
 
 #: Functions added to ABI 0 after its first release: a library without them

@@ -65,6 +65,14 @@ class ErrorTests(TempDirTestCase):
             self.assertEqual(job.low_speed_limit, (1000, 30))
             job.low_speed_limit = None
             self.assertEqual(job.low_speed_limit, (0, 0))
+            self.assertEqual(job.max_connections, 6)
+            job.max_connections = 2
+            self.assertEqual(job.max_connections, 2)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.max_connections = 0
+            self.assertEqual(m.max_connections, 24)
+            m.max_connections_per_server = 3
+            self.assertEqual(m.max_connections_per_server, 3)
             self.assertEqual(job.file_final_url(0), "http://example.com/fw.bin")
             with self.assertRaises(qmgr.ItemNotFound):
                 job.file_final_url(1)

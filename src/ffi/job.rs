@@ -680,3 +680,29 @@ pub unsafe extern "C" fn qm_job_get_low_speed_limit(
         Ok(HResult::OK)
     })
 }
+
+/// Sets how many connections the job may use at once (at least 1; default
+/// 6, what browsers open to one host). The job transfers that many of its
+/// files at once, each on its own connection, reusing kept-alive
+/// connections per server, so a job of many small files does not pay one
+/// round trip per file. Files may then finish in any order
+/// (`QM_NOTIFY_FILE_TRANSFERRED` fires as each one lands); `qm_job_complete`
+/// still places them all at once. The manager's caps apply on top
+/// (`qm_manager_set_max_connections`, `_per_server`). Applies from the
+/// job's next run. Returns `QM_S_OK`, `QM_E_INVALIDARG` (0),
+/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_max_connections(job: qm_job_t, n: u32) -> qm_hresult {
+    job_do(job, |j| j.set_max_connections(n).map(|_| HResult::OK))
+}
+
+/// Gets how many connections the job may use at once.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_max_connections(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.max_connections())) }
+}

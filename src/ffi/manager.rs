@@ -270,3 +270,69 @@ pub unsafe extern "C" fn qm_manager_get_skipped_jobs(
         unsafe { write_str(&text, buf, cap, needed, ok) }
     })
 }
+
+/// Caps the connections of all the manager's jobs together (at least 1;
+/// default 24, the default active jobs times their default connections). A
+/// running job always keeps one connection; a run takes more only while
+/// the cap allows. Returns `QM_S_OK`, `QM_E_INVALIDARG` (0), `QM_E_HANDLE`.
+/// Any thread.
+#[no_mangle]
+pub extern "C" fn qm_manager_set_max_connections(mgr: qm_manager_t, n: u32) -> qm_hresult {
+    guard!({
+        handles::manager(mgr)?.set_max_connections(n)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the cap on the connections of all the manager's jobs.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_max_connections(
+    mgr: qm_manager_t,
+    out: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let n = handles::manager(mgr)?.max_connections();
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(n) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Caps the connections one job opens to one server (scheme, host and
+/// port; at least 1; default 6, what browsers open to one host). Applies
+/// to runs that start after the call. Returns `QM_S_OK`, `QM_E_INVALIDARG`
+/// (0), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_manager_set_max_connections_per_server(
+    mgr: qm_manager_t,
+    n: u32,
+) -> qm_hresult {
+    guard!({
+        handles::manager(mgr)?.set_max_connections_per_server(n)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the cap on one job's connections to one server.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_max_connections_per_server(
+    mgr: qm_manager_t,
+    out: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let n = handles::manager(mgr)?.max_connections_per_server();
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(n) };
+        Ok(HResult::OK)
+    })
+}

@@ -86,6 +86,8 @@ pub(crate) enum Property {
     SecurityFlags(crate::engine::types::SecurityFlags),
     /// The largest file the job may download, in bytes (0: no limit).
     MaxDownloadSize(u64),
+    /// How many connections the job may use at once (at least 1).
+    MaxConnections(u32),
     /// A transfer slower than `bytes_per_second` for `seconds` is given up
     /// as a transient timeout (either 0: off).
     LowSpeedLimit {
@@ -140,15 +142,17 @@ pub(crate) enum Command {
     // ----- the scheduler -----------------------------------------------
     /// A retry time passed: a job in TRANSIENT_ERROR goes back to the queue.
     RetryDue { seq: u64 },
-    /// The scheduler gives the job a transfer slot for run `run`.
-    Start { run: RunId },
+    /// The scheduler gives the job a transfer slot for run `run`; no more
+    /// than `per_server` of its connections may go to one server.
+    Start { run: RunId, per_server: usize },
     /// The transfer thread could not be started.
     StartFailed { error: TransferError },
     /// A FOREGROUND job needs this job's slot: back to the queue.
     Preempt,
 
     // ----- the worker --------------------------------------------------
-    /// The worker wants the next piece to fetch.
+    /// A connection of the worker wants the next piece to fetch (it is
+    /// done with its last one).
     NextPiece,
     /// The worker created a temporary file for `file`.
     TempCreated { file: usize, path: PathBuf },

@@ -41,6 +41,10 @@ pub const MAX_DESCRIPTION: usize = 1024;
 pub const DEFAULT_RETRY_DELAY: u32 = 600;
 /// Default no-progress timeout, in seconds (14 days).
 pub const DEFAULT_NO_PROGRESS_TIMEOUT: u32 = 1_209_600;
+/// Default number of connections of a job, and of a job to one server: 6,
+/// what browsers open to one host, so servers and CDNs are provisioned for
+/// it, and enough to hide a WAN's round trips for a job of many files.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 6;
 
 /// Who holds the job's transfer slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +100,7 @@ pub(crate) struct StoredJob {
     pub error: Option<JobError>,
     pub http: HttpOptions,
     pub max_download_size: u64,
+    pub max_connections: u32,
     pub low_speed_limit: (u64, u32),
     /// A `complete` was renaming files when the directory was last written.
     pub committing: bool,
@@ -137,8 +142,14 @@ pub(crate) struct JobModel {
     progress_clock: Instant,
     /// A `complete` or `cancel` is under way: the scheduler leaves the job alone.
     finishing: bool,
-    /// The piece being transferred.
-    current: Option<Piece>,
+    /// The pieces the run's connections are transferring.
+    active: Vec<Piece>,
+    /// The files of `active` whose source has answered (data flows).
+    opened: Vec<usize>,
+    /// How many connections of the run may go to one server.
+    per_server: usize,
+    /// How many connections the job may use at once.
+    max_connections: u32,
     // Sums kept up to date so that progress is O(1):
     known_bytes: u64,
     unknown_sizes: usize,
@@ -208,7 +219,10 @@ impl JobModel {
             retry_at: None,
             progress_clock: clock.now,
             finishing: false,
-            current: None,
+            active: Vec::new(),
+            opened: Vec::new(),
+            per_server: DEFAULT_MAX_CONNECTIONS as usize,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             known_bytes: 0,
             unknown_sizes: 0,
             bytes_done: 0,
@@ -242,6 +256,7 @@ impl JobModel {
         job.max_bandwidth = stored.max_bandwidth;
         job.http = stored.http;
         job.max_download_size = stored.max_download_size;
+        job.max_connections = stored.max_connections.max(1);
         job.low_speed_limit = stored.low_speed_limit;
         job.notify_flags = NotifyFlags(stored.notify_flags & NotifyFlags::ALL);
         job.error = stored.error;
@@ -347,6 +362,9 @@ impl JobModel {
     }
     pub(crate) fn committing(&self) -> bool {
         self.committing
+    }
+    pub(crate) fn max_connections(&self) -> u32 {
+        self.max_connections
     }
     pub(crate) fn notify_flags(&self) -> NotifyFlags {
         self.notify_flags
@@ -517,7 +535,7 @@ impl JobModel {
                     fx.persist.job = true;
                 }
             }
-            Command::Start { run } => {
+            Command::Start { run, per_server } => {
                 if self.state != JobState::Queued || self.run != Run::Idle || self.finishing {
                     return Err(Error::new(
                         QM_BG_E_INVALID_STATE,
@@ -525,6 +543,7 @@ impl JobModel {
                     ));
                 }
                 self.run = Run::Running(run);
+                self.per_server = per_server.max(1);
             }
             Command::StartFailed { error } => {
                 self.run = Run::Idle;
@@ -561,6 +580,9 @@ impl JobModel {
                     job: true,
                     files: Files::One(file),
                 };
+                if !self.opened.contains(&file) {
+                    self.opened.push(file);
+                }
                 if matches!(self.run, Run::Running(_)) && self.state == JobState::Connecting {
                     self.set_state(JobState::Transferring, clock, &mut fx);
                 }
@@ -624,7 +646,8 @@ impl JobModel {
                         files: Files::One(file),
                     };
                 }
-                self.current = None;
+                self.active.retain(|p| p.file != file);
+                self.opened.retain(|&f| f != file);
             }
             Command::Progressed => {
                 self.progress_clock = clock.now;
@@ -640,7 +663,8 @@ impl JobModel {
                 if matches!(was, Run::Running(r) | Run::Stopping(r) if r == run) {
                     self.run = Run::Idle;
                 }
-                self.current = None;
+                self.active.clear();
+                self.opened.clear();
                 fx.wake_waiters = true;
                 fx.wake_scheduler = true;
                 if let (Some(error), Run::Running(r)) = (failure, was) {
@@ -750,6 +774,7 @@ impl JobModel {
             Property::StallTimeout(_) => "set the stall timeout of",
             Property::SecurityFlags(_) => "set the security flags of",
             Property::MaxDownloadSize(_) => "limit the download size of",
+            Property::MaxConnections(_) => "set the connections of",
             Property::LowSpeedLimit { .. } => "set the low-speed limit of",
             Property::FileSha256 { .. } => "set a checksum in",
         };
@@ -789,6 +814,12 @@ impl JobModel {
             Property::StallTimeout(t) => self.http.stall_timeout = t.max(Duration::from_secs(1)),
             Property::SecurityFlags(flags) => self.http.security_flags = flags,
             Property::MaxDownloadSize(bytes) => self.max_download_size = bytes,
+            Property::MaxConnections(n) => {
+                if n == 0 {
+                    return Err(Error::invalid_arg("a job needs at least 1 connection"));
+                }
+                self.max_connections = n;
+            }
             Property::LowSpeedLimit {
                 bytes_per_second,
                 seconds,
@@ -811,17 +842,27 @@ impl JobModel {
     /// job is TRANSFERRED (in the same step, so a file added meanwhile is
     /// never missed). A stopping or stopped run gets no piece.
     fn next_piece(&mut self, clock: Clock, fx: &mut Effects) {
-        self.current = None;
         if !matches!(self.run, Run::Running(_)) || !self.state.is_active() || self.finishing {
             return;
         }
         self.first_incomplete();
-        match planner::next_piece(&self.files, self.next_incomplete) {
+        match planner::next_piece(
+            &self.files,
+            self.next_incomplete,
+            &self.active,
+            self.per_server,
+        ) {
             Some(piece) => {
-                self.current = Some(piece);
+                self.active.push(piece);
                 fx.piece = Some(piece);
-                self.set_state(JobState::Connecting, clock, fx);
+                // CONNECTING until a connection's source answers; another
+                // connection's flowing data keeps the job TRANSFERRING.
+                if self.opened.is_empty() {
+                    self.set_state(JobState::Connecting, clock, fx);
+                }
             }
+            // Other connections still have pieces: this one is done.
+            None if !self.active.is_empty() || self.first_incomplete().is_some() => {}
             None => {
                 self.error = None;
                 self.transfer_completed = Some(clock.wall);

@@ -68,7 +68,13 @@ fn running_job(files: u32) -> JobModel {
         },
     );
     apply(&mut job, Command::Resume { seq: 3 });
-    apply(&mut job, Command::Start { run: 1 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 1,
+            per_server: 6,
+        },
+    );
     job
 }
 
@@ -221,7 +227,13 @@ fn resume_queues_suspended_error_and_transient_jobs() {
     assert_eq!(job.queue_seq(), 5);
     assert!(fx.wake_scheduler && fx.persist.job);
     // ERROR
-    apply(&mut job, Command::Start { run: 1 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 1,
+            per_server: 6,
+        },
+    );
     apply(&mut job, Command::NextPiece);
     apply(
         &mut job,
@@ -235,7 +247,13 @@ fn resume_queues_suspended_error_and_transient_jobs() {
     assert_eq!(job.state(), JobState::Queued);
     assert!(job.error().is_err(), "resume clears the error");
     // TRANSIENT_ERROR
-    apply(&mut job, Command::Start { run: 2 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 2,
+            per_server: 6,
+        },
+    );
     apply(&mut job, Command::NextPiece);
     apply(
         &mut job,
@@ -498,7 +516,13 @@ fn a_transient_failure_waits_the_retry_delay_or_a_longer_retry_after() {
     assert_eq!(job.state(), JobState::Queued);
     assert_eq!((job.num_retries(), job.queue_seq()), (1, 8));
     // A server's longer Retry-After wins; a delay below 1 s is raised to 1 s.
-    apply(&mut job, Command::Start { run: 2 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 2,
+            per_server: 6,
+        },
+    );
     apply(&mut job, Command::NextPiece);
     let mut busy = transient(QM_E_FAIL);
     busy.retry_after = Some(Duration::from_secs(120));
@@ -563,7 +587,13 @@ fn transient_failures_without_progress_for_the_timeout_are_final() {
         Command::RetryDue { seq: 4 },
         t0().later(Duration::from_secs(700)),
     );
-    apply(&mut job, Command::Start { run: 2 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 2,
+            per_server: 6,
+        },
+    );
     apply(&mut job, Command::NextPiece);
     apply_at(
         &mut job,
@@ -599,7 +629,15 @@ fn preemption_sends_a_running_job_back_to_the_queue() {
     assert!(fx.stop_run);
     assert_eq!(job.run(), Run::Stopping(1));
     // Until the run has ended it cannot start again; then it can.
-    assert!(job.apply(Command::Start { run: 2 }, t0()).is_err());
+    assert!(job
+        .apply(
+            Command::Start {
+                run: 2,
+                per_server: 6
+            },
+            t0()
+        )
+        .is_err());
     apply(
         &mut job,
         Command::RunEnded {
@@ -608,7 +646,13 @@ fn preemption_sends_a_running_job_back_to_the_queue() {
         },
     );
     assert_eq!(job.state(), JobState::Queued);
-    apply(&mut job, Command::Start { run: 2 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 2,
+            per_server: 6,
+        },
+    );
     // Preempting a job that is not running does nothing.
     let mut idle = new_job();
     assert_eq!(apply(&mut idle, Command::Preempt), Effects::default());
@@ -618,7 +662,14 @@ fn preemption_sends_a_running_job_back_to_the_queue() {
 fn a_job_starts_only_when_queued_idle_and_not_finishing() {
     let mut job = new_job();
     assert!(
-        job.apply(Command::Start { run: 1 }, t0()).is_err(),
+        job.apply(
+            Command::Start {
+                run: 1,
+                per_server: 6
+            },
+            t0()
+        )
+        .is_err(),
         "suspended"
     );
     apply(
@@ -631,7 +682,14 @@ fn a_job_starts_only_when_queued_idle_and_not_finishing() {
     apply(&mut job, Command::Resume { seq: 3 });
     apply(&mut job, Command::BeginFinish);
     assert!(
-        job.apply(Command::Start { run: 1 }, t0()).is_err(),
+        job.apply(
+            Command::Start {
+                run: 1,
+                per_server: 6
+            },
+            t0()
+        )
+        .is_err(),
         "finishing"
     );
     let mut failed = new_job();
@@ -810,6 +868,7 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         error: None,
         http: HttpOptions::default(),
         max_download_size: 0,
+        max_connections: 6,
         low_speed_limit: (0, 0),
         committing: false,
         files,

@@ -25,8 +25,6 @@ use crate::hresult::*;
 
 /// The largest read and write, in bytes.
 pub(crate) const CHUNK: usize = 1 << 20;
-/// How often the smoothed rate and JOB_MODIFICATION progress events update.
-const RATE_WINDOW: Duration = Duration::from_millis(250);
 /// The longest single sleep while throttled, so a stop is seen quickly.
 const SLEEP_SLICE: Duration = Duration::from_millis(10);
 /// How many written bytes a worker lets gather in the page cache before it
@@ -146,8 +144,6 @@ pub(crate) fn copy(
     let mut floor = SpeedFloor::new(limits.low_speed);
     let mut buf = CopyBuffer::take();
     let mut written = start;
-    let mut window_start = Instant::now();
-    let mut window_bytes = 0u64;
     let persistent = manager.store.is_some();
     let mut checkpointed = (Instant::now(), start);
     // Bytes below this offset have been handed to the kernel's writeback.
@@ -221,12 +217,9 @@ pub(crate) fn copy(
             crate::sys::start_writeback(target.file, writeback_from, written - writeback_from);
             writeback_from = written;
         }
-        window_bytes += n as u64;
-        let elapsed = window_start.elapsed();
-        if elapsed >= RATE_WINDOW {
-            update_rate(job, window_bytes, elapsed);
-            window_start = Instant::now();
-            window_bytes = 0;
+        if job.shared.live.count_rate(n as u64) {
+            // Progress restarts the no-progress clock (and JOB_MODIFICATION).
+            job.apply_quietly(Command::Progressed);
         }
     }
 }
@@ -249,21 +242,6 @@ pub(crate) fn checkpoint(job: &Job, target: Target<'_>, written: u64) {
 fn is_zero(buf: &[u8]) -> bool {
     buf.chunks(4096)
         .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
-}
-
-/// Folds one window into the smoothed rate and tells the model progress
-/// was made (the no-progress clock restarts; JOB_MODIFICATION).
-fn update_rate(job: &Job, bytes: u64, elapsed: Duration) {
-    let instant = (bytes as f64 / elapsed.as_secs_f64()) as u64;
-    let rate = &job.shared.live.bytes_per_second;
-    let old = rate.load(Ordering::Relaxed);
-    let smoothed = if old == 0 {
-        instant
-    } else {
-        (old as f64 * 0.7 + instant as f64 * 0.3) as u64
-    };
-    rate.store(smoothed, Ordering::Relaxed);
-    job.apply_quietly(Command::Progressed);
 }
 
 fn sleep_unless_cancelled(token: &CancelToken, wait: Duration) -> Result<(), Interrupt> {

@@ -609,10 +609,7 @@ impl Job {
         let _op = self.lock_for_change()?;
         let saved = self.apply(Command::Suspend);
         self.wait_for_run_end();
-        self.shared
-            .live
-            .bytes_per_second
-            .store(0, Ordering::Relaxed);
+        self.shared.live.reset_rate();
         saved
     }
 
@@ -891,6 +888,21 @@ impl Job {
         self.set(Property::SecurityFlags(flags))
     }
 
+    /// Sets how many connections the job may use at once (at least 1;
+    /// default 6, what browsers open to one host): it transfers that many of
+    /// its files at once, each on its own connection, so a job of many
+    /// files does not pay one round trip per file. Files may then finish
+    /// in any order; `complete` still places them all at once. The manager's
+    /// caps (`Manager::set_max_connections`, and per server) apply on top.
+    pub fn set_max_connections(&self, n: u32) -> Result<()> {
+        self.set(Property::MaxConnections(n))
+    }
+
+    /// How many connections the job may use at once.
+    pub fn max_connections(&self) -> u32 {
+        self.read(JobModel::max_connections)
+    }
+
     /// Sets the largest file the job may download, in bytes (0, the
     /// default: no limit; BITS's `BITS_JOB_PROPERTY_MAX_DOWNLOAD_SIZE`). A
     /// file announced larger, or whose body grows past it, puts the job in
@@ -932,6 +944,42 @@ impl Job {
 
     // ----- for the scheduler ---------------------------------------------------
 
+    /// How many connections the next run uses: the job's maximum, no more
+    /// than it has files left, and beyond the first only what the
+    /// manager's cap still allows (taken now; `release_connections` gives
+    /// them back).
+    pub(crate) fn connections_for_run(&self) -> usize {
+        let wanted = self.read(|m| (m.max_connections() as usize).min(m.incomplete_files().max(1)));
+        let Some(manager) = self.shared.manager.upgrade() else {
+            return 1;
+        };
+        let cap = manager.max_connections.load(Ordering::Relaxed);
+        let in_use = &manager.connections_in_use;
+        // A running job always has its one connection, cap or not.
+        in_use.fetch_add(1, Ordering::AcqRel);
+        let mut granted = 1;
+        while granted < wanted {
+            let now = in_use.load(Ordering::Acquire);
+            if now >= cap {
+                break;
+            }
+            if in_use
+                .compare_exchange(now, now + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                granted += 1;
+            }
+        }
+        granted
+    }
+
+    /// Gives back the connections a run took.
+    pub(crate) fn release_connections(&self, n: usize) {
+        if let Some(manager) = self.shared.manager.upgrade() {
+            manager.connections_in_use.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
     /// Gives the job a transfer slot: registers run `run` with its token.
     /// False when the job cannot start (no longer queued, finishing).
     pub(crate) fn start_run(
@@ -939,8 +987,13 @@ impl Job {
         run: u64,
         token: Arc<crate::engine::transport::cancel::CancelToken>,
     ) -> bool {
+        let per_server = self
+            .shared
+            .manager
+            .upgrade()
+            .map_or(1, |m| m.max_connections_per_server.load(Ordering::Relaxed));
         let mut slot = self.shared.data.lock();
-        match self.apply_locked(&mut slot, Command::Start { run }) {
+        match self.apply_locked(&mut slot, Command::Start { run, per_server }) {
             Ok(work) => {
                 slot.token = Some(token);
                 drop(slot);
@@ -961,10 +1014,7 @@ impl Job {
         slot.token = None;
         let work = self.apply_locked(&mut slot, Command::RunEnded { run, failure });
         drop(slot);
-        self.shared
-            .live
-            .bytes_per_second
-            .store(0, Ordering::Relaxed);
+        self.shared.live.reset_rate();
         if let Ok(work) = work {
             let _ = self.carry_out(work);
         }

@@ -228,6 +228,45 @@ impl Manager {
         Ok(())
     }
 
+    /// Caps the connections of all the manager's jobs together (at least 1;
+    /// default 24). A running job always keeps one connection; beyond
+    /// that, a run takes only what the cap leaves.
+    pub fn set_max_connections(&self, n: u32) -> Result<()> {
+        self.check_open()?;
+        if n == 0 {
+            return Err(Error::invalid_arg("the connection cap must be at least 1"));
+        }
+        self.shared
+            .max_connections
+            .store(n as usize, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The cap on the connections of all jobs.
+    pub fn max_connections(&self) -> u32 {
+        self.shared.max_connections.load(Ordering::Relaxed) as u32
+    }
+
+    /// Caps the connections one job opens to one server (scheme, host and
+    /// port; at least 1; default 6, what browsers open to one host).
+    pub fn set_max_connections_per_server(&self, n: u32) -> Result<()> {
+        self.check_open()?;
+        if n == 0 {
+            return Err(Error::invalid_arg("the per-server cap must be at least 1"));
+        }
+        self.shared
+            .max_connections_per_server
+            .store(n as usize, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The cap on one job's connections to one server.
+    pub fn max_connections_per_server(&self) -> u32 {
+        self.shared
+            .max_connections_per_server
+            .load(Ordering::Relaxed) as u32
+    }
+
     /// The background bandwidth limit (0: none).
     pub fn bandwidth_limit(&self) -> u64 {
         self.shared.throttle.rate()

@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::engine::model::job::{JobModel, Published};
+use crate::engine::model::job::{JobModel, Published, DEFAULT_MAX_CONNECTIONS};
 use crate::engine::runtime::notify::Dispatcher;
 use crate::engine::runtime::throttle::Throttle;
 use crate::engine::store::Store;
@@ -21,6 +21,14 @@ use crate::engine::types::{JobId, JobState};
 /// The counters' marker for "size not known yet".
 pub(crate) const UNKNOWN: u64 = u64::MAX;
 
+/// Default cap on the connections of all jobs of a manager: the default
+/// number of active jobs times their default connections, so the defaults
+/// never bind; a device lowers it.
+pub const DEFAULT_MANAGER_CONNECTIONS: usize = 24;
+
+/// How often the smoothed rate and JOB_MODIFICATION progress events update.
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// State shared by a manager, its jobs and its threads.
 pub(crate) struct ManagerShared {
     pub open: AtomicBool,
@@ -29,6 +37,12 @@ pub(crate) struct ManagerShared {
     next_seq: AtomicU64,
     next_run: AtomicU64,
     pub max_active: AtomicUsize,
+    /// The most connections all jobs may use at once.
+    pub max_connections: AtomicUsize,
+    /// The most connections one job may open to one server.
+    pub max_connections_per_server: AtomicUsize,
+    /// Connections in use by running jobs.
+    pub connections_in_use: AtomicUsize,
     /// The bandwidth limit shared by background jobs.
     pub throttle: Throttle,
     pub dispatcher: Dispatcher,
@@ -55,6 +69,9 @@ impl ManagerShared {
             next_seq: AtomicU64::new(next_seq),
             next_run: AtomicU64::new(1),
             max_active: AtomicUsize::new(max_active),
+            max_connections: AtomicUsize::new(DEFAULT_MANAGER_CONNECTIONS),
+            max_connections_per_server: AtomicUsize::new(DEFAULT_MAX_CONNECTIONS as usize),
+            connections_in_use: AtomicUsize::new(0),
             throttle: Throttle::new(0),
             dispatcher,
             store,
@@ -123,9 +140,42 @@ pub(crate) struct Live {
     pub files_transferred: AtomicU32,
     /// Measured by the copy loop, not part of the model.
     pub bytes_per_second: AtomicU64,
+    /// The current rate window of all the job's connections: start, bytes.
+    rate_window: Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 impl Live {
+    /// Counts `bytes` of any connection toward the rate; when a window
+    /// closes, folds it into the smoothed rate and returns true (the
+    /// caller then reports progress to the model).
+    pub(crate) fn count_rate(&self, bytes: u64) -> bool {
+        let now = std::time::Instant::now();
+        let mut window = self.rate_window.lock();
+        let (start, seen) = window.get_or_insert((now, 0));
+        *seen += bytes;
+        let elapsed = now.duration_since(*start);
+        if elapsed < RATE_WINDOW {
+            return false;
+        }
+        let instant = (*seen as f64 / elapsed.as_secs_f64()) as u64;
+        *window = Some((now, 0));
+        drop(window);
+        let old = self.bytes_per_second.load(Ordering::Relaxed);
+        let smoothed = if old == 0 {
+            instant
+        } else {
+            (old as f64 * 0.7 + instant as f64 * 0.3) as u64
+        };
+        self.bytes_per_second.store(smoothed, Ordering::Relaxed);
+        true
+    }
+
+    /// Forgets the rate (the job stopped transferring).
+    pub(crate) fn reset_rate(&self) {
+        *self.rate_window.lock() = None;
+        self.bytes_per_second.store(0, Ordering::Relaxed);
+    }
+
     /// Publishes the model's numbers.
     pub(crate) fn publish(&self, p: Published) {
         self.state.store(p.state as u32, Ordering::Release);

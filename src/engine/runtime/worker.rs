@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use sha2::{Digest, Sha256};
 
 use crate::engine::model::command::{Command, RunId};
@@ -70,29 +72,66 @@ impl FileTask {
     }
 }
 
-/// Runs a job until its files are transferred, it fails, or it is stopped;
-/// then tells the model how the run ended.
+/// Runs a job until its files are transferred, it fails, or it is stopped,
+/// over several connections (threads) that each take the planner's next
+/// piece; then tells the model how the run ended. The first connection to
+/// fail stops the others, and its failure is the run's.
 pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_pieces(&job, &token)));
+    let connections = job.connections_for_run();
+    // The connections stop on `inner`: cancelled with the run's token, or by
+    // the first connection that fails (then the failure is the job's).
+    let inner = Arc::new(CancelToken::default());
+    let for_hook = Arc::clone(&inner);
+    token.on_cancel(Box::new(move || for_hook.cancel()));
+    let failure: Mutex<Option<TransferError>> = Mutex::new(None);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let session = Session::new(job.http_options(), connections);
+        std::thread::scope(|scope| {
+            for _ in 1..connections {
+                let spawned = std::thread::Builder::new()
+                    .name("qmgr-transfer".into())
+                    .spawn_scoped(scope, || connection(&job, &inner, &session, &failure));
+                if spawned.is_err() {
+                    break; // fewer connections, not a failure
+                }
+            }
+            connection(&job, &inner, &session, &failure);
+        });
+    }));
+    job.release_connections(connections);
     let failure = match result {
-        Ok(Ok(())) | Ok(Err(Interrupt::Stopped)) => None,
-        Ok(Err(Interrupt::Failed(e) | Interrupt::Lost(e))) => Some(e),
+        Ok(()) => failure.into_inner(),
         Err(_) => Some(TransferError::fatal(
             HResult(QM_E_UNEXPECTED),
             ErrorContext::GeneralQueueManager,
             "internal error: the transfer thread panicked".to_string(),
         )),
     };
-    // A failure after the token was cancelled is the cancellation's doing.
+    // A failure after the run's token was cancelled is the cancellation's doing.
     job.end_run(run, failure.filter(|_| !token.is_cancelled()));
     if let Some(manager) = job.shared.manager.upgrade() {
         manager.worker_exited();
     }
 }
 
-fn run_pieces(job: &Job, token: &CancelToken) -> Result<(), Interrupt> {
-    let mut session = Session::new(job.http_options());
+/// One connection: pieces until none is left or the run stops; a failure
+/// is kept (the first one) and stops the other connections.
+fn connection(
+    job: &Job,
+    token: &CancelToken,
+    session: &Session,
+    failure: &Mutex<Option<TransferError>>,
+) {
+    match run_pieces(job, token, session) {
+        Ok(()) | Err(Interrupt::Stopped) => {}
+        Err(Interrupt::Failed(e) | Interrupt::Lost(e)) => {
+            failure.lock().get_or_insert(e);
+            token.cancel();
+        }
+    }
+}
+
+fn run_pieces(job: &Job, token: &CancelToken, session: &Session) -> Result<(), Interrupt> {
     loop {
         if token.is_cancelled() {
             return Err(Interrupt::Stopped);
@@ -100,7 +139,7 @@ fn run_pieces(job: &Job, token: &CancelToken) -> Result<(), Interrupt> {
         let Some(task) = next_task(job) else {
             return Ok(());
         };
-        let identity = transfer_file(job, token, &task, &mut session)?;
+        let identity = transfer_file(job, token, &task, session)?;
         make_durable(job, &task, identity)?;
         job.apply_quietly(Command::FileDone { file: task.index });
     }
@@ -184,7 +223,7 @@ fn transfer_file(
     job: &Job,
     token: &CancelToken,
     task: &FileTask,
-    session: &mut Session,
+    session: &Session,
 ) -> Result<Identity, Interrupt> {
     let mut poor_resumes = 0;
     let mut hasher = None;
@@ -215,7 +254,7 @@ fn transfer_attempt(
     job: &Job,
     token: &CancelToken,
     task: &FileTask,
-    session: &mut Session,
+    session: &Session,
     hasher: &mut Option<(u64, Sha256)>,
 ) -> Result<Identity, Interrupt> {
     let state = task.state(job);
@@ -339,7 +378,7 @@ fn open_source(
     job: &Job,
     token: &CancelToken,
     task: &FileTask,
-    session: &mut Session,
+    session: &Session,
     offset: u64,
     validator: Option<&Validator>,
 ) -> Result<Opened, TransferError> {

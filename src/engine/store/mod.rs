@@ -83,12 +83,13 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE jobs ADD COLUMN max_download_size INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN low_speed_bytes INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN low_speed_seconds INTEGER NOT NULL DEFAULT 0;
-     ALTER TABLE jobs ADD COLUMN committing INTEGER NOT NULL DEFAULT 0;",
+     ALTER TABLE jobs ADD COLUMN committing INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN max_connections INTEGER NOT NULL DEFAULT 6;",
 ];
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 25] = [
+const JOB_COLUMNS: [&str; 26] = [
     "id",
     "created_order",
     "display_name",
@@ -114,6 +115,7 @@ const JOB_COLUMNS: [&str; 25] = [
     "low_speed_bytes",
     "low_speed_seconds",
     "committing",
+    "max_connections",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -185,6 +187,7 @@ pub(crate) struct JobRecord {
     /// Bytes per second and seconds.
     pub low_speed_limit: (u64, u32),
     pub committing: bool,
+    pub max_connections: u32,
 }
 
 /// One file as stored.
@@ -209,7 +212,7 @@ pub(crate) struct FileRecord {
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 25] {
+    fn values(&self) -> [Value; 26] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -242,6 +245,7 @@ impl JobRecord {
             int(self.low_speed_limit.0),
             int(self.low_speed_limit.1),
             Value::Integer(self.committing.into()),
+            int(self.max_connections),
         ]
     }
 
@@ -281,6 +285,7 @@ impl JobRecord {
                 r.get("low_speed_seconds")?,
             ),
             committing: r.get("committing")?,
+            max_connections: r.get("max_connections")?,
         })
     }
 }
@@ -712,6 +717,7 @@ mod tests {
             max_download_size: 1 << 40,
             low_speed_limit: (1000, 30),
             committing: true,
+            max_connections: 3,
         }
     }
 

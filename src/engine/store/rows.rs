@@ -43,6 +43,7 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
         max_download_size: job.max_download_size(),
         low_speed_limit: job.low_speed_limit(),
         committing: job.committing(),
+        max_connections: job.max_connections(),
     }
 }
 
@@ -111,6 +112,7 @@ pub(crate) fn stored_job(
         ),
         http: HttpOptions::from_json(&job.http_options),
         max_download_size: job.max_download_size,
+        max_connections: job.max_connections,
         low_speed_limit: job.low_speed_limit,
         committing,
         files: files

@@ -25,7 +25,7 @@ use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
 use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
-use crate::engine::transport::source::{check_url, Opened};
+use crate::engine::transport::source::{check_url, origin, Opened};
 use crate::engine::transport::validator::{HttpValidator, Validator};
 use crate::engine::types::{ErrorContext, SecurityFlags};
 use crate::hresult::*;
@@ -37,6 +37,8 @@ const MAX_REDIRECTS: u32 = 10;
 
 /// The per-run HTTP client: one agent (connection pool) per worker run, so a
 /// job's files reuse connections, and cancelling the run closes its sockets.
+/// Clones share the pool.
+#[derive(Clone)]
 pub(crate) struct Client {
     agent: Agent,
     options: HttpOptions,
@@ -96,8 +98,12 @@ pub(crate) fn decide_resume(
 
 impl Client {
     /// Builds the client for a run; cancelling `token` shuts its sockets down.
-    pub(crate) fn new(options: HttpOptions, token: &CancelToken) -> Result<Client, TransferError> {
-        let agent = build_agent(&options)?;
+    pub(crate) fn new(
+        options: HttpOptions,
+        connections: usize,
+        token: &CancelToken,
+    ) -> Result<Client, TransferError> {
+        let agent = build_agent(&options, connections)?;
         let for_stop = agent.clone();
         token.on_cancel(Box::new(move || for_stop.shutdown()));
         Ok(Client { agent, options })
@@ -173,10 +179,10 @@ impl Client {
         range: Option<(u64, &str)>,
         offset: u64,
     ) -> Result<(Response<Body>, String), TransferError> {
-        let origin = Origin::of(url);
+        let home = origin(url);
         let mut current = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
-            let trusted = Origin::of(&current) == origin;
+            let trusted = origin(&current) == home;
             let response = self.request(&current, range, offset, trusted)?;
             let status = response.status().as_u16();
             let location = match status {
@@ -265,25 +271,6 @@ impl Client {
         request
             .call()
             .map_err(|e| error::request_error(&e, url, offset))
-    }
-}
-
-/// Scheme, host and port of a URL (default ports filled in): credentials
-/// follow a redirect only within one origin.
-#[derive(Debug, PartialEq, Eq)]
-struct Origin(Option<(String, String, u16)>);
-
-impl Origin {
-    fn of(url: &str) -> Origin {
-        let uri: Option<ureq::http::Uri> = url.parse().ok();
-        Origin(uri.and_then(|u| {
-            let scheme = u.scheme_str()?.to_ascii_lowercase();
-            let host = u.host()?.to_ascii_lowercase();
-            let port = u
-                .port_u16()
-                .unwrap_or(if scheme == "https" { 443 } else { 80 });
-            Some((scheme, host, port))
-        }))
     }
 }
 
@@ -391,7 +378,7 @@ fn status_error(response: &Response<Body>, url: &str, offset: u64) -> TransferEr
 /// The ureq agent for a job's options: no automatic status errors, no
 /// Accept-Encoding, connect and stall (per-read) timeouts, TLS roots, client
 /// certificate and proxy.
-fn build_agent(options: &HttpOptions) -> Result<Agent, TransferError> {
+fn build_agent(options: &HttpOptions, connections: usize) -> Result<Agent, TransferError> {
     let mut tls = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
     if let Some(path) = &options.ca_file {
         let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
@@ -424,6 +411,9 @@ fn build_agent(options: &HttpOptions) -> Result<Agent, TransferError> {
         .timeout_per_read(Some(options.stall_timeout))
         .timeout_per_write(Some(options.stall_timeout))
         .proxy(proxy)
+        // Each connection of the run keeps its connection alive between files.
+        .max_idle_connections_per_host(connections.max(1))
+        .max_idle_connections(connections.max(1) * 2)
         .tls_config(tls.build())
         .build();
     Ok(config.new_agent())
@@ -560,9 +550,10 @@ mod tests {
 
     #[test]
     fn an_origin_is_scheme_host_and_port() {
-        assert_eq!(Origin::of("http://H/x"), Origin::of("http://h:80/y"));
-        assert_ne!(Origin::of("http://h/x"), Origin::of("https://h/x"));
-        assert_ne!(Origin::of("http://h/x"), Origin::of("http://h:8080/x"));
-        assert_ne!(Origin::of("http://h/x"), Origin::of("http://evil/x"));
+        assert_eq!(origin("http://H/x"), origin("http://h:80/y"));
+        assert_eq!(origin("https://h/x").as_deref(), Some("https://h:443"));
+        assert_ne!(origin("http://h/x"), origin("https://h/x"));
+        assert_ne!(origin("http://h/x"), origin("http://h:8080/x"));
+        assert_ne!(origin("http://h/x"), origin("http://evil/x"));
     }
 }

@@ -25,19 +25,23 @@ use crate::engine::transport::source::{Opened, Source};
 use crate::engine::transport::validator::Validator;
 
 /// What one transfer run needs to open sources: the job's HTTP options, and
-/// the HTTP client built from them on first use (one connection pool per
-/// run, shut down when the run's token is cancelled).
+/// the HTTP client built from them on first use: one connection pool per
+/// run, shared by the run's connections (each keeps its kept-alive
+/// connection), shut down when the run's token is cancelled.
 pub(crate) struct Session {
     options: HttpOptions,
-    client: Option<http::Client>,
+    connections: usize,
+    client: parking_lot::Mutex<Option<http::Client>>,
 }
 
 impl Session {
-    /// A session with a snapshot of the job's HTTP options.
-    pub(crate) fn new(options: HttpOptions) -> Session {
+    /// A session with a snapshot of the job's HTTP options, for up to
+    /// `connections` connections at once.
+    pub(crate) fn new(options: HttpOptions, connections: usize) -> Session {
         Session {
             options,
-            client: None,
+            connections,
+            client: parking_lot::Mutex::new(None),
         }
     }
 
@@ -45,7 +49,7 @@ impl Session {
     /// partial data was written; a different one restarts the file (the
     /// returned `start` is then 0).
     pub(crate) fn open(
-        &mut self,
+        &self,
         token: &CancelToken,
         source: &Source,
         offset: u64,
@@ -54,10 +58,15 @@ impl Session {
         match source {
             Source::Local(path) => file::open(path, offset, previous),
             Source::Http(url) => {
-                if self.client.is_none() {
-                    self.client = Some(http::Client::new(self.options.clone(), token)?);
-                }
-                let client = self.client.as_ref().expect("client was just built");
+                let client = {
+                    let mut slot = self.client.lock();
+                    if slot.is_none() {
+                        let built =
+                            http::Client::new(self.options.clone(), self.connections, token)?;
+                        *slot = Some(built);
+                    }
+                    slot.clone().expect("the client was just built")
+                };
                 client.open(url, offset, previous)
             }
         }

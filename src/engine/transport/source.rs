@@ -57,6 +57,30 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The server a connection to this source goes to: `scheme://host:port`
+    /// (lower case, default port filled in), or `"file"` for local files.
+    pub(crate) fn server(&self) -> String {
+        match self {
+            Source::Local(_) => "file".to_string(),
+            Source::Http(url) => origin(url).unwrap_or_else(|| url.clone()),
+        }
+    }
+}
+
+/// A URL's origin, `scheme://host:port`, lower case, default port filled
+/// in: what one server is, for connection caps and for where credentials
+/// may follow a redirect. `None` for what is not a URL.
+pub(crate) fn origin(url: &str) -> Option<String> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let host = uri.host()?.to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
 /// Checks that `url` is a URL a request can carry, with the parser requests
 /// use (plus the port range it leaves to the caller). The error says why,
 /// in words.
