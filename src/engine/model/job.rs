@@ -648,6 +648,15 @@ impl JobModel {
                 }
                 self.active.retain(|p| p.file != file);
                 self.opened.retain(|&f| f != file);
+                // The last file done: TRANSFERRED in the same step, so no
+                // reader sees every file complete in an active state.
+                if self.active.is_empty()
+                    && self.state.is_active()
+                    && matches!(self.run, Run::Running(_))
+                    && self.first_incomplete().is_none()
+                {
+                    self.transferred(clock, &mut fx);
+                }
             }
             Command::Progressed => {
                 self.progress_clock = clock.now;
@@ -863,13 +872,16 @@ impl JobModel {
             }
             // Other connections still have pieces: this one is done.
             None if !self.active.is_empty() || self.first_incomplete().is_some() => {}
-            None => {
-                self.error = None;
-                self.transfer_completed = Some(clock.wall);
-                self.set_state(JobState::Transferred, clock, fx);
-                fx.persist.job = true;
-            }
+            None => self.transferred(clock, fx),
         }
+    }
+
+    /// Every file is transferred: TRANSFERRED.
+    fn transferred(&mut self, clock: Clock, fx: &mut Effects) {
+        self.error = None;
+        self.transfer_completed = Some(clock.wall);
+        self.set_state(JobState::Transferred, clock, fx);
+        fx.persist.job = true;
     }
 
     /// Records an error of a run: TRANSIENT_ERROR with a retry time, or
