@@ -231,7 +231,7 @@ fn suspend_and_foreground_preemption_stop_every_connection() {
 }
 
 #[test]
-fn one_failing_file_stops_the_other_connections_and_resume_finishes_the_rest() {
+fn one_failing_file_ends_the_run_and_resume_finishes_the_rest() {
     let dir = support::scratch("parallel-fail");
     let server = TestServer::start();
     let (data, specs) = many_files(&server, &dir, 8, 256 << 10);

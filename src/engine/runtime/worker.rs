@@ -74,15 +74,12 @@ impl FileTask {
 
 /// Runs a job until its files are transferred, it fails, or it is stopped,
 /// over several connections (threads) that each take the planner's next
-/// piece; then tells the model how the run ended. The first connection to
-/// fail stops the others, and its failure is the run's.
+/// piece; then tells the model how the run ended. When a connection fails,
+/// the others take no new piece but finish the files they are on (work in
+/// flight is not thrown away, and files before the failing one still land
+/// first, as in a sequential transfer); the first failure is the run's.
 pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
     let connections = job.connections_for_run();
-    // The connections stop on `inner`: cancelled with the run's token, or by
-    // the first connection that fails (then the failure is the job's).
-    let inner = Arc::new(CancelToken::default());
-    let for_hook = Arc::clone(&inner);
-    token.on_cancel(Box::new(move || for_hook.cancel()));
     let failure: Mutex<Option<TransferError>> = Mutex::new(None);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let session = Session::new(job.http_options(), connections);
@@ -90,12 +87,12 @@ pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
             for _ in 1..connections {
                 let spawned = std::thread::Builder::new()
                     .name("qmgr-transfer".into())
-                    .spawn_scoped(scope, || connection(&job, &inner, &session, &failure));
+                    .spawn_scoped(scope, || connection(&job, &token, &session, &failure));
                 if spawned.is_err() {
                     break; // fewer connections, not a failure
                 }
             }
-            connection(&job, &inner, &session, &failure);
+            connection(&job, &token, &session, &failure);
         });
     }));
     job.release_connections(connections);
@@ -114,27 +111,34 @@ pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
     }
 }
 
-/// One connection: pieces until none is left or the run stops; a failure
-/// is kept (the first one) and stops the other connections.
+/// One connection: pieces until none is left, the run stops, or another
+/// connection failed; its own failure is kept if it is the first.
 fn connection(
     job: &Job,
     token: &CancelToken,
     session: &Session,
     failure: &Mutex<Option<TransferError>>,
 ) {
-    match run_pieces(job, token, session) {
+    match run_pieces(job, token, session, failure) {
         Ok(()) | Err(Interrupt::Stopped) => {}
         Err(Interrupt::Failed(e) | Interrupt::Lost(e)) => {
             failure.lock().get_or_insert(e);
-            token.cancel();
         }
     }
 }
 
-fn run_pieces(job: &Job, token: &CancelToken, session: &Session) -> Result<(), Interrupt> {
+fn run_pieces(
+    job: &Job,
+    token: &CancelToken,
+    session: &Session,
+    failure: &Mutex<Option<TransferError>>,
+) -> Result<(), Interrupt> {
     loop {
         if token.is_cancelled() {
             return Err(Interrupt::Stopped);
+        }
+        if failure.lock().is_some() {
+            return Ok(()); // another connection failed: no new piece
         }
         let Some(task) = next_task(job) else {
             return Ok(());
