@@ -210,6 +210,11 @@ impl Job {
     fn prepare(&self, slot: &mut Slot, fx: Effects) -> Work {
         let model = &slot.model;
         self.shared.live.publish(model.published());
+        if !model.state().is_active() {
+            // The rate is 0 whenever the job is not transferring, from the
+            // same step that leaves the active states.
+            self.shared.live.reset_rate();
+        }
         let mut work = Work {
             rate: (self.shared.throttle.rate() != model.max_bandwidth())
                 .then(|| model.max_bandwidth()),

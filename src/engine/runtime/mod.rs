@@ -22,6 +22,10 @@
 //!    I/O, a callback, a socket shutdown or an fsync);
 //! 3. the manager's job list.
 //!
+//! One leaf may be taken under `data`: a job's rate window (`Live::
+//! reset_rate`, when the job leaves the active states); nothing is taken
+//! under it.
+//!
 //! Leaves, each taken with none of 2–3 held and nothing taken under it:
 //! a job's `written` then the store's connection (SQLite commits), the
 //! cancel token's hooks (moved out, run unlocked), the dispatcher's
