@@ -22,31 +22,40 @@ pub fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Runs `cargo build ARGS` for the same profile and target directory as
+/// this test binary (for what `cargo test` does not build by itself).
+fn cargo_build(args: &[&str]) {
+    let dir = profile_dir();
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.arg("build")
+        .args(args)
+        .args(["--quiet", "--manifest-path"])
+        .arg(root().join("Cargo.toml"));
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
+        None => panic!("unexpected target layout {}", dir.display()),
+    }
+    if let Some(target_dir) = dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "cargo build {args:?} failed");
+}
+
 /// Builds the cdylib and staticlib (`cargo test` builds only the rlib) once
 /// per test binary, for the same profile as the tests, and returns their
 /// directory.
 pub fn library_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        cargo_build(&["--lib", "-p", "qmgr"]);
         let dir = profile_dir();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib", "--quiet", "--manifest-path"])
-            .arg(root().join("Cargo.toml"));
-        match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(other) => {
-                cmd.args(["--profile", other]);
-            }
-            None => panic!("unexpected target layout {}", dir.display()),
-        }
-        if let Some(target_dir) = dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target_dir);
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --lib failed");
         assert!(
             dir.join("libqmgr.so").exists(),
             "no libqmgr.so in {}",
@@ -58,6 +67,19 @@ pub fn library_dir() -> &'static Path {
         let _ = std::fs::remove_file(&soname);
         std::os::unix::fs::symlink("libqmgr.so", &soname).expect("link libqmgr.so.0");
         dir
+    })
+}
+
+/// The `qmgr` binary of the workspace member `cli/` (package `qmgr-cli`),
+/// built once per test binary for the same profile as the tests: a test
+/// of this package has no `CARGO_BIN_EXE_qmgr`.
+pub fn qmgr_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        cargo_build(&["-p", "qmgr-cli", "--bin", "qmgr"]);
+        let bin = profile_dir().join("qmgr");
+        assert!(bin.exists(), "no {}", bin.display());
+        bin
     })
 }
 
