@@ -69,7 +69,7 @@ from .errors import (
 )
 
 #: This package's version.
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Everything the submodules export, plus the enums, the library facts and
 # every QM_* constant.

@@ -63,7 +63,7 @@ class InstallTests(TempDirTestCase):
         self.assertEqual(r.returncode, 0, f"pip install failed:\n{r.stdout}")
         self.assertTrue((site / "qmgr" / "__init__.py").exists(), os.listdir(site))
         self.assertTrue((site / "qmgr" / "py.typed").exists())
-        self.assertTrue(list(site.glob("qmgr-0.1.0.dist-info")), os.listdir(site))
+        self.assertTrue(list(site.glob("qmgr-0.2.0.dist-info")), os.listdir(site))
 
         data = os.urandom(1_000_003)
         source = self.dir / "source.bin"
@@ -106,7 +106,7 @@ class InstallTests(TempDirTestCase):
             timeout=60,
         )
         self.assertEqual(r.returncode, 0, r.stdout)
-        self.assertEqual(r.stdout.split(), ["0.1.0", ">=3.8"])
+        self.assertEqual(r.stdout.split(), ["0.2.0", ">=3.8"])
 
     def test_fallback_toml_reader_agrees_with_tomllib(self) -> None:
         try:
