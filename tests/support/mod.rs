@@ -286,4 +286,81 @@ pub fn compile_and_run(name: &str, build: Build, limit: Duration) -> Option<Stri
     let _ = std::fs::remove_dir_all(&dir);
     Some(out)
 }
+
+/// README.md.
+pub fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).unwrap()
+}
+
+/// The fenced code blocks of `text` (```` ```lang ```` … ```` ``` ````) with
+/// that language tag, in order.
+pub fn code_blocks(text: &str, lang: &str) -> Vec<String> {
+    let fence = format!("```{lang}\n");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&fence) {
+        let body = &rest[start + fence.len()..];
+        let end = body.find("```").expect("an unterminated code block");
+        out.push(body[..end].to_string());
+        rest = &body[end + 3..];
+    }
+    out
+}
+
+/// The part of README.md from the heading `heading` (e.g. "## Using it
+/// from C") to the next heading of the same level.
+pub fn readme_section(heading: &str) -> String {
+    let text = readme();
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no heading {heading:?}"));
+    let level = heading.split(' ').next().unwrap();
+    let body = &text[start + 1..];
+    let end = body[heading.len()..]
+        .find(&format!("\n{level} "))
+        .map_or(body.len(), |i| i + heading.len());
+    body[..end].to_string()
+}
+
+/// Runs `line` with `sh -c` in `cwd` (with these variables added), as a
+/// user types it; panics with its output unless it succeeds. Returns stdout.
+pub fn sh(cwd: &Path, line: &str, env: &[(&str, &str)]) -> String {
+    let out = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(cwd)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "`{line}` failed in {} ({}):\n{stdout}{}",
+        cwd.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// True when `tool` runs (`tool --version`). A test that needs a tool
+/// beyond the README's (cmake, mypy) skips without it, with a note, unless
+/// `QMGR_REQUIRE_TOOLS` is set (as `.ci/run` does), where it fails.
+pub fn have_tool(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("QMGR_REQUIRE_TOOLS").is_none(),
+            "{tool} is not installed, and QMGR_REQUIRE_TOOLS is set"
+        );
+        eprintln!("note: {tool} is not installed; skipping what needs it");
+    }
+    ok
+}
+
 pub mod http_server;
