@@ -16,7 +16,8 @@ use crate::fail::EXIT_CODES_HELP;
 #[command(name = "qmgr", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// The state directory that keeps jobs between invocations (default:
-    /// $QMGR_STATE; `transfer` without one keeps its job in memory)
+    /// $QMGR_STATE; `transfer` without one keeps its job in memory). Only
+    /// `create` and `transfer` make it if it does not exist
     #[arg(long, global = true, value_name = "DIR")]
     pub state: Option<PathBuf>,
 

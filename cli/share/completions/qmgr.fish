@@ -24,7 +24,7 @@ function __fish_qmgr_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c qmgr -n "__fish_qmgr_needs_command" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_needs_command" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c qmgr -n "__fish_qmgr_needs_command" -s V -l version -d 'Print version'
 complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "transfer" -d 'Transfer files now: create a job, show its progress, complete it'
@@ -55,7 +55,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l key -d 'The priva
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s H -l header -d 'An extra request header, `Name: value`; repeat for more' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l proxy -d 'The proxy URL (http://, https://, socks5://...); \'\' connects directly (default: http_proxy, https_proxy, no_proxy)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l user -d 'HTTP Basic credentials; the password comes from $QMGR_PASSWORD, or a prompt on the terminal (USER:PASSWORD works, but shows it to every user of `ps`)' -r
-complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s q -l quiet -d 'Print no progress, only errors'
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l json -d 'Print the finished job as JSON on stdout'
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s h -l help -d 'Print help'
@@ -71,7 +71,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l key -d 'The private
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -s H -l header -d 'An extra request header, `Name: value`; repeat for more' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l proxy -d 'The proxy URL (http://, https://, socks5://...); \'\' connects directly (default: http_proxy, https_proxy, no_proxy)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l user -d 'HTTP Basic credentials; the password comes from $QMGR_PASSWORD, or a prompt on the terminal (USER:PASSWORD works, but shows it to every user of `ps`)' -r
-complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -s h -l help -d 'Print help'
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l sha256 -d 'The SHA-256 the file must have (64 hex digits)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
@@ -82,33 +82,33 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l key -d 'The private ke
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -s H -l header -d 'An extra request header, `Name: value`; repeat for more' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l proxy -d 'The proxy URL (http://, https://, socks5://...); \'\' connects directly (default: http_proxy, https_proxy, no_proxy)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l user -d 'HTTP Basic credentials; the password comes from $QMGR_PASSWORD, or a prompt on the terminal (USER:PASSWORD works, but shows it to every user of `ps`)' -r
-complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand resume" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand resume" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand resume" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand suspend" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand suspend" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand suspend" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand cancel" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand cancel" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand cancel" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand complete" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand complete" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand complete" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand list" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand list" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand list" -l json -d 'Print JSON'
 complete -c qmgr -n "__fish_qmgr_using_subcommand list" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand info" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand info" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand info" -l json -d 'Print JSON'
 complete -c qmgr -n "__fish_qmgr_using_subcommand info" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -l once -d 'Print one table and exit'
 complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -l json -d 'Print JSON (one array of jobs per refresh, one per line)'
 complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand run" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand run" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand run" -l no-complete -d 'Leave transferred jobs in TRANSFERRED for a later `complete`'
 complete -c qmgr -n "__fish_qmgr_using_subcommand run" -s q -l quiet -d 'Print no progress lines'
 complete -c qmgr -n "__fish_qmgr_using_subcommand run" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand completions" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand completions" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c qmgr -n "__fish_qmgr_using_subcommand manpage" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory)' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand manpage" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand manpage" -s h -l help -d 'Print help'
 complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "transfer" -d 'Transfer files now: create a job, show its progress, complete it'
 complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "create" -d 'Create a suspended job and print its id'
