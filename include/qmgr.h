@@ -20,9 +20,9 @@
 #include <stdint.h>
 /* The version of this header (the library's is qm_version()). */
 #define QM_VERSION_MAJOR 0
-#define QM_VERSION_MINOR 1
+#define QM_VERSION_MINOR 2
 #define QM_VERSION_PATCH 0
-#define QM_VERSION_STRING "0.1.0"
+#define QM_VERSION_STRING "0.2.0"
 
 /* True for success codes (S_OK, S_FALSE, QM_BG_S_*). */
 #define QM_SUCCEEDED(hr) (((qm_hresult)(hr)) >= 0)

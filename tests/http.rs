@@ -263,17 +263,18 @@ fn http_errors_map_to_codes_states_and_words() {
     let server = TestServer::start();
     let manager = Manager::open(None).unwrap();
     for status in [404u16, 403, 410] {
-        let job = start(
-            &manager,
-            &server.url(&format!("/missing-{status}")),
-            &dir.join(format!("e{status}")),
-        );
+        // Scripted before the job starts, so its first request meets it.
         if status != 404 {
             server.script(
                 &format!("/missing-{status}"),
                 vec![Fault::Status(status, vec![])],
             );
         }
+        let job = start(
+            &manager,
+            &server.url(&format!("/missing-{status}")),
+            &dir.join(format!("e{status}")),
+        );
         assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
         let err = job.error().unwrap();
         assert_eq!(err.code, qmgr::HResult::from_http_status(status));

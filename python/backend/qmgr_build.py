@@ -1,15 +1,25 @@
-"""PEP 517 build backend of the qmgr Python package: setuptools, made offline-proof.
+"""PEP 517 build backend of the qmgr Python package, standard library only.
 
-Every hook is handed to ``setuptools.build_meta`` when the installed
-setuptools can build wheels (setuptools >= 70.1, or an older one with the
-``wheel`` package). Older setuptools without ``wheel`` -- what a fresh
-Debian or pyenv Python has -- fails with "invalid command 'bdist_wheel'",
-and ``pip install --no-build-isolation`` cannot fetch ``wheel`` offline. In
-that case this module writes the wheel itself with the standard library.
-qmgr is pure Python (ctypes), so the wheel is the package directory plus
-metadata read from ``pyproject.toml``.
+A wheel is the package directory, metadata read from ``pyproject.toml``,
+and the C library inside the package (``qmgr/libqmgr.so``), stripped, so
+``import qmgr`` works in any venv without ``QMGR_LIBRARY``; the wheel is
+then tagged for this platform (``py3-none-linux_x86_64``: ctypes needs no
+particular Python ABI). The library is, in order:
 
-Set ``QMGR_BUILD_BACKEND=fallback`` (or ``=setuptools``) to force a path.
+1. ``$QMGR_WHEEL_LIBRARY``, a path to a built ``libqmgr.so`` (e.g. a cross
+   build's);
+2. in a checkout (``python/`` beside ``Cargo.toml``): built with ``cargo
+   build --release --lib -p qmgr`` when cargo is on PATH (a no-op when it
+   is current), then taken from ``target/release`` (or
+   ``$CARGO_TARGET_DIR/release``); without cargo, an existing one there.
+
+Set ``QMGR_WHEEL_NO_LIBRARY=1`` for a pure-Python wheel (``py3-none-any``)
+that finds the library at run time like an editable install does.
+
+Because it needs nothing beyond the standard library, ``pyproject.toml``
+requires nothing, and ``pip install ./python`` works offline, with or
+without build isolation. Editable installs (PEP 660) point at the checkout.
+Source distributions are left to setuptools (``python -m build --sdist``).
 """
 
 from __future__ import annotations
@@ -20,44 +30,17 @@ import hashlib
 import io
 import os
 import re
+import shutil
+import subprocess
+import sys
 import sysconfig
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent  # the python/ directory
 PACKAGE = "qmgr"
-
-
-def _setuptools_can_build_wheels() -> bool:
-    forced = os.environ.get("QMGR_BUILD_BACKEND", "")
-    if forced in ("fallback", "setuptools"):
-        return forced == "setuptools"
-    try:
-        import setuptools
-        import setuptools.build_meta  # noqa: F401
-    except ImportError:
-        return False
-    m = re.match(r"(\d+)", getattr(setuptools, "__version__", ""))
-    if not m or int(m.group(1)) < 61:  # no [project] table support before 61
-        return False
-    try:
-        import setuptools.command.bdist_wheel  # noqa: F401  (setuptools >= 70.1)
-
-        return True
-    except ImportError:
-        pass
-    try:
-        import wheel.bdist_wheel  # noqa: F401
-
-        return True
-    except ImportError:
-        return False
-
-
-def _setuptools_editable() -> bool:
-    """setuptools >= 64 has the PEP 660 hooks."""
-    return _setuptools_can_build_wheels() and hasattr(_setuptools(), "build_editable")
 
 
 def _setuptools() -> Any:
@@ -212,23 +195,77 @@ def _metadata(project: Dict[str, Any]) -> str:
 
 
 def _package_files() -> List[Tuple[str, Path]]:
-    """(archive name, path) of every file of the package directory."""
+    """(archive name, path) of every file of the package directory, except
+    a library copied there by hand (the wheel gets its own)."""
     out = []
     for path in sorted((ROOT / PACKAGE).rglob("*")):
         rel = path.relative_to(ROOT)
         if path.is_dir() or "__pycache__" in rel.parts or path.suffix in (".pyc", ".pyo"):
             continue
+        if path.name.startswith("libqmgr.so"):
+            continue
         out.append((rel.as_posix(), path))
     return out
 
 
-def _tag(files: List[Tuple[str, Path]]) -> Tuple[str, bool]:
-    """The wheel tag, and whether it is pure: a copied-in libqmgr.so makes
-    the wheel platform-specific."""
-    if any(name.split("/")[-1].startswith("libqmgr.so") for name, _ in files):
-        platform = re.sub(r"[-.]", "_", sysconfig.get_platform())
-        return f"py3-none-{platform}", False
-    return "py3-none-any", True
+def _log(message: str) -> None:
+    print(f"qmgr_build: {message}", file=sys.stderr, flush=True)
+
+
+def _built_library() -> Path:
+    """The libqmgr.so to put in the wheel (see the module's doc)."""
+    given = os.environ.get("QMGR_WHEEL_LIBRARY")
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise RuntimeError(f"qmgr_build: QMGR_WHEEL_LIBRARY={given!r} is not a file")
+        return path
+    repo = ROOT.parent
+    if not (repo / "Cargo.toml").is_file() or not (repo / "include" / "qmgr.h").is_file():
+        raise RuntimeError(
+            "qmgr_build: not in a qmgr checkout, so there is no library to build: "
+            "set QMGR_WHEEL_LIBRARY to a built libqmgr.so (or QMGR_WHEEL_NO_LIBRARY=1)"
+        )
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or repo / "target")
+    if not target.is_absolute():
+        target = repo / target
+    library = target / "release" / "libqmgr.so"
+    cargo = shutil.which(os.environ.get("CARGO", "cargo"))
+    if cargo:
+        _log(f"cargo build --release --lib -p qmgr in {repo}")
+        # cargo's own messages go to stderr, where pip shows them with -v.
+        r = subprocess.run(
+            [cargo, "build", "--release", "--lib", "-p", "qmgr"],
+            cwd=str(repo),
+            stdout=sys.stderr,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"qmgr_build: cargo build failed ({r.returncode}); see its output above")
+    elif library.is_file():
+        _log(f"cargo is not on PATH; taking the existing {library}")
+    if not library.is_file():
+        raise RuntimeError(
+            f"qmgr_build: no {library}: build it with `cargo build --release` in {repo}, "
+            "or set QMGR_WHEEL_LIBRARY"
+        )
+    return library
+
+
+def _stripped(library: Path, scratch: Path) -> bytes:
+    """The library's bytes without its symbol table and debug sections
+    (``strip --strip-unneeded``, or ``$STRIP``): the dynamic symbols that
+    ctypes looks up stay."""
+    out = scratch / "libqmgr.so"
+    strip = shutil.which(os.environ.get("STRIP", "strip"))
+    if strip is None:
+        raise RuntimeError("qmgr_build: no `strip` (binutils) to strip libqmgr.so; set STRIP")
+    subprocess.run([strip, "--strip-unneeded", "-o", str(out), str(library)], check=True)
+    return out.read_bytes()
+
+
+def _platform_tag() -> str:
+    """This platform's wheel tag, e.g. ``linux_x86_64``."""
+    return re.sub(r"[-.]", "_", sysconfig.get_platform())
 
 
 def _write_metadata_dir(directory: Path, project: Dict[str, Any]) -> str:
@@ -267,18 +304,25 @@ class _WheelWriter:
 def _build(wheel_directory: str, editable: bool) -> str:
     project = _project()
     files = [] if editable else _package_files()
-    tag, pure = _tag(files)
+    library: Optional[bytes] = None
+    if not editable and not os.environ.get("QMGR_WHEEL_NO_LIBRARY"):
+        with tempfile.TemporaryDirectory() as scratch:
+            library = _stripped(_built_library(), Path(scratch))
+    pure = library is None
+    tag = "py3-none-any" if pure else f"py3-none-{_platform_tag()}"
     filename = f"{_dist_name(project)}-{project['version']}-{tag}.whl"
     dist_info = _dist_info_dir(project)
     w = _WheelWriter(Path(wheel_directory) / filename)
     if editable:
         w.add(f"__editable__.{_dist_name(project)}.pth", (str(ROOT) + "\n").encode("utf-8"))
     for name, path in files:
-        w.add(name, path.read_bytes(), executable=os.access(path, os.X_OK) and name.endswith((".so", ".so.0")))
+        w.add(name, path.read_bytes())
+    if library is not None:
+        w.add(f"{PACKAGE}/libqmgr.so", library, executable=True)
     w.add(f"{dist_info}/METADATA", _metadata(project).encode("utf-8"))
     wheel_meta = (
         "Wheel-Version: 1.0\n"
-        "Generator: qmgr_build (standard-library fallback)\n"
+        "Generator: qmgr_build\n"
         f"Root-Is-Purelib: {'true' if pure else 'false'}\n"
         f"Tag: {tag}\n"
     )
@@ -292,14 +336,10 @@ def _build(wheel_directory: str, editable: bool) -> str:
 
 
 def get_requires_for_build_wheel(config_settings: Optional[Dict[str, Any]] = None) -> List[str]:
-    if _setuptools_can_build_wheels():
-        return _setuptools().get_requires_for_build_wheel(config_settings)
     return []
 
 
 def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: Optional[Dict[str, Any]] = None) -> str:
-    if _setuptools_can_build_wheels():
-        return _setuptools().prepare_metadata_for_build_wheel(metadata_directory, config_settings)
     return _write_metadata_dir(Path(metadata_directory), _project())
 
 
@@ -308,20 +348,14 @@ def build_wheel(
     config_settings: Optional[Dict[str, Any]] = None,
     metadata_directory: Optional[str] = None,
 ) -> str:
-    if _setuptools_can_build_wheels():
-        return _setuptools().build_wheel(wheel_directory, config_settings, metadata_directory)
     return _build(wheel_directory, editable=False)
 
 
 def get_requires_for_build_editable(config_settings: Optional[Dict[str, Any]] = None) -> List[str]:
-    if _setuptools_editable():
-        return _setuptools().get_requires_for_build_editable(config_settings)
     return []
 
 
 def prepare_metadata_for_build_editable(metadata_directory: str, config_settings: Optional[Dict[str, Any]] = None) -> str:
-    if _setuptools_editable():
-        return _setuptools().prepare_metadata_for_build_editable(metadata_directory, config_settings)
     return _write_metadata_dir(Path(metadata_directory), _project())
 
 
@@ -330,15 +364,12 @@ def build_editable(
     config_settings: Optional[Dict[str, Any]] = None,
     metadata_directory: Optional[str] = None,
 ) -> str:
-    if _setuptools_editable():
-        return _setuptools().build_editable(wheel_directory, config_settings, metadata_directory)
     return _build(wheel_directory, editable=True)
 
 
 def get_requires_for_build_sdist(config_settings: Optional[Dict[str, Any]] = None) -> List[str]:
-    return _setuptools().get_requires_for_build_sdist(config_settings)
+    return ["setuptools>=61"]
 
 
 def build_sdist(sdist_directory: str, config_settings: Optional[Dict[str, Any]] = None) -> str:
-    # setuptools writes source distributions without the `wheel` package.
     return _setuptools().build_sdist(sdist_directory, config_settings)

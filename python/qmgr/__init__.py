@@ -22,55 +22,24 @@ does not hold the GIL.
 
 from __future__ import annotations
 
+# Star imports re-export exactly each submodule's __all__, also for type
+# checkers (`mypy --strict` refuses names a package does not export).
 from . import _core, constants, errors
-from ._lib import ABI_VERSION, library_path
-from ._core import (
-    FileInfo,
-    FileProgress,
-    FileSpec,
-    Job,
-    JobError,
-    JobStatus,
-    JobTimes,
-    Manager,
-    NotifyCallback,
-    Progress,
-    abi_version,
-    version,
-)
+from ._core import *  # noqa: F401,F403  (Manager, Job, FileSpec, ...)
+from ._lib import ABI_VERSION as ABI_VERSION, library_path as library_path
 from .constants import *  # noqa: F401,F403  (every QM_* constant and the enums)
-from .constants import CODE_NAMES, ErrorContext, JobState, Notify, Priority, Status
-from .errors import (
-    HRESULT,
-    Aborted,
-    AccessDenied,
-    BufferTooSmall,
-    Empty,
-    FeatureNotImplemented,
-    HandleClosed,
-    InternalError,
-    InvalidArgument,
-    InvalidHandle,
-    InvalidPointer,
-    InvalidState,
-    ItemNotFound,
-    NotFound,
-    OutOfMemory,
-    QmgrError,
-    SharingViolation,
-    StringTooLong,
-    error_class_for,
-    error_from_code,
-    failed,
-    format_hresult,
-    hresult_description,
-    hresult_name,
-    last_error_message,
-    succeeded,
+from .constants import (
+    CODE_NAMES as CODE_NAMES,
+    ErrorContext as ErrorContext,
+    JobState as JobState,
+    Notify as Notify,
+    Priority as Priority,
+    Status as Status,
 )
+from .errors import *  # noqa: F401,F403  (QmgrError and its subclasses, HRESULT, ...)
 
 #: This package's version.
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Everything the submodules export, plus the enums, the library facts and
 # every QM_* constant.

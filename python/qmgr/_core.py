@@ -76,7 +76,8 @@ NotifyCallback = Callable[["Job", Notify, Optional[int], HRESULT], Any]
 
 def version() -> str:
     """The loaded library's version (``qm_version()``), e.g. ``"0.1.0"``."""
-    return lib.qm_version().decode("ascii", "replace")
+    raw: bytes = lib.qm_version()
+    return raw.decode("ascii", "replace")
 
 
 def abi_version() -> int:
@@ -370,7 +371,7 @@ class Manager(_Closable):
         self._lock = threading.Lock()
         self._jobs: "weakref.WeakSet[Job]" = weakref.WeakSet()
         #: The state directory given, or None.
-        self.state_dir: Optional[str] = None if state_dir is None else os.fsdecode(state_dir)  # type: ignore[arg-type]
+        self.state_dir: Optional[str] = None if state_dir is None else os.fsdecode(state_dir)
         out = c_uint64(0)
         check(lib.qm_manager_open(_cstr(state_dir, "Manager(state_dir)", True), byref(out)), "Manager()")
         self._handle = int(out.value)
@@ -610,6 +611,14 @@ class Job(_Closable):
 
     _handle: int
     _manager: Manager
+    _closed: bool
+    _lock: threading.Lock
+    # ctypes callback objects that may be registered with the library;
+    # they must stay alive until the library can no longer call them.
+    _notify_keep: List[Any]
+    _notify_callback: Optional[NotifyCallback]
+    _notify_inflight: int
+    _notify_overlap: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("Job objects come from Manager.create_job(), jobs() or get_job()")
@@ -621,10 +630,8 @@ class Job(_Closable):
         self._handle = handle
         self._closed = False
         self._lock = threading.Lock()
-        # ctypes callback objects that may be registered with the library;
-        # they must stay alive until the library can no longer call them.
-        self._notify_keep: List[Any] = []
-        self._notify_callback: Optional[NotifyCallback] = None
+        self._notify_keep = []
+        self._notify_callback = None
         self._notify_inflight = 0
         self._notify_overlap = False
         return self

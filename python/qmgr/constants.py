@@ -19,9 +19,9 @@ from typing import Dict
 # --- version of the header this package was written against -----------------
 
 QM_VERSION_MAJOR = 0
-QM_VERSION_MINOR = 1
+QM_VERSION_MINOR = 2
 QM_VERSION_PATCH = 0
-QM_VERSION_STRING = "0.1.0"
+QM_VERSION_STRING = "0.2.0"
 QM_ABI_VERSION = 0  #: the ABI major number (the SONAME's number)
 
 # --- result codes -------------------------------------------------------------

@@ -22,31 +22,40 @@ pub fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Runs `cargo build ARGS` for the same profile and target directory as
+/// this test binary (for what `cargo test` does not build by itself).
+fn cargo_build(args: &[&str]) {
+    let dir = profile_dir();
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.arg("build")
+        .args(args)
+        .args(["--quiet", "--manifest-path"])
+        .arg(root().join("Cargo.toml"));
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
+        None => panic!("unexpected target layout {}", dir.display()),
+    }
+    if let Some(target_dir) = dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "cargo build {args:?} failed");
+}
+
 /// Builds the cdylib and staticlib (`cargo test` builds only the rlib) once
 /// per test binary, for the same profile as the tests, and returns their
 /// directory.
 pub fn library_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        cargo_build(&["--lib", "-p", "qmgr"]);
         let dir = profile_dir();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib", "--quiet", "--manifest-path"])
-            .arg(root().join("Cargo.toml"));
-        match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(other) => {
-                cmd.args(["--profile", other]);
-            }
-            None => panic!("unexpected target layout {}", dir.display()),
-        }
-        if let Some(target_dir) = dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target_dir);
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --lib failed");
         assert!(
             dir.join("libqmgr.so").exists(),
             "no libqmgr.so in {}",
@@ -58,6 +67,19 @@ pub fn library_dir() -> &'static Path {
         let _ = std::fs::remove_file(&soname);
         std::os::unix::fs::symlink("libqmgr.so", &soname).expect("link libqmgr.so.0");
         dir
+    })
+}
+
+/// The `qmgr` binary of the workspace member `cli/` (package `qmgr-cli`),
+/// built once per test binary for the same profile as the tests: a test
+/// of this package has no `CARGO_BIN_EXE_qmgr`.
+pub fn qmgr_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        cargo_build(&["-p", "qmgr-cli", "--bin", "qmgr"]);
+        let bin = profile_dir().join("qmgr");
+        assert!(bin.exists(), "no {}", bin.display());
+        bin
     })
 }
 
@@ -264,4 +286,81 @@ pub fn compile_and_run(name: &str, build: Build, limit: Duration) -> Option<Stri
     let _ = std::fs::remove_dir_all(&dir);
     Some(out)
 }
+
+/// README.md.
+pub fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).unwrap()
+}
+
+/// The fenced code blocks of `text` (```` ```lang ```` … ```` ``` ````) with
+/// that language tag, in order.
+pub fn code_blocks(text: &str, lang: &str) -> Vec<String> {
+    let fence = format!("```{lang}\n");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&fence) {
+        let body = &rest[start + fence.len()..];
+        let end = body.find("```").expect("an unterminated code block");
+        out.push(body[..end].to_string());
+        rest = &body[end + 3..];
+    }
+    out
+}
+
+/// The part of README.md from the heading `heading` (e.g. "## Using it
+/// from C") to the next heading of the same level.
+pub fn readme_section(heading: &str) -> String {
+    let text = readme();
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no heading {heading:?}"));
+    let level = heading.split(' ').next().unwrap();
+    let body = &text[start + 1..];
+    let end = body[heading.len()..]
+        .find(&format!("\n{level} "))
+        .map_or(body.len(), |i| i + heading.len());
+    body[..end].to_string()
+}
+
+/// Runs `line` with `sh -c` in `cwd` (with these variables added), as a
+/// user types it; panics with its output unless it succeeds. Returns stdout.
+pub fn sh(cwd: &Path, line: &str, env: &[(&str, &str)]) -> String {
+    let out = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(cwd)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "`{line}` failed in {} ({}):\n{stdout}{}",
+        cwd.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// True when `tool` runs (`tool --version`). A test that needs a tool
+/// beyond the README's (cmake, mypy) skips without it, with a note, unless
+/// `QMGR_REQUIRE_TOOLS` is set (as `.ci/run` does), where it fails.
+pub fn have_tool(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("QMGR_REQUIRE_TOOLS").is_none(),
+            "{tool} is not installed, and QMGR_REQUIRE_TOOLS is set"
+        );
+        eprintln!("note: {tool} is not installed; skipping what needs it");
+    }
+    ok
+}
+
 pub mod http_server;

@@ -12,19 +12,24 @@ use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager};
 
 use crate::cli::Command;
 use crate::fail::{one_line, Failure, EXIT_CALL_FAILED, EXIT_PARTIAL, EXIT_TRANSFER_FAILED};
+use crate::options::Prepared;
 use crate::transfer::LINE_EVERY;
 use crate::{format, paths, report};
 
 /// The shortest id prefix accepted for JOB.
 const MIN_PREFIX: usize = 8;
 
-/// Opens the state directory every job verb needs.
+/// Opens the state directory every job verb needs; only `create` makes it
+/// when it does not exist.
 fn open(state_dir: Option<&PathBuf>, verb: &str) -> Result<Manager, Failure> {
     let dir = state_dir.ok_or_else(|| {
         Failure::usage(format!(
             "'{verb}' works on a state directory: give --state DIR or set QMGR_STATE"
         ))
     })?;
+    if verb != "create" {
+        paths::existing_state_dir(dir, verb)?;
+    }
     Ok(Manager::open(Some(dir))?)
 }
 
@@ -59,15 +64,26 @@ fn find(manager: &Manager, key: &str) -> Result<Job, Failure> {
 /// Runs one of the job verbs.
 pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure> {
     match command {
-        Command::Transfer(_) => unreachable!("handled by transfer::run"),
-        Command::Create { name, priority } => {
+        Command::Transfer(_) | Command::Completions { .. } | Command::Manpage { .. } => {
+            unreachable!("handled in main")
+        }
+        Command::Create {
+            name,
+            priority,
+            options,
+        } => {
+            let options = Prepared::new(options)?;
             let manager = open(state_dir, "create")?;
             let job = manager.create_job(name)?;
-            if let Err(err) = job.set_priority((*priority).into()) {
+            let set_up = job
+                .set_priority((*priority).into())
+                .map_err(Failure::from)
+                .and_then(|()| options.apply(&job));
+            if let Err(failure) = set_up {
                 let _ = job.cancel();
-                return Err(err.into());
+                return Err(failure);
             }
-            println!("{}", job.id());
+            outln!("{}", job.id());
             Ok(())
         }
         Command::Add {
@@ -75,14 +91,19 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             url,
             path,
             sha256,
+            options,
         } => {
             let remote = paths::remote(url)?;
             let local = paths::local(path, &remote)?;
+            let options = Prepared::new(options)?;
             let manager = open(state_dir, "add")?;
             let job = find(&manager, job)?;
-            job.add_files(&[FileSpec::new(remote, local)])?;
+            options.apply(&job)?;
+            job.add_files(&[FileSpec::new(remote, local)])
+                .map_err(Failure::argument_or_call)?;
             if let Some(hex) = sha256 {
-                job.set_file_sha256(job.file_count().saturating_sub(1), Some(hex))?;
+                let index = job.file_count().saturating_sub(1);
+                job.set_file_sha256(index, Some(hex))?;
             }
             Ok(())
         }
@@ -98,7 +119,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             let manager = open(state_dir, "cancel")?;
             let code = find(&manager, &arg.job)?.cancel()?;
             if code == HResult(QM_BG_S_UNABLE_TO_DELETE_FILES) {
-                eprintln!("qmgr: warning: {code}");
+                errln!("qmgr: warning: {code}");
             }
             Ok(())
         }
@@ -117,9 +138,9 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             let manager = open(state_dir, "list")?;
             let jobs = manager.jobs()?;
             if *json {
-                println!("{}", report::jobs_json(&jobs));
+                outln!("{}", report::jobs_json(&jobs));
             } else {
-                print!("{}", report::table(&jobs, false));
+                out!("{}", report::table(&jobs, false));
             }
             Ok(())
         }
@@ -127,9 +148,9 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             let manager = open(state_dir, "info")?;
             let job = find(&manager, job)?;
             if *json {
-                println!("{}", report::job_json(&job));
+                outln!("{}", report::job_json(&job));
             } else {
-                print!("{}", report::info(&job));
+                out!("{}", report::info(&job));
             }
             Ok(())
         }
@@ -161,7 +182,7 @@ fn monitor(manager: &Manager, once: bool, json: bool) -> Result<(), Failure> {
         }
     };
     if once {
-        print!("{}", render(&manager.jobs()?));
+        out!("{}", render(&manager.jobs()?));
         return Ok(());
     }
     let live = !json && std::io::stdout().is_terminal();
@@ -184,8 +205,8 @@ fn monitor(manager: &Manager, once: bool, json: bool) -> Result<(), Failure> {
         let text = render(&jobs);
         match &bar {
             Some(bar) => bar.set_message(text.trim_end().to_string()),
-            None if json => print!("{text}"),
-            None => println!("{text}"),
+            None if json => out!("{text}"),
+            None => outln!("{text}"),
         }
         match next {
             Some(job) => {
@@ -254,7 +275,7 @@ fn run_jobs(
             let entered = entry.state != state;
             entry.state = state;
             if first_sight && !quiet && state == JobState::Suspended {
-                eprintln!("{}: SUSPENDED, left as it is", entry.short);
+                errln!("{}: SUSPENDED, left as it is", entry.short);
             }
             match state {
                 JobState::Transferred if complete && !not_completed.contains(&job.id()) => {
@@ -274,13 +295,13 @@ fn run_jobs(
                         partial += 1;
                         Failure::partial(code, format!("job {}", entry.short)).print();
                     } else if !quiet {
-                        eprintln!("{}: completed", entry.short);
+                        errln!("{}: completed", entry.short);
                     }
                 }
                 JobState::Transferred if entered => {
                     finished += 1;
                     if !quiet {
-                        eprintln!(
+                        errln!(
                             "{}: TRANSFERRED (complete it with `qmgr complete`)",
                             entry.short
                         );
@@ -292,7 +313,7 @@ fn run_jobs(
                 }
                 JobState::TransientError if entered && !quiet => {
                     if let Ok(e) = job.error() {
-                        eprintln!(
+                        errln!(
                             "{}",
                             one_line(&format!(
                                 "{}: retrying in {}s after {}: {}",
@@ -305,7 +326,7 @@ fn run_jobs(
                     }
                 }
                 s if pending(s) && print_progress => {
-                    eprintln!(
+                    errln!(
                         "{}: {} {}",
                         entry.short,
                         s.name(),
@@ -337,7 +358,7 @@ fn run_jobs(
         }
     }
     if !quiet {
-        eprintln!(
+        errln!(
             "qmgr: run: {finished} transferred, {failed} in ERROR, in {}",
             format::elapsed(started.elapsed())
         );

@@ -151,6 +151,18 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
     Ok(rate.round() as u64)
 }
 
+/// Checks `--sha256` before any job is touched: 64 hex digits, as
+/// `qmgr::Job::set_file_sha256` takes them (which checks again), so that a
+/// typo is bad usage (exit 2) and never leaves a file added without its
+/// checksum.
+pub fn parse_sha256(text: &str) -> Result<String, String> {
+    if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("'{text}' is not a SHA-256 (64 hex digits)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,20 +10,47 @@
 //! Exit codes: see [`fail`]. Every error is one line on stderr naming the code.
 #![forbid(unsafe_code)]
 
+/// `println!` that drops the line when stdout is closed (`qmgr list | head
+/// -1`) instead of panicking: Rust ignores SIGPIPE, so the write fails.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that drops the text when stdout is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that drops the line when stderr is closed (`qmgr run 2>&1 |
+/// head -2`): the work goes on, and the exit code still tells how it went.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod fail;
 mod format;
 mod interrupt;
 mod jobs;
+mod options;
 mod paths;
 mod report;
 mod transfer;
 
-use std::path::PathBuf;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::fail::{Failure, EXIT_USAGE};
@@ -52,15 +79,22 @@ fn main() -> ExitCode {
             }
         },
     };
-    let state_dir: Option<PathBuf> = cli.state.clone().or_else(|| {
-        std::env::var_os("QMGR_STATE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
-    let result = match &cli.command {
+    let result = paths::state_dir(cli.state.clone()).and_then(|state_dir| match &cli.command {
         Command::Transfer(args) => transfer::run(state_dir.as_ref(), args),
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "qmgr", &mut text);
+            let _ = std::io::stdout().write_all(&text);
+            Ok(())
+        }
+        Command::Manpage { dir } => clap_mangen::generate_to(Cli::command(), dir).map_err(|e| {
+            Failure::usage(format!(
+                "cannot write the manual pages into '{}': {e}",
+                dir.display()
+            ))
+        }),
         other => jobs::run(state_dir.as_ref(), other),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

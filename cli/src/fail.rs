@@ -1,6 +1,6 @@
 //! How a `qmgr` invocation ends: the exit codes and the one-line messages.
 
-use qmgr::hresult::{QM_E_INVALIDARG, QM_E_UNEXPECTED};
+use qmgr::hresult::{QM_E_INVALIDARG, QM_E_UNEXPECTED, QM_E_WINHTTP_SECURE_FAILURE};
 use qmgr::{HResult, JobError};
 
 /// The transfer failed: the job ended in ERROR.
@@ -47,6 +47,27 @@ impl Failure {
         }
     }
 
+    /// A qmgr call that refused an argument the user gave (a URL scheme,
+    /// a checksum, a header): bad usage (exit 2), named by its code.
+    pub fn argument(err: qmgr::Error) -> Failure {
+        Failure {
+            exit: EXIT_USAGE,
+            label: "error",
+            line: format!("{}: {}", err.code, err.message),
+        }
+    }
+
+    /// A failed call that took the user's words (`add_files`): a refused
+    /// argument (`QM_E_INVALIDARG`, e.g. an unsupported URL scheme) is bad
+    /// usage (exit 2), anything else a failed call (exit 3).
+    pub fn argument_or_call(err: qmgr::Error) -> Failure {
+        if err.code == HResult(QM_E_INVALIDARG) {
+            Failure::argument(err)
+        } else {
+            Failure::call(err)
+        }
+    }
+
     /// A failed qmgr call (exit 3).
     pub fn call(err: qmgr::Error) -> Failure {
         Failure {
@@ -65,12 +86,19 @@ impl Failure {
         }
     }
 
-    /// A job that ended in ERROR (exit 1).
+    /// A job that ended in ERROR (exit 1), with advice when the error is
+    /// one a person can fix by an option (see [`tls_hint`]).
     pub fn transfer(err: &JobError) -> Failure {
+        let mut line = format!("{}: {}", err.code, err.description);
+        if err.code == HResult(QM_E_WINHTTP_SECURE_FAILURE) {
+            if let Some(hint) = tls_hint(&err.description) {
+                line = format!("{}: {hint} ({})", err.code, err.description);
+            }
+        }
         Failure {
             exit: EXIT_TRANSFER_FAILED,
             label: "error",
-            line: format!("{}: {}", err.code, err.description),
+            line,
         }
     }
 
@@ -113,7 +141,7 @@ impl Failure {
         if self.line.is_empty() {
             return;
         }
-        eprintln!("qmgr: {}: {}", self.label, one_line(&self.line));
+        errln!("qmgr: {}: {}", self.label, one_line(&self.line));
     }
 }
 
@@ -129,4 +157,64 @@ pub fn one_line(text: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// What to do about a TLS failure (`ERROR_WINHTTP_SECURE_FAILURE`), in
+/// words, from the rustls/webpki error its description carries.
+pub fn tls_hint(description: &str) -> Option<&'static str> {
+    const HINTS: [(&[&str], &str); 7] = [
+        (
+            &["UnknownIssuer"],
+            "the server's certificate is not trusted; pass --ca-file with the CA that signed it",
+        ),
+        (
+            &["CaUsedAsEndEntity"],
+            "the server presents a CA certificate (a self-signed one?) as its own; \
+             it needs a certificate signed by a CA, and --ca-file that CA",
+        ),
+        (
+            &["NotValidForName", "not valid for name"],
+            "the server's certificate is not issued for this host name; \
+             use the name it was issued for",
+        ),
+        (
+            &["Expired", "NotValidYet", "not valid before", "not valid after"],
+            "the server's certificate is outside its validity period (or this machine's clock is wrong)",
+        ),
+        (
+            &["CertificateRequired", "certificate required"],
+            "the server requires a client certificate; pass --cert and --key",
+        ),
+        (
+            &["InvalidPurpose", "BadEncoding", "UnsupportedSignatureAlgorithm"],
+            "the server's certificate cannot be used for TLS here; the server needs another certificate",
+        ),
+        (
+            &["HandshakeFailure", "handshake failure"],
+            "the TLS handshake failed: the server may require a client certificate (--cert and --key) \
+             or support no cipher qmgr offers",
+        ),
+    ];
+    HINTS
+        .iter()
+        .find(|(needles, _)| needles.iter().any(|n| description.contains(n)))
+        .map(|(_, hint)| *hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tls_hint;
+
+    #[test]
+    fn tls_failures_get_advice() {
+        let hint = |d| tls_hint(d).unwrap_or("");
+        assert!(hint("failed: invalid peer certificate: UnknownIssuer").contains("--ca-file"));
+        assert!(
+            hint("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))")
+                .contains("self-signed")
+        );
+        assert!(hint("received fatal alert: CertificateRequired").contains("--cert and --key"));
+        assert!(hint("invalid peer certificate: NotValidForName").contains("host name"));
+        assert_eq!(tls_hint("connection reset"), None);
+    }
 }

@@ -1,9 +1,54 @@
 //! From command-line words to the names the library takes: URLs as given,
-//! local paths made absolute.
+//! local paths (destinations, --state, --ca-file, ...) made absolute against
+//! the working directory.
 
 use std::path::{Path, PathBuf};
 
-use crate::fail::Failure;
+use qmgr::hresult::QM_E_PATH_NOT_FOUND;
+use qmgr::HResult;
+
+use crate::fail::{Failure, EXIT_USAGE};
+
+/// The state directory: `--state DIR`, else `$QMGR_STATE` (ignored when
+/// empty), made absolute, so that a relative one means the same directory
+/// to every later invocation.
+pub fn state_dir(given: Option<PathBuf>) -> Result<Option<PathBuf>, Failure> {
+    let dir = given.or_else(|| {
+        std::env::var_os("QMGR_STATE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    dir.map(|d| {
+        std::path::absolute(&d)
+            .map_err(|e| Failure::usage(format!("cannot make '{}' absolute: {e}", d.display())))
+    })
+    .transpose()
+}
+
+/// Refuses a state directory that does not exist: only `create` and
+/// `transfer` make one, so that a mistyped `--state` given to `list` or
+/// `run` is an error instead of a new, empty directory (exit 2).
+pub fn existing_state_dir(dir: &Path, verb: &str) -> Result<(), Failure> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Failure {
+        exit: EXIT_USAGE,
+        label: "error",
+        line: format!(
+            "{}: there is no state directory '{}' ('{verb}' does not create one; \
+             'qmgr --state {} create NAME' does)",
+            HResult(QM_E_PATH_NOT_FOUND),
+            dir.display(),
+            dir.display()
+        ),
+    })
+}
+
+/// A local file named by an option (--ca-file, --cert, --key), made absolute.
+pub fn option_file(path: &Path) -> Result<String, Failure> {
+    absolute(path)
+}
 
 /// True for `scheme:...` (RFC 3986 scheme syntax), which is left to the
 /// library to accept or refuse.

@@ -16,7 +16,8 @@ use crate::fail::EXIT_CODES_HELP;
 #[command(name = "qmgr", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// The state directory that keeps jobs between invocations (default:
-    /// $QMGR_STATE; `transfer` without one keeps its job in memory)
+    /// $QMGR_STATE; `transfer` without one keeps its job in memory). Only
+    /// `create` and `transfer` make it if it does not exist
     #[arg(long, global = true, value_name = "DIR")]
     pub state: Option<PathBuf>,
 
@@ -24,6 +25,7 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Transfer files now: create a job, show its progress, complete it
@@ -35,6 +37,8 @@ pub enum Command {
         /// The job's priority
         #[arg(long, value_enum, default_value_t = PriorityArg::Normal)]
         priority: PriorityArg,
+        #[command(flatten)]
+        options: JobOptions,
     },
     /// Add a file to a job
     Add {
@@ -45,8 +49,11 @@ pub enum Command {
         /// The destination path (made absolute)
         path: PathBuf,
         /// The SHA-256 the file must have (64 hex digits)
-        #[arg(long, value_name = "HEX")]
+        #[arg(long, value_name = "HEX", value_parser = crate::format::parse_sha256)]
         sha256: Option<String>,
+        /// Options set on the job (all its files) before the file is added
+        #[command(flatten)]
+        options: JobOptions,
     },
     /// Queue a job for transfer (SUSPENDED or ERROR → QUEUED)
     Resume(JobArg),
@@ -89,14 +96,29 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (qmgr.1, qmgr-VERB.1) into DIR, as `make
+    /// install` installs them
+    #[command(hide = true)]
+    Manpage {
+        /// The directory to write them into (it must exist)
+        dir: PathBuf,
+    },
 }
 
+/// The JOB argument of resume, suspend, cancel and complete.
 #[derive(Debug, Args)]
 pub struct JobArg {
     /// The job's id, or a unique prefix of it (at least 8 characters)
     pub job: String,
 }
 
+/// The arguments of `transfer`.
 #[derive(Debug, Args)]
 pub struct TransferArgs {
     /// Pairs of source (http://, https://, file:// URL or local path) and
@@ -110,20 +132,15 @@ pub struct TransferArgs {
 
     /// The SHA-256 the file must have (64 hex digits); with several files,
     /// give it once per file, in file order
-    #[arg(long, value_name = "HEX")]
+    #[arg(long, value_name = "HEX", value_parser = crate::format::parse_sha256)]
     pub sha256: Vec<String>,
 
     /// Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)
     #[arg(long, value_name = "RATE", value_parser = crate::format::parse_rate)]
     pub limit: Option<u64>,
 
-    /// Seconds to wait before retrying after a transient error
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
-    pub retry_delay: u32,
-
-    /// Seconds of transient errors without progress before giving up
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub no_progress_timeout: u32,
+    #[command(flatten)]
+    pub options: JobOptions,
 
     /// Print no progress, only errors
     #[arg(long, short)]
@@ -134,6 +151,71 @@ pub struct TransferArgs {
     pub json: bool,
 }
 
+/// `transfer`'s retry delay when --retry-delay is not given: it watches the
+/// job, so it retries sooner than the library's 600 s.
+pub const TRANSFER_RETRY_DELAY: u32 = 5;
+/// `transfer`'s no-progress timeout when --no-progress-timeout is not given.
+pub const TRANSFER_NO_PROGRESS_TIMEOUT: u32 = 60;
+
+/// The job options of `create`, `add` and `transfer`: retries and HTTP.
+/// An option not given leaves the job's setting as it is.
+#[derive(Debug, Args)]
+pub struct JobOptions {
+    /// Seconds to wait before retrying after a transient error (library
+    /// default 600; `transfer`: 5)
+    #[arg(long, value_name = "SECS", help_heading = "Job options")]
+    pub retry_delay: Option<u32>,
+
+    /// Seconds of transient errors without progress before the job fails
+    /// (library default 1209600, 14 days; `transfer`: 60; 0: the first
+    /// error is final)
+    #[arg(long, value_name = "SECS", help_heading = "Job options")]
+    pub no_progress_timeout: Option<u32>,
+
+    /// Trust the CA certificates of this PEM file instead of the system's
+    #[arg(long, value_name = "PEM", help_heading = "HTTPS options")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Present this client certificate (PEM) for mutual TLS; needs --key
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "key",
+        help_heading = "HTTPS options"
+    )]
+    pub cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --cert
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "cert",
+        help_heading = "HTTPS options"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// An extra request header, `Name: value`; repeat for more
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "HEADER",
+        help_heading = "HTTP options"
+    )]
+    pub headers: Vec<String>,
+
+    /// The proxy URL (http://, https://, socks5://...); '' connects
+    /// directly (default: http_proxy, https_proxy, no_proxy)
+    #[arg(long, value_name = "URL", help_heading = "HTTP options")]
+    pub proxy: Option<String>,
+
+    /// HTTP Basic credentials; the password comes from $QMGR_PASSWORD, or
+    /// a prompt on the terminal (USER:PASSWORD works, but shows it to
+    /// every user of `ps`)
+    #[arg(long, value_name = "USER[:PASSWORD]", help_heading = "HTTP options")]
+    pub user: Option<String>,
+}
+
+/// `--priority`: the BITS priorities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PriorityArg {
     Foreground,

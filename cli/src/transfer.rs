@@ -9,9 +9,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use qmgr::hresult::QM_BG_S_PARTIAL_COMPLETE;
 use qmgr::{FileSpec, HResult, Job, JobState, Manager};
 
-use crate::cli::TransferArgs;
+use crate::cli::{TransferArgs, TRANSFER_NO_PROGRESS_TIMEOUT, TRANSFER_RETRY_DELAY};
 use crate::fail::{one_line, Failure};
 use crate::interrupt::Interrupts;
+use crate::options::Prepared;
 use crate::{format, paths};
 
 /// How often a progress line is printed when stderr is not a terminal.
@@ -101,12 +102,12 @@ impl Watcher {
             Mode::Lines { last } => {
                 if entered && state == JobState::TransientError {
                     if let Some(note) = retry_note() {
-                        eprintln!("{note}");
+                        errln!("{note}");
                     }
                 }
                 if last.elapsed() >= LINE_EVERY {
                     *last = Instant::now();
-                    eprintln!("{}", format::progress_line(&p));
+                    errln!("{}", format::progress_line(&p));
                 }
             }
             Mode::Bar { bar, has_length } => {
@@ -144,7 +145,7 @@ impl Watcher {
         let average = (p.bytes_transferred as f64 / took.as_secs_f64().max(1e-3)) as u64;
         match &self.mode {
             Mode::Quiet => {}
-            Mode::Lines { .. } => eprintln!(
+            Mode::Lines { .. } => errln!(
                 "{} {} {} done in {}",
                 format::percent(p.bytes_transferred, p.bytes_total),
                 format::byte_counts(p.bytes_transferred, p.bytes_total),
@@ -251,23 +252,29 @@ fn job_name(files: &[FileSpec]) -> String {
         name.push_str(&format!(" (+{} files)", files.len() - 1));
     }
     name.chars()
-        .take(qmgr::engine::model::job::MAX_DISPLAY_NAME)
+        // BITS display-name limit, qmgr::Job::set_display_name refuses longer.
+        .take(256)
         .collect()
 }
 
 /// Sets the job up as the arguments ask and resumes it.
-fn set_up(job: &Job, files: &[FileSpec], args: &TransferArgs) -> Result<(), qmgr::Error> {
-    job.add_files(files)?;
+fn set_up(
+    job: &Job,
+    files: &[FileSpec],
+    args: &TransferArgs,
+    options: &Prepared,
+) -> Result<(), Failure> {
+    job.add_files(files).map_err(Failure::argument_or_call)?;
     job.set_priority(args.priority.into())?;
-    job.set_minimum_retry_delay(args.retry_delay)?;
-    job.set_no_progress_timeout(args.no_progress_timeout)?;
+    options.apply(job)?;
     for (index, hex) in args.sha256.iter().enumerate() {
-        job.set_file_sha256(index as u32, Some(hex))?;
+        job.set_file_sha256(index as u32, Some(hex))
+            .map_err(Failure::argument_or_call)?;
     }
     if let Some(limit) = args.limit {
         job.set_max_bandwidth(limit)?;
     }
-    job.resume()
+    Ok(job.resume()?)
 }
 
 /// `qmgr transfer`.
@@ -280,14 +287,16 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
             args.sha256.len()
         )));
     }
+    let options = Prepared::new(&args.options)?
+        .with_defaults(TRANSFER_RETRY_DELAY, TRANSFER_NO_PROGRESS_TIMEOUT);
     let manager = Manager::open(state_dir.map(PathBuf::as_path))?;
     // Caught from before the job exists, so that no signal can end the
     // process between the creation of a partial file and its clean-up.
     let interrupts = Interrupts::catch();
     let job = manager.create_job(&job_name(&files))?;
-    if let Err(err) = set_up(&job, &files, args) {
+    if let Err(failure) = set_up(&job, &files, args, &options) {
         let _ = job.cancel();
-        return Err(err.into());
+        return Err(failure);
     }
     let mut watcher = Watcher::new(args.quiet);
     let outcome = match watch(&job, &mut watcher, &interrupts)? {
@@ -325,7 +334,7 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
         }
     };
     if args.json {
-        println!("{}", crate::report::job_json(&job));
+        outln!("{}", crate::report::job_json(&job));
     }
     outcome
 }

@@ -1,0 +1,126 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_qmgr_global_optspecs
+    string join \n state= h/help V/version
+end
+
+function __fish_qmgr_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_qmgr_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_qmgr_using_subcommand
+    set -l cmd (__fish_qmgr_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c qmgr -n "__fish_qmgr_needs_command" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c qmgr -n "__fish_qmgr_needs_command" -s V -l version -d 'Print version'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "transfer" -d 'Transfer files now: create a job, show its progress, complete it'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "create" -d 'Create a suspended job and print its id'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "add" -d 'Add a file to a job'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "resume" -d 'Queue a job for transfer (SUSPENDED or ERROR → QUEUED)'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "suspend" -d 'Stop a job; its partial data is kept'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "cancel" -d 'Cancel a job and delete its temporary files'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "complete" -d 'Move a job\'s transferred files into place and end the job'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "list" -d 'List the jobs that are not completed or cancelled'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "info" -d 'Show one job and its files'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "monitor" -d 'Show a live table of the jobs until none is active'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "run" -d 'Transfer the jobs of the state directory until none is active, completing each job once transferred'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "manpage" -d 'Write the manual pages (qmgr.1, qmgr-VERB.1) into DIR, as `make install` installs them'
+complete -c qmgr -n "__fish_qmgr_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l priority -d 'The job\'s priority' -r -f -a "foreground\t''
+high\t''
+normal\t''
+low\t''"
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l sha256 -d 'The SHA-256 the file must have (64 hex digits); with several files, give it once per file, in file order' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l limit -d 'Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l ca-file -d 'Trust the CA certificates of this PEM file instead of the system\'s' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l cert -d 'Present this client certificate (PEM) for mutual TLS; needs --key' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l key -d 'The private key (PEM) of --cert' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s H -l header -d 'An extra request header, `Name: value`; repeat for more' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l proxy -d 'The proxy URL (http://, https://, socks5://...); \'\' connects directly (default: http_proxy, https_proxy, no_proxy)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l user -d 'HTTP Basic credentials; the password comes from $QMGR_PASSWORD, or a prompt on the terminal (USER:PASSWORD works, but shows it to every user of `ps`)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s q -l quiet -d 'Print no progress, only errors'
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l json -d 'Print the finished job as JSON on stdout'
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l priority -d 'The job\'s priority' -r -f -a "foreground\t''
+high\t''
+normal\t''
+low\t''"
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l ca-file -d 'Trust the CA certificates of this PEM file instead of the system\'s' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l cert -d 'Present this client certificate (PEM) for mutual TLS; needs --key' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l key -d 'The private key (PEM) of --cert' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -s H -l header -d 'An extra request header, `Name: value`; repeat for more' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l proxy -d 'The proxy URL (http://, https://, socks5://...); \'\' connects directly (default: http_proxy, https_proxy, no_proxy)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l user -d 'HTTP Basic credentials; the password comes from $QMGR_PASSWORD, or a prompt on the terminal (USER:PASSWORD works, but shows it to every user of `ps`)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l sha256 -d 'The SHA-256 the file must have (64 hex digits)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l ca-file -d 'Trust the CA certificates of this PEM file instead of the system\'s' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l cert -d 'Present this client certificate (PEM) for mutual TLS; needs --key' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l key -d 'The private key (PEM) of --cert' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -s H -l header -d 'An extra request header, `Name: value`; repeat for more' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l proxy -d 'The proxy URL (http://, https://, socks5://...); \'\' connects directly (default: http_proxy, https_proxy, no_proxy)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l user -d 'HTTP Basic credentials; the password comes from $QMGR_PASSWORD, or a prompt on the terminal (USER:PASSWORD works, but shows it to every user of `ps`)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand resume" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand suspend" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand suspend" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand cancel" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand cancel" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand complete" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand complete" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand list" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand list" -l json -d 'Print JSON'
+complete -c qmgr -n "__fish_qmgr_using_subcommand list" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand info" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand info" -l json -d 'Print JSON'
+complete -c qmgr -n "__fish_qmgr_using_subcommand info" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -l once -d 'Print one table and exit'
+complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -l json -d 'Print JSON (one array of jobs per refresh, one per line)'
+complete -c qmgr -n "__fish_qmgr_using_subcommand monitor" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand run" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand run" -l no-complete -d 'Leave transferred jobs in TRANSFERRED for a later `complete`'
+complete -c qmgr -n "__fish_qmgr_using_subcommand run" -s q -l quiet -d 'Print no progress lines'
+complete -c qmgr -n "__fish_qmgr_using_subcommand run" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand completions" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand manpage" -l state -d 'The state directory that keeps jobs between invocations (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand manpage" -s h -l help -d 'Print help'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "transfer" -d 'Transfer files now: create a job, show its progress, complete it'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "create" -d 'Create a suspended job and print its id'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "add" -d 'Add a file to a job'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "resume" -d 'Queue a job for transfer (SUSPENDED or ERROR → QUEUED)'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "suspend" -d 'Stop a job; its partial data is kept'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "cancel" -d 'Cancel a job and delete its temporary files'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "complete" -d 'Move a job\'s transferred files into place and end the job'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "list" -d 'List the jobs that are not completed or cancelled'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "info" -d 'Show one job and its files'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "monitor" -d 'Show a live table of the jobs until none is active'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "run" -d 'Transfer the jobs of the state directory until none is active, completing each job once transferred'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "manpage" -d 'Write the manual pages (qmgr.1, qmgr-VERB.1) into DIR, as `make install` installs them'
+complete -c qmgr -n "__fish_qmgr_using_subcommand help; and not __fish_seen_subcommand_from transfer create add resume suspend cancel complete list info monitor run completions manpage help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
