@@ -23,6 +23,8 @@ SCENARIO_TITLES = {
     "small": "2. 1,000 files of 64 KiB in one job, written to the disk",
     "small_shm": "2b. 1,000 files of 64 KiB in one job, written to tmpfs",
     "limit": "3. The 1 GiB file limited to 50 MiB/s, written to the disk",
+    "wan_small": "4. Over an emulated WAN (50 ms round trip): 200 files of 64 KiB in one job",
+    "wan_capped": "5. Over the emulated WAN, each connection capped at 4 MiB/s: one 32 MiB file",
 }
 
 TOOL_COMMANDS = {
@@ -36,6 +38,19 @@ TOOL_COMMANDS = {
         "qmgr": "`qmgr transfer URL1 PATH1 … URL1000 PATH1000 --quiet` (one job)",
         "curl": "`curl -sS --fail --remote-name-all --output-dir DIR URL1 … URL1000` (one process, one reused connection)",
         "aria2c": "`aria2c --file-allocation=none -d DIR -i LIST` (default: 5 downloads at once)",
+    },
+    "wan_small": {
+        "qmgr": "`qmgr transfer URL1 PATH1 … URL200 PATH200 --quiet` (its defaults: 6 connections)",
+        "qmgr-16": "the same with `--connections 16`",
+        "curl": "`curl -sS --fail --remote-name-all --output-dir DIR URL1 … URL200` (one connection, sequential)",
+        "curl-16": "`curl … --parallel --parallel-max 16 …`",
+        "aria2c-16": "`aria2c -j16 --file-allocation=none -d DIR -i LIST`",
+    },
+    "wan_capped": {
+        "qmgr": "`qmgr transfer URL PATH --quiet` (its defaults)",
+        "qmgr-8": "the same with `--connections 8`",
+        "curl": "`curl -sS --fail -o PATH URL`",
+        "aria2c-8": "`aria2c -x8 -s8 -k1M -j1 --file-allocation=none -d DIR -o NAME URL`",
     },
     "limit": {
         "qmgr": "`qmgr transfer URL PATH --limit 52428800 --quiet`",
@@ -336,6 +351,26 @@ def main():
     w("The same downloads into `/dev/shm`.")
     w("")
     small_shm = table("small_shm", "files/s (MiB/s)", files_rate)
+
+    wan_count = int(m.get("wan_count", 0) or 0)
+    wan_mib = int(m.get("wan_big_bytes", 0) or 0) / 2**20
+    w("## " + SCENARIO_TITLES["wan_small"])
+    w("")
+    w(
+        "Through `bench/wanproxy.py` on 127.0.0.1, which forwards every chunk 25 ms later "
+        "in each direction: a 50 ms round trip, so every request costs at least one."
+    )
+    w("")
+    table("wan_small", "files/s", lambda wall: f"{wan_count / wall:.0f}" if wan_count else "–")
+
+    w("## " + SCENARIO_TITLES["wan_capped"])
+    w("")
+    w(
+        "The same proxy, holding each connection's downstream to 4 MiB/s: one connection "
+        "cannot go faster, several can."
+    )
+    w("")
+    table("wan_capped", "MiB/s", lambda wall: f"{wan_mib / wall:.1f}" if wan_mib else "–")
 
     w("## " + SCENARIO_TITLES["limit"])
     w("")

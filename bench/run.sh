@@ -17,7 +17,14 @@
 #   2. 1,000 files of 64 KiB in one job / one invocation: qmgr, curl (one
 #      process, one reused connection), aria2c -i;
 #   3. the 1 GiB file limited to 50 MiB/s: qmgr --limit, curl --limit-rate,
-#      aria2c --max-download-limit.
+#      aria2c --max-download-limit;
+#   4. over an emulated WAN (bench/wanproxy.py: 25 ms each way, a 50 ms round
+#      trip), 200 of the small files in one job: qmgr with its defaults and
+#      with --connections 16, curl sequential and --parallel --parallel-max
+#      16, aria2c -j16 (wan_small);
+#   5. one 32 MiB file over the same WAN with each connection capped at
+#      4 MiB/s, as CDNs do: qmgr (defaults and --connections 8), curl,
+#      aria2c -x8 -s8 (wan_capped).
 #
 # Scenarios 1 and 2 run twice: writing to the disk (where users download
 # to), and writing to tmpfs (/dev/shm), which shows what the clients
@@ -51,13 +58,17 @@ RUNS=${RUNS:-5}
 DATA_DIR=${QMGR_BENCH_DATA:-$ROOT/bench/data}
 REPORT=${REPORT:-$ROOT/BENCHMARKS.md}
 SKIP_CRITERION=${SKIP_CRITERION:-0}
-SCENARIOS=${SCENARIOS:-big big_shm small small_shm limit}
+SCENARIOS=${SCENARIOS:-big big_shm small small_shm limit wan_small wan_capped}
 WAIT_IDLE=${WAIT_IDLE:-300}
 BUSY_BEFORE_CRITERION=
 LIMIT_BYTES=$((50 * 1024 * 1024))
 BIG_SIZE=$((1024 * 1024 * 1024))
 SMALL_COUNT=1000
 SMALL_SIZE=$((64 * 1024))
+WAN_COUNT=200
+WAN_N=16
+WAN_BIG_SIZE=$((32 * 1024 * 1024))
+WAN_CAP=$((4 * 1024 * 1024))
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -115,7 +126,9 @@ mkdir -p "$OUT"
 SHM_OUT=
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then SHM_OUT=$(mktemp -d /dev/shm/qmgr-bench.XXXXXX); fi
 NGINX_PID=
+PROXY_PIDS=()
 cleanup() {
+    for pid in "${PROXY_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill "$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
@@ -151,6 +164,12 @@ if [ "$n_small" != "$SMALL_COUNT" ] || [ ! -s "$DATA_DIR/small.sha256" ]; then
     done
     (cd "$DATA_DIR/small" && sha256sum f*.bin) >"$DATA_DIR/small.sha256"
 fi
+WAN_BIG=$DATA_DIR/wan32.bin
+if [ "$(stat -c %s "$WAN_BIG" 2>/dev/null || echo 0)" != "$WAN_BIG_SIZE" ]; then
+    head -c "$WAN_BIG_SIZE" "$BIG" >"$WAN_BIG.tmp"
+    mv "$WAN_BIG.tmp" "$WAN_BIG"
+fi
+WAN_BIG_SHA=$(sha256sum "$WAN_BIG" | cut -d' ' -f1)
 # Warm the page cache, so every tool reads the source from memory.
 cat "$BIG" "$DATA_DIR"/small/* >/dev/null
 
@@ -192,6 +211,27 @@ for _ in $(seq 100); do
 done
 curl -sf -r 0-0 -o /dev/null "$BASE/big.bin" || die "nginx does not answer on $BASE"
 
+# The emulated WAN: one proxy that only delays, one that also caps each
+# connection's rate.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start_proxy() {
+    local port=$1
+    shift
+    python3 "$ROOT/bench/wanproxy.py" "$port" "$PORT" "$@" >"$WORK/proxy-$port.log" 2>&1 &
+    PROXY_PIDS+=($!)
+    for _ in $(seq 100); do
+        curl -sf -r 0-0 -o /dev/null "http://127.0.0.1:$port/big.bin" && return 0
+        sleep 0.1
+    done
+    die "the WAN proxy on port $port does not answer: $(cat "$WORK/proxy-$port.log")"
+}
+WAN_PORT=$(free_port)
+start_proxy "$WAN_PORT" --delay-ms 25
+WAN_BASE=http://127.0.0.1:$WAN_PORT
+WANCAP_PORT=$(free_port)
+start_proxy "$WANCAP_PORT" --delay-ms 25 --rate "$WAN_CAP"
+WANCAP_BASE=http://127.0.0.1:$WANCAP_PORT
+
 # ---------------------------------------------------------------- measuring
 RESULTS=$WORK/results.tsv
 printf 'scenario\ttool\trun\twall_s\tuser_s\tsys_s\tmaxrss_kib\tothers_pct\n' >"$RESULTS"
@@ -203,6 +243,13 @@ ARIA_LIST=$WORK/aria2-input.txt
 for ((i = 0; i < SMALL_COUNT; i++)); do
     printf '%s\n  out=%s\n' "${SMALL_URLS[i]}" "$(small_name "$i")"
 done >"$ARIA_LIST"
+
+WAN_URLS=()
+WAN_LIST=$WORK/wan-list.txt
+for ((i = 0; i < WAN_COUNT; i++)); do
+    WAN_URLS+=("$WAN_BASE/small/$(small_name "$i")")
+    printf '%s\n  out=%s\n' "${WAN_URLS[i]}" "$(small_name "$i")"
+done >"$WAN_LIST"
 
 ARIA_COMMON=(--quiet=true --console-log-level=error --summary-interval=0 --allow-overwrite=true
     --auto-file-renaming=false --file-allocation=none --check-certificate=false)
@@ -233,6 +280,21 @@ cmd_for() {
     limit/curl) CMD=(curl -sS --fail --limit-rate "$LIMIT_BYTES" -o "$dir/big.bin" "$BASE/big.bin") ;;
     limit/aria2c) CMD=(aria2c "${ARIA_COMMON[@]}" -x1 -s1 -j1 --max-download-limit="$LIMIT_BYTES"
         -d "$dir" -o big.bin "$BASE/big.bin") ;;
+    wan_small/qmgr | wan_small/qmgr-16)
+        CMD=("$bin" transfer)
+        local i
+        for ((i = 0; i < WAN_COUNT; i++)); do CMD+=("${WAN_URLS[i]}" "$dir/$(small_name "$i")"); done
+        [ "$tool" = qmgr ] || CMD+=(--connections "$WAN_N")
+        CMD+=(--quiet) ;;
+    wan_small/curl) CMD=(curl -sS --fail --remote-name-all --output-dir "$dir" "${WAN_URLS[@]}") ;;
+    wan_small/curl-16) CMD=(curl -sS --fail --parallel --parallel-max "$WAN_N" --remote-name-all
+        --output-dir "$dir" "${WAN_URLS[@]}") ;;
+    wan_small/aria2c-16) CMD=(aria2c "${ARIA_COMMON[@]}" -j"$WAN_N" -d "$dir" -i "$WAN_LIST") ;;
+    wan_capped/qmgr) CMD=("$bin" transfer "$WANCAP_BASE/wan32.bin" "$dir/wan32.bin" --quiet) ;;
+    wan_capped/qmgr-8) CMD=("$bin" transfer "$WANCAP_BASE/wan32.bin" "$dir/wan32.bin" --connections 8 --quiet) ;;
+    wan_capped/curl) CMD=(curl -sS --fail -o "$dir/wan32.bin" "$WANCAP_BASE/wan32.bin") ;;
+    wan_capped/aria2c-8) CMD=(aria2c "${ARIA_COMMON[@]}" -x8 -s8 -k1M -j1 -d "$dir" -o wan32.bin
+        "$WANCAP_BASE/wan32.bin") ;;
     *) die "no command for $scenario/$tool" ;;
     esac
 }
@@ -256,18 +318,34 @@ verify() {
         if [ "$full" = 1 ]; then
             (cd "$dir" && sha256sum --quiet -c "$DATA_DIR/small.sha256") || { log "SHA-256 mismatch"; return 1; }
         fi ;;
+    wan_small)
+        local n
+        n=$(find "$dir" -maxdepth 1 -type f -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
+        [ "$n" = "$WAN_COUNT" ] || { log "$n of $WAN_COUNT files of 64 KiB landed"; return 1; }
+        if [ "$full" = 1 ]; then
+            (cd "$dir" && head -n "$WAN_COUNT" "$DATA_DIR/small.sha256" | sha256sum --quiet -c -) ||
+                { log "SHA-256 mismatch"; return 1; }
+        fi ;;
+    wan_capped)
+        local size
+        size=$(stat -c %s "$dir/wan32.bin" 2>/dev/null || echo missing)
+        [ "$size" = "$WAN_BIG_SIZE" ] || { log "wan32.bin is $size bytes, not $WAN_BIG_SIZE"; return 1; }
+        if [ "$full" = 1 ]; then
+            [ "$(sha256sum "$dir/wan32.bin" | cut -d' ' -f1)" = "$WAN_BIG_SHA" ] || { log "wan32.bin: SHA-256 mismatch"; return 1; }
+        fi ;;
     esac
     local extra
-    extra=$(find "$dir" -mindepth 1 | grep -v '/f[0-9]*\.bin$' | grep -v '/big\.bin$' || true)
+    extra=$(find "$dir" -mindepth 1 | grep -v '/f[0-9]*\.bin$' | grep -v '/big\.bin$' | grep -v '/wan32\.bin$' || true)
     [ -z "$extra" ] || { log "unexpected files left: $(echo "$extra" | head -3)"; return 1; }
 }
 
 # Busy CPU ticks of the whole machine (user, nice, system, irq, softirq,
-# steal), and of nginx's worker, in USER_HZ ticks.
+# steal), and of nginx's worker and the WAN proxies, in USER_HZ ticks.
 machine_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# The WAN proxies count as the server side too.
 nginx_ticks() {
     local t=0 pid
-    for pid in $(pgrep -P "$NGINX_PID" 2>/dev/null); do
+    for pid in $(pgrep -P "$NGINX_PID" 2>/dev/null) "${PROXY_PIDS[@]}"; do
         t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
     done
     echo "$t"
@@ -404,6 +482,8 @@ if [ "$QMGR_MODE" = cli ]; then
     if wanted small; then scenario small 1 qmgr "${BEFORE[@]}" curl aria2c; fi
     if wanted small_shm && [ -n "$SHM_OUT" ]; then scenario small_shm 1 qmgr "${BEFORE[@]}" curl aria2c; fi
     if wanted limit; then scenario limit 0 qmgr curl aria2c; fi
+    if wanted wan_small; then scenario wan_small 0 qmgr qmgr-16 curl curl-16 aria2c-16; fi
+    if wanted wan_capped; then scenario wan_capped 0 qmgr qmgr-8 curl aria2c-8; fi
 else
     log "scenarios 2 and 3 need the qmgr CLI: skipped"
 fi
@@ -458,6 +538,10 @@ fs_type=$(df -T "$OUT" | awk 'NR == 2 { print $2 }')
     echo "big_bytes=$BIG_SIZE"
     echo "small_count=$SMALL_COUNT"
     echo "small_bytes=$SMALL_SIZE"
+    echo "wan_count=$WAN_COUNT"
+    echo "wan_n=$WAN_N"
+    echo "wan_big_bytes=$WAN_BIG_SIZE"
+    echo "wan_cap_bytes=$WAN_CAP"
 } >"$WORK/machine.txt"
 
 # The inputs are kept in bench/results/, so that `python3 bench/report.py`

@@ -19,6 +19,8 @@ pub const PASSWORD_VARIABLE: &str = "QMGR_PASSWORD";
 pub struct Prepared {
     retry_delay: Option<u32>,
     no_progress_timeout: Option<u32>,
+    /// The job's connections (`--connections`).
+    pub connections: Option<u32>,
     ca_file: Option<String>,
     client_certificate: Option<(String, String)>,
     headers: Option<String>,
@@ -44,6 +46,7 @@ impl Prepared {
         Ok(Prepared {
             retry_delay: options.retry_delay,
             no_progress_timeout: options.no_progress_timeout,
+            connections: options.connections,
             ca_file: options
                 .ca_file
                 .as_deref()
@@ -73,6 +76,9 @@ impl Prepared {
         }
         if let Some(seconds) = self.no_progress_timeout {
             job.set_no_progress_timeout(seconds).map_err(arg)?;
+        }
+        if let Some(n) = self.connections {
+            job.set_max_connections(n).map_err(arg)?;
         }
         if let Some(path) = &self.ca_file {
             job.set_ca_file(Some(path)).map_err(arg)?;

@@ -290,6 +290,12 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
     let options = Prepared::new(&args.options)?
         .with_defaults(TRANSFER_RETRY_DELAY, TRANSFER_NO_PROGRESS_TIMEOUT);
     let manager = Manager::open(state_dir.map(PathBuf::as_path))?;
+    if let Some(n) = options.connections {
+        // This process runs only this job: let it open as many as asked,
+        // to one server too.
+        manager.set_max_connections_per_server(n)?;
+        manager.set_max_connections(n.max(manager.max_connections()))?;
+    }
     // Caught from before the job exists, so that no signal can end the
     // process between the creation of a partial file and its clean-up.
     let interrupts = Interrupts::catch();

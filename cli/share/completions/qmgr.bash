@@ -125,7 +125,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --retry-delay --no-progress-timeout --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --sha256 --retry-delay --no-progress-timeout --connections --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -140,6 +140,10 @@ _qmgr() {
                     return 0
                     ;;
                 --no-progress-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -237,7 +241,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__create)
-            opts="-H -h --priority --retry-delay --no-progress-timeout --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +256,10 @@ _qmgr() {
                     return 0
                     ;;
                 --no-progress-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -631,7 +639,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__transfer)
-            opts="-H -q -h --priority --sha256 --limit --retry-delay --no-progress-timeout --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
+            opts="-H -q -h --priority --sha256 --limit --retry-delay --no-progress-timeout --connections --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -654,6 +662,10 @@ _qmgr() {
                     return 0
                     ;;
                 --no-progress-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -152,6 +152,14 @@ pub(crate) fn request_error(err: &ureq::Error, url: &str, offset: u64) -> Transf
         E::HostNotFound => (QM_E_WINHTTP_NAME_NOT_RESOLVED, true),
         E::ConnectionFailed => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         E::Io(io) if is_tls_failure(io) => (QM_E_WINHTTP_SECURE_FAILURE, false),
+        // ureq's resolver hands getaddrinfo's failure on as a plain io::Error.
+        E::Io(io)
+            if io
+                .to_string()
+                .starts_with("failed to lookup address information") =>
+        {
+            (QM_E_WINHTTP_NAME_NOT_RESOLVED, true)
+        }
         E::Io(io) => match io.kind() {
             K::ConnectionRefused
             | K::HostUnreachable
