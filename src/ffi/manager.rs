@@ -10,6 +10,24 @@ use crate::engine::error::Error;
 use crate::hresult::*;
 use crate::{JobId, Manager};
 
+/// Reads one value of a manager into `out` (`QM_E_POINTER` if NULL).
+///
+/// # Safety
+/// `out` NULL or writable.
+unsafe fn manager_get<T>(
+    mgr: qm_manager_t,
+    out: *mut T,
+    read: impl FnOnce(&Manager) -> T,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        let value = read(&*handles::manager(mgr)?);
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(value) };
+        Ok(HResult::OK)
+    })
+}
+
 /// Opens a manager. `state_dir = NULL` gives an in-memory manager (nothing
 /// outlives the process). With `state_dir` (an absolute path, created with
 /// mode 0700 if missing) the jobs live in a private SQLite database there:
@@ -84,13 +102,8 @@ pub unsafe extern "C" fn qm_manager_get_max_active_jobs(
     mgr: qm_manager_t,
     out: *mut u32,
 ) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let n = handles::manager(mgr)?.max_active_jobs();
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(n) };
-        Ok(HResult::OK)
-    })
+    // SAFETY: forwarded caller promise.
+    unsafe { manager_get(mgr, out, |m| m.max_active_jobs()) }
 }
 
 /// Caps the sum of all background (non-FOREGROUND) transfers, in bytes per
@@ -116,13 +129,8 @@ pub unsafe extern "C" fn qm_manager_get_bandwidth_limit(
     mgr: qm_manager_t,
     out: *mut u64,
 ) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let limit = handles::manager(mgr)?.bandwidth_limit();
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(limit) };
-        Ok(HResult::OK)
-    })
+    // SAFETY: forwarded caller promise.
+    unsafe { manager_get(mgr, out, |m| m.bandwidth_limit()) }
 }
 
 /// Lists the jobs that are not final, newest first, each as a new job
@@ -238,13 +246,8 @@ pub unsafe extern "C" fn qm_manager_get_skipped_job_count(
     mgr: qm_manager_t,
     out: *mut u32,
 ) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let n = handles::manager(mgr)?.skipped_jobs().len() as u32;
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(n) };
-        Ok(HResult::OK)
-    })
+    // SAFETY: forwarded caller promise.
+    unsafe { manager_get(mgr, out, |m| m.skipped_jobs().len() as u32) }
 }
 
 /// Describes the skipped jobs, one line each ("job GUID was skipped …:
@@ -294,13 +297,8 @@ pub unsafe extern "C" fn qm_manager_get_max_connections(
     mgr: qm_manager_t,
     out: *mut u32,
 ) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let n = handles::manager(mgr)?.max_connections();
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(n) };
-        Ok(HResult::OK)
-    })
+    // SAFETY: forwarded caller promise.
+    unsafe { manager_get(mgr, out, |m| m.max_connections()) }
 }
 
 /// Caps the connections one job opens to one server (scheme, host and
@@ -328,11 +326,6 @@ pub unsafe extern "C" fn qm_manager_get_max_connections_per_server(
     mgr: qm_manager_t,
     out: *mut u32,
 ) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let n = handles::manager(mgr)?.max_connections_per_server();
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(n) };
-        Ok(HResult::OK)
-    })
+    // SAFETY: forwarded caller promise.
+    unsafe { manager_get(mgr, out, |m| m.max_connections_per_server()) }
 }
