@@ -1037,8 +1037,7 @@ impl Job {
 
     /// Deletes the temporary files of an in-memory job whose manager closed.
     pub(crate) fn discard_temps(&self) {
-        let (removed, _) = self.remove_temps();
-        let _ = removed;
+        self.remove_temps();
     }
 }
 

@@ -59,6 +59,11 @@ impl FileTask {
         }
     }
 
+    /// Where the file's bytes that arrived from 0 on end.
+    fn offset(&self, job: &Job) -> u64 {
+        job.read(|m| m.files()[self.index].ledger().contiguous_end())
+    }
+
     /// The file's current state in the model.
     fn state(&self, job: &Job) -> FileState {
         job.read(|m| {
@@ -232,10 +237,10 @@ fn transfer_file(
     let mut poor_resumes = 0;
     let mut hasher = None;
     loop {
-        let before = task.state(job).offset;
+        let before = task.offset(job);
         match transfer_attempt(job, token, task, session, &mut hasher) {
             Err(Interrupt::Lost(err)) => {
-                let delivered = task.state(job).offset.saturating_sub(before);
+                let delivered = task.offset(job).saturating_sub(before);
                 if delivered < GOOD_ATTEMPT {
                     poor_resumes += 1;
                 }
@@ -307,7 +312,7 @@ fn transfer_attempt(
         total = reopened.total;
         body = reopened.body;
     }
-    let start = task.state(job).offset;
+    let start = task.offset(job);
     let mut sha = match (task.sha256, hasher.take()) {
         (None, _) => None,
         (Some(_), Some((at, state))) if at == start => Some(state),
@@ -330,10 +335,10 @@ fn transfer_attempt(
     );
     if job.persistent() && matches!(result, Err(Interrupt::Stopped)) {
         // Suspend, close or preemption: keep every byte written so far.
-        copy::checkpoint(job, target, task.state(job).offset);
+        copy::checkpoint(job, target, task.offset(job));
     }
     if let Some(state) = sha {
-        *hasher = Some((task.state(job).offset, state));
+        *hasher = Some((task.offset(job), state));
     }
     let written = result?;
     match total {
