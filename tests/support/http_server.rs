@@ -71,6 +71,12 @@ pub struct Resource {
     pub chunked: bool,
     /// Neither: the body ends when the server closes the connection.
     pub no_length: bool,
+    /// Ranges honoured and `Accept-Ranges: bytes` sent; when false, no
+    /// `Accept-Ranges` and a 200 with the whole body to every request.
+    pub ranges: bool,
+    /// Every body written `bytes` at a time with a pause of `every`
+    /// between writes: a per-connection rate cap, as many servers have.
+    pub pace: Option<(usize, Duration)>,
 }
 
 impl Resource {
@@ -85,6 +91,8 @@ impl Resource {
             last_modified: Some(LAST_MODIFIED.to_string()),
             chunked: false,
             no_length: false,
+            ranges: true,
+            pace: None,
         }
     }
 
@@ -101,6 +109,8 @@ impl fmt::Debug for Resource {
             .field("last_modified", &self.last_modified)
             .field("chunked", &self.chunked)
             .field("no_length", &self.no_length)
+            .field("ranges", &self.ranges)
+            .field("pace", &self.pace)
             .finish()
     }
 }
@@ -276,6 +286,8 @@ struct Paths {
     resources: HashMap<String, Resource>,
     scripts: HashMap<String, VecDeque<Fault>>,
     requests: HashMap<String, Vec<SeenRequest>>,
+    /// Bumped by `replace_cutting`: bodies begun under an older epoch stop.
+    epochs: HashMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -377,6 +389,16 @@ impl TestServer {
             .paths()
             .resources
             .insert(normalize(path), resource);
+    }
+
+    /// Serves `resource` at `path` from now on, and cuts (FIN) every body of
+    /// `path` being sent, at its next write: a file replaced on the server
+    /// while every connection of a client is fetching a segment of it.
+    pub fn replace_cutting(&self, path: &str, resource: Resource) {
+        let key = normalize(path);
+        let mut paths = self.shared.paths();
+        paths.resources.insert(key.clone(), resource);
+        *paths.epochs.entry(key).or_default() += 1;
     }
 
     /// Stops serving `path` (it answers 404 again).
@@ -818,6 +840,9 @@ struct BodyPlan {
     limit: Option<u64>,
     piece: usize,
     every: Option<Duration>,
+    /// The path and its epoch when the body began (see `replace_cutting`).
+    path: String,
+    epoch: u64,
 }
 
 fn respond(conn: &mut dyn Conn, shared: &Shared, req: &Request) -> io::Result<End> {
@@ -865,8 +890,10 @@ fn respond(conn: &mut dyn Conn, shared: &Shared, req: &Request) -> io::Result<En
 
     let mut plan = BodyPlan {
         limit: None,
-        piece: PIECE,
-        every: None,
+        piece: res.pace.map_or(PIECE, |(bytes, _)| bytes.max(1)),
+        every: res.pace.map(|(_, every)| every),
+        path: key.clone(),
+        epoch: shared.paths().epochs.get(&key).copied().unwrap_or(0),
     };
     let mut end_after = End::KeepAlive;
     match &fault {
@@ -889,10 +916,11 @@ fn respond(conn: &mut dyn Conn, shared: &Shared, req: &Request) -> io::Result<En
         _ => {}
     }
 
-    let mut headers: Vec<(String, String)> = vec![
-        ("Content-Type".into(), "application/octet-stream".into()),
-        ("Accept-Ranges".into(), "bytes".into()),
-    ];
+    let mut headers: Vec<(String, String)> =
+        vec![("Content-Type".into(), "application/octet-stream".into())];
+    if res.ranges {
+        headers.push(("Accept-Ranges".into(), "bytes".into()));
+    }
     if let Some(etag) = &res.etag {
         headers.push(("ETag".into(), etag.clone()));
     }
@@ -900,7 +928,11 @@ fn respond(conn: &mut dyn Conn, shared: &Shared, req: &Request) -> io::Result<En
         headers.push(("Last-Modified".into(), lm.clone()));
     }
 
-    let range = parse_range(req.header("range"), len);
+    let range = if res.ranges {
+        parse_range(req.header("range"), len)
+    } else {
+        RangeReq::None
+    };
     let if_range_ok = match req.header("if-range") {
         None => true,
         Some(v) => {
@@ -976,6 +1008,9 @@ fn respond(conn: &mut dyn Conn, shared: &Shared, req: &Request) -> io::Result<En
 
     let counter = shared.counter(&key);
     let complete = send_body(conn, shared, &counter, body, res.chunked, &plan)?;
+    if !complete && plan.limit.is_none() {
+        end_after = End::Cut; // replaced while it was sent
+    }
     if let Some(Fault::StallAfter(_, d)) = &fault {
         shared.sleep(*d);
     }
@@ -1001,6 +1036,9 @@ fn send_body(
     while off < limit {
         if shared.stopped() {
             return Err(io::ErrorKind::Interrupted.into());
+        }
+        if shared.paths().epochs.get(&plan.path).copied().unwrap_or(0) != plan.epoch {
+            break;
         }
         let declared = plan.piece.min(body.len() - off);
         let n = declared.min(limit - off);

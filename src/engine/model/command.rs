@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::model::ledger::Span;
+use crate::engine::model::ledger::{RangeSet, Span};
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::ProxySetting;
 use crate::engine::transport::source::Source;
@@ -110,6 +110,11 @@ pub(crate) enum Final {
 /// Identifies one worker run of a job (never reused within a manager).
 pub(crate) type RunId = u64;
 
+/// Identifies one piece handed to a connection (never reused within a job's
+/// model): a connection's commands name it, so that a piece taken away (its
+/// file restarted, its range not honoured) is recognised as stale.
+pub(crate) type PieceId = u64;
+
 /// One thing that happened to a job.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Command {
@@ -152,24 +157,42 @@ pub(crate) enum Command {
 
     // ----- the worker --------------------------------------------------
     /// A connection of the worker wants the next piece to fetch (it is
-    /// done with its last one).
+    /// done with its last one). Answered in `Effects::piece` (or `wait`).
     NextPiece,
     /// The worker created a temporary file for `file`.
     TempCreated { file: usize, path: PathBuf },
-    /// The source of `file` opened: it serves from `start` (0 when it
-    /// restarts), with this size and version.
+    /// The source of piece `piece` of `file` opened: it serves from
+    /// `start` (0 when it restarts), with this size and version; `ranges`
+    /// when the server answers range requests. Answered in `Effects::piece`
+    /// (`None`: the piece was taken away, drop the response).
     Opened {
+        piece: PieceId,
         file: usize,
         start: u64,
         total: Option<u64>,
         validator: Option<Validator>,
+        ranges: bool,
     },
     /// The source of `file` redirected to `url` (followed, or refused).
     Redirected { file: usize, url: String },
-    /// These bytes were written to the temporary file.
-    Arrived { file: usize, range: Range<u64> },
+    /// These bytes of piece `piece` were written to the temporary file.
+    /// Answered in `Effects::piece`: where the piece now ends (another
+    /// connection may have taken its second half), or `None` when it was
+    /// taken away (the bytes are not recorded).
+    Arrived {
+        piece: PieceId,
+        file: usize,
+        range: Range<u64>,
+    },
+    /// The connection is done with `piece` (it reached its end, failed, or
+    /// was taken away). `Effects::finalize` tells it to verify and keep the
+    /// file: its last piece ended and every byte has arrived.
+    PieceEnded { piece: PieceId },
+    /// The temporary file holds only `len` bytes (the ledger said more):
+    /// the ledger forgets what lies past it.
+    TempCut { file: usize, len: u64 },
     /// These bytes were fsynced; the row recording them is to be written.
-    Durable { file: usize, range: Range<u64> },
+    Durable { file: usize, ranges: RangeSet },
     /// A body of unknown size ended after `len` bytes.
     Sized { file: usize, len: u64 },
     /// The file's data failed validation and was thrown away (its
@@ -204,12 +227,15 @@ pub(crate) enum Files {
     All,
 }
 
-/// A piece for the worker: a stretch of one file.
+/// A piece for the worker: a stretch of one file, fetched by one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Piece {
+    /// Which piece it is.
+    pub id: PieceId,
     /// The file's index.
     pub file: usize,
-    /// The stretch of it to fetch.
+    /// The stretch still to fetch: `start` moves up as bytes arrive, `end`
+    /// moves down when another connection takes the second half.
     pub span: Span,
 }
 
@@ -228,6 +254,15 @@ pub(crate) struct Effects {
     pub stop_run: bool,
     /// The job became final: drop it from the manager and the directory.
     pub forget: bool,
-    /// `NextPiece`'s answer: the piece to fetch next, if any.
+    /// For the connection that sent the command: the piece it fetches
+    /// now (`NextPiece`: the next one, if any; `Opened`/`Arrived`: its
+    /// piece as it now stands, `None` when it was taken away).
     pub piece: Option<Piece>,
+    /// `NextPiece`: nothing to fetch yet, but ask again soon (a file's
+    /// first answer will tell whether it can be split, or a restarted
+    /// file waits for its old writers to stop).
+    pub wait: bool,
+    /// `PieceEnded`: every byte of the file has arrived and this was its
+    /// last piece; the connection verifies and keeps the file.
+    pub finalize: bool,
 }

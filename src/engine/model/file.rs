@@ -29,6 +29,10 @@ pub(crate) struct FileModel {
     pub(super) committed: bool,
     /// The URL the last response came from, when redirects led elsewhere.
     pub(super) final_url: Option<String>,
+    /// Whether the file can be fetched in segments, as its source's last
+    /// answer in this run told (`None`: not known yet). Not stored: each
+    /// run learns it again.
+    pub(super) splittable: Option<bool>,
 }
 
 impl FileModel {
@@ -45,6 +49,7 @@ impl FileModel {
             completed: false,
             committed: false,
             final_url: None,
+            splittable: None,
         }
     }
 
@@ -88,6 +93,11 @@ impl FileModel {
     /// redirect led elsewhere.
     pub(crate) fn final_url(&self) -> &str {
         self.final_url.as_deref().unwrap_or(&self.remote)
+    }
+    /// Whether the file can be fetched in segments (`None`: not known
+    /// yet in this run).
+    pub(crate) fn splittable(&self) -> Option<bool> {
+        self.splittable
     }
     /// Already at its local name.
     pub(crate) fn committed(&self) -> bool {

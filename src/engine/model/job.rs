@@ -21,11 +21,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::error::{Error, Result};
 use crate::engine::model::command::{
-    Clock, Command, Effects, Files, Final, NewFile, Persist, Piece, Property, RunId,
+    Clock, Command, Effects, Files, Final, NewFile, Persist, Piece, PieceId, Property, RunId,
 };
 use crate::engine::model::file::FileModel;
-use crate::engine::model::ledger::{Ledger, RangeSet};
-use crate::engine::model::planner;
+use crate::engine::model::ledger::{Ledger, RangeSet, Span};
+use crate::engine::model::planner::{self, Plan};
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::source::Source;
@@ -144,8 +144,14 @@ pub(crate) struct JobModel {
     finishing: bool,
     /// The pieces the run's connections are transferring.
     active: Vec<Piece>,
-    /// The files of `active` whose source has answered (data flows).
-    opened: Vec<usize>,
+    /// Pieces taken away whose connections have not said they stopped:
+    /// their files are not planned again until they have (a restarted
+    /// file must not get bytes of the old version after its new start).
+    draining: Vec<Piece>,
+    /// The next piece's id.
+    next_piece_id: PieceId,
+    /// The pieces of `active` whose source has answered (data flows).
+    opened: Vec<PieceId>,
     /// How many connections of the run may go to one server.
     per_server: usize,
     /// How many connections the job may use at once.
@@ -220,6 +226,8 @@ impl JobModel {
             progress_clock: clock.now,
             finishing: false,
             active: Vec::new(),
+            draining: Vec::new(),
+            next_piece_id: 1,
             opened: Vec::new(),
             per_server: DEFAULT_MAX_CONNECTIONS as usize,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -303,6 +311,7 @@ impl JobModel {
                 completed: complete,
                 committed,
                 final_url: None,
+                splittable: None,
             });
         }
         job.recount();
@@ -310,6 +319,17 @@ impl JobModel {
     }
 
     // ----- reading --------------------------------------------------------
+
+    /// The pieces being fetched.
+    #[cfg(test)]
+    pub(crate) fn pieces(&self) -> &[Piece] {
+        &self.active
+    }
+
+    /// The piece `id` as it now stands, while a connection fetches it.
+    pub(crate) fn piece(&self, id: PieceId) -> Option<Piece> {
+        self.active.iter().find(|p| p.id == id).copied()
+    }
 
     /// The job's GUID.
     pub(crate) fn id(&self) -> JobId {
@@ -455,6 +475,28 @@ impl JobModel {
         self.files.len() - self.files_done as usize
     }
 
+    /// How many connections a run of the job can keep busy, at most its
+    /// maximum: one per file, and for a remote file whose size is unknown
+    /// or large, as many as its missing bytes make segments.
+    pub(crate) fn useful_connections(&self) -> usize {
+        let most = self.max_connections.max(1) as usize;
+        let mut useful = 0usize;
+        for f in self.files.iter().filter(|f| !f.completed) {
+            useful += match (&f.source, f.ledger.total()) {
+                (Source::Local(_), _) => 1,
+                (Source::Http(_), None) => most,
+                (Source::Http(_), Some(total)) => {
+                    let missing = total.saturating_sub(f.ledger.arrived_bytes());
+                    (missing / planner::MIN_SEGMENT).clamp(1, most as u64) as usize
+                }
+            };
+            if useful >= most {
+                return most;
+            }
+        }
+        useful.max(1)
+    }
+
     // ----- changing -------------------------------------------------------
 
     /// Applies one command and returns what the runtime must do. An error
@@ -544,6 +586,10 @@ impl JobModel {
                 }
                 self.run = Run::Running(run);
                 self.per_server = per_server.max(1);
+                // Each run learns again whether its servers answer ranges.
+                for f in &mut self.files {
+                    f.splittable = None;
+                }
             }
             Command::StartFailed { error } => {
                 self.run = Run::Idle;
@@ -562,31 +608,13 @@ impl JobModel {
                 self.file_mut(file)?.temp = Some(path);
             }
             Command::Opened {
+                piece,
                 file,
                 start,
                 total,
                 validator,
-            } => {
-                self.file_mut(file)?;
-                if start == 0 {
-                    self.reset_file(file);
-                } else {
-                    self.cut_file(file, start);
-                }
-                let f = &mut self.files[file];
-                f.validator = validator;
-                self.set_total(file, total);
-                fx.persist = Persist {
-                    job: true,
-                    files: Files::One(file),
-                };
-                if !self.opened.contains(&file) {
-                    self.opened.push(file);
-                }
-                if matches!(self.run, Run::Running(_)) && self.state == JobState::Connecting {
-                    self.set_state(JobState::Transferring, clock, &mut fx);
-                }
-            }
+                ranges,
+            } => self.opened(piece, file, start, total, validator, ranges, clock, &mut fx)?,
             Command::Redirected { file, url } => {
                 let policy = self.http.security_flags.redirect_policy();
                 let f = self.file_mut(file)?;
@@ -601,17 +629,42 @@ impl JobModel {
                 }
                 f.final_url = Some(url);
             }
-            Command::Arrived { file, range } => {
-                let f = self.file_mut(file)?;
+            Command::Arrived { piece, file, range } => {
+                self.file_mut(file)?;
+                let Some(p) = self.active.iter_mut().find(|p| p.id == piece) else {
+                    return Ok(fx); // taken away: these bytes do not count
+                };
+                let f = &mut self.files[file];
                 let before = f.ledger.arrived_bytes();
-                f.ledger.record_arrived(range);
+                f.ledger.record_arrived(range.clone());
                 let after = f.ledger.arrived_bytes();
+                p.span.start = p.span.start.max(range.end);
+                fx.piece = Some(*p);
                 if !f.committed {
                     self.bytes_done = self.bytes_done + after - before;
                 }
             }
-            Command::Durable { file, range } => {
-                self.file_mut(file)?.ledger.record_durable(range);
+            Command::PieceEnded { piece } => {
+                self.opened.retain(|&id| id != piece);
+                self.draining.retain(|p| p.id != piece);
+                if let Some(at) = self.active.iter().position(|p| p.id == piece) {
+                    let file = self.active.remove(at).file;
+                    let f = &self.files[file];
+                    fx.finalize = !f.completed
+                        && f.ledger.is_complete()
+                        && !self.active.iter().any(|p| p.file == file);
+                }
+            }
+            Command::TempCut { file, len } => {
+                self.file_mut(file)?;
+                self.cut_file(file, len);
+                fx.persist.files = Files::One(file);
+            }
+            Command::Durable { file, ranges } => {
+                let ledger = &mut self.file_mut(file)?.ledger;
+                for range in ranges.iter() {
+                    ledger.record_durable(range.clone());
+                }
                 fx.persist.files = Files::One(file);
             }
             Command::Sized { file, len } => {
@@ -647,7 +700,6 @@ impl JobModel {
                     };
                 }
                 self.active.retain(|p| p.file != file);
-                self.opened.retain(|&f| f != file);
                 // The last file done: TRANSFERRED in the same step, so no
                 // reader sees every file complete in an active state.
                 if self.active.is_empty()
@@ -673,6 +725,7 @@ impl JobModel {
                     self.run = Run::Idle;
                 }
                 self.active.clear();
+                self.draining.clear();
                 self.opened.clear();
                 fx.wake_waiters = true;
                 fx.wake_scheduler = true;
@@ -855,25 +908,141 @@ impl JobModel {
             return;
         }
         self.first_incomplete();
-        match planner::next_piece(
+        let plan = planner::plan(
             &self.files,
             self.next_incomplete,
             &self.active,
+            &self.draining,
             self.per_server,
-        ) {
-            Some(piece) => {
-                self.active.push(piece);
-                fx.piece = Some(piece);
-                // CONNECTING until a connection's source answers; another
-                // connection's flowing data keeps the job TRANSFERRING.
-                if self.opened.is_empty() {
-                    self.set_state(JobState::Connecting, clock, fx);
-                }
+        );
+        let piece = match plan {
+            Plan::Fetch { file, span } => Piece {
+                id: self.next_piece_id,
+                file,
+                span,
+            },
+            Plan::Split { victim, at } => {
+                let cut = &mut self.active[victim];
+                let piece = Piece {
+                    id: self.next_piece_id,
+                    file: cut.file,
+                    span: Span {
+                        start: at,
+                        end: cut.span.end,
+                    },
+                };
+                cut.span.end = Some(at);
+                piece
+            }
+            Plan::Wait => {
+                fx.wait = true;
+                return;
             }
             // Other connections still have pieces: this one is done.
-            None if !self.active.is_empty() || self.first_incomplete().is_some() => {}
-            None => self.transferred(clock, fx),
+            Plan::Done if !self.active.is_empty() || self.first_incomplete().is_some() => return,
+            Plan::Done => return self.transferred(clock, fx),
+        };
+        self.next_piece_id += 1;
+        self.active.push(piece);
+        fx.piece = Some(piece);
+        // CONNECTING until a connection's source answers; another
+        // connection's flowing data keeps the job TRANSFERRING.
+        if self.opened.is_empty() {
+            self.set_state(JobState::Connecting, clock, fx);
         }
+    }
+
+    /// A piece's source answered. Alone on its file, the piece takes the
+    /// answer as it is: a restart (another version, or the server sent the
+    /// whole file) empties the ledger and the piece now covers the file.
+    /// Beside other pieces of the file, a restart cannot be taken: another
+    /// version stops every writer of the file (it starts again once they
+    /// have stopped); the same version without the range asked for means
+    /// the server does not honour ranges: the piece gives its stretch back
+    /// to the piece before it, and the file is not split again.
+    #[allow(clippy::too_many_arguments)]
+    fn opened(
+        &mut self,
+        piece: PieceId,
+        file: usize,
+        start: u64,
+        total: Option<u64>,
+        validator: Option<Validator>,
+        ranges: bool,
+        clock: Clock,
+        fx: &mut Effects,
+    ) -> Result<()> {
+        self.file_mut(file)?;
+        let Some(at) = self.active.iter().position(|p| p.id == piece) else {
+            return Ok(()); // taken away meanwhile
+        };
+        let asked = self.active[at].span;
+        let f = &self.files[file];
+        let other_version = f.validator.is_some() && validator != f.validator;
+        // Bytes of no known version cannot be kept.
+        let unknown_bytes = f.validator.is_none() && f.ledger.arrived_bytes() > 0;
+        let restarted = start != asked.start || other_version || unknown_bytes;
+        let alone = !self.active.iter().any(|p| p.file == file && p.id != piece);
+        if restarted && !alone {
+            let p = self.active.remove(at);
+            if other_version {
+                let (gone, kept) = std::mem::take(&mut self.active)
+                    .into_iter()
+                    .partition(|q| q.file == file);
+                self.active = kept;
+                self.draining.extend::<Vec<Piece>>(gone);
+                self.draining.push(p);
+                self.reset_file(file);
+                self.set_total(file, None);
+                let f = &mut self.files[file];
+                f.validator = None;
+                f.splittable = None;
+                fx.persist.files = Files::One(file);
+            } else {
+                self.files[file].splittable = Some(false);
+                if let Some(before) = self
+                    .active
+                    .iter_mut()
+                    .find(|q| q.file == file && q.span.end == Some(asked.start))
+                {
+                    before.span.end = asked.end;
+                }
+            }
+            return Ok(());
+        }
+        if restarted {
+            self.reset_file(file);
+        }
+        let f = &mut self.files[file];
+        f.splittable = Some(
+            ranges
+                && matches!(f.source, Source::Http(_))
+                && total.is_some()
+                && validator.as_ref().is_some_and(Validator::can_resume),
+        );
+        f.validator = validator;
+        self.set_total(file, total);
+        let p = &mut self.active[at];
+        if restarted {
+            p.span = Span {
+                start: 0,
+                end: total,
+            };
+        } else if p.span.end.is_none() || total.is_some_and(|t| p.span.end > Some(t)) {
+            p.span.end = total;
+        }
+        fx.piece = Some(*p);
+        fx.persist = Persist {
+            job: true,
+            files: Files::One(file),
+        };
+        if !self.opened.contains(&piece) {
+            self.opened.push(piece);
+        }
+        if matches!(self.run, Run::Running(_)) && self.state == JobState::Connecting {
+            self.set_state(JobState::Transferring, clock, fx);
+        }
+        Ok(())
     }
 
     /// Every file is transferred: TRANSFERRED.

@@ -86,25 +86,52 @@ fn transfer_file(job: &mut JobModel, index: usize, len: u64) {
     opened(job, index, 0, Some(len));
     assert_eq!(job.state(), JobState::Transferring);
     arrived(job, index, 0..len);
+    assert!(piece_ended(job, index).finalize);
     apply(job, Command::FileDone { file: index });
+}
+
+/// The id of the (first) piece being fetched of file `index`.
+fn piece_of(job: &JobModel, index: usize) -> u64 {
+    job.pieces()
+        .iter()
+        .find(|p| p.file == index)
+        .expect("a piece of the file is being fetched")
+        .id
 }
 
 /// The worker opened file `index` at `start` of a source of `total` bytes.
 fn opened(job: &mut JobModel, index: usize, start: u64, total: Option<u64>) -> Effects {
+    let piece = piece_of(job, index);
     apply(
         job,
         Command::Opened {
+            piece,
             file: index,
             start,
             total,
             validator: None,
+            ranges: false,
         },
     )
 }
 
 /// These bytes of file `index` were written.
 fn arrived(job: &mut JobModel, index: usize, range: std::ops::Range<u64>) -> Effects {
-    apply(job, Command::Arrived { file: index, range })
+    let piece = piece_of(job, index);
+    apply(
+        job,
+        Command::Arrived {
+            piece,
+            file: index,
+            range,
+        },
+    )
+}
+
+/// The connection fetching file `index` is done with its piece.
+fn piece_ended(job: &mut JobModel, index: usize) -> Effects {
+    let piece = piece_of(job, index);
+    apply(job, Command::PieceEnded { piece })
 }
 
 fn transient(code: i32) -> TransferError {
@@ -721,7 +748,7 @@ fn a_restarted_source_or_a_failed_checksum_empties_the_ledger() {
         &mut job,
         Command::Durable {
             file: 0,
-            range: 0..60,
+            ranges: RangeSet::of(0..60),
         },
     );
     // A resume at 60 whose answer restarts the file (another version).
@@ -759,11 +786,11 @@ fn a_resume_at_an_offset_keeps_what_precedes_it() {
         &mut job,
         Command::Durable {
             file: 0,
-            range: 0..50,
+            ranges: RangeSet::of(0..50),
         },
     );
     // The temporary file turned out to hold only 60 bytes.
-    opened(&mut job, 0, 60, Some(100));
+    apply(&mut job, Command::TempCut { file: 0, len: 60 });
     let l = job.files()[0].ledger();
     assert_eq!(
         (l.arrived().to_string(), l.durable().to_string()),
@@ -970,4 +997,138 @@ fn a_crash_in_the_middle_of_complete_is_recognised_at_the_next_open() {
     crashed.committing = true;
     crashed.files[0].local_len = Some(99);
     assert!(!JobModel::restore(crashed, t0()).0.files()[0].completed());
+}
+
+// ----- segments -----------------------------------------------------------
+
+const MIB: u64 = 1 << 20;
+
+fn version(tag: &str, total: u64) -> Option<crate::engine::transport::validator::Validator> {
+    Some(crate::engine::transport::validator::Validator::Http(
+        crate::engine::transport::validator::HttpValidator {
+            etag: Some(format!("\"{tag}\"")),
+            last_modified: None,
+            total: Some(total),
+        },
+    ))
+}
+
+/// A piece's source answered as asked.
+fn piece_opened(job: &mut JobModel, piece: u64, start: u64, tag: &str, total: u64) -> Effects {
+    apply(
+        job,
+        Command::Opened {
+            piece,
+            file: 0,
+            start,
+            total: Some(total),
+            validator: version(tag, total),
+            ranges: true,
+        },
+    )
+}
+
+fn piece_arrived(job: &mut JobModel, piece: u64, range: std::ops::Range<u64>) -> Effects {
+    apply(
+        job,
+        Command::Arrived {
+            piece,
+            file: 0,
+            range,
+        },
+    )
+}
+
+/// A 16 MiB file whose first connection has opened it (ranges honoured)
+/// and a second connection that took the second half: pieces 1 and 2.
+fn split_job() -> JobModel {
+    let mut job = running_job(1);
+    let first = apply(&mut job, Command::NextPiece).piece.unwrap();
+    // Until the first answer, nobody knows whether the file can be split.
+    let fx = apply(&mut job, Command::NextPiece);
+    assert!(fx.wait && fx.piece.is_none());
+    let fx = piece_opened(&mut job, first.id, 0, "v1", 16 * MIB);
+    assert_eq!(fx.piece.unwrap().span.end, Some(16 * MIB));
+    let second = apply(&mut job, Command::NextPiece).piece.unwrap();
+    assert_eq!(
+        (second.file, second.span.start, second.span.end),
+        (0, 8 * MIB, Some(16 * MIB))
+    );
+    job
+}
+
+#[test]
+fn a_split_piece_learns_its_new_end_and_the_last_piece_keeps_the_file() {
+    let mut job = split_job();
+    // The first connection hears of the split with its next chunk.
+    let fx = piece_arrived(&mut job, 1, 0..MIB);
+    assert_eq!(
+        fx.piece.unwrap().span,
+        Span {
+            start: MIB,
+            end: Some(8 * MIB)
+        }
+    );
+    piece_opened(&mut job, 2, 8 * MIB, "v1", 16 * MIB);
+    piece_arrived(&mut job, 2, 8 * MIB..16 * MIB);
+    // The second half is done first: the file is not complete yet.
+    assert!(!apply(&mut job, Command::PieceEnded { piece: 2 }).finalize);
+    piece_arrived(&mut job, 1, MIB..8 * MIB);
+    assert!(apply(&mut job, Command::PieceEnded { piece: 1 }).finalize);
+    assert_eq!(job.published().bytes_transferred, 16 * MIB);
+    apply(&mut job, Command::FileDone { file: 0 });
+    assert_eq!(job.state(), JobState::Transferred);
+}
+
+#[test]
+fn another_version_on_one_segment_stops_every_writer_and_restarts_the_file() {
+    let mut job = split_job();
+    piece_arrived(&mut job, 1, 0..2 * MIB);
+    // The second connection's If-Range failed: the server sent the whole
+    // new version from byte 0.
+    let fx = piece_opened(&mut job, 2, 0, "v2", 20 * MIB);
+    assert_eq!(fx.piece, None);
+    let f = &job.files()[0];
+    assert_eq!((f.ledger().arrived_bytes(), f.validator()), (0, None));
+    assert_eq!(job.published().bytes_transferred, 0);
+    // The first connection's next chunk is refused and not counted.
+    assert_eq!(piece_arrived(&mut job, 1, 2 * MIB..3 * MIB).piece, None);
+    assert_eq!(job.files()[0].ledger().arrived_bytes(), 0);
+    // Until both have stopped, nobody starts the file again.
+    apply(&mut job, Command::PieceEnded { piece: 2 });
+    assert!(apply(&mut job, Command::NextPiece).wait);
+    assert!(!apply(&mut job, Command::PieceEnded { piece: 1 }).finalize);
+    let again = apply(&mut job, Command::NextPiece).piece.unwrap();
+    assert_eq!(
+        again.span,
+        Span {
+            start: 0,
+            end: None
+        }
+    );
+}
+
+#[test]
+fn a_segment_answered_with_the_whole_file_gives_its_stretch_back() {
+    let mut job = split_job();
+    // Same version, but a 200 from byte 0: ranges are not honoured.
+    let fx = apply(
+        &mut job,
+        Command::Opened {
+            piece: 2,
+            file: 0,
+            start: 0,
+            total: Some(16 * MIB),
+            validator: version("v1", 16 * MIB),
+            ranges: false,
+        },
+    );
+    assert_eq!(fx.piece, None);
+    // The first connection goes on to the end; nobody splits it again.
+    let fx = piece_arrived(&mut job, 1, 0..MIB);
+    assert_eq!(fx.piece.unwrap().span.end, Some(16 * MIB));
+    apply(&mut job, Command::PieceEnded { piece: 2 });
+    assert_eq!(job.files()[0].splittable(), Some(false));
+    let fx = apply(&mut job, Command::NextPiece);
+    assert!(fx.piece.is_none() && !fx.wait);
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::model::command::Command;
+use crate::engine::model::command::{Command, PieceId};
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, SourceKind, TransferError};
@@ -45,6 +45,10 @@ pub(crate) enum Interrupt {
     Failed(TransferError),
     /// The connection broke while the body was flowing: worth resuming at once.
     Lost(TransferError),
+    /// The piece was taken away (its file restarted on another version, or
+    /// the server did not honour its range): not an error, the connection
+    /// takes another piece.
+    Abandoned,
 }
 
 impl From<TransferError> for Interrupt {
@@ -119,27 +123,43 @@ impl SpeedFloor {
     }
 }
 
-/// The temporary file being written: which file of the job it is, and its
-/// path for error messages.
+/// The temporary file being written: which file of the job it is, which
+/// piece of it this connection fetches, and its path for error messages.
 #[derive(Clone, Copy)]
 pub(crate) struct Target<'a> {
     pub index: usize,
+    pub piece: PieceId,
     pub file: &'a File,
     pub path: &'a Path,
     /// What the bytes are read from (for classifying read errors).
     pub source: SourceKind,
 }
 
-/// Copies `body` into the target from `start`; returns the final length.
+/// Where a copy writes: from `start` to `end` (exclusive; `None`: until the
+/// body ends), from a body that ends at `body_end` when known.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stretch {
+    pub start: u64,
+    pub end: Option<u64>,
+    pub body_end: Option<u64>,
+}
+
+/// Copies `body` into the target from `stretch.start` until the piece's
+/// end (which the model may move down while the copy runs, when another
+/// connection takes the rest) or, for a body of unknown size, its end;
+/// returns where the written bytes end. A body that ends before the piece
+/// does is a lost connection.
 pub(crate) fn copy(
     job: &Job,
     token: &CancelToken,
     target: Target<'_>,
     body: &mut dyn Read,
-    start: u64,
+    stretch: Stretch,
     mut hasher: Option<&mut Sha256>,
     limits: Limits,
 ) -> Result<u64, Interrupt> {
+    let start = stretch.start;
+    let mut end = stretch.end;
     let manager = job.manager().map_err(|_| Interrupt::Stopped)?;
     let mut floor = SpeedFloor::new(limits.low_speed);
     let mut buf = CopyBuffer::take();
@@ -157,14 +177,27 @@ pub(crate) fn copy(
                 || checkpointed.0.elapsed() >= CHECKPOINT_INTERVAL)
             && written > checkpointed.1
         {
-            checkpoint(job, target, written);
+            checkpoint(job, target);
             checkpointed = (Instant::now(), written);
         }
-        let limit = job
+        let mut limit = job
             .shared
             .throttle
             .chunk_size(CHUNK)
             .min(manager.throttle.chunk_size(CHUNK));
+        if let Some(end) = end {
+            if written >= end {
+                crate::sys::start_writeback(target.file, writeback_from, written - writeback_from);
+                if Some(end) == stretch.body_end {
+                    // Read the body's end, so that its connection can serve
+                    // the next request; a body cut short by a split is
+                    // dropped instead (its connection closes).
+                    let _ = body.read(&mut buf[..1]);
+                }
+                return Ok(written);
+            }
+            limit = limit.min(usize::try_from(end - written).unwrap_or(usize::MAX));
+        }
         let n = match body.read(&mut buf[..limit]) {
             // A stop shuts the connection down: its EOF or error is not the source's.
             _ if token.is_cancelled() => return Err(Interrupt::Stopped),
@@ -172,6 +205,9 @@ pub(crate) fn copy(
                 // Write the tail back now, while the job moves on: the
                 // fsync before the file counts then has little left to do.
                 crate::sys::start_writeback(target.file, writeback_from, written - writeback_from);
+                if let Some(end) = end.filter(|&e| written < e) {
+                    return Err(Interrupt::Lost(TransferError::short_body(written, end)));
+                }
                 return Ok(written);
             }
             Ok(n) => n,
@@ -198,7 +234,10 @@ pub(crate) fn copy(
         }
         floor.add(n as u64, wait)?;
         let chunk = &buf[..n];
-        let result = if is_zero(chunk) {
+        // Holes only where one connection writes a file from start to end
+        // (a local source): beside other writers, growing the file with
+        // set_len could cut off what they wrote past it.
+        let result = if target.source == SourceKind::Local && is_zero(chunk) {
             target.file.set_len(written + n as u64)
         } else {
             target.file.write_all_at(chunk, written)
@@ -209,10 +248,21 @@ pub(crate) fn copy(
         }
         let range = written..written + n as u64;
         written = range.end;
-        job.apply_quietly(Command::Arrived {
-            file: target.index,
-            range,
-        });
+        let piece = job
+            .apply_and(
+                Command::Arrived {
+                    piece: target.piece,
+                    file: target.index,
+                    range,
+                },
+                |_, fx| fx.piece,
+            )
+            .ok()
+            .flatten();
+        match piece {
+            Some(p) => end = p.span.end,
+            None => return Err(Interrupt::Abandoned),
+        }
         if written - writeback_from >= WRITEBACK_BYTES {
             crate::sys::start_writeback(target.file, writeback_from, written - writeback_from);
             writeback_from = written;
@@ -224,17 +274,26 @@ pub(crate) fn copy(
     }
 }
 
-/// Makes the first `written` bytes durable: fsync the data first, then
-/// record them (so a recorded range never holds bytes that are not on disk).
-/// Best effort: a failed checkpoint only means more bytes to fetch again.
-pub(crate) fn checkpoint(job: &Job, target: Target<'_>, written: u64) {
+/// Makes the bytes of the file that have arrived durable: note them, fsync
+/// the data, then record them (so a recorded range never holds bytes that
+/// are not on disk). Every connection of the file writes before it records
+/// arrival, so the fsync covers all that was noted. Best effort: a failed
+/// checkpoint only means more bytes to fetch again.
+pub(crate) fn checkpoint(job: &Job, target: Target<'_>) {
+    let arrived = job.read(|m| {
+        m.files()
+            .get(target.index)
+            .map(|f| f.ledger().arrived().clone())
+    });
+    let Some(ranges) = arrived else {
+        return;
+    };
     if target.file.sync_data().is_err() {
         return;
     }
-    // The fsync covers every byte written to the file so far.
     job.apply_quietly(Command::Durable {
         file: target.index,
-        range: 0..written,
+        ranges,
     });
 }
 
@@ -244,7 +303,7 @@ fn is_zero(buf: &[u8]) -> bool {
         .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
 }
 
-fn sleep_unless_cancelled(token: &CancelToken, wait: Duration) -> Result<(), Interrupt> {
+pub(crate) fn sleep_unless_cancelled(token: &CancelToken, wait: Duration) -> Result<(), Interrupt> {
     let until = Instant::now() + wait;
     loop {
         if token.is_cancelled() {

@@ -954,7 +954,7 @@ impl Job {
     /// manager's cap still allows (taken now; `release_connections` gives
     /// them back).
     pub(crate) fn connections_for_run(&self) -> usize {
-        let wanted = self.read(|m| (m.max_connections() as usize).min(m.incomplete_files().max(1)));
+        let wanted = self.read(JobModel::useful_connections);
         let Some(manager) = self.shared.manager.upgrade() else {
             return 1;
         };

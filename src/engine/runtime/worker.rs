@@ -1,6 +1,8 @@
-//! The transfer of one job: a worker thread that runs the planner's pieces
-//! one after another, over one connection pool, until none is left, the
-//! job fails, or its token is cancelled.
+//! The transfer of one job: a worker that runs the planner's pieces over
+//! several connections (threads sharing one connection pool), until none is
+//! left, the job fails, or its token is cancelled. A piece is a stretch of
+//! one file: a whole file, or a segment of a large one; the last connection
+//! to finish a piece of a file verifies and keeps the file.
 //!
 //! The worker never writes the job's data: it tells the model what happened
 //! (`Opened`, `Arrived`, `Durable`, `FileDone`, `RunEnded`, …) and the model
@@ -17,7 +19,8 @@ use parking_lot::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::model::command::{Command, RunId};
+use crate::engine::model::command::{Command, Piece, PieceId, RunId};
+use crate::engine::model::ledger::Span;
 use crate::engine::runtime::copy::{self, Interrupt, Limits, Target, CHUNK};
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::Job;
@@ -35,21 +38,30 @@ const GOOD_ATTEMPT: u64 = 64 * 1024;
 /// Resumes in a row that delivered little before the error counts.
 const MAX_POOR_RESUMES: u32 = 5;
 
-/// What the worker needs to know about the next file, copied out of the model.
+/// How long a connection with nothing to do yet waits before it asks again.
+const WAIT_FOR_WORK: Duration = Duration::from_millis(20);
+
+/// What a connection needs to know about its piece, copied out of the model.
 struct FileTask {
     index: usize,
+    piece: PieceId,
     source: Source,
     local: PathBuf,
     sha256: Option<[u8; 32]>,
     limits: Limits,
 }
 
-/// What the model says of a file when an attempt starts.
-struct FileState {
-    offset: u64,
+/// What the model says of a piece and its file when an attempt starts.
+struct PieceState {
+    piece: Piece,
     temp: Option<PathBuf>,
     validator: Option<Validator>,
+    /// Where the bytes the ledger holds end.
+    arrived_end: u64,
 }
+
+/// A SHA-256 state that has seen the file's bytes from 0 to `at`.
+type RunningHash = Option<(u64, Sha256)>;
 
 impl FileTask {
     fn kind(&self) -> SourceKind {
@@ -59,22 +71,33 @@ impl FileTask {
         }
     }
 
-    /// Where the file's bytes that arrived from 0 on end.
-    fn offset(&self, job: &Job) -> u64 {
-        job.read(|m| m.files()[self.index].ledger().contiguous_end())
+    /// Where the piece's next byte is; `None` once it was taken away.
+    fn position(&self, job: &Job) -> Option<u64> {
+        job.read(|m| m.piece(self.piece).map(|p| p.span.start))
     }
 
-    /// The file's current state in the model.
-    fn state(&self, job: &Job) -> FileState {
+    /// The piece and its file as the model has them; `Abandoned` once the
+    /// piece was taken away.
+    fn state(&self, job: &Job) -> Result<PieceState, Interrupt> {
         job.read(|m| {
+            let piece = m.piece(self.piece)?;
             let f = &m.files()[self.index];
-            FileState {
-                offset: f.ledger().contiguous_end(),
+            Some(PieceState {
+                piece,
                 temp: f.temp().map(Path::to_path_buf),
                 validator: f.validator().cloned(),
-            }
+                arrived_end: f.ledger().arrived().end(),
+            })
         })
+        .ok_or(Interrupt::Abandoned)
     }
+}
+
+/// The model's answer to a connection asking for work.
+enum Next {
+    Fetch(FileTask),
+    Wait,
+    Done,
 }
 
 /// Runs a job until its files are transferred, it fails, or it is stopped,
@@ -129,6 +152,7 @@ fn connection(
         Err(Interrupt::Failed(e) | Interrupt::Lost(e)) => {
             failure.lock().get_or_insert(e);
         }
+        Err(Interrupt::Abandoned) => {}
     }
 }
 
@@ -145,47 +169,68 @@ fn run_pieces(
         if failure.lock().is_some() {
             return Ok(()); // another connection failed: no new piece
         }
-        let Some(task) = next_task(job) else {
-            return Ok(());
+        let task = match next_task(job) {
+            Next::Fetch(task) => task,
+            Next::Wait => {
+                copy::sleep_unless_cancelled(token, WAIT_FOR_WORK)?;
+                continue;
+            }
+            Next::Done => return Ok(()),
         };
-        let identity = transfer_file(job, token, &task, session)?;
-        make_durable(job, &task, identity)?;
-        job.apply_quietly(Command::FileDone { file: task.index });
+        let fetched = fetch_piece(job, token, &task, session);
+        // Always said, so that the piece's stretch is free again and the
+        // last piece of a file knows it is the last.
+        let finalize = job
+            .apply_and(Command::PieceEnded { piece: task.piece }, |_, fx| {
+                fx.finalize
+            })
+            .unwrap_or(false);
+        let hash = match fetched {
+            Ok(hash) => hash,
+            Err(Interrupt::Abandoned) => continue,
+            Err(other) => return Err(other),
+        };
+        if finalize {
+            keep_file(job, &task, hash)?;
+            job.apply_quietly(Command::FileDone { file: task.index });
+        }
     }
 }
 
-/// Asks the model for the next piece; `None` when the job is transferred
-/// or the run is being stopped.
-fn next_task(job: &Job) -> Option<FileTask> {
+/// Asks the model for the next piece.
+fn next_task(job: &Job) -> Next {
     job.apply_and(Command::NextPiece, |m, fx| {
-        fx.piece.map(|piece| {
-            let f = &m.files()[piece.file];
-            let (bytes_per_second, seconds) = m.low_speed_limit();
-            FileTask {
-                index: piece.file,
-                source: f.source().clone(),
-                local: f.local().to_path_buf(),
-                sha256: f.sha256(),
-                limits: Limits {
-                    max_download_size: Some(m.max_download_size()).filter(|&n| n > 0),
-                    low_speed: (bytes_per_second > 0 && seconds > 0)
-                        .then(|| (bytes_per_second, Duration::from_secs(u64::from(seconds)))),
-                },
-            }
+        let Some(piece) = fx.piece else {
+            return if fx.wait { Next::Wait } else { Next::Done };
+        };
+        let f = &m.files()[piece.file];
+        let (bytes_per_second, seconds) = m.low_speed_limit();
+        Next::Fetch(FileTask {
+            index: piece.file,
+            piece: piece.id,
+            source: f.source().clone(),
+            local: f.local().to_path_buf(),
+            sha256: f.sha256(),
+            limits: Limits {
+                max_download_size: Some(m.max_download_size()).filter(|&n| n > 0),
+                low_speed: (bytes_per_second > 0 && seconds > 0)
+                    .then(|| (bytes_per_second, Duration::from_secs(u64::from(seconds)))),
+            },
         })
     })
-    .ok()
-    .flatten()
+    .unwrap_or(Next::Done)
 }
 
-/// Opens (or reuses) the temporary file and cuts it to `offset`; returns the
-/// file, its path and the offset it really holds.
+/// Opens (or reuses) the temporary file. It is never cut: bytes the ledger
+/// does not hold are fetched again over whatever is there, and a file is
+/// cut to its size when it is kept. A file shorter than the ledger says
+/// (lost with a crash) makes the ledger forget what lies past its end.
 fn open_temp(
     job: &Job,
     task: &FileTask,
     current: Option<&Path>,
-    offset: u64,
-) -> Result<(File, PathBuf, u64), TransferError> {
+    arrived_end: u64,
+) -> Result<(File, PathBuf), TransferError> {
     if let Some(temp) = current {
         match partial::reopen(temp) {
             Ok(file) => {
@@ -193,13 +238,21 @@ fn open_temp(
                     .metadata()
                     .map_err(|e| TransferError::local_io("reading", temp, &e))?
                     .len();
-                let keep = offset.min(len);
-                file.set_len(keep)
-                    .map_err(|e| TransferError::local_io("truncating", temp, &e))?;
-                return Ok((file, temp.to_path_buf(), keep));
+                if len < arrived_end {
+                    job.apply_quietly(Command::TempCut {
+                        file: task.index,
+                        len,
+                    });
+                }
+                return Ok((file, temp.to_path_buf()));
             }
-            // The temporary file vanished: start this file again.
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            // The temporary file vanished: its bytes are gone.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                job.apply_quietly(Command::TempCut {
+                    file: task.index,
+                    len: 0,
+                });
+            }
             Err(e) => return Err(TransferError::local_io("reopening", temp, &e)),
         }
     }
@@ -210,11 +263,11 @@ fn open_temp(
         file: task.index,
         path: temp.clone(),
     });
-    Ok((file, temp, 0))
+    Ok((file, temp))
 }
 
 /// Which file on disk a temporary file is (device and inode), to see that
-/// it is still the one at its path when the transfer ends.
+/// it is still the one at its path when a piece ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Identity(u64, u64);
 
@@ -225,22 +278,26 @@ impl Identity {
     }
 }
 
-/// Transfers one file; a connection lost after data flowed is resumed at
-/// once with a range request, as long as the attempts keep delivering.
-/// Returns the identity of the temporary file written.
-fn transfer_file(
+/// Fetches one piece; a connection lost after data flowed is resumed at
+/// once with a range request at the piece's next byte, as long as the
+/// attempts keep delivering. Returns the SHA-256 state if this connection
+/// hashed the file from its first byte.
+fn fetch_piece(
     job: &Job,
     token: &CancelToken,
     task: &FileTask,
     session: &Session,
-) -> Result<Identity, Interrupt> {
+) -> Result<RunningHash, Interrupt> {
     let mut poor_resumes = 0;
-    let mut hasher = None;
+    let mut hash = None;
     loop {
-        let before = task.offset(job);
-        match transfer_attempt(job, token, task, session, &mut hasher) {
+        let before = task.position(job).ok_or(Interrupt::Abandoned)?;
+        match fetch_attempt(job, token, task, session, &mut hash) {
             Err(Interrupt::Lost(err)) => {
-                let delivered = task.offset(job).saturating_sub(before);
+                let delivered = task
+                    .position(job)
+                    .ok_or(Interrupt::Abandoned)?
+                    .saturating_sub(before);
                 if delivered < GOOD_ATTEMPT {
                     poor_resumes += 1;
                 }
@@ -251,30 +308,28 @@ fn transfer_file(
                     poor_resumes = 0;
                 }
             }
-            other => return other,
+            Err(other) => return Err(other),
+            Ok(()) => return Ok(hash),
         }
     }
 }
 
-/// One connection's worth of a file: open the source where the file's
-/// bytes end (or restart it), then copy until the end or an error.
-/// `hasher` carries the SHA-256 state between attempts: `(offset, state)`.
-fn transfer_attempt(
+/// One connection's worth of a piece: open the source at the piece's next
+/// byte (or restart the file), then copy until the piece's end or an error.
+/// `hash` carries the SHA-256 state between attempts.
+fn fetch_attempt(
     job: &Job,
     token: &CancelToken,
     task: &FileTask,
     session: &Session,
-    hasher: &mut Option<(u64, Sha256)>,
-) -> Result<Identity, Interrupt> {
-    let state = task.state(job);
-    let opened = open_source(
-        job,
-        token,
-        task,
-        session,
-        state.offset,
-        state.validator.as_ref(),
-    )?;
+    hash: &mut RunningHash,
+) -> Result<(), Interrupt> {
+    let state = task.state(job)?;
+    let asked = state.piece.span;
+    if asked.end == Some(asked.start) {
+        return Ok(()); // every byte is there: only the checks are left
+    }
+    let opened = open_source(job, token, task, session, asked, state.validator.as_ref())?;
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
     }
@@ -284,111 +339,102 @@ fn transfer_attempt(
             return Err(copy::too_large(task.index, max).into());
         }
     }
-    let (temp, temp_path, start) = open_temp(job, task, state.temp.as_deref(), opened.start)?;
-    job.apply_quietly(Command::Opened {
-        file: task.index,
-        start,
-        total: opened.total,
-        validator: opened.validator.clone(),
-    });
+    let (temp, temp_path) = open_temp(job, task, state.temp.as_deref(), state.arrived_end)?;
+    let piece = job
+        .apply_and(
+            Command::Opened {
+                piece: task.piece,
+                file: task.index,
+                start: opened.start,
+                total: opened.total,
+                validator: opened.validator.clone(),
+                ranges: opened.ranges,
+            },
+            |_, fx| fx.piece,
+        )
+        .ok()
+        .flatten()
+        .ok_or(Interrupt::Abandoned)?;
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
     }
-    let mut total = opened.total;
+    let start = piece.span.start;
     let mut body = opened.body;
-    if start < opened.start {
-        // The temporary file holds less than the source would resume from.
-        let reopened = open_source(job, token, task, session, start, opened.validator.as_ref())?;
-        if reopened.start != start {
-            temp.set_len(reopened.start)
-                .map_err(|e| TransferError::local_io("truncating", &temp_path, &e))?;
-        }
-        job.apply_quietly(Command::Opened {
-            file: task.index,
-            start: reopened.start,
-            total: reopened.total,
-            validator: reopened.validator,
-        });
-        total = reopened.total;
-        body = reopened.body;
-    }
-    let start = task.offset(job);
-    let mut sha = match (task.sha256, hasher.take()) {
+    // Hash as the bytes pass when this connection has seen every byte
+    // before them; otherwise the file is hashed from disk when it is kept.
+    let mut sha = match (task.sha256, hash.take()) {
         (None, _) => None,
         (Some(_), Some((at, state))) if at == start => Some(state),
-        (Some(_), _) => Some(hash_prefix(&temp, &temp_path, start)?),
+        (Some(_), _) if start == 0 => Some(Sha256::new()),
+        (Some(_), _) => None,
     };
     let target = Target {
         index: task.index,
+        piece: task.piece,
         file: &temp,
         path: &temp_path,
         source: task.kind(),
+    };
+    let stretch = copy::Stretch {
+        start,
+        end: piece.span.end,
+        body_end: opened.end,
     };
     let result = copy::copy(
         job,
         token,
         target,
         &mut *body,
-        start,
+        stretch,
         sha.as_mut(),
         task.limits,
     );
     if job.persistent() && matches!(result, Err(Interrupt::Stopped)) {
         // Suspend, close or preemption: keep every byte written so far.
-        copy::checkpoint(job, target, task.offset(job));
-    }
-    if let Some(state) = sha {
-        *hasher = Some((task.offset(job), state));
+        copy::checkpoint(job, target);
     }
     let written = result?;
-    match total {
-        Some(total) if written != total => {
-            return Err(Interrupt::Lost(TransferError::short_body(written, total)))
-        }
-        Some(_) => {}
-        None => job.apply_quietly(Command::Sized {
+    if let Some(state) = sha {
+        *hash = Some((written, state));
+    }
+    if piece.span.end.is_none() {
+        job.apply_quietly(Command::Sized {
             file: task.index,
             len: written,
-        }),
+        });
     }
-    if let (Some(expected), Some((_, state))) = (task.sha256, hasher.take()) {
-        let actual: [u8; 32] = state.finalize().into();
-        if actual != expected {
-            // Delete the data so the next attempt fetches it afresh. A
-            // temporary file that cannot be deleted stays recorded (so that
-            // cancel reports it); the next attempt truncates it anyway.
-            let temp_removed = partial::remove(&temp_path).is_ok();
-            job.apply_quietly(Command::Discarded {
-                file: task.index,
-                temp_removed,
-            });
-            return Err(TransferError::fatal(
-                HResult(QM_BG_E_VALIDATION_FAILED),
-                ErrorContext::RemoteFile,
-                format!(
-                    "file {} failed validation: SHA-256 {} expected, {} received",
-                    task.index,
-                    hex(&expected),
-                    hex(&actual)
-                ),
-            )
-            .into());
-        }
-    }
-    let meta = temp
+    // The temporary file must still be the one written: not deleted, not
+    // replaced (`complete` would otherwise fail after the job said
+    // TRANSFERRED). A vanished file is discarded: the job goes to ERROR,
+    // and a resume fetches the file afresh.
+    let written_to = temp
         .metadata()
         .map_err(|e| TransferError::local_io("reading", &temp_path, &e))?;
-    Ok(Identity::of(&meta))
+    let now = std::fs::symlink_metadata(&temp_path)
+        .ok()
+        .map(|m| Identity::of(&m));
+    if now != Some(Identity::of(&written_to)) {
+        job.apply_quietly(Command::Discarded {
+            file: task.index,
+            temp_removed: now.is_none(),
+        });
+        let gone = std::io::Error::new(
+            ErrorKind::NotFound,
+            "the temporary file was removed or replaced during the transfer",
+        );
+        return Err(TransferError::local_io("keeping", &temp_path, &gone).into());
+    }
+    Ok(())
 }
 
-/// Opens the file's source at `offset`, telling the model where redirects
-/// led (whether followed or refused).
+/// Opens the file's source for the piece's stretch, telling the model
+/// where redirects led (whether followed or refused).
 fn open_source(
     job: &Job,
     token: &CancelToken,
     task: &FileTask,
     session: &Session,
-    offset: u64,
+    span: Span,
     validator: Option<&Validator>,
 ) -> Result<Opened, TransferError> {
     let redirected = |url: &str| {
@@ -397,7 +443,7 @@ fn open_source(
             url: url.to_string(),
         })
     };
-    match session.open(token, &task.source, offset, validator) {
+    match session.open(token, &task.source, span.start, span.end, validator) {
         Ok(opened) => {
             if let Some(url) = &opened.final_url {
                 redirected(url);
@@ -417,7 +463,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A hasher that has already seen the first `len` bytes of the temporary file.
+/// A hasher that has seen the first `len` bytes of the temporary file.
 fn hash_prefix(temp: &File, path: &Path, len: u64) -> Result<Sha256, TransferError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -432,33 +478,59 @@ fn hash_prefix(temp: &File, path: &Path, len: u64) -> Result<Sha256, TransferErr
     Ok(hasher)
 }
 
-/// Before a file counts as transferred, its temporary file must still be
-/// the one written (not deleted, not replaced: `complete` would otherwise
-/// fail after the job said TRANSFERRED), and with a state directory its
-/// data is fsynced, so that `complete` after a crash renames whole files.
-/// A vanished file is discarded: the job goes to ERROR, and a resume
-/// fetches the file afresh.
-fn make_durable(job: &Job, task: &FileTask, written: Identity) -> Result<(), Interrupt> {
-    let Some(path) = task.state(job).temp else {
+/// Every byte of the file has arrived: cut the temporary file to the
+/// file's size (a restart may have left longer data of another version),
+/// check its SHA-256 (with the state of a connection that saw every byte,
+/// else from disk), and with a state directory fsync it, so that
+/// `complete` after a crash renames whole files. A failed check discards
+/// the data, so that the next attempt fetches it afresh.
+fn keep_file(job: &Job, task: &FileTask, hash: RunningHash) -> Result<(), Interrupt> {
+    let (temp_path, total) = job.read(|m| {
+        let f = &m.files()[task.index];
+        (f.temp().map(Path::to_path_buf), f.ledger().total())
+    });
+    let (Some(path), Some(total)) = (temp_path, total) else {
         return Ok(());
     };
-    let now = std::fs::symlink_metadata(&path)
-        .ok()
-        .map(|m| Identity::of(&m));
-    if now != Some(written) {
-        job.apply_quietly(Command::Discarded {
-            file: task.index,
-            temp_removed: now.is_none(),
-        });
-        let gone = std::io::Error::new(
-            ErrorKind::NotFound,
-            "the temporary file was removed or replaced during the transfer",
-        );
-        return Err(TransferError::local_io("keeping", &path, &gone).into());
+    let temp =
+        partial::reopen(&path).map_err(|e| TransferError::local_io("reopening", &path, &e))?;
+    let len = temp
+        .metadata()
+        .map_err(|e| TransferError::local_io("reading", &path, &e))?
+        .len();
+    if len != total {
+        temp.set_len(total)
+            .map_err(|e| TransferError::local_io("truncating", &path, &e))?;
+    }
+    if let Some(expected) = task.sha256 {
+        let state = match hash {
+            Some((at, state)) if at == total => state,
+            _ => hash_prefix(&temp, &path, total)?,
+        };
+        let actual: [u8; 32] = state.finalize().into();
+        if actual != expected {
+            // A temporary file that cannot be deleted stays recorded (so
+            // that cancel reports it); the next attempt overwrites it.
+            let temp_removed = partial::remove(&path).is_ok();
+            job.apply_quietly(Command::Discarded {
+                file: task.index,
+                temp_removed,
+            });
+            return Err(TransferError::fatal(
+                HResult(QM_BG_E_VALIDATION_FAILED),
+                ErrorContext::RemoteFile,
+                format!(
+                    "file {} failed validation: SHA-256 {} expected, {} received",
+                    task.index,
+                    hex(&expected),
+                    hex(&actual)
+                ),
+            )
+            .into());
+        }
     }
     if job.persistent() {
-        partial::reopen(&path)
-            .and_then(|f| f.sync_data())
+        temp.sync_data()
             .map_err(|e| TransferError::local_io("syncing", &path, &e))?;
     }
     Ok(())

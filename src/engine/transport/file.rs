@@ -55,6 +55,10 @@ pub(crate) fn open(
         start,
         total: Some(meta.len()),
         validator: Some(validator),
+        end: Some(meta.len()),
+        // Local files are read by one connection: a disk gains nothing
+        // from several readers of one file.
+        ranges: false,
         body: Box::new(file.take(meta.len() - start)),
         final_url: None,
     })

@@ -1,8 +1,9 @@
 //! HTTP and HTTPS sources, on ureq 3 (blocking HTTP/1.1) over rustls.
 //!
-//! Resume is byte-exact or it restarts: a range request carries `If-Range`
-//! with the strong ETag (or Last-Modified) seen first; a 206 counts only if
-//! its Content-Range starts where we asked and its total is the one we know;
+//! Resume is byte-exact or it restarts: a range request (`bytes=a-` or, for
+//! a segment, `bytes=a-b`) carries `If-Range` with the strong ETag (or
+//! Last-Modified) seen first; a 206 counts only if its Content-Range is
+//! exactly the range asked for and its total is the one we know;
 //! anything else (a 200, a changed validator, a bad Content-Range) restarts
 //! the file from zero with a plain request. No `Accept-Encoding` is ever
 //! sent, so bytes on the wire are bytes of the file.
@@ -59,11 +60,13 @@ pub(crate) enum ResumeDecision {
     Fail,
 }
 
-/// Decides what the answer `status` + `headers` to `Range: bytes=offset-`
-/// with `If-Range` from `known` means. Pure: the rules of the module
+/// Decides what the answer `status` + `headers` to a range request for
+/// the bytes from `offset` to `end` (exclusive; `None`: to the end) with
+/// `If-Range` from `known` means. Pure: the rules of the module
 /// documentation, testable without a server.
 pub(crate) fn decide_resume(
     offset: u64,
+    end: Option<u64>,
     known: &HttpValidator,
     status: u16,
     headers: &HeaderMap,
@@ -76,7 +79,8 @@ pub(crate) fn decide_resume(
                     if seen.same_version_as(known)
                         && r.start == offset
                         && r.total.is_some()
-                        && r.total == known.total =>
+                        && r.total == known.total
+                        && Some(r.end + 1) == end.or(known.total) =>
                 {
                     ResumeDecision::Resume
                 }
@@ -109,11 +113,13 @@ impl Client {
         Ok(Client { agent, options })
     }
 
-    /// Opens `url` at `offset`; see the module documentation for the rules.
+    /// Opens `url` at `offset` for the bytes up to `end` (`None`: to the
+    /// end); see the module documentation for the rules.
     pub(crate) fn open(
         &self,
         url: &str,
         offset: u64,
+        end: Option<u64>,
         previous: Option<&Validator>,
     ) -> Result<Opened, TransferError> {
         let known = match previous {
@@ -121,26 +127,37 @@ impl Client {
             _ => None,
         };
         // Resuming needs something to tie the bytes we have to the server's:
-        // without a validator the only safe choice is to start again.
+        // without a validator the only safe choice is to start again. A
+        // request for the whole file needs no range.
+        let end = end.filter(|&e| known.is_some_and(|k| k.total != Some(e)));
         let resume = known
             .and_then(|v| v.if_range().map(|tag| (tag, v)))
-            .filter(|_| offset > 0);
+            .filter(|_| offset > 0 || end.is_some());
         let Some((tag, known)) = resume else {
             return self.fetch_whole(url);
         };
-        let (response, final_url) = self.send(url, Some((offset, tag)), offset)?;
+        let range = Range { offset, end, tag };
+        let (response, final_url) = self.send(url, Some(range), offset)?;
         let decision = decide_resume(
             offset,
+            end,
             known,
             response.status().as_u16(),
             response.headers(),
         );
         let mut opened = match decision {
-            ResumeDecision::Resume => opened(response, offset, known.total, known.clone()),
+            ResumeDecision::Resume => {
+                let mut o = opened(response, offset, known.total, known.clone());
+                o.end = end.or(known.total);
+                o.ranges = true;
+                o
+            }
             ResumeDecision::Complete => Opened {
                 start: offset,
                 total: Some(offset),
                 validator: previous.cloned(),
+                end: Some(offset),
+                ranges: true,
                 body: Box::new(std::io::empty()),
                 final_url: None,
             },
@@ -176,7 +193,7 @@ impl Client {
     fn send(
         &self,
         url: &str,
-        range: Option<(u64, &str)>,
+        range: Option<Range<'_>>,
         offset: u64,
     ) -> Result<(Response<Body>, String), TransferError> {
         let home = origin(url);
@@ -244,7 +261,7 @@ impl Client {
     fn request(
         &self,
         url: &str,
-        range: Option<(u64, &str)>,
+        range: Option<Range<'_>>,
         offset: u64,
         trusted: bool,
     ) -> Result<Response<Body>, TransferError> {
@@ -263,10 +280,11 @@ impl Client {
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             request = request.header("Authorization", format!("Basic {token}"));
         }
-        if let Some((from, tag)) = range {
+        if let Some(range) = range {
+            let last = range.end.map(|e| (e - 1).to_string()).unwrap_or_default();
             request = request
-                .header("Range", format!("bytes={from}-"))
-                .header("If-Range", tag);
+                .header("Range", format!("bytes={}-{last}", range.offset))
+                .header("If-Range", range.tag);
         }
         request
             .call()
@@ -299,11 +317,30 @@ fn resolve_location(base: &str, location: &str) -> String {
     format!("{scheme}://{authority}{dir}{location}")
 }
 
+/// The bytes a request asks for: from `offset` to `end` (exclusive;
+/// `None`: to the end), of the version `tag` names (`If-Range`).
+#[derive(Clone, Copy)]
+struct Range<'a> {
+    offset: u64,
+    end: Option<u64>,
+    tag: &'a str,
+}
+
 /// A response carrying the whole file from byte 0.
 fn opened_whole(response: Response<Body>) -> Opened {
     let total = response.body().content_length();
     let validator = HttpValidator::from_headers(response.headers(), total);
-    opened(response, 0, total, validator)
+    let ranges = response
+        .headers()
+        .get_all("accept-ranges")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"));
+    let mut o = opened(response, 0, total, validator);
+    o.end = total;
+    o.ranges = ranges;
+    o
 }
 
 fn opened(
@@ -316,14 +353,18 @@ fn opened(
         start,
         total,
         validator: Some(Validator::Http(validator)),
+        end: None,
+        ranges: false,
         body: Box::new(response.into_body().into_reader()),
         final_url: None,
     }
 }
 
-/// A parsed `Content-Range: bytes START-END/TOTAL` (TOTAL may be `*`).
+/// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL
+/// may be `*`).
 struct ContentRange {
     start: u64,
+    end: u64,
     total: Option<u64>,
 }
 
@@ -341,7 +382,7 @@ fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
     if end < start || total.is_some_and(|t| end >= t) {
         return None;
     }
-    Some(ContentRange { start, total })
+    Some(ContentRange { start, end, total })
 }
 
 /// The size in a 416's `Content-Range: bytes */SIZE`.
@@ -478,10 +519,13 @@ mod tests {
     fn a_206_counts_only_with_the_exact_range_of_the_same_version() {
         let v = known("\"v1\"", 1000);
         let good = headers(&[("content-range", "bytes 400-999/1000"), ("etag", "\"v1\"")]);
-        assert_eq!(decide_resume(400, &v, 206, &good), ResumeDecision::Resume);
+        assert_eq!(
+            decide_resume(400, None, &v, 206, &good),
+            ResumeDecision::Resume
+        );
         let no_etag = headers(&[("content-range", "bytes 400-999/1000")]);
         assert_eq!(
-            decide_resume(400, &v, 206, &no_etag),
+            decide_resume(400, None, &v, 206, &no_etag),
             ResumeDecision::Resume
         );
         for bad in [
@@ -493,7 +537,7 @@ mod tests {
             HeaderMap::new(),
         ] {
             assert_eq!(
-                decide_resume(400, &v, 206, &bad),
+                decide_resume(400, None, &v, 206, &bad),
                 ResumeDecision::Restart,
                 "{bad:?}"
             );
@@ -501,33 +545,64 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_counts_only_with_its_exact_end() {
+        let v = known("\"v1\"", 1000);
+        let segment = headers(&[("content-range", "bytes 400-499/1000")]);
+        assert_eq!(
+            decide_resume(400, Some(500), &v, 206, &segment),
+            ResumeDecision::Resume
+        );
+        // More or less than asked, or the rest of the file when a segment
+        // was asked: the bytes past the segment would be another's.
+        assert_eq!(
+            decide_resume(400, Some(600), &v, 206, &segment),
+            ResumeDecision::Restart
+        );
+        assert_eq!(
+            decide_resume(400, None, &v, 206, &segment),
+            ResumeDecision::Restart
+        );
+        let to_the_end = headers(&[("content-range", "bytes 400-999/1000")]);
+        assert_eq!(
+            decide_resume(400, Some(500), &v, 206, &to_the_end),
+            ResumeDecision::Restart
+        );
+        // A 416 to a segment is never "done".
+        let at_end = headers(&[("content-range", "bytes */1000")]);
+        assert_eq!(
+            decide_resume(400, Some(500), &v, 416, &at_end),
+            ResumeDecision::Restart
+        );
+    }
+
+    #[test]
     fn a_200_restarts_a_416_at_the_end_is_done_and_errors_fail() {
         let v = known("\"v1\"", 1000);
         assert_eq!(
-            decide_resume(400, &v, 200, &HeaderMap::new()),
+            decide_resume(400, None, &v, 200, &HeaderMap::new()),
             ResumeDecision::Whole
         );
         let at_end = headers(&[("content-range", "bytes */1000")]);
         assert_eq!(
-            decide_resume(1000, &v, 416, &at_end),
+            decide_resume(1000, None, &v, 416, &at_end),
             ResumeDecision::Complete
         );
         assert_eq!(
-            decide_resume(1000, &v, 416, &HeaderMap::new()),
+            decide_resume(1000, None, &v, 416, &HeaderMap::new()),
             ResumeDecision::Complete
         );
         let other_size = headers(&[("content-range", "bytes */500")]);
         assert_eq!(
-            decide_resume(1000, &v, 416, &other_size),
+            decide_resume(1000, None, &v, 416, &other_size),
             ResumeDecision::Restart
         );
         assert_eq!(
-            decide_resume(400, &v, 416, &at_end),
+            decide_resume(400, None, &v, 416, &at_end),
             ResumeDecision::Restart
         );
         for status in [404, 412, 500, 503] {
             assert_eq!(
-                decide_resume(400, &v, status, &HeaderMap::new()),
+                decide_resume(400, None, &v, status, &HeaderMap::new()),
                 ResumeDecision::Fail
             );
         }

@@ -45,14 +45,16 @@ impl Session {
         }
     }
 
-    /// Opens `source` at `offset`. `previous` is the validator seen when the
-    /// partial data was written; a different one restarts the file (the
-    /// returned `start` is then 0).
+    /// Opens `source` at `offset`, for the bytes up to `end` (exclusive;
+    /// `None`: to the end of the source). `previous` is the validator seen
+    /// when the partial data was written; a different one restarts the file
+    /// (the returned `start` is then 0, and the body runs to the end).
     pub(crate) fn open(
         &self,
         token: &CancelToken,
         source: &Source,
         offset: u64,
+        end: Option<u64>,
         previous: Option<&Validator>,
     ) -> Result<Opened, TransferError> {
         match source {
@@ -67,7 +69,7 @@ impl Session {
                     }
                     slot.clone().expect("the client was just built")
                 };
-                client.open(url, offset, previous)
+                client.open(url, offset, end, previous)
             }
         }
     }

@@ -154,6 +154,12 @@ pub(crate) struct Opened {
     pub total: Option<u64>,
     /// This version's identity.
     pub validator: Option<Validator>,
+    /// Where the body ends, when known (the end of the range asked for, or
+    /// the total): reading it to there leaves the connection reusable.
+    pub end: Option<u64>,
+    /// The server answers range requests (`Accept-Ranges: bytes`, or a 206):
+    /// the file can be fetched in segments.
+    pub ranges: bool,
     /// The bytes from `start` on.
     pub body: Box<dyn Read + Send>,
     /// The URL the bytes came from, when redirects led elsewhere.

@@ -27,6 +27,15 @@ impl Validator {
         .to_string()
     }
 
+    /// True when a transfer of this version can continue from an offset:
+    /// a remote file needs something to send in `If-Range`.
+    pub(crate) fn can_resume(&self) -> bool {
+        match self {
+            Validator::Local { .. } => true,
+            Validator::Http(v) => v.if_range().is_some(),
+        }
+    }
+
     /// A validator from its JSON; `None` if unreadable (the file then restarts).
     pub(crate) fn from_json(text: &str) -> Option<Validator> {
         let v: serde_json::Value = serde_json::from_str(text).ok()?;
