@@ -172,9 +172,9 @@ pub struct JobOptions {
     #[arg(long, value_name = "SECS", help_heading = "Job options")]
     pub no_progress_timeout: Option<u32>,
 
-    /// How many files of the job transfer at once, each on its own
-    /// connection (library default 6; with `transfer` also the cap per
-    /// server)
+    /// How many connections the job uses at once: that many of its files,
+    /// or segments of a large one (library default 6; with `transfer` also
+    /// the cap per server)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Job options")]
     pub connections: Option<u32>,
 

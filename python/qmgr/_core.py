@@ -973,7 +973,8 @@ class Job(_Closable):
     max_connections = _uint32_property(
         "max_connections",
         "How many connections the job may use at once (default 6): that many of its files "
-        "transfer at once, each on its own connection.",
+        "transfer at once, each on its own connection, and a large file whose server answers "
+        "ranges is split into segments over them.",
     )
     security_flags = _uint32_property(
         "security_flags",
