@@ -28,6 +28,7 @@ pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
 
 /// The process's effective user id (`geteuid`), to tell whether a state
 /// directory belongs to the user running qmgr.
+#[cfg(feature = "state")]
 pub(crate) fn effective_uid() -> u32 {
     // SAFETY: geteuid takes no arguments, touches no memory of ours and
     // cannot fail.

@@ -4,33 +4,10 @@
 
 mod support;
 
-use std::collections::BTreeSet;
-use std::process::Command;
-
-fn committed_list() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(support::root().join("include/qmgr.symbols")).unwrap();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn exported_symbols_match_the_committed_list() {
-    let lib = support::library_dir().join("libqmgr.so");
-    let out = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(&lib)
-        .output()
-        .expect("run nm (binutils)");
-    assert!(out.status.success());
-    let exported: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2))
-        .map(String::from)
-        .collect();
-    let committed = committed_list();
+    let exported = support::exported_symbols(&support::library_dir().join("libqmgr.so"));
+    let committed = support::committed_symbols();
     let added: Vec<_> = exported.difference(&committed).collect();
     let removed: Vec<_> = committed.difference(&exported).collect();
     assert!(
@@ -42,7 +19,7 @@ fn exported_symbols_match_the_committed_list() {
 #[test]
 fn every_listed_symbol_is_declared_in_the_header() {
     let header = std::fs::read_to_string(support::root().join("include/qmgr.h")).unwrap();
-    for symbol in committed_list() {
+    for symbol in support::committed_symbols() {
         assert!(
             header.contains(&format!(" {symbol}(")),
             "{symbol} is exported but not declared in qmgr.h"

@@ -22,6 +22,31 @@ pub fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The functions a shared library exports (`nm -D --defined-only`).
+pub fn exported_symbols(lib: &Path) -> std::collections::BTreeSet<String> {
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(lib)
+        .output()
+        .expect("run nm (binutils)");
+    assert!(out.status.success(), "nm {}", lib.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(String::from)
+        .collect()
+}
+
+/// The exports `include/qmgr.symbols` lists.
+pub fn committed_symbols() -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("include/qmgr.symbols")).unwrap();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// Runs `cargo build ARGS` for the same profile and target directory as
 /// this test binary (for what `cargo test` does not build by itself).
 fn cargo_build(args: &[&str]) {
@@ -183,7 +208,11 @@ pub fn compile(name: &str, build: Build, out_dir: &Path) -> PathBuf {
 /// Compiles C (or, for a `.cpp` first source, C++) sources into `exe` with
 /// `-Wall -Wextra -Werror -pedantic`, against the header and the library.
 pub fn compile_sources(sources: &[PathBuf], build: Build, exe: &Path) {
-    let lib = library_dir();
+    compile_sources_against(sources, build, exe, library_dir());
+}
+
+/// `compile_sources` against the `libqmgr.so` in `lib`.
+pub fn compile_sources_against(sources: &[PathBuf], build: Build, exe: &Path, lib: &Path) {
     let cpp = sources[0].extension().is_some_and(|e| e == "cpp");
     let mut cmd = compiler(cpp).to_command();
     cmd.args([
@@ -222,8 +251,14 @@ pub fn compile_sources(sources: &[PathBuf], build: Build, exe: &Path) {
 /// Runs a compiled program with `args`, killing it after `limit`; panics
 /// with its output unless it exits 0. Returns its stdout.
 pub fn run(exe: &Path, args: &[&str], limit: Duration) -> String {
+    run_with_env(exe, args, &[], limit)
+}
+
+/// `run` with these environment variables set.
+pub fn run_with_env(exe: &Path, args: &[&str], env: &[(&str, &Path)], limit: Duration) -> String {
     let mut child = Command::new(exe)
         .args(args)
+        .envs(env.iter().copied())
         .env(
             "ASAN_OPTIONS",
             "detect_leaks=1:abort_on_error=0:exitcode=86",

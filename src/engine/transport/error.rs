@@ -151,6 +151,7 @@ pub(crate) fn request_error(err: &ureq::Error, url: &str, offset: u64) -> Transf
         E::Timeout(_) => (QM_E_WINHTTP_TIMEOUT, true),
         E::HostNotFound => (QM_E_WINHTTP_NAME_NOT_RESOLVED, true),
         E::ConnectionFailed => (QM_E_WINHTTP_CANNOT_CONNECT, true),
+        #[cfg(feature = "tls")]
         E::Io(io) if is_tls_failure(io) => (QM_E_WINHTTP_SECURE_FAILURE, false),
         // ureq's resolver hands getaddrinfo's failure on as a plain io::Error.
         E::Io(io)
@@ -169,7 +170,9 @@ pub(crate) fn request_error(err: &ureq::Error, url: &str, offset: u64) -> Transf
             _ => (QM_E_WINHTTP_CONNECTION_ERROR, true),
         },
         E::Protocol(_) => (QM_BG_E_INVALID_SERVER_RESPONSE, true),
-        E::Tls(_) | E::Pem(_) | E::Rustls(_) => (QM_E_WINHTTP_SECURE_FAILURE, false),
+        E::Tls(_) => (QM_E_WINHTTP_SECURE_FAILURE, false),
+        #[cfg(feature = "tls")]
+        E::Pem(_) | E::Rustls(_) => (QM_E_WINHTTP_SECURE_FAILURE, false),
         E::TooManyRedirects | E::RedirectFailed => (QM_BG_E_INVALID_SERVER_RESPONSE, false),
         E::InvalidProxyUrl => (QM_BG_E_INVALID_PROXY_INFO, false),
         // The proxy refused or failed the tunnel: like an unreachable server.
@@ -203,6 +206,7 @@ pub(crate) fn redirect_refused(from: &str, to: &str, why: &str) -> TransferError
 }
 
 /// A TLS set-up failure (unreadable CA file, client certificate or key): fatal.
+#[cfg(feature = "tls")]
 pub(crate) fn tls_setup_error(what: String) -> TransferError {
     TransferError::fatal(
         HResult(QM_E_WINHTTP_SECURE_FAILURE),
@@ -212,6 +216,7 @@ pub(crate) fn tls_setup_error(what: String) -> TransferError {
 }
 
 /// True when an I/O error carries a TLS failure (e.g. an untrusted certificate).
+#[cfg(feature = "tls")]
 fn is_tls_failure(err: &std::io::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
     while let Some(e) = source {

@@ -19,12 +19,14 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use ureq::config::AutoHeaderValue;
 use ureq::http::{HeaderMap, Response};
+#[cfg(feature = "tls")]
 use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use ureq::{Agent, Body, Proxy};
 
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
+#[cfg(feature = "tls")]
 use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
 use crate::engine::transport::source::{check_url, origin, Opened};
 use crate::engine::transport::validator::{HttpValidator, Validator};
@@ -236,6 +238,13 @@ impl Client {
                 "it is not an http(s) URL",
             ));
         }
+        if !cfg!(feature = "tls") && to_scheme.as_deref() == Some("https") {
+            return Err(error::redirect_refused(
+                from,
+                to,
+                "this qmgr was built without the `tls` feature (no HTTPS)",
+            ));
+        }
         if flags.redirect_policy() == SecurityFlags::REDIRECT_POLICY_DISALLOW {
             return Err(error::redirect_refused(
                 from,
@@ -420,16 +429,6 @@ fn status_error(response: &Response<Body>, url: &str, offset: u64) -> TransferEr
 /// Accept-Encoding, connect and stall (per-read) timeouts, TLS roots, client
 /// certificate and proxy.
 fn build_agent(options: &HttpOptions, connections: usize) -> Result<Agent, TransferError> {
-    let mut tls = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
-    if let Some(path) = &options.ca_file {
-        let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
-        tls = tls.root_certs(RootCerts::new_with_certs(&certs));
-    }
-    if let Some((cert_path, key_path)) = &options.client_certificate {
-        let chain = read_pem_certs(cert_path).map_err(error::tls_setup_error)?;
-        let key = read_pem_key(key_path).map_err(error::tls_setup_error)?;
-        tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
-    }
     let proxy = match &options.proxy {
         ProxySetting::FromEnvironment => Proxy::try_from_env(),
         ProxySetting::Direct => None,
@@ -454,10 +453,27 @@ fn build_agent(options: &HttpOptions, connections: usize) -> Result<Agent, Trans
         .proxy(proxy)
         // Each connection of the run keeps its connection alive between files.
         .max_idle_connections_per_host(connections.max(1))
-        .max_idle_connections(connections.max(1) * 2)
-        .tls_config(tls.build())
-        .build();
-    Ok(config.new_agent())
+        .max_idle_connections(connections.max(1) * 2);
+    #[cfg(feature = "tls")]
+    let config = config.tls_config(tls_config(options)?);
+    Ok(config.build().new_agent())
+}
+
+/// The TLS settings of a job: the system's roots through the platform
+/// verifier, or the job's CA file instead; its client certificate.
+#[cfg(feature = "tls")]
+fn tls_config(options: &HttpOptions) -> Result<TlsConfig, TransferError> {
+    let mut tls = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
+    if let Some(path) = &options.ca_file {
+        let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
+        tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    if let Some((cert_path, key_path)) = &options.client_certificate {
+        let chain = read_pem_certs(cert_path).map_err(error::tls_setup_error)?;
+        let key = read_pem_key(key_path).map_err(error::tls_setup_error)?;
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+    }
+    Ok(tls.build())
 }
 
 #[cfg(test)]

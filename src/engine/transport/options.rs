@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::error::{Error, Result};
-use crate::engine::transport::pem::{read_pem_certs, read_pem_key, read_small_file};
+use crate::engine::transport::pem::read_small_file;
+#[cfg(feature = "tls")]
+use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
 use crate::engine::transport::source::check_url;
 use crate::engine::types::SecurityFlags;
 use crate::hresult::*;
@@ -272,19 +274,38 @@ pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
 }
 
 /// Checks a CA bundle: a readable PEM file with at least one certificate.
+/// `QM_E_NOTIMPL` in a build without TLS.
 pub(crate) fn check_ca_file(path: &str) -> Result<PathBuf> {
+    without_tls("a CA file")?;
     let p = check_readable_file("CA file", path)?;
+    #[cfg(feature = "tls")]
     read_pem_certs(&p).map_err(Error::invalid_arg)?;
     Ok(p)
 }
 
 /// Checks a client certificate chain and its private key (PEM files).
+/// `QM_E_NOTIMPL` in a build without TLS.
 pub(crate) fn check_client_certificate(cert: &str, key: &str) -> Result<(PathBuf, PathBuf)> {
+    without_tls("a client certificate")?;
     let cert = check_readable_file("client certificate", cert)?;
     let key = check_readable_file("client key", key)?;
-    read_pem_certs(&cert).map_err(Error::invalid_arg)?;
-    read_pem_key(&key).map_err(Error::invalid_arg)?;
+    #[cfg(feature = "tls")]
+    {
+        read_pem_certs(&cert).map_err(Error::invalid_arg)?;
+        read_pem_key(&key).map_err(Error::invalid_arg)?;
+    }
     Ok((cert, key))
+}
+
+/// `QM_E_NOTIMPL` for a TLS setting in a build without TLS.
+fn without_tls(what: &str) -> Result<()> {
+    if cfg!(feature = "tls") {
+        return Ok(());
+    }
+    Err(Error::new(
+        crate::hresult::QM_E_NOTIMPL,
+        format!("{what} cannot be set: this qmgr was built without the `tls` feature (no HTTPS)"),
+    ))
 }
 
 #[cfg(test)]

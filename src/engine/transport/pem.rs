@@ -5,6 +5,7 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+#[cfg(feature = "tls")]
 use ureq::tls::{Certificate, PemItem, PrivateKey};
 
 /// The largest PEM file read: a CA bundle of a few hundred certificates is
@@ -52,6 +53,7 @@ pub(crate) fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Every certificate of a PEM file (at least one).
+#[cfg(feature = "tls")]
 pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
     let pem = read_small_file(path)?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
@@ -67,6 +69,7 @@ pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<Certificate<'static>>, S
 }
 
 /// The private key of a PEM file.
+#[cfg(feature = "tls")]
 pub(crate) fn read_pem_key(path: &Path) -> Result<PrivateKey<'static>, String> {
     let pem = read_small_file(path)?;
     PrivateKey::from_pem(&pem)

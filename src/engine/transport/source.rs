@@ -44,6 +44,10 @@ impl Source {
         })?;
         match scheme.to_ascii_lowercase().as_str() {
             "file" => parse_file_url(rest).map(Source::Local),
+            "https" if !cfg!(feature = "tls") => Err(Error::new(
+                crate::hresult::QM_BG_E_PROTOCOL_NOT_AVAILABLE,
+                format!("'{remote}' is an https:// URL, and this qmgr was built without the `tls` feature (no HTTPS)"),
+            )),
             "http" | "https" => {
                 check_url(remote).map_err(|why| {
                     Error::invalid_arg(format!("'{remote}' is not a valid URL: {why}"))

@@ -1,0 +1,717 @@
+//! The state directory in SQLite (the `state` feature).
+
+use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OpenFlags};
+
+use crate::engine::error::{Error, Result};
+use crate::engine::store::{FileRecord, JobRecord, Loaded};
+use crate::hresult::*;
+
+/// The schema, one step per version: `MIGRATIONS[i]` takes version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs and their files.
+    "CREATE TABLE jobs (
+        id BLOB PRIMARY KEY,
+        created_order INTEGER NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        retry_delay INTEGER NOT NULL,
+        no_progress_timeout INTEGER NOT NULL,
+        notify_flags INTEGER NOT NULL,
+        max_bandwidth INTEGER NOT NULL,
+        num_retries INTEGER NOT NULL,
+        queue_seq INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        modified_ms INTEGER NOT NULL,
+        completed_ms INTEGER,
+        error_code INTEGER,
+        error_context INTEGER NOT NULL DEFAULT 0,
+        error_file INTEGER,
+        error_http INTEGER NOT NULL DEFAULT 0,
+        error_text TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE files (
+        job_id BLOB NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        remote TEXT NOT NULL,
+        local TEXT NOT NULL,
+        size_hint INTEGER NOT NULL,
+        temp TEXT,
+        validator TEXT,
+        sha256 BLOB,
+        total INTEGER,
+        durable INTEGER NOT NULL DEFAULT 0,
+        completed INTEGER NOT NULL DEFAULT 0,
+        committed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, idx)
+    );",
+    // 2: per-job HTTP options (headers, credentials, proxy, TLS files, stall timeout).
+    "ALTER TABLE jobs ADD COLUMN http_options TEXT NOT NULL DEFAULT '{}';",
+    // 3: a ledger of byte ranges per file instead of one durable offset
+    // (`start-end` pairs, end exclusive), and the ranges the caller wants
+    // (NULL: the whole file). A 0.1 directory's offset becomes one range.
+    // Also the job's transfer limits, and whether a `complete` was renaming.
+    "ALTER TABLE files ADD COLUMN durable_ranges TEXT NOT NULL DEFAULT '';
+     ALTER TABLE files ADD COLUMN wanted_ranges TEXT;
+     UPDATE files SET durable_ranges = '0-' || durable WHERE durable > 0;
+     ALTER TABLE files DROP COLUMN durable;
+     ALTER TABLE jobs ADD COLUMN max_download_size INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN low_speed_bytes INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN low_speed_seconds INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN committing INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN max_connections INTEGER NOT NULL DEFAULT 6;",
+];
+
+/// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
+/// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
+const JOB_COLUMNS: [&str; 26] = [
+    "id",
+    "created_order",
+    "display_name",
+    "description",
+    "state",
+    "priority",
+    "retry_delay",
+    "no_progress_timeout",
+    "notify_flags",
+    "max_bandwidth",
+    "num_retries",
+    "queue_seq",
+    "created_ms",
+    "modified_ms",
+    "completed_ms",
+    "error_code",
+    "error_context",
+    "error_file",
+    "error_http",
+    "error_text",
+    "http_options",
+    "max_download_size",
+    "low_speed_bytes",
+    "low_speed_seconds",
+    "committing",
+    "max_connections",
+];
+const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
+
+/// The columns of `files`, in the order of [`FileRecord::values`]; the
+/// first two are the key.
+const FILE_COLUMNS: [&str; 13] = [
+    "job_id",
+    "idx",
+    "remote",
+    "local",
+    "size_hint",
+    "temp",
+    "validator",
+    "sha256",
+    "total",
+    "durable_ranges",
+    "wanted_ranges",
+    "completed",
+    "committed",
+];
+const FILE_KEY_COLUMNS: [&str; 2] = ["job_id", "idx"];
+
+/// `INSERT … ON CONFLICT(key) DO UPDATE SET` every column but `fixed`.
+fn upsert_sql(table: &str, columns: &[&str], key: &[&str], fixed: &[&str]) -> String {
+    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .filter(|c| !fixed.contains(c) && !key.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT({}) DO UPDATE SET {}",
+        columns.join(", "),
+        placeholders.join(", "),
+        key.join(", "),
+        updates.join(", ")
+    )
+}
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+impl JobRecord {
+    /// The values of `JOB_COLUMNS`, in order.
+    fn values(&self) -> [Value; 26] {
+        let (code, context, file, http, text) = match &self.error {
+            Some((code, context, file, http, text)) => {
+                (Some(*code), *context, *file, *http, text.clone())
+            }
+            None => (None, 0, None, 0, String::new()),
+        };
+        [
+            Value::Blob(self.id.to_vec()),
+            int(self.created_order),
+            Value::Text(self.display_name.clone()),
+            Value::Text(self.description.clone()),
+            int(self.state),
+            int(self.priority),
+            int(self.retry_delay),
+            int(self.no_progress_timeout),
+            int(self.notify_flags),
+            int(self.max_bandwidth),
+            int(self.num_retries),
+            int(self.queue_seq),
+            Value::Integer(self.created_ms),
+            Value::Integer(self.modified_ms),
+            self.completed_ms.map_or(Value::Null, Value::Integer),
+            code.map_or(Value::Null, |c| Value::Integer(c.into())),
+            int(context),
+            file.map_or(Value::Null, int),
+            int(http),
+            Value::Text(text),
+            Value::Text(self.http_options.clone()),
+            int(self.max_download_size),
+            int(self.low_speed_limit.0),
+            int(self.low_speed_limit.1),
+            Value::Integer(self.committing.into()),
+            int(self.max_connections),
+        ]
+    }
+
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {
+        let id: Vec<u8> = r.get("id")?;
+        let error_code: Option<i32> = r.get("error_code")?;
+        Ok(JobRecord {
+            id: id.try_into().unwrap_or([0; 16]),
+            created_order: r.get::<_, i64>("created_order")? as u64,
+            display_name: r.get("display_name")?,
+            description: r.get("description")?,
+            state: r.get("state")?,
+            priority: r.get("priority")?,
+            retry_delay: r.get("retry_delay")?,
+            no_progress_timeout: r.get("no_progress_timeout")?,
+            notify_flags: r.get("notify_flags")?,
+            max_bandwidth: r.get::<_, i64>("max_bandwidth")? as u64,
+            num_retries: r.get("num_retries")?,
+            queue_seq: r.get::<_, i64>("queue_seq")? as u64,
+            created_ms: r.get("created_ms")?,
+            modified_ms: r.get("modified_ms")?,
+            completed_ms: r.get("completed_ms")?,
+            error: match error_code {
+                Some(code) => Some((
+                    code,
+                    r.get("error_context")?,
+                    r.get("error_file")?,
+                    r.get("error_http")?,
+                    r.get("error_text")?,
+                )),
+                None => None,
+            },
+            http_options: r.get("http_options")?,
+            max_download_size: r.get::<_, i64>("max_download_size")? as u64,
+            low_speed_limit: (
+                r.get::<_, i64>("low_speed_bytes")? as u64,
+                r.get("low_speed_seconds")?,
+            ),
+            committing: r.get("committing")?,
+            max_connections: r.get("max_connections")?,
+        })
+    }
+}
+
+impl FileRecord {
+    /// The values of `FILE_COLUMNS`, in order.
+    fn values(&self, job: &[u8; 16]) -> [Value; 13] {
+        let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::Text);
+        [
+            Value::Blob(job.to_vec()),
+            int(self.index),
+            Value::Text(self.remote.clone()),
+            Value::Text(self.local.clone()),
+            int(self.size_hint),
+            text(&self.temp),
+            text(&self.validator),
+            self.sha256.map_or(Value::Null, |d| Value::Blob(d.to_vec())),
+            self.total.map_or(Value::Null, int),
+            Value::Text(self.durable.clone()),
+            text(&self.wanted),
+            Value::Integer(self.completed.into()),
+            Value::Integer(self.committed.into()),
+        ]
+    }
+
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
+        let sha: Option<Vec<u8>> = r.get("sha256")?;
+        Ok(FileRecord {
+            index: r.get("idx")?,
+            remote: r.get("remote")?,
+            local: r.get("local")?,
+            size_hint: r.get::<_, i64>("size_hint")? as u64,
+            temp: r.get("temp")?,
+            validator: r.get("validator")?,
+            sha256: sha.and_then(|s| s.try_into().ok()),
+            total: r.get::<_, Option<i64>>("total")?.map(|t| t as u64),
+            durable: r.get("durable_ranges")?,
+            wanted: r.get("wanted_ranges")?,
+            completed: r.get("completed")?,
+            committed: r.get("committed")?,
+        })
+    }
+}
+
+/// An unsigned number as SQLite's signed integer (sizes stay below 2^63).
+fn int(n: impl Into<u64>) -> Value {
+    Value::Integer(n.into() as i64)
+}
+
+/// An open state directory: the database and the lock that keeps other
+/// managers out while it is open.
+pub(crate) struct Store {
+    /// `None` once closed: writes are then ignored.
+    db: Mutex<Option<Connection>>,
+    dir: PathBuf,
+    /// Holds the exclusive lock until the store is closed.
+    lock: Mutex<Option<File>>,
+}
+
+fn db_error(what: &str, err: rusqlite::Error) -> Error {
+    let code = match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => QM_E_DISK_FULL,
+        Some(rusqlite::ErrorCode::PermissionDenied) | Some(rusqlite::ErrorCode::ReadOnly) => {
+            QM_E_ACCESSDENIED
+        }
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            QM_E_SHARING_VIOLATION
+        }
+        _ => QM_E_FAIL,
+    };
+    Error::new(code, format!("state database: {what}: {err}"))
+}
+
+fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {
+    Error {
+        code: HResult::from_io_error(&err),
+        message: format!("{what} '{}': {err}", path.display()),
+    }
+}
+
+/// Refuses a state directory that another user owns or that others may
+/// write to (as ssh does with `~/.ssh`): whoever can write there can plant
+/// jobs that download to any path this user may write.
+fn check_trusted(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| io_error("cannot inspect the state directory", dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::invalid_arg(format!(
+            "the state directory '{}' is not a directory",
+            dir.display()
+        )));
+    }
+    let me = crate::sys::effective_uid();
+    if meta.uid() != me {
+        return Err(Error::new(
+            QM_E_ACCESSDENIED,
+            format!(
+                "the state directory '{}' belongs to user {}, not to this user ({me})",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(Error::new(
+            QM_E_ACCESSDENIED,
+            format!(
+                "the state directory '{}' may be written by others (mode {:o}); make it 0700",
+                dir.display(),
+                meta.mode() & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed, mode 0700) a state directory, takes its
+    /// lock (`QM_E_SHARING_VIOLATION` if another manager holds it), and
+    /// brings its database to the current schema. Returns the stored jobs
+    /// with their files, in creation order.
+    pub(crate) fn open(dir: &Path) -> Result<(Store, Loaded)> {
+        if !dir.is_absolute() {
+            return Err(Error::invalid_arg(format!(
+                "the state directory '{}' is not an absolute path",
+                dir.display()
+            )));
+        }
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| io_error("cannot create the state directory", dir, e))?;
+        check_trusted(dir)?;
+        let lock_path = dir.join("qmgr.lock");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&lock_path)
+            .map_err(|e| io_error("cannot open the lock file", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::new(
+                    QM_E_SHARING_VIOLATION,
+                    format!(
+                        "the state directory '{}' is in use by another manager",
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(TryLockError::Error(e)) => return Err(io_error("cannot lock", &lock_path, e)),
+        }
+        let db_path = dir.join("qmgr.db");
+        let fresh = match std::fs::symlink_metadata(&db_path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::new(
+                    QM_E_ACCESSDENIED,
+                    format!(
+                        "'{}' is a symbolic link; qmgr opens only a database file of its own",
+                        db_path.display()
+                    ),
+                ))
+            }
+            Ok(_) => false,
+            Err(_) => true,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let mut db =
+            Connection::open_with_flags(&db_path, flags).map_err(|e| db_error("open", e))?;
+        if fresh {
+            // SQLite gives its -wal and -shm files the database's mode.
+            std::fs::set_permissions(&db_path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io_error("cannot protect", &db_path, e))?;
+        }
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| db_error("configure", e))?;
+        migrate(&mut db)?;
+        let loaded = load(&db)?;
+        Ok((
+            Store {
+                db: Mutex::new(Some(db)),
+                dir: dir.to_path_buf(),
+                lock: Mutex::new(Some(lock)),
+            },
+            loaded,
+        ))
+    }
+
+    /// The state directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Closes the database and releases the directory for the next opener.
+    pub(crate) fn close(&self) {
+        self.db.lock().take();
+        self.lock.lock().take();
+    }
+
+    /// Runs `f` in a transaction, unless the store is closed.
+    fn write(
+        &self,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut db = self.db.lock();
+        let Some(db) = db.as_mut() else { return Ok(()) };
+        let tx = db.transaction().map_err(|e| db_error(what, e))?;
+        f(&tx)?;
+        tx.commit().map_err(|e| db_error(what, e))
+    }
+
+    /// Writes a job's row (when given) and these rows of its files, in one
+    /// transaction.
+    pub(crate) fn save(
+        &self,
+        id: &[u8; 16],
+        job: Option<&JobRecord>,
+        files: &[FileRecord],
+    ) -> Result<()> {
+        self.write("save job", |tx| {
+            static JOB_UPSERT: OnceLock<String> = OnceLock::new();
+            static FILE_UPSERT: OnceLock<String> = OnceLock::new();
+            if let Some(job) = job {
+                let sql = JOB_UPSERT.get_or_init(|| {
+                    upsert_sql("jobs", &JOB_COLUMNS, &["id"], &IMMUTABLE_JOB_COLUMNS)
+                });
+                tx.prepare_cached(sql)
+                    .and_then(|mut stmt| stmt.execute(params_from_iter(job.values())))
+                    .map_err(|e| db_error("save job", e))?;
+            }
+            if !files.is_empty() {
+                let sql = FILE_UPSERT
+                    .get_or_init(|| upsert_sql("files", &FILE_COLUMNS, &FILE_KEY_COLUMNS, &[]));
+                let mut stmt = tx
+                    .prepare_cached(sql)
+                    .map_err(|e| db_error("save file", e))?;
+                for file in files {
+                    stmt.execute(params_from_iter(file.values(id)))
+                        .map_err(|e| db_error("save file", e))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes a job that became final.
+    pub(crate) fn delete_job(&self, id: &[u8; 16]) -> Result<()> {
+        self.write("delete job", |tx| {
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![&id[..]])
+                .map(|_| ())
+                .map_err(|e| db_error("delete", e))
+        })
+    }
+}
+
+/// Applies the migrations the database lacks, each in its own transaction.
+fn migrate(db: &mut Connection) -> Result<()> {
+    let version: u32 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| db_error("read version", e))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::new(
+            QM_E_FAIL,
+            format!("the state directory has schema version {version}; this qmgr knows up to {SCHEMA_VERSION}"),
+        ));
+    }
+    apply_migrations(db, version, SCHEMA_VERSION)
+}
+
+/// Applies migrations `from`..`to`, each in its own transaction with its version.
+fn apply_migrations(db: &mut Connection, from: u32, to: u32) -> Result<()> {
+    for (i, step) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(to as usize)
+        .skip(from as usize)
+    {
+        let tx = db
+            .transaction()
+            .map_err(|e| db_error("begin migration", e))?;
+        tx.execute_batch(step).map_err(|e| db_error("migrate", e))?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)
+            .map_err(|e| db_error("migrate", e))?;
+        tx.commit().map_err(|e| db_error("commit migration", e))?;
+    }
+    Ok(())
+}
+
+/// Applies only the first `version` migrations: writes a state directory as
+/// an older qmgr would have (for tests of the migration path).
+#[doc(hidden)]
+pub fn create_at_version(dir: &Path, version: u32) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_error("create", dir, e))?;
+    let mut db = Connection::open(dir.join("qmgr.db")).map_err(|e| db_error("open", e))?;
+    apply_migrations(&mut db, 0, version.min(SCHEMA_VERSION))
+}
+
+/// Reads every job with its files. A row that does not read (a wrong type,
+/// an id of the wrong length, a state or priority BITS does not have, a
+/// file row that does not read) skips its job, not the directory.
+fn load(db: &Connection) -> Result<Loaded> {
+    let select = |table: &str, columns: &[&str], tail: &str| {
+        format!("SELECT {} FROM {table} {tail}", columns.join(", "))
+    };
+    let mut jobs_stmt = db
+        .prepare(&select("jobs", &JOB_COLUMNS, "ORDER BY created_order"))
+        .map_err(|e| db_error("load jobs", e))?;
+    let rows = jobs_stmt
+        .query_map([], |r| {
+            let key: rusqlite::types::Value = r.get("id")?;
+            Ok((key, JobRecord::from_row(r)))
+        })
+        .map_err(|e| db_error("load jobs", e))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| db_error("load jobs", e))?;
+    let mut files_stmt = db
+        .prepare(&select(
+            "files",
+            &FILE_COLUMNS,
+            "WHERE job_id = ?1 ORDER BY idx",
+        ))
+        .map_err(|e| db_error("load files", e))?;
+    let mut loaded = Loaded::default();
+    for (key, row) in rows {
+        let name = match &key {
+            Value::Blob(b) if b.len() == 16 => {
+                crate::engine::types::JobId(b.as_slice().try_into().unwrap_or([0; 16])).to_string()
+            }
+            other => format!("{other:?}"),
+        };
+        let job = row.map_err(|e| e.to_string()).and_then(|job| {
+            if job.id == [0; 16] || !matches!(&key, Value::Blob(b) if b.len() == 16) {
+                return Err("its id is not 16 bytes".to_string());
+            }
+            if crate::engine::types::JobState::from_u32(job.state).is_none() {
+                return Err(format!("its state {} is not a BITS job state", job.state));
+            }
+            if crate::engine::types::Priority::from_u32(job.priority).is_none() {
+                return Err(format!(
+                    "its priority {} is not a BITS priority",
+                    job.priority
+                ));
+            }
+            Ok(job)
+        });
+        let files = job.and_then(|job| {
+            files_stmt
+                .query_map(params![&job.id[..]], FileRecord::from_row)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map(|files| (job, files))
+                .map_err(|e| format!("a file row does not read: {e}"))
+        });
+        match files {
+            Ok(stored) => loaded.jobs.push(stored),
+            Err(why) => loaded.skipped.push(format!(
+                "job {name} was skipped (its rows are kept as they are): {why}"
+            )),
+        }
+    }
+    Ok(loaded)
+}
+
+/// True when a job row exists (for tests).
+#[cfg(test)]
+fn has_job(db: &Connection, id: &[u8; 16]) -> bool {
+    use rusqlite::OptionalExtension;
+    db.query_row("SELECT 1 FROM jobs WHERE id = ?1", params![&id[..]], |_| {
+        Ok(())
+    })
+    .optional()
+    .unwrap()
+    .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("qmgr-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn job(id: u8) -> JobRecord {
+        JobRecord {
+            id: [id; 16],
+            created_order: u64::from(id),
+            display_name: "n".into(),
+            description: String::new(),
+            state: 3,
+            priority: 2,
+            retry_delay: 600,
+            no_progress_timeout: 10,
+            notify_flags: 3,
+            max_bandwidth: 0,
+            num_retries: 0,
+            queue_seq: 1,
+            created_ms: 1,
+            modified_ms: 2,
+            completed_ms: None,
+            error: Some((-5, 4, Some(0), 404, "gone".into())),
+            http_options: "{}".into(),
+            max_download_size: 1 << 40,
+            low_speed_limit: (1000, 30),
+            committing: true,
+            max_connections: 3,
+        }
+    }
+
+    #[test]
+    fn jobs_round_trip_and_the_lock_excludes_a_second_opener() {
+        let d = dir("roundtrip");
+        let (store, loaded) = Store::open(&d).unwrap();
+        assert!(loaded.jobs.is_empty());
+        let file = FileRecord {
+            index: 0,
+            remote: "http://h/x".into(),
+            local: "/tmp/x".into(),
+            size_hint: 0,
+            temp: Some("/tmp/.x.part".into()),
+            validator: None,
+            sha256: Some([7; 32]),
+            total: Some(10),
+            durable: String::new(),
+            wanted: None,
+            completed: false,
+            committed: false,
+        };
+        store
+            .save(&[1; 16], Some(&job(1)), std::slice::from_ref(&file))
+            .unwrap();
+        let durable = FileRecord {
+            durable: "0-6".into(),
+            ..file.clone()
+        };
+        store
+            .save(&[1; 16], None, std::slice::from_ref(&durable))
+            .unwrap();
+        assert_eq!(
+            Store::open(&d).err().unwrap().code.0,
+            QM_E_SHARING_VIOLATION
+        );
+        drop(store);
+        let (store, loaded) = Store::open(&d).unwrap();
+        let jobs = loaded.jobs;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].0, job(1));
+        assert_eq!(jobs[0].1, vec![durable]);
+        store.delete_job(&[1; 16]).unwrap();
+        assert!(!has_job(store.db.lock().as_ref().unwrap(), &[1; 16]));
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let mode = std::fs::metadata(d.join("qmgr.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        drop(store);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_older_schema_is_migrated_and_a_newer_one_refused() {
+        let d = dir("migrate");
+        create_at_version(&d, 1).unwrap();
+        let (_store, loaded) = Store::open(&d).unwrap();
+        assert!(loaded.jobs.is_empty());
+        drop(_store);
+        let db = Connection::open(d.join("qmgr.db")).unwrap();
+        let v: u32 = db
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        db.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(db);
+        assert_eq!(Store::open(&d).err().unwrap().code.0, QM_E_FAIL);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
