@@ -1066,10 +1066,14 @@ qm_hresult qm_job_get_low_speed_limit(qm_job_t job, uint64_t *bytes_per_sec, uin
  6, what browsers open to one host). The job transfers that many of its
  files at once, each on its own connection, reusing kept-alive
  connections per server, so a job of many small files does not pay one
- round trip per file. Files may then finish in any order
- (`QM_NOTIFY_FILE_TRANSFERRED` fires as each one lands); `qm_job_complete`
- still places them all at once. The manager's caps apply on top
- (`qm_manager_set_max_connections`, `_per_server`). Applies from the
+ round trip per file; a remote file of 2 MiB or more whose server
+ answers ranges (`Accept-Ranges: bytes`, a strong ETag or Last-Modified)
+ is split into segments over idle connections, each a range request
+ with `If-Range`, so a per-connection rate cap does not bound it. Files
+ may then finish in any order (`QM_NOTIFY_FILE_TRANSFERRED` fires as
+ each one lands); `qm_job_complete` still places them all at once. 1
+ gives the sequential behaviour of qmgr 0.1. The manager's caps apply on
+ top (`qm_manager_set_max_connections`, `_per_server`). Applies from the
  job's next run. Returns `QM_S_OK`, `QM_E_INVALIDARG` (0),
  `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
  */
