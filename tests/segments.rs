@@ -244,3 +244,34 @@ fn a_server_that_ignores_ranges_gets_one_connection() {
         "{ranged} range requests after ranges were refused"
     );
 }
+
+#[test]
+fn a_segmented_file_under_a_job_limit_holds_it_within_ten_percent() {
+    let dir = support::scratch("segments-limit");
+    let data = patterned(8 * MIB, 26);
+    let server = TestServer::start();
+    server.add("/big", Resource::new(data.clone()));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("big.bin");
+    let job = manager.create_job("limited").unwrap();
+    job.add_files(&[FileSpec::new(server.url("/big"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_max_connections(4).unwrap();
+    let limit = 2u64 << 20;
+    job.set_max_bandwidth(limit).unwrap();
+    let started = Instant::now();
+    job.resume().unwrap();
+    finish_byte_exact(&job, &dst, &data);
+    let rate = data.len() as f64 / started.elapsed().as_secs_f64();
+    let ratio = rate / limit as f64;
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "achieved {rate:.0} B/s over 4 segments for a limit of {limit} B/s ({ratio:.3})"
+    );
+    let ranged = server
+        .requests("/big")
+        .iter()
+        .filter(|r| r.range.is_some())
+        .count();
+    assert!(ranged >= 1, "the file was not segmented");
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::model::job::{JobModel, StoredFile, StoredJob};
 use crate::engine::model::ledger::RangeSet;
-use crate::engine::store::{FileRecord, JobRecord};
+use crate::engine::store::records::{FileRecord, JobRecord};
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::{epoch_ms, from_epoch_ms, ErrorContext, JobError, JobId};

@@ -10,7 +10,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 
 use crate::engine::error::{Error, Result};
-use crate::engine::store::{FileRecord, JobRecord, Loaded};
+use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
 use crate::hresult::*;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes version `i` to `i + 1`.

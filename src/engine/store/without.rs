@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::store::{FileRecord, JobRecord, Loaded};
+use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
 use crate::hresult::*;
 
 /// An open state directory; this build cannot open one, so the type has

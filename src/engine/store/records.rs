@@ -1,0 +1,63 @@
+//! The rows of the state directory as plain values: what the store writes
+//! and reads, whichever store the build has.
+
+/// A stored job with its files.
+pub(crate) type StoredRows = (JobRecord, Vec<FileRecord>);
+
+/// One job as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct JobRecord {
+    pub id: [u8; 16],
+    pub created_order: u64,
+    pub display_name: String,
+    pub description: String,
+    pub state: u32,
+    pub priority: u32,
+    pub retry_delay: u32,
+    pub no_progress_timeout: u32,
+    pub notify_flags: u32,
+    pub max_bandwidth: u64,
+    pub num_retries: u32,
+    pub queue_seq: u64,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+    pub completed_ms: Option<i64>,
+    /// code, context, file index, HTTP status, description
+    pub error: Option<(i32, u32, Option<u32>, u16, String)>,
+    /// JSON of the HTTP options.
+    pub http_options: String,
+    pub max_download_size: u64,
+    /// Bytes per second and seconds.
+    pub low_speed_limit: (u64, u32),
+    pub committing: bool,
+    pub max_connections: u32,
+}
+
+/// One file as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FileRecord {
+    pub index: u32,
+    pub remote: String,
+    pub local: String,
+    pub size_hint: u64,
+    pub temp: Option<String>,
+    /// JSON of the validator.
+    pub validator: Option<String>,
+    pub sha256: Option<[u8; 32]>,
+    pub total: Option<u64>,
+    /// The byte ranges known to be on disk in the temporary file.
+    pub durable: String,
+    /// The byte ranges the caller wants, `None` for the whole file.
+    pub wanted: Option<String>,
+    pub completed: bool,
+    pub committed: bool,
+}
+
+/// What a state directory held: the jobs that could be read, and a
+/// sentence for each job row that could not (those rows stay in the
+/// database, untouched).
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub jobs: Vec<StoredRows>,
+    pub skipped: Vec<String>,
+}
