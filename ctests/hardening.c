@@ -89,6 +89,23 @@ static void check_connections(qm_manager_t mgr, qm_job_t job) {
     CHECK_HR(qm_manager_set_max_connections_per_server(0, 1), QM_E_HANDLE);
 }
 
+/* BITS's IBackgroundCopyJob4::SetMaximumDownloadTime: 90 days by default. */
+static void check_maximum_download_time(qm_job_t job) {
+    uint32_t seconds = 0;
+    CHECK_HR(qm_job_get_maximum_download_time(job, &seconds), QM_S_OK);
+    CHECK_EQ(seconds, 7776000);
+    CHECK_HR(qm_job_set_maximum_download_time(job, 60), QM_S_OK);
+    CHECK_HR(qm_job_get_maximum_download_time(job, &seconds), QM_S_OK);
+    CHECK_EQ(seconds, 60);
+    CHECK_HR(qm_job_set_maximum_download_time(job, 0), QM_S_OK);
+    CHECK_HR(qm_job_get_maximum_download_time(job, &seconds), QM_S_OK);
+    CHECK_EQ(seconds, 0);
+    CHECK_HR(qm_job_get_maximum_download_time(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_maximum_download_time(0xBADull, 1), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_maximum_download_time(0xBADull, &seconds), QM_E_HANDLE);
+    CHECK_EQ(QM_BG_E_MAXDOWNLOAD_TIMEOUT, (qm_hresult)0x80200054);
+}
+
 static void check_final_url(qm_job_t job) {
     char buf[256];
     size_t needed = 0;
@@ -137,6 +154,7 @@ static void check_final_job_refuses_setters(qm_manager_t mgr) {
     CHECK_HR(qm_job_set_security_flags(job, 0), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_max_download_size(job, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_low_speed_limit(job, 1, 1), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_maximum_download_time(job, 1), QM_BG_E_INVALID_STATE);
     qm_job_close(job);
 }
 
@@ -223,6 +241,7 @@ int main(int argc, char **argv) {
         check_security_flags(job);
         check_limits(job);
         check_connections(mgr, job);
+        check_maximum_download_time(job);
         check_final_url(job);
         check_last_error(job);
         check_name_max(job);

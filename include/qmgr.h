@@ -189,6 +189,9 @@ typedef int32_t qm_hresult;
 /* the downloaded content failed validation (SHA-256 mismatch) */
 #define QM_BG_E_VALIDATION_FAILED ((qm_hresult)0x80200053)
 
+/* the job's maximum download time passed */
+#define QM_BG_E_MAXDOWNLOAD_TIMEOUT ((qm_hresult)0x80200054)
+
 /* a file is larger than the job's maximum download size */
 #define QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED ((qm_hresult)0x80200064)
 
@@ -1087,6 +1090,27 @@ qm_hresult qm_job_set_max_connections(qm_job_t job, uint32_t n);
  `out` NULL or writable.
  */
 qm_hresult qm_job_get_max_connections(qm_job_t job, uint32_t *out);
+
+/*
+ Sets the longest time, in seconds, the job may spend CONNECTING or
+ TRANSFERRING (BITS's `IBackgroundCopyJob4::SetMaximumDownloadTime`;
+ default 7,776,000 s, 90 days; 0: no limit). Time QUEUED, SUSPENDED or
+ in TRANSIENT_ERROR does not count; `qm_job_resume` starts it again.
+ When it runs out the job goes to ERROR with
+ `QM_BG_E_MAXDOWNLOAD_TIMEOUT` (context GENERAL_QUEUE_MANAGER); a
+ resume gives it the full time again. Returns `QM_S_OK`,
+ `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_maximum_download_time(qm_job_t job, uint32_t seconds);
+
+/*
+ Gets the job's maximum download time, in seconds (0: no limit).
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_maximum_download_time(qm_job_t job, uint32_t *out);
 
 /*
  Writes the message of the calling thread's last failed qmgr call (the

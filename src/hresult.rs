@@ -119,6 +119,9 @@ pub const QM_BG_E_INVALID_PROXY_INFO: qm_hresult = 0x8020_003F_u32 as i32;
 pub const QM_BG_E_TOO_MANY_FILES_IN_JOB: qm_hresult = 0x8020_0051_u32 as i32;
 /// The downloaded content failed validation (SHA-256 mismatch).
 pub const QM_BG_E_VALIDATION_FAILED: qm_hresult = 0x8020_0053_u32 as i32;
+/// The job spent longer than its maximum download time connecting and
+/// transferring (`BG_E_MAXDOWNLOAD_TIMEOUT`).
+pub const QM_BG_E_MAXDOWNLOAD_TIMEOUT: qm_hresult = 0x8020_0054_u32 as i32;
 /// A file is larger than the job's maximum download size (`BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED`).
 pub const QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED: qm_hresult = 0x8020_0064_u32 as i32;
 
@@ -195,6 +198,7 @@ static CODES: &[CodeInfo] = code_table! {
     QM_BG_E_INVALID_PROXY_INFO => "the proxy settings are not valid",
     QM_BG_E_TOO_MANY_FILES_IN_JOB => "the job holds the maximum number of files",
     QM_BG_E_VALIDATION_FAILED => "the downloaded content failed validation (SHA-256 mismatch)",
+    QM_BG_E_MAXDOWNLOAD_TIMEOUT => "the job's maximum download time passed",
     QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED => "a file is larger than the job's maximum download size",
 };
 

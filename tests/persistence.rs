@@ -50,6 +50,7 @@ fn a_job_carries_on_after_close_and_reopen_with_all_its_settings() {
     job.set_max_bandwidth(2 << 20).unwrap();
     // One connection, so that the resume is one request at one offset.
     job.set_max_connections(1).unwrap();
+    job.set_max_download_time(3600).unwrap();
     job.resume().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let id = job.id();
@@ -71,6 +72,7 @@ fn a_job_carries_on_after_close_and_reopen_with_all_its_settings() {
     assert_eq!(job.custom_headers().as_deref(), Some("X-Fleet: 9\r\n"));
     assert_eq!(job.max_bandwidth(), 2 << 20);
     assert_eq!(job.max_connections(), 1);
+    assert_eq!(job.max_download_time(), 3600);
     assert_eq!(job.file_remote_name(0).unwrap(), server.url("/fw"));
     assert_eq!(manager.jobs().unwrap().len(), 1);
     // It carries on by itself, from its durable bytes (checkpointed on close).

@@ -178,6 +178,12 @@ pub struct JobOptions {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Job options")]
     pub connections: Option<u32>,
 
+    /// Seconds the job may spend connecting and transferring before it
+    /// fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90
+    /// days; 0: no limit)
+    #[arg(long, value_name = "SECS", help_heading = "Job options")]
+    pub max_download_time: Option<u32>,
+
     /// Trust the CA certificates of this PEM file instead of the system's
     #[arg(long, value_name = "PEM", help_heading = "HTTPS options")]
     pub ca_file: Option<PathBuf>,

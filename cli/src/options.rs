@@ -21,6 +21,7 @@ pub struct Prepared {
     no_progress_timeout: Option<u32>,
     /// The job's connections (`--connections`).
     pub connections: Option<u32>,
+    max_download_time: Option<u32>,
     ca_file: Option<String>,
     client_certificate: Option<(String, String)>,
     headers: Option<String>,
@@ -47,6 +48,7 @@ impl Prepared {
             retry_delay: options.retry_delay,
             no_progress_timeout: options.no_progress_timeout,
             connections: options.connections,
+            max_download_time: options.max_download_time,
             ca_file: options
                 .ca_file
                 .as_deref()
@@ -79,6 +81,9 @@ impl Prepared {
         }
         if let Some(n) = self.connections {
             job.set_max_connections(n).map_err(arg)?;
+        }
+        if let Some(seconds) = self.max_download_time {
+            job.set_max_download_time(seconds).map_err(arg)?;
         }
         if let Some(path) = &self.ca_file {
             job.set_ca_file(Some(path)).map_err(arg)?;

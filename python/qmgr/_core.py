@@ -970,6 +970,13 @@ class Job(_Closable):
         "(default 60). ``FeatureNotImplemented`` with a library that predates it.",
         optional=True,
     )
+    max_download_time = _uint32_property(
+        "maximum_download_time",
+        "Seconds the job may spend connecting and transferring before it fails with "
+        "``QM_BG_E_MAXDOWNLOAD_TIMEOUT`` (default 7,776,000, 90 days, as BITS; 0: no limit); "
+        "time queued, suspended or in a transient error does not count, and ``resume()`` "
+        "starts it again.",
+    )
     max_connections = _uint32_property(
         "max_connections",
         "How many connections the job may use at once (default 6): that many of its files "

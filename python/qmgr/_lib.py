@@ -213,6 +213,8 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_manager_get_skipped_jobs": (qm_hresult, [qm_manager_t] + _STR_OUT),
     "qm_job_set_max_connections": (qm_hresult, [qm_job_t, c_uint32]),
     "qm_job_get_max_connections": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_set_maximum_download_time": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_get_maximum_download_time": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_manager_set_max_connections": (qm_hresult, [qm_manager_t, c_uint32]),
     "qm_manager_get_max_connections": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
     "qm_manager_set_max_connections_per_server": (qm_hresult, [qm_manager_t, c_uint32]),

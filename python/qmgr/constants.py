@@ -77,6 +77,7 @@ QM_BG_E_TIMEOUT = 0x8020003B  #: the operation timed out
 QM_BG_E_INVALID_PROXY_INFO = 0x8020003F  #: the proxy settings are not valid
 QM_BG_E_TOO_MANY_FILES_IN_JOB = 0x80200051  #: the job holds the maximum number of files
 QM_BG_E_VALIDATION_FAILED = 0x80200053  #: the downloaded content failed validation (SHA-256 mismatch)
+QM_BG_E_MAXDOWNLOAD_TIMEOUT = 0x80200054  #: the job's maximum download time passed
 QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED = 0x80200064  #: a file is larger than the job's maximum download size
 
 #: Every result code above, by value -> name.
@@ -132,6 +133,7 @@ CODE_NAMES: Dict[int, str] = {
     QM_BG_E_INVALID_PROXY_INFO: "QM_BG_E_INVALID_PROXY_INFO",
     QM_BG_E_TOO_MANY_FILES_IN_JOB: "QM_BG_E_TOO_MANY_FILES_IN_JOB",
     QM_BG_E_VALIDATION_FAILED: "QM_BG_E_VALIDATION_FAILED",
+    QM_BG_E_MAXDOWNLOAD_TIMEOUT: "QM_BG_E_MAXDOWNLOAD_TIMEOUT",
     QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED: "QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED",
 }
 

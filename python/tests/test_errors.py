@@ -65,6 +65,11 @@ class ErrorTests(TempDirTestCase):
             self.assertEqual(job.low_speed_limit, (1000, 30))
             job.low_speed_limit = None
             self.assertEqual(job.low_speed_limit, (0, 0))
+            self.assertEqual(job.max_download_time, 7_776_000)
+            job.max_download_time = 3600
+            self.assertEqual(job.max_download_time, 3600)
+            with self.assertRaises(ValueError):
+                job.max_download_time = -1
             self.assertEqual(job.max_connections, 6)
             job.max_connections = 2
             self.assertEqual(job.max_connections, 2)

@@ -710,3 +710,32 @@ pub unsafe extern "C" fn qm_job_get_max_connections(job: qm_job_t, out: *mut u32
     // SAFETY: forwarded caller promise.
     unsafe { job_get(job, out, |j| Ok(j.max_connections())) }
 }
+
+/// Sets the longest time, in seconds, the job may spend CONNECTING or
+/// TRANSFERRING (BITS's `IBackgroundCopyJob4::SetMaximumDownloadTime`;
+/// default 7,776,000 s, 90 days; 0: no limit). Time QUEUED, SUSPENDED or
+/// in TRANSIENT_ERROR does not count; `qm_job_resume` starts it again.
+/// When it runs out the job goes to ERROR with
+/// `QM_BG_E_MAXDOWNLOAD_TIMEOUT` (context GENERAL_QUEUE_MANAGER); a
+/// resume gives it the full time again. Returns `QM_S_OK`,
+/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_maximum_download_time(job: qm_job_t, seconds: u32) -> qm_hresult {
+    job_do(job, |j| {
+        j.set_max_download_time(seconds).map(|_| HResult::OK)
+    })
+}
+
+/// Gets the job's maximum download time, in seconds (0: no limit).
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_maximum_download_time(
+    job: qm_job_t,
+    out: *mut u32,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.max_download_time())) }
+}

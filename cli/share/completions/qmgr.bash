@@ -125,7 +125,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --retry-delay --no-progress-timeout --connections --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --sha256 --retry-delay --no-progress-timeout --connections --max-download-time --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,6 +144,10 @@ _qmgr() {
                     return 0
                     ;;
                 --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-download-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -241,7 +245,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__create)
-            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --max-download-time --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -260,6 +264,10 @@ _qmgr() {
                     return 0
                     ;;
                 --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-download-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -639,7 +647,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__transfer)
-            opts="-H -q -h --priority --sha256 --limit --retry-delay --no-progress-timeout --connections --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
+            opts="-H -q -h --priority --sha256 --limit --retry-delay --no-progress-timeout --connections --max-download-time --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -666,6 +674,10 @@ _qmgr() {
                     return 0
                     ;;
                 --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-download-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

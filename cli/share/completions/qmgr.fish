@@ -50,6 +50,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l limit -d 'Bandwid
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l max-download-time -d 'Seconds the job may spend connecting and transferring before it fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90 days; 0: no limit)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l ca-file -d 'Trust the CA certificates of this PEM file instead of the system\'s' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l cert -d 'Present this client certificate (PEM) for mutual TLS; needs --key' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l key -d 'The private key (PEM) of --cert' -r -F
@@ -67,6 +68,7 @@ low\t''"
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l max-download-time -d 'Seconds the job may spend connecting and transferring before it fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90 days; 0: no limit)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l ca-file -d 'Trust the CA certificates of this PEM file instead of the system\'s' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l cert -d 'Present this client certificate (PEM) for mutual TLS; needs --key' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l key -d 'The private key (PEM) of --cert' -r -F
@@ -79,6 +81,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l sha256 -d 'The SHA-256
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l max-download-time -d 'Seconds the job may spend connecting and transferring before it fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90 days; 0: no limit)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l ca-file -d 'Trust the CA certificates of this PEM file instead of the system\'s' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l cert -d 'Present this client certificate (PEM) for mutual TLS; needs --key' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l key -d 'The private key (PEM) of --cert' -r -F

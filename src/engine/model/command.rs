@@ -88,6 +88,8 @@ pub(crate) enum Property {
     MaxDownloadSize(u64),
     /// How many connections the job may use at once (at least 1).
     MaxConnections(u32),
+    /// Seconds the job may spend CONNECTING or TRANSFERRING (0: no limit).
+    MaxDownloadTime(u32),
     /// A transfer slower than `bytes_per_second` for `seconds` is given up
     /// as a transient timeout (either 0: off).
     LowSpeedLimit {
@@ -154,6 +156,9 @@ pub(crate) enum Command {
     StartFailed { error: TransferError },
     /// A FOREGROUND job needs this job's slot: back to the queue.
     Preempt,
+    /// The scheduler's look at the clock: a job whose maximum download
+    /// time has passed fails with `QM_BG_E_MAXDOWNLOAD_TIMEOUT`.
+    TimeCheck,
 
     // ----- the worker --------------------------------------------------
     /// A connection of the worker wants the next piece to fetch (it is

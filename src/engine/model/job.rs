@@ -46,6 +46,10 @@ pub const DEFAULT_NO_PROGRESS_TIMEOUT: u32 = 1_209_600;
 /// it, and enough to hide a WAN's round trips for a job of many files.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 6;
 
+/// The time a job may spend connecting and transferring, as BITS's
+/// `SetMaximumDownloadTime` defaults to: 90 days, in seconds.
+pub const DEFAULT_MAX_DOWNLOAD_TIME: u32 = 7_776_000;
+
 /// Who holds the job's transfer slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Run {
@@ -101,6 +105,7 @@ pub(crate) struct StoredJob {
     pub http: HttpOptions,
     pub max_download_size: u64,
     pub max_connections: u32,
+    pub max_download_time: u32,
     pub low_speed_limit: (u64, u32),
     /// A `complete` was renaming files when the directory was last written.
     pub committing: bool,
@@ -123,6 +128,13 @@ pub(crate) struct JobModel {
     http: HttpOptions,
     /// The largest file the job may download (0: no limit).
     max_download_size: u64,
+    /// Seconds the job may spend CONNECTING or TRANSFERRING (0: no limit).
+    max_download_time: u32,
+    /// Time spent CONNECTING or TRANSFERRING since the last resume, not
+    /// counting the current stretch...
+    active_elapsed: Duration,
+    /// ...which began then (while the job is CONNECTING or TRANSFERRING).
+    active_since: Option<Instant>,
     /// (bytes per second, seconds): slower than that is a transient timeout.
     low_speed_limit: (u64, u32),
     /// `complete` is renaming files (recorded before the first rename).
@@ -231,6 +243,9 @@ impl JobModel {
             opened: Vec::new(),
             per_server: DEFAULT_MAX_CONNECTIONS as usize,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_download_time: DEFAULT_MAX_DOWNLOAD_TIME,
+            active_elapsed: Duration::ZERO,
+            active_since: None,
             known_bytes: 0,
             unknown_sizes: 0,
             bytes_done: 0,
@@ -265,6 +280,7 @@ impl JobModel {
         job.http = stored.http;
         job.max_download_size = stored.max_download_size;
         job.max_connections = stored.max_connections.max(1);
+        job.max_download_time = stored.max_download_time;
         job.low_speed_limit = stored.low_speed_limit;
         job.notify_flags = NotifyFlags(stored.notify_flags & NotifyFlags::ALL);
         job.error = stored.error;
@@ -385,6 +401,17 @@ impl JobModel {
     }
     pub(crate) fn max_connections(&self) -> u32 {
         self.max_connections
+    }
+    /// Seconds the job may spend connecting and transferring (0: no limit).
+    pub(crate) fn max_download_time(&self) -> u32 {
+        self.max_download_time
+    }
+    /// When the job's maximum download time runs out, if it is CONNECTING
+    /// or TRANSFERRING with a limit.
+    pub(crate) fn download_deadline(&self) -> Option<Instant> {
+        let since = self.active_since?;
+        let limit = Duration::from_secs(u64::from(self.max_download_time));
+        (self.max_download_time > 0).then(|| since + limit.saturating_sub(self.active_elapsed))
     }
     pub(crate) fn notify_flags(&self) -> NotifyFlags {
         self.notify_flags
@@ -603,6 +630,22 @@ impl JobModel {
                     }
                 }
             }
+            Command::TimeCheck => {
+                let due = self.download_deadline().is_some_and(|at| at <= clock.now);
+                if due && matches!(self.run, Run::Running(_)) && !self.finishing {
+                    let error = TransferError::fatal(
+                        HResult(QM_BG_E_MAXDOWNLOAD_TIMEOUT),
+                        ErrorContext::GeneralQueueManager,
+                        format!(
+                            "the job spent more than its maximum download time ({} s) connecting and transferring",
+                            self.max_download_time
+                        ),
+                    );
+                    self.record_error(error, None, clock, &mut fx);
+                    self.stop_run(&mut fx);
+                    fx.persist.job = true;
+                }
+            }
             Command::NextPiece => self.next_piece(clock, &mut fx),
             Command::TempCreated { file, path } => {
                 self.file_mut(file)?.temp = Some(path);
@@ -793,6 +836,13 @@ impl JobModel {
 
     fn resume(&mut self, seq: u64, clock: Clock, fx: &mut Effects) -> Result<()> {
         self.refuse_final("resume")?;
+        // Resume starts the maximum download time again, as in BITS.
+        if self.state != JobState::Transferred {
+            self.active_elapsed = Duration::ZERO;
+            if self.active_since.is_some() {
+                self.active_since = Some(clock.now);
+            }
+        }
         match self.state {
             JobState::Queued | JobState::Connecting | JobState::Transferring => return Ok(()),
             JobState::Transferred => {
@@ -837,6 +887,7 @@ impl JobModel {
             Property::SecurityFlags(_) => "set the security flags of",
             Property::MaxDownloadSize(_) => "limit the download size of",
             Property::MaxConnections(_) => "set the connections of",
+            Property::MaxDownloadTime(_) => "limit the download time of",
             Property::LowSpeedLimit { .. } => "set the low-speed limit of",
             Property::FileSha256 { .. } => "set a checksum in",
         };
@@ -882,6 +933,7 @@ impl JobModel {
                 }
                 self.max_connections = n;
             }
+            Property::MaxDownloadTime(seconds) => self.max_download_time = seconds,
             Property::LowSpeedLimit {
                 bytes_per_second,
                 seconds,
@@ -1123,6 +1175,17 @@ impl JobModel {
     fn set_state(&mut self, state: JobState, clock: Clock, fx: &mut Effects) {
         if self.state == state {
             return;
+        }
+        // The maximum download time counts CONNECTING and TRANSFERRING only.
+        let transferring = |s: JobState| matches!(s, JobState::Connecting | JobState::Transferring);
+        match (transferring(self.state), transferring(state)) {
+            (false, true) => self.active_since = Some(clock.now),
+            (true, false) => {
+                if let Some(since) = self.active_since.take() {
+                    self.active_elapsed += clock.now.saturating_duration_since(since);
+                }
+            }
+            _ => {}
         }
         self.state = state;
         self.touch(clock, fx);

@@ -897,6 +897,7 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         http: HttpOptions::default(),
         max_download_size: 0,
         max_connections: 6,
+        max_download_time: crate::engine::model::job::DEFAULT_MAX_DOWNLOAD_TIME,
         low_speed_limit: (0, 0),
         committing: false,
         files,
@@ -1131,4 +1132,44 @@ fn a_segment_answered_with_the_whole_file_gives_its_stretch_back() {
     assert_eq!(job.files()[0].splittable(), Some(false));
     let fx = apply(&mut job, Command::NextPiece);
     assert!(fx.piece.is_none() && !fx.wait);
+}
+
+// ----- the maximum download time -------------------------------------------
+
+#[test]
+fn the_maximum_download_time_counts_connecting_and_transferring_only() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::Set(Property::MaxDownloadTime(10)));
+    let at = |s: u64| t0().later(Duration::from_secs(s));
+    job.apply(Command::NextPiece, at(0)).unwrap();
+    assert_eq!(job.state(), JobState::Connecting);
+    // 4 s in, preempted: back to the queue, where time does not count.
+    job.apply(Command::Preempt, at(4)).unwrap();
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!(job.download_deadline(), None);
+    job.apply(
+        Command::RunEnded {
+            run: 1,
+            failure: None,
+        },
+        at(4),
+    )
+    .unwrap();
+    // 100 s later it runs again: 6 s are left.
+    job.apply(
+        Command::Start {
+            run: 2,
+            per_server: 6,
+        },
+        at(100),
+    )
+    .unwrap();
+    job.apply(Command::NextPiece, at(100)).unwrap();
+    assert_eq!(job.download_deadline(), Some(at(106).now));
+    job.apply(Command::TimeCheck, at(105)).unwrap();
+    assert_eq!(job.state(), JobState::Connecting);
+    let fx = job.apply(Command::TimeCheck, at(106)).unwrap();
+    assert_eq!(job.state(), JobState::Error);
+    assert!(fx.stop_run);
+    assert_eq!(job.error().unwrap().code.0, QM_BG_E_MAXDOWNLOAD_TIMEOUT);
 }

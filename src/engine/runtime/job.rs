@@ -908,6 +908,20 @@ impl Job {
         self.read(JobModel::max_connections)
     }
 
+    /// Sets the longest time, in seconds, the job may spend connecting and
+    /// transferring (BITS's `SetMaximumDownloadTime`; default 7,776,000, 90
+    /// days; 0: no limit). Time QUEUED, SUSPENDED or in TRANSIENT_ERROR does
+    /// not count, and `resume` starts it again. When it runs out the job
+    /// goes to ERROR with `QM_BG_E_MAXDOWNLOAD_TIMEOUT`.
+    pub fn set_max_download_time(&self, seconds: u32) -> Result<()> {
+        self.set(Property::MaxDownloadTime(seconds))
+    }
+
+    /// The job's maximum download time, in seconds (0: no limit).
+    pub fn max_download_time(&self) -> u32 {
+        self.read(JobModel::max_download_time)
+    }
+
     /// Sets the largest file the job may download, in bytes (0, the
     /// default: no limit; BITS's `BITS_JOB_PROPERTY_MAX_DOWNLOAD_SIZE`). A
     /// file announced larger, or whose body grows past it, puts the job in

@@ -286,9 +286,10 @@ fn schedule_loop(manager: &Arc<ManagerShared>) {
     }
 }
 
-/// One scheduling pass: due retries go back to the queue, then the rule of
-/// `model::schedule` picks whom to start and whom to preempt. Returns when
-/// the next retry is due.
+/// One scheduling pass: due retries go back to the queue, jobs past their
+/// maximum download time fail, then the rule of `model::schedule` picks
+/// whom to start and whom to preempt. Returns when the next retry or
+/// deadline is due.
 fn schedule_pass(manager: &Arc<ManagerShared>) -> Option<Instant> {
     let jobs = manager.jobs.lock().clone();
     let now = Instant::now();
@@ -296,9 +297,21 @@ fn schedule_pass(manager: &Arc<ManagerShared>) -> Option<Instant> {
     let mut seen = Vec::with_capacity(jobs.len());
     let mut candidates = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let (state, retry_at, finishing) = job.read(|m| (m.state(), m.retry_at(), m.finishing()));
+        let (state, retry_at, finishing, deadline) = job.read(|m| {
+            (
+                m.state(),
+                m.retry_at(),
+                m.finishing(),
+                m.download_deadline(),
+            )
+        });
         if finishing {
             continue;
+        }
+        match deadline {
+            Some(at) if at <= now => job.apply_quietly(Command::TimeCheck),
+            Some(at) => next_retry = Some(next_retry.map_or(at, |n| n.min(at))),
+            None => {}
         }
         if state == JobState::TransientError {
             match retry_at {

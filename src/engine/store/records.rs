@@ -31,6 +31,7 @@ pub(crate) struct JobRecord {
     pub low_speed_limit: (u64, u32),
     pub committing: bool,
     pub max_connections: u32,
+    pub max_download_time: u32,
 }
 
 /// One file as stored.

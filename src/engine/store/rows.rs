@@ -44,6 +44,7 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
         low_speed_limit: job.low_speed_limit(),
         committing: job.committing(),
         max_connections: job.max_connections(),
+        max_download_time: job.max_download_time(),
     }
 }
 
@@ -113,6 +114,7 @@ pub(crate) fn stored_job(
         http: HttpOptions::from_json(&job.http_options),
         max_download_size: job.max_download_size,
         max_connections: job.max_connections,
+        max_download_time: job.max_download_time,
         low_speed_limit: job.low_speed_limit,
         committing,
         files: files

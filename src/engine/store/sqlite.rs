@@ -68,11 +68,13 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE jobs ADD COLUMN low_speed_seconds INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN committing INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN max_connections INTEGER NOT NULL DEFAULT 6;",
+    // 4: the job's maximum download time (BITS's default, 90 days).
+    "ALTER TABLE jobs ADD COLUMN max_download_time INTEGER NOT NULL DEFAULT 7776000;",
 ];
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 26] = [
+const JOB_COLUMNS: [&str; 27] = [
     "id",
     "created_order",
     "display_name",
@@ -99,6 +101,7 @@ const JOB_COLUMNS: [&str; 26] = [
     "low_speed_seconds",
     "committing",
     "max_connections",
+    "max_download_time",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -143,7 +146,7 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 26] {
+    fn values(&self) -> [Value; 27] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -177,6 +180,7 @@ impl JobRecord {
             int(self.low_speed_limit.1),
             Value::Integer(self.committing.into()),
             int(self.max_connections),
+            int(self.max_download_time),
         ]
     }
 
@@ -217,6 +221,7 @@ impl JobRecord {
             ),
             committing: r.get("committing")?,
             max_connections: r.get("max_connections")?,
+            max_download_time: r.get("max_download_time")?,
         })
     }
 }
@@ -640,6 +645,7 @@ mod tests {
             low_speed_limit: (1000, 30),
             committing: true,
             max_connections: 3,
+            max_download_time: 60,
         }
     }
 
