@@ -106,6 +106,19 @@ static void check_maximum_download_time(qm_job_t job) {
     CHECK_EQ(QM_BG_E_MAXDOWNLOAD_TIMEOUT, (qm_hresult)0x80200054);
 }
 
+/* BITS_JOB_PROPERTY_DYNAMIC_CONTENT: off by default. */
+static void check_dynamic_content(qm_job_t job) {
+    bool dynamic = true;
+    CHECK_HR(qm_job_get_dynamic_content(job, &dynamic), QM_S_OK);
+    CHECK(!dynamic);
+    CHECK_HR(qm_job_set_dynamic_content(job, true), QM_S_OK);
+    CHECK_HR(qm_job_get_dynamic_content(job, &dynamic), QM_S_OK);
+    CHECK(dynamic);
+    CHECK_HR(qm_job_set_dynamic_content(job, false), QM_S_OK);
+    CHECK_HR(qm_job_get_dynamic_content(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_dynamic_content(0xBADull, true), QM_E_HANDLE);
+}
+
 static void check_final_url(qm_job_t job) {
     char buf[256];
     size_t needed = 0;
@@ -116,6 +129,77 @@ static void check_final_url(qm_job_t job) {
     CHECK_HR(qm_job_get_file_final_url(job, 0, buf, 3, &needed), QM_E_INSUFFICIENT_BUFFER);
     CHECK_HR(qm_job_get_file_final_url(job, 1, buf, sizeof buf, &needed), QM_E_ITEM_NOT_FOUND);
     CHECK_HR(qm_job_get_file_final_url(job, 0, buf, sizeof buf, NULL), QM_E_POINTER);
+}
+
+/* Job3::ReplaceRemotePrefix and File2::SetRemoteName. */
+static void check_remote_names(qm_job_t job) {
+    char buf[512];
+    size_t needed = 0;
+    CHECK_HR(qm_job_replace_remote_prefix(job, "http://example.com/", "http://mirror.example.com/fw/"),
+             QM_S_OK);
+    CHECK_HR(qm_job_get_file_remote_name(job, 0, buf, sizeof buf, &needed), QM_S_OK);
+    CHECK(strcmp(buf, "http://mirror.example.com/fw/firmware.bin") == 0);
+    CHECK_HR(qm_job_replace_remote_prefix(job, "http://example.com/", "http://x/"), QM_S_FALSE);
+    CHECK_HR(qm_job_replace_remote_prefix(job, "", "http://x/"), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_replace_remote_prefix(job, NULL, "http://x/"), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_replace_remote_prefix(job, "http://", NULL), QM_E_INVALIDARG);
+    /* A name that would not be valid changes nothing. */
+    CHECK_HR(qm_job_replace_remote_prefix(job, "http://", "gopher://"), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_get_file_remote_name(job, 0, buf, sizeof buf, &needed), QM_S_OK);
+    CHECK(strcmp(buf, "http://mirror.example.com/fw/firmware.bin") == 0);
+    CHECK_HR(qm_job_replace_remote_prefix(0xBADull, "a", "b"), QM_E_HANDLE);
+
+    CHECK_HR(qm_job_set_file_remote_name(job, 0, "http://example.com/firmware.bin"), QM_S_OK);
+    CHECK_HR(qm_job_get_file_remote_name(job, 0, buf, sizeof buf, &needed), QM_S_OK);
+    CHECK(strcmp(buf, "http://example.com/firmware.bin") == 0);
+    CHECK_HR(qm_job_set_file_remote_name(job, 1, "http://example.com/x"), QM_E_ITEM_NOT_FOUND);
+    CHECK_HR(qm_job_set_file_remote_name(job, 0, "not a url"), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_set_file_remote_name(job, 0, NULL), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_set_file_remote_name(0xBADull, 0, "http://example.com/x"), QM_E_HANDLE);
+}
+
+/* File3::GetTemporaryName and the response headers of File5: nothing before
+ * the transfer (QM_S_FALSE, ""), the hidden temporary file while it runs,
+ * nothing again once cancelled; a local source has no headers. */
+static void check_temporary_name(qm_manager_t mgr) {
+    const char *src = ct_path(g_dir, "tmpname-src.bin");
+    const char *dst = ct_path(g_dir, "tmpname.bin");
+    char buf[4096];
+    size_t needed = 0;
+    uint32_t polls = 0;
+    qm_job_t job = 0;
+    qm_job_progress p;
+    CHECK(ct_write_pattern_file(src, 4u << 20, 3));
+    if (!CHECK_HR(qm_job_create(mgr, "temporary name", &job), QM_S_OK)) return;
+    CHECK_HR(qm_job_add_file(job, src, dst), QM_S_OK);
+    CHECK_HR(qm_job_get_file_temporary_name(job, 0, buf, sizeof buf, &needed), QM_S_FALSE);
+    CHECK(buf[0] == '\0');
+    CHECK_EQ(needed, 1);
+    CHECK_HR(qm_job_get_file_response_headers(job, 0, buf, sizeof buf, &needed), QM_S_FALSE);
+    CHECK_HR(qm_job_get_file_temporary_name(job, 1, buf, sizeof buf, &needed), QM_E_ITEM_NOT_FOUND);
+    CHECK_HR(qm_job_get_file_response_headers(job, 1, buf, sizeof buf, &needed), QM_E_ITEM_NOT_FOUND);
+    CHECK_HR(qm_job_get_file_temporary_name(job, 0, buf, sizeof buf, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_get_file_response_headers(job, 0, buf, sizeof buf, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_get_file_temporary_name(0xBADull, 0, buf, sizeof buf, &needed), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_file_response_headers(0xBADull, 0, buf, sizeof buf, &needed), QM_E_HANDLE);
+    CHECK_HR(qm_job_set_max_bandwidth(job, 1u << 20), QM_S_OK);
+    CHECK_HR(qm_job_resume(job), QM_S_OK);
+    do {
+        ct_sleep_ms(10);
+        CHECK_HR(qm_job_get_progress_ex(job, &p), QM_S_OK);
+    } while (p.bytes_transferred == 0 && ++polls < 1000);
+    if (CHECK_HR(qm_job_get_file_temporary_name(job, 0, buf, sizeof buf, &needed), QM_S_OK)) {
+        CHECK(ct_exists(buf));
+        CHECK(strstr(buf, "/.tmpname.bin.") != NULL);
+        CHECK(strstr(buf, ".qmgr-part") != NULL);
+        CHECK_EQ(needed, strlen(buf) + 1);
+        CHECK_HR(qm_job_get_file_temporary_name(job, 0, buf, 3, &needed), QM_E_INSUFFICIENT_BUFFER);
+    }
+    CHECK_HR(qm_job_get_file_response_headers(job, 0, buf, sizeof buf, &needed), QM_S_FALSE);
+    CHECK_HR(qm_job_cancel(job), QM_S_OK);
+    CHECK_HR(qm_job_get_file_temporary_name(job, 0, buf, sizeof buf, &needed), QM_S_FALSE);
+    CHECK(buf[0] == '\0');
+    qm_job_close(job);
 }
 
 static void check_bad_handles(void) {
@@ -155,6 +239,8 @@ static void check_final_job_refuses_setters(qm_manager_t mgr) {
     CHECK_HR(qm_job_set_max_download_size(job, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_low_speed_limit(job, 1, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_maximum_download_time(job, 1), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_replace_remote_prefix(job, "http://", "https://"), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_dynamic_content(job, true), QM_BG_E_INVALID_STATE);
     qm_job_close(job);
 }
 
@@ -242,6 +328,8 @@ int main(int argc, char **argv) {
         check_limits(job);
         check_connections(mgr, job);
         check_maximum_download_time(job);
+        check_remote_names(job);
+        check_dynamic_content(job);
         check_final_url(job);
         check_last_error(job);
         check_name_max(job);
@@ -249,6 +337,7 @@ int main(int argc, char **argv) {
         qm_job_close(job);
     }
     check_skipped_jobs(mgr);
+    check_temporary_name(mgr);
     check_final_job_refuses_setters(mgr);
     qm_manager_close(mgr);
     return ct_finish("hardening");

@@ -548,6 +548,77 @@ qm_hresult qm_job_get_file_final_url(qm_job_t job,
                                      size_t *needed);
 
 /*
+ Replaces `old_prefix` at the start of every file's remote name with
+ `new_prefix` (BITS's `IBackgroundCopyJob3::ReplaceRemotePrefix`), e.g.
+ to switch to another mirror. The bytes already transferred are kept:
+ the next request goes to the new name with `If-Range` of the version
+ they came from, so the same file resumes and a changed one restarts. A
+ running transfer stops and the job goes back to the queue.
+ Returns `QM_S_OK`, `QM_S_FALSE` (no remote name started with
+ `old_prefix`), `QM_E_INVALIDARG` (NULL or empty `old_prefix`, NULL
+ `new_prefix`, or a resulting name that is not a valid remote name:
+ nothing is changed then), `QM_BG_E_INVALID_STATE` (final),
+ `QM_E_HANDLE`. Any thread.
+
+ # Safety
+ `old_prefix` and `new_prefix` NULL or valid C strings.
+ */
+qm_hresult qm_job_replace_remote_prefix(qm_job_t job,
+                                        const char *old_prefix,
+                                        const char *new_prefix);
+
+/*
+ Gives file `index` a new remote name (BITS's
+ `IBackgroundCopyFile2::SetRemoteName`), keeping its bytes as
+ `qm_job_replace_remote_prefix` does.
+ Returns `QM_S_OK`, `QM_E_INVALIDARG` (NULL or not a valid remote name),
+ `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_BG_E_INVALID_STATE`
+ (final), `QM_E_HANDLE`. Any thread.
+
+ # Safety
+ `remote_name` NULL or a valid C string.
+ */
+qm_hresult qm_job_set_file_remote_name(qm_job_t job, uint32_t index, const char *remote_name);
+
+/*
+ Gets the full path of the temporary file that holds file `index`'s
+ bytes until `qm_job_complete` (BITS's `IBackgroundCopyFile3::
+ GetTemporaryName`; a hidden `.NAME.XXXXXXXXXXXX.qmgr-part` beside the
+ destination), string out-parameter convention of `qm_format_hresult`.
+ Returns `QM_S_OK`; `QM_S_FALSE` with an empty string before the
+ transfer created it and once the file is in place or cancelled;
+ `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_E_INSUFFICIENT_BUFFER`,
+ `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_job_get_file_temporary_name(qm_job_t job,
+                                          uint32_t index,
+                                          char *buf,
+                                          size_t cap,
+                                          size_t *needed);
+
+/*
+ Gets the header lines of the last HTTP response for file `index`, one
+ `name: value\r\n` each with names in lower case (BITS's
+ `BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS`), for reading e.g. a
+ signature header; kept in memory only. String out-parameter
+ convention of `qm_format_hresult`. Returns `QM_S_OK`; `QM_S_FALSE` with
+ an empty string before any response (and for local files);
+ `QM_E_ITEM_NOT_FOUND`, `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`,
+ `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_job_get_file_response_headers(qm_job_t job,
+                                            uint32_t index,
+                                            char *buf,
+                                            size_t cap,
+                                            size_t *needed);
+
+/*
  Gets file `index`'s remote name as added (string out-parameter
  convention of `qm_format_hresult`).
  Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
@@ -1102,6 +1173,26 @@ qm_hresult qm_job_get_max_connections(qm_job_t job, uint32_t *out);
  `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
  */
 qm_hresult qm_job_set_maximum_download_time(qm_job_t job, uint32_t seconds);
+
+/*
+ Marks the job's content as dynamic (BITS's
+ `BITS_JOB_PROPERTY_DYNAMIC_CONTENT`): the server may send other bytes on
+ every request and has no stable validator, so each file comes in one
+ request without a range, is never split into segments, and starts
+ again from zero after any interruption (a cut, a suspend, a restart of
+ the process). Off by default. Returns `QM_S_OK`,
+ `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_dynamic_content(qm_job_t job, bool enabled);
+
+/*
+ Gets whether the job's content is dynamic.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_dynamic_content(qm_job_t job, bool *out);
 
 /*
  Gets the job's maximum download time, in seconds (0: no limit).

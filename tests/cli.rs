@@ -1383,3 +1383,42 @@ fn the_installed_manual_pages_and_completions_are_current() {
     }
     let _ = std::fs::remove_dir_all(&fresh);
 }
+
+#[test]
+fn replace_prefix_switches_a_job_to_a_mirror() {
+    let work = support::scratch("cli-prefix");
+    let dir = work.join("state");
+    open_state_dir(&dir);
+    let server = TestServer::start();
+    let data = patterned(1 << 20, 10);
+    server.add("/mirror/fw.bin", Resource::new(data.clone()));
+    let dst = work.join("fw.bin");
+    let id = create_job(&dir, "mirrored");
+    let run = state(&dir, &["add", &id, "http://127.0.0.1:9/fw.bin", s(&dst)]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let mirror = server.url("/mirror/");
+    let run = state(
+        &dir,
+        &["replace-prefix", &id, "http://127.0.0.1:9/", &mirror],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let job = state(&dir, &["info", "--json", &id]).json();
+    assert_eq!(
+        job["files"][0]["remote"],
+        format!("{mirror}fw.bin").as_str()
+    );
+    // No name starts with it: nothing changes, and it says so.
+    let run = state(&dir, &["replace-prefix", &id, "http://nowhere/", &mirror]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.contains("no remote name"), "{run:#?}");
+    // A name that would not be valid is bad usage.
+    let run = state(&dir, &["replace-prefix", &id, "http://", "gopher://"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.error_line().contains("QM_E_INVALIDARG"), "{run:#?}");
+    let run = state(&dir, &["resume", &id]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let run = state(&dir, &["run", "--quiet"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(std::fs::read(&dst).unwrap(), data);
+    let _ = std::fs::remove_dir_all(&work);
+}

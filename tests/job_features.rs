@@ -1,5 +1,9 @@
 //! The BITS job features past `IBackgroundCopyJob1`, over real sockets:
-//! the maximum download time (`IBackgroundCopyJob4::SetMaximumDownloadTime`).
+//! the maximum download time (`IBackgroundCopyJob4::SetMaximumDownloadTime`),
+//! the temporary name (`IBackgroundCopyFile3::GetTemporaryName`) and the
+//! response headers (`BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS`), remote
+//! names (`ReplaceRemotePrefix`, `SetRemoteName`) and dynamic content
+//! (`BITS_JOB_PROPERTY_DYNAMIC_CONTENT`).
 
 mod support;
 
@@ -90,4 +94,161 @@ fn time_spent_queued_does_not_count_against_the_maximum_download_time() {
     second.complete().unwrap();
     assert!(std::fs::read(dir.join("quick.bin")).unwrap() == quick);
     first.complete().unwrap();
+}
+
+#[test]
+fn the_temporary_name_and_the_response_headers_are_readable_while_a_file_transfers() {
+    let dir = support::scratch("jobs-details");
+    let data = patterned(2 << 20, 44);
+    let server = TestServer::start();
+    let resource = paced(&data, 2 << 20); // about 1 s
+    let etag = resource.etag.clone().unwrap();
+    server.add("/fw.bin", resource);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("fw.bin");
+    let job = job_for(&manager, &server.url("/fw.bin"), &dst);
+    job.set_max_connections(1).unwrap();
+    assert_eq!(job.file_temporary_name(0).unwrap(), None);
+    assert_eq!(job.file_response_headers(0).unwrap(), None);
+    assert_eq!(
+        job.file_temporary_name(1).unwrap_err().code.0,
+        QM_E_ITEM_NOT_FOUND
+    );
+    job.resume().unwrap();
+    let started = Instant::now();
+    while job.bytes_transferred() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The hidden temporary file beside the destination, holding the bytes.
+    let temp = job
+        .file_temporary_name(0)
+        .unwrap()
+        .expect("a temporary file");
+    assert_eq!(temp.parent(), dst.parent());
+    let name = temp.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with(".fw.bin.") && name.ends_with(".qmgr-part"),
+        "{name}"
+    );
+    assert!(temp.exists());
+    // The headers of the response, one line each, names in lower case.
+    let headers = job.file_response_headers(0).unwrap().expect("headers");
+    assert!(headers.contains(&format!("etag: {etag}\r\n")), "{headers}");
+    assert!(
+        headers.contains(&format!("content-length: {}\r\n", data.len())),
+        "{headers}"
+    );
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    job.complete().unwrap();
+    // In place now: no temporary file any more, the headers stay readable.
+    assert_eq!(job.file_temporary_name(0).unwrap(), None);
+    assert!(!temp.exists());
+    assert!(job.file_response_headers(0).unwrap().is_some());
+    assert!(std::fs::read(&dst).unwrap() == data);
+}
+
+#[test]
+fn a_prefix_switch_mid_download_keeps_the_bytes_already_transferred() {
+    let dir = support::scratch("jobs-prefix");
+    let data = patterned(3 << 20, 45);
+    let first = TestServer::start();
+    let mirror = TestServer::start();
+    let resource = paced(&data, 2 << 20);
+    let etag = resource.etag.clone().unwrap();
+    first.add("/fw/app.bin", resource.clone());
+    let mut fast = resource;
+    fast.pace = None;
+    mirror.add("/mirror/fw/app.bin", fast);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("app.bin");
+    let job = job_for(&manager, &first.url("/fw/app.bin"), &dst);
+    job.set_max_connections(1).unwrap();
+    job.resume().unwrap();
+    let started = Instant::now();
+    while job.bytes_transferred() < (1 << 20) {
+        assert!(started.elapsed() < Duration::from_secs(20), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let old = format!("http://{}/fw/", first.addr());
+    let new = format!("http://{}/mirror/fw/", mirror.addr());
+    assert!(!job.replace_remote_prefix("http://nowhere/", &new).unwrap());
+    let bad = job.replace_remote_prefix(&old, "gopher://x/").unwrap_err();
+    assert_eq!(bad.code.0, QM_E_INVALIDARG);
+    assert!(job.replace_remote_prefix(&old, &new).unwrap());
+    assert_eq!(
+        job.file_remote_name(0).unwrap(),
+        mirror.url("/mirror/fw/app.bin")
+    );
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data, "not byte-exact");
+    // The mirror was asked only for the rest, tied to the same version.
+    let asked = mirror.requests("/mirror/fw/app.bin");
+    let range = asked[0]
+        .range
+        .as_deref()
+        .expect("the switch resumed with a range");
+    let from: u64 = range["bytes=".len()..range.len() - 1].parse().unwrap();
+    assert!(from >= 1 << 20, "{range}");
+    assert_eq!(asked[0].if_range.as_deref(), Some(etag.as_str()));
+    assert!(mirror.body_bytes_sent("/mirror/fw/app.bin") < data.len() as u64);
+
+    // SetRemoteName on one file; an index past the end is refused.
+    let other = job_for(&manager, &first.url("/fw/app.bin"), &dir.join("b.bin"));
+    other
+        .set_file_remote_name(0, &mirror.url("/mirror/fw/app.bin"))
+        .unwrap();
+    assert_eq!(
+        other
+            .set_file_remote_name(3, &mirror.url("/x"))
+            .unwrap_err()
+            .code
+            .0,
+        QM_E_ITEM_NOT_FOUND
+    );
+    other.resume().unwrap();
+    assert_eq!(wait(&other, Duration::from_secs(30)), JobState::Transferred);
+    other.complete().unwrap();
+    assert!(std::fs::read(dir.join("b.bin")).unwrap() == data);
+}
+
+#[test]
+fn a_dynamic_file_is_fetched_whole_and_starts_again_after_a_cut() {
+    let dir = support::scratch("jobs-dynamic");
+    let data = patterned(8 << 20, 46);
+    let server = TestServer::start();
+    server.add("/live.bin", Resource::new(data.clone()));
+    // The first answer is cut after 3 MiB.
+    server.script(
+        "/live.bin",
+        vec![support::http_server::Fault::CloseAfter(3 << 20)],
+    );
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("live.bin");
+    let job = job_for(&manager, &server.url("/live.bin"), &dst);
+    job.set_max_connections(4).unwrap();
+    assert!(!job.dynamic_content());
+    job.set_dynamic_content(true).unwrap();
+    job.set_minimum_retry_delay(1).unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, Duration::from_secs(60)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    assert!(std::fs::read(&dst).unwrap() == data, "not byte-exact");
+    // Two whole requests, no range, no segments: the cut one and the one
+    // that started again from byte 0.
+    let requests = server.requests("/live.bin");
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests
+        .iter()
+        .all(|r| r.range.is_none() && r.if_range.is_none()));
+    assert_eq!(
+        server.body_bytes_sent("/live.bin"),
+        (3 << 20) + data.len() as u64
+    );
 }

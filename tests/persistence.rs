@@ -678,3 +678,37 @@ fn sigkill_during_a_segmented_download_resumes_every_segment_from_its_durable_by
         "the durable bytes never formed several ranges: the file was not segmented"
     );
 }
+
+#[test]
+fn the_later_bits_settings_survive_a_reopen() {
+    // A mirror switch, dynamic content and the maximum download time are
+    // on disk when their calls return.
+    let dir = support::scratch("persist-bits");
+    let state = dir.join("state");
+    let id = {
+        let manager = Manager::open(Some(&state)).unwrap();
+        let job = manager.create_job("later BITS").unwrap();
+        job.add_files(&[FileSpec::new(
+            "http://127.0.0.1:9/fw/a.bin",
+            dir.join("a.bin").to_str().unwrap(),
+        )])
+        .unwrap();
+        assert!(job
+            .replace_remote_prefix("http://127.0.0.1:9/", "http://127.0.0.1:10/mirror/")
+            .unwrap());
+        job.set_dynamic_content(true).unwrap();
+        job.set_max_download_time(123).unwrap();
+        let id = job.id();
+        manager.close();
+        id
+    };
+    let manager = Manager::open(Some(&state)).unwrap();
+    let job = manager.job(&id).unwrap();
+    assert_eq!(
+        job.file_remote_name(0).unwrap(),
+        "http://127.0.0.1:10/mirror/fw/a.bin"
+    );
+    assert!(job.dynamic_content());
+    assert_eq!(job.max_download_time(), 123);
+    assert_eq!(job.state(), JobState::Suspended);
+}

@@ -63,6 +63,16 @@ pub enum Command {
     Cancel(JobArg),
     /// Move a job's transferred files into place and end the job
     Complete(JobArg),
+    /// Replace the start of the job's remote names (switch mirrors),
+    /// keeping the bytes already transferred
+    ReplacePrefix {
+        /// The job's id, or a unique prefix of it (at least 8 characters)
+        job: String,
+        /// The text the remote names start with now
+        old: String,
+        /// What replaces it
+        new: String,
+    },
     /// List the jobs that are not completed or cancelled
     List {
         /// Print JSON
@@ -183,6 +193,11 @@ pub struct JobOptions {
     /// days; 0: no limit)
     #[arg(long, value_name = "SECS", help_heading = "Job options")]
     pub max_download_time: Option<u32>,
+
+    /// The server's content may change between requests: fetch each file
+    /// in one request, never resume it, start again after any cut
+    #[arg(long, help_heading = "Job options")]
+    pub dynamic: bool,
 
     /// Trust the CA certificates of this PEM file instead of the system's
     #[arg(long, value_name = "PEM", help_heading = "HTTPS options")]

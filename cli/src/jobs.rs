@@ -134,6 +134,16 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             }
             Ok(())
         }
+        Command::ReplacePrefix { job, old, new } => {
+            let manager = open(state_dir, "replace-prefix")?;
+            let replaced = find(&manager, job)?
+                .replace_remote_prefix(old, new)
+                .map_err(Failure::argument_or_call)?;
+            if !replaced {
+                errln!("qmgr: no remote name of the job starts with '{old}'");
+            }
+            Ok(())
+        }
         Command::List { json } => {
             let manager = open(state_dir, "list")?;
             let jobs = manager.jobs()?;

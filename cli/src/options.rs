@@ -22,6 +22,7 @@ pub struct Prepared {
     /// The job's connections (`--connections`).
     pub connections: Option<u32>,
     max_download_time: Option<u32>,
+    dynamic: bool,
     ca_file: Option<String>,
     client_certificate: Option<(String, String)>,
     headers: Option<String>,
@@ -49,6 +50,7 @@ impl Prepared {
             no_progress_timeout: options.no_progress_timeout,
             connections: options.connections,
             max_download_time: options.max_download_time,
+            dynamic: options.dynamic,
             ca_file: options
                 .ca_file
                 .as_deref()
@@ -84,6 +86,9 @@ impl Prepared {
         }
         if let Some(seconds) = self.max_download_time {
             job.set_max_download_time(seconds).map_err(arg)?;
+        }
+        if self.dynamic {
+            job.set_dynamic_content(true).map_err(arg)?;
         }
         if let Some(path) = &self.ca_file {
             job.set_ca_file(Some(path)).map_err(arg)?;

@@ -11,7 +11,7 @@ import os
 import threading
 import uuid
 import weakref
-from ctypes import byref, c_size_t, c_uint32, c_uint64
+from ctypes import byref, c_bool, c_size_t, c_uint32, c_uint64
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -977,6 +977,19 @@ class Job(_Closable):
         "time queued, suspended or in a transient error does not count, and ``resume()`` "
         "starts it again.",
     )
+    @property
+    def dynamic_content(self) -> bool:
+        """The server's content may change between requests (BITS's
+        ``BITS_JOB_PROPERTY_DYNAMIC_CONTENT``): each file comes in one request
+        without a range and starts again from zero after any interruption."""
+        out = c_bool(False)
+        check(lib.qm_job_get_dynamic_content(self._handle, byref(out)), "Job.dynamic_content")
+        return bool(out.value)
+
+    @dynamic_content.setter
+    def dynamic_content(self, dynamic: bool) -> None:
+        check(lib.qm_job_set_dynamic_content(self._handle, bool(dynamic)), "Job.dynamic_content")
+
     max_connections = _uint32_property(
         "max_connections",
         "How many connections the job may use at once (default 6): that many of its files "
@@ -1029,6 +1042,50 @@ class Job(_Closable):
         i = _uint(index, 32, "Job.file_final_url(index)")
         _, url = _read_string(lib.qm_job_get_file_final_url, (self._handle, i), "Job.file_final_url()")
         return url or ""
+
+    def replace_remote_prefix(self, old: str, new: str) -> bool:
+        """Replaces ``old`` at the start of every file's remote name with
+        ``new`` (BITS's ``ReplaceRemotePrefix``), keeping the bytes already
+        transferred; False when no name started with ``old``."""
+        hr = check(
+            lib.qm_job_replace_remote_prefix(
+                self._handle,
+                _cstr(old, "Job.replace_remote_prefix(old)"),
+                _cstr(new, "Job.replace_remote_prefix(new)"),
+            ),
+            "Job.replace_remote_prefix()",
+        )
+        return hr == C.QM_S_OK
+
+    def set_file_remote_name(self, index: int, remote: str) -> None:
+        """Gives file ``index`` a new remote name (BITS's ``SetRemoteName``),
+        keeping its bytes when the server still has the same version."""
+        check(
+            lib.qm_job_set_file_remote_name(
+                self._handle,
+                _uint(index, 32, "Job.set_file_remote_name(index)"),
+                _cstr(remote, "Job.set_file_remote_name(remote)"),
+            ),
+            "Job.set_file_remote_name()",
+        )
+
+    def file_temporary_name(self, index: int) -> Optional[str]:
+        """The temporary file holding file ``index``'s bytes until ``complete()``
+        (BITS's ``GetTemporaryName``); None before the transfer created it and
+        once the file is in place or cancelled."""
+        i = _uint(index, 32, "Job.file_temporary_name(index)")
+        hr, name = _read_string(lib.qm_job_get_file_temporary_name, (self._handle, i), "Job.file_temporary_name()")
+        return name if hr == C.QM_S_OK else None
+
+    def file_response_headers(self, index: int) -> Optional[str]:
+        """The header lines of the last HTTP response for file ``index``
+        (``name: value\\r\\n`` each, names in lower case; BITS's
+        ``BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS``); None before a response."""
+        i = _uint(index, 32, "Job.file_response_headers(index)")
+        hr, text = _read_string(
+            lib.qm_job_get_file_response_headers, (self._handle, i), "Job.file_response_headers()"
+        )
+        return text if hr == C.QM_S_OK else None
 
     # -- notifications
 

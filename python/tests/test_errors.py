@@ -65,6 +65,21 @@ class ErrorTests(TempDirTestCase):
             self.assertEqual(job.low_speed_limit, (1000, 30))
             job.low_speed_limit = None
             self.assertEqual(job.low_speed_limit, (0, 0))
+            job.add_file("http://example.com/fw/a.bin", self.dir / "a.bin")
+            self.assertTrue(job.replace_remote_prefix("http://example.com/", "http://mirror.example.com/"))
+            self.assertEqual(job.file(1).remote, "http://mirror.example.com/fw/a.bin")
+            self.assertEqual(job.file(0).remote, "http://mirror.example.com/fw.bin")
+            self.assertFalse(job.replace_remote_prefix("http://example.com/", "http://x/"))
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.replace_remote_prefix("http://", "gopher://")
+            job.set_file_remote_name(1, "http://example.com/fw/a.bin")
+            self.assertEqual(job.file(1).remote, "http://example.com/fw/a.bin")
+            with self.assertRaises(qmgr.ItemNotFound):
+                job.set_file_remote_name(5, "http://example.com/x")
+            job.set_file_remote_name(0, "http://example.com/fw.bin")
+            self.assertFalse(job.dynamic_content)
+            job.dynamic_content = True
+            self.assertTrue(job.dynamic_content)
             self.assertEqual(job.max_download_time, 7_776_000)
             job.max_download_time = 3600
             self.assertEqual(job.max_download_time, 3600)
@@ -80,7 +95,7 @@ class ErrorTests(TempDirTestCase):
             self.assertEqual(m.max_connections_per_server, 3)
             self.assertEqual(job.file_final_url(0), "http://example.com/fw.bin")
             with self.assertRaises(qmgr.ItemNotFound):
-                job.file_final_url(1)
+                job.file_final_url(2)
         self.assertEqual(m.skipped_jobs, [])
 
     def test_resume_with_nothing_left(self) -> None:

@@ -114,6 +114,30 @@ class LifecycleTests(TempDirTestCase):
             self.assertNotIn(job.id, [j.id for j in m.jobs()])
         self.assertEqual([p.name for p in self.dir.iterdir()], ["src"])  # no temporary file left
 
+    def test_temporary_name_while_transferring(self) -> None:
+        src = self.make_file("src", 8 * MiB, random=True)
+        m = self.manager()
+        with m.create_job("temporary name") as job:
+            job.max_bandwidth = 1 * MiB
+            job.add_file(src, self.dir / "out")
+            self.assertIsNone(job.file_temporary_name(0))
+            job.resume()
+            t0 = time.monotonic()
+            while job.progress.bytes_transferred == 0:
+                self.assertLess(time.monotonic() - t0, LONG, "no progress")
+                time.sleep(0.01)
+            temp = job.file_temporary_name(0)
+            assert temp is not None
+            self.assertTrue(Path(temp).exists())
+            self.assertTrue(Path(temp).name.startswith(".out."))
+            self.assertEqual(Path(temp).parent, self.dir)
+            self.assertIsNone(job.file_response_headers(0), "a local file has no headers")
+            with self.assertRaises(qmgr.ItemNotFound):
+                job.file_temporary_name(1)
+            job.cancel()
+            self.assertIsNone(job.file_temporary_name(0))
+            self.assertFalse(Path(temp).exists())
+
     def test_suspend_and_resume(self) -> None:
         src = self.make_file("src", 16 * MiB, sparse=True)
         m = self.manager()

@@ -110,6 +110,124 @@ pub unsafe extern "C" fn qm_job_get_file_final_url(
     }
 }
 
+/// Replaces `old_prefix` at the start of every file's remote name with
+/// `new_prefix` (BITS's `IBackgroundCopyJob3::ReplaceRemotePrefix`), e.g.
+/// to switch to another mirror. The bytes already transferred are kept:
+/// the next request goes to the new name with `If-Range` of the version
+/// they came from, so the same file resumes and a changed one restarts. A
+/// running transfer stops and the job goes back to the queue.
+/// Returns `QM_S_OK`, `QM_S_FALSE` (no remote name started with
+/// `old_prefix`), `QM_E_INVALIDARG` (NULL or empty `old_prefix`, NULL
+/// `new_prefix`, or a resulting name that is not a valid remote name:
+/// nothing is changed then), `QM_BG_E_INVALID_STATE` (final),
+/// `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `old_prefix` and `new_prefix` NULL or valid C strings.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_replace_remote_prefix(
+    job: qm_job_t,
+    old_prefix: *const c_char,
+    new_prefix: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises valid C strings or NULL.
+        let old = unsafe { str_arg(old_prefix, "old_prefix") }?;
+        // SAFETY: as above.
+        let new = unsafe { str_arg(new_prefix, "new_prefix") }?;
+        Ok(if job.replace_remote_prefix(old, new)? {
+            HResult::OK
+        } else {
+            HResult(QM_S_FALSE)
+        })
+    })
+}
+
+/// Gives file `index` a new remote name (BITS's
+/// `IBackgroundCopyFile2::SetRemoteName`), keeping its bytes as
+/// `qm_job_replace_remote_prefix` does.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (NULL or not a valid remote name),
+/// `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_BG_E_INVALID_STATE`
+/// (final), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `remote_name` NULL or a valid C string.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_file_remote_name(
+    job: qm_job_t,
+    index: u32,
+    remote_name: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        let remote = unsafe { str_arg(remote_name, "remote_name") }?;
+        job.set_file_remote_name(index, remote)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the full path of the temporary file that holds file `index`'s
+/// bytes until `qm_job_complete` (BITS's `IBackgroundCopyFile3::
+/// GetTemporaryName`; a hidden `.NAME.XXXXXXXXXXXX.qmgr-part` beside the
+/// destination), string out-parameter convention of `qm_format_hresult`.
+/// Returns `QM_S_OK`; `QM_S_FALSE` with an empty string before the
+/// transfer created it and once the file is in place or cancelled;
+/// `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_E_INSUFFICIENT_BUFFER`,
+/// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_temporary_name(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok(match j.file_temporary_name(index)? {
+                Some(path) => (path.to_string_lossy().into_owned(), HResult::OK),
+                None => (String::new(), HResult(QM_S_FALSE)),
+            })
+        })
+    }
+}
+
+/// Gets the header lines of the last HTTP response for file `index`, one
+/// `name: value\r\n` each with names in lower case (BITS's
+/// `BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS`), for reading e.g. a
+/// signature header; kept in memory only. String out-parameter
+/// convention of `qm_format_hresult`. Returns `QM_S_OK`; `QM_S_FALSE` with
+/// an empty string before any response (and for local files);
+/// `QM_E_ITEM_NOT_FOUND`, `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`,
+/// `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_response_headers(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok(match j.file_response_headers(index)? {
+                Some(text) => (text, HResult::OK),
+                None => (String::new(), HResult(QM_S_FALSE)),
+            })
+        })
+    }
+}
+
 /// Gets file `index`'s remote name as added (string out-parameter
 /// convention of `qm_format_hresult`).
 /// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),

@@ -726,6 +726,29 @@ pub extern "C" fn qm_job_set_maximum_download_time(job: qm_job_t, seconds: u32) 
     })
 }
 
+/// Marks the job's content as dynamic (BITS's
+/// `BITS_JOB_PROPERTY_DYNAMIC_CONTENT`): the server may send other bytes on
+/// every request and has no stable validator, so each file comes in one
+/// request without a range, is never split into segments, and starts
+/// again from zero after any interruption (a cut, a suspend, a restart of
+/// the process). Off by default. Returns `QM_S_OK`,
+/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_dynamic_content(job: qm_job_t, enabled: bool) -> qm_hresult {
+    job_do(job, |j| j.set_dynamic_content(enabled).map(|_| HResult::OK))
+}
+
+/// Gets whether the job's content is dynamic.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_dynamic_content(job: qm_job_t, out: *mut bool) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.dynamic_content())) }
+}
+
 /// Gets the job's maximum download time, in seconds (0: no limit).
 /// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 ///

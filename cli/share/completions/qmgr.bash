@@ -46,6 +46,9 @@ _qmgr() {
             qmgr,monitor)
                 cmd="qmgr__subcmd__monitor"
                 ;;
+            qmgr,replace-prefix)
+                cmd="qmgr__subcmd__replace__subcmd__prefix"
+                ;;
             qmgr,resume)
                 cmd="qmgr__subcmd__resume"
                 ;;
@@ -88,6 +91,9 @@ _qmgr() {
             qmgr__subcmd__help,monitor)
                 cmd="qmgr__subcmd__help__subcmd__monitor"
                 ;;
+            qmgr__subcmd__help,replace-prefix)
+                cmd="qmgr__subcmd__help__subcmd__replace__subcmd__prefix"
+                ;;
             qmgr__subcmd__help,resume)
                 cmd="qmgr__subcmd__help__subcmd__resume"
                 ;;
@@ -107,7 +113,7 @@ _qmgr() {
 
     case "${cmd}" in
         qmgr)
-            opts="-h -V --state --help --version transfer create add resume suspend cancel complete list info monitor run completions manpage help"
+            opts="-h -V --state --help --version transfer create add resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,7 +131,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --retry-delay --no-progress-timeout --connections --max-download-time --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --sha256 --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -245,7 +251,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__create)
-            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --max-download-time --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -311,7 +317,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__help)
-            opts="transfer create add resume suspend cancel complete list info monitor run completions manpage help"
+            opts="transfer create add resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -464,6 +470,20 @@ _qmgr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        qmgr__subcmd__help__subcmd__replace__subcmd__prefix)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         qmgr__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -592,6 +612,24 @@ _qmgr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        qmgr__subcmd__replace__subcmd__prefix)
+            opts="-h --state --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         qmgr__subcmd__resume)
             opts="-h --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -647,7 +685,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__transfer)
-            opts="-H -q -h --priority --sha256 --limit --retry-delay --no-progress-timeout --connections --max-download-time --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
+            opts="-H -q -h --priority --sha256 --limit --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

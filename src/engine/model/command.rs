@@ -90,6 +90,9 @@ pub(crate) enum Property {
     MaxConnections(u32),
     /// Seconds the job may spend CONNECTING or TRANSFERRING (0: no limit).
     MaxDownloadTime(u32),
+    /// The server's content may change between requests: one request per
+    /// file, no ranges, a restart from zero after any interruption.
+    DynamicContent(bool),
     /// A transfer slower than `bytes_per_second` for `seconds` is given up
     /// as a transient timeout (either 0: off).
     LowSpeedLimit {
@@ -126,6 +129,11 @@ pub(crate) enum Command {
     AddFiles { files: Vec<NewFile>, seq: u64 },
     /// `Resume`; `seq` is the job's place in the queue if it is queued.
     Resume { seq: u64 },
+    /// `ReplaceRemotePrefix` / `SetRemoteName`: these files get these
+    /// remote names (already parsed), all or none. Their bytes are kept: the
+    /// next request goes to the new name with the validator of the old one,
+    /// so the same version resumes and another restarts the file.
+    SetRemoteNames { names: Vec<(usize, String, Source)> },
     /// `Suspend`.
     Suspend,
     /// A setter.
@@ -177,6 +185,8 @@ pub(crate) enum Command {
         total: Option<u64>,
         validator: Option<Validator>,
         ranges: bool,
+        /// The response's header lines, when the source has headers.
+        headers: Option<String>,
     },
     /// The source of `file` redirected to `url` (followed, or refused).
     Redirected { file: usize, url: String },

@@ -33,6 +33,9 @@ pub(crate) struct FileModel {
     /// answer in this run told (`None`: not known yet). Not stored: each
     /// run learns it again.
     pub(super) splittable: Option<bool>,
+    /// The header lines of the last response for this file (kept in
+    /// memory only).
+    pub(super) response_headers: Option<String>,
 }
 
 impl FileModel {
@@ -50,6 +53,7 @@ impl FileModel {
             committed: false,
             final_url: None,
             splittable: None,
+            response_headers: None,
         }
     }
 
@@ -98,6 +102,10 @@ impl FileModel {
     /// yet in this run).
     pub(crate) fn splittable(&self) -> Option<bool> {
         self.splittable
+    }
+    /// The header lines of the last response for this file, if any.
+    pub(crate) fn response_headers(&self) -> Option<&str> {
+        self.response_headers.as_deref()
     }
     /// Already at its local name.
     pub(crate) fn committed(&self) -> bool {

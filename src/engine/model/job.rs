@@ -106,6 +106,7 @@ pub(crate) struct StoredJob {
     pub max_download_size: u64,
     pub max_connections: u32,
     pub max_download_time: u32,
+    pub dynamic_content: bool,
     pub low_speed_limit: (u64, u32),
     /// A `complete` was renaming files when the directory was last written.
     pub committing: bool,
@@ -135,6 +136,8 @@ pub(crate) struct JobModel {
     active_elapsed: Duration,
     /// ...which began then (while the job is CONNECTING or TRANSFERRING).
     active_since: Option<Instant>,
+    /// BITS's dynamic content: no ranges, no resume, no segments.
+    dynamic_content: bool,
     /// (bytes per second, seconds): slower than that is a transient timeout.
     low_speed_limit: (u64, u32),
     /// `complete` is renaming files (recorded before the first rename).
@@ -246,6 +249,7 @@ impl JobModel {
             max_download_time: DEFAULT_MAX_DOWNLOAD_TIME,
             active_elapsed: Duration::ZERO,
             active_since: None,
+            dynamic_content: false,
             known_bytes: 0,
             unknown_sizes: 0,
             bytes_done: 0,
@@ -281,6 +285,7 @@ impl JobModel {
         job.max_download_size = stored.max_download_size;
         job.max_connections = stored.max_connections.max(1);
         job.max_download_time = stored.max_download_time;
+        job.dynamic_content = stored.dynamic_content;
         job.low_speed_limit = stored.low_speed_limit;
         job.notify_flags = NotifyFlags(stored.notify_flags & NotifyFlags::ALL);
         job.error = stored.error;
@@ -328,6 +333,7 @@ impl JobModel {
                 committed,
                 final_url: None,
                 splittable: None,
+                response_headers: None,
             });
         }
         job.recount();
@@ -405,6 +411,11 @@ impl JobModel {
     /// Seconds the job may spend connecting and transferring (0: no limit).
     pub(crate) fn max_download_time(&self) -> u32 {
         self.max_download_time
+    }
+    /// Whether the server's content may change between requests (no
+    /// ranges, no resume, no segments).
+    pub(crate) fn dynamic_content(&self) -> bool {
+        self.dynamic_content
     }
     /// When the job's maximum download time runs out, if it is CONNECTING
     /// or TRANSFERRING with a limit.
@@ -533,6 +544,32 @@ impl JobModel {
         match command {
             Command::AddFiles { files, seq } => self.add_files(files, seq, clock, &mut fx)?,
             Command::Resume { seq } => self.resume(seq, clock, &mut fx)?,
+            Command::SetRemoteNames { names } => {
+                self.refuse_final("change the remote names of")?;
+                let count = self.files.len();
+                if let Some(&(index, _, _)) = names.iter().find(|(i, _, _)| *i >= count) {
+                    return Err(no_such_file(index as u32, count));
+                }
+                for (index, remote, source) in names {
+                    let f = &mut self.files[index];
+                    f.remote = remote;
+                    f.source = source;
+                    f.final_url = None;
+                }
+                // A running transfer goes on from the new names at once:
+                // back to the queue, in its place, as a preempted job does.
+                if matches!(self.run, Run::Running(_)) {
+                    self.stop_run(&mut fx);
+                    if self.state.is_active() {
+                        self.set_state(JobState::Queued, clock, &mut fx);
+                    }
+                }
+                self.touch(clock, &mut fx);
+                fx.persist = Persist {
+                    job: true,
+                    files: Files::All,
+                };
+            }
             Command::Suspend => {
                 self.refuse_final("suspend")?;
                 self.retry_at = None;
@@ -657,7 +694,13 @@ impl JobModel {
                 total,
                 validator,
                 ranges,
-            } => self.opened(piece, file, start, total, validator, ranges, clock, &mut fx)?,
+                headers,
+            } => {
+                if let (Some(text), Ok(f)) = (headers, self.file_mut(file)) {
+                    f.response_headers = Some(text);
+                }
+                self.opened(piece, file, start, total, validator, ranges, clock, &mut fx)?
+            }
             Command::Redirected { file, url } => {
                 let policy = self.http.security_flags.redirect_policy();
                 let f = self.file_mut(file)?;
@@ -888,6 +931,7 @@ impl JobModel {
             Property::MaxDownloadSize(_) => "limit the download size of",
             Property::MaxConnections(_) => "set the connections of",
             Property::MaxDownloadTime(_) => "limit the download time of",
+            Property::DynamicContent(_) => "mark the content of",
             Property::LowSpeedLimit { .. } => "set the low-speed limit of",
             Property::FileSha256 { .. } => "set a checksum in",
         };
@@ -934,6 +978,7 @@ impl JobModel {
                 self.max_connections = n;
             }
             Property::MaxDownloadTime(seconds) => self.max_download_time = seconds,
+            Property::DynamicContent(dynamic) => self.dynamic_content = dynamic,
             Property::LowSpeedLimit {
                 bytes_per_second,
                 seconds,
@@ -1068,6 +1113,7 @@ impl JobModel {
         let f = &mut self.files[file];
         f.splittable = Some(
             ranges
+                && !self.dynamic_content
                 && matches!(f.source, Source::Http(_))
                 && total.is_some()
                 && validator.as_ref().is_some_and(Validator::can_resume),

@@ -111,6 +111,7 @@ fn opened(job: &mut JobModel, index: usize, start: u64, total: Option<u64>) -> E
             total,
             validator: None,
             ranges: false,
+            headers: None,
         },
     )
 }
@@ -898,6 +899,7 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         max_download_size: 0,
         max_connections: 6,
         max_download_time: crate::engine::model::job::DEFAULT_MAX_DOWNLOAD_TIME,
+        dynamic_content: false,
         low_speed_limit: (0, 0),
         committing: false,
         files,
@@ -1025,6 +1027,7 @@ fn piece_opened(job: &mut JobModel, piece: u64, start: u64, tag: &str, total: u6
             total: Some(total),
             validator: version(tag, total),
             ranges: true,
+            headers: None,
         },
     )
 }
@@ -1122,6 +1125,7 @@ fn a_segment_answered_with_the_whole_file_gives_its_stretch_back() {
             total: Some(16 * MIB),
             validator: version("v1", 16 * MIB),
             ranges: false,
+            headers: None,
         },
     );
     assert_eq!(fx.piece, None);

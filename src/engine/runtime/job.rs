@@ -578,6 +578,24 @@ impl Job {
         self.read(|m| m.file(index).map(|f| f.final_url().to_string()))
     }
 
+    /// The temporary file holding file `index`'s bytes until `complete`
+    /// (BITS's `IBackgroundCopyFile3::GetTemporaryName`): `None` before the
+    /// transfer created it and once the file is in place or cancelled.
+    pub fn file_temporary_name(&self, index: u32) -> Result<Option<PathBuf>> {
+        self.read(|m| m.file(index).map(|f| f.temp().map(Path::to_path_buf)))
+    }
+
+    /// The header lines of the last HTTP response for file `index`, one
+    /// `name: value\r\n` each (names in lower case), as BITS's
+    /// `BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS` gives them; `None`
+    /// before a response (and for local files). Kept in memory only.
+    pub fn file_response_headers(&self, index: u32) -> Result<Option<String>> {
+        self.read(|m| {
+            m.file(index)
+                .map(|f| f.response_headers().map(String::from))
+        })
+    }
+
     /// A snapshot of the HTTP options, for a transfer run.
     pub(crate) fn http_options(&self) -> HttpOptions {
         self.read(|m| m.http().clone())
@@ -596,6 +614,61 @@ impl Job {
         let _op = self.lock_for_change()?;
         let seq = self.manager()?.next_queue_seq();
         self.apply(Command::AddFiles { files, seq })
+    }
+
+    /// Replaces `old` at the start of every file's remote name with `new`
+    /// (BITS's `IBackgroundCopyJob3::ReplaceRemotePrefix`), e.g. to switch
+    /// mirrors. Returns `false` (`QM_S_FALSE`) when no name started with
+    /// `old`. The bytes already transferred are kept: the next request goes
+    /// to the new name with `If-Range` of the old version, so the same file
+    /// resumes and a different one restarts. A running transfer stops and
+    /// goes back to the queue. `QM_E_INVALIDARG` for an empty `old` or a
+    /// new name that is not a valid remote name (nothing is changed then).
+    pub fn replace_remote_prefix(&self, old: &str, new: &str) -> Result<bool> {
+        if old.is_empty() {
+            return Err(Error::invalid_arg("the prefix to replace is empty"));
+        }
+        let _op = self.lock_for_change()?;
+        let names = self.read(|m| {
+            m.files()
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| {
+                    let rest = f.remote().strip_prefix(old)?;
+                    Some((i, format!("{new}{rest}")))
+                })
+                .collect::<Vec<_>>()
+        });
+        if names.is_empty() {
+            return self.read(|m| match m.state() {
+                s if s.is_final() => Err(Error::invalid_state("change the remote names of", s)),
+                _ => Ok(false),
+            });
+        }
+        let names = names
+            .into_iter()
+            .map(|(i, remote)| {
+                let source = Source::parse(&remote).map_err(|e| Error {
+                    message: format!("file {i}: {}", e.message),
+                    ..e
+                })?;
+                Ok((i, remote, source))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.apply(Command::SetRemoteNames { names })?;
+        Ok(true)
+    }
+
+    /// Gives file `index` a new remote name (BITS's
+    /// `IBackgroundCopyFile2::SetRemoteName`), keeping its bytes as
+    /// `replace_remote_prefix` does. `QM_E_INVALIDARG` for a name that is
+    /// not valid, `QM_E_ITEM_NOT_FOUND` for an index past the end.
+    pub fn set_file_remote_name(&self, index: u32, remote: &str) -> Result<()> {
+        let source = Source::parse(remote)?;
+        let _op = self.lock_for_change()?;
+        self.apply(Command::SetRemoteNames {
+            names: vec![(index as usize, remote.to_string(), source)],
+        })
     }
 
     /// Starts or restarts the transfer (`Resume`): SUSPENDED, ERROR and
@@ -915,6 +988,21 @@ impl Job {
     /// goes to ERROR with `QM_BG_E_MAXDOWNLOAD_TIMEOUT`.
     pub fn set_max_download_time(&self, seconds: u32) -> Result<()> {
         self.set(Property::MaxDownloadTime(seconds))
+    }
+
+    /// Marks the job's content as dynamic (BITS's
+    /// `BITS_JOB_PROPERTY_DYNAMIC_CONTENT`): the server may send other bytes
+    /// on every request and has no stable validator, so each file comes in
+    /// one request without a range, is never split into segments, and
+    /// starts again from zero after any interruption (a cut, a suspend, a
+    /// restart of the process). Off by default.
+    pub fn set_dynamic_content(&self, dynamic: bool) -> Result<()> {
+        self.set(Property::DynamicContent(dynamic))
+    }
+
+    /// Whether the job's content is dynamic.
+    pub fn dynamic_content(&self) -> bool {
+        self.read(JobModel::dynamic_content)
     }
 
     /// The job's maximum download time, in seconds (0: no limit).

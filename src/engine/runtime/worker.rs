@@ -49,6 +49,9 @@ struct FileTask {
     local: PathBuf,
     sha256: Option<[u8; 32]>,
     limits: Limits,
+    /// The job's content is dynamic: no validator is ever sent, so every
+    /// attempt fetches the file whole.
+    dynamic: bool,
 }
 
 /// What the model says of a piece and its file when an attempt starts.
@@ -211,6 +214,7 @@ fn next_task(job: &Job) -> Next {
             source: f.source().clone(),
             local: f.local().to_path_buf(),
             sha256: f.sha256(),
+            dynamic: m.dynamic_content(),
             limits: Limits {
                 max_download_size: Some(m.max_download_size()).filter(|&n| n > 0),
                 low_speed: (bytes_per_second > 0 && seconds > 0)
@@ -294,10 +298,13 @@ fn fetch_piece(
         let before = task.position(job).ok_or(Interrupt::Abandoned)?;
         match fetch_attempt(job, token, task, session, &mut hash) {
             Err(Interrupt::Lost(err)) => {
-                let delivered = task
-                    .position(job)
-                    .ok_or(Interrupt::Abandoned)?
-                    .saturating_sub(before);
+                let after = task.position(job).ok_or(Interrupt::Abandoned)?;
+                // A dynamic file starts from zero on every attempt.
+                let delivered = if task.dynamic {
+                    after
+                } else {
+                    after.saturating_sub(before)
+                };
                 if delivered < GOOD_ATTEMPT {
                     poor_resumes += 1;
                 }
@@ -329,7 +336,9 @@ fn fetch_attempt(
     if asked.end == Some(asked.start) {
         return Ok(()); // every byte is there: only the checks are left
     }
-    let opened = open_source(job, token, task, session, asked, state.validator.as_ref())?;
+    // Without a validator the source is fetched whole, from byte 0.
+    let validator = state.validator.as_ref().filter(|_| !task.dynamic);
+    let opened = open_source(job, token, task, session, asked, validator)?;
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
     }
@@ -349,6 +358,7 @@ fn fetch_attempt(
                 total: opened.total,
                 validator: opened.validator.clone(),
                 ranges: opened.ranges,
+                headers: opened.headers.clone(),
             },
             |_, fx| fx.piece,
         )

@@ -32,6 +32,7 @@ pub(crate) struct JobRecord {
     pub committing: bool,
     pub max_connections: u32,
     pub max_download_time: u32,
+    pub dynamic_content: bool,
 }
 
 /// One file as stored.

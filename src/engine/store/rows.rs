@@ -45,6 +45,7 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
         committing: job.committing(),
         max_connections: job.max_connections(),
         max_download_time: job.max_download_time(),
+        dynamic_content: job.dynamic_content(),
     }
 }
 
@@ -115,6 +116,7 @@ pub(crate) fn stored_job(
         max_download_size: job.max_download_size,
         max_connections: job.max_connections,
         max_download_time: job.max_download_time,
+        dynamic_content: job.dynamic_content,
         low_speed_limit: job.low_speed_limit,
         committing,
         files: files

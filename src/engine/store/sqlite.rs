@@ -68,13 +68,15 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE jobs ADD COLUMN low_speed_seconds INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN committing INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN max_connections INTEGER NOT NULL DEFAULT 6;",
-    // 4: the job's maximum download time (BITS's default, 90 days).
-    "ALTER TABLE jobs ADD COLUMN max_download_time INTEGER NOT NULL DEFAULT 7776000;",
+    // 4: the job's maximum download time (BITS's default, 90 days) and
+    // whether its content is dynamic.
+    "ALTER TABLE jobs ADD COLUMN max_download_time INTEGER NOT NULL DEFAULT 7776000;
+     ALTER TABLE jobs ADD COLUMN dynamic_content INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 27] = [
+const JOB_COLUMNS: [&str; 28] = [
     "id",
     "created_order",
     "display_name",
@@ -102,6 +104,7 @@ const JOB_COLUMNS: [&str; 27] = [
     "committing",
     "max_connections",
     "max_download_time",
+    "dynamic_content",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -146,7 +149,7 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 27] {
+    fn values(&self) -> [Value; 28] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -181,6 +184,7 @@ impl JobRecord {
             Value::Integer(self.committing.into()),
             int(self.max_connections),
             int(self.max_download_time),
+            Value::Integer(self.dynamic_content.into()),
         ]
     }
 
@@ -222,6 +226,7 @@ impl JobRecord {
             committing: r.get("committing")?,
             max_connections: r.get("max_connections")?,
             max_download_time: r.get("max_download_time")?,
+            dynamic_content: r.get("dynamic_content")?,
         })
     }
 }
@@ -646,6 +651,7 @@ mod tests {
             committing: true,
             max_connections: 3,
             max_download_time: 60,
+            dynamic_content: true,
         }
     }
 

@@ -61,5 +61,6 @@ pub(crate) fn open(
         ranges: false,
         body: Box::new(file.take(meta.len() - start)),
         final_url: None,
+        headers: None,
     })
 }

@@ -160,6 +160,7 @@ impl Client {
                 validator: previous.cloned(),
                 end: Some(offset),
                 ranges: true,
+                headers: Some(header_text(response.headers())),
                 body: Box::new(std::io::empty()),
                 final_url: None,
             },
@@ -364,9 +365,20 @@ fn opened(
         validator: Some(Validator::Http(validator)),
         end: None,
         ranges: false,
+        headers: Some(header_text(response.headers())),
         body: Box::new(response.into_body().into_reader()),
         final_url: None,
     }
+}
+
+/// A response's headers as text, one `Name: value\r\n` line each, in the
+/// order received (names as ureq keeps them: lower case). Values that are
+/// not text are left out.
+fn header_text(headers: &HeaderMap) -> String {
+    headers
+        .iter()
+        .filter_map(|(name, value)| Some(format!("{name}: {}\r\n", value.to_str().ok()?)))
+        .collect()
 }
 
 /// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL

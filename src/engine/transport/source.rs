@@ -168,6 +168,9 @@ pub(crate) struct Opened {
     pub body: Box<dyn Read + Send>,
     /// The URL the bytes came from, when redirects led elsewhere.
     pub final_url: Option<String>,
+    /// The response's header lines (`Name: value\r\n` each), `None` for
+    /// sources without headers (local files).
+    pub headers: Option<String>,
 }
 
 #[cfg(test)]
