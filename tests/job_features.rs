@@ -22,6 +22,18 @@ fn paced(data: &[u8], rate: usize) -> Resource {
     r
 }
 
+/// Waits for TRANSFERRED, completes, and checks the bytes at `dst`.
+fn finish_byte_exact(job: &Job, dst: &std::path::Path, data: &[u8]) {
+    assert_eq!(
+        wait(job, Duration::from_secs(60)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    assert!(std::fs::read(dst).unwrap() == data, "not byte-exact");
+}
+
 fn job_for(manager: &Manager, url: &str, dst: &std::path::Path) -> Job {
     let job = manager.create_job("limits").unwrap();
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
@@ -55,14 +67,7 @@ fn a_job_past_its_maximum_download_time_fails_and_a_resume_gives_it_the_time_aga
     // Without a limit, a resume finishes it, keeping its bytes.
     job.set_max_download_time(0).unwrap();
     job.resume().unwrap();
-    assert_eq!(
-        wait(&job, Duration::from_secs(60)),
-        JobState::Transferred,
-        "{:?}",
-        job.error()
-    );
-    job.complete().unwrap();
-    assert!(std::fs::read(&dst).unwrap() == data);
+    finish_byte_exact(&job, &dst, &data);
 }
 
 #[test]
@@ -232,14 +237,7 @@ fn a_dynamic_file_is_fetched_whole_and_starts_again_after_a_cut() {
     job.set_dynamic_content(true).unwrap();
     job.set_minimum_retry_delay(1).unwrap();
     job.resume().unwrap();
-    assert_eq!(
-        wait(&job, Duration::from_secs(60)),
-        JobState::Transferred,
-        "{:?}",
-        job.error()
-    );
-    job.complete().unwrap();
-    assert!(std::fs::read(&dst).unwrap() == data, "not byte-exact");
+    finish_byte_exact(&job, &dst, &data);
     // Two whole requests, no range, no segments: the cut one and the one
     // that started again from byte 0.
     let requests = server.requests("/live.bin");

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::handles;
-use super::job::{job_do, job_get, job_get_str};
+use super::job::{job_do, job_get, job_get_opt_str, job_get_str};
 use super::types::*;
 use super::util::{opt_str_arg, str_arg};
 use crate::engine::error::Error;
@@ -189,11 +189,9 @@ pub unsafe extern "C" fn qm_job_get_file_temporary_name(
 ) -> qm_hresult {
     // SAFETY: forwarded caller promises.
     unsafe {
-        job_get_str(job, buf, cap, needed, |j| {
-            Ok(match j.file_temporary_name(index)? {
-                Some(path) => (path.to_string_lossy().into_owned(), HResult::OK),
-                None => (String::new(), HResult(QM_S_FALSE)),
-            })
+        job_get_opt_str(job, buf, cap, needed, |j| {
+            Ok(j.file_temporary_name(index)?
+                .map(|path| path.to_string_lossy().into_owned()))
         })
     }
 }
@@ -218,14 +216,7 @@ pub unsafe extern "C" fn qm_job_get_file_response_headers(
     needed: *mut usize,
 ) -> qm_hresult {
     // SAFETY: forwarded caller promises.
-    unsafe {
-        job_get_str(job, buf, cap, needed, |j| {
-            Ok(match j.file_response_headers(index)? {
-                Some(text) => (text, HResult::OK),
-                None => (String::new(), HResult(QM_S_FALSE)),
-            })
-        })
-    }
+    unsafe { job_get_opt_str(job, buf, cap, needed, |j| j.file_response_headers(index)) }
 }
 
 /// Gets file `index`'s remote name as added (string out-parameter

@@ -63,6 +63,29 @@ pub(super) unsafe fn job_get_str(
     })
 }
 
+/// `job_get_str` for a value that may be absent: `QM_S_FALSE` and an
+/// empty string then.
+///
+/// # Safety
+/// As for `job_get_str`.
+pub(super) unsafe fn job_get_opt_str(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+    read: impl FnOnce(&Job) -> Result<Option<String>>,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok(match read(j)? {
+                Some(text) => (text, HResult::OK),
+                None => (String::new(), HResult(QM_S_FALSE)),
+            })
+        })
+    }
+}
+
 /// Releases one job reference. The job itself goes on (it lives in its
 /// manager until completed or cancelled). A notify callback registered
 /// through this handle is removed, and when this returns it is not running.
