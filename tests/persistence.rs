@@ -262,6 +262,9 @@ fn a_partial_file_that_already_holds_every_byte_is_kept_without_a_request() {
         let job = manager.create_job("whole").unwrap();
         job.add_files(&[FileSpec::new(server.url("/w"), dst.to_str().unwrap())])
             .unwrap();
+        // One connection: a segment split off would drop the first
+        // response's tail, and the byte count below would not be exact.
+        job.set_max_connections(1).unwrap();
         job.resume().unwrap();
         assert_eq!(wait(&job, Duration::from_secs(60)), JobState::Transferred);
         job.id()
