@@ -13,11 +13,14 @@ use qmgr::{ErrorContext, FileSpec, Job, JobState, Manager, Priority};
 use support::http_server::{patterned, Fault, Resource, TestCa, TestServer};
 use support::{sha256_hex, temp_files, wait};
 
-/// A job for one URL with a 1 s retry delay, resumed.
+/// A job for one URL with a 1 s retry delay, resumed. One connection:
+/// these tests count requests and offsets of one stream
+/// (`tests/segments.rs` has the segmented cases).
 fn start(manager: &Manager, url: &str, dst: &Path) -> Job {
     let job = manager.create_job("http").unwrap();
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
         .unwrap();
+    job.set_max_connections(1).unwrap();
     job.set_minimum_retry_delay(1).unwrap();
     job.resume().unwrap();
     job
