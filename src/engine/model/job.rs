@@ -546,6 +546,9 @@ impl JobModel {
             Command::Resume { seq } => self.resume(seq, clock, &mut fx)?,
             Command::SetRemoteNames { names } => {
                 self.refuse_final("change the remote names of")?;
+                if names.is_empty() {
+                    return Ok(fx); // nothing matched: nothing changes
+                }
                 let count = self.files.len();
                 if let Some(&(index, _, _)) = names.iter().find(|(i, _, _)| *i >= count) {
                     return Err(no_such_file(index as u32, count));

@@ -82,7 +82,8 @@ pub(crate) fn plan(
             continue;
         }
         match f.splittable() {
-            None => waiting |= pieces_of(i).next().is_some(),
+            // Being opened: its answer may make it splittable.
+            None => waiting = true,
             Some(true) if may_connect(f) => {
                 if let Some(span) = unclaimed(f, pieces_of(i)) {
                     return Plan::Fetch { file: i, span };

@@ -639,12 +639,7 @@ impl Job {
                 })
                 .collect::<Vec<_>>()
         });
-        if names.is_empty() {
-            return self.read(|m| match m.state() {
-                s if s.is_final() => Err(Error::invalid_state("change the remote names of", s)),
-                _ => Ok(false),
-            });
-        }
+        let replaced = !names.is_empty();
         let names = names
             .into_iter()
             .map(|(i, remote)| {
@@ -655,8 +650,10 @@ impl Job {
                 Ok((i, remote, source))
             })
             .collect::<Result<Vec<_>>>()?;
+        // Applied even when nothing matched, so that the model refuses a
+        // final job in one place.
         self.apply(Command::SetRemoteNames { names })?;
-        Ok(true)
+        Ok(replaced)
     }
 
     /// Gives file `index` a new remote name (BITS's
