@@ -111,12 +111,16 @@ pub const QM_BG_E_USERNAME_TOO_LARGE: qm_hresult = 0x8020_0025_u32 as i32;
 pub const QM_BG_E_PASSWORD_TOO_LARGE: qm_hresult = 0x8020_0026_u32 as i32;
 /// A requested range is not valid.
 pub const QM_BG_E_INVALID_RANGE: qm_hresult = 0x8020_002B_u32 as i32;
+/// The ranges of a file overlap or repeat (`BG_E_OVERLAPPING_RANGES`).
+pub const QM_BG_E_OVERLAPPING_RANGES: qm_hresult = 0x8020_002C_u32 as i32;
 /// The operation timed out.
 pub const QM_BG_E_TIMEOUT: qm_hresult = 0x8020_003B_u32 as i32;
 /// The proxy settings are not valid.
 pub const QM_BG_E_INVALID_PROXY_INFO: qm_hresult = 0x8020_003F_u32 as i32;
 /// The job holds the maximum number of files.
 pub const QM_BG_E_TOO_MANY_FILES_IN_JOB: qm_hresult = 0x8020_0051_u32 as i32;
+/// A file has more ranges than the per-file limit (`BG_E_TOO_MANY_RANGES_IN_FILE`; BITS's default `MaxRangesPerFile`, 500).
+pub const QM_BG_E_TOO_MANY_RANGES_IN_FILE: qm_hresult = 0x8020_0052_u32 as i32;
 /// The downloaded content failed validation (SHA-256 mismatch).
 pub const QM_BG_E_VALIDATION_FAILED: qm_hresult = 0x8020_0053_u32 as i32;
 /// The job spent longer than its maximum download time connecting and
@@ -194,9 +198,11 @@ static CODES: &[CodeInfo] = code_table! {
     QM_BG_E_USERNAME_TOO_LARGE => "the user name is too long",
     QM_BG_E_PASSWORD_TOO_LARGE => "the password is too long",
     QM_BG_E_INVALID_RANGE => "the requested range is not valid",
+    QM_BG_E_OVERLAPPING_RANGES => "the list of byte ranges has overlapping or duplicate ranges",
     QM_BG_E_TIMEOUT => "the operation timed out",
     QM_BG_E_INVALID_PROXY_INFO => "the proxy settings are not valid",
     QM_BG_E_TOO_MANY_FILES_IN_JOB => "the job holds the maximum number of files",
+    QM_BG_E_TOO_MANY_RANGES_IN_FILE => "the file has more ranges than the per-file limit",
     QM_BG_E_VALIDATION_FAILED => "the downloaded content failed validation (SHA-256 mismatch)",
     QM_BG_E_MAXDOWNLOAD_TIMEOUT => "the job's maximum download time passed",
     QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED => "a file is larger than the job's maximum download size",

@@ -10,8 +10,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
-use qmgr::{ErrorContext, FileSpec, Job, JobState, Manager};
-use support::http_server::{patterned, Resource, TestServer};
+use qmgr::{ErrorContext, FileRange, FileSpec, Job, JobState, Manager, LENGTH_TO_EOF};
+use support::http_server::{patterned, Fault, Resource, TestServer};
 use support::wait;
 
 /// A resource sent at about `rate` bytes per second per connection.
@@ -249,4 +249,222 @@ fn a_dynamic_file_is_fetched_whole_and_starts_again_after_a_cut() {
         server.body_bytes_sent("/live.bin"),
         (3 << 20) + data.len() as u64
     );
+}
+
+// ----- ranges (IBackgroundCopyJob3::AddFileWithRanges) -----------------------
+
+fn range(offset: u64, length: u64) -> FileRange {
+    FileRange { offset, length }
+}
+
+/// The local file the ranges make of `data`: the ranges one after another.
+fn cut(data: &[u8], ranges: &[FileRange]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in ranges {
+        let start = r.offset as usize;
+        let end = if r.length == LENGTH_TO_EOF {
+            data.len()
+        } else {
+            start + r.length as usize
+        };
+        out.extend_from_slice(&data[start..end]);
+    }
+    out
+}
+
+fn ranged_job(manager: &Manager, url: &str, dst: &std::path::Path, ranges: &[FileRange]) -> Job {
+    let job = manager.create_job("ranges").unwrap();
+    job.add_file_with_ranges(url, dst.to_str().unwrap(), ranges)
+        .unwrap();
+    job
+}
+
+#[test]
+fn ranges_land_one_after_another_in_the_order_given_each_its_own_request() {
+    let dir = support::scratch("jobs-ranges");
+    let data = patterned(1000, 51);
+    let server = TestServer::start();
+    server.add("/r", Resource::new(data.clone()));
+    let manager = Manager::open(None).unwrap();
+    // The BITS example: 100-199, 900-999, 400-499 make a 300-byte file.
+    let ranges = [range(100, 100), range(900, 100), range(400, 100)];
+    let dst = dir.join("r.bin");
+    let job = ranged_job(&manager, &server.url("/r"), &dst, &ranges);
+    assert_eq!(job.file_ranges(0).unwrap(), ranges);
+    assert_eq!(job.file_count(), 1);
+    job.resume().unwrap();
+    finish_byte_exact(&job, &dst, &cut(&data, &ranges));
+    assert_eq!(std::fs::metadata(&dst).unwrap().len(), 300);
+    let asked: Vec<String> = server
+        .requests("/r")
+        .iter()
+        .map(|r| r.range.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        asked,
+        ["bytes=100-199", "bytes=900-999", "bytes=400-499"],
+        "one request per range, in order"
+    );
+    // The later ranges name the version of the first.
+    let requests = server.requests("/r");
+    assert!(requests[0].if_range.is_none());
+    assert!(requests[1..].iter().all(|r| r.if_range.is_some()));
+
+    // A range to the end of the file, not last.
+    let ranges = [range(24, 17), range(111, LENGTH_TO_EOF), range(83, 7)];
+    let dst = dir.join("eof.bin");
+    let job = ranged_job(&manager, &server.url("/r"), &dst, &ranges);
+    job.resume().unwrap();
+    finish_byte_exact(&job, &dst, &cut(&data, &ranges));
+    let progress = job.file_progress(0).unwrap();
+    assert_eq!(progress.bytes_total, Some(17 + 889 + 7));
+}
+
+#[test]
+fn a_ranged_file_resumes_within_its_range_after_a_cut_and_restarts_on_a_new_version() {
+    let dir = support::scratch("jobs-ranges-cut");
+    let data = patterned(6 << 20, 52);
+    let server = TestServer::start();
+    server.add("/big", Resource::new(data.clone()));
+    let ranges = [range(4 << 20, 2 << 20), range(1 << 20, 2 << 20)];
+    // The first range is cut after 1 MiB; the resume asks for the rest of it.
+    server.script("/big", vec![Fault::ResetAfter(1 << 20)]);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("big.bin");
+    let job = ranged_job(&manager, &server.url("/big"), &dst, &ranges);
+    job.set_max_connections(1).unwrap();
+    job.resume().unwrap();
+    finish_byte_exact(&job, &dst, &cut(&data, &ranges));
+    let requests = server.requests("/big");
+    let first_end = (6 << 20) - 1;
+    assert_eq!(
+        requests[0].range.as_deref(),
+        Some(format!("bytes={}-{first_end}", 4 << 20).as_str())
+    );
+    let resume = requests[1].range.clone().unwrap();
+    let from: u64 = resume["bytes=".len()..]
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        from > (4 << 20) && resume.ends_with(&format!("-{first_end}")),
+        "the resume continues the first range: {resume}"
+    );
+    assert!(requests[1].if_range.is_some());
+
+    // A new version between the ranges: the file starts again, all of it
+    // from the new version.
+    let new = patterned(6 << 20, 53);
+    let mut replaced = Resource::new(new.clone());
+    replaced.etag = Some("\"second\"".into());
+    server.add("/b2", Resource::new(data.clone()));
+    let dst = dir.join("b2.bin");
+    let job = ranged_job(&manager, &server.url("/b2"), &dst, &ranges);
+    job.set_max_connections(1).unwrap();
+    // The second request (the second range) finds the new version.
+    server.script(
+        "/b2",
+        vec![Fault::CloseAfter(u64::MAX), Fault::Replace(replaced)],
+    );
+    job.resume().unwrap();
+    finish_byte_exact(&job, &dst, &cut(&new, &ranges));
+    let seen: Vec<(Option<String>, Option<String>)> = server
+        .requests("/b2")
+        .into_iter()
+        .map(|r| (r.range, r.if_range))
+        .collect();
+    let second = format!("bytes={}-{}", 1 << 20, (3 << 20) - 1);
+    let first = format!("bytes={}-{}", 4 << 20, (6 << 20) - 1);
+    assert_eq!(
+        seen,
+        [
+            (Some(first.clone()), None),
+            // If-Range of the old version: a 200, dropped; asked again without it.
+            (Some(second.clone()), Some(data_etag(&data))),
+            (Some(second), None),
+            // The first range again, of the new version.
+            (Some(first), Some("\"second\"".into())),
+        ]
+    );
+}
+
+fn data_etag(data: &[u8]) -> String {
+    Resource::new(data.to_vec()).etag.unwrap()
+}
+
+#[test]
+fn ranges_the_server_cannot_serve_fail_with_bits_codes() {
+    let dir = support::scratch("jobs-ranges-bad");
+    let data = patterned(1000, 54);
+    let server = TestServer::start();
+    server.add("/r", Resource::new(data.clone()));
+    let mut plain = Resource::new(data.clone());
+    plain.ranges = false;
+    server.add("/plain", plain);
+    server.add("/merge", Resource::new(data.clone()));
+    server.script("/merge", vec![Fault::MergeToEnd]);
+    let manager = Manager::open(None).unwrap();
+    let fails = |path: &str, ranges: &[FileRange], code: qm_hresult| {
+        let dst = dir.join(path.trim_start_matches('/'));
+        let job = ranged_job(&manager, &server.url(path), &dst, ranges);
+        job.resume().unwrap();
+        assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
+        let err = job.error().unwrap();
+        assert_eq!(err.code.0, code, "{path}: {err:?}");
+        assert_eq!(err.context, ErrorContext::RemoteFile, "{path}");
+        assert!(!dst.exists());
+        job.cancel().unwrap();
+    };
+    // Past the end: the first range's answer tells the size, so the job
+    // fails before the bad range is asked for; a range starting past the
+    // end is a 416.
+    fails("/r", &[range(0, 10), range(990, 11)], QM_BG_E_INVALID_RANGE);
+    fails("/r", &[range(2000, 10)], QM_BG_E_INVALID_RANGE);
+    fails("/r", &[range(990, 20)], QM_BG_E_INVALID_RANGE);
+    fails(
+        "/plain",
+        &[range(10, 10)],
+        QM_BG_E_INSUFFICIENT_RANGE_SUPPORT,
+    );
+    fails(
+        "/merge",
+        &[range(10, 10), range(500, 10)],
+        QM_BG_E_INVALID_SERVER_RESPONSE,
+    );
+}
+
+#[test]
+fn bad_range_lists_are_refused_when_added() {
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("bad ranges").unwrap();
+    let add = |ranges: &[FileRange]| {
+        job.add_file_with_ranges("http://127.0.0.1:9/x", "/tmp/qmgr-ranges-x", ranges)
+            .unwrap_err()
+            .code
+            .0
+    };
+    assert_eq!(add(&[]), QM_E_INVALIDARG);
+    assert_eq!(add(&[range(LENGTH_TO_EOF, 1)]), QM_BG_E_INVALID_RANGE);
+    assert_eq!(add(&[range(5, 0)]), QM_BG_E_INVALID_RANGE);
+    assert_eq!(
+        add(&[range(5, 10), range(5, 10)]),
+        QM_BG_E_OVERLAPPING_RANGES
+    );
+    assert_eq!(
+        add(&[range(0, LENGTH_TO_EOF), range(9, 1)]),
+        QM_BG_E_OVERLAPPING_RANGES
+    );
+    let many: Vec<FileRange> = (0..501).map(|i| range(i * 2, 1)).collect();
+    assert_eq!(add(&many), QM_BG_E_TOO_MANY_RANGES_IN_FILE);
+    assert_eq!(job.file_count(), 0);
+    // Dynamic content makes no range requests: the two do not mix.
+    job.add_file_with_ranges("http://127.0.0.1:9/x", "/tmp/qmgr-ranges-x", &[range(0, 5)])
+        .unwrap();
+    assert_eq!(
+        job.set_dynamic_content(true).unwrap_err().code.0,
+        QM_E_INVALIDARG
+    );
+    job.cancel().unwrap();
 }

@@ -299,6 +299,21 @@ pub struct NotifyEvent {
     pub code: HResult,
 }
 
+/// The length of a [`FileRange`] that runs to the end of the remote file
+/// (BITS's `BG_LENGTH_TO_EOF`, `(UINT64)-1`).
+pub const LENGTH_TO_EOF: u64 = u64::MAX;
+
+/// A stretch of a remote file to download (BITS's `BG_FILE_RANGE`): from
+/// `offset`, `length` bytes, or to the end of the file when `length` is
+/// [`LENGTH_TO_EOF`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileRange {
+    /// The first byte, counted from 0.
+    pub offset: u64,
+    /// How many bytes, never 0; [`LENGTH_TO_EOF`] for "to the end".
+    pub length: u64,
+}
+
 /// A file to add to a job (`FILESETINFO`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSpec {

@@ -136,6 +136,9 @@ pub enum Fault {
     WrongStart,
     /// 206 whose `Content-Range` total is the length + 1.
     WrongTotal,
+    /// 206 from the start asked to the end of the file, whatever end was
+    /// asked (a server merging ranges into one).
+    MergeToEnd,
     /// 206 without `Content-Range`.
     NoContentRange,
     /// 206 with `Content-Range: bytes garbage`.
@@ -969,6 +972,14 @@ fn respond(conn: &mut dyn Conn, shared: &Shared, req: &Request) -> io::Result<En
                 format!("bytes {}-{}/{}", asked.0, asked.1, len + 1),
             ));
             (206, asked.0, asked.1)
+        }
+        Some(Fault::MergeToEnd) => {
+            let last = len.saturating_sub(1);
+            headers.push((
+                "Content-Range".into(),
+                format!("bytes {}-{last}/{len}", asked.0),
+            ));
+            (206, asked.0, last)
         }
         Some(Fault::NoContentRange) => (206, asked.0, asked.1),
         Some(Fault::GarbledContentRange) => {

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::model::ledger::{RangeSet, Span};
+use crate::engine::model::ranges::FileRanges;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::ProxySetting;
 use crate::engine::transport::source::Source;
@@ -60,6 +61,8 @@ pub(crate) struct NewFile {
     pub local: PathBuf,
     /// The caller's size hint, 0 for none.
     pub size_hint: u64,
+    /// The ranges of the remote file to fetch, `None` for the whole file.
+    pub ranges: Option<FileRanges>,
 }
 
 /// A job property the caller sets.

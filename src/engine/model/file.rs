@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::model::command::NewFile;
-use crate::engine::model::ledger::Ledger;
+use crate::engine::model::ledger::{Ledger, Span};
+use crate::engine::model::ranges::FileRanges;
 use crate::engine::transport::source::Source;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::FileProgress;
@@ -36,6 +37,9 @@ pub(crate) struct FileModel {
     /// The header lines of the last response for this file (kept in
     /// memory only).
     pub(super) response_headers: Option<String>,
+    /// The ranges of the source the local file is made of, `None` for the
+    /// whole source. The ledger counts in local offsets.
+    pub(super) ranges: Option<FileRanges>,
 }
 
 impl FileModel {
@@ -54,6 +58,7 @@ impl FileModel {
             final_url: None,
             splittable: None,
             response_headers: None,
+            ranges: file.ranges,
         }
     }
 
@@ -106,6 +111,18 @@ impl FileModel {
     /// The header lines of the last response for this file, if any.
     pub(crate) fn response_headers(&self) -> Option<&str> {
         self.response_headers.as_deref()
+    }
+    /// The ranges the local file is made of, `None` for the whole source.
+    pub(crate) fn ranges(&self) -> Option<&FileRanges> {
+        self.ranges.as_ref()
+    }
+    /// `span` cut at the end of its range for a ranged file: one request
+    /// never crosses from one range into the next.
+    pub(super) fn within_range(&self, span: Span) -> Span {
+        match &self.ranges {
+            Some(r) => r.within_range(span, self.ledger.total()),
+            None => span,
+        }
     }
     /// Already at its local name.
     pub(crate) fn committed(&self) -> bool {

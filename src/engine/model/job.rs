@@ -26,6 +26,7 @@ use crate::engine::model::command::{
 use crate::engine::model::file::FileModel;
 use crate::engine::model::ledger::{Ledger, RangeSet, Span};
 use crate::engine::model::planner::{self, Plan};
+use crate::engine::model::ranges::FileRanges;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::source::Source;
@@ -76,6 +77,8 @@ pub(crate) struct StoredFile {
     pub durable: RangeSet,
     pub completed: bool,
     pub committed: bool,
+    /// The ranges the local file is made of, `None` for the whole source.
+    pub ranges: Option<FileRanges>,
     /// The length of the file at the local name, when the runtime looked
     /// (only for a job that was committing).
     pub local_len: Option<u64>,
@@ -334,6 +337,7 @@ impl JobModel {
                 final_url: None,
                 splittable: None,
                 response_headers: None,
+                ranges: f.ranges,
             });
         }
         job.recount();
@@ -855,6 +859,11 @@ impl JobModel {
         if files.is_empty() {
             return Err(Error::invalid_arg("no files given"));
         }
+        if self.dynamic_content && files.iter().any(|f| f.ranges.is_some()) {
+            return Err(Error::invalid_arg(
+                "the job's content is dynamic: it makes no range requests, so a file with ranges cannot be added",
+            ));
+        }
         // Linear, not pairwise: a job may hold many thousands of files.
         let mut taken: std::collections::HashSet<&Path> =
             self.files.iter().map(|f| f.local.as_path()).collect();
@@ -981,7 +990,16 @@ impl JobModel {
                 self.max_connections = n;
             }
             Property::MaxDownloadTime(seconds) => self.max_download_time = seconds,
-            Property::DynamicContent(dynamic) => self.dynamic_content = dynamic,
+            Property::DynamicContent(dynamic) => {
+                if dynamic {
+                    if let Some(i) = self.files.iter().position(|f| f.ranges.is_some()) {
+                        return Err(Error::invalid_arg(format!(
+                            "file {i} has ranges, which need range requests; dynamic content has none"
+                        )));
+                    }
+                }
+                self.dynamic_content = dynamic
+            }
             Property::LowSpeedLimit {
                 bytes_per_second,
                 seconds,
@@ -1054,7 +1072,9 @@ impl JobModel {
 
     /// A piece's source answered. Alone on its file, the piece takes the
     /// answer as it is: a restart (another version, or the server sent the
-    /// whole file) empties the ledger and the piece now covers the file.
+    /// whole file) empties the ledger and the piece now covers the file
+    /// (a ranged file's piece keeps its stretch). `total` is the local
+    /// file's size (for a ranged file, the sum of its ranges).
     /// Beside other pieces of the file, a restart cannot be taken: another
     /// version stops every writer of the file (it starts again once they
     /// have stopped); the same version without the range asked for means
@@ -1123,8 +1143,9 @@ impl JobModel {
         );
         f.validator = validator;
         self.set_total(file, total);
+        let ranged = self.files[file].ranges.is_some();
         let p = &mut self.active[at];
-        if restarted {
+        if restarted && !ranged {
             p.span = Span {
                 start: 0,
                 end: total,
@@ -1132,6 +1153,10 @@ impl JobModel {
         } else if p.span.end.is_none() || total.is_some_and(|t| p.span.end > Some(t)) {
             p.span.end = total;
         }
+        // A ranged file's answer is exactly the range asked for (the
+        // transport refuses anything else): another version keeps this
+        // piece's bytes and forgets the rest; the piece ends with its range.
+        p.span = self.files[file].within_range(p.span);
         fx.piece = Some(*p);
         fx.persist = Persist {
             job: true,

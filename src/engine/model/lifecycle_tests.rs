@@ -31,6 +31,7 @@ fn file(n: u32) -> NewFile {
         remote,
         local: PathBuf::from(format!("/dest/{n}")),
         size_hint: 0,
+        ranges: None,
     }
 }
 
@@ -919,6 +920,7 @@ fn stored_file(total: u64, durable: &str, on_disk: Option<u64>, completed: bool)
         durable: durable.parse::<RangeSet>().unwrap(),
         completed,
         committed: false,
+        ranges: None,
         local_len: None,
     }
 }

@@ -4,6 +4,7 @@
 //! - `file`: one file of a job;
 //! - [`ledger`]: a file's byte ranges, arrived, durable and wanted;
 //! - [`planner`]: which stretch of which file to fetch next;
+//! - `ranges`: a ranged file's layout, local offsets to remote ones;
 //! - [`schedule`]: which queued jobs get a transfer slot, whom to preempt;
 //! - [`command`]: the commands the runtime sends and the effects it carries out.
 //!
@@ -15,6 +16,7 @@ pub(crate) mod file;
 pub mod job;
 pub mod ledger;
 pub(crate) mod planner;
+pub(crate) mod ranges;
 pub(crate) mod schedule;
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //! No more connections go to one server than the per-server cap. A file can
 //! be segmented when its server answers ranges, it has a validator to send
 //! in `If-Range`, and its size is known (`FileModel::splittable`); no piece
-//! shorter than `MIN_SEGMENT` is ever made by a split.
+//! shorter than `MIN_SEGMENT` is ever made by a split. A piece of a ranged
+//! file never crosses from one of its ranges into the next (each is its
+//! own request).
 
 use crate::engine::model::command::Piece;
 use crate::engine::model::file::FileModel;
@@ -77,7 +79,10 @@ pub(crate) fn plan(
                     start: ledger.contiguous_end(),
                     end: ledger.total(),
                 });
-                return Plan::Fetch { file: i, span };
+                return Plan::Fetch {
+                    file: i,
+                    span: f.within_range(span),
+                };
             }
             continue;
         }
@@ -86,7 +91,10 @@ pub(crate) fn plan(
             None => waiting = true,
             Some(true) if may_connect(f) => {
                 if let Some(span) = unclaimed(f, pieces_of(i)) {
-                    return Plan::Fetch { file: i, span };
+                    return Plan::Fetch {
+                        file: i,
+                        span: f.within_range(span),
+                    };
                 }
             }
             Some(_) => {}
@@ -142,6 +150,7 @@ mod tests {
             source: Source::parse(url).unwrap(),
             local: "/tmp/x".into(),
             size_hint: 0,
+            ranges: None,
         });
         f.ledger.set_total(total);
         f.splittable = splittable;

@@ -234,10 +234,12 @@ pub(crate) fn copy(
         }
         floor.add(n as u64, wait)?;
         let chunk = &buf[..n];
-        // Holes only where one connection writes a file from start to end
-        // (a local source): beside other writers, growing the file with
-        // set_len could cut off what they wrote past it.
-        let result = if target.source == SourceKind::Local && is_zero(chunk) {
+        // Holes only where one connection writes a file (a local source),
+        // and only at the file's end: set_len anywhere else would cut off
+        // bytes written past it (another range of a ranged file, or bytes
+        // a restored ledger still counts).
+        let at_end = || target.file.metadata().is_ok_and(|m| m.len() <= written);
+        let result = if target.source == SourceKind::Local && is_zero(chunk) && at_end() {
             target.file.set_len(written + n as u64)
         } else {
             target.file.write_all_at(chunk, written)

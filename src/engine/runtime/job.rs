@@ -24,6 +24,7 @@ use parking_lot::MutexGuard;
 use crate::engine::error::{Error, Result};
 use crate::engine::model::command::{Clock, Command, Effects, Files, Final, NewFile, Property};
 use crate::engine::model::job::{JobModel, Run, StoredJob};
+use crate::engine::model::ranges::FileRanges;
 use crate::engine::runtime::commit;
 use crate::engine::runtime::notify::Registration;
 use crate::engine::runtime::partial;
@@ -127,6 +128,7 @@ fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
             source,
             local: local.to_path_buf(),
             size_hint: spec.size_hint,
+            ranges: None,
         });
     }
     Ok(parsed)
@@ -614,6 +616,42 @@ impl Job {
         let _op = self.lock_for_change()?;
         let seq = self.manager()?.next_queue_seq();
         self.apply(Command::AddFiles { files, seq })
+    }
+
+    /// Adds one file of which only `ranges` of the remote file are wanted
+    /// (BITS's `IBackgroundCopyJob3::AddFileWithRanges`): the ranges are
+    /// written one after another to the local file, in the order given
+    /// (remote bytes 100-199, 900-999 and 400-499 make a 300-byte file).
+    /// Each range is its own request (`Range` with `If-Range`); at transfer
+    /// time a range outside the remote file fails the job with
+    /// `QM_BG_E_INVALID_RANGE`, a server that answers without ranges with
+    /// `QM_BG_E_INSUFFICIENT_RANGE_SUPPORT`, one that answers another range
+    /// than asked (e.g. merged ranges) with `QM_BG_E_INVALID_SERVER_RESPONSE`.
+    /// Errors at once: `QM_E_INVALIDARG` (no ranges, a bad name, a dynamic
+    /// job), `QM_BG_E_INVALID_RANGE` (an offset of `LENGTH_TO_EOF`, a length
+    /// of 0), `QM_BG_E_OVERLAPPING_RANGES`, `QM_BG_E_TOO_MANY_RANGES_IN_FILE`
+    /// (more than 500), `QM_BG_E_INVALID_STATE` (final).
+    pub fn add_file_with_ranges(
+        &self,
+        remote: &str,
+        local: &str,
+        ranges: &[FileRange],
+    ) -> Result<()> {
+        let checked = FileRanges::new(ranges)?;
+        let mut files = parse_files(&[FileSpec::new(remote, local)])?;
+        files[0].ranges = Some(checked);
+        let _op = self.lock_for_change()?;
+        let seq = self.manager()?.next_queue_seq();
+        self.apply(Command::AddFiles { files, seq })
+    }
+
+    /// The ranges of file `index` as they were added, in their order
+    /// (`IBackgroundCopyFile2::GetFileRanges`); empty for a whole file.
+    pub fn file_ranges(&self, index: u32) -> Result<Vec<FileRange>> {
+        self.read(|m| {
+            m.file(index)
+                .map(|f| f.ranges().map(|r| r.list().to_vec()).unwrap_or_default())
+        })
     }
 
     /// Replaces `old` at the start of every file's remote name with `new`

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::model::command::{Command, Piece, PieceId, RunId};
 use crate::engine::model::ledger::Span;
+use crate::engine::model::ranges::FileRanges;
 use crate::engine::runtime::copy::{self, Interrupt, Limits, Target, CHUNK};
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::Job;
@@ -61,6 +62,8 @@ struct PieceState {
     validator: Option<Validator>,
     /// Where the bytes the ledger holds end.
     arrived_end: u64,
+    /// A ranged file's ranges, and its local size when known.
+    ranges: Option<(FileRanges, Option<u64>)>,
 }
 
 /// A SHA-256 state that has seen the file's bytes from 0 to `at`.
@@ -90,6 +93,7 @@ impl FileTask {
                 temp: f.temp().map(Path::to_path_buf),
                 validator: f.validator().cloned(),
                 arrived_end: f.ledger().arrived().end(),
+                ranges: f.ranges().map(|r| (r.clone(), f.ledger().total())),
             })
         })
         .ok_or(Interrupt::Abandoned)
@@ -338,7 +342,7 @@ fn fetch_attempt(
     }
     // Without a validator the source is fetched whole, from byte 0.
     let validator = state.validator.as_ref().filter(|_| !task.dynamic);
-    let opened = open_source(job, token, task, session, asked, validator)?;
+    let opened = open_source(job, token, task, session, asked, validator, &state.ranges)?;
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
     }
@@ -446,6 +450,7 @@ fn open_source(
     session: &Session,
     span: Span,
     validator: Option<&Validator>,
+    ranges: &Option<(FileRanges, Option<u64>)>,
 ) -> Result<Opened, TransferError> {
     let redirected = |url: &str| {
         job.apply_quietly(Command::Redirected {
@@ -453,7 +458,13 @@ fn open_source(
             url: url.to_string(),
         })
     };
-    match session.open(token, &task.source, span.start, span.end, validator) {
+    let opened = match ranges {
+        None => session.open(token, &task.source, span.start, span.end, validator),
+        Some((ranges, local_total)) => {
+            open_ranged(token, task, session, span, validator, ranges, *local_total)
+        }
+    };
+    match opened {
         Ok(opened) => {
             if let Some(url) = &opened.final_url {
                 redirected(url);
@@ -467,6 +478,50 @@ fn open_source(
             Err(err)
         }
     }
+}
+
+/// Opens the remote bytes behind local `span` of a ranged file, and gives
+/// the answer in local terms: its start and end as local offsets, its
+/// total as the local file's size (the sum of the ranges).
+fn open_ranged(
+    token: &CancelToken,
+    task: &FileTask,
+    session: &Session,
+    span: Span,
+    validator: Option<&Validator>,
+    ranges: &FileRanges,
+    local_total: Option<u64>,
+) -> Result<Opened, TransferError> {
+    let beyond = || {
+        TransferError::fatal(
+            HResult(QM_E_UNEXPECTED),
+            ErrorContext::GeneralQueueManager,
+            format!(
+                "file {}: local byte {} is past the file's ranges",
+                task.index, span.start
+            ),
+        )
+    };
+    let at = ranges.locate(span.start, local_total).ok_or_else(beyond)?;
+    // The planner keeps a piece within one range.
+    let remote_end = match span.end {
+        Some(end) => Some(at.remote_start + (end - span.start)),
+        None => at.remote_end,
+    };
+    let mut opened =
+        session.open_range(token, &task.source, at.remote_start, remote_end, validator)?;
+    let remote_total = opened.total.unwrap_or(0);
+    let local_total = ranges.local_total(remote_total).map_err(|why| {
+        TransferError::fatal(
+            HResult(QM_BG_E_INVALID_RANGE),
+            ErrorContext::RemoteFile,
+            format!("{}: {why}", task.source.server()),
+        )
+    })?;
+    opened.start = span.start;
+    opened.end = opened.end.map(|end| span.start + (end - at.remote_start));
+    opened.total = Some(local_total);
+    Ok(opened)
 }
 
 fn hex(bytes: &[u8]) -> String {

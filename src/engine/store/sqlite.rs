@@ -10,6 +10,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 
 use crate::engine::error::{Error, Result};
+use crate::engine::model::ranges::FileRanges;
 use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
 use crate::hresult::*;
 
@@ -592,8 +593,16 @@ fn load(db: &Connection) -> Result<Loaded> {
             files_stmt
                 .query_map(params![&job.id[..]], FileRecord::from_row)
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map(|files| (job, files))
                 .map_err(|e| format!("a file row does not read: {e}"))
+                .and_then(|files| {
+                    // A ranged file fetched whole would be the wrong bytes.
+                    for f in &files {
+                        if let Some(Err(why)) = f.wanted.as_deref().map(str::parse::<FileRanges>) {
+                            return Err(format!("file {} has unreadable ranges: {why}", f.index));
+                        }
+                    }
+                    Ok((job, files))
+                })
         });
         match files {
             Ok(stored) => loaded.jobs.push(stored),

@@ -64,3 +64,32 @@ pub(crate) fn open(
         headers: None,
     })
 }
+
+/// Opens a local source for the bytes from `offset` to `end` (`None`: to
+/// the end) of a ranged file: of the version `previous` names if the file
+/// still is it, else of the file as it is now (its validator tells).
+/// `QM_BG_E_INVALID_RANGE` when the range lies outside the file.
+pub(crate) fn open_range(
+    path: &Path,
+    offset: u64,
+    end: Option<u64>,
+    previous: Option<&Validator>,
+) -> Result<Opened, TransferError> {
+    let mut opened = open(path, offset, previous)?;
+    if opened.start != offset {
+        opened = open(path, offset, None)?;
+    }
+    let total = opened.total.unwrap_or(0);
+    if opened.start != offset || offset >= total || end.is_some_and(|e| e > total) {
+        return Err(TransferError::fatal(
+            HResult(QM_BG_E_INVALID_RANGE),
+            ErrorContext::RemoteFile,
+            format!(
+                "the range from byte {offset} lies outside the source '{}' of {total} bytes",
+                path.display()
+            ),
+        ));
+    }
+    opened.end = end.or(opened.total);
+    Ok(opened)
+}

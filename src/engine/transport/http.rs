@@ -102,6 +102,63 @@ pub(crate) fn decide_resume(
     }
 }
 
+/// What the answer to a request for one range of a ranged file means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RangeDecision {
+    /// A 206 with exactly the bytes asked for and the file's size.
+    Exact,
+    /// A 200 of another version than `If-Range` named: ask again without it.
+    OtherVersion,
+    /// The range lies (partly) outside the file: a 416, or a 206 cut short at its end.
+    PastEnd,
+    /// A 206 of other bytes than asked (e.g. ranges merged), or without a size.
+    Mismatch,
+    /// A 2xx without the range: the server does not do ranges.
+    NoRanges,
+    /// An error status.
+    Fail,
+}
+
+/// Decides what the answer `status` + `headers` to a request for the
+/// bytes from `offset` to `end` (exclusive; `None`: to the end) of a ranged
+/// file means; `known` is the version `If-Range` named, if any. Pure.
+pub(crate) fn decide_range(
+    offset: u64,
+    end: Option<u64>,
+    known: Option<&HttpValidator>,
+    status: u16,
+    headers: &HeaderMap,
+) -> RangeDecision {
+    match status {
+        206 => match content_range(headers) {
+            Some(ContentRange {
+                start,
+                end: last,
+                total: Some(total),
+            }) if start == offset => {
+                if end.is_some_and(|e| e > total) && last + 1 == total {
+                    RangeDecision::PastEnd
+                } else if Some(last + 1) == end.or(Some(total)) {
+                    RangeDecision::Exact
+                } else {
+                    RangeDecision::Mismatch
+                }
+            }
+            _ => RangeDecision::Mismatch,
+        },
+        416 => RangeDecision::PastEnd,
+        200..=299 => {
+            let seen = HttpValidator::from_headers(headers, None);
+            if known.is_some_and(|k| !seen.same_version_as(k)) {
+                RangeDecision::OtherVersion
+            } else {
+                RangeDecision::NoRanges
+            }
+        }
+        _ => RangeDecision::Fail,
+    }
+}
+
 impl Client {
     /// Builds the client for a run; cancelling `token` shuts its sockets down.
     pub(crate) fn new(
@@ -138,7 +195,11 @@ impl Client {
         let Some((tag, known)) = resume else {
             return self.fetch_whole(url);
         };
-        let range = Range { offset, end, tag };
+        let range = Range {
+            offset,
+            end,
+            tag: Some(tag),
+        };
         let (response, final_url) = self.send(url, Some(range), offset)?;
         let decision = decide_resume(
             offset,
@@ -168,6 +229,84 @@ impl Client {
             ResumeDecision::Restart => return self.fetch_whole(url),
             ResumeDecision::Fail => return Err(status_error(&response, &final_url, offset)),
         };
+        opened.final_url = Some(final_url).filter(|f| f != url);
+        Ok(opened)
+    }
+
+    /// Opens `url` for the bytes from `offset` to `end` (`None`: to the
+    /// end) of a ranged file: the answer must be exactly that range, with
+    /// the file's size; see `decide_range`. `previous` is the version the
+    /// file's other bytes are of: it goes in `If-Range`, and if the server
+    /// has another one, the range is asked for again without it (the
+    /// returned validator then differs, and the model forgets the rest).
+    pub(crate) fn open_range(
+        &self,
+        url: &str,
+        offset: u64,
+        end: Option<u64>,
+        previous: Option<&Validator>,
+    ) -> Result<Opened, TransferError> {
+        let known = match previous {
+            Some(Validator::Http(v)) => Some(v),
+            _ => None,
+        };
+        let range = Range {
+            offset,
+            end,
+            tag: known.and_then(HttpValidator::if_range),
+        };
+        let (response, final_url) = self.send(url, Some(range), offset)?;
+        let fail = |code: qm_hresult, why: String| {
+            let last = end.map(|e| (e - 1).to_string()).unwrap_or_default();
+            TransferError::fatal(
+                HResult(code),
+                ErrorContext::RemoteFile,
+                format!("GET {final_url} (bytes={offset}-{last}): {why}"),
+            )
+        };
+        let headers = response.headers();
+        match decide_range(offset, end, known, response.status().as_u16(), headers) {
+            RangeDecision::Exact => {}
+            RangeDecision::OtherVersion if range.tag.is_some() => {
+                return self.open_range(url, offset, end, None);
+            }
+            RangeDecision::PastEnd => {
+                return Err(fail(
+                    QM_BG_E_INVALID_RANGE,
+                    "the range lies outside the remote file".into(),
+                ))
+            }
+            RangeDecision::Mismatch => {
+                let got = headers
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("no Content-Range");
+                return Err(fail(
+                    QM_BG_E_INVALID_SERVER_RESPONSE,
+                    format!("the server answered other bytes than asked ({got}); ranges may not be merged"),
+                ));
+            }
+            RangeDecision::OtherVersion | RangeDecision::NoRanges => {
+                return Err(fail(
+                    QM_BG_E_INSUFFICIENT_RANGE_SUPPORT,
+                    format!(
+                        "the server answered {} without the range: it does not support ranges",
+                        response.status().as_u16()
+                    ),
+                ))
+            }
+            RangeDecision::Fail => return Err(status_error(&response, &final_url, offset)),
+        }
+        let total = content_range(headers).and_then(|r| r.total);
+        let seen = HttpValidator::from_headers(headers, total);
+        // The same version keeps the validator the other bytes were stored with.
+        let validator = match known {
+            Some(k) if seen.same_version_as(k) && k.total == total => k.clone(),
+            _ => seen,
+        };
+        let mut opened = opened(response, offset, total, validator);
+        opened.end = end.or(total);
+        opened.ranges = true;
         opened.final_url = Some(final_url).filter(|f| f != url);
         Ok(opened)
     }
@@ -292,9 +431,10 @@ impl Client {
         }
         if let Some(range) = range {
             let last = range.end.map(|e| (e - 1).to_string()).unwrap_or_default();
-            request = request
-                .header("Range", format!("bytes={}-{last}", range.offset))
-                .header("If-Range", range.tag);
+            request = request.header("Range", format!("bytes={}-{last}", range.offset));
+            if let Some(tag) = range.tag {
+                request = request.header("If-Range", tag);
+            }
         }
         request
             .call()
@@ -328,12 +468,13 @@ fn resolve_location(base: &str, location: &str) -> String {
 }
 
 /// The bytes a request asks for: from `offset` to `end` (exclusive;
-/// `None`: to the end), of the version `tag` names (`If-Range`).
+/// `None`: to the end), of the version `tag` names (`If-Range`; `None`:
+/// of whatever version the server has).
 #[derive(Clone, Copy)]
 struct Range<'a> {
     offset: u64,
     end: Option<u64>,
-    tag: &'a str,
+    tag: Option<&'a str>,
 }
 
 /// A response carrying the whole file from byte 0.
@@ -541,6 +682,56 @@ mod tests {
             last_modified: None,
             total: Some(total),
         }
+    }
+
+    #[test]
+    fn a_ranged_request_takes_exactly_its_range_and_nothing_else() {
+        let v = known("\"v1\"", 1000);
+        let cr = |value: &str| headers(&[("content-range", value)]);
+        let d = |end, status, h: &HeaderMap| decide_range(100, end, Some(&v), status, h);
+        assert_eq!(
+            d(Some(200), 206, &cr("bytes 100-199/1000")),
+            RangeDecision::Exact
+        );
+        assert_eq!(
+            d(None, 206, &cr("bytes 100-999/1000")),
+            RangeDecision::Exact
+        );
+        // Merged into more bytes, or started elsewhere, or without a size.
+        assert_eq!(
+            d(Some(200), 206, &cr("bytes 100-999/1000")),
+            RangeDecision::Mismatch
+        );
+        assert_eq!(
+            d(Some(200), 206, &cr("bytes 0-199/1000")),
+            RangeDecision::Mismatch
+        );
+        assert_eq!(
+            d(Some(200), 206, &cr("bytes 100-199/*")),
+            RangeDecision::Mismatch
+        );
+        assert_eq!(
+            d(Some(200), 206, &HeaderMap::new()),
+            RangeDecision::Mismatch
+        );
+        // Cut short at the end of the file, or not in it at all.
+        assert_eq!(
+            d(Some(1200), 206, &cr("bytes 100-999/1000")),
+            RangeDecision::PastEnd
+        );
+        assert_eq!(d(Some(200), 416, &HeaderMap::new()), RangeDecision::PastEnd);
+        // A 200: another version (If-Range failed), or no ranges at all.
+        let other = headers(&[("etag", "\"v2\"")]);
+        assert_eq!(d(Some(200), 200, &other), RangeDecision::OtherVersion);
+        assert_eq!(
+            d(Some(200), 200, &headers(&[("etag", "\"v1\"")])),
+            RangeDecision::NoRanges
+        );
+        assert_eq!(
+            decide_range(100, None, None, 200, &other),
+            RangeDecision::NoRanges
+        );
+        assert_eq!(d(Some(200), 503, &HeaderMap::new()), RangeDecision::Fail);
     }
 
     #[test]

@@ -59,18 +59,41 @@ impl Session {
     ) -> Result<Opened, TransferError> {
         match source {
             Source::Local(path) => file::open(path, offset, previous),
-            Source::Http(url) => {
-                let client = {
-                    let mut slot = self.client.lock();
-                    if slot.is_none() {
-                        let built =
-                            http::Client::new(self.options.clone(), self.connections, token)?;
-                        *slot = Some(built);
-                    }
-                    slot.clone().expect("the client was just built")
-                };
-                client.open(url, offset, end, previous)
-            }
+            Source::Http(url) => self.client(token)?.open(url, offset, end, previous),
         }
+    }
+
+    /// Opens `source` for exactly the bytes from `offset` to `end` (`None`:
+    /// to the end) of a ranged file, of the version `previous` names when
+    /// the source still has it (otherwise of the version it has: the
+    /// returned validator tells). Anything but that range is an error:
+    /// `QM_BG_E_INVALID_RANGE` outside the file,
+    /// `QM_BG_E_INSUFFICIENT_RANGE_SUPPORT` from a server without ranges,
+    /// `QM_BG_E_INVALID_SERVER_RESPONSE` for other bytes than asked.
+    pub(crate) fn open_range(
+        &self,
+        token: &CancelToken,
+        source: &Source,
+        offset: u64,
+        end: Option<u64>,
+        previous: Option<&Validator>,
+    ) -> Result<Opened, TransferError> {
+        match source {
+            Source::Local(path) => file::open_range(path, offset, end, previous),
+            Source::Http(url) => self.client(token)?.open_range(url, offset, end, previous),
+        }
+    }
+
+    /// The run's HTTP client, built on first use.
+    fn client(&self, token: &CancelToken) -> Result<http::Client, TransferError> {
+        let mut slot = self.client.lock();
+        if slot.is_none() {
+            *slot = Some(http::Client::new(
+                self.options.clone(),
+                self.connections,
+                token,
+            )?);
+        }
+        Ok(slot.clone().expect("the client was just built"))
     }
 }
