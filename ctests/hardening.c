@@ -202,6 +202,96 @@ static void check_temporary_name(qm_manager_t mgr) {
     qm_job_close(job);
 }
 
+/* Job3::AddFileWithRanges and File2::GetFileRanges: the BITS example, over
+ * a local source, then every code of both calls. */
+static int file_bytes(const char *path, unsigned char *buf, size_t cap, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    *len = fread(buf, 1, cap, f);
+    fclose(f);
+    return 1;
+}
+
+static void check_ranges(qm_manager_t mgr) {
+    const char *src = ct_path(g_dir, "ranges-src.bin");
+    const char *dst = ct_path(g_dir, "ranges.bin");
+    const qm_file_range ranges[3] = {{100, 100}, {900, 100}, {400, 100}};
+    qm_file_range back[3];
+    qm_file_range many[501];
+    unsigned char whole[1000], got[400];
+    size_t whole_len = 0, got_len = 0;
+    uint32_t count = 0, state = 0;
+    qm_job_t job = 0;
+    CHECK(ct_write_pattern_file(src, 1000, 9));
+    if (!CHECK_HR(qm_job_create(mgr, "ranges", &job), QM_S_OK)) return;
+    CHECK_HR(qm_job_add_file_with_ranges(job, src, dst, 3, ranges), QM_S_OK);
+    CHECK_HR(qm_job_get_file_ranges(job, 0, NULL, 0, &count), QM_S_OK);
+    CHECK_EQ(count, 3);
+    CHECK_HR(qm_job_get_file_ranges(job, 0, back, 2, &count), QM_E_INSUFFICIENT_BUFFER);
+    CHECK_EQ(count, 3);
+    if (CHECK_HR(qm_job_get_file_ranges(job, 0, back, 3, &count), QM_S_OK)) {
+        CHECK(memcmp(back, ranges, sizeof ranges) == 0);
+    }
+    CHECK_HR(qm_job_get_file_ranges(job, 1, back, 3, &count), QM_E_ITEM_NOT_FOUND);
+    CHECK_HR(qm_job_get_file_ranges(job, 0, back, 3, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_get_file_ranges(job, 0, NULL, 3, &count), QM_E_POINTER);
+    CHECK_HR(qm_job_get_file_ranges(0xBADull, 0, back, 3, &count), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_file_count(job, &count), QM_S_OK);
+    CHECK_EQ(count, 1);
+    CHECK_HR(qm_job_resume(job), QM_S_OK);
+    CHECK_HR(qm_job_wait(job, 30000, &state), QM_S_OK);
+    CHECK_EQ(state, QM_JOB_STATE_TRANSFERRED);
+    CHECK_HR(qm_job_complete(job), QM_S_OK);
+    /* The ranges one after another: 300 bytes. */
+    if (CHECK(file_bytes(src, whole, sizeof whole, &whole_len)) &&
+        CHECK(file_bytes(dst, got, sizeof got, &got_len))) {
+        CHECK_EQ(got_len, 300);
+        CHECK(memcmp(got, whole + 100, 100) == 0);
+        CHECK(memcmp(got + 100, whole + 900, 100) == 0);
+        CHECK(memcmp(got + 200, whole + 400, 100) == 0);
+    }
+    qm_job_close(job);
+
+    if (!CHECK_HR(qm_job_create(mgr, "bad ranges", &job), QM_S_OK)) return;
+    {
+        const qm_file_range eof_offset[1] = {{QM_LENGTH_TO_EOF, 10}};
+        const qm_file_range empty[1] = {{10, 0}};
+        const qm_file_range twice[2] = {{10, 5}, {10, 5}};
+        const qm_file_range open_end[2] = {{10, QM_LENGTH_TO_EOF}, {500, 5}};
+        const char *bad = ct_path(g_dir, "bad-ranges.bin");
+        for (int i = 0; i < 501; i++) {
+            many[i].initial_offset = (uint64_t)i * 10;
+            many[i].length = 5;
+        }
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 0, ranges), QM_E_INVALIDARG);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 1, NULL), QM_E_INVALIDARG);
+        CHECK_HR(qm_job_add_file_with_ranges(job, NULL, bad, 1, ranges), QM_E_INVALIDARG);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, "relative", 1, ranges), QM_E_INVALIDARG);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 1, eof_offset), QM_BG_E_INVALID_RANGE);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 1, empty), QM_BG_E_INVALID_RANGE);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 2, twice), QM_BG_E_OVERLAPPING_RANGES);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 2, open_end), QM_BG_E_OVERLAPPING_RANGES);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 501, many), QM_BG_E_TOO_MANY_RANGES_IN_FILE);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 500, many), QM_S_OK);
+        CHECK_HR(qm_job_add_file_with_ranges(0xBADull, src, bad, 1, ranges), QM_E_HANDLE);
+        /* Dynamic content makes no range requests. */
+        CHECK_HR(qm_job_set_dynamic_content(job, true), QM_E_INVALIDARG);
+        CHECK_HR(qm_job_cancel(job), QM_S_OK);
+        CHECK_HR(qm_job_add_file_with_ranges(job, src, ct_path(g_dir, "late.bin"), 1, ranges),
+                 QM_BG_E_INVALID_STATE);
+    }
+    qm_job_close(job);
+    if (!CHECK_HR(qm_job_create(mgr, "dynamic ranges", &job), QM_S_OK)) return;
+    CHECK_HR(qm_job_set_dynamic_content(job, true), QM_S_OK);
+    CHECK_HR(qm_job_add_file_with_ranges(job, src, ct_path(g_dir, "dyn.bin"), 1, ranges),
+             QM_E_INVALIDARG);
+    CHECK_HR(qm_job_cancel(job), QM_S_OK);
+    qm_job_close(job);
+    CHECK_EQ(QM_BG_E_OVERLAPPING_RANGES, (qm_hresult)0x8020002C);
+    CHECK_EQ(QM_BG_E_TOO_MANY_RANGES_IN_FILE, (qm_hresult)0x80200052);
+    CHECK_EQ(QM_LENGTH_TO_EOF, UINT64_MAX);
+}
+
 static void check_bad_handles(void) {
     const qm_job_t bad = 0xBADull;
     uint32_t u32 = 0;
@@ -338,6 +428,7 @@ int main(int argc, char **argv) {
     }
     check_skipped_jobs(mgr);
     check_temporary_name(mgr);
+    check_ranges(mgr);
     check_final_job_refuses_setters(mgr);
     qm_manager_close(mgr);
     return ct_finish("hardening");

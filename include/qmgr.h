@@ -177,6 +177,9 @@ typedef int32_t qm_hresult;
 /* the requested range is not valid */
 #define QM_BG_E_INVALID_RANGE ((qm_hresult)0x8020002B)
 
+/* the list of byte ranges has overlapping or duplicate ranges */
+#define QM_BG_E_OVERLAPPING_RANGES ((qm_hresult)0x8020002C)
+
 /* the operation timed out */
 #define QM_BG_E_TIMEOUT ((qm_hresult)0x8020003B)
 
@@ -185,6 +188,9 @@ typedef int32_t qm_hresult;
 
 /* the job holds the maximum number of files */
 #define QM_BG_E_TOO_MANY_FILES_IN_JOB ((qm_hresult)0x80200051)
+
+/* the file has more ranges than the per-file limit */
+#define QM_BG_E_TOO_MANY_RANGES_IN_FILE ((qm_hresult)0x80200052)
 
 /* the downloaded content failed validation (SHA-256 mismatch) */
 #define QM_BG_E_VALIDATION_FAILED ((qm_hresult)0x80200053)
@@ -353,6 +359,12 @@ typedef int32_t qm_hresult;
 #define QM_SIZE_UNKNOWN UINT64_MAX
 
 /*
+ The `length` of a `qm_file_range` that runs to the end of the remote
+ file (BITS's `BG_LENGTH_TO_EOF`, `(UINT64)-1`).
+ */
+#define QM_LENGTH_TO_EOF UINT64_MAX
+
+/*
  `qm_job_wait` timeout that never expires.
  */
 #define QM_WAIT_INFINITE UINT32_MAX
@@ -389,6 +401,22 @@ typedef struct qm_file_set_info {
    */
   uint64_t size_hint;
 } qm_file_set_info;
+
+/*
+ A stretch of a remote file to download (`BG_FILE_RANGE`): `length`
+ bytes from `initial_offset`, or to the end of the file when `length` is
+ `QM_LENGTH_TO_EOF`. A length of 0 is not valid.
+ */
+typedef struct qm_file_range {
+  /*
+   The first byte, counted from 0.
+   */
+  uint64_t initial_offset;
+  /*
+   How many bytes, or `QM_LENGTH_TO_EOF`.
+   */
+  uint64_t length;
+} qm_file_range;
 
 /*
  Progress of one file (`BG_FILE_PROGRESS`).
@@ -520,6 +548,52 @@ qm_hresult qm_job_add_files(qm_job_t job, uint32_t count, const struct qm_file_s
  Both strings NULL or NUL-terminated.
  */
 qm_hresult qm_job_add_file(qm_job_t job, const char *remote_name, const char *local_name);
+
+/*
+ Adds one file of which only `count` ranges of the remote file are
+ wanted (BITS's `IBackgroundCopyJob3::AddFileWithRanges`). The ranges are
+ written one after another to the local file in the order given: remote
+ bytes 100-199, 900-999 and 400-499 make a 300-byte local file. Each range
+ is its own request; at transfer time the job goes to ERROR with
+ `QM_BG_E_INVALID_RANGE` (a range outside the remote file),
+ `QM_BG_E_INSUFFICIENT_RANGE_SUPPORT` (the server does not do ranges) or
+ `QM_BG_E_INVALID_SERVER_RESPONSE` (the server answered other bytes, e.g.
+ merged ranges). The ranges are copied.
+ Returns `QM_S_OK`, `QM_E_INVALIDARG` (`count` 0, `ranges` NULL, a bad
+ name as for `qm_job_add_files`, or a job with dynamic content),
+ `QM_BG_E_INVALID_RANGE` (an offset of `QM_LENGTH_TO_EOF`, a length of 0,
+ a range past 2^64), `QM_BG_E_OVERLAPPING_RANGES` (duplicates or
+ overlaps), `QM_BG_E_TOO_MANY_RANGES_IN_FILE` (more than 500),
+ `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+
+ # Safety
+ Both strings NULL or NUL-terminated; `ranges` NULL or valid for `count`
+ elements.
+ */
+qm_hresult qm_job_add_file_with_ranges(qm_job_t job,
+                                       const char *remote_name,
+                                       const char *local_name,
+                                       uint32_t count,
+                                       const struct qm_file_range *ranges);
+
+/*
+ Gets the ranges of file `index` as they were added, in their order
+ (BITS's `IBackgroundCopyFile2::GetFileRanges`); a whole file has none.
+ `*count` is always set to the number of ranges; `cap = 0` (with `out`
+ NULL or not) only counts. If `cap` is smaller than the count, nothing is
+ written to `out` and `QM_E_INSUFFICIENT_BUFFER` is returned.
+ Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+ `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER` (`count`
+ NULL, or `out` NULL with `cap > 0`). Any thread.
+
+ # Safety
+ `out` NULL or valid for `cap` elements; `count` NULL or writable.
+ */
+qm_hresult qm_job_get_file_ranges(qm_job_t job,
+                                  uint32_t index,
+                                  struct qm_file_range *out,
+                                  uint32_t cap,
+                                  uint32_t *count);
 
 /*
  Gets the number of files (`GetFileCount`).

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
-use qmgr::{FileSpec, Job, JobId, JobState, Manager, Priority};
+use qmgr::{FileRange, FileSpec, Job, JobId, JobState, Manager, Priority, LENGTH_TO_EOF};
 use support::http_server::{patterned, Resource, TestServer};
 use support::{temp_files, wait};
 
@@ -714,4 +714,74 @@ fn the_later_bits_settings_survive_a_reopen() {
     assert!(job.dynamic_content());
     assert_eq!(job.max_download_time(), 123);
     assert_eq!(job.state(), JobState::Suspended);
+}
+
+#[test]
+fn a_ranged_file_carries_on_after_a_reopen_without_fetching_its_durable_bytes_again() {
+    let dir = support::scratch("persist-ranges");
+    let state = dir.join("state");
+    let data = patterned(6 << 20, 61);
+    let server = TestServer::start();
+    let mut res = Resource::new(data.clone());
+    res.pace = Some((64 * 1024, Duration::from_millis(25))); // about 2.5 MiB/s
+    server.add("/r", res);
+    // Remote 3-5 MiB, 5 MiB to the end, then 0-1 MiB: a 4 MiB local file.
+    let ranges = [
+        FileRange {
+            offset: 3 << 20,
+            length: 2 << 20,
+        },
+        FileRange {
+            offset: 5 << 20,
+            length: LENGTH_TO_EOF,
+        },
+        FileRange {
+            offset: 0,
+            length: 1 << 20,
+        },
+    ];
+    let dst = dir.join("r.bin");
+    let id = {
+        let manager = Manager::open(Some(&state)).unwrap();
+        let job = manager.create_job("ranged").unwrap();
+        job.add_file_with_ranges(&server.url("/r"), dst.to_str().unwrap(), &ranges)
+            .unwrap();
+        job.set_max_connections(1).unwrap();
+        job.resume().unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while job.progress().bytes_transferred < (5 << 19) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let id = job.id();
+        manager.close();
+        id
+    };
+    let before = server.requests("/r").len();
+    let manager = Manager::open(Some(&state)).unwrap();
+    let job = manager.job(&id).unwrap();
+    assert_eq!(job.file_ranges(0).unwrap(), ranges);
+    let durable = job.file_progress(0).unwrap().bytes_transferred;
+    assert!(durable >= 1 << 20, "{durable} bytes kept over the reopen");
+    assert_eq!(
+        wait(&job, Duration::from_secs(60)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    let mut expected = data[3 << 20..].to_vec();
+    expected.extend_from_slice(&data[..1 << 20]);
+    assert!(std::fs::read(&dst).unwrap() == expected, "not byte-exact");
+    let after = &server.requests("/r")[before..];
+    let first: u64 = after[0].range.as_deref().unwrap()["bytes=".len()..]
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        first >= (3 << 20) + durable.min(2 << 20),
+        "the reopened job asked for remote byte {first} again ({durable} durable)"
+    );
+    assert!(after.iter().all(|r| r.if_range.is_some()));
 }

@@ -77,6 +77,10 @@ pub const QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP: u32 = 0x0800;
 
 /// A size (or ETA) that is not known yet.
 pub const QM_SIZE_UNKNOWN: u64 = u64::MAX;
+
+/// The `length` of a `qm_file_range` that runs to the end of the remote
+/// file (BITS's `BG_LENGTH_TO_EOF`, `(UINT64)-1`).
+pub const QM_LENGTH_TO_EOF: u64 = u64::MAX;
 /// `qm_job_wait` timeout that never expires.
 pub const QM_WAIT_INFINITE: u32 = u32::MAX;
 /// The `file_index` of errors and events that concern the whole job.

@@ -5,10 +5,10 @@ use std::ffi::c_char;
 use super::handles;
 use super::job::{job_do, job_get, job_get_opt_str, job_get_str};
 use super::types::*;
-use super::util::{opt_str_arg, str_arg};
+use super::util::{opt_str_arg, str_arg, Out};
 use crate::engine::error::Error;
 use crate::hresult::*;
-use crate::FileSpec;
+use crate::{FileRange, FileSpec};
 
 /// Adds `count` files to the job, all or none (`AddFiles`). Each remote
 /// name is an `http://`, `https://` or `file://` URL or an absolute path;
@@ -70,6 +70,111 @@ pub unsafe extern "C" fn qm_job_add_file(
         // SAFETY: as above.
         let local = unsafe { str_arg(local_name, "local_name") }?;
         job.add_files(&[FileSpec::new(remote, local)])?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Adds one file of which only `count` ranges of the remote file are
+/// wanted (BITS's `IBackgroundCopyJob3::AddFileWithRanges`). The ranges are
+/// written one after another to the local file in the order given: remote
+/// bytes 100-199, 900-999 and 400-499 make a 300-byte local file. Each range
+/// is its own request; at transfer time the job goes to ERROR with
+/// `QM_BG_E_INVALID_RANGE` (a range outside the remote file),
+/// `QM_BG_E_INSUFFICIENT_RANGE_SUPPORT` (the server does not do ranges) or
+/// `QM_BG_E_INVALID_SERVER_RESPONSE` (the server answered other bytes, e.g.
+/// merged ranges). The ranges are copied.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (`count` 0, `ranges` NULL, a bad
+/// name as for `qm_job_add_files`, or a job with dynamic content),
+/// `QM_BG_E_INVALID_RANGE` (an offset of `QM_LENGTH_TO_EOF`, a length of 0,
+/// a range past 2^64), `QM_BG_E_OVERLAPPING_RANGES` (duplicates or
+/// overlaps), `QM_BG_E_TOO_MANY_RANGES_IN_FILE` (more than 500),
+/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// Both strings NULL or NUL-terminated; `ranges` NULL or valid for `count`
+/// elements.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_add_file_with_ranges(
+    job: qm_job_t,
+    remote_name: *const c_char,
+    local_name: *const c_char,
+    count: u32,
+    ranges: *const qm_file_range,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises valid C strings or NULL.
+        let remote = unsafe { str_arg(remote_name, "remote_name") }?;
+        // SAFETY: as above.
+        let local = unsafe { str_arg(local_name, "local_name") }?;
+        if count == 0 {
+            return Err(Error::invalid_arg(
+                "count is 0: a ranged file needs a range",
+            ));
+        }
+        if ranges.is_null() {
+            return Err(Error::invalid_arg("ranges is NULL"));
+        }
+        // SAFETY: non-NULL; the caller promises `count` valid elements.
+        let given = unsafe { std::slice::from_raw_parts(ranges, count as usize) };
+        let list: Vec<FileRange> = given
+            .iter()
+            .map(|r| FileRange {
+                offset: r.initial_offset,
+                length: r.length,
+            })
+            .collect();
+        job.add_file_with_ranges(remote, local, &list)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the ranges of file `index` as they were added, in their order
+/// (BITS's `IBackgroundCopyFile2::GetFileRanges`); a whole file has none.
+/// `*count` is always set to the number of ranges; `cap = 0` (with `out`
+/// NULL or not) only counts. If `cap` is smaller than the count, nothing is
+/// written to `out` and `QM_E_INSUFFICIENT_BUFFER` is returned.
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER` (`count`
+/// NULL, or `out` NULL with `cap > 0`). Any thread.
+///
+/// # Safety
+/// `out` NULL or valid for `cap` elements; `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_ranges(
+    job: qm_job_t,
+    index: u32,
+    out: *mut qm_file_range,
+    cap: u32,
+    count: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let count = Out::new(count, "count")?;
+        if out.is_null() && cap != 0 {
+            return Err(Error::new(QM_E_POINTER, "out is NULL but cap is not 0"));
+        }
+        let ranges = handles::job(job)?.file_ranges(index)?;
+        let n = ranges.len() as u32;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { count.write(n) };
+        if cap == 0 {
+            return Ok(HResult::OK);
+        }
+        if cap < n {
+            return Err(Error::new(
+                QM_E_INSUFFICIENT_BUFFER,
+                format!("room for {cap} ranges; the file has {n}"),
+            ));
+        }
+        for (i, r) in ranges.iter().enumerate() {
+            let range = qm_file_range {
+                initial_offset: r.offset,
+                length: r.length,
+            };
+            // SAFETY: out is non-NULL (checked) and valid for cap >= n
+            // elements; it need not be aligned.
+            unsafe { out.add(i).write_unaligned(range) };
+        }
         Ok(HResult::OK)
     })
 }

@@ -30,6 +30,18 @@ pub struct qm_file_set_info {
     pub size_hint: u64,
 }
 
+/// A stretch of a remote file to download (`BG_FILE_RANGE`): `length`
+/// bytes from `initial_offset`, or to the end of the file when `length` is
+/// `QM_LENGTH_TO_EOF`. A length of 0 is not valid.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct qm_file_range {
+    /// The first byte, counted from 0.
+    pub initial_offset: u64,
+    /// How many bytes, or `QM_LENGTH_TO_EOF`.
+    pub length: u64,
+}
+
 /// Progress of one file (`BG_FILE_PROGRESS`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
