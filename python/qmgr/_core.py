@@ -33,6 +33,7 @@ from ._lib import (
     has,
     lib,
     qm_file_progress,
+    qm_file_range,
     qm_file_set_info,
     qm_guid,
     qm_job_error,
@@ -726,6 +727,46 @@ class Job(_Closable):
         # ctypes keeps the bytes objects assigned to c_char_p fields alive
         # in `arr` for the duration of the call.
         check(lib.qm_job_add_files(self._handle, len(items), arr if items else None), "Job.add_files()")
+
+    def add_file_with_ranges(
+        self, remote: StrPath, local: StrPath, ranges: Iterable[Tuple[int, int]]
+    ) -> None:
+        """Adds one file of which only ``ranges`` of the remote file are wanted
+        (BITS's ``AddFileWithRanges``): each range is ``(offset, length)``,
+        ``length`` may be ``QM_LENGTH_TO_EOF``; the ranges are written one
+        after another to ``local`` in the order given. Raises for no ranges
+        (``QM_E_INVALIDARG``), a bad range (``QM_BG_E_INVALID_RANGE``),
+        overlaps (``QM_BG_E_OVERLAPPING_RANGES``) and more than 500
+        (``QM_BG_E_TOO_MANY_RANGES_IN_FILE``)."""
+        items = list(ranges)
+        if len(items) >= (1 << 32):
+            raise _invalid("Job.add_file_with_ranges()", "too many ranges")
+        arr = (qm_file_range * max(len(items), 1))()
+        for i, item in enumerate(items):
+            if isinstance(item, (str, bytes)) or len(item) != 2:
+                raise TypeError(f"Job.add_file_with_ranges(): range {i} must be (offset, length)")
+            arr[i].initial_offset = _uint(item[0], 64, f"Job.add_file_with_ranges()[{i}].offset")
+            arr[i].length = _uint(item[1], 64, f"Job.add_file_with_ranges()[{i}].length")
+        check(
+            lib.qm_job_add_file_with_ranges(
+                self._handle,
+                _cstr(remote, "Job.add_file_with_ranges(remote)"),
+                _cstr(local, "Job.add_file_with_ranges(local)"),
+                len(items),
+                arr,
+            ),
+            "Job.add_file_with_ranges()",
+        )
+
+    def file_ranges(self, index: int) -> List[Tuple[int, int]]:
+        """The ranges of file ``index`` as ``(offset, length)`` in the order they
+        were added (BITS's ``GetFileRanges``); empty for a whole file."""
+        i = _uint(index, 32, "Job.file_ranges(index)")
+        count = c_uint32(0)
+        check(lib.qm_job_get_file_ranges(self._handle, i, None, 0, byref(count)), "Job.file_ranges()")
+        arr = (qm_file_range * max(count.value, 1))()
+        check(lib.qm_job_get_file_ranges(self._handle, i, arr, len(arr), byref(count)), "Job.file_ranges()")
+        return [(arr[k].initial_offset, arr[k].length) for k in range(count.value)]
 
     @property
     def file_count(self) -> int:

@@ -47,6 +47,7 @@ __all__ = [
     "library_path",
     "qm_guid",
     "qm_file_set_info",
+    "qm_file_range",
     "qm_file_progress",
     "qm_job_progress",
     "qm_job_error",
@@ -80,6 +81,15 @@ class qm_file_set_info(Structure):
         ("remote_name", c_char_p),
         ("local_name", c_char_p),
         ("size_hint", c_uint64),
+    ]
+
+
+class qm_file_range(Structure):
+    """``qm_file_range`` (``BG_FILE_RANGE``): bytes of a remote file to download."""
+
+    _fields_ = [
+        ("initial_offset", c_uint64),
+        ("length", c_uint64),
     ]
 
 
@@ -157,6 +167,8 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_close": (qm_hresult, [qm_job_t]),
     "qm_job_get_id": (qm_hresult, [qm_job_t, _P(qm_guid)]),
     "qm_job_add_files": (qm_hresult, [qm_job_t, c_uint32, _P(qm_file_set_info)]),
+    "qm_job_add_file_with_ranges": (qm_hresult, [qm_job_t, c_char_p, c_char_p, c_uint32, _P(qm_file_range)]),
+    "qm_job_get_file_ranges": (qm_hresult, [qm_job_t, c_uint32, _P(qm_file_range), c_uint32, _P(c_uint32)]),
     "qm_job_add_file": (qm_hresult, [qm_job_t, c_char_p, c_char_p]),
     "qm_job_get_file_count": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_job_get_file_remote_name": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),

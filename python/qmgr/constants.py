@@ -73,9 +73,11 @@ QM_BG_E_NO_PROGRESS = 0x80200024  #: the job made no progress within its no-prog
 QM_BG_E_USERNAME_TOO_LARGE = 0x80200025  #: the user name is too long
 QM_BG_E_PASSWORD_TOO_LARGE = 0x80200026  #: the password is too long
 QM_BG_E_INVALID_RANGE = 0x8020002B  #: the requested range is not valid
+QM_BG_E_OVERLAPPING_RANGES = 0x8020002C  #: the list of byte ranges has overlapping or duplicate ranges
 QM_BG_E_TIMEOUT = 0x8020003B  #: the operation timed out
 QM_BG_E_INVALID_PROXY_INFO = 0x8020003F  #: the proxy settings are not valid
 QM_BG_E_TOO_MANY_FILES_IN_JOB = 0x80200051  #: the job holds the maximum number of files
+QM_BG_E_TOO_MANY_RANGES_IN_FILE = 0x80200052  #: the file has more ranges than the per-file limit
 QM_BG_E_VALIDATION_FAILED = 0x80200053  #: the downloaded content failed validation (SHA-256 mismatch)
 QM_BG_E_MAXDOWNLOAD_TIMEOUT = 0x80200054  #: the job's maximum download time passed
 QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED = 0x80200064  #: a file is larger than the job's maximum download size
@@ -129,9 +131,11 @@ CODE_NAMES: Dict[int, str] = {
     QM_BG_E_USERNAME_TOO_LARGE: "QM_BG_E_USERNAME_TOO_LARGE",
     QM_BG_E_PASSWORD_TOO_LARGE: "QM_BG_E_PASSWORD_TOO_LARGE",
     QM_BG_E_INVALID_RANGE: "QM_BG_E_INVALID_RANGE",
+    QM_BG_E_OVERLAPPING_RANGES: "QM_BG_E_OVERLAPPING_RANGES",
     QM_BG_E_TIMEOUT: "QM_BG_E_TIMEOUT",
     QM_BG_E_INVALID_PROXY_INFO: "QM_BG_E_INVALID_PROXY_INFO",
     QM_BG_E_TOO_MANY_FILES_IN_JOB: "QM_BG_E_TOO_MANY_FILES_IN_JOB",
+    QM_BG_E_TOO_MANY_RANGES_IN_FILE: "QM_BG_E_TOO_MANY_RANGES_IN_FILE",
     QM_BG_E_VALIDATION_FAILED: "QM_BG_E_VALIDATION_FAILED",
     QM_BG_E_MAXDOWNLOAD_TIMEOUT: "QM_BG_E_MAXDOWNLOAD_TIMEOUT",
     QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED: "QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED",
@@ -211,6 +215,7 @@ QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP = 0x0800  #: HTTPS may be redirected
 # --- special values --------------------------------------------------------------
 
 QM_SIZE_UNKNOWN = 0xFFFFFFFFFFFFFFFF  #: a size (or ETA) that is not known yet (UINT64_MAX)
+QM_LENGTH_TO_EOF = 0xFFFFFFFFFFFFFFFF  #: a qm_file_range length that runs to the end of the file (BG_LENGTH_TO_EOF)
 QM_WAIT_INFINITE = 0xFFFFFFFF  #: qm_job_wait timeout that never expires (UINT32_MAX)
 QM_FILE_INDEX_NONE = 0xFFFFFFFF  #: file_index of errors and events of the whole job (UINT32_MAX)
 

@@ -138,6 +138,34 @@ class LifecycleTests(TempDirTestCase):
             self.assertIsNone(job.file_temporary_name(0))
             self.assertFalse(Path(temp).exists())
 
+    def test_ranges_of_a_file(self) -> None:
+        src = self.make_file("src", 1000)
+        data = src.read_bytes()
+        m = self.manager()
+        with m.create_job("ranges") as job:
+            ranges = [(100, 100), (900, 100), (400, qmgr.QM_LENGTH_TO_EOF)]
+            with self.assertRaises(qmgr.QmgrError) as overlap:
+                job.add_file_with_ranges(src, self.dir / "out", ranges)
+            self.assertEqual(overlap.exception.code, qmgr.QM_BG_E_OVERLAPPING_RANGES)
+            ranges = [(100, 100), (900, qmgr.QM_LENGTH_TO_EOF), (400, 100)]
+            job.add_file_with_ranges(src, self.dir / "out", ranges)
+            self.assertEqual(job.file_ranges(0), ranges)
+            self.assertEqual(job.file_count, 1)
+            for bad, code in [([], qmgr.QM_E_INVALIDARG), ([(5, 0)], qmgr.QM_BG_E_INVALID_RANGE)]:
+                with self.assertRaises(qmgr.QmgrError) as caught:
+                    job.add_file_with_ranges(src, self.dir / "other", bad)
+                self.assertEqual(caught.exception.code, code)
+            with self.assertRaises(TypeError):
+                job.add_file_with_ranges(src, self.dir / "other", [(1, 2, 3)])  # type: ignore[list-item]
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            job.complete()
+            self.assertEqual((self.dir / "out").read_bytes(), data[100:200] + data[900:] + data[400:500])
+        with m.create_job("whole") as job:
+            job.add_file(src, self.dir / "whole")
+            self.assertEqual(job.file_ranges(0), [])
+            job.cancel()
+
     def test_suspend_and_resume(self) -> None:
         src = self.make_file("src", 16 * MiB, sparse=True)
         m = self.manager()
