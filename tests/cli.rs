@@ -1422,3 +1422,104 @@ fn replace_prefix_switches_a_job_to_a_mirror() {
     assert_eq!(std::fs::read(&dst).unwrap(), data);
     let _ = std::fs::remove_dir_all(&work);
 }
+
+#[test]
+fn add_range_set_and_info_show_what_a_bitsadmin_user_reaches_for() {
+    let work = support::scratch("cli-ranges");
+    let dir = work.join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = TestServer::start();
+    let data = patterned(1000, 12);
+    server.add("/r.bin", Resource::new(data.clone()));
+    let url = server.url("/r.bin");
+    let dst = work.join("r.bin");
+
+    let id = create_job(&dir, "ranged");
+    // Bad ranges are bad usage.
+    for bad in [["--range", "5:0"], ["--range", "x"]] {
+        let mut args = vec!["add", &id, &url, s(&dst)];
+        args.extend_from_slice(&bad);
+        let run = state(&dir, &args);
+        assert_eq!(run.code, 2, "{bad:?}: {run:#?}");
+    }
+    let run = state(
+        &dir,
+        &[
+            "add",
+            &id,
+            &url,
+            s(&dst),
+            "--range",
+            "100:100",
+            "--range",
+            "900:eof",
+            "--range",
+            "400:100",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let run = state(
+        &dir,
+        &[
+            "add",
+            &id,
+            &url,
+            s(&work.join("o")),
+            "--range",
+            "0:10",
+            "--range",
+            "5:10",
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.error_line().contains("QM_BG_E_OVERLAPPING_RANGES"),
+        "{run:#?}"
+    );
+
+    let run = state(
+        &dir,
+        &[
+            "set",
+            &id[..8],
+            "--max-download-time",
+            "3600",
+            "--retry-delay",
+            "7",
+            "--priority",
+            "high",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let info = state(&dir, &["info", "--json", &id]).json();
+    assert_eq!(info["max_download_time"], 3600);
+    assert_eq!(info["priority"], "HIGH");
+    assert_eq!(info["dynamic_content"], false);
+    assert_eq!(
+        info["files"][0]["ranges"],
+        serde_json::json!([
+            {"offset": 100, "length": 100},
+            {"offset": 900, "length": "eof"},
+            {"offset": 400, "length": 100},
+        ])
+    );
+    assert_eq!(info["files"][0]["temporary_name"], Value::Null);
+    // Dynamic content makes no range requests: refused for a ranged job.
+    let run = state(&dir, &["set", &id, "--dynamic"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    let text = state(&dir, &["info", &id]);
+    assert!(
+        text.stdout.contains("ranges 100:100,900:eof,400:100"),
+        "{text:#?}"
+    );
+
+    let run = state(&dir, &["resume", &id]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let run = state(&dir, &["run"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let mut expected = data[100..200].to_vec();
+    expected.extend_from_slice(&data[900..]);
+    expected.extend_from_slice(&data[400..500]);
+    assert_eq!(std::fs::read(&dst).unwrap(), expected);
+    let _ = std::fs::remove_dir_all(&work);
+}

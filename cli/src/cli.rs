@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use qmgr::Priority;
+use qmgr::{FileRange, Priority};
 
 use crate::fail::EXIT_CODES_HELP;
 
@@ -51,7 +51,22 @@ pub enum Command {
         /// The SHA-256 the file must have (64 hex digits)
         #[arg(long, value_name = "HEX", value_parser = crate::format::parse_sha256)]
         sha256: Option<String>,
+        /// Fetch only this range of the remote file (LENGTH a number or
+        /// `eof`); repeat for more: the ranges are written one after
+        /// another to PATH, in the order given (BITS's AddFileWithRanges)
+        #[arg(long = "range", value_name = "OFFSET:LENGTH")]
+        ranges: Vec<FileRange>,
         /// Options set on the job (all its files) before the file is added
+        #[command(flatten)]
+        options: JobOptions,
+    },
+    /// Change a job's options (those not given stay as they are)
+    Set {
+        /// The job's id, or a unique prefix of it (at least 8 characters)
+        job: String,
+        /// The job's priority
+        #[arg(long, value_enum)]
+        priority: Option<PriorityArg>,
         #[command(flatten)]
         options: JobOptions,
     },

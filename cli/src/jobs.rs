@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use qmgr::hresult::{QM_BG_E_NOT_FOUND, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES};
+use qmgr::hresult::{
+    QM_BG_E_INVALID_RANGE, QM_BG_E_NOT_FOUND, QM_BG_E_OVERLAPPING_RANGES,
+    QM_BG_E_TOO_MANY_RANGES_IN_FILE, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES,
+};
 use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager};
 
 use crate::cli::Command;
@@ -91,6 +94,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             url,
             path,
             sha256,
+            ranges,
             options,
         } => {
             let remote = paths::remote(url)?;
@@ -99,13 +103,44 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             let manager = open(state_dir, "add")?;
             let job = find(&manager, job)?;
             options.apply(&job)?;
-            job.add_files(&[FileSpec::new(remote, local)])
-                .map_err(Failure::argument_or_call)?;
+            if ranges.is_empty() {
+                job.add_files(&[FileSpec::new(remote, local)])
+                    .map_err(Failure::argument_or_call)?;
+            } else {
+                job.add_file_with_ranges(&remote, &local, ranges)
+                    .map_err(|e| {
+                        // Ranges that cannot be are bad usage, as a bad name is.
+                        if [
+                            QM_BG_E_INVALID_RANGE,
+                            QM_BG_E_OVERLAPPING_RANGES,
+                            QM_BG_E_TOO_MANY_RANGES_IN_FILE,
+                        ]
+                        .contains(&e.code.0)
+                        {
+                            Failure::argument(e)
+                        } else {
+                            Failure::argument_or_call(e)
+                        }
+                    })?;
+            }
             if let Some(hex) = sha256 {
                 let index = job.file_count().saturating_sub(1);
                 job.set_file_sha256(index, Some(hex))?;
             }
             Ok(())
+        }
+        Command::Set {
+            job,
+            priority,
+            options,
+        } => {
+            let options = Prepared::new(options)?;
+            let manager = open(state_dir, "set")?;
+            let job = find(&manager, job)?;
+            if let Some(priority) = priority {
+                job.set_priority((*priority).into())?;
+            }
+            options.apply(&job)
         }
         Command::Resume(arg) => {
             let manager = open(state_dir, "resume")?;

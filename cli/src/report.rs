@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use qmgr::{HResult, Job};
+use qmgr::{FileRange, HResult, Job, LENGTH_TO_EOF};
 use serde_json::{json, Value};
 
 use crate::format;
@@ -28,12 +28,16 @@ pub fn job_json(job: &Job) -> Value {
     let files: Vec<Value> = (0..job.file_count())
         .filter_map(|i| {
             let progress = job.file_progress(i).ok()?;
+            let ranges = job.file_ranges(i).ok()?;
             Some(json!({
                 "remote": job.file_remote_name(i).ok()?,
                 "local": job.file_local_name(i).ok()?,
                 "bytes_total": progress.bytes_total,
                 "bytes_transferred": progress.bytes_transferred,
                 "completed": progress.completed,
+                "ranges": (!ranges.is_empty()).then(|| ranges_json(&ranges)),
+                "temporary_name": job.file_temporary_name(i).ok().flatten(),
+                "response_headers": job.file_response_headers(i).ok().flatten(),
             }))
         })
         .collect();
@@ -61,9 +65,26 @@ pub fn job_json(job: &Job) -> Value {
         "created_ms": unix_ms(times.creation),
         "modified_ms": unix_ms(times.modification),
         "transfer_completed_ms": times.transfer_completion.map(unix_ms),
+        "dynamic_content": job.dynamic_content(),
+        "max_download_time": job.max_download_time(),
         "error": error,
         "files": files,
     })
+}
+
+/// A file's ranges as `[{offset, length}]`, `length` `"eof"` for a range
+/// to the end of the file.
+fn ranges_json(ranges: &[FileRange]) -> Value {
+    ranges
+        .iter()
+        .map(|r| {
+            let length = match r.length {
+                LENGTH_TO_EOF => json!("eof"),
+                n => json!(n),
+            };
+            json!({ "offset": r.offset, "length": length })
+        })
+        .collect()
 }
 
 /// The jobs as a JSON array.
@@ -159,6 +180,9 @@ pub fn info(job: &Job) -> String {
     if limit > 0 {
         line("limit", format::rate(limit));
     }
+    if job.dynamic_content() {
+        line("content", "dynamic (no ranges, no resume)".to_string());
+    }
     match job.error() {
         Ok(e) => line(
             "error",
@@ -183,6 +207,19 @@ pub fn info(job: &Job) -> String {
             if fp.completed { ", completed" } else { "" },
             width = 13usize.saturating_sub(format!("file {i}:").len()),
         );
+        let ranges = job.file_ranges(i).unwrap_or_default();
+        if !ranges.is_empty() {
+            let list: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out, "{:13}ranges {}", "", list.join(","));
+        }
+        if let Ok(Some(temp)) = job.file_temporary_name(i) {
+            let _ = writeln!(out, "{:13}temporary {}", "", temp.display());
+        }
+        if let Ok(Some(headers)) = job.file_response_headers(i) {
+            for header in headers.lines() {
+                let _ = writeln!(out, "{:13}< {header}", "");
+            }
+        }
     }
     out
 }

@@ -55,6 +55,9 @@ _qmgr() {
             qmgr,run)
                 cmd="qmgr__subcmd__run"
                 ;;
+            qmgr,set)
+                cmd="qmgr__subcmd__set"
+                ;;
             qmgr,suspend)
                 cmd="qmgr__subcmd__suspend"
                 ;;
@@ -100,6 +103,9 @@ _qmgr() {
             qmgr__subcmd__help,run)
                 cmd="qmgr__subcmd__help__subcmd__run"
                 ;;
+            qmgr__subcmd__help,set)
+                cmd="qmgr__subcmd__help__subcmd__set"
+                ;;
             qmgr__subcmd__help,suspend)
                 cmd="qmgr__subcmd__help__subcmd__suspend"
                 ;;
@@ -113,7 +119,7 @@ _qmgr() {
 
     case "${cmd}" in
         qmgr)
-            opts="-h -V --state --help --version transfer create add resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
+            opts="-h -V --state --help --version transfer create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,13 +137,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --sha256 --range --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --sha256)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --range)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -317,7 +327,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__help)
-            opts="transfer create add resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
+            opts="transfer create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,6 +522,20 @@ _qmgr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        qmgr__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         qmgr__subcmd__help__subcmd__suspend)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -655,6 +679,72 @@ _qmgr() {
                 return 0
             fi
             case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        qmgr__subcmd__set)
+            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --priority)
+                    COMPREPLY=($(compgen -W "foreground high normal low" -- "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-progress-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-download-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
