@@ -1153,6 +1153,69 @@ qm_hresult qm_job_set_notify(qm_job_t job, qm_notify_fn function, void *context,
 qm_hresult qm_job_get_notify_flags(qm_job_t job, uint32_t *out);
 
 /*
+ Sets the program to run when the job is transferred or fails (BITS's
+ `IBackgroundCopyJob2::SetNotifyCmdLine`): `program` is an absolute path
+ (no search path is used), `parameters` its command line, first the
+ program's name (its `argv[0]`), then the arguments, separated by spaces
+ (`"..."` keeps spaces in a word, `\"` is a quote; no shell expands
+ anything); NULL `parameters` runs the program alone. Both NULL remove
+ it. The program runs for the JOB_TRANSFERRED and JOB_ERROR events the
+ notify flags ask for, only when no callback is registered (BITS's
+ rule), as a child of the process that runs the job, with that process's
+ environment plus `QMGR_JOB_ID` and `QMGR_JOB_STATE`; an exit status other
+ than 0 runs it again after the retry delay while the job stays in that
+ state. Set on a job already TRANSFERRED or in ERROR, it runs at once.
+ It is kept in the state directory. Returns `QM_S_OK`, `QM_E_INVALIDARG`
+ (NULL `program` with non-NULL `parameters`, a relative path, non-UTF-8),
+ `QM_BG_E_STRING_TOO_LONG` (`program` over 260 or `parameters` over 4,000
+ characters), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+
+ # Safety
+ `program` and `parameters` NULL or valid C strings.
+ */
+qm_hresult qm_job_set_notify_cmdline(qm_job_t job, const char *program, const char *parameters);
+
+/*
+ Gets the notify command line (BITS's `GetNotifyCmdLine`): the program
+ into `program` and its parameters into `parameters`, each by the string
+ convention of `qm_format_hresult`; both are "" when none is set (and
+ `parameters` is "" when the program runs alone). With either buffer too
+ small nothing is copied, both `needed` are set and
+ `QM_E_INSUFFICIENT_BUFFER` is returned. Returns `QM_S_OK`,
+ `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ Each buffer NULL or valid for its `cap` bytes; each `needed` NULL or writable.
+ */
+qm_hresult qm_job_get_notify_cmdline(qm_job_t job,
+                                     char *program,
+                                     size_t program_cap,
+                                     size_t *program_needed,
+                                     char *parameters,
+                                     size_t parameters_cap,
+                                     size_t *parameters_needed);
+
+/*
+ Sets the least time between two progress notifications of the job
+ (`QM_NOTIFY_JOB_MODIFICATION` while it transfers), in milliseconds
+ (BITS's `BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS`; default
+ 500). Progress is measured every 250 ms, so smaller values give that
+ pace; state changes and other modifications are always notified; 0
+ sends every measurement. Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE`
+ (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_minimum_notification_interval(qm_job_t job, uint32_t ms);
+
+/*
+ Gets the least time between two progress notifications, in milliseconds.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_minimum_notification_interval(qm_job_t job, uint32_t *out);
+
+/*
  Sets the job's own bandwidth limit in bytes per second (0: none). It
  applies on top of the manager's limit, whatever the priority, and to
  every transport, local copies included.

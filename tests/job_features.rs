@@ -10,7 +10,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
-use qmgr::{ErrorContext, FileRange, FileSpec, Job, JobState, Manager, LENGTH_TO_EOF};
+use qmgr::{
+    ErrorContext, FileRange, FileSpec, Job, JobState, Manager, NotifyCmdLine, LENGTH_TO_EOF,
+};
 use support::http_server::{patterned, Fault, Resource, TestServer};
 use support::wait;
 
@@ -467,4 +469,203 @@ fn bad_range_lists_are_refused_when_added() {
         QM_E_INVALIDARG
     );
     job.cancel().unwrap();
+}
+
+// ----- the notify command line (IBackgroundCopyJob2::SetNotifyCmdLine) ------
+
+/// A program that appends its arguments (not `$0`: for a script the
+/// kernel puts the script's path there) and environment to `record`, and
+/// exits 1 the first time when `fail_first` (it leaves a marker).
+fn recorder(dir: &std::path::Path, fail_first: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let record = dir.join("record.txt");
+    let script = dir.join("notify.sh");
+    let fail = if fail_first {
+        format!(
+            "if [ ! -e '{m}' ]; then : > '{m}'; exit 1; fi\n",
+            m = dir.join("failed-once").display()
+        )
+    } else {
+        String::new()
+    };
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|' \"$@\" \"$QMGR_JOB_ID\" \"$QMGR_JOB_STATE\" >> '{r}'\necho >> '{r}'\n{fail}exit 0\n",
+            r = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, record)
+}
+
+/// The lines `record` gets within `limit`, once it has `count` of them.
+fn recorded(record: &std::path::Path, count: usize, limit: Duration) -> Vec<String> {
+    let until = Instant::now() + limit;
+    loop {
+        let text = std::fs::read_to_string(record).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= count || Instant::now() > until {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_notify_program_runs_with_its_arguments_when_no_callback_takes_the_event() {
+    let dir = support::scratch("jobs-notify-cmd");
+    let (script, record) = recorder(&dir, false);
+    let data = patterned(100_000, 71);
+    let server = TestServer::start();
+    server.add("/f", Resource::new(data.clone()));
+    let manager = Manager::open(None).unwrap();
+    let job = job_for(&manager, &server.url("/f"), &dir.join("f.bin"));
+    let id = job.id().to_string();
+    job.set_notify_cmdline(Some(NotifyCmdLine {
+        program: script.to_str().unwrap().into(),
+        parameters: Some(format!("notify.sh {id} \"two words\" 'single'")),
+    }))
+    .unwrap();
+    assert_eq!(
+        job.notify_cmdline().unwrap().parameters.unwrap(),
+        format!("notify.sh {id} \"two words\" 'single'")
+    );
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    let lines = recorded(&record, 1, Duration::from_secs(10));
+    assert_eq!(
+        lines,
+        [format!("{id}|two words|'single'|{id}|TRANSFERRED|")],
+        "the arguments as given (no shell), QMGR_JOB_ID and QMGR_JOB_STATE"
+    );
+    job.complete().unwrap();
+
+    // A failing job runs it too; a relative path is refused.
+    std::fs::remove_file(&record).unwrap();
+    let job = job_for(&manager, &server.url("/missing"), &dir.join("m.bin"));
+    job.set_no_progress_timeout(0).unwrap();
+    let relative = NotifyCmdLine {
+        program: "notify.sh".into(),
+        parameters: None,
+    };
+    assert_eq!(
+        job.set_notify_cmdline(Some(relative)).unwrap_err().code.0,
+        QM_E_INVALIDARG
+    );
+    job.set_notify_cmdline(Some(NotifyCmdLine {
+        program: script.to_str().unwrap().into(),
+        parameters: None,
+    }))
+    .unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
+    let lines = recorded(&record, 1, Duration::from_secs(10));
+    assert_eq!(lines, [format!("{}|ERROR|", job.id())]);
+    job.cancel().unwrap();
+}
+
+#[test]
+fn a_callback_takes_the_event_instead_and_a_failing_program_runs_again_after_the_retry_delay() {
+    let dir = support::scratch("jobs-notify-cmd-rules");
+    let (script, record) = recorder(&dir, true);
+    let server = TestServer::start();
+    server.add("/f", Resource::new(patterned(50_000, 72)));
+    let manager = Manager::open(None).unwrap();
+    let cmdline = NotifyCmdLine {
+        program: script.to_str().unwrap().into(),
+        parameters: None,
+    };
+
+    // With a callback registered, the program does not run.
+    let job = job_for(&manager, &server.url("/f"), &dir.join("a.bin"));
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    job.set_notify(
+        Some(std::sync::Arc::new(
+            move |_: &Job, _: &qmgr::NotifyEvent| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        )),
+        qmgr::NotifyFlags::JOB_TRANSFERRED,
+        0,
+    )
+    .unwrap();
+    job.set_notify_cmdline(Some(cmdline.clone())).unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(!record.exists(), "the program ran beside a callback");
+    job.complete().unwrap();
+
+    // Set on a job already TRANSFERRED, it runs at once; exit 1 runs it
+    // again after the retry delay (1 s here).
+    let job = job_for(&manager, &server.url("/f"), &dir.join("b.bin"));
+    job.set_minimum_retry_delay(1).unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
+    let set_at = Instant::now();
+    job.set_notify_cmdline(Some(cmdline)).unwrap();
+    let lines = recorded(&record, 2, Duration::from_secs(10));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(set_at.elapsed() >= Duration::from_secs(1));
+    // It stops once the job leaves the state: completed, nothing more runs.
+    job.complete().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(recorded(&record, 3, Duration::ZERO).len(), 2);
+}
+
+#[test]
+fn progress_notifications_keep_the_minimum_interval() {
+    let dir = support::scratch("jobs-notify-pace");
+    let data = patterned(6 << 20, 73);
+    let server = TestServer::start();
+    server.add("/slow", paced(&data, 2 << 20)); // about 3 s
+    let manager = Manager::open(None).unwrap();
+    let count_for = |interval: u32, name: &str| {
+        let job = job_for(&manager, &server.url("/slow"), &dir.join(name));
+        job.set_max_connections(1).unwrap();
+        assert_eq!(job.min_notification_interval(), 500, "BITS's default");
+        job.set_min_notification_interval(interval).unwrap();
+        let times = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let seen = times.clone();
+        job.set_notify(
+            Some(std::sync::Arc::new(
+                move |j: &Job, e: &qmgr::NotifyEvent| {
+                    if e.kind == qmgr::NotifyFlags::JOB_MODIFICATION
+                        && j.state() == JobState::Transferring
+                    {
+                        seen.lock().push(Instant::now());
+                    }
+                },
+            )),
+            qmgr::NotifyFlags::JOB_MODIFICATION,
+            0,
+        )
+        .unwrap();
+        job.resume().unwrap();
+        finish_byte_exact(&job, &dir.join(name), &data);
+        let times = times.lock().clone();
+        times
+    };
+    let paced_times = count_for(1000, "a.bin");
+    let gaps: Vec<Duration> = paced_times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(paced_times.len() >= 2, "{paced_times:?}");
+    // Deliveries can bunch up on the callback thread; the model's pace is
+    // 1 s, so over the run there is at most one per second (plus the state changes).
+    let span = *paced_times.last().unwrap() - paced_times[0];
+    assert!(
+        (paced_times.len() as f64) <= span.as_secs_f64() + 3.0,
+        "{} progress notifications in {span:?} with a 1 s minimum: {gaps:?}",
+        paced_times.len()
+    );
+    let every = count_for(0, "b.bin");
+    assert!(
+        every.len() > paced_times.len() * 2,
+        "0 sends every 250 ms measurement: {} vs {}",
+        every.len(),
+        paced_times.len()
+    );
 }

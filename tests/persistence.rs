@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
-use qmgr::{FileRange, FileSpec, Job, JobId, JobState, Manager, Priority, LENGTH_TO_EOF};
+use qmgr::{
+    FileRange, FileSpec, Job, JobId, JobState, Manager, NotifyCmdLine, Priority, LENGTH_TO_EOF,
+};
 use support::http_server::{patterned, Resource, TestServer};
 use support::{temp_files, wait};
 
@@ -684,8 +686,9 @@ fn sigkill_during_a_segmented_download_resumes_every_segment_from_its_durable_by
 
 #[test]
 fn the_later_bits_settings_survive_a_reopen() {
-    // A mirror switch, dynamic content and the maximum download time are
-    // on disk when their calls return.
+    // A mirror switch, dynamic content, the maximum download time, the
+    // notify command line and the notification pace are on disk when
+    // their calls return (ranges: see the ranged-file test below).
     let dir = support::scratch("persist-bits");
     let state = dir.join("state");
     let id = {
@@ -701,6 +704,12 @@ fn the_later_bits_settings_survive_a_reopen() {
             .unwrap());
         job.set_dynamic_content(true).unwrap();
         job.set_max_download_time(123).unwrap();
+        job.set_notify_cmdline(Some(NotifyCmdLine {
+            program: "/usr/bin/logger".into(),
+            parameters: Some("logger \"job done\"".into()),
+        }))
+        .unwrap();
+        job.set_min_notification_interval(1500).unwrap();
         let id = job.id();
         manager.close();
         id
@@ -713,6 +722,14 @@ fn the_later_bits_settings_survive_a_reopen() {
     );
     assert!(job.dynamic_content());
     assert_eq!(job.max_download_time(), 123);
+    assert_eq!(
+        job.notify_cmdline(),
+        Some(NotifyCmdLine {
+            program: "/usr/bin/logger".into(),
+            parameters: Some("logger \"job done\"".into()),
+        })
+    );
+    assert_eq!(job.min_notification_interval(), 1500);
     assert_eq!(job.state(), JobState::Suspended);
 }
 

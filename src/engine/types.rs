@@ -299,6 +299,18 @@ pub struct NotifyEvent {
     pub code: HResult,
 }
 
+/// A program to run when a job is transferred or fails (BITS's
+/// `IBackgroundCopyJob2::SetNotifyCmdLine`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyCmdLine {
+    /// The absolute path of the program (no search path is used).
+    pub program: String,
+    /// Its command line, first the program's name (its `argv[0]`), then
+    /// the arguments, separated by spaces; `"..."` groups words and `\"` is
+    /// a quote. `None`: the program alone.
+    pub parameters: Option<String>,
+}
+
 /// The length of a [`FileRange`] that runs to the end of the remote file
 /// (BITS's `BG_LENGTH_TO_EOF`, `(UINT64)-1`).
 pub const LENGTH_TO_EOF: u64 = u64::MAX;

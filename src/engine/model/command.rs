@@ -19,7 +19,7 @@ use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::ProxySetting;
 use crate::engine::transport::source::Source;
 use crate::engine::transport::validator::Validator;
-use crate::engine::types::{NotifyEvent, NotifyFlags, Priority};
+use crate::engine::types::{NotifyCmdLine, NotifyEvent, NotifyFlags, Priority};
 
 /// The time a command happens at: both clocks, read once by the runtime,
 /// so that the model itself never reads a clock and tests can set any time.
@@ -96,6 +96,11 @@ pub(crate) enum Property {
     /// The server's content may change between requests: one request per
     /// file, no ranges, a restart from zero after any interruption.
     DynamicContent(bool),
+    /// The program run when the job is transferred or fails (`None`: none).
+    NotifyCmdLine(Option<NotifyCmdLine>),
+    /// The least time between two progress notifications (JOB_MODIFICATION
+    /// while transferring), in milliseconds.
+    MinNotificationInterval(u32),
     /// A transfer slower than `bytes_per_second` for `seconds` is given up
     /// as a transient timeout (either 0: off).
     LowSpeedLimit {

@@ -38,6 +38,13 @@ use crate::hresult::*;
 pub const MAX_DISPLAY_NAME: usize = 256;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 1024;
+/// Longest notify program path, in characters (BITS: `MAX_PATH`).
+pub const MAX_NOTIFY_PROGRAM: usize = 260;
+/// Longest notify parameters, in characters (BITS: 4,000).
+pub const MAX_NOTIFY_PARAMETERS: usize = 4000;
+/// Default least time between two progress notifications, in
+/// milliseconds (BITS's `BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS`: 500).
+pub const DEFAULT_MIN_NOTIFICATION_INTERVAL: u32 = 500;
 /// Default minimum retry delay, in seconds.
 pub const DEFAULT_RETRY_DELAY: u32 = 600;
 /// Default no-progress timeout, in seconds (14 days).
@@ -110,6 +117,8 @@ pub(crate) struct StoredJob {
     pub max_connections: u32,
     pub max_download_time: u32,
     pub dynamic_content: bool,
+    pub notify_cmdline: Option<NotifyCmdLine>,
+    pub min_notification_interval: u32,
     pub low_speed_limit: (u64, u32),
     /// A `complete` was renaming files when the directory was last written.
     pub committing: bool,
@@ -141,6 +150,12 @@ pub(crate) struct JobModel {
     active_since: Option<Instant>,
     /// BITS's dynamic content: no ranges, no resume, no segments.
     dynamic_content: bool,
+    /// The program run when the job is transferred or fails.
+    notify_cmdline: Option<NotifyCmdLine>,
+    /// The least time between two progress notifications, in ms...
+    min_notification_interval: u32,
+    /// ...since the last one, sent then.
+    last_progress_notice: Option<Instant>,
     /// (bytes per second, seconds): slower than that is a transient timeout.
     low_speed_limit: (u64, u32),
     /// `complete` is renaming files (recorded before the first rename).
@@ -253,6 +268,9 @@ impl JobModel {
             active_elapsed: Duration::ZERO,
             active_since: None,
             dynamic_content: false,
+            notify_cmdline: None,
+            min_notification_interval: DEFAULT_MIN_NOTIFICATION_INTERVAL,
+            last_progress_notice: None,
             known_bytes: 0,
             unknown_sizes: 0,
             bytes_done: 0,
@@ -289,6 +307,8 @@ impl JobModel {
         job.max_connections = stored.max_connections.max(1);
         job.max_download_time = stored.max_download_time;
         job.dynamic_content = stored.dynamic_content;
+        job.notify_cmdline = stored.notify_cmdline;
+        job.min_notification_interval = stored.min_notification_interval;
         job.low_speed_limit = stored.low_speed_limit;
         job.notify_flags = NotifyFlags(stored.notify_flags & NotifyFlags::ALL);
         job.error = stored.error;
@@ -420,6 +440,14 @@ impl JobModel {
     /// ranges, no resume, no segments).
     pub(crate) fn dynamic_content(&self) -> bool {
         self.dynamic_content
+    }
+    /// The program run when the job is transferred or fails, if any.
+    pub(crate) fn notify_cmdline(&self) -> Option<&NotifyCmdLine> {
+        self.notify_cmdline.as_ref()
+    }
+    /// The least time between two progress notifications, in milliseconds.
+    pub(crate) fn min_notification_interval(&self) -> u32 {
+        self.min_notification_interval
     }
     /// When the job's maximum download time runs out, if it is CONNECTING
     /// or TRANSFERRING with a limit.
@@ -805,12 +833,19 @@ impl JobModel {
             }
             Command::Progressed => {
                 self.progress_clock = clock.now;
-                self.emit(
-                    NotifyFlags::JOB_MODIFICATION,
-                    u32::MAX,
-                    HResult::OK,
-                    &mut fx,
-                );
+                let pace = Duration::from_millis(u64::from(self.min_notification_interval));
+                let due = self
+                    .last_progress_notice
+                    .is_none_or(|last| clock.now.saturating_duration_since(last) >= pace);
+                if due {
+                    self.last_progress_notice = Some(clock.now);
+                    self.emit(
+                        NotifyFlags::JOB_MODIFICATION,
+                        u32::MAX,
+                        HResult::OK,
+                        &mut fx,
+                    );
+                }
             }
             Command::RunEnded { run, failure } => {
                 let was = self.run;
@@ -944,6 +979,8 @@ impl JobModel {
             Property::MaxConnections(_) => "set the connections of",
             Property::MaxDownloadTime(_) => "limit the download time of",
             Property::DynamicContent(_) => "mark the content of",
+            Property::NotifyCmdLine(_) => "set the notify command line of",
+            Property::MinNotificationInterval(_) => "pace the notifications of",
             Property::LowSpeedLimit { .. } => "set the low-speed limit of",
             Property::FileSha256 { .. } => "set a checksum in",
         };
@@ -1000,6 +1037,29 @@ impl JobModel {
                 }
                 self.dynamic_content = dynamic
             }
+            Property::NotifyCmdLine(cmdline) => {
+                if let Some(c) = &cmdline {
+                    check_len("notify program", &c.program, MAX_NOTIFY_PROGRAM)?;
+                    check_len(
+                        "notify parameters",
+                        c.parameters.as_deref().unwrap_or(""),
+                        MAX_NOTIFY_PARAMETERS,
+                    )?;
+                    if !Path::new(&c.program).is_absolute() {
+                        return Err(Error::invalid_arg(format!(
+                            "the notify program '{}' is not an absolute path (no search path is used)",
+                            c.program
+                        )));
+                    }
+                    if c.program.contains('\0')
+                        || c.parameters.as_deref().is_some_and(|p| p.contains('\0'))
+                    {
+                        return Err(Error::invalid_arg("the notify command line contains a NUL"));
+                    }
+                }
+                self.notify_cmdline = cmdline;
+            }
+            Property::MinNotificationInterval(ms) => self.min_notification_interval = ms,
             Property::LowSpeedLimit {
                 bytes_per_second,
                 seconds,

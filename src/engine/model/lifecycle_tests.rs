@@ -901,6 +901,8 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         max_connections: 6,
         max_download_time: crate::engine::model::job::DEFAULT_MAX_DOWNLOAD_TIME,
         dynamic_content: false,
+        notify_cmdline: None,
+        min_notification_interval: 500,
         low_speed_limit: (0, 0),
         committing: false,
         files,

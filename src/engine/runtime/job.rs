@@ -27,6 +27,7 @@ use crate::engine::model::job::{JobModel, Run, StoredJob};
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::runtime::commit;
 use crate::engine::runtime::notify::Registration;
+use crate::engine::runtime::notify_cmd;
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::{Job, JobShared, ManagerShared, Slot, UNKNOWN};
 use crate::engine::store::rows;
@@ -59,6 +60,8 @@ struct Work {
     forget: bool,
     /// The job's bandwidth limit changed to this.
     rate: Option<u64>,
+    /// The notify command line, when an event it runs for is among `events`.
+    cmdline: Option<(NotifyCmdLine, JobState)>,
 }
 
 impl std::fmt::Debug for Job {
@@ -229,6 +232,12 @@ impl Job {
         if fx.stop_run {
             work.stop = slot.token.clone();
         }
+        let runs_program = |e: &NotifyEvent| {
+            e.kind == NotifyFlags::JOB_TRANSFERRED || e.kind == NotifyFlags::JOB_ERROR
+        };
+        if work.events.iter().any(runs_program) {
+            work.cmdline = model.notify_cmdline().cloned().map(|c| (c, model.state()));
+        }
         let wants_rows = fx.persist.job || fx.persist.files != Files::None;
         let state_changed = model.state() != slot.last_state;
         slot.last_state = model.state();
@@ -273,6 +282,12 @@ impl Job {
         if let Some(manager) = &manager {
             for event in work.events {
                 manager.dispatcher.post(self.shared.id, event);
+            }
+            // BITS's rule: the command line runs when no callback takes the event.
+            if let Some((cmdline, state)) = work.cmdline {
+                if !manager.dispatcher.is_registered(self.shared.id) {
+                    notify_cmd::launch(self.clone(), cmdline, state);
+                }
             }
         }
         if let Some((version, state)) = work.announce {
@@ -918,6 +933,52 @@ impl Job {
             manager.dispatcher.retire(&old);
         }
         Ok(())
+    }
+
+    /// Sets the program run when the job is transferred or fails (BITS's
+    /// `IBackgroundCopyJob2::SetNotifyCmdLine`), or removes it with `None`.
+    /// It runs for the JOB_TRANSFERRED and JOB_ERROR events the notify
+    /// flags ask for, only when no callback is registered, from the process
+    /// that runs the job, with the job's id in `QMGR_JOB_ID` (see
+    /// `notify_cmd` for the whole contract); set on a job that is already
+    /// TRANSFERRED or in ERROR, it runs at once. `QM_E_INVALIDARG` for a
+    /// relative program path, `QM_BG_E_STRING_TOO_LONG` past 260 (program)
+    /// or 4,000 (parameters) characters, `QM_BG_E_INVALID_STATE` (final).
+    pub fn set_notify_cmdline(&self, cmdline: Option<NotifyCmdLine>) -> Result<()> {
+        self.set(Property::NotifyCmdLine(cmdline.clone()))?;
+        let Some(cmdline) = cmdline else {
+            return Ok(());
+        };
+        let (state, flags) = self.read(|m| (m.state(), m.notify_flags()));
+        let event = match state {
+            JobState::Transferred => NotifyFlags::JOB_TRANSFERRED,
+            JobState::Error => NotifyFlags::JOB_ERROR,
+            _ => return Ok(()),
+        };
+        let manager = self.manager()?;
+        if flags.delivers(event) && !manager.dispatcher.is_registered(self.shared.id) {
+            notify_cmd::launch(self.clone(), cmdline, state);
+        }
+        Ok(())
+    }
+
+    /// The notify command line, if any.
+    pub fn notify_cmdline(&self) -> Option<NotifyCmdLine> {
+        self.read(|m| m.notify_cmdline().cloned())
+    }
+
+    /// Sets the least time between two progress notifications
+    /// (JOB_MODIFICATION while transferring), in milliseconds (BITS's
+    /// `BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS`; default 500;
+    /// progress is measured every 250 ms, so smaller values give that).
+    /// State changes are always notified.
+    pub fn set_min_notification_interval(&self, ms: u32) -> Result<()> {
+        self.set(Property::MinNotificationInterval(ms))
+    }
+
+    /// The least time between two progress notifications, in milliseconds.
+    pub fn min_notification_interval(&self) -> u32 {
+        self.read(JobModel::min_notification_interval)
     }
 
     /// Clears the callback if it was registered with this `owner` value,

@@ -9,7 +9,8 @@
 //!   checkpoint);
 //! - `commit`: fsync and rename at `complete`, deleting temporary files;
 //! - `partial`: temporary files; `throttle`: bandwidth limits;
-//! - `notify`: callbacks keyed by job id, on their own thread.
+//! - `notify`: callbacks keyed by job id, on their own thread;
+//! - `notify_cmd`: the notify command line, run when no callback is registered.
 //!
 //! # Locks
 //!
@@ -39,6 +40,7 @@ pub(crate) mod copy;
 pub mod job;
 pub mod manager;
 pub(crate) mod notify;
+pub(crate) mod notify_cmd;
 pub(crate) mod partial;
 pub mod shared;
 pub(crate) mod throttle;

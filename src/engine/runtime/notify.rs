@@ -108,6 +108,14 @@ impl Dispatcher {
         }
     }
 
+    /// True when a callback is registered (and not retired) for `job`.
+    pub(crate) fn is_registered(&self, job: JobId) -> bool {
+        self.registry
+            .lock()
+            .get(&job)
+            .is_some_and(|r| r.active.load(Ordering::Acquire))
+    }
+
     /// Removes `job`'s registration if `owner` made it; returns it, to be retired.
     pub(crate) fn unregister_owned(&self, job: JobId, owner: u64) -> Option<Arc<Registration>> {
         let mut registry = self.registry.lock();

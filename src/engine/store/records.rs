@@ -33,6 +33,9 @@ pub(crate) struct JobRecord {
     pub max_connections: u32,
     pub max_download_time: u32,
     pub dynamic_content: bool,
+    /// The notify program and its parameters.
+    pub notify_cmdline: Option<(String, Option<String>)>,
+    pub min_notification_interval: u32,
 }
 
 /// One file as stored.

@@ -8,7 +8,7 @@ use crate::engine::model::ledger::RangeSet;
 use crate::engine::store::records::{FileRecord, JobRecord};
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::validator::Validator;
-use crate::engine::types::{epoch_ms, from_epoch_ms, ErrorContext, JobError, JobId};
+use crate::engine::types::{epoch_ms, from_epoch_ms, ErrorContext, JobError, JobId, NotifyCmdLine};
 use crate::hresult::HResult;
 
 /// A job's row.
@@ -46,6 +46,10 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
         max_connections: job.max_connections(),
         max_download_time: job.max_download_time(),
         dynamic_content: job.dynamic_content(),
+        notify_cmdline: job
+            .notify_cmdline()
+            .map(|c| (c.program.clone(), c.parameters.clone())),
+        min_notification_interval: job.min_notification_interval(),
     }
 }
 
@@ -117,6 +121,13 @@ pub(crate) fn stored_job(
         max_connections: job.max_connections,
         max_download_time: job.max_download_time,
         dynamic_content: job.dynamic_content,
+        notify_cmdline: job
+            .notify_cmdline
+            .map(|(program, parameters)| NotifyCmdLine {
+                program,
+                parameters,
+            }),
+        min_notification_interval: job.min_notification_interval,
         low_speed_limit: job.low_speed_limit,
         committing,
         files: files

@@ -73,11 +73,16 @@ const MIGRATIONS: &[&str] = &[
     // whether its content is dynamic.
     "ALTER TABLE jobs ADD COLUMN max_download_time INTEGER NOT NULL DEFAULT 7776000;
      ALTER TABLE jobs ADD COLUMN dynamic_content INTEGER NOT NULL DEFAULT 0;",
+    // 5: the notify command line (program NULL: none) and the least time
+    // between progress notifications (BITS's default, 500 ms).
+    "ALTER TABLE jobs ADD COLUMN notify_program TEXT;
+     ALTER TABLE jobs ADD COLUMN notify_parameters TEXT;
+     ALTER TABLE jobs ADD COLUMN min_notification_interval INTEGER NOT NULL DEFAULT 500;",
 ];
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 28] = [
+const JOB_COLUMNS: [&str; 31] = [
     "id",
     "created_order",
     "display_name",
@@ -106,6 +111,9 @@ const JOB_COLUMNS: [&str; 28] = [
     "max_connections",
     "max_download_time",
     "dynamic_content",
+    "notify_program",
+    "notify_parameters",
+    "min_notification_interval",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -148,9 +156,14 @@ fn upsert_sql(table: &str, columns: &[&str], key: &[&str], fixed: &[&str]) -> St
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
+/// A text column that may be NULL.
+fn opt_text(text: Option<&String>) -> Value {
+    text.map_or(Value::Null, |t| Value::Text(t.clone()))
+}
+
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 28] {
+    fn values(&self) -> [Value; 31] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -186,6 +199,9 @@ impl JobRecord {
             int(self.max_connections),
             int(self.max_download_time),
             Value::Integer(self.dynamic_content.into()),
+            opt_text(self.notify_cmdline.as_ref().map(|(p, _)| p)),
+            opt_text(self.notify_cmdline.as_ref().and_then(|(_, a)| a.as_ref())),
+            int(self.min_notification_interval),
         ]
     }
 
@@ -228,6 +244,11 @@ impl JobRecord {
             max_connections: r.get("max_connections")?,
             max_download_time: r.get("max_download_time")?,
             dynamic_content: r.get("dynamic_content")?,
+            notify_cmdline: r
+                .get::<_, Option<String>>("notify_program")?
+                .map(|program| Ok::<_, rusqlite::Error>((program, r.get("notify_parameters")?)))
+                .transpose()?,
+            min_notification_interval: r.get("min_notification_interval")?,
         })
     }
 }
@@ -661,6 +682,8 @@ mod tests {
             max_connections: 3,
             max_download_time: 60,
             dynamic_content: true,
+            notify_cmdline: Some(("/bin/true".into(), Some("true \"a b\"".into()))),
+            min_notification_interval: 1500,
         }
     }
 

@@ -1,0 +1,134 @@
+//! The notify command line (BITS's `IBackgroundCopyJob2::SetNotifyCmdLine`):
+//! a program run when a job is transferred or fails, in place of a
+//! callback.
+//!
+//! Who runs it: the process that runs the job (the one that opened the
+//! manager: the application, or `qmgr run`), from a thread of its own, as
+//! a direct child: no shell, no search path. Its environment is the
+//! process's, plus `QMGR_JOB_ID` (the job's id) and `QMGR_JOB_STATE`
+//! (`TRANSFERRED` or `ERROR`); its standard input is `/dev/null`, its
+//! output goes where the process's goes; its working directory is the
+//! process's. As in BITS, the program gets only the parameters it was
+//! given (put the job id there to have it in `argv`), and one that exits
+//! with another status than 0 is run again after the job's retry delay,
+//! for as long as the job stays in the state that started it and the
+//! manager is open.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::engine::runtime::shared::Job;
+use crate::engine::types::{JobState, NotifyCmdLine};
+
+/// How often a wait for the retry delay looks whether it should stop.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Runs `cmdline` for `job`, which has just entered `state`, on a thread of
+/// its own (the caller does not wait).
+pub(crate) fn launch(job: Job, cmdline: NotifyCmdLine, state: JobState) {
+    let _ = std::thread::Builder::new()
+        .name("qmgr-notify-cmd".into())
+        .spawn(move || run_until_done(&job, &cmdline, state));
+}
+
+fn run_until_done(job: &Job, cmdline: &NotifyCmdLine, state: JobState) {
+    while run_once(job, cmdline, state) != Some(0) {
+        let until = Instant::now() + Duration::from_secs(u64::from(job.minimum_retry_delay()));
+        loop {
+            if !still(job, state) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            std::thread::sleep(POLL.min(until - now));
+        }
+    }
+}
+
+/// The job is still where the program was started for, in an open manager.
+fn still(job: &Job, state: JobState) -> bool {
+    job.shared.manager.upgrade().is_some_and(|m| m.is_open()) && job.state() == state
+}
+
+/// Runs the program once and waits for it; its exit status (`None`: it
+/// could not start, or a signal ended it).
+fn run_once(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<i32> {
+    let mut argv = split_parameters(cmdline.parameters.as_deref().unwrap_or(""));
+    let name = if argv.is_empty() {
+        cmdline.program.clone()
+    } else {
+        argv.remove(0)
+    };
+    Command::new(&cmdline.program)
+        .arg0(name)
+        .args(argv)
+        .env("QMGR_JOB_ID", job.id().to_string())
+        .env("QMGR_JOB_STATE", state.name())
+        .stdin(Stdio::null())
+        .status()
+        .ok()?
+        .code()
+}
+
+/// Splits a command line into words: spaces and tabs separate them,
+/// `"..."` keeps spaces inside a word, `\"` is a quote and `\\` a
+/// backslash; other characters are taken as they are.
+pub(crate) fn split_parameters(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut in_word) = (false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some('"' | '\\')) => {
+                word.extend(chars.next());
+                in_word = true;
+            }
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            ' ' | '\t' if !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_parameters;
+
+    #[test]
+    fn parameters_split_like_a_command_line_without_a_shell() {
+        assert_eq!(
+            split_parameters(r#"notify  one "two words" th"re"e \"q\" a\\b $HOME ''"#),
+            [
+                "notify",
+                "one",
+                "two words",
+                "three",
+                "\"q\"",
+                "a\\b",
+                "$HOME",
+                "''"
+            ]
+        );
+        assert_eq!(split_parameters(r#"x """#), ["x", ""]);
+        assert!(split_parameters("  ").is_empty());
+    }
+}
