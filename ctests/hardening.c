@@ -119,6 +119,60 @@ static void check_dynamic_content(qm_job_t job) {
     CHECK_HR(qm_job_set_dynamic_content(0xBADull, true), QM_E_HANDLE);
 }
 
+/* Job2::SetNotifyCmdLine / GetNotifyCmdLine and the minimum notification
+ * interval (BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS). */
+static void check_notify_cmdline(qm_job_t job) {
+    char program[300], params[4100], longer[4102];
+    size_t program_needed = 0, params_needed = 0;
+    uint32_t ms = 0;
+    CHECK_HR(qm_job_get_notify_cmdline(job, program, sizeof program, &program_needed, params,
+                                       sizeof params, &params_needed),
+             QM_S_OK);
+    CHECK(program[0] == '\0' && params[0] == '\0'); /* none set: "" as BITS */
+    CHECK_EQ(program_needed, 1);
+    CHECK_HR(qm_job_set_notify_cmdline(job, "/usr/bin/logger", "logger \"job done\""), QM_S_OK);
+    CHECK_HR(qm_job_get_notify_cmdline(job, program, sizeof program, &program_needed, params,
+                                       sizeof params, &params_needed),
+             QM_S_OK);
+    CHECK(strcmp(program, "/usr/bin/logger") == 0);
+    CHECK(strcmp(params, "logger \"job done\"") == 0);
+    CHECK_EQ(params_needed, strlen(params) + 1);
+    CHECK_HR(qm_job_get_notify_cmdline(job, program, 3, &program_needed, params, sizeof params,
+                                       &params_needed),
+             QM_E_INSUFFICIENT_BUFFER);
+    CHECK_EQ(program_needed, strlen("/usr/bin/logger") + 1);
+    CHECK_HR(qm_job_get_notify_cmdline(job, program, sizeof program, NULL, params, sizeof params,
+                                       &params_needed),
+             QM_E_POINTER);
+    CHECK_HR(qm_job_get_notify_cmdline(0xBADull, program, sizeof program, &program_needed, params,
+                                       sizeof params, &params_needed),
+             QM_E_HANDLE);
+    CHECK_HR(qm_job_set_notify_cmdline(job, "/usr/bin/logger", NULL), QM_S_OK);
+    CHECK_HR(qm_job_set_notify_cmdline(job, NULL, "logger x"), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_set_notify_cmdline(job, "logger", NULL), QM_E_INVALIDARG); /* relative */
+    memset(longer, 'a', sizeof longer - 1);
+    longer[0] = '/';
+    longer[sizeof longer - 1] = '\0';
+    CHECK_HR(qm_job_set_notify_cmdline(job, "/usr/bin/logger", longer), QM_BG_E_STRING_TOO_LONG);
+    longer[261] = '\0';
+    CHECK_HR(qm_job_set_notify_cmdline(job, longer, NULL), QM_BG_E_STRING_TOO_LONG);
+    CHECK_HR(qm_job_set_notify_cmdline(0xBADull, "/usr/bin/logger", NULL), QM_E_HANDLE);
+    CHECK_HR(qm_job_set_notify_cmdline(job, NULL, NULL), QM_S_OK); /* removed */
+    CHECK_HR(qm_job_get_notify_cmdline(job, program, sizeof program, &program_needed, params,
+                                       sizeof params, &params_needed),
+             QM_S_OK);
+    CHECK(program[0] == '\0');
+
+    CHECK_HR(qm_job_get_minimum_notification_interval(job, &ms), QM_S_OK);
+    CHECK_EQ(ms, 500);
+    CHECK_HR(qm_job_set_minimum_notification_interval(job, 2000), QM_S_OK);
+    CHECK_HR(qm_job_get_minimum_notification_interval(job, &ms), QM_S_OK);
+    CHECK_EQ(ms, 2000);
+    CHECK_HR(qm_job_get_minimum_notification_interval(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_minimum_notification_interval(0xBADull, 1), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_minimum_notification_interval(0xBADull, &ms), QM_E_HANDLE);
+}
+
 static void check_final_url(qm_job_t job) {
     char buf[256];
     size_t needed = 0;
@@ -331,6 +385,8 @@ static void check_final_job_refuses_setters(qm_manager_t mgr) {
     CHECK_HR(qm_job_set_maximum_download_time(job, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_replace_remote_prefix(job, "http://", "https://"), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_dynamic_content(job, true), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_notify_cmdline(job, "/usr/bin/logger", NULL), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_minimum_notification_interval(job, 1), QM_BG_E_INVALID_STATE);
     qm_job_close(job);
 }
 
@@ -420,6 +476,7 @@ int main(int argc, char **argv) {
         check_maximum_download_time(job);
         check_remote_names(job);
         check_dynamic_content(job);
+        check_notify_cmdline(job);
         check_final_url(job);
         check_last_error(job);
         check_name_max(job);

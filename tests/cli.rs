@@ -1513,6 +1513,36 @@ fn add_range_set_and_info_show_what_a_bitsadmin_user_reaches_for() {
         "{text:#?}"
     );
 
+    // A notify program that `run` starts when the job is transferred.
+    let record = work.join("notified");
+    let script = work.join("notify.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s ' \"$@\" \"$QMGR_JOB_STATE\" > '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = state(&dir, &["set", &id, "--notify-cmd", "notify.sh"]);
+    assert_eq!(run.code, 2, "a relative program is bad usage: {run:#?}");
+    let run = state(
+        &dir,
+        &[
+            "set",
+            &id,
+            "--notify-cmd",
+            s(&script),
+            "--notify-params",
+            "notify.sh \"got it\"",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let info = state(&dir, &["info", "--json", &id]).json();
+    assert_eq!(info["notify_cmdline"]["program"], s(&script));
+    assert_eq!(info["notify_cmdline"]["parameters"], "notify.sh \"got it\"");
+
     let run = state(&dir, &["resume", &id]);
     assert_eq!(run.code, 0, "{run:#?}");
     let run = state(&dir, &["run"]);
@@ -1521,5 +1551,17 @@ fn add_range_set_and_info_show_what_a_bitsadmin_user_reaches_for() {
     expected.extend_from_slice(&data[900..]);
     expected.extend_from_slice(&data[400..500]);
     assert_eq!(std::fs::read(&dst).unwrap(), expected);
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&record)
+        .unwrap_or_default()
+        .is_empty()
+        && Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap_or_default(),
+        "got it TRANSFERRED "
+    );
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -67,6 +67,16 @@ pub enum Command {
         /// The job's priority
         #[arg(long, value_enum)]
         priority: Option<PriorityArg>,
+        /// A program (absolute path) to run when the job is transferred or
+        /// fails, by the process that runs the job (`qmgr run`), with
+        /// QMGR_JOB_ID and QMGR_JOB_STATE in its environment; '' removes it
+        /// (BITS's SetNotifyCmdLine)
+        #[arg(long, value_name = "PROGRAM")]
+        notify_cmd: Option<String>,
+        /// The command line of --notify-cmd: its name first, then the
+        /// arguments ("..." groups words; no shell)
+        #[arg(long, value_name = "PARAMS", requires = "notify_cmd")]
+        notify_params: Option<String>,
         #[command(flatten)]
         options: JobOptions,
     },

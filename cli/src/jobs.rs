@@ -11,7 +11,7 @@ use qmgr::hresult::{
     QM_BG_E_INVALID_RANGE, QM_BG_E_NOT_FOUND, QM_BG_E_OVERLAPPING_RANGES,
     QM_BG_E_TOO_MANY_RANGES_IN_FILE, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES,
 };
-use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager};
+use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager, NotifyCmdLine};
 
 use crate::cli::Command;
 use crate::fail::{one_line, Failure, EXIT_CALL_FAILED, EXIT_PARTIAL, EXIT_TRANSFER_FAILED};
@@ -132,6 +132,8 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
         Command::Set {
             job,
             priority,
+            notify_cmd,
+            notify_params,
             options,
         } => {
             let options = Prepared::new(options)?;
@@ -139,6 +141,14 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             let job = find(&manager, job)?;
             if let Some(priority) = priority {
                 job.set_priority((*priority).into())?;
+            }
+            if let Some(program) = notify_cmd {
+                let cmdline = (!program.is_empty()).then(|| NotifyCmdLine {
+                    program: program.clone(),
+                    parameters: notify_params.clone(),
+                });
+                job.set_notify_cmdline(cmdline)
+                    .map_err(Failure::argument_or_call)?;
             }
             options.apply(&job)
         }

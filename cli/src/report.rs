@@ -66,6 +66,10 @@ pub fn job_json(job: &Job) -> Value {
         "modified_ms": unix_ms(times.modification),
         "transfer_completed_ms": times.transfer_completion.map(unix_ms),
         "dynamic_content": job.dynamic_content(),
+        "notify_cmdline": job.notify_cmdline().map(|c| json!({
+            "program": c.program,
+            "parameters": c.parameters,
+        })),
         "max_download_time": job.max_download_time(),
         "error": error,
         "files": files,
@@ -182,6 +186,16 @@ pub fn info(job: &Job) -> String {
     }
     if job.dynamic_content() {
         line("content", "dynamic (no ranges, no resume)".to_string());
+    }
+    if let Some(c) = job.notify_cmdline() {
+        line(
+            "notify cmd",
+            format!(
+                "{} ({})",
+                c.program,
+                c.parameters.as_deref().unwrap_or("no parameters")
+            ),
+        );
     }
     match job.error() {
         Ok(e) => line(

@@ -1031,6 +1031,57 @@ class Job(_Closable):
     def dynamic_content(self, dynamic: bool) -> None:
         check(lib.qm_job_set_dynamic_content(self._handle, bool(dynamic)), "Job.dynamic_content")
 
+    minimum_notification_interval = _uint32_property(
+        "minimum_notification_interval",
+        "The least time in milliseconds between two progress notifications "
+        "(``Notify.JOB_MODIFICATION`` while transferring; BITS's "
+        "``BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS``, default 500); "
+        "state changes are always notified.",
+    )
+
+    @property
+    def notify_cmdline(self) -> Optional[Tuple[str, Optional[str]]]:
+        """The program run when the job is transferred or fails, and its
+        parameters (BITS's ``SetNotifyCmdLine``), or None. Set it to
+        ``(program, parameters)``: ``program`` an absolute path (no search
+        path, no shell), ``parameters`` its command line, first the program's
+        name (its ``argv[0]``), ``"..."`` grouping words; or
+        ``(program, None)`` to run it alone, or None to remove it. It runs for
+        the JOB_TRANSFERRED / JOB_ERROR events of ``notify_flags`` only when no
+        callback is registered, from the process that runs the job, with
+        ``QMGR_JOB_ID`` and ``QMGR_JOB_STATE`` in its environment."""
+        sizes = (c_size_t(0), c_size_t(0))
+        check(
+            lib.qm_job_get_notify_cmdline(self._handle, None, 0, byref(sizes[0]), None, 0, byref(sizes[1])),
+            "Job.notify_cmdline",
+        )
+        program = ctypes.create_string_buffer(sizes[0].value)
+        params = ctypes.create_string_buffer(sizes[1].value)
+        check(
+            lib.qm_job_get_notify_cmdline(
+                self._handle, program, len(program), byref(sizes[0]), params, len(params), byref(sizes[1])
+            ),
+            "Job.notify_cmdline",
+        )
+        if not program.value:
+            return None
+        return (program.value.decode(), params.value.decode() or None)
+
+    @notify_cmdline.setter
+    def notify_cmdline(self, cmdline: Optional[Tuple[StrPath, Optional[str]]]) -> None:
+        if cmdline is None:
+            check(lib.qm_job_set_notify_cmdline(self._handle, None, None), "Job.notify_cmdline")
+            return
+        program, params = cmdline
+        check(
+            lib.qm_job_set_notify_cmdline(
+                self._handle,
+                _cstr(program, "Job.notify_cmdline(program)"),
+                None if params is None else _cstr(params, "Job.notify_cmdline(parameters)"),
+            ),
+            "Job.notify_cmdline",
+        )
+
     max_connections = _uint32_property(
         "max_connections",
         "How many connections the job may use at once (default 6): that many of its files "

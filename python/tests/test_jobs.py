@@ -166,6 +166,34 @@ class LifecycleTests(TempDirTestCase):
             self.assertEqual(job.file_ranges(0), [])
             job.cancel()
 
+    def test_notify_cmdline_runs_the_program_and_the_pace_is_a_property(self) -> None:
+        src = self.make_file("src", 1000)
+        record = self.dir / "record"
+        script = self.dir / "notify.sh"
+        script.write_text(f'#!/bin/sh\nprintf "%s|" "$@" "$QMGR_JOB_STATE" > "{record}"\n')
+        script.chmod(0o755)
+        m = self.manager()
+        with m.create_job("notify") as job:
+            self.assertIsNone(job.notify_cmdline)
+            self.assertEqual(job.minimum_notification_interval, 500)
+            job.minimum_notification_interval = 2000
+            self.assertEqual(job.minimum_notification_interval, 2000)
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.notify_cmdline = ("notify.sh", None)  # relative: refused
+            job.notify_cmdline = (script, f'notify.sh {job.id} "a b"')
+            self.assertEqual(job.notify_cmdline, (str(script), f'notify.sh {job.id} "a b"'))
+            job.add_file(src, self.dir / "out")
+            job.resume()
+            self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
+            t0 = time.monotonic()
+            while not record.exists() or not record.read_text().endswith("TRANSFERRED|"):
+                self.assertLess(time.monotonic() - t0, LONG, "the program did not run")
+                time.sleep(0.02)
+            self.assertEqual(record.read_text(), f"{job.id}|a b|TRANSFERRED|")
+            job.notify_cmdline = None
+            self.assertIsNone(job.notify_cmdline)
+            job.complete()
+
     def test_suspend_and_resume(self) -> None:
         src = self.make_file("src", 16 * MiB, sparse=True)
         m = self.manager()

@@ -691,7 +691,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__set)
-            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --notify-cmd --notify-params --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,6 +699,14 @@ _qmgr() {
             case "${prev}" in
                 --priority)
                     COMPREPLY=($(compgen -W "foreground high normal low" -- "${cur}"))
+                    return 0
+                    ;;
+                --notify-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --notify-params)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --retry-delay)

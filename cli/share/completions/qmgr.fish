@@ -100,6 +100,8 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l priority -d 'The job\'
 high\t''
 normal\t''
 low\t''"
+complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l notify-cmd -d 'A program (absolute path) to run when the job is transferred or fails, by the process that runs the job (`qmgr run`), with QMGR_JOB_ID and QMGR_JOB_STATE in its environment; \'\' removes it (BITS\'s SetNotifyCmdLine)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l notify-params -d 'The command line of --notify-cmd: its name first, then the arguments ("..." groups words; no shell)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r

@@ -24,16 +24,26 @@ use crate::engine::types::{JobState, NotifyCmdLine};
 /// How often a wait for the retry delay looks whether it should stop.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Runs `cmdline` for `job`, which has just entered `state`, on a thread of
-/// its own (the caller does not wait).
+/// Starts `cmdline` for `job`, which has just entered `state`; a thread of
+/// its own waits for it (and runs it again), the caller does not. The
+/// first child is started before this returns, so that a process that
+/// exits right after (`qmgr run` completing the job) has started it.
 pub(crate) fn launch(job: Job, cmdline: NotifyCmdLine, state: JobState) {
+    let first = start(&job, &cmdline, state);
     let _ = std::thread::Builder::new()
         .name("qmgr-notify-cmd".into())
-        .spawn(move || run_until_done(&job, &cmdline, state));
+        .spawn(move || run_until_done(&job, &cmdline, state, first));
 }
 
-fn run_until_done(job: &Job, cmdline: &NotifyCmdLine, state: JobState) {
-    while run_once(job, cmdline, state) != Some(0) {
+fn run_until_done(
+    job: &Job,
+    cmdline: &NotifyCmdLine,
+    state: JobState,
+    first: Option<std::process::Child>,
+) {
+    let exit = |child: Option<std::process::Child>| child?.wait().ok()?.code();
+    let mut status = exit(first);
+    while status != Some(0) {
         let until = Instant::now() + Duration::from_secs(u64::from(job.minimum_retry_delay()));
         loop {
             if !still(job, state) {
@@ -45,6 +55,7 @@ fn run_until_done(job: &Job, cmdline: &NotifyCmdLine, state: JobState) {
             }
             std::thread::sleep(POLL.min(until - now));
         }
+        status = exit(start(job, cmdline, state));
     }
 }
 
@@ -53,9 +64,8 @@ fn still(job: &Job, state: JobState) -> bool {
     job.shared.manager.upgrade().is_some_and(|m| m.is_open()) && job.state() == state
 }
 
-/// Runs the program once and waits for it; its exit status (`None`: it
-/// could not start, or a signal ended it).
-fn run_once(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<i32> {
+/// Starts the program once (`None`: it could not start).
+fn start(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<std::process::Child> {
     let mut argv = split_parameters(cmdline.parameters.as_deref().unwrap_or(""));
     let name = if argv.is_empty() {
         cmdline.program.clone()
@@ -68,9 +78,8 @@ fn run_once(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<i32> 
         .env("QMGR_JOB_ID", job.id().to_string())
         .env("QMGR_JOB_STATE", state.name())
         .stdin(Stdio::null())
-        .status()
-        .ok()?
-        .code()
+        .spawn()
+        .ok()
 }
 
 /// Splits a command line into words: spaces and tabs separate them,
