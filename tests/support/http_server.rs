@@ -168,6 +168,17 @@ pub struct SeenRequest {
 }
 
 impl SeenRequest {
+    /// The first byte its `Range: bytes=N-…` asked for, if it had one.
+    pub fn range_start(&self) -> Option<u64> {
+        self.range
+            .as_deref()?
+            .strip_prefix("bytes=")?
+            .split('-')
+            .next()?
+            .parse()
+            .ok()
+    }
+
     /// The first header of that (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();

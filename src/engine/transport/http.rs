@@ -181,10 +181,7 @@ impl Client {
         end: Option<u64>,
         previous: Option<&Validator>,
     ) -> Result<Opened, TransferError> {
-        let known = match previous {
-            Some(Validator::Http(v)) => Some(v),
-            _ => None,
-        };
+        let known = previous.and_then(Validator::http);
         // Resuming needs something to tie the bytes we have to the server's:
         // without a validator the only safe choice is to start again. A
         // request for the whole file needs no range.
@@ -246,10 +243,7 @@ impl Client {
         end: Option<u64>,
         previous: Option<&Validator>,
     ) -> Result<Opened, TransferError> {
-        let known = match previous {
-            Some(Validator::Http(v)) => Some(v),
-            _ => None,
-        };
+        let known = previous.and_then(Validator::http);
         let range = Range {
             offset,
             end,

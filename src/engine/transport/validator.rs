@@ -14,6 +14,14 @@ pub(crate) enum Validator {
 }
 
 impl Validator {
+    /// The HTTP validator, if this is one.
+    pub(crate) fn http(&self) -> Option<&HttpValidator> {
+        match self {
+            Validator::Http(v) => Some(v),
+            Validator::Local { .. } => None,
+        }
+    }
+
     /// The validator as JSON, for the state directory.
     pub(crate) fn to_json(&self) -> String {
         match self {
