@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The stripped sizes of what we ship, one release build per feature set,
+# as the README's "Firmware-sized builds" table gives them:
+#
+#   bash bench/sizes.sh            # the table (x86_64, this machine)
+#   RELR=1 bash bench/sizes.sh     # also with DT_RELR (glibc >= 2.36)
+#
+# Builds go to target/sizes (not target/release, which `make` owns).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=target/sizes
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# size NAME CARGO-ARGS...: builds the library, prints its stripped size.
+size() {
+    local name=$1
+    shift
+    cargo build --quiet --release -p qmgr --lib --target-dir "$dir" "$@"
+    strip --strip-unneeded -o "$out/$name.so" "$dir/release/libqmgr.so"
+    cp "$dir/release/libqmgr.a" "$out/$name.a"
+    printf '| %s | %s |\n' "$name" "$(stat -c %s "$out/$name.so")"
+}
+
+echo "| build | libqmgr.so stripped, bytes |"
+echo "|---|---|"
+size "default (tls, state)"
+size "--no-default-features" --no-default-features
+size "tls alone" --no-default-features --features tls
+size "state alone" --no-default-features --features state
+if [ "${RELR:-0}" = 1 ]; then
+    RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs" \
+        size "default, DT_RELR" --target-dir "$dir-relr"
+fi
+
+# The CLI, and what the static library adds to the README's C program.
+cargo build --quiet --release -p qmgr-cli --target-dir "$dir"
+strip --strip-unneeded -o "$out/qmgr" "$dir/release/qmgr"
+printf '| the qmgr tool | %s |\n' "$(stat -c %s "$out/qmgr")"
+awk '/^```c$/{on=1;next} /^```$/{on=0} on' README.md | sed '/^```/q' > "$out/copy.c"
+cp "$out/default (tls, state).a" "$out/libqmgr.a"
+cp "$out/default (tls, state).so" "$out/libqmgr.so"
+cc -Os -Iinclude "$out/copy.c" -o "$out/copy-shared" -L"$out" -lqmgr
+# The libraries the README's static link line names.
+cc -Os -Iinclude "$out/copy.c" -o "$out/copy-static" "$out/libqmgr.a" -lm -lpthread -ldl -lrt -lutil
+strip "$out/copy-shared" "$out/copy-static"
+shared=$(stat -c %s "$out/copy-shared")
+static=$(stat -c %s "$out/copy-static")
+printf '| README copy.c against libqmgr.so / libqmgr.a | %s / %s (the static library adds %s) |\n' \
+    "$shared" "$static" "$((static - shared))"
