@@ -16,9 +16,10 @@ trap 'rm -rf "$out"' EXIT
 size() {
     local name=$1
     shift
-    cargo build --quiet --release -p qmgr --lib --target-dir "$dir" "$@"
-    strip --strip-unneeded -o "$out/$name.so" "$dir/release/libqmgr.so"
-    cp "$dir/release/libqmgr.a" "$out/$name.a"
+    local target=${TDIR:-$dir}
+    cargo build --quiet --release -p qmgr --lib --target-dir "$target" "$@"
+    strip --strip-unneeded -o "$out/$name.so" "$target/release/libqmgr.so"
+    cp "$target/release/libqmgr.a" "$out/$name.a"
     printf '| %s | %s |\n' "$name" "$(stat -c %s "$out/$name.so")"
 }
 
@@ -29,8 +30,10 @@ size "--no-default-features" --no-default-features
 size "tls alone" --no-default-features --features tls
 size "state alone" --no-default-features --features state
 if [ "${RELR:-0}" = 1 ]; then
-    RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs" \
-        size "default, DT_RELR" --target-dir "$dir-relr"
+    RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs" TDIR="$dir-relr" \
+        size "default, DT_RELR"
+    RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs" TDIR="$dir-relr" \
+        size "--no-default-features, DT_RELR" --no-default-features
 fi
 
 # The CLI, and what the static library adds to the README's C program.

@@ -664,3 +664,34 @@ fn progress_notifications_keep_the_minimum_interval() {
         paced_times.len()
     );
 }
+
+#[test]
+fn large_ranges_are_split_over_connections_and_no_request_crosses_a_range() {
+    let dir = support::scratch("jobs-ranges-split");
+    let data = patterned(12 << 20, 55);
+    let server = TestServer::start();
+    server.add("/big", paced(&data, 4 << 20));
+    let manager = Manager::open(None).unwrap();
+    // 4 MiB from 7 MiB on, then 4 MiB from 1 MiB on: segments of each.
+    let ranges = [range(7 << 20, 4 << 20), range(1 << 20, 4 << 20)];
+    let dst = dir.join("big.bin");
+    let job = ranged_job(&manager, &server.url("/big"), &dst, &ranges);
+    job.resume().unwrap();
+    finish_byte_exact(&job, &dst, &cut(&data, &ranges));
+    let requests = server.requests("/big");
+    assert!(requests.len() > 2, "the ranges were split: {requests:?}");
+    for r in &requests {
+        let asked = r.range.as_deref().unwrap();
+        let (start, end) = asked["bytes=".len()..].split_once('-').unwrap();
+        let (start, end): (u64, u64) = (start.parse().unwrap(), end.parse().unwrap());
+        assert!(
+            ranges
+                .iter()
+                .any(|g| g.offset <= start && end < g.offset + g.length),
+            "{asked} crosses a range"
+        );
+        if r.range_start() != Some(7 << 20) {
+            assert!(r.if_range.is_some(), "{asked} without If-Range");
+        }
+    }
+}

@@ -72,7 +72,7 @@ impl FileRanges {
             ));
         }
         let mut sorted: Vec<&FileRange> = ranges.iter().collect();
-        sorted.sort_by_key(|r| r.offset);
+        sorted.sort_unstable_by_key(|r| r.offset);
         if let Some(pair) = sorted
             .windows(2)
             .find(|w| w[0].length == LENGTH_TO_EOF || w[0].offset + w[0].length > w[1].offset)
