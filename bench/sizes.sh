@@ -40,14 +40,19 @@ fi
 cargo build --quiet --release -p qmgr-cli --target-dir "$dir"
 strip --strip-unneeded -o "$out/qmgr" "$dir/release/qmgr"
 printf '| the qmgr tool | %s |\n' "$(stat -c %s "$out/qmgr")"
-awk '/^```c$/{on=1;next} /^```$/{on=0} on' README.md | sed '/^```/q' > "$out/copy.c"
+# The README's first C block: its copy.c.
+awk '/^```c$/ && !done {on=1; next} /^```$/ && on {on=0; done=1} on' README.md > "$out/copy.c"
 cp "$out/default (tls, state).a" "$out/libqmgr.a"
 cp "$out/default (tls, state).so" "$out/libqmgr.so"
 cc -Os -Iinclude "$out/copy.c" -o "$out/copy-shared" -L"$out" -lqmgr
-# The libraries the README's static link line names.
-cc -Os -Iinclude "$out/copy.c" -o "$out/copy-static" "$out/libqmgr.a" -lm -lpthread -ldl -lrt -lutil
-strip "$out/copy-shared" "$out/copy-static"
+# The libraries the README's static link line names; and with
+# --gc-sections, as firmware builds link.
+libs="-lm -lpthread -ldl -lrt -lutil"
+cc -Os -Iinclude "$out/copy.c" -o "$out/copy-static" "$out/libqmgr.a" $libs
+cc -Os -Iinclude "$out/copy.c" -o "$out/copy-gc" -Wl,--gc-sections "$out/libqmgr.a" $libs
+strip "$out/copy-shared" "$out/copy-static" "$out/copy-gc"
 shared=$(stat -c %s "$out/copy-shared")
 static=$(stat -c %s "$out/copy-static")
-printf '| README copy.c against libqmgr.so / libqmgr.a | %s / %s (the static library adds %s) |\n' \
-    "$shared" "$static" "$((static - shared))"
+gc=$(stat -c %s "$out/copy-gc")
+printf '| README copy.c: against libqmgr.so / libqmgr.a / libqmgr.a with --gc-sections | %s / %s / %s |\n' \
+    "$shared" "$static" "$gc"

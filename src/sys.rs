@@ -34,3 +34,125 @@ pub(crate) fn effective_uid() -> u32 {
     // cannot fail.
     unsafe { libc::geteuid() }
 }
+
+/// A child process started by [`spawn`]; [`wait_for`] reaps it.
+pub(crate) struct Child(libc::pid_t);
+
+/// Starts `program` (a path: no search) with `argv` (its `argv[0]` first)
+/// and this process's environment plus `extra_env` (which replaces
+/// variables of the same name), standard input `/dev/null`, the other
+/// descriptors as they are (qmgr opens its own with `O_CLOEXEC`), an empty
+/// signal mask and SIGPIPE at its default action. `posix_spawn`, not
+/// `std::process`: the standard library's version costs 40 KB of a
+/// firmware-sized library for a call qmgr makes rarely.
+pub(crate) fn spawn(
+    program: &str,
+    argv: &[String],
+    extra_env: &[(&str, &str)],
+) -> std::io::Result<Child> {
+    use std::ffi::CString;
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::ffi::OsStrExt;
+    let c = |bytes: &[u8]| {
+        CString::new(bytes)
+            .map_err(|_| Error::new(ErrorKind::InvalidInput, "a NUL in the command line"))
+    };
+    let path = c(program.as_bytes())?;
+    let args = argv
+        .iter()
+        .map(|a| c(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut env = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        if extra_env
+            .iter()
+            .any(|(n, _)| n.as_bytes() == name.as_bytes())
+        {
+            continue;
+        }
+        let mut pair = name.as_bytes().to_vec();
+        pair.push(b'=');
+        pair.extend_from_slice(value.as_bytes());
+        env.push(c(&pair)?);
+    }
+    for (name, value) in extra_env {
+        env.push(c(format!("{name}={value}").as_bytes())?);
+    }
+    let null_ended = |list: &[CString]| {
+        let mut ptrs: Vec<*mut libc::c_char> = list.iter().map(|s| s.as_ptr().cast_mut()).collect();
+        ptrs.push(std::ptr::null_mut());
+        ptrs
+    };
+    let (argv_ptrs, env_ptrs) = (null_ended(&args), null_ended(&env));
+    let dev_null = c(b"/dev/null")?;
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: the file actions and attributes are initialised before use and
+    // destroyed after; every pointer passed (path, argv, envp, /dev/null)
+    // points into CStrings and vectors that live to the end of this block,
+    // and argv and envp end with a null pointer as posix_spawn requires.
+    let err = unsafe {
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        let mut err = libc::posix_spawn_file_actions_init(&mut actions);
+        if err == 0 {
+            err = libc::posix_spawnattr_init(&mut attr);
+            if err == 0 {
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                let mut pipe: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigemptyset(&mut pipe);
+                libc::sigaddset(&mut pipe, libc::SIGPIPE);
+                let flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
+                err = [
+                    libc::posix_spawn_file_actions_addopen(
+                        &mut actions,
+                        0,
+                        dev_null.as_ptr(),
+                        libc::O_RDONLY,
+                        0,
+                    ),
+                    libc::posix_spawnattr_setsigmask(&mut attr, &none),
+                    libc::posix_spawnattr_setsigdefault(&mut attr, &pipe),
+                    libc::posix_spawnattr_setflags(&mut attr, flags as libc::c_short),
+                ]
+                .into_iter()
+                .find(|&e| e != 0)
+                .unwrap_or(0);
+                if err == 0 {
+                    err = libc::posix_spawn(
+                        &mut pid,
+                        path.as_ptr(),
+                        &actions,
+                        &attr,
+                        argv_ptrs.as_ptr(),
+                        env_ptrs.as_ptr(),
+                    );
+                }
+                libc::posix_spawnattr_destroy(&mut attr);
+            }
+            libc::posix_spawn_file_actions_destroy(&mut actions);
+        }
+        err
+    };
+    if err != 0 {
+        return Err(Error::from_raw_os_error(err));
+    }
+    Ok(Child(pid))
+}
+
+/// Waits for `child` to end; its exit status (`None`: a signal ended it, or
+/// it could not be waited for).
+pub(crate) fn wait_for(child: Child) -> Option<i32> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child, writing only to `status`.
+        let got = unsafe { libc::waitpid(child.0, &mut status, 0) };
+        if got == child.0 {
+            return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        }
+        if got == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        return None;
+    }
+}

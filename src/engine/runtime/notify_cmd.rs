@@ -14,12 +14,11 @@
 //! for as long as the job stays in the state that started it and the
 //! manager is open.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::engine::runtime::shared::Job;
 use crate::engine::types::{JobState, NotifyCmdLine};
+use crate::sys::{self, Child};
 
 /// How often a wait for the retry delay looks whether it should stop.
 const POLL: Duration = Duration::from_millis(100);
@@ -35,13 +34,8 @@ pub(crate) fn launch(job: Job, cmdline: NotifyCmdLine, state: JobState) {
         .spawn(move || run_until_done(&job, &cmdline, state, first));
 }
 
-fn run_until_done(
-    job: &Job,
-    cmdline: &NotifyCmdLine,
-    state: JobState,
-    first: Option<std::process::Child>,
-) {
-    let exit = |child: Option<std::process::Child>| child?.wait().ok()?.code();
+fn run_until_done(job: &Job, cmdline: &NotifyCmdLine, state: JobState, first: Option<Child>) {
+    let exit = |child: Option<Child>| sys::wait_for(child?);
     let mut status = exit(first);
     while status != Some(0) {
         let until = Instant::now() + Duration::from_secs(u64::from(job.minimum_retry_delay()));
@@ -65,21 +59,17 @@ fn still(job: &Job, state: JobState) -> bool {
 }
 
 /// Starts the program once (`None`: it could not start).
-fn start(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<std::process::Child> {
+fn start(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<Child> {
     let mut argv = split_parameters(cmdline.parameters.as_deref().unwrap_or(""));
-    let name = if argv.is_empty() {
-        cmdline.program.clone()
-    } else {
-        argv.remove(0)
-    };
-    Command::new(&cmdline.program)
-        .arg0(name)
-        .args(argv)
-        .env("QMGR_JOB_ID", job.id().to_string())
-        .env("QMGR_JOB_STATE", state.name())
-        .stdin(Stdio::null())
-        .spawn()
-        .ok()
+    if argv.is_empty() {
+        argv.push(cmdline.program.clone());
+    }
+    let id = job.id().to_string();
+    let env = [
+        ("QMGR_JOB_ID", id.as_str()),
+        ("QMGR_JOB_STATE", state.name()),
+    ];
+    sys::spawn(&cmdline.program, &argv, &env).ok()
 }
 
 /// Splits a command line into words: spaces and tabs separate them,
