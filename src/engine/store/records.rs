@@ -1,6 +1,8 @@
 //! The rows of the state directory as plain values: what the store writes
 //! and reads, whichever store the build has.
 
+use crate::engine::model::ranges::FileRanges;
+
 /// A stored job with its files.
 pub(crate) type StoredRows = (JobRecord, Vec<FileRecord>);
 
@@ -53,7 +55,7 @@ pub(crate) struct FileRecord {
     /// The byte ranges known to be on disk in the temporary file.
     pub durable: String,
     /// The byte ranges the caller wants, `None` for the whole file.
-    pub wanted: Option<String>,
+    pub wanted: Option<FileRanges>,
     pub completed: bool,
     pub committed: bool,
 }

@@ -67,7 +67,7 @@ pub(crate) fn file_record(job: &JobModel, index: usize) -> FileRecord {
         sha256: f.sha256(),
         total: f.ledger().total(),
         durable: f.ledger().durable().to_string(),
-        wanted: f.ranges().map(ToString::to_string),
+        wanted: f.ranges().cloned(),
         completed: f.completed(),
         committed: f.committed(),
     }
@@ -149,8 +149,7 @@ pub(crate) fn stored_job(
                     durable: f.durable.parse().unwrap_or_else(|_| RangeSet::new()),
                     completed: f.completed,
                     committed: f.committed,
-                    // The store skips a job whose ranges do not parse.
-                    ranges: f.wanted.as_deref().and_then(|w| w.parse().ok()),
+                    ranges: f.wanted,
                 }
             })
             .collect(),
