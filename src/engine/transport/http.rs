@@ -251,11 +251,10 @@ impl Client {
         };
         let (response, final_url) = self.send(url, Some(range), offset)?;
         let fail = |code: qm_hresult, why: String| {
-            let last = end.map(|e| (e - 1).to_string()).unwrap_or_default();
             TransferError::fatal(
                 HResult(code),
                 ErrorContext::RemoteFile,
-                format!("GET {final_url} (bytes={offset}-{last}): {why}"),
+                format!("GET {final_url} ({}): {why}", range.bytes()),
             )
         };
         let headers = response.headers();
@@ -424,8 +423,7 @@ impl Client {
             request = request.header("Authorization", format!("Basic {token}"));
         }
         if let Some(range) = range {
-            let last = range.end.map(|e| (e - 1).to_string()).unwrap_or_default();
-            request = request.header("Range", format!("bytes={}-{last}", range.offset));
+            request = request.header("Range", range.bytes());
             if let Some(tag) = range.tag {
                 request = request.header("If-Range", tag);
             }
@@ -469,6 +467,15 @@ struct Range<'a> {
     offset: u64,
     end: Option<u64>,
     tag: Option<&'a str>,
+}
+
+impl Range<'_> {
+    /// The value of the `Range` header: `bytes=a-b` (b inclusive), or
+    /// `bytes=a-` to the end.
+    fn bytes(&self) -> String {
+        let last = self.end.map(|e| (e - 1).to_string()).unwrap_or_default();
+        format!("bytes={}-{last}", self.offset)
+    }
 }
 
 /// A response carrying the whole file from byte 0.
