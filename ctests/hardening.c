@@ -144,6 +144,11 @@ static void check_notify_cmdline(qm_job_t job) {
     CHECK_HR(qm_job_get_notify_cmdline(job, program, sizeof program, NULL, params, sizeof params,
                                        &params_needed),
              QM_E_POINTER);
+    program[0] = 'x';
+    CHECK_HR(qm_job_get_notify_cmdline(job, program, sizeof program, &program_needed, NULL,
+                                       sizeof params, &params_needed),
+             QM_E_POINTER);
+    CHECK(program[0] == 'x'); /* nothing written on failure */
     CHECK_HR(qm_job_get_notify_cmdline(0xBADull, program, sizeof program, &program_needed, params,
                                        sizeof params, &params_needed),
              QM_E_HANDLE);

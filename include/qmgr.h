@@ -1182,7 +1182,9 @@ qm_hresult qm_job_set_notify_cmdline(qm_job_t job, const char *program, const ch
  `parameters` is "" when the program runs alone). With either buffer too
  small nothing is copied, both `needed` are set and
  `QM_E_INSUFFICIENT_BUFFER` is returned. Returns `QM_S_OK`,
- `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+ `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER` (a `needed`
+ NULL, or a buffer NULL with its cap above 0; nothing is written). Any
+ thread.
 
  # Safety
  Each buffer NULL or valid for its `cap` bytes; each `needed` NULL or writable.

@@ -670,7 +670,9 @@ pub unsafe extern "C" fn qm_job_set_notify_cmdline(
 /// `parameters` is "" when the program runs alone). With either buffer too
 /// small nothing is copied, both `needed` are set and
 /// `QM_E_INSUFFICIENT_BUFFER` is returned. Returns `QM_S_OK`,
-/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER` (a `needed`
+/// NULL, or a buffer NULL with its cap above 0; nothing is written). Any
+/// thread.
 ///
 /// # Safety
 /// Each buffer NULL or valid for its `cap` bytes; each `needed` NULL or writable.
@@ -687,6 +689,14 @@ pub unsafe extern "C" fn qm_job_get_notify_cmdline(
     guard!({
         if program_needed.is_null() || parameters_needed.is_null() {
             return Err(Error::new(QM_E_POINTER, "a needed pointer is NULL"));
+        }
+        // Checked for both before either is written: all or nothing.
+        if (program.is_null() && program_cap != 0) || (parameters.is_null() && parameters_cap != 0)
+        {
+            return Err(Error::new(
+                QM_E_POINTER,
+                "a buffer is NULL but its cap is not 0",
+            ));
         }
         let cmdline = handles::job(job)?.notify_cmdline();
         let (prog, params) = cmdline.map_or((String::new(), String::new()), |c| {
