@@ -1,6 +1,9 @@
 //! How a `qmgr` invocation ends: the exit codes and the one-line messages.
 
-use qmgr::hresult::{QM_E_INVALIDARG, QM_E_UNEXPECTED, QM_E_WINHTTP_SECURE_FAILURE};
+use qmgr::hresult::{
+    QM_BG_E_INVALID_RANGE, QM_BG_E_OVERLAPPING_RANGES, QM_BG_E_TOO_MANY_RANGES_IN_FILE,
+    QM_E_INVALIDARG, QM_E_UNEXPECTED, QM_E_WINHTTP_SECURE_FAILURE,
+};
 use qmgr::{HResult, JobError};
 
 /// The transfer failed: the job ended in ERROR.
@@ -58,10 +61,17 @@ impl Failure {
     }
 
     /// A failed call that took the user's words (`add_files`): a refused
-    /// argument (`QM_E_INVALIDARG`, e.g. an unsupported URL scheme) is bad
-    /// usage (exit 2), anything else a failed call (exit 3).
+    /// argument (`QM_E_INVALIDARG`, e.g. an unsupported URL scheme, or
+    /// `--range`s that cannot be) is bad usage (exit 2), anything else a
+    /// failed call (exit 3).
     pub fn argument_or_call(err: qmgr::Error) -> Failure {
-        if err.code == HResult(QM_E_INVALIDARG) {
+        let refused = [
+            QM_E_INVALIDARG,
+            QM_BG_E_INVALID_RANGE,
+            QM_BG_E_OVERLAPPING_RANGES,
+            QM_BG_E_TOO_MANY_RANGES_IN_FILE,
+        ];
+        if refused.contains(&err.code.0) {
             Failure::argument(err)
         } else {
             Failure::call(err)

@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use qmgr::hresult::{
-    QM_BG_E_INVALID_RANGE, QM_BG_E_NOT_FOUND, QM_BG_E_OVERLAPPING_RANGES,
-    QM_BG_E_TOO_MANY_RANGES_IN_FILE, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES,
-};
+use qmgr::hresult::{QM_BG_E_NOT_FOUND, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES};
 use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager, NotifyCmdLine};
 
 use crate::cli::Command;
@@ -105,24 +102,10 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             options.apply(&job)?;
             if ranges.is_empty() {
                 job.add_files(&[FileSpec::new(remote, local)])
-                    .map_err(Failure::argument_or_call)?;
             } else {
                 job.add_file_with_ranges(&remote, &local, ranges)
-                    .map_err(|e| {
-                        // Ranges that cannot be are bad usage, as a bad name is.
-                        if [
-                            QM_BG_E_INVALID_RANGE,
-                            QM_BG_E_OVERLAPPING_RANGES,
-                            QM_BG_E_TOO_MANY_RANGES_IN_FILE,
-                        ]
-                        .contains(&e.code.0)
-                        {
-                            Failure::argument(e)
-                        } else {
-                            Failure::argument_or_call(e)
-                        }
-                    })?;
             }
+            .map_err(Failure::argument_or_call)?;
             if let Some(hex) = sha256 {
                 let index = job.file_count().saturating_sub(1);
                 job.set_file_sha256(index, Some(hex))?;
