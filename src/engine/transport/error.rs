@@ -89,14 +89,7 @@ pub(crate) enum SourceKind {
 /// A failed read of a source's body at byte `at`: always transient (the
 /// connection is resumed or the job retried).
 pub(crate) fn read_error(kind: SourceKind, err: &std::io::Error, at: u64) -> TransferError {
-    // A stall while the body flows reaches us as ureq's Timeout wrapped in
-    // an io::Error of kind Other: a timeout all the same.
-    let ureq_timeout = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>())
-        .is_some_and(|e| matches!(e, ureq::Error::Timeout(_)));
-    let timed_out =
-        ureq_timeout || matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock);
+    let timed_out = matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock);
     let (code, context) = match kind {
         SourceKind::Local => (HResult::from_io_error(err), ErrorContext::RemoteFile),
         SourceKind::Http if timed_out => (
@@ -143,49 +136,75 @@ pub(crate) fn status_error(
     }
 }
 
-/// Maps a failed HTTP request to the Win32/WinHTTP codes Windows reports.
-pub(crate) fn request_error(err: &ureq::Error, url: &str, offset: u64) -> TransferError {
-    use ureq::Error as E;
-    use ErrorKind as K;
-    let (code, transient) = match err {
-        E::Timeout(_) => (QM_E_WINHTTP_TIMEOUT, true),
-        E::HostNotFound => (QM_E_WINHTTP_NAME_NOT_RESOLVED, true),
-        E::ConnectionFailed => (QM_E_WINHTTP_CANNOT_CONNECT, true),
-        #[cfg(feature = "tls")]
-        E::Io(io) if is_tls_failure(io) => (QM_E_WINHTTP_SECURE_FAILURE, false),
-        // ureq's resolver hands getaddrinfo's failure on as a plain io::Error.
-        E::Io(io)
-            if io
-                .to_string()
-                .starts_with("failed to lookup address information") =>
-        {
-            (QM_E_WINHTTP_NAME_NOT_RESOLVED, true)
+/// Why an HTTP request got no response, as the HTTP client found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestFailure {
+    /// The server's (or proxy's) name did not resolve.
+    NameNotResolved,
+    /// No TCP connection could be made (refused, unreachable).
+    CannotConnect,
+    /// Connecting, or waiting for the answer, took too long.
+    TimedOut,
+    /// The TLS handshake failed (an untrusted or unfit certificate, no common cipher).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls,
+    /// An https:// URL in a build without TLS.
+    #[cfg_attr(feature = "tls", allow(dead_code))]
+    NoTls,
+    /// The proxy refused the tunnel or the SOCKS connection.
+    ProxyRefused,
+    /// The proxy URL cannot be used.
+    BadProxy,
+    /// The answer broke HTTP/1.1 (a bad status line, header or framing).
+    Protocol,
+    /// The connection failed otherwise (of this kind).
+    Io(ErrorKind),
+    /// The run was cancelled while the request was made.
+    Stopped,
+}
+
+impl RequestFailure {
+    /// The failure an I/O error while sending a request or reading its answer's head means.
+    pub(crate) fn of_io(err: &std::io::Error) -> RequestFailure {
+        match err.kind() {
+            ErrorKind::InvalidData => RequestFailure::Protocol,
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => RequestFailure::TimedOut,
+            kind => RequestFailure::Io(kind),
         }
-        E::Io(io) => match io.kind() {
-            K::ConnectionRefused
-            | K::HostUnreachable
-            | K::NetworkUnreachable
-            | K::AddrNotAvailable => (QM_E_WINHTTP_CANNOT_CONNECT, true),
-            K::TimedOut | K::WouldBlock => (QM_E_WINHTTP_TIMEOUT, true),
-            _ => (QM_E_WINHTTP_CONNECTION_ERROR, true),
-        },
-        E::Protocol(_) => (QM_BG_E_INVALID_SERVER_RESPONSE, true),
-        E::Tls(_) => (QM_E_WINHTTP_SECURE_FAILURE, false),
-        #[cfg(feature = "tls")]
-        E::Pem(_) | E::Rustls(_) => (QM_E_WINHTTP_SECURE_FAILURE, false),
-        E::TooManyRedirects | E::RedirectFailed => (QM_BG_E_INVALID_SERVER_RESPONSE, false),
-        E::InvalidProxyUrl => (QM_BG_E_INVALID_PROXY_INFO, false),
+    }
+}
+
+/// Maps a failed HTTP request to the Win32/WinHTTP codes Windows reports;
+/// `what` says what happened.
+pub(crate) fn request_error(
+    failure: RequestFailure,
+    what: &str,
+    url: &str,
+    offset: u64,
+) -> TransferError {
+    use ErrorKind as K;
+    use RequestFailure as F;
+    let (code, transient) = match failure {
+        F::TimedOut => (QM_E_WINHTTP_TIMEOUT, true),
+        F::NameNotResolved => (QM_E_WINHTTP_NAME_NOT_RESOLVED, true),
+        F::CannotConnect => (QM_E_WINHTTP_CANNOT_CONNECT, true),
+        F::Tls => (QM_E_WINHTTP_SECURE_FAILURE, false),
+        F::NoTls => (QM_BG_E_PROTOCOL_NOT_AVAILABLE, false),
         // The proxy refused or failed the tunnel: like an unreachable server.
-        E::ConnectProxyFailed(_) => (QM_E_WINHTTP_CANNOT_CONNECT, true),
-        E::BadUri(_) => (QM_BG_E_PROTOCOL_NOT_AVAILABLE, false),
-        _ => (QM_E_FAIL, false),
+        F::ProxyRefused => (QM_E_WINHTTP_CANNOT_CONNECT, true),
+        F::BadProxy => (QM_BG_E_INVALID_PROXY_INFO, false),
+        F::Protocol => (QM_BG_E_INVALID_SERVER_RESPONSE, true),
+        F::Io(K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable) => {
+            (QM_E_WINHTTP_CANNOT_CONNECT, true)
+        }
+        F::Io(_) | F::Stopped => (QM_E_WINHTTP_CONNECTION_ERROR, true),
     };
     TransferError {
         code: HResult(code),
         context: ErrorContext::GeneralTransport,
         http_status: 0,
         transient,
-        description: format!("GET {url} (from byte {offset}) failed: {err}"),
+        description: format!("GET {url} (from byte {offset}) failed: {what}"),
         retry_after: None,
         redirected_to: None,
     }
@@ -213,19 +232,6 @@ pub(crate) fn tls_setup_error(what: String) -> TransferError {
         ErrorContext::GeneralTransport,
         what,
     )
-}
-
-/// True when an I/O error carries a TLS failure (e.g. an untrusted certificate).
-#[cfg(feature = "tls")]
-fn is_tls_failure(err: &std::io::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
-    while let Some(e) = source {
-        if e.is::<rustls::Error>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 #[cfg(test)]
@@ -272,11 +278,11 @@ mod tests {
         assert_eq!(e.code.0, QM_E_WINHTTP_CONNECTION_ERROR);
         let e = read_error(SourceKind::Local, &reset, 5);
         assert_eq!(e.context, ErrorContext::RemoteFile);
-        let stalled = std::io::Error::other(ureq::Error::Timeout(ureq::Timeout::PerRead));
+        let stalled = std::io::Error::from(ErrorKind::WouldBlock);
         let e = read_error(SourceKind::Http, &stalled, 5);
         assert_eq!(
             e.code.0, QM_E_WINHTTP_TIMEOUT,
-            "a stall in the body is a timeout"
+            "a stall in the body (a socket's read timeout) is a timeout"
         );
     }
 }

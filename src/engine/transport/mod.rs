@@ -3,6 +3,7 @@
 //! version), so that a resumed transfer continues only on the same bytes.
 //!
 //! - `source`: remote names and URL checks, and an opened source;
+//! - `url`: the one URL parser (remote names, proxies, redirects, requests);
 //! - `validator`: versions of a source (ETag, Last-Modified, size, mtime);
 //! - `file`, `http`: the two kinds of source;
 //! - `options`, `pem`: a job's HTTP options and the PEM files they name;
@@ -16,6 +17,7 @@ pub(crate) mod http;
 pub mod options;
 pub(crate) mod pem;
 pub(crate) mod source;
+pub(crate) mod url;
 pub(crate) mod validator;
 
 use crate::engine::transport::cancel::CancelToken;

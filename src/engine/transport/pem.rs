@@ -6,7 +6,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 #[cfg(feature = "tls")]
-use ureq::tls::{Certificate, PemItem, PrivateKey};
+use rustls::pki_types::pem::PemObject;
+#[cfg(feature = "tls")]
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The largest PEM file read: a CA bundle of a few hundred certificates is
 /// under 1 MiB; anything larger is not what the caller meant.
@@ -54,13 +56,10 @@ pub(crate) fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Every certificate of a PEM file (at least one).
 #[cfg(feature = "tls")]
-pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let pem = read_small_file(path)?;
-    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+        .filter_map(Result::ok)
         .collect();
     if certs.is_empty() {
         return Err(format!("'{}' holds no PEM certificate", path.display()));
@@ -70,9 +69,9 @@ pub(crate) fn read_pem_certs(path: &Path) -> Result<Vec<Certificate<'static>>, S
 
 /// The private key of a PEM file.
 #[cfg(feature = "tls")]
-pub(crate) fn read_pem_key(path: &Path) -> Result<PrivateKey<'static>, String> {
+pub(crate) fn read_pem_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     let pem = read_small_file(path)?;
-    PrivateKey::from_pem(&pem)
+    PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| format!("'{}' holds no usable PEM private key: {e}", path.display()))
 }
 

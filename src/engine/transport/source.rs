@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use crate::engine::error::{Error, Result};
+use crate::engine::transport::url::Url;
 use crate::engine::transport::validator::Validator;
 
 /// The longest remote name accepted, as BITS's `FILESETINFO` allows.
@@ -76,33 +77,13 @@ impl Source {
 /// in: what one server is, for connection caps and for where credentials
 /// may follow a redirect. `None` for what is not a URL.
 pub(crate) fn origin(url: &str) -> Option<String> {
-    let uri: ureq::http::Uri = url.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let host = uri.host()?.to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    Some(format!("{scheme}://{host}:{port}"))
+    Url::parse(url).ok().map(|u| u.origin())
 }
 
-/// Checks that `url` is a URL a request can carry, with the parser requests
-/// use (plus the port range it leaves to the caller). The error says why,
-/// in words.
+/// Checks that `url` is a URL a request can carry, with the parser
+/// requests use. The error says why, in words.
 pub(crate) fn check_url(url: &str) -> std::result::Result<(), String> {
-    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("{e}"))?;
-    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
-        return Err("it has no host".to_string());
-    };
-    // After the user info and an IPv6 literal, a ':' introduces the port;
-    // the parser keeps a port it cannot read as 0-65535 but reports none.
-    let host_port = authority.as_str().rsplit('@').next().unwrap_or("");
-    let after_host = host_port.rsplit(']').next().unwrap_or("");
-    match after_host.rsplit_once(':') {
-        Some((_, port)) if !port.is_empty() && authority.port_u16().is_none() => {
-            Err(format!("the port '{port}' is not a number from 0 to 65535"))
-        }
-        _ => Ok(()),
-    }
+    Url::parse(url).map(|_| ())
 }
 
 /// Parses the part of a `file://` URL after the scheme: an empty host or

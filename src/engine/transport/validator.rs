@@ -2,8 +2,6 @@
 //! differs when a transfer resumes, the file restarts from zero; bytes of
 //! two versions are never spliced.
 
-use ureq::http::HeaderMap;
-
 /// What identifies one version of a source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Validator {
@@ -74,17 +72,17 @@ pub(crate) struct HttpValidator {
 }
 
 impl HttpValidator {
-    /// The validator a response's headers carry, for a file of `total` bytes.
-    pub(crate) fn from_headers(headers: &HeaderMap, total: Option<u64>) -> HttpValidator {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.trim().to_string())
-        };
+    /// The validator of a response with these `ETag` and `Last-Modified`
+    /// values, for a file of `total` bytes: weak ETags and invalid dates do not count.
+    pub(crate) fn from_fields(
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+        total: Option<u64>,
+    ) -> HttpValidator {
+        let text = |v: Option<&str>| v.map(|s| s.trim().to_string());
         HttpValidator {
-            etag: text("etag").filter(|e| !e.starts_with("W/") && !e.is_empty()),
-            last_modified: text("last-modified").filter(|l| httpdate::parse_http_date(l).is_ok()),
+            etag: text(etag).filter(|e| !e.starts_with("W/") && !e.is_empty()),
+            last_modified: text(last_modified).filter(|l| httpdate::parse_http_date(l).is_ok()),
             total,
         }
     }
@@ -102,23 +100,9 @@ impl HttpValidator {
     }
 }
 
-/// A header map of these pairs, for tests of header parsing.
-#[cfg(test)]
-pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (k, v) in pairs {
-        map.insert(*k, ureq::http::HeaderValue::from_str(v).unwrap());
-    }
-    map
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        test_headers(pairs)
-    }
 
     #[test]
     fn validators_survive_a_json_round_trip() {
@@ -138,19 +122,14 @@ mod tests {
 
     #[test]
     fn only_strong_etags_and_valid_dates_validate() {
-        let v = HttpValidator::from_headers(
-            &headers(&[
-                ("etag", "W/\"weak\""),
-                ("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
-            ]),
+        let v = HttpValidator::from_fields(
+            Some("W/\"weak\""),
+            Some("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(3),
         );
         assert_eq!(v.etag, None);
         assert_eq!(v.if_range(), Some("Wed, 21 Oct 2015 07:28:00 GMT"));
-        let v = HttpValidator::from_headers(
-            &headers(&[("etag", "\"abc\""), ("last-modified", "yesterday")]),
-            None,
-        );
+        let v = HttpValidator::from_fields(Some("\"abc\""), Some("yesterday"), None);
         assert_eq!(v.if_range(), Some("\"abc\""));
         assert_eq!(v.last_modified, None);
         let other = HttpValidator {

@@ -1,4 +1,8 @@
-//! HTTP and HTTPS sources, on ureq 3 (blocking HTTP/1.1) over rustls.
+//! HTTP and HTTPS sources: our own blocking HTTP/1.1 client (`wire` the
+//! message format, `connect` the connections, proxies, TLS and pool) over
+//! rustls. Our own because a download engine needs little of a general
+//! client, and ureq with the `http` crate cost about 150 KB of a
+//! firmware-sized library.
 //!
 //! Resume is byte-exact or it restarts: a range request (`bytes=a-` or, for
 //! a segment, `bytes=a-b`) carries `If-Range` with the strong ETag (or
@@ -8,43 +12,46 @@
 //! the file from zero with a plain request. No `Accept-Encoding` is ever
 //! sent, so bytes on the wire are bytes of the file.
 //!
-//! Redirects are followed here, not by ureq, so that the job's policy
+//! Redirects are followed here, one request per hop, so that the job's policy
 //! applies to each hop (`SecurityFlags`): at most 10; never out of
 //! http(s); never from HTTPS to HTTP unless the job allows it; a fatal
 //! error under DISALLOW. Credentials (and custom Authorization or Cookie
 //! headers) go only to the origin of the file's own URL, as curl does.
 
+mod connect;
+mod wire;
+
+use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use ureq::config::AutoHeaderValue;
-use ureq::http::{HeaderMap, Response};
-#[cfg(feature = "tls")]
-use ureq::tls::{ClientCert, RootCerts, TlsConfig};
-use ureq::{Agent, Body, Proxy};
 
 use crate::engine::transport::cancel::CancelToken;
-use crate::engine::transport::error::{self, TransferError};
+use crate::engine::transport::error::{self, RequestFailure, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
 #[cfg(feature = "tls")]
 use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
 use crate::engine::transport::source::{check_url, origin, Opened};
+use crate::engine::transport::url::{percent_decode_lossy, Url};
 use crate::engine::transport::validator::{HttpValidator, Validator};
 use crate::engine::types::{ErrorContext, SecurityFlags};
 use crate::hresult::*;
+use connect::{Conn, Connector, Pool, Route, Sockets};
+pub(crate) use wire::Headers;
+use wire::{BodyDecoder, Framing, Head};
 
-/// How long a connection (TCP and TLS handshake) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: u32 = 10;
 
-/// The per-run HTTP client: one agent (connection pool) per worker run, so a
-/// job's files reuse connections, and cancelling the run closes its sockets.
+/// The per-run HTTP client: one connection pool per worker run, so a job's
+/// files reuse connections, and cancelling the run closes its sockets.
 /// Clones share the pool.
 #[derive(Clone)]
 pub(crate) struct Client {
-    agent: Agent,
-    options: HttpOptions,
+    connector: Arc<Connector>,
+    pool: Arc<Pool>,
+    options: Arc<HttpOptions>,
 }
 
 /// What a response to a range request means for the partial file.
@@ -71,11 +78,11 @@ pub(crate) fn decide_resume(
     end: Option<u64>,
     known: &HttpValidator,
     status: u16,
-    headers: &HeaderMap,
+    headers: &Headers,
 ) -> ResumeDecision {
     match status {
         206 => {
-            let seen = HttpValidator::from_headers(headers, None);
+            let seen = validator_of(headers, None);
             match content_range(headers) {
                 Some(r)
                     if seen.same_version_as(known)
@@ -127,7 +134,7 @@ pub(crate) fn decide_range(
     end: Option<u64>,
     known: Option<&HttpValidator>,
     status: u16,
-    headers: &HeaderMap,
+    headers: &Headers,
 ) -> RangeDecision {
     match status {
         206 => match content_range(headers) {
@@ -148,7 +155,7 @@ pub(crate) fn decide_range(
         },
         416 => RangeDecision::PastEnd,
         200..=299 => {
-            let seen = HttpValidator::from_headers(headers, None);
+            let seen = validator_of(headers, None);
             if known.is_some_and(|k| !seen.same_version_as(k)) {
                 RangeDecision::OtherVersion
             } else {
@@ -166,10 +173,25 @@ impl Client {
         connections: usize,
         token: &CancelToken,
     ) -> Result<Client, TransferError> {
-        let agent = build_agent(&options, connections)?;
-        let for_stop = agent.clone();
-        token.on_cancel(Box::new(move || for_stop.shutdown()));
-        Ok(Client { agent, options })
+        let sockets = Arc::new(Sockets::default());
+        let connector = Arc::new(Connector {
+            stall_timeout: options.stall_timeout,
+            #[cfg(feature = "tls")]
+            tls: tls_config(&options)?,
+            sockets: Arc::clone(&sockets),
+        });
+        // Each connection of the run keeps its connection alive between files.
+        let pool = Arc::new(Pool::new(connections.max(1), connections.max(1) * 2));
+        let for_stop = Arc::clone(&pool);
+        token.on_cancel(Box::new(move || {
+            sockets.shut_down();
+            for_stop.clear();
+        }));
+        Ok(Client {
+            connector,
+            pool,
+            options: Arc::new(options),
+        })
     }
 
     /// Opens `url` at `offset` for the bytes up to `end` (`None`: to the
@@ -202,8 +224,8 @@ impl Client {
             offset,
             end,
             known,
-            response.status().as_u16(),
-            response.headers(),
+            response.head.status,
+            &response.head.headers,
         );
         let mut opened = match decision {
             ResumeDecision::Resume => {
@@ -218,7 +240,7 @@ impl Client {
                 validator: previous.cloned(),
                 end: Some(offset),
                 ranges: true,
-                headers: Some(header_text(response.headers())),
+                headers: Some(response.head.headers.text()),
                 body: Box::new(std::io::empty()),
                 final_url: None,
             },
@@ -257,8 +279,8 @@ impl Client {
                 format!("GET {final_url} ({}): {why}", range.bytes()),
             )
         };
-        let headers = response.headers();
-        match decide_range(offset, end, known, response.status().as_u16(), headers) {
+        let headers = &response.head.headers;
+        match decide_range(offset, end, known, response.head.status, headers) {
             RangeDecision::Exact => {}
             RangeDecision::OtherVersion if range.tag.is_some() => {
                 return self.open_range(url, offset, end, None);
@@ -270,10 +292,7 @@ impl Client {
                 ))
             }
             RangeDecision::Mismatch => {
-                let got = headers
-                    .get("content-range")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("no Content-Range");
+                let got = headers.get("content-range").unwrap_or("no Content-Range");
                 return Err(fail(
                     QM_BG_E_INVALID_SERVER_RESPONSE,
                     format!("the server answered other bytes than asked ({got}); ranges may not be merged"),
@@ -284,14 +303,14 @@ impl Client {
                     QM_BG_E_INSUFFICIENT_RANGE_SUPPORT,
                     format!(
                         "the server answered {} without the range: it does not support ranges",
-                        response.status().as_u16()
+                        response.head.status
                     ),
                 ))
             }
             RangeDecision::Fail => return Err(status_error(&response, &final_url, offset)),
         }
         let total = content_range(headers).and_then(|r| r.total);
-        let seen = HttpValidator::from_headers(headers, total);
+        let seen = validator_of(headers, total);
         // The same version keeps the validator the other bytes were stored with.
         let validator = match known {
             Some(k) if seen.same_version_as(k) && k.total == total => k.clone(),
@@ -307,7 +326,7 @@ impl Client {
     /// A plain request for the whole file.
     fn fetch_whole(&self, url: &str) -> Result<Opened, TransferError> {
         let (response, final_url) = self.send(url, None, 0)?;
-        let status = response.status().as_u16();
+        let status = response.head.status;
         if status == 206 || !(200..=299).contains(&status) {
             return Err(match status {
                 206 => TransferError::transient(
@@ -330,19 +349,15 @@ impl Client {
         url: &str,
         range: Option<Range<'_>>,
         offset: u64,
-    ) -> Result<(Response<Body>, String), TransferError> {
+    ) -> Result<(Response, String), TransferError> {
         let home = origin(url);
         let mut current = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
             let trusted = origin(&current) == home;
             let response = self.request(&current, range, offset, trusted)?;
-            let status = response.status().as_u16();
+            let status = response.head.status;
             let location = match status {
-                301 | 302 | 303 | 307 | 308 => response
-                    .headers()
-                    .get("location")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim),
+                301 | 302 | 303 | 307 | 308 => response.head.headers.get("location"),
                 _ => None,
             };
             let Some(location) = location else {
@@ -406,31 +421,159 @@ impl Client {
         range: Option<Range<'_>>,
         offset: u64,
         trusted: bool,
-    ) -> Result<Response<Body>, TransferError> {
-        let mut request = self.agent.get(url);
-        if let Some((_, list)) = &self.options.custom_headers {
-            for (name, value) in list {
-                let private = ["authorization", "cookie", "proxy-authorization"]
-                    .contains(&name.to_ascii_lowercase().as_str());
-                if trusted || !private {
-                    request = request.header(name.as_str(), value.as_str());
-                }
+    ) -> Result<Response, TransferError> {
+        let failed = |(failure, what): (RequestFailure, String)| {
+            error::request_error(failure, &what, url, offset)
+        };
+        let target = Url::parse(url).map_err(|why| {
+            failed((RequestFailure::Protocol, format!("'{url}' is not a URL: {why}")))
+        })?;
+        let route = match &self.options.proxy {
+            ProxySetting::FromEnvironment => connect::route_from_environment(&target),
+            ProxySetting::Direct => Route::Direct,
+            ProxySetting::Url(proxy) => Route::Proxy(proxy.clone()),
+        };
+        let key = match &route {
+            Route::Direct => target.origin(),
+            Route::Proxy(proxy) => format!("{proxy} {}", target.origin()),
+        };
+        // A kept-alive connection the server closed meanwhile fails at once
+        // (nothing of the answer arrives): then once more on a new one.
+        let mut pooled = self.take_idle(&key);
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(conn) => conn,
+                None => self.connector.connect(&target, &route, key.clone()).map_err(failed)?,
+            };
+            let head_text = self.request_head(&target, &conn, range, trusted);
+            let sent = std::io::Write::write_all(conn.io.get_mut(), head_text.as_bytes())
+                .and_then(|_| std::io::Write::flush(conn.io.get_mut()))
+                .and_then(|_| connect::read_final_head(&mut conn));
+            let head = match sent {
+                Ok(head) => head,
+                Err(e) if reused && e.kind() != std::io::ErrorKind::InvalidData && !is_timeout(&e) => continue,
+                Err(e) => return Err(failed((RequestFailure::of_io(&e), e.to_string()))),
+            };
+            let framing = Framing::of(&head)
+                .map_err(|e| failed((RequestFailure::Protocol, e.to_string())))?;
+            let reusable = head.http11
+                && !head.headers.has_token("connection", "close")
+                && matches!(framing, Framing::Empty | Framing::Length(_) | Framing::Chunked);
+            let length = match framing {
+                Framing::Length(n) => Some(n),
+                Framing::Empty => Some(0),
+                _ => None,
+            };
+            return Ok(Response {
+                head,
+                length,
+                body: Body {
+                    decoder: BodyDecoder::new(framing),
+                    conn: Some(conn),
+                    pool: reusable.then(|| Arc::clone(&self.pool)),
+                },
+            });
+        }
+    }
+
+    /// An idle connection for `key` whose server has not closed it.
+    fn take_idle(&self, key: &str) -> Option<Conn> {
+        while let Some(conn) = self.pool.take(key) {
+            if !connect::is_stale(&conn) {
+                return Some(conn);
             }
         }
-        if let (Some((user, password)), true) = (&self.options.credentials, trusted) {
+        None
+    }
+
+    /// The request head of a GET of `target` over `conn`.
+    fn request_head(&self, target: &Url, conn: &Conn, range: Option<Range<'_>>, trusted: bool) -> String {
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        let custom = self.options.custom_headers.as_ref().map_or(&[][..], |(_, list)| list);
+        let has = |name: &str| custom.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if !has("host") {
+            fields.push(("Host", target.host_header()));
+        }
+        if !has("user-agent") {
+            fields.push(("User-Agent", concat!("qmgr/", env!("CARGO_PKG_VERSION")).to_string()));
+        }
+        if !has("accept") {
+            fields.push(("Accept", "*/*".to_string()));
+        }
+        for (name, value) in custom {
+            let private = ["authorization", "cookie", "proxy-authorization"]
+                .contains(&name.to_ascii_lowercase().as_str());
+            if trusted || !private {
+                fields.push((name, value.clone()));
+            }
+        }
+        let userinfo = target.userinfo.map(|u| {
+            let (user, password) = u.split_once(':').unwrap_or((u, ""));
+            (percent_decode_lossy(user), percent_decode_lossy(password))
+        });
+        if let (Some((user, password)), true) = (self.options.credentials.clone().or(userinfo), trusted) {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            request = request.header("Authorization", format!("Basic {token}"));
+            fields.push(("Authorization", format!("Basic {token}")));
         }
         if let Some(range) = range {
-            request = request.header("Range", range.bytes());
+            fields.push(("Range", range.bytes()));
             if let Some(tag) = range.tag {
-                request = request.header("If-Range", tag);
+                fields.push(("If-Range", tag.to_string()));
             }
         }
-        request
-            .call()
-            .map_err(|e| error::request_error(&e, url, offset))
+        // Through a plain-HTTP proxy the request names the whole URL.
+        let request_target = match &conn.via_proxy {
+            Some(credentials) => {
+                if let Some(c) = credentials {
+                    fields.push(("Proxy-Authorization", c.clone()));
+                }
+                format!("{}://{}{}", target.scheme, target.host_header(), target.target)
+            }
+            None => target.target.clone(),
+        };
+        let mut head = format!("GET {request_target} HTTP/1.1\r\n");
+        for (name, value) in fields {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        head
+    }
+}
+
+/// True for a socket's read or write timeout.
+fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(err.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+}
+
+/// A response: its head, the length its framing announces, its body.
+struct Response {
+    head: Head,
+    length: Option<u64>,
+    body: Body,
+}
+
+/// A response body; once read to its end, its connection goes back to the
+/// pool (when the response allows it to be kept alive).
+struct Body {
+    decoder: BodyDecoder,
+    conn: Option<Conn>,
+    pool: Option<Arc<Pool>>,
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(0);
+        };
+        let n = self.decoder.read(&mut conn.io, buf)?;
+        if self.decoder.done() {
+            if let (Some(conn), Some(pool)) = (self.conn.take(), &self.pool) {
+                pool.put(conn);
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -479,48 +622,32 @@ impl Range<'_> {
 }
 
 /// A response carrying the whole file from byte 0.
-fn opened_whole(response: Response<Body>) -> Opened {
-    let total = response.body().content_length();
-    let validator = HttpValidator::from_headers(response.headers(), total);
-    let ranges = response
-        .headers()
-        .get_all("accept-ranges")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"));
+fn opened_whole(response: Response) -> Opened {
+    let total = response.length;
+    let validator = validator_of(&response.head.headers, total);
+    let ranges = response.head.headers.has_token("accept-ranges", "bytes");
     let mut o = opened(response, 0, total, validator);
     o.end = total;
     o.ranges = ranges;
     o
 }
 
-fn opened(
-    response: Response<Body>,
-    start: u64,
-    total: Option<u64>,
-    validator: HttpValidator,
-) -> Opened {
+fn opened(response: Response, start: u64, total: Option<u64>, validator: HttpValidator) -> Opened {
     Opened {
         start,
         total,
         validator: Some(Validator::Http(validator)),
         end: None,
         ranges: false,
-        headers: Some(header_text(response.headers())),
-        body: Box::new(response.into_body().into_reader()),
+        headers: Some(response.head.headers.text()),
+        body: Box::new(response.body),
         final_url: None,
     }
 }
 
-/// A response's headers as text, one `Name: value\r\n` line each, in the
-/// order received (names as ureq keeps them: lower case). Values that are
-/// not text are left out.
-fn header_text(headers: &HeaderMap) -> String {
-    headers
-        .iter()
-        .filter_map(|(name, value)| Some(format!("{name}: {}\r\n", value.to_str().ok()?)))
-        .collect()
+/// The validator a response's headers carry, for a file of `total` bytes.
+fn validator_of(headers: &Headers, total: Option<u64>) -> HttpValidator {
+    HttpValidator::from_fields(headers.get("etag"), headers.get("last-modified"), total)
 }
 
 /// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL
@@ -531,8 +658,8 @@ struct ContentRange {
     total: Option<u64>,
 }
 
-fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
-    let value = headers.get("content-range")?.to_str().ok()?.trim();
+fn content_range(headers: &Headers) -> Option<ContentRange> {
+    let value = headers.get("content-range")?.trim();
     let rest = value.strip_prefix("bytes ")?;
     let (span, total) = rest.split_once('/')?;
     let (start, end) = span.split_once('-')?;
@@ -549,14 +676,14 @@ fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
 }
 
 /// The size in a 416's `Content-Range: bytes */SIZE`.
-fn content_range_total(headers: &HeaderMap) -> Option<u64> {
-    let value = headers.get("content-range")?.to_str().ok()?;
+fn content_range_total(headers: &Headers) -> Option<u64> {
+    let value = headers.get("content-range")?;
     value.trim().strip_prefix("bytes */")?.trim().parse().ok()
 }
 
 /// Seconds from `Retry-After` (a number or an HTTP-date), if present.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+fn retry_after(headers: &Headers) -> Option<Duration> {
+    let value = headers.get("retry-after")?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -568,72 +695,67 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// An HTTP error status, classified.
-fn status_error(response: &Response<Body>, url: &str, offset: u64) -> TransferError {
-    let status = response.status();
+fn status_error(response: &Response, url: &str, offset: u64) -> TransferError {
     error::status_error(
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        retry_after(response.headers()),
+        response.head.status,
+        &response.head.reason,
+        retry_after(&response.head.headers),
         url,
         offset,
     )
 }
 
-/// The ureq agent for a job's options: no automatic status errors, no
-/// Accept-Encoding, connect and stall (per-read) timeouts, TLS roots, client
-/// certificate and proxy.
-fn build_agent(options: &HttpOptions, connections: usize) -> Result<Agent, TransferError> {
-    let proxy = match &options.proxy {
-        ProxySetting::FromEnvironment => Proxy::try_from_env(),
-        ProxySetting::Direct => None,
-        ProxySetting::Url(url) => Some(Proxy::new(url).map_err(|e| {
-            TransferError::fatal(
-                HResult(QM_BG_E_INVALID_PROXY_INFO),
-                ErrorContext::GeneralTransport,
-                format!("the proxy '{url}' cannot be used: {e}"),
-            )
-        })?),
-    };
-    let config = Agent::config_builder()
-        .http_status_as_error(false)
-        // Redirects are ours to follow (`Client::send`), so the job's
-        // policy applies to every hop.
-        .max_redirects(0)
-        .accept_encoding(AutoHeaderValue::None)
-        .user_agent(concat!("qmgr/", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_per_read(Some(options.stall_timeout))
-        .timeout_per_write(Some(options.stall_timeout))
-        .proxy(proxy)
-        // Each connection of the run keeps its connection alive between files.
-        .max_idle_connections_per_host(connections.max(1))
-        .max_idle_connections(connections.max(1) * 2);
-    #[cfg(feature = "tls")]
-    let config = config.tls_config(tls_config(options)?);
-    Ok(config.build().new_agent())
-}
-
 /// The TLS settings of a job: the system's roots through the platform
-/// verifier, or the job's CA file instead; its client certificate.
+/// verifier, or the job's CA file instead; its client certificate. TLS 1.2
+/// and 1.3, with ring.
 #[cfg(feature = "tls")]
-fn tls_config(options: &HttpOptions) -> Result<TlsConfig, TransferError> {
-    let mut tls = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier);
-    if let Some(path) = &options.ca_file {
-        let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
-        tls = tls.root_certs(RootCerts::new_with_certs(&certs));
-    }
-    if let Some((cert_path, key_path)) = &options.client_certificate {
-        let chain = read_pem_certs(cert_path).map_err(error::tls_setup_error)?;
-        let key = read_pem_key(key_path).map_err(error::tls_setup_error)?;
-        tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
-    }
-    Ok(tls.build())
+fn tls_config(options: &HttpOptions) -> Result<Arc<rustls::ClientConfig>, TransferError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let setup = |e: rustls::Error| error::tls_setup_error(format!("TLS cannot be set up: {e}"));
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(setup)?;
+    let builder = match &options.ca_file {
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(error::tls_setup_error(format!(
+                    "'{}' holds no usable CA certificate",
+                    path.display()
+                )));
+            }
+            builder.with_root_certificates(roots)
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(
+                rustls_platform_verifier::Verifier::new(provider).map_err(setup)?,
+            )),
+    };
+    let config = match &options.client_certificate {
+        Some((cert_path, key_path)) => {
+            let chain = read_pem_certs(cert_path).map_err(error::tls_setup_error)?;
+            let key = read_pem_key(key_path).map_err(error::tls_setup_error)?;
+            builder.with_client_auth_cert(chain, key).map_err(setup)?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::transport::validator::test_headers as headers;
+
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        let mut h = Headers::default();
+        for (name, value) in pairs {
+            h.push(name, value);
+        }
+        h
+    }
 
     #[test]
     fn content_range_is_parsed_strictly() {
@@ -654,7 +776,7 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(content_range(&HeaderMap::new()).is_none());
+        assert!(content_range(&Headers::default()).is_none());
         assert_eq!(
             content_range_total(&headers(&[("content-range", "bytes */4096")])),
             Some(4096)
@@ -689,7 +811,7 @@ mod tests {
     fn a_ranged_request_takes_exactly_its_range_and_nothing_else() {
         let v = known("\"v1\"", 1000);
         let cr = |value: &str| headers(&[("content-range", value)]);
-        let d = |end, status, h: &HeaderMap| decide_range(100, end, Some(&v), status, h);
+        let d = |end, status, h: &Headers| decide_range(100, end, Some(&v), status, h);
         assert_eq!(
             d(Some(200), 206, &cr("bytes 100-199/1000")),
             RangeDecision::Exact
@@ -712,7 +834,7 @@ mod tests {
             RangeDecision::Mismatch
         );
         assert_eq!(
-            d(Some(200), 206, &HeaderMap::new()),
+            d(Some(200), 206, &Headers::default()),
             RangeDecision::Mismatch
         );
         // Cut short at the end of the file, or not in it at all.
@@ -720,7 +842,7 @@ mod tests {
             d(Some(1200), 206, &cr("bytes 100-999/1000")),
             RangeDecision::PastEnd
         );
-        assert_eq!(d(Some(200), 416, &HeaderMap::new()), RangeDecision::PastEnd);
+        assert_eq!(d(Some(200), 416, &Headers::default()), RangeDecision::PastEnd);
         // A 200: another version (If-Range failed), or no ranges at all.
         let other = headers(&[("etag", "\"v2\"")]);
         assert_eq!(d(Some(200), 200, &other), RangeDecision::OtherVersion);
@@ -732,7 +854,7 @@ mod tests {
             decide_range(100, None, None, 200, &other),
             RangeDecision::NoRanges
         );
-        assert_eq!(d(Some(200), 503, &HeaderMap::new()), RangeDecision::Fail);
+        assert_eq!(d(Some(200), 503, &Headers::default()), RangeDecision::Fail);
     }
 
     #[test]
@@ -754,7 +876,7 @@ mod tests {
             headers(&[("content-range", "bytes 400-999/*")]),
             headers(&[("content-range", "bytes 400-999/1000"), ("etag", "\"v2\"")]),
             headers(&[("content-range", "garbage")]),
-            HeaderMap::new(),
+            Headers::default(),
         ] {
             assert_eq!(
                 decide_resume(400, None, &v, 206, &bad),
@@ -799,7 +921,7 @@ mod tests {
     fn a_200_restarts_a_416_at_the_end_is_done_and_errors_fail() {
         let v = known("\"v1\"", 1000);
         assert_eq!(
-            decide_resume(400, None, &v, 200, &HeaderMap::new()),
+            decide_resume(400, None, &v, 200, &Headers::default()),
             ResumeDecision::Whole
         );
         let at_end = headers(&[("content-range", "bytes */1000")]);
@@ -808,7 +930,7 @@ mod tests {
             ResumeDecision::Complete
         );
         assert_eq!(
-            decide_resume(1000, None, &v, 416, &HeaderMap::new()),
+            decide_resume(1000, None, &v, 416, &Headers::default()),
             ResumeDecision::Complete
         );
         let other_size = headers(&[("content-range", "bytes */500")]);
@@ -822,7 +944,7 @@ mod tests {
         );
         for status in [404, 412, 500, 503] {
             assert_eq!(
-                decide_resume(400, None, &v, status, &HeaderMap::new()),
+                decide_resume(400, None, &v, status, &Headers::default()),
                 ResumeDecision::Fail
             );
         }

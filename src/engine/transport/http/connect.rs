@@ -1,0 +1,624 @@
+//! Connections: name lookup, TCP with timeouts, proxies (HTTP and HTTPS
+//! proxies, a `CONNECT` tunnel for https:// through them, SOCKS 4, 4a, 5
+//! and 5h), TLS (rustls with ring), the pool of kept-alive connections, and
+//! the switch that shuts every socket of a run down when it is cancelled.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::engine::transport::error::RequestFailure;
+use crate::engine::transport::http::wire;
+use crate::engine::transport::url::{percent_decode_lossy, Url};
+
+/// How long a connection (name lookup, TCP, proxy and TLS handshakes) may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A failure to connect or to exchange a request: its kind and what happened, in words.
+pub(crate) type Failed = (RequestFailure, String);
+
+/// A byte stream to a server: plain TCP, or TLS over a stream.
+pub(crate) enum Stream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// TLS over TCP, or over a tunnel through an HTTPS proxy.
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Stream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// One open connection: its buffered stream, the pool key it belongs to,
+/// and its entry in the run's socket list (removed when it is dropped).
+pub(crate) struct Conn {
+    /// Reads are buffered; writes go to `io.get_mut()`.
+    pub io: BufReader<Stream>,
+    /// Which requests may reuse it: the proxy and the server's origin.
+    pub key: String,
+    /// Requests for absolute URLs (a plain-HTTP proxy), with this `Proxy-Authorization`.
+    pub via_proxy: Option<Option<String>>,
+    /// Kept for its `Drop`, which takes the socket off the run's list.
+    _registration: Registered,
+}
+
+/// Where requests of a run go: directly, or through a proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Straight to the server.
+    Direct,
+    /// Through the proxy of this URL.
+    Proxy(String),
+}
+
+/// The sockets of one run, so that cancelling it shuts them all down
+/// (a blocked read or connect returns at once), and no new one opens.
+#[derive(Default)]
+pub(crate) struct Sockets {
+    inner: Mutex<SocketList>,
+}
+
+#[derive(Default)]
+struct SocketList {
+    closed: bool,
+    next: u64,
+    open: Vec<(u64, TcpStream)>,
+}
+
+/// A socket's entry in its run's list; dropping it takes the entry out.
+struct Registered {
+    id: u64,
+    sockets: std::sync::Arc<Sockets>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.sockets.inner.lock().open.retain(|(id, _)| *id != self.id);
+    }
+}
+
+impl Sockets {
+    /// Shuts every socket down and refuses new ones.
+    pub(crate) fn shut_down(&self) {
+        let mut list = self.inner.lock();
+        list.closed = true;
+        for (_, socket) in list.open.drain(..) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn register(self: &std::sync::Arc<Self>, socket: &TcpStream) -> Result<Registered, Failed> {
+        let stopped = || (RequestFailure::Stopped, "the transfer was stopped".to_string());
+        let handle = socket.try_clone().map_err(|e| (RequestFailure::Io(e.kind()), e.to_string()))?;
+        let mut list = self.inner.lock();
+        if list.closed {
+            let _ = socket.shutdown(Shutdown::Both);
+            return Err(stopped());
+        }
+        list.next += 1;
+        let id = list.next;
+        list.open.push((id, handle));
+        Ok(Registered {
+            id,
+            sockets: std::sync::Arc::clone(self),
+        })
+    }
+}
+
+/// Idle kept-alive connections, newest last.
+pub(crate) struct Pool {
+    idle: Mutex<Vec<Conn>>,
+    per_key: usize,
+    total: usize,
+}
+
+impl Pool {
+    /// A pool keeping at most `per_key` idle connections per server and `total` in all.
+    pub(crate) fn new(per_key: usize, total: usize) -> Pool {
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            per_key,
+            total,
+        }
+    }
+
+    /// An idle connection for `key`, the most recently used one.
+    pub(crate) fn take(&self, key: &str) -> Option<Conn> {
+        let mut idle = self.idle.lock();
+        let i = idle.iter().rposition(|c| c.key == key)?;
+        Some(idle.remove(i))
+    }
+
+    /// Keeps `conn` for a later request (dropping the oldest beyond the limits).
+    pub(crate) fn put(&self, conn: Conn) {
+        let mut idle = self.idle.lock();
+        if let Some(i) = idle.iter().position(|c| c.key == conn.key) {
+            if idle.iter().filter(|c| c.key == conn.key).count() >= self.per_key {
+                idle.remove(i);
+            }
+        }
+        if idle.len() >= self.total {
+            idle.remove(0);
+        }
+        idle.push(conn);
+    }
+
+    /// Closes every idle connection.
+    pub(crate) fn clear(&self) {
+        self.idle.lock().clear();
+    }
+}
+
+/// What opening connections needs: timeouts, the TLS settings, the run's sockets.
+pub(crate) struct Connector {
+    /// The longest wait for one read or write.
+    pub stall_timeout: Duration,
+    /// The TLS client settings (roots or CA file, client certificate).
+    #[cfg(feature = "tls")]
+    pub tls: Arc<rustls::ClientConfig>,
+    /// The run's sockets.
+    pub sockets: std::sync::Arc<Sockets>,
+}
+
+impl Connector {
+    /// Opens a connection for requests to `target` along `route`.
+    pub(crate) fn connect(&self, target: &Url, route: &Route, key: String) -> Result<Conn, Failed> {
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        let proxy = match route {
+            Route::Direct => None,
+            Route::Proxy(url) => Some(Url::parse(url).map_err(|why| {
+                (RequestFailure::BadProxy, format!("the proxy URL '{url}' cannot be used: {why}"))
+            })?),
+        };
+        let first_hop = proxy.as_ref().unwrap_or(target);
+        let tcp = self.tcp(first_hop, deadline)?;
+        let socket = self.sockets.register(&tcp)?;
+        let mut stream = Stream::Tcp(tcp);
+        let mut via_proxy = None;
+        if let Some(proxy) = &proxy {
+            let credentials = proxy.userinfo.map(basic_credentials);
+            match proxy.scheme.as_str() {
+                "http" | "https" => {
+                    if proxy.scheme == "https" {
+                        stream = self.tls(stream, proxy)?;
+                    }
+                    if target.scheme == "https" {
+                        stream = tunnel(stream, target, credentials.as_deref())?;
+                    } else {
+                        via_proxy = Some(credentials);
+                    }
+                }
+                scheme => socks(&mut stream, scheme, proxy, target)?,
+            }
+        }
+        if target.scheme == "https" {
+            stream = self.tls(stream, target)?;
+        }
+        Ok(Conn {
+            io: BufReader::with_capacity(64 * 1024, stream),
+            key,
+            via_proxy,
+            _registration: socket,
+        })
+    }
+
+    /// A TCP connection to `to`, trying each of its addresses until the deadline.
+    fn tcp(&self, to: &Url, deadline: Instant) -> Result<TcpStream, Failed> {
+        let host = to.bare_host();
+        let addrs: Vec<SocketAddr> = (host, to.port())
+            .to_socket_addrs()
+            .map_err(|e| {
+                (
+                    RequestFailure::NameNotResolved,
+                    format!("the name '{host}' could not be resolved: {e}"),
+                )
+            })?
+            .collect();
+        let mut last = (
+            RequestFailure::NameNotResolved,
+            format!("the name '{host}' has no address"),
+        );
+        for addr in addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match TcpStream::connect_timeout(&addr, left) {
+                Ok(tcp) => {
+                    let _ = tcp.set_nodelay(true);
+                    let set = tcp
+                        .set_read_timeout(Some(self.stall_timeout))
+                        .and_then(|_| tcp.set_write_timeout(Some(self.stall_timeout)));
+                    set.map_err(|e| (RequestFailure::Io(e.kind()), e.to_string()))?;
+                    return Ok(tcp);
+                }
+                Err(e) => {
+                    let kind = match e.kind() {
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => RequestFailure::TimedOut,
+                        _ => RequestFailure::CannotConnect,
+                    };
+                    last = (kind, format!("connecting to {addr} failed: {e}"));
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// TLS over `stream` to `server` (its host name is the one the certificate must carry).
+    #[cfg(feature = "tls")]
+    fn tls(&self, stream: Stream, server: &Url) -> Result<Stream, Failed> {
+        let name = rustls::pki_types::ServerName::try_from(server.bare_host().to_string())
+            .map_err(|e| (RequestFailure::Tls, format!("'{}' is not a TLS server name: {e}", server.host)))?;
+        let conn = rustls::ClientConnection::new(Arc::clone(&self.tls), name)
+            .map_err(|e| (RequestFailure::Tls, format!("TLS could not start: {e}")))?;
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).map_err(|e| tls_failure(&e, server))?;
+        }
+        Ok(Stream::Tls(Box::new(tls)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls(&self, _stream: Stream, server: &Url) -> Result<Stream, Failed> {
+        Err((
+            RequestFailure::NoTls,
+            format!("'{}' needs TLS, and this qmgr was built without the `tls` feature", server.host),
+        ))
+    }
+}
+
+/// A failed TLS handshake: the TLS error in words (an untrusted
+/// certificate says `invalid peer certificate: UnknownIssuer`), or the
+/// connection error that cut it short.
+#[cfg(feature = "tls")]
+fn tls_failure(err: &io::Error, server: &Url) -> Failed {
+    let tls_error = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    match tls_error {
+        Some(e) => (
+            RequestFailure::Tls,
+            format!("the TLS handshake with {} failed: {e}", server.host),
+        ),
+        None => (
+            RequestFailure::Io(err.kind()),
+            format!("the TLS handshake with {} failed: {err}", server.host),
+        ),
+    }
+}
+
+/// `Basic` credentials from a URL's `user:password`.
+fn basic_credentials(userinfo: &str) -> String {
+    use base64::Engine as _;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let pair = format!("{}:{}", percent_decode_lossy(user), percent_decode_lossy(password));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
+/// Asks an HTTP proxy for a tunnel to `target` (`CONNECT host:port`).
+fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result<Stream, Failed> {
+    let io_failed = |e: io::Error| (RequestFailure::Io(e.kind()), format!("the proxy tunnel failed: {e}"));
+    let authority = format!("{}:{}", target.host, target.port());
+    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(c) = credentials {
+        head.push_str(&format!("Proxy-Authorization: {c}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).map_err(io_failed)?;
+    // Read the answer a byte at a time: nothing after its head may be taken
+    // from the tunnel's bytes.
+    let mut reader = BufReader::with_capacity(1, stream);
+    let answer = wire::read_head(&mut reader).map_err(io_failed)?;
+    if !(200..=299).contains(&answer.status) {
+        return Err((
+            RequestFailure::ProxyRefused,
+            format!("the proxy refused the tunnel to {authority}: {} {}", answer.status, answer.reason),
+        ));
+    }
+    Ok(reader.into_inner())
+}
+
+/// The SOCKS handshake for a connection to `target` through `proxy`
+/// (socks4 and socks5 resolve the name here; socks4a and socks5h let the proxy do it).
+fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result<(), Failed> {
+    let refused = |why: String| (RequestFailure::ProxyRefused, format!("the SOCKS proxy {}: {why}", proxy.host));
+    let io_failed = |e: io::Error| (RequestFailure::Io(e.kind()), format!("the SOCKS handshake failed: {e}"));
+    let host = target.bare_host();
+    let port = target.port().to_be_bytes();
+    let local = || -> Result<std::net::IpAddr, Failed> {
+        (host, target.port())
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+            .ok_or_else(|| (RequestFailure::NameNotResolved, format!("the name '{host}' could not be resolved")))
+    };
+    let user = proxy.userinfo.map(|u| {
+        let (user, password) = u.split_once(':').unwrap_or((u, ""));
+        (percent_decode_lossy(user), percent_decode_lossy(password))
+    });
+    match scheme {
+        "socks4" | "socks4a" => {
+            let mut request = vec![4, 1, port[0], port[1]];
+            let ip = match (scheme, local()) {
+                (_, Ok(std::net::IpAddr::V4(ip))) if scheme == "socks4" => ip.octets(),
+                ("socks4", Ok(_)) => return Err(refused(format!("SOCKS 4 cannot reach the IPv6 address of '{host}'"))),
+                ("socks4", Err(e)) => return Err(e),
+                _ => [0, 0, 0, 1],
+            };
+            request.extend_from_slice(&ip);
+            request.extend_from_slice(user.as_ref().map_or("", |(u, _)| u.as_str()).as_bytes());
+            request.push(0);
+            if scheme == "socks4a" {
+                request.extend_from_slice(host.as_bytes());
+                request.push(0);
+            }
+            stream.write_all(&request).map_err(io_failed)?;
+            let mut answer = [0u8; 8];
+            stream.read_exact(&mut answer).map_err(io_failed)?;
+            if answer[1] != 0x5a {
+                return Err(refused(format!("refused the connection (code {})", answer[1])));
+            }
+        }
+        _ => {
+            let methods: &[u8] = if user.is_some() { &[0, 2] } else { &[0] };
+            let mut hello = vec![5, methods.len() as u8];
+            hello.extend_from_slice(methods);
+            stream.write_all(&hello).map_err(io_failed)?;
+            let mut choice = [0u8; 2];
+            stream.read_exact(&mut choice).map_err(io_failed)?;
+            match (choice[1], &user) {
+                (0, _) => {}
+                (2, Some((u, p))) if u.len() < 256 && p.len() < 256 => {
+                    let mut auth = vec![1, u.len() as u8];
+                    auth.extend_from_slice(u.as_bytes());
+                    auth.push(p.len() as u8);
+                    auth.extend_from_slice(p.as_bytes());
+                    stream.write_all(&auth).map_err(io_failed)?;
+                    let mut status = [0u8; 2];
+                    stream.read_exact(&mut status).map_err(io_failed)?;
+                    if status[1] != 0 {
+                        return Err(refused("refused the user name and password".into()));
+                    }
+                }
+                _ => return Err(refused("accepts none of the ways to log in qmgr offers".into())),
+            }
+            let mut request = vec![5, 1, 0];
+            match (scheme, local()) {
+                ("socks5", Ok(std::net::IpAddr::V4(ip))) => {
+                    request.push(1);
+                    request.extend_from_slice(&ip.octets());
+                }
+                ("socks5", Ok(std::net::IpAddr::V6(ip))) => {
+                    request.push(4);
+                    request.extend_from_slice(&ip.octets());
+                }
+                ("socks5", Err(e)) => return Err(e),
+                _ if host.len() < 256 => {
+                    request.push(3);
+                    request.push(host.len() as u8);
+                    request.extend_from_slice(host.as_bytes());
+                }
+                _ => return Err(refused("cannot take a host name over 255 bytes".into())),
+            }
+            request.extend_from_slice(&port);
+            stream.write_all(&request).map_err(io_failed)?;
+            let mut answer = [0u8; 4];
+            stream.read_exact(&mut answer).map_err(io_failed)?;
+            if answer[1] != 0 {
+                return Err(refused(format!("refused the connection (code {})", answer[1])));
+            }
+            let address_len = match answer[3] {
+                1 => 4,
+                4 => 16,
+                3 => {
+                    let mut len = [0u8; 1];
+                    stream.read_exact(&mut len).map_err(io_failed)?;
+                    usize::from(len[0])
+                }
+                other => return Err(refused(format!("answered an unknown address type {other}"))),
+            };
+            let mut rest = vec![0u8; address_len + 2];
+            stream.read_exact(&mut rest).map_err(io_failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// The route for `target` from the environment, as curl reads it:
+/// `http_proxy` for http:// (lower case only, as curl), `https_proxy` or
+/// `HTTPS_PROXY` for https://, else `all_proxy` or `ALL_PROXY`; none for
+/// a host that `no_proxy` (or `NO_PROXY`) exempts: `*`, the host itself,
+/// or a domain it lies in (`example.com` and `.example.com` both exempt
+/// `a.example.com`).
+pub(crate) fn route_from_environment(target: &Url) -> Route {
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let scheme_var: &[&str] = match target.scheme.as_str() {
+        "https" => &["https_proxy", "HTTPS_PROXY"],
+        _ => &["http_proxy"],
+    };
+    let Some(proxy) = var(scheme_var).or_else(|| var(&["all_proxy", "ALL_PROXY"])) else {
+        return Route::Direct;
+    };
+    let host = target.bare_host().to_ascii_lowercase();
+    let exempt = var(&["no_proxy", "NO_PROXY"]).is_some_and(|list| {
+        list.split(',').map(|e| e.trim().to_ascii_lowercase()).any(|entry| {
+            let domain = entry.trim_start_matches("*.").trim_start_matches('.');
+            entry == "*" || (!domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}"))))
+        })
+    });
+    if exempt {
+        return Route::Direct;
+    }
+    // A proxy given without a scheme is an HTTP proxy, as curl takes it.
+    Route::Proxy(if proxy.contains("://") { proxy } else { format!("http://{proxy}") })
+}
+
+/// Reads a response head from `conn`, skipping interim (1xx) answers.
+pub(crate) fn read_final_head(conn: &mut Conn) -> io::Result<wire::Head> {
+    loop {
+        let head = wire::read_head(&mut conn.io)?;
+        if !(100..=199).contains(&head.status) {
+            return Ok(head);
+        }
+    }
+}
+
+/// Peeks whether an idle connection's server has closed it meanwhile (or
+/// sent something unasked): reads without blocking; such a connection is not reused.
+pub(crate) fn is_stale(conn: &Conn) -> bool {
+    let tcp = tcp_of(conn.io.get_ref());
+    if tcp.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let stale = match tcp.peek(&mut byte) {
+        Ok(_) => true,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    tcp.set_nonblocking(false).is_err() || stale || !conn.io.buffer().is_empty()
+}
+
+/// The TCP socket under a stream.
+fn tcp_of(stream: &Stream) -> &TcpStream {
+    match stream {
+        Stream::Tcp(tcp) => tcp,
+        #[cfg(feature = "tls")]
+        Stream::Tls(tls) => tcp_of(&tls.sock),
+    }
+}
+
+#[cfg(test)]
+impl Conn {
+    fn socket_id(&self) -> u64 {
+        self._registration.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_env<T>(vars: &[(&str, &str)], f: impl FnOnce() -> T) -> T {
+        // The proxy variables are read by this test only (no other unit test reads them).
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let names = ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
+        let saved: Vec<_> = names.iter().map(|n| (n, std::env::var(n).ok())).collect();
+        for n in names {
+            std::env::remove_var(n);
+        }
+        for (n, v) in vars {
+            std::env::set_var(n, v);
+        }
+        let out = f();
+        for (n, v) in saved {
+            match v {
+                Some(v) => std::env::set_var(n, v),
+                None => std::env::remove_var(n),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_environment_names_a_proxy_per_scheme_and_no_proxy_exempts_hosts() {
+        let route = |url: &str| route_from_environment(&Url::parse(url).unwrap());
+        let p = |u: &str| Route::Proxy(u.to_string());
+        with_env(&[("http_proxy", "http://p:3128")], || {
+            assert_eq!(route("http://h/x"), p("http://p:3128"));
+            assert_eq!(route("https://h/x"), Route::Direct);
+        });
+        with_env(&[("HTTPS_PROXY", "p:8080"), ("all_proxy", "socks5h://s")], || {
+            assert_eq!(route("https://h/x"), p("http://p:8080"));
+            assert_eq!(route("http://h/x"), p("socks5h://s"));
+        });
+        with_env(
+            &[("all_proxy", "http://p"), ("no_proxy", "localhost, .example.com,other.org")],
+            || {
+                assert_eq!(route("http://a.example.com/x"), Route::Direct);
+                assert_eq!(route("http://example.com/x"), Route::Direct);
+                assert_eq!(route("http://OTHER.org/x"), Route::Direct);
+                assert_eq!(route("http://notexample.com/x"), p("http://p"));
+                assert_eq!(route("http://localhost:8/x"), Route::Direct);
+            },
+        );
+        with_env(&[("all_proxy", "http://p"), ("NO_PROXY", "*")], || {
+            assert_eq!(route("http://h/x"), Route::Direct);
+        });
+    }
+
+    #[test]
+    fn a_pool_keeps_the_newest_connections_per_server_and_cancelling_closes_sockets() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let target = Url::parse(&url).unwrap();
+        let sockets = std::sync::Arc::new(Sockets::default());
+        let connector = Connector {
+            stall_timeout: Duration::from_secs(5),
+            #[cfg(feature = "tls")]
+            tls: Arc::new(
+                rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            ),
+            sockets: std::sync::Arc::clone(&sockets),
+        };
+        let pool = Pool::new(2, 3);
+        let conns: Vec<Conn> = (0..3)
+            .map(|_| connector.connect(&target, &Route::Direct, "a".into()).unwrap())
+            .collect();
+        let ids: Vec<u64> = conns.iter().map(Conn::socket_id).collect();
+        for c in conns {
+            pool.put(c);
+        }
+        // Two per key: the oldest went, the newest comes first.
+        assert_eq!(pool.take("a").unwrap().socket_id(), ids[2]);
+        assert_eq!(pool.take("a").unwrap().socket_id(), ids[1]);
+        assert!(pool.take("a").is_none());
+        assert_eq!(sockets.inner.lock().open.len(), 0, "dropped connections leave the list");
+        let mut conn = connector.connect(&target, &Route::Direct, "a".into()).unwrap();
+        let accepted: Vec<_> = (0..4).map(|_| listener.accept().unwrap()).collect();
+        assert!(!is_stale(&conn));
+        sockets.shut_down();
+        let mut buf = [0u8; 1];
+        // Without the shutdown this read would wait for the stall timeout.
+        assert_eq!(conn.io.read(&mut buf).unwrap(), 0, "a shut-down socket reads its end");
+        drop(accepted);
+        let refused = connector.connect(&target, &Route::Direct, "a".into());
+        assert!(matches!(refused, Err((RequestFailure::Stopped, _))));
+    }
+}

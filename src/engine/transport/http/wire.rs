@@ -1,0 +1,411 @@
+//! HTTP/1.1 on the wire (RFC 9112), as much as a downloading client needs:
+//! a GET's request head, a response's head, and the three ways a body ends
+//! (a `Content-Length`, chunks, or the connection's close). Pure over
+//! `Read`/`Write`, so every rule is tested without a socket.
+//!
+//! Strict where leniency could mix bytes up: conflicting `Content-Length`s,
+//! folded header lines, a bad chunk size or a head over 64 KiB are
+//! `InvalidData` errors, never guesses.
+
+use std::io::{self, BufRead, Read};
+
+/// The largest response head read (status line and header fields).
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+/// The most header fields a response may have.
+const MAX_FIELDS: usize = 256;
+/// The longest chunk-size line (with extensions) or trailer line.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// A response's header fields in the order received, names lower case.
+/// Fields whose value is not visible ASCII text are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// Adds a field (the name is lower-cased).
+    pub(crate) fn push(&mut self, name: &str, value: &str) {
+        self.0.push((name.to_ascii_lowercase(), value.to_string()));
+    }
+
+    /// The first value of `name` (lower case).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name` (lower case), in order.
+    pub(crate) fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True when a comma-separated field `name` lists `token` (case-insensitive).
+    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name)
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// The fields as text: one `name: value\r\n` line each, in order.
+    pub(crate) fn text(&self) -> String {
+        self.0.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect()
+    }
+}
+
+/// A response's status line and header fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Head {
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase (may be empty).
+    pub reason: String,
+    /// HTTP/1.1 (true) or HTTP/1.0.
+    pub http11: bool,
+    /// The header fields.
+    pub headers: Headers,
+}
+
+fn invalid(why: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.into())
+}
+
+/// Reads one line ending in LF (CRLF or a bare LF) of at most `limit`
+/// bytes, without the line end. `Ok(None)` at a clean end of input.
+fn read_line(r: &mut impl BufRead, limit: usize, what: &str) -> io::Result<Option<String>> {
+    let mut line = Vec::new();
+    let n = r.take(limit as u64 + 1).read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') {
+        return Err(if n > limit {
+            invalid(format!("the {what} is longer than {limit} bytes"))
+        } else {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the connection closed within the {what}"),
+            )
+        });
+    }
+    line.pop();
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    String::from_utf8(line)
+        .map(Some)
+        .or_else(|e| Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned())))
+}
+
+/// Reads a response head. An input that ends before its first byte is an
+/// `UnexpectedEof` error saying so (a kept-alive connection the server closed).
+pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
+    let mut budget = MAX_HEAD;
+    let mut next_line = |what: &str| -> io::Result<String> {
+        let line = read_line(r, budget, "response head")?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed the connection before {what}"),
+            )
+        })?;
+        budget = budget.saturating_sub(line.len() + 2);
+        Ok(line)
+    };
+    let status_line = next_line("answering")?;
+    let (version, rest) = status_line
+        .split_once(' ')
+        .ok_or_else(|| invalid(format!("'{status_line}' is not an HTTP status line")))?;
+    let http11 = match version {
+        "HTTP/1.1" => true,
+        "HTTP/1.0" => false,
+        _ => return Err(invalid(format!("'{status_line}' is not an HTTP/1.x status line"))),
+    };
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    let status = code
+        .parse::<u16>()
+        .ok()
+        .filter(|s| (100..=999).contains(s) && code.len() == 3)
+        .ok_or_else(|| invalid(format!("'{status_line}' has no valid status code")))?;
+    let mut headers = Headers::default();
+    let mut fields = 0;
+    loop {
+        let line = next_line("the end of its header")?;
+        if line.is_empty() {
+            break;
+        }
+        fields += 1;
+        if fields > MAX_FIELDS {
+            return Err(invalid(format!("the response has more than {MAX_FIELDS} header fields")));
+        }
+        if line.starts_with([' ', '\t']) {
+            return Err(invalid("the response folds a header line (obsolete line folding)"));
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| invalid(format!("'{line}' is not a header field")))?;
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(invalid(format!("'{name}' is not a header field name")));
+        }
+        let value = value.trim_matches([' ', '\t']);
+        if value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+            headers.push(name, value);
+        }
+    }
+    Ok(Head {
+        status,
+        reason: reason.to_string(),
+        http11,
+        headers,
+    })
+}
+
+/// How a response's body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body (1xx, 204, 304).
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+impl Framing {
+    /// The framing `head` announces for the answer to a GET.
+    pub(crate) fn of(head: &Head) -> io::Result<Framing> {
+        if matches!(head.status, 100..=199 | 204 | 304) {
+            return Ok(Framing::Empty);
+        }
+        if head.headers.get("transfer-encoding").is_some() {
+            // The last coding must be chunked for the body to have an end
+            // other than the close (RFC 9112 §6.3); a Content-Length beside
+            // it is ignored.
+            let last = head
+                .headers
+                .get_all("transfer-encoding")
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .last();
+            return Ok(match last {
+                Some(c) if c.eq_ignore_ascii_case("chunked") => Framing::Chunked,
+                _ => Framing::UntilClose,
+            });
+        }
+        let mut length = None;
+        for value in head.headers.get_all("content-length").flat_map(|v| v.split(',')) {
+            let value = value.trim();
+            let n = value
+                .parse::<u64>()
+                .ok()
+                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| invalid(format!("'{value}' is not a Content-Length")))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(invalid("the response has conflicting Content-Length fields"));
+            }
+            length = Some(n);
+        }
+        Ok(length.map_or(Framing::UntilClose, Framing::Length))
+    }
+}
+
+/// Where a body reader stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// This many bytes of a `Content-Length` body, or of the current chunk, are left.
+    Remaining(u64),
+    /// Before a chunk-size line.
+    ChunkSize,
+    /// After a chunk's data, before its CRLF.
+    ChunkEnd,
+    /// Until the input ends.
+    UntilClose,
+    /// The body has ended.
+    Done,
+}
+
+/// Reads a body of a given framing from a buffered input; `done` tells
+/// when its last byte has been read (and the input may carry the next response).
+pub(crate) struct BodyDecoder {
+    state: State,
+    chunked: bool,
+}
+
+impl BodyDecoder {
+    /// A decoder for a body of `framing`.
+    pub(crate) fn new(framing: Framing) -> BodyDecoder {
+        let state = match framing {
+            Framing::Empty | Framing::Length(0) => State::Done,
+            Framing::Length(n) => State::Remaining(n),
+            Framing::Chunked => State::ChunkSize,
+            Framing::UntilClose => State::UntilClose,
+        };
+        BodyDecoder {
+            state,
+            chunked: framing == Framing::Chunked,
+        }
+    }
+
+    /// True once the whole body has been read.
+    pub(crate) fn done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Reads body bytes into `buf` from `input`; 0 at the body's end. An
+    /// input that ends early is an `UnexpectedEof` error.
+    pub(crate) fn read(&mut self, input: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.state {
+                State::Done => return Ok(0),
+                State::UntilClose => {
+                    let n = input.read(buf)?;
+                    if n == 0 {
+                        self.state = State::Done;
+                    }
+                    return Ok(n);
+                }
+                State::Remaining(left) => {
+                    if buf.is_empty() {
+                        return Ok(0);
+                    }
+                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let n = input.read(&mut buf[..want])?;
+                    if n == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("the server closed the connection with {left} bytes of the body still to come"),
+                        ));
+                    }
+                    let left = left - n as u64;
+                    self.state = match (left, self.chunked) {
+                        (0, true) => State::ChunkEnd,
+                        (0, false) => State::Done,
+                        (left, _) => State::Remaining(left),
+                    };
+                    return Ok(n);
+                }
+                State::ChunkSize => {
+                    let line = self.chunk_line(input, "chunk size line")?;
+                    let size = line.split(';').next().unwrap_or("").trim();
+                    let n = u64::from_str_radix(size, 16)
+                        .ok()
+                        .filter(|_| !size.is_empty() && !size.starts_with('+'))
+                        .ok_or_else(|| invalid(format!("'{line}' is not a chunk size")))?;
+                    if n == 0 {
+                        // The last chunk; then trailer fields up to an empty line.
+                        while !self.chunk_line(input, "trailer")?.is_empty() {}
+                        self.state = State::Done;
+                    } else {
+                        self.state = State::Remaining(n);
+                    }
+                }
+                State::ChunkEnd => {
+                    let line = self.chunk_line(input, "chunk end")?;
+                    if !line.is_empty() {
+                        return Err(invalid("a chunk is longer than its size"));
+                    }
+                    self.state = State::ChunkSize;
+                }
+            }
+        }
+    }
+
+    fn chunk_line(&self, input: &mut impl BufRead, what: &str) -> io::Result<String> {
+        read_line(input, MAX_CHUNK_LINE, what)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed the connection before the {what}"),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> io::Result<Head> {
+        read_head(&mut io::BufReader::new(text.as_bytes()))
+    }
+
+    fn body(framing: Framing, wire: &[u8]) -> io::Result<(Vec<u8>, bool)> {
+        let mut input = io::BufReader::with_capacity(7, wire);
+        let mut decoder = BodyDecoder::new(framing);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 5];
+        loop {
+            let n = decoder.read(&mut input, &mut buf)?;
+            if n == 0 {
+                return Ok((out, decoder.done()));
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn a_head_is_parsed_with_lower_case_names_in_order() {
+        let h = head("HTTP/1.1 206 Partial Content\r\nETag: \"v1\"\r\nX-A: 1\r\nx-a:  2 \r\n\r\nbody").unwrap();
+        assert_eq!((h.status, h.reason.as_str(), h.http11), (206, "Partial Content", true));
+        assert_eq!(h.headers.get("etag"), Some("\"v1\""));
+        assert_eq!(h.headers.get_all("x-a").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(h.headers.text(), "etag: \"v1\"\r\nx-a: 1\r\nx-a: 2\r\n");
+        let h = head("HTTP/1.0 200\nA: b\n\n").unwrap();
+        assert_eq!((h.status, h.reason.as_str(), h.http11), (200, "", false));
+        assert!(head("HTTP/1.1 200 OK\r\nbad: caf\u{e9}\r\n\r\n").unwrap().headers.get("bad").is_none());
+    }
+
+    #[test]
+    fn malformed_or_huge_heads_are_refused() {
+        for bad in [
+            "ICY 200 OK\r\n\r\n",
+            "HTTP/1.1 2000 OK\r\n\r\n",
+            "HTTP/1.1 abc\r\n\r\n",
+            "HTTP/2 200\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nbad name: x\r\n\r\n",
+        ] {
+            assert_eq!(head(bad).unwrap_err().kind(), io::ErrorKind::InvalidData, "{bad:?}");
+        }
+        let huge = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        assert_eq!(head(&huge).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "A: b\r\n".repeat(MAX_FIELDS + 1));
+        assert_eq!(head(&many).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(head("").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(head("HTTP/1.1 200 OK\r\nA: b").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let f = |text: &str| Framing::of(&head(text).unwrap());
+        assert_eq!(f("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n").unwrap(), Framing::Length(12));
+        assert_eq!(f("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n").unwrap(), Framing::Length(5));
+        assert!(f("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").is_err());
+        assert!(f("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").is_err());
+        assert!(f("HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n").is_err());
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").unwrap(),
+            Framing::Chunked
+        );
+        assert_eq!(f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap(), Framing::UntilClose);
+        assert_eq!(f("HTTP/1.1 200 OK\r\n\r\n").unwrap(), Framing::UntilClose);
+        assert_eq!(f("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n").unwrap(), Framing::Empty);
+    }
+
+    #[test]
+    fn bodies_end_where_their_framing_says() {
+        assert_eq!(body(Framing::Length(11), b"hello worldEXTRA").unwrap(), (b"hello world".to_vec(), true));
+        assert_eq!(body(Framing::Length(11), b"hello").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        let chunked = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        assert_eq!(body(Framing::Chunked, chunked).unwrap(), (b"hello world".to_vec(), true));
+        assert_eq!(body(Framing::UntilClose, b"all of it").unwrap(), (b"all of it".to_vec(), true));
+        assert_eq!(body(Framing::Empty, b"ignored").unwrap(), (Vec::new(), true));
+        for bad in [&b"zz\r\nhello\r\n0\r\n\r\n"[..], b"3\r\nhello\r\n0\r\n\r\n", b"-1\r\n"] {
+            assert_eq!(body(Framing::Chunked, bad).unwrap_err().kind(), io::ErrorKind::InvalidData, "{bad:?}");
+        }
+        assert_eq!(body(Framing::Chunked, b"5\r\nhel").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

@@ -1,0 +1,215 @@
+//! URLs as requests use them: `scheme://[user[:password]@]host[:port][/path][?query][#fragment]`.
+//!
+//! One parser for every place a URL is read (a remote name when it is
+//! added, a proxy URL when it is set, a redirect's `Location`, a request),
+//! so that a URL accepted when it is set cannot fail later for its form.
+//! It is strict where a request line or `Host` header would break: no
+//! spaces, no control or non-ASCII characters (percent-encode them), a
+//! host, a port from 0 to 65535.
+
+/// A parsed absolute URL, borrowing from its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Url<'a> {
+    /// The scheme, lower case.
+    pub scheme: String,
+    /// What stands before `@` in the authority (`user` or `user:password`, still percent-encoded).
+    pub userinfo: Option<&'a str>,
+    /// The host as written, an IPv6 literal with its brackets.
+    pub host: &'a str,
+    /// The port given, if any.
+    pub explicit_port: Option<u16>,
+    /// The request target: the path and query, without the fragment,
+    /// starting with `/` (`/` alone when the URL has neither).
+    pub target: String,
+}
+
+impl<'a> Url<'a> {
+    /// Parses `text`; the error says why it is not a URL a request can carry.
+    pub(crate) fn parse(text: &'a str) -> Result<Url<'a>, String> {
+        if let Some(c) = text.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(match c {
+                ' ' => "it contains a space (write it as %20)".to_string(),
+                c if c.is_ascii() => "it contains a control character".to_string(),
+                c => format!("it contains '{c}', which a URL cannot hold (percent-encode it)"),
+            });
+        }
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| "it has no scheme:// part".to_string())?;
+        let mut chars = scheme.chars();
+        let valid_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if !valid_scheme {
+            return Err(format!("'{scheme}' is not a scheme"));
+        }
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, after) = rest.split_at(authority_end);
+        let (userinfo, host_port) = match authority.rsplit_once('@') {
+            Some((user, host_port)) => (Some(user), host_port),
+            None => (None, authority),
+        };
+        let (host, port) = if host_port.starts_with('[') {
+            let close = host_port
+                .find(']')
+                .ok_or_else(|| "its IPv6 address has no closing ']'".to_string())?;
+            let literal = &host_port[1..close];
+            if literal.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("'{literal}' is not an IPv6 address"));
+            }
+            let port = &host_port[close + 1..];
+            if !port.is_empty() && !port.starts_with(':') {
+                return Err("something follows its IPv6 address".to_string());
+            }
+            (&host_port[..=close], port.strip_prefix(':'))
+        } else {
+            match host_port.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (host_port, None),
+            }
+        };
+        if host.is_empty() {
+            return Err("it has no host".to_string());
+        }
+        let host_chars = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=%[]:".contains(c);
+        if !host.chars().all(host_chars) {
+            return Err(format!("'{host}' is not a host name"));
+        }
+        let explicit_port = match port {
+            None | Some("") => None,
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|_| p.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| format!("the port '{p}' is not a number from 0 to 65535"))?,
+            ),
+        };
+        let target = after.split('#').next().unwrap_or("");
+        let target = match target.starts_with('/') {
+            true => target.to_string(),
+            false => format!("/{target}"),
+        };
+        Ok(Url {
+            scheme: scheme.to_ascii_lowercase(),
+            userinfo,
+            host,
+            explicit_port,
+            target,
+        })
+    }
+
+    /// The port: the one given, or the scheme's default.
+    pub(crate) fn port(&self) -> u16 {
+        self.explicit_port.unwrap_or(match self.scheme.as_str() {
+            "https" => 443,
+            "socks4" | "socks4a" | "socks5" | "socks5h" => 1080,
+            "http" => 80,
+            _ => 0,
+        })
+    }
+
+    /// The host for connecting and for TLS: without an IPv6 literal's brackets.
+    pub(crate) fn bare_host(&self) -> &'a str {
+        self.host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(self.host)
+    }
+
+    /// `host[:port]` as the `Host` header carries it (the port only when given and not the default).
+    pub(crate) fn host_header(&self) -> String {
+        match self.explicit_port {
+            Some(p) if Some(p) != Url::default_port(&self.scheme) => format!("{}:{p}", self.host),
+            _ => self.host.to_string(),
+        }
+    }
+
+    fn default_port(scheme: &str) -> Option<u16> {
+        match scheme {
+            "http" => Some(80),
+            "https" => Some(443),
+            _ => None,
+        }
+    }
+
+    /// `scheme://host:port`, lower case, with the port always given.
+    pub(crate) fn origin(&self) -> String {
+        format!(
+            "{}://{}:{}",
+            self.scheme,
+            self.host.to_ascii_lowercase(),
+            self.port()
+        )
+    }
+}
+
+/// Decodes `%XX` escapes (of user names and passwords in URLs); malformed escapes stay as written.
+pub(crate) fn percent_decode_lossy(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_of_a_url() {
+        let u = Url::parse("HTTP://user:pw@Example.COM:8080/a/b?q=1#frag").unwrap();
+        assert_eq!(u.scheme, "http");
+        assert_eq!(u.userinfo, Some("user:pw"));
+        assert_eq!((u.host, u.port()), ("Example.COM", 8080));
+        assert_eq!(u.target, "/a/b?q=1");
+        assert_eq!(u.host_header(), "Example.COM:8080");
+        assert_eq!(u.origin(), "http://example.com:8080");
+        let u = Url::parse("https://[::1]/").unwrap();
+        assert_eq!((u.bare_host(), u.port(), u.host_header()), ("::1", 443, "[::1]".into()));
+        let u = Url::parse("http://h?x").unwrap();
+        assert_eq!(u.target, "/?x");
+        assert_eq!(Url::parse("http://h:80").unwrap().host_header(), "h");
+        assert_eq!(Url::parse("http://h:/x").unwrap().port(), 80);
+    }
+
+    #[test]
+    fn what_a_request_could_not_carry_is_refused_with_a_reason() {
+        for (bad, why) in [
+            ("http://h/a b", "space"),
+            ("http://h/\u{e4}", "percent-encode"),
+            ("http://h:99999/", "port"),
+            ("http://h:8o/", "port"),
+            ("http://[::1/", "closing"),
+            ("http://[zz]/", "IPv6"),
+            ("http://", "no host"),
+            ("http://u@:1/", "no host"),
+            ("h/x", "scheme"),
+            ("1http://h/", "scheme"),
+            ("http://a\"b/", "host name"),
+        ] {
+            let err = Url::parse(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn escapes_in_credentials_are_decoded() {
+        assert_eq!(percent_decode_lossy("a%40b%3A"), "a@b:");
+        assert_eq!(percent_decode_lossy("50%"), "50%");
+    }
+}
