@@ -691,3 +691,162 @@ fn retries_without_progress_end_in_error_after_the_no_progress_timeout() {
     );
     assert_eq!(job.error().unwrap().code.0, QM_E_WINHTTP_CANNOT_CONNECT);
 }
+
+/// Copies bytes both ways between two sockets until either side ends.
+fn pipe(a: std::net::TcpStream, b: std::net::TcpStream) {
+    let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+    let (mut a, mut b) = (a, b);
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut a, &mut b2);
+        let _ = b2.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut b, &mut a2);
+    let _ = a2.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
+
+/// A proxy on 127.0.0.1 that carries every connection to `server`
+/// whatever name the client asks for, after `handshake` read the client's
+/// request (returning the host it named, which goes into the list).
+fn relay(
+    server: std::net::SocketAddr,
+    handshake: fn(&mut std::net::TcpStream) -> String,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let list = std::sync::Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            client
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let list = std::sync::Arc::clone(&list);
+            std::thread::spawn(move || {
+                let host = handshake(&mut client);
+                list.lock().unwrap().push(host);
+                pipe(client, std::net::TcpStream::connect(server).unwrap());
+            });
+        }
+    });
+    (addr.to_string(), asked)
+}
+
+/// An HTTP proxy's `CONNECT host:port`, answered 200.
+fn connect_handshake(client: &mut std::net::TcpStream) -> String {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        client.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let authority = head.strip_prefix("CONNECT ").unwrap().split(' ').next().unwrap();
+    client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .unwrap();
+    authority.to_string()
+}
+
+/// A SOCKS 5 server's side without authentication: the host (a name or an
+/// address) and port the client asked for.
+fn socks5_handshake(client: &mut std::net::TcpStream) -> String {
+    use std::io::{Read, Write};
+    let mut hello = [0u8; 2];
+    client.read_exact(&mut hello).unwrap();
+    let mut methods = vec![0u8; usize::from(hello[1])];
+    client.read_exact(&mut methods).unwrap();
+    assert_eq!(hello[0], 5);
+    assert!(methods.contains(&0));
+    client.write_all(&[5, 0]).unwrap();
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request).unwrap();
+    assert_eq!(&request[..3], &[5, 1, 0]);
+    let host = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            client.read_exact(&mut ip).unwrap();
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        4 => {
+            let mut ip = [0u8; 16];
+            client.read_exact(&mut ip).unwrap();
+            format!("[{}]", std::net::Ipv6Addr::from(ip))
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            client.read_exact(&mut len).unwrap();
+            let mut name = vec![0u8; usize::from(len[0])];
+            client.read_exact(&mut name).unwrap();
+            String::from_utf8(name).unwrap()
+        }
+        other => panic!("address type {other}"),
+    };
+    let mut port = [0u8; 2];
+    client.read_exact(&mut port).unwrap();
+    client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
+    format!("{host}:{}", u16::from_be_bytes(port))
+}
+
+/// Transfers `url` through `proxy` with `ca` trusted (if any) and checks the bytes.
+fn fetch_via(manager: &Manager, url: &str, proxy: &str, ca: Option<&TestCa>, dst: &Path, data: &[u8]) {
+    let job = manager.create_job("via").unwrap();
+    job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
+        .unwrap();
+    job.set_proxy(Some(proxy)).unwrap();
+    if let Some(ca) = ca {
+        job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    }
+    job.set_no_progress_timeout(0).unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, Duration::from_secs(30)),
+        JobState::Transferred,
+        "{proxy}: {:?}",
+        job.error()
+    );
+    job.complete().unwrap();
+    assert!(std::fs::read(dst).unwrap() == data, "{proxy}");
+}
+
+#[test]
+fn https_goes_through_a_connect_tunnel_and_socks_proxies_carry_requests() {
+    let dir = support::scratch("http-tunnels");
+    let ca = TestCa::generate(&dir);
+    let tls = TestServer::start_tls(&ca, false);
+    let plain = TestServer::start();
+    let data = patterned(300_000, 14);
+    tls.add("/secure", Resource::new(data.clone()));
+    plain.add("/plain", Resource::new(data.clone()));
+    let manager = Manager::open(None).unwrap();
+
+    // https:// through an HTTP proxy: a CONNECT tunnel to the URL's host,
+    // TLS end to end (the certificate is checked for localhost).
+    let (proxy, asked) = relay(tls.addr(), connect_handshake);
+    let url = tls.url("/secure");
+    fetch_via(&manager, &url, &format!("http://{proxy}"), Some(&ca), &dir.join("tunnel"), &data);
+    let port = tls.addr().port();
+    assert_eq!(asked.lock().unwrap().as_slice(), [format!("localhost:{port}")]);
+
+    // socks5h: the proxy resolves the name (which only it can: .invalid).
+    let (proxy, asked) = relay(plain.addr(), socks5_handshake);
+    let url = format!("http://updates.invalid:{}/plain", plain.addr().port());
+    fetch_via(&manager, &url, &format!("socks5h://{proxy}"), None, &dir.join("socks5h"), &data);
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [format!("updates.invalid:{}", plain.addr().port())]
+    );
+    // socks5: qmgr resolves the name and sends the address.
+    let (proxy, asked) = relay(plain.addr(), socks5_handshake);
+    let url = format!("http://localhost:{}/plain", plain.addr().port());
+    fetch_via(&manager, &url, &format!("socks5://{proxy}"), None, &dir.join("socks5"), &data);
+    let seen = asked.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].starts_with("127.0.0.1:") || seen[0].starts_with("[::1]:"),
+        "{seen:?}"
+    );
+    assert_eq!(plain.requests("/plain").len(), 2);
+}

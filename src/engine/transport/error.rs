@@ -165,7 +165,13 @@ pub(crate) enum RequestFailure {
 
 impl RequestFailure {
     /// The failure an I/O error while sending a request or reading its answer's head means.
+    /// (A TLS alert after the handshake, e.g. a server that wants a client
+    /// certificate under TLS 1.3, arrives with the answer: still a TLS failure.)
     pub(crate) fn of_io(err: &std::io::Error) -> RequestFailure {
+        #[cfg(feature = "tls")]
+        if err.get_ref().is_some_and(|e| e.is::<rustls::Error>()) {
+            return RequestFailure::Tls;
+        }
         match err.kind() {
             ErrorKind::InvalidData => RequestFailure::Protocol,
             ErrorKind::TimedOut | ErrorKind::WouldBlock => RequestFailure::TimedOut,
