@@ -743,7 +743,12 @@ fn connect_handshake(client: &mut std::net::TcpStream) -> String {
         head.push(byte[0]);
     }
     let head = String::from_utf8(head).unwrap();
-    let authority = head.strip_prefix("CONNECT ").unwrap().split(' ').next().unwrap();
+    let authority = head
+        .strip_prefix("CONNECT ")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     client
         .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
         .unwrap();
@@ -791,7 +796,14 @@ fn socks5_handshake(client: &mut std::net::TcpStream) -> String {
 }
 
 /// Transfers `url` through `proxy` with `ca` trusted (if any) and checks the bytes.
-fn fetch_via(manager: &Manager, url: &str, proxy: &str, ca: Option<&TestCa>, dst: &Path, data: &[u8]) {
+fn fetch_via(
+    manager: &Manager,
+    url: &str,
+    proxy: &str,
+    ca: Option<&TestCa>,
+    dst: &Path,
+    data: &[u8],
+) {
     let job = manager.create_job("via").unwrap();
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
         .unwrap();
@@ -826,14 +838,31 @@ fn https_goes_through_a_connect_tunnel_and_socks_proxies_carry_requests() {
     // TLS end to end (the certificate is checked for localhost).
     let (proxy, asked) = relay(tls.addr(), connect_handshake);
     let url = tls.url("/secure");
-    fetch_via(&manager, &url, &format!("http://{proxy}"), Some(&ca), &dir.join("tunnel"), &data);
+    fetch_via(
+        &manager,
+        &url,
+        &format!("http://{proxy}"),
+        Some(&ca),
+        &dir.join("tunnel"),
+        &data,
+    );
     let port = tls.addr().port();
-    assert_eq!(asked.lock().unwrap().as_slice(), [format!("localhost:{port}")]);
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [format!("localhost:{port}")]
+    );
 
     // socks5h: the proxy resolves the name (which only it can: .invalid).
     let (proxy, asked) = relay(plain.addr(), socks5_handshake);
     let url = format!("http://updates.invalid:{}/plain", plain.addr().port());
-    fetch_via(&manager, &url, &format!("socks5h://{proxy}"), None, &dir.join("socks5h"), &data);
+    fetch_via(
+        &manager,
+        &url,
+        &format!("socks5h://{proxy}"),
+        None,
+        &dir.join("socks5h"),
+        &data,
+    );
     assert_eq!(
         asked.lock().unwrap().as_slice(),
         [format!("updates.invalid:{}", plain.addr().port())]
@@ -841,7 +870,14 @@ fn https_goes_through_a_connect_tunnel_and_socks_proxies_carry_requests() {
     // socks5: qmgr resolves the name and sends the address.
     let (proxy, asked) = relay(plain.addr(), socks5_handshake);
     let url = format!("http://localhost:{}/plain", plain.addr().port());
-    fetch_via(&manager, &url, &format!("socks5://{proxy}"), None, &dir.join("socks5"), &data);
+    fetch_via(
+        &manager,
+        &url,
+        &format!("socks5://{proxy}"),
+        None,
+        &dir.join("socks5"),
+        &data,
+    );
     let seen = asked.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert!(

@@ -200,9 +200,9 @@ pub(crate) fn request_error(
         F::ProxyRefused => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         F::BadProxy => (QM_BG_E_INVALID_PROXY_INFO, false),
         F::Protocol => (QM_BG_E_INVALID_SERVER_RESPONSE, true),
-        F::Io(K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable) => {
-            (QM_E_WINHTTP_CANNOT_CONNECT, true)
-        }
+        F::Io(
+            K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable,
+        ) => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         F::Io(_) | F::Stopped => (QM_E_WINHTTP_CONNECTION_ERROR, true),
     };
     TransferError {

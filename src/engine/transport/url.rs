@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(u.host_header(), "Example.COM:8080");
         assert_eq!(u.origin(), "http://example.com:8080");
         let u = Url::parse("https://[::1]/").unwrap();
-        assert_eq!((u.bare_host(), u.port(), u.host_header()), ("::1", 443, "[::1]".into()));
+        assert_eq!(
+            (u.bare_host(), u.port(), u.host_header()),
+            ("::1", 443, "[::1]".into())
+        );
         let u = Url::parse("http://h?x").unwrap();
         assert_eq!(u.target, "/?x");
         assert_eq!(Url::parse("http://h:80").unwrap().host_header(), "h");

@@ -102,7 +102,11 @@ struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.sockets.inner.lock().open.retain(|(id, _)| *id != self.id);
+        self.sockets
+            .inner
+            .lock()
+            .open
+            .retain(|(id, _)| *id != self.id);
     }
 }
 
@@ -117,8 +121,15 @@ impl Sockets {
     }
 
     fn register(self: &std::sync::Arc<Self>, socket: &TcpStream) -> Result<Registered, Failed> {
-        let stopped = || (RequestFailure::Stopped, "the transfer was stopped".to_string());
-        let handle = socket.try_clone().map_err(|e| (RequestFailure::Io(e.kind()), e.to_string()))?;
+        let stopped = || {
+            (
+                RequestFailure::Stopped,
+                "the transfer was stopped".to_string(),
+            )
+        };
+        let handle = socket
+            .try_clone()
+            .map_err(|e| (RequestFailure::Io(e.kind()), e.to_string()))?;
         let mut list = self.inner.lock();
         if list.closed {
             let _ = socket.shutdown(Shutdown::Both);
@@ -196,7 +207,10 @@ impl Connector {
         let proxy = match route {
             Route::Direct => None,
             Route::Proxy(url) => Some(Url::parse(url).map_err(|why| {
-                (RequestFailure::BadProxy, format!("the proxy URL '{url}' cannot be used: {why}"))
+                (
+                    RequestFailure::BadProxy,
+                    format!("the proxy URL '{url}' cannot be used: {why}"),
+                )
             })?),
         };
         let first_hop = proxy.as_ref().unwrap_or(target);
@@ -263,7 +277,9 @@ impl Connector {
                 }
                 Err(e) => {
                     let kind = match e.kind() {
-                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => RequestFailure::TimedOut,
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                            RequestFailure::TimedOut
+                        }
                         _ => RequestFailure::CannotConnect,
                     };
                     last = (kind, format!("connecting to {addr} failed: {e}"));
@@ -277,12 +293,19 @@ impl Connector {
     #[cfg(feature = "tls")]
     fn tls(&self, stream: Stream, server: &Url) -> Result<Stream, Failed> {
         let name = rustls::pki_types::ServerName::try_from(server.bare_host().to_string())
-            .map_err(|e| (RequestFailure::Tls, format!("'{}' is not a TLS server name: {e}", server.host)))?;
+            .map_err(|e| {
+                (
+                    RequestFailure::Tls,
+                    format!("'{}' is not a TLS server name: {e}", server.host),
+                )
+            })?;
         let conn = rustls::ClientConnection::new(Arc::clone(&self.tls), name)
             .map_err(|e| (RequestFailure::Tls, format!("TLS could not start: {e}")))?;
         let mut tls = rustls::StreamOwned::new(conn, stream);
         while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).map_err(|e| tls_failure(&e, server))?;
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| tls_failure(&e, server))?;
         }
         Ok(Stream::Tls(Box::new(tls)))
     }
@@ -291,7 +314,10 @@ impl Connector {
     fn tls(&self, _stream: Stream, server: &Url) -> Result<Stream, Failed> {
         Err((
             RequestFailure::NoTls,
-            format!("'{}' needs TLS, and this qmgr was built without the `tls` feature", server.host),
+            format!(
+                "'{}' needs TLS, and this qmgr was built without the `tls` feature",
+                server.host
+            ),
         ))
     }
 }
@@ -301,7 +327,9 @@ impl Connector {
 /// connection error that cut it short.
 #[cfg(feature = "tls")]
 fn tls_failure(err: &io::Error, server: &Url) -> Failed {
-    let tls_error = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    let tls_error = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
     match tls_error {
         Some(e) => (
             RequestFailure::Tls,
@@ -318,13 +346,25 @@ fn tls_failure(err: &io::Error, server: &Url) -> Failed {
 fn basic_credentials(userinfo: &str) -> String {
     use base64::Engine as _;
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let pair = format!("{}:{}", percent_decode_lossy(user), percent_decode_lossy(password));
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    let pair = format!(
+        "{}:{}",
+        percent_decode_lossy(user),
+        percent_decode_lossy(password)
+    );
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 /// Asks an HTTP proxy for a tunnel to `target` (`CONNECT host:port`).
 fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result<Stream, Failed> {
-    let io_failed = |e: io::Error| (RequestFailure::Io(e.kind()), format!("the proxy tunnel failed: {e}"));
+    let io_failed = |e: io::Error| {
+        (
+            RequestFailure::Io(e.kind()),
+            format!("the proxy tunnel failed: {e}"),
+        )
+    };
     let authority = format!("{}:{}", target.host, target.port());
     let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     if let Some(c) = credentials {
@@ -339,7 +379,10 @@ fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result
     if !(200..=299).contains(&answer.status) {
         return Err((
             RequestFailure::ProxyRefused,
-            format!("the proxy refused the tunnel to {authority}: {} {}", answer.status, answer.reason),
+            format!(
+                "the proxy refused the tunnel to {authority}: {} {}",
+                answer.status, answer.reason
+            ),
         ));
     }
     Ok(reader.into_inner())
@@ -348,8 +391,18 @@ fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result
 /// The SOCKS handshake for a connection to `target` through `proxy`
 /// (socks4 and socks5 resolve the name here; socks4a and socks5h let the proxy do it).
 fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result<(), Failed> {
-    let refused = |why: String| (RequestFailure::ProxyRefused, format!("the SOCKS proxy {}: {why}", proxy.host));
-    let io_failed = |e: io::Error| (RequestFailure::Io(e.kind()), format!("the SOCKS handshake failed: {e}"));
+    let refused = |why: String| {
+        (
+            RequestFailure::ProxyRefused,
+            format!("the SOCKS proxy {}: {why}", proxy.host),
+        )
+    };
+    let io_failed = |e: io::Error| {
+        (
+            RequestFailure::Io(e.kind()),
+            format!("the SOCKS handshake failed: {e}"),
+        )
+    };
     let host = target.bare_host();
     let port = target.port().to_be_bytes();
     let local = || -> Result<std::net::IpAddr, Failed> {
@@ -358,7 +411,12 @@ fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result
             .ok()
             .and_then(|mut a| a.next())
             .map(|a| a.ip())
-            .ok_or_else(|| (RequestFailure::NameNotResolved, format!("the name '{host}' could not be resolved")))
+            .ok_or_else(|| {
+                (
+                    RequestFailure::NameNotResolved,
+                    format!("the name '{host}' could not be resolved"),
+                )
+            })
     };
     let user = proxy.userinfo.map(|u| {
         let (user, password) = u.split_once(':').unwrap_or((u, ""));
@@ -369,7 +427,11 @@ fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result
             let mut request = vec![4, 1, port[0], port[1]];
             let ip = match (scheme, local()) {
                 (_, Ok(std::net::IpAddr::V4(ip))) if scheme == "socks4" => ip.octets(),
-                ("socks4", Ok(_)) => return Err(refused(format!("SOCKS 4 cannot reach the IPv6 address of '{host}'"))),
+                ("socks4", Ok(_)) => {
+                    return Err(refused(format!(
+                        "SOCKS 4 cannot reach the IPv6 address of '{host}'"
+                    )))
+                }
                 ("socks4", Err(e)) => return Err(e),
                 _ => [0, 0, 0, 1],
             };
@@ -384,7 +446,10 @@ fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result
             let mut answer = [0u8; 8];
             stream.read_exact(&mut answer).map_err(io_failed)?;
             if answer[1] != 0x5a {
-                return Err(refused(format!("refused the connection (code {})", answer[1])));
+                return Err(refused(format!(
+                    "refused the connection (code {})",
+                    answer[1]
+                )));
             }
         }
         _ => {
@@ -408,7 +473,11 @@ fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result
                         return Err(refused("refused the user name and password".into()));
                     }
                 }
-                _ => return Err(refused("accepts none of the ways to log in qmgr offers".into())),
+                _ => {
+                    return Err(refused(
+                        "accepts none of the ways to log in qmgr offers".into(),
+                    ))
+                }
             }
             let mut request = vec![5, 1, 0];
             match (scheme, local()) {
@@ -433,7 +502,10 @@ fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result
             let mut answer = [0u8; 4];
             stream.read_exact(&mut answer).map_err(io_failed)?;
             if answer[1] != 0 {
-                return Err(refused(format!("refused the connection (code {})", answer[1])));
+                return Err(refused(format!(
+                    "refused the connection (code {})",
+                    answer[1]
+                )));
             }
             let address_len = match answer[3] {
                 1 => 4,
@@ -473,16 +545,24 @@ pub(crate) fn route_from_environment(target: &Url) -> Route {
     };
     let host = target.bare_host().to_ascii_lowercase();
     let exempt = var(&["no_proxy", "NO_PROXY"]).is_some_and(|list| {
-        list.split(',').map(|e| e.trim().to_ascii_lowercase()).any(|entry| {
-            let domain = entry.trim_start_matches("*.").trim_start_matches('.');
-            entry == "*" || (!domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}"))))
-        })
+        list.split(',')
+            .map(|e| e.trim().to_ascii_lowercase())
+            .any(|entry| {
+                let domain = entry.trim_start_matches("*.").trim_start_matches('.');
+                entry == "*"
+                    || (!domain.is_empty()
+                        && (host == domain || host.ends_with(&format!(".{domain}"))))
+            })
     });
     if exempt {
         return Route::Direct;
     }
     // A proxy given without a scheme is an HTTP proxy, as curl takes it.
-    Route::Proxy(if proxy.contains("://") { proxy } else { format!("http://{proxy}") })
+    Route::Proxy(if proxy.contains("://") {
+        proxy
+    } else {
+        format!("http://{proxy}")
+    })
 }
 
 /// Reads a response head from `conn`, skipping interim (1xx) answers.
@@ -534,7 +614,15 @@ mod tests {
         // The proxy variables are read by this test only (no other unit test reads them).
         static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let names = ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
+        let names = [
+            "http_proxy",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ];
         let saved: Vec<_> = names.iter().map(|n| (n, std::env::var(n).ok())).collect();
         for n in names {
             std::env::remove_var(n);
@@ -560,12 +648,18 @@ mod tests {
             assert_eq!(route("http://h/x"), p("http://p:3128"));
             assert_eq!(route("https://h/x"), Route::Direct);
         });
-        with_env(&[("HTTPS_PROXY", "p:8080"), ("all_proxy", "socks5h://s")], || {
-            assert_eq!(route("https://h/x"), p("http://p:8080"));
-            assert_eq!(route("http://h/x"), p("socks5h://s"));
-        });
         with_env(
-            &[("all_proxy", "http://p"), ("no_proxy", "localhost, .example.com,other.org")],
+            &[("HTTPS_PROXY", "p:8080"), ("all_proxy", "socks5h://s")],
+            || {
+                assert_eq!(route("https://h/x"), p("http://p:8080"));
+                assert_eq!(route("http://h/x"), p("socks5h://s"));
+            },
+        );
+        with_env(
+            &[
+                ("all_proxy", "http://p"),
+                ("no_proxy", "localhost, .example.com,other.org"),
+            ],
             || {
                 assert_eq!(route("http://a.example.com/x"), Route::Direct);
                 assert_eq!(route("http://example.com/x"), Route::Direct);
@@ -589,17 +683,23 @@ mod tests {
             stall_timeout: Duration::from_secs(5),
             #[cfg(feature = "tls")]
             tls: Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                    .with_safe_default_protocol_versions()
-                    .unwrap()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
             ),
             sockets: std::sync::Arc::clone(&sockets),
         };
         let pool = Pool::new(2, 3);
         let conns: Vec<Conn> = (0..3)
-            .map(|_| connector.connect(&target, &Route::Direct, "a".into()).unwrap())
+            .map(|_| {
+                connector
+                    .connect(&target, &Route::Direct, "a".into())
+                    .unwrap()
+            })
             .collect();
         let ids: Vec<u64> = conns.iter().map(Conn::socket_id).collect();
         for c in conns {
@@ -609,14 +709,24 @@ mod tests {
         assert_eq!(pool.take("a").unwrap().socket_id(), ids[2]);
         assert_eq!(pool.take("a").unwrap().socket_id(), ids[1]);
         assert!(pool.take("a").is_none());
-        assert_eq!(sockets.inner.lock().open.len(), 0, "dropped connections leave the list");
-        let mut conn = connector.connect(&target, &Route::Direct, "a".into()).unwrap();
+        assert_eq!(
+            sockets.inner.lock().open.len(),
+            0,
+            "dropped connections leave the list"
+        );
+        let mut conn = connector
+            .connect(&target, &Route::Direct, "a".into())
+            .unwrap();
         let accepted: Vec<_> = (0..4).map(|_| listener.accept().unwrap()).collect();
         assert!(!is_stale(&conn));
         sockets.shut_down();
         let mut buf = [0u8; 1];
         // Without the shutdown this read would wait for the stall timeout.
-        assert_eq!(conn.io.read(&mut buf).unwrap(), 0, "a shut-down socket reads its end");
+        assert_eq!(
+            conn.io.read(&mut buf).unwrap(),
+            0,
+            "a shut-down socket reads its end"
+        );
         drop(accepted);
         let refused = connector.connect(&target, &Route::Direct, "a".into());
         assert!(matches!(refused, Err((RequestFailure::Stopped, _))));

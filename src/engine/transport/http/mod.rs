@@ -426,7 +426,10 @@ impl Client {
             error::request_error(failure, &what, url, offset)
         };
         let target = Url::parse(url).map_err(|why| {
-            failed((RequestFailure::Protocol, format!("'{url}' is not a URL: {why}")))
+            failed((
+                RequestFailure::Protocol,
+                format!("'{url}' is not a URL: {why}"),
+            ))
         })?;
         let route = match &self.options.proxy {
             ProxySetting::FromEnvironment => connect::route_from_environment(&target),
@@ -444,7 +447,10 @@ impl Client {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
                 Some(conn) => conn,
-                None => self.connector.connect(&target, &route, key.clone()).map_err(failed)?,
+                None => self
+                    .connector
+                    .connect(&target, &route, key.clone())
+                    .map_err(failed)?,
             };
             let head_text = self.request_head(&target, &conn, range, trusted);
             let sent = std::io::Write::write_all(conn.io.get_mut(), head_text.as_bytes())
@@ -452,14 +458,21 @@ impl Client {
                 .and_then(|_| connect::read_final_head(&mut conn));
             let head = match sent {
                 Ok(head) => head,
-                Err(e) if reused && e.kind() != std::io::ErrorKind::InvalidData && !is_timeout(&e) => continue,
+                Err(e)
+                    if reused && e.kind() != std::io::ErrorKind::InvalidData && !is_timeout(&e) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(failed((RequestFailure::of_io(&e), e.to_string()))),
             };
             let framing = Framing::of(&head)
                 .map_err(|e| failed((RequestFailure::Protocol, e.to_string())))?;
             let reusable = head.http11
                 && !head.headers.has_token("connection", "close")
-                && matches!(framing, Framing::Empty | Framing::Length(_) | Framing::Chunked);
+                && matches!(
+                    framing,
+                    Framing::Empty | Framing::Length(_) | Framing::Chunked
+                );
             let length = match framing {
                 Framing::Length(n) => Some(n),
                 Framing::Empty => Some(0),
@@ -488,15 +501,28 @@ impl Client {
     }
 
     /// The request head of a GET of `target` over `conn`.
-    fn request_head(&self, target: &Url, conn: &Conn, range: Option<Range<'_>>, trusted: bool) -> String {
+    fn request_head(
+        &self,
+        target: &Url,
+        conn: &Conn,
+        range: Option<Range<'_>>,
+        trusted: bool,
+    ) -> String {
         let mut fields: Vec<(&str, String)> = Vec::new();
-        let custom = self.options.custom_headers.as_ref().map_or(&[][..], |(_, list)| list);
+        let custom = self
+            .options
+            .custom_headers
+            .as_ref()
+            .map_or(&[][..], |(_, list)| list);
         let has = |name: &str| custom.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if !has("host") {
             fields.push(("Host", target.host_header()));
         }
         if !has("user-agent") {
-            fields.push(("User-Agent", concat!("qmgr/", env!("CARGO_PKG_VERSION")).to_string()));
+            fields.push((
+                "User-Agent",
+                concat!("qmgr/", env!("CARGO_PKG_VERSION")).to_string(),
+            ));
         }
         if !has("accept") {
             fields.push(("Accept", "*/*".to_string()));
@@ -512,7 +538,9 @@ impl Client {
             let (user, password) = u.split_once(':').unwrap_or((u, ""));
             (percent_decode_lossy(user), percent_decode_lossy(password))
         });
-        if let (Some((user, password)), true) = (self.options.credentials.clone().or(userinfo), trusted) {
+        if let (Some((user, password)), true) =
+            (self.options.credentials.clone().or(userinfo), trusted)
+        {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             fields.push(("Authorization", format!("Basic {token}")));
@@ -529,7 +557,12 @@ impl Client {
                 if let Some(c) = credentials {
                     fields.push(("Proxy-Authorization", c.clone()));
                 }
-                format!("{}://{}{}", target.scheme, target.host_header(), target.target)
+                format!(
+                    "{}://{}{}",
+                    target.scheme,
+                    target.host_header(),
+                    target.target
+                )
             }
             None => target.target.clone(),
         };
@@ -544,7 +577,10 @@ impl Client {
 
 /// True for a socket's read or write timeout.
 fn is_timeout(err: &std::io::Error) -> bool {
-    matches!(err.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 /// A response: its head, the length its framing announces, its body.
@@ -842,7 +878,10 @@ mod tests {
             d(Some(1200), 206, &cr("bytes 100-999/1000")),
             RangeDecision::PastEnd
         );
-        assert_eq!(d(Some(200), 416, &Headers::default()), RangeDecision::PastEnd);
+        assert_eq!(
+            d(Some(200), 416, &Headers::default()),
+            RangeDecision::PastEnd
+        );
         // A 200: another version (If-Range failed), or no ranges at all.
         let other = headers(&[("etag", "\"v2\"")]);
         assert_eq!(d(Some(200), 200, &other), RangeDecision::OtherVersion);

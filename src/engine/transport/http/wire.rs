@@ -29,7 +29,10 @@ impl Headers {
 
     /// The first value of `name` (lower case).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name` (lower case), in order.
@@ -49,7 +52,10 @@ impl Headers {
 
     /// The fields as text: one `name: value\r\n` line each, in order.
     pub(crate) fn text(&self) -> String {
-        self.0.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect()
+        self.0
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect()
     }
 }
 
@@ -118,7 +124,11 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
     let http11 = match version {
         "HTTP/1.1" => true,
         "HTTP/1.0" => false,
-        _ => return Err(invalid(format!("'{status_line}' is not an HTTP/1.x status line"))),
+        _ => {
+            return Err(invalid(format!(
+                "'{status_line}' is not an HTTP/1.x status line"
+            )))
+        }
     };
     let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
     let status = code
@@ -135,10 +145,14 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
         }
         fields += 1;
         if fields > MAX_FIELDS {
-            return Err(invalid(format!("the response has more than {MAX_FIELDS} header fields")));
+            return Err(invalid(format!(
+                "the response has more than {MAX_FIELDS} header fields"
+            )));
         }
         if line.starts_with([' ', '\t']) {
-            return Err(invalid("the response folds a header line (obsolete line folding)"));
+            return Err(invalid(
+                "the response folds a header line (obsolete line folding)",
+            ));
         }
         let (name, value) = line
             .split_once(':')
@@ -148,7 +162,10 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
             return Err(invalid(format!("'{name}' is not a header field name")));
         }
         let value = value.trim_matches([' ', '\t']);
-        if value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+        if value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
             headers.push(name, value);
         }
     }
@@ -196,7 +213,11 @@ impl Framing {
             });
         }
         let mut length = None;
-        for value in head.headers.get_all("content-length").flat_map(|v| v.split(',')) {
+        for value in head
+            .headers
+            .get_all("content-length")
+            .flat_map(|v| v.split(','))
+        {
             let value = value.trim();
             let n = value
                 .parse::<u64>()
@@ -204,7 +225,9 @@ impl Framing {
                 .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
                 .ok_or_else(|| invalid(format!("'{value}' is not a Content-Length")))?;
             if length.is_some_and(|l| l != n) {
-                return Err(invalid("the response has conflicting Content-Length fields"));
+                return Err(invalid(
+                    "the response has conflicting Content-Length fields",
+                ));
             }
             length = Some(n);
         }
@@ -347,14 +370,23 @@ mod tests {
 
     #[test]
     fn a_head_is_parsed_with_lower_case_names_in_order() {
-        let h = head("HTTP/1.1 206 Partial Content\r\nETag: \"v1\"\r\nX-A: 1\r\nx-a:  2 \r\n\r\nbody").unwrap();
-        assert_eq!((h.status, h.reason.as_str(), h.http11), (206, "Partial Content", true));
+        let h =
+            head("HTTP/1.1 206 Partial Content\r\nETag: \"v1\"\r\nX-A: 1\r\nx-a:  2 \r\n\r\nbody")
+                .unwrap();
+        assert_eq!(
+            (h.status, h.reason.as_str(), h.http11),
+            (206, "Partial Content", true)
+        );
         assert_eq!(h.headers.get("etag"), Some("\"v1\""));
         assert_eq!(h.headers.get_all("x-a").collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(h.headers.text(), "etag: \"v1\"\r\nx-a: 1\r\nx-a: 2\r\n");
         let h = head("HTTP/1.0 200\nA: b\n\n").unwrap();
         assert_eq!((h.status, h.reason.as_str(), h.http11), (200, "", false));
-        assert!(head("HTTP/1.1 200 OK\r\nbad: caf\u{e9}\r\n\r\n").unwrap().headers.get("bad").is_none());
+        assert!(head("HTTP/1.1 200 OK\r\nbad: caf\u{e9}\r\n\r\n")
+            .unwrap()
+            .headers
+            .get("bad")
+            .is_none());
     }
 
     #[test]
@@ -368,44 +400,93 @@ mod tests {
             "HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n",
             "HTTP/1.1 200 OK\r\nbad name: x\r\n\r\n",
         ] {
-            assert_eq!(head(bad).unwrap_err().kind(), io::ErrorKind::InvalidData, "{bad:?}");
+            assert_eq!(
+                head(bad).unwrap_err().kind(),
+                io::ErrorKind::InvalidData,
+                "{bad:?}"
+            );
         }
         let huge = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
         assert_eq!(head(&huge).unwrap_err().kind(), io::ErrorKind::InvalidData);
-        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "A: b\r\n".repeat(MAX_FIELDS + 1));
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}\r\n",
+            "A: b\r\n".repeat(MAX_FIELDS + 1)
+        );
         assert_eq!(head(&many).unwrap_err().kind(), io::ErrorKind::InvalidData);
         assert_eq!(head("").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(head("HTTP/1.1 200 OK\r\nA: b").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nA: b").unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
     }
 
     #[test]
     fn framing_follows_rfc_9112() {
         let f = |text: &str| Framing::of(&head(text).unwrap());
-        assert_eq!(f("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n").unwrap(), Framing::Length(12));
-        assert_eq!(f("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n").unwrap(), Framing::Length(5));
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n").unwrap(),
+            Framing::Length(12)
+        );
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n").unwrap(),
+            Framing::Length(5)
+        );
         assert!(f("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").is_err());
         assert!(f("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").is_err());
         assert!(f("HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n").is_err());
         assert_eq!(
-            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").unwrap(),
+            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+                .unwrap(),
             Framing::Chunked
         );
-        assert_eq!(f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap(), Framing::UntilClose);
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap(),
+            Framing::UntilClose
+        );
         assert_eq!(f("HTTP/1.1 200 OK\r\n\r\n").unwrap(), Framing::UntilClose);
-        assert_eq!(f("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n").unwrap(), Framing::Empty);
+        assert_eq!(
+            f("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n").unwrap(),
+            Framing::Empty
+        );
     }
 
     #[test]
     fn bodies_end_where_their_framing_says() {
-        assert_eq!(body(Framing::Length(11), b"hello worldEXTRA").unwrap(), (b"hello world".to_vec(), true));
-        assert_eq!(body(Framing::Length(11), b"hello").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            body(Framing::Length(11), b"hello worldEXTRA").unwrap(),
+            (b"hello world".to_vec(), true)
+        );
+        assert_eq!(
+            body(Framing::Length(11), b"hello").unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
         let chunked = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
-        assert_eq!(body(Framing::Chunked, chunked).unwrap(), (b"hello world".to_vec(), true));
-        assert_eq!(body(Framing::UntilClose, b"all of it").unwrap(), (b"all of it".to_vec(), true));
-        assert_eq!(body(Framing::Empty, b"ignored").unwrap(), (Vec::new(), true));
-        for bad in [&b"zz\r\nhello\r\n0\r\n\r\n"[..], b"3\r\nhello\r\n0\r\n\r\n", b"-1\r\n"] {
-            assert_eq!(body(Framing::Chunked, bad).unwrap_err().kind(), io::ErrorKind::InvalidData, "{bad:?}");
+        assert_eq!(
+            body(Framing::Chunked, chunked).unwrap(),
+            (b"hello world".to_vec(), true)
+        );
+        assert_eq!(
+            body(Framing::UntilClose, b"all of it").unwrap(),
+            (b"all of it".to_vec(), true)
+        );
+        assert_eq!(
+            body(Framing::Empty, b"ignored").unwrap(),
+            (Vec::new(), true)
+        );
+        for bad in [
+            &b"zz\r\nhello\r\n0\r\n\r\n"[..],
+            b"3\r\nhello\r\n0\r\n\r\n",
+            b"-1\r\n",
+        ] {
+            assert_eq!(
+                body(Framing::Chunked, bad).unwrap_err().kind(),
+                io::ErrorKind::InvalidData,
+                "{bad:?}"
+            );
         }
-        assert_eq!(body(Framing::Chunked, b"5\r\nhel").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            body(Framing::Chunked, b"5\r\nhel").unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
     }
 }
