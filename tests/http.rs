@@ -886,3 +886,39 @@ fn https_goes_through_a_connect_tunnel_and_socks_proxies_carry_requests() {
     );
     assert_eq!(plain.requests("/plain").len(), 2);
 }
+
+#[test]
+fn a_proxy_that_wants_other_credentials_is_a_fatal_407() {
+    use std::io::{Read, Write};
+    let dir = support::scratch("http-proxy-407");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for client in listener.incoming().take(1) {
+            let mut client = client.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && client.read_exact(&mut byte).is_ok() {
+                head.push(byte[0]);
+            }
+            assert!(head.starts_with(b"CONNECT updates.invalid:443 HTTP/1.1\r\n"));
+            let _ = client.write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+    });
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("407").unwrap();
+    job.add_files(&[FileSpec::new(
+        "https://updates.invalid/x",
+        dir.join("x").to_str().unwrap(),
+    )])
+    .unwrap();
+    job.set_proxy(Some(&proxy)).unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
+    let err = job.error().unwrap();
+    assert_eq!(err.code, qmgr::HResult::from_http_status(407));
+    assert!(err.description.contains("407"), "{}", err.description);
+    job.cancel().unwrap();
+}

@@ -1263,7 +1263,13 @@ impl JobModel {
             let delay = Duration::from_secs(u64::from(self.retry_delay))
                 .max(err.retry_after.unwrap_or_default())
                 .max(Duration::from_secs(1));
-            self.retry_at = Some(clock.now + delay);
+            // A delay too far for the clock (a hostile Retry-After) waits the longest it can.
+            self.retry_at = Some(
+                clock
+                    .now
+                    .checked_add(delay)
+                    .unwrap_or_else(|| clock.now + Duration::from_secs(u64::from(u32::MAX))),
+            );
             self.set_state(JobState::TransientError, clock, fx);
             fx.wake_scheduler = true;
         } else {

@@ -155,6 +155,10 @@ pub(crate) enum RequestFailure {
     ProxyRefused,
     /// The proxy URL cannot be used.
     BadProxy,
+    /// The proxy refused the credentials (a 407 to `CONNECT`, a SOCKS 5 login refused).
+    ProxyAuth,
+    /// The URL cannot be requested.
+    BadUrl,
     /// The answer broke HTTP/1.1 (a bad status line, header or framing).
     Protocol,
     /// The connection failed otherwise (of this kind).
@@ -199,6 +203,8 @@ pub(crate) fn request_error(
         // The proxy refused or failed the tunnel: like an unreachable server.
         F::ProxyRefused => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         F::BadProxy => (QM_BG_E_INVALID_PROXY_INFO, false),
+        F::ProxyAuth => (HResult::from_http_status(407).0, false),
+        F::BadUrl => (QM_BG_E_PROTOCOL_NOT_AVAILABLE, false),
         F::Protocol => (QM_BG_E_INVALID_SERVER_RESPONSE, true),
         F::Io(
             K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable,

@@ -70,8 +70,9 @@ impl<'a> Url<'a> {
         if host.is_empty() {
             return Err("it has no host".to_string());
         }
-        let host_chars = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=%[]:".contains(c);
-        if !host.chars().all(host_chars) {
+        // A name as DNS and the Host header take it (an IPv6 literal was checked above).
+        let host_chars = |c: char| c.is_ascii_alphanumeric() || "-._".contains(c);
+        if !host.starts_with('[') && !host.chars().all(host_chars) {
             return Err(format!("'{host}' is not a host name"));
         }
         let explicit_port = match port {
@@ -150,6 +151,7 @@ pub(crate) fn percent_decode_lossy(s: &str) -> String {
     while i < bytes.len() {
         let hex = bytes
             .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
@@ -204,6 +206,8 @@ mod tests {
             ("h/x", "scheme"),
             ("1http://h/", "scheme"),
             ("http://a\"b/", "host name"),
+            ("http://exa%6Dple.com/", "host name"),
+            ("http://a,b/", "host name"),
         ] {
             let err = Url::parse(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
@@ -214,5 +218,6 @@ mod tests {
     fn escapes_in_credentials_are_decoded() {
         assert_eq!(percent_decode_lossy("a%40b%3A"), "a@b:");
         assert_eq!(percent_decode_lossy("50%"), "50%");
+        assert_eq!(percent_decode_lossy("%+f"), "%+f");
     }
 }

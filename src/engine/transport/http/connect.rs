@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 
 use crate::engine::transport::error::RequestFailure;
 use crate::engine::transport::http::wire;
+use crate::engine::transport::http::USER_AGENT;
 use crate::engine::transport::url::{percent_decode_lossy, Url};
 
 /// How long a connection (name lookup, TCP, proxy and TLS handshakes) may take.
@@ -120,13 +121,12 @@ impl Sockets {
         }
     }
 
+    /// True once `shut_down` was called.
+    fn is_shut_down(&self) -> bool {
+        self.inner.lock().closed
+    }
+
     fn register(self: &std::sync::Arc<Self>, socket: &TcpStream) -> Result<Registered, Failed> {
-        let stopped = || {
-            (
-                RequestFailure::Stopped,
-                "the transfer was stopped".to_string(),
-            )
-        };
         let handle = socket
             .try_clone()
             .map_err(|e| (RequestFailure::Io(e.kind()), e.to_string()))?;
@@ -143,6 +143,14 @@ impl Sockets {
             sockets: std::sync::Arc::clone(self),
         })
     }
+}
+
+/// The failure of a run stopped while it connects.
+fn stopped() -> Failed {
+    (
+        RequestFailure::Stopped,
+        "the transfer was stopped".to_string(),
+    )
 }
 
 /// Idle kept-alive connections, newest last.
@@ -231,7 +239,19 @@ impl Connector {
                         via_proxy = Some(credentials);
                     }
                 }
-                scheme => socks(&mut stream, scheme, proxy, target)?,
+                scheme @ ("socks4" | "socks4a" | "socks5" | "socks5h") => {
+                    let address = match scheme {
+                        "socks4" | "socks5" => Some(self.resolve(target, deadline)?[0].ip()),
+                        _ => None,
+                    };
+                    socks(&mut stream, scheme, proxy, target, address)?
+                }
+                other => {
+                    return Err((
+                        RequestFailure::BadProxy,
+                        format!("the proxy scheme '{other}' is not supported (http, https, socks4, socks4a, socks5, socks5h)"),
+                    ))
+                }
             }
         }
         if target.scheme == "https" {
@@ -247,26 +267,31 @@ impl Connector {
 
     /// A TCP connection to `to`, trying each of its addresses until the deadline.
     fn tcp(&self, to: &Url, deadline: Instant) -> Result<TcpStream, Failed> {
+        let addrs = self.resolve(to, deadline)?;
         let host = to.bare_host();
-        let addrs: Vec<SocketAddr> = (host, to.port())
-            .to_socket_addrs()
-            .map_err(|e| {
-                (
-                    RequestFailure::NameNotResolved,
-                    format!("the name '{host}' could not be resolved: {e}"),
-                )
-            })?
-            .collect();
         let mut last = (
             RequestFailure::NameNotResolved,
             format!("the name '{host}' has no address"),
         );
-        for addr in addrs {
+        for (i, addr) in addrs.iter().enumerate() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                last = (
+                    RequestFailure::TimedOut,
+                    format!(
+                        "connecting to '{host}' took over {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                );
                 break;
             }
-            match TcpStream::connect_timeout(&addr, left) {
+            if self.sockets.is_shut_down() {
+                return Err(stopped());
+            }
+            // Half of what is left while other addresses remain, so that a
+            // black-holed first address (often IPv6) leaves time for the next.
+            let budget = if i + 1 < addrs.len() { left / 2 } else { left };
+            match TcpStream::connect_timeout(addr, budget) {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
                     let set = tcp
@@ -287,6 +312,65 @@ impl Connector {
             }
         }
         Err(last)
+    }
+
+    /// The addresses of `to`'s host. The lookup runs on a thread of its
+    /// own, so that it ends at the deadline (or when the run is cancelled)
+    /// even if the resolver does not answer; a lookup left behind ends by
+    /// itself.
+    fn resolve(&self, to: &Url, deadline: Instant) -> Result<Vec<SocketAddr>, Failed> {
+        let host = to.bare_host().to_string();
+        let port = to.port();
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = host.clone();
+        std::thread::Builder::new()
+            .name("qmgr-resolve".into())
+            .spawn(move || {
+                let found = (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect::<Vec<_>>);
+                let _ = tx.send(found);
+            })
+            .map_err(|e| {
+                (
+                    RequestFailure::Io(e.kind()),
+                    format!("no thread for the name lookup: {e}"),
+                )
+            })?;
+        loop {
+            if self.sockets.is_shut_down() {
+                return Err(stopped());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(Ok(addrs)) if !addrs.is_empty() => return Ok(addrs),
+                Ok(Ok(_)) => {
+                    return Err((
+                        RequestFailure::NameNotResolved,
+                        format!("the name '{host}' has no address"),
+                    ))
+                }
+                Ok(Err(e)) => {
+                    return Err((
+                        RequestFailure::NameNotResolved,
+                        format!("the name '{host}' could not be resolved: {e}"),
+                    ))
+                }
+                Err(_) if left.is_zero() => {
+                    return Err((
+                        RequestFailure::NameNotResolved,
+                        format!(
+                            "the name '{host}' could not be resolved within {} s",
+                            CONNECT_TIMEOUT.as_secs()
+                        ),
+                    ))
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// TLS over `stream` to `server` (its host name is the one the certificate must carry).
@@ -336,7 +420,7 @@ fn tls_failure(err: &io::Error, server: &Url) -> Failed {
             format!("the TLS handshake with {} failed: {e}", server.host),
         ),
         None => (
-            RequestFailure::Io(err.kind()),
+            RequestFailure::of_io(err),
             format!("the TLS handshake with {} failed: {err}", server.host),
         ),
     }
@@ -361,12 +445,14 @@ fn basic_credentials(userinfo: &str) -> String {
 fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result<Stream, Failed> {
     let io_failed = |e: io::Error| {
         (
-            RequestFailure::Io(e.kind()),
+            RequestFailure::of_io(&e),
             format!("the proxy tunnel failed: {e}"),
         )
     };
     let authority = format!("{}:{}", target.host, target.port());
-    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    let mut head = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n"
+    );
     if let Some(c) = credentials {
         head.push_str(&format!("Proxy-Authorization: {c}\r\n"));
     }
@@ -376,6 +462,15 @@ fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result
     // from the tunnel's bytes.
     let mut reader = BufReader::with_capacity(1, stream);
     let answer = wire::read_head(&mut reader).map_err(io_failed)?;
+    if answer.status == 407 {
+        return Err((
+            RequestFailure::ProxyAuth,
+            format!(
+                "the proxy wants other credentials for the tunnel to {authority}: {} {}",
+                answer.status, answer.reason
+            ),
+        ));
+    }
     if !(200..=299).contains(&answer.status) {
         return Err((
             RequestFailure::ProxyRefused,
@@ -388,9 +483,18 @@ fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result
     Ok(reader.into_inner())
 }
 
-/// The SOCKS handshake for a connection to `target` through `proxy`
-/// (socks4 and socks5 resolve the name here; socks4a and socks5h let the proxy do it).
-fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result<(), Failed> {
+/// The SOCKS handshake for a connection to `target` through `proxy`.
+/// `address` is the target's address, looked up here, for socks4 and
+/// socks5; socks4a and socks5h send the name and let the proxy look it up
+/// (`None`).
+fn socks(
+    stream: &mut Stream,
+    scheme: &str,
+    proxy: &Url,
+    target: &Url,
+    address: Option<std::net::IpAddr>,
+) -> Result<(), Failed> {
+    use std::net::IpAddr;
     let refused = |why: String| {
         (
             RequestFailure::ProxyRefused,
@@ -399,128 +503,132 @@ fn socks(stream: &mut Stream, scheme: &str, proxy: &Url, target: &Url) -> Result
     };
     let io_failed = |e: io::Error| {
         (
-            RequestFailure::Io(e.kind()),
+            RequestFailure::of_io(&e),
             format!("the SOCKS handshake failed: {e}"),
         )
     };
     let host = target.bare_host();
     let port = target.port().to_be_bytes();
-    let local = || -> Result<std::net::IpAddr, Failed> {
-        (host, target.port())
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .map(|a| a.ip())
-            .ok_or_else(|| {
-                (
-                    RequestFailure::NameNotResolved,
-                    format!("the name '{host}' could not be resolved"),
-                )
-            })
-    };
     let user = proxy.userinfo.map(|u| {
         let (user, password) = u.split_once(':').unwrap_or((u, ""));
         (percent_decode_lossy(user), percent_decode_lossy(password))
     });
-    match scheme {
-        "socks4" | "socks4a" => {
-            let mut request = vec![4, 1, port[0], port[1]];
-            let ip = match (scheme, local()) {
-                (_, Ok(std::net::IpAddr::V4(ip))) if scheme == "socks4" => ip.octets(),
-                ("socks4", Ok(_)) => {
-                    return Err(refused(format!(
-                        "SOCKS 4 cannot reach the IPv6 address of '{host}'"
-                    )))
-                }
-                ("socks4", Err(e)) => return Err(e),
-                _ => [0, 0, 0, 1],
-            };
-            request.extend_from_slice(&ip);
-            request.extend_from_slice(user.as_ref().map_or("", |(u, _)| u.as_str()).as_bytes());
-            request.push(0);
-            if scheme == "socks4a" {
-                request.extend_from_slice(host.as_bytes());
-                request.push(0);
-            }
-            stream.write_all(&request).map_err(io_failed)?;
-            let mut answer = [0u8; 8];
-            stream.read_exact(&mut answer).map_err(io_failed)?;
-            if answer[1] != 0x5a {
+    if user
+        .as_ref()
+        .is_some_and(|(u, p)| u.contains('\0') || p.contains('\0'))
+    {
+        return Err((
+            RequestFailure::BadProxy,
+            "the SOCKS proxy's user name or password holds a NUL".to_string(),
+        ));
+    }
+    if scheme.starts_with("socks4") {
+        let ip = match address {
+            Some(IpAddr::V4(ip)) => ip.octets(),
+            Some(IpAddr::V6(_)) => {
                 return Err(refused(format!(
-                    "refused the connection (code {})",
-                    answer[1]
-                )));
+                    "cannot reach the IPv6 address of '{host}' (SOCKS 4 is IPv4 only)"
+                )))
+            }
+            // socks4a: 0.0.0.x asks the proxy to look the name up.
+            None => [0, 0, 0, 1],
+        };
+        let mut request = vec![4, 1, port[0], port[1]];
+        request.extend_from_slice(&ip);
+        request.extend_from_slice(user.as_ref().map_or("", |(u, _)| u.as_str()).as_bytes());
+        request.push(0);
+        if address.is_none() {
+            request.extend_from_slice(host.as_bytes());
+            request.push(0);
+        }
+        stream.write_all(&request).map_err(io_failed)?;
+        let mut answer = [0u8; 8];
+        stream.read_exact(&mut answer).map_err(io_failed)?;
+        if answer[0] != 0 || answer[1] != 0x5a {
+            return Err(refused(format!(
+                "refused the connection (code {})",
+                answer[1]
+            )));
+        }
+        return Ok(());
+    }
+    // SOCKS 5 (RFC 1928), with user name and password (RFC 1929) when the URL has them.
+    let login = user.filter(|(u, _)| !u.is_empty());
+    let methods: &[u8] = if login.is_some() { &[0, 2] } else { &[0] };
+    let mut hello = vec![5, methods.len() as u8];
+    hello.extend_from_slice(methods);
+    stream.write_all(&hello).map_err(io_failed)?;
+    let mut choice = [0u8; 2];
+    stream.read_exact(&mut choice).map_err(io_failed)?;
+    if choice[0] != 5 {
+        return Err(refused("does not speak SOCKS 5".into()));
+    }
+    match (choice[1], &login) {
+        (0, _) => {}
+        (2, Some((u, p))) if u.len() < 256 && p.len() < 256 => {
+            let mut auth = vec![1, u.len() as u8];
+            auth.extend_from_slice(u.as_bytes());
+            auth.push(p.len() as u8);
+            auth.extend_from_slice(p.as_bytes());
+            stream.write_all(&auth).map_err(io_failed)?;
+            let mut status = [0u8; 2];
+            stream.read_exact(&mut status).map_err(io_failed)?;
+            if status[1] != 0 {
+                return Err((
+                    RequestFailure::ProxyAuth,
+                    format!(
+                        "the SOCKS proxy {} refused the user name and password",
+                        proxy.host
+                    ),
+                ));
             }
         }
         _ => {
-            let methods: &[u8] = if user.is_some() { &[0, 2] } else { &[0] };
-            let mut hello = vec![5, methods.len() as u8];
-            hello.extend_from_slice(methods);
-            stream.write_all(&hello).map_err(io_failed)?;
-            let mut choice = [0u8; 2];
-            stream.read_exact(&mut choice).map_err(io_failed)?;
-            match (choice[1], &user) {
-                (0, _) => {}
-                (2, Some((u, p))) if u.len() < 256 && p.len() < 256 => {
-                    let mut auth = vec![1, u.len() as u8];
-                    auth.extend_from_slice(u.as_bytes());
-                    auth.push(p.len() as u8);
-                    auth.extend_from_slice(p.as_bytes());
-                    stream.write_all(&auth).map_err(io_failed)?;
-                    let mut status = [0u8; 2];
-                    stream.read_exact(&mut status).map_err(io_failed)?;
-                    if status[1] != 0 {
-                        return Err(refused("refused the user name and password".into()));
-                    }
-                }
-                _ => {
-                    return Err(refused(
-                        "accepts none of the ways to log in qmgr offers".into(),
-                    ))
-                }
-            }
-            let mut request = vec![5, 1, 0];
-            match (scheme, local()) {
-                ("socks5", Ok(std::net::IpAddr::V4(ip))) => {
-                    request.push(1);
-                    request.extend_from_slice(&ip.octets());
-                }
-                ("socks5", Ok(std::net::IpAddr::V6(ip))) => {
-                    request.push(4);
-                    request.extend_from_slice(&ip.octets());
-                }
-                ("socks5", Err(e)) => return Err(e),
-                _ if host.len() < 256 => {
-                    request.push(3);
-                    request.push(host.len() as u8);
-                    request.extend_from_slice(host.as_bytes());
-                }
-                _ => return Err(refused("cannot take a host name over 255 bytes".into())),
-            }
-            request.extend_from_slice(&port);
-            stream.write_all(&request).map_err(io_failed)?;
-            let mut answer = [0u8; 4];
-            stream.read_exact(&mut answer).map_err(io_failed)?;
-            if answer[1] != 0 {
-                return Err(refused(format!(
-                    "refused the connection (code {})",
-                    answer[1]
-                )));
-            }
-            let address_len = match answer[3] {
-                1 => 4,
-                4 => 16,
-                3 => {
-                    let mut len = [0u8; 1];
-                    stream.read_exact(&mut len).map_err(io_failed)?;
-                    usize::from(len[0])
-                }
-                other => return Err(refused(format!("answered an unknown address type {other}"))),
-            };
-            let mut rest = vec![0u8; address_len + 2];
-            stream.read_exact(&mut rest).map_err(io_failed)?;
+            return Err(refused(
+                "accepts none of the ways to log in qmgr offers".into(),
+            ))
         }
     }
+    let mut request = vec![5, 1, 0];
+    let literal = host.parse::<IpAddr>().ok();
+    match address.or(literal) {
+        Some(IpAddr::V4(ip)) => {
+            request.push(1);
+            request.extend_from_slice(&ip.octets());
+        }
+        Some(IpAddr::V6(ip)) => {
+            request.push(4);
+            request.extend_from_slice(&ip.octets());
+        }
+        None if host.len() < 256 => {
+            request.push(3);
+            request.push(host.len() as u8);
+            request.extend_from_slice(host.as_bytes());
+        }
+        None => return Err(refused("cannot take a host name over 255 bytes".into())),
+    }
+    request.extend_from_slice(&port);
+    stream.write_all(&request).map_err(io_failed)?;
+    let mut answer = [0u8; 4];
+    stream.read_exact(&mut answer).map_err(io_failed)?;
+    if answer[0] != 5 || answer[1] != 0 {
+        return Err(refused(format!(
+            "refused the connection (code {})",
+            answer[1]
+        )));
+    }
+    let address_len = match answer[3] {
+        1 => 4,
+        4 => 16,
+        3 => {
+            let mut len = [0u8; 1];
+            stream.read_exact(&mut len).map_err(io_failed)?;
+            usize::from(len[0])
+        }
+        other => return Err(refused(format!("answered an unknown address type {other}"))),
+    };
+    let mut bound = vec![0u8; address_len + 2];
+    stream.read_exact(&mut bound).map_err(io_failed)?;
     Ok(())
 }
 
@@ -567,17 +675,33 @@ pub(crate) fn route_from_environment(target: &Url) -> Route {
 
 /// Reads a response head from `conn`, skipping interim (1xx) answers.
 pub(crate) fn read_final_head(conn: &mut Conn) -> io::Result<wire::Head> {
-    loop {
+    const MAX_INTERIM: usize = 8;
+    for _ in 0..MAX_INTERIM {
         let head = wire::read_head(&mut conn.io)?;
-        if !(100..=199).contains(&head.status) {
-            return Ok(head);
+        match head.status {
+            101 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the server switched protocols (101) unasked",
+                ))
+            }
+            100..=199 => {}
+            _ => return Ok(head),
         }
     }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the server sent more than {MAX_INTERIM} interim (1xx) answers"),
+    ))
 }
 
 /// Peeks whether an idle connection's server has closed it meanwhile (or
-/// sent something unasked): reads without blocking; such a connection is not reused.
-pub(crate) fn is_stale(conn: &Conn) -> bool {
+/// sent something unasked, even inside TLS): reads without blocking; such
+/// a connection is not reused.
+pub(crate) fn is_stale(conn: &mut Conn) -> bool {
+    if !conn.io.buffer().is_empty() || has_tls_leftovers(conn.io.get_mut()) {
+        return true;
+    }
     let tcp = tcp_of(conn.io.get_ref());
     if tcp.set_nonblocking(true).is_err() {
         return true;
@@ -587,7 +711,21 @@ pub(crate) fn is_stale(conn: &Conn) -> bool {
         Ok(_) => true,
         Err(e) => e.kind() != io::ErrorKind::WouldBlock,
     };
-    tcp.set_nonblocking(false).is_err() || stale || !conn.io.buffer().is_empty()
+    tcp.set_nonblocking(false).is_err() || stale
+}
+
+/// True when a TLS layer holds received bytes nobody asked for (bytes past
+/// a body that were read from the socket with it).
+fn has_tls_leftovers(stream: &mut Stream) -> bool {
+    match stream {
+        Stream::Tcp(_) => false,
+        #[cfg(feature = "tls")]
+        Stream::Tls(tls) => {
+            let state = tls.conn.process_new_packets();
+            state.map_or(true, |s| s.plaintext_bytes_to_read() > 0)
+                || has_tls_leftovers(&mut tls.sock)
+        }
+    }
 }
 
 /// The TCP socket under a stream.
@@ -718,7 +856,7 @@ mod tests {
             .connect(&target, &Route::Direct, "a".into())
             .unwrap();
         let accepted: Vec<_> = (0..4).map(|_| listener.accept().unwrap()).collect();
-        assert!(!is_stale(&conn));
+        assert!(!is_stale(&mut conn));
         sockets.shut_down();
         let mut buf = [0u8; 1];
         // Without the shutdown this read would wait for the stall timeout.

@@ -41,6 +41,8 @@ use connect::{Conn, Connector, Pool, Route, Sockets};
 pub(crate) use wire::Headers;
 use wire::{BodyDecoder, Framing, Head};
 
+/// What every request says it comes from.
+pub(crate) const USER_AGENT: &str = concat!("qmgr/", env!("CARGO_PKG_VERSION"));
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: u32 = 10;
 
@@ -245,7 +247,10 @@ impl Client {
                 final_url: None,
             },
             ResumeDecision::Whole => opened_whole(response),
-            ResumeDecision::Restart => return self.fetch_whole(url),
+            ResumeDecision::Restart => {
+                drop(response);
+                return self.fetch_whole(url);
+            }
             ResumeDecision::Fail => return Err(status_error(&response, &final_url, offset)),
         };
         opened.final_url = Some(final_url).filter(|f| f != url);
@@ -283,6 +288,7 @@ impl Client {
         match decide_range(offset, end, known, response.head.status, headers) {
             RangeDecision::Exact => {}
             RangeDecision::OtherVersion if range.tag.is_some() => {
+                drop(response);
                 return self.open_range(url, offset, end, None);
             }
             RangeDecision::PastEnd => {
@@ -427,7 +433,7 @@ impl Client {
         };
         let target = Url::parse(url).map_err(|why| {
             failed((
-                RequestFailure::Protocol,
+                RequestFailure::BadUrl,
                 format!("'{url}' is not a URL: {why}"),
             ))
         })?;
@@ -457,6 +463,9 @@ impl Client {
                 .and_then(|_| std::io::Write::flush(conn.io.get_mut()))
                 .and_then(|_| connect::read_final_head(&mut conn));
             let head = match sent {
+                // A 408 on a kept-alive connection: the server timed it out
+                // as the request came; a new connection gets a real answer.
+                Ok(head) if reused && head.status == 408 => continue,
                 Ok(head) => head,
                 Err(e)
                     if reused && e.kind() != std::io::ErrorKind::InvalidData && !is_timeout(&e) =>
@@ -467,8 +476,12 @@ impl Client {
             };
             let framing = Framing::of(&head)
                 .map_err(|e| failed((RequestFailure::Protocol, e.to_string())))?;
+            // Transfer-Encoding beside Content-Length may be a smuggling
+            // attempt (RFC 9112 §6.3): that connection is not reused.
             let reusable = head.http11
                 && !head.headers.has_token("connection", "close")
+                && !(head.headers.get("transfer-encoding").is_some()
+                    && head.headers.get("content-length").is_some())
                 && matches!(
                     framing,
                     Framing::Empty | Framing::Length(_) | Framing::Chunked
@@ -492,8 +505,8 @@ impl Client {
 
     /// An idle connection for `key` whose server has not closed it.
     fn take_idle(&self, key: &str) -> Option<Conn> {
-        while let Some(conn) = self.pool.take(key) {
-            if !connect::is_stale(&conn) {
+        while let Some(mut conn) = self.pool.take(key) {
+            if !connect::is_stale(&mut conn) {
                 return Some(conn);
             }
         }
@@ -514,32 +527,40 @@ impl Client {
             .custom_headers
             .as_ref()
             .map_or(&[][..], |(_, list)| list);
+        // The caller's Host, Authorization and Cookie go to the file's own
+        // origin only; its Proxy-Authorization only to a plain-HTTP proxy
+        // (never to a server, nor into a tunnel).
+        let via_plain_proxy = conn.via_proxy.is_some();
+        let sent = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            match name.as_str() {
+                "host" | "authorization" | "cookie" => trusted,
+                "proxy-authorization" => via_plain_proxy,
+                _ => true,
+            }
+        };
+        let custom: Vec<&(String, String)> = custom.iter().filter(|(n, _)| sent(n)).collect();
         let has = |name: &str| custom.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if !has("host") {
             fields.push(("Host", target.host_header()));
         }
         if !has("user-agent") {
-            fields.push((
-                "User-Agent",
-                concat!("qmgr/", env!("CARGO_PKG_VERSION")).to_string(),
-            ));
+            fields.push(("User-Agent", USER_AGENT.to_string()));
         }
         if !has("accept") {
             fields.push(("Accept", "*/*".to_string()));
         }
-        for (name, value) in custom {
-            let private = ["authorization", "cookie", "proxy-authorization"]
-                .contains(&name.to_ascii_lowercase().as_str());
-            if trusted || !private {
-                fields.push((name, value.clone()));
-            }
+        for (name, value) in &custom {
+            fields.push((name, value.clone()));
         }
-        let userinfo = target.userinfo.map(|u| {
+        // Basic credentials: the job's, else the URL's user info; never
+        // beside an Authorization of the caller's.
+        let userinfo = target.userinfo.filter(|u| !u.is_empty()).map(|u| {
             let (user, password) = u.split_once(':').unwrap_or((u, ""));
             (percent_decode_lossy(user), percent_decode_lossy(password))
         });
-        if let (Some((user, password)), true) =
-            (self.options.credentials.clone().or(userinfo), trusted)
+        let credentials = self.options.credentials.clone().or(userinfo);
+        if let (Some((user, password)), true, false) = (credentials, trusted, has("authorization"))
         {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -554,7 +575,7 @@ impl Client {
         // Through a plain-HTTP proxy the request names the whole URL.
         let request_target = match &conn.via_proxy {
             Some(credentials) => {
-                if let Some(c) = credentials {
+                if let (Some(c), false) = (credentials, has("proxy-authorization")) {
                     fields.push(("Proxy-Authorization", c.clone()));
                 }
                 format!(
@@ -634,6 +655,10 @@ fn resolve_location(base: &str, location: &str) -> String {
         return format!("{scheme}://{authority}{location}");
     }
     let path = path.split(['?', '#']).next().unwrap_or("");
+    if location.starts_with('?') {
+        let path = if path.is_empty() { "/" } else { path };
+        return format!("{scheme}://{authority}{path}{location}");
+    }
     let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
     format!("{scheme}://{authority}{dir}{location}")
 }
@@ -717,17 +742,22 @@ fn content_range_total(headers: &Headers) -> Option<u64> {
     value.trim().strip_prefix("bytes */")?.trim().parse().ok()
 }
 
-/// Seconds from `Retry-After` (a number or an HTTP-date), if present.
+/// The longest `Retry-After` taken: a week (a server asking for more is
+/// asked again then).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The wait `Retry-After` asks for (a number of seconds or an HTTP-date),
+/// at most `MAX_RETRY_AFTER`, if present.
 fn retry_after(headers: &Headers) -> Option<Duration> {
     let value = headers.get("retry-after")?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
-    )
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// An HTTP error status, classified.
@@ -833,6 +863,10 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "18446744073709551615")])),
+            Some(MAX_RETRY_AFTER)
+        );
     }
 
     fn known(etag: &str, total: u64) -> HttpValidator {
@@ -998,6 +1032,7 @@ mod tests {
             ("/root", "https://h:8443/root"),
             ("sibling.bin", "https://h:8443/a/b/sibling.bin"),
             ("../up", "https://h:8443/a/b/../up"),
+            ("?v=2", "https://h:8443/a/b/file.bin?v=2"),
         ] {
             assert_eq!(resolve_location(base, location), expected, "{location}");
         }

@@ -15,6 +15,10 @@ pub(crate) const MAX_HEAD: usize = 64 * 1024;
 const MAX_FIELDS: usize = 256;
 /// The longest chunk-size line (with extensions) or trailer line.
 const MAX_CHUNK_LINE: usize = 4096;
+/// The most trailer lines after a chunked body.
+const MAX_TRAILERS: usize = 64;
+/// The longest reason phrase kept.
+const MAX_REASON: usize = 200;
 
 /// A response's header fields in the order received, names lower case.
 /// Fields whose value is not visible ASCII text are left out.
@@ -117,7 +121,14 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
         budget = budget.saturating_sub(line.len() + 2);
         Ok(line)
     };
-    let status_line = next_line("answering")?;
+    // A client may skip empty lines before the status line (RFC 9112 §2.2).
+    let mut status_line = next_line("answering")?;
+    for _ in 0..4 {
+        if !status_line.is_empty() {
+            break;
+        }
+        status_line = next_line("answering")?;
+    }
     let (version, rest) = status_line
         .split_once(' ')
         .ok_or_else(|| invalid(format!("'{status_line}' is not an HTTP status line")))?;
@@ -167,11 +178,22 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
             .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
         {
             headers.push(name, value);
+        } else if ["content-length", "transfer-encoding"]
+            .contains(&name.to_ascii_lowercase().as_str())
+        {
+            // Left out, the body's end would be guessed.
+            return Err(invalid(format!("the {name} field is not text")));
         }
     }
+    // The reason goes into error descriptions: one short line of text.
+    let reason: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REASON)
+        .collect();
     Ok(Head {
         status,
-        reason: reason.to_string(),
+        reason,
         http11,
         headers,
     })
@@ -197,20 +219,24 @@ impl Framing {
             return Ok(Framing::Empty);
         }
         if head.headers.get("transfer-encoding").is_some() {
-            // The last coding must be chunked for the body to have an end
-            // other than the close (RFC 9112 §6.3); a Content-Length beside
-            // it is ignored.
-            let last = head
+            // Only chunked: qmgr decodes no compression, and the bytes on
+            // disk must be the file's (a Content-Length beside it is
+            // ignored, RFC 9112 §6.3).
+            let codings: Vec<&str> = head
                 .headers
                 .get_all("transfer-encoding")
                 .flat_map(|v| v.split(','))
                 .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .last();
-            return Ok(match last {
-                Some(c) if c.eq_ignore_ascii_case("chunked") => Framing::Chunked,
-                _ => Framing::UntilClose,
-            });
+                .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+                .collect();
+            return match codings.as_slice() {
+                [] => Ok(Framing::UntilClose),
+                [c] if c.eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked),
+                _ => Err(invalid(format!(
+                    "the response is sent with Transfer-Encoding '{}', which qmgr does not decode",
+                    codings.join(", ")
+                ))),
+            };
         }
         let mut length = None;
         for value in head
@@ -284,7 +310,12 @@ impl BodyDecoder {
             match self.state {
                 State::Done => return Ok(0),
                 State::UntilClose => {
-                    let n = input.read(buf)?;
+                    // A TLS server that just closes (no close_notify) ends
+                    // such a body too, as curl takes it: nothing else would.
+                    let n = match input.read(buf) {
+                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                        read => read?,
+                    };
                     if n == 0 {
                         self.state = State::Done;
                     }
@@ -315,11 +346,19 @@ impl BodyDecoder {
                     let size = line.split(';').next().unwrap_or("").trim();
                     let n = u64::from_str_radix(size, 16)
                         .ok()
-                        .filter(|_| !size.is_empty() && !size.starts_with('+'))
+                        .filter(|_| !size.is_empty() && size.bytes().all(|b| b.is_ascii_hexdigit()))
                         .ok_or_else(|| invalid(format!("'{line}' is not a chunk size")))?;
                     if n == 0 {
                         // The last chunk; then trailer fields up to an empty line.
-                        while !self.chunk_line(input, "trailer")?.is_empty() {}
+                        let mut trailers = 0;
+                        while !self.chunk_line(input, "trailer")?.is_empty() {
+                            trailers += 1;
+                            if trailers > MAX_TRAILERS {
+                                return Err(invalid(format!(
+                                    "the body has more than {MAX_TRAILERS} trailer fields"
+                                )));
+                            }
+                        }
                         self.state = State::Done;
                     } else {
                         self.state = State::Remaining(n);
@@ -439,8 +478,10 @@ mod tests {
                 .unwrap(),
             Framing::Chunked
         );
+        assert!(f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").is_err());
+        assert!(f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").is_err());
         assert_eq!(
-            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap(),
+            f("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n").unwrap(),
             Framing::UntilClose
         );
         assert_eq!(f("HTTP/1.1 200 OK\r\n\r\n").unwrap(), Framing::UntilClose);
