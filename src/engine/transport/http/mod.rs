@@ -1,7 +1,7 @@
 //! HTTP and HTTPS sources: our own blocking HTTP/1.1 client (`wire` the
 //! message format, `connect` the connections, proxies, TLS and pool) over
 //! rustls. Our own because a download engine needs little of a general
-//! client, and ureq with the `http` crate cost about 150 KB of a
+//! client, and ureq with the `http` crate cost about 290 KB of a
 //! firmware-sized library.
 //!
 //! Resume is byte-exact or it restarts: a range request (`bytes=a-` or, for
