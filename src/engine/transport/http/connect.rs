@@ -324,7 +324,11 @@ impl Connector {
         if let Ok(ip) = host.parse::<std::net::IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
-        let (tx, rx) = std::sync::mpsc::channel();
+        // A slot and a condition variable rather than a channel: the same
+        // wait, in less code.
+        type Found = Option<io::Result<Vec<SocketAddr>>>;
+        let slot: std::sync::Arc<(Mutex<Found>, parking_lot::Condvar)> = Default::default();
+        let filler = std::sync::Arc::clone(&slot);
         let name = host.clone();
         std::thread::Builder::new()
             .name("qmgr-resolve".into())
@@ -332,7 +336,8 @@ impl Connector {
                 let found = (name.as_str(), port)
                     .to_socket_addrs()
                     .map(Iterator::collect::<Vec<_>>);
-                let _ = tx.send(found);
+                *filler.0.lock() = Some(found);
+                filler.1.notify_one();
             })
             .map_err(|e| {
                 (
@@ -340,26 +345,27 @@ impl Connector {
                     format!("no thread for the name lookup: {e}"),
                 )
             })?;
+        let mut found = slot.0.lock();
         loop {
             if self.sockets.is_shut_down() {
                 return Err(stopped());
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left.min(Duration::from_millis(100))) {
-                Ok(Ok(addrs)) if !addrs.is_empty() => return Ok(addrs),
-                Ok(Ok(_)) => {
+            match found.take() {
+                Some(Ok(addrs)) if !addrs.is_empty() => return Ok(addrs),
+                Some(Ok(_)) => {
                     return Err((
                         RequestFailure::NameNotResolved,
                         format!("the name '{host}' has no address"),
                     ))
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     return Err((
                         RequestFailure::NameNotResolved,
                         format!("the name '{host}' could not be resolved: {e}"),
                     ))
                 }
-                Err(_) if left.is_zero() => {
+                None if left.is_zero() => {
                     return Err((
                         RequestFailure::NameNotResolved,
                         format!(
@@ -368,7 +374,10 @@ impl Connector {
                         ),
                     ))
                 }
-                Err(_) => {}
+                None => {
+                    slot.1
+                        .wait_for(&mut found, left.min(Duration::from_millis(100)));
+                }
             }
         }
     }
