@@ -64,8 +64,11 @@ static void watched_transfer(const char *dir) {
         last = after;
         if (state == QM_JOB_STATE_TRANSFERRING) {
             saw_transferring = 1;
+            /* The job may finish between the state and the status: a
+             * status without INCOMPLETE must mean every byte is in. */
             CHECK_HR(qm_job_get_status(job, &status, NULL, NULL, NULL), QM_S_OK);
-            CHECK(status & QM_STATUS_JOB_INCOMPLETE);
+            CHECK((status & QM_STATUS_JOB_INCOMPLETE) ||
+                  progress(job, QM_PROGRESS_SIZE_DONE) == size);
             if (jp.bytes_per_second > max_rate) max_rate = jp.bytes_per_second;
             if (jp.eta_seconds != QM_SIZE_UNKNOWN) eta_known = 1;
         }
