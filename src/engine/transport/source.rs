@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::transport::url::Url;
+use crate::engine::transport::url::{unescape, Url};
 use crate::engine::transport::validator::Validator;
 
 /// The longest remote name accepted, as BITS's `FILESETINFO` allows.
@@ -111,24 +111,11 @@ fn parse_file_url(rest: &str) -> Result<PathBuf> {
 
 /// Decodes %XX escapes; refuses malformed escapes, NUL and non-UTF-8 results.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            let byte = u8::from_str_radix(hex, 16).ok()?;
-            if byte == 0 {
-                return None;
-            }
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let bytes = unescape(s, false)?;
+    if bytes.contains(&0) {
+        return None;
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(bytes).ok()
 }
 
 /// A source opened for reading.

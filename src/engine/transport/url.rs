@@ -132,6 +132,14 @@ impl<'a> Url<'a> {
         }
     }
 
+    /// The user name and password of the user info, decoded (the password
+    /// empty when none is given); `None` without user info.
+    pub(crate) fn credentials(&self) -> Option<(String, String)> {
+        let userinfo = self.userinfo?;
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        Some((percent_decode_lossy(user), percent_decode_lossy(password)))
+    }
+
     /// `scheme://host:port`, lower case, with the port always given.
     pub(crate) fn origin(&self) -> String {
         format!(
@@ -143,29 +151,42 @@ impl<'a> Url<'a> {
     }
 }
 
-/// Decodes `%XX` escapes (of user names and passwords in URLs); malformed escapes stay as written.
-pub(crate) fn percent_decode_lossy(s: &str) -> String {
+/// The bytes `s` stands for, its `%XX` escapes decoded. A `%` without two
+/// hex digits after it is kept as written when `keep_bad`, else the answer
+/// is `None`.
+pub(crate) fn unescape(s: &str, keep_bad: bool) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
         let hex = bytes
             .get(i + 1..i + 3)
             .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
+        match hex {
+            Some(byte) => {
                 out.push(byte);
                 i += 3;
             }
-            (b, _) => {
-                out.push(b);
+            None if keep_bad => {
+                out.push(b'%');
                 i += 1;
             }
+            None => return None,
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(out)
+}
+
+/// Decodes `%XX` escapes (of user names and passwords in URLs); malformed escapes stay as written.
+pub(crate) fn percent_decode_lossy(s: &str) -> String {
+    String::from_utf8_lossy(&unescape(s, true).unwrap_or_default()).into_owned()
 }
 
 #[cfg(test)]
@@ -219,5 +240,13 @@ mod tests {
         assert_eq!(percent_decode_lossy("a%40b%3A"), "a@b:");
         assert_eq!(percent_decode_lossy("50%"), "50%");
         assert_eq!(percent_decode_lossy("%+f"), "%+f");
+        assert_eq!(unescape("a%2Fb", false).unwrap(), b"a/b");
+        assert_eq!(unescape("a%2", false), None);
+        assert_eq!(unescape("%+f", false), None);
+        let u = Url::parse("http://us%40er:p%3Aw@h/").unwrap();
+        assert_eq!(u.credentials(), Some(("us@er".into(), "p:w".into())));
+        let u = Url::parse("http://user@h/").unwrap();
+        assert_eq!(u.credentials(), Some(("user".into(), String::new())));
+        assert_eq!(Url::parse("http://h/").unwrap().credentials(), None);
     }
 }

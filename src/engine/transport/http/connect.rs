@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use crate::engine::transport::error::RequestFailure;
 use crate::engine::transport::http::wire;
 use crate::engine::transport::http::USER_AGENT;
-use crate::engine::transport::url::{percent_decode_lossy, Url};
+use crate::engine::transport::url::Url;
 
 /// How long a connection (name lookup, TCP, proxy and TLS handshakes) may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -227,7 +227,9 @@ impl Connector {
         let mut stream = Stream::Tcp(tcp);
         let mut via_proxy = None;
         if let Some(proxy) = &proxy {
-            let credentials = proxy.userinfo.map(basic_credentials);
+            let credentials = proxy
+                .credentials()
+                .map(|(user, password)| wire::basic_credentials(&user, &password));
             match proxy.scheme.as_str() {
                 "http" | "https" => {
                     if proxy.scheme == "https" {
@@ -417,36 +419,12 @@ impl Connector {
 
 /// A failed TLS handshake: the TLS error in words (an untrusted
 /// certificate says `invalid peer certificate: UnknownIssuer`), or the
-/// connection error that cut it short.
+/// connection error that cut it short; `RequestFailure::of_io` tells which.
 #[cfg(feature = "tls")]
 fn tls_failure(err: &io::Error, server: &Url) -> Failed {
-    let tls_error = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>());
-    match tls_error {
-        Some(e) => (
-            RequestFailure::Tls,
-            format!("the TLS handshake with {} failed: {e}", server.host),
-        ),
-        None => (
-            RequestFailure::of_io(err),
-            format!("the TLS handshake with {} failed: {err}", server.host),
-        ),
-    }
-}
-
-/// `Basic` credentials from a URL's `user:password`.
-fn basic_credentials(userinfo: &str) -> String {
-    use base64::Engine as _;
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let pair = format!(
-        "{}:{}",
-        percent_decode_lossy(user),
-        percent_decode_lossy(password)
-    );
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
+    (
+        RequestFailure::of_io(err),
+        format!("the TLS handshake with {} failed: {err}", server.host),
     )
 }
 
@@ -518,10 +496,7 @@ fn socks(
     };
     let host = target.bare_host();
     let port = target.port().to_be_bytes();
-    let user = proxy.userinfo.map(|u| {
-        let (user, password) = u.split_once(':').unwrap_or((u, ""));
-        (percent_decode_lossy(user), percent_decode_lossy(password))
-    });
+    let user = proxy.credentials();
     if user
         .as_ref()
         .is_some_and(|(u, p)| u.contains('\0') || p.contains('\0'))

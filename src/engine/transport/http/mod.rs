@@ -25,15 +25,13 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, RequestFailure, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
 #[cfg(feature = "tls")]
 use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
 use crate::engine::transport::source::{check_url, origin, Opened};
-use crate::engine::transport::url::{percent_decode_lossy, Url};
+use crate::engine::transport::url::Url;
 use crate::engine::transport::validator::{HttpValidator, Validator};
 use crate::engine::types::{ErrorContext, SecurityFlags};
 use crate::hresult::*;
@@ -467,33 +465,19 @@ impl Client {
                 // as the request came; a new connection gets a real answer.
                 Ok(head) if reused && head.status == 408 => continue,
                 Ok(head) => head,
-                Err(e)
-                    if reused && e.kind() != std::io::ErrorKind::InvalidData && !is_timeout(&e) =>
-                {
+                // Only a plain connection failure: a timeout, a TLS alert or
+                // a malformed answer would come again.
+                Err(e) if reused && matches!(RequestFailure::of_io(&e), RequestFailure::Io(_)) => {
                     continue
                 }
                 Err(e) => return Err(failed((RequestFailure::of_io(&e), e.to_string()))),
             };
             let framing = Framing::of(&head)
                 .map_err(|e| failed((RequestFailure::Protocol, e.to_string())))?;
-            // Transfer-Encoding beside Content-Length may be a smuggling
-            // attempt (RFC 9112 §6.3): that connection is not reused.
-            let reusable = head.http11
-                && !head.headers.has_token("connection", "close")
-                && !(head.headers.get("transfer-encoding").is_some()
-                    && head.headers.get("content-length").is_some())
-                && matches!(
-                    framing,
-                    Framing::Empty | Framing::Length(_) | Framing::Chunked
-                );
-            let length = match framing {
-                Framing::Length(n) => Some(n),
-                Framing::Empty => Some(0),
-                _ => None,
-            };
+            let reusable = head.keeps_alive(framing);
             return Ok(Response {
+                length: framing.length(),
                 head,
-                length,
                 body: Body {
                     decoder: BodyDecoder::new(framing),
                     conn: Some(conn),
@@ -555,16 +539,11 @@ impl Client {
         }
         // Basic credentials: the job's, else the URL's user info; never
         // beside an Authorization of the caller's.
-        let userinfo = target.userinfo.filter(|u| !u.is_empty()).map(|u| {
-            let (user, password) = u.split_once(':').unwrap_or((u, ""));
-            (percent_decode_lossy(user), percent_decode_lossy(password))
-        });
-        let credentials = self.options.credentials.clone().or(userinfo);
+        let from_url = target.credentials().filter(|_| target.userinfo != Some(""));
+        let credentials = self.options.credentials.clone().or(from_url);
         if let (Some((user, password)), true, false) = (credentials, trusted, has("authorization"))
         {
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            fields.push(("Authorization", format!("Basic {token}")));
+            fields.push(("Authorization", wire::basic_credentials(&user, &password)));
         }
         if let Some(range) = range {
             fields.push(("Range", range.bytes()));
@@ -594,14 +573,6 @@ impl Client {
         head.push_str("\r\n");
         head
     }
-}
-
-/// True for a socket's read or write timeout.
-fn is_timeout(err: &std::io::Error) -> bool {
-    matches!(
-        err.kind(),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-    )
 }
 
 /// A response: its head, the length its framing announces, its body.

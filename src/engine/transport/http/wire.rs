@@ -76,6 +76,31 @@ pub(crate) struct Head {
     pub headers: Headers,
 }
 
+/// The value of an `Authorization` or `Proxy-Authorization` header with
+/// these Basic credentials.
+pub(crate) fn basic_credentials(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let pair = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+impl Head {
+    /// True when the connection can carry another request once a body of
+    /// `framing` has been read: HTTP/1.1, no `Connection: close`, a body
+    /// with an end of its own, and not both `Transfer-Encoding` and
+    /// `Content-Length` (a smuggling attempt, RFC 9112 §6.3).
+    pub(crate) fn keeps_alive(&self, framing: Framing) -> bool {
+        self.http11
+            && !self.headers.has_token("connection", "close")
+            && !(self.headers.get("transfer-encoding").is_some()
+                && self.headers.get("content-length").is_some())
+            && framing != Framing::UntilClose
+    }
+}
+
 fn invalid(why: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.into())
 }
@@ -213,6 +238,15 @@ pub(crate) enum Framing {
 }
 
 impl Framing {
+    /// The body's length, when the framing announces it.
+    pub(crate) fn length(self) -> Option<u64> {
+        match self {
+            Framing::Empty => Some(0),
+            Framing::Length(n) => Some(n),
+            Framing::Chunked | Framing::UntilClose => None,
+        }
+    }
+
     /// The framing `head` announces for the answer to a GET.
     pub(crate) fn of(head: &Head) -> io::Result<Framing> {
         if matches!(head.status, 100..=199 | 204 | 304) {
@@ -457,6 +491,29 @@ mod tests {
             head("HTTP/1.1 200 OK\r\nA: b").unwrap_err().kind(),
             io::ErrorKind::UnexpectedEof
         );
+    }
+
+    #[test]
+    fn a_connection_is_kept_alive_only_when_the_answer_allows_it() {
+        let keeps = |text: &str| {
+            let h = head(text).unwrap();
+            h.keeps_alive(Framing::of(&h).unwrap())
+        };
+        assert!(keeps("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"));
+        assert!(keeps(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ));
+        assert!(!keeps("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n"));
+        assert!(!keeps(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\n"
+        ));
+        assert!(!keeps("HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(!keeps(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+        ));
+        assert_eq!(Framing::Length(7).length(), Some(7));
+        assert_eq!(Framing::Empty.length(), Some(0));
+        assert_eq!(Framing::Chunked.length(), None);
     }
 
     #[test]
