@@ -386,7 +386,7 @@ def main():
         lambda wall: f"{big_mib / wall:.2f} ({(big_mib / wall / limit_mib - 1) * 100:+.1f}%)",
     )
 
-    w("## Micro-benchmarks (criterion, `cargo bench --bench abi`)")
+    w("## Micro-benchmarks (criterion, `cargo bench -p qmgr-bench --bench abi`)")
     w("")
     crit = {}
     rows = []
@@ -540,7 +540,7 @@ def main():
     w("```sh")
     w("bash bench/run.sh              # installs nginx, aria2, hyperfine, curl, wget, time if missing")
     w("RUNS=9 bash bench/run.sh       # more runs per tool")
-    w("cargo bench --bench abi        # the micro-benchmarks alone")
+    w("cargo bench -p qmgr-bench --bench abi        # the micro-benchmarks alone")
     w("```")
     w("")
 

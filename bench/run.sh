@@ -113,8 +113,8 @@ fi
 # The micro-benchmarks are built now too: a tree that does not build fails
 # here, not after twenty minutes of measuring.
 if [ "$SKIP_CRITERION" != 1 ]; then
-    log "building the micro-benchmarks (cargo bench --bench abi --no-run)"
-    cargo bench --bench abi --no-run >&2 || die "the micro-benchmarks do not build"
+    log "building the micro-benchmarks (cargo bench -p qmgr-bench --bench abi --no-run)"
+    cargo bench -p qmgr-bench --bench abi --no-run >&2 || die "the micro-benchmarks do not build"
 fi
 
 # ---------------------------------------------------------------- work dirs
@@ -499,11 +499,11 @@ CRITERION_LOG=$WORK/criterion.log
 CRITERION_DIR=$WORK/no-criterion # nothing stale is reported when skipped
 if [ "$SKIP_CRITERION" != 1 ]; then
     CRITERION_DIR=$TARGET_DIR/criterion
-    cargo bench --bench abi --no-run >&2
+    cargo bench -p qmgr-bench --bench abi --no-run >&2
     BUSY_BEFORE_CRITERION=$(wait_idle)
-    log "cargo bench --bench abi (a few minutes)"
+    log "cargo bench -p qmgr-bench --bench abi (a few minutes)"
     rm -rf "$TARGET_DIR/criterion/get_progress" "$TARGET_DIR/criterion/job" "$TARGET_DIR/criterion/enum_jobs_10000"
-    QMGR_BENCH_REPORT=$IMPACT_JSON cargo bench --bench abi 2>&1 | tee "$CRITERION_LOG" >&2
+    QMGR_BENCH_REPORT=$IMPACT_JSON cargo bench -p qmgr-bench --bench abi 2>&1 | tee "$CRITERION_LOG" >&2
 fi
 
 # ---------------------------------------------------------------- report

@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the C ABI, called as Rust functions (the exports of
 //! `qmgr::ffi` are the very functions C programs link against).
 //!
-//! `cargo bench --bench abi` measures, with criterion:
+//! `cargo bench -p qmgr-bench --bench abi` measures, with criterion:
 //! - `get_progress/idle_1_thread`: `qm_job_get_progress(SIZE_DONE)` on an idle job;
 //! - `get_progress/idle_1_thread_percent`: the same with `PERCENT_DONE`;
 //! - `get_progress/transfer_2_threads`: one call, timed on this thread, while
@@ -517,7 +517,7 @@ fn transfer_with_poller(scratch: &Scratch) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // `cargo bench` passes --bench; `cargo test --benches` does not, and
+    // `cargo bench` passes --bench; `cargo test -p qmgr-bench --benches` does not, and
     // then criterion runs each benchmark once: skip the long copy test.
     let benching = args.iter().any(|a| a == "--bench");
     // The filter is the one positional argument (criterion's options that

@@ -1,6 +1,6 @@
 //! How long a state directory with 10,000 persisted jobs takes to open
 //! (restore every job and file, ready to schedule). A benchmark, not a
-//! timed test: `cargo bench --bench state`.
+//! timed test: `cargo bench -p qmgr-bench --bench state`.
 
 use std::path::Path;
 use std::time::Duration;

@@ -94,7 +94,7 @@ for t in "${TARGETS[@]}"; do
         name=$(basename "$src")
         [ "$name" = common.c ] && continue
         # features.c checks what a --no-default-features library refuses
-        # (tests/features.rs builds one and runs it, with a test server);
+        # (tests/it/features.rs builds one and runs it, with a test server);
         # this script cross-builds the default library.
         [ "$name" = features.c ] && continue
         exe=$WORK/$t-${name%.*}

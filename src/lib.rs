@@ -29,6 +29,8 @@ pub mod ffi;
 /// cbindgen:ignore
 pub mod hresult;
 mod sys;
+#[cfg(test)]
+mod testing;
 
 pub use engine::error::{Error, Result};
 pub use engine::runtime::job::NotifyCallback;

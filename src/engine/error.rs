@@ -4,14 +4,22 @@ use crate::hresult::*;
 
 /// An error of the Rust API: the HRESULT the C API returns for it, and a
 /// sentence for people.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message} [{code}]")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     /// The code the C API returns.
     pub code: HResult,
     /// What went wrong, with the value or path involved.
     pub message: String,
 }
+
+/// "the message [QM_CODE (0x...): its description]".
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}]", self.message, self.code)
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// The result type of the Rust API.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

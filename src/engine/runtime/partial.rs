@@ -214,8 +214,7 @@ mod tests {
 
     #[test]
     fn create_refuses_existing_files_and_links() {
-        let dir = std::env::temp_dir().join(format!("qmgr-partial-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testing::Scratch::new("partial");
         let path = dir.join("x.part");
         let _ = std::fs::remove_file(&path);
         create(&path).unwrap();
@@ -231,6 +230,5 @@ mod tests {
             reopen(&link).is_err(),
             "reopen must not follow a symbolic link"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

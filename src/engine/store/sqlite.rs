@@ -326,6 +326,23 @@ pub(crate) struct Store {
     lock: Mutex<Option<File>>,
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        release(self.lock.get_mut().take());
+    }
+}
+
+/// Unlocks the directory's lock file before closing it. Closing alone is
+/// not enough: a child process that the host forked (or posix_spawn's
+/// clone) in the meantime holds a copy of the descriptor, and with it the
+/// `flock`, until it calls exec; an explicit unlock releases the lock of
+/// every copy at once, so the next opener is never refused by accident.
+fn release(lock: Option<File>) {
+    if let Some(file) = lock {
+        let _ = file.unlock();
+    }
+}
+
 fn db_error(what: &str, err: rusqlite::Error) -> Error {
     let code = match err.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DiskFull) => QM_E_DISK_FULL,
@@ -474,7 +491,7 @@ impl Store {
     /// Closes the database and releases the directory for the next opener.
     pub(crate) fn close(&self) {
         self.db.lock().take();
-        self.lock.lock().take();
+        release(self.lock.lock().take());
     }
 
     /// Runs `f` in a transaction, unless the store is closed.
@@ -661,10 +678,11 @@ fn has_job(db: &Connection, id: &[u8; 16]) -> bool {
 mod tests {
     use super::*;
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("qmgr-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+    /// A directory that does not exist yet, inside a scratch directory.
+    fn dir(name: &str) -> (crate::testing::Scratch, PathBuf) {
+        let scratch = crate::testing::Scratch::new(name);
+        let d = scratch.join("state");
+        (scratch, d)
     }
 
     fn job(id: u8) -> JobRecord {
@@ -699,7 +717,7 @@ mod tests {
 
     #[test]
     fn jobs_round_trip_and_the_lock_excludes_a_second_opener() {
-        let d = dir("roundtrip");
+        let (_scratch, d) = dir("roundtrip");
         let (store, loaded) = Store::open(&d).unwrap();
         assert!(loaded.jobs.is_empty());
         let file = FileRecord {
@@ -747,12 +765,11 @@ mod tests {
             & 0o777;
         assert_eq!(mode, 0o600);
         drop(store);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn ranges_round_trip_and_a_job_whose_ranges_do_not_parse_is_skipped() {
-        let d = dir("ranges");
+        let (_scratch, d) = dir("ranges");
         let (store, _) = Store::open(&d).unwrap();
         let ranged = FileRecord {
             index: 0,
@@ -794,12 +811,11 @@ mod tests {
             loaded.skipped[0]
         );
         drop(_store);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn an_older_schema_is_migrated_and_a_newer_one_refused() {
-        let d = dir("migrate");
+        let (_scratch, d) = dir("migrate");
         create_at_version(&d, 1).unwrap();
         let (_store, loaded) = Store::open(&d).unwrap();
         assert!(loaded.jobs.is_empty());
@@ -813,6 +829,5 @@ mod tests {
             .unwrap();
         drop(db);
         assert_eq!(Store::open(&d).err().unwrap().code.0, QM_E_FAIL);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

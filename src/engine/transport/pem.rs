@@ -81,9 +81,7 @@ mod tests {
 
     #[test]
     fn fifos_directories_and_huge_files_are_refused_without_blocking() {
-        let dir = std::env::temp_dir().join(format!("qmgr-pem-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testing::Scratch::new("pem");
         let fifo = dir.join("fifo.pem");
         let status = std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -106,6 +104,5 @@ mod tests {
         let small = dir.join("small.pem");
         std::fs::write(&small, b"abc").unwrap();
         assert_eq!(read_small_file(&small).unwrap(), b"abc");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

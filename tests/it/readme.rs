@@ -4,7 +4,7 @@
 //! command, and its quickstart. Nothing here adds a link, a flag or a path
 //! that the README does not give.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,10 @@
 //! The state directory: jobs survive close, SIGKILL and lost page cache,
 //! byte-exact; a second opener is refused; older schemas open.
 //!
-//! The crash test runs this test binary again as a child process (selected
-//! by the QMGR_CHILD_* environment variables) and kills it with SIGKILL.
+//! The other processes are `ctests/state_child.c`, a C program on the
+//! library's C API that the crash tests kill with SIGKILL.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -163,10 +163,7 @@ fn a_second_opener_is_refused_and_the_first_is_unharmed() {
         QM_E_SHARING_VIOLATION
     );
     // ...and in another one.
-    let out = child(&[
-        ("QMGR_CHILD_MODE", "open-only"),
-        ("QMGR_CHILD_STATE", state.to_str().unwrap()),
-    ])
+    let out = child(&["open-only", state.to_str().unwrap()])
     .output()
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -427,59 +424,16 @@ fn a_state_directory_written_by_0_1_opens_and_resumes_byte_exact() {
     assert_eq!(version, qmgr::engine::store::SCHEMA_VERSION);
 }
 
-/// A child process running this test binary in one of the child modes.
-fn child(vars: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "child_process_entry",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+/// `ctests/state_child.c` with these arguments (built once per run),
+/// its output piped.
+fn child(args: &[&str]) -> Command {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let exe = EXE.get_or_init(|| {
+        support::compile("state_child.c", support::Build::Plain, &support::programs_dir())
+    });
+    let mut cmd = Command::new(exe);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
-}
-
-/// Not a test of its own: the body of the child processes.
-#[test]
-fn child_process_entry() {
-    let Ok(mode) = std::env::var("QMGR_CHILD_MODE") else {
-        return;
-    };
-    let state = PathBuf::from(std::env::var("QMGR_CHILD_STATE").unwrap());
-    match mode.as_str() {
-        "open-only" => {
-            let code = Manager::open(Some(&state)).err().map_or(0, |e| e.code.0);
-            println!("child-open-result {code}");
-        }
-        "download" => {
-            // Open the state directory (restored jobs carry on by themselves);
-            // the first child also creates the job. Then wait to be killed.
-            let manager = Manager::open(Some(&state)).unwrap();
-            let id_file = state.join("job-id");
-            if !id_file.exists() {
-                let job = manager.create_job("crash test").unwrap();
-                let url = std::env::var("QMGR_CHILD_URL").unwrap();
-                let dst = std::env::var("QMGR_CHILD_DST").unwrap();
-                job.add_files(&[FileSpec::new(url, dst)]).unwrap();
-                let connections = std::env::var("QMGR_CHILD_CONNECTIONS").unwrap();
-                job.set_max_connections(connections.parse().unwrap())
-                    .unwrap();
-                job.set_max_bandwidth(16 << 20).unwrap();
-                job.set_minimum_retry_delay(1).unwrap();
-                job.resume().unwrap();
-                let tmp = state.join("job-id.tmp");
-                std::fs::write(&tmp, job.id().to_string()).unwrap();
-                std::fs::rename(&tmp, &id_file).unwrap();
-            }
-            println!("child-ready");
-            std::thread::sleep(Duration::from_secs(60));
-        }
-        other => panic!("unknown child mode {other}"),
-    }
 }
 
 /// What the state directory held after one SIGKILL: the file's durable
@@ -552,11 +506,11 @@ fn download_through_kills(
     let mut after = Vec::new();
     for _ in 0..kills {
         let mut proc = child(&[
-            ("QMGR_CHILD_MODE", "download"),
-            ("QMGR_CHILD_STATE", state.to_str().unwrap()),
-            ("QMGR_CHILD_URL", &url),
-            ("QMGR_CHILD_DST", dst.to_str().unwrap()),
-            ("QMGR_CHILD_CONNECTIONS", &connections),
+            "download",
+            state.to_str().unwrap(),
+            &url,
+            dst.to_str().unwrap(),
+            &connections,
         ])
         .spawn()
         .unwrap();

@@ -137,10 +137,46 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
-/// A fresh scratch directory for one test.
-pub fn scratch(name: &str) -> PathBuf {
+/// A fresh scratch directory for one test, under `target/tmp`: removed
+/// when the value is dropped at the end of a passing test, kept (and named
+/// in the failure's output) when the test fails, so its files can be read.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("note: kept the failing test's files in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Makes the scratch directory `target/tmp/NAME-PID` for one test.
+pub fn scratch(name: &str) -> Scratch {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
+
+/// `target/<profile>/ctests`: C programs that several tests of one run
+/// share (build outputs, like the library, not scratch).
+pub fn programs_dir() -> PathBuf {
+    let dir = profile_dir().join("ctests");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -256,44 +292,74 @@ pub fn run(exe: &Path, args: &[&str], limit: Duration) -> String {
 
 /// `run` with these environment variables set.
 pub fn run_with_env(exe: &Path, args: &[&str], env: &[(&str, &Path)], limit: Duration) -> String {
-    let mut child = Command::new(exe)
-        .args(args)
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
         .envs(env.iter().copied())
         .env(
             "ASAN_OPTIONS",
             "detect_leaks=1:abort_on_error=0:exitcode=86",
         )
-        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+    let out = run_bounded(cmd, limit);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.is_some_and(|s| s.success()),
+        "{} {}:\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        exe.display(),
+        match out.status {
+            Some(status) => format!("failed ({status})"),
+            None => format!("did not finish within {limit:?} and was killed"),
+        },
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// What `run_bounded` saw: the exit status (`None`: killed at the limit)
+/// and everything the program printed.
+pub struct Bounded {
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Runs `cmd` (stdin from /dev/null) and collects its output, both pipes
+/// drained on threads so that a program printing a lot (an ASan report)
+/// never blocks on a full pipe; kills it after `limit`.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Bounded {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start the test program");
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status;
+            break Some(status);
         }
         if started.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{} did not finish within {limit:?} (deadlock?)\n{}{}",
-                exe.display(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        status.success(),
-        "{} failed ({status}):\n{stdout}{stderr}",
-        exe.display()
-    );
-    stdout
+    Bounded {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
 /// Compiles and runs `ctests/<name>` with a scratch directory as its first
@@ -301,7 +367,9 @@ pub fn run_with_env(exe: &Path, args: &[&str], env: &[(&str, &Path)], limit: Dur
 /// compiler has no sanitizers.
 pub fn compile_and_run(name: &str, build: Build, limit: Duration) -> Option<String> {
     if build == Build::Sanitized && !sanitizers_available() {
-        eprintln!("note: this compiler cannot build -fsanitize=address,undefined programs; skipping {name}");
+        skipped(&format!(
+            "this compiler cannot build -fsanitize=address,undefined programs ({name})"
+        ));
         return None;
     }
     let tag = format!(
@@ -317,9 +385,7 @@ pub fn compile_and_run(name: &str, build: Build, limit: Duration) -> Option<Stri
     let exe = compile(name, build, &dir);
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let out = run(&exe, &[work.to_str().unwrap()], limit);
-    let _ = std::fs::remove_dir_all(&dir);
-    Some(out)
+    Some(run(&exe, &[work.to_str().unwrap()], limit))
 }
 
 /// README.md.
@@ -357,12 +423,27 @@ pub fn readme_section(heading: &str) -> String {
     body[..end].to_string()
 }
 
-/// Runs `line` with `sh -c` in `cwd` (with these variables added), as a
-/// user types it; panics with its output unless it succeeds. Returns stdout.
+/// Settings for the release builds that the README's commands, `make`
+/// and `pip install ./python` start (all one build in `target/release`):
+/// the same commands and the same layout as a user's, built without LTO
+/// and optimisation, so the suite checks what lands where in seconds
+/// instead of minutes. The shipped build's size and speed are measured by
+/// `bench/sizes.sh` and `bench/run.sh`, not here.
+pub const FAST_RELEASE: [(&str, &str); 4] = [
+    ("CARGO_PROFILE_RELEASE_LTO", "false"),
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256"),
+    ("CARGO_PROFILE_RELEASE_INCREMENTAL", "true"),
+];
+
+/// Runs `line` with `sh -c` in `cwd` (with these variables added, and
+/// `FAST_RELEASE`), as a user types it; panics with its output unless it
+/// succeeds. Returns stdout.
 pub fn sh(cwd: &Path, line: &str, env: &[(&str, &str)]) -> String {
     let out = Command::new("sh")
         .args(["-c", line])
         .current_dir(cwd)
+        .envs(FAST_RELEASE)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
@@ -379,8 +460,9 @@ pub fn sh(cwd: &Path, line: &str, env: &[(&str, &str)]) -> String {
 }
 
 /// True when `tool` runs (`tool --version`). A test that needs a tool
-/// beyond the README's (cmake, mypy) skips without it, with a note, unless
-/// `QMGR_REQUIRE_TOOLS` is set (as `.ci/run` does), where it fails.
+/// beyond the README's (cmake, mypy) skips without it, visibly (see
+/// `skipped`), unless `QMGR_REQUIRE_TOOLS` is set (as `.ci/run` does),
+/// where it fails.
 pub fn have_tool(tool: &str) -> bool {
     let ok = Command::new(tool)
         .arg("--version")
@@ -389,13 +471,23 @@ pub fn have_tool(tool: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(
-            std::env::var_os("QMGR_REQUIRE_TOOLS").is_none(),
-            "{tool} is not installed, and QMGR_REQUIRE_TOOLS is set"
-        );
-        eprintln!("note: {tool} is not installed; skipping what needs it");
+        skipped(&format!("{tool} is not installed"));
     }
     ok
+}
+
+/// Reports a check that this machine cannot run: fails under
+/// `QMGR_REQUIRE_TOOLS`; otherwise writes a `SKIPPED` line straight to the
+/// terminal (libtest captures `eprintln!` of a passing test, which is how
+/// skips used to vanish behind an `ok`).
+pub fn skipped(why: &str) {
+    assert!(
+        std::env::var_os("QMGR_REQUIRE_TOOLS").is_none(),
+        "{why}, and QMGR_REQUIRE_TOOLS is set"
+    );
+    use std::io::Write;
+    let name = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {why}");
 }
 
 pub mod http_server;

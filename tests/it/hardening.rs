@@ -2,7 +2,7 @@
 //! crashes found, each reproduced over real sockets and real files, with
 //! the behaviour BITS, curl and a careful firmware updater show instead.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

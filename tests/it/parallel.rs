@@ -2,7 +2,7 @@
 //! once, each on its own connection, within the job's and the manager's
 //! caps; every guarantee of one connection still holds.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

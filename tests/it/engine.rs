@@ -1,7 +1,7 @@
 //! The Rust API against real files: resume correctness, restarts, stops,
 //! throttling and notifications.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -342,7 +342,7 @@ fn special_files_are_refused_as_sources_without_blocking() {
         .unwrap()
         .success());
     let manager = Manager::open(None).unwrap();
-    for source in [fifo.as_path(), Path::new("/dev/zero"), dir.as_path()] {
+    for source in [fifo.as_path(), Path::new("/dev/zero"), &*dir] {
         let job = manager.create_job("special").unwrap();
         job.add_files(&[spec(source, &dir.join("out"))]).unwrap();
         job.resume().unwrap();

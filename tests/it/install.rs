@@ -3,7 +3,7 @@
 //! they do: pkg-config (shared and `--static`), CMake's `find_package` and
 //! `pkg_check_modules`. The program is README.md's own C example.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

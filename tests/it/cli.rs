@@ -4,7 +4,7 @@
 //! one-line error messages naming the code, `--json`, the state directory
 //! verbs, and Ctrl-C/SIGTERM during a transfer.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -1327,7 +1327,7 @@ fn files_of(dir: &Path) -> std::collections::BTreeMap<String, String> {
 #[test]
 fn the_installed_manual_pages_and_completions_are_current() {
     // `make install` installs these committed files; regenerate them with
-    // QMGR_UPDATE_DOCS=1 cargo test --test cli the_installed
+    // QMGR_UPDATE_DOCS=1 cargo test --test it cli:: the_installed
     let update = std::env::var_os("QMGR_UPDATE_DOCS").is_some();
     let share = support::root().join("cli/share");
     let fresh = support::scratch("cli-share");
@@ -1344,7 +1344,7 @@ fn the_installed_manual_pages_and_completions_are_current() {
     let pages = files_of(&fresh);
     assert!(
         files_of(&man) == pages,
-        "cli/share/man differs from `qmgr manpage`: run QMGR_UPDATE_DOCS=1 cargo test --test cli the_installed"
+        "cli/share/man differs from `qmgr manpage`: run QMGR_UPDATE_DOCS=1 cargo test --test it cli:: the_installed"
     );
     for (page, words) in [
         ("qmgr.1", &["transfer", "Exit codes"][..]),
@@ -1377,7 +1377,7 @@ fn the_installed_manual_pages_and_completions_are_current() {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == run.stdout,
-            "{} differs from `qmgr completions {shell}`: run QMGR_UPDATE_DOCS=1 cargo test --test cli the_installed",
+            "{} differs from `qmgr completions {shell}`: run QMGR_UPDATE_DOCS=1 cargo test --test it cli:: the_installed",
             path.display()
         );
     }

@@ -2,7 +2,7 @@
 //! functions listed in `include/qmgr.symbols` (the header's prototypes), no
 //! more and no less. Adding an export means adding it to that list.
 
-mod support;
+use crate::support;
 
 #[test]
 fn exported_symbols_match_the_committed_list() {

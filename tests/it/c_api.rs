@@ -2,7 +2,7 @@
 //! against `include/qmgr.h` and the built library, each run plain and once
 //! more under AddressSanitizer + UndefinedBehaviorSanitizer.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::{compile_and_run, Build};

@@ -5,7 +5,7 @@
 //! plain HTTP. Built into its own target directory, so the default build's
 //! artifacts stay as they are.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,8 +14,14 @@ use std::time::Duration;
 use support::http_server::{patterned, Resource, TestServer};
 
 /// Builds the library without default features; returns its directory.
+/// Its own target directory (`target/no-default-features`), so the default
+/// build's `libqmgr.so` that other tests are running stays as it is; built
+/// without optimisation, since only its exports and refusals are checked.
 fn minimal_library() -> PathBuf {
-    let target = support::root().join("target/no-default-features");
+    let target = support::profile_dir()
+        .parent()
+        .expect("target/<profile>")
+        .join("no-default-features");
     let status = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -24,6 +30,10 @@ fn minimal_library() -> PathBuf {
             "qmgr",
             "--lib",
             "--no-default-features",
+            "--config",
+            "profile.dev.opt-level=0",
+            "--config",
+            "profile.dev.package.\"*\".opt-level=0",
         ])
         .arg("--manifest-path")
         .arg(support::root().join("Cargo.toml"))

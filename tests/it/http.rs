@@ -3,7 +3,7 @@
 //! byte-exact or restarts, every server misbehaviour, the error model, TLS,
 //! bandwidth limits and priorities.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use support::{sha256_hex, temp_files, wait};
 
 /// A job for one URL with a 1 s retry delay, resumed. One connection:
 /// these tests count requests and offsets of one stream
-/// (`tests/segments.rs` has the segmented cases).
+/// (`tests/it/segments.rs` has the segmented cases).
 fn start(manager: &Manager, url: &str, dst: &Path) -> Job {
     let job = manager.create_job("http").unwrap();
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
@@ -89,7 +89,7 @@ fn a_64_mib_file_cut_at_50_random_offsets_arrives_byte_exact() {
     job.add_files(&[FileSpec::new(server.url("/big"), dst.to_str().unwrap())])
         .unwrap();
     // One connection: the sequential guarantee, request by request
-    // (tests/segments.rs cuts a file fetched in segments).
+    // (tests/it/segments.rs cuts a file fetched in segments).
     job.set_max_connections(1).unwrap();
     job.set_file_sha256(0, Some(&sha256_hex(&data))).unwrap();
     job.resume().unwrap();

@@ -2,7 +2,7 @@
 //! rustls) clients rather than by qmgr, so that a server bug cannot hide
 //! behind a client bug.
 
-mod support;
+use crate::support;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -687,17 +687,19 @@ fn tls_connect(server: &TestServer, config: Arc<rustls::ClientConfig>) -> BufRea
     BufReader::new(rustls::StreamOwned::new(conn, tcp))
 }
 
-fn test_ca(tag: &str) -> TestCa {
-    let ca = TestCa::generate(&support::scratch(tag));
+/// A throwaway CA in a scratch directory (kept as long as the first value).
+fn test_ca(tag: &str) -> (support::Scratch, TestCa) {
+    let dir = support::scratch(tag);
+    let ca = TestCa::generate(&dir);
     for p in [&ca.ca_pem, &ca.client_cert_pem, &ca.client_key_pem] {
         assert!(p.starts_with(&ca.dir) && p.is_file(), "{}", p.display());
     }
-    ca
+    (dir, ca)
 }
 
 #[test]
 fn tls_serves_resources_and_faults() {
-    let ca = test_ca("http_server_tls");
+    let (_dir, ca) = test_ca("http_server_tls");
     let server = TestServer::start_tls(&ca, false);
     assert!(server.url("/a").starts_with("https://localhost:"));
     let res = Resource::new(patterned(200_000, 11));
@@ -736,7 +738,7 @@ fn tls_serves_resources_and_faults() {
 
 #[test]
 fn tls_client_certificate_required() {
-    let ca = test_ca("http_server_mtls");
+    let (_dir, ca) = test_ca("http_server_mtls");
     let server = TestServer::start_tls(&ca, true);
     let res = Resource::new(patterned(1000, 12));
     server.add("/a", res.clone());

@@ -5,7 +5,7 @@
 //! names (`ReplaceRemotePrefix`, `SetRemoteName`) and dynamic content
 //! (`BITS_JOB_PROPERTY_DYNAMIC_CONTENT`).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! every range, a new version restarting the whole file, one connection for
 //! servers that do not honour ranges).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,0 +1,28 @@
+//! Every integration test of the library, in one binary: one link of
+//! rustls, ring and SQLite instead of one per file, one build of the C
+//! library and the CLI per run, and tests that wait (on timers, servers,
+//! child processes) overlap with the others. Each module is one area; its
+//! own doc comment says what it covers. `cargo test --test it MODULE::`
+//! runs one area.
+
+mod support;
+
+mod c_api;
+mod cli;
+mod engine;
+mod features;
+#[cfg(feature = "state")]
+mod hardening;
+mod header;
+mod http;
+mod http_server;
+mod install;
+mod job_features;
+mod layering;
+mod parallel;
+#[cfg(feature = "state")]
+mod persistence;
+mod python;
+mod readme;
+mod segments;
+mod symbols;
