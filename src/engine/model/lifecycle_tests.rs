@@ -2,11 +2,12 @@
 //! of the model alone: no thread, no socket, no file, no clock.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::engine::model::command::{Clock, Command, Effects, Files, Final, NewFile, Property};
 use crate::engine::model::job::{JobModel, Run, StoredFile, StoredJob};
 use crate::engine::model::ledger::{RangeSet, Span};
+use crate::engine::model::schedule::{self, Timers};
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::source::Source;
@@ -1180,4 +1181,220 @@ fn the_maximum_download_time_counts_connecting_and_transferring_only() {
     assert_eq!(job.state(), JobState::Error);
     assert!(fx.stop_run);
     assert_eq!(job.error().unwrap().code.0, QM_BG_E_MAXDOWNLOAD_TIMEOUT);
+}
+
+// ----- retry timing, in virtual time, as the scheduler drives it ----------
+
+/// The scheduler's pass over these jobs at `at`: the commands of the due
+/// timers (`schedule::alarms`), each retry with the next place in the
+/// queue. Returns when the next pass must be.
+fn pass(jobs: &mut [&mut JobModel], at: Clock, seq: &mut u64) -> Option<Instant> {
+    let timers: Vec<Timers> = jobs.iter().map(|j| Timers::of(j)).collect();
+    let alarms = schedule::alarms(&timers, at.now);
+    for i in alarms.time_check {
+        apply_at(jobs[i], Command::TimeCheck, at);
+    }
+    for i in alarms.retry {
+        *seq += 1;
+        apply_at(jobs[i], Command::RetryDue { seq: *seq }, at);
+    }
+    alarms.next
+}
+
+/// The running job's run `run` connects at `at` and fails with `err`
+/// before a byte arrives.
+fn fails(job: &mut JobModel, run: u64, err: TransferError, at: Clock) {
+    apply_at(job, Command::NextPiece, at);
+    apply_at(
+        job,
+        Command::RunEnded {
+            run,
+            failure: Some(err),
+        },
+        at,
+    );
+}
+
+/// The scheduler starts the queued job as run `run` at `at`.
+fn starts(job: &mut JobModel, run: u64, at: Clock) {
+    apply_at(job, Command::Start { run, per_server: 6 }, at);
+}
+
+/// A transient failure whose server asked to come back after `wait`.
+fn busy(wait: Duration) -> TransferError {
+    let mut err = transient(QM_E_FAIL);
+    err.retry_after = Some(wait);
+    err
+}
+
+fn ms(n: u64) -> Clock {
+    t0().later(Duration::from_millis(n))
+}
+
+fn secs(n: u64) -> Clock {
+    t0().later(Duration::from_secs(n))
+}
+
+#[test]
+fn each_job_waits_its_retry_delay_and_the_scheduler_wakes_for_the_earliest() {
+    let mut jobs: Vec<JobModel> = [30, 10, 20]
+        .into_iter()
+        .map(|delay| {
+            let mut job = running_job(1);
+            apply(&mut job, Command::Set(Property::RetryDelay(delay)));
+            fails(&mut job, 1, transient(QM_E_WINHTTP_TIMEOUT), t0());
+            job
+        })
+        .collect();
+    let mut seq = 100;
+    let mut refs: Vec<&mut JobModel> = jobs.iter_mut().collect();
+    let states = |jobs: &[&mut JobModel]| jobs.iter().map(|j| j.state()).collect::<Vec<_>>();
+    use JobState::{Queued as Q, TransientError as T};
+    assert_eq!(pass(&mut refs, t0(), &mut seq), Some(secs(10).now));
+    assert_eq!(states(&refs), [T, T, T]);
+    // A pass woken early (a job queued, a setting changed) changes nothing.
+    assert_eq!(pass(&mut refs, ms(9_999), &mut seq), Some(secs(10).now));
+    assert_eq!(states(&refs), [T, T, T]);
+    assert_eq!(pass(&mut refs, secs(10), &mut seq), Some(secs(20).now));
+    assert_eq!(states(&refs), [T, Q, T]);
+    assert_eq!(pass(&mut refs, secs(20), &mut seq), Some(secs(30).now));
+    assert_eq!(states(&refs), [T, Q, Q]);
+    assert_eq!(pass(&mut refs, secs(30), &mut seq), None);
+    assert_eq!(states(&refs), [Q, Q, Q]);
+    // Each went to the end of the queue when its retry came, once.
+    let order: Vec<(u64, u32)> = refs
+        .iter()
+        .map(|j| (j.queue_seq(), j.num_retries()))
+        .collect();
+    assert_eq!(order, [(103, 1), (101, 1), (102, 1)]);
+}
+
+#[test]
+fn a_wait_below_a_second_is_raised_to_a_second() {
+    let mut seq = 0;
+    // A delay of 0, a Retry-After of 300 ms, a Retry-After date already
+    // past (0): each waits 1 s.
+    for err in [
+        transient(QM_E_FAIL),
+        busy(Duration::from_millis(300)),
+        busy(Duration::ZERO),
+    ] {
+        let mut job = running_job(1);
+        apply(&mut job, Command::Set(Property::RetryDelay(0)));
+        fails(&mut job, 1, err, t0());
+        assert_eq!(job.retry_at(), Some(secs(1).now));
+        assert_eq!(pass(&mut [&mut job], ms(999), &mut seq), Some(secs(1).now));
+        assert_eq!(job.state(), JobState::TransientError);
+        assert_eq!(pass(&mut [&mut job], secs(1), &mut seq), None);
+        assert_eq!(job.state(), JobState::Queued);
+    }
+}
+
+#[test]
+fn retry_after_counts_only_when_longer_than_the_retry_delay() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::Set(Property::RetryDelay(60)));
+    let mut seq = 0;
+    let mut now = t0();
+    // (what the server asked for, what the job waits)
+    for (asked, waits) in [
+        (Some(5), 60),
+        (Some(60), 60),
+        (Some(61), 61),
+        (Some(3600), 3600),
+        // An earlier Retry-After does not stick.
+        (None, 60),
+    ] {
+        let err = asked.map_or_else(|| transient(QM_E_FAIL), |s| busy(Duration::from_secs(s)));
+        let run = u64::from(job.num_retries()) + 1;
+        fails(&mut job, run, err, now);
+        let due = now.later(Duration::from_secs(waits));
+        assert_eq!(job.retry_at(), Some(due.now), "asked {asked:?}");
+        let just_before = now.later(Duration::from_secs(waits - 1));
+        assert_eq!(pass(&mut [&mut job], just_before, &mut seq), Some(due.now));
+        assert_eq!(job.state(), JobState::TransientError);
+        assert_eq!(pass(&mut [&mut job], due, &mut seq), None);
+        assert_eq!(job.state(), JobState::Queued);
+        now = due;
+        starts(&mut job, run + 1, now);
+    }
+}
+
+#[test]
+fn a_retry_after_past_what_the_clock_holds_waits_the_longest_it_can() {
+    // The transport caps Retry-After at a week; the model still survives
+    // a wait no clock can add.
+    let mut job = running_job(1);
+    apply(&mut job, Command::Set(Property::RetryDelay(1)));
+    let week = Duration::from_secs(7 * 24 * 3600);
+    fails(&mut job, 1, busy(week), t0());
+    assert_eq!(job.retry_at(), Some(t0().later(week).now));
+    let mut seq = 0;
+    assert_eq!(
+        pass(&mut [&mut job], secs(3600), &mut seq),
+        Some(t0().later(week).now)
+    );
+    assert_eq!(job.state(), JobState::TransientError);
+    let mut job = running_job(1);
+    fails(&mut job, 1, busy(Duration::MAX), t0());
+    let longest = t0().later(Duration::from_secs(u64::from(u32::MAX))).now;
+    assert_eq!(job.retry_at(), Some(longest));
+    assert_eq!(
+        pass(&mut [&mut job], t0().later(week), &mut seq),
+        Some(longest)
+    );
+    assert_eq!(job.state(), JobState::TransientError);
+}
+
+#[test]
+fn retries_without_progress_end_in_error_at_the_first_failure_past_the_timeout() {
+    // (retry delay, no-progress timeout, how long an attempt takes to
+    // fail, in ms) -> the retries made, and when the job is in ERROR.
+    for (delay, timeout, attempt, retries, error_at) in [
+        // Refused at once, retried every second: ERROR at 3 s, as the
+        // design says, after 3 retries.
+        (1, 3, 0, 3, 3_000),
+        // Retries that straddle the timeout: ERROR at the first failure
+        // past it (the job waits in TRANSIENT_ERROR meanwhile).
+        (2, 3, 0, 2, 4_000),
+        // Attempts that take time count it: 0.5, 2.5 + 0.5 = 3.0 s.
+        (2, 3, 500, 1, 3_000),
+    ] {
+        let mut job = running_job(1);
+        apply(&mut job, Command::Set(Property::RetryDelay(delay)));
+        apply(&mut job, Command::Set(Property::NoProgressTimeout(timeout)));
+        let mut seq = 0;
+        let mut now = 0;
+        let mut run = 1;
+        loop {
+            now += attempt;
+            fails(
+                &mut job,
+                run,
+                transient(QM_E_WINHTTP_CANNOT_CONNECT),
+                ms(now),
+            );
+            if job.state() == JobState::Error {
+                break;
+            }
+            assert_eq!(job.state(), JobState::TransientError);
+            // The scheduler sleeps until the retry and starts the job then.
+            let wake = pass(&mut [&mut job], ms(now), &mut seq).unwrap();
+            assert_eq!(wake, ms(now + delay as u64 * 1000).now);
+            now += delay as u64 * 1000;
+            assert_eq!(pass(&mut [&mut job], ms(now), &mut seq), None);
+            run += 1;
+            starts(&mut job, run, ms(now));
+        }
+        let case = (delay, timeout, attempt);
+        assert_eq!((job.num_retries(), now), (retries, error_at), "{case:?}");
+        assert_eq!(job.error().unwrap().code.0, QM_E_WINHTTP_CANNOT_CONNECT);
+        assert_eq!(job.retry_at(), None);
+        assert_eq!(pass(&mut [&mut job], ms(now + 60_000), &mut seq), None);
+        // A resume opens a new window: the next failure is transient again.
+        apply_at(&mut job, Command::Resume { seq: 99 }, ms(now));
+        starts(&mut job, run + 1, ms(now));
+        fails(&mut job, run + 1, transient(QM_E_FAIL), ms(now + 1000));
+        assert_eq!(job.state(), JobState::TransientError, "{case:?}");
+    }
 }

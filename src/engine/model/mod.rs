@@ -5,7 +5,8 @@
 //! - [`ledger`]: a file's byte ranges, arrived, durable and wanted;
 //! - [`planner`]: which stretch of which file to fetch next;
 //! - `ranges`: a ranged file's layout, local offsets to remote ones;
-//! - [`schedule`]: which queued jobs get a transfer slot, whom to preempt;
+//! - [`schedule`]: which queued jobs get a transfer slot, whom to preempt,
+//!   whose retry or deadline is due and when to look again;
 //! - [`command`]: the commands the runtime sends and the effects it carries out.
 //!
 //! The model imports only `transport` (for what a source and a failure

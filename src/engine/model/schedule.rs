@@ -4,8 +4,16 @@
 //! of priority, then queue order. A queued FOREGROUND job that finds every
 //! slot taken preempts the lowest-priority running background job (the
 //! last queued among equals), one at a time.
+//!
+//! The timers are pure too: given what each job waits for and the time,
+//! [`alarms`] says whose retry or maximum download time is due and when
+//! the next pass must be. The scheduler reads the clock once per pass and
+//! passes it in; the tests pass any time they like.
 
-use crate::engine::types::Priority;
+use std::time::Instant;
+
+use crate::engine::model::job::{JobModel, Run};
+use crate::engine::types::{JobState, Priority};
 
 /// What the scheduler saw of one job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +26,19 @@ pub(crate) struct Seen {
     pub stopping: bool,
     /// QUEUED with no worker: wants a slot.
     pub queued: bool,
+}
+
+impl Seen {
+    /// What the scheduler sees of `job`.
+    pub(crate) fn of(job: &JobModel) -> Seen {
+        Seen {
+            priority: job.priority(),
+            queue_seq: job.queue_seq(),
+            running: matches!(job.run(), Run::Running(_)),
+            stopping: matches!(job.run(), Run::Stopping(_)),
+            queued: job.state() == JobState::Queued && job.run() == Run::Idle,
+        }
+    }
 }
 
 /// What to do: start these jobs (indexes into the input, best first) and
@@ -49,6 +70,62 @@ pub(crate) fn decide(seen: &[Seen], max_active: usize) -> Decision {
         }
     }
     decision
+}
+
+/// What one job waits for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Timers {
+    /// When it goes back to the queue (in TRANSIENT_ERROR only).
+    pub retry_at: Option<Instant>,
+    /// When its maximum download time runs out (while it transfers).
+    pub deadline: Option<Instant>,
+}
+
+impl Timers {
+    /// What `job` waits for.
+    pub(crate) fn of(job: &JobModel) -> Timers {
+        Timers {
+            retry_at: job
+                .retry_at()
+                .filter(|_| job.state() == JobState::TransientError),
+            deadline: job.download_deadline(),
+        }
+    }
+}
+
+/// What is due at a pass, and when the next one must be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Alarms {
+    /// Jobs (indexes into the input) whose maximum download time has run
+    /// out: `Command::TimeCheck`.
+    pub time_check: Vec<usize>,
+    /// Jobs whose retry is due, the longest due first (then input order):
+    /// `Command::RetryDue`, each with the next place in the queue.
+    pub retry: Vec<usize>,
+    /// The earliest timer not yet due, if any.
+    pub next: Option<Instant>,
+}
+
+/// Which timers are due at `now` (a timer is due at its time exactly),
+/// and the earliest of the others.
+pub(crate) fn alarms(timers: &[Timers], now: Instant) -> Alarms {
+    let due = |at: Option<Instant>| at.is_some_and(|at| at <= now);
+    let mut retry: Vec<usize> = (0..timers.len())
+        .filter(|&i| due(timers[i].retry_at))
+        .collect();
+    retry.sort_by_key(|&i| timers[i].retry_at);
+    Alarms {
+        time_check: (0..timers.len())
+            .filter(|&i| due(timers[i].deadline))
+            .collect(),
+        retry,
+        next: timers
+            .iter()
+            .flat_map(|t| [t.retry_at, t.deadline])
+            .flatten()
+            .filter(|&at| at > now)
+            .min(),
+    }
 }
 
 #[cfg(test)]
@@ -107,5 +184,74 @@ mod tests {
             job(Priority::Foreground, 2, false, true),
         ];
         assert_eq!(decide(&all_fg, 1).preempt, None);
+    }
+
+    // ----- timers, in virtual time -------------------------------------
+
+    fn at(s: u64) -> Instant {
+        use std::sync::OnceLock;
+        static T0: OnceLock<Instant> = OnceLock::new();
+        *T0.get_or_init(Instant::now) + std::time::Duration::from_secs(s)
+    }
+
+    fn retry(s: u64) -> Timers {
+        Timers {
+            retry_at: Some(at(s)),
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn a_timer_is_due_at_its_time_and_not_a_moment_before() {
+        let timers = [retry(30)];
+        let just_before = at(30) - std::time::Duration::from_nanos(1);
+        assert_eq!(
+            alarms(&timers, just_before),
+            Alarms {
+                next: Some(at(30)),
+                ..Alarms::default()
+            }
+        );
+        assert_eq!(
+            alarms(&timers, at(30)),
+            Alarms {
+                retry: vec![0],
+                ..Alarms::default()
+            }
+        );
+        let deadline = [Timers {
+            retry_at: None,
+            deadline: Some(at(7)),
+        }];
+        assert_eq!(alarms(&deadline, at(6)).next, Some(at(7)));
+        assert_eq!(alarms(&deadline, at(7)).time_check, vec![0]);
+        // Nothing to wait for: no next pass (the scheduler idles).
+        assert_eq!(alarms(&[Timers::default()], at(0)), Alarms::default());
+    }
+
+    #[test]
+    fn the_next_pass_is_the_earliest_timer_not_yet_due() {
+        let timers = [
+            retry(50),
+            Timers {
+                retry_at: None,
+                deadline: Some(at(40)),
+            },
+            retry(20),
+            Timers::default(),
+            retry(5),
+            retry(30),
+        ];
+        assert_eq!(alarms(&timers, at(0)).next, Some(at(5)));
+        let a = alarms(&timers, at(20));
+        // Due ones are not waited for: the next is the earliest still ahead.
+        assert_eq!(a.next, Some(at(30)));
+        // The longest due goes back to the queue first.
+        assert_eq!(a.retry, vec![4, 2]);
+        let a = alarms(&timers, at(45));
+        assert_eq!((a.retry, a.time_check), (vec![4, 2, 5], vec![1]));
+        assert_eq!(a.next, Some(at(50)));
+        // Retries due at once go in input order.
+        assert_eq!(alarms(&[retry(3), retry(3)], at(3)).retry, vec![0, 1]);
     }
 }

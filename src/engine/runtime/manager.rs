@@ -18,8 +18,7 @@ use parking_lot::Mutex;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::model::command::Command;
-use crate::engine::model::job::Run;
-use crate::engine::model::schedule::{self, Seen};
+use crate::engine::model::schedule::{self, Seen, Timers};
 use crate::engine::runtime::notify::Dispatcher;
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::{Job, ManagerShared};
@@ -281,64 +280,45 @@ impl Drop for Manager {
 
 fn schedule_loop(manager: &Arc<ManagerShared>) {
     while manager.is_open() {
-        let next_retry = schedule_pass(manager);
-        manager.sleep_until(next_retry.unwrap_or_else(|| Instant::now() + IDLE_TICK));
+        let now = Instant::now();
+        let next = schedule_pass(manager, now);
+        manager.sleep_until(next.unwrap_or(now + IDLE_TICK));
     }
 }
 
-/// One scheduling pass: due retries go back to the queue, jobs past their
-/// maximum download time fail, then the rule of `model::schedule` picks
-/// whom to start and whom to preempt. Returns when the next retry or
-/// deadline is due.
-fn schedule_pass(manager: &Arc<ManagerShared>) -> Option<Instant> {
-    let jobs = manager.jobs.lock().clone();
-    let now = Instant::now();
-    let mut next_retry: Option<Instant> = None;
-    let mut seen = Vec::with_capacity(jobs.len());
-    let mut candidates = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let (state, retry_at, finishing, deadline) = job.read(|m| {
-            (
-                m.state(),
-                m.retry_at(),
-                m.finishing(),
-                m.download_deadline(),
-            )
-        });
-        if finishing {
-            continue;
+/// One scheduling pass at `now`: due retries go back to the queue, jobs
+/// past their maximum download time fail (`model::schedule::alarms` says
+/// which), then the rule of `model::schedule::decide` picks whom to start
+/// and whom to preempt. Returns when the next retry or deadline is due.
+fn schedule_pass(manager: &Arc<ManagerShared>, now: Instant) -> Option<Instant> {
+    let all = manager.jobs.lock().clone();
+    let mut jobs = Vec::with_capacity(all.len());
+    let mut timers = Vec::with_capacity(all.len());
+    for job in all {
+        // A job being completed or cancelled is left alone.
+        if let Some(t) = job.read(|m| (!m.finishing()).then(|| Timers::of(m))) {
+            jobs.push(job);
+            timers.push(t);
         }
-        match deadline {
-            Some(at) if at <= now => job.apply_quietly(Command::TimeCheck),
-            Some(at) => next_retry = Some(next_retry.map_or(at, |n| n.min(at))),
-            None => {}
-        }
-        if state == JobState::TransientError {
-            match retry_at {
-                Some(at) if at <= now => job.apply_quietly(Command::RetryDue {
-                    seq: manager.next_queue_seq(),
-                }),
-                Some(at) => next_retry = Some(next_retry.map_or(at, |n| n.min(at))),
-                None => {}
-            }
-        }
-        seen.push(job.read(|m| Seen {
-            priority: m.priority(),
-            queue_seq: m.queue_seq(),
-            running: matches!(m.run(), Run::Running(_)),
-            stopping: matches!(m.run(), Run::Stopping(_)),
-            queued: m.state() == JobState::Queued && m.run() == Run::Idle,
-        }));
-        candidates.push(job);
     }
+    let alarms = schedule::alarms(&timers, now);
+    for i in alarms.time_check {
+        jobs[i].apply_quietly(Command::TimeCheck);
+    }
+    for i in alarms.retry {
+        jobs[i].apply_quietly(Command::RetryDue {
+            seq: manager.next_queue_seq(),
+        });
+    }
+    let seen: Vec<Seen> = jobs.iter().map(|job| job.read(Seen::of)).collect();
     let decision = schedule::decide(&seen, manager.max_active.load(Ordering::Relaxed));
     for i in decision.start {
-        start_worker(manager, &candidates[i]);
+        start_worker(manager, &jobs[i]);
     }
     if let Some(victim) = decision.preempt {
-        candidates[victim].apply_quietly(Command::Preempt);
+        jobs[victim].apply_quietly(Command::Preempt);
     }
-    next_retry
+    alarms.next
 }
 
 /// Starts a worker for a job that is still QUEUED and idle.

@@ -717,15 +717,15 @@ fn content_range_total(headers: &Headers) -> Option<u64> {
 /// asked again then).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The wait `Retry-After` asks for (a number of seconds or an HTTP-date),
-/// at most `MAX_RETRY_AFTER`, if present.
-fn retry_after(headers: &Headers) -> Option<Duration> {
+/// The wait `Retry-After` asks for at `now` (a number of seconds, or an
+/// HTTP-date less `now`), at most `MAX_RETRY_AFTER`, if present.
+fn retry_after(headers: &Headers, now: SystemTime) -> Option<Duration> {
     let value = headers.get("retry-after")?.trim();
     let wait = match value.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
         Err(_) => httpdate::parse_http_date(value)
             .ok()?
-            .duration_since(SystemTime::now())
+            .duration_since(now)
             .unwrap_or(Duration::ZERO),
     };
     Some(wait.min(MAX_RETRY_AFTER))
@@ -736,7 +736,7 @@ fn status_error(response: &Response, url: &str, offset: u64) -> TransferError {
     error::status_error(
         response.head.status,
         &response.head.reason,
-        retry_after(&response.head.headers),
+        retry_after(&response.head.headers, SystemTime::now()),
         url,
         offset,
     )
@@ -822,20 +822,32 @@ mod tests {
 
     #[test]
     fn retry_after_takes_seconds_or_a_date() {
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let at = httpdate::parse_http_date(date).unwrap();
+        let wait =
+            |value: &str, now: SystemTime| retry_after(&headers(&[("retry-after", value)]), now);
+        assert_eq!(wait("7", at), Some(Duration::from_secs(7)));
+        // A date is a wait from now: 90 s before it, 90 s; after it, none.
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "7")])),
-            Some(Duration::from_secs(7))
+            wait(date, at - Duration::from_secs(90)),
+            Some(Duration::from_secs(90))
         );
+        assert_eq!(wait(date, at), Some(Duration::ZERO));
         assert_eq!(
-            retry_after(&headers(&[(
-                "retry-after",
-                "Wed, 21 Oct 2015 07:28:00 GMT"
-            )])),
+            wait(date, at + Duration::from_secs(90)),
             Some(Duration::ZERO)
         );
-        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(wait("soon", at), None);
+        assert_eq!(retry_after(&Headers::default(), at), None);
+        // Either form is capped at a week.
+        assert_eq!(wait("18446744073709551615", at), Some(MAX_RETRY_AFTER));
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "18446744073709551615")])),
+            wait("604801", at),
+            Some(MAX_RETRY_AFTER),
+            "a week and a second"
+        );
+        assert_eq!(
+            wait(date, at - Duration::from_secs(365 * 24 * 3600)),
             Some(MAX_RETRY_AFTER)
         );
     }
