@@ -44,6 +44,12 @@ int ct_check_eq(uint64_t a, uint64_t b, const char *ta, const char *tb, const ch
     return 1;
 }
 
+void ct_wait_failed(const char *what, const char *cond, uint64_t limit_ms, const char *file, int line) {
+    ct_failures++;
+    fprintf(stderr, "%s:%d: timed out after %llu ms waiting for %s (%s)\n", file, line,
+            (unsigned long long)limit_ms, what, cond);
+}
+
 int ct_finish(const char *program) {
     if (ct_failures) {
         fprintf(stderr, "%s: %d check(s) failed\n", program, ct_failures);

@@ -45,4 +45,29 @@ uint64_t ct_now_ms(void);
 /* Sleeps for ms milliseconds. */
 void ct_sleep_ms(unsigned ms);
 
+/* The bound of a wait for something that must happen (an event, a state, a
+ * byte count): generous, so that a slow machine (2 cores, ASan, qemu) never
+ * trips it; it only turns a hang into a failure that names what was awaited.
+ * Speed is measured by the benchmarks, not asserted here. */
+#define CT_WAIT_MS 60000u
+
+/* Polls cond (every 2 ms) until it holds. After limit_ms it records a
+ * failure naming file, line, what (a phrase: "the job to transfer 64 KiB")
+ * and cond, and goes on. A statement; test cond again where the outcome
+ * matters. cond is evaluated on this thread, any number of times. */
+#define CT_WAIT_UNTIL(cond, limit_ms, what)                                          \
+    do {                                                                             \
+        const uint64_t ct_wait_deadline_ = ct_now_ms() + (uint64_t)(limit_ms);       \
+        while (!(cond)) {                                                            \
+            if (ct_now_ms() > ct_wait_deadline_) {                                   \
+                ct_wait_failed((what), #cond, (uint64_t)(limit_ms), __FILE__, __LINE__); \
+                break;                                                               \
+            }                                                                        \
+            ct_sleep_ms(2);                                                          \
+        }                                                                            \
+    } while (0)
+
+/* Records the failure of a CT_WAIT_UNTIL. */
+void ct_wait_failed(const char *what, const char *cond, uint64_t limit_ms, const char *file, int line);
+
 #endif

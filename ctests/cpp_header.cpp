@@ -47,6 +47,27 @@ bool check_hr(qm_hresult got, qm_hresult expected, const char *text, int line) {
 #define CHECK(cond) check(static_cast<bool>(cond), #cond, __LINE__)
 #define CHECK_HR(expr, expected) check_hr((expr), (expected), #expr, __LINE__)
 
+// Polls until pred() holds; after limit_ms it records a failure naming what
+// was awaited. The bound is generous: it turns a hang into a failure, it does
+// not measure speed.
+template <typename Pred>
+bool wait_until(Pred pred, int limit_ms, const char *what, int line) {
+    ++g_checks;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            ++g_failures;
+            std::fprintf(stderr, "cpp_header.cpp:%d: timed out after %d ms waiting for %s\n", line, limit_ms, what);
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+}
+
+#define WAIT_UNTIL(pred, limit_ms, what) wait_until((pred), (limit_ms), (what), __LINE__)
+const int kWaitMs = 60000;
+
 // ------------------------------------------------- strings via size query
 
 std::string describe(qm_hresult hr) {
@@ -420,7 +441,7 @@ int main(int argc, char **argv) {
         // The transfer.
         CHECK_HR(qm_job_resume(job.get()), QM_S_OK);
         uint32_t state = 0xFFFFFFFFu;
-        CHECK_HR(qm_job_wait(job.get(), QM_WAIT_INFINITE, &state), QM_S_OK);
+        CHECK_HR(qm_job_wait(job.get(), kWaitMs, &state), QM_S_OK);
         CHECK(state == QM_JOB_STATE_TRANSFERRED);
 
         qm_job_progress p;
@@ -432,9 +453,9 @@ int main(int argc, char **argv) {
         CHECK_HR(qm_job_get_progress(job.get(), QM_PROGRESS_PERCENT_DONE, &percent), QM_S_OK);
         CHECK(percent == 100);
 
-        // Notifications are delivered asynchronously: give them a moment.
-        for (int i = 0; i < 250 && counts.job_transferred.load() == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        // Notifications are delivered asynchronously: wait for the events.
+        WAIT_UNTIL([&counts] { return counts.job_transferred.load() >= 1 && counts.file_transferred.load() >= 2; },
+                   kWaitMs, "JOB_TRANSFERRED and two FILE_TRANSFERRED events");
         CHECK(counts.job_transferred.load() == 1);
         CHECK(counts.file_transferred.load() == 2);
         CHECK(counts.bad.load() == 0);
@@ -442,6 +463,11 @@ int main(int argc, char **argv) {
 
         CHECK_HR(qm_job_complete(job.get()), QM_S_OK);
         CHECK(job.state() == QM_JOB_STATE_ACKNOWLEDGED);
+        // Once complete returns the job is final and its callback will not run
+        // again: the counts are final now, and no event came twice.
+        CHECK(counts.job_transferred.load() == 1);
+        CHECK(counts.file_transferred.load() == 2);
+        CHECK(counts.bad.load() == 0);
         CHECK(same_contents(src[0], dst[0]));
         CHECK(same_contents(src[1], dst[1]));
 

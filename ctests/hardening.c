@@ -217,6 +217,13 @@ static void check_remote_names(qm_job_t job) {
     CHECK_HR(qm_job_set_file_remote_name(0xBADull, 0, "http://example.com/x"), QM_E_HANDLE);
 }
 
+static uint64_t bytes_transferred(qm_job_t job) {
+    qm_job_progress p;
+    p.bytes_transferred = 0;
+    CHECK_HR(qm_job_get_progress_ex(job, &p), QM_S_OK);
+    return p.bytes_transferred;
+}
+
 /* File3::GetTemporaryName and the response headers of File5: nothing before
  * the transfer (QM_S_FALSE, ""), the hidden temporary file while it runs,
  * nothing again once cancelled; a local source has no headers. */
@@ -225,9 +232,7 @@ static void check_temporary_name(qm_manager_t mgr) {
     const char *dst = ct_path(g_dir, "tmpname.bin");
     char buf[4096];
     size_t needed = 0;
-    uint32_t polls = 0;
     qm_job_t job = 0;
-    qm_job_progress p;
     CHECK(ct_write_pattern_file(src, 4u << 20, 3));
     if (!CHECK_HR(qm_job_create(mgr, "temporary name", &job), QM_S_OK)) return;
     CHECK_HR(qm_job_add_file(job, src, dst), QM_S_OK);
@@ -241,12 +246,15 @@ static void check_temporary_name(qm_manager_t mgr) {
     CHECK_HR(qm_job_get_file_response_headers(job, 0, buf, sizeof buf, NULL), QM_E_POINTER);
     CHECK_HR(qm_job_get_file_temporary_name(0xBADull, 0, buf, sizeof buf, &needed), QM_E_HANDLE);
     CHECK_HR(qm_job_get_file_response_headers(0xBADull, 0, buf, sizeof buf, &needed), QM_E_HANDLE);
-    CHECK_HR(qm_job_set_max_bandwidth(job, 1u << 20), QM_S_OK);
+    /* 256 KiB/s: 16 s for the file, so it is still running below. */
+    CHECK_HR(qm_job_set_max_bandwidth(job, 256u << 10), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
-    do {
-        ct_sleep_ms(10);
-        CHECK_HR(qm_job_get_progress_ex(job, &p), QM_S_OK);
-    } while (p.bytes_transferred == 0 && ++polls < 1000);
+    CT_WAIT_UNTIL(bytes_transferred(job) > 0, CT_WAIT_MS, "the job to move its first bytes");
+    {
+        uint32_t state = 99;
+        CHECK_HR(qm_job_get_state(job, &state), QM_S_OK);
+        CHECK_EQ(state, QM_JOB_STATE_TRANSFERRING);
+    }
     if (CHECK_HR(qm_job_get_file_temporary_name(job, 0, buf, sizeof buf, &needed), QM_S_OK)) {
         CHECK(ct_exists(buf));
         CHECK(strstr(buf, "/.tmpname.bin.") != NULL);

@@ -26,11 +26,28 @@ static uint64_t progress(qm_job_t job, uint32_t flag) {
     return v;
 }
 
-/* Waits for a settled state and returns it. */
-static uint32_t wait_settled(qm_job_t job) {
+/* Waits (at most CT_WAIT_MS) for a settled state and returns it; a timeout
+ * is reported at the caller's line. */
+#define wait_settled(job) wait_settled_at((job), __LINE__)
+static uint32_t wait_settled_at(qm_job_t job, int line) {
     uint32_t s = 99;
-    CHECK_HR(qm_job_wait(job, 60000, &s), QM_S_OK);
+    ct_check_hr(qm_job_wait(job, CT_WAIT_MS, &s), QM_S_OK, "qm_job_wait(job, CT_WAIT_MS, &s): the job to settle",
+                __FILE__, line);
     return s;
+}
+
+/* 1 when file index of job has every byte (a local copy: it is transferred). */
+static int file_completed(qm_job_t job, uint32_t index) {
+    qm_file_progress fp;
+    CHECK_HR(qm_job_get_file_progress(job, index, &fp), QM_S_OK);
+    return fp.completed;
+}
+
+static uint64_t file_bytes(qm_job_t job, uint32_t index) {
+    qm_file_progress fp;
+    fp.bytes_transferred = 0;
+    CHECK_HR(qm_job_get_file_progress(job, index, &fp), QM_S_OK);
+    return fp.bytes_transferred;
 }
 
 static qm_job_t new_job(const char *name) {
@@ -211,33 +228,53 @@ static void new_job_defaults(void) {
  * an active job changes nothing; wait times out with QM_S_FALSE. */
 static void suspend_resume_and_wait(void) {
     const char *src = ct_path(dir, "sr-src.bin"), *dst = ct_path(dir, "sr-dst.bin");
-    qm_job_t job = new_job("suspend/resume");
+    const char *wsrc = ct_path(dir, "sr-witness-src.bin"), *wdst = ct_path(dir, "sr-witness.bin");
+    qm_job_t job = new_job("suspend/resume"), witness;
     uint64_t before, after;
     uint32_t s = 99;
     const uint64_t size = 8 * 1024 * 1024;
 
     CHECK(ct_write_pattern_file(src, size, 3));
+    CHECK(ct_write_pattern_file(wsrc, 1024 * 1024, 33));
     CHECK_HR(qm_job_add_file(job, src, dst), QM_S_OK);
-    CHECK_HR(qm_job_set_max_bandwidth(job, 4 * 1024 * 1024), QM_S_OK);
+    /* 256 KiB/s: the whole file would take 32 s, so it is still moving at
+       every step below however slow the machine (a throttle only slows). */
+    CHECK_HR(qm_job_set_max_bandwidth(job, 256 * 1024), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     CHECK_HR(qm_job_wait(job, 300, &s), QM_S_FALSE);
     CHECK_EQ(s, 99);
     CHECK_HR(qm_job_resume(job), QM_S_OK); /* already active: no change */
     s = state_of(job);
     CHECK(s == QM_JOB_STATE_QUEUED || s == QM_JOB_STATE_CONNECTING || s == QM_JOB_STATE_TRANSFERRING);
+    CT_WAIT_UNTIL(progress(job, QM_PROGRESS_SIZE_DONE) > 0, CT_WAIT_MS, "the throttled job to move its first bytes");
     CHECK(progress(job, QM_PROGRESS_SIZE_DONE) > 0);
 
     {
+        /* Suspend interrupts the transfer: it returns long before the 32 s
+           the file needs (the bound only catches a hang), and the job holds
+           part of the file. */
         uint64_t t0 = ct_now_ms();
         CHECK_HR(qm_job_suspend(job), QM_S_OK);
-        CHECK(ct_now_ms() - t0 < 100); /* the transfer stops within 100 ms */
+        CHECK(ct_now_ms() - t0 < 20000);
     }
     CHECK_EQ(state_of(job), QM_JOB_STATE_SUSPENDED);
     before = progress(job, QM_PROGRESS_SIZE_DONE);
     CHECK(before > 0 && before < size);
-    ct_sleep_ms(200);
+    /* Nothing moves while suspended. The window is measured in the engine's
+       own work, not in wall time: a witness job of the same manager at the
+       same rate must move 128 KiB (half a second of throttled copying, more
+       on a slow machine) while the suspended job moves not one byte. */
+    witness = new_job("suspend witness");
+    CHECK_HR(qm_job_add_file(witness, wsrc, wdst), QM_S_OK);
+    CHECK_HR(qm_job_set_max_bandwidth(witness, 256 * 1024), QM_S_OK);
+    CHECK_HR(qm_job_resume(witness), QM_S_OK);
+    CT_WAIT_UNTIL(progress(witness, QM_PROGRESS_SIZE_DONE) >= 128 * 1024, CT_WAIT_MS,
+                  "the witness job to move 128 KiB");
     after = progress(job, QM_PROGRESS_SIZE_DONE);
     CHECK_EQ(after, before); /* nothing moves while suspended */
+    CHECK_EQ(state_of(job), QM_JOB_STATE_SUSPENDED);
+    CHECK_HR(qm_job_cancel(witness), QM_S_OK);
+    CHECK_HR(qm_job_close(witness), QM_S_OK);
     CHECK_EQ(ct_count_entries(dir, ".sr-dst.bin."), 1); /* partial data kept */
     CHECK_HR(qm_job_wait(job, 0, &s), QM_S_OK);
     CHECK_EQ(s, QM_JOB_STATE_SUSPENDED);
@@ -259,9 +296,15 @@ static void cancel_deletes_temporaries(void) {
     CHECK(ct_write_pattern_file(src, 4 * 1024 * 1024, 5));
     CHECK_HR(qm_job_add_file(job, small, dst2), QM_S_OK);
     CHECK_HR(qm_job_add_file(job, src, dst), QM_S_OK);
-    CHECK_HR(qm_job_set_max_bandwidth(job, 2 * 1024 * 1024), QM_S_OK);
+    /* 512 KiB/s: the big file needs 8 s, so it is still partial below. */
+    CHECK_HR(qm_job_set_max_bandwidth(job, 512 * 1024), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
-    while (progress(job, QM_PROGRESS_SIZE_DONE) < 1000 + 65536) ct_sleep_ms(5);
+    /* The files may move in parallel: wait for each one's own state, not
+       for a total that the big file alone could reach. */
+    CT_WAIT_UNTIL(file_completed(job, 0) && file_bytes(job, 1) >= 65536, CT_WAIT_MS,
+                  "the small file to be transferred and the big one to hold 64 KiB");
+    CHECK(file_completed(job, 0));
+    CHECK(!file_completed(job, 1));
     CHECK_EQ(ct_count_entries(dir, ".cx-dst"), 2); /* one complete, one partial */
     CHECK_HR(qm_job_cancel(job), QM_S_OK);
     CHECK_EQ(ct_count_entries(dir, ".cx-dst"), 0);
@@ -280,9 +323,12 @@ static void partial_and_failed_complete(void) {
     CHECK(ct_write_pattern_file(b, 6 * 1024 * 1024, 7));
     CHECK_HR(qm_job_add_file(job, a, da), QM_S_OK);
     CHECK_HR(qm_job_add_file(job, b, db), QM_S_OK);
-    CHECK_HR(qm_job_set_max_bandwidth(job, 1024 * 1024), QM_S_OK);
+    /* 256 KiB/s: the big file needs 24 s, so it is not transferred at complete. */
+    CHECK_HR(qm_job_set_max_bandwidth(job, 256 * 1024), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
-    while (progress(job, QM_PROGRESS_SIZE_DONE) <= 5000) ct_sleep_ms(5);
+    /* The files may move in parallel: wait for the small one itself. */
+    CT_WAIT_UNTIL(file_completed(job, 0), CT_WAIT_MS, "the small file to be transferred");
+    CHECK(!file_completed(job, 1));
     CHECK_HR(qm_job_complete(job), QM_BG_S_PARTIAL_COMPLETE);
     CHECK_EQ(state_of(job), QM_JOB_STATE_ACKNOWLEDGED);
     CHECK(ct_files_equal(a, da));
@@ -458,10 +504,19 @@ static void on_event(qm_job_t job, uint32_t event, uint32_t file_index, qm_hresu
     (void)qm_job_get_state(job, &s);
 }
 
+/* Counters read under the lock (for CT_WAIT_UNTIL conditions). */
+static int notify_count(const int *counter) {
+    int v;
+    pthread_mutex_lock(&notify_lock);
+    v = *counter;
+    pthread_mutex_unlock(&notify_lock);
+    return v;
+}
+
 static void notifications(void) {
     const char *a = ct_path(dir, "nt-a"), *b = ct_path(dir, "nt-b");
     qm_job_t job = new_job("notify");
-    int i, done = 0;
+    int modifications_before;
     notified_job = job;
     CHECK(ct_write_pattern_file(a, 1000, 11));
     CHECK(ct_write_pattern_file(b, 2000, 12));
@@ -472,23 +527,21 @@ static void notifications(void) {
              QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     CHECK_EQ(wait_settled(job), QM_JOB_STATE_TRANSFERRED);
-    for (i = 0; i < 500 && !done; i++) { /* delivery is asynchronous */
-        pthread_mutex_lock(&notify_lock);
-        done = transferred_events == 1 && file_events == 2;
-        pthread_mutex_unlock(&notify_lock);
-        if (!done) ct_sleep_ms(10);
-    }
+    /* Delivery is asynchronous: wait for the events themselves. */
+    CT_WAIT_UNTIL(notify_count(&transferred_events) >= 1 && notify_count(&file_events) >= 2, CT_WAIT_MS,
+                  "JOB_TRANSFERRED and two FILE_TRANSFERRED events");
+    /* After complete and close return the callback is gone and will not run
+       again, so the counts read after them are final: no event came twice. */
+    CHECK_HR(qm_job_complete(job), QM_S_OK);
+    CHECK_HR(qm_job_close(job), QM_S_OK);
     pthread_mutex_lock(&notify_lock);
     CHECK_EQ(transferred_events, 1);
     CHECK_EQ(file_events, 2);
-    CHECK_EQ(file_index_mask, 3);
+    CHECK_EQ(file_index_mask, 3); /* both files, in whatever order they landed */
     CHECK(modification_events > 0);
     CHECK_EQ(error_events, 0);
     CHECK_EQ(wrong_context, 0);
     pthread_mutex_unlock(&notify_lock);
-    /* After close returns the callback is gone: complete sends nothing more. */
-    CHECK_HR(qm_job_complete(job), QM_S_OK);
-    CHECK_HR(qm_job_close(job), QM_S_OK);
 
     /* JOB_ERROR carries the code; DISABLE silences everything. */
     job = new_job("notify error");
@@ -497,21 +550,21 @@ static void notifications(void) {
     CHECK_HR(qm_job_set_notify(job, on_event, &notified_job, QM_NOTIFY_JOB_ERROR), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     CHECK_EQ(wait_settled(job), QM_JOB_STATE_ERROR);
-    for (i = 0; i < 500; i++) {
-        pthread_mutex_lock(&notify_lock);
-        done = error_events == 1;
-        pthread_mutex_unlock(&notify_lock);
-        if (done) break;
-        ct_sleep_ms(10);
-    }
-    CHECK(done);
+    CT_WAIT_UNTIL(notify_count(&error_events) >= 1, CT_WAIT_MS, "the JOB_ERROR event");
+    CHECK_EQ(notify_count(&error_events), 1);
     CHECK_HR(qm_job_set_notify(job, on_event, &notified_job, QM_NOTIFY_JOB_ERROR | QM_NOTIFY_DISABLE), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     CHECK_EQ(wait_settled(job), QM_JOB_STATE_ERROR);
-    ct_sleep_ms(100);
-    pthread_mutex_lock(&notify_lock);
-    CHECK_EQ(error_events, 1);
-    pthread_mutex_unlock(&notify_lock);
+    /* DISABLE silenced the second error. A job's events are delivered in
+       order, and an event is queued before the state it reports is visible
+       to a wait: so once an event caused after that wait has arrived, a
+       JOB_ERROR of the second failure would have arrived before it. */
+    modifications_before = notify_count(&modification_events);
+    CHECK_HR(qm_job_set_notify(job, on_event, &notified_job, QM_NOTIFY_JOB_MODIFICATION), QM_S_OK);
+    CHECK_HR(qm_job_set_description(job, "after the silenced error"), QM_S_OK);
+    CT_WAIT_UNTIL(notify_count(&modification_events) > modifications_before, CT_WAIT_MS,
+                  "the JOB_MODIFICATION event of set_description");
+    CHECK_EQ(notify_count(&error_events), 1);
     CHECK_HR(qm_job_cancel(job), QM_S_OK);
     CHECK_HR(qm_job_close(job), QM_S_OK);
 }
@@ -521,6 +574,7 @@ static void scheduling(void) {
     const char *src = ct_path(dir, "sch-src.bin");
     qm_job_t a, b, fg;
     uint32_t status = 0;
+    uint64_t a_bytes, a_before_fg;
     CHECK(ct_write_pattern_file(src, 2 * 1024 * 1024, 13));
     CHECK_HR(qm_manager_set_max_active_jobs(mgr, 1), QM_S_OK);
     a = new_job("slow A");
@@ -529,27 +583,38 @@ static void scheduling(void) {
     CHECK_HR(qm_job_add_file(a, src, ct_path(dir, "sch-a")), QM_S_OK);
     CHECK_HR(qm_job_add_file(b, src, ct_path(dir, "sch-b")), QM_S_OK);
     CHECK_HR(qm_job_add_file(fg, src, ct_path(dir, "sch-fg")), QM_S_OK);
-    CHECK_HR(qm_job_set_max_bandwidth(a, 1024 * 1024), QM_S_OK);
-    CHECK_HR(qm_job_set_max_bandwidth(b, 1024 * 1024), QM_S_OK);
+    /* 256 KiB/s: A needs 8 s for its 2 MiB, so it holds the slot below. */
+    CHECK_HR(qm_job_set_max_bandwidth(a, 256 * 1024), QM_S_OK);
+    CHECK_HR(qm_job_set_max_bandwidth(b, 256 * 1024), QM_S_OK);
     CHECK_HR(qm_job_resume(a), QM_S_OK);
-    while (progress(a, QM_PROGRESS_SIZE_DONE) == 0) ct_sleep_ms(2);
+    CT_WAIT_UNTIL(progress(a, QM_PROGRESS_SIZE_DONE) > 0, CT_WAIT_MS, "A to start moving");
     CHECK_HR(qm_job_resume(b), QM_S_OK);
-    ct_sleep_ms(150);
+    /* One slot, taken by A: B stays QUEUED while A moves another 64 KiB
+       (the scheduler has had that much of the engine's time to get it wrong). */
+    a_bytes = progress(a, QM_PROGRESS_SIZE_DONE);
+    CT_WAIT_UNTIL(progress(a, QM_PROGRESS_SIZE_DONE) >= a_bytes + 64 * 1024, CT_WAIT_MS,
+                  "A to move 64 KiB more while B is queued");
     CHECK_EQ(state_of(b), QM_JOB_STATE_QUEUED); /* one slot, taken by A */
     CHECK_EQ(progress(b, QM_PROGRESS_SIZE_DONE), 0);
 
     CHECK_HR(qm_job_switch_to_foreground(fg), QM_S_OK);
     CHECK_HR(qm_job_get_status(fg, &status, NULL, NULL, NULL), QM_S_OK);
     CHECK(status & QM_STATUS_JOB_FOREGROUND);
+    a_before_fg = progress(a, QM_PROGRESS_SIZE_DONE);
     CHECK_HR(qm_job_resume(fg), QM_S_OK);
     /* The foreground job preempts A and finishes while A and B wait. */
     CHECK_EQ(wait_settled(fg), QM_JOB_STATE_TRANSFERRED);
-    CHECK(progress(a, QM_PROGRESS_SIZE_DONE) < 2 * 1024 * 1024);
+    a_bytes = progress(a, QM_PROGRESS_SIZE_DONE);
+    CHECK(a_bytes < 2 * 1024 * 1024);
     CHECK_EQ(progress(b, QM_PROGRESS_SIZE_DONE), 0);
-    /* A kept its place (and its bytes) ahead of B. */
-    ct_sleep_ms(150);
+    /* A kept its place (and its bytes) ahead of B: A moves on from where it
+       was, while B still has not moved. */
+    CHECK(a_bytes > 0 && a_bytes >= a_before_fg);
+    CT_WAIT_UNTIL(progress(a, QM_PROGRESS_SIZE_DONE) >= a_bytes + 64 * 1024, CT_WAIT_MS,
+                  "A to take the slot back and move 64 KiB");
     CHECK(progress(a, QM_PROGRESS_SIZE_DONE) > 0);
     CHECK_EQ(progress(b, QM_PROGRESS_SIZE_DONE), 0);
+    CHECK_EQ(state_of(b), QM_JOB_STATE_QUEUED);
 
     CHECK_HR(qm_job_set_max_bandwidth(a, 0), QM_S_OK);
     CHECK_HR(qm_job_set_max_bandwidth(b, 0), QM_S_OK);
@@ -601,10 +666,14 @@ static void enumeration_and_close(void) {
  * qm_manager_close from returning: the wait ends with QM_E_ABORT. */
 static qm_job_t slow_job;
 static volatile qm_hresult callback_wait_result = 1;
+static int callback_waiting; /* under notify_lock */
 
 static void wait_on_slow_job(qm_job_t job, uint32_t event, uint32_t file_index, qm_hresult code, void *context) {
     uint32_t s = 0;
     (void)job, (void)event, (void)file_index, (void)code, (void)context;
+    pthread_mutex_lock(&notify_lock);
+    callback_waiting = 1;
+    pthread_mutex_unlock(&notify_lock);
     callback_wait_result = qm_job_wait(slow_job, QM_WAIT_INFINITE, &s);
 }
 
@@ -618,7 +687,7 @@ static void close_while_a_callback_waits(void) {
     CHECK_HR(qm_manager_open(NULL, &m), QM_S_OK);
     CHECK_HR(qm_job_create(m, "slow", &slow_job), QM_S_OK);
     CHECK_HR(qm_job_add_file(slow_job, big, ct_path(dir, "cw-big-out")), QM_S_OK);
-    CHECK_HR(qm_job_set_max_bandwidth(slow_job, 64 * 1024), QM_S_OK);
+    CHECK_HR(qm_job_set_max_bandwidth(slow_job, 64 * 1024), QM_S_OK); /* 128 s for 8 MiB */
     CHECK_HR(qm_job_resume(slow_job), QM_S_OK);
     CHECK_HR(qm_job_create(m, "quick", &quick), QM_S_OK);
     CHECK_HR(qm_job_add_file(quick, small, ct_path(dir, "cw-small-out")), QM_S_OK);
@@ -627,11 +696,19 @@ static void close_while_a_callback_waits(void) {
     {
         uint32_t s = 0;
         CHECK_HR(qm_job_wait(quick, 60000, &s), QM_S_OK);
+        /* The callback says it is about to wait; the slow job then stays
+           unsettled for a further half second (a wait that must time out),
+           which leaves the callback ample time to be blocked in its wait. */
+        CT_WAIT_UNTIL(notify_count(&callback_waiting), CT_WAIT_MS, "the JOB_TRANSFERRED callback to start its wait");
+        s = 99;
+        CHECK_HR(qm_job_wait(slow_job, 500, &s), QM_S_FALSE);
+        CHECK_EQ(s, 99);
     }
-    ct_sleep_ms(100); /* the callback is now blocked in its wait */
+    /* close returns although the callback waits forever; the bound is far
+       below the 128 s the slow job would need, and only catches a hang. */
     t0 = ct_now_ms();
     CHECK_HR(qm_manager_close(m), QM_S_OK);
-    CHECK(ct_now_ms() - t0 < 5000);
+    CHECK(ct_now_ms() - t0 < 30000);
     CHECK_HR(callback_wait_result, QM_E_ABORT);
     CHECK_EQ(ct_count_entries(dir, ".cw-big-out."), 0); /* in memory: partial data removed */
 }

@@ -26,7 +26,7 @@ static void watched_transfer(const char *dir) {
     const uint64_t size = 256ull * 1024 * 1024;
     const char *src = ct_path(dir, "big-src.bin"), *dst = ct_path(dir, "big-dst.bin");
     qm_job_t job = 0;
-    uint64_t last = 0, distinct = 0, polls = 0, max_rate = 0;
+    uint64_t last = 0, distinct = 0, polls = 0, max_rate = 0, deadline;
     uint32_t status = 0, state = 0;
     int saw_transferring = 0, eta_known = 0;
     qm_job_progress jp;
@@ -43,6 +43,7 @@ static void watched_transfer(const char *dir) {
     CHECK_EQ(status, QM_STATUS_JOB_INCOMPLETE);
 
     CHECK_HR(qm_job_resume(job), QM_S_OK);
+    deadline = ct_now_ms() + 240000; /* a hang fails, naming what was awaited */
     for (;;) {
         uint64_t before = progress(job, QM_PROGRESS_SIZE_DONE);
         uint64_t pct = progress(job, QM_PROGRESS_PERCENT_DONE);
@@ -73,8 +74,12 @@ static void watched_transfer(const char *dir) {
             if (jp.eta_seconds != QM_SIZE_UNKNOWN) eta_known = 1;
         }
         if (state == QM_JOB_STATE_TRANSFERRED || state == QM_JOB_STATE_ERROR) break;
+        if (ct_now_ms() > deadline) {
+            ct_wait_failed("the watched job to settle", "state == TRANSFERRED || state == ERROR", 240000,
+                           __FILE__, __LINE__);
+            break;
+        }
         ct_sleep_ms(2);
-        if (polls > 100000) break;
     }
     CHECK_EQ(state, QM_JOB_STATE_TRANSFERRED);
     CHECK(saw_transferring);
@@ -120,12 +125,19 @@ static void past_four_gib(const char *dir) {
     CHECK_HR(qm_job_add_file(job, src, dst), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     t0 = ct_now_ms();
-    while (done <= two32 && ct_now_ms() - t0 < 240000) {
+    for (;;) {
+        /* The state first, then the bytes: a job seen TRANSFERRED has all
+           its bytes in the reading that follows. */
         CHECK_HR(qm_job_get_state(job, &state), QM_S_OK);
-        if (state == QM_JOB_STATE_ERROR || state == QM_JOB_STATE_TRANSFERRED) break;
         done = progress(job, QM_PROGRESS_SIZE_DONE);
+        if (done > two32 || state == QM_JOB_STATE_ERROR || state == QM_JOB_STATE_TRANSFERRED) break;
+        if (ct_now_ms() - t0 > 240000) {
+            ct_wait_failed("SIZE_DONE to pass 2^32", "done > two32", 240000, __FILE__, __LINE__);
+            break;
+        }
         ct_sleep_ms(1);
     }
+    CHECK(state != QM_JOB_STATE_ERROR);
     CHECK(done > two32);
     CHECK_HR(qm_job_get_progress_ex(job, &jp), QM_S_OK);
     CHECK_EQ(jp.bytes_total, size);
@@ -152,7 +164,14 @@ int main(int argc, char **argv) {
     }
     CHECK_HR(qm_manager_open(NULL, &mgr), QM_S_OK);
     watched_transfer(argv[1]);
+#if defined(__SANITIZE_ADDRESS__)
+    /* The sanitized build instruments this program, not the library: the
+       4.5 GiB copy would only check the library's counters again, at ASan's
+       price, so the plain build alone makes it. */
+    printf("progress: the copy past 4 GiB runs in the plain build\n");
+#else
     past_four_gib(argv[1]);
+#endif
     CHECK_HR(qm_manager_close(mgr), QM_S_OK);
     return ct_finish("progress");
 }

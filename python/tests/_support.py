@@ -3,7 +3,7 @@
 Importing this module puts the checkout's ``python/`` directory first on
 ``sys.path``, so the tests exercise this tree's ``qmgr`` package even when
 another copy is installed. The library comes from ``$QMGR_LIBRARY`` (set by
-``cargo test --test python``) or the package's own search.
+``cargo test --test it python::``) or the package's own search.
 """
 
 from __future__ import annotations
@@ -32,7 +32,25 @@ import qmgr  # noqa: E402
 MiB = 1024 * 1024
 
 #: Upper bound for any wait in the tests, so a bug fails instead of hanging.
+#: Generous on purpose: it catches hangs; it does not measure speed.
 LONG = 60.0
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = LONG, what: str = "condition",
+               interval: float = 0.005) -> object:
+    """Polls ``predicate`` until it returns something true and returns that.
+    After ``timeout`` seconds it raises ``AssertionError`` naming ``what``
+    (and the caller's line, through the traceback). Every wait of the tests
+    goes through here or through a call with its own timeout, so a bug fails
+    instead of hanging."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
 
 
 def pattern(size: int, seed: int = 0) -> bytes:
@@ -66,13 +84,14 @@ class TempDirTestCase(unittest.TestCase):
         self.addCleanup(m.close)
         return m
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-        """Polls ``predicate`` until true, failing after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(0.005)
+    def wait_for(self, predicate: Callable[[], object], timeout: float = LONG, what: str = "condition") -> object:
+        """Polls ``predicate`` until true (and returns its value), failing
+        the test after ``timeout`` seconds with a message naming ``what``."""
+        try:
+            return wait_until(predicate, timeout, what)
+        except AssertionError as e:
+            message = str(e)
+        self.fail(message)
 
 
 def run_in_thread(target: Callable[[], object]) -> "tuple[threading.Thread, list]":

@@ -25,8 +25,12 @@ class Recorder:
     def __call__(self, job: qmgr.Job, event: Notify, file_index, code) -> None:
         self.events.put((job, event, file_index, code, threading.get_ident()))
 
-    def next(self, timeout: float = 10.0) -> tuple:
-        return self.events.get(timeout=timeout)
+    def next(self, timeout: float = LONG, what: str = "the next event") -> tuple:
+        """The next event; fails (not hangs) after ``timeout`` seconds."""
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
 
 
 class NotifyTests(TempDirTestCase):
@@ -54,12 +58,16 @@ class NotifyTests(TempDirTestCase):
         src = self.make_file("src", 1000)
         m = self.manager()
         with m.create_job("files") as job:
+            # One connection: the files go in order, so "a" is transferred
+            # before "b" fails. (With several they run at once and may finish
+            # in any order, so the order of the events would be a race.)
+            job.max_connections = 1
             rec = Recorder()
             job.set_notify(rec, Notify.FILE_TRANSFERRED | Notify.JOB_ERROR)
             job.add_files([(src, self.dir / "a"), (src, self.dir / "missing" / "b")])
             job.resume()
             self.assertEqual(job.wait(LONG), JobState.ERROR)
-            events = [rec.next()[1:4], rec.next()[1:4]]
+            events = [rec.next(what="FILE_TRANSFERRED")[1:4], rec.next(what="JOB_ERROR")[1:4]]
             self.assertEqual(events[0], (Notify.FILE_TRANSFERRED, 0, 0))
             kind, index, code = events[1]
             self.assertEqual(kind, Notify.JOB_ERROR)
@@ -76,8 +84,16 @@ class NotifyTests(TempDirTestCase):
             job.add_file(src, self.dir / "out")
             job.resume()
             self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
-            time.sleep(0.2)
-            self.assertTrue(rec.events.empty())
+            # A job's events arrive in order, and an event is queued before
+            # the state it reports ends a wait. So once an event caused after
+            # the wait has arrived, a JOB_TRANSFERRED (had DISABLE let one
+            # through) would have arrived before it: no sleep needed.
+            job.set_notify(rec, Notify.JOB_MODIFICATION)
+            job.description = "after the silenced transfer"
+            seen = [rec.next(what="the JOB_MODIFICATION of the description")[1]]
+            while seen[-1] != Notify.JOB_MODIFICATION:
+                seen.append(rec.next(what="the JOB_MODIFICATION of the description")[1])
+            self.assertEqual(seen, [Notify.JOB_MODIFICATION])
             job.complete()
 
     def test_callback_is_kept_alive_while_registered(self) -> None:
@@ -90,7 +106,7 @@ class NotifyTests(TempDirTestCase):
             gc.collect()
             job.add_file(src, self.dir / "out")
             job.resume()
-            self.assertTrue(got.wait(10), "the callback did not run")
+            self.assertTrue(got.wait(LONG), "the callback did not run")
             job.complete()
 
     def test_callback_is_released_when_cleared_replaced_or_closed(self) -> None:
@@ -136,17 +152,22 @@ class NotifyTests(TempDirTestCase):
         src = self.make_file("src", 1000)
         m = self.manager()
         job = m.create_job("slow callback")
-        started, finished = threading.Event(), threading.Event()
+        started, closing, finished = threading.Event(), threading.Event(), threading.Event()
 
         def slow(j: qmgr.Job, e: Notify, i, c) -> None:
             started.set()
+            # Still running when close() is called: the callback goes on for
+            # a while after the main thread says it is about to call close(),
+            # so a close() that did not wait would return before this ends.
+            closing.wait(LONG)
             time.sleep(0.3)
             finished.set()
 
         job.set_notify(slow, Notify.JOB_TRANSFERRED)
         job.add_file(src, self.dir / "out")
         job.resume()
-        self.assertTrue(started.wait(10))
+        self.assertTrue(started.wait(LONG), "the callback did not run")
+        closing.set()
         job.close()  # must not return while the callback runs
         self.assertTrue(finished.is_set())
 
@@ -167,7 +188,7 @@ class NotifyTests(TempDirTestCase):
             job.set_notify(cb, Notify.JOB_TRANSFERRED)
             job.add_file(src, self.dir / "out")
             job.resume()
-            self.assertEqual(seen.get(timeout=10), (JobState.TRANSFERRED, 100, "reentrant"))
+            self.assertEqual(seen.get(timeout=LONG), (JobState.TRANSFERRED, 100, "reentrant"))
             self.assertIsNone(job.notify_callback)
             job.complete()
 
@@ -188,7 +209,7 @@ class NotifyTests(TempDirTestCase):
             job.set_notify(bad, Notify.JOB_TRANSFERRED)
             job.add_file(src, self.dir / "out")
             job.resume()
-            exc = reported.get(timeout=10)
+            exc = reported.get(timeout=LONG)
             self.assertIsInstance(exc, RuntimeError)
             self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
             job.complete()
@@ -204,9 +225,8 @@ class NotifyTests(TempDirTestCase):
             job.resume()
             self.assertEqual(job.wait(LONG), JobState.TRANSFERRED)
             events = []
-            deadline = time.monotonic() + 10
-            while Notify.JOB_TRANSFERRED not in events and time.monotonic() < deadline:
-                events.append(rec.next()[1])
+            while Notify.JOB_TRANSFERRED not in events:  # each next() fails after LONG
+                events.append(rec.next(what="JOB_TRANSFERRED")[1])
             self.assertIn(Notify.JOB_MODIFICATION, events)
             self.assertIn(Notify.JOB_TRANSFERRED, events)
             job.complete()
