@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
 use qmgr::{FileSpec, Job, JobState, Manager, NotifyFlags};
-use support::temp_files;
+use support::{temp_files, wait_until};
 
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
     (0..len as u32)
@@ -36,11 +36,11 @@ fn wait(job: &Job) -> JobState {
 fn start_then_suspend(job: &Job, at_least: u64) -> u64 {
     job.set_max_bandwidth(2 << 20).unwrap();
     job.resume().unwrap();
-    let started = Instant::now();
-    while job.bytes_transferred() < at_least {
-        assert!(started.elapsed() < Duration::from_secs(30), "no progress");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until(
+        &format!("{at_least} bytes of {job:?}"),
+        Duration::from_secs(30),
+        || job.bytes_transferred() >= at_least,
+    );
     job.suspend().unwrap();
     job.set_max_bandwidth(0).unwrap();
     job.bytes_transferred()
@@ -55,7 +55,7 @@ fn resume_continues_from_the_partial_file() {
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("resume").unwrap();
     job.add_files(&[spec(&src, &dst)]).unwrap();
-    let kept = start_then_suspend(&job, 1 << 20);
+    let kept = start_then_suspend(&job, 256 << 10);
     let temps = temp_files(&dir);
     assert_eq!(temps.len(), 1);
     assert_eq!(
@@ -87,11 +87,19 @@ fn a_source_changed_while_suspended_restarts_from_zero() {
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("changed").unwrap();
     job.add_files(&[spec(&src, &dst)]).unwrap();
-    start_then_suspend(&job, 1 << 20);
-    // A new version of the source, same size, different bytes and mtime.
-    std::thread::sleep(Duration::from_millis(20));
+    start_then_suspend(&job, 256 << 10);
+    // A new version of the source, same size, different bytes and mtime
+    // (set 10 s ahead rather than slept for: the file system's timestamp
+    // granularity cannot hide the change).
+    let old_mtime = std::fs::metadata(&src).unwrap().modified().unwrap();
     let new_data = pattern(6 << 20, 99);
     std::fs::write(&src, &new_data).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&src)
+        .unwrap()
+        .set_modified(old_mtime + Duration::from_secs(10))
+        .unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job), JobState::Transferred);
     job.complete().unwrap();
@@ -111,7 +119,7 @@ fn a_deleted_temporary_file_is_fetched_again() {
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("deleted").unwrap();
     job.add_files(&[spec(&src, &dst)]).unwrap();
-    start_then_suspend(&job, 1 << 20);
+    start_then_suspend(&job, 256 << 10);
     for temp in temp_files(&dir) {
         std::fs::remove_file(temp).unwrap();
     }
@@ -155,19 +163,26 @@ fn closing_the_manager_ends_waits_and_keeps_jobs_readable() {
     job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
     job.set_max_bandwidth(1 << 20).unwrap();
     job.resume().unwrap();
-    let waiter = {
+    let (tx, waited) = std::sync::mpsc::channel();
+    {
         let job = job.clone();
-        std::thread::spawn(move || job.wait(None))
-    };
-    std::thread::sleep(Duration::from_millis(100));
-    let started = Instant::now();
-    manager.close();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "close took {:?}",
-        started.elapsed()
-    );
-    let err = waiter.join().unwrap().unwrap_err();
+        std::thread::spawn(move || {
+            let _ = tx.send(job.wait(None));
+        });
+    }
+    // Mid-transfer (8 MiB at 1 MiB/s: 8 s), with the waiter blocked.
+    wait_until("the first bytes", Duration::from_secs(30), || {
+        job.bytes_transferred() > 0
+    });
+    // A close that hangs fails here instead of hanging the suite.
+    let manager = within(Duration::from_secs(30), "manager.close()", move || {
+        manager.close();
+        manager
+    });
+    let err = waited
+        .recv_timeout(Duration::from_secs(30))
+        .expect("closing the manager did not end the wait")
+        .unwrap_err();
     assert_eq!(err.code.0, QM_E_ABORT);
     assert!(job.bytes_transferred() > 0);
     assert_eq!(job.resume().unwrap_err().code.0, QM_E_HANDLE);
@@ -176,11 +191,15 @@ fn closing_the_manager_ends_waits_and_keeps_jobs_readable() {
 
 #[test]
 fn the_job_bandwidth_limit_shapes_a_local_copy() {
-    // Not a timing assertion on speed: a limited copy must not finish far
-    // sooner than the limit allows (the bucket holds at most 50 ms of burst).
+    // That the limit applies to a local copy at all: a lower bound only (a
+    // slow machine can only make it longer), half the 0.5 s that 1 MiB
+    // takes at 2 MiB/s (the bucket starts empty and saves at most 50 ms);
+    // unthrottled, the copy takes milliseconds. How exactly the rate holds
+    // is the throttle's unit tests' business (virtual time).
     let dir = support::scratch("engine-throttle");
-    let size = 3 << 20;
-    let src = write(&dir, "src", &pattern(size, 6));
+    let size = 1 << 20;
+    let data = pattern(size, 6);
+    let src = write(&dir, "src", &data);
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("throttle").unwrap();
     job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
@@ -190,18 +209,20 @@ fn the_job_bandwidth_limit_shapes_a_local_copy() {
     assert_eq!(wait(&job), JobState::Transferred);
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(1400),
-        "3 MiB at 2 MiB/s took only {elapsed:?}"
+        elapsed >= Duration::from_millis(250),
+        "1 MiB at 2 MiB/s took only {elapsed:?}: not throttled"
     );
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(dir.join("dst")).unwrap(), data);
 }
 
 #[test]
 fn the_manager_limit_binds_background_jobs_but_not_foreground_ones() {
     let dir = support::scratch("engine-manager-limit");
-    let size = 2 << 20;
+    let size = 512 << 10;
     let src = write(&dir, "src", &pattern(size, 7));
     let manager = Manager::open(None).unwrap();
-    manager.set_bandwidth_limit(1 << 20).unwrap();
+    manager.set_bandwidth_limit(512 << 10).unwrap();
     let fg = manager.create_job("foreground").unwrap();
     fg.add_files(&[spec(&src, &dir.join("fg"))]).unwrap();
     fg.switch_to_foreground().unwrap();
@@ -211,15 +232,19 @@ fn the_manager_limit_binds_background_jobs_but_not_foreground_ones() {
     bg.resume().unwrap();
     fg.resume().unwrap();
     assert_eq!(wait(&fg), JobState::Transferred);
-    let fg_time = started.elapsed();
     assert_eq!(wait(&bg), JobState::Transferred);
     let bg_time = started.elapsed();
+    // The background job was throttled at all (a lower bound: half of the
+    // 1 s that 512 KiB takes at 512 KiB/s)...
     assert!(
-        bg_time >= Duration::from_millis(1800),
-        "2 MiB at 1 MiB/s took only {bg_time:?}"
+        bg_time >= Duration::from_millis(500),
+        "512 KiB at 512 KiB/s took only {bg_time:?}"
     );
+    // ...and the foreground one was not: it finished first, by the jobs'
+    // own completion times (not by when this thread got to look).
+    let done = |job: &Job| job.times().transfer_completion.expect("a completion time");
     assert!(
-        fg_time < bg_time,
+        done(&fg) < done(&bg),
         "the foreground job was held back by the background limit"
     );
 }
@@ -245,10 +270,9 @@ fn rust_callbacks_see_each_file_then_the_job() {
     .unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job), JobState::Transferred);
-    let started = Instant::now();
-    while events.lock().unwrap().len() < 3 && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("three notifications", Duration::from_secs(30), || {
+        events.lock().unwrap().len() >= 3
+    });
     let seen = events.lock().unwrap().clone();
     // Files travel in parallel, so they may land in either order; each is
     // announced once, and the job's event comes after both.
@@ -277,26 +301,51 @@ fn replacing_a_callback_waits_for_the_running_one() {
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("retire").unwrap();
     job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
+    // The callback runs until the test releases it (or 30 s pass).
     let running = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
-    let (r, f) = (Arc::clone(&running), Arc::clone(&finished));
-    let slow: qmgr::NotifyCallback = Arc::new(move |_job, _event| {
+    let release = Arc::new(AtomicUsize::new(0));
+    let (r, f, go) = (
+        Arc::clone(&running),
+        Arc::clone(&finished),
+        Arc::clone(&release),
+    );
+    let held: qmgr::NotifyCallback = Arc::new(move |_job, _event| {
         r.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(300));
+        let until = Instant::now() + Duration::from_secs(30);
+        while go.load(Ordering::SeqCst) == 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         f.fetch_add(1, Ordering::SeqCst);
     });
-    job.set_notify(Some(slow), NotifyFlags::JOB_TRANSFERRED, 0)
+    job.set_notify(Some(held), NotifyFlags::JOB_TRANSFERRED, 0)
         .unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job), JobState::Transferred);
-    while running.load(Ordering::SeqCst) == 0 {
-        std::thread::sleep(Duration::from_millis(1));
+    wait_until("the callback to start", Duration::from_secs(30), || {
+        running.load(Ordering::SeqCst) == 1
+    });
+    // Replace it on another thread, which reports what it saw on return.
+    let (tx, returned) = std::sync::mpsc::channel();
+    {
+        let (job, finished) = (job.clone(), Arc::clone(&finished));
+        std::thread::spawn(move || {
+            job.set_notify(None, NotifyFlags::JOB_TRANSFERRED, 0)
+                .unwrap();
+            let _ = tx.send(finished.load(Ordering::SeqCst));
+        });
     }
-    job.set_notify(None, NotifyFlags::JOB_TRANSFERRED, 0)
-        .unwrap();
+    // While the callback is held, set_notify cannot return: this wait
+    // must time out (a return here is the bug, whatever the machine's speed).
+    if let Ok(seen) = returned.recv_timeout(Duration::from_millis(300)) {
+        panic!("set_notify returned while the old callback was running ({seen} finished)");
+    }
+    release.store(1, Ordering::SeqCst);
+    let seen = returned
+        .recv_timeout(Duration::from_secs(30))
+        .expect("set_notify did not return once the callback ended");
     assert_eq!(
-        finished.load(Ordering::SeqCst),
-        1,
+        seen, 1,
         "set_notify returned while the old callback was still running"
     );
 }
@@ -318,7 +367,7 @@ fn sha256_is_checked_after_a_suspend_and_resume() {
     let good = manager.create_job("good").unwrap();
     good.add_files(&[spec(&src, &dir.join("good"))]).unwrap();
     good.set_file_sha256(0, Some(&digest)).unwrap();
-    start_then_suspend(&good, 1 << 20);
+    start_then_suspend(&good, 256 << 10);
     good.resume().unwrap();
     assert_eq!(wait(&good), JobState::Transferred);
 
@@ -326,7 +375,7 @@ fn sha256_is_checked_after_a_suspend_and_resume() {
     let bad = manager.create_job("bad").unwrap();
     bad.add_files(&[spec(&src, &dir.join("bad"))]).unwrap();
     bad.set_file_sha256(0, Some(&"0".repeat(64))).unwrap();
-    start_then_suspend(&bad, 1 << 20);
+    start_then_suspend(&bad, 256 << 10);
     bad.resume().unwrap();
     assert_eq!(wait(&bad), JobState::Error);
     assert_eq!(bad.error().unwrap().code.0, QM_BG_E_VALIDATION_FAILED);
@@ -382,22 +431,30 @@ fn cancel_does_not_deadlock_with_a_callback_that_changes_the_job() {
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("cb").unwrap();
     job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
+    // The callback takes the lock only once cancel has made the job
+    // CANCELLED (cancel holds the lock then, or has just let it go): the
+    // order that deadlocks if cancel waits for callbacks with it held.
+    // (Should cancel never get there, the callback goes on after 15 s and
+    // the deadlock, if any, shows below.)
     let entered = Arc::new(AtomicUsize::new(0));
     let flag = Arc::clone(&entered);
     let callback: qmgr::NotifyCallback = Arc::new(move |job, _event| {
         flag.store(1, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(200));
+        let until = Instant::now() + Duration::from_secs(15);
+        while job.state() != JobState::Cancelled && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let _ = job.set_description("changed from a callback");
     });
     job.set_notify(Some(callback), NotifyFlags::JOB_TRANSFERRED, 0)
         .unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job), JobState::Transferred);
-    while entered.load(Ordering::SeqCst) == 0 {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the callback to start", Duration::from_secs(30), || {
+        entered.load(Ordering::SeqCst) == 1
+    });
     let cancelling = job.clone();
-    let result = within(Duration::from_secs(10), "cancel", move || {
+    let result = within(Duration::from_secs(30), "cancel", move || {
         cancelling.cancel()
     });
     assert_eq!(result.unwrap().0, QM_S_OK);
@@ -413,9 +470,9 @@ fn closing_an_in_memory_manager_removes_partial_files() {
     job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
     job.set_max_bandwidth(1 << 20).unwrap();
     job.resume().unwrap();
-    while job.bytes_transferred() == 0 {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until("the first bytes", Duration::from_secs(30), || {
+        job.bytes_transferred() > 0
+    });
     assert_eq!(temp_files(&dir).len(), 1);
     manager.close();
     assert!(
@@ -427,20 +484,28 @@ fn closing_an_in_memory_manager_removes_partial_files() {
 #[test]
 fn switching_to_foreground_mid_file_escapes_the_manager_limit_at_once() {
     let dir = support::scratch("engine-priority-switch");
-    let src = write(&dir, "src", &pattern(6 << 20, 14));
+    let size = 4 << 20;
+    let data = pattern(size, 14);
+    let src = write(&dir, "src", &data);
     let manager = Manager::open(None).unwrap();
-    manager.set_bandwidth_limit(1 << 20).unwrap();
+    // 4 MiB at 32 KiB/s: 128 s, unless the switch lifts the limit.
+    manager.set_bandwidth_limit(32 << 10).unwrap();
     let job = manager.create_job("switch").unwrap();
     job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
-    let started = Instant::now();
     job.resume().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("the first bytes", Duration::from_secs(30), || {
+        job.bytes_transferred() > 0
+    });
+    assert!(job.bytes_transferred() < size as u64, "not mid-file");
     job.switch_to_foreground().unwrap();
-    assert_eq!(wait(&job), JobState::Transferred);
-    // 6 MiB at the 1 MiB/s limit would take 6 s; unthrottled it is instant.
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
+    // Far sooner than the 128 s the limit would take (30 s only catches
+    // a file that stayed throttled).
+    assert_eq!(
+        support::wait(&job, Duration::from_secs(30)),
+        JobState::Transferred,
+        "still throttled after the switch: {} of {size} bytes",
+        job.bytes_transferred()
     );
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(dir.join("dst")).unwrap(), data);
 }

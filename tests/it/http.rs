@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use qmgr::hresult::*;
 use qmgr::{ErrorContext, FileSpec, Job, JobState, Manager, Priority};
 use support::http_server::{patterned, Fault, Resource, TestCa, TestServer};
-use support::{sha256_hex, temp_files, wait};
+use support::{sha256_hex, temp_files, wait, wait_until};
 
 /// A job for one URL with a 1 s retry delay, resumed. One connection:
 /// these tests count requests and offsets of one stream
@@ -49,8 +49,11 @@ fn range_start(range: &str) -> u64 {
 }
 
 #[test]
-fn a_64_mib_file_cut_at_50_random_offsets_arrives_byte_exact() {
-    const SIZE: usize = 64 << 20;
+fn a_16_mib_file_cut_at_50_random_offsets_arrives_byte_exact() {
+    // 50 cuts in 16 MiB (one every 330 KB on average, some a few bytes
+    // apart) exercise the resume exactly as 50 in 64 MiB did: what is
+    // checked is each reconnection's offset, If-Range and the byte count.
+    const SIZE: usize = 16 << 20;
     let dir = support::scratch("http-cuts");
     let data = patterned(SIZE, 7);
     let server = TestServer::start();
@@ -314,15 +317,9 @@ fn a_503_with_retry_after_is_transient_then_recovers() {
     let started = Instant::now();
     let job = start(&manager, &server.url("/busy"), &dst);
     // It passes through TRANSIENT_ERROR (which does not end a wait)...
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while job.state() != JobState::TransientError {
-        assert!(
-            Instant::now() < deadline,
-            "never saw TRANSIENT_ERROR: {:?}",
-            job.state()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("TRANSIENT_ERROR", Duration::from_secs(30), || {
+        job.state() == JobState::TransientError
+    });
     let err = job.error().unwrap();
     assert_eq!(err.code.0, qmgr::HResult::from_http_status(503).0);
     assert!(job.status().error);
@@ -344,15 +341,18 @@ fn a_stalled_server_trips_the_stall_timer_and_the_transfer_goes_on() {
     let server = TestServer::start();
     let data = patterned(1 << 20, 5);
     server.add("/stall", Resource::new(data.clone()));
+    // The server goes silent for far longer than the test may take: only
+    // the stall timer can end that response.
     server.script(
         "/stall",
-        vec![Fault::StallAfter(300_000, Duration::from_secs(20))],
+        vec![Fault::StallAfter(300_000, Duration::from_secs(300))],
     );
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("stall");
     let job = manager.create_job("stall").unwrap();
     job.add_files(&[FileSpec::new(server.url("/stall"), dst.to_str().unwrap())])
         .unwrap();
+    job.set_max_connections(1).unwrap();
     job.set_stall_timeout(1).unwrap();
     job.set_minimum_retry_delay(1).unwrap();
     let started = Instant::now();
@@ -360,17 +360,13 @@ fn a_stalled_server_trips_the_stall_timer_and_the_transfer_goes_on() {
     assert_eq!(
         wait(&job, Duration::from_secs(30)),
         JobState::Transferred,
-        "{:?}",
+        "the stall timer did not fire: {:?}",
         job.error()
     );
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(900),
         "the stall was not waited for: {elapsed:?}"
-    );
-    assert!(
-        elapsed < Duration::from_secs(15),
-        "the stall timer did not fire: {elapsed:?}"
     );
     let requests = server.requests("/stall");
     assert_eq!(requests.len(), 2);
@@ -381,12 +377,7 @@ fn a_stalled_server_trips_the_stall_timer_and_the_transfer_goes_on() {
 
 #[test]
 fn an_unreachable_server_is_a_transient_winhttp_error() {
-    // Bind then drop a listener: nothing listens on that port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_reserved, port) = refused_port();
     let dir = support::scratch("http-refused");
     let manager = Manager::open(None).unwrap();
     let job = start(
@@ -394,11 +385,9 @@ fn an_unreachable_server_is_a_transient_winhttp_error() {
         &format!("http://127.0.0.1:{port}/x"),
         &dir.join("x"),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while job.state() != JobState::TransientError {
-        assert!(Instant::now() < deadline, "{:?}", job.state());
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("TRANSIENT_ERROR", Duration::from_secs(30), || {
+        job.state() == JobState::TransientError
+    });
     let err = job.error().unwrap();
     assert_eq!(err.code.0, QM_E_WINHTTP_CANNOT_CONNECT);
     assert_eq!(job.status().win32_result, 12029);
@@ -414,24 +403,33 @@ fn suspend_interrupts_a_blocked_read_at_once() {
     let server = TestServer::start();
     let data = patterned(1 << 20, 6);
     server.add("/hang", Resource::new(data.clone()));
+    // Silent after 100 KB for longer than the test may take (the default
+    // stall timer is 60 s): only suspend can end the blocked read.
     server.script(
         "/hang",
-        vec![Fault::StallAfter(100_000, Duration::from_secs(30))],
+        vec![Fault::StallAfter(100_000, Duration::from_secs(300))],
     );
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("hang");
     let job = start(&manager, &server.url("/hang"), &dst);
-    while job.bytes_transferred() < 100_000 {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    let t = Instant::now();
-    job.suspend().unwrap();
-    assert!(
-        t.elapsed() < Duration::from_millis(500),
-        "suspend waited {:?} for a blocked read",
-        t.elapsed()
+    wait_until(
+        "the 100 KB before the stall",
+        Duration::from_secs(30),
+        || job.bytes_transferred() >= 100_000,
     );
+    // Every byte sent has been read: the reader blocks in its next read
+    // (or is about to; the pause makes the former all but certain).
+    std::thread::sleep(Duration::from_millis(100));
+    let suspending = job.clone();
+    let (tx, suspended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(suspending.suspend());
+    });
+    suspended
+        .recv_timeout(Duration::from_secs(30))
+        .expect("suspend waited for the blocked read")
+        .unwrap();
+    assert_eq!(job.state(), JobState::Suspended);
     assert_eq!(job.bytes_transferred(), 100_000);
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
@@ -553,7 +551,9 @@ fn mutual_tls_presents_the_client_certificate() {
 fn the_bandwidth_limit_holds_within_ten_percent() {
     let dir = support::scratch("http-limit");
     let server = TestServer::start();
-    let size = 10 << 20;
+    // The one end-to-end check of the rate (the throttle's unit tests
+    // check it in virtual time): 4 MiB at 2 MiB/s, 2 s.
+    let size = 4 << 20;
     server.add("/limited", Resource::new(patterned(size, 3)));
     let manager = Manager::open(None).unwrap();
     let limit = 2u64 << 20;
@@ -579,11 +579,13 @@ fn the_bandwidth_limit_holds_within_ten_percent() {
 fn a_foreground_job_overtakes_queued_background_ones() {
     let dir = support::scratch("http-foreground");
     let server = TestServer::start();
-    server.add("/bg", Resource::new(patterned(3 << 20, 1)));
+    server.add("/bg", Resource::new(patterned(1 << 20, 1)));
     server.add("/fg", Resource::new(patterned(1 << 20, 2)));
     let manager = Manager::open(None).unwrap();
     manager.set_max_active_jobs(1).unwrap();
-    manager.set_bandwidth_limit(1 << 20).unwrap();
+    // 1 MiB at 64 KiB/s: 16 s per background job, so none can finish
+    // while the (unthrottled) foreground one runs, however slow the machine.
+    manager.set_bandwidth_limit(64 << 10).unwrap();
     let background: Vec<Job> = (0..3)
         .map(|i| {
             let job = manager.create_job("bg").unwrap();
@@ -592,11 +594,19 @@ fn a_foreground_job_overtakes_queued_background_ones() {
                 dir.join(format!("bg{i}")).to_str().unwrap(),
             )])
             .unwrap();
+            // One stream: a Range below is the preempted job's resume,
+            // not a segment.
+            job.set_max_connections(1).unwrap();
             job.resume().unwrap();
             job
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // A background job is under way before the foreground one arrives.
+    wait_until(
+        "a background job's first bytes",
+        Duration::from_secs(30),
+        || background.iter().any(|j| j.bytes_transferred() > 0),
+    );
     let fg = manager.create_job("fg").unwrap();
     fg.add_files(&[FileSpec::new(
         server.url("/fg"),
@@ -614,15 +624,11 @@ fn a_foreground_job_overtakes_queued_background_ones() {
         );
     }
     // The preempted job goes on with a range request, not from zero.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.requests("/bg").iter().any(|r| r.range.is_some()) {
-        assert!(
-            Instant::now() < deadline,
-            "the preempted job did not resume with a range: {:?}",
-            server.requests("/bg")
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        "the preempted job to resume with a range",
+        Duration::from_secs(30),
+        || server.requests("/bg").iter().any(|r| r.range.is_some()),
+    );
     for job in &background {
         job.cancel().unwrap();
     }
@@ -661,11 +667,7 @@ fn an_explicit_proxy_carries_the_requests() {
 
 #[test]
 fn retries_without_progress_end_in_error_after_the_no_progress_timeout() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_reserved, port) = refused_port();
     let dir = support::scratch("http-no-progress");
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("no progress").unwrap();
@@ -674,19 +676,16 @@ fn retries_without_progress_end_in_error_after_the_no_progress_timeout() {
         dir.join("x").to_str().unwrap(),
     )])
     .unwrap();
+    // The outcome (retried, then ERROR with the connection's code); when
+    // exactly it gives up is the lifecycle unit tests' business (virtual
+    // time).
     job.set_minimum_retry_delay(1).unwrap();
-    job.set_no_progress_timeout(3).unwrap();
-    let started = Instant::now();
+    job.set_no_progress_timeout(1).unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);
-    let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(2900),
-        "gave up before the timeout: {elapsed:?}"
-    );
-    assert!(
-        job.status().num_retries >= 2,
-        "it was not retried meanwhile: {:?}",
+        job.status().num_retries >= 1,
+        "it was not retried within the timeout: {:?}",
         job.status()
     );
     assert_eq!(job.error().unwrap().code.0, QM_E_WINHTTP_CANNOT_CONNECT);
@@ -921,4 +920,35 @@ fn a_proxy_that_wants_other_credentials_is_a_fatal_407() {
     assert_eq!(err.code, qmgr::HResult::from_http_status(407));
     assert!(err.description.contains("407"), "{}", err.description);
     job.cancel().unwrap();
+}
+
+/// A port of 127.0.0.1 that refuses every connection for as long as the
+/// returned socket lives: bound, never listening, so nothing else can be
+/// given it meanwhile. (A port found by binding a listener and dropping it
+/// is free again at once: another test's server may get it while a job
+/// of this one still retries it.)
+pub(crate) fn refused_port() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: socket() returns a new descriptor (checked), owned from then
+    // on; bind() and getsockname() get a zeroed, correctly sized
+    // sockaddr_in.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let socket = OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let at = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+        assert_eq!(
+            libc::bind(socket.as_raw_fd(), at, len),
+            0,
+            "bind: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut got = len;
+        assert_eq!(libc::getsockname(socket.as_raw_fd(), at, &mut got), 0);
+        (socket, u16::from_be(addr.sin_port))
+    }
 }

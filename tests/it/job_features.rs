@@ -14,7 +14,7 @@ use qmgr::{
     ErrorContext, FileRange, FileSpec, Job, JobState, Manager, NotifyCmdLine, LENGTH_TO_EOF,
 };
 use support::http_server::{patterned, Fault, Resource, TestServer};
-use support::wait;
+use support::{wait, wait_until};
 
 /// A resource sent at about `rate` bytes per second per connection.
 fn paced(data: &[u8], rate: usize) -> Resource {
@@ -46,13 +46,16 @@ fn job_for(manager: &Manager, url: &str, dst: &std::path::Path) -> Job {
 #[test]
 fn a_job_past_its_maximum_download_time_fails_and_a_resume_gives_it_the_time_again() {
     let dir = support::scratch("jobs-maxtime");
-    let data = patterned(4 << 20, 41);
+    let data = patterned(2 << 20, 41);
     let server = TestServer::start();
-    server.add("/slow", paced(&data, 1 << 20)); // about 4 s
+    server.add("/slow", paced(&data, 512 << 10)); // about 4 s
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("slow.bin");
     let job = job_for(&manager, &server.url("/slow"), &dst);
     assert_eq!(job.max_download_time(), 7_776_000, "BITS's 90 days");
+    // One connection: the pace is per connection, and segments would
+    // finish the file within the limit.
+    job.set_max_connections(1).unwrap();
     job.set_max_download_time(1).unwrap();
     let started = Instant::now();
     job.resume().unwrap();
@@ -66,10 +69,16 @@ fn a_job_past_its_maximum_download_time_fails_and_a_resume_gives_it_the_time_aga
         job.bytes_transferred() < data.len() as u64,
         "the limit came too late to test anything"
     );
-    // Without a limit, a resume finishes it, keeping its bytes.
+    // Without a limit, a resume finishes it, keeping its bytes (from the
+    // same version, served at full speed now).
+    let kept = job.bytes_transferred();
+    assert!(kept > 0, "nothing was kept to resume from");
+    server.add("/slow", Resource::new(data.clone()));
     job.set_max_download_time(0).unwrap();
     job.resume().unwrap();
     finish_byte_exact(&job, &dst, &data);
+    let resumed = &server.requests("/slow")[1];
+    assert_eq!(resumed.range_start(), Some(kept), "{resumed:?}");
 }
 
 #[test]
@@ -77,20 +86,33 @@ fn time_spent_queued_does_not_count_against_the_maximum_download_time() {
     let dir = support::scratch("jobs-maxtime-queued");
     let server = TestServer::start();
     let slow = patterned(2 << 20, 42);
-    server.add("/slow", paced(&slow, 1 << 20)); // about 2 s
+    server.add("/slow", Resource::new(slow.clone()));
     let quick = patterned(64 << 10, 43);
     server.add("/quick", Resource::new(quick.clone()));
     let manager = Manager::open(None).unwrap();
     manager.set_max_active_jobs(1).unwrap();
+    // `first` holds the only slot (2 MiB at 64 KiB/s: 32 s) until let go.
     let first = job_for(&manager, &server.url("/slow"), &dir.join("slow.bin"));
+    first.set_max_bandwidth(64 << 10).unwrap();
     first.resume().unwrap();
-    // Queued behind `first` for about 2 s, then transferred in far less
-    // than its 1 s.
+    wait_until("the first job to transfer", Duration::from_secs(30), || {
+        first.state() == JobState::Transferring
+    });
+    // Queued behind `first` for longer than its 1 s, then transferred in
+    // far less than that.
     let second = job_for(&manager, &server.url("/quick"), &dir.join("quick.bin"));
     second.set_max_download_time(1).unwrap();
     second.resume().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(second.state(), JobState::Queued);
+    // 1.5 s queued: a wait that must time out (it did not fail while queued).
+    assert_eq!(
+        second.wait(Some(Duration::from_millis(1500))).unwrap(),
+        None,
+        "the queued job settled: {:?}",
+        second.error()
+    );
+    assert_eq!(second.state(), JobState::Queued);
+    first.set_max_bandwidth(0).unwrap();
     assert_eq!(
         wait(&second, Duration::from_secs(30)),
         JobState::Transferred,
@@ -106,9 +128,9 @@ fn time_spent_queued_does_not_count_against_the_maximum_download_time() {
 #[test]
 fn the_temporary_name_and_the_response_headers_are_readable_while_a_file_transfers() {
     let dir = support::scratch("jobs-details");
-    let data = patterned(2 << 20, 44);
+    let data = patterned(1 << 20, 44);
     let server = TestServer::start();
-    let resource = paced(&data, 2 << 20); // about 1 s
+    let resource = paced(&data, 2 << 20); // about 0.5 s
     let etag = resource.etag.clone().unwrap();
     server.add("/fw.bin", resource);
     let manager = Manager::open(None).unwrap();
@@ -122,11 +144,9 @@ fn the_temporary_name_and_the_response_headers_are_readable_while_a_file_transfe
         QM_E_ITEM_NOT_FOUND
     );
     job.resume().unwrap();
-    let started = Instant::now();
-    while job.bytes_transferred() == 0 {
-        assert!(started.elapsed() < Duration::from_secs(20), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the first bytes", Duration::from_secs(30), || {
+        job.bytes_transferred() > 0
+    });
     // The hidden temporary file beside the destination, holding the bytes.
     let temp = job
         .file_temporary_name(0)
@@ -161,22 +181,27 @@ fn a_prefix_switch_mid_download_keeps_the_bytes_already_transferred() {
     let data = patterned(3 << 20, 45);
     let first = TestServer::start();
     let mirror = TestServer::start();
-    let resource = paced(&data, 2 << 20);
+    let resource = Resource::new(data.clone());
     let etag = resource.etag.clone().unwrap();
     first.add("/fw/app.bin", resource.clone());
-    let mut fast = resource;
-    fast.pace = None;
-    mirror.add("/mirror/fw/app.bin", fast);
+    // The first server sends 1 MiB, then nothing for longer than the test
+    // may take (the default stall timer is 60 s): the file cannot finish
+    // there, whatever the timing, and the switch must end that read.
+    first.script(
+        "/fw/app.bin",
+        vec![Fault::StallAfter(1 << 20, Duration::from_secs(300))],
+    );
+    mirror.add("/mirror/fw/app.bin", resource);
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("app.bin");
     let job = job_for(&manager, &first.url("/fw/app.bin"), &dst);
     job.set_max_connections(1).unwrap();
     job.resume().unwrap();
-    let started = Instant::now();
-    while job.bytes_transferred() < (1 << 20) {
-        assert!(started.elapsed() < Duration::from_secs(20), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        "1 MiB from the first server",
+        Duration::from_secs(30),
+        || job.bytes_transferred() >= 1 << 20,
+    );
     let old = format!("http://{}/fw/", first.addr());
     let new = format!("http://{}/mirror/fw/", mirror.addr());
     assert!(!job.replace_remote_prefix("http://nowhere/", &new).unwrap());
@@ -197,7 +222,7 @@ fn a_prefix_switch_mid_download_keeps_the_bytes_already_transferred() {
         .as_deref()
         .expect("the switch resumed with a range");
     let from: u64 = range["bytes=".len()..range.len() - 1].parse().unwrap();
-    assert!(from >= 1 << 20, "{range}");
+    assert_eq!(from, 1 << 20, "{range}");
     assert_eq!(asked[0].if_range.as_deref(), Some(etag.as_str()));
     assert!(mirror.body_bytes_sent("/mirror/fw/app.bin") < data.len() as u64);
 
@@ -294,6 +319,10 @@ fn ranges_land_one_after_another_in_the_order_given_each_its_own_request() {
     let job = ranged_job(&manager, &server.url("/r"), &dst, &ranges);
     assert_eq!(job.file_ranges(0).unwrap(), ranges);
     assert_eq!(job.file_count(), 1);
+    // One connection, so that the requests are one stream's, in order
+    // (with several, the ranges after the first go in parallel, in any
+    // order; the file they make is the same).
+    job.set_max_connections(1).unwrap();
     job.resume().unwrap();
     finish_byte_exact(&job, &dst, &cut(&data, &ranges));
     assert_eq!(std::fs::metadata(&dst).unwrap().len(), 300);
@@ -590,9 +619,14 @@ fn a_callback_takes_the_event_instead_and_a_failing_program_runs_again_after_the
     job.set_notify_cmdline(Some(cmdline.clone())).unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-    assert!(!record.exists(), "the program ran beside a callback");
+    wait_until("the callback", Duration::from_secs(30), || {
+        calls.load(std::sync::atomic::Ordering::SeqCst) == 1
+    });
+    // Had the program run too, it would have started with the callback,
+    // before anything below: the record, read once the later programs
+    // have written to it, holds no line of this job (checked there), and
+    // the program's one failure was not spent on it.
+    let beside_a_callback = job.id().to_string();
     job.complete().unwrap();
 
     // Set on a job already TRANSFERRED, it runs at once; exit 1 runs it
@@ -602,24 +636,47 @@ fn a_callback_takes_the_event_instead_and_a_failing_program_runs_again_after_the
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
     let set_at = Instant::now();
-    job.set_notify_cmdline(Some(cmdline)).unwrap();
+    job.set_notify_cmdline(Some(cmdline.clone())).unwrap();
     let lines = recorded(&record, 2, Duration::from_secs(10));
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    let id = job.id().to_string();
+    let ran = format!("{id}|TRANSFERRED|");
+    assert_eq!(lines, [ran.clone(), ran.clone()], "ran twice, for this job");
     assert!(set_at.elapsed() >= Duration::from_secs(1));
+    assert!(
+        !lines.iter().any(|l| l.contains(&beside_a_callback)),
+        "the program ran beside a callback: {lines:?}"
+    );
     // It stops once the job leaves the state: completed, nothing more runs.
+    // A later job's program is the marker: a run for this one, due from
+    // `complete` on, would have started before it.
     job.complete().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(recorded(&record, 3, Duration::ZERO).len(), 2);
+    let later = job_for(&manager, &server.url("/f"), &dir.join("c.bin"));
+    later.set_notify_cmdline(Some(cmdline)).unwrap();
+    later.resume().unwrap();
+    assert_eq!(wait(&later, Duration::from_secs(30)), JobState::Transferred);
+    let lines = recorded(&record, 3, Duration::from_secs(10));
+    assert_eq!(
+        lines,
+        [ran.clone(), ran, format!("{}|TRANSFERRED|", later.id())],
+        "a program ran after the job was completed"
+    );
+    later.complete().unwrap();
 }
 
 #[test]
 fn progress_notifications_keep_the_minimum_interval() {
+    // Two jobs side by side over the same 3 s (the server paces each
+    // connection, so neither can be faster): one with a 1 s minimum
+    // interval, one with none. Counts, not gaps, are compared (deliveries
+    // can bunch up on the callback thread), each against the job's own
+    // duration as this thread measured it, which a slow machine only
+    // lengthens.
     let dir = support::scratch("jobs-notify-pace");
     let data = patterned(6 << 20, 73);
     let server = TestServer::start();
     server.add("/slow", paced(&data, 2 << 20)); // about 3 s
     let manager = Manager::open(None).unwrap();
-    let count_for = |interval: u32, name: &str| {
+    let start = |interval: u32, name: &str| {
         let job = job_for(&manager, &server.url("/slow"), &dir.join(name));
         job.set_max_connections(1).unwrap();
         assert_eq!(job.min_notification_interval(), 500, "BITS's default");
@@ -640,26 +697,35 @@ fn progress_notifications_keep_the_minimum_interval() {
             0,
         )
         .unwrap();
+        let started = Instant::now();
         job.resume().unwrap();
-        finish_byte_exact(&job, &dir.join(name), &data);
-        let times = times.lock().clone();
-        times
+        (job, times, started)
     };
-    let paced_times = count_for(1000, "a.bin");
+    let (paced_job, paced_times, paced_start) = start(1000, "a.bin");
+    let (every_job, every_times, _) = start(0, "b.bin");
+    finish_byte_exact(&paced_job, &dir.join("a.bin"), &data);
+    let took = paced_start.elapsed();
+    finish_byte_exact(&every_job, &dir.join("b.bin"), &data);
+    let paced_times = paced_times.lock().clone();
+    let every = every_times.lock().clone();
     let gaps: Vec<Duration> = paced_times.windows(2).map(|w| w[1] - w[0]).collect();
+    println!(
+        "{} progress notifications with a 1 s minimum, {} with none, in {took:?}",
+        paced_times.len(),
+        every.len()
+    );
     assert!(paced_times.len() >= 2, "{paced_times:?}");
-    // Deliveries can bunch up on the callback thread; the model's pace is
-    // 1 s, so over the run there is at most one per second (plus the state changes).
-    let span = *paced_times.last().unwrap() - paced_times[0];
+    // The model's pace is 1 s: over the run at most one per second, plus
+    // the first and the state changes.
     assert!(
-        (paced_times.len() as f64) <= span.as_secs_f64() + 3.0,
-        "{} progress notifications in {span:?} with a 1 s minimum: {gaps:?}",
+        (paced_times.len() as f64) <= took.as_secs_f64() + 3.0,
+        "{} progress notifications in {took:?} with a 1 s minimum: {gaps:?}",
         paced_times.len()
     );
-    let every = count_for(0, "b.bin");
+    // 0 sends one for every 250 ms measurement: about four a second.
     assert!(
         every.len() > paced_times.len() * 2,
-        "0 sends every 250 ms measurement: {} vs {}",
+        "0 sends every 250 ms measurement: {} vs {} with a 1 s minimum",
         every.len(),
         paced_times.len()
     );

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use qmgr::{FileSpec, Job, JobState, Manager, NotifyFlags, Priority};
 use support::http_server::{patterned, Fault, Resource, TestServer};
-use support::{temp_files, wait};
+use support::{temp_files, wait, wait_until};
 
 /// `count` files of `size` bytes on `server` as `/f{i}`, with their specs.
 fn many_files(
@@ -60,10 +60,11 @@ fn two_hundred_small_files_over_four_connections_arrive_byte_exact() {
         "{connections} connections for a job of 4"
     );
     // FILE_TRANSFERRED fired once for each file as it landed.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while landed.lock().unwrap().len() < 200 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        "200 FILE_TRANSFERRED events",
+        Duration::from_secs(30),
+        || landed.lock().unwrap().len() >= 200,
+    );
     let landed: HashSet<u32> = landed.lock().unwrap().iter().copied().collect();
     assert_eq!(landed.len(), 200);
     assert_eq!(
@@ -122,29 +123,38 @@ fn no_more_connections_to_one_server_than_its_cap() {
 
 #[test]
 fn a_job_limit_holds_across_four_connections() {
+    // One limit for the job, not one per connection: four connections
+    // together take at least about the time the limit allows (a lower
+    // bound, half of it: a slow machine only makes it longer; four
+    // buckets would take a quarter). How exactly the rate holds is the
+    // throttle's unit tests' business (virtual time).
     let dir = support::scratch("parallel-limit");
     let server = TestServer::start();
-    let (data, specs) = many_files(&server, &dir, 4, 2 << 20);
+    let (data, specs) = many_files(&server, &dir, 4, 256 << 10);
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("limited").unwrap();
     job.add_files(&specs).unwrap();
     job.set_max_connections(4).unwrap();
-    let limit = 2u64 << 20;
+    let limit = 1u64 << 20;
     job.set_max_bandwidth(limit).unwrap();
     let started = Instant::now();
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(60)), JobState::Transferred);
+    let elapsed = started.elapsed();
     let total: usize = data.iter().map(Vec::len).sum();
-    let rate = total as f64 / started.elapsed().as_secs_f64();
-    let ratio = rate / limit as f64;
+    let nominal = Duration::from_secs_f64(total as f64 / limit as f64);
     assert!(
-        (0.9..=1.1).contains(&ratio),
-        "achieved {rate:.0} B/s over 4 connections for a limit of {limit} B/s ({ratio:.3})"
+        elapsed >= nominal / 2,
+        "{total} bytes over 4 connections at {limit} B/s took only {elapsed:?}"
     );
     assert!(
         server.connections() >= 2,
         "the files did not go in parallel"
     );
+    job.complete().unwrap();
+    for (i, bytes) in data.iter().enumerate() {
+        assert!(std::fs::read(dir.join(format!("f{i}.bin"))).unwrap() == *bytes);
+    }
 }
 
 #[test]
@@ -161,23 +171,28 @@ fn suspend_and_foreground_preemption_stop_every_connection() {
     background.set_max_bandwidth(1 << 20).unwrap();
     background.resume().unwrap();
     let progressed = |job: &Job, at_least: u64| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while job.bytes_transferred() < at_least {
-            assert!(Instant::now() < deadline, "no progress: {job:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            &format!("{at_least} bytes of {job:?}"),
+            Duration::from_secs(30),
+            || job.bytes_transferred() >= at_least,
+        );
     };
     progressed(&background, 256 << 10);
+    // How long this machine takes to move 128 KiB of this job right now:
+    // four times that (at least 400 ms) is the window in which a
+    // connection that went on would show, on a fast machine or a slow one.
+    let t = Instant::now();
+    progressed(&background, background.bytes_transferred() + (128 << 10));
+    let window = (t.elapsed() * 4).clamp(Duration::from_millis(400), Duration::from_secs(10));
 
-    // Suspend returns once every connection has stopped writing.
+    // Suspend returns once every connection has stopped writing: from
+    // then on, not one byte more.
     background.suspend().unwrap();
     let frozen = background.bytes_transferred();
-    std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(
-        background.bytes_transferred(),
-        frozen,
-        "a connection went on"
-    );
+    unchanged_for("the suspended job's bytes", window, || {
+        background.bytes_transferred()
+    });
+    assert_eq!(background.bytes_transferred(), frozen);
     background.resume().unwrap();
     progressed(&background, frozen + (64 << 10));
 
@@ -189,31 +204,31 @@ fn suspend_and_foreground_preemption_stop_every_connection() {
     )])
     .unwrap();
     fg.set_priority(Priority::Foreground).unwrap();
-    // Slow enough to watch the background job while it runs.
-    fg.set_max_bandwidth(128 << 10).unwrap();
+    // 256 KiB at 8 KiB/s (32 s): it runs for as long as the background
+    // job is watched, then is let go.
+    fg.set_max_bandwidth(8 << 10).unwrap();
     fg.resume().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while background.state() != JobState::Queued || fg.state() != JobState::Transferring {
-        assert!(
-            Instant::now() < deadline,
-            "{background:?} was not preempted by {fg:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // Within a chunk every connection of the preempted run has stopped.
-    std::thread::sleep(Duration::from_millis(200));
-    let parked = background.bytes_transferred();
-    std::thread::sleep(Duration::from_millis(400));
+    wait_until(
+        "the background job to be preempted by the foreground one",
+        Duration::from_secs(30),
+        || background.state() == JobState::Queued && fg.state() == JobState::Transferring,
+    );
+    // Every connection of the preempted run stops within a chunk (the
+    // run ends after QUEUED is set): its count comes to rest...
+    let parked = settled("the preempted job's bytes", || {
+        background.bytes_transferred()
+    });
+    // ...and stays there while the foreground job runs.
+    unchanged_for("the preempted job's bytes", window, || {
+        background.bytes_transferred()
+    });
+    assert_eq!(background.bytes_transferred(), parked);
     assert_eq!(
         fg.state(),
         JobState::Transferring,
         "the check outlived the foreground job"
     );
-    assert_eq!(
-        background.bytes_transferred(),
-        parked,
-        "a preempted connection went on"
-    );
+    fg.set_max_bandwidth(0).unwrap();
     assert_eq!(wait(&fg, Duration::from_secs(30)), JobState::Transferred);
     fg.complete().unwrap();
 
@@ -252,5 +267,36 @@ fn one_failing_file_ends_the_run_and_resume_finishes_the_rest() {
             std::fs::read(dir.join(format!("f{i}.bin"))).unwrap() == *bytes,
             "file {i}"
         );
+    }
+}
+
+/// Fails if `value` changes within `window`: a wait that must time out
+/// (the one way to see that nothing moves), polled so that a change fails
+/// at once.
+fn unchanged_for(what: &str, window: Duration, value: impl Fn() -> u64) {
+    let first = value();
+    let until = Instant::now() + window;
+    while Instant::now() < until {
+        let now = value();
+        assert_eq!(now, first, "{what} moved within {window:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until `value` has not changed for 300 ms, and returns it; fails
+/// after 30 s of changes.
+fn settled(what: &str, value: impl Fn() -> u64) -> u64 {
+    let quiet = Duration::from_millis(300);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut last, mut since) = (value(), Instant::now());
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let now = value();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() >= quiet {
+            return last;
+        }
+        assert!(Instant::now() < deadline, "{what} never came to rest");
     }
 }

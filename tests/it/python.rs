@@ -30,15 +30,23 @@ fn run_module(module: &str) {
     let lib = support::library_dir().join("libqmgr.so");
     let python = std::env::var("QMGR_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "unittest", "discover", "-s", "python/tests", "-v", "-p"])
-        .arg(format!("{module}.py"))
-        .current_dir(support::root())
-        .env("QMGR_LIBRARY", &lib)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1")
-        // `pip install ./python` builds the release library: quickly.
-        .envs(support::FAST_RELEASE)
-        .env_remove("PYTHONPATH");
+    cmd.args([
+        "-m",
+        "unittest",
+        "discover",
+        "-s",
+        "python/tests",
+        "-v",
+        "-p",
+    ])
+    .arg(format!("{module}.py"))
+    .current_dir(support::root())
+    .env("QMGR_LIBRARY", &lib)
+    .env("PYTHONDONTWRITEBYTECODE", "1")
+    .env("PYTHONUNBUFFERED", "1")
+    // `pip install ./python` builds the release library: quickly.
+    .envs(support::FAST_RELEASE)
+    .env_remove("PYTHONPATH");
     let out = support::run_bounded(cmd, LIMIT);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -46,7 +54,9 @@ fn run_module(module: &str) {
         "--- stdout ---\n{stdout}\n--- stderr (unittest writes its report here) ---\n{stderr}"
     );
     let status = out.status.unwrap_or_else(|| {
-        panic!("{module}: the Python tests did not finish within {LIMIT:?} and were killed\n{report}")
+        panic!(
+            "{module}: the Python tests did not finish within {LIMIT:?} and were killed\n{report}"
+        )
     });
     assert!(
         status.success(),
@@ -94,5 +104,8 @@ fn every_python_module_is_run() {
         })
         .collect();
     found.sort();
-    assert_eq!(found, MODULES, "python/tests changed: update MODULES and python_modules!");
+    assert_eq!(
+        found, MODULES,
+        "python/tests changed: update MODULES and python_modules!"
+    );
 }

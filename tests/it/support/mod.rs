@@ -69,23 +69,30 @@ fn cargo_build(args: &[&str]) {
     if let Some(target_dir) = dir.parent() {
         cmd.env("CARGO_TARGET_DIR", target_dir);
     }
+    // Set to read libtest's per-test times (`-Z unstable-options
+    // --report-time`), it would make this build a different one.
+    cmd.env_remove("RUSTC_BOOTSTRAP");
     let status = cmd.status().expect("run cargo build");
     assert!(status.success(), "cargo build {args:?} failed");
 }
 
-/// Builds the cdylib and staticlib (`cargo test` builds only the rlib) once
-/// per test binary, for the same profile as the tests, and returns their
-/// directory.
-pub fn library_dir() -> &'static Path {
+/// Puts the C library (`libqmgr.so`, `libqmgr.a`) and the `qmgr` binary
+/// of the workspace member `cli/` into `target/<profile>`, once per run.
+/// `cargo test` compiles the library with every crate type but leaves it
+/// in `deps/`, and builds the CLI's unit tests but not the binary; this
+/// asks for the same targets plus those two (`--lib --bins --tests` of the
+/// default members), so cargo resolves the same features, finds the
+/// library fresh and only links the binary. (A plain `cargo build --lib`
+/// resolves features without the dev-dependencies and would compile the
+/// library and its TLS and SQLite dependencies a second time.)
+fn built_outputs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        cargo_build(&["--lib", "-p", "qmgr"]);
+        cargo_build(&["--lib", "--bins", "--tests", "-p", "qmgr", "-p", "qmgr-cli"]);
         let dir = profile_dir();
-        assert!(
-            dir.join("libqmgr.so").exists(),
-            "no libqmgr.so in {}",
-            dir.display()
-        );
+        for name in ["libqmgr.so", "libqmgr.a", "qmgr"] {
+            assert!(dir.join(name).exists(), "no {name} in {}", dir.display());
+        }
         // The SONAME is libqmgr.so.0 (as an install would link it); cargo
         // writes only libqmgr.so.
         let soname = dir.join("libqmgr.so.0");
@@ -95,17 +102,17 @@ pub fn library_dir() -> &'static Path {
     })
 }
 
+/// The directory of the freshly built `libqmgr.so` (and its `libqmgr.so.0`
+/// link) and `libqmgr.a`.
+pub fn library_dir() -> &'static Path {
+    built_outputs()
+}
+
 /// The `qmgr` binary of the workspace member `cli/` (package `qmgr-cli`),
-/// built once per test binary for the same profile as the tests: a test
-/// of this package has no `CARGO_BIN_EXE_qmgr`.
-pub fn qmgr_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        cargo_build(&["-p", "qmgr-cli", "--bin", "qmgr"]);
-        let bin = profile_dir().join("qmgr");
-        assert!(bin.exists(), "no {}", bin.display());
-        bin
-    })
+/// built for the same profile as the tests: a test of this package has no
+/// `CARGO_BIN_EXE_qmgr`.
+pub fn qmgr_bin() -> PathBuf {
+    built_outputs().join("qmgr")
 }
 
 /// The temporary files (`.NAME.XXXXXXXXXXXX.qmgr-part`) in `dir`.
@@ -158,7 +165,10 @@ impl AsRef<Path> for Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("note: kept the failing test's files in {}", self.0.display());
+            eprintln!(
+                "note: kept the failing test's files in {}",
+                self.0.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.0);
         }
@@ -491,3 +501,20 @@ pub fn skipped(why: &str) {
 }
 
 pub mod http_server;
+
+// --- added by the test-determinism pass ---
+
+/// Polls `cond` (every 5 ms) until it holds; panics naming `what` it
+/// awaited when it still does not after `limit`. Every wait of a test is
+/// one of these (or `wait`): a wait without a deadline hangs instead of
+/// failing. `limit` only catches a hang; it is no speed requirement.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
