@@ -26,3 +26,5 @@ mod python;
 mod readme;
 mod segments;
 mod symbols;
+mod trust_errors;
+mod trust_redirects;
