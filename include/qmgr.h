@@ -339,17 +339,17 @@ typedef int32_t qm_hresult;
 #define QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT 0
 
 /*
- Redirects are followed; the file's remote name becomes the final URL.
+ Redirects are followed and reported by `qm_job_get_file_final_url` (the remote name stays the caller's, unlike BITS).
  */
 #define QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT 256
 
 /*
- A redirect is fatal (`QM_E_WINHTTP_REDIRECT_FAILED`); the remote name becomes the URL redirected to.
+ A redirect is fatal (`QM_E_WINHTTP_REDIRECT_FAILED`); `qm_job_get_file_final_url` names where it pointed, the remote name stays the caller's.
  */
 #define QM_HTTP_REDIRECT_POLICY_DISALLOW 512
 
 /*
- An HTTPS request may be redirected to plain HTTP (refused without it).
+ A file whose remote name is `https://` may be redirected to plain HTTP, without credentials or custom headers (refused without it).
  */
 #define QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP 2048
 
@@ -606,9 +606,14 @@ qm_hresult qm_job_get_file_count(qm_job_t job, uint32_t *out);
 
 /*
  Gets the URL file `index`'s last response came from: its remote name,
- unless the server redirected (string out-parameter convention of
- `qm_format_hresult`). With `QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT` the
- remote name itself becomes this URL.
+ unless the server redirected; after a refused redirect, the URL it
+ pointed to (string out-parameter convention of `qm_format_hresult`).
+ Under every redirect policy this is a report of what the network said,
+ kept in memory only: qmgr never fetches from it on a later attempt,
+ never sends credentials or custom headers to it because of it, and never
+ makes it the remote name (BITS's `ALLOW_REPORT` and `DISALLOW` rewrite
+ `GetRemoteName`; qmgr reports here instead). It may name a URL that was
+ refused, even a `file://` one. A new remote name resets it.
  Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
  `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 
@@ -693,8 +698,16 @@ qm_hresult qm_job_get_file_response_headers(qm_job_t job,
                                             size_t *needed);
 
 /*
- Gets file `index`'s remote name as added (string out-parameter
- convention of `qm_format_hresult`).
+ Gets file `index`'s remote name: the URL (or path) the caller asked for,
+ as added or as `qm_job_set_file_remote_name` and
+ `qm_job_replace_remote_prefix` last set it (string out-parameter
+ convention of `qm_format_hresult`). Only those calls change it: never a
+ redirect, under any policy (where redirects led is
+ `qm_job_get_file_final_url`). Every attempt starts at this URL; its
+ origin (scheme, host, port) is the only one the job's credentials, the
+ URL's user info and its custom headers are sent to, and an `https://`
+ name is never fetched over plain HTTP unless the security flags allow
+ `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`.
  Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
  `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 
@@ -751,14 +764,19 @@ qm_hresult qm_job_set_file_sha256(qm_job_t job, uint32_t index, const char *hex)
  Sets extra request headers, "Name: value" lines separated by CRLF (the
  last CRLF optional), or removes them with `headers = NULL`. Range,
  If-Range, Content-Length, Transfer-Encoding and Connection are managed by
- qmgr and refused. Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
+ qmgr and refused. Like the credentials, every one of these headers
+ (`Authorization`, `Cookie`, `X-Api-Key`, a `Host` or `User-Agent` of
+ yours...) is sent only to the origin (scheme, host, port) of the file's
+ remote name, never to another origin a redirect leads to; a
+ `Proxy-Authorization` goes only to a plain-HTTP proxy. Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
  reserved header, not UTF-8), `QM_BG_E_INVALID_STATE` (final),
  `QM_E_HANDLE`. Any thread.
 
  # Safety
  `headers` NULL or NUL-terminated.
  */
-qm_hresult qm_job_set_custom_headers(qm_job_t job, const char *headers);
+qm_hresult qm_job_set_custom_headers(qm_job_t job,
+                                     const char *headers);
 
 /*
  Gets the custom headers as set (string out-parameter convention of
@@ -846,13 +864,21 @@ qm_hresult qm_job_get_stall_timeout(qm_job_t job, uint32_t *out);
  Sets the job's HTTP security flags (`IBackgroundCopyJobHttpOptions::
  SetSecurityFlags`): one redirect policy, `QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT`
  (0, the default: redirects are followed), `_ALLOW_REPORT` (followed, and
- the file's remote name becomes the final URL) or `_DISALLOW` (a redirect
- puts the job in ERROR with `QM_E_WINHTTP_REDIRECT_FAILED`; the remote
- name becomes the URL redirected to), optionally with
- `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`. Without that flag a
- redirect from HTTPS to plain HTTP is refused with
- `QM_E_WINHTTP_REDIRECT_FAILED`. Credentials follow redirects only within
- the file's origin (scheme, host, port).
+ reported by `qm_job_get_file_final_url`) or `_DISALLOW` (a redirect
+ puts the job in ERROR with `QM_E_WINHTTP_REDIRECT_FAILED`;
+ `qm_job_get_file_final_url` names where it pointed), optionally with
+ `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`. Without that flag no
+ request of a file whose remote name is `https://` goes over plain HTTP:
+ such a redirect (or any from HTTPS to HTTP) is refused with
+ `QM_E_WINHTTP_REDIRECT_FAILED`.
+ The rule under every policy: a redirect is a report, never a new
+ remote name. Every attempt (and every `qm_job_resume`) starts at the
+ remote name the caller gave; credentials and custom headers go only to
+ that name's origin (scheme, host, port); a redirect never leads out of
+ `http(s)://` (a `Location: file:///...` is refused). Unlike BITS,
+ `_ALLOW_REPORT` and `_DISALLOW` do not rewrite the remote name (which
+ would make the next resume fetch from, and trust, a server's choice);
+ read the report from `qm_job_get_file_final_url`.
  Returns `QM_S_OK`, `QM_E_NOTIMPL` (a `QM_SSL_*` flag: qmgr always
  verifies certificates; trust a private CA with `qm_job_set_ca_file`),
  `QM_E_INVALIDARG` (unknown bits, or two policies), `QM_BG_E_INVALID_STATE`

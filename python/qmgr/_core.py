@@ -1091,9 +1091,11 @@ class Job(_Closable):
     security_flags = _uint32_property(
         "security_flags",
         "The redirect policy: ``QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT`` (0, the default), "
-        "``_ALLOW_REPORT`` (the remote name becomes the final URL) or ``_DISALLOW`` (a "
+        "``_ALLOW_REPORT`` (followed and reported by ``file_final_url``) or ``_DISALLOW`` (a "
         "redirect is fatal), optionally with ``_ALLOW_HTTPS_TO_HTTP`` (without it an HTTPS "
-        "download redirected to plain HTTP fails).",
+        "download redirected to plain HTTP fails). Under every policy a redirect is only "
+        "reported: the remote name, where each attempt starts and the only origin credentials "
+        "and custom headers go to, stays the caller's.",
     )
 
     @property
@@ -1130,7 +1132,8 @@ class Job(_Closable):
 
     def file_final_url(self, index: int) -> str:
         """The URL file ``index``'s last response came from: its remote name
-        unless the server redirected."""
+        unless the server redirected (or where a refused redirect pointed).
+        A report only: never fetched from, never trusted, never stored."""
         i = _uint(index, 32, "Job.file_final_url(index)")
         _, url = _read_string(lib.qm_job_get_file_final_url, (self._handle, i), "Job.file_final_url()")
         return url or ""

@@ -208,8 +208,8 @@ QM_SSL_IGNORE_UNKNOWN_CA = 0x0008  #: refused (QM_E_NOTIMPL); use Job.ca_file
 QM_SSL_IGNORE_CERT_WRONG_USAGE = 0x0010  #: refused (QM_E_NOTIMPL)
 QM_HTTP_REDIRECT_POLICY_MASK = 0x0700  #: the bits of the redirect policy
 QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT = 0x0000  #: redirects are followed (the default)
-QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT = 0x0100  #: followed; the remote name becomes the final URL
-QM_HTTP_REDIRECT_POLICY_DISALLOW = 0x0200  #: a redirect is fatal
+QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT = 0x0100  #: followed; reported by the final URL (the remote name stays)
+QM_HTTP_REDIRECT_POLICY_DISALLOW = 0x0200  #: a redirect is fatal (reported by the final URL)
 QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP = 0x0800  #: HTTPS may be redirected to plain HTTP
 
 # --- special values --------------------------------------------------------------

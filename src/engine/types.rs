@@ -270,11 +270,14 @@ impl SecurityFlags {
     pub const REDIRECT_POLICY_MASK: u32 = 0x0700;
     /// Redirects are followed (the default).
     pub const REDIRECT_POLICY_ALLOW_SILENT: u32 = 0x0000;
-    /// Redirects are followed and the file's remote name becomes the final URL.
+    /// Redirects are followed and reported as the final URL (the remote
+    /// name stays the caller's, unlike BITS).
     pub const REDIRECT_POLICY_ALLOW_REPORT: u32 = 0x0100;
-    /// A redirect is a fatal error; the remote name becomes the URL redirected to.
+    /// A redirect is a fatal error; the final URL names where it pointed
+    /// (the remote name stays the caller's).
     pub const REDIRECT_POLICY_DISALLOW: u32 = 0x0200;
-    /// An HTTPS request may be redirected to plain HTTP (refused otherwise).
+    /// An HTTPS remote name may be redirected to plain HTTP, without
+    /// credentials or custom headers (refused otherwise).
     pub const REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP: u32 = 0x0800;
 
     /// The redirect policy: one of the three `REDIRECT_POLICY_*` values.

@@ -68,11 +68,11 @@ pub const QM_SSL_IGNORE_CERT_WRONG_USAGE: u32 = 0x0010;
 pub const QM_HTTP_REDIRECT_POLICY_MASK: u32 = 0x0700;
 /// Redirects are followed (the default).
 pub const QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT: u32 = 0x0000;
-/// Redirects are followed; the file's remote name becomes the final URL.
+/// Redirects are followed and reported by `qm_job_get_file_final_url` (the remote name stays the caller's, unlike BITS).
 pub const QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT: u32 = 0x0100;
-/// A redirect is fatal (`QM_E_WINHTTP_REDIRECT_FAILED`); the remote name becomes the URL redirected to.
+/// A redirect is fatal (`QM_E_WINHTTP_REDIRECT_FAILED`); `qm_job_get_file_final_url` names where it pointed, the remote name stays the caller's.
 pub const QM_HTTP_REDIRECT_POLICY_DISALLOW: u32 = 0x0200;
-/// An HTTPS request may be redirected to plain HTTP (refused without it).
+/// A file whose remote name is `https://` may be redirected to plain HTTP, without credentials or custom headers (refused without it).
 pub const QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP: u32 = 0x0800;
 
 /// A size (or ETA) that is not known yet.

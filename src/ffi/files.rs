@@ -191,9 +191,14 @@ pub unsafe extern "C" fn qm_job_get_file_count(job: qm_job_t, out: *mut u32) -> 
 }
 
 /// Gets the URL file `index`'s last response came from: its remote name,
-/// unless the server redirected (string out-parameter convention of
-/// `qm_format_hresult`). With `QM_HTTP_REDIRECT_POLICY_ALLOW_REPORT` the
-/// remote name itself becomes this URL.
+/// unless the server redirected; after a refused redirect, the URL it
+/// pointed to (string out-parameter convention of `qm_format_hresult`).
+/// Under every redirect policy this is a report of what the network said,
+/// kept in memory only: qmgr never fetches from it on a later attempt,
+/// never sends credentials or custom headers to it because of it, and never
+/// makes it the remote name (BITS's `ALLOW_REPORT` and `DISALLOW` rewrite
+/// `GetRemoteName`; qmgr reports here instead). It may name a URL that was
+/// refused, even a `file://` one. A new remote name resets it.
 /// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
 /// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 ///
@@ -324,8 +329,16 @@ pub unsafe extern "C" fn qm_job_get_file_response_headers(
     unsafe { job_get_opt_str(job, buf, cap, needed, |j| j.file_response_headers(index)) }
 }
 
-/// Gets file `index`'s remote name as added (string out-parameter
-/// convention of `qm_format_hresult`).
+/// Gets file `index`'s remote name: the URL (or path) the caller asked for,
+/// as added or as `qm_job_set_file_remote_name` and
+/// `qm_job_replace_remote_prefix` last set it (string out-parameter
+/// convention of `qm_format_hresult`). Only those calls change it: never a
+/// redirect, under any policy (where redirects led is
+/// `qm_job_get_file_final_url`). Every attempt starts at this URL; its
+/// origin (scheme, host, port) is the only one the job's credentials, the
+/// URL's user info and its custom headers are sent to, and an `https://`
+/// name is never fetched over plain HTTP unless the security flags allow
+/// `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`.
 /// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
 /// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 ///

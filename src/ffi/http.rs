@@ -13,7 +13,11 @@ use crate::hresult::*;
 /// Sets extra request headers, "Name: value" lines separated by CRLF (the
 /// last CRLF optional), or removes them with `headers = NULL`. Range,
 /// If-Range, Content-Length, Transfer-Encoding and Connection are managed by
-/// qmgr and refused. Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
+/// qmgr and refused. Like the credentials, every one of these headers
+/// (`Authorization`, `Cookie`, `X-Api-Key`, a `Host` or `User-Agent` of
+/// yours...) is sent only to the origin (scheme, host, port) of the file's
+/// remote name, never to another origin a redirect leads to; a
+/// `Proxy-Authorization` goes only to a plain-HTTP proxy. Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
 /// reserved header, not UTF-8), `QM_BG_E_INVALID_STATE` (final),
 /// `QM_E_HANDLE`. Any thread.
 ///
@@ -178,13 +182,21 @@ pub unsafe extern "C" fn qm_job_get_stall_timeout(job: qm_job_t, out: *mut u32) 
 /// Sets the job's HTTP security flags (`IBackgroundCopyJobHttpOptions::
 /// SetSecurityFlags`): one redirect policy, `QM_HTTP_REDIRECT_POLICY_ALLOW_SILENT`
 /// (0, the default: redirects are followed), `_ALLOW_REPORT` (followed, and
-/// the file's remote name becomes the final URL) or `_DISALLOW` (a redirect
-/// puts the job in ERROR with `QM_E_WINHTTP_REDIRECT_FAILED`; the remote
-/// name becomes the URL redirected to), optionally with
-/// `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`. Without that flag a
-/// redirect from HTTPS to plain HTTP is refused with
-/// `QM_E_WINHTTP_REDIRECT_FAILED`. Credentials follow redirects only within
-/// the file's origin (scheme, host, port).
+/// reported by `qm_job_get_file_final_url`) or `_DISALLOW` (a redirect
+/// puts the job in ERROR with `QM_E_WINHTTP_REDIRECT_FAILED`;
+/// `qm_job_get_file_final_url` names where it pointed), optionally with
+/// `QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP`. Without that flag no
+/// request of a file whose remote name is `https://` goes over plain HTTP:
+/// such a redirect (or any from HTTPS to HTTP) is refused with
+/// `QM_E_WINHTTP_REDIRECT_FAILED`.
+/// The rule under every policy: a redirect is a report, never a new
+/// remote name. Every attempt (and every `qm_job_resume`) starts at the
+/// remote name the caller gave; credentials and custom headers go only to
+/// that name's origin (scheme, host, port); a redirect never leads out of
+/// `http(s)://` (a `Location: file:///...` is refused). Unlike BITS,
+/// `_ALLOW_REPORT` and `_DISALLOW` do not rewrite the remote name (which
+/// would make the next resume fetch from, and trust, a server's choice);
+/// read the report from `qm_job_get_file_final_url`.
 /// Returns `QM_S_OK`, `QM_E_NOTIMPL` (a `QM_SSL_*` flag: qmgr always
 /// verifies certificates; trust a private CA with `qm_job_set_ca_file`),
 /// `QM_E_INVALIDARG` (unknown bits, or two policies), `QM_BG_E_INVALID_STATE`

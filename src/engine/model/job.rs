@@ -737,18 +737,12 @@ impl JobModel {
                 self.opened(piece, file, start, total, validator, ranges, clock, &mut fx)?
             }
             Command::Redirected { file, url } => {
-                let policy = self.http.security_flags.redirect_policy();
-                let f = self.file_mut(file)?;
-                // ALLOW_REPORT and DISALLOW report the URL as the remote
-                // name, as BITS does; ALLOW_SILENT only remembers it.
-                if policy != SecurityFlags::REDIRECT_POLICY_ALLOW_SILENT {
-                    if let Ok(source) = Source::parse(&url) {
-                        f.remote = url.clone();
-                        f.source = source;
-                        fx.persist.files = Files::One(file);
-                    }
-                }
-                f.final_url = Some(url);
+                // A discovery (DESIGN §7.1): reported as the final URL under
+                // every redirect policy, kept in memory only. It never
+                // becomes the remote name, the source the next request
+                // goes to, or the origin credentials follow: those change
+                // only by the caller's calls (`SetRemoteNames`).
+                self.file_mut(file)?.final_url = Some(url);
             }
             Command::Arrived { piece, file, range } => {
                 self.file_mut(file)?;

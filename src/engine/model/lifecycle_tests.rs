@@ -1398,3 +1398,54 @@ fn retries_without_progress_end_in_error_at_the_first_failure_past_the_timeout()
         assert_eq!(job.state(), JobState::TransientError, "{case:?}");
     }
 }
+
+/// Issue 19, item 1: where a redirect led is a discovery. Under every
+/// policy it is reported as the final URL and nothing else: the remote
+/// name, the source the next request goes to (and so the origin the
+/// credentials follow) stay the caller's, and nothing is persisted.
+#[test]
+fn a_redirect_is_reported_and_never_becomes_the_source() {
+    for policy in [
+        SecurityFlags::REDIRECT_POLICY_ALLOW_SILENT,
+        SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT,
+        SecurityFlags::REDIRECT_POLICY_DISALLOW,
+    ] {
+        let mut job = running_job(1);
+        apply(
+            &mut job,
+            Command::Set(Property::SecurityFlags(SecurityFlags(policy))),
+        );
+        for url in [
+            "http://elsewhere/x",
+            "http://server/0?moved",
+            "file:///etc/hostname",
+        ] {
+            let fx = apply(
+                &mut job,
+                Command::Redirected {
+                    file: 0,
+                    url: url.into(),
+                },
+            );
+            assert_eq!(fx.persist.files, Files::None, "{policy:x} {url}");
+            let f = job.file(0).unwrap();
+            assert_eq!(f.remote(), "http://server/0", "{policy:x} {url}");
+            assert_eq!(f.source(), &Source::Http("http://server/0".into()));
+            assert_eq!(f.final_url(), url);
+        }
+        // A caller's call changes the name, and forgets the report.
+        apply(
+            &mut job,
+            Command::SetRemoteNames {
+                names: vec![(
+                    0,
+                    "https://mirror/1".into(),
+                    Source::Http("https://mirror/1".into()),
+                )],
+            },
+        );
+        let f = job.file(0).unwrap();
+        assert_eq!(f.remote(), "https://mirror/1");
+        assert_eq!(f.final_url(), "https://mirror/1");
+    }
+}

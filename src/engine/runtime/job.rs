@@ -490,7 +490,9 @@ impl Job {
         self.shared.live.files_total.load(Ordering::Relaxed)
     }
 
-    /// The remote name of file `index` as it was added.
+    /// The remote name of file `index`: what the caller asked for, as
+    /// added or last set by `set_file_remote_name` or
+    /// `replace_remote_prefix`, never changed by a redirect.
     pub fn file_remote_name(&self, index: u32) -> Result<String> {
         self.read(|m| m.file(index).map(|f| f.remote().to_string()))
     }
@@ -590,7 +592,9 @@ impl Job {
     }
 
     /// The URL file `index`'s last response came from: its remote name,
-    /// unless redirects led elsewhere (under every redirect policy).
+    /// unless redirects led elsewhere, or where a refused redirect pointed
+    /// (under every redirect policy). A report only: never fetched from,
+    /// never a scope for credentials, never stored.
     pub fn file_final_url(&self, index: u32) -> Result<String> {
         self.read(|m| m.file(index).map(|f| f.final_url().to_string()))
     }
@@ -999,7 +1003,9 @@ impl Job {
         self.set(Property::MaxBandwidth(bytes_per_second))
     }
 
-    /// Sets extra request headers (`"Name: value\r\n…"`), or clears them with `None`.
+    /// Sets extra request headers (`"Name: value\r\n…"`), or clears them
+    /// with `None`. They go only to the origin of each file's remote name,
+    /// never to another origin a redirect leads to.
     pub fn set_custom_headers(&self, headers: Option<&str>) -> Result<()> {
         let parsed = match headers {
             Some(text) => Some((text.to_string(), options::parse_headers(text)?)),
@@ -1052,10 +1058,13 @@ impl Job {
 
     /// Sets the HTTP security flags (`IBackgroundCopyJobHttpOptions::
     /// SetSecurityFlags`): the redirect policy, `SecurityFlags::
-    /// REDIRECT_POLICY_ALLOW_SILENT` (the default), `_ALLOW_REPORT` (the
-    /// remote name becomes the final URL) or `_DISALLOW` (a redirect is
-    /// fatal), and `_ALLOW_HTTPS_TO_HTTP`; without it an HTTPS download that
-    /// is redirected to plain HTTP fails with `QM_E_WINHTTP_REDIRECT_FAILED`.
+    /// REDIRECT_POLICY_ALLOW_SILENT` (the default), `_ALLOW_REPORT`
+    /// (followed and reported by `file_final_url`) or `_DISALLOW` (a
+    /// redirect is fatal), and `_ALLOW_HTTPS_TO_HTTP`; without it an HTTPS
+    /// download that is redirected to plain HTTP fails with
+    /// `QM_E_WINHTTP_REDIRECT_FAILED`. Under every policy a redirect is
+    /// only reported: the remote name, where each attempt starts and where
+    /// credentials and custom headers go, stays the caller's.
     /// The `SSL_*` relaxations give `QM_E_NOTIMPL`.
     pub fn set_security_flags(&self, flags: u32) -> Result<()> {
         let flags = options::check_security_flags(flags)?;

@@ -5,7 +5,8 @@
 //! - `source`: remote names and URL checks, and an opened source;
 //! - `url`: the one URL parser (remote names, proxies, redirects, requests);
 //! - `validator`: versions of a source (ETag, Last-Modified, size, mtime);
-//! - `file`, `http`: the two kinds of source;
+//! - `file`, `http`: the two kinds of source (`http::RequestPolicy`: the
+//!   caller's intent every HTTP request and redirect hop follows);
 //! - `options`, `pem`: a job's HTTP options and the PEM files they name;
 //! - `error`: `TransferError` and the one classification into HRESULTs;
 //! - `cancel`: the token that stops a transfer, below everything else.
@@ -61,7 +62,9 @@ impl Session {
     ) -> Result<Opened, TransferError> {
         match source {
             Source::Local(path) => file::open(path, offset, previous),
-            Source::Http(url) => self.client(token)?.open(url, offset, end, previous),
+            Source::Http(url) => self
+                .client(token)?
+                .open(&self.policy(url), offset, end, previous),
         }
     }
 
@@ -82,8 +85,19 @@ impl Session {
     ) -> Result<Opened, TransferError> {
         match source {
             Source::Local(path) => file::open_range(path, offset, end, previous),
-            Source::Http(url) => self.client(token)?.open_range(url, offset, end, previous),
+            Source::Http(url) => {
+                self.client(token)?
+                    .open_range(&self.policy(url), offset, end, previous)
+            }
         }
+    }
+
+    /// The request policy for the caller's `url`: built from the caller's
+    /// intent only (the remote name the model holds, which only the
+    /// caller's calls change, and the job's options), never from where an
+    /// earlier request was redirected.
+    fn policy(&self, url: &str) -> http::RequestPolicy {
+        http::RequestPolicy::new(url, &self.options)
     }
 
     /// The run's HTTP client, built on first use.

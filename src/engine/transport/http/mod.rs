@@ -12,13 +12,19 @@
 //! the file from zero with a plain request. No `Accept-Encoding` is ever
 //! sent, so bytes on the wire are bytes of the file.
 //!
-//! Redirects are followed here, one request per hop, so that the job's policy
-//! applies to each hop (`SecurityFlags`): at most 10; never out of
-//! http(s); never from HTTPS to HTTP unless the job allows it; a fatal
-//! error under DISALLOW. Credentials (and custom Authorization or Cookie
-//! headers) go only to the origin of the file's own URL, as curl does.
+//! Every request gets a [`RequestPolicy`] built from the caller's intent
+//! alone (DESIGN §7.1): the caller's URL, its origin, the scheme floor, the
+//! redirect rules. Redirects are followed here, one request per hop, each
+//! hop checked against that policy (`SecurityFlags`): at most 10; never out
+//! of http(s); never below HTTPS (from an HTTPS hop, or for an HTTPS
+//! remote name) unless the job allows it; a fatal error under DISALLOW.
+//! Credentials, the URL's user info and every caller header go only to the
+//! origin of the caller's URL; a `Location`'s user info is never used.
+//! Where the redirects led is returned as the final URL, a report: the
+//! next request starts at the caller's URL again.
 
 mod connect;
+mod policy;
 mod wire;
 
 use std::io::Read;
@@ -30,19 +36,19 @@ use crate::engine::transport::error::{self, RequestFailure, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
 #[cfg(feature = "tls")]
 use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
-use crate::engine::transport::source::{check_url, origin, Opened};
+use crate::engine::transport::source::Opened;
 use crate::engine::transport::url::Url;
 use crate::engine::transport::validator::{HttpValidator, Validator};
-use crate::engine::types::{ErrorContext, SecurityFlags};
+use crate::engine::types::ErrorContext;
 use crate::hresult::*;
 use connect::{Conn, Connector, Pool, Route, Sockets};
+use policy::Hop;
+pub(crate) use policy::RequestPolicy;
 pub(crate) use wire::Headers;
 use wire::{BodyDecoder, Framing, Head};
 
 /// What every request says it comes from.
 pub(crate) const USER_AGENT: &str = concat!("qmgr/", env!("CARGO_PKG_VERSION"));
-/// Redirects followed before giving up.
-const MAX_REDIRECTS: u32 = 10;
 
 /// The per-run HTTP client: one connection pool per worker run, so a job's
 /// files reuse connections, and cancelling the run closes its sockets.
@@ -194,11 +200,11 @@ impl Client {
         })
     }
 
-    /// Opens `url` at `offset` for the bytes up to `end` (`None`: to the
-    /// end); see the module documentation for the rules.
+    /// Opens the caller's URL of `policy` at `offset` for the bytes up to
+    /// `end` (`None`: to the end); see the module documentation for the rules.
     pub(crate) fn open(
         &self,
-        url: &str,
+        policy: &RequestPolicy,
         offset: u64,
         end: Option<u64>,
         previous: Option<&Validator>,
@@ -212,14 +218,14 @@ impl Client {
             .and_then(|v| v.if_range().map(|tag| (tag, v)))
             .filter(|_| offset > 0 || end.is_some());
         let Some((tag, known)) = resume else {
-            return self.fetch_whole(url);
+            return self.fetch_whole(policy);
         };
         let range = Range {
             offset,
             end,
             tag: Some(tag),
         };
-        let (response, final_url) = self.send(url, Some(range), offset)?;
+        let (response, final_url) = self.send(policy, Some(range), offset)?;
         let decision = decide_resume(
             offset,
             end,
@@ -247,15 +253,15 @@ impl Client {
             ResumeDecision::Whole => opened_whole(response),
             ResumeDecision::Restart => {
                 drop(response);
-                return self.fetch_whole(url);
+                return self.fetch_whole(policy);
             }
             ResumeDecision::Fail => return Err(status_error(&response, &final_url, offset)),
         };
-        opened.final_url = Some(final_url).filter(|f| f != url);
+        opened.final_url = Some(final_url).filter(|f| *f != policy.url);
         Ok(opened)
     }
 
-    /// Opens `url` for the bytes from `offset` to `end` (`None`: to the
+    /// Opens the caller's URL of `policy` for the bytes from `offset` to `end` (`None`: to the
     /// end) of a ranged file: the answer must be exactly that range, with
     /// the file's size; see `decide_range`. `previous` is the version the
     /// file's other bytes are of: it goes in `If-Range`, and if the server
@@ -263,7 +269,7 @@ impl Client {
     /// returned validator then differs, and the model forgets the rest).
     pub(crate) fn open_range(
         &self,
-        url: &str,
+        policy: &RequestPolicy,
         offset: u64,
         end: Option<u64>,
         previous: Option<&Validator>,
@@ -274,7 +280,7 @@ impl Client {
             end,
             tag: known.and_then(HttpValidator::if_range),
         };
-        let (response, final_url) = self.send(url, Some(range), offset)?;
+        let (response, final_url) = self.send(policy, Some(range), offset)?;
         let fail = |code: qm_hresult, why: String| {
             TransferError::fatal(
                 HResult(code),
@@ -287,7 +293,7 @@ impl Client {
             RangeDecision::Exact => {}
             RangeDecision::OtherVersion if range.tag.is_some() => {
                 drop(response);
-                return self.open_range(url, offset, end, None);
+                return self.open_range(policy, offset, end, None);
             }
             RangeDecision::PastEnd => {
                 return Err(fail(
@@ -323,13 +329,14 @@ impl Client {
         let mut opened = opened(response, offset, total, validator);
         opened.end = end.or(total);
         opened.ranges = true;
-        opened.final_url = Some(final_url).filter(|f| f != url);
+        opened.final_url = Some(final_url).filter(|f| *f != policy.url);
         Ok(opened)
     }
 
     /// A plain request for the whole file.
-    fn fetch_whole(&self, url: &str) -> Result<Opened, TransferError> {
-        let (response, final_url) = self.send(url, None, 0)?;
+    fn fetch_whole(&self, policy: &RequestPolicy) -> Result<Opened, TransferError> {
+        let url = &policy.url;
+        let (response, final_url) = self.send(policy, None, 0)?;
         let status = response.head.status;
         if status == 206 || !(200..=299).contains(&status) {
             return Err(match status {
@@ -346,19 +353,18 @@ impl Client {
         Ok(opened)
     }
 
-    /// Sends the GET and follows redirects as the job's policy allows;
-    /// returns the last response and the URL it came from.
+    /// Sends the GET to the caller's URL and follows redirects as
+    /// `policy` allows, each hop sent as the policy scopes it; returns the
+    /// last response and the URL it came from (a report, never a source).
     fn send(
         &self,
-        url: &str,
+        policy: &RequestPolicy,
         range: Option<Range<'_>>,
         offset: u64,
     ) -> Result<(Response, String), TransferError> {
-        let home = origin(url);
-        let mut current = url.to_string();
-        for _ in 0..=MAX_REDIRECTS {
-            let trusted = origin(&current) == home;
-            let response = self.request(&current, range, offset, trusted)?;
+        let mut current = policy.url.clone();
+        for _ in 0..=policy.max_redirects {
+            let response = self.request(&current, range, offset, policy, policy.hop(&current))?;
             let status = response.head.status;
             let location = match status {
                 301 | 302 | 303 | 307 | 308 => response.head.headers.get("location"),
@@ -368,63 +374,28 @@ impl Client {
                 return Ok((response, current));
             };
             let next = resolve_location(&current, location);
-            self.check_redirect(&current, &next)?;
+            policy.check_redirect(&current, &next)?;
             current = next;
         }
         Err(TransferError::fatal(
             HResult(QM_BG_E_INVALID_SERVER_RESPONSE),
             ErrorContext::RemoteFile,
-            format!("GET {url}: more than {MAX_REDIRECTS} redirects"),
+            format!(
+                "GET {}: more than {} redirects",
+                policy.url, policy.max_redirects
+            ),
         ))
     }
 
-    /// Refuses a redirect from `from` to `to` that the job's policy forbids.
-    fn check_redirect(&self, from: &str, to: &str) -> Result<(), TransferError> {
-        let flags = self.options.security_flags;
-        let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-        let (from_scheme, to_scheme) = (scheme(from), scheme(to));
-        if !matches!(to_scheme.as_deref(), Some("http" | "https")) || check_url(to).is_err() {
-            return Err(error::redirect_refused(
-                from,
-                to,
-                "it is not an http(s) URL",
-            ));
-        }
-        if !cfg!(feature = "tls") && to_scheme.as_deref() == Some("https") {
-            return Err(error::redirect_refused(
-                from,
-                to,
-                "this qmgr was built without the `tls` feature (no HTTPS)",
-            ));
-        }
-        if flags.redirect_policy() == SecurityFlags::REDIRECT_POLICY_DISALLOW {
-            return Err(error::redirect_refused(
-                from,
-                to,
-                "the job's redirect policy is DISALLOW",
-            ));
-        }
-        if from_scheme.as_deref() == Some("https")
-            && to_scheme.as_deref() == Some("http")
-            && !flags.allows_https_to_http()
-        {
-            return Err(error::redirect_refused(
-                from,
-                to,
-                "it leaves HTTPS for plain HTTP (allowed only with QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP)",
-            ));
-        }
-        Ok(())
-    }
-
-    /// One GET of `url`; `trusted` when it is the file's own origin (the
-    /// credentials and the caller's Authorization/Cookie headers go there only).
+    /// One GET of `url`, one hop of a request under `policy`: `hop` says
+    /// whether the credentials and the caller's headers go along.
     fn request(
         &self,
         url: &str,
         range: Option<Range<'_>>,
         offset: u64,
-        trusted: bool,
+        policy: &RequestPolicy,
+        hop: Hop,
     ) -> Result<Response, TransferError> {
         let failed = |(failure, what): (RequestFailure, String)| {
             error::request_error(failure, &what, url, offset)
@@ -456,7 +427,7 @@ impl Client {
                     .connect(&target, &route, key.clone())
                     .map_err(failed)?,
             };
-            let head_text = self.request_head(&target, &conn, range, trusted);
+            let head_text = self.request_head(&target, &conn, range, policy, hop);
             let sent = std::io::Write::write_all(conn.io.get_mut(), head_text.as_bytes())
                 .and_then(|_| std::io::Write::flush(conn.io.get_mut()))
                 .and_then(|_| connect::read_final_head(&mut conn));
@@ -497,13 +468,15 @@ impl Client {
         None
     }
 
-    /// The request head of a GET of `target` over `conn`.
+    /// The request head of a GET of `target` over `conn`, one hop of a
+    /// request under `policy`.
     fn request_head(
         &self,
         target: &Url,
         conn: &Conn,
         range: Option<Range<'_>>,
-        trusted: bool,
+        policy: &RequestPolicy,
+        hop: Hop,
     ) -> String {
         let mut fields: Vec<(&str, String)> = Vec::new();
         let custom = self
@@ -511,19 +484,14 @@ impl Client {
             .custom_headers
             .as_ref()
             .map_or(&[][..], |(_, list)| list);
-        // The caller's Host, Authorization and Cookie go to the file's own
-        // origin only; its Proxy-Authorization only to a plain-HTTP proxy
-        // (never to a server, nor into a tunnel).
+        // Every caller header goes to the caller's origin only; its
+        // Proxy-Authorization only to a plain-HTTP proxy (never to a
+        // server, nor into a tunnel).
         let via_plain_proxy = conn.via_proxy.is_some();
-        let sent = |name: &str| {
-            let name = name.to_ascii_lowercase();
-            match name.as_str() {
-                "host" | "authorization" | "cookie" => trusted,
-                "proxy-authorization" => via_plain_proxy,
-                _ => true,
-            }
-        };
-        let custom: Vec<&(String, String)> = custom.iter().filter(|(n, _)| sent(n)).collect();
+        let custom: Vec<&(String, String)> = custom
+            .iter()
+            .filter(|(n, _)| policy.sends_caller_header(n, hop, via_plain_proxy))
+            .collect();
         let has = |name: &str| custom.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if !has("host") {
             fields.push(("Host", target.host_header()));
@@ -537,13 +505,13 @@ impl Client {
         for (name, value) in &custom {
             fields.push((name, value.clone()));
         }
-        // Basic credentials: the job's, else the URL's user info; never
-        // beside an Authorization of the caller's.
-        let from_url = target.credentials().filter(|_| target.userinfo != Some(""));
-        let credentials = self.options.credentials.clone().or(from_url);
-        if let (Some((user, password)), true, false) = (credentials, trusted, has("authorization"))
+        // Basic credentials: the caller's (the job's, else its URL's user
+        // info), to its origin only, never beside an Authorization of the
+        // caller's.
+        if let (Some((user, password)), true, false) =
+            (&policy.credentials, hop.trusted, has("authorization"))
         {
-            fields.push(("Authorization", wire::basic_credentials(&user, &password)));
+            fields.push(("Authorization", wire::basic_credentials(user, password)));
         }
         if let Some(range) = range {
             fields.push(("Range", range.bytes()));
@@ -785,6 +753,7 @@ fn tls_config(options: &HttpOptions) -> Result<Arc<rustls::ClientConfig>, Transf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::transport::source::origin;
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {
         let mut h = Headers::default();

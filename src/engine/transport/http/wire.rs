@@ -233,7 +233,8 @@ pub(crate) enum Framing {
     Length(u64),
     /// `Transfer-Encoding: chunked`.
     Chunked,
-    /// Until the server closes the connection.
+    /// Until the server closes the connection: over TLS with close_notify
+    /// (a TCP FIN alone is a read error, a possible truncation).
     UntilClose,
 }
 
@@ -344,12 +345,21 @@ impl BodyDecoder {
             match self.state {
                 State::Done => return Ok(0),
                 State::UntilClose => {
-                    // A TLS server that just closes (no close_notify) ends
-                    // such a body too, as curl takes it: nothing else would.
-                    let n = match input.read(buf) {
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                        read => read?,
-                    };
+                    // Only a clean end of the input ends such a body: over
+                    // TLS, a close_notify. A TLS stream that just stops (a
+                    // FIN without close_notify: rustls's `UnexpectedEof`)
+                    // may be an attacker's truncation, so it stays an error
+                    // (curl accepts it only where a length framed the body).
+                    let n = input.read(buf).map_err(|e| {
+                        if e.kind() == io::ErrorKind::UnexpectedEof {
+                            io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the TLS connection ended without close_notify before the end of a body that only the close delimits: it may be cut short",
+                            )
+                        } else {
+                            e
+                        }
+                    })?;
                     if n == 0 {
                         self.state = State::Done;
                     }
@@ -548,6 +558,22 @@ mod tests {
         );
     }
 
+    /// A TLS stream that yields its bytes, then ends as rustls reports a
+    /// close without close_notify.
+    struct TlsCut(Option<Vec<u8>>);
+
+    impl io::Read for TlsCut {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.take() {
+                Some(bytes) => {
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    Ok(bytes.len())
+                }
+                None => Err(io::ErrorKind::UnexpectedEof.into()),
+            }
+        }
+    }
+
     #[test]
     fn bodies_end_where_their_framing_says() {
         assert_eq!(
@@ -567,6 +593,16 @@ mod tests {
             body(Framing::UntilClose, b"all of it").unwrap(),
             (b"all of it".to_vec(), true)
         );
+        // TLS that stops without close_notify (rustls: UnexpectedEof) does
+        // not end a close-delimited body: the bytes may be cut short.
+        let mut truncated = io::BufReader::new(TlsCut(Some(b"half of".to_vec())));
+        let mut decoder = BodyDecoder::new(Framing::UntilClose);
+        let mut buf = [0u8; 64];
+        assert_eq!(decoder.read(&mut truncated, &mut buf).unwrap(), 7);
+        let err = decoder.read(&mut truncated, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("close_notify"), "{err}");
+        assert!(!decoder.done());
         assert_eq!(
             body(Framing::Empty, b"ignored").unwrap(),
             (Vec::new(), true)
