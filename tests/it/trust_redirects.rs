@@ -79,6 +79,8 @@ fn a_refused_redirect_to_another_origin_is_never_fetched_even_after_resume() {
     let asked = a.requests("/fw.bin");
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert!(asked.iter().all(has_credentials), "{asked:?}");
+    // The report follows the last answer: A's own.
+    assert_eq!(job.file_final_url(0).unwrap(), a.url("/fw.bin"));
     job.complete().unwrap();
     assert!(std::fs::read(&dst).unwrap() == data, "not A's bytes");
     assert_eq!(job.file_remote_name(0).unwrap(), a.url("/fw.bin"));

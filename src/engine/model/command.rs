@@ -196,8 +196,9 @@ pub(crate) enum Command {
         /// The response's header lines, when the source has headers.
         headers: Option<String>,
     },
-    /// The source of `file` redirected to `url` (followed, or refused): a
-    /// discovery, reported as the file's final URL, never its source.
+    /// The last answer for `file` came from `url` (the remote name itself,
+    /// or where redirects led, followed or refused): a discovery, reported
+    /// as the file's final URL, never its source.
     Redirected { file: usize, url: String },
     /// These bytes of piece `piece` were written to the temporary file.
     /// Answered in `Effects::piece`: where the piece now ends (another

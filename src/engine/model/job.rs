@@ -742,7 +742,9 @@ impl JobModel {
                 // becomes the remote name, the source the next request
                 // goes to, or the origin credentials follow: those change
                 // only by the caller's calls (`SetRemoteNames`).
-                self.file_mut(file)?.final_url = Some(url);
+                // The remote name itself: nothing redirected this time.
+                let f = self.file_mut(file)?;
+                f.final_url = Some(url).filter(|u| *u != f.remote);
             }
             Command::Arrived { piece, file, range } => {
                 self.file_mut(file)?;

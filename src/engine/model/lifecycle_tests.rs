@@ -1433,6 +1433,22 @@ fn a_redirect_is_reported_and_never_becomes_the_source() {
             assert_eq!(f.source(), &Source::Http("http://server/0".into()));
             assert_eq!(f.final_url(), url);
         }
+        // An answer from the remote name itself ends the report.
+        apply(
+            &mut job,
+            Command::Redirected {
+                file: 0,
+                url: "http://server/0".into(),
+            },
+        );
+        assert_eq!(job.file(0).unwrap().final_url(), "http://server/0");
+        apply(
+            &mut job,
+            Command::Redirected {
+                file: 0,
+                url: "http://elsewhere/x".into(),
+            },
+        );
         // A caller's call changes the name, and forgets the report.
         apply(
             &mut job,

@@ -466,8 +466,12 @@ fn open_source(
     };
     match opened {
         Ok(opened) => {
-            if let Some(url) = &opened.final_url {
-                redirected(url);
+            // Every answer renews the report: where it came from, the
+            // remote name itself when nothing redirected (so that a report
+            // of an earlier attempt does not outlive it).
+            match (&opened.final_url, &task.source) {
+                (Some(url), _) | (None, Source::Http(url)) => redirected(url),
+                (None, Source::Local(_)) => {}
             }
             Ok(opened)
         }
