@@ -768,15 +768,15 @@ qm_hresult qm_job_set_file_sha256(qm_job_t job, uint32_t index, const char *hex)
  (`Authorization`, `Cookie`, `X-Api-Key`, a `Host` or `User-Agent` of
  yours...) is sent only to the origin (scheme, host, port) of the file's
  remote name, never to another origin a redirect leads to; a
- `Proxy-Authorization` goes only to a plain-HTTP proxy. Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
+ `Proxy-Authorization` goes only to a plain-HTTP proxy.
+ Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
  reserved header, not UTF-8), `QM_BG_E_INVALID_STATE` (final),
  `QM_E_HANDLE`. Any thread.
 
  # Safety
  `headers` NULL or NUL-terminated.
  */
-qm_hresult qm_job_set_custom_headers(qm_job_t job,
-                                     const char *headers);
+qm_hresult qm_job_set_custom_headers(qm_job_t job, const char *headers);
 
 /*
  Gets the custom headers as set (string out-parameter convention of

@@ -17,7 +17,8 @@ use crate::hresult::*;
 /// (`Authorization`, `Cookie`, `X-Api-Key`, a `Host` or `User-Agent` of
 /// yours...) is sent only to the origin (scheme, host, port) of the file's
 /// remote name, never to another origin a redirect leads to; a
-/// `Proxy-Authorization` goes only to a plain-HTTP proxy. Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
+/// `Proxy-Authorization` goes only to a plain-HTTP proxy.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (malformed or
 /// reserved header, not UTF-8), `QM_BG_E_INVALID_STATE` (final),
 /// `QM_E_HANDLE`. Any thread.
 ///
