@@ -22,7 +22,7 @@ fn minimal_library() -> PathBuf {
         .parent()
         .expect("target/<profile>")
         .join("no-default-features");
-    let status = Command::new(env!("CARGO"))
+    let status = support::as_a_user(&mut Command::new(env!("CARGO")))
         .args([
             "build",
             "--quiet",

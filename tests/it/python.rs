@@ -30,23 +30,24 @@ fn run_module(module: &str) {
     let lib = support::library_dir().join("libqmgr.so");
     let python = std::env::var("QMGR_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let mut cmd = Command::new(&python);
-    cmd.args([
-        "-m",
-        "unittest",
-        "discover",
-        "-s",
-        "python/tests",
-        "-v",
-        "-p",
-    ])
-    .arg(format!("{module}.py"))
-    .current_dir(support::root())
-    .env("QMGR_LIBRARY", &lib)
-    .env("PYTHONDONTWRITEBYTECODE", "1")
-    .env("PYTHONUNBUFFERED", "1")
-    // `pip install ./python` builds the release library: quickly.
-    .envs(support::FAST_RELEASE)
-    .env_remove("PYTHONPATH");
+    support::as_a_user(&mut cmd)
+        .args([
+            "-m",
+            "unittest",
+            "discover",
+            "-s",
+            "python/tests",
+            "-v",
+            "-p",
+        ])
+        .arg(format!("{module}.py"))
+        .current_dir(support::root())
+        .env("QMGR_LIBRARY", &lib)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        // `pip install ./python` builds the release library: quickly.
+        .envs(support::FAST_RELEASE)
+        .env_remove("PYTHONPATH");
     let out = support::run_bounded(cmd, LIMIT);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -69,9 +69,7 @@ fn cargo_build(args: &[&str]) {
     if let Some(target_dir) = dir.parent() {
         cmd.env("CARGO_TARGET_DIR", target_dir);
     }
-    // Set to read libtest's per-test times (`-Z unstable-options
-    // --report-time`), it would make this build a different one.
-    cmd.env_remove("RUSTC_BOOTSTRAP");
+    as_a_user(&mut cmd);
     let status = cmd.status().expect("run cargo build");
     assert!(status.success(), "cargo build {args:?} failed");
 }
@@ -433,6 +431,31 @@ pub fn readme_section(heading: &str) -> String {
     body[..end].to_string()
 }
 
+/// Takes out of `cmd`'s environment what cargo set for this test binary
+/// (`OUT_DIR`, `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...), so that the builds
+/// the tests start see the environment a user's shell has. Build scripts
+/// rerun when such a variable changes (ring's watches `OUT_DIR` and
+/// `CARGO_MANIFEST_DIR`), so with them every nested build recompiled ring,
+/// rustls and qmgr, and the next `cargo test` compiled them back.
+pub fn as_a_user(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_by_cargo_for_tests = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || name.starts_with("CARGO_BIN_")
+            || matches!(
+                name,
+                "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            );
+        // RUSTC_BOOTSTRAP, set to read libtest's per-test times (`-Z
+        // unstable-options --report-time`), would make a different build.
+        if set_by_cargo_for_tests || name == "RUSTC_BOOTSTRAP" {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
 /// Settings for the release builds that the README's commands, `make`
 /// and `pip install ./python` start (all one build in `target/release`):
 /// the same commands and the same layout as a user's, built without LTO
@@ -450,7 +473,7 @@ pub const FAST_RELEASE: [(&str, &str); 4] = [
 /// `FAST_RELEASE`), as a user types it; panics with its output unless it
 /// succeeds. Returns stdout.
 pub fn sh(cwd: &Path, line: &str, env: &[(&str, &str)]) -> String {
-    let out = Command::new("sh")
+    let out = as_a_user(&mut Command::new("sh"))
         .args(["-c", line])
         .current_dir(cwd)
         .envs(FAST_RELEASE)
