@@ -978,7 +978,8 @@ qm_hresult qm_job_get_error(qm_job_t job, struct qm_job_error *out);
 
 /*
  Describes the last error in words: the code's name and meaning, then
- what happened with the path, URL or offset. String out-parameter
+ what happened with the path, URL or offset (a URL's password written
+ `***`: no error text carries a credential). String out-parameter
  convention of `qm_format_hresult`.
  Returns `QM_S_OK`, `QM_BG_E_ERROR_INFORMATION_UNAVAILABLE`,
  `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
@@ -1190,7 +1191,8 @@ qm_hresult qm_job_get_notify_flags(qm_job_t job, uint32_t *out);
  rule), as a child of the process that runs the job, with that process's
  environment plus `QMGR_JOB_ID` and `QMGR_JOB_STATE`; an exit status other
  than 0 runs it again after the retry delay while the job stays in that
- state. Set on a job already TRANSFERRED or in ERROR, it runs at once.
+ state (a status lost because the process ignores SIGCHLD is not a
+ failure). Set on a job already TRANSFERRED or in ERROR, it runs at once.
  It is kept in the state directory. Returns `QM_S_OK`, `QM_E_INVALIDARG`
  (NULL `program` with non-NULL `parameters`, a relative path, non-UTF-8),
  `QM_BG_E_STRING_TOO_LONG` (`program` over 260 or `parameters` over 4,000

@@ -37,5 +37,6 @@ pub use engine::runtime::job::NotifyCallback;
 pub use engine::runtime::manager::Manager;
 pub use engine::runtime::shared::Job;
 pub use engine::transport::options::ProxySetting;
+pub use engine::transport::url::redact as redact_passwords;
 pub use engine::types::*;
 pub use hresult::HResult;

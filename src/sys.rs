@@ -140,19 +140,36 @@ pub(crate) fn spawn(
     Ok(Child(pid))
 }
 
-/// Waits for `child` to end; its exit status (`None`: a signal ended it, or
-/// it could not be waited for).
-pub(crate) fn wait_for(child: Child) -> Option<i32> {
+/// How a child process ended, as [`wait_for`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// It exited with this status.
+    Status(i32),
+    /// A signal ended it.
+    Signal,
+    /// It ended, but its status is lost: this process ignores SIGCHLD
+    /// (daemons do), so the kernel reaped it and `waitpid` says `ECHILD`
+    /// once it has ended.
+    Unknown,
+}
+
+/// Waits for `child` to end and tells how it did.
+pub(crate) fn wait_for(child: Child) -> Exit {
     let mut status = 0;
     loop {
         // SAFETY: waits for our own child, writing only to `status`.
         let got = unsafe { libc::waitpid(child.0, &mut status, 0) };
         if got == child.0 {
-            return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+            return match libc::WIFEXITED(status) {
+                true => Exit::Status(libc::WEXITSTATUS(status)),
+                false => Exit::Signal,
+            };
         }
         if got == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
-        return None;
+        // ECHILD: with SIGCHLD ignored, waitpid returns only when the
+        // child has ended, and without its status.
+        return Exit::Unknown;
     }
 }

@@ -88,8 +88,9 @@ pub fn local(path: &Path, remote: &str) -> Result<String, Failure> {
     if path.is_dir() {
         let name = file_name(remote).ok_or_else(|| {
             Failure::usage(format!(
-                "'{}' is a directory and '{remote}' names no file: give a file path",
-                path.display()
+                "'{}' is a directory and '{}' names no file: give a file path",
+                path.display(),
+                qmgr::redact_passwords(remote)
             ))
         })?;
         path.push(name);

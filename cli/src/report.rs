@@ -30,7 +30,7 @@ pub fn job_json(job: &Job) -> Value {
             let progress = job.file_progress(i).ok()?;
             let ranges = job.file_ranges(i).ok()?;
             Some(json!({
-                "remote": job.file_remote_name(i).ok()?,
+                "remote": qmgr::redact_passwords(&job.file_remote_name(i).ok()?),
                 "local": job.file_local_name(i).ok()?,
                 "bytes_total": progress.bytes_total,
                 "bytes_transferred": progress.bytes_transferred,
@@ -214,8 +214,9 @@ pub fn info(job: &Job) -> String {
         };
         let _ = writeln!(
             out,
-            "file {i}:{:width$}{remote} -> {local}\n{:13}{}{}",
+            "file {i}:{:width$}{} -> {local}\n{:13}{}{}",
             "",
+            qmgr::redact_passwords(&remote),
             "",
             format::byte_counts(fp.bytes_transferred, fp.bytes_total),
             if fp.completed { ", completed" } else { "" },

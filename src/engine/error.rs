@@ -1,5 +1,6 @@
 //! The error type of the Rust API.
 
+use crate::engine::transport::url::redact;
 use crate::hresult::*;
 
 /// An error of the Rust API: the HRESULT the C API returns for it, and a
@@ -25,11 +26,14 @@ impl std::error::Error for Error {}
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An error with this code and message.
+    /// An error with this code and message; a URL's password in the
+    /// message is masked (`scheme://user:***@host`), as in every error
+    /// text qmgr makes.
     pub fn new(code: qm_hresult, message: impl Into<String>) -> Error {
+        let message = message.into();
         Error {
             code: HResult(code),
-            message: message.into(),
+            message: redact(&message).into_owned(),
         }
     }
 

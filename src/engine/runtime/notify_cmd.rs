@@ -10,15 +10,17 @@
 //! output goes where the process's goes; its working directory is the
 //! process's. As in BITS, the program gets only the parameters it was
 //! given (put the job id there to have it in `argv`), and one that exits
-//! with another status than 0 is run again after the job's retry delay,
-//! for as long as the job stays in the state that started it and the
-//! manager is open.
+//! with another status than 0 (or is killed by a signal, or cannot start)
+//! is run again after the job's retry delay, for as long as the job stays
+//! in the state that started it and the manager is open. When the process
+//! ignores SIGCHLD (daemons do), the kernel reaps the program and its exit
+//! status is lost: a lost status is not a failure, the program ran once.
 
 use std::time::{Duration, Instant};
 
 use crate::engine::runtime::shared::Job;
 use crate::engine::types::{JobState, NotifyCmdLine};
-use crate::sys::{self, Child};
+use crate::sys::{self, Child, Exit};
 
 /// How often a wait for the retry delay looks whether it should stop.
 const POLL: Duration = Duration::from_millis(100);
@@ -35,9 +37,13 @@ pub(crate) fn launch(job: Job, cmdline: NotifyCmdLine, state: JobState) {
 }
 
 fn run_until_done(job: &Job, cmdline: &NotifyCmdLine, state: JobState, first: Option<Child>) {
-    let exit = |child: Option<Child>| sys::wait_for(child?);
-    let mut status = exit(first);
-    while status != Some(0) {
+    // Run again only on a known failure: a status other than 0, a signal,
+    // or no start at all; never when the status was lost (`Exit::Unknown`).
+    let failed = |child: Option<Child>| {
+        child.is_none_or(|c| matches!(sys::wait_for(c), Exit::Signal | Exit::Status(1..)))
+    };
+    let mut failing = failed(first);
+    while failing {
         let until = Instant::now() + Duration::from_secs(u64::from(job.minimum_retry_delay()));
         loop {
             if !still(job, state) {
@@ -49,7 +55,7 @@ fn run_until_done(job: &Job, cmdline: &NotifyCmdLine, state: JobState, first: Op
             }
             std::thread::sleep(POLL.min(until - now));
         }
-        status = exit(start(job, cmdline, state));
+        failing = failed(start(job, cmdline, state));
     }
 }
 

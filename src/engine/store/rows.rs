@@ -7,6 +7,7 @@ use crate::engine::model::job::{JobModel, StoredFile, StoredJob};
 use crate::engine::model::ledger::RangeSet;
 use crate::engine::store::records::{FileRecord, JobRecord};
 use crate::engine::transport::options::HttpOptions;
+use crate::engine::transport::url::redact;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::{epoch_ms, from_epoch_ms, ErrorContext, JobError, JobId, NotifyCmdLine};
 use crate::hresult::HResult;
@@ -113,7 +114,8 @@ pub(crate) fn stored_job(
                 context: ErrorContext::from_u32(context).unwrap_or(ErrorContext::Unknown),
                 file_index,
                 http_status,
-                description,
+                // A description an older release stored may carry a password.
+                description: redact(&description).into_owned(),
             },
         ),
         http: HttpOptions::from_json(&job.http_options),

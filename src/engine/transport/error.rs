@@ -6,6 +6,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::engine::transport::url::redact;
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
 
@@ -20,7 +21,8 @@ pub(crate) struct TransferError {
     pub http_status: u16,
     /// Retried after the retry delay (true), or the job stops in ERROR (false).
     pub transient: bool,
-    /// What happened, in words, with the URL, path or offset.
+    /// What happened, in words, with the URL, path or offset; a URL's
+    /// password masked (made only by [`TransferError::fatal`], which masks it).
     pub description: String,
     /// The server's Retry-After, when it sent one.
     pub retry_after: Option<Duration>,
@@ -29,7 +31,8 @@ pub(crate) struct TransferError {
 }
 
 impl TransferError {
-    /// A fatal error.
+    /// A fatal error. Every transfer error is made here, so that no
+    /// description carries a URL's password (`url::redact`).
     pub(crate) fn fatal(
         code: HResult,
         context: ErrorContext,
@@ -40,7 +43,7 @@ impl TransferError {
             context,
             http_status: 0,
             transient: false,
-            description,
+            description: redact(&description).into_owned(),
             retry_after: None,
             redirected_to: None,
         }
@@ -126,13 +129,14 @@ pub(crate) fn status_error(
         ErrorContext::RemoteFile
     };
     TransferError {
-        code: HResult::from_http_status(status),
-        context,
         http_status: status,
         transient,
-        description: description.trim_end().to_string(),
         retry_after: retry_after.filter(|_| transient),
-        redirected_to: None,
+        ..TransferError::fatal(
+            HResult::from_http_status(status),
+            context,
+            description.trim_end().to_string(),
+        )
     }
 }
 
@@ -151,11 +155,14 @@ pub(crate) enum RequestFailure {
     /// An https:// URL in a build without TLS.
     #[cfg_attr(feature = "tls", allow(dead_code))]
     NoTls,
-    /// The proxy refused the tunnel or the SOCKS connection.
+    /// The SOCKS proxy refused the connection (its reply code was not success).
     ProxyRefused,
+    /// An HTTP proxy answered `CONNECT` with this status (not 2xx).
+    ProxyStatus(u16),
     /// The proxy URL cannot be used.
     BadProxy,
-    /// The proxy refused the credentials (a 407 to `CONNECT`, a SOCKS 5 login refused).
+    /// A SOCKS proxy refused to let qmgr in: its login failed, or it
+    /// accepts none of the ways to log in qmgr offers.
     ProxyAuth,
     /// The URL cannot be requested.
     BadUrl,
@@ -195,15 +202,22 @@ pub(crate) fn request_error(
     use ErrorKind as K;
     use RequestFailure as F;
     let (code, transient) = match failure {
+        // A proxy that refuses the credentials (tinyproxy says 401, the
+        // standard 407): no retry can help; one code for both, and for SOCKS.
+        F::ProxyStatus(401 | 407) | F::ProxyAuth => (HResult::from_http_status(407).0, false),
+        // The proxy is busy or could not reach the server: retried.
+        F::ProxyStatus(408 | 429 | 500..=599) => (QM_E_WINHTTP_CANNOT_CONNECT, true),
+        // Any other 4xx: the proxy will not carry this request (policy).
+        F::ProxyStatus(status @ 400..=499) => (HResult::from_http_status(status).0, false),
+        F::ProxyStatus(_) => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         F::TimedOut => (QM_E_WINHTTP_TIMEOUT, true),
         F::NameNotResolved => (QM_E_WINHTTP_NAME_NOT_RESOLVED, true),
         F::CannotConnect => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         F::Tls => (QM_E_WINHTTP_SECURE_FAILURE, false),
         F::NoTls => (QM_BG_E_PROTOCOL_NOT_AVAILABLE, false),
-        // The proxy refused or failed the tunnel: like an unreachable server.
+        // The SOCKS proxy refused the connection: like an unreachable server.
         F::ProxyRefused => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         F::BadProxy => (QM_BG_E_INVALID_PROXY_INFO, false),
-        F::ProxyAuth => (HResult::from_http_status(407).0, false),
         F::BadUrl => (QM_BG_E_PROTOCOL_NOT_AVAILABLE, false),
         F::Protocol => (QM_BG_E_INVALID_SERVER_RESPONSE, true),
         F::Io(
@@ -212,13 +226,16 @@ pub(crate) fn request_error(
         F::Io(_) | F::Stopped => (QM_E_WINHTTP_CONNECTION_ERROR, true),
     };
     TransferError {
-        code: HResult(code),
-        context: ErrorContext::GeneralTransport,
-        http_status: 0,
         transient,
-        description: format!("GET {url} (from byte {offset}) failed: {what}"),
-        retry_after: None,
-        redirected_to: None,
+        http_status: match failure {
+            F::ProxyStatus(status) => status,
+            _ => 0,
+        },
+        ..TransferError::fatal(
+            HResult(code),
+            ErrorContext::GeneralTransport,
+            format!("GET {url} (from byte {offset}) failed: {what}"),
+        )
     }
 }
 
@@ -278,6 +295,57 @@ mod tests {
             status_error(404, "", None, "u", 0).context,
             ErrorContext::RemoteFile
         );
+    }
+
+    #[test]
+    fn proxy_refusals_are_fatal_for_credentials_and_policy_transient_when_busy() {
+        let proxy_auth = HResult::from_http_status(407);
+        for (failure, code, transient, http_status) in [
+            (RequestFailure::ProxyStatus(401), proxy_auth, false, 401),
+            (RequestFailure::ProxyStatus(407), proxy_auth, false, 407),
+            (RequestFailure::ProxyAuth, proxy_auth, false, 0),
+            (
+                RequestFailure::ProxyStatus(403),
+                HResult::from_http_status(403),
+                false,
+                403,
+            ),
+            (
+                RequestFailure::ProxyStatus(429),
+                HResult(QM_E_WINHTTP_CANNOT_CONNECT),
+                true,
+                429,
+            ),
+            (
+                RequestFailure::ProxyStatus(502),
+                HResult(QM_E_WINHTTP_CANNOT_CONNECT),
+                true,
+                502,
+            ),
+        ] {
+            let e = request_error(failure, "refused", "https://h/x", 0);
+            assert_eq!(
+                (e.code, e.transient, e.http_status),
+                (code, transient, http_status),
+                "{failure:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_description_carries_a_password() {
+        let e = request_error(
+            RequestFailure::BadProxy,
+            "the proxy URL 'http://p:pw1@x:0' cannot be used",
+            "http://u:pw2@h/x",
+            0,
+        );
+        let s = status_error(404, "Not Found", None, "http://u:pw3@h/x", 0);
+        let r = redirect_refused("http://u:pw4@h/x", "http://v:pw5@i/", "no");
+        for text in [e.description, s.description, r.description] {
+            assert!(!text.contains("pw"), "{text}");
+            assert!(text.contains(":***@"), "{text}");
+        }
     }
 
     #[test]

@@ -151,6 +151,48 @@ impl<'a> Url<'a> {
     }
 }
 
+/// `text` with every password of a URL in it masked: the user info of
+/// `scheme://user:secret@host` becomes `user:***`, so that error texts
+/// (stored, returned by the C API, printed by the CLI) never carry a
+/// credential. A URL's authority ends, as the URL parser reads it, at `/`,
+/// `?` or `#`, and in running text also at white space or a quote; a user
+/// name alone is kept. The Rust API has it as `qmgr::redact_passwords`,
+/// for programs that show a job's URLs (the CLI does).
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    const MASK: &str = "***";
+    if !text.contains("://") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| "/?#'\"<>`".contains(c) || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push(':');
+                        out.push_str(MASK);
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push('@');
+                out.push_str(host);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// The bytes `s` stands for, its `%XX` escapes decoded. A `%` without two
 /// hex digits after it is kept as written when `keep_bad`, else the answer
 /// is `None`.
@@ -248,5 +290,30 @@ mod tests {
         let u = Url::parse("http://user@h/").unwrap();
         assert_eq!(u.credentials(), Some(("user".into(), String::new())));
         assert_eq!(Url::parse("http://h/").unwrap().credentials(), None);
+    }
+
+    #[test]
+    fn redact_masks_every_password_of_a_url_in_a_text() {
+        for (text, want) in [
+            (
+                "GET http://u:s3cret@h:8/x?a=b@c (from byte 0)",
+                "GET http://u:***@h:8/x?a=b@c (from byte 0)",
+            ),
+            (
+                "'socks5h://p%40x:pw:more@proxy' and https://a:b@[::1]",
+                "'socks5h://p%40x:***@proxy' and https://a:***@[::1]",
+            ),
+            ("http://u:p@w@h/", "http://u:***@h/"),
+            (
+                "http://user@h/ keeps the user",
+                "http://user@h/ keeps the user",
+            ),
+            ("no URL: a:b@c", "no URL: a:b@c"),
+            ("http://h/a:b@c", "http://h/a:b@c"),
+            ("ends at ://x:y@", "ends at ://x:***@"),
+        ] {
+            assert_eq!(redact(text), want, "{text}");
+        }
+        assert!(matches!(redact("plain"), std::borrow::Cow::Borrowed(_)));
     }
 }

@@ -400,7 +400,7 @@ impl Connector {
         while tls.conn.is_handshaking() {
             tls.conn
                 .complete_io(&mut tls.sock)
-                .map_err(|e| tls_failure(&e, server))?;
+                .map_err(|e| tls_failure(&e, server, &self.tls))?;
         }
         Ok(Stream::Tls(Box::new(tls)))
     }
@@ -420,11 +420,56 @@ impl Connector {
 /// A failed TLS handshake: the TLS error in words (an untrusted
 /// certificate says `invalid peer certificate: UnknownIssuer`), or the
 /// connection error that cut it short; `RequestFailure::of_io` tells which.
+/// When the server found nothing in common with qmgr (a `handshake_failure`
+/// or `protocol_version` alert, an incompatible answer), the words say what
+/// qmgr offers (`tls_offer`).
 #[cfg(feature = "tls")]
-fn tls_failure(err: &io::Error, server: &Url) -> Failed {
-    (
-        RequestFailure::of_io(err),
-        format!("the TLS handshake with {} failed: {err}", server.host),
+fn tls_failure(err: &io::Error, server: &Url, config: &rustls::ClientConfig) -> Failed {
+    use rustls::{AlertDescription as A, Error as E};
+    let incompatible = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<E>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                E::PeerIncompatible(_)
+                    | E::AlertReceived(
+                        A::HandshakeFailure | A::ProtocolVersion | A::InsufficientSecurity
+                    )
+            )
+        });
+    let mut what = format!("the TLS handshake with {} failed: {err}", server.host);
+    if incompatible {
+        what.push_str(&format!(
+            " (if the server speaks none of it: {})",
+            tls_offer(config)
+        ));
+    }
+    (RequestFailure::of_io(err), what)
+}
+
+/// What qmgr offers in a TLS handshake, in words, from the configuration
+/// itself: the versions and the cipher suites (rustls: TLS 1.3, and TLS
+/// 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305; no CBC, no RSA key
+/// exchange, by design).
+#[cfg(feature = "tls")]
+fn tls_offer(config: &rustls::ClientConfig) -> String {
+    let suites = &config.crypto_provider().cipher_suites;
+    let mut versions: Vec<&str> = Vec::new();
+    for suite in suites {
+        let version = match suite {
+            rustls::SupportedCipherSuite::Tls13(_) => "TLS 1.3",
+            rustls::SupportedCipherSuite::Tls12(_) => "TLS 1.2",
+        };
+        if !versions.contains(&version) {
+            versions.push(version);
+        }
+    }
+    let names: Vec<String> = suites.iter().map(|s| format!("{:?}", s.suite())).collect();
+    format!(
+        "qmgr offers {} with the cipher suites {} only (no CBC suites, no RSA key exchange)",
+        versions.join(" and "),
+        names.join(", ")
     )
 }
 
@@ -449,20 +494,15 @@ fn tunnel(mut stream: Stream, target: &Url, credentials: Option<&str>) -> Result
     // from the tunnel's bytes.
     let mut reader = BufReader::with_capacity(1, stream);
     let answer = wire::read_head(&mut reader).map_err(io_failed)?;
-    if answer.status == 407 {
-        return Err((
-            RequestFailure::ProxyAuth,
-            format!(
-                "the proxy wants other credentials for the tunnel to {authority}: {} {}",
-                answer.status, answer.reason
-            ),
-        ));
-    }
     if !(200..=299).contains(&answer.status) {
+        let why = match answer.status {
+            401 | 407 => "wants other credentials for",
+            _ => "refused",
+        };
         return Err((
-            RequestFailure::ProxyRefused,
+            RequestFailure::ProxyStatus(answer.status),
             format!(
-                "the proxy refused the tunnel to {authority}: {} {}",
+                "the proxy {why} the tunnel to {authority}: {} {}",
                 answer.status, answer.reason
             ),
         ));
@@ -566,6 +606,19 @@ fn socks(
                     ),
                 ));
             }
+        }
+        (0xFF, _) | (2, None) => {
+            return Err((
+                RequestFailure::ProxyAuth,
+                format!(
+                    "the SOCKS proxy {} accepts none of the ways to log in qmgr offers ({})",
+                    proxy.host,
+                    match login {
+                        Some(_) => "none, or the user name and password of the proxy URL",
+                        None => "none: the proxy URL has no user name and password",
+                    }
+                ),
+            ))
         }
         _ => {
             return Err(refused(
