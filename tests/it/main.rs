@@ -27,4 +27,5 @@ mod readme;
 mod segments;
 mod symbols;
 mod trust_errors;
+mod trust_livelock;
 mod trust_redirects;

@@ -34,6 +34,16 @@ pub(crate) struct FileModel {
     /// answer in this run told (`None`: not known yet). Not stored: each
     /// run learns it again.
     pub(super) splittable: Option<bool>,
+    /// The file's validator was given by an answer since the caller's
+    /// last resume: a change from it is a change during this transfer,
+    /// not one between the caller's resumes (an update). Not stored.
+    pub(super) run_validator: bool,
+    /// How many times the source answered with another version than one
+    /// it gave since the caller's last resume. Once it did, the file is
+    /// fetched whole on one connection until the next resume; past
+    /// `job::MAX_VERSION_CHANGES` the job fails. Not stored: a restored
+    /// job counts again.
+    pub(super) version_changes: u32,
     /// The header lines of the last response for this file (kept in
     /// memory only).
     pub(super) response_headers: Option<String>,
@@ -57,6 +67,8 @@ impl FileModel {
             committed: false,
             final_url: None,
             splittable: None,
+            run_validator: false,
+            version_changes: 0,
             response_headers: None,
             ranges: file.ranges,
         }
@@ -123,6 +135,12 @@ impl FileModel {
             Some(r) => r.within_range(span, self.ledger.total()),
             None => span,
         }
+    }
+    /// Forgets the versions seen (the caller resumed the job, or changed
+    /// the remote name): a new budget of version changes.
+    pub(super) fn forget_versions_seen(&mut self) {
+        self.run_validator = false;
+        self.version_changes = 0;
     }
     /// Already at its local name.
     pub(crate) fn committed(&self) -> bool {

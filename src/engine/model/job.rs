@@ -58,6 +58,20 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 6;
 /// `SetMaximumDownloadTime` defaults to: 90 days, in seconds.
 pub const DEFAULT_MAX_DOWNLOAD_TIME: u32 = 7_776_000;
 
+/// How many times, between two resumes by the caller (automatic retries
+/// after transient errors included), a file's source may answer with
+/// another version than one it gave before the job fails
+/// (`QM_BG_E_INVALID_SERVER_RESPONSE`, fatal). The first change makes the
+/// file whole-on-one-connection until the caller's next resume, so later changes
+/// come only from a resume after a broken connection that lands on another
+/// backend. An honest update during a transfer is one change; a rolling
+/// deploy that flips a URL between old and new backends a few more; five
+/// leaves room for that and caps the waste at five restarts of the file.
+/// The bound is fatal, not transient: bytes keep arriving between changes,
+/// so the no-progress timeout would never end a retry loop. The caller's
+/// `resume` gives a new count.
+pub const MAX_VERSION_CHANGES: u32 = 5;
+
 /// Who holds the job's transfer slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Run {
@@ -356,6 +370,8 @@ impl JobModel {
                 committed,
                 final_url: None,
                 splittable: None,
+                run_validator: false,
+                version_changes: 0,
                 response_headers: None,
                 ranges: f.ranges,
             });
@@ -590,6 +606,7 @@ impl JobModel {
                     f.remote = remote;
                     f.source = source;
                     f.final_url = None;
+                    f.forget_versions_seen();
                 }
                 // A running transfer goes on from the new names at once:
                 // back to the queue, in its place, as a preempted job does.
@@ -685,7 +702,9 @@ impl JobModel {
                 }
                 self.run = Run::Running(run);
                 self.per_server = per_server.max(1);
-                // Each run learns again whether its servers answer ranges.
+                // Each run learns again whether its servers answer ranges
+                // (a file whose version changed since the caller's resume
+                // stays whole on one connection: see `opened`).
                 for f in &mut self.files {
                     f.splittable = None;
                 }
@@ -944,6 +963,12 @@ impl JobModel {
         }
         self.error = None;
         fx.persist.job = true;
+        // The caller's resume gives every file a new budget of version
+        // changes (automatic retries do not: a server flipping versions
+        // and dropping connections must not restart the count each time).
+        for f in &mut self.files {
+            f.forget_versions_seen();
+        }
         if self.first_incomplete().is_none() {
             // Every byte arrived (a suspend raced the last chunk): the job is
             // done, so it goes where the transfer would have taken it.
@@ -1136,6 +1161,12 @@ impl JobModel {
     /// have stopped); the same version without the range asked for means
     /// the server does not honour ranges: the piece gives its stretch back
     /// to the piece before it, and the file is not split again.
+    ///
+    /// Another version than one seen since the caller's resume (backends
+    /// of one URL holding different versions) is counted: the file is then
+    /// fetched whole on one connection until the next resume by the
+    /// caller, so that answers flipping between versions cannot restart
+    /// its segments forever, and past `MAX_VERSION_CHANGES` the job fails.
     #[allow(clippy::too_many_arguments)]
     fn opened(
         &mut self,
@@ -1159,6 +1190,14 @@ impl JobModel {
         let unknown_bytes = f.validator.is_none() && f.ledger.arrived_bytes() > 0;
         let restarted = start != asked.start || other_version || unknown_bytes;
         let alone = !self.active.iter().any(|p| p.file == file && p.id != piece);
+        if other_version && f.run_validator {
+            let f = &mut self.files[file];
+            f.version_changes += 1;
+            if f.version_changes > MAX_VERSION_CHANGES {
+                self.too_many_versions(at, file, clock, fx);
+                return Ok(());
+            }
+        }
         if restarted && !alone {
             let p = self.active.remove(at);
             if other_version {
@@ -1190,8 +1229,10 @@ impl JobModel {
             self.reset_file(file);
         }
         let f = &mut self.files[file];
+        f.run_validator = validator.is_some();
         f.splittable = Some(
             ranges
+                && f.version_changes == 0
                 && !self.dynamic_content
                 && matches!(f.source, Source::Http(_))
                 && total.is_some()
@@ -1225,6 +1266,27 @@ impl JobModel {
             self.set_state(JobState::Transferring, clock, fx);
         }
         Ok(())
+    }
+
+    /// File `file`'s source changed version more than `MAX_VERSION_CHANGES`
+    /// times since the caller's resume: piece `active[at]` is dropped, the
+    /// job goes to ERROR and the run stops. The file keeps its bytes and validator (a
+    /// resume goes on from them if the server settles on that version).
+    fn too_many_versions(&mut self, at: usize, file: usize, clock: Clock, fx: &mut Effects) {
+        self.active.remove(at);
+        let changes = self.files[file].version_changes;
+        let error = TransferError::fatal(
+            HResult(QM_BG_E_INVALID_SERVER_RESPONSE),
+            ErrorContext::RemoteFile,
+            format!(
+                "the server answered with another version of the file {changes} times during \
+                 this transfer (servers behind one URL holding different versions, or a file \
+                 that keeps changing); qmgr restarts a file at most {MAX_VERSION_CHANGES} times \
+                 for another version before the job is resumed again"
+            ),
+        );
+        self.record_error(error, Some(file as u32), clock, fx);
+        self.stop_run(fx);
     }
 
     /// Every file is transferred: TRANSFERRED.

@@ -1143,6 +1143,149 @@ fn a_segment_answered_with_the_whole_file_gives_its_stretch_back() {
     assert!(fx.piece.is_none() && !fx.wait);
 }
 
+/// Issue 19, item 3: the segments of a file restarted by another version
+/// (`another_version_on_one_segment_...`) run as one whole fetch, so that
+/// answers flipping between two versions cannot restart them forever.
+#[test]
+fn after_a_version_change_in_a_run_the_file_is_fetched_whole_on_one_connection() {
+    let mut job = split_job();
+    piece_opened(&mut job, 2, 0, "v2", 16 * MIB);
+    apply(&mut job, Command::PieceEnded { piece: 2 });
+    apply(&mut job, Command::PieceEnded { piece: 1 });
+    let again = apply(&mut job, Command::NextPiece).piece.unwrap();
+    // The next backend has the first version again: taken, not split.
+    let fx = piece_opened(&mut job, again.id, 0, "v1", 16 * MIB);
+    assert_eq!(fx.piece.unwrap().span.end, Some(16 * MIB));
+    assert_eq!(job.files()[0].splittable(), Some(false));
+    assert_eq!(job.files()[0].version_changes, 1);
+    let fx = apply(&mut job, Command::NextPiece);
+    assert!(fx.piece.is_none() && !fx.wait, "{fx:?}");
+    piece_arrived(&mut job, again.id, 0..16 * MIB);
+    assert!(apply(&mut job, Command::PieceEnded { piece: again.id }).finalize);
+    apply(&mut job, Command::FileDone { file: 0 });
+    assert_eq!(job.state(), JobState::Transferred);
+}
+
+#[test]
+fn more_version_changes_in_a_run_than_the_bound_end_the_job_in_error() {
+    use crate::engine::model::job::MAX_VERSION_CHANGES;
+    let mut job = running_job(1);
+    let mut piece = apply(&mut job, Command::NextPiece).piece.unwrap().id;
+    piece_opened(&mut job, piece, 0, "v0", 16 * MIB);
+    for change in 1..=MAX_VERSION_CHANGES + 1 {
+        // The connection breaks after a MiB; its resume lands on another
+        // backend, which sends its own version whole.
+        piece_arrived(&mut job, piece, 0..MIB);
+        apply(&mut job, Command::PieceEnded { piece });
+        let next = apply(&mut job, Command::NextPiece).piece.unwrap();
+        assert_eq!(next.span.start, MIB);
+        piece = next.id;
+        let fx = piece_opened(&mut job, piece, 0, &format!("v{}", change % 2), 16 * MIB);
+        if change <= MAX_VERSION_CHANGES {
+            assert_eq!(job.state(), JobState::Transferring, "change {change}");
+            assert_eq!(fx.piece.unwrap().span.start, 0);
+            assert_eq!(job.files()[0].splittable(), Some(false));
+        } else {
+            assert_eq!(fx.piece, None);
+            assert!(fx.stop_run);
+            assert_eq!(job.state(), JobState::Error);
+            let err = job.error().unwrap();
+            assert_eq!(err.code.0, QM_BG_E_INVALID_SERVER_RESPONSE);
+            assert_eq!(err.context, ErrorContext::RemoteFile);
+            assert_eq!(err.file_index, Some(0));
+            assert!(
+                err.description.contains(&format!("{change} times")),
+                "{}",
+                err.description
+            );
+        }
+    }
+    // A resume is a new run with a new count, from the bytes kept.
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: None,
+        },
+    );
+    apply(&mut job, Command::Resume { seq: 9 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 2,
+            per_server: 6,
+        },
+    );
+    assert_eq!(job.files()[0].version_changes, 0);
+    let next = apply(&mut job, Command::NextPiece).piece.unwrap();
+    assert_eq!(next.span.start, MIB);
+}
+
+/// Run 1 of a one-file job opened `v1` and wrote its first MiB; then
+/// `between` ends the run and starts run 2.
+fn second_run_sees_v2(between: impl FnOnce(&mut JobModel)) -> JobModel {
+    let mut job = running_job(1);
+    let piece = apply(&mut job, Command::NextPiece).piece.unwrap().id;
+    piece_opened(&mut job, piece, 0, "v1", 16 * MIB);
+    piece_arrived(&mut job, piece, 0..MIB);
+    between(&mut job);
+    apply(
+        &mut job,
+        Command::Start {
+            run: 2,
+            per_server: 6,
+        },
+    );
+    let piece = apply(&mut job, Command::NextPiece).piece.unwrap().id;
+    let fx = piece_opened(&mut job, piece, 0, "v2", 16 * MIB);
+    assert_eq!(fx.piece.unwrap().span.start, 0, "another version restarts");
+    job
+}
+
+#[test]
+fn a_version_change_across_the_callers_resume_is_an_update_not_counted() {
+    let mut job = second_run_sees_v2(|job| {
+        apply(job, Command::Suspend);
+        apply(
+            job,
+            Command::RunEnded {
+                run: 1,
+                failure: None,
+            },
+        );
+        apply(job, Command::Resume { seq: 9 });
+    });
+    assert_eq!(job.files()[0].version_changes, 0);
+    assert_eq!(job.files()[0].splittable(), Some(true));
+    assert!(apply(&mut job, Command::NextPiece).piece.is_some());
+}
+
+#[test]
+fn a_version_change_across_an_automatic_retry_is_counted() {
+    let mut job = second_run_sees_v2(|job| {
+        let cut = transient(QM_E_WINHTTP_CONNECTION_ERROR);
+        apply_at(
+            job,
+            Command::RunEnded {
+                run: 1,
+                failure: Some(cut),
+            },
+            t0(),
+        );
+        assert_eq!(job.state(), JobState::TransientError);
+        apply_at(
+            job,
+            Command::RetryDue { seq: 9 },
+            t0().later(Duration::from_secs(600)),
+        );
+        assert_eq!(job.state(), JobState::Queued);
+    });
+    assert_eq!(job.files()[0].version_changes, 1);
+    assert_eq!(job.files()[0].splittable(), Some(false));
+    let fx = apply(&mut job, Command::NextPiece);
+    assert!(fx.piece.is_none() && !fx.wait, "{fx:?}");
+}
+
 // ----- the maximum download time -------------------------------------------
 
 #[test]

@@ -302,6 +302,32 @@ struct Paths {
     requests: HashMap<String, Vec<SeenRequest>>,
     /// Bumped by `replace_cutting`: bodies begun under an older epoch stop.
     epochs: HashMap<String, u64>,
+    /// Paths served from several versions in turn (see `rotate_versions`).
+    rotations: HashMap<String, Rotation>,
+}
+
+/// Versions a path serves in turn, one per request: several backends
+/// behind one URL that hold different versions (a rolling deploy, a CDN).
+struct Rotation {
+    versions: Vec<Resource>,
+    /// Requests answered from the rotation so far.
+    served: usize,
+    /// Requests without `Range` always get `versions[0]`; each request with
+    /// one gets the next of the others.
+    ranged_only: bool,
+}
+
+impl Rotation {
+    fn pick(&mut self, ranged: bool) -> Resource {
+        let n = self.versions.len();
+        let i = match (self.ranged_only, ranged) {
+            (true, false) => return self.versions[0].clone(),
+            (true, true) if n > 1 => 1 + self.served % (n - 1),
+            _ => self.served % n,
+        };
+        self.served += 1;
+        self.versions[i].clone()
+    }
 }
 
 #[derive(Default)]
@@ -413,6 +439,24 @@ impl TestServer {
         let mut paths = self.shared.paths();
         paths.resources.insert(key.clone(), resource);
         *paths.epochs.entry(key).or_default() += 1;
+    }
+
+    /// Serves `path` from `versions` in turn, each request the next one
+    /// (each answered honestly as that version: a range request whose
+    /// `If-Range` names another version gets 200 and the whole body). With
+    /// `ranged_only`, requests without `Range` always get `versions[0]` and
+    /// only range requests rotate, over the others: a server that answers
+    /// every range request with 200 and another version.
+    pub fn rotate_versions(&self, path: &str, versions: Vec<Resource>, ranged_only: bool) {
+        assert!(!versions.is_empty() && (!ranged_only || versions.len() > 1));
+        self.shared.paths().rotations.insert(
+            normalize(path),
+            Rotation {
+                versions,
+                served: 0,
+                ranged_only,
+            },
+        );
     }
 
     /// Stops serving `path` (it answers 404 again).
@@ -879,7 +923,12 @@ fn respond(conn: &mut dyn Conn, shared: &Shared, req: &Request) -> io::Result<En
         if let Some(Fault::Replace(r)) = &fault {
             paths.resources.insert(key.clone(), r.clone());
         }
-        (fault, paths.resources.get(&key).cloned())
+        let ranged = req.header("range").is_some();
+        let resource = match paths.rotations.get_mut(&key) {
+            Some(rotation) => Some(rotation.pick(ranged)),
+            None => paths.resources.get(&key).cloned(),
+        };
+        (fault, resource)
     };
 
     // Faults that need no resource.
