@@ -343,3 +343,49 @@ fn a_tls_handshake_with_nothing_in_common_says_what_qmgr_offers() {
     }
     job.cancel().unwrap();
 }
+
+/// Found by the attack on this session's redaction: the authority of a URL
+/// was cut at a quote or a bracket, which a password may hold, so the
+/// password went out whole.
+#[test]
+fn a_password_with_quotes_or_brackets_is_masked_in_any_text() {
+    let mut broke = Vec::new();
+    for pw in [
+        "se'cret",
+        "se\"cret",
+        "se<cret",
+        "se>cret",
+        "se`cret",
+        "se%27cret",
+        "p@ss:w0rd",
+    ] {
+        let url = format!("http://alice:{pw}@host.example/x");
+        let text = format!("GET {url}: 404 Not Found");
+        let red = qmgr::redact_passwords(&text).to_string();
+        if red.contains("cret") || red.contains("w0rd") {
+            broke.push(red);
+        }
+    }
+    assert!(broke.is_empty(), "leaks: {broke:#?}");
+}
+
+/// The same through a job: the error text of a 404 from such a URL.
+#[test]
+fn a_password_with_a_quote_stays_out_of_the_error_of_a_404() {
+    let dir = support::scratch("probe-quote");
+    let a = support::http_server::TestServer::start();
+    let manager = qmgr::Manager::open(None).unwrap();
+    let url = a
+        .url("/missing.bin")
+        .replace("http://", "http://alice:se'cret@");
+    let job = manager.create_job("quote").unwrap();
+    job.add_files(&[qmgr::FileSpec::new(url, dir.join("x").to_str().unwrap())])
+        .unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        support::wait(&job, std::time::Duration::from_secs(30)),
+        qmgr::JobState::Error
+    );
+    let e = job.error().unwrap();
+    assert!(!e.description.contains("cret"), "leak: {}", e.description);
+}

@@ -168,9 +168,15 @@ pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
     while let Some(at) = rest.find("://") {
         let (before, after) = rest.split_at(at + 3);
         out.push_str(before);
+        // The authority ends where the URL parser ends it (`/ ? #`), not at
+        // a quote or a space: a password may hold `'`, `"`, `<`, `>` or a
+        // backtick, and an unparsable URL quoted in an error may hold a
+        // space. A line break ends it too. Masking too much of a sentence
+        // is the safe way to be wrong. The next URL's `://` ends it too.
         let end = after
-            .find(|c: char| "/?#'\"<>`".contains(c) || c.is_whitespace())
+            .find(|c: char| "/?#".contains(c) || c.is_control())
             .unwrap_or(after.len());
+        let end = after.find("://").map_or(end, |next| next.min(end));
         let authority = &after[..end];
         match authority.rsplit_once('@') {
             Some((userinfo, host)) => {
@@ -311,6 +317,12 @@ mod tests {
             ("no URL: a:b@c", "no URL: a:b@c"),
             ("http://h/a:b@c", "http://h/a:b@c"),
             ("ends at ://x:y@", "ends at ://x:***@"),
+            // Quotes, brackets and spaces do not end a password.
+            ("GET http://a:se'c\"r<e>t`@h/x", "GET http://a:***@h/x"),
+            (
+                "'http://pu:pa ss@127.0.0.1:3128' is not a proxy URL",
+                "'http://pu:***@127.0.0.1:3128' is not a proxy URL",
+            ),
         ] {
             assert_eq!(redact(text), want, "{text}");
         }
