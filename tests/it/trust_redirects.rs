@@ -326,3 +326,45 @@ fn a_close_delimited_tls_body_with_close_notify_is_complete() {
     job.complete().unwrap();
     assert!(std::fs::read(&dst).unwrap() == data);
 }
+
+/// Found by the attack on this session's work: an attempt that followed a
+/// redirect and then failed left the previous attempt's report in place.
+/// Every attempt renews the report with where it ended, failures included.
+#[test]
+fn the_final_url_names_the_hop_where_a_failed_attempt_ended() {
+    let dir = support::scratch("trust-final-url-error");
+    let a = TestServer::start();
+    let b = TestServer::start();
+    let c = TestServer::start();
+    let data = patterned(150_000, 41);
+    a.add("/fw.bin", Resource::new(data.clone()));
+    c.add("/fw.bin", Resource::new(data));
+    // First attempt: A sends it to C, which cuts the body (a transient
+    // error after bytes, so the job tries again); the second attempt: A
+    // sends it to B, which has no such file (404: fatal).
+    a.script(
+        "/fw.bin",
+        vec![
+            Fault::Redirect(302, c.url("/fw.bin")),
+            Fault::Redirect(302, b.url("/fw.bin")),
+        ],
+    );
+    c.script("/fw.bin", vec![Fault::CloseAfter(50_000)]);
+    let manager = Manager::open(None).unwrap();
+    let job = job_for(
+        &manager,
+        &a.url("/fw.bin"),
+        &dir.join("fw.bin"),
+        SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT,
+    );
+    job.set_max_connections(1).unwrap();
+    job.resume().unwrap();
+    assert_eq!(wait(&job, LIMIT), JobState::Error, "{:?}", job.error());
+    assert_eq!(job.error().unwrap().http_status, 404);
+    assert_eq!(
+        c.requests("/fw.bin").len(),
+        1,
+        "C answered the first attempt"
+    );
+    assert_eq!(job.file_final_url(0).unwrap(), b.url("/fw.bin"));
+}

@@ -26,7 +26,9 @@ pub(crate) struct TransferError {
     pub description: String,
     /// The server's Retry-After, when it sent one.
     pub retry_after: Option<Duration>,
-    /// The URL a refused redirect pointed to.
+    /// Where the request ended, reported as the file's final URL: the
+    /// target of a refused redirect, or the hop that answered with an
+    /// error or failed (the remote name itself when nothing redirected).
     pub redirected_to: Option<String>,
 }
 

@@ -364,7 +364,14 @@ impl Client {
     ) -> Result<(Response, String), TransferError> {
         let mut current = policy.url.clone();
         for _ in 0..=policy.max_redirects {
-            let response = self.request(&current, range, offset, policy, policy.hop(&current))?;
+            let response = self
+                .request(&current, range, offset, policy, policy.hop(&current))
+                .map_err(|mut err| {
+                    // A hop that failed is where this attempt ended: the
+                    // report (a refused redirect already names its target).
+                    err.redirected_to.get_or_insert_with(|| current.clone());
+                    err
+                })?;
             let status = response.head.status;
             let location = match status {
                 301 | 302 | 303 | 307 | 308 => response.head.headers.get("location"),
@@ -701,13 +708,16 @@ fn retry_after(headers: &Headers, now: SystemTime) -> Option<Duration> {
 
 /// An HTTP error status, classified.
 fn status_error(response: &Response, url: &str, offset: u64) -> TransferError {
-    error::status_error(
+    let mut err = error::status_error(
         response.head.status,
         &response.head.reason,
         retry_after(&response.head.headers, SystemTime::now()),
         url,
         offset,
-    )
+    );
+    // The hop that answered is where this attempt ended: the report.
+    err.redirected_to = Some(url.to_string());
+    err
 }
 
 /// The TLS settings of a job: the system's roots through the platform
