@@ -20,10 +20,10 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// What one invocation of `qmgr` did.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
     took: Duration,
 }
 
@@ -69,7 +69,12 @@ fn qmgr_in(cwd: &Path, args: &[&str]) -> Run {
 /// Like [`qmgr_in`], with these environment variables added, calling
 /// `during` with the process id once it started (its output is collected
 /// meanwhile).
-fn qmgr_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], during: impl FnOnce(u32)) -> Run {
+pub(crate) fn qmgr_with(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    during: impl FnOnce(u32),
+) -> Run {
     let mut command = Command::new(support::qmgr_bin());
     let started = Instant::now();
     for name in PROXY_VARIABLES {
@@ -995,7 +1000,7 @@ fn create_and_add_take_the_retry_options() {
 
     // A job for a server that is gone: with --no-progress-timeout 0 on
     // `add`, `run` ends at the first error instead of retrying for 14 days.
-    let (_reserved, gone) = crate::http::refused_port();
+    let (_reserved, gone) = support::refused_port();
     let url = format!("http://127.0.0.1:{gone}/fw.bin");
     let run = state(
         &dir,

@@ -377,7 +377,7 @@ fn a_stalled_server_trips_the_stall_timer_and_the_transfer_goes_on() {
 
 #[test]
 fn an_unreachable_server_is_a_transient_winhttp_error() {
-    let (_reserved, port) = refused_port();
+    let (_reserved, port) = support::refused_port();
     let dir = support::scratch("http-refused");
     let manager = Manager::open(None).unwrap();
     let job = start(
@@ -667,7 +667,7 @@ fn an_explicit_proxy_carries_the_requests() {
 
 #[test]
 fn retries_without_progress_end_in_error_after_the_no_progress_timeout() {
-    let (_reserved, port) = refused_port();
+    let (_reserved, port) = support::refused_port();
     let dir = support::scratch("http-no-progress");
     let manager = Manager::open(None).unwrap();
     let job = manager.create_job("no progress").unwrap();
@@ -920,35 +920,4 @@ fn a_proxy_that_wants_other_credentials_is_a_fatal_407() {
     assert_eq!(err.code, qmgr::HResult::from_http_status(407));
     assert!(err.description.contains("407"), "{}", err.description);
     job.cancel().unwrap();
-}
-
-/// A port of 127.0.0.1 that refuses every connection for as long as the
-/// returned socket lives: bound, never listening, so nothing else can be
-/// given it meanwhile. (A port found by binding a listener and dropping it
-/// is free again at once: another test's server may get it while a job
-/// of this one still retries it.)
-pub(crate) fn refused_port() -> (std::os::fd::OwnedFd, u16) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: socket() returns a new descriptor (checked), owned from then
-    // on; bind() and getsockname() get a zeroed, correctly sized
-    // sockaddr_in.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let socket = OwnedFd::from_raw_fd(fd);
-        let mut addr: libc::sockaddr_in = std::mem::zeroed();
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
-        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
-        let at = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
-        assert_eq!(
-            libc::bind(socket.as_raw_fd(), at, len),
-            0,
-            "bind: {}",
-            std::io::Error::last_os_error()
-        );
-        let mut got = len;
-        assert_eq!(libc::getsockname(socket.as_raw_fd(), at, &mut got), 0);
-        (socket, u16::from_be(addr.sin_port))
-    }
 }

@@ -11,7 +11,6 @@ use crate::support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use qmgr::hresult::*;
@@ -95,7 +94,7 @@ fn assert_no_secret(text: &str) {
 
 #[test]
 fn an_unreachable_url_with_a_password_keeps_it_out_of_the_error() {
-    let (_reserved, port) = crate::http::refused_port();
+    let (_reserved, port) = support::refused_port();
     let dir = support::scratch("trust-redact-unreachable");
     let manager = Manager::open(None).unwrap();
     let url = format!("http://user:url-s3cret@127.0.0.1:{port}/x");
@@ -139,7 +138,7 @@ fn a_404_from_a_url_with_a_password_keeps_it_and_basic_credentials_out_of_the_er
 
 #[test]
 fn a_proxy_password_stays_out_of_errors_and_refusals() {
-    let (_reserved, port) = crate::http::refused_port();
+    let (_reserved, port) = support::refused_port();
     let dir = support::scratch("trust-redact-proxy");
     let manager = Manager::open(None).unwrap();
     // A dead proxy: the job's error.
@@ -164,33 +163,6 @@ fn a_proxy_password_stays_out_of_errors_and_refusals() {
     job.cancel().unwrap();
 }
 
-/// Runs the `qmgr` CLI with `args` and `env` (no proxy variables
-/// inherited); its exit code and everything it printed.
-fn cli(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(support::qmgr_bin());
-    for name in [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "QMGR_STATE",
-    ] {
-        cmd.env_remove(name);
-    }
-    cmd.args(args).envs(env.iter().copied());
-    let out = support::run_bounded(cmd, Duration::from_secs(60));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.and_then(|s| s.code()), text)
-}
-
 /// A CLI invocation: its arguments and the environment variables it adds.
 type Invocation<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
@@ -198,7 +170,7 @@ type Invocation<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 fn the_cli_prints_no_password_of_a_url_or_a_proxy() {
     let server = TestServer::start();
     server.add("/here", Resource::new(b"data".to_vec()));
-    let (_reserved, port) = crate::http::refused_port();
+    let (_reserved, port) = support::refused_port();
     let dir = support::scratch("trust-redact-cli");
     let dst = dir.join("dst");
     let dst = dst.to_str().unwrap();
@@ -244,8 +216,9 @@ fn the_cli_prints_no_password_of_a_url_or_a_proxy() {
         ),
     ];
     for (args, env) in runs {
-        let (code, text) = cli(args, env);
-        assert!(matches!(code, Some(1 | 2)), "{args:?}: {code:?} {text}");
+        let run = crate::cli::qmgr_with(Path::new(env!("CARGO_TARGET_TMPDIR")), args, env, |_| {});
+        let text = format!("{}{}", run.stdout, run.stderr);
+        assert!(matches!(run.code, 1 | 2), "{args:?}: {} {text}", run.code);
         assert_no_secret(&text);
     }
 }

@@ -761,8 +761,8 @@ impl JobModel {
                 // becomes the remote name, the source the next request
                 // goes to, or the origin credentials follow: those change
                 // only by the caller's calls (`SetRemoteNames`).
-                // The remote name itself: nothing redirected this time.
                 let f = self.file_mut(file)?;
+                // The remote name itself means nothing redirected this time.
                 f.final_url = Some(url).filter(|u| *u != f.remote);
             }
             Command::Arrived { piece, file, range } => {

@@ -154,9 +154,10 @@ impl<'a> Url<'a> {
 /// `text` with every password of a URL in it masked: the user info of
 /// `scheme://user:secret@host` becomes `user:***`, so that error texts
 /// (stored, returned by the C API, printed by the CLI) never carry a
-/// credential. A URL's authority ends, as the URL parser reads it, at `/`,
-/// `?` or `#`, and in running text also at white space or a quote; a user
-/// name alone is kept. The Rust API has it as `qmgr::redact_passwords`,
+/// credential. A URL's authority ends where the URL parser ends it, at `/`,
+/// `?` or `#`, and in running text also at a control character or the
+/// next `://` (not at a quote or a space, which a password may hold); a
+/// user name alone is kept. The Rust API has it as `qmgr::redact_passwords`,
 /// for programs that show a job's URLs (the CLI does).
 pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
     const MASK: &str = "***";

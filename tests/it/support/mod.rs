@@ -133,6 +133,52 @@ pub fn wait(job: &qmgr::Job, limit: Duration) -> qmgr::JobState {
     })
 }
 
+/// Polls `cond` (every 5 ms) until it holds; panics naming `what` it
+/// awaited when it still does not after `limit`. Every wait of a test is
+/// one of these (or `wait`): a wait without a deadline hangs instead of
+/// failing. `limit` only catches a hang; it is no speed requirement.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A port of 127.0.0.1 that refuses every connection for as long as the
+/// returned socket lives: bound, never listening, so nothing else can be
+/// given it meanwhile. (A port found by binding a listener and dropping it
+/// is free again at once: another test's server may get it while a job
+/// of this one still retries it.)
+pub fn refused_port() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: socket() returns a new descriptor (checked), owned from then
+    // on; bind() and getsockname() get a zeroed, correctly sized
+    // sockaddr_in.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let socket = OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let at = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+        assert_eq!(
+            libc::bind(socket.as_raw_fd(), at, len),
+            0,
+            "bind: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut got = len;
+        assert_eq!(libc::getsockname(socket.as_raw_fd(), at, &mut got), 0);
+        (socket, u16::from_be(addr.sin_port))
+    }
+}
+
 /// The SHA-256 of `data` in lower-case hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -524,20 +570,3 @@ pub fn skipped(why: &str) {
 }
 
 pub mod http_server;
-
-// --- added by the test-determinism pass ---
-
-/// Polls `cond` (every 5 ms) until it holds; panics naming `what` it
-/// awaited when it still does not after `limit`. Every wait of a test is
-/// one of these (or `wait`): a wait without a deadline hangs instead of
-/// failing. `limit` only catches a hang; it is no speed requirement.
-pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
