@@ -805,8 +805,18 @@ qm_hresult qm_job_set_credentials(qm_job_t job, const char *user, const char *pa
 
 /*
  Sets the proxy: NULL takes it from the environment (`http_proxy`,
- `https_proxy`, `no_proxy`; the default), "" connects directly, otherwise
+ `https_proxy`, `no_proxy`; the default) as the last `qm_job_resume` or
+ `qm_manager_open` read it (see `qm_job_resume`), "" connects directly, otherwise
  a URL with scheme http, https, socks4, socks4a, socks5 or socks5h.
+ An https:// proxy is the network's, not the server's: its certificate is
+ checked against the system's trust store (never the job's CA file) and
+ it is never offered the job's client certificate.
+ A proxy that refuses the credentials (an HTTP 401 or 407, a SOCKS login
+ or identd failure) fails the job with `QM_HTTP_ERROR(407)` (ERROR), one
+ whose rules refuse the connection with `QM_HTTP_ERROR(403)` (or the
+ other 4xx it answered to `CONNECT`), a SOCKS proxy that lacks the
+ command or address type with `QM_BG_E_INVALID_PROXY_INFO`; one that is
+ busy or cannot reach the server is retried (TRANSIENT_ERROR).
  Returns `QM_S_OK`, `QM_BG_E_INVALID_PROXY_INFO` (malformed URL),
  `QM_E_INVALIDARG` (not UTF-8), `QM_BG_E_INVALID_STATE` (final),
  `QM_E_HANDLE`. Any thread.
@@ -819,6 +829,11 @@ qm_hresult qm_job_set_proxy(qm_job_t job, const char *proxy_url);
 /*
  Trusts the CA certificates in this PEM file instead of the system's
  roots for this job's HTTPS transfers; NULL returns to the system's roots.
+ A server must chain to one of its certificates, or present one of them
+ itself: a certificate in the file is trusted as itself (pinning; e.g. a
+ self-signed one made with `openssl req -x509`, or a leaf without its
+ CA), still only for the host names it carries and within its dates.
+ Not used for an https:// proxy (see `qm_job_set_proxy`).
  Returns `QM_S_OK`, `QM_E_INVALIDARG` (relative path, not a regular file,
  no PEM certificate in it, not UTF-8), the Win32 error of an unreadable file (e.g.
  `QM_E_FILE_NOT_FOUND`), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
@@ -846,7 +861,10 @@ qm_hresult qm_job_set_client_certificate(qm_job_t job, const char *cert_pem, con
  Sets how long a connection may deliver nothing (no single read or write
  completes) before qmgr gives it up and retries the transfer, in seconds
  (default 60; values below 1 are stored as 1). It is a stall timer,
- re-armed by every read, not a limit on the whole download.
+ re-armed by every read, not a limit on the whole download; but a
+ response head must arrive whole within it, and opening a connection
+ (name lookup, TCP, proxy and TLS handshakes) within 30 s, however
+ steadily the bytes drip (`QM_E_WINHTTP_TIMEOUT`, TRANSIENT_ERROR).
  Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
  */
 qm_hresult qm_job_set_stall_timeout(qm_job_t job, uint32_t seconds);
@@ -1002,6 +1020,15 @@ qm_hresult qm_job_get_times(qm_job_t job, struct qm_job_times *out);
 /*
  Queues the job for transfer: SUSPENDED, ERROR and TRANSIENT_ERROR go to
  QUEUED; an active job is left as it is (`QM_S_OK`).
+ The environment: this call reads it again, on the calling thread, for
+ the whole manager (`qm_manager_open` reads it first). Every later
+ transfer of the manager's jobs takes the proxy variables (`http_proxy`,
+ `https_proxy`, `all_proxy`, `no_proxy`) from that reading, and every
+ notify program its environment, never the environment of the moment
+ (qmgr's own threads do not read these), so a variable set after this
+ call counts from the next `qm_job_resume` on. Do not call `setenv`, `putenv` or `unsetenv` on another thread
+ while this call or `qm_manager_open` runs (glibc's are not safe against
+ a concurrent `getenv`).
  Returns `QM_S_OK`, `QM_BG_E_EMPTY` (no files, or every file already
  transferred; the job stays as it was), `QM_BG_E_INVALID_STATE` (final),
  `QM_E_HANDLE`. Any thread.
@@ -1189,7 +1216,8 @@ qm_hresult qm_job_get_notify_flags(qm_job_t job, uint32_t *out);
  it. The program runs for the JOB_TRANSFERRED and JOB_ERROR events the
  notify flags ask for, only when no callback is registered (BITS's
  rule), as a child of the process that runs the job, with that process's
- environment plus `QMGR_JOB_ID` and `QMGR_JOB_STATE`; an exit status other
+ environment as the last `qm_job_resume` or `qm_manager_open` read it
+ (see `qm_job_resume`) plus `QMGR_JOB_ID` and `QMGR_JOB_STATE`; an exit status other
  than 0 runs it again after the retry delay while the job stays in that
  state (a status lost because the process ignores SIGCHLD is not a
  failure). Set on a job already TRANSFERRED or in ERROR, it runs at once.
@@ -1286,6 +1314,8 @@ qm_hresult qm_job_get_max_download_size(qm_job_t job, uint64_t *out);
  that moves fewer than `bytes_per_sec` on average over `seconds` is given
  up as a transient timeout (`QM_E_WINHTTP_TIMEOUT`, TRANSIENT_ERROR, retried
  after the retry delay). Either argument 0 (the default) turns it off.
+ As curl's, it counts the time before the body too: each request must
+ connect and get its response head within `seconds`.
  Time spent waiting for the job's or the manager's bandwidth limit does not
  count. Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
  Any thread.
@@ -1444,6 +1474,9 @@ qm_hresult qm_guid_from_string(const char *text, struct qm_guid *out);
  restores every job that is not final; jobs that were queued, transferring
  or retrying carry on by themselves from their last durable byte.
  Callbacks are not persisted: set them again after an open.
+ Reads the environment on the calling thread: the proxy variables and
+ the notify programs' environment come from that reading until the next
+ `qm_job_resume` (see there; never `setenv` on another thread meanwhile).
  Returns `QM_S_OK`, `QM_E_POINTER` (`out` NULL), `QM_E_INVALIDARG`
  (`state_dir` relative or not UTF-8), `QM_E_SHARING_VIOLATION` (the
  directory is open in this or another process), the Win32 error of a
@@ -1538,7 +1571,9 @@ qm_hresult qm_job_create(qm_manager_t mgr, const char *display_name, qm_job_t *o
 /*
  Gets how many jobs of the state directory could not be read when the
  manager opened it (0 for an in-memory manager). Those jobs are skipped;
- their rows stay in the directory untouched; every other job opened.
+ their rows stay in the directory untouched; every other job opened. A
+ job whose stored HTTP options (CA file, redirect policy, proxy, headers,
+ credentials) do not read is skipped too: it never runs with defaults.
  Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 
  # Safety

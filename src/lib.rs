@@ -26,6 +26,12 @@
 /// cbindgen:ignore
 pub mod engine;
 pub mod ffi;
+/// The parsers, for the cargo-fuzz targets of `fuzz/` only: not an API,
+/// never in a build without the `fuzzing` feature.
+/// cbindgen:ignore
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 /// cbindgen:ignore
 pub mod hresult;
 mod sys;

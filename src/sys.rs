@@ -35,12 +35,113 @@ pub(crate) fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// A TCP connection to `addr` that can be given up: the connect runs on a
+/// non-blocking, close-on-exec socket, waiting in slices of at most 50 ms,
+/// and fails with `TimedOut` once `budget` has passed and with
+/// `Interrupted` as soon as `stop()` is true (checked before each slice),
+/// so a connect to a black-holed address ends within a slice of a cancel.
+/// `std`'s `connect_timeout` cannot be interrupted. The stream returned
+/// is blocking.
+pub(crate) fn connect_tcp(
+    addr: &std::net::SocketAddr,
+    budget: std::time::Duration,
+    stop: &dyn Fn() -> bool,
+) -> std::io::Result<std::net::TcpStream> {
+    use std::io::{Error, ErrorKind};
+    use std::net::{SocketAddr, TcpStream};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let deadline = std::time::Instant::now() + budget;
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: socket() reads no memory of ours; the descriptor it returns
+    // (checked) is owned by `stream` from here on and closed with it.
+    let stream = unsafe {
+        let fd = libc::socket(family, kind, 0);
+        if fd < 0 {
+            return Err(Error::last_os_error());
+        }
+        TcpStream::from(OwnedFd::from_raw_fd(fd))
+    };
+    let fd = stream.as_raw_fd();
+    /// connect() with a socket address of type `T` (`sockaddr_in` or `_in6`).
+    fn connect<T>(fd: libc::c_int, address: &T) -> libc::c_int {
+        let len = std::mem::size_of::<T>() as libc::socklen_t;
+        // SAFETY: `address` is a whole, initialised socket address of `len` bytes.
+        unsafe { libc::connect(fd, (address as *const T).cast(), len) }
+    }
+    let started = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: all zeros is a valid sockaddr_in (the fields are integers).
+            let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            connect(fd, &sin)
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: all zeros is a valid sockaddr_in6 (integers and bytes).
+            let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            connect(fd, &sin6)
+        }
+    };
+    if started != 0 {
+        let err = Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) {
+            return Err(err);
+        }
+        loop {
+            if stop() {
+                return Err(Error::new(
+                    ErrorKind::Interrupted,
+                    "the connect was stopped",
+                ));
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(ErrorKind::TimedOut, "the connect timed out"));
+            }
+            let slice = left.min(std::time::Duration::from_millis(50));
+            let mut poll = libc::pollfd {
+                fd,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            let ms = slice.as_millis().max(1) as libc::c_int;
+            // SAFETY: poll() writes only to the one pollfd it is given.
+            let ready = unsafe { libc::poll(&mut poll, 1, ms) };
+            if ready > 0 {
+                break;
+            }
+            let err = Error::last_os_error();
+            if ready < 0 && err.kind() != ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+        if let Some(err) = stream.take_error()? {
+            return Err(err);
+        }
+    }
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 /// A child process started by [`spawn`]; [`wait_for`] reaps it.
 pub(crate) struct Child(libc::pid_t);
 
 /// Starts `program` (a path: no search) with `argv` (its `argv[0]` first)
-/// and this process's environment plus `extra_env` (which replaces
-/// variables of the same name), standard input `/dev/null`, the other
+/// and the environment `env` plus `extra_env` (which replaces variables of
+/// the same name). `env` is a snapshot a caller's thread took: this runs
+/// on qmgr's threads, which never read the process's environment (glibc's
+/// `getenv` is not safe against a host's `setenv` on another thread).
+/// Standard input `/dev/null`, the other
 /// descriptors as they are (qmgr opens its own with `O_CLOEXEC`), an empty
 /// signal mask and SIGPIPE at its default action. `posix_spawn`, not
 /// `std::process`: the standard library's version costs 40 KB of a
@@ -48,6 +149,7 @@ pub(crate) struct Child(libc::pid_t);
 pub(crate) fn spawn(
     program: &str,
     argv: &[String],
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
     extra_env: &[(&str, &str)],
 ) -> std::io::Result<Child> {
     use std::ffi::CString;
@@ -62,8 +164,9 @@ pub(crate) fn spawn(
         .iter()
         .map(|a| c(a.as_bytes()))
         .collect::<Result<Vec<_>, _>>()?;
+    let given = env;
     let mut env = Vec::new();
-    for (name, value) in std::env::vars_os() {
+    for (name, value) in given {
         if extra_env
             .iter()
             .any(|(n, _)| n.as_bytes() == name.as_bytes())

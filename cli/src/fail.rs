@@ -180,7 +180,7 @@ pub fn tls_hint(description: &str) -> Option<&'static str> {
         (
             &["CaUsedAsEndEntity"],
             "the server presents a CA certificate (a self-signed one?) as its own; \
-             it needs a certificate signed by a CA, and --ca-file that CA",
+             pass --ca-file with that very certificate to trust it",
         ),
         (
             &["NotValidForName", "not valid for name"],

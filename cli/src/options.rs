@@ -38,13 +38,7 @@ impl Prepared {
             (Some(cert), Some(key)) => Some((paths::option_file(cert)?, paths::option_file(key)?)),
             _ => None,
         };
-        let headers = (!options.headers.is_empty()).then(|| {
-            options
-                .headers
-                .iter()
-                .map(|h| format!("{h}\r\n"))
-                .collect::<String>()
-        });
+        let headers = headers(&options.headers)?;
         Ok(Prepared {
             retry_delay: options.retry_delay,
             no_progress_timeout: options.no_progress_timeout,
@@ -107,6 +101,24 @@ impl Prepared {
         }
         Ok(())
     }
+}
+
+/// The `-H` values as the library's header block (`Name: value` lines
+/// joined by CRLF), or `None` without any. A value holding a CR or an LF
+/// is refused (exit 2): joined into the block, its line break would start
+/// another header the user did not give as one (`-H $'X-A: 1\r\nX-B: 2'`
+/// would send two). Only the header's name is shown, never its value (an
+/// API key).
+fn headers(given: &[String]) -> Result<Option<String>, Failure> {
+    if let Some(bad) = given.iter().find(|h| h.contains(['\r', '\n'])) {
+        let name = bad.split([':', '\r', '\n']).next().unwrap_or_default();
+        return Err(Failure::usage(format!(
+            "the -H/--header value for '{}' holds a line break (CR or LF): \
+             each -H gives one header on one line; repeat -H for more",
+            name.escape_debug()
+        )));
+    }
+    Ok((!given.is_empty()).then(|| given.iter().map(|h| format!("{h}\r\n")).collect()))
 }
 
 /// `USER:PASSWORD` as given; `USER` with the password of

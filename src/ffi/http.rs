@@ -89,8 +89,18 @@ pub unsafe extern "C" fn qm_job_set_credentials(
 }
 
 /// Sets the proxy: NULL takes it from the environment (`http_proxy`,
-/// `https_proxy`, `no_proxy`; the default), "" connects directly, otherwise
+/// `https_proxy`, `no_proxy`; the default) as the last `qm_job_resume` or
+/// `qm_manager_open` read it (see `qm_job_resume`), "" connects directly, otherwise
 /// a URL with scheme http, https, socks4, socks4a, socks5 or socks5h.
+/// An https:// proxy is the network's, not the server's: its certificate is
+/// checked against the system's trust store (never the job's CA file) and
+/// it is never offered the job's client certificate.
+/// A proxy that refuses the credentials (an HTTP 401 or 407, a SOCKS login
+/// or identd failure) fails the job with `QM_HTTP_ERROR(407)` (ERROR), one
+/// whose rules refuse the connection with `QM_HTTP_ERROR(403)` (or the
+/// other 4xx it answered to `CONNECT`), a SOCKS proxy that lacks the
+/// command or address type with `QM_BG_E_INVALID_PROXY_INFO`; one that is
+/// busy or cannot reach the server is retried (TRANSIENT_ERROR).
 /// Returns `QM_S_OK`, `QM_BG_E_INVALID_PROXY_INFO` (malformed URL),
 /// `QM_E_INVALIDARG` (not UTF-8), `QM_BG_E_INVALID_STATE` (final),
 /// `QM_E_HANDLE`. Any thread.
@@ -108,6 +118,11 @@ pub unsafe extern "C" fn qm_job_set_proxy(job: qm_job_t, proxy_url: *const c_cha
 
 /// Trusts the CA certificates in this PEM file instead of the system's
 /// roots for this job's HTTPS transfers; NULL returns to the system's roots.
+/// A server must chain to one of its certificates, or present one of them
+/// itself: a certificate in the file is trusted as itself (pinning; e.g. a
+/// self-signed one made with `openssl req -x509`, or a leaf without its
+/// CA), still only for the host names it carries and within its dates.
+/// Not used for an https:// proxy (see `qm_job_set_proxy`).
 /// Returns `QM_S_OK`, `QM_E_INVALIDARG` (relative path, not a regular file,
 /// no PEM certificate in it, not UTF-8), the Win32 error of an unreadable file (e.g.
 /// `QM_E_FILE_NOT_FOUND`), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
@@ -162,7 +177,10 @@ pub unsafe extern "C" fn qm_job_set_client_certificate(
 /// Sets how long a connection may deliver nothing (no single read or write
 /// completes) before qmgr gives it up and retries the transfer, in seconds
 /// (default 60; values below 1 are stored as 1). It is a stall timer,
-/// re-armed by every read, not a limit on the whole download.
+/// re-armed by every read, not a limit on the whole download; but a
+/// response head must arrive whole within it, and opening a connection
+/// (name lookup, TCP, proxy and TLS handshakes) within 30 s, however
+/// steadily the bytes drip (`QM_E_WINHTTP_TIMEOUT`, TRANSIENT_ERROR).
 /// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
 #[no_mangle]
 pub extern "C" fn qm_job_set_stall_timeout(job: qm_job_t, seconds: u32) -> qm_hresult {

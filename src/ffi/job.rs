@@ -304,6 +304,15 @@ pub unsafe extern "C" fn qm_job_get_times(job: qm_job_t, out: *mut qm_job_times)
 
 /// Queues the job for transfer: SUSPENDED, ERROR and TRANSIENT_ERROR go to
 /// QUEUED; an active job is left as it is (`QM_S_OK`).
+/// The environment: this call reads it again, on the calling thread, for
+/// the whole manager (`qm_manager_open` reads it first). Every later
+/// transfer of the manager's jobs takes the proxy variables (`http_proxy`,
+/// `https_proxy`, `all_proxy`, `no_proxy`) from that reading, and every
+/// notify program its environment, never the environment of the moment
+/// (qmgr's own threads do not read these), so a variable set after this
+/// call counts from the next `qm_job_resume` on. Do not call `setenv`, `putenv` or `unsetenv` on another thread
+/// while this call or `qm_manager_open` runs (glibc's are not safe against
+/// a concurrent `getenv`).
 /// Returns `QM_S_OK`, `QM_BG_E_EMPTY` (no files, or every file already
 /// transferred; the job stays as it was), `QM_BG_E_INVALID_STATE` (final),
 /// `QM_E_HANDLE`. Any thread.
@@ -626,7 +635,8 @@ pub unsafe extern "C" fn qm_job_get_notify_flags(job: qm_job_t, out: *mut u32) -
 /// it. The program runs for the JOB_TRANSFERRED and JOB_ERROR events the
 /// notify flags ask for, only when no callback is registered (BITS's
 /// rule), as a child of the process that runs the job, with that process's
-/// environment plus `QMGR_JOB_ID` and `QMGR_JOB_STATE`; an exit status other
+/// environment as the last `qm_job_resume` or `qm_manager_open` read it
+/// (see `qm_job_resume`) plus `QMGR_JOB_ID` and `QMGR_JOB_STATE`; an exit status other
 /// than 0 runs it again after the retry delay while the job stays in that
 /// state (a status lost because the process ignores SIGCHLD is not a
 /// failure). Set on a job already TRANSFERRED or in ERROR, it runs at once.
@@ -811,6 +821,8 @@ pub unsafe extern "C" fn qm_job_get_max_download_size(job: qm_job_t, out: *mut u
 /// that moves fewer than `bytes_per_sec` on average over `seconds` is given
 /// up as a transient timeout (`QM_E_WINHTTP_TIMEOUT`, TRANSIENT_ERROR, retried
 /// after the retry delay). Either argument 0 (the default) turns it off.
+/// As curl's, it counts the time before the body too: each request must
+/// connect and get its response head within `seconds`.
 /// Time spent waiting for the job's or the manager's bandwidth limit does not
 /// count. Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
 /// Any thread.

@@ -36,6 +36,9 @@ unsafe fn manager_get<T>(
 /// restores every job that is not final; jobs that were queued, transferring
 /// or retrying carry on by themselves from their last durable byte.
 /// Callbacks are not persisted: set them again after an open.
+/// Reads the environment on the calling thread: the proxy variables and
+/// the notify programs' environment come from that reading until the next
+/// `qm_job_resume` (see there; never `setenv` on another thread meanwhile).
 /// Returns `QM_S_OK`, `QM_E_POINTER` (`out` NULL), `QM_E_INVALIDARG`
 /// (`state_dir` relative or not UTF-8), `QM_E_SHARING_VIOLATION` (the
 /// directory is open in this or another process), the Win32 error of a
@@ -236,7 +239,9 @@ pub unsafe extern "C" fn qm_job_create(
 
 /// Gets how many jobs of the state directory could not be read when the
 /// manager opened it (0 for an in-memory manager). Those jobs are skipped;
-/// their rows stay in the directory untouched; every other job opened.
+/// their rows stay in the directory untouched; every other job opened. A
+/// job whose stored HTTP options (CA file, redirect policy, proxy, headers,
+/// credentials) do not read is skipped too: it never runs with defaults.
 /// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 ///
 /// # Safety

@@ -617,9 +617,16 @@ impl Job {
         })
     }
 
-    /// A snapshot of the HTTP options, for a transfer run.
+    /// A snapshot of the HTTP options, for a transfer run, with the
+    /// manager's snapshot of the environment.
     pub(crate) fn http_options(&self) -> HttpOptions {
-        self.read(|m| m.http().clone())
+        let mut options = self.read(|m| m.http().clone());
+        // The proxy variables as the caller's thread last read them, never
+        // the process's environment from this (a transfer) thread.
+        if let Some(manager) = self.shared.manager.upgrade() {
+            options.environment = manager.environment();
+        }
+        options
     }
 
     // ----- the lifecycle ---------------------------------------------------
@@ -729,9 +736,20 @@ impl Job {
     /// TRANSIENT_ERROR go to QUEUED; an active job is left as it is;
     /// `QM_BG_E_EMPTY` for a job with no files or one already TRANSFERRED. A
     /// job stopped after its last byte arrived goes straight to TRANSFERRED.
+    ///
+    /// The environment: this call reads it again, on the calling thread,
+    /// for the whole manager. Every later transfer of the manager's jobs
+    /// takes the proxy variables (`http_proxy`, `https_proxy`, `all_proxy`,
+    /// `no_proxy`) from that reading, and every notify program its
+    /// environment, never the environment of the moment (qmgr's own
+    /// threads do not read these), so a variable set after this call
+    /// counts from the next `resume` (or `Manager::open`) on. A C host that calls `setenv` must not do it
+    /// on another thread while this call or `Manager::open` runs.
     pub fn resume(&self) -> Result<()> {
         let _op = self.lock_for_change()?;
-        let seq = self.manager()?.next_queue_seq();
+        let manager = self.manager()?;
+        manager.refresh_environment();
+        let seq = manager.next_queue_seq();
         self.apply(Command::Resume { seq })
     }
 
@@ -1025,13 +1043,17 @@ impl Job {
         ))
     }
 
-    /// Sets the proxy: `None` takes it from the environment, `Some("")` goes direct.
+    /// Sets the proxy: `None` takes it from the environment (as the last
+    /// [`Job::resume`] or [`Manager::open`](crate::Manager::open) read it),
+    /// `Some("")` goes direct.
     pub fn set_proxy(&self, proxy: Option<&str>) -> Result<()> {
         self.set(Property::Proxy(options::parse_proxy(proxy)?))
     }
 
     /// Trusts the CA certificates of this PEM file instead of the system's
-    /// (`None`: the system's roots again).
+    /// (`None`: the system's roots again). A server certificate found in the
+    /// file itself is trusted too (pinning), for its names and within its
+    /// dates; an https:// proxy is always checked against the system's roots.
     pub fn set_ca_file(&self, pem_path: Option<&str>) -> Result<()> {
         let path = pem_path.map(options::check_ca_file).transpose()?;
         self.set(Property::CaFile(path))

@@ -75,6 +75,11 @@ impl Manager {
     /// the ones that were queued, transferring or retrying carry on by
     /// themselves from their last durable byte. A directory already open in
     /// this or another process gives `QM_E_SHARING_VIOLATION`.
+    ///
+    /// Reads the environment on the calling thread: the proxy variables
+    /// and the notify programs' environment come from that reading until
+    /// the next [`Job::resume`] reads it again (see there); qmgr's own
+    /// threads do not read them.
     pub fn open(state_dir: Option<&Path>) -> Result<Manager> {
         let (store, stored, skipped) = match state_dir {
             Some(dir) => {
@@ -118,7 +123,10 @@ impl Manager {
 
     /// The jobs of the state directory that could not be read when it was
     /// opened, a sentence each (which job, and why). Their rows stay in the
-    /// directory as they were; the other jobs opened normally.
+    /// directory as they were; the other jobs opened normally. A job whose
+    /// stored HTTP options (CA file, redirect policy, proxy, headers,
+    /// credentials) do not read is one of them: it is never run with
+    /// defaults, which would be weaker.
     pub fn skipped_jobs(&self) -> &[String] {
         &self.skipped
     }

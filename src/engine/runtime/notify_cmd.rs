@@ -5,7 +5,10 @@
 //! Who runs it: the process that runs the job (the one that opened the
 //! manager: the application, or `qmgr run`), from a thread of its own, as
 //! a direct child: no shell, no search path. Its environment is the
-//! process's, plus `QMGR_JOB_ID` (the job's id) and `QMGR_JOB_STATE`
+//! process's as the caller's thread last read it (`Manager::open`, each
+//! `Job::resume`: this thread never reads the process's environment,
+//! which a C host's `setenv` may be changing meanwhile), plus
+//! `QMGR_JOB_ID` (the job's id) and `QMGR_JOB_STATE`
 //! (`TRANSFERRED` or `ERROR`); its standard input is `/dev/null`, its
 //! output goes where the process's goes; its working directory is the
 //! process's. As in BITS, the program gets only the parameters it was
@@ -75,7 +78,8 @@ fn start(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<Child> {
         ("QMGR_JOB_ID", id.as_str()),
         ("QMGR_JOB_STATE", state.name()),
     ];
-    sys::spawn(&cmdline.program, &argv, &env).ok()
+    let environment = job.shared.manager.upgrade()?.environment();
+    sys::spawn(&cmdline.program, &argv, environment.vars(), &env).ok()
 }
 
 /// Splits a command line into words: spaces and tabs separate them,

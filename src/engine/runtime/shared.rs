@@ -16,6 +16,7 @@ use crate::engine::runtime::notify::Dispatcher;
 use crate::engine::runtime::throttle::Throttle;
 use crate::engine::store::Store;
 use crate::engine::transport::cancel::CancelToken;
+use crate::engine::transport::options::Environment;
 use crate::engine::types::{JobId, JobState};
 
 /// The counters' marker for "size not known yet".
@@ -53,10 +54,15 @@ pub(crate) struct ManagerShared {
     /// Worker threads still running.
     pub live_workers: Mutex<usize>,
     pub workers_done: Condvar,
+    /// The environment as the caller's thread last read it (at open and
+    /// at each resume): what transfers and notify programs use, since
+    /// qmgr's own threads never read the process's environment.
+    environment: Mutex<Arc<Environment>>,
 }
 
 impl ManagerShared {
-    /// A manager's shared state; `next_seq` continues the stored jobs' order.
+    /// A manager's shared state; `next_seq` continues the stored jobs'
+    /// order. Reads the environment: only on the caller's thread.
     pub(crate) fn new(
         store: Option<Store>,
         dispatcher: Dispatcher,
@@ -79,7 +85,21 @@ impl ManagerShared {
             wake_signal: Condvar::new(),
             live_workers: Mutex::new(0),
             workers_done: Condvar::new(),
+            environment: Mutex::new(Arc::new(Environment::capture())),
         }
+    }
+
+    /// The environment the caller's thread last read, for a transfer or a
+    /// notify program (see [`Environment`]).
+    pub(crate) fn environment(&self) -> Arc<Environment> {
+        Arc::clone(&self.environment.lock())
+    }
+
+    /// Reads the environment again. Only on the caller's thread, inside a
+    /// call (`resume`): never on a thread of qmgr's own.
+    pub(crate) fn refresh_environment(&self) {
+        let fresh = Arc::new(Environment::capture());
+        *self.environment.lock() = fresh;
     }
 
     /// False once `close` began.

@@ -117,7 +117,12 @@ pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
     let connections = job.connections_for_run();
     let failure: Mutex<Option<TransferError>> = Mutex::new(None);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let session = Session::new(job.http_options(), connections);
+        let mut options = job.http_options();
+        // The low-speed limit counts the time before the body too (curl's).
+        let (bytes_per_second, seconds) = job.low_speed_limit();
+        options.low_speed_time =
+            (bytes_per_second > 0 && seconds > 0).then(|| Duration::from_secs(u64::from(seconds)));
+        let session = Session::new(options, connections);
         std::thread::scope(|scope| {
             for _ in 1..connections {
                 let spawned = std::thread::Builder::new()

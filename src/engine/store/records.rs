@@ -2,6 +2,7 @@
 //! and reads, whichever store the build has.
 
 use crate::engine::model::ranges::FileRanges;
+use crate::engine::transport::options::HttpOptions;
 
 /// A stored job with its files.
 pub(crate) type StoredRows = (JobRecord, Vec<FileRecord>);
@@ -26,8 +27,10 @@ pub(crate) struct JobRecord {
     pub completed_ms: Option<i64>,
     /// code, context, file index, HTTP status, description
     pub error: Option<(i32, u32, Option<u32>, u16, String)>,
-    /// JSON of the HTTP options.
-    pub http_options: String,
+    /// The HTTP options (JSON in the row). A row whose options do not read
+    /// is skipped, never loaded with defaults (no CA file, the silent
+    /// redirect policy): see [`HttpOptions::from_json`].
+    pub http_options: HttpOptions,
     pub max_download_size: u64,
     /// Bytes per second and seconds.
     pub low_speed_limit: (u64, u32),

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use crate::engine::model::job::{JobModel, StoredFile, StoredJob};
 use crate::engine::model::ledger::RangeSet;
 use crate::engine::store::records::{FileRecord, JobRecord};
-use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::url::redact;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::{epoch_ms, from_epoch_ms, ErrorContext, JobError, JobId, NotifyCmdLine};
@@ -40,7 +39,7 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
                 e.description.clone(),
             )
         }),
-        http_options: job.http().to_json(),
+        http_options: job.http().clone(),
         max_download_size: job.max_download_size(),
         low_speed_limit: job.low_speed_limit(),
         committing: job.committing(),
@@ -118,7 +117,7 @@ pub(crate) fn stored_job(
                 description: redact(&description).into_owned(),
             },
         ),
-        http: HttpOptions::from_json(&job.http_options),
+        http: job.http_options,
         max_download_size: job.max_download_size,
         max_connections: job.max_connections,
         max_download_time: job.max_download_time,

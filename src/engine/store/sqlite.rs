@@ -12,6 +12,7 @@ use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 use crate::engine::error::{Error, Result};
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
+use crate::engine::transport::options::HttpOptions;
 use crate::hresult::*;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes version `i` to `i + 1`.
@@ -191,7 +192,7 @@ impl JobRecord {
             file.map_or(Value::Null, int),
             int(http),
             Value::Text(text),
-            Value::Text(self.http_options.clone()),
+            Value::Text(self.http_options.to_json()),
             int(self.max_download_size),
             int(self.low_speed_limit.0),
             int(self.low_speed_limit.1),
@@ -234,7 +235,24 @@ impl JobRecord {
                 )),
                 None => None,
             },
-            http_options: r.get("http_options")?,
+            http_options: {
+                // Options that do not read make the row (and so its job)
+                // unreadable: run with defaults, it would lose its CA file
+                // and redirect policy.
+                let column = r.as_ref().column_index("http_options")?;
+                HttpOptions::from_json(&r.get::<_, String>(column)?).map_err(|why| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        column,
+                        rusqlite::types::Type::Text,
+                        format!(
+                            "its stored HTTP options (CA file, redirect policy, proxy, \
+                             headers, credentials) cannot be read: {why}; it is not run \
+                             with defaults in their place"
+                        )
+                        .into(),
+                    )
+                })?
+            },
             max_download_size: r.get::<_, i64>("max_download_size")? as u64,
             low_speed_limit: (
                 r.get::<_, i64>("low_speed_bytes")? as u64,
@@ -598,8 +616,10 @@ pub fn create_at_version(dir: &Path, version: u32) -> Result<()> {
 }
 
 /// Reads every job with its files. A row that does not read (a wrong type,
-/// an id of the wrong length, a state or priority BITS does not have, a
-/// file row that does not read) skips its job, not the directory.
+/// an id of the wrong length, a state or priority BITS does not have, HTTP
+/// options that do not parse, a file row that does not read) skips its
+/// job, not the directory: the job is not run, its rows stay as they are,
+/// and the reason is in [`Loaded::skipped`].
 fn load(db: &Connection) -> Result<Loaded> {
     let select = |table: &str, columns: &[&str], tail: &str| {
         format!("SELECT {} FROM {table} {tail}", columns.join(", "))
@@ -630,7 +650,7 @@ fn load(db: &Connection) -> Result<Loaded> {
             }
             other => format!("{other:?}"),
         };
-        let job = row.map_err(|e| e.to_string()).and_then(|job| {
+        let job = row.map_err(unreadable).and_then(|job| {
             if job.id == [0; 16] || !matches!(&key, Value::Blob(b) if b.len() == 16) {
                 return Err("its id is not 16 bytes".to_string());
             }
@@ -650,7 +670,7 @@ fn load(db: &Connection) -> Result<Loaded> {
                 .query_map(params![&job.id[..]], FileRecord::from_row)
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map(|files| (job, files))
-                .map_err(|e| format!("a file row does not read: {e}"))
+                .map_err(|e| format!("a file row does not read: {}", unreadable(e)))
         });
         match files {
             Ok(stored) => loaded.jobs.push(stored),
@@ -660,6 +680,15 @@ fn load(db: &Connection) -> Result<Loaded> {
         }
     }
     Ok(loaded)
+}
+
+/// Why a row does not read: the sentence of a check of ours (a value
+/// that does not parse), else SQLite's.
+fn unreadable(e: rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(_, _, why) => why.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// True when a job row exists (for tests).
@@ -703,7 +732,7 @@ mod tests {
             modified_ms: 2,
             completed_ms: None,
             error: Some((-5, 4, Some(0), 404, "gone".into())),
-            http_options: "{}".into(),
+            http_options: HttpOptions::default(),
             max_download_size: 1 << 40,
             low_speed_limit: (1000, 30),
             committing: true,
@@ -811,6 +840,63 @@ mod tests {
             loaded.skipped[0]
         );
         drop(_store);
+    }
+
+    #[test]
+    fn a_job_whose_http_options_do_not_read_is_skipped_not_run_with_defaults() {
+        use crate::engine::types::SecurityFlags;
+        let (_scratch, d) = dir("http-options");
+        let (store, _) = Store::open(&d).unwrap();
+        let pinned = JobRecord {
+            http_options: HttpOptions {
+                ca_file: Some("/etc/pinned-ca.pem".into()),
+                security_flags: SecurityFlags(SecurityFlags::REDIRECT_POLICY_DISALLOW),
+                ..HttpOptions::default()
+            },
+            ..job(1)
+        };
+        for record in [&pinned, &job(2), &job(3)] {
+            store.save(&record.id, Some(record), &[]).unwrap();
+        }
+        let tamper = |id: u8, sql: &str| {
+            store
+                .db
+                .lock()
+                .as_ref()
+                .unwrap()
+                .execute(sql, params![&[id; 16][..]])
+                .unwrap();
+        };
+        // A torn value, and a redirect policy of the wrong type.
+        tamper(
+            2,
+            "UPDATE jobs SET http_options = '{\"ca_file\":\"/etc/pi' WHERE id = ?1",
+        );
+        tamper(
+            3,
+            "UPDATE jobs SET http_options = '{\"security_flags\":\"512\"}' WHERE id = ?1",
+        );
+        drop(store);
+        let (store, loaded) = Store::open(&d).unwrap();
+        assert_eq!(loaded.jobs.len(), 1);
+        assert_eq!(
+            loaded.jobs[0].0, pinned,
+            "the options a job keeps read back"
+        );
+        assert_eq!(loaded.skipped.len(), 2, "{:?}", loaded.skipped);
+        for (why, id, detail) in [
+            (&loaded.skipped[0], "02020202-", "not JSON"),
+            (&loaded.skipped[1], "03030303-", "'security_flags'"),
+        ] {
+            assert!(why.starts_with(&format!("job {id}")), "{why}");
+            assert!(
+                why.contains("its stored HTTP options (CA file, redirect policy"),
+                "{why}"
+            );
+            assert!(why.contains(detail), "{why}");
+        }
+        let db = store.db.lock();
+        assert!(has_job(db.as_ref().unwrap(), &[2; 16]), "the rows stay");
     }
 
     #[test]

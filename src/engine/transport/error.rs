@@ -157,14 +157,19 @@ pub(crate) enum RequestFailure {
     /// An https:// URL in a build without TLS.
     #[cfg_attr(feature = "tls", allow(dead_code))]
     NoTls,
-    /// The SOCKS proxy refused the connection (its reply code was not success).
+    /// The SOCKS proxy could not make the connection now (the target
+    /// unreachable or refusing, a general failure), or answered amiss.
     ProxyRefused,
+    /// A SOCKS proxy's rules forbid the connection (SOCKS 5 "not allowed
+    /// by ruleset", a SOCKS 4 rejection).
+    ProxyForbidden,
     /// An HTTP proxy answered `CONNECT` with this status (not 2xx).
     ProxyStatus(u16),
     /// The proxy URL cannot be used.
     BadProxy,
-    /// A SOCKS proxy refused to let qmgr in: its login failed, or it
-    /// accepts none of the ways to log in qmgr offers.
+    /// A SOCKS proxy refused to let qmgr in: its login failed, it
+    /// accepts none of the ways to log in qmgr offers, or (SOCKS 4) its
+    /// identd check failed.
     ProxyAuth,
     /// The URL cannot be requested.
     BadUrl,
@@ -217,8 +222,10 @@ pub(crate) fn request_error(
         F::CannotConnect => (QM_E_WINHTTP_CANNOT_CONNECT, true),
         F::Tls => (QM_E_WINHTTP_SECURE_FAILURE, false),
         F::NoTls => (QM_BG_E_PROTOCOL_NOT_AVAILABLE, false),
-        // The SOCKS proxy refused the connection: like an unreachable server.
+        // The SOCKS proxy could not reach the server: like an unreachable server.
         F::ProxyRefused => (QM_E_WINHTTP_CANNOT_CONNECT, true),
+        // Its rules refuse: as an HTTP proxy's 403 to `CONNECT` (http_status 0).
+        F::ProxyForbidden => (HResult::from_http_status(403).0, false),
         F::BadProxy => (QM_BG_E_INVALID_PROXY_INFO, false),
         F::BadUrl => (QM_BG_E_PROTOCOL_NOT_AVAILABLE, false),
         F::Protocol => (QM_BG_E_INVALID_SERVER_RESPONSE, true),
@@ -306,6 +313,18 @@ mod tests {
             (RequestFailure::ProxyStatus(401), proxy_auth, false, 401),
             (RequestFailure::ProxyStatus(407), proxy_auth, false, 407),
             (RequestFailure::ProxyAuth, proxy_auth, false, 0),
+            (
+                RequestFailure::ProxyForbidden,
+                HResult::from_http_status(403),
+                false,
+                0,
+            ),
+            (
+                RequestFailure::ProxyRefused,
+                HResult(QM_E_WINHTTP_CANNOT_CONNECT),
+                true,
+                0,
+            ),
             (
                 RequestFailure::ProxyStatus(403),
                 HResult::from_http_status(403),

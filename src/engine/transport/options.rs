@@ -49,10 +49,62 @@ pub(crate) struct HttpOptions {
     pub proxy: ProxySetting,
     pub ca_file: Option<PathBuf>,
     pub client_certificate: Option<(PathBuf, PathBuf)>,
-    /// Longest wait for any single read or write on a connection.
+    /// Longest wait for any single read or write on a connection, and for
+    /// a whole response head.
     pub stall_timeout: std::time::Duration,
     /// The redirect policy (and refused certificate relaxations).
     pub security_flags: SecurityFlags,
+    /// The time of the job's low-speed limit, when it has one: a request
+    /// must reach its body within it (connect and head). Set by the worker
+    /// for a run from the job's limit; not stored.
+    pub low_speed_time: Option<std::time::Duration>,
+    /// Where [`ProxySetting::FromEnvironment`] reads the proxy variables:
+    /// the manager's [`Environment`] for a run, set by the runtime when
+    /// the run starts (the job's own options hold an empty one); not stored.
+    pub environment: std::sync::Arc<Environment>,
+}
+
+/// The process environment as a caller's thread read it. qmgr's own
+/// threads never read the environment: glibc's `getenv` is not safe
+/// against a `setenv` on another thread, and a C host's `setenv` takes no
+/// lock of Rust's. So a manager reads it on the caller's thread, when it
+/// opens and again in each resume, and its transfers (the proxy variables
+/// of [`ProxySetting::FromEnvironment`]) and notify programs (their
+/// environment) use the last one read.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Environment(Vec<(std::ffi::OsString, std::ffi::OsString)>);
+
+impl Environment {
+    /// Reads the process environment: only on a caller's thread.
+    pub(crate) fn capture() -> Environment {
+        Environment(std::env::vars_os().collect())
+    }
+
+    /// An environment of these variables.
+    #[cfg(test)]
+    pub(crate) fn of(vars: &[(&str, &str)]) -> Environment {
+        Environment(vars.iter().map(|(n, v)| (n.into(), v.into())).collect())
+    }
+
+    /// The value of `name` (the first, as `getenv`), if it is UTF-8.
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.to_str())
+    }
+
+    /// Every variable, in the order read.
+    pub(crate) fn vars(&self) -> &[(std::ffi::OsString, std::ffi::OsString)] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Environment {
+    /// The number of variables only: values may be secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Environment({} variables)", self.0.len())
+    }
 }
 
 impl Default for HttpOptions {
@@ -65,6 +117,8 @@ impl Default for HttpOptions {
             client_certificate: None,
             stall_timeout: std::time::Duration::from_secs(u64::from(DEFAULT_STALL_TIMEOUT_SECS)),
             security_flags: SecurityFlags::default(),
+            low_speed_time: None,
+            environment: std::sync::Arc::default(),
         }
     }
 }
@@ -89,35 +143,85 @@ impl HttpOptions {
         .to_string()
     }
 
-    /// Options from their JSON; anything missing or unreadable keeps its default.
-    pub(crate) fn from_json(text: &str) -> HttpOptions {
-        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    /// Options from their JSON, as [`HttpOptions::to_json`] wrote them. A
+    /// key that is missing keeps its default (an older release wrote fewer:
+    /// `{}` before any option was set, no `security_flags` before 0.2).
+    /// Anything else that does not read is an error naming the key, never
+    /// a default, since a default is a weaker option (no CA file, the
+    /// silent redirect policy): text that is not a JSON object, a value of
+    /// the wrong type, a value the setter would refuse (headers, a relative
+    /// path, a redirect policy, a proxy URL, credentials), and a key this
+    /// qmgr does not know (a newer qmgr's option, which may restrict). The
+    /// error names keys only, never a value (a password, an API key).
+    pub(crate) fn from_json(text: &str) -> std::result::Result<HttpOptions, String> {
+        use serde_json::Value;
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+        let Value::Object(map) = v else {
+            return Err("not a JSON object".to_string());
+        };
         let mut o = HttpOptions::default();
-        if let Some(h) = v["headers"].as_str() {
-            o.custom_headers = parse_headers(h).ok().map(|list| (h.to_string(), list));
+        for (key, value) in &map {
+            let bad = |why: &str| format!("'{key}' {why}");
+            let string = |v: &Value| v.as_str().map(str::to_string);
+            let pair = |v: &Value| match v.as_array().map(Vec::as_slice) {
+                Some([a, b]) => Some((string(a)?, string(b)?)),
+                _ => None,
+            };
+            let absolute = |p: String| {
+                let p = PathBuf::from(p);
+                p.is_absolute().then_some(p)
+            };
+            match (key.as_str(), value) {
+                ("headers" | "credentials" | "ca_file" | "client_certificate", Value::Null) => {}
+                ("headers", _) => {
+                    let text = string(value).ok_or_else(|| bad("is not a string"))?;
+                    let list =
+                        parse_headers(&text).map_err(|_| bad("is not a valid header block"))?;
+                    o.custom_headers = (!list.is_empty()).then_some((text, list));
+                }
+                ("credentials", _) => {
+                    let (user, password) = pair(value)
+                        .filter(|(u, p)| check_credentials(u, p).is_ok())
+                        .ok_or_else(|| bad("is not a valid user name and password"))?;
+                    o.credentials = Some((user, password));
+                }
+                ("proxy", _) => {
+                    let is = |name: &str| value[name].as_bool() == Some(true);
+                    let setting = match value.as_object().map(|m| m.len()) {
+                        Some(1) if is("env") => Some(ProxySetting::FromEnvironment),
+                        Some(1) if is("direct") => Some(ProxySetting::Direct),
+                        Some(1) => value["url"]
+                            .as_str()
+                            .filter(|url| !url.is_empty())
+                            .and_then(|url| parse_proxy(Some(url)).ok()),
+                        _ => None,
+                    };
+                    o.proxy = setting.ok_or_else(|| bad("is not a valid proxy setting"))?;
+                }
+                ("ca_file", _) => {
+                    let path = string(value).and_then(absolute);
+                    o.ca_file = Some(path.ok_or_else(|| bad("is not an absolute path"))?);
+                }
+                ("client_certificate", _) => {
+                    let paths = pair(value).and_then(|(c, k)| Some((absolute(c)?, absolute(k)?)));
+                    o.client_certificate =
+                        Some(paths.ok_or_else(|| bad("is not two absolute paths"))?);
+                }
+                ("stall_timeout_secs", _) => {
+                    let secs = value.as_u64().ok_or_else(|| bad("is not a number"))?;
+                    o.stall_timeout = std::time::Duration::from_secs(secs.max(1));
+                }
+                ("security_flags", _) => {
+                    o.security_flags = value
+                        .as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .and_then(|n| check_security_flags(n).ok())
+                        .ok_or_else(|| bad("is not a valid redirect policy"))?;
+                }
+                _ => return Err(bad("is not an option this qmgr knows")),
+            }
         }
-        if let (Some(u), Some(p)) = (v["credentials"][0].as_str(), v["credentials"][1].as_str()) {
-            o.credentials = Some((u.to_string(), p.to_string()));
-        }
-        if v["proxy"]["direct"].as_bool() == Some(true) {
-            o.proxy = ProxySetting::Direct;
-        } else if let Some(url) = v["proxy"]["url"].as_str() {
-            o.proxy = ProxySetting::Url(url.to_string());
-        }
-        o.ca_file = v["ca_file"].as_str().map(PathBuf::from);
-        if let (Some(c), Some(k)) = (
-            v["client_certificate"][0].as_str(),
-            v["client_certificate"][1].as_str(),
-        ) {
-            o.client_certificate = Some((PathBuf::from(c), PathBuf::from(k)));
-        }
-        if let Some(secs) = v["stall_timeout_secs"].as_u64() {
-            o.stall_timeout = std::time::Duration::from_secs(secs.max(1));
-        }
-        if let Some(flags) = v["security_flags"].as_u64() {
-            o.security_flags = check_security_flags(flags as u32).unwrap_or_default();
-        }
-        o
+        Ok(o)
     }
 }
 
@@ -349,14 +453,73 @@ mod tests {
                 SecurityFlags::REDIRECT_POLICY_ALLOW_REPORT
                     | SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP,
             ),
+            low_speed_time: None,
+            environment: Default::default(),
         };
-        assert_eq!(HttpOptions::from_json(&o.to_json()), o);
-        let direct = HttpOptions {
-            proxy: ProxySetting::Direct,
+        assert_eq!(HttpOptions::from_json(&o.to_json()), Ok(o));
+        for proxy in [ProxySetting::Direct, ProxySetting::FromEnvironment] {
+            let only = HttpOptions {
+                proxy,
+                ..HttpOptions::default()
+            };
+            assert_eq!(HttpOptions::from_json(&only.to_json()), Ok(only));
+        }
+        // What an older release wrote: missing keys keep their defaults.
+        assert_eq!(HttpOptions::from_json("{}"), Ok(HttpOptions::default()));
+        let old = r#"{"headers":null,"credentials":null,"proxy":{"env":true},"ca_file":"/ca.pem","client_certificate":null,"stall_timeout_secs":60}"#;
+        let read = HttpOptions::from_json(old).unwrap();
+        assert_eq!(read.ca_file.as_deref(), Some(Path::new("/ca.pem")));
+        assert_eq!(read.security_flags, SecurityFlags::default());
+    }
+
+    #[test]
+    fn stored_options_that_do_not_read_are_an_error_not_a_default() {
+        let stored = HttpOptions {
+            ca_file: Some("/etc/pinned-ca.pem".into()),
+            security_flags: SecurityFlags(SecurityFlags::REDIRECT_POLICY_DISALLOW),
+            credentials: Some(("u".into(), "s3cret".into())),
             ..HttpOptions::default()
+        }
+        .to_json();
+        let replace = |from: &str, to: &str| {
+            assert!(stored.contains(from), "{stored}");
+            stored.replacen(from, to, 1)
         };
-        assert_eq!(HttpOptions::from_json(&direct.to_json()), direct);
-        assert_eq!(HttpOptions::from_json("not json"), HttpOptions::default());
+        for (text, key) in [
+            (stored[..stored.len() - 1].to_string(), "not JSON"),
+            ("[]".to_string(), "not a JSON object"),
+            ("null".to_string(), "not a JSON object"),
+            (replace("\"/etc/pinned-ca.pem\"", "17"), "'ca_file'"),
+            (replace("\"/etc/pinned-ca.pem\"", "\"ca.pem\""), "'ca_file'"),
+            (replace(":512", ":\"512\""), "'security_flags'"),
+            (replace(":512", ":768"), "'security_flags'"),
+            (replace(":512", ":4294967808"), "'security_flags'"),
+            (replace(":512", ":null"), "'security_flags'"),
+            (
+                replace("\"headers\":null", "\"headers\":\"X-A: 1\\nEvil: 2\""),
+                "'headers'",
+            ),
+            (replace("\"headers\":null", "\"headers\":[]"), "'headers'"),
+            (replace("{\"env\":true}", "{\"env\":false}"), "'proxy'"),
+            (
+                replace("{\"env\":true}", "{\"url\":\"ftp://p\"}"),
+                "'proxy'",
+            ),
+            (
+                replace("{\"env\":true}", "{\"env\":true,\"direct\":true}"),
+                "'proxy'",
+            ),
+            (replace("[\"u\",\"s3cret\"]", "[\"u\"]"), "'credentials'"),
+            (
+                replace("\"stall_timeout_secs\":60", "\"stall_timeout_secs\":-1"),
+                "'stall_timeout_secs'",
+            ),
+            (replace("{", "{\"pin_sha256\":\"x\","), "'pin_sha256'"),
+        ] {
+            let why = HttpOptions::from_json(&text).unwrap_err();
+            assert!(why.contains(key), "{text}: {why}");
+            assert!(!why.contains("s3cret"), "{why}");
+        }
     }
 
     #[test]

@@ -1,11 +1,47 @@
 //! URLs as requests use them: `scheme://[user[:password]@]host[:port][/path][?query][#fragment]`.
 //!
 //! One parser for every place a URL is read (a remote name when it is
-//! added, a proxy URL when it is set, a redirect's `Location`, a request),
-//! so that a URL accepted when it is set cannot fail later for its form.
-//! It is strict where a request line or `Host` header would break: no
-//! spaces, no control or non-ASCII characters (percent-encode them), a
-//! host, a port from 0 to 65535.
+//! added, a proxy URL when it is set, a redirect's `Location` once
+//! [`resolve`]d, a request), so that a URL accepted when it is set cannot
+//! fail later for its form.
+//!
+//! The rule: what qmgr connects to is what a WHATWG parser (browsers, the
+//! `url` crate) says the URL's host and port are, and what it asks for is
+//! the path and query such a parser gives; where the two readings could
+//! differ, the URL is refused with a reason rather than read one way. So:
+//!
+//! - **Refused**: spaces, control and non-ASCII characters (percent-encode
+//!   them; WHATWG strips tabs and newlines, trims spaces and encodes the
+//!   rest); a `\` before the query (WHATWG reads it as `/` in http(s)
+//!   URLs: `http://a\@b/` is host `a` there, would be `b` by RFC 3986);
+//!   a host that ends in a number but is not a dotted quad of decimal
+//!   numbers (`127.1`, `0x7f.0.0.1`, `2130706433`, `010.0.0.1`,
+//!   `1.2.3.4.`: WHATWG and `inet_aton` read them as IPv4 addresses in
+//!   other notations, a DNS name never; the reason names the address it
+//!   means) and one WHATWG refuses (`1.2.3.256`, `foo.123`); a host
+//!   outside letters, digits, `-`, `.` and `_` (so no `%` in a host); a
+//!   URL without `//` after its scheme (`http:h/x`, which WHATWG still
+//!   reads as host `h`).
+//! - **Normalised** in the request target, as WHATWG does: dot segments
+//!   (`.`, `..`, `%2e`, `.%2E`...) are removed (as curl and wget do too);
+//!   `"`, `<`, `>`, `` ` ``, `{` and `}` in the path, and `"`, `<`, `>` and,
+//!   in http(s) URLs, `'` in the query are percent-encoded; an empty path
+//!   is `/`. Other `%` escapes, and a `%` without two hex digits after
+//!   it, are kept as written (as WHATWG does).
+//! - **Deliberately not as WHATWG** (same server, same target): a host
+//!   name is kept as written (its case too: DNS, TLS and the `Host` header
+//!   ignore case; [`Url::origin`] lower-cases it, and writes an IPv6
+//!   literal in one canonical form); `xn--` labels are not checked as
+//!   punycode (DNS gets the name as written); an IPv6 literal is sent as
+//!   written; the schemes of proxies (`socks5h://`...) get the rules of
+//!   http(s) (stricter than WHATWG's opaque hosts). A `Location` is
+//!   resolved by RFC 3986 ([`resolve`]), which WHATWG follows but for
+//!   `http:x` (a relative path to WHATWG) and a `\` (a `/` to it, so
+//!   `/\evil/` is host `evil`): both refused.
+//!
+//! `url/props.rs` checks all this against the `url` crate on generated URLs.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A parsed absolute URL, borrowing from its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,17 +50,21 @@ pub(crate) struct Url<'a> {
     pub scheme: String,
     /// What stands before `@` in the authority (`user` or `user:password`, still percent-encoded).
     pub userinfo: Option<&'a str>,
-    /// The host as written, an IPv6 literal with its brackets.
+    /// The host as written, an IPv6 literal with its brackets. An IPv4
+    /// address is always a canonical dotted quad (no other form is accepted).
     pub host: &'a str,
     /// The port given, if any.
     pub explicit_port: Option<u16>,
     /// The request target: the path and query, without the fragment,
-    /// starting with `/` (`/` alone when the URL has neither).
+    /// starting with `/` (`/` alone when the URL has neither), normalised
+    /// as WHATWG does (the module's doc).
     pub target: String,
 }
 
 impl<'a> Url<'a> {
-    /// Parses `text`; the error says why it is not a URL a request can carry.
+    /// Parses `text`; the error says why it is not a URL a request can
+    /// carry. Every URL it accepts means to a WHATWG parser the same host,
+    /// port and target (the module's doc lists the rules).
     pub(crate) fn parse(text: &'a str) -> Result<Url<'a>, String> {
         if let Some(c) = text.chars().find(|c| !c.is_ascii_graphic()) {
             return Err(match c {
@@ -33,15 +73,21 @@ impl<'a> Url<'a> {
                 c => format!("it contains '{c}', which a URL cannot hold (percent-encode it)"),
             });
         }
+        // Before the query, browsers read `\` as `/` (and so end the
+        // authority there): `http://a\@b/` is host `a` to them.
+        if text.split(['?', '#']).next().unwrap_or("").contains('\\') {
+            return Err(
+                "it contains '\\' before its query, which browsers read as '/' (write '/', or %5C for the character)"
+                    .to_string(),
+            );
+        }
         let (scheme, rest) = text
             .split_once("://")
             .ok_or_else(|| "it has no scheme:// part".to_string())?;
-        let mut chars = scheme.chars();
-        let valid_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-        if !valid_scheme {
+        if !is_scheme(scheme) {
             return Err(format!("'{scheme}' is not a scheme"));
         }
+        let scheme = scheme.to_ascii_lowercase();
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, after) = rest.split_at(authority_end);
         let (userinfo, host_port) = match authority.rsplit_once('@') {
@@ -53,7 +99,7 @@ impl<'a> Url<'a> {
                 .find(']')
                 .ok_or_else(|| "its IPv6 address has no closing ']'".to_string())?;
             let literal = &host_port[1..close];
-            if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            if literal.parse::<Ipv6Addr>().is_err() {
                 return Err(format!("'{literal}' is not an IPv6 address"));
             }
             let port = &host_port[close + 1..];
@@ -72,8 +118,11 @@ impl<'a> Url<'a> {
         }
         // A name as DNS and the Host header take it (an IPv6 literal was checked above).
         let host_chars = |c: char| c.is_ascii_alphanumeric() || "-._".contains(c);
-        if !host.starts_with('[') && !host.chars().all(host_chars) {
-            return Err(format!("'{host}' is not a host name"));
+        if !host.starts_with('[') {
+            if !host.chars().all(host_chars) {
+                return Err(format!("'{host}' is not a host name"));
+            }
+            check_ipv4(host)?;
         }
         let explicit_port = match port {
             None | Some("") => None,
@@ -84,13 +133,9 @@ impl<'a> Url<'a> {
                     .ok_or_else(|| format!("the port '{p}' is not a number from 0 to 65535"))?,
             ),
         };
-        let target = after.split('#').next().unwrap_or("");
-        let target = match target.starts_with('/') {
-            true => target.to_string(),
-            false => format!("/{target}"),
-        };
+        let target = request_target(after, is_special(&scheme));
         Ok(Url {
-            scheme: scheme.to_ascii_lowercase(),
+            scheme,
             userinfo,
             host,
             explicit_port,
@@ -140,15 +185,299 @@ impl<'a> Url<'a> {
         Some((percent_decode_lossy(user), percent_decode_lossy(password)))
     }
 
-    /// `scheme://host:port`, lower case, with the port always given.
+    /// `scheme://host:port`, lower case, with the port always given and an
+    /// IPv6 literal in its canonical form: the server qmgr connects to,
+    /// one string for one server (`[::1]` and `[0:0::1]` alike), so that
+    /// credentials scoped to it go nowhere else.
     pub(crate) fn origin(&self) -> String {
-        format!(
-            "{}://{}:{}",
-            self.scheme,
-            self.host.to_ascii_lowercase(),
-            self.port()
-        )
+        let host = match self.bare_host().parse::<Ipv6Addr>() {
+            Ok(ip) if self.host.starts_with('[') => format!("[{ip}]"),
+            _ => self.host.to_ascii_lowercase(),
+        };
+        format!("{}://{host}:{}", self.scheme, self.port())
     }
+}
+
+/// A scheme: a letter, then letters, digits, `+`, `-` or `.` (RFC 3986 §3.1).
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
+/// WHATWG's special schemes (of those, qmgr fetches http and https).
+fn is_special(scheme: &str) -> bool {
+    matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp" | "file")
+}
+
+/// Refuses a host WHATWG reads as an IPv4 address unless it is written
+/// as one in the only form every reader agrees on: four decimal numbers
+/// from 0 to 255 without leading zeros.
+fn check_ipv4(host: &str) -> Result<(), String> {
+    if !ends_in_a_number(host) {
+        return Ok(());
+    }
+    match whatwg_ipv4(host) {
+        Some(ip) if ip.to_string() == host => Ok(()),
+        Some(ip) => Err(format!(
+            "'{host}' is the IPv4 address {ip} in another notation (write {ip})"
+        )),
+        None => Err(format!(
+            "'{host}' ends in a number but is not an IPv4 address (a.b.c.d, each from 0 to 255)"
+        )),
+    }
+}
+
+/// WHATWG's "ends in a number" check: the last label (a trailing dot
+/// aside) is decimal digits, or `0x` and hex digits.
+fn ends_in_a_number(host: &str) -> bool {
+    let mut labels = host.rsplit('.');
+    let last = match labels.next() {
+        Some("") => match labels.next() {
+            Some(label) => label,
+            None => return false,
+        },
+        Some(label) => label,
+        None => return false,
+    };
+    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())) || ipv4_number(last).is_some()
+}
+
+/// WHATWG's IPv4 number parser: `0x` hex (digits optional), a leading
+/// `0` octal, else decimal; `None` if invalid, `Some(None)` on overflow.
+fn ipv4_number(label: &str) -> Option<Option<u32>> {
+    let (digits, radix) = if let Some(hex) = label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"))
+    {
+        (hex, 16)
+    } else if label.len() >= 2 && label.starts_with('0') {
+        (&label[1..], 8)
+    } else if label.is_empty() {
+        return None;
+    } else {
+        (label, 10)
+    };
+    if digits.is_empty() {
+        return Some(Some(0));
+    }
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    Some(u32::from_str_radix(digits, radix).ok())
+}
+
+/// WHATWG's IPv4 parser: one to four numbers, the last filling the bytes
+/// the others leave (`127.1` is 127.0.0.1).
+fn whatwg_ipv4(host: &str) -> Option<Ipv4Addr> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let numbers = parts
+        .iter()
+        .map(|p| ipv4_number(p).flatten())
+        .collect::<Option<Vec<u32>>>()?;
+    let (last, first) = numbers.split_last()?;
+    if first.iter().any(|&n| n > 255) || u64::from(*last) >= 1u64 << (8 * (4 - first.len())) {
+        return None;
+    }
+    let high = first
+        .iter()
+        .enumerate()
+        .fold(0u32, |acc, (i, &n)| acc | (n << (8 * (3 - i))));
+    Some(Ipv4Addr::from(high | last))
+}
+
+/// The request target of what follows a URL's authority (empty, or from
+/// its `/`, `?` or `#`): dot segments removed, the fragment dropped, and
+/// the characters WHATWG percent-encodes encoded.
+fn request_target(after: &str, special: bool) -> String {
+    let after = after.split('#').next().unwrap_or("");
+    let (path, query) = match after.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (after, None),
+    };
+    let mut target = String::with_capacity(after.len() + 1);
+    push_encoded(&mut target, &remove_dot_segments(path), b"\"<>`{}");
+    if let Some(query) = query {
+        target.push('?');
+        let set: &[u8] = if special { b"\"<>'" } else { b"\"<>" };
+        push_encoded(&mut target, query, set);
+    }
+    target
+}
+
+/// Appends `text` to `out` with the ASCII characters of `set` as `%XX`.
+fn push_encoded(out: &mut String, text: &str, set: &[u8]) {
+    for c in text.chars() {
+        if c.is_ascii() && set.contains(&(c as u8)) {
+            out.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// `.` or its escapes, as WHATWG counts them.
+fn is_single_dot(segment: &str) -> bool {
+    segment == "." || segment.eq_ignore_ascii_case("%2e")
+}
+
+/// `..` or its escapes (`.%2e`, `%2E.`, `%2e%2e`...), as WHATWG counts them.
+fn is_double_dot(segment: &str) -> bool {
+    matches!(
+        segment.to_ascii_lowercase().as_str(),
+        ".." | ".%2e" | "%2e." | "%2e%2e"
+    )
+}
+
+/// An absolute path (or an empty one, taken as `/`) without its dot
+/// segments (RFC 3986 §5.2.4, with WHATWG's escaped dots): `/a/b/../c`
+/// is `/a/c`, `/a/./` is `/a/`, and `..` never climbs above `/`.
+fn remove_dot_segments(path: &str) -> String {
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    let last = segments.len() - 1;
+    let mut out: Vec<&str> = Vec::with_capacity(segments.len());
+    for (i, segment) in segments.iter().enumerate() {
+        if is_double_dot(segment) {
+            out.pop();
+        } else if !is_single_dot(segment) {
+            out.push(segment);
+            continue;
+        }
+        // A dot segment at the end leaves the path ending in `/`.
+        if i == last {
+            out.push("");
+        }
+    }
+    let mut normal = String::with_capacity(path.len() + 1);
+    for segment in out {
+        normal.push('/');
+        normal.push_str(segment);
+    }
+    if normal.is_empty() {
+        normal.push('/');
+    }
+    normal
+}
+
+/// A URI reference's five parts (RFC 3986, appendix B); a scheme only
+/// when it is one (`1a:b` and `a b:c` are paths, as WHATWG reads them).
+struct Reference<'a> {
+    scheme: Option<&'a str>,
+    authority: Option<&'a str>,
+    path: &'a str,
+    query: Option<&'a str>,
+    fragment: Option<&'a str>,
+}
+
+impl<'a> Reference<'a> {
+    fn split(text: &'a str) -> Reference<'a> {
+        let (rest, fragment) = match text.split_once('#') {
+            Some((rest, fragment)) => (rest, Some(fragment)),
+            None => (text, None),
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
+        let (scheme, rest) = match rest.split_once(':') {
+            Some((scheme, rest)) if is_scheme(scheme) => (Some(scheme), rest),
+            _ => (None, rest),
+        };
+        let (authority, path) = match rest.strip_prefix("//") {
+            Some(net) => {
+                let end = net.find('/').unwrap_or(net.len());
+                (Some(&net[..end]), &net[end..])
+            }
+            None => (None, rest),
+        };
+        Reference {
+            scheme,
+            authority,
+            path,
+            query,
+            fragment,
+        }
+    }
+}
+
+/// The URL `reference` (a redirect's `Location`) names, resolved against
+/// the absolute URL `base` that answered (RFC 3986 §5.2: a reference with
+/// a scheme or an authority replaces the base's; an absolute path keeps
+/// the base's authority; a relative one is merged with the base's
+/// directory; an empty one keeps the base's path and query), its dot
+/// segments removed (§5.2.4, with WHATWG's escaped dots; the base's path
+/// is taken as requested, normalised) and its scheme lower-cased. The
+/// result agrees with `url::Url::join` wherever `Url::parse` accepts it
+/// (`url/props.rs`). Never fails: a
+/// result that is no URL a request can carry (`http:x`, a `\`, a space)
+/// is refused by [`Url::parse`] with a reason. Where WHATWG resolves
+/// differently, qmgr refuses: `http:x` is a relative path to WHATWG, and
+/// `/\evil/` a network path (to host `evil`).
+pub(crate) fn resolve(base: &str, reference: &str) -> String {
+    // A `\` before the query stays where it is, dots around it too, for
+    // `Url::parse` to refuse (WHATWG reads it as `/`: `\..` climbs there).
+    let backslash = reference
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .contains('\\');
+    let dots = |path: &str| match path.starts_with('/') && !backslash {
+        true => remove_dot_segments(path),
+        false => path.to_string(),
+    };
+    let r = Reference::split(reference);
+    let mut b = Reference::split(base);
+    // The base's path as requested: normalised as `Url::parse` does.
+    let base_path = dots(b.path);
+    b.path = &base_path;
+    let (scheme, authority, path, query) = if r.scheme.is_some() {
+        (r.scheme, r.authority, dots(r.path), r.query)
+    } else if r.authority.is_some() {
+        (b.scheme, r.authority, dots(r.path), r.query)
+    } else if r.path.is_empty() {
+        (
+            b.scheme,
+            b.authority,
+            b.path.to_string(),
+            r.query.or(b.query),
+        )
+    } else if r.path.starts_with('/') {
+        (b.scheme, b.authority, dots(r.path), r.query)
+    } else {
+        // RFC 3986 §5.2.3: the base's directory, `/` for an empty path.
+        let merged = match (
+            b.authority.is_some() && b.path.is_empty(),
+            b.path.rfind('/'),
+        ) {
+            (false, Some(slash)) => format!("{}{}", &b.path[..=slash], r.path),
+            (false, None) => r.path.to_string(),
+            (true, _) => format!("/{}", r.path),
+        };
+        (b.scheme, b.authority, dots(&merged), r.query)
+    };
+    let mut out = String::with_capacity(base.len() + reference.len());
+    if let Some(scheme) = scheme {
+        out.push_str(&scheme.to_ascii_lowercase());
+        out.push(':');
+    }
+    if let Some(authority) = authority {
+        out.push_str("//");
+        out.push_str(authority);
+    }
+    out.push_str(&path);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    if let Some(fragment) = r.fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
 }
 
 /// `text` with every password of a URL in it masked: the user info of
@@ -237,6 +566,9 @@ pub(crate) fn unescape(s: &str, keep_bad: bool) -> Option<Vec<u8>> {
 pub(crate) fn percent_decode_lossy(s: &str) -> String {
     String::from_utf8_lossy(&unescape(s, true).unwrap_or_default()).into_owned()
 }
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -328,5 +660,161 @@ mod tests {
             assert_eq!(redact(text), want, "{text}");
         }
         assert!(matches!(redact("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+    #[test]
+    fn a_backslash_before_the_query_is_refused() {
+        // RFC 3986 reads host b (after the last @); WHATWG reads host a
+        // (`\` ends the authority): qmgr reads neither.
+        for bad in [
+            "http://a\\@b/",
+            "http://a\\b/",
+            "https://u:p\\@h/",
+            "http://h/a\\b",
+            "http://h\\x",
+        ] {
+            let err = Url::parse(bad).unwrap_err();
+            assert!(err.contains("'\\'"), "{bad}: {err}");
+        }
+        // In the query, both read it alike: kept.
+        assert_eq!(Url::parse("http://h/?a\\b").unwrap().target, "/?a\\b");
+    }
+
+    #[test]
+    fn a_host_ending_in_a_number_must_be_a_dotted_quad() {
+        for (bad, means) in [
+            ("127.1", "127.0.0.1"),
+            ("0x7f.1", "127.0.0.1"),
+            ("0x7F.0.0.1", "127.0.0.1"),
+            ("2130706433", "127.0.0.1"),
+            ("010.0.0.1", "8.0.0.1"),
+            ("1.2.3.4.", "1.2.3.4"),
+            ("1.0x", "1.0.0.0"),
+            ("1.2.3.256", "not an IPv4 address"),
+            ("foo.123", "not an IPv4 address"),
+            ("foo.0x", "not an IPv4 address"),
+            ("1.2.3.4.5", "not an IPv4 address"),
+            ("4294967296", "not an IPv4 address"),
+            ("08.1.1.1", "not an IPv4 address"),
+        ] {
+            let err = Url::parse(&format!("http://{bad}/")).unwrap_err();
+            assert!(err.contains(bad) && err.contains(means), "{bad}: {err}");
+        }
+        for good in [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "1.2.3.4x",
+            "0x1g",
+            "1e3",
+            "a.b",
+            "1.2.3.4..",
+        ] {
+            let url = format!("http://{good}:8/");
+            assert_eq!(Url::parse(&url).unwrap().host, good);
+        }
+    }
+
+    #[test]
+    fn the_target_is_normalised_as_whatwg_does() {
+        for (url, target) in [
+            ("http://h/a/b/../c", "/a/c"),
+            ("http://h/a/./b/.", "/a/b/"),
+            ("http://h/../../x", "/x"),
+            ("http://h/a/..", "/"),
+            ("http://h/a/%2e%2E/b/.%2e/c/%2e", "/c/"),
+            ("http://h/a/..b/c.", "/a/..b/c."),
+            ("http://h//a/../b", "//b"),
+            ("http://h/a?x=/../y", "/a?x=/../y"),
+            ("http://h/a#/../b", "/a"),
+            ("http://h/\"<>`{}|^[]%zz", "/%22%3C%3E%60%7B%7D|^[]%zz"),
+            ("http://h/?\"<>'`{}", "/?%22%3C%3E%27`{}"),
+            ("socks5h://h/?'", "/?'"),
+            ("http://h", "/"),
+        ] {
+            assert_eq!(Url::parse(url).unwrap().target, target, "{url}");
+        }
+    }
+
+    #[test]
+    fn an_origin_names_one_server_one_way() {
+        let origin = |url: &str| Url::parse(url).unwrap().origin();
+        assert_eq!(origin("http://[0:0::1]/"), origin("http://[::1]:80/"));
+        assert_eq!(
+            origin("https://[::FFFF:7f00:1]/"),
+            "https://[::ffff:127.0.0.1]:443"
+        );
+        assert_eq!(origin("http://EXAMPLE.com/"), "http://example.com:80");
+    }
+
+    #[test]
+    fn locations_resolve_as_rfc_3986_says() {
+        // RFC 3986 §5.4: its normal and abnormal examples, but one.
+        let base = "http://a/b/c/d;p?q";
+        for (reference, expected) in [
+            ("g:h", "g:h"),
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q#s"),
+            ("g#s", "http://a/b/c/g#s"),
+            ("g?y#s", "http://a/b/c/g?y#s"),
+            (";x", "http://a/b/c/;x"),
+            ("g;x", "http://a/b/c/g;x"),
+            ("g;x?y#s", "http://a/b/c/g;x?y#s"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("../../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            (".g", "http://a/b/c/.g"),
+            ("g..", "http://a/b/c/g.."),
+            ("..g", "http://a/b/c/..g"),
+            ("./../g", "http://a/b/g"),
+            ("./g/.", "http://a/b/c/g/"),
+            ("g/./h", "http://a/b/c/g/h"),
+            ("g/../h", "http://a/b/c/h"),
+            ("g;x=1/./y", "http://a/b/c/g;x=1/y"),
+            ("g;x=1/../y", "http://a/b/c/y"),
+            ("g?y/./x", "http://a/b/c/g?y/./x"),
+            ("g?y/../x", "http://a/b/c/g?y/../x"),
+            ("g#s/./x", "http://a/b/c/g#s/./x"),
+            ("g#s/../x", "http://a/b/c/g#s/../x"),
+            // RFC 3986's strict reading (WHATWG's is a relative path):
+            // no URL a request can carry, refused by `Url::parse`.
+            ("http:g", "http:g"),
+        ] {
+            assert_eq!(resolve(base, reference), expected, "{reference}");
+        }
+        let base = "https://h:8443/a/b/file.bin?x=1";
+        for (location, expected) in [
+            ("http://other/x/../y", "http://other/y"),
+            ("HTTP://other", "http://other"),
+            ("//cdn.example/y/./z", "https://cdn.example/y/z"),
+            ("/root", "https://h:8443/root"),
+            ("sibling.bin", "https://h:8443/a/b/sibling.bin"),
+            ("../up", "https://h:8443/a/up"),
+            ("../../../../up", "https://h:8443/up"),
+            ("%2e%2e/up", "https://h:8443/a/up"),
+            ("?v=2", "https://h:8443/a/b/file.bin?v=2"),
+            ("1a:b", "https://h:8443/a/b/1a:b"),
+        ] {
+            assert_eq!(resolve(base, location), expected, "{location}");
+        }
+        assert_eq!(resolve("http://h", "x"), "http://h/x");
+        // WHATWG reads `/\evil/` as the network path `//evil/`: refused.
+        assert!(Url::parse(&resolve(base, "/\\evil/")).is_err());
     }
 }

@@ -2,6 +2,21 @@
 //! proxies, a `CONNECT` tunnel for https:// through them, SOCKS 4, 4a, 5
 //! and 5h), TLS (rustls with ring), the pool of kept-alive connections, and
 //! the switch that shuts every socket of a run down when it is cancelled.
+//!
+//! Time limits. Every read or write waits at most the stall timeout. On
+//! top of that, nothing before the body may drip on forever: a
+//! [`Deadline`] on the TCP reads (every layer above, TLS included, reads
+//! through them) bounds a whole phase. Opening a connection (name lookup,
+//! TCP, an HTTPS proxy's TLS, the `CONNECT` answer, the SOCKS replies, the
+//! server's TLS) must end within [`CONNECT_TIMEOUT`]; the response head
+//! (interim answers included) must arrive whole within the stall timeout;
+//! with a low-speed limit of S seconds, the time from the start of a
+//! request to its body is at most S as well (curl's `LOW_SPEED_TIME`
+//! counts it too: no byte of the body arrives meanwhile). Missing one is a
+//! timeout that names the phase. The body's reads have the stall timeout
+//! only. The TCP connect itself polls in slices of 50 ms
+//! (`sys::connect_tcp`), so that cancelling a run ends a connect to a
+//! black-holed address at once, before its socket is in the run's list.
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -16,16 +31,119 @@ use crate::engine::transport::http::wire;
 use crate::engine::transport::http::USER_AGENT;
 use crate::engine::transport::url::Url;
 
-/// How long a connection (name lookup, TCP, proxy and TLS handshakes) may take.
+/// How long opening a connection (name lookup, TCP, proxy and TLS
+/// handshakes, all together) may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A failure to connect or to exchange a request: its kind and what happened, in words.
 pub(crate) type Failed = (RequestFailure, String);
 
+/// The moment by which a phase before the body must end, and what missing
+/// it means, in words (the text of the timeout error).
+#[derive(Clone, Debug)]
+pub(crate) struct Deadline {
+    at: Instant,
+    why: String,
+}
+
+impl Deadline {
+    /// `wait` from now; `why` is the error text once it has passed.
+    fn after(wait: Duration, why: String) -> Deadline {
+        Deadline {
+            at: Instant::now() + wait,
+            why,
+        }
+    }
+
+    /// The bound a low-speed limit of `time` puts on everything before the
+    /// body (counted from now, the start of a request).
+    pub(crate) fn low_speed(time: Duration) -> Deadline {
+        let secs = time.as_secs();
+        Deadline::after(
+            time,
+            format!("no byte of the body within the low-speed limit's {secs} s"),
+        )
+    }
+
+    /// The bound on a response head: the stall timeout for the whole head,
+    /// or `limit` (a low-speed limit's) if that comes first.
+    pub(crate) fn head(stall: Duration, limit: Option<&Deadline>) -> Deadline {
+        let secs = stall.as_secs();
+        Deadline::after(
+            stall,
+            format!("the response head took over {secs} s (the stall timeout)"),
+        )
+        .or_sooner(limit)
+    }
+
+    /// The earlier of `self` and `other`.
+    fn or_sooner(self, other: Option<&Deadline>) -> Deadline {
+        match other {
+            Some(other) if other.at < self.at => other.clone(),
+            _ => self,
+        }
+    }
+
+    /// What is left of it (zero once it has passed).
+    fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
+
+/// A TCP socket whose reads each wait at most the stall timeout and, while
+/// a deadline is set, end at the deadline with a `TimedOut` error saying why.
+pub(crate) struct Tcp {
+    socket: TcpStream,
+    stall: Duration,
+    deadline: Option<Deadline>,
+}
+
+impl Read for Tcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(deadline) = &self.deadline else {
+            return self.socket.read(buf);
+        };
+        loop {
+            let left = deadline.left();
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    deadline.why.clone(),
+                ));
+            }
+            self.socket.set_read_timeout(Some(left.min(self.stall)))?;
+            match self.socket.read(buf) {
+                // The deadline's wait ended, not the stall timeout's: the
+                // next turn says so.
+                Err(e)
+                    if left < self.stall
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    continue
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Write for Tcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.socket.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.socket.flush()
+    }
+}
+
 /// A byte stream to a server: plain TCP, or TLS over a stream.
 pub(crate) enum Stream {
     /// Plain TCP.
-    Tcp(TcpStream),
+    Tcp(Tcp),
     /// TLS over TCP, or over a tunnel through an HTTPS proxy.
     #[cfg(feature = "tls")]
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Stream>>),
@@ -70,6 +188,28 @@ pub(crate) struct Conn {
     pub via_proxy: Option<Option<String>>,
     /// Kept for its `Drop`, which takes the socket off the run's list.
     _registration: Registered,
+}
+
+impl Conn {
+    /// Bounds the reads from now on by `deadline` (a response head), or,
+    /// with `None`, by the stall timeout alone (a body). A new connection
+    /// keeps its connect deadline until this is called.
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Deadline>) -> io::Result<()> {
+        let tcp = tcp_mut(self.io.get_mut());
+        if deadline.is_none() && tcp.deadline.is_some() {
+            tcp.socket.set_read_timeout(Some(tcp.stall))?;
+        }
+        tcp.deadline = deadline;
+        Ok(())
+    }
+}
+
+/// Whom a TLS handshake is with: the server (the job's TLS settings) or
+/// an HTTPS proxy (the system's trust store, no client certificate).
+#[derive(Clone, Copy)]
+enum TlsPeer {
+    Server,
+    Proxy,
 }
 
 /// Where requests of a run go: directly, or through a proxy.
@@ -201,17 +341,34 @@ impl Pool {
 pub(crate) struct Connector {
     /// The longest wait for one read or write.
     pub stall_timeout: Duration,
-    /// The TLS client settings (roots or CA file, client certificate).
+    /// The TLS client settings for servers (roots or CA file, client certificate).
     #[cfg(feature = "tls")]
     pub tls: Arc<rustls::ClientConfig>,
+    /// The TLS client settings for an HTTPS proxy (`tls::proxy_config`),
+    /// made when the first one is used.
+    #[cfg(feature = "tls")]
+    pub proxy_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// The run's sockets.
     pub sockets: std::sync::Arc<Sockets>,
 }
 
 impl Connector {
-    /// Opens a connection for requests to `target` along `route`.
-    pub(crate) fn connect(&self, target: &Url, route: &Route, key: String) -> Result<Conn, Failed> {
-        let deadline = Instant::now() + CONNECT_TIMEOUT;
+    /// Opens a connection for requests to `target` along `route`, every
+    /// step of it within [`CONNECT_TIMEOUT`], or by `limit` if that comes
+    /// first (a low-speed limit's bound).
+    pub(crate) fn connect(
+        &self,
+        target: &Url,
+        route: &Route,
+        key: String,
+        limit: Option<&Deadline>,
+    ) -> Result<Conn, Failed> {
+        let secs = CONNECT_TIMEOUT.as_secs();
+        let deadline = Deadline::after(
+            CONNECT_TIMEOUT,
+            format!("the connection was not ready within {secs} s"),
+        )
+        .or_sooner(limit);
         let proxy = match route {
             Route::Direct => None,
             Route::Proxy(url) => Some(Url::parse(url).map_err(|why| {
@@ -222,9 +379,13 @@ impl Connector {
             })?),
         };
         let first_hop = proxy.as_ref().unwrap_or(target);
-        let tcp = self.tcp(first_hop, deadline)?;
+        let tcp = self.tcp(first_hop, &deadline)?;
         let socket = self.sockets.register(&tcp)?;
-        let mut stream = Stream::Tcp(tcp);
+        let mut stream = Stream::Tcp(Tcp {
+            socket: tcp,
+            stall: self.stall_timeout,
+            deadline: Some(deadline.clone()),
+        });
         let mut via_proxy = None;
         if let Some(proxy) = &proxy {
             let credentials = proxy
@@ -233,7 +394,7 @@ impl Connector {
             match proxy.scheme.as_str() {
                 "http" | "https" => {
                     if proxy.scheme == "https" {
-                        stream = self.tls(stream, proxy)?;
+                        stream = self.tls(stream, proxy, TlsPeer::Proxy)?;
                     }
                     if target.scheme == "https" {
                         stream = tunnel(stream, target, credentials.as_deref())?;
@@ -243,7 +404,7 @@ impl Connector {
                 }
                 scheme @ ("socks4" | "socks4a" | "socks5" | "socks5h") => {
                     let address = match scheme {
-                        "socks4" | "socks5" => Some(self.resolve(target, deadline)?[0].ip()),
+                        "socks4" | "socks5" => Some(self.resolve(target, &deadline)?[0].ip()),
                         _ => None,
                     };
                     socks(&mut stream, scheme, proxy, target, address)?
@@ -257,7 +418,7 @@ impl Connector {
             }
         }
         if target.scheme == "https" {
-            stream = self.tls(stream, target)?;
+            stream = self.tls(stream, target, TlsPeer::Server)?;
         }
         Ok(Conn {
             io: BufReader::with_capacity(64 * 1024, stream),
@@ -267,8 +428,9 @@ impl Connector {
         })
     }
 
-    /// A TCP connection to `to`, trying each of its addresses until the deadline.
-    fn tcp(&self, to: &Url, deadline: Instant) -> Result<TcpStream, Failed> {
+    /// A TCP connection to `to`, trying each of its addresses until the
+    /// deadline; a cancel of the run ends a pending connect within 50 ms.
+    fn tcp(&self, to: &Url, deadline: &Deadline) -> Result<TcpStream, Failed> {
         let addrs = self.resolve(to, deadline)?;
         let host = to.bare_host();
         let mut last = (
@@ -276,14 +438,11 @@ impl Connector {
             format!("the name '{host}' has no address"),
         );
         for (i, addr) in addrs.iter().enumerate() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.left();
             if left.is_zero() {
                 last = (
                     RequestFailure::TimedOut,
-                    format!(
-                        "connecting to '{host}' took over {} s",
-                        CONNECT_TIMEOUT.as_secs()
-                    ),
+                    format!("connecting to '{host}' failed: {}", deadline.why),
                 );
                 break;
             }
@@ -293,7 +452,8 @@ impl Connector {
             // Half of what is left while other addresses remain, so that a
             // black-holed first address (often IPv6) leaves time for the next.
             let budget = if i + 1 < addrs.len() { left / 2 } else { left };
-            match TcpStream::connect_timeout(addr, budget) {
+            match crate::sys::connect_tcp(addr, budget, &|| self.sockets.is_shut_down()) {
+                Err(_) if self.sockets.is_shut_down() => return Err(stopped()),
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
                     let set = tcp
@@ -309,7 +469,11 @@ impl Connector {
                         }
                         _ => RequestFailure::CannotConnect,
                     };
-                    last = (kind, format!("connecting to {addr} failed: {e}"));
+                    let what = match deadline.left().is_zero() {
+                        true => deadline.why.clone(),
+                        false => e.to_string(),
+                    };
+                    last = (kind, format!("connecting to {addr} failed: {what}"));
                 }
             }
         }
@@ -320,7 +484,7 @@ impl Connector {
     /// own, so that it ends at the deadline (or when the run is cancelled)
     /// even if the resolver does not answer; a lookup left behind ends by
     /// itself.
-    fn resolve(&self, to: &Url, deadline: Instant) -> Result<Vec<SocketAddr>, Failed> {
+    fn resolve(&self, to: &Url, deadline: &Deadline) -> Result<Vec<SocketAddr>, Failed> {
         let host = to.bare_host().to_string();
         let port = to.port();
         if let Ok(ip) = host.parse::<std::net::IpAddr>() {
@@ -352,7 +516,7 @@ impl Connector {
             if self.sockets.is_shut_down() {
                 return Err(stopped());
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.left();
             match found.take() {
                 Some(Ok(addrs)) if !addrs.is_empty() => return Ok(addrs),
                 Some(Ok(_)) => {
@@ -370,10 +534,7 @@ impl Connector {
                 None if left.is_zero() => {
                     return Err((
                         RequestFailure::NameNotResolved,
-                        format!(
-                            "the name '{host}' could not be resolved within {} s",
-                            CONNECT_TIMEOUT.as_secs()
-                        ),
+                        format!("the name '{host}' could not be resolved: {}", deadline.why),
                     ))
                 }
                 None => {
@@ -384,9 +545,18 @@ impl Connector {
         }
     }
 
-    /// TLS over `stream` to `server` (its host name is the one the certificate must carry).
+    /// TLS over `stream` to `server` (its host name is the one the
+    /// certificate must carry), with the settings for a server or a proxy.
     #[cfg(feature = "tls")]
-    fn tls(&self, stream: Stream, server: &Url) -> Result<Stream, Failed> {
+    fn tls(&self, stream: Stream, server: &Url, hop: TlsPeer) -> Result<Stream, Failed> {
+        let config = match hop {
+            TlsPeer::Server => Arc::clone(&self.tls),
+            TlsPeer::Proxy => self
+                .proxy_tls
+                .get_or_init(super::tls::proxy_config)
+                .clone()
+                .map_err(|why| (RequestFailure::Tls, why))?,
+        };
         let name = rustls::pki_types::ServerName::try_from(server.bare_host().to_string())
             .map_err(|e| {
                 (
@@ -394,19 +564,19 @@ impl Connector {
                     format!("'{}' is not a TLS server name: {e}", server.host),
                 )
             })?;
-        let conn = rustls::ClientConnection::new(Arc::clone(&self.tls), name)
+        let conn = rustls::ClientConnection::new(Arc::clone(&config), name)
             .map_err(|e| (RequestFailure::Tls, format!("TLS could not start: {e}")))?;
         let mut tls = rustls::StreamOwned::new(conn, stream);
         while tls.conn.is_handshaking() {
             tls.conn
                 .complete_io(&mut tls.sock)
-                .map_err(|e| tls_failure(&e, server, &self.tls))?;
+                .map_err(|e| tls_failure(&e, server, &config))?;
         }
         Ok(Stream::Tls(Box::new(tls)))
     }
 
     #[cfg(not(feature = "tls"))]
-    fn tls(&self, _stream: Stream, server: &Url) -> Result<Stream, Failed> {
+    fn tls(&self, _stream: Stream, server: &Url, _hop: TlsPeer) -> Result<Stream, Failed> {
         Err((
             RequestFailure::NoTls,
             format!(
@@ -568,11 +738,11 @@ fn socks(
         stream.write_all(&request).map_err(io_failed)?;
         let mut answer = [0u8; 8];
         stream.read_exact(&mut answer).map_err(io_failed)?;
-        if answer[0] != 0 || answer[1] != 0x5a {
-            return Err(refused(format!(
-                "refused the connection (code {})",
-                answer[1]
-            )));
+        if answer[0] != 0 {
+            return Err(refused("does not speak SOCKS 4".into()));
+        }
+        if answer[1] != 0x5a {
+            return Err(socks_refusal(proxy, 4, answer[1]));
         }
         return Ok(());
     }
@@ -648,11 +818,11 @@ fn socks(
     stream.write_all(&request).map_err(io_failed)?;
     let mut answer = [0u8; 4];
     stream.read_exact(&mut answer).map_err(io_failed)?;
-    if answer[0] != 5 || answer[1] != 0 {
-        return Err(refused(format!(
-            "refused the connection (code {})",
-            answer[1]
-        )));
+    if answer[0] != 5 {
+        return Err(refused("does not speak SOCKS 5".into()));
+    }
+    if answer[1] != 0 {
+        return Err(socks_refusal(proxy, 5, answer[1]));
     }
     let address_len = match answer[3] {
         1 => 4,
@@ -669,17 +839,54 @@ fn socks(
     Ok(())
 }
 
+/// What a SOCKS `version` (4 or 5) proxy's reply `code` other than success
+/// means. A refusal by the proxy's rules or its identd check, or a
+/// command or address type it does not support, is fatal: no retry can
+/// help. A target it cannot reach now (a general failure, a network or
+/// host unreachable, refused, out of TTL) is transient.
+fn socks_refusal(proxy: &Url, version: u8, code: u8) -> Failed {
+    use RequestFailure as F;
+    let (failure, why) = match (version, code) {
+        (5, 1) => (F::ProxyRefused, "a general failure"),
+        (5, 2) => (F::ProxyForbidden, "not allowed by its rules"),
+        (5, 3) => (F::ProxyRefused, "the network is unreachable"),
+        (5, 4) => (F::ProxyRefused, "the host is unreachable"),
+        (5, 5) => (F::ProxyRefused, "the server refused it"),
+        (5, 6) => (F::ProxyRefused, "the TTL expired"),
+        (5, 7) => (F::BadProxy, "it does not support CONNECT"),
+        (5, 8) => (
+            F::BadProxy,
+            "it does not support the address type (socks5 sends addresses, socks5h names)",
+        ),
+        (4, 0x5b) => (F::ProxyForbidden, "rejected"),
+        (4, 0x5c | 0x5d) => (F::ProxyAuth, "its identd check failed"),
+        _ => (F::ProxyRefused, "an unknown reply"),
+    };
+    let host = &proxy.host;
+    (
+        failure,
+        format!("the SOCKS proxy {host} refused the connection: {why} (code {code})"),
+    )
+}
+
 /// The route for `target` from the environment, as curl reads it:
 /// `http_proxy` for http:// (lower case only, as curl), `https_proxy` or
 /// `HTTPS_PROXY` for https://, else `all_proxy` or `ALL_PROXY`; none for
 /// a host that `no_proxy` (or `NO_PROXY`) exempts: `*`, the host itself,
 /// or a domain it lies in (`example.com` and `.example.com` both exempt
-/// `a.example.com`).
-pub(crate) fn route_from_environment(target: &Url) -> Route {
+/// `a.example.com`). The variables are those of `environment`, a snapshot
+/// a caller's thread took: this runs on a transfer thread, which must not
+/// read the process's environment (see [`Environment`]).
+///
+/// [`Environment`]: crate::engine::transport::options::Environment
+pub(crate) fn route_from_environment(
+    environment: &crate::engine::transport::options::Environment,
+    target: &Url,
+) -> Route {
     let var = |names: &[&str]| {
         names
             .iter()
-            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+            .find_map(|n| environment.var(n).filter(|v| !v.trim().is_empty()))
     };
     let scheme_var: &[&str] = match target.scheme.as_str() {
         "https" => &["https_proxy", "HTTPS_PROXY"],
@@ -704,7 +911,7 @@ pub(crate) fn route_from_environment(target: &Url) -> Route {
     }
     // A proxy given without a scheme is an HTTP proxy, as curl takes it.
     Route::Proxy(if proxy.contains("://") {
-        proxy
+        proxy.to_string()
     } else {
         format!("http://{proxy}")
     })
@@ -768,9 +975,18 @@ fn has_tls_leftovers(stream: &mut Stream) -> bool {
 /// The TCP socket under a stream.
 fn tcp_of(stream: &Stream) -> &TcpStream {
     match stream {
-        Stream::Tcp(tcp) => tcp,
+        Stream::Tcp(tcp) => &tcp.socket,
         #[cfg(feature = "tls")]
         Stream::Tls(tls) => tcp_of(&tls.sock),
+    }
+}
+
+/// The TCP layer under a stream, to set its deadline.
+fn tcp_mut(stream: &mut Stream) -> &mut Tcp {
+    match stream {
+        Stream::Tcp(tcp) => tcp,
+        #[cfg(feature = "tls")]
+        Stream::Tls(tls) => tcp_mut(&mut tls.sock),
     }
 }
 
@@ -785,67 +1001,40 @@ impl Conn {
 mod tests {
     use super::*;
 
-    fn with_env<T>(vars: &[(&str, &str)], f: impl FnOnce() -> T) -> T {
-        // The proxy variables are read by this test only (no other unit test reads them).
-        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let names = [
-            "http_proxy",
-            "https_proxy",
-            "HTTPS_PROXY",
-            "all_proxy",
-            "ALL_PROXY",
-            "no_proxy",
-            "NO_PROXY",
-        ];
-        let saved: Vec<_> = names.iter().map(|n| (n, std::env::var(n).ok())).collect();
-        for n in names {
-            std::env::remove_var(n);
-        }
-        for (n, v) in vars {
-            std::env::set_var(n, v);
-        }
-        let out = f();
-        for (n, v) in saved {
-            match v {
-                Some(v) => std::env::set_var(n, v),
-                None => std::env::remove_var(n),
-            }
-        }
-        out
-    }
-
     #[test]
     fn the_environment_names_a_proxy_per_scheme_and_no_proxy_exempts_hosts() {
-        let route = |url: &str| route_from_environment(&Url::parse(url).unwrap());
+        use crate::engine::transport::options::Environment;
+        // A snapshot, not the process's environment (which this test
+        // neither reads nor changes).
+        let route = |vars: &[(&str, &str)], url: &str| {
+            route_from_environment(&Environment::of(vars), &Url::parse(url).unwrap())
+        };
         let p = |u: &str| Route::Proxy(u.to_string());
-        with_env(&[("http_proxy", "http://p:3128")], || {
-            assert_eq!(route("http://h/x"), p("http://p:3128"));
-            assert_eq!(route("https://h/x"), Route::Direct);
-        });
-        with_env(
-            &[("HTTPS_PROXY", "p:8080"), ("all_proxy", "socks5h://s")],
-            || {
-                assert_eq!(route("https://h/x"), p("http://p:8080"));
-                assert_eq!(route("http://h/x"), p("socks5h://s"));
-            },
-        );
-        with_env(
-            &[
-                ("all_proxy", "http://p"),
-                ("no_proxy", "localhost, .example.com,other.org"),
-            ],
-            || {
-                assert_eq!(route("http://a.example.com/x"), Route::Direct);
-                assert_eq!(route("http://example.com/x"), Route::Direct);
-                assert_eq!(route("http://OTHER.org/x"), Route::Direct);
-                assert_eq!(route("http://notexample.com/x"), p("http://p"));
-                assert_eq!(route("http://localhost:8/x"), Route::Direct);
-            },
-        );
-        with_env(&[("all_proxy", "http://p"), ("NO_PROXY", "*")], || {
-            assert_eq!(route("http://h/x"), Route::Direct);
-        });
+        let http = [("http_proxy", "http://p:3128")];
+        assert_eq!(route(&http, "http://h/x"), p("http://p:3128"));
+        assert_eq!(route(&http, "https://h/x"), Route::Direct);
+        let https = [("HTTPS_PROXY", "p:8080"), ("all_proxy", "socks5h://s")];
+        assert_eq!(route(&https, "https://h/x"), p("http://p:8080"));
+        assert_eq!(route(&https, "http://h/x"), p("socks5h://s"));
+        let exempt = [
+            ("all_proxy", "http://p"),
+            ("no_proxy", "localhost, .example.com,other.org"),
+        ];
+        assert_eq!(route(&exempt, "http://a.example.com/x"), Route::Direct);
+        assert_eq!(route(&exempt, "http://example.com/x"), Route::Direct);
+        assert_eq!(route(&exempt, "http://OTHER.org/x"), Route::Direct);
+        assert_eq!(route(&exempt, "http://notexample.com/x"), p("http://p"));
+        assert_eq!(route(&exempt, "http://localhost:8/x"), Route::Direct);
+        let all = [("all_proxy", "http://p"), ("NO_PROXY", "*")];
+        assert_eq!(route(&all, "http://h/x"), Route::Direct);
+        assert_eq!(route(&[], "http://h/x"), Route::Direct);
+        // The first of a name, as getenv; a blank value is no proxy.
+        let twice = [
+            ("http_proxy", "http://first"),
+            ("http_proxy", "http://second"),
+        ];
+        assert_eq!(route(&twice, "http://h/x"), p("http://first"));
+        assert_eq!(route(&[("http_proxy", " ")], "http://h/x"), Route::Direct);
     }
 
     #[test]
@@ -866,13 +1055,15 @@ mod tests {
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth(),
             ),
+            #[cfg(feature = "tls")]
+            proxy_tls: Default::default(),
             sockets: std::sync::Arc::clone(&sockets),
         };
         let pool = Pool::new(2, 3);
         let conns: Vec<Conn> = (0..3)
             .map(|_| {
                 connector
-                    .connect(&target, &Route::Direct, "a".into())
+                    .connect(&target, &Route::Direct, "a".into(), None)
                     .unwrap()
             })
             .collect();
@@ -890,7 +1081,7 @@ mod tests {
             "dropped connections leave the list"
         );
         let mut conn = connector
-            .connect(&target, &Route::Direct, "a".into())
+            .connect(&target, &Route::Direct, "a".into(), None)
             .unwrap();
         let accepted: Vec<_> = (0..4).map(|_| listener.accept().unwrap()).collect();
         assert!(!is_stale(&mut conn));
@@ -903,7 +1094,119 @@ mod tests {
             "a shut-down socket reads its end"
         );
         drop(accepted);
-        let refused = connector.connect(&target, &Route::Direct, "a".into());
+        let refused = connector.connect(&target, &Route::Direct, "a".into(), None);
         assert!(matches!(refused, Err((RequestFailure::Stopped, _))));
+    }
+
+    #[test]
+    fn a_deadline_ends_reads_that_each_come_within_the_stall_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let mut tcp = Tcp {
+            socket,
+            stall: Duration::from_secs(5),
+            deadline: Some(Deadline::after(
+                Duration::from_millis(300),
+                "the head took too long".into(),
+            )),
+        };
+        let started = Instant::now();
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        let err = loop {
+            // A byte every 50 ms: never a stall, yet never done.
+            server.write_all(b"a").unwrap();
+            match tcp.read(&mut byte) {
+                Ok(_) => got.push(byte[0]),
+                Err(e) => break e,
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(err.to_string(), "the head took too long");
+        assert!(!got.is_empty() && started.elapsed() < Duration::from_secs(3));
+        // Without a deadline the byte left over reads; waiting for one that
+        // does not come ends at the deadline too, not at the stall timeout.
+        tcp.deadline = None;
+        assert_eq!(tcp.read(&mut byte).unwrap(), 1);
+        tcp.deadline = Some(Deadline::after(Duration::from_millis(200), "late".into()));
+        let started = Instant::now();
+        assert_eq!(tcp.read(&mut byte).unwrap_err().to_string(), "late");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        // The earlier of two deadlines bounds a head.
+        let soon = Deadline::after(Duration::from_secs(1), "soon".into());
+        assert_eq!(
+            Deadline::head(Duration::from_secs(60), Some(&soon)).why,
+            "soon"
+        );
+        let later = Deadline::low_speed(Duration::from_secs(9));
+        assert_eq!(
+            Deadline::head(Duration::from_secs(2), Some(&later)).why,
+            "the response head took over 2 s (the stall timeout)"
+        );
+    }
+
+    #[test]
+    fn a_connect_to_a_black_holed_address_ends_at_its_budget_or_when_stopped() {
+        // A listener whose backlog is full drops further SYNs.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut filling = Vec::new();
+        while let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            filling.push(s);
+            assert!(filling.len() < 4096, "the backlog never filled");
+        }
+        let started = Instant::now();
+        let err =
+            crate::sys::connect_tcp(&addr, Duration::from_millis(300), &|| false).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let started = Instant::now();
+        let err = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            crate::sys::connect_tcp(&addr, Duration::from_secs(30), &|| {
+                stop.load(std::sync::atomic::Ordering::SeqCst)
+            })
+            .unwrap_err()
+        });
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        // A listener with room connects, and the stream blocks again.
+        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = live.local_addr().unwrap();
+        let mut ok = crate::sys::connect_tcp(&addr, Duration::from_secs(5), &|| false).unwrap();
+        let (mut server, _) = live.accept().unwrap();
+        server.write_all(b"x").unwrap();
+        assert_eq!(ok.read(&mut [0u8; 1]).unwrap(), 1);
+    }
+
+    #[test]
+    fn socks_refusals_by_rule_or_identd_are_fatal_and_unreachable_targets_transient() {
+        use RequestFailure as F;
+        let proxy = Url::parse("socks5h://p:1080").unwrap();
+        for (version, code, failure) in [
+            (5, 1, F::ProxyRefused),
+            (5, 2, F::ProxyForbidden),
+            (5, 3, F::ProxyRefused),
+            (5, 4, F::ProxyRefused),
+            (5, 5, F::ProxyRefused),
+            (5, 6, F::ProxyRefused),
+            (5, 7, F::BadProxy),
+            (5, 8, F::BadProxy),
+            (5, 9, F::ProxyRefused),
+            (4, 0x5b, F::ProxyForbidden),
+            (4, 0x5c, F::ProxyAuth),
+            (4, 0x5d, F::ProxyAuth),
+        ] {
+            let (got, what) = socks_refusal(&proxy, version, code);
+            assert_eq!(got, failure, "SOCKS {version} code {code}: {what}");
+            assert!(what.contains(&format!("(code {code})")), "{what}");
+        }
     }
 }

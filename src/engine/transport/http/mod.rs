@@ -25,7 +25,10 @@
 
 mod connect;
 mod policy;
-mod wire;
+#[cfg(feature = "tls")]
+mod tls;
+// pub(crate) for `crate::fuzzing` (feature `fuzzing`).
+pub(crate) mod wire;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -34,14 +37,12 @@ use std::time::{Duration, SystemTime};
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, RequestFailure, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
-#[cfg(feature = "tls")]
-use crate::engine::transport::pem::{read_pem_certs, read_pem_key};
 use crate::engine::transport::source::Opened;
 use crate::engine::transport::url::Url;
 use crate::engine::transport::validator::{HttpValidator, Validator};
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
-use connect::{Conn, Connector, Pool, Route, Sockets};
+use connect::{Conn, Connector, Deadline, Pool, Route, Sockets};
 use policy::Hop;
 pub(crate) use policy::RequestPolicy;
 pub(crate) use wire::Headers;
@@ -183,7 +184,9 @@ impl Client {
         let connector = Arc::new(Connector {
             stall_timeout: options.stall_timeout,
             #[cfg(feature = "tls")]
-            tls: tls_config(&options)?,
+            tls: tls::server_config(&options)?,
+            #[cfg(feature = "tls")]
+            proxy_tls: Default::default(),
             sockets: Arc::clone(&sockets),
         });
         // Each connection of the run keeps its connection alive between files.
@@ -380,7 +383,7 @@ impl Client {
             let Some(location) = location else {
                 return Ok((response, current));
             };
-            let next = resolve_location(&current, location);
+            let next = crate::engine::transport::url::resolve(&current, location);
             policy.check_redirect(&current, &next)?;
             current = next;
         }
@@ -414,7 +417,9 @@ impl Client {
             ))
         })?;
         let route = match &self.options.proxy {
-            ProxySetting::FromEnvironment => connect::route_from_environment(&target),
+            ProxySetting::FromEnvironment => {
+                connect::route_from_environment(&self.options.environment, &target)
+            }
             ProxySetting::Direct => Route::Direct,
             ProxySetting::Url(proxy) => Route::Proxy(proxy.clone()),
         };
@@ -425,19 +430,26 @@ impl Client {
         // A kept-alive connection the server closed meanwhile fails at once
         // (nothing of the answer arrives): then once more on a new one.
         let mut pooled = self.take_idle(&key);
+        // Deadlines before the body (see `connect`): a low-speed limit's
+        // from now, the connect's, the head's; the body has none.
+        let limit = self.options.low_speed_time.map(Deadline::low_speed);
         loop {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
                 Some(conn) => conn,
                 None => self
                     .connector
-                    .connect(&target, &route, key.clone())
+                    .connect(&target, &route, key.clone(), limit.as_ref())
                     .map_err(failed)?,
             };
             let head_text = self.request_head(&target, &conn, range, policy, hop);
-            let sent = std::io::Write::write_all(conn.io.get_mut(), head_text.as_bytes())
+            let head_by = Deadline::head(self.options.stall_timeout, limit.as_ref());
+            let sent = conn
+                .set_deadline(Some(head_by))
+                .and_then(|_| std::io::Write::write_all(conn.io.get_mut(), head_text.as_bytes()))
                 .and_then(|_| std::io::Write::flush(conn.io.get_mut()))
-                .and_then(|_| connect::read_final_head(&mut conn));
+                .and_then(|_| connect::read_final_head(&mut conn))
+                .and_then(|head| conn.set_deadline(None).map(|_| head));
             let head = match sent {
                 // A 408 on a kept-alive connection: the server timed it out
                 // as the request came; a new connection gets a real answer.
@@ -580,35 +592,6 @@ impl Read for Body {
     }
 }
 
-/// The URL a `Location` names, resolved against the URL that answered.
-fn resolve_location(base: &str, location: &str) -> String {
-    if let Some((scheme, _)) = location.split_once("://") {
-        if !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        {
-            return location.to_string();
-        }
-    }
-    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
-    if let Some(net_path) = location.strip_prefix("//") {
-        return format!("{scheme}://{net_path}");
-    }
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    if location.starts_with('/') {
-        return format!("{scheme}://{authority}{location}");
-    }
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    if location.starts_with('?') {
-        let path = if path.is_empty() { "/" } else { path };
-        return format!("{scheme}://{authority}{path}{location}");
-    }
-    let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
-    format!("{scheme}://{authority}{dir}{location}")
-}
-
 /// The bytes a request asks for: from `offset` to `end` (exclusive;
 /// `None`: to the end), of the version `tag` names (`If-Range`; `None`:
 /// of whatever version the server has).
@@ -665,16 +648,19 @@ struct ContentRange {
     total: Option<u64>,
 }
 
+/// The response's `Content-Range`, if it is one: `bytes `, then numbers
+/// of digits only (no sign, no spaces), END at least START and below TOTAL.
 fn content_range(headers: &Headers) -> Option<ContentRange> {
     let value = headers.get("content-range")?.trim();
     let rest = value.strip_prefix("bytes ")?;
     let (span, total) = rest.split_once('/')?;
     let (start, end) = span.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end: u64 = end.trim().parse().ok()?;
-    let total = match total.trim() {
+    // Numbers are digits only (RFC 9110 §14.4): no sign, no spaces.
+    let start = wire::decimal(start)?;
+    let end = wire::decimal(end)?;
+    let total = match total {
         "*" => None,
-        t => Some(t.parse::<u64>().ok()?),
+        t => Some(wire::decimal(t)?),
     };
     if end < start || total.is_some_and(|t| end >= t) {
         return None;
@@ -682,23 +668,27 @@ fn content_range(headers: &Headers) -> Option<ContentRange> {
     Some(ContentRange { start, end, total })
 }
 
-/// The size in a 416's `Content-Range: bytes */SIZE`.
+/// The size in a 416's `Content-Range: bytes */SIZE` (SIZE digits only).
 fn content_range_total(headers: &Headers) -> Option<u64> {
     let value = headers.get("content-range")?;
-    value.trim().strip_prefix("bytes */")?.trim().parse().ok()
+    wire::decimal(value.trim().strip_prefix("bytes */")?)
 }
 
 /// The longest `Retry-After` taken: a week (a server asking for more is
 /// asked again then).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The wait `Retry-After` asks for at `now` (a number of seconds, or an
-/// HTTP-date less `now`), at most `MAX_RETRY_AFTER`, if present.
+/// The wait `Retry-After` asks for at `now` (a number of seconds, digits
+/// only, or an HTTP-date less `now`), at most `MAX_RETRY_AFTER`, if
+/// present and one of those.
 fn retry_after(headers: &Headers, now: SystemTime) -> Option<Duration> {
     let value = headers.get("retry-after")?.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => httpdate::parse_http_date(value)
+    // delay-seconds is digits only (RFC 9110 §10.2.3): `+5` is no wait;
+    // more seconds than a u64 holds is the longest wait.
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    let wait = match digits {
+        true => Duration::from_secs(wire::decimal(value).unwrap_or(u64::MAX)),
+        false => httpdate::parse_http_date(value)
             .ok()?
             .duration_since(now)
             .unwrap_or(Duration::ZERO),
@@ -718,46 +708,6 @@ fn status_error(response: &Response, url: &str, offset: u64) -> TransferError {
     // The hop that answered is where this attempt ended: the report.
     err.redirected_to = Some(url.to_string());
     err
-}
-
-/// The TLS settings of a job: the system's roots through the platform
-/// verifier, or the job's CA file instead; its client certificate. TLS 1.2
-/// and 1.3, with ring.
-#[cfg(feature = "tls")]
-fn tls_config(options: &HttpOptions) -> Result<Arc<rustls::ClientConfig>, TransferError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let setup = |e: rustls::Error| error::tls_setup_error(format!("TLS cannot be set up: {e}"));
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(setup)?;
-    let builder = match &options.ca_file {
-        Some(path) => {
-            let mut roots = rustls::RootCertStore::empty();
-            let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(error::tls_setup_error(format!(
-                    "'{}' holds no usable CA certificate",
-                    path.display()
-                )));
-            }
-            builder.with_root_certificates(roots)
-        }
-        None => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(
-                rustls_platform_verifier::Verifier::new(provider).map_err(setup)?,
-            )),
-    };
-    let config = match &options.client_certificate {
-        Some((cert_path, key_path)) => {
-            let chain = read_pem_certs(cert_path).map_err(error::tls_setup_error)?;
-            let key = read_pem_key(key_path).map_err(error::tls_setup_error)?;
-            builder.with_client_auth_cert(chain, key).map_err(setup)?
-        }
-        None => builder.with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
 }
 
 #[cfg(test)]
@@ -786,6 +736,14 @@ mod tests {
             "items 0-1/2",
             "bytes -1/2",
             "bytes 0-1",
+            // Digits only: no sign, no spaces, no overflow.
+            "bytes +0-1/2",
+            "bytes 0-+1/2",
+            "bytes 0-1/+2",
+            "bytes 0 -1/2",
+            "bytes 0- 1/2",
+            "bytes 0-1/ 2",
+            "bytes 0-1/18446744073709551616",
         ] {
             assert!(
                 content_range(&headers(&[("content-range", bad)])).is_none(),
@@ -797,6 +755,13 @@ mod tests {
             content_range_total(&headers(&[("content-range", "bytes */4096")])),
             Some(4096)
         );
+        for bad in ["bytes */+4096", "bytes */-1", "bytes */ 4096", "bytes */4k"] {
+            assert_eq!(
+                content_range_total(&headers(&[("content-range", bad)])),
+                None,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -817,6 +782,15 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(wait("soon", at), None);
+        // delay-seconds is digits only: a sign or a space is no wait.
+        for bad in ["+5", "-5", "5 s", "0x10", "5.0", ""] {
+            assert_eq!(wait(bad, at), None, "{bad:?}");
+        }
+        assert_eq!(
+            wait("99999999999999999999999", at),
+            Some(MAX_RETRY_AFTER),
+            "past u64: the longest wait"
+        );
         assert_eq!(retry_after(&Headers::default(), at), None);
         // Either form is capped at a week.
         assert_eq!(wait("18446744073709551615", at), Some(MAX_RETRY_AFTER));
@@ -983,22 +957,6 @@ mod tests {
                 ResumeDecision::Fail
             );
         }
-    }
-
-    #[test]
-    fn locations_resolve_against_the_url_that_answered() {
-        let base = "https://h:8443/a/b/file.bin?x=1";
-        for (location, expected) in [
-            ("http://other/x", "http://other/x"),
-            ("//cdn.example/y", "https://cdn.example/y"),
-            ("/root", "https://h:8443/root"),
-            ("sibling.bin", "https://h:8443/a/b/sibling.bin"),
-            ("../up", "https://h:8443/a/b/../up"),
-            ("?v=2", "https://h:8443/a/b/file.bin?v=2"),
-        ] {
-            assert_eq!(resolve_location(base, location), expected, "{location}");
-        }
-        assert_eq!(resolve_location("http://h", "x"), "http://h/x");
     }
 
     #[test]

@@ -4,8 +4,16 @@
 //! `Read`/`Write`, so every rule is tested without a socket.
 //!
 //! Strict where leniency could mix bytes up: conflicting `Content-Length`s,
-//! folded header lines, a bad chunk size or a head over 64 KiB are
-//! `InvalidData` errors, never guesses.
+//! folded header lines, a control character in the head, a bad chunk size
+//! or a head over 64 KiB are `InvalidData` errors, never guesses. Numbers
+//! are digits only (no sign, no spaces).
+//!
+//! The head parser accepts exactly what `httparse` (hyper's parser)
+//! accepts, but for the deliberate differences its property tests list
+//! (`wire/props.rs`: a status below 100, more than 4 empty lines before the
+//! status line, a head over 64 KiB, a field value with non-ASCII bytes is
+//! left out...); the body decoder gives the same bytes however the input
+//! is split into reads.
 
 use std::io::{self, BufRead, Read};
 
@@ -105,6 +113,37 @@ fn invalid(why: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.into())
 }
 
+/// A number as HTTP writes it (`1*DIGIT`): digits only, no sign, no
+/// space; `None` for anything else or past `u64::MAX`.
+pub(crate) fn decimal(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// True when `line` holds a control character other than a tab (a stray
+/// CR among them): RFC 9110 §5.5 lets a recipient refuse them, and
+/// `httparse` does.
+fn has_control(line: &str) -> bool {
+    line.bytes().any(|b| b.is_ascii_control() && b != b'\t')
+}
+
+/// The size of a chunk-size line (RFC 9112 §7.1): 1 to 16 hex digits,
+/// then optional spaces or tabs and extensions after `;` (ignored); no
+/// control characters. `None` for anything else.
+fn chunk_size(line: &str) -> Option<u64> {
+    let digits = line.bytes().take_while(u8::is_ascii_hexdigit).count();
+    let after = line[digits..].trim_start_matches([' ', '\t']);
+    if !(1..=16).contains(&digits)
+        || !(after.is_empty() || after.starts_with(';'))
+        || has_control(line)
+    {
+        return None;
+    }
+    u64::from_str_radix(&line[..digits], 16).ok()
+}
+
 /// Reads one line ending in LF (CRLF or a bare LF) of at most `limit`
 /// bytes, without the line end. `Ok(None)` at a clean end of input.
 fn read_line(r: &mut impl BufRead, limit: usize, what: &str) -> io::Result<Option<String>> {
@@ -132,8 +171,15 @@ fn read_line(r: &mut impl BufRead, limit: usize, what: &str) -> io::Result<Optio
         .or_else(|e| Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned())))
 }
 
-/// Reads a response head. An input that ends before its first byte is an
-/// `UnexpectedEof` error saying so (a kept-alive connection the server closed).
+/// Reads a response head: up to 4 empty lines, `HTTP/1.1` or `HTTP/1.0`,
+/// a status from 100 to 999 and a reason, then at most 256 fields
+/// (`token: value`), at most 64 KiB in all, lines ending in CRLF or LF.
+/// A control character (a stray CR, a NUL...) anywhere but a tab, a
+/// folded line or a space before a colon is an `InvalidData` error; a
+/// field whose value has non-ASCII bytes is left out (an error for
+/// `Content-Length` and `Transfer-Encoding`). An input that ends before
+/// its first byte is an `UnexpectedEof` error saying so (a kept-alive
+/// connection the server closed). It reads no byte past the head.
 pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
     let mut budget = MAX_HEAD;
     let mut next_line = |what: &str| -> io::Result<String> {
@@ -154,6 +200,9 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
         }
         status_line = next_line("answering")?;
     }
+    if has_control(&status_line) {
+        return Err(invalid("the status line holds a control character"));
+    }
     let (version, rest) = status_line
         .split_once(' ')
         .ok_or_else(|| invalid(format!("'{status_line}' is not an HTTP status line")))?;
@@ -167,10 +216,9 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
         }
     };
     let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-    let status = code
-        .parse::<u16>()
-        .ok()
+    let status = decimal(code)
         .filter(|s| (100..=999).contains(s) && code.len() == 3)
+        .map(|s| s as u16)
         .ok_or_else(|| invalid(format!("'{status_line}' has no valid status code")))?;
     let mut headers = Headers::default();
     let mut fields = 0;
@@ -189,6 +237,9 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
             return Err(invalid(
                 "the response folds a header line (obsolete line folding)",
             ));
+        }
+        if has_control(&line) {
+            return Err(invalid("a header line holds a control character"));
         }
         let (name, value) = line
             .split_once(':')
@@ -210,10 +261,11 @@ pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Head> {
             return Err(invalid(format!("the {name} field is not text")));
         }
     }
-    // The reason goes into error descriptions: one short line of text.
+    // The reason goes into error descriptions: one short line of text
+    // (no C1 control either).
     let reason: String = reason
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !c.is_control() || c == '\t')
         .take(MAX_REASON)
         .collect();
     Ok(Head {
@@ -280,10 +332,7 @@ impl Framing {
             .flat_map(|v| v.split(','))
         {
             let value = value.trim();
-            let n = value
-                .parse::<u64>()
-                .ok()
-                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
+            let n = decimal(value)
                 .ok_or_else(|| invalid(format!("'{value}' is not a Content-Length")))?;
             if length.is_some_and(|l| l != n) {
                 return Err(invalid(
@@ -294,6 +343,49 @@ impl Framing {
         }
         Ok(length.map_or(Framing::UntilClose, Framing::Length))
     }
+}
+
+/// A response read to the end of its body by [`read_head`], [`Framing::of`]
+/// and [`BodyDecoder`] (for the property tests and the fuzz targets).
+#[cfg(any(test, feature = "fuzzing"))]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Exchange {
+    pub head: Head,
+    pub framing: Framing,
+    pub body: Vec<u8>,
+    /// What follows the body (the next response on a kept-alive connection).
+    pub rest: Vec<u8>,
+}
+
+/// Reads a response from `input` as a connection does, `buf` bytes of the
+/// body at a time, then the rest of the input; an error as its kind and text.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn read_response(
+    input: &mut impl BufRead,
+    buf: usize,
+) -> Result<Exchange, (io::ErrorKind, String)> {
+    let err = |e: io::Error| (e.kind(), e.to_string());
+    let head = read_head(input).map_err(err)?;
+    let framing = Framing::of(&head).map_err(err)?;
+    let mut decoder = BodyDecoder::new(framing);
+    let mut body = Vec::new();
+    let mut buf = vec![0; buf.max(1)];
+    loop {
+        let n = decoder.read(input, &mut buf).map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    assert!(decoder.done(), "a body read to its end is done");
+    let mut rest = Vec::new();
+    input.read_to_end(&mut rest).map_err(err)?;
+    Ok(Exchange {
+        head,
+        framing,
+        body,
+        rest,
+    })
 }
 
 /// Where a body reader stands.
@@ -387,10 +479,7 @@ impl BodyDecoder {
                 }
                 State::ChunkSize => {
                     let line = self.chunk_line(input, "chunk size line")?;
-                    let size = line.split(';').next().unwrap_or("").trim();
-                    let n = u64::from_str_radix(size, 16)
-                        .ok()
-                        .filter(|_| !size.is_empty() && size.bytes().all(|b| b.is_ascii_hexdigit()))
+                    let n = chunk_size(&line)
                         .ok_or_else(|| invalid(format!("'{line}' is not a chunk size")))?;
                     if n == 0 {
                         // The last chunk; then trailer fields up to an empty line.
@@ -428,6 +517,9 @@ impl BodyDecoder {
         })
     }
 }
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -622,5 +714,85 @@ mod tests {
             body(Framing::Chunked, b"5\r\nhel").unwrap_err().kind(),
             io::ErrorKind::UnexpectedEof
         );
+    }
+    #[test]
+    fn a_control_character_in_a_head_is_refused() {
+        // RFC 9110 §5.5 lets a client refuse them, httparse does: a stray
+        // CR or a NUL is a sign of smuggling, not text to drop or keep.
+        for bad in [
+            "HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX: v\r\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX: \x7f\r\n\r\n",
+            "HTTP/1.1 200 O\x01K\r\n\r\n",
+            "HTTP/1.1 200 OK\r\r\n\r\n",
+        ] {
+            let err = head(bad).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{bad:?}");
+            assert!(err.to_string().contains("control character"), "{err}");
+        }
+        // A tab is text.
+        let h = head("HTTP/1.1 200 O\tK\r\nX: a\tb\r\n\r\n").unwrap();
+        assert_eq!(
+            (h.reason.as_str(), h.headers.get("x")),
+            ("O\tK", Some("a\tb"))
+        );
+    }
+
+    #[test]
+    fn chunk_sizes_are_hex_digits_then_extensions() {
+        for (line, size) in [
+            ("5", 5),
+            ("0005", 5),
+            ("5 ", 5),
+            ("5\t; a=\"b c\"", 5),
+            ("5;x", 5),
+            ("aB", 0xab),
+            ("ffffffffffffffff", u64::MAX),
+        ] {
+            assert_eq!(chunk_size(line), Some(size), "{line:?}");
+        }
+        for bad in [
+            " 5",
+            "\t5",
+            "5\r",
+            "5;x\r",
+            "5;\x00",
+            "5 6",
+            "+5",
+            "0x5",
+            "",
+            ";x",
+            "00000000000000005",
+            "10000000000000000",
+        ] {
+            assert_eq!(chunk_size(bad), None, "{bad:?}");
+            let wire = format!("{bad}\r\nhello\r\n0\r\n\r\n");
+            assert_eq!(
+                body(Framing::Chunked, wire.as_bytes()).unwrap_err().kind(),
+                io::ErrorKind::InvalidData,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_are_digits_only() {
+        assert_eq!(decimal("0"), Some(0));
+        assert_eq!(decimal("0042"), Some(42));
+        assert_eq!(decimal("18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1_000",
+            "0x1",
+            "18446744073709551616",
+        ] {
+            assert_eq!(decimal(bad), None, "{bad:?}");
+        }
+        assert!(head("HTTP/1.1 +20 OK\r\n\r\n").is_err());
     }
 }
