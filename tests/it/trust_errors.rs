@@ -203,7 +203,7 @@ fn the_cli_prints_no_password_of_a_url_or_a_proxy() {
             ],
             &[],
         ),
-        // A proxy of the environment is read at transfer time.
+        // A proxy of the environment: refused when the job runs, not when it is made.
         (
             &[
                 "transfer",

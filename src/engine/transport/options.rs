@@ -125,6 +125,7 @@ impl Default for HttpOptions {
 
 impl HttpOptions {
     /// The options as JSON, for the state directory.
+    #[cfg(feature = "state")]
     pub(crate) fn to_json(&self) -> String {
         let proxy = match &self.proxy {
             ProxySetting::FromEnvironment => serde_json::json!({ "env": true }),
@@ -153,6 +154,7 @@ impl HttpOptions {
     /// path, a redirect policy, a proxy URL, credentials), and a key this
     /// qmgr does not know (a newer qmgr's option, which may restrict). The
     /// error names keys only, never a value (a password, an API key).
+    #[cfg(feature = "state")]
     pub(crate) fn from_json(text: &str) -> std::result::Result<HttpOptions, String> {
         use serde_json::Value;
         let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
