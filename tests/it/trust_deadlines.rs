@@ -141,6 +141,27 @@ fn a_response_head_dripped_ends_at_the_low_speed_limits_time() {
     assert_times_out(&url, None, (20, 2), &words);
 }
 
+#[test]
+fn a_redirect_chain_of_slow_hops_ends_at_the_low_speed_limits_time() {
+    // Each hop answers in 0.7 s, within the limit of 2 s; ten of them
+    // took 7 s before (the bound was per hop) and ended as "too many
+    // redirects". The limit counts from the request to its body, every
+    // hop included.
+    let url = format!(
+        "http://{}/x",
+        server(|mut c| loop {
+            read_head(&mut c);
+            std::thread::sleep(Duration::from_millis(700));
+            let answer = b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n";
+            if c.write_all(answer).is_err() {
+                return;
+            }
+        })
+    );
+    let words = ["no byte of the body within the low-speed limit's 2 s"];
+    assert_times_out(&url, None, (20, 2), &words);
+}
+
 #[cfg(feature = "tls")]
 #[test]
 fn a_tls_handshake_dripped_byte_by_byte_ends_at_the_low_speed_limits_time() {

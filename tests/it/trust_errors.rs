@@ -362,3 +362,58 @@ fn a_password_with_a_quote_stays_out_of_the_error_of_a_404() {
     let e = job.error().unwrap();
     assert!(!e.description.contains("cret"), "leak: {}", e.description);
 }
+
+/// Found by the attack on the trust fixes: a password holding `/`, `?` or
+/// `#` (generated passwords do) makes the URL unparsable, and the error
+/// quoted it whole, or quoted a "port" that was the start of the password;
+/// a proxy given without a scheme was quoted as given.
+#[test]
+fn a_password_that_breaks_the_url_stays_out_of_every_error() {
+    let dir = support::scratch("trust-redact-unparsable");
+    let dst = dir.join("dst");
+    let dst = dst.to_str().unwrap();
+    let runs: [Invocation; 3] = [
+        (&["transfer", "http://u:url#s3cret@127.0.0.1:1/x", dst], &[]),
+        (
+            &[
+                "transfer",
+                "--proxy",
+                "pu:proxy-s3cret@127.0.0.1:3128",
+                "http://h/x",
+                dst,
+            ],
+            &[],
+        ),
+        (
+            &[
+                "transfer",
+                "--no-progress-timeout",
+                "0",
+                "http://updates.invalid/x",
+                dst,
+            ],
+            &[("http_proxy", "http://pu:proxy/s3cret@127.0.0.1:3128")],
+        ),
+    ];
+    for (args, env) in runs {
+        let run = crate::cli::qmgr_with(Path::new(env!("CARGO_TARGET_TMPDIR")), args, env, |_| {});
+        let text = format!("{}{}", run.stdout, run.stderr);
+        assert!(matches!(run.code, 1 | 2), "{args:?}: {} {text}", run.code);
+        assert_no_secret(&text);
+        assert!(
+            !text.contains("'url'") && !text.contains("'proxy'"),
+            "{text}"
+        );
+    }
+    // The same through the library's own errors.
+    let manager = Manager::open(None).unwrap();
+    let job = manager.create_job("unparsable").unwrap();
+    let err = job
+        .add_files(&[FileSpec::new("http://u:p/url-s3cret@h/x", dst)])
+        .unwrap_err();
+    assert_no_secret(&err.to_string());
+    let err = job
+        .set_proxy(Some("http://pu:p?proxy-s3cret@h:1"))
+        .unwrap_err();
+    assert_no_secret(&err.to_string());
+}

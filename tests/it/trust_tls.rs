@@ -264,3 +264,48 @@ fn an_https_proxy_is_verified_against_the_system_store_not_the_jobs_ca_file() {
         [format!("GET {url} HTTP/1.1")]
     );
 }
+
+#[test]
+fn a_pinned_leaf_or_an_expired_ca_vouches_for_no_certificate_its_key_signs() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = support::scratch("tls-pins-sign-nothing");
+    let manager = Manager::open(None).unwrap();
+    // (what the CA file holds, made with this key) for each case: a valid
+    // leaf (CA:FALSE) for localhost; a self-signed CA:TRUE certificate, expired.
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".into()]).unwrap();
+    leaf.is_ca = IsCa::ExplicitNoCa;
+    let leaf = leaf.self_signed(&leaf_key).unwrap();
+    let old_key = KeyPair::generate().unwrap();
+    let mut old = CertificateParams::new(vec!["localhost".into()]).unwrap();
+    old.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    old.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    old.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    let old = old.self_signed(&old_key).unwrap();
+
+    for (name, pinned, pinned_key) in [("leaf", &leaf, &leaf_key), ("expired", &old, &old_key)] {
+        // Whoever holds the pinned key signs a certificate for 127.0.0.1,
+        // valid now: the CA file must not vouch for it (before, webpki took
+        // every certificate of the file as an anchor, name and key only).
+        let child_key = KeyPair::generate().unwrap();
+        let child = CertificateParams::new(vec!["127.0.0.1".into()])
+            .unwrap()
+            .signed_by(&child_key, pinned, pinned_key)
+            .unwrap();
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let (ca_file, cert, key) = (
+            sub.join("ca.pem"),
+            sub.join("child.pem"),
+            sub.join("child-key.pem"),
+        );
+        std::fs::write(&ca_file, pinned.pem()).unwrap();
+        std::fs::write(&cert, child.pem()).unwrap();
+        std::fs::write(&key, child_key.serialize_pem()).unwrap();
+        let (addr, seen) = tls_responder(config_from_pem(&cert, &key));
+        let url = format!("https://127.0.0.1:{}/image.bin", addr.port());
+        let why = refusal(&fetch(&manager, &url, &sub, &ca_file, None));
+        assert!(why.contains("UnknownIssuer"), "{name}: {why}");
+        assert!(seen.lock().unwrap().is_empty(), "{name}");
+    }
+}

@@ -210,8 +210,13 @@ impl HttpOptions {
                         Some(paths.ok_or_else(|| bad("is not two absolute paths"))?);
                 }
                 ("stall_timeout_secs", _) => {
-                    let secs = value.as_u64().ok_or_else(|| bad("is not a number"))?;
-                    o.stall_timeout = std::time::Duration::from_secs(secs.max(1));
+                    // What `set_stall_timeout` takes: 1 to u32::MAX seconds
+                    // (a larger one overflowed the deadline arithmetic).
+                    let secs = value
+                        .as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| bad("is not a number of seconds (0 to 4294967295)"))?;
+                    o.stall_timeout = std::time::Duration::from_secs(u64::from(secs.max(1)));
                 }
                 ("security_flags", _) => {
                     o.security_flags = value
@@ -343,7 +348,10 @@ pub(crate) fn parse_proxy(proxy: Option<&str>) -> Result<ProxySetting> {
     let invalid = || {
         Error::new(
             QM_BG_E_INVALID_PROXY_INFO,
-            format!("'{url}' is not a proxy URL (scheme://host[:port])"),
+            format!(
+                "'{}' is not a proxy URL (scheme://[user:password@]host[:port])",
+                crate::engine::transport::url::shown(url)
+            ),
         )
     };
     let (scheme, _) = url.split_once("://").ok_or_else(invalid)?;
@@ -512,6 +520,13 @@ mod tests {
                 "'proxy'",
             ),
             (replace("[\"u\",\"s3cret\"]", "[\"u\"]"), "'credentials'"),
+            (
+                replace(
+                    "\"stall_timeout_secs\":60",
+                    "\"stall_timeout_secs\":18446744073709551615",
+                ),
+                "'stall_timeout_secs'",
+            ),
             (
                 replace("\"stall_timeout_secs\":60", "\"stall_timeout_secs\":-1"),
                 "'stall_timeout_secs'",

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use crate::engine::error::{Error, Result};
-use crate::engine::transport::url::{unescape, Url};
+use crate::engine::transport::url::{shown, unescape, Url};
 use crate::engine::transport::validator::Validator;
 
 /// The longest remote name accepted, as BITS's `FILESETINFO` allows.
@@ -47,11 +47,11 @@ impl Source {
             "file" => parse_file_url(rest).map(Source::Local),
             "https" if !cfg!(feature = "tls") => Err(Error::new(
                 crate::hresult::QM_BG_E_PROTOCOL_NOT_AVAILABLE,
-                format!("'{remote}' is an https:// URL, and this qmgr was built without the `tls` feature (no HTTPS)"),
+                format!("'{}' is an https:// URL, and this qmgr was built without the `tls` feature (no HTTPS)", shown(remote)),
             )),
             "http" | "https" => {
                 check_url(remote).map_err(|why| {
-                    Error::invalid_arg(format!("'{remote}' is not a valid URL: {why}"))
+                    Error::invalid_arg(format!("'{}' is not a valid URL: {why}", shown(remote)))
                 })?;
                 Ok(Source::Http(remote.to_string()))
             }
@@ -191,7 +191,10 @@ mod tests {
         ] {
             let err = Source::parse(bad).unwrap_err();
             assert_eq!(err.code.0, QM_E_INVALIDARG, "{bad}");
-            assert!(err.message.contains(bad), "{bad}: {}", err.message);
+            // Quoted as given, its user info masked (it may hold a password).
+            let quoted = shown(bad);
+            assert!(err.message.contains(&*quoted), "{bad}: {}", err.message);
+            assert!(!quoted.contains("user"), "{quoted}");
         }
     }
 

@@ -64,8 +64,27 @@ pub(crate) struct Url<'a> {
 impl<'a> Url<'a> {
     /// Parses `text`; the error says why it is not a URL a request can
     /// carry. Every URL it accepts means to a WHATWG parser the same host,
-    /// port and target (the module's doc lists the rules).
+    /// port and target (the module's doc lists the rules). The error quotes
+    /// no part of a text holding `@`: where a user name or password ends
+    /// in a URL that does not parse is unknown, and a quoted "port" or
+    /// "host" may be part of the password.
     pub(crate) fn parse(text: &'a str) -> Result<Url<'a>, String> {
+        Url::parse_text(text).map_err(|why| {
+            // A quoted piece of the text (a "port", a "host") may be a piece
+            // of a password when the text holds `@`.
+            let quotes_text = why
+                .split('\'')
+                .skip(1)
+                .step_by(2)
+                .any(|piece| piece.len() > 1 && text.contains(piece));
+            match text.contains('@') && quotes_text {
+                true => "its user name, password or host does not read (write '/' in a user name or password as %2F, '?' as %3F, '#' as %23, '@' as %40)".to_string(),
+                false => why,
+            }
+        })
+    }
+
+    fn parse_text(text: &'a str) -> Result<Url<'a>, String> {
         if let Some(c) = text.chars().find(|c| !c.is_ascii_graphic()) {
             return Err(match c {
                 ' ' => "it contains a space (write it as %20)".to_string(),
@@ -480,6 +499,21 @@ pub(crate) fn resolve(base: &str, reference: &str) -> String {
     out
 }
 
+/// A URL the caller gave, for an error text, whether it parses or not: with
+/// a `@` after its `scheme://` (or anywhere, without one), everything
+/// between them up to the last `@` is masked (`http://***@host/`), since in
+/// a URL that does not parse a password may hold `/`, `?` or `#` and
+/// [`redact`] would end the authority too early. Otherwise as [`redact`].
+pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    match text[start..].rfind('@') {
+        Some(at) => {
+            std::borrow::Cow::Owned(format!("{}***{}", &text[..start], &text[start + at..]))
+        }
+        None => redact(text),
+    }
+}
+
 /// `text` with every password of a URL in it masked: the user info of
 /// `scheme://user:secret@host` becomes `user:***`, so that error texts
 /// (stored, returned by the C API, printed by the CLI) never carry a
@@ -629,6 +663,35 @@ mod tests {
         let u = Url::parse("http://user@h/").unwrap();
         assert_eq!(u.credentials(), Some(("user".into(), String::new())));
         assert_eq!(Url::parse("http://h/").unwrap().credentials(), None);
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_shown_without_its_user_info() {
+        // Found by an attack: a password holding `/`, `?` or `#` ends the
+        // authority early, so `redact` saw no password and the parser's
+        // reason quoted its start as a "port".
+        for (text, shown_as) in [
+            (
+                "http://u:ENV/SECRET@127.0.0.1:3128",
+                "http://***@127.0.0.1:3128",
+            ),
+            (
+                "http://u:CLI#SECRET@127.0.0.1:1/x",
+                "http://***@127.0.0.1:1/x",
+            ),
+            ("u:PSECRET@127.0.0.1:3128", "***@127.0.0.1:3128"),
+            ("http://h/x", "http://h/x"),
+        ] {
+            assert_eq!(shown(text), shown_as);
+            if let Err(why) = Url::parse(text) {
+                assert!(!why.contains("ENV") && !why.contains("SECRET"), "{why}");
+            }
+        }
+        // A reason that quotes nothing of the text stays as specific as it was.
+        assert_eq!(
+            Url::parse("http://u@:1/").unwrap_err(),
+            Url::parse("http://:1/").unwrap_err()
+        );
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) struct Deadline {
 impl Deadline {
     /// `wait` from now; `why` is the error text once it has passed.
     fn after(wait: Duration, why: String) -> Deadline {
+        // Capped (at 2^32 s, beyond any setting) so that the sum cannot overflow.
+        let wait = wait.min(Duration::from_secs(1 << 32));
         Deadline {
             at: Instant::now() + wait,
             why,
@@ -374,7 +376,10 @@ impl Connector {
             Route::Proxy(url) => Some(Url::parse(url).map_err(|why| {
                 (
                     RequestFailure::BadProxy,
-                    format!("the proxy URL '{url}' cannot be used: {why}"),
+                    format!(
+                        "the proxy URL '{}' cannot be used: {why}",
+                        crate::engine::transport::url::shown(url)
+                    ),
                 )
             })?),
         };

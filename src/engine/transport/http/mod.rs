@@ -38,7 +38,7 @@ use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, RequestFailure, TransferError};
 use crate::engine::transport::options::{HttpOptions, ProxySetting};
 use crate::engine::transport::source::Opened;
-use crate::engine::transport::url::Url;
+use crate::engine::transport::url::{self, Url};
 use crate::engine::transport::validator::{HttpValidator, Validator};
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
@@ -366,9 +366,13 @@ impl Client {
         offset: u64,
     ) -> Result<(Response, String), TransferError> {
         let mut current = policy.url.clone();
+        // A low-speed limit bounds everything before the body from here,
+        // over every hop of the redirect chain, not per hop.
+        let limit = self.options.low_speed_time.map(Deadline::low_speed);
         for _ in 0..=policy.max_redirects {
+            let hop = policy.hop(&current);
             let response = self
-                .request(&current, range, offset, policy, policy.hop(&current))
+                .request(&current, range, offset, policy, hop, limit.as_ref())
                 .map_err(|mut err| {
                     // A hop that failed is where this attempt ended: the
                     // report (a refused redirect already names its target).
@@ -383,7 +387,7 @@ impl Client {
             let Some(location) = location else {
                 return Ok((response, current));
             };
-            let next = crate::engine::transport::url::resolve(&current, location);
+            let next = url::resolve(&current, location);
             policy.check_redirect(&current, &next)?;
             current = next;
         }
@@ -398,7 +402,8 @@ impl Client {
     }
 
     /// One GET of `url`, one hop of a request under `policy`: `hop` says
-    /// whether the credentials and the caller's headers go along.
+    /// whether the credentials and the caller's headers go along; `limit`
+    /// is the low-speed limit's bound on everything before the body.
     fn request(
         &self,
         url: &str,
@@ -406,6 +411,7 @@ impl Client {
         offset: u64,
         policy: &RequestPolicy,
         hop: Hop,
+        limit: Option<&Deadline>,
     ) -> Result<Response, TransferError> {
         let failed = |(failure, what): (RequestFailure, String)| {
             error::request_error(failure, &what, url, offset)
@@ -413,7 +419,7 @@ impl Client {
         let target = Url::parse(url).map_err(|why| {
             failed((
                 RequestFailure::BadUrl,
-                format!("'{url}' is not a URL: {why}"),
+                format!("'{}' is not a URL: {why}", url::shown(url)),
             ))
         })?;
         let route = match &self.options.proxy {
@@ -430,20 +436,19 @@ impl Client {
         // A kept-alive connection the server closed meanwhile fails at once
         // (nothing of the answer arrives): then once more on a new one.
         let mut pooled = self.take_idle(&key);
-        // Deadlines before the body (see `connect`): a low-speed limit's
-        // from now, the connect's, the head's; the body has none.
-        let limit = self.options.low_speed_time.map(Deadline::low_speed);
+        // Deadlines before the body (see `connect`): the low-speed limit's,
+        // the connect's, the head's; the body has none.
         loop {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
                 Some(conn) => conn,
                 None => self
                     .connector
-                    .connect(&target, &route, key.clone(), limit.as_ref())
+                    .connect(&target, &route, key.clone(), limit)
                     .map_err(failed)?,
             };
             let head_text = self.request_head(&target, &conn, range, policy, hop);
-            let head_by = Deadline::head(self.options.stall_timeout, limit.as_ref());
+            let head_by = Deadline::head(self.options.stall_timeout, limit);
             let sent = conn
                 .set_deadline(Some(head_by))
                 .and_then(|_| std::io::Write::write_all(conn.io.get_mut(), head_text.as_bytes()))

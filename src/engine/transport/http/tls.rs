@@ -4,12 +4,19 @@
 //!
 //! - Without a CA file, a server is verified against the system's trust
 //!   store (the platform verifier).
-//! - With a CA file, a server must chain to one of its certificates, or be
-//!   one of them: a certificate found byte for byte in the CA file is
-//!   trusted as itself (pinning), as curl and OpenSSL accept a self-signed
-//!   certificate made with `openssl req -x509` (which marks it CA:TRUE,
-//!   refused by webpki as an end-entity). A pinned certificate must still
-//!   name the host and be within its dates.
+//! - With a CA file, a server must chain to one of its CA certificates, or
+//!   be one of its certificates: a certificate found byte for byte in the
+//!   CA file is trusted as itself (pinning), as curl and OpenSSL accept a
+//!   self-signed certificate made with `openssl req -x509` (which marks it
+//!   CA:TRUE, refused by webpki as an end-entity) or a leaf given without
+//!   its CA. A pinned certificate must still name the host and be within
+//!   its dates.
+//! - Only a certificate that is a CA (basic constraints CA:TRUE, and
+//!   `keyCertSign` if it states its key usage) and within its dates when
+//!   the run starts is an anchor that other certificates may chain to:
+//!   webpki takes an anchor's name and key only, so a pinned leaf (or an
+//!   expired CA) would otherwise vouch for any certificate its key signs,
+//!   for any name and any dates.
 //! - An HTTPS proxy is the network's, not the job's: it is verified against
 //!   the system's trust store, never the job's CA file, and is never
 //!   offered the job's client certificate.
@@ -38,20 +45,35 @@ pub(crate) fn server_config(options: &HttpOptions) -> Result<Config, TransferErr
     let verifier: Arc<dyn ServerCertVerifier> = match &options.ca_file {
         Some(path) => {
             let certs = read_pem_certs(path).map_err(error::tls_setup_error)?;
-            let mut roots = rustls::RootCertStore::empty();
-            let (added, _) = roots.add_parsable_certificates(certs.iter().cloned());
-            if added == 0 {
+            if certs.is_empty() {
                 return Err(error::tls_setup_error(format!(
-                    "'{}' holds no usable CA certificate",
+                    "'{}' holds no certificate",
                     path.display()
                 )));
             }
-            let chains = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| error::tls_setup_error(format!("TLS cannot be set up: {e}")))?;
+            let now = UnixTime::now().as_secs() as i64;
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add_parsable_certificates(
+                certs
+                    .iter()
+                    .filter(|c| facts(c).is_some_and(|f| f.is_anchor_at(now)))
+                    .cloned(),
+            );
+            let chains = match roots.is_empty() {
+                true => None,
+                false => Some(
+                    WebPkiServerVerifier::builder_with_provider(
+                        Arc::new(roots),
+                        Arc::clone(&provider),
+                    )
+                    .build()
+                    .map_err(|e| error::tls_setup_error(format!("TLS cannot be set up: {e}")))?,
+                ),
+            };
             Arc::new(CaFileVerifier {
                 chains,
                 pinned: certs,
+                provider,
             })
         }
         None => system_verifier(provider).map_err(setup)?,
@@ -92,12 +114,14 @@ fn system_verifier(
     Ok(Arc::new(rustls_platform_verifier::Verifier::new(provider)?))
 }
 
-/// Verifies servers against a job's CA file: a chain to one of its
-/// certificates, or one of its certificates itself (pinned).
+/// Verifies servers against a job's CA file: a chain to one of its CA
+/// certificates (`chains`; `None` when it holds none usable), or one of
+/// its certificates itself (pinned).
 #[derive(Debug)]
 struct CaFileVerifier {
-    chains: Arc<WebPkiServerVerifier>,
+    chains: Option<Arc<WebPkiServerVerifier>>,
     pinned: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl ServerCertVerifier for CaFileVerifier {
@@ -109,13 +133,16 @@ impl ServerCertVerifier for CaFileVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chained = self.chains.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
+        let chained = match &self.chains {
+            Some(chains) => chains.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            None => Err(CertificateError::UnknownIssuer.into()),
+        };
         if chained.is_ok()
             || !self
                 .pinned
@@ -138,7 +165,12 @@ impl ServerCertVerifier for CaFileVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.chains.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -147,31 +179,60 @@ impl ServerCertVerifier for CaFileVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.chains.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.chains.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
 /// Refuses a certificate outside its validity period at `now`.
 fn check_dates(cert: &[u8], now: UnixTime) -> Result<(), rustls::Error> {
-    let (not_before, not_after) = validity(cert).ok_or(CertificateError::BadEncoding)?;
+    let facts = facts(cert).ok_or(CertificateError::BadEncoding)?;
     let now = now.as_secs() as i64;
-    if now < not_before {
+    if now < facts.not_before {
         return Err(CertificateError::NotValidYet.into());
     }
-    if now > not_after {
+    if now > facts.not_after {
         return Err(CertificateError::Expired.into());
     }
     Ok(())
 }
 
-/// The `notBefore` and `notAfter` of an X.509 certificate (DER), in Unix
-/// seconds: `Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0]
-/// version OPTIONAL, serialNumber, signature, issuer, validity, ... } ... }`.
-fn validity(cert: &[u8]) -> Option<(i64, i64)> {
+/// What the trust decisions need of a certificate.
+#[derive(Debug, PartialEq, Eq)]
+struct CertFacts {
+    /// `notBefore`, Unix seconds.
+    not_before: i64,
+    /// `notAfter`, Unix seconds.
+    not_after: i64,
+    /// Basic constraints say CA:TRUE.
+    is_ca: bool,
+    /// Its key may sign certificates: no key usage stated, or `keyCertSign`.
+    signs_certificates: bool,
+}
+
+impl CertFacts {
+    /// May other certificates chain to it at `now` (Unix seconds)?
+    fn is_anchor_at(&self, now: i64) -> bool {
+        self.is_ca && self.signs_certificates && (self.not_before..=self.not_after).contains(&now)
+    }
+}
+
+/// The dates and CA-ness of an X.509 certificate (DER): `Certificate ::=
+/// SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL,
+/// serialNumber, signature, issuer, validity, subject,
+/// subjectPublicKeyInfo, [1] OPTIONAL, [2] OPTIONAL, [3] extensions
+/// OPTIONAL } ... }`.
+fn facts(cert: &[u8]) -> Option<CertFacts> {
     let (_, certificate, _) = der(cert, 0x30)?;
     let (_, mut tbs, _) = der(certificate, 0x30)?;
     if tbs.first() == Some(&0xA0) {
@@ -180,11 +241,49 @@ fn validity(cert: &[u8]) -> Option<(i64, i64)> {
     let after_serial = der(tbs, 0x02)?.2;
     let after_signature = der(after_serial, 0x30)?.2;
     let after_issuer = der(after_signature, 0x30)?.2;
-    let (_, validity, _) = der(after_issuer, 0x30)?;
+    let (_, validity, after_validity) = der(after_issuer, 0x30)?;
     let (tag, not_before, rest) = der_any(validity)?;
     let not_before = asn1_time(tag, not_before)?;
     let (tag, not_after, _) = der_any(rest)?;
-    Some((not_before, asn1_time(tag, not_after)?))
+    let not_after = asn1_time(tag, not_after)?;
+    let after_subject = der(after_validity, 0x30)?.2;
+    let mut rest = der(after_subject, 0x30)?.2;
+    let mut facts = CertFacts {
+        not_before,
+        not_after,
+        is_ca: false,
+        signs_certificates: true,
+    };
+    while let Some((tag, contents, after)) = der_any(rest) {
+        rest = after;
+        if tag != 0xA3 {
+            continue;
+        }
+        let (_, mut extensions, _) = der(contents, 0x30)?;
+        while !extensions.is_empty() {
+            let (_, extension, after) = der(extensions, 0x30)?;
+            extensions = after;
+            let (_, oid, mut value) = der(extension, 0x06)?;
+            if value.first() == Some(&0x01) {
+                value = der(value, 0x01)?.2; // the `critical` flag
+            }
+            let (_, value, _) = der(value, 0x04)?;
+            match oid {
+                // basicConstraints (2.5.29.19): SEQUENCE { cA BOOLEAN DEFAULT FALSE, ... }
+                [0x55, 0x1D, 0x13] => {
+                    let (_, constraints, _) = der(value, 0x30)?;
+                    facts.is_ca = der(constraints, 0x01).is_some_and(|(_, b, _)| b != [0]);
+                }
+                // keyUsage (2.5.29.15): BIT STRING, keyCertSign is bit 5.
+                [0x55, 0x1D, 0x0F] => {
+                    let (_, bits, _) = der(value, 0x03)?;
+                    facts.signs_certificates = bits.get(1).is_some_and(|b| b & 0x04 != 0);
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(facts)
 }
 
 /// One DER element of tag `tag` at the start of `input`: (tag, contents, what follows).
@@ -264,6 +363,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_ca_whose_key_signs_certificates_is_an_anchor_within_its_dates() {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
+        let key = KeyPair::generate().unwrap();
+        let read = |is_ca: IsCa, usages: Vec<KeyUsagePurpose>| {
+            let mut params = CertificateParams::new(vec!["localhost".into()]).unwrap();
+            params.is_ca = is_ca;
+            params.key_usages = usages;
+            params.not_before = rcgen::date_time_ymd(2001, 2, 3);
+            params.not_after = rcgen::date_time_ymd(2060, 1, 1);
+            facts(params.self_signed(&key).unwrap().der()).unwrap()
+        };
+        let ca = || IsCa::Ca(BasicConstraints::Unconstrained);
+        let within = 1_000_000_000;
+        assert!(read(ca(), vec![]).is_anchor_at(within));
+        assert!(read(ca(), vec![KeyUsagePurpose::KeyCertSign]).is_anchor_at(within));
+        assert!(!read(ca(), vec![KeyUsagePurpose::DigitalSignature]).is_anchor_at(within));
+        assert!(!read(IsCa::ExplicitNoCa, vec![]).is_anchor_at(within));
+        assert!(!read(IsCa::NoCa, vec![KeyUsagePurpose::KeyCertSign]).is_anchor_at(within));
+        assert!(!read(ca(), vec![]).is_anchor_at(2_840_140_801), "expired");
+        assert!(
+            !read(ca(), vec![]).is_anchor_at(981_158_399),
+            "not yet valid"
+        );
+    }
+
+    #[test]
     fn asn1_times_are_unix_seconds() {
         assert_eq!(asn1_time(0x17, b"700101000000Z"), Some(0));
         assert_eq!(asn1_time(0x17, b"491231235959Z"), Some(2_524_607_999));
@@ -288,12 +413,15 @@ mod tests {
         params.not_after = rcgen::date_time_ymd(2060, 1, 1);
         let cert = params.self_signed(&key).unwrap();
         let der = cert.der().as_ref();
-        assert_eq!(validity(der), Some((981_158_400, 2_840_140_800)));
+        let read = facts(der).unwrap();
+        assert_eq!(
+            (read.not_before, read.not_after),
+            (981_158_400, 2_840_140_800)
+        );
+        assert!(!read.is_ca && read.signs_certificates);
         for cut in 0..der.len() - 1 {
-            // Every truncation is refused or still reads the dates whole; none panics.
-            if let Some(dates) = validity(&der[..cut]) {
-                assert_eq!(dates, (981_158_400, 2_840_140_800));
-            }
+            // Every truncation is refused (the outer length no longer fits); none panics.
+            assert_eq!(facts(&der[..cut]), None);
         }
         assert!(check_dates(
             der,
