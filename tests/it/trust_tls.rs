@@ -309,3 +309,64 @@ fn a_pinned_leaf_or_an_expired_ca_vouches_for_no_certificate_its_key_signs() {
         assert!(seen.lock().unwrap().is_empty(), "{name}");
     }
 }
+
+/// Found by the second attack: webpki keeps an anchor's name and key, not
+/// its pathLen, so a CA of the file limited to no intermediates below it
+/// vouched for a leaf under a sub-CA it had signed.
+#[test]
+fn a_ca_files_path_length_limit_is_kept() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = support::scratch("tls-path-length");
+    let manager = Manager::open(None).unwrap();
+    let root_key = KeyPair::generate().unwrap();
+    let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+    root.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let root = root.self_signed(&root_key).unwrap();
+    let sub_key = KeyPair::generate().unwrap();
+    let mut sub = CertificateParams::new(Vec::<String>::new()).unwrap();
+    sub.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let sub = sub.signed_by(&sub_key, &root, &root_key).unwrap();
+    let leaf = |issuer: &rcgen::Certificate, issuer_key: &KeyPair| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .signed_by(&key, issuer, issuer_key)
+            .unwrap();
+        (cert, key)
+    };
+    let ca_file = dir.join("root.pem");
+    std::fs::write(&ca_file, root.pem()).unwrap();
+    let serve = |name: &str, chain: String, key: &KeyPair| {
+        let (cert, key_pem) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}-key.pem")),
+        );
+        std::fs::write(&cert, chain).unwrap();
+        std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+        tls_responder(config_from_pem(&cert, &key_pem))
+    };
+
+    // Below the sub-CA: one intermediate more than the root allows.
+    let (under_sub, under_sub_key) = leaf(&sub, &sub_key);
+    let (addr, seen) = serve("under-sub", under_sub.pem() + &sub.pem(), &under_sub_key);
+    let url = format!("https://localhost:{}/image.bin", addr.port());
+    let out = dir.join("refused");
+    std::fs::create_dir_all(&out).unwrap();
+    let why = refusal(&fetch(&manager, &url, &out, &ca_file, None));
+    assert!(why.contains("UnknownIssuer"), "{why}");
+    assert!(seen.lock().unwrap().is_empty());
+
+    // Signed by the root itself (the root sent along too, as servers do): allowed.
+    let (direct, direct_key) = leaf(&root, &root_key);
+    let (addr, _) = serve("direct", direct.pem() + &root.pem(), &direct_key);
+    let url = format!("https://localhost:{}/image.bin", addr.port());
+    let out = dir.join("allowed");
+    std::fs::create_dir_all(&out).unwrap();
+    let job = fetch(&manager, &url, &out, &ca_file, None);
+    assert_eq!(
+        wait(&job, Duration::from_secs(30)),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+}

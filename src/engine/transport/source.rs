@@ -41,7 +41,10 @@ impl Source {
             return Ok(Source::Local(PathBuf::from(remote)));
         }
         let (scheme, rest) = remote.split_once("://").ok_or_else(|| {
-            Error::invalid_arg(format!("'{remote}' is neither a URL nor an absolute path"))
+            Error::invalid_arg(format!(
+                "'{}' is neither a URL nor an absolute path",
+                shown(remote)
+            ))
         })?;
         match scheme.to_ascii_lowercase().as_str() {
             "file" => parse_file_url(rest).map(Source::Local),
@@ -55,8 +58,11 @@ impl Source {
                 })?;
                 Ok(Source::Http(remote.to_string()))
             }
+            // What precedes `://` is a scheme only if it reads as one (it
+            // may be a user name and password and more).
             other => Err(Error::invalid_arg(format!(
-                "the scheme '{other}' is not supported (use http, https, file or an absolute path)"
+                "the scheme '{}' is not supported (use http, https, file or an absolute path)",
+                if crate::engine::transport::url::is_scheme(other) { other } else { "***" }
             ))),
         }
     }
@@ -217,5 +223,25 @@ mod tests {
             assert_eq!(err.code.0, QM_E_INVALIDARG, "{bad:?}");
         }
         assert!(Source::parse(&format!("http://h/{}", "a".repeat(MAX_REMOTE_NAME))).is_err());
+    }
+
+    #[test]
+    fn what_is_not_a_url_is_quoted_without_a_password() {
+        // Found by an attack: without a scheme (or with a `://` further on),
+        // the text, or a "scheme" holding the user info, was quoted whole.
+        for bad in [
+            "u:SECRET@127.0.0.1:1/f",
+            "u:SECRET@h/?next=http://x",
+            "http://u:'SECRET#x@127.0.0.1:1/f",
+            "http://u:x'SECRET?y@h/",
+        ] {
+            let err = Source::parse(bad).unwrap_err();
+            assert!(!err.message.contains("SECRET"), "{bad}: {}", err.message);
+            assert!(
+                !err.message.to_lowercase().contains("secret"),
+                "{bad}: {}",
+                err.message
+            );
+        }
     }
 }

@@ -72,12 +72,8 @@ impl<'a> Url<'a> {
         Url::parse_text(text).map_err(|why| {
             // A quoted piece of the text (a "port", a "host") may be a piece
             // of a password when the text holds `@`.
-            let quotes_text = why
-                .split('\'')
-                .skip(1)
-                .step_by(2)
-                .any(|piece| piece.len() > 1 && text.contains(piece));
-            match text.contains('@') && quotes_text {
+            // (Any quote: a quoted piece may itself hold a quote.)
+            match text.contains('@') && why.contains('\'') && why != BACKSLASH {
                 true => "its user name, password or host does not read (write '/' in a user name or password as %2F, '?' as %3F, '#' as %23, '@' as %40)".to_string(),
                 false => why,
             }
@@ -95,10 +91,7 @@ impl<'a> Url<'a> {
         // Before the query, browsers read `\` as `/` (and so end the
         // authority there): `http://a\@b/` is host `a` to them.
         if text.split(['?', '#']).next().unwrap_or("").contains('\\') {
-            return Err(
-                "it contains '\\' before its query, which browsers read as '/' (write '/', or %5C for the character)"
-                    .to_string(),
-            );
+            return Err(BACKSLASH.to_string());
         }
         let (scheme, rest) = text
             .split_once("://")
@@ -217,8 +210,12 @@ impl<'a> Url<'a> {
     }
 }
 
+/// Why a URL with `\` before its query is refused (it quotes nothing of the URL).
+const BACKSLASH: &str =
+    "it contains '\\' before its query, which browsers read as '/' (write '/', or %5C for the character)";
+
 /// A scheme: a letter, then letters, digits, `+`, `-` or `.` (RFC 3986 §3.1).
-fn is_scheme(s: &str) -> bool {
+pub(crate) fn is_scheme(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
@@ -505,7 +502,12 @@ pub(crate) fn resolve(base: &str, reference: &str) -> String {
 /// a URL that does not parse a password may hold `/`, `?` or `#` and
 /// [`redact`] would end the authority too early. Otherwise as [`redact`].
 pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
-    let start = text.find("://").map_or(0, |i| i + 3);
+    // A `://` counts only after a scheme: in `u:pw@h/?next=http://x` the
+    // user info comes first.
+    let start = match text.find("://") {
+        Some(i) if is_scheme(&text[..i]) => i + 3,
+        _ => 0,
+    };
     match text[start..].rfind('@') {
         Some(at) => {
             std::borrow::Cow::Owned(format!("{}***{}", &text[..start], &text[start + at..]))
@@ -680,6 +682,11 @@ mod tests {
                 "http://***@127.0.0.1:1/x",
             ),
             ("u:PSECRET@127.0.0.1:3128", "***@127.0.0.1:3128"),
+            ("u:SECRET@h/?next=http://x", "***@h/?next=http://x"),
+            (
+                "http://u:'SECRET#x@127.0.0.1:1/f",
+                "http://***@127.0.0.1:1/f",
+            ),
             ("http://h/x", "http://h/x"),
         ] {
             assert_eq!(shown(text), shown_as);

@@ -51,25 +51,37 @@ pub(crate) fn server_config(options: &HttpOptions) -> Result<Config, TransferErr
                     path.display()
                 )));
             }
+            // The anchors, grouped by how many intermediates a path below
+            // them may have: one group without a bound, one per bounded CA
+            // (webpki keeps an anchor's name and key, not its pathLen).
             let now = UnixTime::now().as_secs() as i64;
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add_parsable_certificates(
-                certs
+            let mut groups: Vec<(Option<u64>, rustls::RootCertStore)> = Vec::new();
+            for cert in &certs {
+                let Some(f) = facts(cert).filter(|f| f.is_anchor_at(now)) else {
+                    continue;
+                };
+                let i = match groups
                     .iter()
-                    .filter(|c| facts(c).is_some_and(|f| f.is_anchor_at(now)))
-                    .cloned(),
-            );
-            let chains = match roots.is_empty() {
-                true => None,
-                false => Some(
-                    WebPkiServerVerifier::builder_with_provider(
-                        Arc::new(roots),
-                        Arc::clone(&provider),
-                    )
-                    .build()
-                    .map_err(|e| error::tls_setup_error(format!("TLS cannot be set up: {e}")))?,
-                ),
-            };
+                    .position(|(b, _)| b.is_none() && f.path_len.is_none())
+                {
+                    Some(i) => i,
+                    None => {
+                        groups.push((f.path_len, rustls::RootCertStore::empty()));
+                        groups.len() - 1
+                    }
+                };
+                groups[i].1.add_parsable_certificates([cert.clone()]);
+            }
+            let mut chains = Vec::new();
+            for (bound, roots) in groups.into_iter().filter(|(_, r)| !r.is_empty()) {
+                let verifier = WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    Arc::clone(&provider),
+                )
+                .build()
+                .map_err(|e| error::tls_setup_error(format!("TLS cannot be set up: {e}")))?;
+                chains.push((bound, verifier));
+            }
             Arc::new(CaFileVerifier {
                 chains,
                 pinned: certs,
@@ -115,11 +127,15 @@ fn system_verifier(
 }
 
 /// Verifies servers against a job's CA file: a chain to one of its CA
-/// certificates (`chains`; `None` when it holds none usable), or one of
-/// its certificates itself (pinned).
+/// certificates, or one of its certificates itself (pinned). `chains`
+/// holds a verifier per group of anchors with the most intermediates a
+/// path below them may have (`None`: no bound; `Some(n)`: a CA's pathLen,
+/// checked here as webpki does not): a server that sends more than `n`
+/// intermediates (certificates of the file itself not counted) is not
+/// verified against that CA.
 #[derive(Debug)]
 struct CaFileVerifier {
-    chains: Option<Arc<WebPkiServerVerifier>>,
+    chains: Vec<(Option<u64>, Arc<WebPkiServerVerifier>)>,
     pinned: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
@@ -133,16 +149,36 @@ impl ServerCertVerifier for CaFileVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chained = match &self.chains {
-            Some(chains) => chains.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            ),
-            None => Err(CertificateError::UnknownIssuer.into()),
-        };
+        let sent: Vec<CertificateDer<'_>> = intermediates
+            .iter()
+            .filter(|c| !self.pinned.iter().any(|p| p.as_ref() == c.as_ref()))
+            .cloned()
+            .collect();
+        let mut chained = Err(CertificateError::UnknownIssuer.into());
+        for (bound, chains) in &self.chains {
+            if bound.is_some_and(|n| sent.len() as u64 > n) {
+                continue;
+            }
+            let verified =
+                chains.verify_server_cert(end_entity, &sent, server_name, ocsp_response, now);
+            // The first group's error is the one reported, unless a later
+            // group says more (a name or a date, not an unknown issuer).
+            let says_more = matches!(
+                (&chained, &verified),
+                (
+                    Err(rustls::Error::InvalidCertificate(
+                        CertificateError::UnknownIssuer
+                    )),
+                    Err(_)
+                )
+            );
+            if verified.is_ok() || says_more {
+                chained = verified;
+            }
+            if chained.is_ok() {
+                break;
+            }
+        }
         if chained.is_ok()
             || !self
                 .pinned
@@ -218,6 +254,8 @@ struct CertFacts {
     is_ca: bool,
     /// Its key may sign certificates: no key usage stated, or `keyCertSign`.
     signs_certificates: bool,
+    /// The basic constraints' pathLen: the most intermediates below it.
+    path_len: Option<u64>,
 }
 
 impl CertFacts {
@@ -253,6 +291,7 @@ fn facts(cert: &[u8]) -> Option<CertFacts> {
         not_after,
         is_ca: false,
         signs_certificates: true,
+        path_len: None,
     };
     while let Some((tag, contents, after)) = der_any(rest) {
         rest = after;
@@ -271,8 +310,18 @@ fn facts(cert: &[u8]) -> Option<CertFacts> {
             match oid {
                 // basicConstraints (2.5.29.19): SEQUENCE { cA BOOLEAN DEFAULT FALSE, ... }
                 [0x55, 0x1D, 0x13] => {
-                    let (_, constraints, _) = der(value, 0x30)?;
-                    facts.is_ca = der(constraints, 0x01).is_some_and(|(_, b, _)| b != [0]);
+                    let (_, mut constraints, _) = der(value, 0x30)?;
+                    if let Some((_, flag, rest)) = der(constraints, 0x01) {
+                        facts.is_ca = flag != [0];
+                        constraints = rest;
+                    }
+                    // pathLenConstraint INTEGER (0..MAX); one beyond 64 bits
+                    // makes the certificate unreadable (so no anchor).
+                    if let Some((_, n, _)) = der(constraints, 0x02) {
+                        facts.path_len = Some(n.iter().try_fold(0u64, |acc, b| {
+                            acc.checked_mul(256).map(|a| a + u64::from(*b))
+                        })?);
+                    }
                 }
                 // keyUsage (2.5.29.15): BIT STRING, keyCertSign is bit 5.
                 [0x55, 0x1D, 0x0F] => {
@@ -382,6 +431,11 @@ mod tests {
         assert!(!read(IsCa::ExplicitNoCa, vec![]).is_anchor_at(within));
         assert!(!read(IsCa::NoCa, vec![KeyUsagePurpose::KeyCertSign]).is_anchor_at(within));
         assert!(!read(ca(), vec![]).is_anchor_at(2_840_140_801), "expired");
+        assert_eq!(read(ca(), vec![]).path_len, None);
+        let bounded = read(IsCa::Ca(BasicConstraints::Constrained(0)), vec![]);
+        assert!(bounded.is_ca && bounded.path_len == Some(0));
+        let bounded = read(IsCa::Ca(BasicConstraints::Constrained(3)), vec![]);
+        assert_eq!(bounded.path_len, Some(3));
         assert!(
             !read(ca(), vec![]).is_anchor_at(981_158_399),
             "not yet valid"
