@@ -2,7 +2,7 @@
 # Yocto, Buildroot) and C users expect. Needs only make, a POSIX shell, sed,
 # install and cargo (for the build step alone).
 #
-#   make                       cargo build --release, and the libqmgr.so.0 link
+#   make                       cargo build --release, and the libqmgr.so.1 link
 #                              (the SONAME) beside target/release/libqmgr.so
 #   make install               copies the built tree; runs no cargo, so
 #                              `make && sudo make install` works
@@ -36,9 +36,10 @@ INSTALL          ?= install
 STRIP            ?= strip
 
 # The crate's version (libqmgr.so.$(VERSION)) and the ABI major number, the
-# SONAME's suffix: QM_ABI_VERSION in src/ffi/library.rs, -soname in build.rs.
+# SONAME's suffix: QM_ABI_VERSION in src/ffi/library.rs, -soname in build.rs
+# (tests/it/abi.rs checks that they agree).
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-SOVERSION := 0
+SOVERSION := 1
 
 # What a program linked with libqmgr.a needs besides it: Libs.private of
 # qmgr.pc and INTERFACE_LINK_LIBRARIES of qmgr::qmgr_static. rustc

@@ -4,8 +4,9 @@
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     if target.contains("linux") {
-        // Major ABI number 0: libqmgr.so.0 (see QM_ABI_VERSION).
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libqmgr.so.0");
+        // Major ABI number 1: libqmgr.so.1 (QM_ABI_VERSION in
+        // src/ffi/library.rs; tests/it/abi.rs checks they agree).
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libqmgr.so.1");
     }
     println!("cargo:rustc-env=QMGR_BUILD_TARGET={target}");
     println!(

@@ -1,12 +1,21 @@
 //! Micro-benchmarks of the C ABI, called as Rust functions (the exports of
-//! `qmgr::ffi` are the very functions C programs link against).
+//! `qmgr::ffi`, a module hidden from the Rust API's documentation, are the
+//! very functions C programs link against), and of the Rust API's progress
+//! snapshot.
 //!
 //! `cargo bench -p qmgr-bench --bench abi` measures, with criterion:
-//! - `get_progress/idle_1_thread`: `qm_job_get_progress(SIZE_DONE)` on an idle job;
+//! - `get_progress/idle_1_thread`: `qm_job_get_progress(SIZE_DONE)`
+//!   on an idle job;
 //! - `get_progress/idle_1_thread_percent`: the same with `PERCENT_DONE`;
 //! - `get_progress/transfer_2_threads`: one call, timed on this thread, while
 //!   a second thread polls the same job in a tight loop and the job's worker
 //!   copies a local file;
+//! - `get_progress/struct_idle_1_thread`: `qm_job_get_progress_ex`, the whole
+//!   coherent snapshot (bytes and files, total and done, the rate, the ETA)
+//!   into a `qm_job_progress`, on an idle job;
+//! - `get_progress/snapshot_idle` and `get_progress/snapshot_transfer_2_threads`:
+//!   the same snapshot through the Rust API (`Job::progress`), idle, and
+//!   while a second thread polls it and the job copies a local file;
 //! - `job/create_add_file_cancel_close`: one job's whole short life;
 //! - `enum_jobs_10000/count` and `enum_jobs_10000/list_and_close`:
 //!   `qm_manager_enum_jobs` on a manager holding 10,000 jobs.
@@ -34,15 +43,16 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
 use qmgr::ffi::files::qm_job_add_file;
-use qmgr::ffi::job::{
-    qm_job_cancel, qm_job_close, qm_job_get_progress, qm_job_get_progress_ex, qm_job_resume,
-    qm_job_wait,
+use qmgr::ffi::lifecycle::{
+    qm_job_cancel, qm_job_close, qm_job_create, qm_job_get_progress, qm_job_get_progress_ex,
+    qm_job_resume, qm_job_wait,
 };
-use qmgr::ffi::manager::{qm_job_create, qm_manager_close, qm_manager_enum_jobs, qm_manager_open};
+use qmgr::ffi::manager::{qm_manager_close, qm_manager_enum_jobs, qm_manager_open};
 use qmgr::ffi::{
     qm_job_progress, qm_job_t, qm_manager_t, QM_JOB_STATE_TRANSFERRED, QM_PROGRESS_PERCENT_DONE,
     QM_PROGRESS_SIZE_DONE,
 };
+use qmgr::{FileSpec, Job, Manager};
 
 /// Size of the sparse source behind the transfer that runs during
 /// `get_progress/transfer_2_threads`.
@@ -93,23 +103,6 @@ fn add_file(job: qm_job_t, remote: &Path, local: &Path) {
     );
 }
 
-fn progress(job: qm_job_t) -> qm_job_progress {
-    let mut p = qm_job_progress {
-        bytes_total: 0,
-        bytes_transferred: 0,
-        files_total: 0,
-        files_transferred: 0,
-        bytes_per_second: 0,
-        eta_seconds: 0,
-    };
-    // SAFETY: valid out-pointer.
-    check(
-        unsafe { qm_job_get_progress_ex(job, &mut p) },
-        "qm_job_get_progress_ex",
-    );
-    p
-}
-
 /// One `qm_job_get_progress(SIZE_DONE)` call, as a C caller makes it.
 #[inline(always)]
 fn poll(job: qm_job_t) -> u64 {
@@ -119,6 +112,14 @@ fn poll(job: qm_job_t) -> u64 {
     debug_assert_eq!(hr, 0);
     black_box(hr);
     out
+}
+
+/// One whole progress snapshot through the Rust API.
+#[inline(always)]
+fn snapshot(job: &Job) -> u64 {
+    let p = black_box(job).progress();
+    black_box(p);
+    p.bytes_transferred
 }
 
 /// Where scratch files go: a fresh directory, removed by `Drop`.
@@ -145,37 +146,86 @@ impl Drop for Scratch {
     }
 }
 
+/// The job of a running transfer, seen through the C ABI or the Rust API.
+#[derive(Clone)]
+enum Target {
+    C(qm_job_t),
+    Rust(Job),
+}
+
+impl Target {
+    fn add_file(&self, remote: &Path, local: &Path) {
+        match self {
+            Target::C(job) => add_file(*job, remote, local),
+            Target::Rust(job) => job
+                .add_files(&[FileSpec::new(
+                    remote.to_string_lossy(),
+                    local.to_string_lossy(),
+                )])
+                .expect("add a file"),
+        }
+    }
+
+    fn transferred(&self) -> u64 {
+        match self {
+            Target::C(job) => poll(*job),
+            Target::Rust(job) => job.bytes_transferred(),
+        }
+    }
+}
+
+/// The manager of a running transfer.
+enum Owner {
+    C(qm_manager_t),
+    Rust(Manager),
+}
+
 /// A job that keeps transferring: a feeder thread keeps at least two files
 /// (copies of a sparse 1 GiB source, whose copies stay sparse too) queued.
 struct RunningTransfer {
-    mgr: qm_manager_t,
-    job: qm_job_t,
+    owner: Owner,
+    target: Target,
     stop: Arc<AtomicBool>,
     feeder: Option<thread::JoinHandle<()>>,
 }
 
 impl RunningTransfer {
-    fn start(dir: &Path) -> RunningTransfer {
+    /// Through the C ABI (`rust` false) or the Rust API.
+    fn start(dir: &Path, rust: bool) -> RunningTransfer {
         let source = dir.join("sparse-source.bin");
         File::create(&source)
             .and_then(|f| f.set_len(SPARSE_SOURCE))
             .expect("create the sparse source");
-        let mgr = open_manager();
-        let job = create_job(mgr, "running transfer");
+        let (owner, target) = if rust {
+            let manager = Manager::open(None).expect("open a manager");
+            let job = manager.create_job("running transfer").expect("create");
+            (Owner::Rust(manager), Target::Rust(job))
+        } else {
+            let mgr = open_manager();
+            (
+                Owner::C(mgr),
+                Target::C(create_job(mgr, "running transfer")),
+            )
+        };
         for i in 0..2 {
-            add_file(job, &source, &dir.join(format!("sparse-copy-{i}.bin")));
+            target.add_file(&source, &dir.join(format!("sparse-copy-{i}.bin")));
         }
-        check(qm_job_resume(job), "qm_job_resume");
+        match &target {
+            Target::C(job) => check(qm_job_resume(*job), "qm_job_resume"),
+            Target::Rust(job) => job.resume().expect("resume"),
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let feeder = {
             let stop = Arc::clone(&stop);
             let dir = dir.to_path_buf();
+            let target = target.clone();
             thread::spawn(move || {
-                let mut next = 2u32;
+                let mut next = 2u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let p = progress(job);
-                    if p.files_total - p.files_transferred < 2 {
-                        add_file(job, &source, &dir.join(format!("sparse-copy-{next}.bin")));
+                    // Every file is SPARSE_SOURCE bytes long.
+                    let done = target.transferred() / SPARSE_SOURCE;
+                    if next - done < 2 {
+                        target.add_file(&source, &dir.join(format!("sparse-copy-{next}.bin")));
                         next += 1;
                     }
                     thread::sleep(Duration::from_millis(5));
@@ -184,7 +234,7 @@ impl RunningTransfer {
         };
         // Wait until bytes flow.
         let t0 = Instant::now();
-        while poll(job) == 0 {
+        while target.transferred() == 0 {
             assert!(
                 t0.elapsed() < Duration::from_secs(10),
                 "the transfer did not start"
@@ -192,15 +242,15 @@ impl RunningTransfer {
             thread::sleep(Duration::from_millis(1));
         }
         RunningTransfer {
-            mgr,
-            job,
+            owner,
+            target,
             stop,
             feeder: Some(feeder),
         }
     }
 
     fn transferred(&self) -> u64 {
-        poll(self.job)
+        self.target.transferred()
     }
 }
 
@@ -210,9 +260,18 @@ impl Drop for RunningTransfer {
         if let Some(f) = self.feeder.take() {
             let _ = f.join();
         }
-        qm_job_cancel(self.job);
-        qm_job_close(self.job);
-        qm_manager_close(self.mgr);
+        match (&self.target, &self.owner) {
+            (Target::C(job), Owner::C(mgr)) => {
+                qm_job_cancel(*job);
+                qm_job_close(*job);
+                qm_manager_close(*mgr);
+            }
+            (Target::Rust(job), Owner::Rust(manager)) => {
+                let _ = job.cancel();
+                manager.close();
+            }
+            _ => unreachable!("a job of the other API"),
+        }
     }
 }
 
@@ -224,8 +283,11 @@ struct Poller {
 }
 
 impl Poller {
-    fn start(job: qm_job_t) -> Poller {
-        Poller::spawn(move || black_box(poll(job)))
+    fn start(target: Target) -> Poller {
+        match target {
+            Target::C(job) => Poller::spawn(move || black_box(poll(job))),
+            Target::Rust(job) => Poller::spawn(move || snapshot(&job)),
+        }
     }
 
     /// The control: a thread as busy as a poller that never touches qmgr,
@@ -302,24 +364,57 @@ fn bench_get_progress(c: &mut Criterion, scratch: &Scratch) {
             black_box((hr, out))
         })
     });
+    group.bench_function("struct_idle_1_thread", |b| {
+        b.iter(|| {
+            let mut out = qm_job_progress {
+                struct_size: std::mem::size_of::<qm_job_progress>() as u32,
+                ..qm_job_progress::default()
+            };
+            // SAFETY: valid out-pointer, its size in `struct_size`.
+            let hr = unsafe { qm_job_get_progress_ex(black_box(job), &mut out) };
+            // As a C caller: the struct stays where it was filled (a copy
+            // of it would time the copy).
+            black_box(&out);
+            hr
+        })
+    });
     qm_job_cancel(job);
     qm_job_close(job);
     qm_manager_close(mgr);
 
-    let transfer = RunningTransfer::start(&scratch.0);
-    let poller = Poller::start(transfer.job);
-    let before = transfer.transferred();
-    let t0 = Instant::now();
-    group.bench_function("transfer_2_threads", |b| b.iter(|| poll(transfer.job)));
-    let elapsed = t0.elapsed();
-    let other_calls = poller.finish();
-    let moved = transfer.transferred() - before;
-    eprintln!(
-        "transfer_2_threads: the transfer moved {:.0} MiB/s meanwhile; the other thread made {:.1} M calls/s",
-        moved as f64 / 1048576.0 / elapsed.as_secs_f64(),
-        other_calls as f64 / 1e6 / elapsed.as_secs_f64()
-    );
-    drop(transfer);
+    let manager = Manager::open(None).expect("open a manager");
+    let job = manager.create_job("idle").expect("create");
+    job.add_files(&[FileSpec::new(
+        "/nonexistent/source",
+        scratch.0.join("idle.bin").to_string_lossy(),
+    )])
+    .expect("add a file");
+    group.bench_function("snapshot_idle", |b| b.iter(|| snapshot(&job)));
+    let _ = job.cancel();
+    manager.close();
+
+    for (rust, name) in [
+        (false, "transfer_2_threads"),
+        (true, "snapshot_transfer_2_threads"),
+    ] {
+        let transfer = RunningTransfer::start(&scratch.0, rust);
+        let poller = Poller::start(transfer.target.clone());
+        let before = transfer.transferred();
+        let t0 = Instant::now();
+        match &transfer.target {
+            Target::C(job) => group.bench_function(name, |b| b.iter(|| poll(*job))),
+            Target::Rust(job) => group.bench_function(name, |b| b.iter(|| snapshot(job))),
+        };
+        let elapsed = t0.elapsed();
+        let other_calls = poller.finish();
+        let moved = transfer.transferred() - before;
+        eprintln!(
+            "{name}: the transfer moved {:.0} MiB/s meanwhile; the other thread made {:.1} M calls/s",
+            moved as f64 / 1048576.0 / elapsed.as_secs_f64(),
+            other_calls as f64 / 1e6 / elapsed.as_secs_f64()
+        );
+        drop(transfer);
+    }
     group.finish();
 }
 
@@ -431,7 +526,7 @@ fn timed_copy(mgr: qm_manager_t, source: &Path, dest: &Path, beside: Beside) -> 
     add_file(job, source, dest);
     let poller = match beside {
         Beside::Nothing => None,
-        Beside::Poller => Some(Poller::start(job)),
+        Beside::Poller => Some(Poller::start(Target::C(job))),
         Beside::Spinner => Some(Poller::spinner()),
     };
     let t0 = Instant::now();
@@ -556,7 +651,16 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .configure_from_args();
     let wants = |id: &str| id.contains(filter.as_str());
-    if wants("get_progress/idle_1_thread_percent") || wants("get_progress/transfer_2_threads") {
+    if [
+        "get_progress/idle_1_thread_percent",
+        "get_progress/transfer_2_threads",
+        "get_progress/struct_idle_1_thread",
+        "get_progress/snapshot_idle",
+        "get_progress/snapshot_transfer_2_threads",
+    ]
+    .into_iter()
+    .any(wants)
+    {
         bench_get_progress(&mut c, &scratch);
     }
     if wants("job/create_add_file_cancel_close") {

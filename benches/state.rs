@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use qmgr::engine::store::{create_at_version, SCHEMA_VERSION};
+use qmgr::state_schema::{create_at_version, SCHEMA_VERSION};
 use qmgr::Manager;
 
 const JOBS: usize = 10_000;

@@ -15,6 +15,11 @@
 #define NOT_UTF8 "\xff\xfe"
 #define NEVER_ISSUED ((uint64_t)0xFFFFFFFFFFFFull)
 #define SENTINEL 0x5A
+/* Fills a growable struct with SENTINEL bytes but for its struct_size. */
+#define SENTINEL_STRUCT(s) (memset(&(s), SENTINEL, sizeof(s)), (s).struct_size = (uint32_t)sizeof(s))
+/* 1 when a struct filled by SENTINEL_STRUCT was not written. */
+#define STRUCT_UNTOUCHED(s) \
+    ((s).struct_size == sizeof(s) && all_bytes((const char *)&(s) + 4, SENTINEL, sizeof(s) - 4))
 
 static char g_dir[4096];
 
@@ -537,8 +542,8 @@ static void manager_calls_fail(qm_manager_t bad, const char *what) {
     CHECK_HR(qm_manager_set_max_active_jobs(bad, 2), QM_E_HANDLE);
     CHECK_HR(qm_manager_get_max_active_jobs(bad, &u32), QM_E_HANDLE);
     CHECK_EQ(u32, 0xDEADBEEFu);
-    CHECK_HR(qm_manager_set_bandwidth_limit(bad, 1000), QM_E_HANDLE);
-    CHECK_HR(qm_manager_get_bandwidth_limit(bad, &u64), QM_E_HANDLE);
+    CHECK_HR(qm_manager_set_max_bandwidth(bad, 1000), QM_E_HANDLE);
+    CHECK_HR(qm_manager_get_max_bandwidth(bad, &u64), QM_E_HANDLE);
     CHECK_EQ(u64, 0xDEADBEEFu);
     CHECK_HR(qm_manager_enum_jobs(bad, jobs, 4, &count), QM_E_HANDLE);
     CHECK_EQ(jobs[0], 1);
@@ -591,12 +596,12 @@ static void check_manager_args(void) {
     CHECK_EQ(u32, 1);
 
     /* bandwidth limit */
-    CHECK_HR(qm_manager_get_bandwidth_limit(mgr, NULL), QM_E_POINTER);
-    CHECK_HR(qm_manager_set_bandwidth_limit(mgr, UINT64_MAX), QM_S_OK);
-    CHECK_HR(qm_manager_get_bandwidth_limit(mgr, &u64), QM_S_OK);
+    CHECK_HR(qm_manager_get_max_bandwidth(mgr, NULL), QM_E_POINTER);
+    CHECK_HR(qm_manager_set_max_bandwidth(mgr, UINT64_MAX), QM_S_OK);
+    CHECK_HR(qm_manager_get_max_bandwidth(mgr, &u64), QM_S_OK);
     CHECK_EQ(u64, UINT64_MAX);
-    CHECK_HR(qm_manager_set_bandwidth_limit(mgr, 0), QM_S_OK);
-    CHECK_HR(qm_manager_get_bandwidth_limit(mgr, &u64), QM_S_OK);
+    CHECK_HR(qm_manager_set_max_bandwidth(mgr, 0), QM_S_OK);
+    CHECK_HR(qm_manager_get_max_bandwidth(mgr, &u64), QM_S_OK);
     CHECK_EQ(u64, 0);
 
     /* qm_job_create */
@@ -707,7 +712,7 @@ static void job_calls_fail(qm_job_t bad, const char *what) {
     size_t needed = 777;
     uint32_t u32 = 0xDEADBEEFu, st2 = 0xDEADBEEFu, st3 = 0xDEADBEEFu, st4 = 0xDEADBEEFu;
     uint64_t u64 = 0xDEADBEEFu;
-    qm_file_set_info files[1];
+    qm_file_set_info files[1] = {QM_FILE_SET_INFO_INIT};
     qm_file_progress fp;
     qm_job_progress jp;
     qm_job_error je;
@@ -719,10 +724,10 @@ static void job_calls_fail(qm_job_t bad, const char *what) {
     files[0].local_name = local;
     files[0].size_hint = 0;
     memset(buf, SENTINEL, sizeof buf);
-    memset(&fp, SENTINEL, sizeof fp);
-    memset(&jp, SENTINEL, sizeof jp);
-    memset(&je, SENTINEL, sizeof je);
-    memset(&jt, SENTINEL, sizeof jt);
+    SENTINEL_STRUCT(fp);
+    SENTINEL_STRUCT(jp);
+    SENTINEL_STRUCT(je);
+    SENTINEL_STRUCT(jt);
     memset(&id, SENTINEL, sizeof id);
 
     CHECK_HR(qm_job_add_files(bad, 1, files), QM_E_HANDLE);
@@ -761,8 +766,8 @@ static void job_calls_fail(qm_job_t bad, const char *what) {
     CHECK_HR(qm_job_get_display_name(bad, buf, sizeof buf, &needed), QM_E_HANDLE);
     CHECK_HR(qm_job_set_description(bad, "described"), QM_E_HANDLE);
     CHECK_HR(qm_job_get_description(bad, buf, sizeof buf, &needed), QM_E_HANDLE);
-    CHECK_HR(qm_job_set_minimum_retry_delay(bad, 5), QM_E_HANDLE);
-    CHECK_HR(qm_job_get_minimum_retry_delay(bad, &u32), QM_E_HANDLE);
+    CHECK_HR(qm_job_set_min_retry_delay(bad, 5), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_min_retry_delay(bad, &u32), QM_E_HANDLE);
     CHECK_HR(qm_job_set_no_progress_timeout(bad, 5), QM_E_HANDLE);
     CHECK_HR(qm_job_get_no_progress_timeout(bad, &u32), QM_E_HANDLE);
     CHECK_HR(qm_job_set_notify(bad, on_notify, NULL, QM_NOTIFY_JOB_TRANSFERRED), QM_E_HANDLE);
@@ -780,10 +785,10 @@ static void job_calls_fail(qm_job_t bad, const char *what) {
     CHECK_EQ(st4, 0xDEADBEEFu);
     CHECK_EQ(u64, 0xDEADBEEFu);
     CHECK(all_bytes(buf, SENTINEL, sizeof buf));
-    CHECK(all_bytes(&fp, SENTINEL, sizeof fp));
-    CHECK(all_bytes(&jp, SENTINEL, sizeof jp));
-    CHECK(all_bytes(&je, SENTINEL, sizeof je));
-    CHECK(all_bytes(&jt, SENTINEL, sizeof jt));
+    CHECK(STRUCT_UNTOUCHED(fp));
+    CHECK(STRUCT_UNTOUCHED(jp));
+    CHECK(STRUCT_UNTOUCHED(je));
+    CHECK(STRUCT_UNTOUCHED(jt));
     CHECK(all_bytes(&id, SENTINEL, sizeof id));
     context_note(before, what);
 }
@@ -859,13 +864,13 @@ static void check_null_out_pointers(void) {
     CHECK_HR(qm_job_get_state(job, NULL), QM_E_POINTER);
     CHECK_HR(qm_job_get_times(job, NULL), QM_E_POINTER);
     CHECK_HR(qm_job_get_priority(job, NULL), QM_E_POINTER);
-    CHECK_HR(qm_job_get_minimum_retry_delay(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_get_min_retry_delay(job, NULL), QM_E_POINTER);
     CHECK_HR(qm_job_get_no_progress_timeout(job, NULL), QM_E_POINTER);
     CHECK_HR(qm_job_get_notify_flags(job, NULL), QM_E_POINTER);
     CHECK_HR(qm_job_get_max_bandwidth(job, NULL), QM_E_POINTER);
     CHECK_HR(qm_job_wait(job, 0, NULL), QM_E_POINTER);
     CHECK_HR(qm_manager_get_max_active_jobs(mgr, NULL), QM_E_POINTER);
-    CHECK_HR(qm_manager_get_bandwidth_limit(mgr, NULL), QM_E_POINTER);
+    CHECK_HR(qm_manager_get_max_bandwidth(mgr, NULL), QM_E_POINTER);
 
     /* qm_job_get_status: status is required, nothing else is written without it. */
     CHECK_HR(qm_job_get_status(job, NULL, &a, &b, &c), QM_E_POINTER);
@@ -893,7 +898,7 @@ out:
 static void check_add_files(void) {
     qm_manager_t mgr = 0;
     qm_job_t job = 0;
-    qm_file_set_info f[3];
+    qm_file_set_info f[3] = {QM_FILE_SET_INFO_INIT, QM_FILE_SET_INFO_INIT, QM_FILE_SET_INFO_INIT};
     const char *l1 = ct_path(g_dir, "add-1.bin");
     const char *l2 = ct_path(g_dir, "add-2.bin");
     const char *l3 = ct_path(g_dir, "add-3.bin");
@@ -1012,7 +1017,7 @@ static void check_add_files(void) {
 
     /* File getters: index past the end. */
     memset(lbuf, SENTINEL, sizeof lbuf);
-    memset(&fp, SENTINEL, sizeof fp);
+    SENTINEL_STRUCT(fp);
     CHECK_HR(qm_job_get_file_remote_name(job, n, lbuf, sizeof lbuf, &needed),
              QM_E_ITEM_NOT_FOUND);
     CHECK_HR(qm_job_get_file_remote_name(job, UINT32_MAX, lbuf, sizeof lbuf, &needed),
@@ -1025,11 +1030,11 @@ static void check_add_files(void) {
     CHECK_HR(qm_job_get_file_progress(job, n, &fp), QM_E_ITEM_NOT_FOUND);
     CHECK_HR(qm_job_get_file_progress(job, UINT32_MAX, &fp), QM_E_ITEM_NOT_FOUND);
     CHECK(all_bytes(lbuf, SENTINEL, sizeof lbuf));
-    CHECK(all_bytes(&fp, SENTINEL, sizeof fp));
+    CHECK(STRUCT_UNTOUCHED(fp));
     if (CHECK_HR(qm_job_get_file_progress(job, 0, &fp), QM_S_OK)) {
         CHECK_EQ(fp.bytes_total, QM_SIZE_UNKNOWN);
         CHECK_EQ(fp.bytes_transferred, 0);
-        CHECK(!fp.completed);
+        CHECK_EQ(fp.completed, 0);
     }
 
     /* The string convention for the file names. */
@@ -1179,10 +1184,10 @@ static void check_enums(qm_job_t job) {
     CHECK_EQ(u32, QM_NOTIFY_JOB_ERROR);
 
     /* Numbers without invalid values: extremes are accepted. */
-    CHECK_HR(qm_job_set_minimum_retry_delay(job, 0), QM_S_OK);
-    CHECK_HR(qm_job_get_minimum_retry_delay(job, &u32), QM_S_OK);
+    CHECK_HR(qm_job_set_min_retry_delay(job, 0), QM_S_OK);
+    CHECK_HR(qm_job_get_min_retry_delay(job, &u32), QM_S_OK);
     CHECK_EQ(u32, 1);
-    CHECK_HR(qm_job_set_minimum_retry_delay(job, UINT32_MAX), QM_S_OK);
+    CHECK_HR(qm_job_set_min_retry_delay(job, UINT32_MAX), QM_S_OK);
     CHECK_HR(qm_job_set_no_progress_timeout(job, UINT32_MAX), QM_S_OK);
     CHECK_HR(qm_job_get_no_progress_timeout(job, &u32), QM_S_OK);
     CHECK_EQ(u32, UINT32_MAX);
@@ -1320,9 +1325,9 @@ static void check_job_errors(void) {
     ctx.index = 0;
 
     /* No error yet. */
-    memset(&je, SENTINEL, sizeof je);
+    SENTINEL_STRUCT(je);
     CHECK_HR(qm_job_get_error(job, &je), QM_BG_E_ERROR_INFORMATION_UNAVAILABLE);
-    CHECK(all_bytes(&je, SENTINEL, sizeof je));
+    CHECK(STRUCT_UNTOUCHED(je));
     memset(buf, SENTINEL, sizeof buf);
     CHECK_HR(qm_job_get_error_description(job, NULL, 0, &needed),
              QM_BG_E_ERROR_INFORMATION_UNAVAILABLE);
@@ -1347,9 +1352,9 @@ static void check_job_errors(void) {
     state = 0xDEADBEEFu;
     CHECK_HR(qm_job_wait(job, 20000, &state), QM_S_OK);
     if (CHECK_EQ(state, QM_JOB_STATE_ERROR)) {
-        memset(&je, SENTINEL, sizeof je);
+        SENTINEL_STRUCT(je);
         CHECK_HR(qm_job_get_error(job, NULL), QM_E_POINTER);
-        CHECK(all_bytes(&je, SENTINEL, sizeof je));
+        CHECK(STRUCT_UNTOUCHED(je));
         if (CHECK_HR(qm_job_get_error(job, &je), QM_S_OK)) {
             CHECK(QM_FAILED(je.code));
             CHECK(je.context <= QM_ERROR_CONTEXT_REMOTE_APPLICATION);
@@ -1399,7 +1404,7 @@ static void check_final_job(void) {
     CHECK_HR(qm_job_set_priority(job, QM_PRIORITY_HIGH), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_display_name(job, "x"), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_description(job, "x"), QM_BG_E_INVALID_STATE);
-    CHECK_HR(qm_job_set_minimum_retry_delay(job, 5), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_min_retry_delay(job, 5), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_no_progress_timeout(job, 5), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_notify(job, on_notify, NULL, QM_NOTIFY_JOB_ERROR),
              QM_BG_E_INVALID_STATE);

@@ -381,7 +381,8 @@ int main(int argc, char **argv) {
                                        QM_NOTIFY_JOB_MODIFICATION),
                  QM_S_OK);
 
-        std::vector<qm_file_set_info> files(2);
+        const qm_file_set_info blank = QM_FILE_SET_INFO_INIT;
+        std::vector<qm_file_set_info> files(2, blank);
         files[0].remote_name = src[0].c_str();
         files[0].local_name = dst[0].c_str();
         files[0].size_hint = 0;
@@ -444,8 +445,9 @@ int main(int argc, char **argv) {
         CHECK_HR(qm_job_wait(job.get(), kWaitMs, &state), QM_S_OK);
         CHECK(state == QM_JOB_STATE_TRANSFERRED);
 
-        qm_job_progress p;
+        qm_job_progress p = QM_JOB_PROGRESS_INIT;
         CHECK_HR(qm_job_get_progress_ex(job.get(), &p), QM_S_OK);
+        CHECK(p.struct_size == sizeof p);
         CHECK(p.files_total == 2 && p.files_transferred == 2);
         CHECK(p.bytes_total == 1536u * 1024u + 7u + 300u * 1000u + 3u);
         CHECK(p.bytes_transferred == p.bytes_total);

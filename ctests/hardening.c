@@ -90,33 +90,39 @@ static void check_connections(qm_manager_t mgr, qm_job_t job) {
 }
 
 /* BITS's IBackgroundCopyJob4::SetMaximumDownloadTime: 90 days by default. */
-static void check_maximum_download_time(qm_job_t job) {
+static void check_max_download_time(qm_job_t job) {
     uint32_t seconds = 0;
-    CHECK_HR(qm_job_get_maximum_download_time(job, &seconds), QM_S_OK);
+    CHECK_HR(qm_job_get_max_download_time(job, &seconds), QM_S_OK);
     CHECK_EQ(seconds, 7776000);
-    CHECK_HR(qm_job_set_maximum_download_time(job, 60), QM_S_OK);
-    CHECK_HR(qm_job_get_maximum_download_time(job, &seconds), QM_S_OK);
+    CHECK_HR(qm_job_set_max_download_time(job, 60), QM_S_OK);
+    CHECK_HR(qm_job_get_max_download_time(job, &seconds), QM_S_OK);
     CHECK_EQ(seconds, 60);
-    CHECK_HR(qm_job_set_maximum_download_time(job, 0), QM_S_OK);
-    CHECK_HR(qm_job_get_maximum_download_time(job, &seconds), QM_S_OK);
+    CHECK_HR(qm_job_set_max_download_time(job, 0), QM_S_OK);
+    CHECK_HR(qm_job_get_max_download_time(job, &seconds), QM_S_OK);
     CHECK_EQ(seconds, 0);
-    CHECK_HR(qm_job_get_maximum_download_time(job, NULL), QM_E_POINTER);
-    CHECK_HR(qm_job_set_maximum_download_time(0xBADull, 1), QM_E_HANDLE);
-    CHECK_HR(qm_job_get_maximum_download_time(0xBADull, &seconds), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_max_download_time(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_max_download_time(0xBADull, 1), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_max_download_time(0xBADull, &seconds), QM_E_HANDLE);
     CHECK_EQ(QM_BG_E_MAXDOWNLOAD_TIMEOUT, (qm_hresult)0x80200054);
 }
 
 /* BITS_JOB_PROPERTY_DYNAMIC_CONTENT: off by default. */
 static void check_dynamic_content(qm_job_t job) {
-    bool dynamic = true;
+    uint32_t dynamic = 7;
     CHECK_HR(qm_job_get_dynamic_content(job, &dynamic), QM_S_OK);
-    CHECK(!dynamic);
-    CHECK_HR(qm_job_set_dynamic_content(job, true), QM_S_OK);
+    CHECK_EQ(dynamic, 0);
+    CHECK_HR(qm_job_set_dynamic_content(job, 1), QM_S_OK);
     CHECK_HR(qm_job_get_dynamic_content(job, &dynamic), QM_S_OK);
-    CHECK(dynamic);
-    CHECK_HR(qm_job_set_dynamic_content(job, false), QM_S_OK);
+    CHECK_EQ(dynamic, 1);
+    /* A uint32_t, 0 or 1: a binding that passes 2 (or a byte of garbage)
+       gets a refusal, not undefined behaviour; the value stays. */
+    CHECK_HR(qm_job_set_dynamic_content(job, 2), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_set_dynamic_content(job, 0xFFFFFFFFu), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_get_dynamic_content(job, &dynamic), QM_S_OK);
+    CHECK_EQ(dynamic, 1);
+    CHECK_HR(qm_job_set_dynamic_content(job, 0), QM_S_OK);
     CHECK_HR(qm_job_get_dynamic_content(job, NULL), QM_E_POINTER);
-    CHECK_HR(qm_job_set_dynamic_content(0xBADull, true), QM_E_HANDLE);
+    CHECK_HR(qm_job_set_dynamic_content(0xBADull, 1), QM_E_HANDLE);
 }
 
 /* Job2::SetNotifyCmdLine / GetNotifyCmdLine and the minimum notification
@@ -168,14 +174,14 @@ static void check_notify_cmdline(qm_job_t job) {
              QM_S_OK);
     CHECK(program[0] == '\0');
 
-    CHECK_HR(qm_job_get_minimum_notification_interval(job, &ms), QM_S_OK);
+    CHECK_HR(qm_job_get_min_notification_interval(job, &ms), QM_S_OK);
     CHECK_EQ(ms, 500);
-    CHECK_HR(qm_job_set_minimum_notification_interval(job, 2000), QM_S_OK);
-    CHECK_HR(qm_job_get_minimum_notification_interval(job, &ms), QM_S_OK);
+    CHECK_HR(qm_job_set_min_notification_interval(job, 2000), QM_S_OK);
+    CHECK_HR(qm_job_get_min_notification_interval(job, &ms), QM_S_OK);
     CHECK_EQ(ms, 2000);
-    CHECK_HR(qm_job_get_minimum_notification_interval(job, NULL), QM_E_POINTER);
-    CHECK_HR(qm_job_set_minimum_notification_interval(0xBADull, 1), QM_E_HANDLE);
-    CHECK_HR(qm_job_get_minimum_notification_interval(0xBADull, &ms), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_min_notification_interval(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_min_notification_interval(0xBADull, 1), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_min_notification_interval(0xBADull, &ms), QM_E_HANDLE);
 }
 
 static void check_final_url(qm_job_t job) {
@@ -218,8 +224,7 @@ static void check_remote_names(qm_job_t job) {
 }
 
 static uint64_t bytes_transferred(qm_job_t job) {
-    qm_job_progress p;
-    p.bytes_transferred = 0;
+    qm_job_progress p = QM_JOB_PROGRESS_INIT;
     CHECK_HR(qm_job_get_progress_ex(job, &p), QM_S_OK);
     return p.bytes_transferred;
 }
@@ -279,11 +284,14 @@ static int file_bytes(const char *path, unsigned char *buf, size_t cap, size_t *
     return 1;
 }
 
+/* A qm_file_range to pass in: struct_size set, reserved 0. */
+#define RANGE(offset, length) {(uint32_t)sizeof(qm_file_range), 0u, (offset), (length)}
+
 static void check_ranges(qm_manager_t mgr) {
     const char *src = ct_path(g_dir, "ranges-src.bin");
     const char *dst = ct_path(g_dir, "ranges.bin");
-    const qm_file_range ranges[3] = {{100, 100}, {900, 100}, {400, 100}};
-    qm_file_range back[3];
+    const qm_file_range ranges[3] = {RANGE(100, 100), RANGE(900, 100), RANGE(400, 100)};
+    qm_file_range back[3] = {QM_FILE_RANGE_INIT, QM_FILE_RANGE_INIT, QM_FILE_RANGE_INIT};
     qm_file_range many[501];
     unsigned char whole[1000], got[400];
     size_t whole_len = 0, got_len = 0;
@@ -321,12 +329,14 @@ static void check_ranges(qm_manager_t mgr) {
 
     if (!CHECK_HR(qm_job_create(mgr, "bad ranges", &job), QM_S_OK)) return;
     {
-        const qm_file_range eof_offset[1] = {{QM_LENGTH_TO_EOF, 10}};
-        const qm_file_range empty[1] = {{10, 0}};
-        const qm_file_range twice[2] = {{10, 5}, {10, 5}};
-        const qm_file_range open_end[2] = {{10, QM_LENGTH_TO_EOF}, {500, 5}};
+        const qm_file_range eof_offset[1] = {RANGE(QM_LENGTH_TO_EOF, 10)};
+        const qm_file_range empty[1] = {RANGE(10, 0)};
+        const qm_file_range twice[2] = {RANGE(10, 5), RANGE(10, 5)};
+        const qm_file_range open_end[2] = {RANGE(10, QM_LENGTH_TO_EOF), RANGE(500, 5)};
         const char *bad = ct_path(g_dir, "bad-ranges.bin");
         for (int i = 0; i < 501; i++) {
+            many[i].struct_size = sizeof many[i];
+            many[i].reserved = 0;
             many[i].initial_offset = (uint64_t)i * 10;
             many[i].length = 5;
         }
@@ -342,14 +352,14 @@ static void check_ranges(qm_manager_t mgr) {
         CHECK_HR(qm_job_add_file_with_ranges(job, src, bad, 500, many), QM_S_OK);
         CHECK_HR(qm_job_add_file_with_ranges(0xBADull, src, bad, 1, ranges), QM_E_HANDLE);
         /* Dynamic content makes no range requests. */
-        CHECK_HR(qm_job_set_dynamic_content(job, true), QM_E_INVALIDARG);
+        CHECK_HR(qm_job_set_dynamic_content(job, 1), QM_E_INVALIDARG);
         CHECK_HR(qm_job_cancel(job), QM_S_OK);
         CHECK_HR(qm_job_add_file_with_ranges(job, src, ct_path(g_dir, "late.bin"), 1, ranges),
                  QM_BG_E_INVALID_STATE);
     }
     qm_job_close(job);
     if (!CHECK_HR(qm_job_create(mgr, "dynamic ranges", &job), QM_S_OK)) return;
-    CHECK_HR(qm_job_set_dynamic_content(job, true), QM_S_OK);
+    CHECK_HR(qm_job_set_dynamic_content(job, 1), QM_S_OK);
     CHECK_HR(qm_job_add_file_with_ranges(job, src, ct_path(g_dir, "dyn.bin"), 1, ranges),
              QM_E_INVALIDARG);
     CHECK_HR(qm_job_cancel(job), QM_S_OK);
@@ -395,11 +405,11 @@ static void check_final_job_refuses_setters(qm_manager_t mgr) {
     CHECK_HR(qm_job_set_security_flags(job, 0), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_max_download_size(job, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_low_speed_limit(job, 1, 1), QM_BG_E_INVALID_STATE);
-    CHECK_HR(qm_job_set_maximum_download_time(job, 1), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_max_download_time(job, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_replace_remote_prefix(job, "http://", "https://"), QM_BG_E_INVALID_STATE);
-    CHECK_HR(qm_job_set_dynamic_content(job, true), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_dynamic_content(job, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_notify_cmdline(job, "/usr/bin/logger", NULL), QM_BG_E_INVALID_STATE);
-    CHECK_HR(qm_job_set_minimum_notification_interval(job, 1), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_min_notification_interval(job, 1), QM_BG_E_INVALID_STATE);
     qm_job_close(job);
 }
 
@@ -486,7 +496,7 @@ int main(int argc, char **argv) {
         check_security_flags(job);
         check_limits(job);
         check_connections(mgr, job);
-        check_maximum_download_time(job);
+        check_max_download_time(job);
         check_remote_names(job);
         check_dynamic_content(job);
         check_notify_cmdline(job);

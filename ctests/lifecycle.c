@@ -38,14 +38,13 @@ static uint32_t wait_settled_at(qm_job_t job, int line) {
 
 /* 1 when file index of job has every byte (a local copy: it is transferred). */
 static int file_completed(qm_job_t job, uint32_t index) {
-    qm_file_progress fp;
+    qm_file_progress fp = QM_FILE_PROGRESS_INIT;
     CHECK_HR(qm_job_get_file_progress(job, index, &fp), QM_S_OK);
     return fp.completed;
 }
 
 static uint64_t file_bytes(qm_job_t job, uint32_t index) {
-    qm_file_progress fp;
-    fp.bytes_transferred = 0;
+    qm_file_progress fp = QM_FILE_PROGRESS_INIT;
     CHECK_HR(qm_job_get_file_progress(job, index, &fp), QM_S_OK);
     return fp.bytes_transferred;
 }
@@ -63,10 +62,10 @@ static void two_files_end_to_end(void) {
     const char *src1 = ct_path(dir, "e2e-src1.bin"), *src2 = ct_path(dir, "e2e-src2.bin");
     const char *dst1 = ct_path(dir, "e2e-dst1.bin"), *dst2 = ct_path(dir, "e2e-dst2.bin");
     char url[4200];
-    qm_file_set_info files[2];
+    qm_file_set_info files[2] = {QM_FILE_SET_INFO_INIT, QM_FILE_SET_INFO_INIT};
     qm_job_t job;
-    qm_file_progress fp;
-    qm_job_progress jp;
+    qm_file_progress fp = QM_FILE_PROGRESS_INIT;
+    qm_job_progress jp = QM_JOB_PROGRESS_INIT;
     uint32_t status = 0, count = 0;
 
     CHECK(ct_write_pattern_file(src1, 3 * 1024 * 1024 + 17, 1));
@@ -87,8 +86,10 @@ static void two_files_end_to_end(void) {
     CHECK_HR(qm_job_get_file_progress(job, 0, &fp), QM_S_OK);
     CHECK_EQ(fp.bytes_total, QM_SIZE_UNKNOWN);
     CHECK_EQ(fp.bytes_transferred, 0);
-    CHECK(!fp.completed);
+    CHECK_EQ(fp.completed, 0);
+    CHECK_EQ(fp.struct_size, sizeof fp);
     CHECK_HR(qm_job_get_progress_ex(job, &jp), QM_S_OK);
+    CHECK_EQ(jp.struct_size, sizeof jp);
     CHECK_EQ(jp.bytes_total, QM_SIZE_UNKNOWN);
     CHECK_EQ(jp.files_total, 2);
     CHECK_EQ(progress(job, QM_PROGRESS_PERCENT_DONE), 0);
@@ -105,7 +106,7 @@ static void two_files_end_to_end(void) {
     CHECK_HR(qm_job_get_status(job, &status, NULL, NULL, NULL), QM_S_OK);
     CHECK_EQ(status, QM_STATUS_JOB_COMPLETE);
     CHECK_HR(qm_job_get_file_progress(job, 1, &fp), QM_S_OK);
-    CHECK(fp.completed);
+    CHECK_EQ(fp.completed, 1);
     CHECK_EQ(fp.bytes_total, 100000);
     /* Nobody sees a file at the local names before complete. */
     CHECK(!ct_exists(dst1));
@@ -140,9 +141,9 @@ static void new_job_defaults(void) {
     qm_job_t job = new_job("defaults");
     uint32_t v = 0, status = 0, win32 = 7, transport = 7, retries = 7;
     uint64_t bw = 1;
-    qm_job_progress jp;
-    qm_job_times times;
-    qm_job_error err;
+    qm_job_progress jp = QM_JOB_PROGRESS_INIT;
+    qm_job_times times = QM_JOB_TIMES_INIT;
+    qm_job_error err = QM_JOB_ERROR_INIT;
     qm_guid id, parsed;
     char text[64];
     size_t needed = 0;
@@ -163,7 +164,7 @@ static void new_job_defaults(void) {
     CHECK_EQ(v, QM_PRIORITY_NORMAL);
     CHECK_HR(qm_job_get_notify_flags(job, &v), QM_S_OK);
     CHECK_EQ(v, QM_NOTIFY_JOB_TRANSFERRED | QM_NOTIFY_JOB_ERROR);
-    CHECK_HR(qm_job_get_minimum_retry_delay(job, &v), QM_S_OK);
+    CHECK_HR(qm_job_get_min_retry_delay(job, &v), QM_S_OK);
     CHECK_EQ(v, 600);
     CHECK_HR(qm_job_get_no_progress_timeout(job, &v), QM_S_OK);
     CHECK_EQ(v, 1209600);
@@ -358,7 +359,7 @@ static void add_after_transferred(void) {
     const char *a = ct_path(dir, "at-a.bin"), *b = ct_path(dir, "at-b.bin");
     const char *da = ct_path(dir, "at-da.bin"), *db = ct_path(dir, "at-db.bin");
     qm_job_t job = new_job("add later");
-    qm_job_times times;
+    qm_job_times times = QM_JOB_TIMES_INIT;
     CHECK(ct_write_pattern_file(a, 70000, 8));
     CHECK(ct_write_pattern_file(b, 90000, 9));
     CHECK_HR(qm_job_add_file(job, a, da), QM_S_OK);
@@ -386,16 +387,22 @@ static void errors(void) {
     const char *src = ct_path(dir, "er-src.bin");
     const char *missing_dir_dst = ct_path(dir, "no-such-dir/out.bin");
     qm_job_t job;
-    qm_job_error err;
+    qm_job_error err = QM_JOB_ERROR_INIT;
     uint32_t status = 0, win32 = 0, transport = 9, retries = 9;
     char text[1024];
     size_t needed = 0;
 
     CHECK(ct_write_pattern_file(src, 12345, 10));
 
-    /* A missing local directory: ERROR, Win32 error 2, LOCAL_FILE context. */
+    /* A missing local directory is refused when the file is added, naming it. */
     job = new_job("missing dir");
+    CHECK_HR(qm_job_add_file(job, src, missing_dir_dst), QM_E_PATH_NOT_FOUND);
+    CHECK_HR(qm_get_last_error_message(text, sizeof text, &needed), QM_S_OK);
+    CHECK(strstr(text, "no-such-dir' of the local name") != NULL);
+    /* One that goes away after the add: ERROR, Win32 error 2, LOCAL_FILE context. */
+    CHECK(mkdir(ct_path(dir, "no-such-dir"), 0700) == 0);
     CHECK_HR(qm_job_add_file(job, src, missing_dir_dst), QM_S_OK);
+    CHECK(rmdir(ct_path(dir, "no-such-dir")) == 0);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     CHECK_EQ(wait_settled(job), QM_JOB_STATE_ERROR);
     CHECK_HR(qm_job_get_error(job, &err), QM_S_OK);
@@ -454,7 +461,7 @@ static void checksums(void) {
     /* sha256("abc") */
     const char *good = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     qm_job_t job;
-    qm_job_error err;
+    qm_job_error err = QM_JOB_ERROR_INIT;
     FILE *f = fopen(src, "wb");
     CHECK(f && fwrite("abc", 1, 3, f) == 3 && fclose(f) == 0);
 

@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     CHECK(ct_write_pattern_file(ct_path(dir, "src"), 4096, 1));
     CHECK_HR(qm_job_create(mgr, "notified", &job), QM_S_OK);
     CHECK_HR(qm_job_add_file(job, ct_path(dir, "src"), ct_path(dir, "dst")), QM_S_OK);
-    CHECK_HR(qm_job_set_minimum_retry_delay(job, 1), QM_S_OK);
+    CHECK_HR(qm_job_set_min_retry_delay(job, 1), QM_S_OK);
     snprintf(params, sizeof params, "sh -c \"echo ran >> '%s'\"", log);
     CHECK_HR(qm_job_set_notify_cmdline(job, "/bin/sh", params), QM_S_OK);
     CHECK_HR(qm_job_resume(job), QM_S_OK);
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
     snprintf(url, sizeof url, "http://127.0.0.1:%u/x", port);
     CHECK_HR(qm_job_create(mgr, "witness", &witness), QM_S_OK);
     CHECK_HR(qm_job_add_file(witness, url, ct_path(dir, "witness")), QM_S_OK);
-    CHECK_HR(qm_job_set_minimum_retry_delay(witness, 1), QM_S_OK);
+    CHECK_HR(qm_job_set_min_retry_delay(witness, 1), QM_S_OK);
     CHECK_HR(qm_job_resume(witness), QM_S_OK);
     CT_WAIT_UNTIL(retries_of(witness) >= 2, CT_WAIT_MS, "the witness job to be retried twice");
 

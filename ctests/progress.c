@@ -29,7 +29,7 @@ static void watched_transfer(const char *dir) {
     uint64_t last = 0, distinct = 0, polls = 0, max_rate = 0, deadline;
     uint32_t status = 0, state = 0;
     int saw_transferring = 0, eta_known = 0;
-    qm_job_progress jp;
+    qm_job_progress jp = QM_JOB_PROGRESS_INIT;
 
     CHECK(ct_write_pattern_file(src, size, 42));
     CHECK_HR(qm_job_create(mgr, "watched", &job), QM_S_OK);
@@ -110,8 +110,8 @@ static void past_four_gib(const char *dir) {
     const uint64_t two32 = 4294967296ull;
     const char *src = ct_path(dir, "sparse-src.bin"), *dst = ct_path(dir, "sparse-dst.bin");
     qm_job_t job = 0;
-    qm_job_progress jp;
-    qm_file_progress fp;
+    qm_job_progress jp = QM_JOB_PROGRESS_INIT;
+    qm_file_progress fp = QM_FILE_PROGRESS_INIT;
     uint64_t done = 0, pct, t0;
     uint32_t state = 0;
     FILE *f = fopen(src, "wb");

@@ -32,7 +32,7 @@ static int create_job(qm_manager_t mgr, const char *state, char **argv) {
     if (QM_FAILED(hr = qm_job_set_max_connections(job, (uint32_t)strtoul(argv[5], NULL, 10))))
         return fail("qm_job_set_max_connections", hr);
     if (QM_FAILED(hr = qm_job_set_max_bandwidth(job, 16u << 20))) return fail("qm_job_set_max_bandwidth", hr);
-    if (QM_FAILED(hr = qm_job_set_minimum_retry_delay(job, 1))) return fail("qm_job_set_minimum_retry_delay", hr);
+    if (QM_FAILED(hr = qm_job_set_min_retry_delay(job, 1))) return fail("qm_job_set_min_retry_delay", hr);
     if (QM_FAILED(hr = qm_job_resume(job))) return fail("qm_job_resume", hr);
     if (QM_FAILED(hr = qm_job_get_id(job, &id))) return fail("qm_job_get_id", hr);
     if (QM_FAILED(hr = qm_guid_to_string(&id, text, sizeof text, &needed))) return fail("qm_guid_to_string", hr);

@@ -315,17 +315,17 @@ static void op_on_job(worker *w, int op, qm_job_t h, int si, own_job *oj) {
         }
         break;
     }
-    case 2: { /* get_progress_ex */
-        qm_job_progress p;
+    case 2: { /* get_progress */
+        qm_job_progress p = QM_JOB_PROGRESS_INIT;
         hr = EXPECT("qm_job_get_progress_ex", qm_job_get_progress_ex(h, &p), QM_S_OK);
         if (hr == QM_S_OK) {
             if (si >= 0)
-                track_size("progress_ex", &w->have_last_shared[si], &w->last_shared[si], p.bytes_transferred, si, NULL,
+                track_size("qm_job_get_progress_ex", &w->have_last_shared[si], &w->last_shared[si], p.bytes_transferred, si, NULL,
                            __LINE__);
             else
-                track_size("progress_ex", &oj->have_last, &oj->last, p.bytes_transferred, -1, oj, __LINE__);
+                track_size("qm_job_get_progress_ex", &oj->have_last, &oj->last, p.bytes_transferred, -1, oj, __LINE__);
             if (oj && !oj->finalized && p.files_total != oj->nfiles)
-                fail(__LINE__, "progress_ex files_total %u, job has %u files", p.files_total, oj->nfiles);
+                fail(__LINE__, "qm_job_get_progress_ex files_total %u, job has %u files", p.files_total, oj->nfiles);
         }
         break;
     }
@@ -349,7 +349,7 @@ static void op_on_job(worker *w, int op, qm_job_t h, int si, own_job *oj) {
         break;
     }
     case 5: { /* get_file_progress */
-        qm_file_progress fp;
+        qm_file_progress fp = QM_FILE_PROGRESS_INIT;
         uint32_t idx = rnd(w) % 5;
         hr = EXPECT("qm_job_get_file_progress", qm_job_get_file_progress(h, idx, &fp), QM_S_OK, QM_E_ITEM_NOT_FOUND);
         if (hr == QM_S_OK) {
@@ -847,7 +847,7 @@ int main(int argc, char **argv) {
         CHECK_HR(qm_job_create(witness_mgr, "after close", &witness), QM_S_OK)) {
         CHECK_HR(qm_job_add_file(witness, pristine_src[1], ct_path(g_dir, "witness.out")), QM_S_OK);
         CHECK_HR(qm_job_set_max_bandwidth(witness, 4u * MIB), QM_S_OK); /* ~0.5 s */
-        CHECK_HR(qm_job_set_minimum_notification_interval(witness, 0), QM_S_OK);
+        CHECK_HR(qm_job_set_min_notification_interval(witness, 0), QM_S_OK);
         CHECK_HR(qm_job_set_notify(witness, on_witness, NULL,
                                    QM_NOTIFY_JOB_TRANSFERRED | QM_NOTIFY_JOB_MODIFICATION),
                  QM_S_OK);

@@ -35,6 +35,33 @@ pub(crate) fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Whether this process may create files in the directory `dir`
+/// (`faccessat(W_OK | X_OK, AT_EACCESS)`: the effective ids, supplementary
+/// groups, ACLs and read-only mounts as the kernel judges them). `None`
+/// when it cannot tell (a name with a NUL byte, a failed call other than
+/// a refusal).
+pub(crate) fn may_create_in(dir: &std::path::Path) -> Option<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `name` is a NUL-terminated string that outlives the call;
+    // faccessat only reads it.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            name.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    if rc == 0 {
+        return Some(true);
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EACCES | libc::EPERM | libc::EROFS) => Some(false),
+        _ => None,
+    }
+}
+
 /// A TCP connection to `addr` that can be given up: the connect runs on a
 /// non-blocking, close-on-exec socket, waiting in slices of at most 50 ms,
 /// and fails with `TimedOut` once `budget` has passed and with

@@ -86,8 +86,11 @@ pub enum Command {
     Suspend(JobArg),
     /// Cancel a job and delete its temporary files
     Cancel(JobArg),
-    /// Move a job's transferred files into place and end the job
-    Complete(JobArg),
+    /// Move a job's transferred files into place and end the job. A job
+    /// that is not TRANSFERRED is completed partially, as BITS does: the
+    /// files not transferred are deleted with their partial data; on a
+    /// terminal qmgr lists them and asks first, elsewhere it needs --partial
+    Complete(CompleteArgs),
     /// Replace the start of the job's remote names (switch mirrors),
     /// keeping the bytes already transferred
     ReplacePrefix {
@@ -146,11 +149,23 @@ pub enum Command {
     },
 }
 
-/// The JOB argument of resume, suspend, cancel and complete.
+/// The JOB argument of resume, suspend and cancel.
 #[derive(Debug, Args)]
 pub struct JobArg {
     /// The job's id, or a unique prefix of it (at least 8 characters)
     pub job: String,
+}
+
+/// The arguments of `complete`.
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The job's id, or a unique prefix of it (at least 8 characters)
+    pub job: String,
+    /// Complete a job that is not TRANSFERRED without asking: its
+    /// transferred files are moved into place, the others deleted with
+    /// their partial data (exit 4)
+    #[arg(long)]
+    pub partial: bool,
 }
 
 /// The arguments of `transfer`.

@@ -2,7 +2,8 @@
 
 use qmgr::hresult::{
     QM_BG_E_INVALID_RANGE, QM_BG_E_OVERLAPPING_RANGES, QM_BG_E_TOO_MANY_RANGES_IN_FILE,
-    QM_E_INVALIDARG, QM_E_UNEXPECTED, QM_E_WINHTTP_SECURE_FAILURE,
+    QM_E_ACCESSDENIED, QM_E_INVALIDARG, QM_E_PATH_NOT_FOUND, QM_E_UNEXPECTED,
+    QM_E_WINHTTP_SECURE_FAILURE,
 };
 use qmgr::{HResult, JobError};
 
@@ -20,7 +21,9 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
   1  the transfer failed (the job ended in ERROR)
-  2  bad usage (an unknown flag, a missing or malformed argument)
+  2  bad usage (an unknown flag, a missing or malformed argument, a destination
+     directory that does not exist, 'complete' of a job not TRANSFERRED
+     without --partial)
   3  a qmgr call failed (e.g. QM_BG_E_INVALID_STATE, QM_BG_E_NOT_FOUND, QM_E_NOTIMPL)
   4  partial complete (QM_BG_S_PARTIAL_COMPLETE: some files were not transferred)
   130, 143  transfer interrupted by SIGINT (Ctrl-C) or SIGTERM: the job is
@@ -61,12 +64,15 @@ impl Failure {
     }
 
     /// A failed call that took the user's words (`add_files`): a refused
-    /// argument (`QM_E_INVALIDARG`, e.g. an unsupported URL scheme, or
-    /// `--range`s that cannot be) is bad usage (exit 2), anything else a
+    /// argument (`QM_E_INVALIDARG`, e.g. an unsupported URL scheme,
+    /// `--range`s that cannot be, a destination whose directory does not
+    /// exist or may not be written) is bad usage (exit 2), anything else a
     /// failed call (exit 3).
     pub fn argument_or_call(err: qmgr::Error) -> Failure {
         let refused = [
             QM_E_INVALIDARG,
+            QM_E_PATH_NOT_FOUND,
+            QM_E_ACCESSDENIED,
             QM_BG_E_INVALID_RANGE,
             QM_BG_E_OVERLAPPING_RANGES,
             QM_BG_E_TOO_MANY_RANGES_IN_FILE,

@@ -11,9 +11,11 @@ use qmgr::hresult::{QM_BG_E_NOT_FOUND, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_
 use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager, NotifyCmdLine};
 
 use crate::cli::Command;
-use crate::fail::{one_line, Failure, EXIT_CALL_FAILED, EXIT_PARTIAL, EXIT_TRANSFER_FAILED};
+use crate::fail::{
+    one_line, Failure, EXIT_CALL_FAILED, EXIT_PARTIAL, EXIT_TRANSFER_FAILED, EXIT_USAGE,
+};
 use crate::options::Prepared;
-use crate::transfer::LINE_EVERY;
+use crate::transfer::{code_name, retry_text, LINE_EVERY};
 use crate::{format, paths, report};
 
 /// The shortest id prefix accepted for JOB.
@@ -151,9 +153,13 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             }
             Ok(())
         }
-        Command::Complete(arg) => {
+        Command::Complete(args) => {
             let manager = open(state_dir, "complete")?;
-            let code = find(&manager, &arg.job)?.complete()?;
+            let job = find(&manager, &args.job)?;
+            if !args.partial {
+                confirm_partial_complete(&job)?;
+            }
+            let code = job.complete()?;
             if code == HResult(QM_BG_S_PARTIAL_COMPLETE) {
                 return Err(Failure::partial(
                     code,
@@ -201,6 +207,75 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             let manager = open(state_dir, "run")?;
             run_jobs(&manager, dir, !*no_complete, *quiet)
         }
+    }
+}
+
+/// The files a partial `complete` deletes (those not transferred), each
+/// with what was fetched of it and where.
+fn not_transferred(job: &Job) -> Vec<String> {
+    (0..job.file_count())
+        .filter_map(|i| {
+            let progress = job.file_progress(i).ok()?;
+            if progress.completed {
+                return None;
+            }
+            let local = job.file_local_name(i).ok()?;
+            let counts = format::byte_counts(progress.bytes_transferred, progress.bytes_total);
+            Some(match job.file_temporary_name(i).ok().flatten() {
+                Some(temp) => format!("{local} ({counts} in {})", temp.display()),
+                None => format!("{local} ({counts})"),
+            })
+        })
+        .collect()
+}
+
+/// Before `complete` of a job that is not TRANSFERRED (BITS's partial
+/// complete, which deletes the files not transferred and their partial
+/// data): on a terminal, says what it deletes and asks; elsewhere refuses
+/// (exit 2), since only `--partial` says the caller means it.
+fn confirm_partial_complete(job: &Job) -> Result<(), Failure> {
+    let state = job.state();
+    let doomed = not_transferred(job);
+    if state == JobState::Transferred || doomed.is_empty() {
+        return Ok(());
+    }
+    let mut short = job.id().to_string();
+    short.truncate(MIN_PREFIX);
+    let total = job.file_count();
+    let what = format!(
+        "job {short} is {state}, not TRANSFERRED: completing it now keeps its {} transferred \
+         file(s) and deletes the {} of its {total} file(s) not transferred, with what was \
+         fetched of them",
+        total as usize - doomed.len(),
+        doomed.len(),
+    );
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        return Err(Failure::usage(format!(
+            "{what} ({}); pass --partial to complete it anyway, or let 'qmgr run' finish it first",
+            doomed.join(", ")
+        )));
+    }
+    errln!("qmgr: {what}:");
+    for file in &doomed {
+        errln!("  {file}");
+    }
+    {
+        use std::io::Write as _;
+        let mut err = std::io::stderr();
+        let _ = write!(err, "Complete it anyway? [y/N] ");
+        let _ = err.flush();
+    }
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure {
+            exit: EXIT_USAGE,
+            label: "error",
+            line: format!("not completed: job {short} is left as it is ({state})"),
+        })
     }
 }
 
@@ -272,6 +347,9 @@ fn report_error(job: &Job, dir: &str) {
 /// What `run` saw of one job last time.
 struct Seen {
     state: JobState,
+    /// Its retry count: a failure and its retry may both fall between
+    /// two passes (a refused connection fails at once).
+    retries: u32,
     /// `ID8 NAME`.
     short: String,
 }
@@ -301,17 +379,22 @@ fn run_jobs(
         let mut next: Option<&Job> = None;
         for job in &jobs {
             let state = job.state();
+            let retries = job.status().num_retries;
             let first_sight = !seen.contains_key(&job.id());
             let entry = seen.entry(job.id()).or_insert_with(|| {
                 let mut short = job.id().to_string();
                 short.truncate(MIN_PREFIX);
                 Seen {
                     state,
+                    retries,
                     short: format!("{short} {}", job.display_name()),
                 }
             });
             let entered = entry.state != state;
             entry.state = state;
+            // A new failure since the last pass (also one found waiting).
+            let retried = entry.retries != retries || first_sight;
+            entry.retries = retries;
             if first_sight && !quiet && state == JobState::Suspended {
                 errln!("{}: SUSPENDED, left as it is", entry.short);
             }
@@ -349,18 +432,25 @@ fn run_jobs(
                     report_error(job, &dir);
                     reported.insert(job.id());
                 }
-                JobState::TransientError if entered && !quiet => {
+                JobState::TransientError if (entered || retried || print_progress) && !quiet => {
                     if let Ok(e) = job.error() {
-                        errln!(
-                            "{}",
-                            one_line(&format!(
-                                "{}: retrying in {}s after {}: {}",
+                        let p = job.progress();
+                        if entered || retried {
+                            let full = one_line(&format!("{}: {}", e.code, e.description));
+                            errln!(
+                                "{}: {}",
                                 entry.short,
-                                job.minimum_retry_delay(),
-                                e.code,
-                                e.description
-                            ))
-                        );
+                                retry_text(job.next_retry_in(), &full)
+                            );
+                        } else {
+                            errln!(
+                                "{}: TRANSIENT_ERROR {} {}: {}",
+                                entry.short,
+                                format::percent(p.bytes_transferred, p.bytes_total),
+                                format::byte_counts(p.bytes_transferred, p.bytes_total),
+                                retry_text(job.next_retry_in(), &code_name(e.code))
+                            );
+                        }
                     }
                 }
                 s if pending(s) && print_progress => {

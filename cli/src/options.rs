@@ -70,7 +70,7 @@ impl Prepared {
     pub fn apply(&self, job: &Job) -> Result<(), Failure> {
         let arg = Failure::argument;
         if let Some(seconds) = self.retry_delay {
-            job.set_minimum_retry_delay(seconds).map_err(arg)?;
+            job.set_min_retry_delay(seconds).map_err(arg)?;
         }
         if let Some(seconds) = self.no_progress_timeout {
             job.set_no_progress_timeout(seconds).map_err(arg)?;

@@ -62,6 +62,7 @@ pub fn job_json(job: &Job) -> Value {
         "bytes_per_second": p.bytes_per_second,
         "eta_seconds": p.eta_seconds,
         "retries": job.status().num_retries,
+        "retry_in_seconds": job.next_retry_in().map(|d| d.as_secs_f64().ceil() as u64),
         "created_ms": unix_ms(times.creation),
         "modified_ms": unix_ms(times.modification),
         "transfer_completed_ms": times.transfer_completion.map(unix_ms),
@@ -150,7 +151,17 @@ pub fn info(job: &Job) -> String {
     if !description.is_empty() {
         line("description", description);
     }
-    line("state", job.state().name().to_string());
+    line(
+        "state",
+        match job.next_retry_in() {
+            Some(wait) => format!(
+                "{} (retries in {})",
+                job.state().name(),
+                format::eta(Some(wait.as_secs_f64().ceil() as u64))
+            ),
+            None => job.state().name().to_string(),
+        },
+    );
     line("priority", format::priority(job.priority()).to_string());
     line(
         "progress",
@@ -175,7 +186,7 @@ pub fn info(job: &Job) -> String {
         format!("{}/{} transferred", p.files_transferred, p.files_total),
     );
     line("retries", job.status().num_retries.to_string());
-    line("retry delay", format!("{}s", job.minimum_retry_delay()));
+    line("retry delay", format!("{}s", job.min_retry_delay()));
     line(
         "no progress",
         format!("{}s timeout", job.no_progress_timeout()),

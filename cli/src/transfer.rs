@@ -36,6 +36,27 @@ pub struct Watcher {
     mode: Mode,
     started: Instant,
     last_state: JobState,
+    /// The job's retry count when last seen: a new failure can come and
+    /// go between two looks (a refused connection fails at once), which
+    /// the count still tells.
+    retries: u32,
+    /// The last transient error seen: its code's name, and `CODE:
+    /// description` on one line.
+    last_error: Option<(String, String)>,
+}
+
+/// A code's name (`QM_E_WINHTTP_CANNOT_CONNECT`), or its number.
+pub fn code_name(code: HResult) -> String {
+    code.name()
+        .unwrap_or_else(|| format!("0x{:08X}", code.0 as u32))
+}
+
+/// `retrying in 4s after ERROR`, or `retrying now ...` once due.
+pub fn retry_text(retry_in: Option<Duration>, error: &str) -> String {
+    match retry_in.map(|d| d.as_secs_f64().ceil() as u64) {
+        Some(secs) if secs > 0 => format!("retrying in {} after {error}", format::eta(Some(secs))),
+        _ => format!("retrying now after {error}"),
+    }
 }
 
 fn bar_style(known_length: bool) -> ProgressStyle {
@@ -70,6 +91,8 @@ impl Watcher {
             mode,
             started: now,
             last_state: JobState::Suspended,
+            retries: 0,
+            last_error: None,
         }
     }
 
@@ -81,33 +104,63 @@ impl Watcher {
         }
     }
 
-    /// Updates the display with the job's progress.
+    /// Updates the display with the job's progress. While the job waits
+    /// to retry, every update says after which error and in how long; a
+    /// new transient failure also gets a line of its own; while it
+    /// connects again, the updates name the last error.
     pub fn tick(&mut self, job: &Job) {
         let state = job.state();
         let entered = state != self.last_state;
         self.last_state = state;
+        let retries = job.status().num_retries;
+        let retried = retries != self.retries;
+        self.retries = retries;
         let p = job.progress();
-        let retry_note = || {
-            job.error().ok().map(|e| {
-                one_line(&format!(
-                    "qmgr: retrying in {}s after {}: {}",
-                    job.minimum_retry_delay(),
-                    e.code,
-                    e.description
-                ))
-            })
+        let mut new_failure = false;
+        if state == JobState::TransientError {
+            if let Ok(e) = job.error() {
+                self.last_error = Some((
+                    code_name(e.code),
+                    one_line(&format!("{}: {}", e.code, e.description)),
+                ));
+                new_failure = entered || retried;
+            }
+        }
+        // A new failure gets a line of its own with the whole error; the
+        // progress updates name its code.
+        let retry_in = job.next_retry_in();
+        let note = match &self.last_error {
+            Some((_, full)) if new_failure => Some(retry_text(retry_in, full)),
+            _ => None,
+        };
+        let (waiting, again) = match (state, &self.last_error) {
+            (JobState::TransientError, Some((name, _))) => (Some(retry_text(retry_in, name)), None),
+            // Connecting again (or queued to) after a transient error.
+            (JobState::Queued | JobState::Connecting, Some((name, _))) if retries > 0 => (
+                None,
+                Some(format!(
+                    "{}, retry {retries}, after {name}",
+                    state.name().to_lowercase()
+                )),
+            ),
+            _ => (None, None),
         };
         match &mut self.mode {
             Mode::Quiet => {}
             Mode::Lines { last } => {
-                if entered && state == JobState::TransientError {
-                    if let Some(note) = retry_note() {
-                        errln!("{note}");
-                    }
+                if let Some(note) = &note {
+                    errln!("qmgr: {note}");
                 }
                 if last.elapsed() >= LINE_EVERY {
                     *last = Instant::now();
-                    errln!("{}", format::progress_line(&p));
+                    match waiting.as_ref().or(again.as_ref()) {
+                        Some(why) => errln!(
+                            "{} {}: {why}",
+                            format::percent(p.bytes_transferred, p.bytes_total),
+                            format::byte_counts(p.bytes_transferred, p.bytes_total)
+                        ),
+                        None => errln!("{}", format::progress_line(&p)),
+                    }
                 }
             }
             Mode::Bar { bar, has_length } => {
@@ -117,21 +170,17 @@ impl Watcher {
                     *has_length = true;
                 }
                 bar.set_position(p.bytes_transferred);
-                let message = match state {
-                    JobState::Transferring => format!(
+                if let Some(note) = &note {
+                    bar.println(format!("qmgr: {note}"));
+                }
+                let message = match (state, waiting, again) {
+                    (JobState::Transferring, _, _) => format!(
                         "{:>12} ETA {:<6}",
                         format::rate(p.bytes_per_second),
                         format::eta(p.eta_seconds)
                     ),
-                    JobState::TransientError => {
-                        if entered {
-                            if let Some(note) = retry_note() {
-                                bar.println(note);
-                            }
-                        }
-                        "waiting to retry".to_string()
-                    }
-                    other => other.name().to_lowercase(),
+                    (_, Some(why), _) | (_, _, Some(why)) => why,
+                    (other, None, None) => other.name().to_lowercase(),
                 };
                 bar.set_message(message);
             }

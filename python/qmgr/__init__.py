@@ -39,7 +39,7 @@ from .constants import (
 from .errors import *  # noqa: F401,F403  (QmgrError and its subclasses, HRESULT, ...)
 
 #: This package's version.
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Everything the submodules export, plus the enums, the library facts and
 # every QM_* constant.

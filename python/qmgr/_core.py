@@ -11,7 +11,7 @@ import os
 import threading
 import uuid
 import weakref
-from ctypes import byref, c_bool, c_size_t, c_uint32, c_uint64
+from ctypes import byref, c_size_t, c_uint32, c_uint64
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -41,6 +41,7 @@ from ._lib import (
     qm_job_t,
     qm_job_times,
     qm_notify_fn,
+    sized,
 )
 from .constants import ErrorContext, JobState, Notify, Priority, Status
 from .errors import (
@@ -76,7 +77,7 @@ NotifyCallback = Callable[["Job", Notify, Optional[int], HRESULT], Any]
 
 
 def version() -> str:
-    """The loaded library's version (``qm_version()``), e.g. ``"0.1.0"``."""
+    """The loaded library's version (``qm_version()``), e.g. ``"0.3.0"``."""
     raw: bytes = lib.qm_version()
     return raw.decode("ascii", "replace")
 
@@ -301,6 +302,8 @@ class FileInfo:
     index: int
     remote: str
     local: str
+    #: The size hint it was added with (0: none).
+    size_hint: int
     progress: FileProgress
 
 
@@ -505,17 +508,18 @@ class Manager(_Closable):
         )
 
     @property
-    def bandwidth_limit(self) -> int:
+    def max_bandwidth(self) -> int:
         """Cap on the sum of all background transfers, bytes per second
-        (0: unlimited; setting None means 0)."""
+        (0: unlimited; setting None means 0). A job's own
+        ``Job.max_bandwidth`` applies on top."""
         out = c_uint64(0)
-        check(lib.qm_manager_get_bandwidth_limit(self._handle, byref(out)), "Manager.bandwidth_limit")
+        check(lib.qm_manager_get_max_bandwidth(self._handle, byref(out)), "Manager.max_bandwidth")
         return int(out.value)
 
-    @bandwidth_limit.setter
-    def bandwidth_limit(self, bytes_per_sec: Optional[int]) -> None:
-        value = 0 if bytes_per_sec is None else _uint(bytes_per_sec, 64, "Manager.bandwidth_limit")
-        check(lib.qm_manager_set_bandwidth_limit(self._handle, value), "Manager.bandwidth_limit")
+    @max_bandwidth.setter
+    def max_bandwidth(self, bytes_per_sec: Optional[int]) -> None:
+        value = 0 if bytes_per_sec is None else _uint(bytes_per_sec, 64, "Manager.max_bandwidth")
+        check(lib.qm_manager_set_max_bandwidth(self._handle, value), "Manager.max_bandwidth")
 
 
 @atexit.register
@@ -717,6 +721,7 @@ class Job(_Closable):
             raise _invalid("Job.add_files()", "too many files")
         arr = (qm_file_set_info * max(len(items), 1))()
         for i, item in enumerate(items):
+            arr[i].struct_size = ctypes.sizeof(qm_file_set_info)
             if isinstance(item, (str, bytes)) or len(item) not in (2, 3):
                 raise TypeError(f"Job.add_files(): item {i} must be (remote, local[, size_hint])")
             remote, local = item[0], item[1]
@@ -743,6 +748,7 @@ class Job(_Closable):
             raise _invalid("Job.add_file_with_ranges()", "too many ranges")
         arr = (qm_file_range * max(len(items), 1))()
         for i, item in enumerate(items):
+            arr[i].struct_size = ctypes.sizeof(qm_file_range)
             if isinstance(item, (str, bytes)) or len(item) != 2:
                 raise TypeError(f"Job.add_file_with_ranges(): range {i} must be (offset, length)")
             arr[i].initial_offset = _uint(item[0], 64, f"Job.add_file_with_ranges()[{i}].offset")
@@ -765,6 +771,8 @@ class Job(_Closable):
         count = c_uint32(0)
         check(lib.qm_job_get_file_ranges(self._handle, i, None, 0, byref(count)), "Job.file_ranges()")
         arr = (qm_file_range * max(count.value, 1))()
+        for k in range(len(arr)):
+            arr[k].struct_size = ctypes.sizeof(qm_file_range)
         check(lib.qm_job_get_file_ranges(self._handle, i, arr, len(arr), byref(count)), "Job.file_ranges()")
         return [(arr[k].initial_offset, arr[k].length) for k in range(count.value)]
 
@@ -780,12 +788,15 @@ class Job(_Closable):
         i = _uint(index, 32, "Job.file(index)")
         _, remote = _read_string(lib.qm_job_get_file_remote_name, (self._handle, i), "Job.file()")
         _, local = _read_string(lib.qm_job_get_file_local_name, (self._handle, i), "Job.file()")
-        p = qm_file_progress()
+        hint = c_uint64(0)
+        check(lib.qm_job_get_file_size_hint(self._handle, i, byref(hint)), "Job.file()")
+        p = sized(qm_file_progress)
         check(lib.qm_job_get_file_progress(self._handle, i, byref(p)), "Job.file()")
         return FileInfo(
             index=i,
             remote=remote or "",
             local=local or "",
+            size_hint=int(hint.value),
             progress=FileProgress(
                 bytes_total=_unknown_to_none(p.bytes_total),
                 bytes_transferred=int(p.bytes_transferred),
@@ -797,6 +808,13 @@ class Job(_Closable):
     def files(self) -> List[FileInfo]:
         """Every file of the job, in order."""
         return [self.file(i) for i in range(self.file_count)]
+
+    def file_sha256(self, index: int) -> Optional[str]:
+        """The SHA-256 file ``index`` must have (64 lower-case hex digits), or
+        None when none is set."""
+        i = _uint(index, 32, "Job.file_sha256(index)")
+        hr, text = _read_string(lib.qm_job_get_file_sha256, (self._handle, i), "Job.file_sha256()")
+        return text if hr == C.QM_S_OK else None
 
     def set_file_sha256(self, index: int, sha256: Optional[Union[str, bytes]]) -> None:
         """Sets the SHA-256 that file ``index`` must have (64 hex digits, or
@@ -823,7 +841,7 @@ class Job(_Closable):
     @property
     def progress(self) -> Progress:
         """A consistent snapshot of bytes, files, rate and ETA (lock-free)."""
-        p = qm_job_progress()
+        p = sized(qm_job_progress)
         check(lib.qm_job_get_progress_ex(self._handle, byref(p)), "Job.progress")
         return Progress(
             bytes_total=_unknown_to_none(p.bytes_total),
@@ -838,7 +856,10 @@ class Job(_Closable):
         """``qm_job_get_progress``: ``QM_PROGRESS_PERCENT_DONE`` (whole
         percent) or ``QM_PROGRESS_SIZE_DONE`` (bytes transferred)."""
         out = c_uint64(0)
-        check(lib.qm_job_get_progress(self._handle, _uint(flag, 32, "Job.get_progress(flag)"), byref(out)), "Job.get_progress()")
+        check(
+            lib.qm_job_get_progress(self._handle, _uint(flag, 32, "Job.get_progress(flag)"), byref(out)),
+            "Job.get_progress()",
+        )
         return int(out.value)
 
     @property
@@ -854,7 +875,7 @@ class Job(_Closable):
     @property
     def error(self) -> Optional[JobError]:
         """The last error while the job is in ERROR or TRANSIENT_ERROR, else None."""
-        e = qm_job_error()
+        e = sized(qm_job_error)
         hr = HRESULT(lib.qm_job_get_error(self._handle, byref(e)))
         if hr == C.QM_BG_E_ERROR_INFORMATION_UNAVAILABLE:
             return None
@@ -882,7 +903,7 @@ class Job(_Closable):
     @property
     def times(self) -> JobTimes:
         """Creation, last modification and transfer completion (UTC datetimes or None)."""
-        t = qm_job_times()
+        t = sized(qm_job_times)
         check(lib.qm_job_get_times(self._handle, byref(t)), "Job.times")
         return JobTimes(
             created=_ms_to_datetime(t.creation_ms),
@@ -986,8 +1007,8 @@ class Job(_Closable):
     def priority(self, priority: int) -> None:
         check(lib.qm_job_set_priority(self._handle, _uint(priority, 32, "Job.priority")), "Job.priority")
 
-    minimum_retry_delay = _uint32_property(
-        "minimum_retry_delay", "Seconds to wait before retrying after a transient error (default 600)."
+    min_retry_delay = _uint32_property(
+        "min_retry_delay", "Seconds to wait before retrying after a transient error (default 600)."
     )
     no_progress_timeout = _uint32_property(
         "no_progress_timeout", "Seconds of transient errors without progress before ERROR (default 14 days)."
@@ -1007,12 +1028,10 @@ class Job(_Closable):
 
     stall_timeout = _uint32_property(
         "stall_timeout",
-        "Seconds a connection may deliver nothing before qmgr gives it up and retries "
-        "(default 60). ``FeatureNotImplemented`` with a library that predates it.",
-        optional=True,
+        "Seconds a connection may deliver nothing before qmgr gives it up and retries (default 60).",
     )
     max_download_time = _uint32_property(
-        "maximum_download_time",
+        "max_download_time",
         "Seconds the job may spend connecting and transferring before it fails with "
         "``QM_BG_E_MAXDOWNLOAD_TIMEOUT`` (default 7,776,000, 90 days, as BITS; 0: no limit); "
         "time queued, suspended or in a transient error does not count, and ``resume()`` "
@@ -1023,16 +1042,16 @@ class Job(_Closable):
         """The server's content may change between requests (BITS's
         ``BITS_JOB_PROPERTY_DYNAMIC_CONTENT``): each file comes in one request
         without a range and starts again from zero after any interruption."""
-        out = c_bool(False)
+        out = c_uint32(0)
         check(lib.qm_job_get_dynamic_content(self._handle, byref(out)), "Job.dynamic_content")
         return bool(out.value)
 
     @dynamic_content.setter
     def dynamic_content(self, dynamic: bool) -> None:
-        check(lib.qm_job_set_dynamic_content(self._handle, bool(dynamic)), "Job.dynamic_content")
+        check(lib.qm_job_set_dynamic_content(self._handle, 1 if dynamic else 0), "Job.dynamic_content")
 
-    minimum_notification_interval = _uint32_property(
-        "minimum_notification_interval",
+    min_notification_interval = _uint32_property(
+        "min_notification_interval",
         "The least time in milliseconds between two progress notifications "
         "(``Notify.JOB_MODIFICATION`` while transferring; BITS's "
         "``BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS``, default 500); "
@@ -1278,15 +1297,50 @@ class Job(_Closable):
             "Job.set_credentials()",
         )
 
+    @property
+    def proxy(self) -> Optional[str]:
+        """The proxy as ``set_proxy`` set it: the URL exactly as given (with
+        any password in it), "" for a direct connection, None when it comes
+        from the environment (the default)."""
+        hr, text = _read_string(lib.qm_job_get_proxy, (self._handle,), "Job.proxy")
+        return None if hr == C.QM_S_FALSE else text
+
     def set_proxy(self, proxy_url: Optional[str]) -> None:
         """Sets the proxy URL (http, https, socks4, socks4a, socks5, socks5h);
         "" connects directly; None takes it from the environment (default)."""
         check(lib.qm_job_set_proxy(self._handle, _cstr(proxy_url, "Job.set_proxy()", True)), "Job.set_proxy()")
 
+    @property
+    def ca_file(self) -> Optional[str]:
+        """The CA file ``set_ca_file`` set, or None (the system's roots)."""
+        hr, text = _read_string(lib.qm_job_get_ca_file, (self._handle,), "Job.ca_file")
+        return None if hr == C.QM_S_FALSE else text
+
     def set_ca_file(self, pem_path: Optional[StrPath]) -> None:
         """Trusts the CA certificates of this PEM file (absolute path)
         instead of the system's roots; None returns to the system's roots."""
         check(lib.qm_job_set_ca_file(self._handle, _cstr(pem_path, "Job.set_ca_file()", True)), "Job.set_ca_file()")
+
+    @property
+    def client_certificate(self) -> Optional[Tuple[str, str]]:
+        """The paths ``(cert_pem, key_pem)`` ``set_client_certificate`` set,
+        or None: only the paths, never what the files hold."""
+        sizes = (c_size_t(0), c_size_t(0))
+        check(
+            lib.qm_job_get_client_certificate(self._handle, None, 0, byref(sizes[0]), None, 0, byref(sizes[1])),
+            "Job.client_certificate",
+        )
+        cert = ctypes.create_string_buffer(sizes[0].value)
+        key = ctypes.create_string_buffer(sizes[1].value)
+        hr = check(
+            lib.qm_job_get_client_certificate(
+                self._handle, cert, len(cert), byref(sizes[0]), key, len(key), byref(sizes[1])
+            ),
+            "Job.client_certificate",
+        )
+        if hr == C.QM_S_FALSE:
+            return None
+        return (cert.value.decode(), key.value.decode())
 
     def set_client_certificate(self, cert_pem: Optional[StrPath], key_pem: Optional[StrPath]) -> None:
         """Presents this client certificate and key (PEM files, absolute

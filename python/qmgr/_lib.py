@@ -10,11 +10,11 @@ The library is looked for, in order:
 
 1. ``$QMGR_LIBRARY`` (a path to the file; when it is set, nothing else is
    tried, so a wrong value is reported instead of silently ignored);
-2. ``libqmgr.so`` / ``libqmgr.so.0`` inside the package directory (a wheel
+2. ``libqmgr.so`` / ``libqmgr.so.1`` inside the package directory (a wheel
    that ships the library);
 3. the build directories of a checkout: ``target/release`` then
    ``target/debug`` next to the ``python/`` directory;
-4. ``ctypes.util.find_library("qmgr")`` (an installed ``libqmgr.so.0``).
+4. ``ctypes.util.find_library("qmgr")`` (an installed ``libqmgr.so.1``).
 
 ctypes releases the GIL around every foreign call made through a ``CDLL``,
 so a long call such as ``qm_job_wait`` never blocks other Python threads.
@@ -28,7 +28,6 @@ import os
 from ctypes import (
     POINTER,
     Structure,
-    c_bool,
     c_char_p,
     c_int32,
     c_int64,
@@ -39,7 +38,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, TypeVar
 
 __all__ = [
     "ABI_VERSION",
@@ -56,14 +55,16 @@ __all__ = [
     "PROTOTYPES",
     "OPTIONAL",
     "has",
+    "sized",
 ]
 
 #: The ABI major number this package was written for (``QM_ABI_VERSION``).
-ABI_VERSION = 0
+ABI_VERSION = 1
 
 # --- types of qmgr.h -------------------------------------------------------
 
 qm_hresult = c_int32
+_S = TypeVar("_S", bound=Structure)
 qm_job_t = c_uint64
 qm_manager_t = c_uint64
 
@@ -78,6 +79,8 @@ class qm_file_set_info(Structure):
     """``qm_file_set_info`` (``FILESETINFO``): one file to add."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
+        ("reserved", c_uint32),
         ("remote_name", c_char_p),
         ("local_name", c_char_p),
         ("size_hint", c_uint64),
@@ -88,6 +91,8 @@ class qm_file_range(Structure):
     """``qm_file_range`` (``BG_FILE_RANGE``): bytes of a remote file to download."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
+        ("reserved", c_uint32),
         ("initial_offset", c_uint64),
         ("length", c_uint64),
     ]
@@ -97,9 +102,10 @@ class qm_file_progress(Structure):
     """``qm_file_progress`` (``BG_FILE_PROGRESS``)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
+        ("completed", c_uint32),
         ("bytes_total", c_uint64),
         ("bytes_transferred", c_uint64),
-        ("completed", c_bool),
     ]
 
 
@@ -107,6 +113,8 @@ class qm_job_progress(Structure):
     """``qm_job_progress`` (``BG_JOB_PROGRESS`` plus rate and ETA)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
+        ("reserved", c_uint32),
         ("bytes_total", c_uint64),
         ("bytes_transferred", c_uint64),
         ("files_total", c_uint32),
@@ -120,6 +128,7 @@ class qm_job_error(Structure):
     """``qm_job_error``: a job's last error."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("code", qm_hresult),
         ("context", c_uint32),
         ("file_index", c_uint32),
@@ -131,10 +140,20 @@ class qm_job_times(Structure):
     """``qm_job_times``: Unix epoch milliseconds, 0 for "not yet"."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
+        ("reserved", c_uint32),
         ("creation_ms", c_int64),
         ("modification_ms", c_int64),
         ("transfer_completion_ms", c_int64),
     ]
+
+
+def sized(cls: "type[_S]") -> "_S":
+    """A zeroed instance of one of the structs above with ``struct_size``
+    set, as the header's ``QM_*_INIT`` initialisers make them."""
+    value = cls()
+    value.struct_size = ctypes.sizeof(cls)
+    return value
 
 
 #: ``typedef void (*qm_notify_fn)(qm_job_t job, uint32_t event,
@@ -158,8 +177,8 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_manager_close": (qm_hresult, [qm_manager_t]),
     "qm_manager_set_max_active_jobs": (qm_hresult, [qm_manager_t, c_uint32]),
     "qm_manager_get_max_active_jobs": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
-    "qm_manager_set_bandwidth_limit": (qm_hresult, [qm_manager_t, c_uint64]),
-    "qm_manager_get_bandwidth_limit": (qm_hresult, [qm_manager_t, _P(c_uint64)]),
+    "qm_manager_set_max_bandwidth": (qm_hresult, [qm_manager_t, c_uint64]),
+    "qm_manager_get_max_bandwidth": (qm_hresult, [qm_manager_t, _P(c_uint64)]),
     "qm_manager_enum_jobs": (qm_hresult, [qm_manager_t, _P(qm_job_t), c_size_t, _P(c_size_t)]),
     "qm_manager_get_job": (qm_hresult, [qm_manager_t, _P(qm_guid), _P(qm_job_t)]),
     # Jobs
@@ -175,8 +194,10 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_get_file_local_name": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),
     "qm_job_get_file_progress": (qm_hresult, [qm_job_t, c_uint32, _P(qm_file_progress)]),
     "qm_job_set_file_sha256": (qm_hresult, [qm_job_t, c_uint32, c_char_p]),
-    "qm_job_get_progress": (qm_hresult, [qm_job_t, c_uint32, _P(c_uint64)]),
+    "qm_job_get_file_sha256": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),
+    "qm_job_get_file_size_hint": (qm_hresult, [qm_job_t, c_uint32, _P(c_uint64)]),
     "qm_job_get_progress_ex": (qm_hresult, [qm_job_t, _P(qm_job_progress)]),
+    "qm_job_get_progress": (qm_hresult, [qm_job_t, c_uint32, _P(c_uint64)]),
     "qm_job_get_status": (
         qm_hresult,
         [qm_job_t, _P(c_uint32), _P(c_uint32), _P(c_uint32), _P(c_uint32)],
@@ -197,8 +218,8 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_get_display_name": (qm_hresult, [qm_job_t] + _STR_OUT),
     "qm_job_set_description": (qm_hresult, [qm_job_t, c_char_p]),
     "qm_job_get_description": (qm_hresult, [qm_job_t] + _STR_OUT),
-    "qm_job_set_minimum_retry_delay": (qm_hresult, [qm_job_t, c_uint32]),
-    "qm_job_get_minimum_retry_delay": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_set_min_retry_delay": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_get_min_retry_delay": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_job_set_no_progress_timeout": (qm_hresult, [qm_job_t, c_uint32]),
     "qm_job_get_no_progress_timeout": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_job_set_notify": (qm_hresult, [qm_job_t, qm_notify_fn, c_void_p, c_uint32]),
@@ -210,8 +231,11 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_get_custom_headers": (qm_hresult, [qm_job_t] + _STR_OUT),
     "qm_job_set_credentials": (qm_hresult, [qm_job_t, c_char_p, c_char_p]),
     "qm_job_set_proxy": (qm_hresult, [qm_job_t, c_char_p]),
+    "qm_job_get_proxy": (qm_hresult, [qm_job_t] + _STR_OUT),
     "qm_job_set_ca_file": (qm_hresult, [qm_job_t, c_char_p]),
+    "qm_job_get_ca_file": (qm_hresult, [qm_job_t] + _STR_OUT),
     "qm_job_set_client_certificate": (qm_hresult, [qm_job_t, c_char_p, c_char_p]),
+    "qm_job_get_client_certificate": (qm_hresult, [qm_job_t] + _STR_OUT + _STR_OUT),
     "qm_job_set_stall_timeout": (qm_hresult, [qm_job_t, c_uint32]),
     "qm_job_get_stall_timeout": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_job_set_security_flags": (qm_hresult, [qm_job_t, c_uint32]),
@@ -229,24 +253,24 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_manager_get_skipped_jobs": (qm_hresult, [qm_manager_t] + _STR_OUT),
     "qm_job_set_max_connections": (qm_hresult, [qm_job_t, c_uint32]),
     "qm_job_get_max_connections": (qm_hresult, [qm_job_t, _P(c_uint32)]),
-    "qm_job_set_maximum_download_time": (qm_hresult, [qm_job_t, c_uint32]),
-    "qm_job_set_dynamic_content": (qm_hresult, [qm_job_t, c_bool]),
-    "qm_job_get_dynamic_content": (qm_hresult, [qm_job_t, _P(c_bool)]),
-    "qm_job_get_maximum_download_time": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_set_max_download_time": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_set_dynamic_content": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_get_dynamic_content": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_get_max_download_time": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_job_set_notify_cmdline": (qm_hresult, [qm_job_t, c_char_p, c_char_p]),
     "qm_job_get_notify_cmdline": (qm_hresult, [qm_job_t] + _STR_OUT + _STR_OUT),
-    "qm_job_set_minimum_notification_interval": (qm_hresult, [qm_job_t, c_uint32]),
-    "qm_job_get_minimum_notification_interval": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_set_min_notification_interval": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_get_min_notification_interval": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_manager_set_max_connections": (qm_hresult, [qm_manager_t, c_uint32]),
     "qm_manager_get_max_connections": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
     "qm_manager_set_max_connections_per_server": (qm_hresult, [qm_manager_t, c_uint32]),
     "qm_manager_get_max_connections_per_server": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
 }
 
-#: Functions added to ABI 0 after its first release: a library without them
-#: still loads, and only the features that need them are unavailable
-#: (``FeatureNotImplemented``). Every other function is required.
-OPTIONAL = frozenset({"qm_job_set_stall_timeout", "qm_job_get_stall_timeout"})
+#: Functions added to ABI 1 after its first release (0.3.0): a library
+#: without them still loads, and only the features that need them are
+#: unavailable (``FeatureNotImplemented``). Every other function is required.
+OPTIONAL: "frozenset[str]" = frozenset()
 
 #: The optional functions the loaded library lacks.
 missing_optional: "set[str]" = set()
@@ -259,7 +283,7 @@ def has(name: str) -> bool:
 # --- finding the library ----------------------------------------------------
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_NAMES = ("libqmgr.so", "libqmgr.so.0")
+_NAMES = ("libqmgr.so", "libqmgr.so.1")
 
 
 def candidate_paths() -> List[Tuple[str, Optional[Path]]]:

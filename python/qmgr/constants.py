@@ -19,10 +19,10 @@ from typing import Dict
 # --- version of the header this package was written against -----------------
 
 QM_VERSION_MAJOR = 0
-QM_VERSION_MINOR = 2
+QM_VERSION_MINOR = 3
 QM_VERSION_PATCH = 0
-QM_VERSION_STRING = "0.2.0"
-QM_ABI_VERSION = 0  #: the ABI major number (the SONAME's number)
+QM_VERSION_STRING = "0.3.0"
+QM_ABI_VERSION = 1  #: the ABI major number (the SONAME's number)
 
 # --- result codes -------------------------------------------------------------
 
@@ -141,10 +141,10 @@ CODE_NAMES: Dict[int, str] = {
     QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED: "QM_BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED",
 }
 
-# --- qm_job_get_progress flags -------------------------------------------------
+# --- qm_job_get_progress flags -------------------------------------------
 
 QM_PROGRESS_PERCENT_DONE = 1  #: whole percent of the job's bytes transferred
-QM_PROGRESS_TIME_DONE = 2  #: not supported (QM_E_NOTIMPL); see progress_ex
+QM_PROGRESS_TIME_DONE = 2  #: not supported (QM_E_NOTIMPL); see Job.progress
 QM_PROGRESS_SIZE_DONE = 3  #: bytes transferred over all files
 
 # --- qm_job_get_status flags -----------------------------------------------------

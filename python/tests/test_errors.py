@@ -130,7 +130,7 @@ class ErrorTests(TempDirTestCase):
             with self.assertRaises(qmgr.InvalidArgument):  # would wrap around in C
                 job.priority = -1
             with self.assertRaises(qmgr.InvalidArgument):
-                job.minimum_retry_delay = 2**32
+                job.min_retry_delay = 2**32
             with self.assertRaises(qmgr.InvalidArgument):
                 job.set_notify(None, 1 << 20)  # unknown flag bits
             with self.assertRaises(qmgr.StringTooLong):

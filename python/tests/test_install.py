@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import struct
 import subprocess
 import sysconfig
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from _support import PYTHON_DIR, REPO_DIR, TempDirTestCase, env_with_library, which_python
+
+#: The package's version, as python/pyproject.toml gives it.
+VERSION = re.search(r'^version = "(.*)"$', (PYTHON_DIR / "pyproject.toml").read_text(), re.M).group(1)  # type: ignore[union-attr]
 
 FIVE_LINES = """\
 import qmgr, sys
@@ -125,7 +129,7 @@ class InstallTests(TempDirTestCase):
         self.assertIn(".dynsym", sections)
         self.assertNotIn(".symtab", sections)
         self.assertFalse([s for s in sections if s.startswith(".debug")], sections)
-        (dist_info,) = package.parent.glob("qmgr-0.2.0.dist-info")
+        (dist_info,) = package.parent.glob(f"qmgr-{VERSION}.dist-info")
         wheel = (dist_info / "WHEEL").read_text()
         platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
         self.assertIn(f"Tag: py3-none-{platform}\n", wheel)
@@ -194,7 +198,7 @@ class InstallTests(TempDirTestCase):
         self.assertEqual(r.returncode, 0, f"pip install failed:\n{r.stdout}")
         self.assertTrue((site / "qmgr" / "__init__.py").exists(), os.listdir(site))
         self.assertFalse(list((site / "qmgr").glob("libqmgr.so*")))
-        (dist_info,) = site.glob("qmgr-0.2.0.dist-info")
+        (dist_info,) = site.glob(f"qmgr-{VERSION}.dist-info")
         self.assertIn("Tag: py3-none-any\n", (dist_info / "WHEEL").read_text())
         # It finds the library through QMGR_LIBRARY then.
         r = run(
@@ -204,7 +208,7 @@ class InstallTests(TempDirTestCase):
             60,
         )
         self.assertEqual(r.returncode, 0, r.stdout)
-        self.assertEqual(r.stdout.split(), ["0.2.0", ">=3.8"])
+        self.assertEqual(r.stdout.split(), [VERSION, ">=3.8"])
 
     def test_fallback_toml_reader_agrees_with_tomllib(self) -> None:
         try:

@@ -172,9 +172,9 @@ class LifecycleTests(TempDirTestCase):
         m = self.manager()
         with m.create_job("notify") as job:
             self.assertIsNone(job.notify_cmdline)
-            self.assertEqual(job.minimum_notification_interval, 500)
-            job.minimum_notification_interval = 2000
-            self.assertEqual(job.minimum_notification_interval, 2000)
+            self.assertEqual(job.min_notification_interval, 500)
+            job.min_notification_interval = 2000
+            self.assertEqual(job.min_notification_interval, 2000)
             with self.assertRaises(qmgr.InvalidArgument):
                 job.notify_cmdline = ("notify.sh", None)  # relative: refused
             job.notify_cmdline = (script, f'notify.sh {job.id} "a b"')
@@ -268,7 +268,15 @@ class LifecycleTests(TempDirTestCase):
         with m.create_job("no directory") as job:
             self.assertIsNone(job.error)
             missing = self.dir / "missing-dir" / "out"
+            # Refused when added; a directory that goes away after the add
+            # fails the transfer.
+            with self.assertRaises(qmgr.QmgrError) as refused:
+                job.add_file(src, missing)
+            self.assertEqual(refused.exception.code, qmgr.QM_E_PATH_NOT_FOUND)
+            self.assertIn("missing-dir", refused.exception.detail)
+            missing.parent.mkdir()
             job.add_file(src, missing)
+            missing.parent.rmdir()
             job.resume()
             self.assertEqual(job.wait(LONG), JobState.ERROR)
             err = job.error
@@ -329,9 +337,9 @@ class PropertyTests(TempDirTestCase):
             job.switch_to_foreground()
             self.assertEqual(job.priority, qmgr.Priority.FOREGROUND)
             self.assertIn(qmgr.Status.JOB_FOREGROUND, job.status.flags)
-            self.assertEqual(job.minimum_retry_delay, 600)
-            job.minimum_retry_delay = 5
-            self.assertEqual(job.minimum_retry_delay, 5)
+            self.assertEqual(job.min_retry_delay, 600)
+            job.min_retry_delay = 5
+            self.assertEqual(job.min_retry_delay, 5)
             self.assertEqual(job.no_progress_timeout, 1_209_600)
             job.no_progress_timeout = 0
             self.assertEqual(job.no_progress_timeout, 0)
@@ -423,11 +431,11 @@ class PropertyTests(TempDirTestCase):
         self.assertEqual(m.max_active_jobs, 4)
         m.max_active_jobs = 2
         self.assertEqual(m.max_active_jobs, 2)
-        self.assertEqual(m.bandwidth_limit, 0)
-        m.bandwidth_limit = 10 * MiB
-        self.assertEqual(m.bandwidth_limit, 10 * MiB)
-        m.bandwidth_limit = None
-        self.assertEqual(m.bandwidth_limit, 0)
+        self.assertEqual(m.max_bandwidth, 0)
+        m.max_bandwidth = 10 * MiB
+        self.assertEqual(m.max_bandwidth, 10 * MiB)
+        m.max_bandwidth = None
+        self.assertEqual(m.max_bandwidth, 0)
         self.assertEqual(m.jobs(), [])
         created = [m.create_job(f"job {i}") for i in range(5)]
         listed = m.jobs()

@@ -64,7 +64,8 @@ class NotifyTests(TempDirTestCase):
             job.max_connections = 1
             rec = Recorder()
             job.set_notify(rec, Notify.FILE_TRANSFERRED | Notify.JOB_ERROR)
-            job.add_files([(src, self.dir / "a"), (src, self.dir / "missing" / "b")])
+            # "b" comes from a source that does not exist: it fails.
+            job.add_files([(src, self.dir / "a"), (self.dir / "no-such-source", self.dir / "b")])
             job.resume()
             self.assertEqual(job.wait(LONG), JobState.ERROR)
             events = [rec.next(what="FILE_TRANSFERRED")[1:4], rec.next(what="JOB_ERROR")[1:4]]

@@ -1,4 +1,5 @@
 //! The core of qmgr: plain safe Rust, no `unsafe` anywhere below here.
+//! Private to the crate: the crate root re-exports the API's part of it.
 //!
 //! Layers, each importing only the ones below it:
 //!
@@ -12,9 +13,9 @@
 //! - [`types`], [`error`]: the plain values and the error of the API.
 #![forbid(unsafe_code)]
 
-pub mod error;
-pub mod model;
-pub mod runtime;
-pub mod store;
+pub(crate) mod error;
+pub(crate) mod model;
+pub(crate) mod runtime;
+pub(crate) mod store;
 pub(crate) mod transport;
-pub mod types;
+pub(crate) mod types;

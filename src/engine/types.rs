@@ -334,7 +334,8 @@ pub struct FileRange {
 pub struct FileSpec {
     /// `http://`, `https://` or `file://` URL, or an absolute local path.
     pub remote: String,
-    /// The absolute destination path; its directory must exist at transfer time.
+    /// The absolute destination path; its directory must exist and be
+    /// writable when the file is added (and still when it transfers).
     pub local: String,
     /// Expected size in bytes, 0 if unknown; advisory only.
     pub size_hint: u64,

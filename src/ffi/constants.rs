@@ -8,7 +8,9 @@ pub const QM_PROGRESS_TIME_DONE: u32 = 2;
 /// `qm_job_get_progress`: bytes transferred over all files.
 pub const QM_PROGRESS_SIZE_DONE: u32 = 3;
 
+/// BITS's `QM_STATUS_FILE_COMPLETE`, kept for its number (qmgr reports job status only).
 pub const QM_STATUS_FILE_COMPLETE: u32 = 0x1;
+/// BITS's `QM_STATUS_FILE_INCOMPLETE` (qmgr reports jobs only).
 pub const QM_STATUS_FILE_INCOMPLETE: u32 = 0x2;
 /// Every file of the job is transferred.
 pub const QM_STATUS_JOB_COMPLETE: u32 = 0x4;
@@ -18,40 +20,71 @@ pub const QM_STATUS_JOB_INCOMPLETE: u32 = 0x8;
 pub const QM_STATUS_JOB_ERROR: u32 = 0x10;
 /// The job's priority is FOREGROUND.
 pub const QM_STATUS_JOB_FOREGROUND: u32 = 0x20;
+/// BITS's group status bits, kept for their numbers (qmgr has no groups).
 pub const QM_STATUS_GROUP_COMPLETE: u32 = 0x40;
+/// See `QM_STATUS_GROUP_COMPLETE`.
 pub const QM_STATUS_GROUP_INCOMPLETE: u32 = 0x80;
+/// See `QM_STATUS_GROUP_COMPLETE`.
 pub const QM_STATUS_GROUP_SUSPENDED: u32 = 0x100;
+/// See `QM_STATUS_GROUP_COMPLETE`.
 pub const QM_STATUS_GROUP_ERROR: u32 = 0x200;
+/// See `QM_STATUS_GROUP_COMPLETE`.
 pub const QM_STATUS_GROUP_FOREGROUND: u32 = 0x400;
 
+/// Waiting for a transfer slot.
 pub const QM_JOB_STATE_QUEUED: u32 = 0;
+/// Opening its connection.
 pub const QM_JOB_STATE_CONNECTING: u32 = 1;
+/// Moving bytes.
 pub const QM_JOB_STATE_TRANSFERRING: u32 = 2;
+/// Suspended (new jobs start here); `qm_job_resume` queues it.
 pub const QM_JOB_STATE_SUSPENDED: u32 = 3;
+/// A fatal error: `qm_job_get_error` says which; a resume retries.
 pub const QM_JOB_STATE_ERROR: u32 = 4;
+/// A transient error: retried after the retry delay.
 pub const QM_JOB_STATE_TRANSIENT_ERROR: u32 = 5;
+/// Every file transferred: `qm_job_complete` puts them in place.
 pub const QM_JOB_STATE_TRANSFERRED: u32 = 6;
+/// Completed (final).
 pub const QM_JOB_STATE_ACKNOWLEDGED: u32 = 7;
+/// Cancelled (final).
 pub const QM_JOB_STATE_CANCELLED: u32 = 8;
 
+/// Runs first, preempts background jobs, ignores the manager's bandwidth limit.
 pub const QM_PRIORITY_FOREGROUND: u32 = 0;
+/// The highest background priority.
 pub const QM_PRIORITY_HIGH: u32 = 1;
+/// The default priority.
 pub const QM_PRIORITY_NORMAL: u32 = 2;
+/// The lowest priority.
 pub const QM_PRIORITY_LOW: u32 = 3;
 
+/// Event and flag: every file of the job is transferred.
 pub const QM_NOTIFY_JOB_TRANSFERRED: u32 = 0x1;
+/// Event and flag: the job went to ERROR (the callback gets the code).
 pub const QM_NOTIFY_JOB_ERROR: u32 = 0x2;
+/// Flag: no events at all.
 pub const QM_NOTIFY_DISABLE: u32 = 0x4;
+/// Event and flag: state, files, properties or progress changed.
 pub const QM_NOTIFY_JOB_MODIFICATION: u32 = 0x8;
+/// Event and flag: one file is transferred (the callback gets its index).
 pub const QM_NOTIFY_FILE_TRANSFERRED: u32 = 0x10;
 
+/// No error.
 pub const QM_ERROR_CONTEXT_NONE: u32 = 0;
+/// Where the error happened is not known.
 pub const QM_ERROR_CONTEXT_UNKNOWN: u32 = 1;
+/// In the queue manager (e.g. the maximum download time ran out).
 pub const QM_ERROR_CONTEXT_GENERAL_QUEUE_MANAGER: u32 = 2;
+/// While notifying (the notify program).
 pub const QM_ERROR_CONTEXT_QUEUE_MANAGER_NOTIFICATION: u32 = 3;
+/// With the local file (its directory, the disk).
 pub const QM_ERROR_CONTEXT_LOCAL_FILE: u32 = 4;
+/// With the remote file (the server's answer).
 pub const QM_ERROR_CONTEXT_REMOTE_FILE: u32 = 5;
+/// In the transport (the network, TLS, a proxy).
 pub const QM_ERROR_CONTEXT_GENERAL_TRANSPORT: u32 = 6;
+/// In the server application.
 pub const QM_ERROR_CONTEXT_REMOTE_APPLICATION: u32 = 7;
 
 /// `qm_job_set_security_flags`: check revocation (`BG_SSL_ENABLE_CRL_CHECK`; refused, `QM_E_NOTIMPL`).

@@ -1,11 +1,15 @@
-//! The files of a job: adding them, reading them back, their checksums.
+//! The header's section "Files": adding a job's files, reading them back,
+//! their ranges, checksums, names and what the server said about them.
 
 use std::ffi::c_char;
 
+use super::constants::QM_SIZE_UNKNOWN;
 use super::handles;
-use super::job::{job_do, job_get, job_get_opt_str, job_get_str};
 use super::types::*;
-use super::util::{opt_str_arg, str_arg, Out};
+use super::util::{
+    job_do, job_get, job_get_opt_str, job_get_str, job_get_struct, opt_str_arg, read_in_array,
+    str_arg, write_out_array, Out,
+};
 use crate::engine::error::Error;
 use crate::hresult::*;
 use crate::{FileRange, FileSpec};
@@ -13,15 +17,20 @@ use crate::{FileRange, FileSpec};
 /// Adds `count` files to the job, all or none (`AddFiles`). Each remote
 /// name is an `http://`, `https://` or `file://` URL or an absolute path;
 /// each local name an absolute path, unique in the job, whose directory
-/// must exist when the file transfers. A TRANSFERRED job goes back to QUEUED.
-/// The strings are copied; the caller keeps ownership of `files`.
-/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (`count` 0, `files` NULL, a NULL,
-/// non-UTF-8, relative, duplicate or unsupported name), `QM_BG_E_INVALID_STATE`
-/// (final), `QM_E_HANDLE`. Any thread.
+/// exists and is writable (checked now). A TRANSFERRED job goes back to QUEUED.
+/// `files` is an array of in-structs: `files[0].struct_size` is the
+/// stride, and every element must carry the same (see "Structs that
+/// grow"). The strings are copied; the caller keeps ownership of `files`.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (`count` 0, `files` NULL, a bad
+/// `struct_size` or a `reserved` field that is not 0, a NULL, non-UTF-8,
+/// relative, duplicate or unsupported name), `QM_E_PATH_NOT_FOUND` (a local
+/// name's directory does not exist), `QM_E_ACCESSDENIED` (this process may
+/// not create files in it), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`.
+/// Any thread.
 ///
 /// # Safety
-/// `files` NULL or valid for `count` elements whose strings are NULL or
-/// NUL-terminated.
+/// `files` NULL or valid for `count` elements of `files[0].struct_size`
+/// bytes whose strings are NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn qm_job_add_files(
     job: qm_job_t,
@@ -34,9 +43,16 @@ pub unsafe extern "C" fn qm_job_add_files(
             return Err(Error::invalid_arg("files is NULL"));
         }
         // SAFETY: non-NULL; the caller promises `count` valid elements.
-        let infos = unsafe { std::slice::from_raw_parts(files, count as usize) };
+        let infos =
+            unsafe { read_in_array::<qm_file_set_info>(files.cast(), count as usize, "files") }?;
         let mut specs = Vec::with_capacity(infos.len());
         for (i, info) in infos.iter().enumerate() {
+            if info.reserved != 0 {
+                return Err(Error::invalid_arg(format!(
+                    "files[{i}].reserved is {}: set it to 0",
+                    info.reserved
+                )));
+            }
             // SAFETY: the caller promises valid C strings or NULL.
             let remote = unsafe { str_arg(info.remote_name, &format!("files[{i}].remote_name")) }?;
             // SAFETY: as above.
@@ -82,9 +98,12 @@ pub unsafe extern "C" fn qm_job_add_file(
 /// `QM_BG_E_INVALID_RANGE` (a range outside the remote file),
 /// `QM_BG_E_INSUFFICIENT_RANGE_SUPPORT` (the server does not do ranges) or
 /// `QM_BG_E_INVALID_SERVER_RESPONSE` (the server answered other bytes, e.g.
-/// merged ranges). The ranges are copied.
+/// merged ranges). `ranges` is an array of in-structs:
+/// `ranges[0].struct_size` is the stride, and every element must carry the
+/// same (see "Structs that grow"). The ranges are copied.
 /// Returns `QM_S_OK`, `QM_E_INVALIDARG` (`count` 0, `ranges` NULL, a bad
-/// name as for `qm_job_add_files`, or a job with dynamic content),
+/// `struct_size` or a `reserved` field that is not 0, a bad name as for
+/// `qm_job_add_files`, or a job with dynamic content),
 /// `QM_BG_E_INVALID_RANGE` (an offset of `QM_LENGTH_TO_EOF`, a length of 0,
 /// a range past 2^64), `QM_BG_E_OVERLAPPING_RANGES` (duplicates or
 /// overlaps), `QM_BG_E_TOO_MANY_RANGES_IN_FILE` (more than 500),
@@ -92,7 +111,7 @@ pub unsafe extern "C" fn qm_job_add_file(
 ///
 /// # Safety
 /// Both strings NULL or NUL-terminated; `ranges` NULL or valid for `count`
-/// elements.
+/// elements of `ranges[0].struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn qm_job_add_file_with_ranges(
     job: qm_job_t,
@@ -116,65 +135,22 @@ pub unsafe extern "C" fn qm_job_add_file_with_ranges(
             return Err(Error::invalid_arg("ranges is NULL"));
         }
         // SAFETY: non-NULL; the caller promises `count` valid elements.
-        let given = unsafe { std::slice::from_raw_parts(ranges, count as usize) };
-        let list: Vec<FileRange> = given
-            .iter()
-            .map(|r| FileRange {
+        let given =
+            unsafe { read_in_array::<qm_file_range>(ranges.cast(), count as usize, "ranges") }?;
+        let mut list = Vec::with_capacity(given.len());
+        for (i, r) in given.iter().enumerate() {
+            if r.reserved != 0 {
+                return Err(Error::invalid_arg(format!(
+                    "ranges[{i}].reserved is {}: set it to 0",
+                    r.reserved
+                )));
+            }
+            list.push(FileRange {
                 offset: r.initial_offset,
                 length: r.length,
-            })
-            .collect();
+            });
+        }
         job.add_file_with_ranges(remote, local, &list)?;
-        Ok(HResult::OK)
-    })
-}
-
-/// Gets the ranges of file `index` as they were added, in their order
-/// (BITS's `IBackgroundCopyFile2::GetFileRanges`); a whole file has none.
-/// `*count` is always set to the number of ranges; `cap = 0` (with `out`
-/// NULL or not) only counts. If `cap` is smaller than the count, nothing is
-/// written to `out` and `QM_E_INSUFFICIENT_BUFFER` is returned.
-/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
-/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER` (`count`
-/// NULL, or `out` NULL with `cap > 0`). Any thread.
-///
-/// # Safety
-/// `out` NULL or valid for `cap` elements; `count` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn qm_job_get_file_ranges(
-    job: qm_job_t,
-    index: u32,
-    out: *mut qm_file_range,
-    cap: u32,
-    count: *mut u32,
-) -> qm_hresult {
-    guard!({
-        let count = Out::new(count, "count")?;
-        if out.is_null() && cap != 0 {
-            return Err(Error::new(QM_E_POINTER, "out is NULL but cap is not 0"));
-        }
-        let ranges = handles::job(job)?.file_ranges(index)?;
-        let n = ranges.len() as u32;
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { count.write(n) };
-        if cap == 0 {
-            return Ok(HResult::OK);
-        }
-        if cap < n {
-            return Err(Error::new(
-                QM_E_INSUFFICIENT_BUFFER,
-                format!("room for {cap} ranges; the file has {n}"),
-            ));
-        }
-        for (i, r) in ranges.iter().enumerate() {
-            let range = qm_file_range {
-                initial_offset: r.offset,
-                length: r.length,
-            };
-            // SAFETY: out is non-NULL (checked) and valid for cap >= n
-            // elements; it need not be aligned.
-            unsafe { out.add(i).write_unaligned(range) };
-        }
         Ok(HResult::OK)
     })
 }
@@ -188,145 +164,6 @@ pub unsafe extern "C" fn qm_job_get_file_ranges(
 pub unsafe extern "C" fn qm_job_get_file_count(job: qm_job_t, out: *mut u32) -> qm_hresult {
     // SAFETY: forwarded caller promise.
     unsafe { job_get(job, out, |j| Ok(j.file_count())) }
-}
-
-/// Gets the URL file `index`'s last response came from: its remote name,
-/// unless the server redirected; after a refused redirect, the URL it
-/// pointed to (string out-parameter convention of `qm_format_hresult`).
-/// Under every redirect policy this is a report of what the network said,
-/// kept in memory only: qmgr never fetches from it on a later attempt,
-/// never sends credentials or custom headers to it because of it, and never
-/// makes it the remote name (BITS's `ALLOW_REPORT` and `DISALLOW` rewrite
-/// `GetRemoteName`; qmgr reports here instead). It may name a URL that was
-/// refused, even a `file://` one. A new remote name resets it.
-/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
-/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
-///
-/// # Safety
-/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn qm_job_get_file_final_url(
-    job: qm_job_t,
-    index: u32,
-    buf: *mut c_char,
-    cap: usize,
-    needed: *mut usize,
-) -> qm_hresult {
-    // SAFETY: forwarded caller promises.
-    unsafe {
-        job_get_str(job, buf, cap, needed, |j| {
-            Ok((j.file_final_url(index)?, HResult::OK))
-        })
-    }
-}
-
-/// Replaces `old_prefix` at the start of every file's remote name with
-/// `new_prefix` (BITS's `IBackgroundCopyJob3::ReplaceRemotePrefix`), e.g.
-/// to switch to another mirror. The bytes already transferred are kept:
-/// the next request goes to the new name with `If-Range` of the version
-/// they came from, so the same file resumes and a changed one restarts. A
-/// running transfer stops and the job goes back to the queue.
-/// Returns `QM_S_OK`, `QM_S_FALSE` (no remote name started with
-/// `old_prefix`), `QM_E_INVALIDARG` (NULL or empty `old_prefix`, NULL
-/// `new_prefix`, or a resulting name that is not a valid remote name:
-/// nothing is changed then), `QM_BG_E_INVALID_STATE` (final),
-/// `QM_E_HANDLE`. Any thread.
-///
-/// # Safety
-/// `old_prefix` and `new_prefix` NULL or valid C strings.
-#[no_mangle]
-pub unsafe extern "C" fn qm_job_replace_remote_prefix(
-    job: qm_job_t,
-    old_prefix: *const c_char,
-    new_prefix: *const c_char,
-) -> qm_hresult {
-    guard!({
-        let job = handles::job(job)?;
-        // SAFETY: the caller promises valid C strings or NULL.
-        let old = unsafe { str_arg(old_prefix, "old_prefix") }?;
-        // SAFETY: as above.
-        let new = unsafe { str_arg(new_prefix, "new_prefix") }?;
-        Ok(if job.replace_remote_prefix(old, new)? {
-            HResult::OK
-        } else {
-            HResult(QM_S_FALSE)
-        })
-    })
-}
-
-/// Gives file `index` a new remote name (BITS's
-/// `IBackgroundCopyFile2::SetRemoteName`), keeping its bytes as
-/// `qm_job_replace_remote_prefix` does.
-/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (NULL or not a valid remote name),
-/// `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_BG_E_INVALID_STATE`
-/// (final), `QM_E_HANDLE`. Any thread.
-///
-/// # Safety
-/// `remote_name` NULL or a valid C string.
-#[no_mangle]
-pub unsafe extern "C" fn qm_job_set_file_remote_name(
-    job: qm_job_t,
-    index: u32,
-    remote_name: *const c_char,
-) -> qm_hresult {
-    guard!({
-        let job = handles::job(job)?;
-        // SAFETY: the caller promises a valid C string or NULL.
-        let remote = unsafe { str_arg(remote_name, "remote_name") }?;
-        job.set_file_remote_name(index, remote)?;
-        Ok(HResult::OK)
-    })
-}
-
-/// Gets the full path of the temporary file that holds file `index`'s
-/// bytes until `qm_job_complete` (BITS's `IBackgroundCopyFile3::
-/// GetTemporaryName`; a hidden `.NAME.XXXXXXXXXXXX.qmgr-part` beside the
-/// destination), string out-parameter convention of `qm_format_hresult`.
-/// Returns `QM_S_OK`; `QM_S_FALSE` with an empty string before the
-/// transfer created it and once the file is in place or cancelled;
-/// `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_E_INSUFFICIENT_BUFFER`,
-/// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
-///
-/// # Safety
-/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn qm_job_get_file_temporary_name(
-    job: qm_job_t,
-    index: u32,
-    buf: *mut c_char,
-    cap: usize,
-    needed: *mut usize,
-) -> qm_hresult {
-    // SAFETY: forwarded caller promises.
-    unsafe {
-        job_get_opt_str(job, buf, cap, needed, |j| {
-            Ok(j.file_temporary_name(index)?
-                .map(|path| path.to_string_lossy().into_owned()))
-        })
-    }
-}
-
-/// Gets the header lines of the last HTTP response for file `index`, one
-/// `name: value\r\n` each with names in lower case (BITS's
-/// `BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS`), for reading e.g. a
-/// signature header; kept in memory only. String out-parameter
-/// convention of `qm_format_hresult`. Returns `QM_S_OK`; `QM_S_FALSE` with
-/// an empty string before any response (and for local files);
-/// `QM_E_ITEM_NOT_FOUND`, `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`,
-/// `QM_E_POINTER`. Any thread.
-///
-/// # Safety
-/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn qm_job_get_file_response_headers(
-    job: qm_job_t,
-    index: u32,
-    buf: *mut c_char,
-    cap: usize,
-    needed: *mut usize,
-) -> qm_hresult {
-    // SAFETY: forwarded caller promises.
-    unsafe { job_get_opt_str(job, buf, cap, needed, |j| j.file_response_headers(index)) }
 }
 
 /// Gets file `index`'s remote name: the URL (or path) the caller asked for,
@@ -383,13 +220,90 @@ pub unsafe extern "C" fn qm_job_get_file_local_name(
     }
 }
 
-/// Gets file `index`'s progress (`GetFile` / `BG_FILE_PROGRESS`):
-/// `bytes_total` is `QM_SIZE_UNKNOWN` until the size is known.
+/// Gets the size hint file `index` was added with (`qm_file_set_info`'s
+/// `size_hint`; 0: none).
 /// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
 /// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 ///
 /// # Safety
 /// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_size_hint(
+    job: qm_job_t,
+    index: u32,
+    out: *mut u64,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| j.file_size_hint(index)) }
+}
+
+/// Gets the ranges of file `index` as they were added, in their order
+/// (BITS's `IBackgroundCopyFile2::GetFileRanges`); a whole file has none.
+/// `*count` is always set to the number of ranges; `cap = 0` (with `out`
+/// NULL or not) only counts. If `cap` is smaller than the count, nothing is
+/// written to `out` and `QM_E_INSUFFICIENT_BUFFER` is returned. `out` is
+/// an array of out-structs: with `cap > 0`, `out[0].struct_size` is the
+/// stride, and each element written must carry the same (see "Structs
+/// that grow"); each gets `struct_size` set to what the library filled.
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER` (`count`
+/// NULL, or `out` NULL with `cap > 0`), `QM_E_INVALIDARG` (a bad
+/// `struct_size`; `*count` is set, nothing else written). Any thread.
+///
+/// # Safety
+/// `out` NULL or valid for `cap` elements of `out[0].struct_size` bytes;
+/// `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_ranges(
+    job: qm_job_t,
+    index: u32,
+    out: *mut qm_file_range,
+    cap: u32,
+    count: *mut u32,
+) -> qm_hresult {
+    guard!({
+        let count = Out::new(count, "count")?;
+        if out.is_null() && cap != 0 {
+            return Err(Error::new(QM_E_POINTER, "out is NULL but cap is not 0"));
+        }
+        let ranges = handles::job(job)?.file_ranges(index)?;
+        let n = ranges.len() as u32;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { count.write(n) };
+        if cap == 0 {
+            return Ok(HResult::OK);
+        }
+        if cap < n {
+            return Err(Error::new(
+                QM_E_INSUFFICIENT_BUFFER,
+                format!("room for {cap} ranges; the file has {n}"),
+            ));
+        }
+        let values: Vec<qm_file_range> = ranges
+            .iter()
+            .map(|r| qm_file_range {
+                struct_size: 0,
+                reserved: 0,
+                initial_offset: r.offset,
+                length: r.length,
+            })
+            .collect();
+        // SAFETY: out is non-NULL (checked) and valid for cap >= n
+        // elements of the caller's size.
+        unsafe { write_out_array(out.cast(), cap as usize, &values, "out") }?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets file `index`'s progress (`GetFile` / `BG_FILE_PROGRESS`):
+/// `bytes_total` is `QM_SIZE_UNKNOWN` until the size is known.
+/// `out->struct_size` must be set (see "Structs that grow").
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_HANDLE`, `QM_E_POINTER`, `QM_E_INVALIDARG` (`struct_size` too
+/// small or not set). Any thread.
+///
+/// # Safety
+/// `out` NULL or valid for its `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn qm_job_get_file_progress(
     job: qm_job_t,
@@ -398,12 +312,13 @@ pub unsafe extern "C" fn qm_job_get_file_progress(
 ) -> qm_hresult {
     // SAFETY: forwarded caller promise.
     unsafe {
-        job_get(job, out, |j| {
+        job_get_struct(job, out, |j| {
             let p = j.file_progress(index)?;
             Ok(qm_file_progress {
-                bytes_total: p.bytes_total.unwrap_or(super::QM_SIZE_UNKNOWN),
+                struct_size: 0,
+                completed: u32::from(p.completed),
+                bytes_total: p.bytes_total.unwrap_or(QM_SIZE_UNKNOWN),
                 bytes_transferred: p.bytes_transferred,
-                completed: p.completed,
             })
         })
     }
@@ -430,4 +345,164 @@ pub unsafe extern "C" fn qm_job_set_file_sha256(
         j.set_file_sha256(index, unsafe { opt_str_arg(hex, "hex") }?)?;
         Ok(HResult::OK)
     })
+}
+
+/// Gets the SHA-256 file `index` must have, as 64 lower-case hex digits
+/// (string out-parameter convention of `qm_format_hresult`; 65 bytes with
+/// the NUL), or "" with `QM_S_FALSE` when none is set.
+/// Returns `QM_S_OK`, `QM_S_FALSE`, `QM_E_ITEM_NOT_FOUND` (index past the
+/// end), `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any
+/// thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_sha256(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe { job_get_opt_str(job, buf, cap, needed, |j| j.file_sha256(index)) }
+}
+
+/// Gives file `index` a new remote name (BITS's
+/// `IBackgroundCopyFile2::SetRemoteName`), keeping its bytes as
+/// `qm_job_replace_remote_prefix` does.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (NULL or not a valid remote name),
+/// `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_BG_E_INVALID_STATE`
+/// (final), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `remote_name` NULL or a valid C string.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_file_remote_name(
+    job: qm_job_t,
+    index: u32,
+    remote_name: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        let remote = unsafe { str_arg(remote_name, "remote_name") }?;
+        job.set_file_remote_name(index, remote)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Replaces `old_prefix` at the start of every file's remote name with
+/// `new_prefix` (BITS's `IBackgroundCopyJob3::ReplaceRemotePrefix`), e.g.
+/// to switch to another mirror. The bytes already transferred are kept:
+/// the next request goes to the new name with `If-Range` of the version
+/// they came from, so the same file resumes and a changed one restarts. A
+/// running transfer stops and the job goes back to the queue.
+/// Returns `QM_S_OK`, `QM_S_FALSE` (no remote name started with
+/// `old_prefix`), `QM_E_INVALIDARG` (NULL or empty `old_prefix`, NULL
+/// `new_prefix`, or a resulting name that is not a valid remote name:
+/// nothing is changed then), `QM_BG_E_INVALID_STATE` (final),
+/// `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `old_prefix` and `new_prefix` NULL or valid C strings.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_replace_remote_prefix(
+    job: qm_job_t,
+    old_prefix: *const c_char,
+    new_prefix: *const c_char,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        // SAFETY: the caller promises valid C strings or NULL.
+        let old = unsafe { str_arg(old_prefix, "old_prefix") }?;
+        // SAFETY: as above.
+        let new = unsafe { str_arg(new_prefix, "new_prefix") }?;
+        Ok(if job.replace_remote_prefix(old, new)? {
+            HResult::OK
+        } else {
+            HResult(QM_S_FALSE)
+        })
+    })
+}
+
+/// Gets the URL file `index`'s last response came from: its remote name,
+/// unless the server redirected; after a refused redirect, the URL it
+/// pointed to (string out-parameter convention of `qm_format_hresult`).
+/// Under every redirect policy this is a report of what the network said,
+/// kept in memory only: qmgr never fetches from it on a later attempt,
+/// never sends credentials or custom headers to it because of it, and never
+/// makes it the remote name (BITS's `ALLOW_REPORT` and `DISALLOW` rewrite
+/// `GetRemoteName`; qmgr reports here instead). It may name a URL that was
+/// refused, even a `file://` one. A new remote name resets it.
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_final_url(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok((j.file_final_url(index)?, HResult::OK))
+        })
+    }
+}
+
+/// Gets the full path of the temporary file that holds file `index`'s
+/// bytes until `qm_job_complete` (BITS's `IBackgroundCopyFile3::
+/// GetTemporaryName`; a hidden `.NAME.XXXXXXXXXXXX.qmgr-part` beside the
+/// destination), string out-parameter convention of `qm_format_hresult`.
+/// Returns `QM_S_OK`; `QM_S_FALSE` with an empty string before the
+/// transfer created it and once the file is in place or cancelled;
+/// `QM_E_ITEM_NOT_FOUND` (index past the end), `QM_E_INSUFFICIENT_BUFFER`,
+/// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_temporary_name(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_opt_str(job, buf, cap, needed, |j| {
+            Ok(j.file_temporary_name(index)?
+                .map(|path| path.to_string_lossy().into_owned()))
+        })
+    }
+}
+
+/// Gets the header lines of the last HTTP response for file `index`, one
+/// `name: value\r\n` each with names in lower case (BITS's
+/// `BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS`), for reading e.g. a
+/// signature header; kept in memory only. String out-parameter
+/// convention of `qm_format_hresult`. Returns `QM_S_OK`; `QM_S_FALSE` with
+/// an empty string before any response (and for local files);
+/// `QM_E_ITEM_NOT_FOUND`, `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`,
+/// `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_response_headers(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe { job_get_opt_str(job, buf, cap, needed, |j| j.file_response_headers(index)) }
 }

@@ -1,14 +1,16 @@
-//! HTTP options of a job. They are validated and stored now; the HTTP
-//! transport uses them when it fetches `http(s)://` files.
+//! The header's section "HTTP options" of a job: headers, credentials,
+//! proxy, TLS trust and client certificates, timeouts, redirect policy.
 
 use std::ffi::c_char;
 
 use super::handles;
-use super::job::{job_do, job_get, job_get_str};
 use super::types::*;
-use super::util::opt_str_arg;
+use super::util::{
+    job_do, job_get, job_get_opt_str, job_get_str, job_set, opt_str_arg, write_two_strs, StrOut,
+};
 use crate::engine::error::Error;
 use crate::hresult::*;
+use crate::ProxySetting;
 
 /// Sets extra request headers, "Name: value" lines separated by CRLF (the
 /// last CRLF optional), or removes them with `headers = NULL`. Range,
@@ -116,6 +118,35 @@ pub unsafe extern "C" fn qm_job_set_proxy(job: qm_job_t, proxy_url: *const c_cha
     })
 }
 
+/// Gets the proxy as `qm_job_set_proxy` set it (string out-parameter
+/// convention of `qm_format_hresult`): the URL, exactly as given (with any
+/// user name and password in it: the caller set them); "" with `QM_S_OK`
+/// for a direct connection; "" with `QM_S_FALSE` when the proxy comes from
+/// the environment (the default).
+/// Returns `QM_S_OK`, `QM_S_FALSE`, `QM_E_INSUFFICIENT_BUFFER`,
+/// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_proxy(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_str(job, buf, cap, needed, |j| {
+            Ok(match j.proxy() {
+                ProxySetting::FromEnvironment => (String::new(), HResult(QM_S_FALSE)),
+                ProxySetting::Direct => (String::new(), HResult::OK),
+                ProxySetting::Url(url) => (url, HResult::OK),
+            })
+        })
+    }
+}
+
 /// Trusts the CA certificates in this PEM file instead of the system's
 /// roots for this job's HTTPS transfers; NULL returns to the system's roots.
 /// A server must chain to one of its certificates, or present one of them
@@ -137,6 +168,29 @@ pub unsafe extern "C" fn qm_job_set_ca_file(job: qm_job_t, pem_path: *const c_ch
         j.set_ca_file(unsafe { opt_str_arg(pem_path, "pem_path") }?)?;
         Ok(HResult::OK)
     })
+}
+
+/// Gets the path of the CA file `qm_job_set_ca_file` set (string
+/// out-parameter convention of `qm_format_hresult`), or "" with
+/// `QM_S_FALSE` when the job uses the system's roots.
+/// Returns `QM_S_OK`, `QM_S_FALSE`, `QM_E_INSUFFICIENT_BUFFER`,
+/// `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_ca_file(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_opt_str(job, buf, cap, needed, |j| {
+            Ok(j.ca_file().map(|p| p.to_string_lossy().into_owned()))
+        })
+    }
 }
 
 /// Presents this client certificate and private key (PEM files) for mutual
@@ -174,6 +228,56 @@ pub unsafe extern "C" fn qm_job_set_client_certificate(
     })
 }
 
+/// Gets the paths of the client certificate and key files
+/// `qm_job_set_client_certificate` set: the certificate's into `cert`, the
+/// key's into `key`, each by the string convention of `qm_format_hresult`.
+/// Only the paths: qmgr reads the files when it connects and never hands
+/// out what they hold. Both are "" with `QM_S_FALSE` when none is set.
+/// With either buffer too small nothing is copied, both `needed` are set
+/// and `QM_E_INSUFFICIENT_BUFFER` is returned.
+/// Returns `QM_S_OK`, `QM_S_FALSE`, `QM_E_INSUFFICIENT_BUFFER`,
+/// `QM_E_HANDLE`, `QM_E_POINTER` (a `needed` NULL, or a buffer NULL with
+/// its cap above 0; nothing is written). Any thread.
+///
+/// # Safety
+/// Each buffer NULL or valid for its `cap` bytes; each `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_client_certificate(
+    job: qm_job_t,
+    cert: *mut c_char,
+    cert_cap: usize,
+    cert_needed: *mut usize,
+    key: *mut c_char,
+    key_cap: usize,
+    key_needed: *mut usize,
+) -> qm_hresult {
+    guard!({
+        let job = handles::job(job)?;
+        let (paths, ok) = match job.client_certificate() {
+            Some((c, k)) => (
+                (
+                    c.to_string_lossy().into_owned(),
+                    k.to_string_lossy().into_owned(),
+                ),
+                HResult::OK,
+            ),
+            None => ((String::new(), String::new()), HResult(QM_S_FALSE)),
+        };
+        let cert_out = StrOut {
+            buf: cert,
+            cap: cert_cap,
+            needed: cert_needed,
+        };
+        let key_out = StrOut {
+            buf: key,
+            cap: key_cap,
+            needed: key_needed,
+        };
+        // SAFETY: forwarded caller promises.
+        unsafe { write_two_strs((&paths.0, &cert_out), (&paths.1, &key_out), ok) }
+    })
+}
+
 /// Sets how long a connection may deliver nothing (no single read or write
 /// completes) before qmgr gives it up and retries the transfer, in seconds
 /// (default 60; values below 1 are stored as 1). It is a stall timer,
@@ -184,7 +288,7 @@ pub unsafe extern "C" fn qm_job_set_client_certificate(
 /// Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
 #[no_mangle]
 pub extern "C" fn qm_job_set_stall_timeout(job: qm_job_t, seconds: u32) -> qm_hresult {
-    job_do(job, |j| j.set_stall_timeout(seconds).map(|_| HResult::OK))
+    job_set(job, |j| j.set_stall_timeout(seconds))
 }
 
 /// Gets the stall timeout in seconds.
@@ -222,7 +326,7 @@ pub unsafe extern "C" fn qm_job_get_stall_timeout(job: qm_job_t, out: *mut u32) 
 /// (final), `QM_E_HANDLE`. Any thread.
 #[no_mangle]
 pub extern "C" fn qm_job_set_security_flags(job: qm_job_t, flags: u32) -> qm_hresult {
-    job_do(job, |j| j.set_security_flags(flags).map(|_| HResult::OK))
+    job_set(job, |j| j.set_security_flags(flags))
 }
 
 /// Gets the job's HTTP security flags.

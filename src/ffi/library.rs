@@ -1,16 +1,19 @@
-//! Library-wide functions: version, ABI, code descriptions, GUID strings.
+//! The header's section "Library": version, ABI, code descriptions, the
+//! calling thread's last error, GUID strings.
 
 use std::ffi::c_char;
 
+use super::last_error;
 use super::types::{qm_guid, qm_hresult};
 use super::util::{str_arg, write_str, Out};
-use crate::hresult::HResult;
+use crate::hresult::*;
 use crate::JobId;
 
-/// The ABI major number; bumped only by incompatible changes (it is the SONAME's number).
-pub const QM_ABI_VERSION: u32 = 0;
+/// The ABI major number; bumped only by incompatible changes (it is the
+/// SONAME's number: `libqmgr.so.1`).
+pub const QM_ABI_VERSION: u32 = 1;
 
-/// The library's version as a static NUL-terminated string, e.g. "0.1.0".
+/// The library's version as a static NUL-terminated string, e.g. "0.3.0".
 /// Never NULL; the caller must not free it. Any thread.
 #[no_mangle]
 pub extern "C" fn qm_version() -> *const c_char {
@@ -50,6 +53,36 @@ pub unsafe extern "C" fn qm_format_hresult(
         // SAFETY: forwarded caller promises.
         unsafe { write_str(&text, buf, cap, needed, HResult::OK) }
     })
+}
+
+/// Writes the message of the calling thread's last failed qmgr call (the
+/// engine's words, e.g. "file 0: the local name 'fw.bin' is not an absolute
+/// file path"). Each failing call on a thread replaces it; successful calls
+/// leave it alone, and this call never changes it, even when it fails.
+/// Returns `QM_S_OK`, `QM_S_FALSE` when no call of this thread has failed
+/// yet (the text is then empty), or the string out-parameter codes of
+/// `qm_format_hresult`. Any thread; each thread sees its own message.
+///
+/// # Safety
+/// `buf` must be NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_get_last_error_message(
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    let text = last_error::message();
+    let ok = HResult(if text.is_some() { QM_S_OK } else { QM_S_FALSE });
+    // Not through `guard!`: its own failure must not replace the message.
+    let outcome = std::panic::catch_unwind(|| {
+        // SAFETY: forwarded caller promises.
+        unsafe { write_str(text.as_deref().unwrap_or(""), buf, cap, needed, ok) }
+    });
+    match outcome {
+        Ok(Ok(hr)) => hr.0,
+        Ok(Err(err)) => err.code.0,
+        Err(_) => QM_E_UNEXPECTED,
+    }
 }
 
 /// Writes the canonical 36-character lower-case form of a GUID

@@ -1,33 +1,15 @@
-//! `qm_manager_*`: opening and closing managers, their settings and jobs.
+//! The header's section "Manager": opening and closing managers, their
+//! settings, and the jobs they hold.
 
 use std::ffi::c_char;
 use std::path::Path;
 
 use super::handles;
 use super::types::{qm_guid, qm_hresult, qm_job_t, qm_manager_t};
-use super::util::{opt_str_arg, write_str, Out};
+use super::util::{manager_get, manager_set, opt_str_arg, write_str, Out};
 use crate::engine::error::Error;
 use crate::hresult::*;
 use crate::{JobId, Manager};
-
-/// Reads one value of a manager into `out` (`QM_E_POINTER` if NULL).
-///
-/// # Safety
-/// `out` NULL or writable.
-unsafe fn manager_get<T>(
-    mgr: qm_manager_t,
-    out: *mut T,
-    read: impl FnOnce(&Manager) -> T,
-) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        let value = read(&*handles::manager(mgr)?);
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(value) };
-        Ok(HResult::OK)
-    })
-}
-
 /// Opens a manager. `state_dir = NULL` gives an in-memory manager (nothing
 /// outlives the process). With `state_dir` (an absolute path, created with
 /// mode 0700 if missing) the jobs live in a private SQLite database there:
@@ -89,10 +71,7 @@ pub extern "C" fn qm_manager_close(mgr: qm_manager_t) -> qm_hresult {
 /// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_INVALIDARG` (0). Any thread.
 #[no_mangle]
 pub extern "C" fn qm_manager_set_max_active_jobs(mgr: qm_manager_t, n: u32) -> qm_hresult {
-    guard!({
-        handles::manager(mgr)?.set_max_active_jobs(n)?;
-        Ok(HResult::OK)
-    })
+    manager_set(mgr, |m| m.set_max_active_jobs(n))
 }
 
 /// Gets how many jobs transfer at once.
@@ -110,16 +89,15 @@ pub unsafe extern "C" fn qm_manager_get_max_active_jobs(
 }
 
 /// Caps the sum of all background (non-FOREGROUND) transfers, in bytes per
-/// second; 0 is unlimited. Returns `QM_S_OK`, `QM_E_HANDLE`. Any thread.
+/// second; 0 is unlimited (the default). A job's own limit
+/// (`qm_job_set_max_bandwidth`) applies on top.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn qm_manager_set_bandwidth_limit(
+pub extern "C" fn qm_manager_set_max_bandwidth(
     mgr: qm_manager_t,
     bytes_per_sec: u64,
 ) -> qm_hresult {
-    guard!({
-        handles::manager(mgr)?.set_bandwidth_limit(bytes_per_sec)?;
-        Ok(HResult::OK)
-    })
+    manager_set(mgr, |m| m.set_max_bandwidth(bytes_per_sec))
 }
 
 /// Gets the background bandwidth limit (0: unlimited).
@@ -128,12 +106,62 @@ pub extern "C" fn qm_manager_set_bandwidth_limit(
 /// # Safety
 /// `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn qm_manager_get_bandwidth_limit(
+pub unsafe extern "C" fn qm_manager_get_max_bandwidth(
     mgr: qm_manager_t,
     out: *mut u64,
 ) -> qm_hresult {
     // SAFETY: forwarded caller promise.
-    unsafe { manager_get(mgr, out, |m| m.bandwidth_limit()) }
+    unsafe { manager_get(mgr, out, Manager::max_bandwidth) }
+}
+
+/// Caps the connections of all the manager's jobs together (at least 1;
+/// default 24, the default active jobs times their default connections). A
+/// running job always keeps one connection; a run takes more only while
+/// the cap allows. Returns `QM_S_OK`, `QM_E_INVALIDARG` (0), `QM_E_HANDLE`.
+/// Any thread.
+#[no_mangle]
+pub extern "C" fn qm_manager_set_max_connections(mgr: qm_manager_t, n: u32) -> qm_hresult {
+    manager_set(mgr, |m| m.set_max_connections(n))
+}
+
+/// Gets the cap on the connections of all the manager's jobs.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_max_connections(
+    mgr: qm_manager_t,
+    out: *mut u32,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { manager_get(mgr, out, |m| m.max_connections()) }
+}
+
+/// Caps the connections one job opens to one server (scheme, host and
+/// port; at least 1; default 6, what browsers open to one host). Applies
+/// to runs that start after the call. Returns `QM_S_OK`, `QM_E_INVALIDARG`
+/// (0), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_manager_set_max_connections_per_server(
+    mgr: qm_manager_t,
+    n: u32,
+) -> qm_hresult {
+    manager_set(mgr, |m| m.set_max_connections_per_server(n))
+}
+
+/// Gets the cap on one job's connections to one server.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_get_max_connections_per_server(
+    mgr: qm_manager_t,
+    out: *mut u32,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { manager_get(mgr, out, |m| m.max_connections_per_server()) }
 }
 
 /// Lists the jobs that are not final, newest first, each as a new job
@@ -211,32 +239,6 @@ pub unsafe extern "C" fn qm_manager_get_job(
     })
 }
 
-/// Creates a job (SUSPENDED, priority NORMAL, no files) and returns a
-/// reference to it. The job lives in the manager until it is completed or
-/// cancelled, whether or not a reference is open.
-/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`out` NULL),
-/// `QM_E_INVALIDARG` (`display_name` NULL or not UTF-8),
-/// `QM_BG_E_STRING_TOO_LONG` (over 256 characters). Any thread.
-///
-/// # Safety
-/// `display_name` NULL or a NUL-terminated string; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn qm_job_create(
-    mgr: qm_manager_t,
-    display_name: *const c_char,
-    out: *mut qm_job_t,
-) -> qm_hresult {
-    guard!({
-        let out = Out::new(out, "out")?;
-        // SAFETY: the caller promises a valid C string or NULL.
-        let name = unsafe { super::util::str_arg(display_name, "display_name") }?;
-        let job = handles::manager(mgr)?.create_job(name)?;
-        // SAFETY: checked non-NULL; writable by the caller's promise.
-        unsafe { out.write(handles::add_job(job, mgr)?) };
-        Ok(HResult::OK)
-    })
-}
-
 /// Gets how many jobs of the state directory could not be read when the
 /// manager opened it (0 for an in-memory manager). Those jobs are skipped;
 /// their rows stay in the directory untouched; every other job opened. A
@@ -277,60 +279,4 @@ pub unsafe extern "C" fn qm_manager_get_skipped_jobs(
         // SAFETY: forwarded caller promises.
         unsafe { write_str(&text, buf, cap, needed, ok) }
     })
-}
-
-/// Caps the connections of all the manager's jobs together (at least 1;
-/// default 24, the default active jobs times their default connections). A
-/// running job always keeps one connection; a run takes more only while
-/// the cap allows. Returns `QM_S_OK`, `QM_E_INVALIDARG` (0), `QM_E_HANDLE`.
-/// Any thread.
-#[no_mangle]
-pub extern "C" fn qm_manager_set_max_connections(mgr: qm_manager_t, n: u32) -> qm_hresult {
-    guard!({
-        handles::manager(mgr)?.set_max_connections(n)?;
-        Ok(HResult::OK)
-    })
-}
-
-/// Gets the cap on the connections of all the manager's jobs.
-/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
-///
-/// # Safety
-/// `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn qm_manager_get_max_connections(
-    mgr: qm_manager_t,
-    out: *mut u32,
-) -> qm_hresult {
-    // SAFETY: forwarded caller promise.
-    unsafe { manager_get(mgr, out, |m| m.max_connections()) }
-}
-
-/// Caps the connections one job opens to one server (scheme, host and
-/// port; at least 1; default 6, what browsers open to one host). Applies
-/// to runs that start after the call. Returns `QM_S_OK`, `QM_E_INVALIDARG`
-/// (0), `QM_E_HANDLE`. Any thread.
-#[no_mangle]
-pub extern "C" fn qm_manager_set_max_connections_per_server(
-    mgr: qm_manager_t,
-    n: u32,
-) -> qm_hresult {
-    guard!({
-        handles::manager(mgr)?.set_max_connections_per_server(n)?;
-        Ok(HResult::OK)
-    })
-}
-
-/// Gets the cap on one job's connections to one server.
-/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
-///
-/// # Safety
-/// `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn qm_manager_get_max_connections_per_server(
-    mgr: qm_manager_t,
-    out: *mut u32,
-) -> qm_hresult {
-    // SAFETY: forwarded caller promise.
-    unsafe { manager_get(mgr, out, |m| m.max_connections_per_server()) }
 }

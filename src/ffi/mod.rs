@@ -3,8 +3,13 @@
 //! Every export is a literal `#[no_mangle] pub extern "C" fn` (so cbindgen
 //! sees it) whose body is one [`guard!`] call: it runs the body under
 //! `catch_unwind`, maps `Err(Error)` to its HRESULT and a panic to
-//! `QM_E_UNEXPECTED`, so no panic crosses into C. Files mirror the header's
-//! sections: `library`, `manager`, `job`, `files`, `http`.
+//! `QM_E_UNEXPECTED`, so no panic crosses into C.
+//!
+//! The modules are the header's sections, declared here in the header's
+//! order (cbindgen writes the functions in source order): `library`,
+//! `manager`, `lifecycle` (jobs), `files`, `transfer` (transfer options),
+//! `http` (HTTP options), `notify` (notifications), then `constants` and
+//! `types`. `tests/it/header.rs` adds the banners between them.
 
 /// Runs an export's body (a block returning `Result<HResult>`) and returns
 /// its HRESULT; a panic becomes `QM_E_UNEXPECTED`. A failure's message is
@@ -29,10 +34,12 @@ pub mod constants;
 pub mod files;
 mod handles;
 pub mod http;
-pub mod job;
-pub mod last_error;
+mod last_error;
 pub mod library;
+pub mod lifecycle;
 pub mod manager;
+pub mod notify;
+pub mod transfer;
 pub mod types;
 mod util;
 

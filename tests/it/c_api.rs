@@ -29,3 +29,4 @@ c_program!(bad_input, bad_input_sanitized, "bad_input.c");
 c_program!(threads, threads_sanitized, "threads.c");
 c_program!(cpp_header, cpp_header_sanitized, "cpp_header.cpp");
 c_program!(hardening, hardening_sanitized, "hardening.c");
+c_program!(structs, structs_sanitized, "structs.c");

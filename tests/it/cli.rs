@@ -665,7 +665,8 @@ fn state_dir_verbs_report_codes_and_exit_codes() {
     let partial = create_job(&dir, "partial");
     let run = state(&dir, &["add", &partial, s(&src), s(&work.join("p"))]);
     assert_eq!(run.code, 0, "{run:#?}");
-    let run = state(&dir, &["complete", &partial]);
+    // (Not on a terminal, only with --partial: first_hour.rs.)
+    let run = state(&dir, &["complete", "--partial", &partial]);
     assert_eq!(run.code, 4, "{run:#?}");
     assert!(
         run.error_line().contains("QM_BG_S_PARTIAL_COMPLETE"),

@@ -222,7 +222,7 @@ fn the_manager_limit_binds_background_jobs_but_not_foreground_ones() {
     let size = 512 << 10;
     let src = write(&dir, "src", &pattern(size, 7));
     let manager = Manager::open(None).unwrap();
-    manager.set_bandwidth_limit(512 << 10).unwrap();
+    manager.set_max_bandwidth(512 << 10).unwrap();
     let fg = manager.create_job("foreground").unwrap();
     fg.add_files(&[spec(&src, &dir.join("fg"))]).unwrap();
     fg.switch_to_foreground().unwrap();
@@ -489,7 +489,7 @@ fn switching_to_foreground_mid_file_escapes_the_manager_limit_at_once() {
     let src = write(&dir, "src", &data);
     let manager = Manager::open(None).unwrap();
     // 4 MiB at 32 KiB/s: 128 s, unless the switch lifts the limit.
-    manager.set_bandwidth_limit(32 << 10).unwrap();
+    manager.set_max_bandwidth(32 << 10).unwrap();
     let job = manager.create_job("switch").unwrap();
     job.add_files(&[spec(&src, &dir.join("dst"))]).unwrap();
     job.resume().unwrap();

@@ -18,7 +18,7 @@ fn start(manager: &Manager, url: &str, dst: &Path) -> Job {
     let job = manager.create_job("hardening").unwrap();
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
         .unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job
 }
 
@@ -478,7 +478,7 @@ fn a_trickling_server_trips_the_low_speed_limit() {
     let job = start(&manager, &server.url("/slow"), &dir.join("slow.bin"));
     job.set_low_speed_limit(10_000, 1).unwrap();
     assert_eq!(job.low_speed_limit(), (10_000, 1));
-    job.set_minimum_retry_delay(60).unwrap();
+    job.set_min_retry_delay(60).unwrap();
     job.resume().unwrap();
     // The drip would take 200 s and never goes silent long enough for the
     // stall timer: within 30 s only the low-speed limit can end it.

@@ -21,7 +21,7 @@ fn start(manager: &Manager, url: &str, dst: &Path) -> Job {
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
         .unwrap();
     job.set_max_connections(1).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.resume().unwrap();
     job
 }
@@ -354,7 +354,7 @@ fn a_stalled_server_trips_the_stall_timer_and_the_transfer_goes_on() {
         .unwrap();
     job.set_max_connections(1).unwrap();
     job.set_stall_timeout(1).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     let started = Instant::now();
     job.resume().unwrap();
     assert_eq!(
@@ -585,7 +585,7 @@ fn a_foreground_job_overtakes_queued_background_ones() {
     manager.set_max_active_jobs(1).unwrap();
     // 1 MiB at 64 KiB/s: 16 s per background job, so none can finish
     // while the (unthrottled) foreground one runs, however slow the machine.
-    manager.set_bandwidth_limit(64 << 10).unwrap();
+    manager.set_max_bandwidth(64 << 10).unwrap();
     let background: Vec<Job> = (0..3)
         .map(|i| {
             let job = manager.create_job("bg").unwrap();
@@ -679,7 +679,7 @@ fn retries_without_progress_end_in_error_after_the_no_progress_timeout() {
     // The outcome (retried, then ERROR with the connection's code); when
     // exactly it gives up is the lifecycle unit tests' business (virtual
     // time).
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.set_no_progress_timeout(1).unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Error);

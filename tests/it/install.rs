@@ -11,7 +11,15 @@ use std::time::Duration;
 
 use support::{readme_section, scratch, sh};
 
-/// `make` (the release build and the libqmgr.so.0 link) once per test binary.
+/// The crate's version, which names the installed library file.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The SONAME, `libqmgr.so.N` for ABI N.
+fn soname() -> String {
+    format!("libqmgr.so.{}", crate::header::abi_version())
+}
+
+/// `make` (the release build and the SONAME link) once per test binary.
 fn built() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -33,8 +41,10 @@ fn copy_c(dir: &Path) -> PathBuf {
     path
 }
 
-/// Runs a copy program on a 2 MB file and checks the copy.
-fn check_copies(exe: &Path, dir: &Path) {
+/// Runs a copy program on a 2 MB file, as a user's shell runs it (without
+/// the `LD_LIBRARY_PATH` that cargo test sets, which holds the checkout's
+/// own build of the library), and checks the copy. Returns the outcome.
+fn run_copy(exe: &Path, dir: &Path) -> support::Bounded {
     let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
     let src = dir.join("src.bin");
     std::fs::write(&src, &data).unwrap();
@@ -42,13 +52,42 @@ fn check_copies(exe: &Path, dir: &Path) {
         "{}.out",
         exe.file_name().unwrap().to_string_lossy()
     ));
-    let out = support::run(
-        exe,
-        &[src.to_str().unwrap(), dst.to_str().unwrap()],
-        Duration::from_secs(60),
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg(&src).arg(&dst).env_remove("LD_LIBRARY_PATH");
+    let out = support::run_bounded(cmd, Duration::from_secs(60));
+    if out.status.is_some_and(|s| s.success()) {
+        assert!(std::fs::read(&dst).unwrap() == data);
+    }
+    out
+}
+
+/// `run_copy`, which must succeed.
+fn check_copies(exe: &Path, dir: &Path) {
+    let out = run_copy(exe, dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.is_some_and(|s| s.success()) && stdout.contains("100% transferred"),
+        "{} failed ({:?}): {stdout}{}",
+        exe.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.contains("100% transferred"), "{out}");
-    assert!(std::fs::read(&dst).unwrap() == data);
+}
+
+/// The pkg-config commands of README.md's "Installing", as it gives them:
+/// (the command line, the program it makes).
+fn readme_pkg_config_commands() -> Vec<(String, String)> {
+    let section = readme_section("### Installing");
+    let block = support::code_blocks(&section, "sh").remove(0);
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let exe = l.rsplit_once(" -o ").expect("cc ... -o PROGRAM").1;
+            (l.to_string(), exe.to_string())
+        })
+        .collect()
 }
 
 /// The `NEEDED` entries of an ELF file (none for a static program).
@@ -79,7 +118,8 @@ fn make_install_honours_destdir_prefix_and_libdir() {
     );
     make(&format!("install {vars}"));
     let lib = stage.join("usr/lib/x86_64-linux-gnu");
-    let so = lib.join("libqmgr.so.0.2.0");
+    let real = format!("libqmgr.so.{VERSION}");
+    let so = lib.join(&real);
     assert_eq!(mode(&so), 0o755);
     let soname = sh(
         Path::new("/"),
@@ -87,12 +127,12 @@ fn make_install_honours_destdir_prefix_and_libdir() {
         &[],
     );
     assert!(
-        soname.contains("Library soname: [libqmgr.so.0]"),
+        soname.contains(&format!("Library soname: [{}]", self::soname())),
         "{soname}"
     );
     let link = |name: &str| std::fs::read_link(lib.join(name)).unwrap();
-    assert_eq!(link("libqmgr.so.0"), Path::new("libqmgr.so.0.2.0"));
-    assert_eq!(link("libqmgr.so"), Path::new("libqmgr.so.0"));
+    assert_eq!(link(&self::soname()), Path::new(&real));
+    assert_eq!(link("libqmgr.so"), Path::new(&self::soname()));
     for (file, want) in [
         ("usr/lib/x86_64-linux-gnu/libqmgr.a", 0o644),
         ("usr/include/qmgr.h", 0o644),
@@ -124,16 +164,20 @@ fn make_install_honours_destdir_prefix_and_libdir() {
     let pc = std::fs::read_to_string(lib.join("pkgconfig/qmgr.pc")).unwrap();
     assert!(pc.contains("prefix=/usr\n"), "{pc}");
     assert!(pc.contains("libdir=/usr/lib/x86_64-linux-gnu\n"), "{pc}");
-    assert!(pc.contains("Version: 0.2.0\n"), "{pc}");
+    assert!(pc.contains(&format!("Version: {VERSION}\n")), "{pc}");
     let cmake = std::fs::read_to_string(lib.join("cmake/qmgr/qmgrConfig.cmake")).unwrap();
     assert!(
-        cmake.contains("\"/usr/lib/x86_64-linux-gnu/libqmgr.so.0.2.0\""),
+        cmake.contains(&format!("\"/usr/lib/x86_64-linux-gnu/{real}\"")),
+        "{cmake}"
+    );
+    assert!(
+        cmake.contains(&format!("IMPORTED_SONAME \"{}\"", self::soname())),
         "{cmake}"
     );
     let stage_name = stage.to_string_lossy().into_owned();
     assert!(!pc.contains(&stage_name) && !cmake.contains(&stage_name));
     let version = sh(&stage, "usr/bin/qmgr --version", &[]);
-    assert_eq!(version.trim(), "qmgr 0.2.0");
+    assert_eq!(version.trim(), format!("qmgr {VERSION}"));
 
     make(&format!("uninstall {vars}"));
     let left = sh(&stage, "find . ! -type d", &[]);
@@ -162,24 +206,38 @@ fn c_programs_build_with_pkg_config_shared_and_static() {
         flags.trim(),
         format!("-I{0}/include -L{0}/lib -lqmgr", prefix.display())
     );
-    sh(
-        &dir,
-        "cc -std=c99 -Wall -Wextra -Werror copy.c $(pkg-config --cflags --libs qmgr) \
-         -Wl,-rpath,$(pkg-config --variable=libdir qmgr) -o copy",
-        &env,
+    // The README's commands, as it gives them: shared, then static.
+    let commands = readme_pkg_config_commands();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    let (shared, exe) = &commands[0];
+    sh(&dir, shared, &env);
+    // The prefix is one the loader does not search: the program starts
+    // (with the installed library) only thanks to the README's rpath.
+    assert!(
+        needed(&dir.join(exe))
+            .iter()
+            .any(|n| n.starts_with("libqmgr.so.")),
+        "{shared}"
     );
-    assert!(needed(&dir.join("copy")).contains(&"libqmgr.so.0".to_string()));
-    check_copies(&dir.join("copy"), &dir);
+    check_copies(&dir.join(exe), &dir);
+    let without = shared.replace(" -Wl,-rpath,$(pkg-config --variable=libdir qmgr)", "");
+    assert_ne!(&without, shared, "the README's shared link has no rpath");
+    sh(&dir, &format!("{without}-no-rpath"), &env);
+    let out = run_copy(&dir.join(format!("{exe}-no-rpath")), &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.is_some_and(|s| s.success())
+            && stderr.contains("cannot open shared object file"),
+        "without the rpath: {stderr}"
+    );
 
     // --static: Libs.private holds what libqmgr.a needs (-lm for SQLite,
     // -lpthread, -ldl, ...); the program has no dynamic section at all.
-    sh(
-        &dir,
-        "cc -std=c99 -static copy.c $(pkg-config --static --cflags --libs qmgr) -o copy-static",
-        &env,
-    );
-    assert_eq!(needed(&dir.join("copy-static")), Vec::<String>::new());
-    check_copies(&dir.join("copy-static"), &dir);
+    let (static_link, exe) = &commands[1];
+    assert!(static_link.contains("-static"), "{static_link}");
+    sh(&dir, static_link, &env);
+    assert_eq!(needed(&dir.join(exe)), Vec::<String>::new());
+    check_copies(&dir.join(exe), &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -196,14 +254,14 @@ fn cmake_projects_find_the_package_and_the_pkg_config_module() {
         r#"cmake_minimum_required(VERSION 3.13)
 project(copy C)
 
-find_package(qmgr 0.2 REQUIRED)
+find_package(qmgr 0.3 REQUIRED)
 add_executable(copy_shared copy.c)
 target_link_libraries(copy_shared PRIVATE qmgr::qmgr)
 add_executable(copy_static copy.c)
 target_link_libraries(copy_static PRIVATE qmgr::qmgr_static)
 
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(QMGR REQUIRED IMPORTED_TARGET qmgr>=0.2)
+pkg_check_modules(QMGR REQUIRED IMPORTED_TARGET qmgr>=0.3)
 add_executable(copy_pkg copy.c)
 target_link_libraries(copy_pkg PRIVATE PkgConfig::QMGR)
 "#,
@@ -225,7 +283,7 @@ target_link_libraries(copy_pkg PRIVATE PkgConfig::QMGR)
     );
     sh(&dir, "cmake --build build", &env);
     let build = dir.join("build");
-    assert!(needed(&build.join("copy_shared")).contains(&"libqmgr.so.0".to_string()));
+    assert!(needed(&build.join("copy_shared")).contains(&soname()));
     assert!(!needed(&build.join("copy_static"))
         .iter()
         .any(|n| n.contains("qmgr")));
@@ -233,18 +291,25 @@ target_link_libraries(copy_pkg PRIVATE PkgConfig::QMGR)
         check_copies(&build.join(exe), &dir);
     }
 
-    // A newer version than the installed one is not found.
-    std::fs::write(
-        dir.join("CMakeLists.txt"),
-        "cmake_minimum_required(VERSION 3.13)\nproject(newer C)\nfind_package(qmgr 0.3 REQUIRED)\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new("cmake")
-        .args(["-S", ".", "-B", "build-newer"])
-        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
-        .current_dir(&dir)
-        .output()
+    // A newer version than the installed one is not found, nor an older
+    // 0.x one (0.3 changed the ABI of 0.2: libqmgr.so.1, not .0).
+    for wanted in ["0.4", "0.2"] {
+        std::fs::write(
+            dir.join("CMakeLists.txt"),
+            format!("cmake_minimum_required(VERSION 3.13)\nproject(other C)\nfind_package(qmgr {wanted} REQUIRED)\n"),
+        )
         .unwrap();
-    assert!(!out.status.success(), "find_package(qmgr 0.3) found 0.2");
+        let out = std::process::Command::new("cmake")
+            .args(["-S", ".", "-B"])
+            .arg(format!("build-{wanted}"))
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "find_package(qmgr {wanted}) found {VERSION}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -262,7 +262,7 @@ fn a_dynamic_file_is_fetched_whole_and_starts_again_after_a_cut() {
     job.set_max_connections(4).unwrap();
     assert!(!job.dynamic_content());
     job.set_dynamic_content(true).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.resume().unwrap();
     finish_byte_exact(&job, &dst, &data);
     // Two whole requests, no range, no segments: the cut one and the one
@@ -632,7 +632,7 @@ fn a_callback_takes_the_event_instead_and_a_failing_program_runs_again_after_the
     // Set on a job already TRANSFERRED, it runs at once; exit 1 runs it
     // again after the retry delay (1 s here).
     let job = job_for(&manager, &server.url("/f"), &dir.join("b.bin"));
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.resume().unwrap();
     assert_eq!(wait(&job, Duration::from_secs(30)), JobState::Transferred);
     let set_at = Instant::now();

@@ -246,3 +246,76 @@ fn the_scan_finds_the_paths_a_file_names() {
         "use x;"
     );
 }
+
+/// The crate root's public items, as `src/lib.rs` declares them: every
+/// `pub mod` and `pub use` at the top level (a multi-line `use` joined).
+fn root_public_items() -> Vec<String> {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs");
+    let text = std::fs::read_to_string(lib).unwrap();
+    // Without comments (not `code_of`: its unit-test cut would stop at
+    // `#[cfg(test)] mod testing;`).
+    let code = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut items = Vec::new();
+    let mut lines = code.lines();
+    while let Some(line) = lines.next() {
+        if let Some(name) = line.strip_prefix("pub mod ") {
+            items.push(format!("mod {}", name.trim_end_matches([';', '{', ' '])));
+        } else if let Some(used) = line.strip_prefix("pub use ") {
+            let mut item = used.to_string();
+            while !item.ends_with(';') {
+                item.push_str(lines.next().unwrap().trim());
+            }
+            items.push(format!("use {}", item.trim_end_matches(';')));
+        } else {
+            assert!(
+                !line.starts_with("pub ") && !line.starts_with("pub("),
+                "a public item of the crate root that this test does not list: {line}"
+            );
+        }
+    }
+    items
+}
+
+/// The Rust API is the crate root's re-exports: the engine stays private
+/// (its model, store and transport are no API), and adding or removing a
+/// public item of the root is a deliberate change of this list. That every
+/// type a public signature names is among them is the compiler's check
+/// (`#![deny(unnameable_types)]` in `src/lib.rs`).
+#[test]
+fn the_crate_root_exposes_the_api_and_hides_the_engine() {
+    let expected = [
+        // Hidden (`#[doc(hidden)]`): the benchmarks' and tests' hooks.
+        "mod ffi",
+        "mod fuzzing",
+        "mod hresult",
+        "mod state_schema",
+        "use engine::error::{Error, Result}",
+        "use engine::runtime::job::NotifyCallback",
+        "use engine::runtime::manager::Manager",
+        "use engine::runtime::shared::Job",
+        "use engine::transport::options::ProxySetting",
+        "use engine::transport::url::redact as redact_passwords",
+        "use engine::types::*",
+        "use hresult::HResult",
+    ];
+    assert_eq!(root_public_items(), expected);
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains("\nmod engine;\n"),
+        "the engine must stay private"
+    );
+    assert!(lib.contains("#![deny(unnameable_types)]"));
+    for hidden in ["ffi", "fuzzing", "state_schema"] {
+        let at = lib.find(&format!("pub mod {hidden}")).unwrap();
+        let attributes = &lib[..at][lib[..at].rfind("\n\n").unwrap_or(0)..];
+        assert!(
+            attributes.contains("#[doc(hidden)]"),
+            "`{hidden}` is public for qmgr's own tests only: it must be #[doc(hidden)]"
+        );
+    }
+}

@@ -7,10 +7,13 @@
 
 mod support;
 
+mod abi;
 mod c_api;
+mod callbacks;
 mod cli;
 mod engine;
 mod features;
+mod first_hour;
 #[cfg(feature = "state")]
 mod hardening;
 mod header;

@@ -27,7 +27,7 @@ fn start_and_close(state: &Path, url: &str, dst: &Path, rate: u64, at_least: u64
         .unwrap();
     job.set_max_bandwidth(rate).unwrap();
     job.set_max_connections(1).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.resume().unwrap();
     wait_until(
         &format!("{at_least} bytes before the close"),
@@ -54,7 +54,7 @@ fn a_job_carries_on_after_close_and_reopen_with_all_its_settings() {
         .unwrap();
     job.set_description("nightly").unwrap();
     job.set_priority(Priority::High).unwrap();
-    job.set_minimum_retry_delay(7).unwrap();
+    job.set_min_retry_delay(7).unwrap();
     job.set_custom_headers(Some("X-Fleet: 9\r\n")).unwrap();
     job.set_max_bandwidth(2 << 20).unwrap();
     // One connection, so that the resume is one request at one offset.
@@ -82,7 +82,7 @@ fn a_job_carries_on_after_close_and_reopen_with_all_its_settings() {
     assert_eq!(job.display_name(), "firmware 2.1");
     assert_eq!(job.description(), "nightly");
     assert_eq!(job.priority(), Priority::High);
-    assert_eq!(job.minimum_retry_delay(), 7);
+    assert_eq!(job.min_retry_delay(), 7);
     assert_eq!(job.custom_headers().as_deref(), Some("X-Fleet: 9\r\n"));
     assert_eq!(job.max_bandwidth(), 2 << 20);
     assert_eq!(job.max_connections(), 1);
@@ -319,7 +319,7 @@ fn a_partial_file_that_already_holds_every_byte_is_kept_without_a_request() {
 fn a_directory_of_an_earlier_schema_version_opens() {
     let dir = support::scratch("persist-schema");
     let state = dir.join("state");
-    qmgr::engine::store::create_at_version(&state, 1).unwrap();
+    qmgr::state_schema::create_at_version(&state, 1).unwrap();
     // A job as schema 1 stored it (no HTTP options column yet).
     let db = rusqlite::Connection::open(state.join("qmgr.db")).unwrap();
     db.execute_batch(
@@ -400,7 +400,7 @@ fn a_state_directory_written_by_0_1_opens_and_resumes_byte_exact() {
         job.file_progress(0).unwrap().bytes_total,
         Some(data.len() as u64)
     );
-    assert_eq!(job.minimum_retry_delay(), 1);
+    assert_eq!(job.min_retry_delay(), 1);
     job.set_max_bandwidth(0).unwrap();
     job.resume().unwrap();
     assert_eq!(wait(job, Duration::from_secs(60)), JobState::Transferred);
@@ -429,7 +429,7 @@ fn a_state_directory_written_by_0_1_opens_and_resumes_byte_exact() {
     let version: u32 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, qmgr::engine::store::SCHEMA_VERSION);
+    assert_eq!(version, qmgr::state_schema::SCHEMA_VERSION);
 }
 
 /// `ctests/state_child.c` with these arguments (built once per run),

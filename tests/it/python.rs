@@ -14,7 +14,8 @@ const LIMIT: Duration = Duration::from_secs(300);
 
 /// The Python test modules; `every_python_module_is_run` keeps the list
 /// complete.
-const MODULES: [&str; 6] = [
+const MODULES: [&str; 7] = [
+    "test_abi",
     "test_errors",
     "test_install",
     "test_jobs",
@@ -86,6 +87,7 @@ macro_rules! python_modules {
 }
 
 python_modules!(
+    test_abi,
     test_errors,
     test_install,
     test_jobs,

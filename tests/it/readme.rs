@@ -1,7 +1,7 @@
 //! The README's steps run literally, as a new user runs them in a fresh
-//! checkout: its build command, its C example compiled with its own
-//! compile line against the artifacts it names and run with its own
-//! command, and its quickstart. Nothing here adds a link, a flag or a path
+//! checkout: its build command, its C and C++ examples compiled with their
+//! own compile lines against the artifacts it names and run with their own
+//! commands, and its quickstart. Nothing here adds a link, a flag or a path
 //! that the README does not give.
 
 use crate::support;
@@ -70,6 +70,53 @@ fn the_c_example_builds_and_runs_with_the_readmes_own_commands() {
     assert!(out.contains("100% transferred"), "{out}");
     assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap());
     let _ = std::fs::remove_file(&dst);
+}
+
+#[test]
+fn the_cpp_example_builds_and_runs_with_the_readmes_own_commands() {
+    let section = readme_section("## Using it from C++");
+    let code = code_blocks(&section, "cpp").remove(0);
+    let block = code_blocks(&section, "sh").remove(0);
+    let compile_and_run = command_lines(&block);
+    assert!(
+        compile_and_run.len() == 2
+            && compile_and_run[0].starts_with("c++ ")
+            && compile_and_run[1].starts_with("./copy-cpp "),
+        "{compile_and_run:?}"
+    );
+    // The library it links: `make`, as "Using it from C" builds it.
+    let c_section = readme_section("## Using it from C");
+    let build_block = code_blocks(&c_section, "sh").remove(0);
+    let build = command_lines(&build_block);
+
+    let root = root();
+    let _cleanup = Cleanup(vec![root.join("copy.cpp"), root.join("copy-cpp")]);
+    std::fs::write(root.join("copy.cpp"), code).unwrap();
+    let (src, dst) = src_and_dst(compile_and_run[1]);
+    let _ = std::fs::remove_file(&dst);
+    for line in build.iter().chain(&compile_and_run[..1]) {
+        sh(root, line, &[]);
+    }
+    let out = sh(root, compile_and_run[1], &[]);
+    assert!(out.contains("copied to"), "{out}");
+    assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap());
+    let _ = std::fs::remove_file(&dst);
+
+    // A refused call throws, and the exception says why in the library's words.
+    let scratch = support::scratch("readme-cpp");
+    let missing = scratch.join("missing/out");
+    let out = std::process::Command::new(root.join("copy-cpp"))
+        .arg(&src)
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("qmgr: 0x80070003: ")
+            && stderr.contains(&format!("'{}'", missing.parent().unwrap().display())),
+        "{stderr}"
+    );
 }
 
 #[test]

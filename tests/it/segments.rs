@@ -22,7 +22,7 @@ fn start(manager: &Manager, url: &str, dst: &Path, connections: u32, data: &[u8]
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
         .unwrap();
     job.set_max_connections(connections).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.set_file_sha256(0, Some(&sha256_hex(data))).unwrap();
     job.resume().unwrap();
     job
@@ -193,7 +193,7 @@ fn a_new_version_seen_by_one_segment_restarts_the_whole_file() {
     job.add_files(&[FileSpec::new(server.url("/fw"), dst.to_str().unwrap())])
         .unwrap();
     job.set_max_connections(4).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.resume().unwrap();
     // Once several segments are flowing, the file changes on the server
     // and every body being sent is cut: each connection reconnects with

@@ -75,7 +75,7 @@ fn job_for(
     job.add_files(&[FileSpec::new(url, dir.join("x").to_str().unwrap())])
         .unwrap();
     job.set_max_connections(1).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.set_stall_timeout(stall).unwrap();
     if low_speed > 0 {
         job.set_low_speed_limit(1, low_speed).unwrap();

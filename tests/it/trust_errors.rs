@@ -32,7 +32,7 @@ fn job_for(manager: &Manager, url: &str, dir: &Path, proxy: Option<&str>) -> Job
     job.add_files(&[FileSpec::new(url, dir.join("x").to_str().unwrap())])
         .unwrap();
     job.set_max_connections(1).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     if let Some(proxy) = proxy {
         job.set_proxy(Some(proxy)).unwrap();
     }

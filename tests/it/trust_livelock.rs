@@ -38,7 +38,7 @@ fn start(manager: &Manager, url: &str, dst: &Path) -> Job {
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
         .unwrap();
     job.set_max_connections(6).unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.resume().unwrap();
     job
 }

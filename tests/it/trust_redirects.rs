@@ -23,7 +23,7 @@ fn job_for(manager: &Manager, url: &str, dst: &Path, flags: u32) -> Job {
     let job = manager.create_job("trust").unwrap();
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
         .unwrap();
-    job.set_minimum_retry_delay(1).unwrap();
+    job.set_min_retry_delay(1).unwrap();
     job.set_security_flags(flags).unwrap();
     job
 }

@@ -225,7 +225,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__complete)
-            opts="-h --state --help"
+            opts="-h --partial --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,6 +49,10 @@ pub const DEFAULT_MIN_NOTIFICATION_INTERVAL: u32 = 500;
 pub const DEFAULT_RETRY_DELAY: u32 = 600;
 /// Default no-progress timeout, in seconds (14 days).
 pub const DEFAULT_NO_PROGRESS_TIMEOUT: u32 = 1_209_600;
+/// The longest a job reopened in TRANSIENT_ERROR waits for its stored
+/// retry time (when that is longer than its retry delay: a Retry-After, or
+/// a wall clock set back meanwhile).
+pub(crate) const MAX_RESTORED_RETRY_WAIT: Duration = Duration::from_secs(24 * 3600);
 /// Default number of connections of a job, and of a job to one server: 6,
 /// what browsers open to one host, so servers and CDNs are provisioned for
 /// it, and enough to hide a WAN's round trips for a job of many files.
@@ -126,6 +130,8 @@ pub(crate) struct StoredJob {
     pub modified: SystemTime,
     pub transfer_completed: Option<SystemTime>,
     pub error: Option<JobError>,
+    /// When a job stored in TRANSIENT_ERROR retries (wall clock).
+    pub retry_at: Option<SystemTime>,
     pub http: HttpOptions,
     pub max_download_size: u64,
     pub max_connections: u32,
@@ -183,8 +189,11 @@ pub(crate) struct JobModel {
     /// Order among queued jobs of equal priority.
     queue_seq: u64,
     run: Run,
-    /// When a job in TRANSIENT_ERROR goes back to QUEUED.
+    /// When a job in TRANSIENT_ERROR goes back to QUEUED...
     retry_at: Option<Instant>,
+    /// ...and that time on the wall clock, kept in the state directory so
+    /// that a job reopened in TRANSIENT_ERROR keeps its error and its time.
+    retry_wall: Option<SystemTime>,
     /// Start of the no-progress window: the last progress, or the last resume.
     progress_clock: Instant,
     /// A `complete` or `cancel` is under way: the scheduler leaves the job alone.
@@ -270,6 +279,7 @@ impl JobModel {
             queue_seq: seq,
             run: Run::Idle,
             retry_at: None,
+            retry_wall: None,
             progress_clock: clock.now,
             finishing: false,
             active: Vec::new(),
@@ -296,11 +306,16 @@ impl JobModel {
     /// Rebuilds a job from the state directory. A file counts as complete
     /// only if it was recorded so and its bytes are still there; otherwise
     /// only its durable bytes (cut to what the temporary file holds) count
-    /// as arrived. Jobs that were active or retrying go back to QUEUED.
+    /// as arrived. Jobs that were active go back to QUEUED; a job that was
+    /// retrying stays in TRANSIENT_ERROR with its error (BITS's `GetError`
+    /// reads it there) until its stored retry time, which a clock set back
+    /// cannot push further than [`MAX_RESTORED_RETRY_WAIT`] or its retry
+    /// delay; without a stored time it retries at once.
     /// Returns the job and whether its stored state changed (to be written).
     pub(crate) fn restore(stored: StoredJob, clock: Clock) -> (JobModel, bool) {
         let stored_state = JobState::from_u32(stored.state).unwrap_or(JobState::Suspended);
         let state = match stored_state {
+            JobState::TransientError if stored.error.is_some() => JobState::TransientError,
             JobState::Connecting | JobState::Transferring | JobState::TransientError => {
                 JobState::Queued
             }
@@ -326,6 +341,15 @@ impl JobModel {
         job.low_speed_limit = stored.low_speed_limit;
         job.notify_flags = NotifyFlags(stored.notify_flags & NotifyFlags::ALL);
         job.error = stored.error;
+        if state == JobState::TransientError {
+            let wait = stored
+                .retry_at
+                .and_then(|at| at.duration_since(clock.wall).ok())
+                .unwrap_or_default()
+                .min(MAX_RESTORED_RETRY_WAIT.max(Duration::from_secs(u64::from(job.retry_delay))));
+            job.retry_at = Some(clock.now + wait);
+            job.retry_wall = Some(clock.wall + wait);
+        }
         job.num_retries = stored.num_retries;
         job.created = stored.created;
         job.modified = stored.modified;
@@ -478,6 +502,12 @@ impl JobModel {
     /// The last error, whatever the state.
     pub(crate) fn last_error(&self) -> Option<&JobError> {
         self.error.as_ref()
+    }
+    /// When a job in TRANSIENT_ERROR retries, on the wall clock (what the
+    /// state directory keeps); `None` in any other state.
+    pub(crate) fn retry_wall(&self) -> Option<SystemTime> {
+        self.retry_wall
+            .filter(|_| self.state == JobState::TransientError)
     }
     pub(crate) fn num_retries(&self) -> u32 {
         self.num_retries
@@ -1327,6 +1357,12 @@ impl JobModel {
                     .now
                     .checked_add(delay)
                     .unwrap_or_else(|| clock.now + Duration::from_secs(u64::from(u32::MAX))),
+            );
+            self.retry_wall = Some(
+                clock
+                    .wall
+                    .checked_add(delay)
+                    .unwrap_or(clock.wall + MAX_RESTORED_RETRY_WAIT),
             );
             self.set_state(JobState::TransientError, clock, fx);
             fx.wake_scheduler = true;

@@ -32,6 +32,7 @@ impl RangeSet {
     }
 
     /// True when no byte is in the set.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }

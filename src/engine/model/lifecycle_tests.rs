@@ -897,6 +897,7 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         modified: t0().wall,
         transfer_completed: None,
         error: None,
+        retry_at: None,
         http: HttpOptions::default(),
         max_download_size: 0,
         max_connections: 6,
@@ -925,6 +926,48 @@ fn stored_file(total: u64, durable: &str, on_disk: Option<u64>, completed: bool)
         committed: false,
         ranges: None,
         local_len: None,
+    }
+}
+
+#[test]
+fn a_job_stored_retrying_is_reopened_retrying_with_its_error_until_its_time() {
+    let error = JobError {
+        code: HResult(QM_E_WINHTTP_CANNOT_CONNECT),
+        context: ErrorContext::RemoteFile,
+        file_index: Some(0),
+        http_status: 0,
+        description: "connecting to 127.0.0.1:9 failed: Connection refused".into(),
+    };
+    let clock = t0();
+    let retrying = |retry_at: Option<std::time::SystemTime>| StoredJob {
+        error: Some(error.clone()),
+        retry_at,
+        retry_delay: 600,
+        ..stored(JobState::TransientError, vec![])
+    };
+    for (retry_at, wait) in [
+        // Its time, 30 s from now.
+        (Some(clock.wall + Duration::from_secs(30)), 30),
+        // A time gone by, or none (an older directory): retry at once.
+        (Some(clock.wall - Duration::from_secs(30)), 0),
+        (None, 0),
+        // A wall clock set back a year waits one day at most.
+        (Some(clock.wall + Duration::from_secs(365 * 86_400)), 86_400),
+    ] {
+        let (job, changed) = JobModel::restore(retrying(retry_at), clock);
+        assert_eq!(job.state(), JobState::TransientError, "{retry_at:?}");
+        assert!(!changed);
+        assert_eq!(job.error().unwrap(), &error);
+        assert_eq!(
+            job.retry_at(),
+            Some(clock.now + Duration::from_secs(wait)),
+            "{retry_at:?}"
+        );
+        assert_eq!(
+            job.retry_wall(),
+            Some(clock.wall + Duration::from_secs(wait))
+        );
+        assert_eq!(Timers::of(&job).retry_at, job.retry_at());
     }
 }
 

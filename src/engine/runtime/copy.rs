@@ -11,7 +11,6 @@ use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -222,7 +221,7 @@ pub(crate) fn copy(
         };
         let mut wait = job.shared.throttle.take(n as u64);
         // Read per chunk: a priority change applies at once.
-        if job.shared.live.priority.load(Ordering::Relaxed) != Priority::Foreground as u32 {
+        if job.shared.live.priority() != Priority::Foreground as u32 {
             wait = wait.max(manager.throttle.take(n as u64));
         }
         sleep_unless_cancelled(token, wait)?;

@@ -29,7 +29,7 @@ use crate::engine::runtime::commit;
 use crate::engine::runtime::notify::Registration;
 use crate::engine::runtime::notify_cmd;
 use crate::engine::runtime::partial;
-use crate::engine::runtime::shared::{Job, JobShared, ManagerShared, Slot, UNKNOWN};
+use crate::engine::runtime::shared::{Job, JobShared, ManagerShared, Slot};
 use crate::engine::store::rows;
 use crate::engine::store::{FileRecord, JobRecord};
 use crate::engine::transport::options::{self, HttpOptions, ProxySetting};
@@ -91,6 +91,42 @@ fn parse_sha256(hex: &str) -> Result<[u8; 32]> {
     Ok(out)
 }
 
+/// Refuses file `i` when the directory of its local name, where its
+/// temporary file and then the file itself go, does not exist
+/// (`QM_E_PATH_NOT_FOUND`) or this process may not create files in it
+/// (`QM_E_ACCESSDENIED`, as BITS's `AddFile`), naming the directory. It is
+/// checked again when the transfer creates the temporary file.
+fn check_local_dir(i: usize, local: &Path) -> Result<()> {
+    let Some(dir) = local.parent() else {
+        return Ok(());
+    };
+    let refused = |code, why: &str| {
+        Err(Error::new(
+            code,
+            format!(
+                "file {i}: the directory '{}' of the local name '{}' {why}",
+                dir.display(),
+                local.display()
+            ),
+        ))
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => match crate::sys::may_create_in(dir) {
+            Some(false) => refused(
+                QM_E_ACCESSDENIED,
+                "is not writable by this process (qmgr writes a temporary file there)",
+            ),
+            _ => Ok(()),
+        },
+        Ok(_) => refused(QM_E_PATH_NOT_FOUND, "is not a directory"),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => refused(
+            QM_E_ACCESSDENIED,
+            "cannot be reached by this process (permission denied)",
+        ),
+        Err(_) => refused(QM_E_PATH_NOT_FOUND, "does not exist: create it first"),
+    }
+}
+
 /// Checks and parses files to add.
 fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
     let mut parsed = Vec::with_capacity(files.len());
@@ -126,6 +162,7 @@ fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
                 libc::NAME_MAX
             )));
         }
+        check_local_dir(i, local)?;
         parsed.push(NewFile {
             remote: spec.remote.clone(),
             source,
@@ -214,12 +251,9 @@ impl Job {
     /// snapshots what the effects need.
     fn prepare(&self, slot: &mut Slot, fx: Effects) -> Work {
         let model = &slot.model;
+        // Out of the active states, this also zeroes the rate (in the
+        // same step that leaves them).
         self.shared.live.publish(model.published());
-        if !model.state().is_active() {
-            // The rate is 0 whenever the job is not transferring, from the
-            // same step that leaves the active states.
-            self.shared.live.reset_rate();
-        }
         let mut work = Work {
             rate: (self.shared.throttle.rate() != model.max_bandwidth())
                 .then(|| model.max_bandwidth()),
@@ -444,50 +478,29 @@ impl Job {
 
     /// The current state; lock-free.
     pub fn state(&self) -> JobState {
-        JobState::from_u32(self.shared.live.state.load(Ordering::Acquire))
-            .unwrap_or(JobState::Error)
+        JobState::from_u32(self.shared.live.state()).unwrap_or(JobState::Error)
     }
 
     /// Bytes transferred over all files; lock-free (`QM_PROGRESS_SIZE_DONE`).
     pub fn bytes_transferred(&self) -> u64 {
-        self.shared.live.bytes_transferred.load(Ordering::Relaxed)
+        self.shared.live.bytes_transferred()
     }
 
     /// Whole percent of the job's bytes transferred, `floor(100 * done / total)`;
     /// 0 while the total is unknown or zero; lock-free (`QM_PROGRESS_PERCENT_DONE`).
     pub fn percent_done(&self) -> u64 {
-        let total = self.shared.live.bytes_total.load(Ordering::Relaxed);
-        if total == UNKNOWN || total == 0 {
-            return 0;
-        }
-        let done = self.bytes_transferred().min(total);
-        (u128::from(done) * 100 / u128::from(total)) as u64
+        self.shared.live.percent_done()
     }
 
-    /// The job's progress, with rate and ETA; lock-free.
+    /// The job's progress, with rate and ETA: every number from one
+    /// moment (a coherent snapshot); lock-free.
     pub fn progress(&self) -> JobProgress {
-        let c = &self.shared.live;
-        let total = c.bytes_total.load(Ordering::Relaxed);
-        let done = c.bytes_transferred.load(Ordering::Relaxed);
-        let rate = c.bytes_per_second.load(Ordering::Relaxed);
-        let bytes_total = (total != UNKNOWN).then_some(total);
-        JobProgress {
-            bytes_total,
-            bytes_transferred: done,
-            files_total: c.files_total.load(Ordering::Relaxed),
-            files_transferred: c.files_transferred.load(Ordering::Relaxed),
-            bytes_per_second: rate,
-            eta_seconds: match bytes_total {
-                Some(t) if done >= t => Some(0),
-                Some(t) if rate > 0 => Some((t - done).div_ceil(rate)),
-                _ => None,
-            },
-        }
+        self.shared.live.progress()
     }
 
     /// Number of files in the job; lock-free.
     pub fn file_count(&self) -> u32 {
-        self.shared.live.files_total.load(Ordering::Relaxed)
+        self.shared.live.files_total()
     }
 
     /// The remote name of file `index`: what the caller asked for, as
@@ -510,6 +523,16 @@ impl Job {
         self.read(|m| m.file(index).map(|f| f.size_hint()))
     }
 
+    /// The SHA-256 file `index` must have, in lower-case hex, if one is set.
+    pub fn file_sha256(&self, index: u32) -> Result<Option<String>> {
+        self.read(|m| {
+            m.file(index).map(|f| {
+                f.sha256()
+                    .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
+            })
+        })
+    }
+
     /// Progress of file `index`.
     pub fn file_progress(&self, index: u32) -> Result<FileProgress> {
         self.read(|m| m.file(index).map(|f| f.progress()))
@@ -524,6 +547,17 @@ impl Job {
     /// (`QM_BG_E_ERROR_INFORMATION_UNAVAILABLE` otherwise).
     pub fn error(&self) -> Result<JobError> {
         self.read(|m| m.error().cloned())
+    }
+
+    /// While the job is in TRANSIENT_ERROR, how long until it retries (its
+    /// retry delay, or the server's Retry-After when longer); `None` in
+    /// any other state.
+    pub fn next_retry_in(&self) -> Option<Duration> {
+        self.read(|m| {
+            m.retry_at()
+                .filter(|_| m.state() == JobState::TransientError)
+                .map(|at| at.saturating_duration_since(Instant::now()))
+        })
     }
 
     /// Creation, modification and transfer-completion times.
@@ -547,7 +581,7 @@ impl Job {
     }
 
     /// The minimum retry delay in seconds.
-    pub fn minimum_retry_delay(&self) -> u32 {
+    pub fn min_retry_delay(&self) -> u32 {
         self.read(JobModel::retry_delay)
     }
 
@@ -579,6 +613,17 @@ impl Job {
     /// The proxy setting.
     pub fn proxy(&self) -> ProxySetting {
         self.read(|m| m.http().proxy.clone())
+    }
+
+    /// The CA file set by `set_ca_file`, `None` for the system's roots.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.read(|m| m.http().ca_file.clone())
+    }
+
+    /// The client certificate and key files set by
+    /// `set_client_certificate` (their paths, never what they hold).
+    pub fn client_certificate(&self) -> Option<(PathBuf, PathBuf)> {
+        self.read(|m| m.http().client_certificate.clone())
     }
 
     /// The stall timeout in seconds.
@@ -632,7 +677,9 @@ impl Job {
     // ----- the lifecycle ---------------------------------------------------
 
     /// Appends files, all or none (`AddFiles`). Sources must be http(s)://,
-    /// file:// or absolute paths; local names absolute and unique in the job.
+    /// file:// or absolute paths; local names absolute and unique in the job,
+    /// in a directory that exists (`QM_E_PATH_NOT_FOUND` otherwise) and this
+    /// process may write (`QM_E_ACCESSDENIED`), the error naming it.
     /// A TRANSFERRED job goes back to QUEUED.
     pub fn add_files(&self, files: &[FileSpec]) -> Result<()> {
         if files.is_empty() {
@@ -841,7 +888,8 @@ impl Job {
         })?;
         drop(op);
         if let Some(manager) = self.shared.manager.upgrade() {
-            if let Some(old) = manager.dispatcher.register(self.shared.id, 0, None) {
+            let gate = &self.shared.notify_gate;
+            if let Some(old) = manager.dispatcher.register(self.shared.id, 0, None, gate) {
                 manager.dispatcher.retire(&old);
             }
         }
@@ -920,7 +968,7 @@ impl Job {
 
     /// Sets how long to wait before retrying after a transient error; values
     /// below 1 s are raised to 1 s.
-    pub fn set_minimum_retry_delay(&self, seconds: u32) -> Result<()> {
+    pub fn set_min_retry_delay(&self, seconds: u32) -> Result<()> {
         self.set(Property::RetryDelay(seconds))
     }
 
@@ -951,7 +999,11 @@ impl Job {
             Box::new(move |event: &NotifyEvent| callback(&job, event))
                 as crate::engine::runtime::notify::BoundCallback
         });
-        if let Some(old) = manager.dispatcher.register(self.shared.id, owner, bound) {
+        let gate = &self.shared.notify_gate;
+        if let Some(old) = manager
+            .dispatcher
+            .register(self.shared.id, owner, bound, gate)
+        {
             manager.dispatcher.retire(&old);
         }
         Ok(())

@@ -229,7 +229,7 @@ impl Manager {
     }
 
     /// Caps the sum of all background transfers in bytes per second (0: none).
-    pub fn set_bandwidth_limit(&self, bytes_per_second: u64) -> Result<()> {
+    pub fn set_max_bandwidth(&self, bytes_per_second: u64) -> Result<()> {
         self.check_open()?;
         self.shared.throttle.set_rate(bytes_per_second);
         Ok(())
@@ -275,7 +275,7 @@ impl Manager {
     }
 
     /// The background bandwidth limit (0: none).
-    pub fn bandwidth_limit(&self) -> u64 {
+    pub fn max_bandwidth(&self) -> u64 {
         self.shared.throttle.rate()
     }
 }

@@ -23,15 +23,18 @@
 //!    I/O, a callback, a socket shutdown or an fsync);
 //! 3. the manager's job list.
 //!
-//! One leaf may be taken under `data`: a job's rate window (`Live::
-//! reset_rate`, when the job leaves the active states); nothing is taken
-//! under it.
+//! One leaf may be taken under `data`: a job's progress writer lock
+//! (`Live::writer`, which also holds the rate window: every publication of
+//! the model's numbers, `count_rate`, `reset_rate`); nothing is taken under
+//! it. Readers of the progress take no lock (a seqlock).
 //!
 //! Leaves, each taken with none of 2–3 held and nothing taken under it:
 //! a job's `written` then the store's connection (SQLite commits), the
 //! cancel token's hooks (moved out, run unlocked), the dispatcher's
-//! registry and sender, its `running` gate (held by the delivery thread
-//! around a callback; `retire` takes it only with no qmgr lock held), the
+//! registry and sender, each job's notify gate (held by the delivery
+//! thread around a callback of that job; `retire` takes the retired job's
+//! only, with no qmgr lock held, so a callback of one job that waits for
+//! the caller never blocks a change to another job's callback), the
 //! throttles' buckets, the scheduler's wake flag, the live-worker count,
 //! and the C layer's handle table (never held while calling in).
 

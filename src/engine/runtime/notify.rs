@@ -4,13 +4,16 @@
 //! The model only says which events happened to which job; this module
 //! keeps the callback registered for each job and calls it from its own
 //! thread, holding no qmgr lock while it runs, so a callback may call
-//! anything. Retiring a registration waits for a running call of it (unless
-//! called from that call), so that once `set_notify` or a handle's close
-//! returns, the old callback's context may be freed.
+//! anything. Retiring a registration waits for a running call of that
+//! job's callbacks (unless called from the delivery thread, i.e. from a
+//! callback), so that once `set_notify` or a handle's close returns, the
+//! old callback's context may be freed. The wait is per job: a callback of
+//! another job may block on anything (a lock the caller of `set_notify`
+//! holds included) without making it wait.
 //!
-//! Locks: the registry and the sender are leaves; `running` is held only
-//! by the delivery thread around a call, and `retire` takes it with no
-//! other lock held.
+//! Locks: the registry and the sender are leaves; a job's gate is held
+//! only by the delivery thread around a call of that job's callback, and
+//! `retire` takes it with no other lock held.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,12 +28,20 @@ use crate::engine::types::{JobId, NotifyEvent};
 /// A registered callback, with the job handle it reports already bound.
 pub(crate) type BoundCallback = Box<dyn Fn(&NotifyEvent) + Send + Sync>;
 
+/// A job's gate: held by the delivery thread while a callback of that job
+/// runs, so that retiring one of the job's registrations can wait for it.
+/// One per job, shared by all its registrations (a registration replaced
+/// while it runs is still waited for by the next retirement).
+pub(crate) type Gate = Arc<Mutex<()>>;
+
 /// One `set_notify` registration.
 pub(crate) struct Registration {
     /// Opaque value of whoever registered it (the C layer puts its handle here).
     pub owner: u64,
     callback: BoundCallback,
     active: AtomicBool,
+    /// The job's gate.
+    gate: Gate,
 }
 
 /// The per-manager registry of callbacks and their delivery thread.
@@ -39,8 +50,6 @@ pub(crate) struct Dispatcher {
     sender: Mutex<Option<mpsc::Sender<(JobId, NotifyEvent)>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: ThreadId,
-    /// Held while a callback runs, so that `retire` can wait for it.
-    running: Arc<Mutex<()>>,
     /// Cleared at shutdown: queued deliveries are then dropped, not run.
     open: Arc<AtomicBool>,
 }
@@ -50,17 +59,21 @@ impl Dispatcher {
     pub(crate) fn start() -> std::io::Result<Dispatcher> {
         let (sender, receiver) = mpsc::channel::<(JobId, NotifyEvent)>();
         let registry: Arc<Mutex<HashMap<JobId, Arc<Registration>>>> = Arc::default();
-        let running = Arc::new(Mutex::new(()));
         let open = Arc::new(AtomicBool::new(true));
-        let (lookup, gate, still_open) = (
-            Arc::clone(&registry),
-            Arc::clone(&running),
-            Arc::clone(&open),
-        );
+        let (lookup, still_open) = (Arc::clone(&registry), Arc::clone(&open));
         let thread = std::thread::Builder::new()
             .name("qmgr-notify".into())
             .spawn(move || {
                 for (job, event) in receiver {
+                    // The job's gate first (every registration of a job has
+                    // the same), then the registration, under the gate: one
+                    // retired before the gate was taken is out of the
+                    // registry by then, so nothing of it is touched once
+                    // `retire` returned; one retired after waits for this.
+                    let gate = lookup.lock().get(&job).map(|r| Arc::clone(&r.gate));
+                    let Some(gate) = gate else {
+                        continue;
+                    };
                     let _running = gate.lock();
                     let registration = lookup.lock().get(&job).cloned();
                     let Some(registration) = registration else {
@@ -73,6 +86,9 @@ impl Dispatcher {
                         let call = || (registration.callback)(&event);
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
                     }
+                    // The registration (and its callback) is dropped here,
+                    // before the gate is released.
+                    drop(registration);
                 }
             })?;
         let thread_id = thread.thread().id();
@@ -81,18 +97,19 @@ impl Dispatcher {
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
             thread_id,
-            running,
             open,
         })
     }
 
     /// Registers `callback` for `job` (replacing any), or removes the
     /// registration with `None`; returns the previous one, to be retired.
+    /// `gate` is the job's (the same at every call for one job).
     pub(crate) fn register(
         &self,
         job: JobId,
         owner: u64,
         callback: Option<BoundCallback>,
+        gate: &Gate,
     ) -> Option<Arc<Registration>> {
         let mut registry = self.registry.lock();
         match callback {
@@ -102,6 +119,7 @@ impl Dispatcher {
                     owner,
                     callback,
                     active: AtomicBool::new(true),
+                    gate: Arc::clone(gate),
                 }),
             ),
             None => registry.remove(&job),
@@ -134,13 +152,15 @@ impl Dispatcher {
         }
     }
 
-    /// Stops future calls of `registration` and waits for a running one.
-    /// Must be called with no qmgr lock held (the running callback may be
-    /// waiting for one).
+    /// Stops future calls of `registration` and waits for a running call
+    /// of its job's callbacks (not another job's). Must be called with no
+    /// qmgr lock held (the running callback may be waiting for one). From
+    /// the delivery thread (a callback changing a registration) it does not
+    /// wait: the only call that could be running is the caller itself.
     pub(crate) fn retire(&self, registration: &Registration) {
         registration.active.store(false, Ordering::Release);
         if std::thread::current().id() != self.thread_id {
-            drop(self.running.lock());
+            drop(registration.gate.lock());
         }
     }
 

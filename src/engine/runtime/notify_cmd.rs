@@ -47,7 +47,7 @@ fn run_until_done(job: &Job, cmdline: &NotifyCmdLine, state: JobState, first: Op
     };
     let mut failing = failed(first);
     while failing {
-        let until = Instant::now() + Duration::from_secs(u64::from(job.minimum_retry_delay()));
+        let until = Instant::now() + Duration::from_secs(u64::from(job.min_retry_delay()));
         loop {
             if !still(job, state) {
                 return;

@@ -6,18 +6,18 @@
 //! version). Lock-free readers see the `live` atomics, which the runtime
 //! publishes from the model after every command.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::engine::model::job::{JobModel, Published, DEFAULT_MAX_CONNECTIONS};
-use crate::engine::runtime::notify::Dispatcher;
+use crate::engine::runtime::notify::{Dispatcher, Gate};
 use crate::engine::runtime::throttle::Throttle;
 use crate::engine::store::Store;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::options::Environment;
-use crate::engine::types::{JobId, JobState};
+use crate::engine::types::{JobId, JobProgress, JobState};
 
 /// The counters' marker for "size not known yet".
 pub(crate) const UNKNOWN: u64 = u64::MAX;
@@ -149,28 +149,146 @@ impl ManagerShared {
     }
 }
 
-/// A job's numbers for lock-free readers, published from its model.
+/// A job's numbers for lock-free readers, published from its model: a
+/// sequence lock over atomic words, so that a reader gets them all from one
+/// moment (never `files_transferred` of one publication with `bytes_total`
+/// of another) without taking a lock.
+///
+/// Writers (`publish`, `count_rate`, `reset_rate`) are serialised by the
+/// `writer` lock (which also holds the rate window); each makes `seq` odd,
+/// stores the words, and makes it even again. A reader loads `seq`, the
+/// words, then `seq` again, and retries while it was odd or changed. The
+/// words are atomics, so a read that races a write is only retried, never
+/// undefined; the fences order the words between the two loads of `seq`
+/// (the C++ seqlock of Boehm, "Can seqlocks get along with programming
+/// language memory models?", 2012). A single word (the state, the bytes
+/// transferred) is coherent by itself and read without the sequence.
 #[derive(Debug, Default)]
 pub(crate) struct Live {
-    pub state: AtomicU32,
-    pub priority: AtomicU32,
-    pub bytes_total: AtomicU64,
-    pub bytes_transferred: AtomicU64,
-    pub files_total: AtomicU32,
-    pub files_transferred: AtomicU32,
+    /// Even when the words are stable, odd while a writer changes them.
+    seq: AtomicU64,
+    /// The state (low 32 bits) and the priority (high 32 bits).
+    status: AtomicU64,
+    /// `UNKNOWN` while any file's size is unknown.
+    bytes_total: AtomicU64,
+    bytes_transferred: AtomicU64,
+    /// `files_total` (high 32 bits) and `files_transferred` (low 32 bits).
+    files: AtomicU64,
     /// Measured by the copy loop, not part of the model.
-    pub bytes_per_second: AtomicU64,
-    /// The current rate window of all the job's connections: start, bytes.
-    rate_window: Mutex<Option<(std::time::Instant, u64)>>,
+    bytes_per_second: AtomicU64,
+    /// Serialises the writers; holds the current rate window of all the
+    /// job's connections: start, bytes.
+    writer: Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 impl Live {
+    /// Runs `load` (relaxed loads of some of the words) until it ran
+    /// between two writes: what it returns is from one publication.
+    /// Lock-free (retries while a write is under way).
+    fn read<R>(&self, load: impl Fn() -> R) -> R {
+        let mut tries = 0u32;
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                let value = load();
+                // Orders the loads above before the check below.
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    return value;
+                }
+            }
+            // A writer is between its two stores of `seq` (a few stores
+            // long); give way if it was preempted there.
+            tries += 1;
+            if tries.is_multiple_of(64) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// The progress, with the ETA: every number from one publication
+    /// (a coherent snapshot); lock-free.
+    pub(crate) fn progress(&self) -> JobProgress {
+        let (total, done, files, rate) = self.read(|| {
+            (
+                self.bytes_total.load(Ordering::Relaxed),
+                self.bytes_transferred.load(Ordering::Relaxed),
+                self.files.load(Ordering::Relaxed),
+                self.bytes_per_second.load(Ordering::Relaxed),
+            )
+        });
+        let bytes_total = (total != UNKNOWN).then_some(total);
+        JobProgress {
+            bytes_total,
+            bytes_transferred: done,
+            files_total: (files >> 32) as u32,
+            files_transferred: files as u32,
+            bytes_per_second: rate,
+            eta_seconds: match bytes_total {
+                Some(t) if done >= t => Some(0),
+                Some(t) if rate > 0 => Some((t - done).div_ceil(rate)),
+                _ => None,
+            },
+        }
+    }
+
+    /// Whole percent of the bytes transferred, `floor(100 * done / total)`,
+    /// 0 while the total is unknown or zero: from two words of one
+    /// publication; lock-free.
+    pub(crate) fn percent_done(&self) -> u64 {
+        let (bytes_total, bytes_transferred) = self.read(|| {
+            (
+                self.bytes_total.load(Ordering::Relaxed),
+                self.bytes_transferred.load(Ordering::Relaxed),
+            )
+        });
+        if bytes_total == UNKNOWN || bytes_total == 0 {
+            return 0;
+        }
+        let done = bytes_transferred.min(bytes_total);
+        (u128::from(done) * 100 / u128::from(bytes_total)) as u64
+    }
+
+    /// The state's number; one word, lock-free.
+    pub(crate) fn state(&self) -> u32 {
+        self.status.load(Ordering::Acquire) as u32
+    }
+
+    /// The priority's number; one word, lock-free.
+    pub(crate) fn priority(&self) -> u32 {
+        (self.status.load(Ordering::Relaxed) >> 32) as u32
+    }
+
+    /// Bytes transferred over all files; one word, lock-free.
+    pub(crate) fn bytes_transferred(&self) -> u64 {
+        self.bytes_transferred.load(Ordering::Relaxed)
+    }
+
+    /// Number of files; one word, lock-free.
+    pub(crate) fn files_total(&self) -> u32 {
+        (self.files.load(Ordering::Relaxed) >> 32) as u32
+    }
+
+    /// Runs `change` (stores of the words) as one write that readers see
+    /// whole or not at all. Only with `writer` held (the caller passes its
+    /// guard's contents to prove it).
+    fn write(&self, _writer: &mut Option<(std::time::Instant, u64)>, change: impl FnOnce()) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        // Orders the odd `seq` before the words' stores.
+        fence(Ordering::Release);
+        change();
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
     /// Counts `bytes` of any connection toward the rate; when a window
     /// closes, folds it into the smoothed rate and returns true (the
     /// caller then reports progress to the model).
     pub(crate) fn count_rate(&self, bytes: u64) -> bool {
         let now = std::time::Instant::now();
-        let mut window = self.rate_window.lock();
+        let mut window = self.writer.lock();
         let (start, seen) = window.get_or_insert((now, 0));
         *seen += bytes;
         let elapsed = now.duration_since(*start);
@@ -179,34 +297,50 @@ impl Live {
         }
         let instant = (*seen as f64 / elapsed.as_secs_f64()) as u64;
         *window = Some((now, 0));
-        drop(window);
         let old = self.bytes_per_second.load(Ordering::Relaxed);
         let smoothed = if old == 0 {
             instant
         } else {
             (old as f64 * 0.7 + instant as f64 * 0.3) as u64
         };
-        self.bytes_per_second.store(smoothed, Ordering::Relaxed);
+        self.write(&mut window, || {
+            self.bytes_per_second.store(smoothed, Ordering::Relaxed)
+        });
         true
     }
 
     /// Forgets the rate (the job stopped transferring).
     pub(crate) fn reset_rate(&self) {
-        *self.rate_window.lock() = None;
-        self.bytes_per_second.store(0, Ordering::Relaxed);
+        let mut window = self.writer.lock();
+        *window = None;
+        self.write(&mut window, || {
+            self.bytes_per_second.store(0, Ordering::Relaxed)
+        });
     }
 
-    /// Publishes the model's numbers.
+    /// Publishes the model's numbers, as one write; out of the active
+    /// states, with a rate of 0 (in the same write, so no snapshot shows
+    /// a stopped job still moving).
     pub(crate) fn publish(&self, p: Published) {
-        self.state.store(p.state as u32, Ordering::Release);
-        self.priority.store(p.priority as u32, Ordering::Relaxed);
-        self.bytes_total
-            .store(p.bytes_total.unwrap_or(UNKNOWN), Ordering::Relaxed);
-        self.bytes_transferred
-            .store(p.bytes_transferred, Ordering::Relaxed);
-        self.files_total.store(p.files_total, Ordering::Relaxed);
-        self.files_transferred
-            .store(p.files_transferred, Ordering::Relaxed);
+        let mut window = self.writer.lock();
+        let stopped = !p.state.is_active();
+        if stopped {
+            *window = None;
+        }
+        self.write(&mut window, || {
+            let status = u64::from(p.state as u32) | (u64::from(p.priority as u32) << 32);
+            // Release: `state()` reads this word alone, with Acquire.
+            self.status.store(status, Ordering::Release);
+            self.bytes_total
+                .store(p.bytes_total.unwrap_or(UNKNOWN), Ordering::Relaxed);
+            self.bytes_transferred
+                .store(p.bytes_transferred, Ordering::Relaxed);
+            let files = (u64::from(p.files_total) << 32) | u64::from(p.files_transferred);
+            self.files.store(files, Ordering::Relaxed);
+            if stopped {
+                self.bytes_per_second.store(0, Ordering::Relaxed);
+            }
+        });
     }
 }
 
@@ -252,6 +386,9 @@ pub(crate) struct JobShared {
     pub changed: Condvar,
     /// Serialises writes of this job's rows; never taken under `data`.
     pub written: Mutex<Written>,
+    /// Held by the notification thread while this job's callback runs
+    /// (see `notify`).
+    pub notify_gate: Gate,
 }
 
 impl JobShared {
@@ -275,6 +412,7 @@ impl JobShared {
             }),
             changed: Condvar::new(),
             written: Mutex::new(Written::default()),
+            notify_gate: Gate::default(),
         })
     }
 }
@@ -286,4 +424,90 @@ impl JobShared {
 #[derive(Clone)]
 pub struct Job {
     pub(crate) shared: Arc<JobShared>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::types::Priority;
+    use std::collections::HashSet;
+    use std::time::{Duration, Instant};
+
+    /// Bytes per file of the stress test's jobs.
+    const FILE: u64 = 4096;
+
+    /// Step `i` of the writer: `i` files of `FILE` bytes transferred, the
+    /// totals alternating between two job sizes.
+    fn step(i: u32) -> Published {
+        let files_total = if i.is_multiple_of(2) {
+            1_000_000
+        } else {
+            2_000_000
+        };
+        Published {
+            state: JobState::Transferring,
+            priority: Priority::Normal,
+            bytes_total: Some(u64::from(files_total) * FILE),
+            bytes_transferred: u64::from(i) * FILE,
+            files_total,
+            files_transferred: i,
+        }
+    }
+
+    /// While a writer publishes steps that keep every field a function of
+    /// `files_transferred`, readers check each snapshot against that step:
+    /// a torn read (one field from one step, another from the next) fails.
+    #[test]
+    fn readers_never_see_a_torn_progress_snapshot() {
+        let live = Arc::new(Live::default());
+        live.publish(step(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (live, stop) = (Arc::clone(&live), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    i = (i + 1) % 1_000_000;
+                    live.publish(step(i));
+                }
+            })
+        };
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let live = Arc::clone(&live);
+                std::thread::spawn(move || {
+                    let (mut torn, mut seen) = (Vec::new(), HashSet::new());
+                    let until = Instant::now() + Duration::from_secs(2);
+                    // Enough snapshots taken while the writer ran, or a
+                    // deadline on a machine too busy to overlap them.
+                    while seen.len() < 20_000 && Instant::now() < until {
+                        for _ in 0..100 {
+                            let p = live.progress();
+                            let want = step(p.files_transferred);
+                            if (p.bytes_total, p.bytes_transferred, p.files_total)
+                                != (want.bytes_total, want.bytes_transferred, want.files_total)
+                            {
+                                torn.push(p);
+                            }
+                            seen.insert(p.files_transferred);
+                        }
+                    }
+                    (torn, seen.len())
+                })
+            })
+            .collect();
+        let results: Vec<_> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        for (torn, distinct) in results {
+            // The readers ran while the writer did: they saw it move.
+            assert!(distinct > 100, "only {distinct} distinct steps seen");
+            assert!(
+                torn.is_empty(),
+                "{} torn snapshots, e.g. {:?}",
+                torn.len(),
+                &torn[..torn.len().min(3)]
+            );
+        }
+    }
 }

@@ -270,8 +270,17 @@ fn open_temp(
         }
     }
     let temp = partial::temp_path_for(&task.local);
-    let file = partial::create(&temp)
-        .map_err(|e| TransferError::local_io("creating the temporary file", &temp, &e))?;
+    let file = partial::create(&temp).map_err(|e| {
+        // Checked when the file was added; it may have gone since.
+        let what = match task.local.parent() {
+            Some(dir) if e.kind() == ErrorKind::NotFound && !dir.is_dir() => format!(
+                "the destination's directory '{}' does not exist: creating the temporary file",
+                dir.display()
+            ),
+            _ => "creating the temporary file".to_string(),
+        };
+        TransferError::local_io(&what, &temp, &e)
+    })?;
     job.apply_quietly(Command::TempCreated {
         file: task.index,
         path: temp.clone(),

@@ -25,6 +25,9 @@ pub(crate) struct JobRecord {
     pub created_ms: i64,
     pub modified_ms: i64,
     pub completed_ms: Option<i64>,
+    /// When a job in TRANSIENT_ERROR retries (ms since the epoch); `None`
+    /// in any other state.
+    pub retry_ms: Option<i64>,
     /// code, context, file index, HTTP status, description
     pub error: Option<(i32, u32, Option<u32>, u16, String)>,
     /// The HTTP options (JSON in the row). A row whose options do not read

@@ -30,6 +30,7 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
         created_ms: epoch_ms(times.creation),
         modified_ms: epoch_ms(times.modification),
         completed_ms: times.transfer_completion.map(epoch_ms),
+        retry_ms: job.retry_wall().map(epoch_ms),
         error: job.last_error().map(|e| {
             (
                 e.code.0,
@@ -107,6 +108,7 @@ pub(crate) fn stored_job(
         created: from_epoch_ms(job.created_ms),
         modified: from_epoch_ms(job.modified_ms),
         transfer_completed: job.completed_ms.map(from_epoch_ms),
+        retry_at: job.retry_ms.map(from_epoch_ms),
         error: job.error.map(
             |(code, context, file_index, http_status, description)| JobError {
                 code: HResult(code),

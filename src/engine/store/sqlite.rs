@@ -79,11 +79,15 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN notify_program TEXT;
      ALTER TABLE jobs ADD COLUMN notify_parameters TEXT;
      ALTER TABLE jobs ADD COLUMN min_notification_interval INTEGER NOT NULL DEFAULT 500;",
+    // 6: when a job in TRANSIENT_ERROR retries (ms since the epoch; NULL in
+    // other states), so that it is reopened in TRANSIENT_ERROR, with its
+    // error, until then (a job stored retrying without it retries at once).
+    "ALTER TABLE jobs ADD COLUMN retry_ms INTEGER;",
 ];
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 31] = [
+const JOB_COLUMNS: [&str; 32] = [
     "id",
     "created_order",
     "display_name",
@@ -115,6 +119,7 @@ const JOB_COLUMNS: [&str; 31] = [
     "notify_program",
     "notify_parameters",
     "min_notification_interval",
+    "retry_ms",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -164,7 +169,7 @@ fn opt_text(text: Option<&String>) -> Value {
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 31] {
+    fn values(&self) -> [Value; 32] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -203,6 +208,7 @@ impl JobRecord {
             opt_text(self.notify_cmdline.as_ref().map(|(p, _)| p)),
             opt_text(self.notify_cmdline.as_ref().and_then(|(_, a)| a.as_ref())),
             int(self.min_notification_interval),
+            self.retry_ms.map_or(Value::Null, Value::Integer),
         ]
     }
 
@@ -267,6 +273,7 @@ impl JobRecord {
                 .map(|program| Ok::<_, rusqlite::Error>((program, r.get("notify_parameters")?)))
                 .transpose()?,
             min_notification_interval: r.get("min_notification_interval")?,
+            retry_ms: r.get("retry_ms")?,
         })
     }
 }
@@ -419,11 +426,45 @@ fn check_trusted(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a lock or database file that is itself a symbolic link: qmgr
+/// locks and opens only files of its own in the directory.
+fn refuse_link(path: &Path, what: &str) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(Error::new(
+            QM_E_ACCESSDENIED,
+            format!(
+                "the {what} '{}' is a symbolic link; qmgr opens only a {what} of its own \
+                 (the state directory itself may be reached through links)",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Why a state directory cannot be made when `dir` is a symbolic link to
+/// nothing, in words that name where it points.
+fn dangling_link(dir: &Path) -> Option<Error> {
+    let target = std::fs::read_link(dir).ok()?;
+    std::fs::metadata(dir).is_err().then(|| {
+        Error::new(
+            QM_E_PATH_NOT_FOUND,
+            format!(
+                "the state directory '{}' is a symbolic link to '{}', which does not exist",
+                dir.display(),
+                target.display()
+            ),
+        )
+    })
+}
+
 impl Store {
     /// Opens (creating if needed, mode 0700) a state directory, takes its
     /// lock (`QM_E_SHARING_VIOLATION` if another manager holds it), and
     /// brings its database to the current schema. Returns the stored jobs
-    /// with their files, in creation order.
+    /// with their files, in creation order. The directory may be reached
+    /// through symbolic links (it is resolved once, and locked and opened
+    /// by its real path); its `qmgr.lock` and `qmgr.db` may not be links.
     pub(crate) fn open(dir: &Path) -> Result<(Store, Loaded)> {
         if !dir.is_absolute() {
             return Err(Error::invalid_arg(format!(
@@ -435,9 +476,26 @@ impl Store {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| io_error("cannot create the state directory", dir, e))?;
+            .map_err(|e| match dangling_link(dir) {
+                Some(why) => why,
+                None => io_error("cannot create the state directory", dir, e),
+            })?;
+        // Resolved once: SQLite's NOFOLLOW refuses a path with a symbolic
+        // link anywhere in it (a device whose /var/lib is a link to a data
+        // partition), and the lock and the database must be the same files
+        // whether the directory is reached by a link or by its real path.
+        let real = std::fs::canonicalize(dir)
+            .map_err(|e| io_error("cannot resolve the state directory", dir, e))?;
+        let named = if real == dir {
+            format!("'{}'", dir.display())
+        } else {
+            format!("'{}' (really '{}')", dir.display(), real.display())
+        };
+        let dir_name = dir;
+        let dir = real.as_path();
         check_trusted(dir)?;
         let lock_path = dir.join("qmgr.lock");
+        refuse_link(&lock_path, "lock file")?;
         let lock = OpenOptions::new()
             .read(true)
             .write(true)
@@ -452,28 +510,14 @@ impl Store {
             Err(TryLockError::WouldBlock) => {
                 return Err(Error::new(
                     QM_E_SHARING_VIOLATION,
-                    format!(
-                        "the state directory '{}' is in use by another manager",
-                        dir.display()
-                    ),
+                    format!("the state directory {named} is in use by another manager"),
                 ))
             }
             Err(TryLockError::Error(e)) => return Err(io_error("cannot lock", &lock_path, e)),
         }
         let db_path = dir.join("qmgr.db");
-        let fresh = match std::fs::symlink_metadata(&db_path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(Error::new(
-                    QM_E_ACCESSDENIED,
-                    format!(
-                        "'{}' is a symbolic link; qmgr opens only a database file of its own",
-                        db_path.display()
-                    ),
-                ))
-            }
-            Ok(_) => false,
-            Err(_) => true,
-        };
+        refuse_link(&db_path, "database file")?;
+        let fresh = std::fs::symlink_metadata(&db_path).is_err();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -494,14 +538,14 @@ impl Store {
         Ok((
             Store {
                 db: Mutex::new(Some(db)),
-                dir: dir.to_path_buf(),
+                dir: dir_name.to_path_buf(),
                 lock: Mutex::new(Some(lock)),
             },
             loaded,
         ))
     }
 
-    /// The state directory.
+    /// The state directory, as the caller named it.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
@@ -731,6 +775,7 @@ mod tests {
             created_ms: 1,
             modified_ms: 2,
             completed_ms: None,
+            retry_ms: Some(1_700_000_000_000),
             error: Some((-5, 4, Some(0), 404, "gone".into())),
             http_options: HttpOptions::default(),
             max_download_size: 1 << 40,

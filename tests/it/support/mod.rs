@@ -91,16 +91,16 @@ fn built_outputs() -> &'static Path {
         for name in ["libqmgr.so", "libqmgr.a", "qmgr"] {
             assert!(dir.join(name).exists(), "no {name} in {}", dir.display());
         }
-        // The SONAME is libqmgr.so.0 (as an install would link it); cargo
-        // writes only libqmgr.so.
-        let soname = dir.join("libqmgr.so.0");
+        // The SONAME is libqmgr.so.1 (as an install would link it; the
+        // number is QM_ABI_VERSION); cargo writes only libqmgr.so.
+        let soname = dir.join("libqmgr.so.1");
         let _ = std::fs::remove_file(&soname);
-        std::os::unix::fs::symlink("libqmgr.so", &soname).expect("link libqmgr.so.0");
+        std::os::unix::fs::symlink("libqmgr.so", &soname).expect("link libqmgr.so.1");
         dir
     })
 }
 
-/// The directory of the freshly built `libqmgr.so` (and its `libqmgr.so.0`
+/// The directory of the freshly built `libqmgr.so` (and its `libqmgr.so.1`
 /// link) and `libqmgr.a`.
 pub fn library_dir() -> &'static Path {
     built_outputs()
@@ -494,8 +494,10 @@ pub fn as_a_user(cmd: &mut Command) -> &mut Command {
                 "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
             );
         // RUSTC_BOOTSTRAP, set to read libtest's per-test times (`-Z
-        // unstable-options --report-time`), would make a different build.
-        if set_by_cargo_for_tests || name == "RUSTC_BOOTSTRAP" {
+        // unstable-options --report-time`), would make a different build;
+        // LD_LIBRARY_PATH, which cargo points at target/debug for tests,
+        // would let a README program start that a user's could not.
+        if set_by_cargo_for_tests || matches!(name, "RUSTC_BOOTSTRAP" | "LD_LIBRARY_PATH") {
             cmd.env_remove(name);
         }
     }

@@ -384,7 +384,20 @@ impl Connector {
             })?),
         };
         let first_hop = proxy.as_ref().unwrap_or(target);
-        let tcp = self.tcp(first_hop, &deadline)?;
+        let tcp = self
+            .tcp(first_hop, &deadline)
+            .map_err(|(kind, why)| match &proxy {
+                // A dead proxy is the proxy's fault, not the server's: name it.
+                Some(p) => {
+                    let why = why
+                        .strip_prefix("connecting to ")
+                        .and_then(|rest| rest.split_once(" failed: "))
+                        .map_or(why.as_str(), |(_, reason)| reason);
+                    let at = format!("{}:{}", p.host, p.port());
+                    (kind, format!("connecting to the proxy {at} failed: {why}"))
+                }
+                None => (kind, why),
+            })?;
         let socket = self.sockets.register(&tcp)?;
         let mut stream = Stream::Tcp(Tcp {
             socket: tcp,
