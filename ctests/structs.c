@@ -175,6 +175,12 @@ static void in_arrays(void) {
     CHECK_HR(qm_job_add_files(job, 2, &newer[0].f), QM_E_INVALIDARG);
     CHECK(last_error_says("every element must carry the same"));
     CHECK_EQ(file_count(job), 0);
+    /* The same with a garbage count: refused at element 1 as well, not an
+     * abort on allocating room for four billion elements first (found by
+     * an attack). */
+    CHECK_HR(qm_job_add_files(job, UINT32_MAX, &newer[0].f), QM_E_INVALIDARG);
+    CHECK(last_error_says("every element must carry the same"));
+    CHECK_EQ(file_count(job), 0);
     /* A reserved field that is not 0: refused. */
     newer[1].f.struct_size = sizeof newer[1];
     newer[1].f.reserved = 7;

@@ -1681,7 +1681,11 @@ qm_hresult qm_job_get_security_flags(qm_job_t job, uint32_t *out);
  `context` must stay valid until the callback is replaced or removed, this
  handle is closed, the job becomes final, or its manager is closed: when
  any of those calls returns, the old callback is not running and will not
- run again (unless it is the caller). Callbacks are per process: they are
+ run again (unless it is the caller). One exception: called from inside a
+ callback for a job of another manager, replacing, removing or closing
+ does not wait for that job's running callback (two managers' callbacks
+ that each closed the other's job would wait for each other forever), so
+ do not free its `context` there. Callbacks are per process: they are
  not persisted.
  Returns `QM_S_OK`, `QM_E_INVALIDARG` (unknown flag bits),
  `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.

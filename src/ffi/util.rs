@@ -322,7 +322,9 @@ pub(crate) unsafe fn read_in_array<T: Growable>(
         _ => checked_size::<T>(unsafe { struct_size_at(ptr) }, &format!("{what}[0]"))?,
     };
     let own = size_of::<T>();
-    let mut out = Vec::with_capacity(count);
+    // Not `count` up front: a garbage count would abort the process on the
+    // allocation before any element is checked (found by an attack).
+    let mut out = Vec::with_capacity(count.min(64));
     for i in 0..count {
         // SAFETY: element i of the caller's array (count elements of
         // `stride` bytes each, by the caller's promise).

@@ -30,3 +30,8 @@ c_program!(threads, threads_sanitized, "threads.c");
 c_program!(cpp_header, cpp_header_sanitized, "cpp_header.cpp");
 c_program!(hardening, hardening_sanitized, "hardening.c");
 c_program!(structs, structs_sanitized, "structs.c");
+c_program!(
+    callbacks_cross,
+    callbacks_cross_sanitized,
+    "callbacks_cross.c"
+);

@@ -54,6 +54,11 @@ pub(crate) struct Dispatcher {
     open: Arc<AtomicBool>,
 }
 
+thread_local! {
+    /// True on the delivery threads of every manager (where callbacks run).
+    static IS_DELIVERY_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Dispatcher {
     /// Starts the delivery thread.
     pub(crate) fn start() -> std::io::Result<Dispatcher> {
@@ -64,6 +69,7 @@ impl Dispatcher {
         let thread = std::thread::Builder::new()
             .name("qmgr-notify".into())
             .spawn(move || {
+                IS_DELIVERY_THREAD.with(|d| d.set(true));
                 for (job, event) in receiver {
                     // The job's gate first (every registration of a job has
                     // the same), then the registration, under the gate: one
@@ -155,11 +161,14 @@ impl Dispatcher {
     /// Stops future calls of `registration` and waits for a running call
     /// of its job's callbacks (not another job's). Must be called with no
     /// qmgr lock held (the running callback may be waiting for one). From
-    /// the delivery thread (a callback changing a registration) it does not
-    /// wait: the only call that could be running is the caller itself.
+    /// a delivery thread (a callback changing a registration) it does not
+    /// wait: on this manager's, the only call that could be running is the
+    /// caller itself; on another manager's, waiting could deadlock two
+    /// callbacks that each retire the other's job (found by an attack).
     pub(crate) fn retire(&self, registration: &Registration) {
         registration.active.store(false, Ordering::Release);
-        if std::thread::current().id() != self.thread_id {
+        let in_a_callback = IS_DELIVERY_THREAD.with(std::cell::Cell::get);
+        if std::thread::current().id() != self.thread_id && !in_a_callback {
             drop(registration.gate.lock());
         }
     }
