@@ -510,11 +510,16 @@ pub fn as_a_user(cmd: &mut Command) -> &mut Command {
 /// and optimisation, so the suite checks what lands where in seconds
 /// instead of minutes. The shipped build's size and speed are measured by
 /// `bench/sizes.sh` and `bench/run.sh`, not here.
-pub const FAST_RELEASE: [(&str, &str); 4] = [
+pub const FAST_RELEASE: [(&str, &str); 8] = [
     ("CARGO_PROFILE_RELEASE_LTO", "false"),
     ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0"),
     ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256"),
     ("CARGO_PROFILE_RELEASE_INCREMENTAL", "true"),
+    // The README's smallest build (`--profile minimal`), likewise.
+    ("CARGO_PROFILE_MINIMAL_LTO", "false"),
+    ("CARGO_PROFILE_MINIMAL_OPT_LEVEL", "0"),
+    ("CARGO_PROFILE_MINIMAL_CODEGEN_UNITS", "256"),
+    ("CARGO_PROFILE_MINIMAL_INCREMENTAL", "true"),
 ];
 
 /// Runs `line` with `sh -c` in `cwd` (with these variables added, and
