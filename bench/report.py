@@ -53,7 +53,7 @@ TOOL_COMMANDS = {
         "aria2c-8": "`aria2c -x8 -s8 -k1M -j1 --file-allocation=none -d DIR -o NAME URL`",
     },
     "limit": {
-        "qmgr": "`qmgr transfer URL PATH --limit 52428800 --quiet`",
+        "qmgr": "`qmgr transfer URL PATH --max-bandwidth 52428800 --quiet`",
         "curl": "`curl -sS --fail --limit-rate 52428800 -o PATH URL`",
         "aria2c": "`aria2c -x1 -s1 -j1 --max-download-limit=52428800 …`",
     },

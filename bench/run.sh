@@ -16,7 +16,7 @@
 #   1. one 1 GiB file: qmgr, curl -o, wget -O, aria2c (one connection);
 #   2. 1,000 files of 64 KiB in one job / one invocation: qmgr, curl (one
 #      process, one reused connection), aria2c -i;
-#   3. the 1 GiB file limited to 50 MiB/s: qmgr --limit, curl --limit-rate,
+#   3. the 1 GiB file limited to 50 MiB/s: qmgr --max-bandwidth, curl --limit-rate,
 #      aria2c --max-download-limit;
 #   4. over an emulated WAN (bench/wanproxy.py: 25 ms each way, a 50 ms round
 #      trip), 200 of the small files in one job: qmgr with its defaults and
@@ -276,7 +276,7 @@ cmd_for() {
         CMD+=(--quiet) ;;
     small/curl) CMD=(curl -sS --fail --remote-name-all --output-dir "$dir" "${SMALL_URLS[@]}") ;;
     small/aria2c) CMD=(aria2c "${ARIA_COMMON[@]}" -d "$dir" -i "$ARIA_LIST") ;;
-    limit/qmgr) CMD=("$QMGR_BIN" transfer "$BASE/big.bin" "$dir/big.bin" --limit "$LIMIT_BYTES" --quiet) ;;
+    limit/qmgr) CMD=("$QMGR_BIN" transfer "$BASE/big.bin" "$dir/big.bin" --max-bandwidth "$LIMIT_BYTES" --quiet) ;;
     limit/curl) CMD=(curl -sS --fail --limit-rate "$LIMIT_BYTES" -o "$dir/big.bin" "$BASE/big.bin") ;;
     limit/aria2c) CMD=(aria2c "${ARIA_COMMON[@]}" -x1 -s1 -j1 --max-download-limit="$LIMIT_BYTES"
         -d "$dir" -o big.bin "$BASE/big.bin") ;;

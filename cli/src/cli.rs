@@ -187,7 +187,7 @@ pub struct TransferArgs {
 
     /// Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)
     #[arg(long, value_name = "RATE", value_parser = crate::format::parse_rate)]
-    pub limit: Option<u64>,
+    pub max_bandwidth: Option<u64>,
 
     #[command(flatten)]
     pub options: JobOptions,
@@ -201,7 +201,7 @@ pub struct TransferArgs {
     pub json: bool,
 }
 
-/// `transfer`'s retry delay when --retry-delay is not given: it watches the
+/// `transfer`'s retry delay when --min-retry-delay is not given: it watches the
 /// job, so it retries sooner than the library's 600 s.
 pub const TRANSFER_RETRY_DELAY: u32 = 5;
 /// `transfer`'s no-progress timeout when --no-progress-timeout is not given.
@@ -214,7 +214,7 @@ pub struct JobOptions {
     /// Seconds to wait before retrying after a transient error (library
     /// default 600; `transfer`: 5)
     #[arg(long, value_name = "SECS", help_heading = "Job options")]
-    pub retry_delay: Option<u32>,
+    pub min_retry_delay: Option<u32>,
 
     /// Seconds of transient errors without progress before the job fails
     /// (library default 1209600, 14 days; `transfer`: 60; 0: the first

@@ -1,5 +1,5 @@
 //! Numbers for people: sizes, rates, durations, percentages, and the
-//! parsing of `--limit` rates.
+//! parsing of `--max-bandwidth` rates.
 
 use std::time::Duration;
 

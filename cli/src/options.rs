@@ -40,7 +40,7 @@ impl Prepared {
         };
         let headers = headers(&options.headers)?;
         Ok(Prepared {
-            retry_delay: options.retry_delay,
+            retry_delay: options.min_retry_delay,
             no_progress_timeout: options.no_progress_timeout,
             connections: options.connections,
             max_download_time: options.max_download_time,

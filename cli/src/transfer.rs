@@ -320,7 +320,7 @@ fn set_up(
         job.set_file_sha256(index as u32, Some(hex))
             .map_err(Failure::argument_or_call)?;
     }
-    if let Some(limit) = args.limit {
+    if let Some(limit) = args.max_bandwidth {
         job.set_max_bandwidth(limit)?;
     }
     Ok(job.resume()?)

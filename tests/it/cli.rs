@@ -403,7 +403,10 @@ fn bad_arguments_fail_with_one_line_naming_the_code() {
     let cases: Vec<(Vec<&str>, i32)> = vec![
         // clap's usage errors: 2.
         (vec!["transfer", "--frobnicate", s(&src), s(&out)], 2),
-        (vec!["transfer", "--limit", "20X", s(&src), s(&out)], 2),
+        (
+            vec!["transfer", "--max-bandwidth", "20X", s(&src), s(&out)],
+            2,
+        ),
         (
             vec!["transfer", "--priority", "urgent", s(&src), s(&out)],
             2,
@@ -471,7 +474,7 @@ fn limit_shapes_the_transfer_and_progress_lines_flow() {
     let dst = dir.join("slow.bin");
     let run = qmgr(&[
         "transfer",
-        "--limit",
+        "--max-bandwidth",
         "1M",
         &server.url("/slow.bin"),
         s(&dst),
@@ -485,7 +488,7 @@ fn limit_shapes_the_transfer_and_progress_lines_flow() {
     let progress = assert_progress_output(&run, data.len() as u64);
     assert!(
         progress >= 1,
-        "no progress line in {:?}: --limit did not shape it: {run:#?}",
+        "no progress line in {:?}: --max-bandwidth did not shape it: {run:#?}",
         run.took
     );
     assert!(
@@ -505,7 +508,7 @@ fn transient_errors_are_retried_and_reported() {
     let dst = dir.join("flaky");
     let run = qmgr(&[
         "transfer",
-        "--retry-delay",
+        "--min-retry-delay",
         "1",
         &server.url("/flaky"),
         s(&dst),
@@ -805,7 +808,7 @@ fn ctrl_c_cancels_an_in_memory_transfer_and_deletes_its_partial_file() {
     // long before.
     let run = qmgr_with(
         &work,
-        &["transfer", "--limit", "64K", s(&src), s(&dst)],
+        &["transfer", "--max-bandwidth", "64K", s(&src), s(&dst)],
         &[],
         |pid| {
             wait_for_temp_file(&work);
@@ -843,7 +846,7 @@ fn sigterm_keeps_a_state_dir_transfer_for_run_to_finish() {
             "transfer",
             "--state",
             s(&dir),
-            "--limit",
+            "--max-bandwidth",
             "256K",
             s(&src),
             s(&dst),
@@ -987,7 +990,7 @@ fn create_and_add_take_the_retry_options() {
         &[
             "create",
             "tuned",
-            "--retry-delay",
+            "--min-retry-delay",
             "7",
             "--no-progress-timeout",
             "9",
@@ -1012,7 +1015,7 @@ fn create_and_add_take_the_retry_options() {
             s(&work.join("fw.bin")),
             "--no-progress-timeout",
             "0",
-            "--retry-delay",
+            "--min-retry-delay",
             "3",
         ],
     );
@@ -1283,7 +1286,7 @@ fn a_closed_pipe_is_not_a_panic() {
     // Progress lines every second for ~3 s; head leaves after two.
     let out = bash(
         &work,
-        r#""$1" transfer --limit 1M src dst 2>&1 | head -2; echo "status=${PIPESTATUS[0]}""#,
+        r#""$1" transfer --max-bandwidth 1M src dst 2>&1 | head -2; echo "status=${PIPESTATUS[0]}""#,
     );
     assert!(out.ends_with("status=0\n"), "{out}");
     assert!(!out.contains("panicked"), "{out}");
@@ -1498,7 +1501,7 @@ fn add_range_set_and_info_show_what_a_bitsadmin_user_reaches_for() {
             &id[..8],
             "--max-download-time",
             "3600",
-            "--retry-delay",
+            "--min-retry-delay",
             "7",
             "--priority",
             "high",

@@ -132,7 +132,7 @@ fn a_closed_port_says_why_on_every_progress_line_and_each_retry() {
         &work,
         &[
             "transfer",
-            "--retry-delay",
+            "--min-retry-delay",
             "1",
             "--no-progress-timeout",
             "4",
@@ -187,7 +187,7 @@ fn info_in_a_later_process_shows_the_error_of_a_job_waiting_to_retry() {
     let dst = work.join("fw.bin");
     let run = state(&work, &dir, &["add", &id, &url, dst.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{run:#?}");
-    let run = state(&work, &dir, &["set", &id, "--retry-delay", "600"]);
+    let run = state(&work, &dir, &["set", &id, "--min-retry-delay", "600"]);
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(state(&work, &dir, &["resume", &id]).code, 0);
 

@@ -137,7 +137,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --range --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --sha256 --range --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,7 +151,7 @@ _qmgr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --retry-delay)
+                --min-retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -261,7 +261,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__create)
-            opts="-H -h --priority --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,7 +271,7 @@ _qmgr() {
                     COMPREPLY=($(compgen -W "foreground high normal low" -- "${cur}"))
                     return 0
                     ;;
-                --retry-delay)
+                --min-retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -691,7 +691,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__set)
-            opts="-H -h --priority --notify-cmd --notify-params --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --notify-cmd --notify-params --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,7 +709,7 @@ _qmgr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --retry-delay)
+                --min-retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -783,7 +783,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__transfer)
-            opts="-H -q -h --priority --sha256 --limit --retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
+            opts="-H -q -h --priority --sha256 --max-bandwidth --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -797,11 +797,11 @@ _qmgr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --limit)
+                --max-bandwidth)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --retry-delay)
+                --min-retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

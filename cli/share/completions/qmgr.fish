@@ -48,8 +48,8 @@ high\t''
 normal\t''
 low\t''"
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l sha256 -d 'The SHA-256 the file must have (64 hex digits); with several files, give it once per file, in file order' -r
-complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l limit -d 'Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)' -r
-complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l max-bandwidth -d 'Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l min-retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l max-download-time -d 'Seconds the job may spend connecting and transferring before it fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90 days; 0: no limit)' -r
@@ -68,7 +68,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l priority -d 'The jo
 high\t''
 normal\t''
 low\t''"
-complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l min-retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l max-download-time -d 'Seconds the job may spend connecting and transferring before it fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90 days; 0: no limit)' -r
@@ -83,7 +83,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l dynamic -d 'The ser
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -s h -l help -d 'Print help'
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l sha256 -d 'The SHA-256 the file must have (64 hex digits)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l range -d 'Fetch only this range of the remote file (LENGTH a number or `eof`); repeat for more: the ranges are written one after another to PATH, in the order given (BITS\'s AddFileWithRanges)' -r
-complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l min-retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l max-download-time -d 'Seconds the job may spend connecting and transferring before it fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90 days; 0: no limit)' -r
@@ -102,7 +102,7 @@ normal\t''
 low\t''"
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l notify-cmd -d 'A program (absolute path) to run when the job is transferred or fails, by the process that runs the job (`qmgr run`), with QMGR_JOB_ID and QMGR_JOB_STATE in its environment; \'\' removes it (BITS\'s SetNotifyCmdLine)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l notify-params -d 'The command line of --notify-cmd: its name first, then the arguments ("..." groups words; no shell)' -r
-complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l min-retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l max-download-time -d 'Seconds the job may spend connecting and transferring before it fails with QM_BG_E_MAXDOWNLOAD_TIMEOUT (library default 7776000, 90 days; 0: no limit)' -r
