@@ -441,35 +441,7 @@ fn the_soname_and_every_copy_of_the_abi_number_agree() {
 /// in its own target directory, unoptimised and without TLS and SQLite
 /// (only its struct matters); returns its directory, with the SONAME link.
 fn grown_library() -> PathBuf {
-    let target = support::profile_dir()
-        .parent()
-        .expect("target/<profile>")
-        .join("abi-growth-test");
-    let status = support::as_a_user(&mut Command::new(env!("CARGO")))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "qmgr",
-            "--lib",
-            "--no-default-features",
-            "--features",
-            "abi-growth-test",
-            "--config",
-            "profile.dev.opt-level=0",
-            "--config",
-            "profile.dev.package.\"*\".opt-level=0",
-        ])
-        .arg("--manifest-path")
-        .arg(support::root().join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("run cargo build");
-    assert!(
-        status.success(),
-        "cargo build --features abi-growth-test failed"
-    );
-    let lib = target.join("debug");
+    let lib = support::library_apart("abi-growth-test", &["abi-growth-test"]);
     let soname = lib.join(format!("libqmgr.so.{}", header::abi_version()));
     let _ = std::fs::remove_file(&soname);
     std::os::unix::fs::symlink("libqmgr.so", &soname).unwrap();

@@ -7,46 +7,13 @@
 
 use crate::support;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use support::http_server::{patterned, Resource, TestServer};
 
-/// Builds the library without default features; returns its directory.
-/// Its own target directory (`target/no-default-features`), so the default
-/// build's `libqmgr.so` that other tests are running stays as it is; built
-/// without optimisation, since only its exports and refusals are checked.
-fn minimal_library() -> PathBuf {
-    let target = support::profile_dir()
-        .parent()
-        .expect("target/<profile>")
-        .join("no-default-features");
-    let status = support::as_a_user(&mut Command::new(env!("CARGO")))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "qmgr",
-            "--lib",
-            "--no-default-features",
-            "--config",
-            "profile.dev.opt-level=0",
-            "--config",
-            "profile.dev.package.\"*\".opt-level=0",
-        ])
-        .arg("--manifest-path")
-        .arg(support::root().join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build --no-default-features failed");
-    target.join("debug")
-}
-
 #[test]
 fn the_build_without_tls_and_state_keeps_the_abi_and_refuses_what_it_lacks() {
-    let lib = minimal_library();
+    let lib = support::library_apart("no-default-features", &[]);
     let exported = support::exported_symbols(&lib.join("libqmgr.so"));
     assert_eq!(
         exported,

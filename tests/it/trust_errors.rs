@@ -166,6 +166,16 @@ fn a_proxy_password_stays_out_of_errors_and_refusals() {
 /// A CLI invocation: its arguments and the environment variables it adds.
 type Invocation<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
+/// Runs the CLI with `args` and `env`, which must fail (exit 1 or 2)
+/// without a secret in what it prints; returns what it printed.
+fn cli_failure_text((args, env): Invocation) -> String {
+    let run = crate::cli::qmgr_with(Path::new(env!("CARGO_TARGET_TMPDIR")), args, env, |_| {});
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(matches!(run.code, 1 | 2), "{args:?}: {} {text}", run.code);
+    assert_no_secret(&text);
+    text
+}
+
 #[test]
 fn the_cli_prints_no_password_of_a_url_or_a_proxy() {
     let server = TestServer::start();
@@ -215,11 +225,8 @@ fn the_cli_prints_no_password_of_a_url_or_a_proxy() {
             &[("http_proxy", "http://pu:proxy-s3cret@proxy:99999")],
         ),
     ];
-    for (args, env) in runs {
-        let run = crate::cli::qmgr_with(Path::new(env!("CARGO_TARGET_TMPDIR")), args, env, |_| {});
-        let text = format!("{}{}", run.stdout, run.stderr);
-        assert!(matches!(run.code, 1 | 2), "{args:?}: {} {text}", run.code);
-        assert_no_secret(&text);
+    for run in runs {
+        cli_failure_text(run);
     }
 }
 
@@ -395,11 +402,8 @@ fn a_password_that_breaks_the_url_stays_out_of_every_error() {
             &[("http_proxy", "http://pu:proxy/s3cret@127.0.0.1:3128")],
         ),
     ];
-    for (args, env) in runs {
-        let run = crate::cli::qmgr_with(Path::new(env!("CARGO_TARGET_TMPDIR")), args, env, |_| {});
-        let text = format!("{}{}", run.stdout, run.stderr);
-        assert!(matches!(run.code, 1 | 2), "{args:?}: {} {text}", run.code);
-        assert_no_secret(&text);
+    for run in runs {
+        let text = cli_failure_text(run);
         assert!(
             !text.contains("'url'") && !text.contains("'proxy'"),
             "{text}"

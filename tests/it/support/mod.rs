@@ -545,6 +545,41 @@ pub fn sh(cwd: &Path, line: &str, env: &[(&str, &str)]) -> String {
     stdout
 }
 
+/// Builds the library without default features, with `features`, in a
+/// target directory of its own (`target/NAME`), so that the default
+/// build's `libqmgr.so` other tests are running stays as it is; built
+/// without optimisation, since such a build is checked for its exports,
+/// layouts and refusals, not its speed. Returns its `debug` directory.
+pub fn library_apart(name: &str, features: &[&str]) -> PathBuf {
+    let target = profile_dir().parent().expect("target/<profile>").join(name);
+    let mut cmd = Command::new(env!("CARGO"));
+    as_a_user(&mut cmd)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "qmgr",
+            "--lib",
+            "--no-default-features",
+        ])
+        .args(["--config", "profile.dev.opt-level=0"])
+        .args(["--config", "profile.dev.package.\"*\".opt-level=0"]);
+    for feature in features {
+        cmd.args(["--features", feature]);
+    }
+    let status = cmd
+        .arg("--manifest-path")
+        .arg(root().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build --no-default-features {features:?} failed"
+    );
+    target.join("debug")
+}
+
 /// True when `tool` runs (`tool --version`). A test that needs a tool
 /// beyond the README's (cmake, mypy) skips without it, visibly (see
 /// `skipped`), unless `QMGR_REQUIRE_TOOLS` is set (as `.ci/run` does),

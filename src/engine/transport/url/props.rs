@@ -7,36 +7,7 @@
 //! request is made: refusals are counted, not compared.
 
 use super::*;
-
-/// A tiny deterministic PRNG (splitmix64): the same cases on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    /// `1..=max` picks from `items`, joined.
-    fn string(&mut self, items: &[&str], max: usize) -> String {
-        (0..1 + self.below(max)).map(|_| self.pick(items)).collect()
-    }
-}
+use crate::testing::Rng;
 
 const SCHEMES: &[&str] = &["http", "https", "HTTP", "hTTps", "socks5h", "socks5"];
 const USERINFO: &[&str] = &[
