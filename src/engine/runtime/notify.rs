@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread::{JoinHandle, ThreadId};
+use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
@@ -49,7 +49,6 @@ pub(crate) struct Dispatcher {
     registry: Arc<Mutex<HashMap<JobId, Arc<Registration>>>>,
     sender: Mutex<Option<mpsc::Sender<(JobId, NotifyEvent)>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    thread_id: ThreadId,
     /// Cleared at shutdown: queued deliveries are then dropped, not run.
     open: Arc<AtomicBool>,
 }
@@ -97,12 +96,10 @@ impl Dispatcher {
                     drop(registration);
                 }
             })?;
-        let thread_id = thread.thread().id();
         Ok(Dispatcher {
             registry,
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
-            thread_id,
             open,
         })
     }
@@ -167,8 +164,7 @@ impl Dispatcher {
     /// callbacks that each retire the other's job (found by an attack).
     pub(crate) fn retire(&self, registration: &Registration) {
         registration.active.store(false, Ordering::Release);
-        let in_a_callback = IS_DELIVERY_THREAD.with(std::cell::Cell::get);
-        if std::thread::current().id() != self.thread_id && !in_a_callback {
+        if !IS_DELIVERY_THREAD.with(std::cell::Cell::get) {
             drop(registration.gate.lock());
         }
     }
