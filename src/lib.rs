@@ -55,6 +55,12 @@ pub mod ffi;
 pub mod fuzzing;
 /// cbindgen:ignore
 pub mod hresult;
+/// The service protocol shared by the proxy and `qmgrd` (framing,
+/// encodings, the `io.qmgr` interface): for the daemon, not an API.
+/// cbindgen:ignore
+#[cfg(feature = "service")]
+#[doc(hidden)]
+pub mod service;
 mod sys;
 #[cfg(test)]
 mod testing;
