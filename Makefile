@@ -6,12 +6,13 @@
 #                              (the SONAME) beside target/release/libqmgr.so
 #   make install               copies the built tree; runs no cargo, so
 #                              `make && sudo make install` works
-#   make install-strip         the same with the shared library and qmgr stripped
+#   make install-strip         the same with the shared library, qmgr and qmgrd stripped
 #   make uninstall
 #
 # Variables (GNU names): PREFIX (/usr/local), DESTDIR (staging root, empty),
 # EXEC_PREFIX, BINDIR, LIBDIR, INCLUDEDIR, DATAROOTDIR, MANDIR, PKGCONFIGDIR,
-# CMAKEDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR; CARGO, CARGO_TARGET_DIR,
+# CMAKEDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR, SYSTEMDUSERUNITDIR,
+# SYSTEMDSYSTEMUNITDIR, VARLINKDIR; CARGO, CARGO_TARGET_DIR,
 # TARGET (a Rust target triple for cross builds, e.g.
 # aarch64-unknown-linux-gnu), CARGOFLAGS (e.g. --no-default-features).
 
@@ -27,6 +28,11 @@ CMAKEDIR     ?= $(LIBDIR)/cmake/qmgr
 BASHCOMPDIR  ?= $(DATAROOTDIR)/bash-completion/completions
 ZSHCOMPDIR   ?= $(DATAROOTDIR)/zsh/site-functions
 FISHCOMPDIR  ?= $(DATAROOTDIR)/fish/vendor_completions.d
+# qmgrd's systemd units (systemd looks in $(PREFIX)/lib/systemd, not in a
+# multiarch LIBDIR) and its Varlink interface.
+SYSTEMDUSERUNITDIR   ?= $(PREFIX)/lib/systemd/user
+SYSTEMDSYSTEMUNITDIR ?= $(PREFIX)/lib/systemd/system
+VARLINKDIR           ?= $(DATAROOTDIR)/varlink
 
 CARGO            ?= cargo
 CARGO_TARGET_DIR ?= target
@@ -73,17 +79,20 @@ build:
 # Substitutes the install paths into a template of pkg/.
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@EXEC_PREFIX@|$(EXEC_PREFIX)|g' \
 	-e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	-e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' \
 	-e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|g' \
 	-e 's|@CMAKE_LIBS_PRIVATE@|$(subst $() ,;,$(patsubst -l%,%,$(LIBS_PRIVATE)))|g'
 
 install:
-	@for f in $(OUT)/libqmgr.so $(OUT)/libqmgr.a $(OUT)/qmgr; do \
+	@for f in $(OUT)/libqmgr.so $(OUT)/libqmgr.a $(OUT)/qmgr $(OUT)/qmgrd; do \
 	    test -f $$f || { echo "make install: no $$f: run 'make' first" >&2; exit 1; }; \
 	done
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUSERUNITDIR) \
+	    $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR) $(DESTDIR)$(VARLINKDIR)
 	$(INSTALL) -m 0755 $(OUT)/libqmgr.so $(DESTDIR)$(LIBDIR)/libqmgr.so.$(VERSION)
 	ln -sf libqmgr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libqmgr.so.$(SOVERSION)
 	ln -sf libqmgr.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libqmgr.so
@@ -97,10 +106,17 @@ install:
 	$(INSTALL) -m 0644 $(SHARE)/completions/qmgr.bash $(DESTDIR)$(BASHCOMPDIR)/qmgr
 	$(INSTALL) -m 0644 $(SHARE)/completions/_qmgr $(DESTDIR)$(ZSHCOMPDIR)/_qmgr
 	$(INSTALL) -m 0644 $(SHARE)/completions/qmgr.fish $(DESTDIR)$(FISHCOMPDIR)/qmgr.fish
+	$(INSTALL) -m 0755 $(OUT)/qmgrd $(DESTDIR)$(BINDIR)/qmgrd
+	$(INSTALL) -m 0644 qmgrd/qmgrd.8 $(DESTDIR)$(MANDIR)/man8/qmgrd.8
+	$(INSTALL) -m 0644 qmgrd/units/user/qmgrd.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/qmgrd.socket
+	$(SUBST) qmgrd/units/user/qmgrd.service.in > $(DESTDIR)$(SYSTEMDUSERUNITDIR)/qmgrd.service
+	$(INSTALL) -m 0644 qmgrd/units/system/qmgrd.socket $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/qmgrd.socket
+	$(SUBST) qmgrd/units/system/qmgrd.service.in > $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/qmgrd.service
+	$(INSTALL) -m 0644 src/service/io.qmgr.varlink $(DESTDIR)$(VARLINKDIR)/io.qmgr.varlink
 
 install-strip: install
 	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libqmgr.so.$(VERSION)
-	$(STRIP) $(DESTDIR)$(BINDIR)/qmgr
+	$(STRIP) $(DESTDIR)$(BINDIR)/qmgr $(DESTDIR)$(BINDIR)/qmgrd
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libqmgr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libqmgr.so.$(SOVERSION) \
@@ -108,7 +124,11 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/qmgr.h $(DESTDIR)$(PKGCONFIGDIR)/qmgr.pc \
 	    $(DESTDIR)$(CMAKEDIR)/qmgrConfig.cmake $(DESTDIR)$(CMAKEDIR)/qmgrConfigVersion.cmake \
 	    $(DESTDIR)$(BINDIR)/qmgr $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard $(SHARE)/man/*.1))) \
-	    $(DESTDIR)$(BASHCOMPDIR)/qmgr $(DESTDIR)$(ZSHCOMPDIR)/_qmgr $(DESTDIR)$(FISHCOMPDIR)/qmgr.fish
+	    $(DESTDIR)$(BASHCOMPDIR)/qmgr $(DESTDIR)$(ZSHCOMPDIR)/_qmgr $(DESTDIR)$(FISHCOMPDIR)/qmgr.fish \
+	    $(DESTDIR)$(BINDIR)/qmgrd $(DESTDIR)$(MANDIR)/man8/qmgrd.8 \
+	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/qmgrd.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/qmgrd.service \
+	    $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/qmgrd.socket $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/qmgrd.service \
+	    $(DESTDIR)$(VARLINKDIR)/io.qmgr.varlink
 	-rmdir $(DESTDIR)$(CMAKEDIR)
 
 clean:

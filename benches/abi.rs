@@ -16,6 +16,15 @@
 //! - `get_progress/snapshot_idle` and `get_progress/snapshot_transfer_2_threads`:
 //!   the same snapshot through the Rust API (`Job::progress`), idle, and
 //!   while a second thread polls it and the job copies a local file;
+//! - `connected/get_progress_idle_1_thread`: `qm_job_get_progress(SIZE_DONE)`
+//!   on a job of a manager connected to a `qmgrd` (`qm_manager_connect`),
+//!   whose copy in the process is fresh (the job's notification interval
+//!   is long): what a poller pays between two refreshes;
+//! - `connected/round_trip`: one call that crosses the socket
+//!   (`qm_job_set_description`), what a refresh of that copy, or any call
+//!   that changes a job, costs; the `connected` cases need a `qmgrd`:
+//!   `$QMGR_BENCH_QMGRD`, else the one built beside the benchmark
+//!   (`cargo build --release -p qmgrd`), else they are skipped with a note;
 //! - `job/create_add_file_cancel_close`: one job's whole short life;
 //! - `enum_jobs_10000/count` and `enum_jobs_10000/list_and_close`:
 //!   `qm_manager_enum_jobs` on a manager holding 10,000 jobs.
@@ -45,9 +54,12 @@ use criterion::{BatchSize, Criterion};
 use qmgr::ffi::files::qm_job_add_file;
 use qmgr::ffi::lifecycle::{
     qm_job_cancel, qm_job_close, qm_job_create, qm_job_get_progress, qm_job_get_progress_ex,
-    qm_job_resume, qm_job_wait,
+    qm_job_resume, qm_job_set_description, qm_job_wait,
 };
-use qmgr::ffi::manager::{qm_manager_close, qm_manager_enum_jobs, qm_manager_open};
+use qmgr::ffi::manager::{
+    qm_manager_close, qm_manager_connect, qm_manager_enum_jobs, qm_manager_open,
+};
+use qmgr::ffi::notify::qm_job_set_min_notification_interval;
 use qmgr::ffi::{
     qm_job_progress, qm_job_t, qm_manager_t, QM_JOB_STATE_TRANSFERRED, QM_PROGRESS_PERCENT_DONE,
     QM_PROGRESS_SIZE_DONE,
@@ -418,6 +430,101 @@ fn bench_get_progress(c: &mut Criterion, scratch: &Scratch) {
     group.finish();
 }
 
+/// A `qmgrd` on a socket in the scratch directory, killed when dropped.
+struct Daemon {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Daemon {
+    /// `$QMGR_BENCH_QMGRD`, else `qmgrd` beside the benchmark's directory
+    /// (`target/release/qmgrd`); `None` (with a note) without one.
+    fn start(scratch: &Scratch) -> Option<Daemon> {
+        let beside = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.join("qmgrd")));
+        let Some(bin) = std::env::var_os("QMGR_BENCH_QMGRD")
+            .map(PathBuf::from)
+            .or(beside)
+            .filter(|b| b.is_file())
+        else {
+            eprintln!(
+                "note: no qmgrd (set QMGR_BENCH_QMGRD, or cargo build --release -p qmgrd): \
+                 the connected cases are skipped"
+            );
+            return None;
+        };
+        let dir = scratch.0.join("qmgrd");
+        let socket = dir.join("sock");
+        let child = std::process::Command::new(&bin)
+            .arg("--system")
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--state")
+            .arg(dir.join("state"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start qmgrd");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "qmgrd did not start");
+            thread::sleep(Duration::from_millis(5));
+        }
+        Some(Daemon {
+            child,
+            address: format!("unix:{}", socket.display()),
+        })
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bench_connected(c: &mut Criterion, scratch: &Scratch) {
+    let Some(daemon) = Daemon::start(scratch) else {
+        return;
+    };
+    let mut group = c.benchmark_group("connected");
+    group.measurement_time(Duration::from_secs(4));
+    let address = cstr(&daemon.address);
+    let mut mgr = 0;
+    // SAFETY: valid C string and out-pointer.
+    check(
+        unsafe { qm_manager_connect(address.as_ptr(), &mut mgr) },
+        "qm_manager_connect",
+    );
+    let job = create_job(mgr, "idle");
+    add_file(
+        job,
+        Path::new("/nonexistent/source"),
+        &scratch.0.join("connected.bin"),
+    );
+    // The copy in the process stays fresh for a minute: every call below
+    // reads it (the first one refreshes it after the change above).
+    check(
+        qm_job_set_min_notification_interval(job, 60_000),
+        "set_min_notification_interval",
+    );
+    poll(job);
+    group.bench_function("get_progress_idle_1_thread", |b| b.iter(|| poll(job)));
+    let text = cstr("measured");
+    group.bench_function("round_trip", |b| {
+        // SAFETY: a valid C string.
+        b.iter(|| check(unsafe { qm_job_set_description(job, text.as_ptr()) }, "set"))
+    });
+    check(qm_job_cancel(job), "cancel");
+    qm_job_close(job);
+    qm_manager_close(mgr);
+    group.finish();
+    drop(daemon);
+}
+
 fn bench_job_lifecycle(c: &mut Criterion, scratch: &Scratch) {
     let mut group = c.benchmark_group("job");
     group.measurement_time(Duration::from_secs(4));
@@ -662,6 +769,9 @@ fn main() {
     .any(wants)
     {
         bench_get_progress(&mut c, &scratch);
+    }
+    if wants("connected/get_progress_idle_1_thread") || wants("connected/round_trip") {
+        bench_connected(&mut c, &scratch);
     }
     if wants("job/create_add_file_cancel_close") {
         bench_job_lifecycle(&mut c, &scratch);

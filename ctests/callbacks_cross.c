@@ -45,8 +45,8 @@ int main(void) {
     qm_manager_t m1, m2;
     qm_job_t a, b, a2, b2, a3, b3;
     qm_guid ga, gb;
-    if (!CHECK_HR(qm_manager_open(NULL, &m1), QM_S_OK)) return ct_finish("callbacks_cross");
-    if (!CHECK_HR(qm_manager_open(NULL, &m2), QM_S_OK)) return ct_finish("callbacks_cross");
+    if (!CHECK_HR(ct_open_manager(&m1), QM_S_OK)) return ct_finish("callbacks_cross");
+    if (!CHECK_HR(ct_open_manager(&m2), QM_S_OK)) return ct_finish("callbacks_cross");
     CHECK_HR(qm_job_create(m1, "A", &a), QM_S_OK);
     CHECK_HR(qm_job_create(m2, "B", &b), QM_S_OK);
     CHECK_HR(qm_job_get_id(a, &ga), QM_S_OK);

@@ -50,6 +50,34 @@ void ct_wait_failed(const char *what, const char *cond, uint64_t limit_ms, const
             (unsigned long long)limit_ms, what, cond);
 }
 
+qm_hresult ct_open_manager(qm_manager_t *out) {
+    const char *address = getenv("QMGR_TEST_ADDRESS");
+    if (address != NULL && address[0] != '\0') return qm_manager_connect(address, out);
+    return qm_manager_open(NULL, out);
+}
+
+int ct_daemon_mode(void) {
+    const char *address = getenv("QMGR_TEST_ADDRESS");
+    return address != NULL && address[0] != '\0';
+}
+
+int ct_skip_in_daemon_mode(const char *what, const char *why) {
+    if (!ct_daemon_mode()) return 0;
+    printf("skipped in daemon mode: %s (%s)\n", what, why);
+    return 1;
+}
+
+void ct_clear_daemon_jobs(qm_manager_t mgr) {
+    qm_job_t jobs[64];
+    size_t count = 0, i;
+    if (!ct_daemon_mode()) return;
+    if (!CHECK_HR(qm_manager_enum_jobs(mgr, jobs, 64, &count), QM_S_OK)) return;
+    for (i = 0; i < count; i++) {
+        CHECK_HR(qm_job_cancel(jobs[i]), QM_S_OK);
+        CHECK_HR(qm_job_close(jobs[i]), QM_S_OK);
+    }
+}
+
 int ct_finish(const char *program) {
     if (ct_failures) {
         fprintf(stderr, "%s: %d check(s) failed\n", program, ct_failures);

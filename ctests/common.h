@@ -21,6 +21,24 @@ int ct_check(int cond, const char *text, const char *file, int line);
 int ct_check_hr(qm_hresult got, qm_hresult expected, const char *text, const char *file, int line);
 int ct_check_eq(uint64_t a, uint64_t b, const char *ta, const char *tb, const char *file, int line);
 
+/* The manager a test works on: an in-process one (qm_manager_open(NULL)),
+ * or, in the suite's daemon mode (QMGR_TEST_ADDRESS set to a qmgrd's
+ * address), a connected one (qm_manager_connect). The same checks then
+ * run against the daemon. */
+qm_hresult ct_open_manager(qm_manager_t *out);
+
+/* 1 in the suite's daemon mode. */
+int ct_daemon_mode(void);
+
+/* In daemon mode, says that the part `what` of the program does not apply
+ * there and why, and returns 1 (the caller skips it); 0 otherwise. */
+int ct_skip_in_daemon_mode(const char *what, const char *why);
+
+/* In daemon mode, cancels every job mgr lists: the daemon keeps the jobs
+ * of a program's earlier parts and closed managers, which a part that
+ * counts jobs must not see. Does nothing in-process. */
+void ct_clear_daemon_jobs(qm_manager_t mgr);
+
 /* Prints a summary line and returns the process exit code. */
 int ct_finish(const char *program);
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -116,9 +117,16 @@ std::string guid_string(const qm_guid &g) {
 
 // ------------------------------------------------------------------ RAII
 
+// In-process, or the daemon's in the suite's daemon mode (QMGR_TEST_ADDRESS).
+qm_hresult open_manager(qm_manager_t *out) {
+    const char *address = std::getenv("QMGR_TEST_ADDRESS");
+    if (address != NULL && address[0] != '\0') return qm_manager_connect(address, out);
+    return qm_manager_open(NULL, out);
+}
+
 class Manager {
 public:
-    Manager() : handle_(0), open_hr_(qm_manager_open(NULL, &handle_)) {}
+    Manager() : handle_(0), open_hr_(open_manager(&handle_)) {}
     ~Manager() { close(); }
     Manager(Manager &&other) noexcept : handle_(other.handle_), open_hr_(other.open_hr_) { other.handle_ = 0; }
     Manager &operator=(Manager &&other) {

@@ -488,7 +488,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     check_bad_handles();
-    if (!CHECK_HR(qm_manager_open(NULL, &mgr), QM_S_OK)) return ct_finish("hardening");
+    if (!CHECK_HR(ct_open_manager(&mgr), QM_S_OK)) return ct_finish("hardening");
     if (CHECK_HR(qm_job_create(mgr, "hardening", &job), QM_S_OK)) {
         CHECK_HR(qm_job_add_file(job, "http://example.com/firmware.bin",
                                  ct_path(g_dir, "firmware.bin")),

@@ -120,10 +120,13 @@ static void two_files_end_to_end(void) {
         struct stat st;
         CHECK_HR(qm_job_complete(job), QM_S_OK);
         umask(old_mask);
-        CHECK(stat(dst1, &st) == 0);
-        CHECK_EQ(st.st_mode & 0777, 0640);
-        CHECK(stat(dst2, &st) == 0);
-        CHECK_EQ(st.st_mode & 0777, 0640);
+        if (!ct_skip_in_daemon_mode("the mode of completed files",
+                                    "the daemon completes them, with its own umask")) {
+            CHECK(stat(dst1, &st) == 0);
+            CHECK_EQ(st.st_mode & 0777, 0640);
+            CHECK(stat(dst2, &st) == 0);
+            CHECK_EQ(st.st_mode & 0777, 0640);
+        }
     }
     CHECK_EQ(state_of(job), QM_JOB_STATE_ACKNOWLEDGED);
     CHECK(ct_files_equal(src1, dst1));
@@ -691,7 +694,7 @@ static void close_while_a_callback_waits(void) {
     uint64_t t0;
     CHECK(ct_write_pattern_file(small, 100, 14));
     CHECK(ct_write_pattern_file(big, 8 * 1024 * 1024, 15));
-    CHECK_HR(qm_manager_open(NULL, &m), QM_S_OK);
+    CHECK_HR(ct_open_manager(&m), QM_S_OK);
     CHECK_HR(qm_job_create(m, "slow", &slow_job), QM_S_OK);
     CHECK_HR(qm_job_add_file(slow_job, big, ct_path(dir, "cw-big-out")), QM_S_OK);
     CHECK_HR(qm_job_set_max_bandwidth(slow_job, 64 * 1024), QM_S_OK); /* 128 s for 8 MiB */
@@ -717,7 +720,10 @@ static void close_while_a_callback_waits(void) {
     CHECK_HR(qm_manager_close(m), QM_S_OK);
     CHECK(ct_now_ms() - t0 < 30000);
     CHECK_HR(callback_wait_result, QM_E_ABORT);
-    CHECK_EQ(ct_count_entries(dir, ".cw-big-out."), 0); /* in memory: partial data removed */
+    if (!ct_skip_in_daemon_mode("partial data removed at close",
+                                "the daemon's jobs go on after the manager that made them closes")) {
+        CHECK_EQ(ct_count_entries(dir, ".cw-big-out."), 0); /* in memory: partial data removed */
+    }
 }
 
 int main(int argc, char **argv) {
@@ -726,7 +732,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     dir = argv[1];
-    CHECK_HR(qm_manager_open(NULL, &mgr), QM_S_OK);
+    CHECK_HR(ct_open_manager(&mgr), QM_S_OK);
     CHECK(strcmp(qm_version(), QM_VERSION_STRING) == 0);
     CHECK_EQ(qm_abi_version(), QM_ABI_VERSION);
 
@@ -741,6 +747,7 @@ int main(int argc, char **argv) {
     notifications();
     scheduling();
     close_while_a_callback_waits();
+    ct_clear_daemon_jobs(mgr); /* the daemon keeps the closed manager's jobs */
     enumeration_and_close();
     return ct_finish("lifecycle");
 }

@@ -83,7 +83,10 @@ static void watched_transfer(const char *dir) {
     }
     CHECK_EQ(state, QM_JOB_STATE_TRANSFERRED);
     CHECK(saw_transferring);
-    CHECK(distinct >= 20); /* progress was seen moving */
+    /* Progress was seen moving: in-process, at every poll; through a
+       daemon, the copy polled is refreshed at the job's notification
+       interval (500 ms), a few times in this 1.3 s copy. */
+    CHECK(distinct >= (ct_daemon_mode() ? 2u : 20u));
     CHECK(max_rate > 0);
     CHECK(eta_known);
 
@@ -162,7 +165,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
         return 2;
     }
-    CHECK_HR(qm_manager_open(NULL, &mgr), QM_S_OK);
+    CHECK_HR(ct_open_manager(&mgr), QM_S_OK);
     watched_transfer(argv[1]);
 #if defined(__SANITIZE_ADDRESS__)
     /* The sanitized build instruments this program, not the library: the

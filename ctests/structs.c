@@ -387,7 +387,7 @@ int main(int argc, char **argv) {
     }
     g_dir = argv[1];
     CHECK_EQ(qm_abi_version(), QM_ABI_VERSION);
-    if (!CHECK_HR(qm_manager_open(NULL, &g_mgr), QM_S_OK)) return ct_finish("structs");
+    if (!CHECK_HR(ct_open_manager(&g_mgr), QM_S_OK)) return ct_finish("structs");
     out_structs();
     in_arrays();
     getters();

@@ -697,7 +697,7 @@ int main(int argc, char **argv) {
     snprintf(slow_local, sizeof slow_local, "%s", ct_path(g_dir, "slow.out"));
     CHECK(ct_write_pattern_file(slow_src, 8u * MIB, 4242u));
 
-    if (!CHECK_HR(qm_manager_open(NULL, &g_mgr), QM_S_OK)) return ct_finish("threads");
+    if (!CHECK_HR(ct_open_manager(&g_mgr), QM_S_OK)) return ct_finish("threads");
     CHECK_HR(qm_manager_set_max_active_jobs(g_mgr, 8), QM_S_OK);
 
     /* Shared jobs: 1-3 files each; job 0 unthrottled (it finishes and goes
@@ -843,7 +843,7 @@ int main(int argc, char **argv) {
     CHECK_EQ(g_notify.in_flight, 0);
     calls_at_close = g_notify.calls;
     pthread_mutex_unlock(&g_notify.mtx);
-    if (CHECK_HR(qm_manager_open(NULL, &witness_mgr), QM_S_OK) &&
+    if (CHECK_HR(ct_open_manager(&witness_mgr), QM_S_OK) &&
         CHECK_HR(qm_job_create(witness_mgr, "after close", &witness), QM_S_OK)) {
         CHECK_HR(qm_job_add_file(witness, pristine_src[1], ct_path(g_dir, "witness.out")), QM_S_OK);
         CHECK_HR(qm_job_set_max_bandwidth(witness, 4u * MIB), QM_S_OK); /* ~0.5 s */

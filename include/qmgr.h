@@ -63,6 +63,15 @@
  * manager closes, or when a job's callback is removed, are dropped, not
  * delivered. Keep callbacks short: hand long work to a thread of yours.
  *
+ * Daemons. qm_manager_connect returns a manager whose jobs live in qmgrd,
+ * the service that every process of a user (or of the system) shares: the
+ * same qm_* calls work on it, with the same codes, out-parameters and
+ * last-error messages, and its jobs outlive the process. Most calls are
+ * one round trip over a Unix socket; a job's getters of state, progress,
+ * status, error and properties read a copy kept in the process, never
+ * older than the job's minimum notification interval. qm_manager_connect
+ * says which calls cross the socket, and what losing the daemon does.
+ *
  * fork. qmgr is not fork-safe: a manager owns threads, locks and file
  * descriptors that a child created by fork does not get in a usable state.
  * Open managers after fork, in the process that uses them. In a child
@@ -491,6 +500,9 @@ extern "C" {
 /* the proxy settings are not valid */
 #define QM_BG_E_INVALID_PROXY_INFO ((qm_hresult)0x8020003F)
 
+/* the user holds the maximum number of jobs */
+#define QM_BG_E_TOO_MANY_JOBS_PER_USER ((qm_hresult)0x80200049)
+
 /* the job holds the maximum number of files */
 #define QM_BG_E_TOO_MANY_FILES_IN_JOB ((qm_hresult)0x80200051)
 
@@ -575,7 +587,7 @@ qm_hresult qm_guid_from_string(const char *text, struct qm_guid *out);
  * 2. Manager                                                            *
  *                                                                       *
  * A manager holds jobs and the threads that transfer them, in memory or *
- * in a state directory.                                                 *
+ * in a state directory; a connected one is a daemon's (qmgrd).          *
  * ===================================================================== */
 
 
@@ -604,12 +616,60 @@ qm_hresult qm_guid_from_string(const char *text, struct qm_guid *out);
 qm_hresult qm_manager_open(const char *state_dir, qm_manager_t *out);
 
 /*
+ Connects to a qmgr daemon (`qmgrd`) and returns a manager whose every
+ `qm_manager_*` and `qm_job_*` call the daemon carries out, with the
+ same codes, out-parameters and last-error messages as an in-process
+ manager's. Its jobs are the caller's jobs of that daemon: they outlive
+ this process (create, add, resume and exit: the daemon carries the job
+ on, another process completes it) and every process of the user sees
+ them. `address` is a Varlink address, "unix:/path/to/socket" (or an
+ absolute path; on Linux, "unix:" and an at sign then a name is an
+ abstract socket); NULL
+ connects to the caller's default daemon, the first of: the
+ environment variable QMGR_ADDRESS if set and not empty; the per-user
+ daemon's socket $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists; the
+ system daemon's /run/qmgr/io.qmgr (the environment is read by this
+ call, on the calling thread).
+
+ Which calls cross the socket: the job getters of state, progress
+ (qm_job_get_progress, _ex), status, error, times, counts and
+ properties read a copy of the job kept in this process, which one
+ round trip refreshes when it is older than the job's minimum
+ notification interval (at least 250 ms) or after this process changed
+ the job, and which the daemon's events refresh while a callback is set
+ (then progress is read without leaving the process; a local read costs
+ tens of nanoseconds, a round trip tens of microseconds). Every other
+ call (the changes, qm_job_wait, the file getters, the manager's
+ settings, qm_manager_enum_jobs) is one round trip. Callbacks run on a
+ thread of this manager with the guarantees of qm_job_set_notify.
+ Losing the daemon fails the call in flight and the next ones with
+ QM_E_SERVICE_UNAVAILABLE (never a hang: a reply must begin within 2
+ minutes, 10 for qm_job_complete and qm_job_cancel); the call after the
+ daemon is back connects again, and the job handles stay good. The
+ daemon's environment, not the caller's, is what its transfers and
+ notify programs use.
+ Returns `QM_S_OK`, `QM_E_POINTER` (`out` NULL), `QM_E_INVALIDARG`
+ (`address` not UTF-8 or not a Unix socket's address),
+ `QM_E_SERVICE_UNAVAILABLE` (no daemon listens there),
+ `QM_E_ACCESSDENIED` (the socket refuses this user), `QM_E_NOTIMPL` (a
+ library built without the `service` feature), `QM_E_OUTOFMEMORY` (no
+ thread). The handle is the caller's until `qm_manager_close`, which
+ disconnects (the daemon's jobs go on). Any thread.
+
+ # Safety
+ `address` NULL or a NUL-terminated string; `out` NULL or writable.
+ */
+qm_hresult qm_manager_connect(const char *address, qm_manager_t *out);
+
+/*
  Closes a manager: stops its transfers (with a state directory their
  partial data is checkpointed and kept for the next open; in memory it is
  deleted), closes the
  handles of all its jobs, and waits for its threads. After it returns no
  callback of its jobs is running or will run (unless called from inside
- a callback, which then finishes normally).
+ a callback, which then finishes normally). A connected manager
+ (`qm_manager_connect`) disconnects: its waits end with `QM_E_ABORT`,
+ and the daemon's jobs go on.
  Returns `QM_S_OK`, `QM_E_HANDLE` (not an open manager). Any thread.
  */
 qm_hresult qm_manager_close(qm_manager_t mgr);
@@ -687,6 +747,8 @@ qm_hresult qm_manager_get_max_connections_per_server(qm_manager_t mgr, uint32_t 
  set to the number of jobs; `cap = 0` (with `out` NULL or not) only
  counts. If `cap` is smaller than the count, nothing is written to `out`,
  no reference is created, and `QM_E_INSUFFICIENT_BUFFER` is returned.
+ The caller's own jobs: `qm_manager_enum_jobs_ex` with
+ `QM_ENUM_ALL_USERS` lists every user's.
  Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`count` NULL, or `out`
  NULL with `cap > 0`), `QM_E_INSUFFICIENT_BUFFER`. Any thread.
 
@@ -694,6 +756,26 @@ qm_hresult qm_manager_get_max_connections_per_server(qm_manager_t mgr, uint32_t 
  `out` NULL or valid for `cap` handles; `count` NULL or writable.
  */
 qm_hresult qm_manager_enum_jobs(qm_manager_t mgr, qm_job_t *out, size_t cap, size_t *count);
+
+/*
+ `qm_manager_enum_jobs` with flags (BITS's `EnumJobs(dwFlags)`): 0 lists
+ the caller's jobs; `QM_ENUM_ALL_USERS` every user's. On a connected
+ manager (`qm_manager_connect`) that is the daemon's jobs of every user,
+ for an administrator (root, or a member of the daemon's admin group;
+ `QM_E_ACCESSDENIED` for anyone else); an in-process manager has one
+ user, so the flag lists what 0 lists.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_INVALIDARG` (unknown flag
+ bits), `QM_E_ACCESSDENIED`, `QM_E_POINTER` (`count` NULL, or `out` NULL
+ with `cap > 0`), `QM_E_INSUFFICIENT_BUFFER`. Any thread.
+
+ # Safety
+ `out` NULL or valid for `cap` handles; `count` NULL or writable.
+ */
+qm_hresult qm_manager_enum_jobs_ex(qm_manager_t mgr,
+                                   uint32_t flags,
+                                   qm_job_t *out,
+                                   size_t cap,
+                                   size_t *count);
 
 /*
  Finds a job that is not final by its id and returns a new reference to
@@ -863,6 +945,21 @@ qm_hresult qm_job_complete(qm_job_t job);
  Returns `QM_S_OK`, `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
  */
 qm_hresult qm_job_switch_to_foreground(qm_job_t job);
+
+/*
+ Makes the calling user the job's owner (BITS's `TakeOwnership`): the
+ process's effective user and group on an in-process manager; on a
+ connected one, the user the kernel names for the connection (the
+ daemon's administrators may take any user's job, others only their
+ own, which changes nothing). From then on the job's files are read and
+ written with the new owner's rights and its notify program runs as the
+ new owner; a running transfer stops and the job goes back to the queue
+ in its place, keeping the bytes it has (its temporary files are handed
+ over, or fetched again when they cannot be). Returns `QM_S_OK`,
+ `QM_E_ACCESSDENIED` (this process cannot act with the owner's rights),
+ `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_take_ownership(qm_job_t job);
 
 /*
  Blocks (without polling) until the job is TRANSFERRED, ERROR, SUSPENDED,
@@ -1938,6 +2035,12 @@ qm_hresult qm_job_get_notify_cmdline(qm_job_t job,
  Event and flag: one file is transferred (the callback gets its index).
  */
 #define QM_NOTIFY_FILE_TRANSFERRED 16
+
+/*
+ `qm_manager_enum_jobs_ex`: every user's jobs, not only the caller's
+ (BITS's `BG_JOB_ENUM_ALL_USERS`; administrators of a daemon only).
+ */
+#define QM_ENUM_ALL_USERS 1
 
 /*
  No error.

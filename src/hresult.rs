@@ -117,6 +117,9 @@ pub const QM_BG_E_OVERLAPPING_RANGES: qm_hresult = 0x8020_002C_u32 as i32;
 pub const QM_BG_E_TIMEOUT: qm_hresult = 0x8020_003B_u32 as i32;
 /// The proxy settings are not valid.
 pub const QM_BG_E_INVALID_PROXY_INFO: qm_hresult = 0x8020_003F_u32 as i32;
+/// The user holds the maximum number of jobs (`BG_E_TOO_MANY_JOBS_PER_USER`;
+/// BITS's default `MaxJobsPerUser`, 300): a daemon's policy.
+pub const QM_BG_E_TOO_MANY_JOBS_PER_USER: qm_hresult = 0x8020_0049_u32 as i32;
 /// The job holds the maximum number of files.
 pub const QM_BG_E_TOO_MANY_FILES_IN_JOB: qm_hresult = 0x8020_0051_u32 as i32;
 /// A file has more ranges than the per-file limit (`BG_E_TOO_MANY_RANGES_IN_FILE`; BITS's default `MaxRangesPerFile`, 500).
@@ -201,6 +204,7 @@ static CODES: &[CodeInfo] = code_table! {
     QM_BG_E_OVERLAPPING_RANGES => "the list of byte ranges has overlapping or duplicate ranges",
     QM_BG_E_TIMEOUT => "the operation timed out",
     QM_BG_E_INVALID_PROXY_INFO => "the proxy settings are not valid",
+    QM_BG_E_TOO_MANY_JOBS_PER_USER => "the user holds the maximum number of jobs",
     QM_BG_E_TOO_MANY_FILES_IN_JOB => "the job holds the maximum number of files",
     QM_BG_E_TOO_MANY_RANGES_IN_FILE => "the file has more ranges than the per-file limit",
     QM_BG_E_VALIDATION_FAILED => "the downloaded content failed validation (SHA-256 mismatch)",

@@ -41,6 +41,8 @@
 #![deny(unnameable_types)]
 
 /// cbindgen:ignore
+mod api;
+/// cbindgen:ignore
 mod engine;
 /// The C ABI as Rust functions: what `include/qmgr.h` declares, for
 /// qmgr's benchmarks; not an API (C programs use the header, Rust programs
@@ -55,6 +57,9 @@ pub mod ffi;
 pub mod fuzzing;
 /// cbindgen:ignore
 pub mod hresult;
+/// cbindgen:ignore
+#[cfg(feature = "service")]
+mod proxy;
 /// The service protocol shared by the proxy and `qmgrd` (framing,
 /// encodings, the `io.qmgr` interface): for the daemon, not an API.
 /// cbindgen:ignore
@@ -75,10 +80,9 @@ pub mod state_schema {
     pub use crate::engine::store::{create_at_version, SCHEMA_VERSION};
 }
 
+pub use api::job::{Job, NotifyCallback};
+pub use api::manager::Manager;
 pub use engine::error::{Error, Result};
-pub use engine::runtime::job::NotifyCallback;
-pub use engine::runtime::manager::Manager;
-pub use engine::runtime::shared::Job;
 pub use engine::transport::options::ProxySetting;
 pub use engine::transport::url::redact as redact_passwords;
 pub use engine::types::*;

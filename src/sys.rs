@@ -35,24 +35,51 @@ pub(crate) fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Whether this process may create files in the directory `dir`
-/// (`faccessat(W_OK | X_OK, AT_EACCESS)`: the effective ids, supplementary
-/// groups, ACLs and read-only mounts as the kernel judges them). `None`
-/// when it cannot tell (a name with a NUL byte, a failed call other than
-/// a refusal).
+/// The process's effective user and group ids (`geteuid`, `getegid`).
+pub(crate) fn effective_ids() -> (u32, u32) {
+    // SAFETY: geteuid and getegid take no arguments, touch no memory of
+    // ours and cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// Whether this thread may create files in the directory `dir`
+/// (`faccessat(W_OK | X_OK, AT_EACCESS)`: the filesystem ids,
+/// supplementary groups, ACLs and read-only mounts as the kernel judges
+/// them, so under an [`owner_rights::Guard`] the owner's). `None` when it
+/// cannot tell (a name with a NUL byte, a failed call other than a
+/// refusal). On Linux the `faccessat2` system call is made directly:
+/// glibc emulates `AT_EACCESS` on kernels before 5.8 with `stat` and the
+/// process's effective ids, which would judge the process, not the owner.
 pub(crate) fn may_create_in(dir: &std::path::Path) -> Option<bool> {
     use std::os::unix::ffi::OsStrExt;
     let name = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mode = libc::W_OK | libc::X_OK;
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `name` is a NUL-terminated string that outlives the
+        // call; faccessat2 only reads it.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_faccessat2,
+                libc::AT_FDCWD,
+                name.as_ptr(),
+                mode,
+                libc::AT_EACCESS,
+            )
+        };
+        if rc == 0 {
+            return Some(true);
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EACCES | libc::EPERM | libc::EROFS) => return Some(false),
+            // A kernel without faccessat2 (before 5.8): glibc's, below.
+            Some(libc::ENOSYS) => {}
+            _ => return None,
+        }
+    }
     // SAFETY: `name` is a NUL-terminated string that outlives the call;
     // faccessat only reads it.
-    let rc = unsafe {
-        libc::faccessat(
-            libc::AT_FDCWD,
-            name.as_ptr(),
-            libc::W_OK | libc::X_OK,
-            libc::AT_EACCESS,
-        )
-    };
+    let rc = unsafe { libc::faccessat(libc::AT_FDCWD, name.as_ptr(), mode, libc::AT_EACCESS) };
     if rc == 0 {
         return Some(true);
     }
@@ -173,11 +200,18 @@ pub(crate) struct Child(libc::pid_t);
 /// signal mask and SIGPIPE at its default action. `posix_spawn`, not
 /// `std::process`: the standard library's version costs 40 KB of a
 /// firmware-sized library for a call qmgr makes rarely.
+///
+/// With `as_user`, the child runs as that user: after `fork`, it sets its
+/// supplementary groups, gid and uid (real, effective, saved and
+/// filesystem: for good) before `exec`, and exits with status 126 without
+/// running the program when any of them fails (127 when the program cannot
+/// be run). `posix_spawn` cannot change ids.
 pub(crate) fn spawn(
     program: &str,
     argv: &[String],
     env: &[(std::ffi::OsString, std::ffi::OsString)],
     extra_env: &[(&str, &str)],
+    as_user: Option<&owner_rights::Identity>,
 ) -> std::io::Result<Child> {
     use std::ffi::CString;
     use std::io::{Error, ErrorKind};
@@ -215,6 +249,9 @@ pub(crate) fn spawn(
     };
     let (argv_ptrs, env_ptrs) = (null_ended(&args), null_ended(&env));
     let dev_null = c(b"/dev/null")?;
+    if let Some(identity) = as_user {
+        return spawn_as(&path, &argv_ptrs, &env_ptrs, &dev_null, identity);
+    }
     let mut pid: libc::pid_t = 0;
     // SAFETY: the file actions and attributes are initialised before use and
     // destroyed after; every pointer passed (path, argv, envp, /dev/null)
@@ -270,6 +307,72 @@ pub(crate) fn spawn(
     Ok(Child(pid))
 }
 
+/// [`spawn`] as another user: `fork`, then in the child only
+/// async-signal-safe calls (the parent may have other threads, holding
+/// locks the child would never see released): standard input from
+/// `/dev/null`, SIGPIPE at its default, the user's groups, gid and uid,
+/// an empty signal mask, `execve`.
+#[cfg(target_os = "linux")]
+fn spawn_as(
+    path: &std::ffi::CStr,
+    argv: &[*mut libc::c_char],
+    envp: &[*mut libc::c_char],
+    dev_null: &std::ffi::CStr,
+    identity: &owner_rights::Identity,
+) -> std::io::Result<Child> {
+    // SAFETY: every pointer the child uses (path, argv, envp, /dev/null,
+    // the identity's groups) points into memory prepared before the fork
+    // and alive in the child's copy of it; the child makes only
+    // async-signal-safe calls and ends in execve or _exit. Signals are
+    // blocked in this thread across fork, so no handler runs in the child
+    // before its mask is set; the parent's mask is put back at once.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::fork();
+        if pid == 0 {
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(libc::SIGPIPE, &default, std::ptr::null_mut());
+            let fd = libc::open(dev_null.as_ptr(), libc::O_RDONLY);
+            if fd < 0 || (fd != 0 && (libc::dup2(fd, 0) != 0 || libc::close(fd) != 0)) {
+                libc::_exit(127);
+            }
+            if !owner_rights::become_for_good(identity) {
+                libc::_exit(126);
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::execve(path.as_ptr(), argv.as_ptr().cast(), envp.as_ptr().cast());
+            libc::_exit(127);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if pid < 0 {
+            return Err(err);
+        }
+        Ok(Child(pid))
+    }
+}
+
+/// [`spawn`] as another user: not on this system.
+#[cfg(not(target_os = "linux"))]
+fn spawn_as(
+    _path: &std::ffi::CStr,
+    _argv: &[*mut libc::c_char],
+    _envp: &[*mut libc::c_char],
+    _dev_null: &std::ffi::CStr,
+    _identity: &owner_rights::Identity,
+) -> std::io::Result<Child> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "running a program as another user needs Linux",
+    ))
+}
+
 /// How a child process ended, as [`wait_for`] found it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -301,5 +404,442 @@ pub(crate) fn wait_for(child: Child) -> Exit {
         // ECHILD: with SIGCHLD ignored, waitpid returns only when the
         // child has ended, and without its status.
         return Exit::Unknown;
+    }
+}
+
+/// Writes all of `bytes` to a connected Unix stream socket with
+/// `send(MSG_NOSIGNAL)`: a peer that has gone (a daemon that died) is an
+/// `EPIPE` error, never a `SIGPIPE` that would kill the host program (a C
+/// program linking the library keeps the signal's default action).
+/// Honours the socket's write timeout.
+#[cfg(feature = "service")]
+pub(crate) fn send_all(
+    stream: &std::os::unix::net::UnixStream,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: the descriptor is borrowed from a live stream for the
+        // whole call, and send() only reads `rest.len()` bytes of `rest`.
+        let sent = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                rest.as_ptr().cast(),
+                rest.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        rest = &rest[sent as usize..];
+    }
+    Ok(())
+}
+
+/// A job owner's filesystem rights, taken by one thread for a while.
+///
+/// # Why per thread, and why the filesystem ids
+///
+/// A service (`qmgrd` in system mode) runs the jobs of several users in
+/// one process, as root. Each job belongs to a user ([`crate::Owner`]),
+/// and a user must not be able to make the service do with a file what
+/// the user could not do: write `/etc/shadow` through a destination
+/// path, a symbolic link or a hard link planted in the destination
+/// directory, read a root-only file as a `file://` source, a CA file or a
+/// client key. Checking paths in user space (`realpath`, `lstat`, then
+/// open) is a race the user wins; the one judge without a race is the
+/// kernel, at the moment of each `open`, `rename` or `unlink`, with the
+/// user's credentials. So every filesystem operation done for such a job
+/// runs with the owner's:
+///
+/// - **filesystem ids, not effective ids.** Linux checks file access
+///   against a thread's `fsuid`/`fsgid` (which follow the effective ids
+///   unless set apart with `setfsuid`/`setfsgid`). Changing only those
+///   leaves the process root for everything else (signals, sockets, the
+///   state directory's already open descriptors, switching back), and
+///   the change cannot leak into another job: it is one thread's.
+/// - **per thread.** Linux keeps credentials per thread (task). glibc's
+///   `setgroups()` changes them in every thread of the process (it
+///   broadcasts, as POSIX demands of `setuid` and friends), so the
+///   supplementary groups are set with the raw `setgroups` system call,
+///   which changes only the calling thread; `setfsuid`/`setfsgid` are
+///   per thread in glibc and musl already. A job's worker thread and each
+///   of its connection threads take the owner's rights for their whole
+///   life; an API call (add, complete, cancel, a CA file's check) takes
+///   them around its file work, on the caller's thread, and gives them
+///   back when the [`Guard`] drops. A thread a switched thread starts
+///   inherits its credentials (the kernel copies the creator's).
+/// - **the owner's groups.** The user's name (`getpwuid_r`) and its
+///   groups (`getgrouplist`, from the owner's gid); a uid without a
+///   passwd entry gets its gid alone. The lookup is made once per worker
+///   run and once per API call (a membership change counts from the next
+///   one), with the process's rights, before the switch; only a notify
+///   program's is made on whichever thread launches it, which may be a
+///   transfer thread acting as the owner (the databases are
+///   world-readable).
+/// - **fail closed.** When the switch cannot be made (the process is not
+///   root and lacks `CAP_SETUID`/`CAP_SETGID`, or on a system other than
+///   Linux) the operation fails with `QM_E_ACCESSDENIED`; it never runs
+///   with the process's rights instead. When the rights cannot be given
+///   back, the process aborts: a thread must never go on with rights it
+///   does not expect.
+/// - **no cost for one user.** A job owned by the process's effective
+///   user (every job of a program that uses the library in-process) is
+///   run as before: no lookup, no switch.
+///
+/// What the kernel then enforces, with no check of qmgr's: the owner's
+/// permissions on every directory of a path and on the file; temporary
+/// files are created `O_CREAT | O_EXCL | O_NOFOLLOW` (a planted link is
+/// refused, never followed) and belong to the owner; the final `rename`
+/// replaces whatever entry is at the destination (a planted symbolic or
+/// hard link is replaced, its target untouched) and needs the owner's
+/// write permission on the directory (and the sticky bit's rules); a
+/// source or PEM file the owner cannot read fails with `EACCES`, symbolic
+/// links included.
+///
+/// The state directory (SQLite) is the process's, and is written by
+/// whichever thread applies a job's command, switched or not. That works
+/// because the database, its WAL and shared-memory files and the lock are
+/// opened once, by the process, when the directory is opened, and later
+/// writes go through those descriptors: `temp_store = MEMORY` keeps SQLite
+/// from opening temporary files, and one write at open makes SQLite's
+/// first sync of the new WAL (which opens the directory to fsync it) the
+/// opener's. An strace of a job of another user in a root-only (0700)
+/// state directory shows every open of the directory's files on the
+/// opening thread, and `tests/it/owners.rs` checks that such a job's rows
+/// are written.
+///
+/// What it does not cover:
+/// - network access, CPU and memory are the service's, not the owner's;
+/// - the supplementary groups are the group database's, not those of the
+///   client process that asked (which may have dropped some);
+/// - switching the filesystem ids makes the process non-dumpable (a kernel
+///   rule: no core dumps unless `fs.suid_dumpable` allows them);
+/// - the notify program runs as the owner, but with the environment and
+///   working directory of the process (as the caller last captured them);
+/// - what a run reads besides the job's own files is read as the owner
+///   too: the system's trust store, `/etc/resolv.conf` and the like, which
+///   are world-readable on every system qmgr knows;
+/// - `add_files`'s check of the destination directory asks the kernel
+///   (`faccessat2`); on kernels before 5.8 glibc's emulation judges the
+///   process instead, and only the creation of the temporary file (always
+///   the kernel's, as the owner) refuses.
+pub(crate) mod owner_rights {
+    use std::io;
+    use std::marker::PhantomData;
+
+    /// A user's filesystem identity: uid, gid and supplementary groups.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(crate) struct Identity {
+        pub(crate) uid: u32,
+        pub(crate) gid: u32,
+        /// The supplementary groups (the gid among them).
+        pub(crate) groups: Vec<libc::gid_t>,
+    }
+
+    /// The largest buffer tried for a passwd entry.
+    const MAX_PASSWD_BUFFER: usize = 1 << 20;
+    /// The most groups a user may have (Linux's `NGROUPS_MAX`).
+    const MAX_GROUPS: usize = 65536;
+
+    impl Identity {
+        /// The identity of user `uid` with group `gid`: its supplementary
+        /// groups are `getgrouplist` of its passwd name and `gid`; a uid
+        /// without a passwd entry (or whose lookup fails) has `gid` alone
+        /// (fewer rights, never more). Reads the user and group databases
+        /// (NSS): call it with the process's rights, before a switch.
+        pub(crate) fn of(uid: u32, gid: u32) -> Identity {
+            let groups = user_name(uid)
+                .and_then(|name| group_list(&name, gid))
+                .unwrap_or_else(|| vec![gid]);
+            Identity { uid, gid, groups }
+        }
+    }
+
+    /// The passwd name of `uid`, if it has an entry.
+    fn user_name(uid: u32) -> Option<std::ffi::CString> {
+        let mut size = 1024;
+        loop {
+            let mut buf = vec![0 as libc::c_char; size];
+            // SAFETY: all zeros is a valid passwd (integers and null
+            // pointers).
+            let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+            let mut found: *mut libc::passwd = std::ptr::null_mut();
+            // SAFETY: getpwuid_r writes `pwd`, strings into `buf` (at most
+            // `buf.len()` bytes) and `found` (`&pwd` or null), all alive.
+            let rc =
+                unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+            if rc == libc::ERANGE && size < MAX_PASSWD_BUFFER {
+                size *= 2;
+                continue;
+            }
+            if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+                return None;
+            }
+            // SAFETY: on success pw_name points to a NUL-terminated
+            // string inside `buf`, which is still alive.
+            let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+            return Some(name.to_owned());
+        }
+    }
+
+    /// `getgrouplist(name, gid)`: every group of the user, `gid` included.
+    #[cfg(target_os = "linux")]
+    fn group_list(name: &std::ffi::CStr, gid: u32) -> Option<Vec<libc::gid_t>> {
+        let mut size: usize = 64;
+        loop {
+            let mut list: Vec<libc::gid_t> = vec![0; size];
+            let mut count = size as libc::c_int;
+            // SAFETY: `name` is NUL-terminated; getgrouplist writes at most
+            // `count` entries into `list`, which has that many, and sets
+            // `count` to how many there are.
+            let rc =
+                unsafe { libc::getgrouplist(name.as_ptr(), gid, list.as_mut_ptr(), &mut count) };
+            if rc >= 0 {
+                list.truncate(usize::try_from(count).ok()?.min(size));
+                return Some(list);
+            }
+            let wanted = usize::try_from(count).unwrap_or(0);
+            size = if wanted > size { wanted } else { size * 2 };
+            if size > MAX_GROUPS {
+                return None;
+            }
+        }
+    }
+
+    /// The groups of a user: only where rights can be taken (Linux).
+    #[cfg(not(target_os = "linux"))]
+    fn group_list(_name: &std::ffi::CStr, _gid: u32) -> Option<Vec<libc::gid_t>> {
+        None
+    }
+
+    /// The owner's rights on this thread, until it drops: then the
+    /// thread's filesystem ids and groups are what they were. Not `Send`:
+    /// it must drop on the thread that took it.
+    #[must_use = "the rights are given back when the guard drops"]
+    pub(crate) struct Guard {
+        uid: u32,
+        gid: u32,
+        groups: Vec<libc::gid_t>,
+        _thread: PhantomData<*const ()>,
+    }
+
+    /// `setgroups` for this thread only (see the module documentation);
+    /// 32-bit group ids on every architecture.
+    #[cfg(target_os = "linux")]
+    pub(super) fn set_thread_groups(groups: &[libc::gid_t]) -> io::Result<()> {
+        #[cfg(any(target_arch = "arm", target_arch = "x86"))]
+        const SYS_SETGROUPS: libc::c_long = libc::SYS_setgroups32;
+        #[cfg(not(any(target_arch = "arm", target_arch = "x86")))]
+        const SYS_SETGROUPS: libc::c_long = libc::SYS_setgroups;
+        // SAFETY: the kernel reads `groups.len()` group ids from the
+        // slice, which outlives the call.
+        let rc = unsafe { libc::syscall(SYS_SETGROUPS, groups.len(), groups.as_ptr()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// This thread's supplementary groups.
+    #[cfg(target_os = "linux")]
+    fn thread_groups() -> io::Result<Vec<libc::gid_t>> {
+        loop {
+            // SAFETY: with a size of 0, getgroups only counts.
+            let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut list: Vec<libc::gid_t> = vec![0; n as usize];
+            // SAFETY: getgroups writes at most `n` ids into `list`, which
+            // has room for `n`.
+            let got = unsafe { libc::getgroups(n, list.as_mut_ptr()) };
+            if got >= 0 {
+                list.truncate(got as usize);
+                return Ok(list);
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINVAL) {
+                return Err(err);
+            }
+            // The list grew between the two calls: count again.
+        }
+    }
+
+    /// This thread's filesystem uid and gid (`setfsuid(-1)` changes
+    /// nothing and returns the current one).
+    #[cfg(target_os = "linux")]
+    fn fs_ids() -> (u32, u32) {
+        // SAFETY: -1 is not a valid id: these calls change nothing.
+        unsafe {
+            (
+                libc::setfsuid(u32::MAX) as u32,
+                libc::setfsgid(u32::MAX) as u32,
+            )
+        }
+    }
+
+    /// Sets this thread's filesystem uid and gid and checks that they
+    /// took (the calls report no error themselves).
+    #[cfg(target_os = "linux")]
+    fn set_fs_ids(uid: u32, gid: u32) -> io::Result<()> {
+        // SAFETY: setfsgid and setfsuid take an id and touch no memory.
+        unsafe {
+            libc::setfsgid(gid);
+            libc::setfsuid(uid);
+        }
+        if fs_ids() == (uid, gid) {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EPERM))
+        }
+    }
+
+    /// Takes `identity`'s filesystem rights on this thread: its
+    /// supplementary groups, then its filesystem gid and uid. Fails
+    /// (`EPERM`) without changing anything when the process may not (it
+    /// needs `CAP_SETGID` and `CAP_SETUID`), and on systems other than
+    /// Linux (`Unsupported`).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn assume(identity: &Identity) -> io::Result<Guard> {
+        if identity.uid == u32::MAX || identity.gid == u32::MAX {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let (uid, gid) = fs_ids();
+        let groups = thread_groups()?;
+        // Refused (EPERM) without CAP_SETGID: nothing changed yet.
+        set_thread_groups(&identity.groups)?;
+        let saved = Guard {
+            uid,
+            gid,
+            groups,
+            _thread: PhantomData,
+        };
+        if let Err(e) = set_fs_ids(identity.uid, identity.gid) {
+            // Dropping `saved` gives back whatever did change.
+            drop(saved);
+            return Err(e);
+        }
+        Ok(saved)
+    }
+
+    /// Takes `identity`'s filesystem rights: not on this system.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn assume(identity: &Identity) -> io::Result<Guard> {
+        let _ = identity;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "acting with another user's filesystem rights needs Linux's setfsuid",
+        ))
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            #[cfg(target_os = "linux")]
+            {
+                // Back to the saved ids; back to 0, the fsuid also brings
+                // back the filesystem capabilities (CAP_DAC_OVERRIDE and
+                // the others) that a non-zero one took away.
+                let ids = set_fs_ids(self.uid, self.gid);
+                // Only when they changed: setting even the same list
+                // needs CAP_SETGID.
+                let groups = match thread_groups() {
+                    Ok(now) if now == self.groups => Ok(()),
+                    _ => set_thread_groups(&self.groups),
+                };
+                if ids.is_err() || groups.is_err() {
+                    // Going on would run this thread's next work with
+                    // another user's rights (or the other way round).
+                    eprintln!(
+                        "qmgr: cannot give back the process's filesystem rights \
+                         (uid {}, gid {}): aborting",
+                        self.uid, self.gid
+                    );
+                    std::process::abort();
+                }
+            }
+        }
+    }
+
+    /// Sets the ids of a child process (after `fork`, before `exec`) to
+    /// `identity`'s, for good: groups, gid, then uid, with raw system
+    /// calls (only async-signal-safe work in a forked child). Returns
+    /// false when any of them failed.
+    #[cfg(target_os = "linux")]
+    pub(super) fn become_for_good(identity: &Identity) -> bool {
+        #[cfg(any(target_arch = "arm", target_arch = "x86"))]
+        const IDS: (libc::c_long, libc::c_long) = (libc::SYS_setgid32, libc::SYS_setuid32);
+        #[cfg(not(any(target_arch = "arm", target_arch = "x86")))]
+        const IDS: (libc::c_long, libc::c_long) = (libc::SYS_setgid, libc::SYS_setuid);
+        if set_thread_groups(&identity.groups).is_err() {
+            return false;
+        }
+        // SAFETY: setgid and setuid take an id and touch no memory.
+        unsafe {
+            libc::syscall(IDS.0, identity.gid) == 0 && libc::syscall(IDS.1, identity.uid) == 0
+        }
+    }
+
+    #[cfg(all(test, target_os = "linux"))]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_uid_without_a_passwd_entry_has_its_gid_alone() {
+            let nobody_knows = Identity::of(3_999_999_001, 3_999_999_002);
+            assert_eq!(nobody_knows.groups, vec![3_999_999_002]);
+        }
+
+        #[test]
+        fn root_has_its_groups_and_a_switch_is_undone() {
+            let root = Identity::of(0, 0);
+            assert!(root.groups.contains(&0), "{root:?}");
+            // SAFETY: geteuid cannot fail.
+            if unsafe { libc::geteuid() } != 0 {
+                // Not root: the switch to another user must be refused,
+                // and leave nothing changed.
+                let before = (fs_ids(), thread_groups().unwrap());
+                assert!(assume(&Identity::of(0, 0)).is_err());
+                assert_eq!((fs_ids(), thread_groups().unwrap()), before);
+                return;
+            }
+            let before = (fs_ids(), thread_groups().unwrap());
+            let other = Identity {
+                uid: 65534,
+                gid: 65534,
+                groups: vec![65534, 4242],
+            };
+            let scratch = crate::testing::Scratch::new("owner-rights");
+            let secret = scratch.join("root-only");
+            std::fs::write(&secret, b"x").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+            // A thread started before the switch keeps the process's rights.
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let (said, heard) = std::sync::mpsc::channel();
+            let elsewhere = std::thread::spawn(move || {
+                wait.recv().unwrap();
+                said.send((fs_ids(), thread_groups().unwrap())).unwrap();
+            });
+            let guard = assume(&other).unwrap();
+            assert_eq!(fs_ids(), (65534, 65534));
+            // (The kernel keeps them sorted.)
+            assert_eq!(thread_groups().unwrap(), vec![4242, 65534]);
+            let refused = std::fs::File::open(&secret).unwrap_err();
+            assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
+            go.send(()).unwrap();
+            assert_eq!(heard.recv().unwrap(), before, "another thread changed");
+            elsewhere.join().unwrap();
+            drop(guard);
+            assert_eq!((fs_ids(), thread_groups().unwrap()), before);
+            std::fs::File::open(&secret).expect("root's rights are back");
+        }
     }
 }

@@ -9,17 +9,27 @@ use crate::fail::EXIT_CODES_HELP;
 
 /// qmgr: background transfers in the spirit of BITS, from the shell.
 ///
-/// `transfer` copies files now, with a progress bar. The job verbs (create,
-/// add, resume, ...) work on the jobs of a state directory, which outlive
-/// the process: `run` or `monitor` carries them on.
+/// `transfer` copies files now, with a progress bar, in this process. The
+/// job verbs (create, add, resume, list, ...) talk to the qmgr daemon
+/// (qmgrd), which carries the jobs on by itself and shares them with the
+/// user's other programs; with --state DIR they work on the jobs of a
+/// state directory in this process instead, and `run` carries those on.
 #[derive(Debug, Parser)]
 #[command(name = "qmgr", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
-    /// The state directory that keeps jobs between invocations (default:
-    /// $QMGR_STATE; `transfer` without one keeps its job in memory). Only
-    /// `create` and `transfer` make it if it does not exist
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Work on the jobs of this state directory, in this process, instead
+    /// of the daemon's (default: $QMGR_STATE; `transfer` without one keeps
+    /// its job in memory). Only `create` and `transfer` make it if it does
+    /// not exist
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "address")]
     pub state: Option<PathBuf>,
+
+    /// The qmgr daemon to talk to, a Varlink address (unix:/path/to/socket)
+    /// (default: $QMGR_ADDRESS, else the per-user daemon's socket
+    /// $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists, else the system
+    /// daemon's /run/qmgr/io.qmgr)
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub address: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -28,7 +38,9 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Transfer files now: create a job, show its progress, complete it
+    /// Transfer files now: create a job, show its progress, complete it.
+    /// It runs in this process, daemon or not (with --state its job is
+    /// kept there if interrupted, for `run`)
     Transfer(TransferArgs),
     /// Create a suspended job and print its id
     Create {
@@ -68,9 +80,9 @@ pub enum Command {
         #[arg(long, value_enum)]
         priority: Option<PriorityArg>,
         /// A program (absolute path) to run when the job is transferred or
-        /// fails, by the process that runs the job (`qmgr run`), with
-        /// QMGR_JOB_ID and QMGR_JOB_STATE in its environment; '' removes it
-        /// (BITS's SetNotifyCmdLine)
+        /// fails, by the process that runs the job (the daemon, or `qmgr
+        /// run` with --state), with QMGR_JOB_ID and QMGR_JOB_STATE in its
+        /// environment; '' removes it (BITS's SetNotifyCmdLine)
         #[arg(long, value_name = "PROGRAM")]
         notify_cmd: Option<String>,
         /// The command line of --notify-cmd: its name first, then the
@@ -106,6 +118,10 @@ pub enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+        /// Every user's jobs, not only yours (the daemon's administrators:
+        /// root or its admin group; QM_E_ACCESSDENIED for others)
+        #[arg(long)]
+        all_users: bool,
     },
     /// Show one job and its files
     Info {
@@ -124,8 +140,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Transfer the jobs of the state directory until none is active,
-    /// completing each job once transferred
+    /// Transfer the jobs of the state directory (--state) until none is
+    /// active, completing each job once transferred (the daemon's jobs
+    /// run by themselves)
     Run {
         /// Leave transferred jobs in TRANSFERRED for a later `complete`
         #[arg(long)]

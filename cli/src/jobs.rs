@@ -1,5 +1,6 @@
-//! The job verbs on a state directory: create, add, resume, suspend, cancel,
-//! complete, list, info, monitor and run.
+//! The job verbs: create, add, set, resume, suspend, cancel, complete,
+//! replace-prefix, list, info, monitor and run, on the daemon's jobs or,
+//! with `--state`, on the jobs of a state directory in this process.
 
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
@@ -7,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use qmgr::hresult::{QM_BG_E_NOT_FOUND, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES};
+use qmgr::hresult::{
+    QM_BG_E_NOT_FOUND, QM_BG_S_PARTIAL_COMPLETE, QM_BG_S_UNABLE_TO_DELETE_FILES,
+    QM_E_SERVICE_UNAVAILABLE,
+};
 use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager, NotifyCmdLine};
 
 use crate::cli::Command;
@@ -21,14 +25,33 @@ use crate::{format, paths, report};
 /// The shortest id prefix accepted for JOB.
 const MIN_PREFIX: usize = 8;
 
-/// Opens the state directory every job verb needs; only `create` makes it
-/// when it does not exist.
-fn open(state_dir: Option<&PathBuf>, verb: &str) -> Result<Manager, Failure> {
-    let dir = state_dir.ok_or_else(|| {
-        Failure::usage(format!(
-            "'{verb}' works on a state directory: give --state DIR or set QMGR_STATE"
-        ))
-    })?;
+/// Whose jobs a verb works on.
+pub struct Where<'a> {
+    /// `--state DIR` (or `$QMGR_STATE`): that directory's, in this process.
+    pub state_dir: Option<&'a PathBuf>,
+    /// `--address ADDR`: that daemon's (else the default daemon's).
+    pub address: Option<&'a str>,
+}
+
+/// The manager of a job verb: the state directory's (only `create` makes
+/// it when it does not exist), or else a connection to the daemon.
+fn open(place: &Where<'_>, verb: &str) -> Result<Manager, Failure> {
+    let Some(dir) = place.state_dir else {
+        return Manager::connect(place.address).map_err(|e| {
+            if e.code == HResult(QM_E_SERVICE_UNAVAILABLE) {
+                Failure::call(qmgr::Error {
+                    message: format!(
+                        "{}: start the daemon (`qmgrd --user`, or its systemd unit) \
+                         or work on a state directory with --state DIR",
+                        e.message
+                    ),
+                    ..e
+                })
+            } else {
+                Failure::call(e)
+            }
+        });
+    };
     if verb != "create" {
         paths::existing_state_dir(dir, verb)?;
     }
@@ -64,7 +87,7 @@ fn find(manager: &Manager, key: &str) -> Result<Job, Failure> {
 }
 
 /// Runs one of the job verbs.
-pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure> {
+pub fn run(place: &Where<'_>, command: &Command) -> Result<(), Failure> {
     match command {
         Command::Transfer(_) | Command::Completions { .. } | Command::Manpage { .. } => {
             unreachable!("handled in main")
@@ -75,7 +98,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             options,
         } => {
             let options = Prepared::new(options)?;
-            let manager = open(state_dir, "create")?;
+            let manager = open(place, "create")?;
             let job = manager.create_job(name)?;
             let set_up = job
                 .set_priority((*priority).into())
@@ -99,7 +122,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             let remote = paths::remote(url)?;
             let local = paths::local(path, &remote)?;
             let options = Prepared::new(options)?;
-            let manager = open(state_dir, "add")?;
+            let manager = open(place, "add")?;
             let job = find(&manager, job)?;
             options.apply(&job)?;
             if ranges.is_empty() {
@@ -122,7 +145,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             options,
         } => {
             let options = Prepared::new(options)?;
-            let manager = open(state_dir, "set")?;
+            let manager = open(place, "set")?;
             let job = find(&manager, job)?;
             if let Some(priority) = priority {
                 job.set_priority((*priority).into())?;
@@ -138,15 +161,15 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             options.apply(&job)
         }
         Command::Resume(arg) => {
-            let manager = open(state_dir, "resume")?;
+            let manager = open(place, "resume")?;
             Ok(find(&manager, &arg.job)?.resume()?)
         }
         Command::Suspend(arg) => {
-            let manager = open(state_dir, "suspend")?;
+            let manager = open(place, "suspend")?;
             Ok(find(&manager, &arg.job)?.suspend()?)
         }
         Command::Cancel(arg) => {
-            let manager = open(state_dir, "cancel")?;
+            let manager = open(place, "cancel")?;
             let code = find(&manager, &arg.job)?.cancel()?;
             if code == HResult(QM_BG_S_UNABLE_TO_DELETE_FILES) {
                 errln!("qmgr: warning: {code}");
@@ -154,7 +177,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             Ok(())
         }
         Command::Complete(args) => {
-            let manager = open(state_dir, "complete")?;
+            let manager = open(place, "complete")?;
             let job = find(&manager, &args.job)?;
             if !args.partial {
                 confirm_partial_complete(&job)?;
@@ -169,7 +192,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             Ok(())
         }
         Command::ReplacePrefix { job, old, new } => {
-            let manager = open(state_dir, "replace-prefix")?;
+            let manager = open(place, "replace-prefix")?;
             let replaced = find(&manager, job)?
                 .replace_remote_prefix(old, new)
                 .map_err(Failure::argument_or_call)?;
@@ -178,9 +201,12 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             }
             Ok(())
         }
-        Command::List { json } => {
-            let manager = open(state_dir, "list")?;
-            let jobs = manager.jobs()?;
+        Command::List { json, all_users } => {
+            let manager = open(place, "list")?;
+            let jobs = match all_users {
+                true => manager.jobs_of_all_users()?,
+                false => manager.jobs()?,
+            };
             if *json {
                 outln!("{}", report::jobs_json(&jobs));
             } else {
@@ -189,7 +215,7 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             Ok(())
         }
         Command::Info { job, json } => {
-            let manager = open(state_dir, "info")?;
+            let manager = open(place, "info")?;
             let job = find(&manager, job)?;
             if *json {
                 outln!("{}", report::job_json(&job));
@@ -199,12 +225,21 @@ pub fn run(state_dir: Option<&PathBuf>, command: &Command) -> Result<(), Failure
             Ok(())
         }
         Command::Monitor { once, json } => {
-            let manager = open(state_dir, "monitor")?;
+            let manager = open(place, "monitor")?;
             monitor(&manager, *once, *json)
         }
         Command::Run { no_complete, quiet } => {
-            let dir = state_dir.map(PathBuf::as_path);
-            let manager = open(state_dir, "run")?;
+            if place.state_dir.is_none() {
+                // The daemon runs its jobs by itself; completing every
+                // transferred job of the user would take other programs'
+                // jobs from them.
+                return Err(Failure::usage(
+                    "'run' carries on the jobs of a state directory: give --state DIR (the \
+                     daemon's jobs run by themselves; 'qmgr monitor' shows them)",
+                ));
+            }
+            let dir = place.state_dir.map(PathBuf::as_path);
+            let manager = open(place, "run")?;
             run_jobs(&manager, dir, !*no_complete, *quiet)
         }
     }

@@ -4,8 +4,11 @@
 //! - `transfer URL PATH [URL PATH ...]`: one job, watched to the end with a
 //!   progress bar (plain lines when stderr is not a terminal), completed on
 //!   success;
-//! - `create`, `add`, `resume`, `suspend`, `cancel`, `complete`, `list`,
-//!   `info`, `monitor`, `run`: the jobs of a state directory.
+//! - `create`, `add`, `resume`, `suspend`, `cancel`, `complete`, `set`,
+//!   `list`, `info`, `monitor`, `replace-prefix`: the jobs of the qmgr
+//!   daemon (`Manager::connect`), or of a state directory in this process
+//!   with `--state`;
+//! - `run`: carries on the jobs of a state directory (`--state`).
 //!
 //! Exit codes: see [`fail`]. Every error is one line on stderr naming the code.
 #![forbid(unsafe_code)]
@@ -79,7 +82,12 @@ fn main() -> ExitCode {
             }
         },
     };
-    let result = paths::state_dir(cli.state.clone()).and_then(|state_dir| match &cli.command {
+    // --address names a daemon: $QMGR_STATE does not count then.
+    let state = match &cli.address {
+        Some(_) => Ok(None),
+        None => paths::state_dir(cli.state.clone()),
+    };
+    let result = state.and_then(|state_dir| match &cli.command {
         Command::Transfer(args) => transfer::run(state_dir.as_ref(), args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
@@ -93,7 +101,13 @@ fn main() -> ExitCode {
                 dir.display()
             ))
         }),
-        other => jobs::run(state_dir.as_ref(), other),
+        other => jobs::run(
+            &jobs::Where {
+                state_dir: state_dir.as_ref(),
+                address: cli.address.as_deref(),
+            },
+            other,
+        ),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

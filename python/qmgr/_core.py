@@ -363,22 +363,53 @@ class Manager(_Closable):
 
     ``Manager()`` is in memory (nothing outlives the process);
     ``Manager(state_dir)`` keeps its jobs in a directory (not implemented by
-    this release of the library: ``FeatureNotImplemented``).
+    this release of the library: ``FeatureNotImplemented``);
+    ``Manager.connect()`` is a daemon's (``qmgrd``), whose jobs every process
+    of the user shares and which outlive this one.
 
     Use it as a context manager, or call ``close()``; closing stops the
     transfers, closes every ``Job`` of this manager and is harmless twice.
     """
 
     def __init__(self, state_dir: Optional[StrPath] = None) -> None:
+        self._prepare(None if state_dir is None else os.fsdecode(state_dir), None)
+        out = c_uint64(0)
+        check(lib.qm_manager_open(_cstr(state_dir, "Manager(state_dir)", True), byref(out)), "Manager()")
+        self._opened(int(out.value))
+
+    @classmethod
+    def connect(cls, address: Optional[str] = None) -> "Manager":
+        """Connects to a qmgr daemon (``qm_manager_connect``): every call of
+        the manager and its jobs is carried out by the daemon, with the same
+        results and exceptions as in-process. ``address`` is a Varlink
+        address, ``"unix:/path/to/socket"`` (or an absolute path); None
+        connects to the caller's default daemon: ``$QMGR_ADDRESS``, else
+        ``$XDG_RUNTIME_DIR/qmgr/io.qmgr`` if it exists, else
+        ``/run/qmgr/io.qmgr``. ``ServiceUnavailable`` when no daemon
+        listens there. Closing the manager disconnects; the daemon's jobs
+        go on."""
+        self = cls.__new__(cls)
+        self._prepare(None, address)
+        out = c_uint64(0)
+        check(lib.qm_manager_connect(_cstr(address, "Manager.connect(address)", True), byref(out)), "Manager.connect()")
+        self.connected = True
+        self._opened(int(out.value))
+        return self
+
+    def _prepare(self, state_dir: Optional[str], address: Optional[str]) -> None:
         self._handle = 0
         self._closed = True
         self._lock = threading.Lock()
         self._jobs: "weakref.WeakSet[Job]" = weakref.WeakSet()
         #: The state directory given, or None.
-        self.state_dir: Optional[str] = None if state_dir is None else os.fsdecode(state_dir)
-        out = c_uint64(0)
-        check(lib.qm_manager_open(_cstr(state_dir, "Manager(state_dir)", True), byref(out)), "Manager()")
-        self._handle = int(out.value)
+        self.state_dir: Optional[str] = state_dir
+        #: The daemon's address given to ``connect``, or None.
+        self.address: Optional[str] = address
+        #: True for a manager made by ``connect`` (a daemon's).
+        self.connected: bool = False
+
+    def _opened(self, handle: int) -> None:
+        self._handle = handle
         self._closed = False
         with _open_managers_lock:
             _open_managers.add(self)
@@ -451,6 +482,8 @@ class Manager(_Closable):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         where = f" state_dir={self.state_dir!r}" if self.state_dir else ""
+        if self.connected:
+            where = f" address={self.address!r}" if self.address else " connected"
         return f"<qmgr.Manager handle={self._handle}{where} {state}>"
 
     def _adopt(self, handle: int) -> "Job":
@@ -468,15 +501,18 @@ class Manager(_Closable):
         check(lib.qm_job_create(self._handle, _cstr(name, "Manager.create_job(name)"), byref(out)), "Manager.create_job()")
         return self._adopt(int(out.value))
 
-    def jobs(self) -> List["Job"]:
+    def jobs(self, all_users: bool = False) -> List["Job"]:
         """The jobs that are not final, newest first, each as a new
-        reference (close them, or let them be garbage-collected)."""
+        reference (close them, or let them be garbage-collected). With
+        ``all_users``, every user's (``QM_ENUM_ALL_USERS``: a daemon's
+        administrators only, ``AccessDenied`` for others)."""
+        flags = C.QM_ENUM_ALL_USERS if all_users else 0
         count = c_size_t(0)
-        check(lib.qm_manager_enum_jobs(self._handle, None, 0, byref(count)), "Manager.jobs()")
+        check(lib.qm_manager_enum_jobs_ex(self._handle, flags, None, 0, byref(count)), "Manager.jobs()")
         for _ in range(16):
             cap = int(count.value) + 4
             arr = (qm_job_t * cap)()
-            hr = HRESULT(lib.qm_manager_enum_jobs(self._handle, arr, cap, byref(count)))
+            hr = HRESULT(lib.qm_manager_enum_jobs_ex(self._handle, flags, arr, cap, byref(count)))
             if hr == C.QM_E_INSUFFICIENT_BUFFER:
                 continue
             check(hr, "Manager.jobs()")
@@ -940,6 +976,13 @@ class Job(_Closable):
         """Makes the job FOREGROUND: it runs first and ignores the manager's
         bandwidth limit."""
         check(lib.qm_job_switch_to_foreground(self._handle), "Job.switch_to_foreground()")
+
+    def take_ownership(self) -> None:
+        """Makes the calling user the job's owner (BITS's ``TakeOwnership``,
+        ``qm_job_take_ownership``): its files are then touched with that
+        user's rights. On a daemon's manager, only its administrators may
+        take another user's job (``AccessDenied``)."""
+        check(lib.qm_job_take_ownership(self._handle), "Job.take_ownership()")
 
     def wait(self, timeout: Optional[float] = None) -> Optional[JobState]:
         """Blocks until the job is TRANSFERRED, ERROR, SUSPENDED, ACKNOWLEDGED

@@ -174,15 +174,18 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_guid_from_string": (qm_hresult, [c_char_p, _P(qm_guid)]),
     # Managers
     "qm_manager_open": (qm_hresult, [c_char_p, _P(qm_manager_t)]),
+    "qm_manager_connect": (qm_hresult, [c_char_p, _P(qm_manager_t)]),
     "qm_manager_close": (qm_hresult, [qm_manager_t]),
     "qm_manager_set_max_active_jobs": (qm_hresult, [qm_manager_t, c_uint32]),
     "qm_manager_get_max_active_jobs": (qm_hresult, [qm_manager_t, _P(c_uint32)]),
     "qm_manager_set_max_bandwidth": (qm_hresult, [qm_manager_t, c_uint64]),
     "qm_manager_get_max_bandwidth": (qm_hresult, [qm_manager_t, _P(c_uint64)]),
     "qm_manager_enum_jobs": (qm_hresult, [qm_manager_t, _P(qm_job_t), c_size_t, _P(c_size_t)]),
+    "qm_manager_enum_jobs_ex": (qm_hresult, [qm_manager_t, c_uint32, _P(qm_job_t), c_size_t, _P(c_size_t)]),
     "qm_manager_get_job": (qm_hresult, [qm_manager_t, _P(qm_guid), _P(qm_job_t)]),
     # Jobs
     "qm_job_create": (qm_hresult, [qm_manager_t, c_char_p, _P(qm_job_t)]),
+    "qm_job_take_ownership": (qm_hresult, [qm_job_t]),
     "qm_job_close": (qm_hresult, [qm_job_t]),
     "qm_job_get_id": (qm_hresult, [qm_job_t, _P(qm_guid)]),
     "qm_job_add_files": (qm_hresult, [qm_job_t, c_uint32, _P(qm_file_set_info)]),

@@ -76,6 +76,7 @@ QM_BG_E_INVALID_RANGE = 0x8020002B  #: the requested range is not valid
 QM_BG_E_OVERLAPPING_RANGES = 0x8020002C  #: the list of byte ranges has overlapping or duplicate ranges
 QM_BG_E_TIMEOUT = 0x8020003B  #: the operation timed out
 QM_BG_E_INVALID_PROXY_INFO = 0x8020003F  #: the proxy settings are not valid
+QM_BG_E_TOO_MANY_JOBS_PER_USER = 0x80200049  #: the user holds the maximum number of jobs
 QM_BG_E_TOO_MANY_FILES_IN_JOB = 0x80200051  #: the job holds the maximum number of files
 QM_BG_E_TOO_MANY_RANGES_IN_FILE = 0x80200052  #: the file has more ranges than the per-file limit
 QM_BG_E_VALIDATION_FAILED = 0x80200053  #: the downloaded content failed validation (SHA-256 mismatch)
@@ -134,6 +135,7 @@ CODE_NAMES: Dict[int, str] = {
     QM_BG_E_OVERLAPPING_RANGES: "QM_BG_E_OVERLAPPING_RANGES",
     QM_BG_E_TIMEOUT: "QM_BG_E_TIMEOUT",
     QM_BG_E_INVALID_PROXY_INFO: "QM_BG_E_INVALID_PROXY_INFO",
+    QM_BG_E_TOO_MANY_JOBS_PER_USER: "QM_BG_E_TOO_MANY_JOBS_PER_USER",
     QM_BG_E_TOO_MANY_FILES_IN_JOB: "QM_BG_E_TOO_MANY_FILES_IN_JOB",
     QM_BG_E_TOO_MANY_RANGES_IN_FILE: "QM_BG_E_TOO_MANY_RANGES_IN_FILE",
     QM_BG_E_VALIDATION_FAILED: "QM_BG_E_VALIDATION_FAILED",
@@ -187,6 +189,10 @@ QM_NOTIFY_JOB_ERROR = 2
 QM_NOTIFY_DISABLE = 4
 QM_NOTIFY_JOB_MODIFICATION = 8
 QM_NOTIFY_FILE_TRANSFERRED = 16
+
+# --- qm_manager_enum_jobs_ex ------------------------------------------------------
+
+QM_ENUM_ALL_USERS = 0x0001  #: every user's jobs (BG_JOB_ENUM_ALL_USERS; a daemon's administrators only)
 
 # --- error contexts --------------------------------------------------------------
 

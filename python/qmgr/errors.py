@@ -42,6 +42,7 @@ __all__ = [
     "AccessDenied",
     "OutOfMemory",
     "SharingViolation",
+    "ServiceUnavailable",
     "InternalError",
     "error_class_for",
     "error_from_code",
@@ -294,6 +295,12 @@ class SharingViolation(QmgrError):
     """``QM_E_SHARING_VIOLATION``: the state directory is in use."""
 
 
+class ServiceUnavailable(QmgrError, ConnectionError):
+    """``QM_E_SERVICE_UNAVAILABLE``: no qmgr daemon listens at the address
+    (``Manager.connect``), or the connection to it was lost; the next call
+    connects again."""
+
+
 class InternalError(QmgrError):
     """``QM_E_UNEXPECTED``: an internal failure of the library."""
 
@@ -317,6 +324,7 @@ _CLASSES: Dict[int, Type[QmgrError]] = {
     C.QM_E_ACCESSDENIED: AccessDenied,
     C.QM_E_OUTOFMEMORY: OutOfMemory,
     C.QM_E_SHARING_VIOLATION: SharingViolation,
+    C.QM_E_SERVICE_UNAVAILABLE: ServiceUnavailable,
     C.QM_E_UNEXPECTED: InternalError,
 }
 

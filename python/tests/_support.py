@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +32,16 @@ if str(PYTHON_DIR) not in sys.path[:1]:
 import qmgr  # noqa: E402
 
 MiB = 1024 * 1024
+
+#: The suite's daemon mode (DESIGN §8: the tests run against an in-process
+#: manager and against a daemon): ``$QMGR_TEST_QMGRD`` names a ``qmgrd``
+#: binary, and each test's managers connect to a daemon of its own, started
+#: on a socket of the test's scratch directory; or ``$QMGR_TEST_ADDRESS``
+#: names a running daemon that every test connects to. Tests that cannot
+#: apply to a daemon say why and skip (``skip_in_daemon_mode``).
+QMGRD = os.environ.get("QMGR_TEST_QMGRD") or None
+DAEMON_ADDRESS = os.environ.get("QMGR_TEST_ADDRESS") or None
+DAEMON_MODE = QMGRD is not None or DAEMON_ADDRESS is not None
 
 #: Upper bound for any wait in the tests, so a bug fails instead of hanging.
 #: Generous on purpose: it catches hangs; it does not measure speed.
@@ -79,10 +91,59 @@ class TempDirTestCase(unittest.TestCase):
         return path
 
     def manager(self, **kwargs: object) -> "qmgr.Manager":
-        """A fresh in-memory manager, closed at the end of the test."""
-        m = qmgr.Manager(**kwargs)  # type: ignore[arg-type]
+        """A fresh manager, closed at the end of the test: in-memory, or
+        in daemon mode a connected one (a state directory given in
+        ``kwargs`` is always in-process)."""
+        m = qmgr.Manager(**kwargs) if kwargs else self.open_manager()  # type: ignore[arg-type]
         self.addCleanup(m.close)
         return m
+
+    def open_manager(self) -> "qmgr.Manager":
+        """A new manager that the caller closes: ``qmgr.Manager()``, or in
+        daemon mode ``qmgr.Manager.connect`` to the test's daemon."""
+        if not DAEMON_MODE:
+            return qmgr.Manager()
+        return qmgr.Manager.connect(self.daemon_address())
+
+    def daemon_address(self) -> str:
+        """The test's daemon (started at the first call when
+        ``$QMGR_TEST_QMGRD`` is set; stopped at the end of the test)."""
+        if DAEMON_ADDRESS is not None:
+            return DAEMON_ADDRESS
+        address: Optional[str] = getattr(self, "_daemon_address", None)
+        if address is not None:
+            return address
+        assert QMGRD is not None, "not in daemon mode"
+        where = Path(tempfile.mkdtemp(prefix="qmgrd-"))
+        self.addCleanup(shutil.rmtree, where, True)
+        socket_path = where / "sock"
+        daemon = subprocess.Popen(
+            [QMGRD, "--system", "--socket", str(socket_path), "--state", str(where / "state")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def stop() -> None:
+            daemon.kill()
+            daemon.wait()
+
+        self.addCleanup(stop)
+        deadline = time.monotonic() + LONG
+        while not _accepts(socket_path):
+            if daemon.poll() is not None:
+                raise AssertionError(f"qmgrd exited at start ({daemon.returncode})")
+            if time.monotonic() > deadline:
+                raise AssertionError("qmgrd did not start")
+            time.sleep(0.005)
+        address = f"unix:{socket_path}"
+        self._daemon_address = address
+        return address
+
+    def skip_in_daemon_mode(self, why: str) -> None:
+        """In daemon mode, skips the test: it cannot apply there, ``why``."""
+        if DAEMON_MODE:
+            self.skipTest(f"daemon mode: {why}")
 
     def wait_for(self, predicate: Callable[[], object], timeout: float = LONG, what: str = "condition") -> object:
         """Polls ``predicate`` until true (and returns its value), failing
@@ -92,6 +153,18 @@ class TempDirTestCase(unittest.TestCase):
         except AssertionError as e:
             message = str(e)
         self.fail(message)
+
+
+def _accepts(path: Path) -> bool:
+    """True once a daemon accepts connections on the socket ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def run_in_thread(target: Callable[[], object]) -> "tuple[threading.Thread, list]":

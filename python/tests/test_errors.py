@@ -168,7 +168,7 @@ class ErrorTests(TempDirTestCase):
 
 class CloseTests(TempDirTestCase):
     def test_closing_twice_is_harmless(self) -> None:
-        m = qmgr.Manager()
+        m = self.open_manager()
         job = m.create_job("twice")
         job.close()
         job.close()
@@ -205,7 +205,7 @@ class CloseTests(TempDirTestCase):
         self.assertEqual(len(m.jobs()), 1)
 
     def test_manager_use_after_close(self) -> None:
-        m = qmgr.Manager()
+        m = self.open_manager()
         job = m.create_job("orphan")
         m.close()
         with self.assertRaises(qmgr.InvalidHandle):
@@ -221,7 +221,7 @@ class CloseTests(TempDirTestCase):
         job.close()  # harmless
 
     def test_context_managers_close(self) -> None:
-        with qmgr.Manager() as m:
+        with self.open_manager() as m:
             with m.create_job("ctx") as job:
                 pass
             self.assertTrue(job.closed)
@@ -244,7 +244,7 @@ class CloseTests(TempDirTestCase):
 
     def test_closing_the_manager_aborts_a_wait(self) -> None:
         src = self.make_file("src", 64 * MiB, sparse=True)
-        m = qmgr.Manager()
+        m = self.open_manager()
         job = m.create_job("aborted")
         job.max_bandwidth = 1 * MiB  # 64 s: it is still running at the close
         job.add_file(src, self.dir / "out")

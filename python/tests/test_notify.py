@@ -139,7 +139,7 @@ class NotifyTests(TempDirTestCase):
         gc.collect()
         self.assertIsNone(ref2(), "still alive after close()")
         # manager closed
-        other = qmgr.Manager()
+        other = self.open_manager()
         job2 = other.create_job("mgr")
         third = Recorder()
         ref3 = weakref.ref(third)

@@ -52,6 +52,53 @@ impl FromStr for JobId {
     }
 }
 
+/// Who a job belongs to: a user id and a group id (BITS's job owner).
+///
+/// A job's files are read and written with its owner's rights: when the
+/// owner is not the process's effective user (a service running jobs for
+/// several users), every file operation done for the job runs with the
+/// owner's filesystem credentials (its uid, this gid and the user's
+/// supplementary groups), never the process's, and its notify program runs
+/// as the owner. A job whose owner is the process's effective user is run
+/// with the process's own credentials, as before owners existed: nothing is
+/// switched. `u32::MAX` (`-1`) is neither a user nor a group id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Owner {
+    /// The user id (`uid_t`).
+    pub uid: u32,
+    /// The group id (`gid_t`): the owner's filesystem group; the
+    /// supplementary groups come from the group database for the user.
+    pub gid: u32,
+}
+
+impl Owner {
+    /// The process's effective user and group ids (`geteuid`, `getegid`):
+    /// the owner of every job that
+    /// [`Manager::create_job`](crate::Manager::create_job) creates.
+    pub fn current() -> Owner {
+        let (uid, gid) = crate::sys::effective_ids();
+        Owner { uid, gid }
+    }
+
+    /// Refuses `u32::MAX` as a user or group id (`QM_E_INVALIDARG`): the
+    /// kernel reads it as "no change", not as an id.
+    pub(crate) fn check(self) -> Result<Owner, Error> {
+        if self.uid == u32::MAX || self.gid == u32::MAX {
+            return Err(Error::invalid_arg(format!(
+                "{self} is not an owner: -1 is neither a user nor a group id"
+            )));
+        }
+        Ok(self)
+    }
+}
+
+impl fmt::Display for Owner {
+    /// `uid 1000 gid 1000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "uid {} gid {}", self.uid, self.gid)
+    }
+}
+
 /// Milliseconds since the Unix epoch (negative before it).
 pub(crate) fn epoch_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {

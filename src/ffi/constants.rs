@@ -70,6 +70,10 @@ pub const QM_NOTIFY_JOB_MODIFICATION: u32 = 0x8;
 /// Event and flag: one file is transferred (the callback gets its index).
 pub const QM_NOTIFY_FILE_TRANSFERRED: u32 = 0x10;
 
+/// `qm_manager_enum_jobs_ex`: every user's jobs, not only the caller's
+/// (BITS's `BG_JOB_ENUM_ALL_USERS`; administrators of a daemon only).
+pub const QM_ENUM_ALL_USERS: u32 = 0x0001;
+
 /// No error.
 pub const QM_ERROR_CONTEXT_NONE: u32 = 0;
 /// Where the error happened is not known.

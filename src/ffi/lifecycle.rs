@@ -248,6 +248,22 @@ pub extern "C" fn qm_job_switch_to_foreground(job: qm_job_t) -> qm_hresult {
     job_set(job, |j| j.switch_to_foreground())
 }
 
+/// Makes the calling user the job's owner (BITS's `TakeOwnership`): the
+/// process's effective user and group on an in-process manager; on a
+/// connected one, the user the kernel names for the connection (the
+/// daemon's administrators may take any user's job, others only their
+/// own, which changes nothing). From then on the job's files are read and
+/// written with the new owner's rights and its notify program runs as the
+/// new owner; a running transfer stops and the job goes back to the queue
+/// in its place, keeping the bytes it has (its temporary files are handed
+/// over, or fetched again when they cannot be). Returns `QM_S_OK`,
+/// `QM_E_ACCESSDENIED` (this process cannot act with the owner's rights),
+/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_take_ownership(job: qm_job_t) -> qm_hresult {
+    job_set(job, |j| j.take_ownership(crate::Owner::current()))
+}
+
 /// Blocks (without polling) until the job is TRANSFERRED, ERROR, SUSPENDED,
 /// ACKNOWLEDGED or CANCELLED, and stores that state. `timeout_ms` is
 /// `QM_WAIT_INFINITE` for no timeout. TRANSIENT_ERROR does not end the wait:

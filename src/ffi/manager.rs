@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 use std::path::Path;
 
+use super::constants::QM_ENUM_ALL_USERS;
 use super::handles;
 use super::types::{qm_guid, qm_hresult, qm_job_t, qm_manager_t};
 use super::util::{manager_get, manager_set, opt_str_arg, write_str, Out};
@@ -46,12 +47,72 @@ pub unsafe extern "C" fn qm_manager_open(
     })
 }
 
+/// Connects to a qmgr daemon (`qmgrd`) and returns a manager whose every
+/// `qm_manager_*` and `qm_job_*` call the daemon carries out, with the
+/// same codes, out-parameters and last-error messages as an in-process
+/// manager's. Its jobs are the caller's jobs of that daemon: they outlive
+/// this process (create, add, resume and exit: the daemon carries the job
+/// on, another process completes it) and every process of the user sees
+/// them. `address` is a Varlink address, "unix:/path/to/socket" (or an
+/// absolute path; on Linux, "unix:" and an at sign then a name is an
+/// abstract socket); NULL
+/// connects to the caller's default daemon, the first of: the
+/// environment variable QMGR_ADDRESS if set and not empty; the per-user
+/// daemon's socket $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists; the
+/// system daemon's /run/qmgr/io.qmgr (the environment is read by this
+/// call, on the calling thread).
+///
+/// Which calls cross the socket: the job getters of state, progress
+/// (qm_job_get_progress, _ex), status, error, times, counts and
+/// properties read a copy of the job kept in this process, which one
+/// round trip refreshes when it is older than the job's minimum
+/// notification interval (at least 250 ms) or after this process changed
+/// the job, and which the daemon's events refresh while a callback is set
+/// (then progress is read without leaving the process; a local read costs
+/// tens of nanoseconds, a round trip tens of microseconds). Every other
+/// call (the changes, qm_job_wait, the file getters, the manager's
+/// settings, qm_manager_enum_jobs) is one round trip. Callbacks run on a
+/// thread of this manager with the guarantees of qm_job_set_notify.
+/// Losing the daemon fails the call in flight and the next ones with
+/// QM_E_SERVICE_UNAVAILABLE (never a hang: a reply must begin within 2
+/// minutes, 10 for qm_job_complete and qm_job_cancel); the call after the
+/// daemon is back connects again, and the job handles stay good. The
+/// daemon's environment, not the caller's, is what its transfers and
+/// notify programs use.
+/// Returns `QM_S_OK`, `QM_E_POINTER` (`out` NULL), `QM_E_INVALIDARG`
+/// (`address` not UTF-8 or not a Unix socket's address),
+/// `QM_E_SERVICE_UNAVAILABLE` (no daemon listens there),
+/// `QM_E_ACCESSDENIED` (the socket refuses this user), `QM_E_NOTIMPL` (a
+/// library built without the `service` feature), `QM_E_OUTOFMEMORY` (no
+/// thread). The handle is the caller's until `qm_manager_close`, which
+/// disconnects (the daemon's jobs go on). Any thread.
+///
+/// # Safety
+/// `address` NULL or a NUL-terminated string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_connect(
+    address: *const c_char,
+    out: *mut qm_manager_t,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        let address = unsafe { opt_str_arg(address, "address") }?;
+        let manager = Manager::connect(address)?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(handles::add_manager(manager)) };
+        Ok(HResult::OK)
+    })
+}
+
 /// Closes a manager: stops its transfers (with a state directory their
 /// partial data is checkpointed and kept for the next open; in memory it is
 /// deleted), closes the
 /// handles of all its jobs, and waits for its threads. After it returns no
 /// callback of its jobs is running or will run (unless called from inside
-/// a callback, which then finishes normally).
+/// a callback, which then finishes normally). A connected manager
+/// (`qm_manager_connect`) disconnects: its waits end with `QM_E_ABORT`,
+/// and the daemon's jobs go on.
 /// Returns `QM_S_OK`, `QM_E_HANDLE` (not an open manager). Any thread.
 #[no_mangle]
 pub extern "C" fn qm_manager_close(mgr: qm_manager_t) -> qm_hresult {
@@ -169,6 +230,8 @@ pub unsafe extern "C" fn qm_manager_get_max_connections_per_server(
 /// set to the number of jobs; `cap = 0` (with `out` NULL or not) only
 /// counts. If `cap` is smaller than the count, nothing is written to `out`,
 /// no reference is created, and `QM_E_INSUFFICIENT_BUFFER` is returned.
+/// The caller's own jobs: `qm_manager_enum_jobs_ex` with
+/// `QM_ENUM_ALL_USERS` lists every user's.
 /// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`count` NULL, or `out`
 /// NULL with `cap > 0`), `QM_E_INSUFFICIENT_BUFFER`. Any thread.
 ///
@@ -181,22 +244,61 @@ pub unsafe extern "C" fn qm_manager_enum_jobs(
     cap: usize,
     count: *mut usize,
 ) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe { qm_manager_enum_jobs_ex(mgr, 0, out, cap, count) }
+}
+
+/// `qm_manager_enum_jobs` with flags (BITS's `EnumJobs(dwFlags)`): 0 lists
+/// the caller's jobs; `QM_ENUM_ALL_USERS` every user's. On a connected
+/// manager (`qm_manager_connect`) that is the daemon's jobs of every user,
+/// for an administrator (root, or a member of the daemon's admin group;
+/// `QM_E_ACCESSDENIED` for anyone else); an in-process manager has one
+/// user, so the flag lists what 0 lists.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_INVALIDARG` (unknown flag
+/// bits), `QM_E_ACCESSDENIED`, `QM_E_POINTER` (`count` NULL, or `out` NULL
+/// with `cap > 0`), `QM_E_INSUFFICIENT_BUFFER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or valid for `cap` handles; `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_manager_enum_jobs_ex(
+    mgr: qm_manager_t,
+    flags: u32,
+    out: *mut qm_job_t,
+    cap: usize,
+    count: *mut usize,
+) -> qm_hresult {
     guard!({
         let count = Out::new(count, "count")?;
         if out.is_null() && cap != 0 {
             return Err(Error::new(QM_E_POINTER, "out is NULL but cap is not 0"));
         }
         let manager = handles::manager(mgr)?;
-        if cap == 0 {
+        let all_users = match flags {
+            0 => false,
+            QM_ENUM_ALL_USERS => true,
+            other => {
+                return Err(Error::invalid_arg(format!(
+                    "unknown job enumeration flags 0x{other:X}"
+                )))
+            }
+        };
+        if cap == 0 && !all_users {
             // A count query: no job list to copy.
             // SAFETY: checked non-NULL; writable by the caller's promise.
             unsafe { count.write(manager.job_count()?) };
             return Ok(HResult::OK);
         }
-        let jobs = manager.jobs()?;
+        let jobs = match all_users {
+            true => manager.jobs_of_all_users()?,
+            false => manager.jobs()?,
+        };
         let n = jobs.len();
         // SAFETY: checked non-NULL; writable by the caller's promise.
         unsafe { count.write(n) };
+        if cap == 0 {
+            return Ok(HResult::OK);
+        }
         if cap < n {
             return Err(Error::new(
                 QM_E_INSUFFICIENT_BUFFER,

@@ -292,11 +292,11 @@ fn the_crate_root_exposes_the_api_and_hides_the_engine() {
         "mod ffi",
         "mod fuzzing",
         "mod hresult",
+        "mod service",
         "mod state_schema",
+        "use api::job::{Job, NotifyCallback}",
+        "use api::manager::Manager",
         "use engine::error::{Error, Result}",
-        "use engine::runtime::job::NotifyCallback",
-        "use engine::runtime::manager::Manager",
-        "use engine::runtime::shared::Job",
         "use engine::transport::options::ProxySetting",
         "use engine::transport::url::redact as redact_passwords",
         "use engine::types::*",
@@ -310,7 +310,7 @@ fn the_crate_root_exposes_the_api_and_hides_the_engine() {
         "the engine must stay private"
     );
     assert!(lib.contains("#![deny(unnameable_types)]"));
-    for hidden in ["ffi", "fuzzing", "state_schema"] {
+    for hidden in ["ffi", "fuzzing", "service", "state_schema"] {
         let at = lib.find(&format!("pub mod {hidden}")).unwrap();
         let attributes = &lib[..at][lib[..at].rfind("\n\n").unwrap_or(0)..];
         assert!(

@@ -11,6 +11,8 @@ mod abi;
 mod c_api;
 mod callbacks;
 mod cli;
+#[cfg(all(feature = "service", feature = "state"))]
+mod daemon;
 mod engine;
 mod features;
 mod first_hour;
@@ -22,9 +24,13 @@ mod http_server;
 mod install;
 mod job_features;
 mod layering;
+#[cfg(feature = "state")]
+mod owners;
 mod parallel;
 #[cfg(feature = "state")]
 mod persistence;
+#[cfg(all(feature = "service", feature = "state"))]
+mod proxy;
 mod python;
 mod readme;
 mod segments;

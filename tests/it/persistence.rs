@@ -340,6 +340,8 @@ fn a_directory_of_an_earlier_schema_version_opens() {
     assert_eq!(job.priority(), Priority::High);
     assert_eq!(job.file_count(), 1);
     assert_eq!(job.proxy(), qmgr::ProxySetting::FromEnvironment);
+    // Before schema 7 there were no owners: the jobs are the opener's.
+    assert_eq!(job.owner(), qmgr::Owner::current());
 }
 
 /// `tests/fixtures/state-0.1/qmgr.db` was written by qmgr 0.1 (schema 2,
@@ -401,6 +403,7 @@ fn a_state_directory_written_by_0_1_opens_and_resumes_byte_exact() {
         Some(data.len() as u64)
     );
     assert_eq!(job.min_retry_delay(), 1);
+    assert_eq!(job.owner(), qmgr::Owner::current());
     job.set_max_bandwidth(0).unwrap();
     job.resume().unwrap();
     assert_eq!(wait(job, Duration::from_secs(60)), JobState::Transferred);

@@ -26,11 +26,18 @@ const MODULES: [&str; 7] = [
 
 /// Runs `python/tests/<module>.py` with unittest and fails with its report
 /// unless every test passed; a Python test that skipped is reported with
-/// `support::skipped`.
-fn run_module(module: &str) {
+/// `support::skipped`. With `daemon`, in the suite's daemon mode (DESIGN
+/// §8): `QMGR_TEST_QMGRD` names the `qmgrd` binary, and each test's
+/// managers connect to a daemon of its own (`python/tests/_support.py`);
+/// a test that cannot apply to a daemon skips, saying why, and is listed
+/// as not applicable (not as a machine's missing tool).
+fn run_module(module: &str, daemon: bool) {
     let lib = support::library_dir().join("libqmgr.so");
     let python = std::env::var("QMGR_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let mut cmd = Command::new(&python);
+    if daemon {
+        cmd.env("QMGR_TEST_QMGRD", qmgrd_bin());
+    }
     support::as_a_user(&mut cmd)
         .args([
             "-m",
@@ -71,8 +78,23 @@ fn run_module(module: &str) {
         "{module}: no unittest summary\n{report}"
     );
     for line in stderr.lines().filter(|l| l.contains(" ... skipped ")) {
-        support::skipped(&format!("python {line}"));
+        if line.contains("skipped 'daemon mode: ") {
+            eprintln!("NOT APPLICABLE to a daemon: python {line}");
+        } else {
+            support::skipped(&format!("python {line}"));
+        }
     }
+}
+
+/// The `qmgrd` of this build, for the daemon mode.
+#[cfg(all(feature = "service", feature = "state"))]
+fn qmgrd_bin() -> std::path::PathBuf {
+    support::daemon::qmgrd_bin()
+}
+
+#[cfg(not(all(feature = "service", feature = "state")))]
+fn qmgrd_bin() -> std::path::PathBuf {
+    unreachable!("the daemon mode needs qmgrd (features service and state)")
 }
 
 macro_rules! python_modules {
@@ -80,11 +102,36 @@ macro_rules! python_modules {
         $(
             #[test]
             fn $name() {
-                run_module(stringify!($name));
+                run_module(stringify!($name), false);
             }
         )*
     };
 }
+
+/// The modules that also run in daemon mode, each as `<module>_daemon`.
+/// `test_install` (installing the package, the README's snippet) and
+/// `test_library` (the package and the library: versions, constants,
+/// codes, where the library is found) open no manager of their own to
+/// point at a daemon.
+macro_rules! python_modules_on_a_daemon {
+    ($($name:ident => $module:literal),*) => {
+        $(
+            #[cfg(all(feature = "service", feature = "state"))]
+            #[test]
+            fn $name() {
+                run_module($module, true);
+            }
+        )*
+    };
+}
+
+python_modules_on_a_daemon!(
+    test_abi_daemon => "test_abi",
+    test_errors_daemon => "test_errors",
+    test_jobs_daemon => "test_jobs",
+    test_notify_daemon => "test_notify",
+    test_threads_daemon => "test_threads"
+);
 
 python_modules!(
     test_abi,

@@ -119,13 +119,17 @@ _qmgr() {
 
     case "${cmd}" in
         qmgr)
-            opts="-h -V --state --help --version transfer create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
+            opts="-h -V --state --address --help --version transfer create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -137,7 +141,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --range --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --sha256 --range --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,6 +203,10 @@ _qmgr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -207,13 +215,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__cancel)
-            opts="-h --state --help"
+            opts="-h --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -225,13 +237,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__complete)
-            opts="-h --partial --state --help"
+            opts="-h --partial --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -243,13 +259,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__completions)
-            opts="-h --state --help bash elvish fish powershell zsh"
+            opts="-h --state --address --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -261,7 +281,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__create)
-            opts="-H -h --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,6 +336,10 @@ _qmgr() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -565,13 +589,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__info)
-            opts="-h --json --state --help"
+            opts="-h --json --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -583,13 +611,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__list)
-            opts="-h --json --state --help"
+            opts="-h --json --all-users --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -601,13 +633,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__manpage)
-            opts="-h --state --help"
+            opts="-h --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -619,13 +655,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__monitor)
-            opts="-h --once --json --state --help"
+            opts="-h --once --json --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -637,13 +677,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__replace__subcmd__prefix)
-            opts="-h --state --help"
+            opts="-h --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -655,13 +699,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__resume)
-            opts="-h --state --help"
+            opts="-h --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -673,13 +721,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__run)
-            opts="-q -h --no-complete --quiet --state --help"
+            opts="-q -h --no-complete --quiet --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -691,7 +743,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__set)
-            opts="-H -h --priority --notify-cmd --notify-params --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --help"
+            opts="-H -h --priority --notify-cmd --notify-params --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -757,6 +809,10 @@ _qmgr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -765,13 +821,17 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__suspend)
-            opts="-h --state --help"
+            opts="-h --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -783,7 +843,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__transfer)
-            opts="-H -q -h --priority --sha256 --max-bandwidth --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --quiet --json --state --help"
+            opts="-H -q -h --priority --sha256 --max-bandwidth --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --quiet --json --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -846,6 +906,10 @@ _qmgr() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -161,6 +161,16 @@ pub(crate) enum Command {
         outcome: Final,
         temps_removed: Vec<usize>,
     },
+    /// The last step of `take_ownership` (after `BeginFinish` stopped the
+    /// transfer): the job is `owner`'s from now on. The temporary files of
+    /// `lost` could not be handed over to it: their bytes are fetched
+    /// again (a TRANSFERRED job that loses one goes back to the queue at
+    /// `seq`). A job that was active goes back to the queue in its place.
+    TakeOwnership {
+        owner: crate::engine::types::Owner,
+        lost: Vec<usize>,
+        seq: u64,
+    },
 
     // ----- the scheduler -----------------------------------------------
     /// A retry time passed: a job in TRANSIENT_ERROR goes back to the queue.

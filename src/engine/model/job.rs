@@ -113,6 +113,8 @@ pub(crate) struct StoredFile {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StoredJob {
     pub id: JobId,
+    /// Who the job belongs to.
+    pub owner: Owner,
     pub created_order: u64,
     pub display_name: String,
     pub description: String,
@@ -149,6 +151,8 @@ pub(crate) struct StoredJob {
 #[derive(Clone, Debug)]
 pub(crate) struct JobModel {
     id: JobId,
+    /// Who the job belongs to: whose rights its files are touched with.
+    owner: Owner,
     created_order: u64,
     state: JobState,
     files: Vec<FileModel>,
@@ -252,11 +256,19 @@ pub(crate) fn no_such_file(index: u32, count: usize) -> Error {
 }
 
 impl JobModel {
-    /// A new job: SUSPENDED, priority NORMAL, no files, BITS's defaults.
-    pub(crate) fn new(id: JobId, display_name: &str, seq: u64, clock: Clock) -> Result<JobModel> {
+    /// A new job of `owner`: SUSPENDED, priority NORMAL, no files, BITS's
+    /// defaults.
+    pub(crate) fn new(
+        id: JobId,
+        owner: Owner,
+        display_name: &str,
+        seq: u64,
+        clock: Clock,
+    ) -> Result<JobModel> {
         check_len("display name", display_name, MAX_DISPLAY_NAME)?;
         Ok(JobModel {
             id,
+            owner,
             created_order: seq,
             state: JobState::Suspended,
             files: Vec::new(),
@@ -321,7 +333,7 @@ impl JobModel {
             }
             other => other,
         };
-        let mut job = JobModel::new(stored.id, "", stored.created_order, clock)
+        let mut job = JobModel::new(stored.id, stored.owner, "", stored.created_order, clock)
             .expect("an empty display name is always valid");
         job.state = state;
         job.files = Vec::with_capacity(stored.files.len());
@@ -421,6 +433,12 @@ impl JobModel {
     pub(crate) fn id(&self) -> JobId {
         self.id
     }
+
+    /// Who the job belongs to.
+    pub(crate) fn owner(&self) -> Owner {
+        self.owner
+    }
+
     /// Creation order within the manager (stable across restarts).
     pub(crate) fn created_order(&self) -> u64 {
         self.created_order
@@ -664,6 +682,37 @@ impl JobModel {
                 self.refuse_final("finish")?;
                 self.finishing = true;
                 self.stop_run(&mut fx);
+            }
+            Command::TakeOwnership { owner, lost, seq } => {
+                self.refuse_final("take ownership of")?;
+                self.finishing = false;
+                self.owner = owner;
+                let mut restarted = false;
+                for i in lost {
+                    let Some(f) = self.files.get_mut(i).filter(|f| !f.committed) else {
+                        continue;
+                    };
+                    let total = f.ledger.total();
+                    f.ledger.clear();
+                    f.ledger.set_total(total);
+                    f.temp = None;
+                    f.validator = None;
+                    f.completed = false;
+                    restarted = true;
+                }
+                self.recount();
+                if self.state.is_active() {
+                    self.set_state(JobState::Queued, clock, &mut fx);
+                    fx.wake_scheduler = true;
+                } else if restarted && self.state == JobState::Transferred {
+                    self.transfer_completed = None;
+                    self.enqueue(seq, clock, &mut fx);
+                }
+                self.touch(clock, &mut fx);
+                fx.persist = Persist {
+                    job: true,
+                    files: Files::All,
+                };
             }
             Command::CommitStarted => {
                 self.committing = true;

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::engine::model::command::{Clock, Command, Effects, Files, Final, NewFile, Property};
+use crate::engine::model::command::{
+    Clock, Command, Effects, Files, Final, NewFile, Persist, Property,
+};
 use crate::engine::model::job::{JobModel, Run, StoredFile, StoredJob};
 use crate::engine::model::ledger::{RangeSet, Span};
 use crate::engine::model::schedule::{self, Timers};
@@ -21,8 +23,14 @@ fn t0() -> Clock {
     *T0.get_or_init(Clock::now)
 }
 
+/// The owner of the tests' jobs.
+const OWNER: Owner = Owner {
+    uid: 1000,
+    gid: 1000,
+};
+
 fn new_job() -> JobModel {
-    JobModel::new(JobId([7; 16]), "job", 1, t0()).unwrap()
+    JobModel::new(JobId([7; 16]), OWNER, "job", 1, t0()).unwrap()
 }
 
 fn file(n: u32) -> NewFile {
@@ -167,7 +175,7 @@ fn create_gives_a_suspended_normal_job_with_bits_defaults() {
     assert_eq!(job.no_progress_timeout(), 1_209_600);
     assert!(job.files().is_empty());
     let long = "x".repeat(257);
-    let err = JobModel::new(JobId([1; 16]), &long, 1, t0()).unwrap_err();
+    let err = JobModel::new(JobId([1; 16]), OWNER, &long, 1, t0()).unwrap_err();
     assert_eq!(err.code.0, QM_BG_E_STRING_TOO_LONG);
 }
 
@@ -882,6 +890,7 @@ fn notifications_follow_the_flags() {
 fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
     StoredJob {
         id: JobId([9; 16]),
+        owner: Owner { uid: 7, gid: 8 },
         created_order: 1,
         display_name: "stored".into(),
         description: String::new(),
@@ -1650,4 +1659,112 @@ fn a_redirect_is_reported_and_never_becomes_the_source() {
         assert_eq!(f.remote(), "https://mirror/1");
         assert_eq!(f.final_url(), "https://mirror/1");
     }
+}
+
+#[test]
+fn a_job_keeps_its_owner_and_a_restored_one_its_stored_owner() {
+    assert_eq!(new_job().owner(), OWNER);
+    let (job, _) = JobModel::restore(stored(JobState::Suspended, vec![]), t0());
+    assert_eq!(job.owner(), Owner { uid: 7, gid: 8 });
+}
+
+#[test]
+fn taking_ownership_requeues_a_running_job_and_keeps_the_bytes_handed_over() {
+    let new_owner = Owner { uid: 2000, gid: 20 };
+    let mut job = running_job(2);
+    transfer_file(&mut job, 0, 4);
+    apply(&mut job, Command::NextPiece);
+    opened(&mut job, 1, 0, Some(6));
+    arrived(&mut job, 1, 0..3);
+    let fx = apply(&mut job, Command::BeginFinish);
+    assert!(fx.stop_run, "the old owner's transfer stops first");
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: None,
+        },
+    );
+    let fx = apply(
+        &mut job,
+        Command::TakeOwnership {
+            owner: new_owner,
+            lost: vec![],
+            seq: 9,
+        },
+    );
+    assert_eq!(job.owner(), new_owner);
+    assert!(!job.finishing());
+    assert_eq!(job.state(), JobState::Queued);
+    assert!(fx.wake_scheduler);
+    assert_eq!(
+        fx.persist,
+        Persist {
+            job: true,
+            files: Files::All
+        }
+    );
+    assert_eq!(job.published().bytes_transferred, 7, "no byte is lost");
+}
+
+#[test]
+fn taking_ownership_fetches_again_what_could_not_be_handed_over() {
+    let mut job = running_job(2);
+    transfer_file(&mut job, 0, 4);
+    transfer_file(&mut job, 1, 6);
+    apply(&mut job, Command::NextPiece);
+    assert_eq!(job.state(), JobState::Transferred);
+    apply(&mut job, Command::BeginFinish);
+    apply(
+        &mut job,
+        Command::RunEnded {
+            run: 1,
+            failure: None,
+        },
+    );
+    apply(
+        &mut job,
+        Command::TakeOwnership {
+            owner: Owner { uid: 3, gid: 3 },
+            lost: vec![1, 7],
+            seq: 9,
+        },
+    );
+    assert_eq!(
+        job.state(),
+        JobState::Queued,
+        "a lost file is fetched again"
+    );
+    assert_eq!(job.queue_seq(), 9);
+    assert!(job.times().transfer_completion.is_none());
+    assert!(job.files()[0].completed());
+    assert!(!job.files()[1].completed());
+    assert!(job.files()[1].temp().is_none());
+    assert_eq!(job.published().bytes_transferred, 4);
+    assert_eq!(job.published().files_transferred, 1);
+    // A suspended job with nothing lost stays as it was.
+    let mut suspended = new_job();
+    apply(&mut suspended, Command::BeginFinish);
+    apply(
+        &mut suspended,
+        Command::TakeOwnership {
+            owner: Owner { uid: 3, gid: 3 },
+            lost: vec![],
+            seq: 10,
+        },
+    );
+    assert_eq!(suspended.state(), JobState::Suspended);
+    // A final job cannot change hands.
+    cancel(&mut suspended);
+    assert_eq!(
+        refused(
+            &mut suspended,
+            Command::TakeOwnership {
+                owner: OWNER,
+                lost: vec![],
+                seq: 11
+            }
+        ),
+        QM_BG_E_INVALID_STATE
+    );
 }

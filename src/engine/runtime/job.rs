@@ -26,9 +26,10 @@ use crate::engine::model::command::{Clock, Command, Effects, Files, Final, NewFi
 use crate::engine::model::job::{JobModel, Run, StoredJob};
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::runtime::commit;
-use crate::engine::runtime::notify::Registration;
+use crate::engine::runtime::notify::{BoundCallback, Registration};
 use crate::engine::runtime::notify_cmd;
 use crate::engine::runtime::partial;
+use crate::engine::runtime::rights::Rights;
 use crate::engine::runtime::shared::{Job, JobShared, ManagerShared, Slot};
 use crate::engine::store::rows;
 use crate::engine::store::{FileRecord, JobRecord};
@@ -36,9 +37,6 @@ use crate::engine::transport::options::{self, HttpOptions, ProxySetting};
 use crate::engine::transport::source::Source;
 use crate::engine::types::*;
 use crate::hresult::*;
-
-/// A notification callback of the Rust API.
-pub type NotifyCallback = Arc<dyn Fn(&Job, &NotifyEvent) + Send + Sync>;
 
 /// Rows snapshotted under the data lock, to be written without it.
 struct Rows {
@@ -93,9 +91,10 @@ fn parse_sha256(hex: &str) -> Result<[u8; 32]> {
 
 /// Refuses file `i` when the directory of its local name, where its
 /// temporary file and then the file itself go, does not exist
-/// (`QM_E_PATH_NOT_FOUND`) or this process may not create files in it
-/// (`QM_E_ACCESSDENIED`, as BITS's `AddFile`), naming the directory. It is
-/// checked again when the transfer creates the temporary file.
+/// (`QM_E_PATH_NOT_FOUND`) or this thread may not create files in it
+/// (`QM_E_ACCESSDENIED`, as BITS's `AddFile`), naming the directory: run
+/// with the job owner's rights, it judges the owner. It is checked again
+/// (by the kernel) when the transfer creates the temporary file.
 fn check_local_dir(i: usize, local: &Path) -> Result<()> {
     let Some(dir) = local.parent() else {
         return Ok(());
@@ -114,14 +113,14 @@ fn check_local_dir(i: usize, local: &Path) -> Result<()> {
         Ok(meta) if meta.is_dir() => match crate::sys::may_create_in(dir) {
             Some(false) => refused(
                 QM_E_ACCESSDENIED,
-                "is not writable by this process (qmgr writes a temporary file there)",
+                "is not writable by the job's owner (qmgr writes a temporary file there)",
             ),
             _ => Ok(()),
         },
         Ok(_) => refused(QM_E_PATH_NOT_FOUND, "is not a directory"),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => refused(
             QM_E_ACCESSDENIED,
-            "cannot be reached by this process (permission denied)",
+            "cannot be reached by the job's owner (permission denied)",
         ),
         Err(_) => refused(QM_E_PATH_NOT_FOUND, "does not exist: create it first"),
     }
@@ -175,10 +174,16 @@ fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
 }
 
 impl Job {
-    /// A new job of `manager`, written to its state directory.
-    pub(crate) fn create(manager: &Arc<ManagerShared>, display_name: &str) -> Result<Job> {
+    /// A new job of `manager`, owned by `owner`, written to its state
+    /// directory.
+    pub(crate) fn create(
+        manager: &Arc<ManagerShared>,
+        display_name: &str,
+        owner: Owner,
+    ) -> Result<Job> {
         let model = JobModel::new(
             JobId::new_random(),
+            owner,
             display_name,
             manager.next_queue_seq(),
             Clock::now(),
@@ -476,6 +481,18 @@ impl Job {
         self.shared.id
     }
 
+    /// Who the job belongs to: the user whose rights its files are read
+    /// and written with and its notify program runs as (see [`Owner`]).
+    /// A job created by `create_job` is the process's effective user's.
+    pub fn owner(&self) -> Owner {
+        self.read(JobModel::owner)
+    }
+
+    /// The owner's rights, resolved now (see `rights`).
+    pub(crate) fn rights(&self) -> Rights {
+        Rights::of(self.owner())
+    }
+
     /// The current state; lock-free.
     pub fn state(&self) -> JobState {
         JobState::from_u32(self.shared.live.state()).unwrap_or(JobState::Error)
@@ -678,14 +695,14 @@ impl Job {
 
     /// Appends files, all or none (`AddFiles`). Sources must be http(s)://,
     /// file:// or absolute paths; local names absolute and unique in the job,
-    /// in a directory that exists (`QM_E_PATH_NOT_FOUND` otherwise) and this
-    /// process may write (`QM_E_ACCESSDENIED`), the error naming it.
+    /// in a directory that exists (`QM_E_PATH_NOT_FOUND` otherwise) and the
+    /// job's owner may write (`QM_E_ACCESSDENIED`), the error naming it.
     /// A TRANSFERRED job goes back to QUEUED.
     pub fn add_files(&self, files: &[FileSpec]) -> Result<()> {
         if files.is_empty() {
             return Err(Error::invalid_arg("no files given"));
         }
-        let files = parse_files(files)?;
+        let files = self.rights().run(|| parse_files(files))?;
         let _op = self.lock_for_change()?;
         let seq = self.manager()?.next_queue_seq();
         self.apply(Command::AddFiles { files, seq })
@@ -711,7 +728,9 @@ impl Job {
         ranges: &[FileRange],
     ) -> Result<()> {
         let checked = FileRanges::new(ranges)?;
-        let mut files = parse_files(&[FileSpec::new(remote, local)])?;
+        let mut files = self
+            .rights()
+            .run(|| parse_files(&[FileSpec::new(remote, local)]))?;
         files[0].ranges = Some(checked);
         let _op = self.lock_for_change()?;
         let seq = self.manager()?.next_queue_seq();
@@ -850,7 +869,7 @@ impl Job {
         }
         // fsync may take long: it runs without the data lock, so readers and
         // the scheduler go on; `op` and `finishing` keep the files as they are.
-        let (done, outcome) = commit::commit_files(&pending);
+        let (done, outcome) = commit::commit_files(&pending, &self.rights());
         let failed = outcome.is_err();
         let saved = self.apply(Command::Committed { done, failed });
         outcome?;
@@ -896,9 +915,9 @@ impl Job {
         Ok(undeleted)
     }
 
-    /// Deletes every temporary file of the job; returns the files whose
-    /// temporary file is gone and how many could not be deleted (their
-    /// paths stay recorded).
+    /// Deletes every temporary file of the job, with its owner's rights;
+    /// returns the files whose temporary file is gone and how many could
+    /// not be deleted (their paths stay recorded).
     fn remove_temps(&self) -> (Vec<usize>, usize) {
         let temps: Vec<(usize, PathBuf)> = self.read(|m| {
             m.files_with_temp()
@@ -906,7 +925,46 @@ impl Job {
                 .filter_map(|i| m.files()[i].temp().map(|t| (i, t.to_path_buf())))
                 .collect()
         });
-        commit::remove_temps(&temps)
+        commit::remove_temps(&temps, &self.rights())
+    }
+
+    /// Gives the job to `owner` (BITS's `IBackgroundCopyJob::TakeOwnership`,
+    /// where the caller takes the job: a service passes the caller's
+    /// identity): from now on its files are touched with the new owner's
+    /// rights and its notify program runs as the new owner. A running
+    /// transfer stops (the job goes back to the queue, in its place). The
+    /// temporary files are handed over to the new owner (`fchown`, as the
+    /// process may when it is root), so their bytes are kept; one that
+    /// cannot be (another user's file at that name, a hard link, a process
+    /// that may not change owners) is deleted with the old owner's rights
+    /// and its file fetched again, a TRANSFERRED job then going back to the
+    /// queue. `QM_E_ACCESSDENIED` when the process cannot act with the new
+    /// owner's rights (see
+    /// [`Manager::create_job_owned_by`](crate::Manager::create_job_owned_by)),
+    /// `QM_BG_E_INVALID_STATE` for a final job, `QM_E_INVALIDARG` for an id
+    /// of `u32::MAX`. Taking a job one already owns changes nothing.
+    pub fn take_ownership(&self, owner: Owner) -> Result<()> {
+        let new = Rights::check_may_act_for(owner)?;
+        let _op = self.lock_for_change()?;
+        let old = self.rights();
+        if old.owner() == owner {
+            let state = self.state();
+            if state.is_final() {
+                return Err(Error::invalid_state("take ownership of", state));
+            }
+            return Ok(());
+        }
+        self.begin_finish("take ownership of")?;
+        let temps: Vec<(usize, PathBuf)> = self.read(|m| {
+            m.files_with_temp()
+                .into_iter()
+                .filter(|&i| !m.files()[i].committed())
+                .filter_map(|i| m.files()[i].temp().map(|t| (i, t.to_path_buf())))
+                .collect()
+        });
+        let lost = commit::hand_over(&temps, &old, new.owner());
+        let seq = self.manager().map(|m| m.next_queue_seq()).unwrap_or(0);
+        self.apply(Command::TakeOwnership { owner, lost, seq })
     }
 
     /// Makes the job FOREGROUND (`SwitchToForeground`).
@@ -982,23 +1040,14 @@ impl Job {
     /// `owner` is an opaque value kept with the registration (see
     /// [`Job::clear_notify_of`]). When this returns, the previous callback is
     /// not running and will not be called again (unless this is called from
-    /// inside that callback).
-    pub fn set_notify(
-        &self,
-        callback: Option<NotifyCallback>,
-        flags: u32,
-        owner: u64,
-    ) -> Result<()> {
+    /// inside that callback). The callback comes with the job it reports
+    /// already bound (the API's `Job`, which wraps this one).
+    pub fn set_notify(&self, bound: Option<BoundCallback>, flags: u32, owner: u64) -> Result<()> {
         let manager = {
             let _op = self.lock_for_change()?;
             self.apply(Command::Set(Property::NotifyFlags(NotifyFlags(flags))))?;
             self.manager()?
         };
-        let bound = callback.map(|callback| {
-            let job = self.clone();
-            Box::new(move |event: &NotifyEvent| callback(&job, event))
-                as crate::engine::runtime::notify::BoundCallback
-        });
         let gate = &self.shared.notify_gate;
         if let Some(old) = manager
             .dispatcher
@@ -1106,16 +1155,26 @@ impl Job {
     /// (`None`: the system's roots again). A server certificate found in the
     /// file itself is trusted too (pinning), for its names and within its
     /// dates; an https:// proxy is always checked against the system's roots.
+    ///
+    /// The file is read with the job owner's rights, now and at each
+    /// transfer: a file the owner cannot read is refused
+    /// (`QM_E_ACCESSDENIED`).
     pub fn set_ca_file(&self, pem_path: Option<&str>) -> Result<()> {
-        let path = pem_path.map(options::check_ca_file).transpose()?;
+        let path = self
+            .rights()
+            .run(|| pem_path.map(options::check_ca_file).transpose())?;
         self.set(Property::CaFile(path))
     }
 
     /// Presents this client certificate and key (PEM files) for mutual TLS,
-    /// or none with `None`.
+    /// or none with `None`. The files are read with the job owner's rights,
+    /// now and at each transfer (`QM_E_ACCESSDENIED` when the owner cannot).
     pub fn set_client_certificate(&self, cert_and_key: Option<(&str, &str)>) -> Result<()> {
         let paths = match cert_and_key {
-            Some((cert, key)) => Some(options::check_client_certificate(cert, key)?),
+            Some((cert, key)) => Some(
+                self.rights()
+                    .run(|| options::check_client_certificate(cert, key))?,
+            ),
             None => None,
         };
         self.set(Property::ClientCertificate(paths))

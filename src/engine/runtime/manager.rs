@@ -21,12 +21,13 @@ use crate::engine::model::command::Command;
 use crate::engine::model::schedule::{self, Seen, Timers};
 use crate::engine::runtime::notify::Dispatcher;
 use crate::engine::runtime::partial;
+use crate::engine::runtime::rights::Rights;
 use crate::engine::runtime::shared::{Job, ManagerShared};
 use crate::engine::runtime::worker;
 use crate::engine::store::{rows, Store};
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
-use crate::engine::types::{ErrorContext, JobId, JobState};
+use crate::engine::types::{ErrorContext, JobId, JobState, Owner};
 use crate::hresult::*;
 
 /// Default number of jobs transferring at once.
@@ -53,7 +54,7 @@ fn look(temp: Option<&Path>, local: &Path, want_local: bool) -> rows::OnDisk {
 }
 
 /// A manager of jobs. Dropping it closes it.
-pub struct Manager {
+pub(crate) struct Manager {
     shared: Arc<ManagerShared>,
     scheduler: Mutex<Option<JoinHandle<()>>>,
     /// Why each unreadable stored job was skipped at open.
@@ -103,10 +104,29 @@ impl Manager {
             next_seq,
             DEFAULT_MAX_ACTIVE_JOBS as usize,
         ));
+        // Each job's files are looked at and cut with its owner's rights;
+        // a job whose owner's rights cannot be taken finds nothing on disk
+        // (its transfer will fail with QM_E_ACCESSDENIED).
+        let mut owners: std::collections::HashMap<Owner, Rights> = Default::default();
         let restored: Vec<Job> = stored
             .into_iter()
             .filter(|(job, _)| !JobState::from_u32(job.state).is_some_and(JobState::is_final))
-            .map(|(job, files)| Job::restore(&shared, rows::stored_job(job, files, look)))
+            .map(|(job, files)| {
+                let rights = owners
+                    .entry(job.owner)
+                    .or_insert_with(|| Rights::of(job.owner));
+                let entered = rights.enter();
+                let on_disk = |temp: Option<&Path>, local: &Path, want_local: bool| match entered {
+                    Ok(_) => look(temp, local, want_local),
+                    Err(_) => rows::OnDisk {
+                        temp_len: None,
+                        local_len: None,
+                    },
+                };
+                let restored = Job::restore(&shared, rows::stored_job(job, files, on_disk));
+                drop(entered);
+                restored
+            })
             .collect();
         *shared.jobs.lock() = restored;
         let for_thread = Arc::clone(&shared);
@@ -178,10 +198,29 @@ impl Manager {
         }
     }
 
-    /// Creates a job: SUSPENDED, priority NORMAL, no files.
+    /// Creates a job: SUSPENDED, priority NORMAL, no files, owned by the
+    /// process's effective user ([`Owner::current`]).
     pub fn create_job(&self, display_name: &str) -> Result<Job> {
         self.check_open()?;
-        let job = Job::create(&self.shared, display_name)?;
+        let job = Job::create(&self.shared, display_name, Owner::current())?;
+        self.shared.jobs.lock().push(job.clone());
+        Ok(job)
+    }
+
+    /// Creates a job as [`create_job`](Manager::create_job) does, owned by
+    /// `owner`: for a service that creates jobs on behalf of the users
+    /// connected to it (the owner is the uid and gid the kernel reports
+    /// for the connection). Every file of the job is then read and written
+    /// with the owner's rights, never the process's, and its notify program
+    /// runs as the owner (see [`Owner`]). When `owner` is not the process's
+    /// effective user, the process must be able to take the owner's
+    /// filesystem credentials (root, or `CAP_SETUID` and `CAP_SETGID`, on
+    /// Linux): it tries, and gives `QM_E_ACCESSDENIED` when it cannot.
+    /// `QM_E_INVALIDARG` for an id of `u32::MAX`.
+    pub fn create_job_owned_by(&self, display_name: &str, owner: Owner) -> Result<Job> {
+        self.check_open()?;
+        Rights::check_may_act_for(owner)?;
+        let job = Job::create(&self.shared, display_name, owner)?;
         self.shared.jobs.lock().push(job.clone());
         Ok(job)
     }

@@ -1,14 +1,17 @@
 //! The runtime: threads and locks. It owns every lock, runs the threads,
 //! and carries out the model's effects.
 //!
-//! - `manager`: the manager (the public `Manager`), the scheduler thread;
-//! - `job`: the public `Job` API: reads the model, sends it commands;
+//! - `manager`: the manager (the API's `Manager` wraps it: `crate::api`),
+//!   the scheduler thread;
+//! - `job`: the job's calls (the API's `Job` wraps it): reads the model,
+//!   sends it commands;
 //! - `shared`: the state the threads share (a manager's, each job's);
 //! - `worker`: the thread that runs a job's pieces over one connection pool;
 //! - `copy`: the one copy loop (read, throttle, write at offset, account,
 //!   checkpoint);
 //! - `commit`: fsync and rename at `complete`, deleting temporary files;
 //! - `partial`: temporary files; `throttle`: bandwidth limits;
+//! - `rights`: whose rights a job's file work runs with (its owner's);
 //! - `notify`: callbacks keyed by job id, on their own thread;
 //! - `notify_cmd`: the notify command line, run when no callback is registered.
 //!
@@ -45,6 +48,7 @@ pub mod manager;
 pub(crate) mod notify;
 pub(crate) mod notify_cmd;
 pub(crate) mod partial;
+pub(crate) mod rights;
 pub mod shared;
 pub(crate) mod throttle;
 pub(crate) mod worker;

@@ -18,6 +18,12 @@
 //! in the state that started it and the manager is open. When the process
 //! ignores SIGCHLD (daemons do), the kernel reaps the program and its exit
 //! status is lost: a lost status is not a failure, the program ran once.
+//!
+//! It runs as the job's owner: for a job of another user than the
+//! process's (a service's), the child takes the owner's groups, gid and uid
+//! for good before it runs the program, and exits with status 126 without
+//! running it when it cannot (a failure, retried as above); never with the
+//! process's rights.
 
 use std::time::{Duration, Instant};
 
@@ -79,7 +85,15 @@ fn start(job: &Job, cmdline: &NotifyCmdLine, state: JobState) -> Option<Child> {
         ("QMGR_JOB_STATE", state.name()),
     ];
     let environment = job.shared.manager.upgrade()?.environment();
-    sys::spawn(&cmdline.program, &argv, environment.vars(), &env).ok()
+    let rights = job.rights();
+    sys::spawn(
+        &cmdline.program,
+        &argv,
+        environment.vars(),
+        &env,
+        rights.identity(),
+    )
+    .ok()
 }
 
 /// Splits a command line into words: spaces and tabs separate them,

@@ -7,6 +7,8 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::engine::runtime::rights::Rights;
+
 /// How many bytes of the destination's name the temporary name keeps.
 const NAME_KEEP: usize = 64;
 
@@ -95,8 +97,14 @@ const PARALLEL_SYNCS: usize = 8;
 
 /// Readies every temporary file to be renamed into place, several at a
 /// time: gives it `mode` (it was private while partial) and makes its data
-/// and mode durable (fsync). Returns the first failure with its index.
-pub(crate) fn finish_all_files(paths: &[&Path], mode: u32) -> Result<(), (usize, io::Error)> {
+/// and mode durable (fsync). Every thread it starts acts with the job
+/// owner's `rights` (the caller's thread already does). Returns the first
+/// failure with its index.
+pub(crate) fn finish_all_files(
+    paths: &[&Path],
+    mode: u32,
+    rights: &Rights,
+) -> Result<(), (usize, io::Error)> {
     let sync = |i: usize| {
         reopen(paths[i])
             .and_then(|f| {
@@ -113,12 +121,15 @@ pub(crate) fn finish_all_files(paths: &[&Path], mode: u32) -> Result<(), (usize,
     let results: Vec<Result<(), (usize, io::Error)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= paths.len() {
-                        return Ok(());
+                scope.spawn(|| {
+                    let _owner = rights.enter().map_err(|e| (0, e))?;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= paths.len() {
+                            return Ok(());
+                        }
+                        sync(i)?;
                     }
-                    sync(i)?;
                 })
             })
             .collect();

@@ -422,7 +422,7 @@ impl JobShared {
 /// or not any reference is held; a final job stays readable through the
 /// references to it.
 #[derive(Clone)]
-pub struct Job {
+pub(crate) struct Job {
     pub(crate) shared: Arc<JobShared>,
 }
 

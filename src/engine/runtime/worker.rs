@@ -113,10 +113,32 @@ enum Next {
 /// the others take no new piece but finish the files they are on (work in
 /// flight is not thrown away, and files before the failing one still land
 /// first, as in a sequential transfer); the first failure is the run's.
+///
+/// The run's thread and each connection's act with the job owner's
+/// filesystem rights for the whole run (`rights`): every file the run
+/// touches (temporary files, local sources, the CA file and the client
+/// certificate its TLS settings read) is touched as the owner. A run that
+/// cannot take them fails at once with `QM_E_ACCESSDENIED`.
 pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
     let connections = job.connections_for_run();
     let failure: Mutex<Option<TransferError>> = Mutex::new(None);
+    // Looked up with the process's rights, before any switch.
+    let rights = job.rights();
+    let refused = |e: &std::io::Error| {
+        TransferError::fatal(
+            HResult(QM_E_ACCESSDENIED),
+            ErrorContext::LocalFile,
+            rights.refusal(e),
+        )
+    };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _owner = match rights.enter() {
+            Ok(guard) => guard,
+            Err(e) => {
+                *failure.lock() = Some(refused(&e));
+                return;
+            }
+        };
         let mut options = job.http_options();
         // The low-speed limit counts the time before the body too (curl's).
         let (bytes_per_second, seconds) = job.low_speed_limit();
@@ -127,7 +149,12 @@ pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
             for _ in 1..connections {
                 let spawned = std::thread::Builder::new()
                     .name("qmgr-transfer".into())
-                    .spawn_scoped(scope, || connection(&job, &token, &session, &failure));
+                    .spawn_scoped(scope, || match rights.enter() {
+                        Ok(_owner) => connection(&job, &token, &session, &failure),
+                        Err(e) => {
+                            failure.lock().get_or_insert(refused(&e));
+                        }
+                    });
                 if spawned.is_err() {
                     break; // fewer connections, not a failure
                 }

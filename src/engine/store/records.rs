@@ -11,6 +11,9 @@ pub(crate) type StoredRows = (JobRecord, Vec<FileRecord>);
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct JobRecord {
     pub id: [u8; 16],
+    /// Who the job belongs to (`owner_uid`, `owner_gid`; schema 7). A row
+    /// without one is skipped: it is never run with the process's rights.
+    pub owner: crate::engine::types::Owner,
     pub created_order: u64,
     pub display_name: String,
     pub description: String,

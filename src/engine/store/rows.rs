@@ -16,6 +16,7 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
     let times = job.times();
     JobRecord {
         id: job.id().0,
+        owner: job.owner(),
         created_order: job.created_order(),
         display_name: job.display_name().to_string(),
         description: job.description().to_string(),
@@ -94,6 +95,7 @@ pub(crate) fn stored_job(
     let committing = job.committing;
     StoredJob {
         id: JobId(job.id),
+        owner: job.owner,
         created_order: job.created_order,
         display_name: job.display_name,
         description: job.description,

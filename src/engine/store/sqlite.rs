@@ -83,11 +83,31 @@ const MIGRATIONS: &[&str] = &[
     // other states), so that it is reopened in TRANSIENT_ERROR, with its
     // error, until then (a job stored retrying without it retries at once).
     "ALTER TABLE jobs ADD COLUMN retry_ms INTEGER;",
+    // 7: who the job belongs to (a user and a group id): whose rights its
+    // files are touched with. The jobs of an older directory are its
+    // opener's (the process's effective ids; see `fill_in`).
+    "ALTER TABLE jobs ADD COLUMN owner_uid INTEGER;
+     ALTER TABLE jobs ADD COLUMN owner_gid INTEGER;",
 ];
+
+/// What a migration cannot say in SQL: the values of the process that
+/// runs it. After migration 7, every job without an owner gets the
+/// process's effective uid and gid (whoever opens a directory of an older
+/// qmgr owned its jobs: the directory must be that user's).
+fn fill_in(tx: &rusqlite::Transaction<'_>, version: u32) -> rusqlite::Result<()> {
+    if version == 7 {
+        let (uid, gid) = crate::sys::effective_ids();
+        tx.execute(
+            "UPDATE jobs SET owner_uid = ?1, owner_gid = ?2 WHERE owner_uid IS NULL",
+            params![uid, gid],
+        )?;
+    }
+    Ok(())
+}
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 32] = [
+const JOB_COLUMNS: [&str; 34] = [
     "id",
     "created_order",
     "display_name",
@@ -120,6 +140,8 @@ const JOB_COLUMNS: [&str; 32] = [
     "notify_parameters",
     "min_notification_interval",
     "retry_ms",
+    "owner_uid",
+    "owner_gid",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -169,7 +191,7 @@ fn opt_text(text: Option<&String>) -> Value {
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 32] {
+    fn values(&self) -> [Value; 34] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -209,6 +231,8 @@ impl JobRecord {
             opt_text(self.notify_cmdline.as_ref().and_then(|(_, a)| a.as_ref())),
             int(self.min_notification_interval),
             self.retry_ms.map_or(Value::Null, Value::Integer),
+            int(self.owner.uid),
+            int(self.owner.gid),
         ]
     }
 
@@ -217,6 +241,7 @@ impl JobRecord {
         let error_code: Option<i32> = r.get("error_code")?;
         Ok(JobRecord {
             id: id.try_into().unwrap_or([0; 16]),
+            owner: owner_of(r)?,
             created_order: r.get::<_, i64>("created_order")? as u64,
             display_name: r.get("display_name")?,
             description: r.get("description")?,
@@ -276,6 +301,35 @@ impl JobRecord {
             retry_ms: r.get("retry_ms")?,
         })
     }
+}
+
+/// A job row's owner. A row without one, or with an id that is not a
+/// user or group id, does not read: its job is skipped, never run with
+/// the process's rights in its owner's place.
+fn owner_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::engine::types::Owner> {
+    let id = |name: &str| -> rusqlite::Result<u32> {
+        let column = r.as_ref().column_index(name)?;
+        let bad = |why: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                column,
+                rusqlite::types::Type::Integer,
+                why.into(),
+            )
+        };
+        match r.get::<_, Option<i64>>(column)? {
+            None => Err(bad(format!(
+                "its owner is not recorded ({name} is NULL); it is not run with this process's rights"
+            ))),
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|&n| n != u32::MAX)
+                .ok_or_else(|| bad(format!("its {name} {n} is not an id"))),
+        }
+    };
+    Ok(crate::engine::types::Owner {
+        uid: id("owner_uid")?,
+        gid: id("owner_gid")?,
+    })
 }
 
 impl FileRecord {
@@ -530,11 +584,22 @@ impl Store {
                 .map_err(|e| io_error("cannot protect", &db_path, e))?;
         }
         db.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            // temp_store: no temporary file is ever opened once the
+            // directory is open, so that a thread acting with a job
+            // owner's filesystem rights can write rows (sys::owner_rights).
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
         )
         .map_err(|e| db_error("configure", e))?;
         migrate(&mut db)?;
         let loaded = load(&db)?;
+        // One write now, with the opener's rights: SQLite fsyncs the
+        // directory at the first sync of a new WAL file, and opens it for
+        // that then. On a thread acting with a job owner's rights
+        // (`sys::owner_rights`), that open could be refused, and SQLite
+        // skips a directory sync it cannot open without a word.
+        db.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| db_error("write", e))?;
         Ok((
             Store {
                 db: Mutex::new(Some(db)),
@@ -639,6 +704,7 @@ fn apply_migrations(db: &mut Connection, from: u32, to: u32) -> Result<()> {
             .transaction()
             .map_err(|e| db_error("begin migration", e))?;
         tx.execute_batch(step).map_err(|e| db_error("migrate", e))?;
+        fill_in(&tx, (i + 1) as u32).map_err(|e| db_error("migrate", e))?;
         tx.pragma_update(None, "user_version", (i + 1) as u32)
             .map_err(|e| db_error("migrate", e))?;
         tx.commit().map_err(|e| db_error("commit migration", e))?;
@@ -761,6 +827,10 @@ mod tests {
     fn job(id: u8) -> JobRecord {
         JobRecord {
             id: [id; 16],
+            owner: crate::engine::types::Owner {
+                uid: 1000 + u32::from(id),
+                gid: 100,
+            },
             created_order: u64::from(id),
             display_name: "n".into(),
             description: String::new(),
@@ -956,9 +1026,76 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
+        for column in ["owner_uid", "owner_gid"] {
+            db.prepare(&format!("SELECT {column} FROM jobs"))
+                .expect("schema 7 has the owner's columns");
+        }
         db.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         drop(db);
         assert_eq!(Store::open(&d).err().unwrap().code.0, QM_E_FAIL);
+    }
+
+    #[test]
+    fn jobs_of_a_directory_before_owners_become_the_openers() {
+        let (_scratch, d) = dir("owners");
+        create_at_version(&d, 6).unwrap();
+        let db = Connection::open(d.join("qmgr.db")).unwrap();
+        db.execute_batch(
+            "INSERT INTO jobs (id, created_order, display_name, description, state, priority,
+                retry_delay, no_progress_timeout, notify_flags, max_bandwidth, num_retries,
+                queue_seq, created_ms, modified_ms)
+             VALUES (x'0101010101010101010101010101010a', 1, 'six', '', 3, 2, 600, 10, 3, 0, 0,
+                1, 1700000000000, 1700000000000);",
+        )
+        .unwrap();
+        drop(db);
+        let (store, loaded) = Store::open(&d).unwrap();
+        assert_eq!(loaded.jobs.len(), 1, "{:?}", loaded.skipped);
+        let (uid, gid) = crate::sys::effective_ids();
+        assert_eq!(
+            loaded.jobs[0].0.owner,
+            crate::engine::types::Owner { uid, gid }
+        );
+        // An owner changes with the row; a row without one is skipped.
+        let mine = job(3);
+        store.save(&mine.id, Some(&mine), &[]).unwrap();
+        let other = JobRecord {
+            owner: crate::engine::types::Owner { uid: 4242, gid: 7 },
+            ..mine.clone()
+        };
+        store.save(&other.id, Some(&other), &[]).unwrap();
+        store.save(&job(4).id, Some(&job(4)), &[]).unwrap();
+        store.save(&job(5).id, Some(&job(5)), &[]).unwrap();
+        for (id, sql) in [
+            (4u8, "UPDATE jobs SET owner_uid = NULL WHERE id = ?1"),
+            (5u8, "UPDATE jobs SET owner_gid = -1 WHERE id = ?1"),
+        ] {
+            store
+                .db
+                .lock()
+                .as_ref()
+                .unwrap()
+                .execute(sql, params![&[id; 16][..]])
+                .unwrap();
+        }
+        drop(store);
+        let (_store, loaded) = Store::open(&d).unwrap();
+        let owners: Vec<_> = loaded.jobs.iter().map(|(j, _)| j.owner).collect();
+        assert_eq!(
+            owners,
+            vec![crate::engine::types::Owner { uid, gid }, other.owner]
+        );
+        assert_eq!(loaded.skipped.len(), 2, "{:?}", loaded.skipped);
+        assert!(
+            loaded.skipped[0].contains("its owner is not recorded"),
+            "{}",
+            loaded.skipped[0]
+        );
+        assert!(
+            loaded.skipped[1].contains("owner_gid -1 is not an id"),
+            "{}",
+            loaded.skipped[1]
+        );
     }
 }

@@ -380,9 +380,25 @@ pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
             code: HResult::from_io_error(&e),
             message: format!("cannot read the {what} '{path}': {e}"),
         }),
-        Ok(_) => read_small_file(p)
-            .map(|_| p.to_path_buf())
-            .map_err(|why| Error::invalid_arg(format!("the {what}: {why}"))),
+        Ok(_) => {
+            // Opened first for the error's code alone (without blocking on
+            // a FIFO): a file this thread may not read (a job owner's
+            // rights) is QM_E_ACCESSDENIED, not a bad argument.
+            use std::os::unix::fs::OpenOptionsExt;
+            if let Err(e) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(p)
+            {
+                return Err(Error {
+                    code: HResult::from_io_error(&e),
+                    message: format!("cannot read the {what} '{path}': {e}"),
+                });
+            }
+            read_small_file(p)
+                .map(|_| p.to_path_buf())
+                .map_err(|why| Error::invalid_arg(format!("the {what}: {why}")))
+        }
     }
 }
 

@@ -611,4 +611,6 @@ pub fn skipped(why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {why}");
 }
 
+#[cfg(all(feature = "service", feature = "state"))]
+pub mod daemon;
 pub mod http_server;

@@ -1,0 +1,190 @@
+//! A connected manager's Watch: one thread and one connection whose
+//! `io.qmgr.Watch` call (with `more`) streams every event of the caller's
+//! jobs. Each event refreshes its job's snapshot and goes to the manager's
+//! dispatcher, which runs the callback registered for that job, if any.
+//! When the stream breaks (the daemon restarted), the thread connects
+//! again, waiting a little longer each time (up to 2 s); the snapshots of
+//! the gap are refreshed at their next read, its events are lost.
+//!
+//! Started by the first `set_notify` with a callback; `stop` (the
+//! manager's close) shuts the stream down and joins the thread.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::engine::error::{Error, Result};
+use crate::hresult::*;
+use crate::proxy::client::unavailable;
+use crate::proxy::shared::{Remote, WatchState, Watching};
+use crate::proxy::wire;
+use crate::service::codec;
+use crate::service::method;
+use crate::service::varlink::{Call, Connection};
+
+/// How long `set_notify` waits for the stream to be in place.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest pause between two attempts to connect again.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Starts the thread if it is not running, and waits until the stream is
+/// in place: `Ok`, or the last attempt's error after a failed one (or
+/// after [`SETUP_TIMEOUT`]).
+pub(crate) fn ensure(remote: &Arc<Remote>) -> Result<()> {
+    let watch = &remote.watch;
+    let mut state = watch.state.lock();
+    if state.stopping {
+        return Err(Error::manager_closed());
+    }
+    if state.live {
+        return Ok(());
+    }
+    if state.thread.is_none() {
+        let for_thread = Arc::clone(remote);
+        let thread = std::thread::Builder::new()
+            .name("qmgr-watch".into())
+            .spawn(move || run(&for_thread))
+            .map_err(|e| Error::new(QM_E_OUTOFMEMORY, format!("cannot start a thread: {e}")))?;
+        state.thread = Some(thread);
+    }
+    state.failed = None;
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    while !state.live && !state.stopping {
+        if let Some(error) = state.failed.take() {
+            return Err(error);
+        }
+        if watch.changed.wait_until(&mut state, deadline).timed_out() {
+            return Err(unavailable(format!(
+                "the qmgr daemon at {} did not start the stream of events within {} s",
+                remote.client.address(),
+                SETUP_TIMEOUT.as_secs()
+            )));
+        }
+    }
+    match state.live {
+        true => Ok(()),
+        false => Err(Error::manager_closed()),
+    }
+}
+
+/// Ends the stream and joins the thread (unless called from it).
+pub(crate) fn stop(remote: &Remote) {
+    let watch = &remote.watch;
+    let thread = {
+        let mut state = watch.state.lock();
+        state.stopping = true;
+        if let Some(stream) = &state.stream {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        watch.changed.notify_all();
+        state.thread.take()
+    };
+    if let Some(thread) = thread {
+        if thread.thread().id() != std::thread::current().id() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Changes the state under its lock and wakes its waiters; false once
+/// the manager is closing.
+fn set(watch: &WatchState, change: impl FnOnce(&mut Watching)) -> bool {
+    let mut state = watch.state.lock();
+    change(&mut state);
+    watch.changed.notify_all();
+    !state.stopping
+}
+
+/// The thread: connect, watch, and again, until the manager closes.
+fn run(remote: &Arc<Remote>) {
+    let watch = &remote.watch;
+    let mut pause = Duration::from_millis(50);
+    let mut gap = false;
+    loop {
+        match open(remote) {
+            Ok(mut conn) => {
+                let clone = conn.stream().try_clone().ok();
+                if !set(watch, |s| {
+                    s.live = true;
+                    s.stream = clone;
+                }) {
+                    break;
+                }
+                if gap {
+                    for core in remote.all_known() {
+                        core.invalidate();
+                    }
+                }
+                pause = Duration::from_millis(50);
+                stream(remote, &mut conn);
+                gap = true;
+                if !set(watch, |s| {
+                    s.live = false;
+                    s.stream = None;
+                }) {
+                    break;
+                }
+            }
+            Err(error) => {
+                if !set(watch, |s| s.failed = Some(error)) {
+                    break;
+                }
+            }
+        }
+        let mut state = watch.state.lock();
+        if !state.stopping {
+            watch.changed.wait_for(&mut state, pause);
+        }
+        if state.stopping {
+            break;
+        }
+        pause = (pause * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// A connection whose Watch is in place (its first reply read).
+fn open(remote: &Remote) -> Result<Connection> {
+    let mut conn = remote.client.open_connection()?;
+    let call = Call::new(method::WATCH, wire::object(&[])).with_more();
+    let mut bytes = serde_json::to_vec(&call.to_json())
+        .map_err(|e| Error::new(QM_E_UNEXPECTED, format!("cannot encode Watch: {e}")))?;
+    bytes.push(0);
+    let lost = |e: &dyn std::fmt::Display| {
+        unavailable(format!(
+            "the qmgr daemon at {} did not start the stream of events: {e}",
+            remote.client.address()
+        ))
+    };
+    crate::sys::send_all(conn.stream(), &bytes).map_err(|e| lost(&e))?;
+    let first = conn
+        .read_reply(Some(crate::proxy::client::CALL_TIMEOUT))
+        .map_err(|e| lost(&e))?;
+    match first.into_result() {
+        Ok(_) => Ok(conn),
+        Err((name, parameters)) if name == crate::service::FAILED => {
+            Err(codec::decode_failed(&parameters).unwrap_or_else(wire::unexpected))
+        }
+        Err((name, parameters)) => Err(wire::error_reply(method::WATCH, &name, &parameters)),
+    }
+}
+
+/// Reads events until the stream ends.
+fn stream(remote: &Remote, conn: &mut Connection) {
+    while let Ok(reply) = conn.read_reply(None) {
+        let last = !reply.continues;
+        let Ok(parameters) = reply.into_result() else {
+            return;
+        };
+        if let Some(event) = parameters.get("event").filter(|e| !e.is_null()) {
+            if let Ok(event) = codec::decode_event(event, "event") {
+                let id = event.job.id;
+                if let Some(core) = remote.known(&id) {
+                    core.offer(event.job);
+                }
+                remote.dispatcher.post(id, event.event);
+            }
+        }
+        if last {
+            return;
+        }
+    }
+}
