@@ -1045,7 +1045,12 @@ impl Job {
     pub fn set_notify(&self, bound: Option<BoundCallback>, flags: u32, owner: u64) -> Result<()> {
         let manager = {
             let _op = self.lock_for_change()?;
-            self.apply(Command::Set(Property::NotifyFlags(NotifyFlags(flags))))?;
+            // Unchanged flags are not a change of the job: registering a
+            // callback alone (as qmgrd does for a watcher) neither touches
+            // its modification time nor sends a JOB_MODIFICATION.
+            if self.notify_flags() != NotifyFlags(flags) {
+                self.apply(Command::Set(Property::NotifyFlags(NotifyFlags(flags))))?;
+            }
             self.manager()?
         };
         let gate = &self.shared.notify_gate;
