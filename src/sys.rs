@@ -338,9 +338,24 @@ fn spawn_as(
             let mut default: libc::sigaction = std::mem::zeroed();
             default.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(libc::SIGPIPE, &default, std::ptr::null_mut());
-            let fd = libc::open(dev_null.as_ptr(), libc::O_RDONLY);
-            if fd < 0 || (fd != 0 && (libc::dup2(fd, 0) != 0 || libc::close(fd) != 0)) {
+            // Another user's program gets nothing of the service's: its
+            // standard input, output and error are /dev/null (not the
+            // service's log), and every other descriptor the process may
+            // have inherited without close-on-exec is closed.
+            let fd = libc::open(dev_null.as_ptr(), libc::O_RDWR);
+            if fd < 0
+                || libc::dup2(fd, 0) != 0
+                || libc::dup2(fd, 1) != 1
+                || libc::dup2(fd, 2) != 2
+                || (fd > 2 && libc::close(fd) != 0)
+            {
                 libc::_exit(127);
+            }
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+                // Before Linux 5.9: the usual range of descriptors.
+                for fd in 3..4096 {
+                    libc::close(fd);
+                }
             }
             if !owner_rights::become_for_good(identity) {
                 libc::_exit(126);

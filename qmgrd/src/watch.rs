@@ -3,11 +3,15 @@
 //!
 //! The engine has one callback slot per job. The daemon puts its own
 //! callback (key [`NOTIFY_KEY`]) on a job while at least one watcher wants
-//! that job's events, and takes it off when none does, because while a
-//! callback is registered the job's notify program does not run (BITS's
-//! rule). A watcher sees what a callback would: the events the job's
-//! notify flags let through (`SetJob` sets them), filtered by the kinds it
-//! asked for.
+//! that job's events, and takes it off when none does. It registers as an
+//! observer (`Job::observe`): a watcher, be it a monitor or a connected
+//! program's callbacks, never stops the job's notify program, which runs
+//! in the daemon as if no callback were registered. (BITS skips the
+//! program while a callback is registered; a client's callback is not yet
+//! known to the daemon job by job, and a program that never runs because
+//! someone watches is worse than a program and a callback both told.) A
+//! watcher sees what a callback would: the events the job's notify flags
+//! let through (`SetJob` sets them), filtered by the kinds it asked for.
 //!
 //! The callback runs on the engine's delivery thread: it never blocks. It
 //! snapshots the job once and offers it to each interested watcher's
@@ -221,7 +225,7 @@ impl Hub {
         registered.retain(|_, j| !j.state().is_final());
         // The job's own flags: registering must not change what it reports.
         if job
-            .set_notify(Some(self.callback()), job.notify_flags().0, NOTIFY_KEY)
+            .observe(Some(self.callback()), job.notify_flags().0, NOTIFY_KEY)
             .is_ok()
         {
             registered.insert(job.id(), job.clone());
@@ -245,6 +249,6 @@ impl Hub {
     pub fn set_notify_flags(&self, job: &Job, flags: u32) -> qmgr::Result<()> {
         let registered = lock(&self.registered);
         let callback = registered.contains_key(&job.id()).then(|| self.callback());
-        job.set_notify(callback, flags, NOTIFY_KEY)
+        job.observe(callback, flags, NOTIFY_KEY)
     }
 }

@@ -436,6 +436,19 @@ impl Job {
         delegate!(self.set_notify(bound, flags, owner))
     }
 
+    /// As [`Job::set_notify`], but the callback only observes: the job's
+    /// notify program still runs for the events it sees, as if no callback
+    /// were registered (BITS runs the program only when no callback takes
+    /// the event). For monitors such as qmgrd's watchers.
+    #[doc(hidden)]
+    pub fn observe(&self, callback: Option<NotifyCallback>, flags: u32, owner: u64) -> Result<()> {
+        let bound = callback.map(|callback| {
+            let job = self.clone();
+            Box::new(move |event: &NotifyEvent| callback(&job, event)) as BoundCallback
+        });
+        delegate!(self.observe(bound, flags, owner))
+    }
+
     /// Sets the program run when the job is transferred or fails (BITS's
     /// `IBackgroundCopyJob2::SetNotifyCmdLine`), or removes it with `None`.
     /// It runs for the JOB_TRANSFERRED and JOB_ERROR events the notify

@@ -201,7 +201,7 @@ impl RemoteJob {
             *at = Instant::now();
         }
         let dispatcher = &self.0.remote.dispatcher;
-        if let Some(old) = dispatcher.register(self.0.id(), 0, None, &self.0.gate) {
+        if let Some(old) = dispatcher.register(self.0.id(), 0, None, false, &self.0.gate) {
             dispatcher.retire(&old);
         }
     }
@@ -584,14 +584,36 @@ impl RemoteJob {
         flags: u32,
         owner: u64,
     ) -> Result<()> {
+        self.register(bound, flags, owner, false)
+    }
+
+    /// An observer in this process; the daemon's notify program runs
+    /// either way (its callbacks are this process's own).
+    pub(crate) fn observe(
+        &self,
+        bound: Option<BoundCallback>,
+        flags: u32,
+        owner: u64,
+    ) -> Result<()> {
+        self.register(bound, flags, owner, true)
+    }
+
+    fn register(
+        &self,
+        bound: Option<BoundCallback>,
+        flags: u32,
+        owner: u64,
+        observer: bool,
+    ) -> Result<()> {
         self.set("set notifications of", Change::NotifyFlags(flags))?;
         let remote = &self.0.remote;
         if bound.is_some() {
             watch::ensure(remote)?;
         }
-        if let Some(old) = remote
-            .dispatcher
-            .register(self.0.id(), owner, bound, &self.0.gate)
+        if let Some(old) =
+            remote
+                .dispatcher
+                .register(self.0.id(), owner, bound, observer, &self.0.gate)
         {
             remote.dispatcher.retire(&old);
         }

@@ -13,6 +13,8 @@ mod callbacks;
 mod cli;
 #[cfg(all(feature = "service", feature = "state"))]
 mod daemon;
+#[cfg(all(feature = "service", feature = "state"))]
+mod daemon_attacks;
 mod engine;
 mod features;
 mod first_hour;

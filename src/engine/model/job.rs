@@ -686,6 +686,12 @@ impl JobModel {
             Command::TakeOwnership { owner, lost, seq } => {
                 self.refuse_final("take ownership of")?;
                 self.finishing = false;
+                // The notify program was the old owner's choice (and may be
+                // a file the old owner can rewrite): it must not run with
+                // the new owner's rights (an administrator's, root's).
+                if owner.uid != self.owner.uid {
+                    self.notify_cmdline = None;
+                }
                 self.owner = owner;
                 let mut restarted = false;
                 for i in lost {

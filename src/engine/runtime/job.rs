@@ -324,7 +324,7 @@ impl Job {
             }
             // BITS's rule: the command line runs when no callback takes the event.
             if let Some((cmdline, state)) = work.cmdline {
-                if !manager.dispatcher.is_registered(self.shared.id) {
+                if !manager.dispatcher.takes_events(self.shared.id) {
                     notify_cmd::launch(self.clone(), cmdline, state);
                 }
             }
@@ -908,7 +908,10 @@ impl Job {
         drop(op);
         if let Some(manager) = self.shared.manager.upgrade() {
             let gate = &self.shared.notify_gate;
-            if let Some(old) = manager.dispatcher.register(self.shared.id, 0, None, gate) {
+            if let Some(old) = manager
+                .dispatcher
+                .register(self.shared.id, 0, None, false, gate)
+            {
                 manager.dispatcher.retire(&old);
             }
         }
@@ -938,7 +941,9 @@ impl Job {
     /// cannot be (another user's file at that name, a hard link, a process
     /// that may not change owners) is deleted with the old owner's rights
     /// and its file fetched again, a TRANSFERRED job then going back to the
-    /// queue. `QM_E_ACCESSDENIED` when the process cannot act with the new
+    /// queue. The notify command line is cleared when the owner changes:
+    /// the program was the old owner's to choose and never runs with the
+    /// new owner's rights. `QM_E_ACCESSDENIED` when the process cannot act with the new
     /// owner's rights (see
     /// [`Manager::create_job_owned_by`](crate::Manager::create_job_owned_by)),
     /// `QM_BG_E_INVALID_STATE` for a final job, `QM_E_INVALIDARG` for an id
@@ -1043,6 +1048,23 @@ impl Job {
     /// inside that callback). The callback comes with the job it reports
     /// already bound (the API's `Job`, which wraps this one).
     pub fn set_notify(&self, bound: Option<BoundCallback>, flags: u32, owner: u64) -> Result<()> {
+        self.register(bound, flags, owner, false)
+    }
+
+    /// As [`Job::set_notify`], for an observer: the callback sees the
+    /// events, but does not stand for the job's callback, so the notify
+    /// program still runs. qmgrd watches jobs this way.
+    pub fn observe(&self, bound: Option<BoundCallback>, flags: u32, owner: u64) -> Result<()> {
+        self.register(bound, flags, owner, true)
+    }
+
+    fn register(
+        &self,
+        bound: Option<BoundCallback>,
+        flags: u32,
+        owner: u64,
+        observer: bool,
+    ) -> Result<()> {
         let manager = {
             let _op = self.lock_for_change()?;
             // Unchanged flags are not a change of the job: registering a
@@ -1056,7 +1078,7 @@ impl Job {
         let gate = &self.shared.notify_gate;
         if let Some(old) = manager
             .dispatcher
-            .register(self.shared.id, owner, bound, gate)
+            .register(self.shared.id, owner, bound, observer, gate)
         {
             manager.dispatcher.retire(&old);
         }
@@ -1084,7 +1106,7 @@ impl Job {
             _ => return Ok(()),
         };
         let manager = self.manager()?;
-        if flags.delivers(event) && !manager.dispatcher.is_registered(self.shared.id) {
+        if flags.delivers(event) && !manager.dispatcher.takes_events(self.shared.id) {
             notify_cmd::launch(self.clone(), cmdline, state);
         }
         Ok(())
@@ -1127,12 +1149,15 @@ impl Job {
         self.set(Property::MaxBandwidth(bytes_per_second))
     }
 
-    /// Sets extra request headers (`"Name: value\r\n…"`), or clears them
-    /// with `None`. They go only to the origin of each file's remote name,
+    /// Sets extra request headers (`"Name: value\r\n…"`, at most 16 KiB),
+    /// or clears them with `None`. They go only to the origin of each file's remote name,
     /// never to another origin a redirect leads to.
     pub fn set_custom_headers(&self, headers: Option<&str>) -> Result<()> {
         let parsed = match headers {
-            Some(text) => Some((text.to_string(), options::parse_headers(text)?)),
+            Some(text) => {
+                options::check_headers_len(text)?;
+                Some((text.to_string(), options::parse_headers(text)?))
+            }
             None => None,
         };
         self.set(Property::CustomHeaders(parsed))
@@ -1153,6 +1178,7 @@ impl Job {
     /// [`Job::resume`] or [`Manager::open`](crate::Manager::open) read it),
     /// `Some("")` goes direct.
     pub fn set_proxy(&self, proxy: Option<&str>) -> Result<()> {
+        options::check_proxy_len(proxy)?;
         self.set(Property::Proxy(options::parse_proxy(proxy)?))
     }
 

@@ -38,6 +38,9 @@ pub(crate) type Gate = Arc<Mutex<()>>;
 pub(crate) struct Registration {
     /// Opaque value of whoever registered it (the C layer puts its handle here).
     pub owner: u64,
+    /// An observer sees the events without standing for the job's
+    /// callback: the notify program still runs (see [`Dispatcher::takes_events`]).
+    observer: bool,
     callback: BoundCallback,
     active: AtomicBool,
     /// The job's gate.
@@ -112,6 +115,7 @@ impl Dispatcher {
         job: JobId,
         owner: u64,
         callback: Option<BoundCallback>,
+        observer: bool,
         gate: &Gate,
     ) -> Option<Arc<Registration>> {
         let mut registry = self.registry.lock();
@@ -120,6 +124,7 @@ impl Dispatcher {
                 job,
                 Arc::new(Registration {
                     owner,
+                    observer,
                     callback,
                     active: AtomicBool::new(true),
                     gate: Arc::clone(gate),
@@ -129,12 +134,14 @@ impl Dispatcher {
         }
     }
 
-    /// True when a callback is registered (and not retired) for `job`.
-    pub(crate) fn is_registered(&self, job: JobId) -> bool {
+    /// True when a callback that is not an observer is registered (and not
+    /// retired) for `job`: it takes the events the notify program would
+    /// otherwise run for (BITS's rule).
+    pub(crate) fn takes_events(&self, job: JobId) -> bool {
         self.registry
             .lock()
             .get(&job)
-            .is_some_and(|r| r.active.load(Ordering::Acquire))
+            .is_some_and(|r| !r.observer && r.active.load(Ordering::Acquire))
     }
 
     /// Removes `job`'s registration if `owner` made it; returns it, to be retired.

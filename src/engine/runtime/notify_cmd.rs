@@ -23,7 +23,8 @@
 //! process's (a service's), the child takes the owner's groups, gid and uid
 //! for good before it runs the program, and exits with status 126 without
 //! running it when it cannot (a failure, retried as above); never with the
-//! process's rights.
+//! process's rights. Such a program's standard output and error are
+//! `/dev/null`, not the process's, and it inherits no other descriptor.
 
 use std::time::{Duration, Instant};
 

@@ -15,6 +15,14 @@ use crate::hresult::*;
 pub(crate) const MAX_USER_NAME: usize = 300;
 /// Longest password accepted (BITS: `BG_E_PASSWORD_TOO_LARGE` beyond).
 pub(crate) const MAX_PASSWORD: usize = 65536;
+/// Longest custom header block accepted, in bytes: about what common
+/// servers accept for a whole request head (8 to 16 KiB). Every job
+/// snapshot carries the block (a service's `GetJob`, `ListJobs` and each
+/// `Watch` event), so an unbounded one let one user make a daemon hold
+/// gigabytes.
+pub(crate) const MAX_CUSTOM_HEADERS: usize = 16 * 1024;
+/// Longest proxy URL accepted, in bytes (as a remote name).
+pub(crate) const MAX_PROXY_URL: usize = crate::engine::transport::source::MAX_REMOTE_NAME;
 /// Headers qmgr manages itself: a caller setting them would break framing or resume.
 const RESERVED_HEADERS: &[&str] = &[
     "range",
@@ -229,6 +237,32 @@ impl HttpOptions {
             }
         }
         Ok(o)
+    }
+}
+
+/// Refuses a custom header block longer than [`MAX_CUSTOM_HEADERS`]
+/// (checked when set, not when a stored job is read back).
+pub(crate) fn check_headers_len(text: &str) -> Result<()> {
+    if text.len() > MAX_CUSTOM_HEADERS {
+        return Err(Error::invalid_arg(format!(
+            "the custom headers are {} bytes long; the limit is {MAX_CUSTOM_HEADERS}",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a proxy URL longer than [`MAX_PROXY_URL`] (checked when set).
+pub(crate) fn check_proxy_len(proxy: Option<&str>) -> Result<()> {
+    match proxy {
+        Some(url) if url.len() > MAX_PROXY_URL => Err(Error::new(
+            QM_BG_E_INVALID_PROXY_INFO,
+            format!(
+                "the proxy URL is {} bytes long; the limit is {MAX_PROXY_URL}",
+                url.len()
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
