@@ -29,8 +29,14 @@ BASHCOMPDIR  ?= $(DATAROOTDIR)/bash-completion/completions
 ZSHCOMPDIR   ?= $(DATAROOTDIR)/zsh/site-functions
 FISHCOMPDIR  ?= $(DATAROOTDIR)/fish/vendor_completions.d
 # qmgrd's systemd units (systemd looks in $(PREFIX)/lib/systemd, not in a
-# multiarch LIBDIR) and its Varlink interface.
+# multiarch LIBDIR) and its Varlink interface. A user's own install
+# (PREFIX=~/.local) puts the user units where the user's systemd looks:
+# ~/.local/share/systemd/user (it never looks in ~/.local/lib).
+ifeq ($(abspath $(PREFIX)),$(abspath $(HOME)/.local))
+SYSTEMDUSERUNITDIR   ?= $(DATAROOTDIR)/systemd/user
+else
 SYSTEMDUSERUNITDIR   ?= $(PREFIX)/lib/systemd/user
+endif
 SYSTEMDSYSTEMUNITDIR ?= $(PREFIX)/lib/systemd/system
 VARLINKDIR           ?= $(DATAROOTDIR)/varlink
 

@@ -151,6 +151,13 @@ fn make_install_honours_destdir_prefix_and_libdir() {
         ("usr/share/bash-completion/completions/qmgr", 0o644),
         ("usr/share/zsh/site-functions/_qmgr", 0o644),
         ("usr/share/fish/vendor_completions.d/qmgr.fish", 0o644),
+        ("usr/bin/qmgrd", 0o755),
+        ("usr/share/man/man8/qmgrd.8", 0o644),
+        ("usr/lib/systemd/user/qmgrd.socket", 0o644),
+        ("usr/lib/systemd/user/qmgrd.service", 0o644),
+        ("usr/lib/systemd/system/qmgrd.socket", 0o644),
+        ("usr/lib/systemd/system/qmgrd.service", 0o644),
+        ("usr/share/varlink/io.qmgr.varlink", 0o644),
     ] {
         let path = stage.join(file);
         assert!(path.is_file(), "no {file}");
@@ -178,6 +185,20 @@ fn make_install_honours_destdir_prefix_and_libdir() {
     assert!(!pc.contains(&stage_name) && !cmake.contains(&stage_name));
     let version = sh(&stage, "usr/bin/qmgr --version", &[]);
     assert_eq!(version.trim(), format!("qmgr {VERSION}"));
+    // The units start the installed daemon, by its final path.
+    for mode in ["user", "system"] {
+        let unit =
+            std::fs::read_to_string(stage.join(format!("usr/lib/systemd/{mode}/qmgrd.service")))
+                .unwrap();
+        assert!(
+            unit.contains(&format!("\nExecStart=/usr/bin/qmgrd --{mode}\n")),
+            "{unit}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(stage.join("usr/share/varlink/io.qmgr.varlink")).unwrap(),
+        qmgr::service::INTERFACE.as_bytes()
+    );
 
     make(&format!("uninstall {vars}"));
     let left = sh(&stage, "find . ! -type d", &[]);

@@ -134,3 +134,86 @@ fn the_quickstart_transfers_a_file() {
     );
     let _ = std::fs::remove_file(&dst);
 }
+
+/// Kills the README's daemon when the test ends, also when it fails.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The service's example, line by line, as a user of an installed qmgr
+/// runs it in a login session: `qmgr` and `qmgrd` on the PATH,
+/// `XDG_RUNTIME_DIR` and `XDG_STATE_HOME` set (here to directories of the
+/// test's own, as a session gives each user theirs). The job id the
+/// README writes as `1f2e3d4c` is the one `qmgr create` printed.
+#[test]
+fn the_service_example_shares_a_job_between_commands() {
+    let section = readme_section("## The service: qmgrd");
+    let block = code_blocks(&section, "sh").remove(0);
+    // Each line without its trailing comment, as the shell reads it.
+    let lines: Vec<&str> = command_lines(&block)
+        .into_iter()
+        .map(|l| l.split(" #").next().unwrap().trim())
+        .collect();
+    assert_eq!(lines[0], "qmgrd &", "{lines:?}");
+    assert!(lines[1].starts_with("qmgr create "), "{lines:?}");
+    let dir = support::scratch("readme-service");
+    let runtime = dir.join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let state = dir.join("state");
+    let bins = support::daemon::qmgrd_bin().parent().unwrap().to_path_buf();
+    assert!(bins.join("qmgr").exists());
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    let env = [
+        ("PATH", path.as_str()),
+        ("XDG_RUNTIME_DIR", runtime.to_str().unwrap()),
+        ("XDG_STATE_HOME", state.to_str().unwrap()),
+    ];
+    let mut qmgrd = std::process::Command::new("sh");
+    support::as_a_user(&mut qmgrd)
+        .args(["-c", "exec qmgrd"])
+        .envs(env)
+        .env_remove("QMGR_ADDRESS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _daemon = Daemon(qmgrd.spawn().unwrap());
+    let socket = runtime.join("qmgr/io.qmgr");
+    support::wait_until(
+        "the daemon's socket",
+        std::time::Duration::from_secs(30),
+        || socket.exists(),
+    );
+    let id = sh(&dir, lines[1], &env).trim().to_string();
+    assert_eq!(id.len(), 36, "not a job id: {id}");
+    let mut dst = None;
+    for line in &lines[2..] {
+        let line = line.replace("1f2e3d4c", &id);
+        let out = sh(&dir, &line, &env);
+        if line.starts_with("qmgr add ") {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let _ = std::fs::remove_file(words[4]);
+            dst = Some((
+                PathBuf::from(words[3].trim_start_matches("file://")),
+                PathBuf::from(words[4]),
+            ));
+        }
+        if line.starts_with("qmgr list") || line.starts_with("qmgr monitor") {
+            assert!(out.contains(&id[..8]), "{line}:\n{out}");
+        }
+    }
+    let (src, dst) = dst.expect("a qmgr add line");
+    let _cleanup = Cleanup(vec![dst.clone()]);
+    assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap());
+    // Completed: the daemon holds no job any more.
+    let listed = sh(&dir, "qmgr list", &env);
+    assert!(!listed.contains(&id[..8]), "{listed}");
+}
