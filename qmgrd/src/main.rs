@@ -19,6 +19,7 @@ mod methods;
 mod options;
 mod os;
 mod server;
+mod snapshot;
 mod watch;
 
 use std::io::Read;

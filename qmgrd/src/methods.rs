@@ -11,13 +11,16 @@ use qmgr::hresult::{
 };
 use qmgr::service::codec::{
     decode_change, decode_file_spec, decode_list, decode_range, decode_settings_change,
-    encode_file, encode_job, encode_settings, failed, Fields, FileSnapshot, Invalid, JobSnapshot,
-    Settings,
+    encode_file, encode_job, encode_settings, failed, Fields, Invalid,
 };
 use qmgr::service::varlink::{self, Call, Connection, Reply, SERVICE_INTERFACE_NAME};
 use qmgr::service::{method, INTERFACE, INTERFACE_NAME};
 use qmgr::{Error, Job, JobId};
 use serde_json::{json, Value};
+
+use crate::snapshot::{
+    apply_change, apply_settings_change, file_snapshots, job_snapshot, settings_of,
+};
 
 use crate::server::{Caller, Daemon};
 
@@ -63,7 +66,7 @@ pub fn call(d: &Daemon, caller: &Caller, conn: &mut Connection, call: &Call) -> 
         method::HELLO => Ok(hello(d, caller)),
         method::GET_SKIPPED_JOBS => Ok(skipped_jobs(d, caller)),
         method::GET_SETTINGS => {
-            Ok(json!({ "settings": encode_settings(&Settings::of(&d.manager)) }))
+            Ok(json!({ "settings": encode_settings(&settings_of(&d.manager)) }))
         }
         method::SET_SETTINGS => set_settings(d, caller, &p),
         method::LIST_JOBS => list_jobs(d, caller, &p),
@@ -90,7 +93,7 @@ pub fn call(d: &Daemon, caller: &Caller, conn: &mut Connection, call: &Call) -> 
         method::SET_JOB => (|| {
             let job = job(d, caller, &p)?;
             let change = decode_change(p.value("change")?, "change")?;
-            change.apply(&job, |flags| d.hub.set_notify_flags(&job, flags))?;
+            apply_change(&change, &job, |flags| d.hub.set_notify_flags(&job, flags))?;
             Ok(json!({}))
         })(),
         method::RESUME => job(d, caller, &p).and_then(|j| Ok(j.resume().map(|()| json!({}))?)),
@@ -124,7 +127,7 @@ fn unknown(method: &str, call: &Call) -> Reply {
 }
 
 fn snapshot(job: &Job) -> Value {
-    encode_job(&JobSnapshot::of(job))
+    encode_job(&job_snapshot(job))
 }
 
 /// The job the `id` parameter names, if the caller may see it: its
@@ -204,7 +207,7 @@ fn set_settings(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
     if !caller.admin {
         return Err(not_admin("changing the daemon's settings", d));
     }
-    change.apply(&d.manager)?;
+    apply_settings_change(&change, &d.manager)?;
     Ok(json!({}))
 }
 
@@ -255,10 +258,7 @@ fn create_job(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
 
 fn get_files(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
     let job = job(d, caller, p)?;
-    let files: Vec<Value> = FileSnapshot::all_of(&job)?
-        .iter()
-        .map(encode_file)
-        .collect();
+    let files: Vec<Value> = file_snapshots(&job)?.iter().map(encode_file).collect();
     Ok(json!({ "files": files }))
 }
 

@@ -30,9 +30,11 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use qmgr::service::codec::{encode_event, Event, JobSnapshot};
+use qmgr::service::codec::{encode_event, Event};
 use qmgr::{Job, JobId, Manager, NotifyCallback, NotifyEvent};
 use serde_json::Value;
+
+use crate::snapshot::job_snapshot;
 
 /// The key of the daemon's registrations (`Job::set_notify`'s owner):
 /// "qmgrd" in ASCII.
@@ -120,7 +122,7 @@ impl Hub {
         }
         let encoded = Arc::new(encode_event(&Event {
             event: *event,
-            job: JobSnapshot::of(job),
+            job: job_snapshot(job),
         }));
         let behind: Vec<u64> = targets
             .into_iter()

@@ -19,9 +19,9 @@ use serde_json::{json, Map, Value};
 use super::varlink::Reply;
 use crate::engine::types::{epoch_ms, from_epoch_ms};
 use crate::{
-    Error, ErrorContext, FileProgress, FileRange, FileSpec, HResult, Job, JobError, JobId,
-    JobProgress, JobState, JobStatus, JobTimes, Manager, NotifyCmdLine, NotifyEvent, NotifyFlags,
-    Priority, ProxySetting, Result, SecurityFlags,
+    Error, ErrorContext, FileProgress, FileRange, FileSpec, HResult, JobError, JobId, JobProgress,
+    JobState, JobStatus, JobTimes, NotifyCmdLine, NotifyEvent, NotifyFlags, Priority, ProxySetting,
+    SecurityFlags,
 };
 
 /// `BG_SIZE_UNKNOWN`: a size the source has not told yet.
@@ -515,55 +515,6 @@ pub struct JobSnapshot {
     pub security_flags: SecurityFlags,
 }
 
-/// `t` to the millisecond, as the interface carries it.
-fn to_ms(t: std::time::SystemTime) -> std::time::SystemTime {
-    from_epoch_ms(epoch_ms(t))
-}
-
-impl JobSnapshot {
-    /// Reads every getter of `job`.
-    pub fn of(job: &Job) -> JobSnapshot {
-        let times = job.times();
-        JobSnapshot {
-            id: job.id(),
-            owner_uid: job.owner().uid,
-            display_name: job.display_name(),
-            description: job.description(),
-            state: job.state(),
-            priority: job.priority(),
-            progress: job.progress(),
-            status: job.status(),
-            error: job.error().ok(),
-            next_retry: job
-                .next_retry_in()
-                .map(|d| Duration::from_millis(d.as_millis() as u64)),
-            times: JobTimes {
-                creation: to_ms(times.creation),
-                modification: to_ms(times.modification),
-                transfer_completion: times.transfer_completion.map(to_ms),
-            },
-            file_count: job.file_count(),
-            min_retry_delay: job.min_retry_delay(),
-            no_progress_timeout: job.no_progress_timeout(),
-            notify_flags: job.notify_flags(),
-            min_notification_interval: job.min_notification_interval(),
-            notify_cmdline: job.notify_cmdline(),
-            max_bandwidth: job.max_bandwidth(),
-            max_download_time: job.max_download_time(),
-            max_download_size: job.max_download_size(),
-            max_connections: job.max_connections(),
-            dynamic_content: job.dynamic_content(),
-            low_speed_limit: job.low_speed_limit(),
-            custom_headers: job.custom_headers(),
-            proxy: job.proxy(),
-            ca_file: job.ca_file(),
-            client_certificate: job.client_certificate(),
-            stall_timeout: job.stall_timeout(),
-            security_flags: job.security_flags(),
-        }
-    }
-}
-
 /// `Job`.
 pub fn encode_job(j: &JobSnapshot) -> Value {
     json!({
@@ -679,31 +630,6 @@ pub struct FileSnapshot {
     pub ranges: Vec<FileRange>,
 }
 
-impl FileSnapshot {
-    /// Reads every getter of file `index` of `job`.
-    pub fn of(job: &Job, index: u32) -> Result<FileSnapshot> {
-        Ok(FileSnapshot {
-            index,
-            remote: job.file_remote_name(index)?,
-            local: job.file_local_name(index)?,
-            size_hint: job.file_size_hint(index)?,
-            sha256: job.file_sha256(index)?,
-            progress: job.file_progress(index)?,
-            final_url: job.file_final_url(index)?,
-            temporary_name: job.file_temporary_name(index)?,
-            response_headers: job.file_response_headers(index)?,
-            ranges: job.file_ranges(index)?,
-        })
-    }
-
-    /// Every file of `job`, in order (the files added meanwhile aside).
-    pub fn all_of(job: &Job) -> Result<Vec<FileSnapshot>> {
-        (0..job.file_count())
-            .map(|i| FileSnapshot::of(job, i))
-            .collect()
-    }
-}
-
 /// `File`.
 pub fn encode_file(f: &FileSnapshot) -> Value {
     json!({
@@ -797,49 +723,6 @@ pub enum Change {
     StallTimeout(u32),
     /// [`Job::set_security_flags`].
     SecurityFlags(u32),
-}
-
-impl Change {
-    /// Calls the setter this change means. The notify flags have no setter
-    /// of their own ([`Job::set_notify`] sets them with the callback):
-    /// `set_notify_flags` is called with them, to set them with whatever
-    /// callback the caller keeps on the job.
-    pub fn apply(&self, job: &Job, set_notify_flags: impl FnOnce(u32) -> Result<()>) -> Result<()> {
-        match self {
-            Change::DisplayName(v) => job.set_display_name(v),
-            Change::Description(v) => job.set_description(v),
-            Change::Priority(v) => job.set_priority(*v),
-            Change::MinRetryDelay(v) => job.set_min_retry_delay(*v),
-            Change::NoProgressTimeout(v) => job.set_no_progress_timeout(*v),
-            Change::NotifyFlags(flags) => set_notify_flags(*flags),
-            Change::MinNotificationInterval(v) => job.set_min_notification_interval(*v),
-            Change::NotifyCmdLine(v) => job.set_notify_cmdline(v.clone()),
-            Change::MaxBandwidth(v) => job.set_max_bandwidth(*v),
-            Change::MaxDownloadTime(v) => job.set_max_download_time(*v),
-            Change::MaxDownloadSize(v) => job.set_max_download_size(*v),
-            Change::MaxConnections(v) => job.set_max_connections(*v),
-            Change::DynamicContent(v) => job.set_dynamic_content(*v),
-            Change::LowSpeedLimit {
-                bytes_per_second,
-                seconds,
-            } => job.set_low_speed_limit(*bytes_per_second, *seconds),
-            Change::CustomHeaders(v) => job.set_custom_headers(v.as_deref()),
-            Change::Credentials(v) => {
-                job.set_credentials(v.as_ref().map(|(u, p)| (u.as_str(), p.as_str())))
-            }
-            Change::Proxy(p) => job.set_proxy(match p {
-                ProxySetting::FromEnvironment => None,
-                ProxySetting::Direct => Some(""),
-                ProxySetting::Url(url) => Some(url.as_str()),
-            }),
-            Change::CaFile(v) => job.set_ca_file(v.as_deref()),
-            Change::ClientCertificate(v) => {
-                job.set_client_certificate(v.as_ref().map(|(c, k)| (c.as_str(), k.as_str())))
-            }
-            Change::StallTimeout(v) => job.set_stall_timeout(*v),
-            Change::SecurityFlags(v) => job.set_security_flags(*v),
-        }
-    }
 }
 
 /// `Change`: the one member the change gives.
@@ -977,18 +860,6 @@ pub struct Settings {
     pub max_connections_per_server: u32,
 }
 
-impl Settings {
-    /// Reads `manager`'s settings.
-    pub fn of(manager: &Manager) -> Settings {
-        Settings {
-            max_active_jobs: manager.max_active_jobs(),
-            max_bandwidth: manager.max_bandwidth(),
-            max_connections: manager.max_connections(),
-            max_connections_per_server: manager.max_connections_per_server(),
-        }
-    }
-}
-
 /// `Settings`.
 pub fn encode_settings(s: &Settings) -> Value {
     json!({
@@ -1021,26 +892,6 @@ pub struct SettingsChange {
     pub max_connections: Option<u32>,
     /// [`Manager::set_max_connections_per_server`].
     pub max_connections_per_server: Option<u32>,
-}
-
-impl SettingsChange {
-    /// Calls the setters of the given members, in the interface's order,
-    /// stopping at the first that fails (the ones before it stay set).
-    pub fn apply(&self, manager: &Manager) -> Result<()> {
-        if let Some(n) = self.max_active_jobs {
-            manager.set_max_active_jobs(n)?;
-        }
-        if let Some(n) = self.max_bandwidth {
-            manager.set_max_bandwidth(n)?;
-        }
-        if let Some(n) = self.max_connections {
-            manager.set_max_connections(n)?;
-        }
-        if let Some(n) = self.max_connections_per_server {
-            manager.set_max_connections_per_server(n)?;
-        }
-        Ok(())
-    }
 }
 
 /// `SettingsChange` (only the given members).
@@ -1210,22 +1061,6 @@ mod tests {
         calm.progress.bytes_total = Some(0);
         calm.progress.eta_seconds = None;
         assert_eq!(decode_job(&encode_job(&calm), "job").unwrap(), calm);
-    }
-
-    #[test]
-    fn a_live_job_reads_and_round_trips() {
-        let manager = Manager::open(None).unwrap();
-        let job = manager.create_job("live").unwrap();
-        let snapshot = JobSnapshot::of(&job);
-        assert_eq!(snapshot.state, JobState::Suspended);
-        assert_eq!(snapshot.owner_uid, crate::Owner::current().uid);
-        assert_eq!(decode_job(&encode_job(&snapshot), "job").unwrap(), snapshot);
-        let change = decode_change(&json!({"description": "d"}), "change").unwrap();
-        change.apply(&job, |_| unreachable!()).unwrap();
-        assert_eq!(job.description(), "d");
-        let flags = decode_change(&json!({"notify_flags": 9}), "change").unwrap();
-        flags.apply(&job, |f| job.set_notify(None, f, 0)).unwrap();
-        assert_eq!(job.notify_flags(), NotifyFlags(9));
     }
 
     #[test]

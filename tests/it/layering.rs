@@ -319,3 +319,47 @@ fn the_crate_root_exposes_the_api_and_hides_the_engine() {
         );
     }
 }
+
+/// The protocol (`service`) and the proxy sit below the API facade
+/// (`api`), which wraps the proxy: they name the engine's types, never
+/// the facade's `Job`, `Manager` or `NotifyCallback` (through `crate::api`
+/// or the crate root's re-exports, which the module graph above sees only
+/// as the root). What needs a live facade job lives in qmgrd.
+#[test]
+fn the_protocol_and_the_proxy_never_name_the_api() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src.join("service"), &mut files);
+    sources(&src.join("proxy"), &mut files);
+    assert!(files.len() >= 5, "{files:?}");
+    let facade = ["Job", "Manager", "NotifyCallback"];
+    for file in files {
+        let code = code_of(&std::fs::read_to_string(&file).unwrap());
+        assert!(
+            !code.contains("crate::api"),
+            "{} names crate::api",
+            file.display()
+        );
+        for name in facade {
+            assert!(
+                !code.contains(&format!("crate::{name}")),
+                "{} names crate::{name}",
+                file.display()
+            );
+        }
+        // `use crate::{A, B, ...};` groups of root re-exports.
+        let mut rest = code.as_str();
+        while let Some(i) = rest.find("use crate::{") {
+            let group = &rest[i + "use crate::{".len()..];
+            let group = &group[..group.find('}').unwrap_or(group.len())];
+            for item in group.split(',').map(str::trim) {
+                assert!(
+                    !facade.contains(&item),
+                    "{} imports the facade's {item} from the crate root",
+                    file.display()
+                );
+            }
+            rest = &rest[i + 1..];
+        }
+    }
+}
