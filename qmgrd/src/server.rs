@@ -27,7 +27,8 @@ use crate::options::{Mode, Options};
 use crate::os::{self, Peer};
 use crate::watch::Hub;
 
-/// The longest a reply may wait for a client that does not read.
+/// The longest writing one reply or event may take: a client that does
+/// not read it (or reads a byte now and then) is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection thread's stack: the handlers are shallow (JSON nesting
@@ -229,13 +230,7 @@ impl Daemon {
         let Ok(mut conn) = Connection::new(stream) else {
             return;
         };
-        if conn
-            .stream()
-            .set_write_timeout(Some(WRITE_TIMEOUT))
-            .is_err()
-        {
-            return;
-        }
+        conn.set_write_deadline(Some(WRITE_TIMEOUT));
         let caller = Caller {
             peer,
             owner: match self.options.mode {

@@ -420,6 +420,8 @@ pub struct Connection {
     timeout: Option<Duration>,
     /// The longest message this end reads.
     limit: usize,
+    /// How long writing one whole message may take (`None`: no bound).
+    write_deadline: Option<Duration>,
 }
 
 /// Read at most this much per system call.
@@ -437,6 +439,7 @@ impl Connection {
             begun: None,
             timeout: None,
             limit: MAX_MESSAGE,
+            write_deadline: None,
         })
     }
 
@@ -551,7 +554,36 @@ impl Connection {
     pub fn write_message(&mut self, message: &Value) -> io::Result<()> {
         let mut bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
         bytes.push(0);
-        self.stream.write_all(&bytes)
+        let Some(limit) = self.write_deadline else {
+            return self.stream.write_all(&bytes);
+        };
+        // The bound is on the whole message: a socket timeout alone bounds
+        // each write, which a peer reading a byte now and then never hits.
+        let deadline = Instant::now() + limit;
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the peer did not take a message within {limit:?}"),
+                ));
+            }
+            self.stream.set_write_timeout(Some(left))?;
+            match self.stream.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Bounds the time writing each whole message may take; past it the
+    /// write fails with `TimedOut` (the caller then drops the peer).
+    pub fn set_write_deadline(&mut self, limit: Option<Duration>) {
+        self.write_deadline = limit;
     }
 
     /// Sends a call (no reply is read).
@@ -618,10 +650,39 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
 
     fn pair() -> (Connection, UnixStream) {
         let (a, b) = UnixStream::pair().unwrap();
         (Connection::new(a).unwrap(), b)
+    }
+
+    #[test]
+    fn a_peer_that_reads_a_byte_now_and_then_cannot_hold_a_write_forever() {
+        let (mut conn, mut peer) = pair();
+        let limit = Duration::from_millis(300);
+        conn.set_write_deadline(Some(limit));
+        // Far more than the socket buffers hold, so the write must wait on
+        // the peer; the peer takes a byte every 20 ms, which would keep a
+        // per-write timeout from ever firing.
+        let big = json!({ "blob": "x".repeat(4 << 20) });
+        let done = Arc::new(AtomicBool::new(false));
+        let reader_done = done.clone();
+        let reader = std::thread::spawn(move || {
+            let mut byte = [0u8];
+            // Stops when told: the socket buffers still hold far more than
+            // a byte every 20 ms drains in any reasonable time.
+            while !reader_done.load(Ordering::Relaxed) && matches!(peer.read(&mut byte), Ok(1)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let started = Instant::now();
+        let err = conn.write_message(&big).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(started.elapsed() >= limit);
+        done.store(true, Ordering::Relaxed);
+        reader.join().unwrap();
     }
 
     #[test]
