@@ -38,6 +38,56 @@
 # abi` runs the criterion micro-benchmarks, and bench/report.py writes
 # BENCHMARKS.md with medians, ratios and the targets.
 #
+# `bash bench/run.sh daemon` measures qmgrd instead (issue 22): the same C
+# calls (bench/daemon.c, built against include/qmgr.h and the release
+# libqmgr.so) on a manager in the process (qm_manager_open with a state
+# directory) and on one connected to a qmgrd (qm_manager_connect), the two
+# alternating run by run, and prints Markdown tables of the medians and
+# ratios (bench/daemon_report.py) instead of writing BENCHMARKS.md:
+#
+#   jobs       1,000 jobs of one 64 KiB file each from nginx: all created,
+#              added and resumed, then each waited for and completed
+#              (DAEMON_JOBS; RUNS runs each);
+#   progress   qm_job_get_progress on an idle job: the proxy's copy fresh
+#              (median over batches of 1,000 calls), the same call right
+#              after a change (the copy refetched: one GetJob round trip),
+#              that change (qm_job_set_description), and a call that always
+#              round-trips (qm_manager_get_max_active_jobs: GetSettings);
+#              RUNS runs each, the medians' median;
+#   transfer   one 1 GiB file from nginx (DAEMON_BIG_MIB, DAEMON_BIG_RUNS
+#              runs each, default 3);
+#   rss        the idle daemon's memory: a fresh qmgrd right after start,
+#              then after one connection and one job (completed) and
+#              DAEMON_IDLE seconds (default 10) without clients; and the
+#              qmgrd of the cases above after them, idle as long.
+#
+# qmgrd runs in user mode on a socket and state directory of its own under
+# the temporary directory (--max-jobs-per-user raised above DAEMON_JOBS),
+# and is stopped with SIGTERM at the end, or by the exit trap. Its state
+# directory and the in-process one (new for each run) are on the same
+# filesystem; downloads go to tmpfs (/dev/shm) when it exists, so that the
+# disk's noise does not hide the daemon's cost. Each timed run is checked
+# like the HTTP scenarios' (sizes, SHA-256 on the warm-up round). Wall time
+# is the program's own clock from its first call on the open manager to
+# its last complete; CPU is the client's user + system time plus, through
+# the daemon, what qmgrd used meanwhile.
+#
+#   bash bench/run.sh daemon                        # everything (a few minutes)
+#   DAEMON_JOBS=50 DAEMON_BIG_MIB=64 bash bench/run.sh daemon   # a quick try
+#   DAEMON_CASES="progress rss" bash bench/run.sh daemon
+#
+# Environment of the daemon section: DAEMON_CASES (default "jobs progress
+# transfer rss"), DAEMON_JOBS (1000, at most 1000: the small files),
+# DAEMON_BIG_MIB (1024: a prefix of the 1 GiB file when smaller),
+# DAEMON_BIG_RUNS (3), DAEMON_CALLS (2000000 fresh-copy reads per progress
+# run), DAEMON_CHANGES (2000 changes and round trips per progress run),
+# DAEMON_IDLE (10), DAEMON_REPORT (a file to write the Markdown to as well;
+# the figures it comes from are kept beside it, as FILE.tsv and
+# FILE.machine.txt, for `python3 bench/daemon_report.py --results FILE.tsv
+# --machine FILE.machine.txt`),
+# and RUNS, PORT, QMGR_BENCH_DATA, QMGR_BENCH_OUT (used when there is no
+# /dev/shm), WAIT_IDLE and SETTLE_MAX as below.
+#
 # QMGR_BASELINE=/path/to/another/qmgr adds that binary as the tool
 # "qmgr-before" to the same runs (scenarios 1 and 2, alternating with the
 # others): a before/after of a change, measured side by side.
@@ -48,11 +98,20 @@
 # SCENARIOS (default "big big_shm small small_shm limit"; the _shm ones
 # write to /dev/shm instead of the disk), SKIP_CRITERION=1, REPORT (default
 # BENCHMARKS.md), WAIT_IDLE (seconds to wait for the other processes of the
-# machine to leave the CPUs at least 90% idle before measuring; default 300).
+# machine to leave the CPUs at least 90% idle before measuring; default 300),
+# SETTLE_MAX (seconds to wait before each run for a quieter half second, see
+# settle; default 60).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+
+# The section: the HTTP scenarios and criterion (no argument), or qmgrd.
+SECTION=${1:-http}
+case "$SECTION" in
+http | daemon) ;;
+*) echo "usage: bash bench/run.sh [daemon]" >&2; exit 2 ;;
+esac
 
 RUNS=${RUNS:-5}
 DATA_DIR=${QMGR_BENCH_DATA:-$ROOT/bench/data}
@@ -70,6 +129,14 @@ WAN_N=16
 WAN_BIG_SIZE=$((32 * 1024 * 1024))
 WAN_CAP=$((4 * 1024 * 1024))
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+SETTLE_MAX=${SETTLE_MAX:-60}
+DAEMON_CASES=${DAEMON_CASES:-jobs progress transfer rss}
+DAEMON_JOBS=${DAEMON_JOBS:-1000}
+DAEMON_BIG_MIB=${DAEMON_BIG_MIB:-1024}
+DAEMON_BIG_RUNS=${DAEMON_BIG_RUNS:-3}
+DAEMON_CALLS=${DAEMON_CALLS:-2000000}
+DAEMON_CHANGES=${DAEMON_CHANGES:-2000}
+DAEMON_IDLE=${DAEMON_IDLE:-10}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -77,14 +144,27 @@ have() { command -v "$1" >/dev/null 2>&1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 [ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS must be at least 5 (medians over at least 5 runs)"
+if [ "$SECTION" = daemon ]; then
+    if ! { [ "$DAEMON_JOBS" -ge 1 ] && [ "$DAEMON_JOBS" -le "$SMALL_COUNT" ]; } 2>/dev/null; then
+        die "DAEMON_JOBS must be between 1 and $SMALL_COUNT (one small file each)"
+    fi
+    if ! { [ "$DAEMON_BIG_MIB" -ge 1 ] && [ "$DAEMON_BIG_MIB" -le 1024 ]; } 2>/dev/null; then
+        die "DAEMON_BIG_MIB must be between 1 and 1024 (a prefix of the 1 GiB file)"
+    fi
+    [ "$DAEMON_BIG_RUNS" -ge 1 ] 2>/dev/null || die "DAEMON_BIG_RUNS must be at least 1"
+fi
 
 # ---------------------------------------------------------------- tools
 missing=()
 have nginx || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-have aria2c || missing+=(aria2)
-have hyperfine || missing+=(hyperfine)
+if [ "$SECTION" = http ]; then
+    have aria2c || missing+=(aria2)
+    have hyperfine || missing+=(hyperfine)
+    have wget || missing+=(wget)
+else
+    have cc || missing+=(gcc) # bench/daemon.c
+fi
 have curl || missing+=(curl)
-have wget || missing+=(wget)
 [ -x /usr/bin/time ] || missing+=(time)
 have python3 || missing+=(python3)
 have sha256sum || missing+=(coreutils)
@@ -97,17 +177,33 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 have cargo || die "cargo is not installed"
 
 # ---------------------------------------------------------------- build
+if [ "$SECTION" = daemon ]; then
+    # qmgrd, and bench/daemon.c against the release library both sides use.
+    log "building libqmgr and qmgrd (cargo build --release -p qmgr -p qmgrd)"
+    cargo build --release -p qmgr -p qmgrd >&2 || die "libqmgr or qmgrd does not build"
+    QMGRD_BIN=$TARGET_DIR/release/qmgrd
+    DAEMON_BENCH=$TARGET_DIR/release/daemon-bench
+    log "building $DAEMON_BENCH from bench/daemon.c"
+    cc -O2 -std=c11 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/bench/daemon.c" -o "$DAEMON_BENCH" \
+        -L"$TARGET_DIR/release" -lqmgr -Wl,-rpath,"$TARGET_DIR/release" >&2 ||
+        die "bench/daemon.c does not build"
+    SKIP_CRITERION=1
+fi
+
 # The CLI is the thing measured; while it does not exist yet, the quickstart
-# example stands in for it in the single-file scenario only.
+# example stands in for it in the single-file scenario only. (The daemon
+# section does not use it.)
 QMGR_MODE=cli
-log "building the qmgr CLI (cargo build --release --bin qmgr)"
-if cargo build --release --bin qmgr >&2; then
-    QMGR_BIN=$TARGET_DIR/release/qmgr
-else
-    log "the qmgr CLI does not build: falling back to the quickstart example for scenario 1 only"
-    QMGR_MODE=example
-    cargo build --release --example quickstart >&2 || die "neither the CLI nor the quickstart example builds"
-    QMGR_BIN=$TARGET_DIR/release/examples/quickstart
+if [ "$SECTION" = http ]; then
+    log "building the qmgr CLI (cargo build --release --bin qmgr)"
+    if cargo build --release --bin qmgr >&2; then
+        QMGR_BIN=$TARGET_DIR/release/qmgr
+    else
+        log "the qmgr CLI does not build: falling back to the quickstart example for scenario 1 only"
+        QMGR_MODE=example
+        cargo build --release --example quickstart >&2 || die "neither the CLI nor the quickstart example builds"
+        QMGR_BIN=$TARGET_DIR/release/examples/quickstart
+    fi
 fi
 
 # The micro-benchmarks are built now too: a tree that does not build fails
@@ -127,7 +223,32 @@ SHM_OUT=
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then SHM_OUT=$(mktemp -d /dev/shm/qmgr-bench.XXXXXX); fi
 NGINX_PID=
 PROXY_PIDS=()
+QMGRD_PIDS=()
+# alive PID: the process runs (a child that exited stays a zombie until
+# waited for, which kill -0 would still find).
+alive() { [ -e "/proc/$1/stat" ] && [ "$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+# stop_qmgrd PID: SIGTERM, then (after 30 s) SIGKILL; sets STOP_S (seconds
+# from SIGTERM to exit) and STOP_RC (its exit status).
+stop_qmgrd() {
+    local pid=$1 t0 i
+    STOP_S='' STOP_RC=''
+    kill -0 "$pid" 2>/dev/null || return 0
+    t0=$(date +%s%N)
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 3000; i++)); do alive "$pid" || break; sleep 0.01; done
+    if alive "$pid"; then
+        log "qmgrd ($pid) still runs 30 s after SIGTERM: killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    STOP_RC=0
+    wait "$pid" 2>/dev/null || STOP_RC=$?
+    local left=() p
+    for p in "${QMGRD_PIDS[@]}"; do [ "$p" = "$pid" ] || left+=("$p"); done
+    QMGRD_PIDS=("${left[@]}")
+    STOP_S=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+}
 cleanup() {
+    for pid in "${QMGRD_PIDS[@]}"; do stop_qmgrd "$pid"; done
     for pid in "${PROXY_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill "$NGINX_PID" 2>/dev/null || true
@@ -170,6 +291,18 @@ if [ "$(stat -c %s "$WAN_BIG" 2>/dev/null || echo 0)" != "$WAN_BIG_SIZE" ]; then
     mv "$WAN_BIG.tmp" "$WAN_BIG"
 fi
 WAN_BIG_SHA=$(sha256sum "$WAN_BIG" | cut -d' ' -f1)
+# The daemon section's big file: the 1 GiB file, or a prefix of it.
+DAEMON_BIG_BYTES=$((DAEMON_BIG_MIB * 1024 * 1024))
+DAEMON_BIG_NAME=big.bin
+DAEMON_BIG_SHA=$BIG_SHA
+if [ "$SECTION" = daemon ] && [ "$DAEMON_BIG_BYTES" != "$BIG_SIZE" ]; then
+    DAEMON_BIG_NAME=big-${DAEMON_BIG_MIB}m.bin
+    if [ "$(stat -c %s "$DATA_DIR/$DAEMON_BIG_NAME" 2>/dev/null || echo 0)" != "$DAEMON_BIG_BYTES" ]; then
+        head -c "$DAEMON_BIG_BYTES" "$BIG" >"$DATA_DIR/$DAEMON_BIG_NAME.tmp"
+        mv "$DATA_DIR/$DAEMON_BIG_NAME.tmp" "$DATA_DIR/$DAEMON_BIG_NAME"
+    fi
+    DAEMON_BIG_SHA=$(sha256sum "$DATA_DIR/$DAEMON_BIG_NAME" | cut -d' ' -f1)
+fi
 # Warm the page cache, so every tool reads the source from memory.
 cat "$BIG" "$DATA_DIR"/small/* >/dev/null
 
@@ -225,12 +358,15 @@ start_proxy() {
     done
     die "the WAN proxy on port $port does not answer: $(cat "$WORK/proxy-$port.log")"
 }
-WAN_PORT=$(free_port)
-start_proxy "$WAN_PORT" --delay-ms 25
-WAN_BASE=http://127.0.0.1:$WAN_PORT
-WANCAP_PORT=$(free_port)
-start_proxy "$WANCAP_PORT" --delay-ms 25 --rate "$WAN_CAP"
-WANCAP_BASE=http://127.0.0.1:$WANCAP_PORT
+WAN_BASE='' WANCAP_BASE='' # the daemon section has no WAN
+if [ "$SECTION" = http ]; then
+    WAN_PORT=$(free_port)
+    start_proxy "$WAN_PORT" --delay-ms 25
+    WAN_BASE=http://127.0.0.1:$WAN_PORT
+    WANCAP_PORT=$(free_port)
+    start_proxy "$WANCAP_PORT" --delay-ms 25 --rate "$WAN_CAP"
+    WANCAP_BASE=http://127.0.0.1:$WANCAP_PORT
+fi
 
 # ---------------------------------------------------------------- measuring
 RESULTS=$WORK/results.tsv
@@ -326,6 +462,21 @@ verify() {
             (cd "$dir" && head -n "$WAN_COUNT" "$DATA_DIR/small.sha256" | sha256sum --quiet -c -) ||
                 { log "SHA-256 mismatch"; return 1; }
         fi ;;
+    daemon_jobs)
+        local n
+        n=$(find "$dir" -maxdepth 1 -type f -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
+        [ "$n" = "$DAEMON_JOBS" ] || { log "$n of $DAEMON_JOBS files of 64 KiB landed"; return 1; }
+        if [ "$full" = 1 ]; then
+            (cd "$dir" && head -n "$DAEMON_JOBS" "$DATA_DIR/small.sha256" | sha256sum --quiet -c -) ||
+                { log "SHA-256 mismatch"; return 1; }
+        fi ;;
+    daemon_transfer)
+        local size
+        size=$(stat -c %s "$dir/big.bin" 2>/dev/null || echo missing)
+        [ "$size" = "$DAEMON_BIG_BYTES" ] || { log "big.bin is $size bytes, not $DAEMON_BIG_BYTES"; return 1; }
+        if [ "$full" = 1 ]; then
+            [ "$(sha256sum "$dir/big.bin" | cut -d' ' -f1)" = "$DAEMON_BIG_SHA" ] || { log "big.bin: SHA-256 mismatch"; return 1; }
+        fi ;;
     wan_capped)
         local size
         size=$(stat -c %s "$dir/wan32.bin" 2>/dev/null || echo missing)
@@ -353,9 +504,9 @@ nginx_ticks() {
 TICKS=$(getconf CLK_TCK)
 NPROC=$(nproc)
 
-# Before a run: wait (up to 60 s) until the last half second left the CPUs
-# at least 85% idle, so that a run does not start in the middle of someone
-# else's build.
+# Before a run: wait (up to SETTLE_MAX seconds, default 60) until the last
+# half second left the CPUs at least 85% idle, so that a run does not start
+# in the middle of someone else's build.
 settle() {
     local waited=0 b1 b2
     while :; do
@@ -364,7 +515,7 @@ settle() {
         b2=$(machine_busy_ticks)
         # busy% = (b2 - b1) / (0.5 s * TICKS * NPROC) * 100
         [ $(((b2 - b1) * 200)) -gt $((15 * TICKS * NPROC)) ] || return 0
-        [ "$waited" -lt 120 ] || { log "warning: the machine stays busy; measuring anyway"; return 0; }
+        [ "$waited" -lt $((SETTLE_MAX * 2)) ] || { log "warning: the machine stays busy; measuring anyway"; return 0; }
         waited=$((waited + 1))
     done
 }
@@ -467,6 +618,203 @@ wait_idle() {
     [ "$busy" -le 10 ] || log "warning: measuring while the CPUs are ${busy}% busy with other work"
     echo "$busy"
 }
+
+# ---------------------------------------------------------------- daemon
+# `bash bench/run.sh daemon`: in-process against through qmgrd (see the
+# notes at the top), then exit: no HTTP scenarios, no criterion, no
+# BENCHMARKS.md.
+if [ "$SECTION" = daemon ]; then
+    DRESULTS=$WORK/daemon.tsv
+    printf 'case\tmode\trun\tmetric\tvalue\n' >"$DRESULTS"
+    DOUT=${SHM_OUT:-$OUT}
+    daemon_wanted() { [[ " $DAEMON_CASES " == *" $1 "* ]]; }
+    record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$DRESULTS"; }
+    # User and system CPU of process PID so far, in ticks.
+    proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+    # start_qmgrd DIR: a user-mode qmgrd with its socket, state directory
+    # and log in DIR; sets QMGRD_PID, and QMGRD_ADDRESS once it serves (it
+    # says so on stderr after it listens and has opened its state: no
+    # connection is made to find out, which would change what it holds).
+    start_qmgrd() {
+        local dir=$1 i
+        mkdir -p "$dir"
+        "$QMGRD_BIN" --user --socket "$dir/sock" --state "$dir/state" --idle-exit 0 \
+            --max-jobs-per-user $((DAEMON_JOBS + 10)) </dev/null >"$dir/qmgrd.log" 2>&1 &
+        QMGRD_PID=$!
+        QMGRD_PIDS+=("$QMGRD_PID")
+        QMGRD_ADDRESS=unix:$dir/sock
+        for ((i = 0; i < 300; i++)); do
+            grep -q ' daemon on ' "$dir/qmgrd.log" && return 0
+            alive "$QMGRD_PID" || die "qmgrd exited: $(cat "$dir/qmgrd.log")"
+            sleep 0.1
+        done
+        die "qmgrd does not start: $(cat "$dir/qmgrd.log")"
+    }
+
+    # memory LABEL PID: records what /proc says of qmgrd's memory (KiB) and
+    # threads, as case rss, mode LABEL: the totals of its status, and its
+    # resident pages by mapping (smaps): its own binary's, the shared
+    # libraries', the [heap]'s, and the anonymous mappings' (the stacks of
+    # its threads, and glibc's malloc arenas of other threads than the
+    # first).
+    memory() {
+        local label=$1 pid=$2 key value
+        while read -r key value _; do
+            case "$key" in
+            VmRSS: | VmHWM: | Threads:) record rss "$label" 0 "${key%:}" "$value" ;;
+            esac
+        done <"/proc/$pid/status"
+        while read -r key value; do record rss "$label" 0 "$key" "$value"; done < <(
+            awk -v bin="$(readlink "/proc/$pid/exe")" '
+                /^[0-9a-f]+-[0-9a-f]+ / { name = $6 }
+                /^Rss:/ {
+                    if (name == bin) b += $2
+                    else if (name == "[heap]") h += $2
+                    else if (name == "") a += $2
+                    else if (name ~ /^\//) l += $2
+                    else o += $2
+                }
+                END { printf "rss_binary %d\nrss_libs %d\nrss_heap %d\nrss_anon_maps %d\nrss_other %d\n", b, l, h, a, o }
+            ' "/proc/$pid/smaps")
+        log "qmgrd $label: $(grep -E '^(VmRSS|RssAnon|RssFile|VmHWM|Threads):' "/proc/$pid/status" | tr -s ' \t\n' ' ')"
+    }
+
+    # daemon_run CASE MODE RUN FULL: one run of bench/daemon.c's CASE on a
+    # manager in the process (MODE inproc; a new state directory) or on the
+    # qmgrd (MODE qmgrd), into a fresh directory that is checked (SHA-256
+    # too when FULL is 1) and deleted; run 0 is not recorded.
+    daemon_run() {
+        local what=$1 mode=$2 run=$3 full=$4
+        local dir=$DOUT/run-daemon-$what-$mode state=$WORK/state-inproc target args
+        rm -rf "$dir" "$state"
+        mkdir -p "$dir"
+        if [ "$mode" = inproc ]; then target=(open "$state"); else target=(connect "$QMGRD_ADDRESS"); fi
+        case "$what" in
+        jobs) args=("$DAEMON_JOBS" "$BASE/small" "$dir") ;;
+        transfer) args=("$BASE/$DAEMON_BIG_NAME" "$dir/big.bin") ;;
+        progress) args=("$DAEMON_CALLS" "$DAEMON_CHANGES" "$dir") ;;
+        esac
+        settle
+        local b0 b1 n0 n1 d0 d1 rc=0
+        b0=$(machine_busy_ticks)
+        n0=$(nginx_ticks)
+        d0=$(proc_ticks "$QMGRD_PID")
+        /usr/bin/time -f '%U %S %e' -o "$WORK/time.txt" "$DAEMON_BENCH" "$what" "${target[@]}" "${args[@]}" \
+            >"$WORK/stdout.txt" 2>"$WORK/stderr.txt" || rc=$?
+        d1=$(proc_ticks "$QMGRD_PID")
+        n1=$(nginx_ticks)
+        b1=$(machine_busy_ticks)
+        if [ "$rc" != 0 ]; then
+            log "daemon-bench $what ($mode, run $run) exited $rc:"
+            head -c 2000 "$WORK/stderr.txt" >&2
+            tail -n 20 "$WORK/qmgrd/qmgrd.log" >&2
+            die "the $what case failed"
+        fi
+        [ "$what" = progress ] || verify "daemon_$what" "$dir" "$full" ||
+            die "daemon-bench $what ($mode, run $run) did not deliver the right bytes"
+        rm -rf "$dir" "$state"
+        [ "$run" -gt 0 ] || return 0
+        local user sys elapsed daemon_s=0 metric value
+        read -r user sys elapsed < <(tail -n 1 "$WORK/time.txt")
+        # The daemon's CPU counts through the daemon only (idle otherwise).
+        [ "$mode" = inproc ] || daemon_s=$(awk -v t="$((d1 - d0))" -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }')
+        while read -r metric value; do record "$what" "$mode" "$run" "$metric" "$value"; done <"$WORK/stdout.txt"
+        record "$what" "$mode" "$run" cpu_s "$(awk -v u="$user" -v s="$sys" -v d="$daemon_s" 'BEGIN { printf "%.2f", u + s + d }')"
+        # What the rest of the machine used meanwhile, in % of one CPU (as
+        # run_attempt's "others"): all busy time less the client's, qmgrd's
+        # and nginx's.
+        record "$what" "$mode" "$run" others_pct "$(awk -v b="$((b1 - b0))" -v n="$((n1 - n0))" -v d="$daemon_s" \
+            -v u="$user" -v s="$sys" -v hz="$TICKS" -v w="$elapsed" 'BEGIN {
+                o = (b - n) / hz - (u + s + d); if (o < 0) o = 0
+                printf "%d", 100 * o / (w > 0 ? w : 1) }')"
+        log "daemon $what $mode run $run: $(tr '\n' ' ' <"$WORK/stdout.txt")(client ${user}s user ${sys}s sys, qmgrd ${daemon_s}s)"
+    }
+
+    # daemon_case CASE RUNS: an untimed warm-up of each mode (which checks
+    # the SHA-256s), then RUNS runs of each, the modes alternating and the
+    # first one rotating from run to run.
+    daemon_case() {
+        local what=$1 runs=$2 run modes=(inproc qmgrd)
+        log "daemon case $what: in-process and through qmgrd, $runs runs each"
+        daemon_run "$what" inproc 0 1
+        daemon_run "$what" qmgrd 0 1
+        for ((run = 1; run <= runs; run++)); do
+            daemon_run "$what" "${modes[(run - 1) % 2]}" "$run" 0
+            daemon_run "$what" "${modes[run % 2]}" "$run" 0
+        done
+    }
+
+    BUSY_BEFORE=$(wait_idle)
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+    start_qmgrd "$WORK/qmgrd"
+    MAIN_QMGRD=$QMGRD_PID
+    if daemon_wanted jobs; then daemon_case jobs "$RUNS"; fi
+    if daemon_wanted progress; then daemon_case progress "$RUNS"; fi
+    if daemon_wanted transfer; then daemon_case transfer "$DAEMON_BIG_RUNS"; fi
+    if daemon_wanted rss; then
+        # A fresh qmgrd: right after start; then after one connection and
+        # one job (one small file, completed) and DAEMON_IDLE seconds alone.
+        log "daemon case rss: a fresh qmgrd, then ${DAEMON_IDLE}s idle after one job"
+        start_qmgrd "$WORK/qmgrd-rss"
+        sleep 1
+        memory start "$QMGRD_PID"
+        mkdir -p "$DOUT/run-daemon-rss"
+        "$DAEMON_BENCH" jobs connect "$QMGRD_ADDRESS" 1 "$BASE/small" "$DOUT/run-daemon-rss" >/dev/null ||
+            die "the rss case's job failed"
+        rm -rf "$DOUT/run-daemon-rss"
+        sleep "$DAEMON_IDLE"
+        memory one_job "$QMGRD_PID"
+        stop_qmgrd "$QMGRD_PID"
+        record rss one_job 0 stop_s "$STOP_S"
+        record rss one_job 0 exit "$STOP_RC"
+        # The qmgrd of the cases above, after them.
+        if daemon_wanted jobs || daemon_wanted progress || daemon_wanted transfer; then
+            QMGRD_PID=$MAIN_QMGRD
+            sleep "$DAEMON_IDLE"
+            memory after_cases "$MAIN_QMGRD"
+        fi
+    fi
+    stop_qmgrd "$MAIN_QMGRD"
+    record rss after_cases 0 stop_s "$STOP_S"
+    record rss after_cases 0 exit "$STOP_RC"
+    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+    {
+        echo "date=$STARTED"
+        echo "nproc=$(nproc)"
+        echo "cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+        echo "kernel=$(uname -sr)"
+        echo "out_fs=$(df -T "$DOUT" | awk 'NR == 2 { print $2 }') ($DOUT)"
+        echo "state_fs=$(df -T "$WORK" | awk 'NR == 2 { print $2 }') ($WORK)"
+        echo "busy_before=$BUSY_BEFORE"
+        echo "load_before=$LOAD_BEFORE"
+        echo "load_after=$LOAD_AFTER"
+        echo "runs=$RUNS"
+        echo "big_runs=$DAEMON_BIG_RUNS"
+        echo "jobs=$DAEMON_JOBS"
+        echo "small_bytes=$SMALL_SIZE"
+        echo "big_bytes=$DAEMON_BIG_BYTES"
+        echo "calls=$DAEMON_CALLS"
+        echo "changes=$DAEMON_CHANGES"
+        echo "idle_s=$DAEMON_IDLE"
+        echo "qmgrd=$("$QMGRD_BIN" --version | head -n 1) (git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown))"
+        echo "qmgrd_bytes=$(stat -c %s "$QMGRD_BIN")"
+        echo "nginx=$("$NGINX" -v 2>&1)"
+    } >"$WORK/daemon-machine.txt"
+    # With DAEMON_REPORT, the inputs are kept beside it, so that
+    # bench/daemon_report.py can render them again without measuring.
+    report_args=(--results "$DRESULTS" --machine "$WORK/daemon-machine.txt")
+    if [ -n "${DAEMON_REPORT:-}" ]; then
+        cp "$DRESULTS" "$DAEMON_REPORT.tsv"
+        cp "$WORK/daemon-machine.txt" "$DAEMON_REPORT.machine.txt"
+        report_args+=(--out "$DAEMON_REPORT")
+    fi
+    python3 "$ROOT/bench/daemon_report.py" "${report_args[@]}"
+    exit 0
+fi
+
 BUSY_BEFORE=$(wait_idle)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
