@@ -3,6 +3,7 @@
 
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::transport::options::HttpOptions;
+use crate::engine::transport::validator::Validator;
 
 /// A stored job with its files.
 pub(crate) type StoredRows = (JobRecord, Vec<FileRecord>);
@@ -57,8 +58,8 @@ pub(crate) struct FileRecord {
     pub local: String,
     pub size_hint: u64,
     pub temp: Option<String>,
-    /// JSON of the validator.
-    pub validator: Option<String>,
+    /// What identified the version being fetched (JSON in SQLite).
+    pub validator: Option<Validator>,
     pub sha256: Option<[u8; 32]>,
     pub total: Option<u64>,
     /// The byte ranges known to be on disk in the temporary file.

@@ -7,7 +7,6 @@ use crate::engine::model::job::{JobModel, StoredFile, StoredJob};
 use crate::engine::model::ledger::RangeSet;
 use crate::engine::store::records::{FileRecord, JobRecord};
 use crate::engine::transport::url::redact;
-use crate::engine::transport::validator::Validator;
 use crate::engine::types::{epoch_ms, from_epoch_ms, ErrorContext, JobError, JobId, NotifyCmdLine};
 use crate::hresult::HResult;
 
@@ -65,7 +64,7 @@ pub(crate) fn file_record(job: &JobModel, index: usize) -> FileRecord {
         local: text(f.local()),
         size_hint: f.size_hint(),
         temp: f.temp().map(text),
-        validator: f.validator().map(Validator::to_json),
+        validator: f.validator().cloned(),
         sha256: f.sha256(),
         total: f.ledger().total(),
         durable: f.ledger().durable().to_string(),
@@ -148,7 +147,7 @@ pub(crate) fn stored_job(
                     local,
                     size_hint: f.size_hint,
                     temp,
-                    validator: f.validator.as_deref().and_then(Validator::from_json),
+                    validator: f.validator,
                     sha256: f.sha256,
                     total: f.total,
                     durable: f.durable.parse().unwrap_or_else(|_| RangeSet::new()),

@@ -13,6 +13,7 @@ use crate::engine::error::{Error, Result};
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
 use crate::engine::transport::options::HttpOptions;
+use crate::engine::transport::validator::Validator;
 use crate::hresult::*;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes version `i` to `i + 1`.
@@ -343,7 +344,9 @@ impl FileRecord {
             Value::Text(self.local.clone()),
             int(self.size_hint),
             text(&self.temp),
-            text(&self.validator),
+            self.validator
+                .as_ref()
+                .map_or(Value::Null, |v| Value::Text(v.to_json())),
             self.sha256.map_or(Value::Null, |d| Value::Blob(d.to_vec())),
             self.total.map_or(Value::Null, int),
             Value::Text(self.durable.clone()),
@@ -379,7 +382,10 @@ impl FileRecord {
             local: r.get("local")?,
             size_hint: r.get::<_, i64>("size_hint")? as u64,
             temp: r.get("temp")?,
-            validator: r.get("validator")?,
+            validator: r
+                .get::<_, Option<String>>("validator")?
+                .as_deref()
+                .and_then(Validator::from_json),
             sha256: sha.and_then(|s| s.try_into().ok()),
             total: r.get::<_, Option<i64>>("total")?.map(|t| t as u64),
             durable: r.get("durable_ranges")?,

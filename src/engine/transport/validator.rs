@@ -21,6 +21,7 @@ impl Validator {
     }
 
     /// The validator as JSON, for the state directory.
+    #[cfg(feature = "state")]
     pub(crate) fn to_json(&self) -> String {
         match self {
             Validator::Local { len, mtime_ns } => {
@@ -43,6 +44,7 @@ impl Validator {
     }
 
     /// A validator from its JSON; `None` if unreadable (the file then restarts).
+    #[cfg(feature = "state")]
     pub(crate) fn from_json(text: &str) -> Option<Validator> {
         let v: serde_json::Value = serde_json::from_str(text).ok()?;
         if let Some(local) = v.get("local") {
@@ -104,6 +106,7 @@ impl HttpValidator {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "state")]
     #[test]
     fn validators_survive_a_json_round_trip() {
         let local = Validator::Local {
