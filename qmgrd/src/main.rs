@@ -53,6 +53,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Two arenas: the daemon's threads mostly wait; one arena per thread
+    // that ever ran would keep memory a long-lived process never gets back.
+    os::limit_malloc_arenas(2);
     match run(options) {
         Ok(()) => {}
         Err(why) => {
@@ -294,6 +297,7 @@ fn serve(
         .set_nonblocking(true)
         .map_err(|e| format!("cannot use the socket: {e}"))?;
     let mut idle_since: Option<Instant> = None;
+    let mut trimmed = false;
     loop {
         let ready = os::wait_readable(&[listener.as_raw_fd(), signals.as_raw_fd()], TICK)
             .map_err(|e| format!("cannot wait for connections: {e}"))?;
@@ -322,9 +326,14 @@ fn serve(
                 }
             }
         }
-        if let Some(limit) = idle_exit {
-            if daemon.connections() == 0 && !daemon.has_active_jobs() {
-                let since = *idle_since.get_or_insert_with(Instant::now);
+        if daemon.connections() == 0 && !daemon.has_active_jobs() {
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            // Once per idle spell: what the busy time allocated goes back.
+            if !trimmed {
+                os::release_free_memory();
+                trimmed = true;
+            }
+            if let Some(limit) = idle_exit {
                 if since.elapsed() >= limit {
                     eprintln!(
                         "qmgrd: idle for {} s (no active job, no client): exiting",
@@ -332,9 +341,10 @@ fn serve(
                     );
                     return Ok(());
                 }
-            } else {
-                idle_since = None;
             }
+        } else {
+            idle_since = None;
+            trimmed = false;
         }
     }
 }
