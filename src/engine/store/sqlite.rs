@@ -593,8 +593,11 @@ impl Store {
             // temp_store: no temporary file is ever opened once the
             // directory is open, so that a thread acting with a job
             // owner's filesystem rights can write rows (sys::owner_rights).
+            // cache_size: 512 KiB of pages, not SQLite's 2 MiB; qmgr writes
+            // rows far more than it reads them, and a long-running qmgrd
+            // kept a full cache of a directory that once held many jobs.
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -512;",
         )
         .map_err(|e| db_error("configure", e))?;
         migrate(&mut db)?;
