@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use qmgr::hresult::{
     QM_BG_E_NOT_FOUND, QM_BG_E_TOO_MANY_FILES_IN_JOB, QM_BG_E_TOO_MANY_JOBS_PER_USER,
-    QM_E_ACCESSDENIED,
+    QM_E_ACCESSDENIED, QM_E_INVALIDARG,
 };
 use qmgr::service::codec::{
     decode_change, decode_file_spec, decode_list, decode_range, decode_settings_change,
@@ -106,11 +106,24 @@ pub fn call(d: &Daemon, caller: &Caller, conn: &mut Connection, call: &Call) -> 
         method::TAKE_OWNERSHIP => (|| {
             let job = job(d, caller, &p)?;
             job.take_ownership(caller.owner)?;
-            d.hub.job_is_now_of(&job, caller.owner.uid);
+            d.hub.job_is_now_of(&job);
             Ok(json!({}))
         })(),
         method::WAIT => return wait(d, caller, conn, &p),
         method::WATCH => return watch(d, caller, conn, call, &p),
+        method::TAKE_EVENTS => (|| {
+            let job = job(d, caller, &p)?;
+            let watch = p.u64("watch")?;
+            d.hub
+                .take_events(watch, caller.owner.uid, &job, p.bool("take")?)
+                .map_err(|()| {
+                    Error::new(
+                        QM_E_INVALIDARG,
+                        format!("no watch {watch} of this user is live"),
+                    )
+                })?;
+            Ok(json!({}))
+        })(),
         other => Err(Fail(unknown(other, call))),
     };
     Outcome::Reply(match answer {
@@ -252,7 +265,7 @@ fn create_job(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
         }
         d.manager.create_job_owned_by(&name, owner)?
     };
-    d.hub.job_is_now_of(&job, owner.uid);
+    d.hub.job_is_now_of(&job);
     Ok(json!({ "job": snapshot(&job) }))
 }
 
@@ -377,7 +390,7 @@ fn watch(
         kinds,
         socket,
     );
-    let first = Reply::ok(json!({ "event": null })).continuing(true);
+    let first = Reply::ok(json!({ "event": null, "watch": id })).continuing(true);
     if conn.send_reply(&first).is_ok() {
         loop {
             match events.recv_timeout(WATCH_CHECK) {

@@ -3,15 +3,17 @@
 //!
 //! The engine has one callback slot per job. The daemon puts its own
 //! callback (key [`NOTIFY_KEY`]) on a job while at least one watcher wants
-//! that job's events, and takes it off when none does. It registers as an
-//! observer (`Job::observe`): a watcher, be it a monitor or a connected
-//! program's callbacks, never stops the job's notify program, which runs
-//! in the daemon as if no callback were registered. (BITS skips the
-//! program while a callback is registered; a client's callback is not yet
-//! known to the daemon job by job, and a program that never runs because
-//! someone watches is worse than a program and a callback both told.) A
-//! watcher sees what a callback would: the events the job's notify flags
-//! let through (`SetJob` sets them), filtered by the kinds it asked for.
+//! that job's events, and takes it off when none does. A watcher only
+//! observes (a monitor such as `qmgr monitor`) unless its program said,
+//! job by job, that it runs a callback for the job (`TakeEvents`, which a
+//! connected manager sends when its program sets a callback). While some
+//! live watcher takes a job's events, the daemon's registration takes them
+//! too (`Job::set_notify`) and the engine skips the job's notify program,
+//! BITS's rule; otherwise it observes (`Job::observe`) and the program
+//! runs. A watcher that ends (its program exited or crashed) stops taking,
+//! so the program runs again for the events after. A watcher sees what a
+//! callback would: the events the job's notify flags let through (`SetJob`
+//! sets them), filtered by the kinds it asked for.
 //!
 //! The callback runs on the engine's delivery thread: it never blocks. It
 //! snapshots the job once and offers it to each interested watcher's
@@ -52,6 +54,8 @@ struct Watcher {
     /// `None`: every job of `uid`, those created later included.
     ids: Option<HashSet<JobId>>,
     kinds: u32,
+    /// The jobs whose callback this watcher's program runs (`TakeEvents`).
+    takes: HashSet<JobId>,
     queue: SyncSender<Encoded>,
     /// A clone of the watcher's socket, to shut it down when it falls behind.
     socket: UnixStream,
@@ -61,10 +65,17 @@ impl Watcher {
     fn wants(&self, id: JobId, owner_uid: u32) -> bool {
         let visible = self.admin || owner_uid == self.uid;
         visible
-            && match &self.ids {
-                Some(ids) => ids.contains(&id),
-                None => owner_uid == self.uid,
-            }
+            && (self.takes.contains(&id)
+                || match &self.ids {
+                    Some(ids) => ids.contains(&id),
+                    None => owner_uid == self.uid,
+                })
+    }
+
+    /// Whether this watcher's program runs a callback for `id`, a job it
+    /// may still see.
+    fn takes(&self, id: JobId, owner_uid: u32) -> bool {
+        self.takes.contains(&id) && (self.admin || owner_uid == self.uid)
     }
 }
 
@@ -77,8 +88,9 @@ struct Watchers {
 /// The daemon's watchers and its callbacks on jobs.
 pub struct Hub {
     watchers: Mutex<Watchers>,
-    /// The jobs that carry the daemon's callback.
-    registered: Mutex<HashMap<JobId, Job>>,
+    /// The jobs that carry the daemon's callback, and whether it takes
+    /// their events (true) or observes them.
+    registered: Mutex<HashMap<JobId, (Job, bool)>>,
     me: Weak<Hub>,
 }
 
@@ -172,6 +184,7 @@ impl Hub {
                     admin,
                     ids: ids.map(|jobs| jobs.iter().map(Job::id).collect()),
                     kinds,
+                    takes: HashSet::new(),
                     queue,
                     socket,
                 },
@@ -193,64 +206,97 @@ impl Hub {
         (id, receiver)
     }
 
-    /// Ends watch `id` and takes the daemon's callback off the jobs no
-    /// other watcher wants.
+    /// Ends watch `id`: the daemon's callback comes off the jobs no other
+    /// watcher wants, and stops taking the events of those no other
+    /// watcher takes.
     pub fn unwatch(&self, id: u64) {
-        lock(&self.watchers).all.remove(&id);
-        let mut registered = lock(&self.registered);
-        let unwanted: Vec<JobId> = {
-            let watchers = lock(&self.watchers);
-            registered
-                .values()
-                .filter(|job| {
-                    let owner = job.owner().uid;
-                    !watchers.all.values().any(|w| w.wants(job.id(), owner))
-                })
-                .map(Job::id)
-                .collect()
-        };
-        for id in unwanted {
-            if let Some(job) = registered.remove(&id) {
-                job.clear_notify_of(NOTIFY_KEY);
-            }
-        }
-    }
-
-    /// Puts the daemon's callback on `job` if it is not there yet.
-    fn ensure(&self, job: &Job) {
-        let mut registered = lock(&self.registered);
-        if registered.contains_key(&job.id()) {
+        if lock(&self.watchers).all.remove(&id).is_none() {
             return;
         }
-        // A final job's registration went with it (the engine drops it):
-        // forget its handle, or a long watch would keep every job it saw.
-        registered.retain(|_, j| !j.state().is_final());
-        // The job's own flags: registering must not change what it reports.
-        if job
-            .observe(Some(self.callback()), job.notify_flags().0, NOTIFY_KEY)
-            .is_ok()
-        {
-            registered.insert(job.id(), job.clone());
+        let jobs: Vec<Job> = lock(&self.registered)
+            .values()
+            .map(|(job, _)| job.clone())
+            .collect();
+        for job in &jobs {
+            self.ensure(job);
         }
     }
 
-    /// A job was created for, or taken over by, user `uid`: the watchers
-    /// of all of `uid`'s jobs get its events from now on.
-    pub fn job_is_now_of(&self, job: &Job, uid: u32) {
-        let wanted = lock(&self.watchers)
-            .all
-            .values()
-            .any(|w| w.ids.is_none() && w.uid == uid);
-        if wanted {
-            self.ensure(job);
+    /// Watch `watch` of user `uid` runs a callback for `job` (`take`), or
+    /// no longer does; the daemon's registration on the job follows.
+    /// `Err` when `watch` is not one of `uid`'s live watches.
+    pub fn take_events(&self, watch: u64, uid: u32, job: &Job, take: bool) -> Result<(), ()> {
+        {
+            let mut watchers = lock(&self.watchers);
+            let watcher = watchers
+                .all
+                .get_mut(&watch)
+                .filter(|w| w.uid == uid)
+                .ok_or(())?;
+            if take {
+                watcher.takes.insert(job.id());
+            } else {
+                watcher.takes.remove(&job.id());
+            }
         }
+        self.ensure(job);
+        Ok(())
+    }
+
+    /// Makes the daemon's callback on `job` what the watchers ask: none
+    /// when no watcher wants the job, one that takes its events when a
+    /// watcher takes them, an observer otherwise.
+    fn ensure(&self, job: &Job) {
+        let mut registered = lock(&self.registered);
+        // A final job's registration went with it (the engine drops it):
+        // forget its handle, or a long watch would keep every job it saw.
+        registered.retain(|_, (j, _)| !j.state().is_final());
+        let owner = job.owner().uid;
+        let (wanted, taken) = {
+            let watchers = lock(&self.watchers);
+            let all = || watchers.all.values();
+            (
+                all().any(|w| w.wants(job.id(), owner)),
+                all().any(|w| w.takes(job.id(), owner)),
+            )
+        };
+        let now = registered.get(&job.id()).map(|(_, takes)| *takes);
+        if !wanted {
+            if registered.remove(&job.id()).is_some() {
+                job.clear_notify_of(NOTIFY_KEY);
+            }
+            return;
+        }
+        if now == Some(taken) {
+            return;
+        }
+        // The job's own flags: registering must not change what it reports.
+        let callback = Some(self.callback());
+        let flags = job.notify_flags().0;
+        let done = match taken {
+            true => job.set_notify(callback, flags, NOTIFY_KEY),
+            false => job.observe(callback, flags, NOTIFY_KEY),
+        };
+        if done.is_ok() {
+            registered.insert(job.id(), (job.clone(), taken));
+        }
+    }
+
+    /// A job was created for, or taken over by, its owner: the watchers of
+    /// all the owner's jobs get its events from now on, and those of a
+    /// previous owner stop seeing (and taking) them.
+    pub fn job_is_now_of(&self, job: &Job) {
+        self.ensure(job);
     }
 
     /// Sets `job`'s notify flags, keeping the daemon's callback on it if
     /// it has one.
     pub fn set_notify_flags(&self, job: &Job, flags: u32) -> qmgr::Result<()> {
         let registered = lock(&self.registered);
-        let callback = registered.contains_key(&job.id()).then(|| self.callback());
-        job.observe(callback, flags, NOTIFY_KEY)
+        match registered.get(&job.id()) {
+            Some((_, true)) => job.set_notify(Some(self.callback()), flags, NOTIFY_KEY),
+            Some((_, false)) => job.observe(Some(self.callback()), flags, NOTIFY_KEY),
+            None => job.observe(None, flags, NOTIFY_KEY),
+        }
     }
 }

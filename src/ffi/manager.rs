@@ -69,10 +69,16 @@ pub unsafe extern "C" fn qm_manager_open(
 /// notification interval (at least 250 ms) or after this process changed
 /// the job, and which the daemon's events refresh while a callback is set
 /// (then progress is read without leaving the process; a local read costs
-/// tens of nanoseconds, a round trip tens of microseconds). Every other
-/// call (the changes, qm_job_wait, the file getters, the manager's
-/// settings, qm_manager_enum_jobs) is one round trip. Callbacks run on a
-/// thread of this manager with the guarantees of qm_job_set_notify.
+/// tens of nanoseconds, a round trip tens of microseconds). The file
+/// getters read a copy of the job's files kept the same way: one round
+/// trip reads them all when the copy is older than that interval or this
+/// process changed the job. Every other call (the changes, qm_job_wait,
+/// the manager's settings, qm_manager_enum_jobs) is one round trip.
+/// Callbacks run on a thread of this manager with the guarantees of
+/// qm_job_set_notify; while one is set on a job, the daemon does not run
+/// the job's notify program (as in-process: the program runs only when no
+/// callback takes the event), and once this manager is closed or this
+/// process is gone, it does again.
 /// Losing the daemon fails the call in flight and the next ones with
 /// QM_E_SERVICE_UNAVAILABLE (never a hang: a reply must begin within 2
 /// minutes, 10 for qm_job_complete and qm_job_cancel); the call after the

@@ -204,6 +204,7 @@ impl RemoteJob {
         if let Some(old) = dispatcher.register(self.0.id(), 0, None, false, &self.0.gate) {
             dispatcher.retire(&old);
         }
+        watch::forget_callback(&self.0.remote, self.0.id());
     }
 
     /// The success code a `Cancel` or `Complete` reply carries.
@@ -617,6 +618,7 @@ impl RemoteJob {
         {
             remote.dispatcher.retire(&old);
         }
+        watch::follow_callback(remote, self.0.id());
         Ok(())
     }
 
@@ -639,6 +641,7 @@ impl RemoteJob {
         if let Some(old) = dispatcher.unregister_owned(self.0.id(), owner) {
             dispatcher.retire(&old);
         }
+        watch::follow_callback(&self.0.remote, self.0.id());
     }
 
     pub(crate) fn set_max_bandwidth(&self, bytes_per_second: u64) -> Result<()> {

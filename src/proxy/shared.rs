@@ -2,7 +2,7 @@
 //! thread: data only, the behaviour is in `manager`, `job` and `watch`
 //! (as the engine's `runtime::shared`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
@@ -140,6 +140,10 @@ impl JobCore {
 pub(crate) struct WatchState {
     pub(crate) state: Mutex<Watching>,
     pub(crate) changed: Condvar,
+    /// The jobs this process runs a callback for (one that takes events,
+    /// not an observer), as the daemon was told (`TakeEvents`). Held while
+    /// telling it, so that the daemon hears the changes in their order.
+    pub(crate) taking: Mutex<HashSet<JobId>>,
 }
 
 #[derive(Default)]
@@ -149,6 +153,8 @@ pub(crate) struct Watching {
     pub(crate) live: bool,
     /// A clone of the stream's socket, for `stop` to shut it down.
     pub(crate) stream: Option<UnixStream>,
+    /// The live watch's number (its first reply's `watch`), for TakeEvents.
+    pub(crate) number: Option<u64>,
     pub(crate) stopping: bool,
     /// Why the last attempt to set the stream up failed.
     pub(crate) failed: Option<Error>,

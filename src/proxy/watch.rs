@@ -8,11 +8,20 @@
 //!
 //! Started by the first `set_notify` with a callback; `stop` (the
 //! manager's close) shuts the stream down and joins the thread.
+//!
+//! The daemon also learns, job by job, which jobs this process runs a
+//! callback for (`TakeEvents`, naming the watch): while the watch lives,
+//! the daemon does not run those jobs' notify programs (BITS's rule); an
+//! observer (`Job::observe`) does not count. After a gap the new watch is
+//! told again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::engine::error::{Error, Result};
+use crate::engine::types::JobId;
 use crate::hresult::*;
 use crate::proxy::client::unavailable;
 use crate::proxy::shared::{Remote, WatchState, Watching};
@@ -85,6 +94,50 @@ pub(crate) fn stop(remote: &Remote) {
     }
 }
 
+/// After a change of job `id`'s callback in this process: tells the daemon
+/// whether this process now runs a callback that takes the job's events
+/// (so that it skips the job's notify program), if that changed. Best
+/// effort: with no live watch, the next one is told; a failed call leaves
+/// the notify program running, as with no callback.
+#[inline(never)]
+pub(crate) fn follow_callback(remote: &Remote, id: JobId) {
+    let takes = remote.dispatcher.takes_events(id);
+    let mut taking = remote.watch.taking.lock();
+    let changed = match takes {
+        true => taking.insert(id),
+        false => taking.remove(&id),
+    };
+    if !changed {
+        return;
+    }
+    let number = remote.watch.state.lock().number;
+    if let Some(number) = number {
+        let _ = take_events(remote, number, id, takes);
+    }
+}
+
+/// Forgets job `id`'s callback without telling the daemon (the job is
+/// final: the daemon forgot it).
+pub(crate) fn forget_callback(remote: &Remote, id: JobId) {
+    remote.watch.taking.lock().remove(&id);
+}
+
+fn take_events(remote: &Remote, number: u64, id: JobId, take: bool) -> Result<()> {
+    let parameters = wire::with_id(id, &[("watch", json!(number)), ("take", json!(take))]);
+    remote
+        .client
+        .call(method::TAKE_EVENTS, parameters)
+        .map(drop)
+}
+
+/// Tells a new watch every job this process runs a callback for.
+fn retake(remote: &Remote, number: u64) {
+    let taking = remote.watch.taking.lock();
+    for &id in taking.iter() {
+        let _ = take_events(remote, number, id, true);
+    }
+}
+
 /// Changes the state under its lock and wakes its waiters; false once
 /// the manager is closing.
 fn set(watch: &WatchState, change: impl FnOnce(&mut Watching)) -> bool {
@@ -101,13 +154,17 @@ fn run(remote: &Arc<Remote>) {
     let mut gap = false;
     loop {
         match open(remote) {
-            Ok(mut conn) => {
+            Ok((mut conn, number)) => {
                 let clone = conn.stream().try_clone().ok();
                 if !set(watch, |s| {
                     s.live = true;
                     s.stream = clone;
+                    s.number = number;
                 }) {
                     break;
+                }
+                if let Some(number) = number {
+                    retake(remote, number);
                 }
                 if gap {
                     for core in remote.all_known() {
@@ -120,6 +177,7 @@ fn run(remote: &Arc<Remote>) {
                 if !set(watch, |s| {
                     s.live = false;
                     s.stream = None;
+                    s.number = None;
                 }) {
                     break;
                 }
@@ -141,8 +199,9 @@ fn run(remote: &Arc<Remote>) {
     }
 }
 
-/// A connection whose Watch is in place (its first reply read).
-fn open(remote: &Remote) -> Result<Connection> {
+/// A connection whose Watch is in place (its first reply read), and the
+/// watch's number (none from a daemon older than TakeEvents).
+fn open(remote: &Remote) -> Result<(Connection, Option<u64>)> {
     let mut conn = remote.client.open_connection()?;
     let call = Call::new(method::WATCH, wire::object(&[])).with_more();
     let mut bytes = serde_json::to_vec(&call.to_json())
@@ -159,7 +218,10 @@ fn open(remote: &Remote) -> Result<Connection> {
         .read_reply(Some(crate::proxy::client::CALL_TIMEOUT))
         .map_err(|e| lost(&e))?;
     match first.into_result() {
-        Ok(_) => Ok(conn),
+        Ok(parameters) => {
+            let number = parameters.get("watch").and_then(serde_json::Value::as_u64);
+            Ok((conn, number))
+        }
         Err((name, parameters)) if name == crate::service::FAILED => {
             Err(codec::decode_failed(&parameters).unwrap_or_else(wire::unexpected))
         }

@@ -72,4 +72,6 @@ pub mod method {
     pub const TAKE_OWNERSHIP: &str = "io.qmgr.TakeOwnership";
     /// `io.qmgr.Watch`.
     pub const WATCH: &str = "io.qmgr.Watch";
+    /// `io.qmgr.TakeEvents`.
+    pub const TAKE_EVENTS: &str = "io.qmgr.TakeEvents";
 }

@@ -345,6 +345,96 @@ fn a_watched_job_still_runs_its_notify_program() {
     });
 }
 
+/// BITS's rule across the socket: while a program's watch says it runs a
+/// job's callback (`TakeEvents`), the daemon does not run the job's notify
+/// program; once that watch is gone (the program crashed), it runs again.
+#[test]
+fn a_watch_that_takes_a_jobs_events_holds_its_notify_program_until_it_ends() {
+    let dir = scratch("daemon-take-events");
+    let daemon = Qmgrd::start(&dir, &[]);
+    let src = dir.join("src");
+    std::fs::write(&src, b"taken").unwrap();
+    // Each run appends the job's id: a program that ran when it should not
+    // have leaves its line.
+    let ran = dir.join("ran");
+    let program = json!({ "notify_cmdline": {
+        "program": "/bin/sh",
+        "parameters": format!("sh -c \"echo $QMGR_JOB_ID >> {}\"", s(&ran)),
+    } });
+    let lines = || std::fs::read_to_string(&ran).unwrap_or_default();
+    let mut c = daemon.client();
+    let job = |c: &mut Client, name: &str, n: u32| {
+        let id = c.create(name);
+        add(c, &id, &file_url(&src), &dir.join(format!("dst{n}")));
+        set(c, &id, program.clone());
+        id
+    };
+    let watch = |daemon: &Qmgrd| {
+        let mut watcher = daemon.client();
+        watcher
+            .conn
+            .send_call(&Call::new("io.qmgr.Watch", json!({})).with_more())
+            .unwrap();
+        let first = watcher.next("the watch").parameters;
+        assert_eq!(first["event"], Value::Null);
+        let number = first["watch"].as_u64().expect("the watch's number");
+        (watcher, number)
+    };
+    let transferred = |watcher: &mut Client, id: &str| loop {
+        let event = decode_event(&watcher.next("an event").parameters["event"], "event").unwrap();
+        if event.event.kind == NotifyFlags::JOB_TRANSFERRED && event.job.id.to_string() == id {
+            break;
+        }
+    };
+
+    // Taken: the program does not run.
+    let taken = job(&mut c, "taken", 1);
+    let (mut watcher, number) = watch(&daemon);
+    c.ok(
+        "io.qmgr.TakeEvents",
+        json!({ "watch": number, "id": taken, "take": true }),
+    );
+    c.ok("io.qmgr.Resume", json!({ "id": taken }));
+    transferred(&mut watcher, &taken);
+    // A job nobody takes, transferred after it, runs the program: its line
+    // is the one that may be there.
+    let plain = job(&mut c, "not taken", 2);
+    c.ok("io.qmgr.Resume", json!({ "id": plain }));
+    wait_until("the untaken job's program", LIMIT, || {
+        lines().contains(&plain)
+    });
+    assert_eq!(lines().trim(), plain, "the taken job's program ran");
+
+    // Another user's watch number, or one that ended, is refused.
+    let e = c.failed(
+        "io.qmgr.TakeEvents",
+        json!({ "watch": number + 1000, "id": plain, "take": true }),
+    );
+    assert_eq!(e.code.0, QM_E_INVALIDARG, "{e}");
+
+    // The program "crashes": its watch ends, and the next job it had taken
+    // runs its program again.
+    let orphan = job(&mut c, "taken, then its watcher crashed", 3);
+    c.ok(
+        "io.qmgr.TakeEvents",
+        json!({ "watch": number, "id": orphan, "take": true }),
+    );
+    drop(watcher);
+    wait_until("the daemon to end the watch", LIMIT, || {
+        c.call(
+            "io.qmgr.TakeEvents",
+            json!({ "watch": number, "id": orphan, "take": true }),
+        )
+        .error
+        .is_some()
+    });
+    c.ok("io.qmgr.Resume", json!({ "id": orphan }));
+    wait_until("the orphaned job's program", LIMIT, || {
+        lines().contains(&orphan)
+    });
+    assert!(!lines().contains(&taken), "{}", lines());
+}
+
 #[test]
 fn a_job_outlives_a_client_killed_after_resume() {
     if system_python().is_none() {

@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
-use qmgr::{FileSpec, HResult, Job, JobId, JobState, Manager, NotifyCallback, NotifyFlags, Owner};
+use qmgr::{
+    FileSpec, HResult, Job, JobId, JobState, Manager, NotifyCallback, NotifyCmdLine, NotifyFlags,
+    Owner,
+};
 
 use crate::support::daemon::Qmgrd;
 use crate::support::{self, Build};
@@ -252,6 +255,68 @@ fn callbacks_get_the_daemons_events_and_progress_is_read_fresh_in_the_process() 
     job.set_description("after").unwrap();
     assert!(events.recv_timeout(Duration::from_millis(300)).is_err());
     job.complete().unwrap();
+}
+
+/// BITS's rule on a connected manager: while this process runs a job's
+/// callback, the daemon does not run the job's notify program; a job
+/// without one (or whose callback was cleared) runs it.
+#[test]
+fn a_callback_in_a_connected_program_holds_the_jobs_notify_program() {
+    let dir = support::scratch("proxy-callback-cmdline");
+    let daemon = Qmgrd::start(&dir, &[]);
+    let manager = Manager::connect(Some(&address(&daemon))).unwrap();
+    let (src, _) = source(&dir, "src.bin", 4096);
+    // Each run appends the job's id.
+    let ran = dir.join("ran");
+    let lines = || std::fs::read_to_string(&ran).unwrap_or_default();
+    let make = |name: &str| {
+        let job = manager.create_job(name).unwrap();
+        let dst = dir.join(format!("{name}.bin"));
+        job.add_files(&[FileSpec::new(src.clone(), s(&dst))])
+            .unwrap();
+        job.set_notify_cmdline(Some(NotifyCmdLine {
+            program: "/bin/sh".into(),
+            parameters: Some(format!("sh -c \"echo $QMGR_JOB_ID >> {}\"", s(&ran))),
+        }))
+        .unwrap();
+        job
+    };
+    let flags = NotifyFlags::JOB_TRANSFERRED | NotifyFlags::JOB_ERROR;
+    let (callback, events) = collector();
+
+    let taken = make("taken");
+    taken.set_notify(Some(callback.clone()), flags, 7).unwrap();
+    taken.resume().unwrap();
+    let (kind, _, _) = events.recv_timeout(LONG).expect("the TRANSFERRED event");
+    assert_eq!(kind, NotifyFlags::JOB_TRANSFERRED);
+    // A job without a callback, transferred after it, runs the program.
+    let plain = make("plain");
+    plain.resume().unwrap();
+    let plain_id = plain.id().to_string();
+    support::wait_until("the program of the job without a callback", LONG, || {
+        lines().contains(&plain_id)
+    });
+    assert_eq!(
+        lines().trim(),
+        plain_id,
+        "the program of the job with a callback ran"
+    );
+
+    // A callback cleared before the event: the program runs.
+    let cleared = make("cleared");
+    cleared.set_notify(Some(callback), flags, 7).unwrap();
+    cleared.set_notify(None, flags, 7).unwrap();
+    cleared.resume().unwrap();
+    let cleared_id = cleared.id().to_string();
+    support::wait_until(
+        "the program of the job whose callback was cleared",
+        LONG,
+        || lines().contains(&cleared_id),
+    );
+    assert!(!lines().contains(&taken.id().to_string()), "{}", lines());
+    for job in [taken, plain, cleared] {
+        job.complete().unwrap();
+    }
 }
 
 #[test]
