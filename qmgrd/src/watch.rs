@@ -249,8 +249,23 @@ impl Hub {
     fn ensure(&self, job: &Job) {
         let mut registered = lock(&self.registered);
         // A final job's registration went with it (the engine drops it):
-        // forget its handle, or a long watch would keep every job it saw.
-        registered.retain(|_, (j, _)| !j.state().is_final());
+        // forget its handle and who took its events, or a long watch
+        // would keep every job it saw.
+        let mut finished = Vec::new();
+        registered.retain(|id, (j, _)| {
+            let live = !j.state().is_final();
+            if !live {
+                finished.push(*id);
+            }
+            live
+        });
+        if !finished.is_empty() {
+            for w in lock(&self.watchers).all.values_mut() {
+                for id in &finished {
+                    w.takes.remove(id);
+                }
+            }
+        }
         let owner = job.owner().uid;
         let (wanted, taken) = {
             let watchers = lock(&self.watchers);
