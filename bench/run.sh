@@ -81,7 +81,8 @@
 # DAEMON_BIG_MIB (1024: a prefix of the 1 GiB file when smaller),
 # DAEMON_BIG_RUNS (3), DAEMON_CALLS (2000000 fresh-copy reads per progress
 # run), DAEMON_CHANGES (2000 changes and round trips per progress run),
-# DAEMON_IDLE (10), DAEMON_REPORT (a file to write the Markdown to as well;
+# DAEMON_IDLE (10), QMGRD_BIN (the qmgrd to measure; default the release
+# build), DAEMON_REPORT (a file to write the Markdown to as well;
 # the figures it comes from are kept beside it, as FILE.tsv and
 # FILE.machine.txt, for `python3 bench/daemon_report.py --results FILE.tsv
 # --machine FILE.machine.txt`),
@@ -181,7 +182,9 @@ if [ "$SECTION" = daemon ]; then
     # qmgrd, and bench/daemon.c against the release library both sides use.
     log "building libqmgr and qmgrd (cargo build --release -p qmgr -p qmgrd)"
     cargo build --release -p qmgr -p qmgrd >&2 || die "libqmgr or qmgrd does not build"
-    QMGRD_BIN=$TARGET_DIR/release/qmgrd
+    # QMGRD_BIN: another qmgrd to measure against the same library, such
+    # as a static musl build (see BENCHMARKS.md).
+    QMGRD_BIN=${QMGRD_BIN:-$TARGET_DIR/release/qmgrd}
     DAEMON_BENCH=$TARGET_DIR/release/daemon-bench
     log "building $DAEMON_BENCH from bench/daemon.c"
     cc -O2 -std=c11 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/bench/daemon.c" -o "$DAEMON_BENCH" \
