@@ -66,6 +66,7 @@ mod proxy;
 #[cfg(feature = "service")]
 #[doc(hidden)]
 pub mod service;
+mod sync;
 mod sys;
 #[cfg(test)]
 mod testing;

@@ -18,10 +18,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use parking_lot::RwLock;
-
 use crate::engine::error::{Error, Result};
 use crate::hresult::QM_E_HANDLE;
+use crate::sync::RwLock;
 use crate::{Job, Manager};
 
 enum Entry {

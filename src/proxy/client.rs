@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
 use crate::engine::error::{Error, Result};
@@ -16,6 +15,7 @@ use crate::proxy::wire;
 use crate::service::codec;
 use crate::service::varlink::{Call, Connection, ReadError, MAX_REPLY};
 use crate::service::FAILED;
+use crate::sync::Mutex;
 
 /// The longest a call's reply may take to begin. The slowest legitimate
 /// calls (a suspend waiting for its transfer to stop) take a second or

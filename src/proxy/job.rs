@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{MappedMutexGuard, MutexGuard};
 use serde_json::{Map, Value};
 
 use crate::engine::error::{Error, Result};
@@ -18,11 +17,22 @@ use crate::engine::transport::options::ProxySetting;
 use crate::engine::types::*;
 use crate::hresult::*;
 use crate::proxy::client::{Patience, CALL_TIMEOUT};
-use crate::proxy::shared::{JobCore, MIN_AGE};
+use crate::proxy::shared::{JobCore, Snap, MIN_AGE};
 use crate::proxy::watch;
 use crate::proxy::wire::{self, decode_job, with_id};
 use crate::service::codec::{self, Change, FileSnapshot, JobSnapshot};
 use crate::service::method;
+use crate::sync::MutexGuard;
+
+/// A job's snapshot, read under its lock (what `RemoteJob::fresh` gives).
+struct Fresh<'a>(MutexGuard<'a, Snap>);
+
+impl std::ops::Deref for Fresh<'_> {
+    type Target = JobSnapshot;
+    fn deref(&self) -> &JobSnapshot {
+        &self.0.job
+    }
+}
 
 /// The longest one `Wait` call lasts; a longer wait is several, so that a
 /// daemon that stopped answering is noticed.
@@ -58,18 +68,18 @@ impl RemoteJob {
     /// job's notification interval (and the daemon answers): what every
     /// getter reads (one function, not one copy of it per getter).
     #[inline(never)]
-    fn fresh(&self) -> MappedMutexGuard<'_, JobSnapshot> {
+    fn fresh(&self) -> Fresh<'_> {
         let snap = self.0.snap.lock();
         let age = Duration::from_millis(u64::from(snap.job.min_notification_interval));
         let due = !snap.job.state.is_final()
             && !snap.gone
             && (snap.stale || snap.fetched.elapsed() > age.max(MIN_AGE));
         if !due || !self.0.remote.client.is_open() {
-            return MutexGuard::map(snap, |snap| &mut snap.job);
+            return Fresh(snap);
         }
         drop(snap);
         self.refresh();
-        MutexGuard::map(self.0.snap.lock(), |snap| &mut snap.job)
+        Fresh(self.0.snap.lock())
     }
 
     /// Asks the daemon for the job's snapshot. When it cannot answer, the

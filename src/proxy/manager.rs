@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::engine::error::{Error, Result};
@@ -19,6 +18,7 @@ use crate::proxy::watch;
 use crate::proxy::wire::{self, decode_job, object};
 use crate::service::codec::{self, JobSnapshot, Settings, SettingsChange};
 use crate::service::method;
+use crate::sync::Mutex;
 
 /// A manager connected to `qmgrd`. Dropping it closes it.
 pub(crate) struct RemoteManager {

@@ -9,13 +9,12 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::engine::error::Error;
 use crate::engine::runtime::notify::{Dispatcher, Gate};
 use crate::engine::types::JobId;
 use crate::proxy::client::Client;
 use crate::service::codec::{FileSnapshot, JobSnapshot};
+use crate::sync::{Condvar, Mutex};
 
 /// What a connected manager shares with its jobs and its Watch thread.
 pub(crate) struct Remote {

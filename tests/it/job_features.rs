@@ -681,7 +681,7 @@ fn progress_notifications_keep_the_minimum_interval() {
         job.set_max_connections(1).unwrap();
         assert_eq!(job.min_notification_interval(), 500, "BITS's default");
         job.set_min_notification_interval(interval).unwrap();
-        let times = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = times.clone();
         job.set_notify(
             Some(std::sync::Arc::new(
@@ -689,7 +689,7 @@ fn progress_notifications_keep_the_minimum_interval() {
                     if e.kind == qmgr::NotifyFlags::JOB_MODIFICATION
                         && j.state() == JobState::Transferring
                     {
-                        seen.lock().push(Instant::now());
+                        seen.lock().unwrap().push(Instant::now());
                     }
                 },
             )),
@@ -706,8 +706,8 @@ fn progress_notifications_keep_the_minimum_interval() {
     finish_byte_exact(&paced_job, &dir.join("a.bin"), &data);
     let took = paced_start.elapsed();
     finish_byte_exact(&every_job, &dir.join("b.bin"), &data);
-    let paced_times = paced_times.lock().clone();
-    let every = every_times.lock().clone();
+    let paced_times = paced_times.lock().unwrap().clone();
+    let every = every_times.lock().unwrap().clone();
     let gaps: Vec<Duration> = paced_times.windows(2).map(|w| w[1] - w[0]).collect();
     println!(
         "{} progress notifications with a 1 s minimum, {} with none, in {took:?}",

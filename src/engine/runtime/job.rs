@@ -19,8 +19,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::MutexGuard;
-
 use crate::engine::error::{Error, Result};
 use crate::engine::model::command::{Clock, Command, Effects, Files, Final, NewFile, Property};
 use crate::engine::model::job::{JobModel, Run, StoredJob};
@@ -37,6 +35,7 @@ use crate::engine::transport::options::{self, HttpOptions, ProxySetting};
 use crate::engine::transport::source::Source;
 use crate::engine::types::*;
 use crate::hresult::*;
+use crate::sync::MutexGuard;
 
 /// Rows snapshotted under the data lock, to be written without it.
 struct Rows {

@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::engine::error::{Error, Result};
 use crate::engine::model::command::Command;
 use crate::engine::model::schedule::{self, Seen, Timers};
@@ -29,6 +27,7 @@ use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
 use crate::engine::types::{ErrorContext, JobId, JobState, Owner};
 use crate::hresult::*;
+use crate::sync::Mutex;
 
 /// Default number of jobs transferring at once.
 pub const DEFAULT_MAX_ACTIVE_JOBS: u32 = 4;

@@ -21,9 +21,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use parking_lot::Mutex;
-
 use crate::engine::types::{JobId, NotifyEvent};
+use crate::sync::Mutex;
 
 /// A registered callback, with the job handle it reports already bound.
 pub(crate) type BoundCallback = Box<dyn Fn(&NotifyEvent) + Send + Sync>;

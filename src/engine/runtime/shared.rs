@@ -9,8 +9,6 @@
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::engine::model::job::{JobModel, Published, DEFAULT_MAX_CONNECTIONS};
 use crate::engine::runtime::notify::{Dispatcher, Gate};
 use crate::engine::runtime::throttle::Throttle;
@@ -18,6 +16,7 @@ use crate::engine::store::Store;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::options::Environment;
 use crate::engine::types::{JobId, JobProgress, JobState};
+use crate::sync::{Condvar, Mutex};
 
 /// The counters' marker for "size not known yet".
 pub(crate) const UNKNOWN: u64 = u64::MAX;

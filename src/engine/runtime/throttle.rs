@@ -14,7 +14,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 /// How much a bucket may save up, in seconds of its rate.
 const BURST_SECONDS: f64 = 0.05;

@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use sha2::{Digest, Sha256};
 
 use crate::engine::model::command::{Command, Piece, PieceId, RunId};
@@ -32,6 +30,7 @@ use crate::engine::transport::validator::Validator;
 use crate::engine::transport::Session;
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
+use crate::sync::Mutex;
 
 /// A broken connection that had delivered at least this much is resumed at
 /// once; smaller deliveries count toward `MAX_POOR_RESUMES` in a row.

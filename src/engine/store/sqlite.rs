@@ -5,7 +5,6 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use parking_lot::Mutex;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 
@@ -15,6 +14,7 @@ use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::validator::Validator;
 use crate::hresult::*;
+use crate::sync::Mutex;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -413,7 +413,7 @@ pub(crate) struct Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        release(self.lock.get_mut().take());
+        release(self.lock.lock().take());
     }
 }
 

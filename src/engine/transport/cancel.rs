@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 /// Something to run when a token is cancelled, e.g. shutting an HTTP
 /// agent's connections down.

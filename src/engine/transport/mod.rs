@@ -34,7 +34,7 @@ use crate::engine::transport::validator::Validator;
 pub(crate) struct Session {
     options: HttpOptions,
     connections: usize,
-    client: parking_lot::Mutex<Option<http::Client>>,
+    client: crate::sync::Mutex<Option<http::Client>>,
 }
 
 impl Session {
@@ -44,7 +44,7 @@ impl Session {
         Session {
             options,
             connections,
-            client: parking_lot::Mutex::new(None),
+            client: crate::sync::Mutex::new(None),
         }
     }
 

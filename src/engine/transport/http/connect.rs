@@ -24,12 +24,11 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::engine::transport::error::RequestFailure;
 use crate::engine::transport::http::wire;
 use crate::engine::transport::http::USER_AGENT;
 use crate::engine::transport::url::Url;
+use crate::sync::Mutex;
 
 /// How long opening a connection (name lookup, TCP, proxy and TLS
 /// handshakes, all together) may take.
@@ -511,7 +510,7 @@ impl Connector {
         // A slot and a condition variable rather than a channel: the same
         // wait, in less code.
         type Found = Option<io::Result<Vec<SocketAddr>>>;
-        let slot: std::sync::Arc<(Mutex<Found>, parking_lot::Condvar)> = Default::default();
+        let slot: std::sync::Arc<(Mutex<Found>, crate::sync::Condvar)> = Default::default();
         let filler = std::sync::Arc::clone(&slot);
         let name = host.clone();
         std::thread::Builder::new()
