@@ -82,8 +82,9 @@
 # DAEMON_BIG_RUNS (3), DAEMON_CALLS (2000000 fresh-copy reads per progress
 # run), DAEMON_CHANGES (2000 changes and round trips per progress run),
 # DAEMON_IDLE (10), QMGRD_BIN (the qmgrd to measure; default the release
-# build), DAEMON_REPORT (a file to write the Markdown to as well;
-# the figures it comes from are kept beside it, as FILE.tsv and
+# build), DAEMON_REPORT (the file the Markdown goes to as well; default
+# bench/results/daemon.md, which BENCHMARKS-qmgrd.md quotes; the figures
+# it comes from are kept beside it, as FILE.tsv and
 # FILE.machine.txt, for `python3 bench/daemon_report.py --results FILE.tsv
 # --machine FILE.machine.txt`),
 # and RUNS, PORT, QMGR_BENCH_DATA, QMGR_BENCH_OUT (used when there is no
@@ -138,6 +139,7 @@ DAEMON_BIG_RUNS=${DAEMON_BIG_RUNS:-3}
 DAEMON_CALLS=${DAEMON_CALLS:-2000000}
 DAEMON_CHANGES=${DAEMON_CHANGES:-2000}
 DAEMON_IDLE=${DAEMON_IDLE:-10}
+DAEMON_REPORT=${DAEMON_REPORT:-$ROOT/bench/results/daemon.md}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -806,14 +808,12 @@ if [ "$SECTION" = daemon ]; then
         echo "qmgrd_bytes=$(stat -c %s "$QMGRD_BIN")"
         echo "nginx=$("$NGINX" -v 2>&1)"
     } >"$WORK/daemon-machine.txt"
-    # With DAEMON_REPORT, the inputs are kept beside it, so that
+    # The inputs are kept beside the report, so that
     # bench/daemon_report.py can render them again without measuring.
     report_args=(--results "$DRESULTS" --machine "$WORK/daemon-machine.txt")
-    if [ -n "${DAEMON_REPORT:-}" ]; then
-        cp "$DRESULTS" "$DAEMON_REPORT.tsv"
-        cp "$WORK/daemon-machine.txt" "$DAEMON_REPORT.machine.txt"
-        report_args+=(--out "$DAEMON_REPORT")
-    fi
+    cp "$DRESULTS" "$DAEMON_REPORT.tsv"
+    cp "$WORK/daemon-machine.txt" "$DAEMON_REPORT.machine.txt"
+    report_args+=(--out "$DAEMON_REPORT")
     python3 "$ROOT/bench/daemon_report.py" "${report_args[@]}"
     exit 0
 fi
