@@ -246,14 +246,26 @@ fn callbacks_get_the_daemons_events_and_progress_is_read_fresh_in_the_process() 
         started.elapsed()
     );
 
-    // Cleared: no more events (those of the clearing call itself aside:
-    // its change of flags is an event that may race the clearing, as
-    // in-process).
+    // Cleared: once set_notify returns, the callback is not called again.
+    // The events of the whole manager come in one stream and run on one
+    // thread in order, so another job's event, caused after this job's
+    // change, comes after that change's event would have.
     job.set_notify(None, flags, 7).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
     while events.try_recv().is_ok() {}
+    let barrier = manager.create_job("barrier").unwrap();
+    let (tx, described) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let seen: NotifyCallback = Arc::new(move |job: &Job, _| {
+        let _ = tx.lock().unwrap().send(job.description());
+    });
+    barrier
+        .set_notify(Some(seen), NotifyFlags::JOB_MODIFICATION, 8)
+        .unwrap();
     job.set_description("after").unwrap();
-    assert!(events.recv_timeout(Duration::from_millis(300)).is_err());
+    barrier.set_description("barrier").unwrap();
+    while described.recv_timeout(LONG).expect("the barrier's event") != "barrier" {}
+    assert!(events.try_recv().is_err(), "a cleared callback was called");
+    barrier.cancel().unwrap();
     job.complete().unwrap();
 }
 
