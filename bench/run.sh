@@ -440,6 +440,18 @@ cmd_for() {
     esac
 }
 
+# small_files_landed DIR COUNT FULL: the first COUNT small files are in
+# DIR, each of 64 KiB, and (FULL 1) their SHA-256 match.
+small_files_landed() {
+    local dir=$1 count=$2 full=$3 n
+    n=$(find "$dir" -maxdepth 1 -type f -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
+    [ "$n" = "$count" ] || { log "$n of $count files of 64 KiB landed"; return 1; }
+    if [ "$full" = 1 ]; then
+        (cd "$dir" && head -n "$count" "$DATA_DIR/small.sha256" | sha256sum --quiet -c -) ||
+            { log "SHA-256 mismatch"; return 1; }
+    fi
+}
+
 # verify SCENARIO DIR FULL: checks what landed in DIR: sizes always, SHA-256
 # too when FULL is 1. Leftover temporary files count as a failure.
 verify() {
@@ -452,29 +464,9 @@ verify() {
         if [ "$full" = 1 ]; then
             [ "$(sha256sum "$dir/big.bin" | cut -d' ' -f1)" = "$BIG_SHA" ] || { log "big.bin: SHA-256 mismatch"; return 1; }
         fi ;;
-    small)
-        local n
-        n=$(find "$dir" -maxdepth 1 -type f -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
-        [ "$n" = "$SMALL_COUNT" ] || { log "$n of $SMALL_COUNT files of 64 KiB landed"; return 1; }
-        if [ "$full" = 1 ]; then
-            (cd "$dir" && sha256sum --quiet -c "$DATA_DIR/small.sha256") || { log "SHA-256 mismatch"; return 1; }
-        fi ;;
-    wan_small)
-        local n
-        n=$(find "$dir" -maxdepth 1 -type f -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
-        [ "$n" = "$WAN_COUNT" ] || { log "$n of $WAN_COUNT files of 64 KiB landed"; return 1; }
-        if [ "$full" = 1 ]; then
-            (cd "$dir" && head -n "$WAN_COUNT" "$DATA_DIR/small.sha256" | sha256sum --quiet -c -) ||
-                { log "SHA-256 mismatch"; return 1; }
-        fi ;;
-    daemon_jobs)
-        local n
-        n=$(find "$dir" -maxdepth 1 -type f -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
-        [ "$n" = "$DAEMON_JOBS" ] || { log "$n of $DAEMON_JOBS files of 64 KiB landed"; return 1; }
-        if [ "$full" = 1 ]; then
-            (cd "$dir" && head -n "$DAEMON_JOBS" "$DATA_DIR/small.sha256" | sha256sum --quiet -c -) ||
-                { log "SHA-256 mismatch"; return 1; }
-        fi ;;
+    small) small_files_landed "$dir" "$SMALL_COUNT" "$full" || return 1 ;;
+    wan_small) small_files_landed "$dir" "$WAN_COUNT" "$full" || return 1 ;;
+    daemon_jobs) small_files_landed "$dir" "$DAEMON_JOBS" "$full" || return 1 ;;
     daemon_transfer)
         local size
         size=$(stat -c %s "$dir/big.bin" 2>/dev/null || echo missing)
