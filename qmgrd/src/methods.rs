@@ -23,6 +23,7 @@ use crate::snapshot::{
 };
 
 use crate::server::{Caller, Daemon};
+use crate::watch::TakeRefused;
 
 /// What the connection does after a call.
 pub enum Outcome {
@@ -116,10 +117,18 @@ pub fn call(d: &Daemon, caller: &Caller, conn: &mut Connection, call: &Call) -> 
             let watch = p.u64("watch")?;
             d.hub
                 .take_events(watch, caller.owner.uid, &job, p.bool("take")?)
-                .map_err(|()| {
+                .map_err(|why| {
                     Error::new(
                         QM_E_INVALIDARG,
-                        format!("no watch {watch} of this user is live"),
+                        match why {
+                            TakeRefused::NoWatch => {
+                                format!("no watch {watch} of this user is live")
+                            }
+                            TakeRefused::Kinds => format!(
+                                "watch {watch} does not receive the TRANSFERRED and ERROR events \
+                                 it would take"
+                            ),
+                        },
                     )
                 })?;
             Ok(json!({}))

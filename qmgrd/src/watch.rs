@@ -10,30 +10,38 @@
 //! live watcher takes a job's events, the daemon's registration takes them
 //! too (`Job::set_notify`) and the engine skips the job's notify program,
 //! BITS's rule; otherwise it observes (`Job::observe`) and the program
-//! runs. A watcher that ends (its program exited or crashed) stops taking,
-//! so the program runs again for the events after. A watcher sees what a
+//! runs. Only the owner's own watchers take (an administrator's callback
+//! does not silence a user's program), and only those sent TRANSFERRED and
+//! ERROR events. A watcher that ends stops taking, so the program runs
+//! again for the events after; one that ends still taking a job (its
+//! program crashed, maybe before reading the event) runs the program of a
+//! job then TRANSFERRED or in ERROR at once. A watcher sees what a
 //! callback would: the events the job's notify flags let through (`SetJob`
 //! sets them), filtered by the kinds it asked for.
 //!
 //! The callback runs on the engine's delivery thread: it never blocks. It
 //! snapshots the job once and offers it to each interested watcher's
 //! bounded queue; a watcher whose queue is full is dropped (its socket
-//! shut down, which also ends a write its thread is blocked in), so a slow
-//! client never holds up the engine or the other watchers.
+//! shut down, which also ends a write its thread is blocked in, and the
+//! thread then ends the watch), so a slow client never holds up the engine
+//! or the other watchers.
 //!
-//! Locks: `registered` serialises every change of the daemon's callbacks
-//! (the engine's `set_notify` and `clear_notify_of` wait for a running
-//! callback of the job); `watchers` is a leaf, taken by the callback, and
-//! never held while calling into the engine.
+//! Locks, in this order: a job's stripe serialises the changes of the
+//! daemon's callback on that job (the engine's `set_notify` and
+//! `clear_notify_of` wait for the job's ongoing operation and its running
+//! callback); `registered` and `watchers` are leaves, never held while
+//! calling into the engine; the callback takes `watchers` alone.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use qmgr::service::codec::{encode_event, Event};
-use qmgr::{Job, JobId, Manager, NotifyCallback, NotifyEvent};
+use qmgr::{Job, JobId, Manager, NotifyCallback, NotifyEvent, NotifyFlags};
 use serde_json::Value;
 
 use crate::snapshot::job_snapshot;
@@ -48,6 +56,26 @@ pub const QUEUE: usize = 1024;
 /// One encoded event, shared by every watcher it goes to.
 pub type Encoded = Arc<Value>;
 
+/// Locks that serialise the changes of the daemon's callback on one job
+/// (a job's is `STRIPES[first byte of its id % STRIPES]`): a change waits
+/// for the job's ongoing operation (a `Complete` that syncs and renames,
+/// a transfer that stops), and only calls on jobs of the same stripe wait
+/// with it, never the whole daemon.
+const STRIPES: usize = 64;
+
+/// The kinds a watch must receive to take a job's events: those the
+/// notify program would run for.
+const TAKEN_KINDS: u32 = NotifyFlags::JOB_TRANSFERRED | NotifyFlags::JOB_ERROR;
+
+/// Why `TakeEvents` was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TakeRefused {
+    /// Not a live watch of this user.
+    NoWatch,
+    /// The watch does not receive TRANSFERRED and ERROR events.
+    Kinds,
+}
+
 struct Watcher {
     uid: u32,
     admin: bool,
@@ -59,6 +87,9 @@ struct Watcher {
     queue: SyncSender<Encoded>,
     /// A clone of the watcher's socket, to shut it down when it falls behind.
     socket: UnixStream,
+    /// Fell behind: its socket is shut down and its thread about to end
+    /// it (`Hub::unwatch`); it gets no more events.
+    dead: bool,
 }
 
 impl Watcher {
@@ -72,17 +103,37 @@ impl Watcher {
                 })
     }
 
-    /// Whether this watcher's program runs a callback for `id`, a job it
-    /// may still see.
+    /// Whether this watcher's program runs a callback for `id`. Only the
+    /// owner's own programs count: an administrator's callback on another
+    /// user's job does not silence that user's notify program.
     fn takes(&self, id: JobId, owner_uid: u32) -> bool {
-        self.takes.contains(&id) && (self.admin || owner_uid == self.uid)
+        owner_uid == self.uid && self.takes.contains(&id)
     }
 }
 
 #[derive(Default)]
 struct Watchers {
-    next: u64,
     all: HashMap<u64, Watcher>,
+    /// Keys for watch numbers nobody can predict (a counter would tell
+    /// one user how many watches the others open).
+    numbers: RandomState,
+    drawn: u64,
+}
+
+impl Watchers {
+    /// A number no live watch has: 53 bits, which every JSON reader
+    /// keeps exact.
+    fn fresh_number(&mut self) -> u64 {
+        loop {
+            self.drawn += 1;
+            let mut hasher = self.numbers.build_hasher();
+            hasher.write_u64(self.drawn);
+            let number = hasher.finish() & ((1 << 53) - 1);
+            if number != 0 && !self.all.contains_key(&number) {
+                return number;
+            }
+        }
+    }
 }
 
 /// The daemon's watchers and its callbacks on jobs.
@@ -91,6 +142,7 @@ pub struct Hub {
     /// The jobs that carry the daemon's callback, and whether it takes
     /// their events (true) or observes them.
     registered: Mutex<HashMap<JobId, (Job, bool)>>,
+    stripes: [Mutex<()>; STRIPES],
     me: Weak<Hub>,
 }
 
@@ -106,6 +158,7 @@ impl Hub {
         Arc::new_cyclic(|me| Hub {
             watchers: Mutex::default(),
             registered: Mutex::default(),
+            stripes: std::array::from_fn(|_| Mutex::new(())),
             me: me.clone(),
         })
     }
@@ -119,6 +172,11 @@ impl Hub {
         })
     }
 
+    /// The lock of `id`'s stripe.
+    fn serial(&self, id: JobId) -> MutexGuard<'_, ()> {
+        lock(&self.stripes[id.0[0] as usize % STRIPES])
+    }
+
     /// On the engine's delivery thread: offers the event to each watcher
     /// that wants it.
     fn deliver(&self, job: &Job, event: &NotifyEvent) {
@@ -126,7 +184,7 @@ impl Hub {
         let targets: Vec<(u64, SyncSender<Encoded>)> = lock(&self.watchers)
             .all
             .iter()
-            .filter(|(_, w)| w.kinds & event.kind != 0 && w.wants(job.id(), owner))
+            .filter(|(_, w)| !w.dead && w.kinds & event.kind != 0 && w.wants(job.id(), owner))
             .map(|(id, w)| (*id, w.queue.clone()))
             .collect();
         if targets.is_empty() {
@@ -144,13 +202,16 @@ impl Hub {
             })
             .collect();
         if !behind.is_empty() {
+            // Its thread, whose writes now fail, ends the watch (unwatch):
+            // what it took is then given back there.
             let mut watchers = lock(&self.watchers);
             for id in behind {
-                if let Some(w) = watchers.all.remove(&id) {
+                if let Some(w) = watchers.all.get_mut(&id).filter(|w| !w.dead) {
                     eprintln!(
                         "qmgrd: dropping a watcher of uid {} that fell {QUEUE} events behind",
                         w.uid
                     );
+                    w.dead = true;
                     let _ = w.socket.shutdown(Shutdown::Both);
                 }
             }
@@ -159,7 +220,8 @@ impl Hub {
 
     /// Starts a watch for user `uid`: of the jobs `ids` (already checked
     /// to be visible to the caller), or of every job of `uid` when `None`.
-    /// Returns its id (for [`Hub::unwatch`]) and its queue.
+    /// Returns its number (for [`Hub::unwatch`] and `TakeEvents`) and its
+    /// queue.
     pub fn watch(
         &self,
         manager: &Manager,
@@ -175,8 +237,7 @@ impl Hub {
         // registered by `job_is_now_of`, which sees the watcher.
         let id = {
             let mut watchers = lock(&self.watchers);
-            watchers.next += 1;
-            let id = watchers.next;
+            let id = watchers.fresh_number();
             watchers.all.insert(
                 id,
                 Watcher {
@@ -187,6 +248,7 @@ impl Hub {
                     takes: HashSet::new(),
                     queue,
                     socket,
+                    dead: false,
                 },
             );
             id
@@ -206,33 +268,50 @@ impl Hub {
         (id, receiver)
     }
 
-    /// Ends watch `id`: the daemon's callback comes off the jobs no other
-    /// watcher wants, and stops taking the events of those no other
-    /// watcher takes.
+    /// Ends watch `id` (its thread is done with it): the daemon's callback
+    /// comes off the jobs no other watcher wants, and stops taking the
+    /// events of those no other watcher takes. A job it still took (its
+    /// program went away without saying so, maybe before reading the
+    /// event) that is TRANSFERRED or in ERROR runs its notify program now,
+    /// as the event would have with no callback: at least once, never
+    /// lost.
     pub fn unwatch(&self, id: u64) {
-        if lock(&self.watchers).all.remove(&id).is_none() {
-            return;
-        }
+        let took: HashSet<JobId> = lock(&self.watchers)
+            .all
+            .remove(&id)
+            .map(|w| w.takes)
+            .unwrap_or_default();
         let jobs: Vec<Job> = lock(&self.registered)
             .values()
             .map(|(job, _)| job.clone())
             .collect();
         for job in &jobs {
             self.ensure(job);
+            if took.contains(&job.id()) {
+                let _ = job.notify_program_if_due();
+            }
         }
     }
 
     /// Watch `watch` of user `uid` runs a callback for `job` (`take`), or
     /// no longer does; the daemon's registration on the job follows.
-    /// `Err` when `watch` is not one of `uid`'s live watches.
-    pub fn take_events(&self, watch: u64, uid: u32, job: &Job, take: bool) -> Result<(), ()> {
+    pub fn take_events(
+        &self,
+        watch: u64,
+        uid: u32,
+        job: &Job,
+        take: bool,
+    ) -> Result<(), TakeRefused> {
         {
             let mut watchers = lock(&self.watchers);
             let watcher = watchers
                 .all
                 .get_mut(&watch)
-                .filter(|w| w.uid == uid)
-                .ok_or(())?;
+                .filter(|w| w.uid == uid && !w.dead)
+                .ok_or(TakeRefused::NoWatch)?;
+            if take && watcher.kinds & TAKEN_KINDS != TAKEN_KINDS {
+                return Err(TakeRefused::Kinds);
+            }
             if take {
                 watcher.takes.insert(job.id());
             } else {
@@ -247,25 +326,8 @@ impl Hub {
     /// when no watcher wants the job, one that takes its events when a
     /// watcher takes them, an observer otherwise.
     fn ensure(&self, job: &Job) {
-        let mut registered = lock(&self.registered);
-        // A final job's registration went with it (the engine drops it):
-        // forget its handle and who took its events, or a long watch
-        // would keep every job it saw.
-        let mut finished = Vec::new();
-        registered.retain(|id, (j, _)| {
-            let live = !j.state().is_final();
-            if !live {
-                finished.push(*id);
-            }
-            live
-        });
-        if !finished.is_empty() {
-            for w in lock(&self.watchers).all.values_mut() {
-                for id in &finished {
-                    w.takes.remove(id);
-                }
-            }
-        }
+        let _serial = self.serial(job.id());
+        self.forget_finished();
         let owner = job.owner().uid;
         let (wanted, taken) = {
             let watchers = lock(&self.watchers);
@@ -275,9 +337,12 @@ impl Hub {
                 all().any(|w| w.takes(job.id(), owner)),
             )
         };
-        let now = registered.get(&job.id()).map(|(_, takes)| *takes);
+        let now = lock(&self.registered)
+            .get(&job.id())
+            .map(|(_, takes)| *takes);
         if !wanted {
-            if registered.remove(&job.id()).is_some() {
+            if now.is_some() {
+                lock(&self.registered).remove(&job.id());
                 job.clear_notify_of(NOTIFY_KEY);
             }
             return;
@@ -285,7 +350,9 @@ impl Hub {
         if now == Some(taken) {
             return;
         }
-        // The job's own flags: registering must not change what it reports.
+        // Outside `registered`: the engine waits for the job's ongoing
+        // operation. The job's own flags: registering must not change what
+        // it reports.
         let callback = Some(self.callback());
         let flags = job.notify_flags().0;
         let done = match taken {
@@ -293,7 +360,35 @@ impl Hub {
             false => job.observe(callback, flags, NOTIFY_KEY),
         };
         if done.is_ok() {
-            registered.insert(job.id(), (job.clone(), taken));
+            lock(&self.registered).insert(job.id(), (job.clone(), taken));
+        }
+    }
+
+    /// Forgets the final jobs: their registration went with them (the
+    /// engine drops it), and who took their events no longer matters; a
+    /// long watch would otherwise keep every job it saw.
+    fn forget_finished(&self) {
+        let finished: Vec<Job> = {
+            let mut registered = lock(&self.registered);
+            let ids: Vec<JobId> = registered
+                .iter()
+                .filter(|(_, (job, _))| job.state().is_final())
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter()
+                .filter_map(|id| registered.remove(id).map(|(job, _)| job))
+                .collect()
+        };
+        if finished.is_empty() {
+            return;
+        }
+        for w in lock(&self.watchers).all.values_mut() {
+            for job in &finished {
+                w.takes.remove(&job.id());
+            }
+        }
+        for job in &finished {
+            job.clear_notify_of(NOTIFY_KEY);
         }
     }
 
@@ -307,10 +402,13 @@ impl Hub {
     /// Sets `job`'s notify flags, keeping the daemon's callback on it if
     /// it has one.
     pub fn set_notify_flags(&self, job: &Job, flags: u32) -> qmgr::Result<()> {
-        let registered = lock(&self.registered);
-        match registered.get(&job.id()) {
-            Some((_, true)) => job.set_notify(Some(self.callback()), flags, NOTIFY_KEY),
-            Some((_, false)) => job.observe(Some(self.callback()), flags, NOTIFY_KEY),
+        let _serial = self.serial(job.id());
+        let now = lock(&self.registered)
+            .get(&job.id())
+            .map(|(_, takes)| *takes);
+        match now {
+            Some(true) => job.set_notify(Some(self.callback()), flags, NOTIFY_KEY),
+            Some(false) => job.observe(Some(self.callback()), flags, NOTIFY_KEY),
             None => job.observe(None, flags, NOTIFY_KEY),
         }
     }

@@ -462,6 +462,15 @@ impl Job {
         delegate!(self.set_notify_cmdline(cmdline))
     }
 
+    /// Runs the notify program now if the job is TRANSFERRED or in ERROR,
+    /// its flags deliver that event and no callback takes it: for qmgrd,
+    /// when a client that took the job's events is gone without saying
+    /// so. `QM_E_NOTIMPL` on a connected manager's job.
+    #[doc(hidden)]
+    pub fn notify_program_if_due(&self) -> Result<()> {
+        delegate!(self.notify_program_if_due())
+    }
+
     /// The notify command line, if any.
     pub fn notify_cmdline(&self) -> Option<NotifyCmdLine> {
         delegate!(self.notify_cmdline())

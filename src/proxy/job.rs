@@ -632,6 +632,14 @@ impl RemoteJob {
         Ok(())
     }
 
+    /// The daemon runs notify programs on its own.
+    pub(crate) fn notify_program_if_due(&self) -> Result<()> {
+        Err(Error::new(
+            QM_E_NOTIMPL,
+            "the daemon decides when a job's notify program runs",
+        ))
+    }
+
     pub(crate) fn set_notify_cmdline(&self, cmdline: Option<NotifyCmdLine>) -> Result<()> {
         self.set(
             "set the notify command line of",

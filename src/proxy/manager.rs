@@ -86,6 +86,11 @@ impl RemoteManager {
     /// Ends every call and the Watch, then the dispatcher (no callback
     /// runs after this returns, unless this is called from one).
     pub(crate) fn close(&self) {
+        // A watch that ends while it still takes events looks like a
+        // program that crashed: the daemon would run those notify programs.
+        if self.remote.client.is_open() {
+            watch::release_all(&self.remote);
+        }
         if self.remote.client.close() {
             watch::stop(&self.remote);
             self.remote.dispatcher.shutdown();

@@ -130,6 +130,21 @@ fn take_events(remote: &Remote, number: u64, id: JobId, take: bool) -> Result<()
         .map(drop)
 }
 
+/// Before the manager closes: tells the daemon that this process runs no
+/// callback any more (a watch that ends while it takes events is taken
+/// for a program that crashed, and the daemon then runs the notify
+/// programs of those jobs that are TRANSFERRED or in ERROR).
+pub(crate) fn release_all(remote: &Remote) {
+    let mut taking = remote.watch.taking.lock();
+    let number = remote.watch.state.lock().number;
+    if let Some(number) = number {
+        for &id in taking.iter() {
+            let _ = take_events(remote, number, id, false);
+        }
+    }
+    taking.clear();
+}
+
 /// Tells a new watch every job this process runs a callback for.
 fn retake(remote: &Remote, number: u64) {
     let taking = remote.watch.taking.lock();

@@ -1064,21 +1064,31 @@ impl Job {
         owner: u64,
         observer: bool,
     ) -> Result<()> {
-        let manager = {
+        let (manager, old) = {
             let _op = self.lock_for_change()?;
+            // A final job's registration went with it (`finish`); one made
+            // after would keep the job alive for nothing (BITS refuses
+            // SetNotifyInterface on a CANCELLED or ACKNOWLEDGED job too).
+            let state = self.state();
+            if bound.is_some() && state.is_final() {
+                return Err(Error::invalid_state("set notifications of", state));
+            }
             // Unchanged flags are not a change of the job: registering a
             // callback alone (as qmgrd does for a watcher) neither touches
             // its modification time nor sends a JOB_MODIFICATION.
             if self.notify_flags() != NotifyFlags(flags) {
                 self.apply(Command::Set(Property::NotifyFlags(NotifyFlags(flags))))?;
             }
-            self.manager()?
+            let manager = self.manager()?;
+            // Under the op lock, so that `finish` cannot come in between.
+            let gate = &self.shared.notify_gate;
+            let old = manager
+                .dispatcher
+                .register(self.shared.id, owner, bound, observer, gate);
+            (manager, old)
         };
-        let gate = &self.shared.notify_gate;
-        if let Some(old) = manager
-            .dispatcher
-            .register(self.shared.id, owner, bound, observer, gate)
-        {
+        // Without the op lock: the retired callback may be waiting for it.
+        if let Some(old) = old {
             manager.dispatcher.retire(&old);
         }
         Ok(())
@@ -1094,11 +1104,21 @@ impl Job {
     /// relative program path, `QM_BG_E_STRING_TOO_LONG` past 260 (program)
     /// or 4,000 (parameters) characters, `QM_BG_E_INVALID_STATE` (final).
     pub fn set_notify_cmdline(&self, cmdline: Option<NotifyCmdLine>) -> Result<()> {
-        self.set(Property::NotifyCmdLine(cmdline.clone()))?;
+        self.set(Property::NotifyCmdLine(cmdline))?;
+        self.notify_program_if_due()
+    }
+
+    /// Runs the notify program now when the job is TRANSFERRED or in
+    /// ERROR, has a program, its flags deliver that event and no callback
+    /// takes it: as the event would have. qmgrd calls it when a client
+    /// that took the job's events went away without saying so (it may
+    /// never have read the event).
+    pub fn notify_program_if_due(&self) -> Result<()> {
+        let (state, flags, cmdline) =
+            self.read(|m| (m.state(), m.notify_flags(), m.notify_cmdline().cloned()));
         let Some(cmdline) = cmdline else {
             return Ok(());
         };
-        let (state, flags) = self.read(|m| (m.state(), m.notify_flags()));
         let event = match state {
             JobState::Transferred => NotifyFlags::JOB_TRANSFERRED,
             JobState::Error => NotifyFlags::JOB_ERROR,
