@@ -1793,7 +1793,9 @@ qm_hresult qm_job_get_security_flags(qm_job_t job, uint32_t *out);
  do not free its `context` there. Callbacks are per process: they are
  not persisted.
  Returns `QM_S_OK`, `QM_E_INVALIDARG` (unknown flag bits),
- `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+ `QM_BG_E_INVALID_STATE` (a final job: a callback cannot be set on it, as
+ in BITS; removing one with the flags it has succeeds), `QM_E_HANDLE`. Any
+ thread.
  */
 qm_hresult qm_job_set_notify(qm_job_t job, qm_notify_fn function, void *context, uint32_t flags);
 

@@ -422,7 +422,8 @@ impl Job {
     /// `owner` is an opaque value kept with the registration (see
     /// [`Job::clear_notify_of`]). When this returns, the previous callback is
     /// not running and will not be called again (unless this is called from
-    /// inside that callback).
+    /// inside that callback). `QM_BG_E_INVALID_STATE` for a callback on a
+    /// final job (clearing one with the job's flags succeeds).
     pub fn set_notify(
         &self,
         callback: Option<NotifyCallback>,

@@ -67,7 +67,9 @@ impl CCallback {
 /// do not free its `context` there. Callbacks are per process: they are
 /// not persisted.
 /// Returns `QM_S_OK`, `QM_E_INVALIDARG` (unknown flag bits),
-/// `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+/// `QM_BG_E_INVALID_STATE` (a final job: a callback cannot be set on it, as
+/// in BITS; removing one with the flags it has succeeds), `QM_E_HANDLE`. Any
+/// thread.
 #[no_mangle]
 pub extern "C" fn qm_job_set_notify(
     job: qm_job_t,
