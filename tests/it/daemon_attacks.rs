@@ -57,6 +57,40 @@ fn assert_no_error(replies: &[Value]) {
     }
 }
 
+/// A job of `nobody`'s, made by a client running as nobody: one public
+/// file into `theirs` (nobody's directory), the TRANSFERRED event only,
+/// and `sh -c "SCRIPT"` as its notify program; `more` calls follow. Returns
+/// its id.
+fn nobodys_job(daemon: &Qmgrd, dir: &Path, theirs: &Path, script: &str, more: &[Value]) -> String {
+    let src = dir.join("public.bin");
+    std::fs::write(&src, patterned(64 << 10, 3)).unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut calls = vec![
+        call("io.qmgr.CreateJob", json!({"display_name": "nobody's"})),
+        call(
+            "io.qmgr.AddFiles",
+            json!({"id": "$ID", "files": [{"remote": format!("file://{}", s(&src)),
+                "local": s(&theirs.join("out.bin"))}]}),
+        ),
+        call(
+            "io.qmgr.SetJob",
+            json!({"id": "$ID", "change": {"notify_flags": 1}}),
+        ),
+        call(
+            "io.qmgr.SetJob",
+            json!({"id": "$ID", "change": {"notify_cmdline": {
+                "program": "/bin/sh", "parameters": format!("sh -c \"{script}\"")}}}),
+        ),
+    ];
+    calls.extend_from_slice(more);
+    let replies = calls_as("nobody", "nogroup", &daemon.socket, &calls);
+    assert_no_error(&replies);
+    replies[0]["parameters"]["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Finding: custom headers and proxy URLs had no length bound. Every job
 /// snapshot (GetJob, ListJobs, each Watch event) carries them, and the
 /// daemon builds a reply in several copies: 100 jobs of ~1 MiB headers
@@ -113,38 +147,9 @@ fn take_ownership_does_not_run_the_old_owners_notify_program_as_root() {
     let dir = scratch("attack-take-notify");
     let daemon = Qmgrd::start(&dir, &[]);
     let theirs = users_dir(&dir, "nobody", 65534);
-    let src = dir.join("public.bin");
-    std::fs::write(&src, patterned(64 << 10, 3)).unwrap();
-    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
     let proof = theirs.join("ran-as");
     let script = format!("id -u > {0}.tmp && mv {0}.tmp {0}", proof.display());
-    let replies = calls_as(
-        "nobody",
-        "nogroup",
-        &daemon.socket,
-        &[
-            call("io.qmgr.CreateJob", json!({"display_name": "take me"})),
-            call(
-                "io.qmgr.AddFiles",
-                json!({"id": "$ID", "files": [{"remote": format!("file://{}", s(&src)),
-                    "local": s(&theirs.join("out.bin"))}]}),
-            ),
-            call(
-                "io.qmgr.SetJob",
-                json!({"id": "$ID", "change": {"notify_flags": 1}}),
-            ),
-            call(
-                "io.qmgr.SetJob",
-                json!({"id": "$ID", "change": {"notify_cmdline": {
-                    "program": "/bin/sh", "parameters": format!("sh -c \"{script}\"")}}}),
-            ),
-        ],
-    );
-    assert_no_error(&replies);
-    let id = replies[0]["parameters"]["job"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = nobodys_job(&daemon, &dir, &theirs, &script, &[]);
     let mut root = daemon.client();
     root.ok("io.qmgr.TakeOwnership", json!({ "id": id }));
     let job = root.job(&id);
@@ -188,39 +193,19 @@ fn another_users_notify_program_cannot_write_the_daemons_log() {
     let dir = scratch("attack-notify-log");
     let daemon = Qmgrd::start(&dir, &[]);
     let theirs = users_dir(&dir, "nobody", 65534);
-    let src = dir.join("public.bin");
-    std::fs::write(&src, b"public").unwrap();
-    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = theirs.join("fds");
     let script = format!(
         "echo qmgrd: FORGED-BY-NOBODY >&2; echo FORGED-STDOUT; \
          ls /proc/$$/fd > {0}.tmp && readlink /proc/$$/fd/2 >> {0}.tmp && mv {0}.tmp {0}",
         out.display()
     );
-    let replies = calls_as(
-        "nobody",
-        "nogroup",
-        &daemon.socket,
-        &[
-            call("io.qmgr.CreateJob", json!({"display_name": "noisy"})),
-            call(
-                "io.qmgr.AddFiles",
-                json!({"id": "$ID", "files": [{"remote": format!("file://{}", s(&src)),
-                    "local": s(&theirs.join("out.bin"))}]}),
-            ),
-            call(
-                "io.qmgr.SetJob",
-                json!({"id": "$ID", "change": {"notify_flags": 1}}),
-            ),
-            call(
-                "io.qmgr.SetJob",
-                json!({"id": "$ID", "change": {"notify_cmdline": {
-                    "program": "/bin/sh", "parameters": format!("sh -c \"{script}\"")}}}),
-            ),
-            call("io.qmgr.Resume", json!({"id": "$ID"})),
-        ],
+    nobodys_job(
+        &daemon,
+        &dir,
+        &theirs,
+        &script,
+        &[call("io.qmgr.Resume", json!({"id": "$ID"}))],
     );
-    assert_no_error(&replies);
     wait_until("the notify program's output", LIMIT, || out.exists());
     let listing = std::fs::read_to_string(&out).unwrap();
     let mut lines: Vec<&str> = listing.lines().collect();
@@ -445,33 +430,9 @@ fn an_administrators_take_does_not_silence_the_owners_program() {
     let dir = scratch("attack-take-admin");
     let daemon = Qmgrd::start(&dir, &[]);
     let theirs = users_dir(&dir, "nobody", 65534);
-    let src = dir.join("public.bin");
-    std::fs::write(&src, b"payload").unwrap();
-    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
     let proof = theirs.join("ran");
-    let replies = calls_as(
-        "nobody",
-        "nogroup",
-        &daemon.socket,
-        &[
-            call("io.qmgr.CreateJob", json!({"display_name": "theirs"})),
-            call(
-                "io.qmgr.AddFiles",
-                json!({"id": "$ID", "files": [{"remote": format!("file://{}", s(&src)),
-                    "local": s(&theirs.join("out.bin"))}]}),
-            ),
-            call(
-                "io.qmgr.SetJob",
-                json!({"id": "$ID", "change": {"notify_cmdline": {"program": "/bin/sh",
-                    "parameters": format!("sh -c \"echo $QMGR_JOB_ID >> {}\"", s(&proof))}}}),
-            ),
-        ],
-    );
-    assert_no_error(&replies);
-    let id = replies[0]["parameters"]["job"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let script = format!("echo $QMGR_JOB_ID >> {}", s(&proof));
+    let id = nobodys_job(&daemon, &dir, &theirs, &script, &[]);
     let mut admin_watch = daemon.client();
     let number = watch(&mut admin_watch, json!({}));
     let mut second = daemon.client();
