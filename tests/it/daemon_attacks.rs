@@ -282,20 +282,53 @@ fn transferred(c: &mut support::daemon::Client, id: &str) {
     assert_eq!(out["state"], JobState::Transferred as u32, "{out}");
 }
 
+/// A daemon with a job of its user (a notify program that appends the
+/// job's id to `ran`) whose events a live watch takes.
+struct Taken {
+    dir: support::Scratch,
+    daemon: Qmgrd,
+    ran: std::path::PathBuf,
+    c: support::daemon::Client,
+    id: String,
+    watcher: support::daemon::Client,
+    number: u64,
+}
+
+fn taken(name: &str) -> Taken {
+    let dir = scratch(name);
+    let daemon = Qmgrd::start(&dir, &[]);
+    let ran = dir.join("ran");
+    let mut c = daemon.client();
+    let id = job_with_program(&mut c, &dir, 1, &ran);
+    let mut watcher = daemon.client();
+    let number = watch(&mut watcher, json!({}));
+    assert_eq!(take(&mut c, number, &id, true), None);
+    Taken {
+        dir,
+        daemon,
+        ran,
+        c,
+        id,
+        watcher,
+        number,
+    }
+}
+
 /// Finding: a watcher the daemon dropped for falling 1,024 events behind
 /// left the hub at once, so when its thread ended the watch nothing was
 /// given back: the daemon's registration went on taking the job's events
 /// and its notify program never ran again, with no client left.
 #[test]
 fn a_watcher_dropped_for_falling_behind_gives_back_the_events_it_took() {
-    let dir = scratch("attack-take-behind");
-    let daemon = Qmgrd::start(&dir, &[]);
-    let ran_file = dir.join("ran");
-    let mut c = daemon.client();
-    let id = job_with_program(&mut c, &dir, 1, &ran_file);
-    let mut watcher = daemon.client();
-    let number = watch(&mut watcher, json!({}));
-    assert_eq!(take(&mut c, number, &id, true), None);
+    let Taken {
+        dir: _dir,
+        daemon,
+        ran: ran_file,
+        mut c,
+        id,
+        watcher,
+        number,
+    } = taken("attack-take-behind");
     // The watcher reads nothing while the job changes (JOB_MODIFICATION
     // events), 100 pipelined changes at a time, until it is dropped.
     c.ok(
@@ -341,14 +374,15 @@ fn a_watcher_dropped_for_falling_behind_gives_back_the_events_it_took() {
 /// events runs the program of a job that is TRANSFERRED or in ERROR.
 #[test]
 fn a_crashed_takers_unread_event_runs_the_notify_program() {
-    let dir = scratch("attack-take-lost");
-    let daemon = Qmgrd::start(&dir, &[]);
-    let ran_file = dir.join("ran");
-    let mut c = daemon.client();
-    let id = job_with_program(&mut c, &dir, 1, &ran_file);
-    let mut watcher = daemon.client();
-    let number = watch(&mut watcher, json!({}));
-    assert_eq!(take(&mut c, number, &id, true), None);
+    let Taken {
+        dir,
+        daemon: _daemon,
+        ran: ran_file,
+        mut c,
+        id,
+        watcher,
+        number: _,
+    } = taken("attack-take-lost");
     c.ok("io.qmgr.Resume", json!({ "id": id }));
     transferred(&mut c, &id);
     // A job nobody takes, transferred after it, runs its program: while
