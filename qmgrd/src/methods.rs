@@ -3,6 +3,7 @@
 //! as the C API would, and encodes what it returns. No engine logic lives
 //! here; what the daemon adds is who may see what and its bounds.
 
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use qmgr::hresult::{
@@ -410,13 +411,13 @@ fn watch(
                         break;
                     }
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(RecvTimeoutError::Timeout) => {
                     if conn.hung_up() {
                         break;
                     }
                 }
                 // The hub dropped the watcher: it fell behind.
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
     }

@@ -21,7 +21,8 @@
 //!
 //! The callback runs on the engine's delivery thread: it never blocks. It
 //! snapshots the job once and offers it to each interested watcher's
-//! bounded queue; a watcher whose queue is full is dropped (its socket
+//! queue, bounded in events and in bytes; a watcher whose queue is full is
+//! dropped (its socket
 //! shut down, which also ends a write its thread is blocked in, and the
 //! thread then ends the watch), so a slow client never holds up the engine
 //! or the other watchers.
@@ -37,8 +38,10 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use qmgr::service::codec::{encode_event, Event};
 use qmgr::{Job, JobId, Manager, NotifyCallback, NotifyEvent, NotifyFlags};
@@ -53,8 +56,29 @@ pub const NOTIFY_KEY: u64 = 0x716d_6772_6464;
 /// Events one watcher may have waiting to be written.
 pub const QUEUE: usize = 1024;
 
+/// Bytes of events (as JSON) one watcher may have waiting: an event
+/// carries a job's snapshot, up to tens of KiB with custom headers, so a
+/// count alone would let one user's 128 watchers hold gigabytes.
+pub const QUEUE_BYTES: usize = 1 << 20;
+
 /// One encoded event, shared by every watcher it goes to.
 pub type Encoded = Arc<Value>;
+
+/// A watch's end of its queue: the events, and what they weigh.
+pub struct Events {
+    queue: Receiver<(Encoded, usize)>,
+    backlog: Arc<AtomicUsize>,
+}
+
+impl Events {
+    /// The next event, within `timeout`; `Disconnected` once the hub
+    /// dropped the watcher.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Encoded, RecvTimeoutError> {
+        let (event, size) = self.queue.recv_timeout(timeout)?;
+        self.backlog.fetch_sub(size, Ordering::Relaxed);
+        Ok(event)
+    }
+}
 
 /// Locks that serialise the changes of the daemon's callback on one job
 /// (a job's is `STRIPES[first byte of its id % STRIPES]`): a change waits
@@ -84,7 +108,9 @@ struct Watcher {
     kinds: u32,
     /// The jobs whose callback this watcher's program runs (`TakeEvents`).
     takes: HashSet<JobId>,
-    queue: SyncSender<Encoded>,
+    queue: SyncSender<(Encoded, usize)>,
+    /// Bytes queued and not yet taken by the watch's thread.
+    backlog: Arc<AtomicUsize>,
     /// A clone of the watcher's socket, to shut it down when it falls behind.
     socket: UnixStream,
     /// Fell behind: its socket is shut down and its thread about to end
@@ -181,11 +207,12 @@ impl Hub {
     /// that wants it.
     fn deliver(&self, job: &Job, event: &NotifyEvent) {
         let owner = job.owner().uid;
-        let targets: Vec<(u64, SyncSender<Encoded>)> = lock(&self.watchers)
+        type Target = (u64, SyncSender<(Encoded, usize)>, Arc<AtomicUsize>);
+        let targets: Vec<Target> = lock(&self.watchers)
             .all
             .iter()
             .filter(|(_, w)| !w.dead && w.kinds & event.kind != 0 && w.wants(job.id(), owner))
-            .map(|(id, w)| (*id, w.queue.clone()))
+            .map(|(id, w)| (*id, w.queue.clone(), Arc::clone(&w.backlog)))
             .collect();
         if targets.is_empty() {
             return;
@@ -194,11 +221,21 @@ impl Hub {
             event: *event,
             job: job_snapshot(job),
         }));
+        let size = encoded.to_string().len();
         let behind: Vec<u64> = targets
             .into_iter()
-            .filter_map(|(id, queue)| match queue.try_send(Arc::clone(&encoded)) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => None,
-                Err(TrySendError::Full(_)) => Some(id),
+            .filter_map(|(id, queue, backlog)| {
+                if backlog.load(Ordering::Relaxed) + size > QUEUE_BYTES {
+                    return Some(id);
+                }
+                match queue.try_send((Arc::clone(&encoded), size)) {
+                    Ok(()) => {
+                        backlog.fetch_add(size, Ordering::Relaxed);
+                        None
+                    }
+                    Err(TrySendError::Disconnected(_)) => None,
+                    Err(TrySendError::Full(_)) => Some(id),
+                }
             })
             .collect();
         if !behind.is_empty() {
@@ -208,7 +245,8 @@ impl Hub {
             for id in behind {
                 if let Some(w) = watchers.all.get_mut(&id).filter(|w| !w.dead) {
                     eprintln!(
-                        "qmgrd: dropping a watcher of uid {} that fell {QUEUE} events behind",
+                        "qmgrd: dropping a watcher of uid {} that fell behind ({QUEUE} events \
+                         or {QUEUE_BYTES} bytes waiting)",
                         w.uid
                     );
                     w.dead = true;
@@ -230,8 +268,9 @@ impl Hub {
         ids: Option<Vec<Job>>,
         kinds: u32,
         socket: UnixStream,
-    ) -> (u64, Receiver<Encoded>) {
+    ) -> (u64, Events) {
         let (queue, receiver) = sync_channel(QUEUE);
+        let backlog = Arc::new(AtomicUsize::new(0));
         let listed = ids.clone();
         // The watcher first, then the jobs: a job created in between is
         // registered by `job_is_now_of`, which sees the watcher.
@@ -247,6 +286,7 @@ impl Hub {
                     kinds,
                     takes: HashSet::new(),
                     queue,
+                    backlog: Arc::clone(&backlog),
                     socket,
                     dead: false,
                 },
@@ -265,7 +305,13 @@ impl Hub {
         for job in &jobs {
             self.ensure(job);
         }
-        (id, receiver)
+        (
+            id,
+            Events {
+                queue: receiver,
+                backlog,
+            },
+        )
     }
 
     /// Ends watch `id` (its thread is done with it): the daemon's callback

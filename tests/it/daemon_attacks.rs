@@ -314,7 +314,7 @@ fn taken(name: &str) -> Taken {
     }
 }
 
-/// Finding: a watcher the daemon dropped for falling 1,024 events behind
+/// Finding: a watcher the daemon dropped for falling behind (1,024 events)
 /// left the hub at once, so when its thread ended the watch nothing was
 /// given back: the daemon's registration went on taking the job's events
 /// and its notify program never ran again, with no client left.
@@ -337,7 +337,7 @@ fn a_watcher_dropped_for_falling_behind_gives_back_the_events_it_took() {
     );
     let long = "x".repeat(1000);
     let mut i = 0u32;
-    while !daemon.log().contains("fell 1024 events behind") {
+    while !daemon.log().contains("that fell behind") {
         assert!(i < 100_000, "never dropped:\n{}", daemon.log());
         for _ in 0..100 {
             i += 1;
@@ -477,4 +477,43 @@ fn an_administrators_take_does_not_silence_the_owners_program() {
     admin.ok("io.qmgr.Resume", json!({ "id": id }));
     transferred(&mut admin, &id);
     wait_until("the owner's notify program", LIMIT, || ran(&proof, &id));
+}
+
+/// Finding: a watch's queue was bounded by its number of events (1,024)
+/// alone, and an event carries the job's snapshot, custom headers (16 KiB)
+/// included: one user's 128 watches that never read could make the daemon
+/// hold gigabytes. The queue is bounded in bytes too (1 MiB).
+#[test]
+fn a_watcher_that_does_not_read_holds_at_most_a_mebibyte() {
+    let dir = scratch("attack-watch-bytes");
+    let daemon = Qmgrd::start(&dir, &[]);
+    let mut c = daemon.client();
+    let id = c.create("heavy events");
+    c.ok(
+        "io.qmgr.SetJob",
+        json!({ "id": id, "change": { "notify_flags": 0x1 | 0x2 | 0x8 } }),
+    );
+    let mut watcher = daemon.client();
+    watch(&mut watcher, json!({}));
+    // Each change is an event of about 16 KiB: custom headers near the bound.
+    let header = format!("X-Pad: {}", "p".repeat(16 << 10).get(..16_000).unwrap());
+    let mut changes = 0u32;
+    while !daemon.log().contains("that fell behind") {
+        changes += 1;
+        assert!(
+            changes < 1024,
+            "{changes} events of 16 KiB waiting, and the watcher is still there:\n{}",
+            daemon.log()
+        );
+        let headers = format!("{header}{changes}");
+        c.ok(
+            "io.qmgr.SetJob",
+            json!({ "id": id, "change": { "custom_headers": headers } }),
+        );
+    }
+    // 1 MiB of events is about 64 of them (a little more: the socket
+    // buffers take some).
+    assert!(changes < 200, "dropped after {changes} events of 16 KiB");
+    drop(watcher);
+    c.ok("io.qmgr.Cancel", json!({ "id": id }));
 }
