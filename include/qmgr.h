@@ -683,7 +683,12 @@ qm_hresult qm_manager_connect(const char *address, qm_manager_t *out);
 qm_hresult qm_manager_close(qm_manager_t mgr);
 
 /*
- Sets how many jobs transfer at once (default 4, at least 1).
+ Sets how many jobs transfer at once (default 4, at least 1). When all
+ are taken, a waiting job may take a running one's place: a FOREGROUND
+ job any background job's, a background job a lower priority's, and a
+ job of the same priority one that has run for two minutes (which goes
+ to the end of the queue); only FOREGROUND preempts a job that would
+ lose its bytes (a source without ranges, dynamic content).
  Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_INVALIDARG` (0). Any thread.
  */
 qm_hresult qm_manager_set_max_active_jobs(qm_manager_t mgr, uint32_t n);

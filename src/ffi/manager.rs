@@ -136,7 +136,12 @@ pub extern "C" fn qm_manager_close(mgr: qm_manager_t) -> qm_hresult {
     })
 }
 
-/// Sets how many jobs transfer at once (default 4, at least 1).
+/// Sets how many jobs transfer at once (default 4, at least 1). When all
+/// are taken, a waiting job may take a running one's place: a FOREGROUND
+/// job any background job's, a background job a lower priority's, and a
+/// job of the same priority one that has run for two minutes (which goes
+/// to the end of the queue); only FOREGROUND preempts a job that would
+/// lose its bytes (a source without ranges, dynamic content).
 /// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_INVALIDARG` (0). Any thread.
 #[no_mangle]
 pub extern "C" fn qm_manager_set_max_active_jobs(mgr: qm_manager_t, n: u32) -> qm_hresult {

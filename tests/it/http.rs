@@ -634,6 +634,58 @@ fn a_foreground_job_overtakes_queued_background_ones() {
     }
 }
 
+/// BITS: "a higher-priority job preempts a lower-priority job". A HIGH
+/// job that finds the only slot taken by a LOW one takes it at once; the
+/// LOW job goes back to the queue and, once the slot is free, goes on from
+/// where it was (a range request), not from zero.
+#[test]
+fn a_higher_priority_background_job_preempts_a_lower_one_which_resumes() {
+    let dir = support::scratch("http-background-preempt");
+    let server = TestServer::start();
+    let low_data = patterned(1 << 20, 3);
+    server.add("/low", Resource::new(low_data.clone()));
+    server.add("/high", Resource::new(patterned(256 << 10, 4)));
+    let manager = Manager::open(None).unwrap();
+    manager.set_max_active_jobs(1).unwrap();
+    let low = manager.create_job("low").unwrap();
+    low.add_files(&[FileSpec::new(
+        server.url("/low"),
+        dir.join("low").to_str().unwrap(),
+    )])
+    .unwrap();
+    low.set_priority(Priority::Low).unwrap();
+    // 1 MiB at 64 KiB/s, on one stream: 16 s, far longer than the HIGH job.
+    low.set_max_bandwidth(64 << 10).unwrap();
+    low.set_max_connections(1).unwrap();
+    low.resume().unwrap();
+    wait_until("the LOW job's first bytes", Duration::from_secs(30), || {
+        low.bytes_transferred() > 0
+    });
+    let high = manager.create_job("high").unwrap();
+    high.add_files(&[FileSpec::new(
+        server.url("/high"),
+        dir.join("high").to_str().unwrap(),
+    )])
+    .unwrap();
+    high.set_priority(Priority::High).unwrap();
+    high.resume().unwrap();
+    assert_eq!(wait(&high, Duration::from_secs(30)), JobState::Transferred);
+    assert!(
+        low.state() != JobState::Transferred,
+        "the LOW job finished before the HIGH one"
+    );
+    high.complete().unwrap();
+    // The LOW job goes on with a range, and its file is whole.
+    low.set_max_bandwidth(0).unwrap();
+    assert_eq!(wait(&low, Duration::from_secs(60)), JobState::Transferred);
+    assert!(
+        server.requests("/low").iter().any(|r| r.range.is_some()),
+        "the preempted job started again from zero"
+    );
+    low.complete().unwrap();
+    assert!(std::fs::read(dir.join("low")).unwrap() == low_data);
+}
+
 #[test]
 fn an_explicit_proxy_carries_the_requests() {
     // The test server plays the proxy: a plain-HTTP request for a host that

@@ -180,8 +180,10 @@ pub(crate) enum Command {
     Start { run: RunId, per_server: usize },
     /// The transfer thread could not be started.
     StartFailed { error: TransferError },
-    /// A FOREGROUND job needs this job's slot: back to the queue.
-    Preempt,
+    /// A job of higher priority needs this job's slot, or its time slice
+    /// is over: back to the queue, in its place, or at `requeue` (the end
+    /// of its priority's queue, after its slice).
+    Preempt { requeue: Option<u64> },
     /// The scheduler's look at the clock: a job whose maximum download
     /// time has passed fails with `QM_BG_E_MAXDOWNLOAD_TIMEOUT`.
     TimeCheck,

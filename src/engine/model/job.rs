@@ -193,6 +193,8 @@ pub(crate) struct JobModel {
     /// Order among queued jobs of equal priority.
     queue_seq: u64,
     run: Run,
+    /// When the current (or last) run started: its time slice.
+    run_since: Option<Instant>,
     /// When a job in TRANSIENT_ERROR goes back to QUEUED...
     retry_at: Option<Instant>,
     /// ...and that time on the wall clock, kept in the state directory so
@@ -290,6 +292,7 @@ impl JobModel {
             transfer_completed: None,
             queue_seq: seq,
             run: Run::Idle,
+            run_since: None,
             retry_at: None,
             retry_wall: None,
             progress_clock: clock.now,
@@ -535,6 +538,23 @@ impl JobModel {
     }
     pub(crate) fn run(&self) -> Run {
         self.run
+    }
+    /// When the current run started (meaningful while it runs).
+    pub(crate) fn run_since(&self) -> Option<Instant> {
+        self.run_since
+    }
+    /// Whether stopping the transfer now loses no byte: the job has no
+    /// dynamic content, and every unfinished file with bytes on disk holds
+    /// a version it can continue (a validator for `If-Range`, a source
+    /// that answered ranges).
+    pub(crate) fn resumable(&self) -> bool {
+        !self.dynamic_content
+            && self.files.iter().all(|f| {
+                f.completed
+                    || f.ledger.arrived_bytes() == 0
+                    || (f.validator.as_ref().is_some_and(Validator::can_resume)
+                        && f.splittable != Some(false))
+            })
     }
     pub(crate) fn retry_at(&self) -> Option<Instant> {
         self.retry_at
@@ -786,6 +806,7 @@ impl JobModel {
                     ));
                 }
                 self.run = Run::Running(run);
+                self.run_since = Some(clock.now);
                 self.per_server = per_server.max(1);
                 // Each run learns again whether its servers answer ranges
                 // (a file whose version changed since the caller's resume
@@ -798,10 +819,14 @@ impl JobModel {
                 self.run = Run::Idle;
                 self.record_error(error, None, clock, &mut fx);
             }
-            Command::Preempt => {
+            Command::Preempt { requeue } => {
                 if matches!(self.run, Run::Running(_)) {
                     self.stop_run(&mut fx);
                     if self.state.is_active() {
+                        if let Some(seq) = requeue {
+                            self.queue_seq = seq;
+                            fx.persist.job = true;
+                        }
                         self.set_state(JobState::Queued, clock, &mut fx);
                     }
                 }

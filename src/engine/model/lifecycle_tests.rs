@@ -658,11 +658,64 @@ fn transient_failures_without_progress_for_the_timeout_are_final() {
 }
 
 #[test]
+fn a_slice_that_is_over_sends_the_job_to_the_end_of_the_queue() {
+    let mut job = running_job(1);
+    apply(&mut job, Command::NextPiece);
+    let fx = apply(&mut job, Command::Preempt { requeue: Some(99) });
+    assert_eq!(job.state(), JobState::Queued);
+    assert_eq!(job.queue_seq(), 99);
+    assert!(fx.stop_run && fx.persist.job, "{fx:?}");
+}
+
+#[test]
+fn a_job_is_resumable_when_no_byte_on_disk_would_be_lost() {
+    use crate::engine::transport::validator::{HttpValidator, Validator};
+    let open = |job: &mut JobModel, validator: Option<Validator>, ranges: bool| {
+        apply(job, Command::NextPiece);
+        let piece = piece_of(job, 0);
+        apply(
+            job,
+            Command::Opened {
+                piece,
+                file: 0,
+                start: 0,
+                total: Some(100),
+                validator,
+                ranges,
+                headers: None,
+            },
+        );
+    };
+    let strong = Some(Validator::Http(HttpValidator {
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+        total: Some(100),
+    }));
+    // Nothing on disk yet: nothing to lose.
+    let mut job = running_job(1);
+    open(&mut job, None, false);
+    assert!(job.resumable());
+    // Bytes of a version that cannot be asked for again (no validator),
+    // or of a source that ignored ranges: they would be lost.
+    arrived(&mut job, 0, 0..10);
+    assert!(!job.resumable());
+    let mut whole = running_job(1);
+    open(&mut whole, strong.clone(), false);
+    arrived(&mut whole, 0, 0..10);
+    assert!(!whole.resumable());
+    // A strong validator and a source that answers ranges: resumable.
+    let mut ranged = running_job(1);
+    open(&mut ranged, strong, true);
+    arrived(&mut ranged, 0, 0..10);
+    assert!(ranged.resumable());
+}
+
+#[test]
 fn preemption_sends_a_running_job_back_to_the_queue() {
     let mut job = running_job(1);
     apply(&mut job, Command::NextPiece);
     let seq = job.queue_seq();
-    let fx = apply(&mut job, Command::Preempt);
+    let fx = apply(&mut job, Command::Preempt { requeue: None });
     assert_eq!(job.state(), JobState::Queued);
     assert_eq!(job.queue_seq(), seq, "it keeps its place");
     assert!(fx.stop_run);
@@ -694,7 +747,10 @@ fn preemption_sends_a_running_job_back_to_the_queue() {
     );
     // Preempting a job that is not running does nothing.
     let mut idle = new_job();
-    assert_eq!(apply(&mut idle, Command::Preempt), Effects::default());
+    assert_eq!(
+        apply(&mut idle, Command::Preempt { requeue: None }),
+        Effects::default()
+    );
 }
 
 #[test]
@@ -1348,7 +1404,8 @@ fn the_maximum_download_time_counts_connecting_and_transferring_only() {
     job.apply(Command::NextPiece, at(0)).unwrap();
     assert_eq!(job.state(), JobState::Connecting);
     // 4 s in, preempted: back to the queue, where time does not count.
-    job.apply(Command::Preempt, at(4)).unwrap();
+    job.apply(Command::Preempt { requeue: None }, at(4))
+        .unwrap();
     assert_eq!(job.state(), JobState::Queued);
     assert_eq!(job.download_deadline(), None);
     job.apply(

@@ -1,16 +1,29 @@
 //! The scheduling rule, as a pure function of what the scheduler saw.
 //!
 //! At most `max_active` jobs transfer at once; queued jobs start in order
-//! of priority, then queue order. A queued FOREGROUND job that finds every
-//! slot taken preempts the lowest-priority running background job (the
-//! last queued among equals), one at a time.
+//! of priority, then queue order. When every slot is taken, the first job
+//! that waits may take one (one preemption at a time, none while a
+//! preempted job is still stopping), as BITS's priorities say: "a
+//! higher-priority job preempts a lower-priority job; jobs at the same
+//! priority level share transfer time, which prevents a large job from
+//! blocking the transfer queue":
+//!
+//! - a FOREGROUND job preempts the lowest-priority running background job
+//!   (the last queued among equals);
+//! - a background job preempts a running job of lower priority that can
+//!   stop without losing bytes, or one of its own priority whose time
+//!   slice ([`SLICE`]) is over; the latter goes to the end of the queue,
+//!   so that jobs of one priority take turns (and one user's jobs cannot
+//!   hold every slot of a shared qmgrd). A job that would lose its bytes
+//!   (a source without ranges, dynamic content) is never preempted for a
+//!   background job.
 //!
 //! The timers are pure too: given what each job waits for and the time,
 //! [`alarms`] says whose retry or maximum download time is due and when
 //! the next pass must be. The scheduler reads the clock once per pass and
 //! passes it in; the tests pass any time they like.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::engine::model::job::{JobModel, Run};
 use crate::engine::types::{JobState, Priority};
@@ -26,6 +39,10 @@ pub(crate) struct Seen {
     pub stopping: bool,
     /// QUEUED with no worker: wants a slot.
     pub queued: bool,
+    /// When its current run started (while `running`).
+    pub running_since: Option<Instant>,
+    /// Stopping it now loses no byte ([`JobModel::resumable`]).
+    pub resumable: bool,
 }
 
 impl Seen {
@@ -37,37 +54,102 @@ impl Seen {
             running: matches!(job.run(), Run::Running(_)),
             stopping: matches!(job.run(), Run::Stopping(_)),
             queued: job.state() == JobState::Queued && job.run() == Run::Idle,
+            running_since: job.run_since(),
+            resumable: job.resumable(),
         }
     }
 }
+
+/// How long a background job transfers before a queued job of its
+/// priority may take its slot. (BITS says its jobs share transfer time but
+/// not how much; two minutes keeps the cost of a turn, a new connection
+/// and an `If-Range`, small against it.)
+pub(crate) const SLICE: Duration = Duration::from_secs(120);
 
 /// What to do: start these jobs (indexes into the input, best first) and
 /// preempt this one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Decision {
     pub start: Vec<usize>,
-    pub preempt: Option<usize>,
+    pub preempt: Option<Preemption>,
+    /// When a waiting job's turn comes (a running job's slice ends): the
+    /// next pass must be then at the latest.
+    pub next: Option<Instant>,
 }
 
-/// Decides a scheduling pass.
-pub(crate) fn decide(seen: &[Seen], max_active: usize) -> Decision {
+/// A job to send back to the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Preemption {
+    /// Its index in the input.
+    pub job: usize,
+    /// Its slice is over: it goes to the end of its priority's queue (else
+    /// it keeps its place).
+    pub to_the_end: bool,
+}
+
+/// Decides a scheduling pass at `now`.
+pub(crate) fn decide(seen: &[Seen], max_active: usize, now: Instant) -> Decision {
     let busy = seen.iter().filter(|s| s.running || s.stopping).count();
     let mut free = max_active.saturating_sub(busy);
     let mut queued: Vec<usize> = (0..seen.len()).filter(|&i| seen[i].queued).collect();
     queued.sort_by_key(|&i| (seen[i].priority, seen[i].queue_seq));
     let mut decision = Decision::default();
+    // The first job left without a slot is the one a preemption serves.
+    let mut first = None;
     for i in queued {
-        if free > 0 {
-            decision.start.push(i);
-            free -= 1;
-        } else if seen[i].priority == Priority::Foreground
-            && decision.preempt.is_none()
-            && !seen.iter().any(|s| s.stopping)
-        {
-            decision.preempt = (0..seen.len())
-                .filter(|&j| seen[j].running && seen[j].priority != Priority::Foreground)
-                .max_by_key(|&j| (seen[j].priority, seen[j].queue_seq));
+        if free == 0 {
+            first = Some(i);
+            break;
         }
+        decision.start.push(i);
+        free -= 1;
+    }
+    let Some(first) = first else {
+        return decision;
+    };
+    if seen.iter().any(|s| s.stopping) {
+        return decision;
+    }
+    let wants = seen[first].priority;
+    let background = |j: usize| seen[j].running && seen[j].priority != Priority::Foreground;
+    if wants == Priority::Foreground {
+        decision.preempt = (0..seen.len())
+            .filter(|&j| background(j))
+            .max_by_key(|&j| (seen[j].priority, seen[j].queue_seq))
+            .map(|job| Preemption {
+                job,
+                to_the_end: false,
+            });
+        return decision;
+    }
+    let slice_end = |j: usize| seen[j].running_since.map(|since| since + SLICE);
+    // A lower priority first (the lowest, the last queued), then the
+    // longest-running job of the same priority whose slice is over.
+    let lower = (0..seen.len())
+        .filter(|&j| background(j) && seen[j].resumable && seen[j].priority > wants)
+        .max_by_key(|&j| (seen[j].priority, seen[j].queue_seq));
+    let turn = || {
+        (0..seen.len())
+            .filter(|&j| background(j) && seen[j].resumable && seen[j].priority == wants)
+            .filter(|&j| slice_end(j).is_some_and(|end| end <= now))
+            .min_by_key(|&j| seen[j].running_since)
+    };
+    decision.preempt = match lower {
+        Some(job) => Some(Preemption {
+            job,
+            to_the_end: false,
+        }),
+        None => turn().map(|job| Preemption {
+            job,
+            to_the_end: true,
+        }),
+    };
+    if decision.preempt.is_none() {
+        decision.next = (0..seen.len())
+            .filter(|&j| background(j) && seen[j].resumable && seen[j].priority == wants)
+            .filter_map(slice_end)
+            .filter(|&end| end > now)
+            .min();
     }
     decision
 }
@@ -139,7 +221,13 @@ mod tests {
             running,
             stopping: false,
             queued,
+            running_since: running.then(|| at(0)),
+            resumable: true,
         }
+    }
+
+    fn preempt(job: usize, to_the_end: bool) -> Option<Preemption> {
+        Some(Preemption { job, to_the_end })
     }
 
     #[test]
@@ -150,13 +238,13 @@ mod tests {
             job(Priority::Normal, 2, false, true),
             job(Priority::High, 4, false, true),
         ];
-        assert_eq!(decide(&seen, 2).start, vec![3, 2]);
-        assert_eq!(decide(&seen, 10).start, vec![3, 2, 1, 0]);
+        assert_eq!(decide(&seen, 2, at(0)).start, vec![3, 2]);
+        assert_eq!(decide(&seen, 10, at(0)).start, vec![3, 2, 1, 0]);
         let running = [
             job(Priority::Normal, 1, true, false),
             job(Priority::Low, 2, false, true),
         ];
-        assert_eq!(decide(&running, 1), Decision::default());
+        assert_eq!(decide(&running, 1, at(0)).preempt, None);
     }
 
     #[test]
@@ -167,23 +255,68 @@ mod tests {
             job(Priority::Low, 3, true, false),
             job(Priority::Foreground, 4, false, true),
         ];
-        let d = decide(&seen, 3);
-        assert_eq!((d.start.clone(), d.preempt), (vec![], Some(2)));
+        let d = decide(&seen, 3, at(0));
+        assert_eq!((d.start.clone(), d.preempt), (vec![], preempt(2, false)));
         // While the victim is still stopping nobody else is preempted.
         seen[2].running = false;
         seen[2].stopping = true;
-        assert_eq!(decide(&seen, 3).preempt, None);
-        // A background job never preempts.
-        seen[3].priority = Priority::High;
-        seen[2].stopping = false;
-        seen[2].running = true;
-        assert_eq!(decide(&seen, 3).preempt, None);
+        assert_eq!(decide(&seen, 3, at(0)).preempt, None);
         // Foreground jobs are never preempted.
         let all_fg = [
             job(Priority::Foreground, 1, true, false),
             job(Priority::Foreground, 2, false, true),
         ];
-        assert_eq!(decide(&all_fg, 1).preempt, None);
+        assert_eq!(decide(&all_fg, 1, at(0)).preempt, None);
+    }
+
+    #[test]
+    fn a_background_job_preempts_a_lower_priority_one_that_can_resume() {
+        let mut seen = vec![
+            job(Priority::Normal, 1, true, false),
+            job(Priority::Low, 2, true, false),
+            job(Priority::Low, 3, true, false),
+            job(Priority::High, 4, false, true),
+        ];
+        // The lowest priority, the last queued: it keeps its place.
+        assert_eq!(decide(&seen, 3, at(0)).preempt, preempt(2, false));
+        // One that would lose its bytes is left alone.
+        seen[2].resumable = false;
+        assert_eq!(decide(&seen, 3, at(0)).preempt, preempt(1, false));
+        seen[1].resumable = false;
+        assert_eq!(decide(&seen, 3, at(0)).preempt, preempt(0, false));
+        seen[0].resumable = false;
+        assert_eq!(decide(&seen, 3, at(0)).preempt, None);
+        // A job of lower priority than every running one waits its turn.
+        let low_waits = [
+            job(Priority::Normal, 1, true, false),
+            job(Priority::Low, 2, false, true),
+        ];
+        assert_eq!(decide(&low_waits, 1, at(1000)).preempt, None);
+    }
+
+    #[test]
+    fn jobs_of_one_priority_take_turns_of_a_slice() {
+        let slice = SLICE.as_secs();
+        let mut seen = vec![
+            job(Priority::Normal, 1, true, false),
+            job(Priority::Normal, 2, true, false),
+            job(Priority::Normal, 3, false, true),
+        ];
+        seen[1].running_since = Some(at(10));
+        // Before a slice is over: nobody, and the next pass when it is.
+        let d = decide(&seen, 2, at(5));
+        assert_eq!((d.preempt, d.next), (None, Some(at(slice))));
+        // Then the longest-running one goes to the end of the queue.
+        let d = decide(&seen, 2, at(slice));
+        assert_eq!((d.preempt, d.next), (preempt(0, true), None));
+        // Not one that would lose its bytes: the other, once its slice ends.
+        seen[0].resumable = false;
+        let d = decide(&seen, 2, at(slice));
+        assert_eq!((d.preempt, d.next), (None, Some(at(slice + 10))));
+        assert_eq!(decide(&seen, 2, at(slice + 10)).preempt, preempt(1, true));
+        // Nobody waits: nobody is preempted, whatever the time.
+        seen[2].queued = false;
+        assert_eq!(decide(&seen, 2, at(10 * slice)), Decision::default());
     }
 
     // ----- timers, in virtual time -------------------------------------

@@ -357,14 +357,15 @@ fn schedule_pass(manager: &Arc<ManagerShared>, now: Instant) -> Option<Instant> 
         });
     }
     let seen: Vec<Seen> = jobs.iter().map(|job| job.read(Seen::of)).collect();
-    let decision = schedule::decide(&seen, manager.max_active.load(Ordering::Relaxed));
+    let decision = schedule::decide(&seen, manager.max_active.load(Ordering::Relaxed), now);
     for i in decision.start {
         start_worker(manager, &jobs[i]);
     }
     if let Some(victim) = decision.preempt {
-        jobs[victim].apply_quietly(Command::Preempt);
+        let requeue = victim.to_the_end.then(|| manager.next_queue_seq());
+        jobs[victim.job].apply_quietly(Command::Preempt { requeue });
     }
-    alarms.next
+    [alarms.next, decision.next].into_iter().flatten().min()
 }
 
 /// Starts a worker for a job that is still QUEUED and idle.
