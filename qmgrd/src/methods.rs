@@ -365,7 +365,8 @@ fn watch(
     call: &Call,
     p: &Fields<'_>,
 ) -> Outcome {
-    if !call.more {
+    // A oneway Watch could stream nothing: its replies are not wanted.
+    if !call.more || call.oneway {
         return Outcome::Reply(Reply::expected_more());
     }
     let prepared = (|| -> Result<(Option<Vec<Job>>, u32), Fail> {

@@ -345,6 +345,26 @@ fn a_watched_job_still_runs_its_notify_program() {
     });
 }
 
+/// A Watch sent `oneway` (no reply wanted) starts no stream: the
+/// connection goes on answering calls.
+#[test]
+fn a_oneway_watch_streams_nothing() {
+    let dir = scratch("daemon-oneway-watch");
+    let daemon = Qmgrd::start(&dir, &[]);
+    let mut c = daemon.client();
+    c.conn
+        .send_call(
+            &Call::new("io.qmgr.Watch", json!({}))
+                .with_more()
+                .with_oneway(),
+        )
+        .unwrap();
+    let hello = c.ok("io.qmgr.Hello", json!({}));
+    assert!(hello.get("event").is_none(), "{hello}");
+    let id = c.create("after a oneway watch");
+    assert_eq!(c.job(&id).display_name, "after a oneway watch");
+}
+
 /// BITS's rule across the socket: while a program's watch says it runs a
 /// job's callback (`TakeEvents`), the daemon does not run the job's notify
 /// program; once that watch is gone (the program crashed), it runs again.
