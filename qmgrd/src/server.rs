@@ -31,6 +31,10 @@ use crate::watch::Hub;
 /// not read it (or reads a byte now and then) is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a client dropped for a bad message may go on sending before
+/// its connection is closed (so that it reads its error reply first).
+const LINGER: Duration = Duration::from_secs(2);
+
 /// A connection thread's stack: the handlers are shallow (JSON nesting
 /// is bounded by serde_json's recursion limit).
 const STACK: usize = 512 * 1024;
@@ -249,7 +253,9 @@ impl Daemon {
                 Err(e) => {
                     if let Some(reply) = e.reply() {
                         eprintln!("qmgrd: dropping uid {} (pid {}): {e}", peer.uid, peer.pid);
-                        let _ = conn.send_reply(&reply);
+                        if conn.send_reply(&reply).is_ok() {
+                            conn.close_after_error(LINGER);
+                        }
                     }
                     return;
                 }

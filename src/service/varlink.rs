@@ -580,6 +580,28 @@ impl Connection {
         Ok(())
     }
 
+    /// Ends a connection whose peer is being dropped after an error reply:
+    /// says it will write no more, then reads and discards what the peer
+    /// still sends, for at most `linger` and 1 MiB, so that closing with
+    /// its unread bytes does not reset the connection before the peer
+    /// read the reply (a "lingering close", as HTTP servers do).
+    pub fn close_after_error(mut self, linger: Duration) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let deadline = Instant::now() + linger;
+        let mut sink = [0u8; 16 << 10];
+        let mut left = 1usize << 20;
+        while left > 0 {
+            let now = Instant::now();
+            if now >= deadline || self.stream.set_read_timeout(Some(deadline - now)).is_err() {
+                return;
+            }
+            match self.stream.read(&mut sink) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    }
+
     /// Bounds the time writing each whole message may take; past it the
     /// write fails with `TimedOut` (the caller then drops the peer).
     pub fn set_write_deadline(&mut self, limit: Option<Duration>) {
