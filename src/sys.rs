@@ -4,6 +4,47 @@
 
 use std::fs::File;
 
+/// The round trip of a TCP connection as the receiving side sees it, for
+/// the yielding controller (`engine::model::yielding`): the kernel's
+/// receiver estimate (`tcpi_rcv_rtt`, measured from the data that
+/// arrives), else its smoothed round trip (`tcpi_rtt`). `None` where
+/// `TCP_INFO` is not available or has no estimate yet.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn tcp_round_trip(socket: &std::net::TcpStream) -> Option<std::time::Duration> {
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: all-zero bytes are a valid tcp_info (plain integers).
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: `info` and `len` are live locals of the sizes given; the
+        // kernel writes at most `len` bytes and updates `len`.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        let micros = match (info.tcpi_rcv_rtt, info.tcpi_rtt) {
+            (0, 0) => return None,
+            (0, rtt) => rtt,
+            (rcv, _) => rcv,
+        };
+        Some(std::time::Duration::from_micros(u64::from(micros)))
+    }
+    #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
 /// Asks the kernel to start writing `len` bytes of `file` from `offset` back
 /// to the disk, without waiting for it (Linux `sync_file_range` with
 /// `SYNC_FILE_RANGE_WRITE`). A later `fsync` then finds most of the work
@@ -856,5 +897,31 @@ pub(crate) mod owner_rights {
             assert_eq!((fs_ids(), thread_groups().unwrap()), before);
             std::fs::File::open(&secret).expect("root's rights are back");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    #[test]
+    fn a_loopback_connection_has_a_short_round_trip() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        // Data towards the client, as a download sends it.
+        let sender = std::thread::spawn(move || {
+            server.write_all(&vec![7u8; 1 << 20]).unwrap();
+        });
+        let mut got = vec![0u8; 1 << 20];
+        client.read_exact(&mut got).unwrap();
+        sender.join().unwrap();
+        let rtt = super::tcp_round_trip(&client).expect("an estimate");
+        assert!(
+            rtt > Duration::ZERO && rtt < Duration::from_millis(200),
+            "{rtt:?}"
+        );
     }
 }
