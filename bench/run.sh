@@ -185,7 +185,7 @@ if [ "$SECTION" = daemon ]; then
     log "building libqmgr and qmgrd (cargo build --release -p qmgr -p qmgrd)"
     cargo build --release -p qmgr -p qmgrd >&2 || die "libqmgr or qmgrd does not build"
     # QMGRD_BIN: another qmgrd to measure against the same library, such
-    # as a static musl build (see BENCHMARKS.md).
+    # as a static musl build (see BENCHMARKS-qmgrd.md).
     QMGRD_BIN=${QMGRD_BIN:-$TARGET_DIR/release/qmgrd}
     DAEMON_BENCH=$TARGET_DIR/release/daemon-bench
     log "building $DAEMON_BENCH from bench/daemon.c"

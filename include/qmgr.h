@@ -646,10 +646,10 @@ qm_hresult qm_manager_open(const char *state_dir, qm_manager_t *out);
  Callbacks run on a thread of this manager with the guarantees of
  qm_job_set_notify; while one is set on a job, the daemon does not run
  the job's notify program (as in-process: the program runs only when no
- callback takes the event), and once this manager is closed or this
- process is gone, it does again (a process that crashed is taken to
- have missed the last event: a job then TRANSFERRED or in ERROR runs its
- program at once).
+ callback takes the event), and once this manager is closed it does
+ again; a process gone without closing it (a crash, an exit without
+ qm_manager_close) is taken to have missed the last event: a job then
+ TRANSFERRED or in ERROR runs its program at once.
  Losing the daemon fails the call in flight and the next ones with
  QM_E_SERVICE_UNAVAILABLE (never a hang: a reply must begin within 2
  minutes, 10 for qm_job_complete and qm_job_cancel); the call after the

@@ -4,7 +4,7 @@
 //! The engine has one callback slot per job. The daemon puts its own
 //! callback (key [`NOTIFY_KEY`]) on a job while at least one watcher wants
 //! that job's events, and takes it off when none does. A watcher only
-//! observes (a monitor such as `qmgr monitor`) unless its program said,
+//! observes (a monitor) unless its program said,
 //! job by job, that it runs a callback for the job (`TakeEvents`, which a
 //! connected manager sends when its program sets a callback). While some
 //! live watcher takes a job's events, the daemon's registration takes them

@@ -31,9 +31,9 @@
 //! in its notify flags) polling that job never leaves the process. A call
 //! of this process that changes the job marks its snapshot stale: the
 //! next getter refreshes it, so a caller always sees its own changes. The
-//! getters of a file (names, progress, headers, ranges) ask the daemon
-//! each time (`GetFiles`). With the daemon gone, getters return the last
-//! snapshot.
+//! getters of a file (names, progress, headers, ranges) read a copy of all
+//! the job's files kept the same way (one `GetFiles` refreshes it). With
+//! the daemon gone, getters return the last snapshot.
 //!
 //! # Events and callbacks
 //!
@@ -46,7 +46,9 @@
 //! posts the event to the dispatcher. `set_notify` returns once the stream
 //! is in place, so no later event is missed. If the stream breaks (the
 //! daemon restarted), the thread connects again and every snapshot is
-//! refreshed at its next read; events of the gap are lost.
+//! refreshed at its next read; events of the gap are lost. The daemon
+//! also learns which jobs have a callback here (`TakeEvents`, see
+//! `watch`), so that it holds their notify programs.
 
 pub(crate) mod client;
 pub(crate) mod job;
