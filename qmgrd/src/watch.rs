@@ -302,8 +302,9 @@ impl Hub {
                 .filter(|j| j.owner().uid == uid)
                 .collect(),
         };
+        self.forget_finished();
         for job in &jobs {
-            self.ensure(job);
+            self.reconcile(job);
         }
         (
             id,
@@ -327,12 +328,13 @@ impl Hub {
             .remove(&id)
             .map(|w| w.takes)
             .unwrap_or_default();
+        self.forget_finished();
         let jobs: Vec<Job> = lock(&self.registered)
             .values()
             .map(|(job, _)| job.clone())
             .collect();
         for job in &jobs {
-            self.ensure(job);
+            self.reconcile(job);
             if took.contains(&job.id()) {
                 let _ = job.notify_program_if_due();
             }
@@ -368,12 +370,19 @@ impl Hub {
         Ok(())
     }
 
+    /// Forgets the final jobs, then makes the daemon's callback on `job`
+    /// what the watchers ask ([`Hub::reconcile`]).
+    fn ensure(&self, job: &Job) {
+        self.forget_finished();
+        self.reconcile(job);
+    }
+
     /// Makes the daemon's callback on `job` what the watchers ask: none
     /// when no watcher wants the job, one that takes its events when a
-    /// watcher takes them, an observer otherwise.
-    fn ensure(&self, job: &Job) {
+    /// watcher takes them, an observer otherwise. (Callers that go through
+    /// many jobs forget the final ones once, first.)
+    fn reconcile(&self, job: &Job) {
         let _serial = self.serial(job.id());
-        self.forget_finished();
         let owner = job.owner().uid;
         let (wanted, taken) = {
             let watchers = lock(&self.watchers);

@@ -15,6 +15,7 @@
 //! observer (`Job::observe`) does not count. After a gap the new watch is
 //! told again.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -138,18 +139,16 @@ pub(crate) fn release_all(remote: &Remote) {
     let mut taking = remote.watch.taking.lock();
     let number = remote.watch.state.lock().number;
     if let Some(number) = number {
-        for &id in taking.iter() {
-            let _ = take_events(remote, number, id, false);
-        }
+        tell_all(remote, &taking, number, false);
     }
     taking.clear();
 }
 
-/// Tells a new watch every job this process runs a callback for.
-fn retake(remote: &Remote, number: u64) {
-    let taking = remote.watch.taking.lock();
-    for &id in taking.iter() {
-        let _ = take_events(remote, number, id, true);
+/// Tells watch `number` that this process runs (`take`), or no longer
+/// runs, a callback for each of `jobs`. Best effort, as `follow_callback`.
+fn tell_all(remote: &Remote, jobs: &HashSet<JobId>, number: u64, take: bool) {
+    for &id in jobs {
+        let _ = take_events(remote, number, id, take);
     }
 }
 
@@ -178,8 +177,10 @@ fn run(remote: &Arc<Remote>) {
                 }) {
                     break;
                 }
+                // A new watch is told every job this process runs a
+                // callback for.
                 if let Some(number) = number {
-                    retake(remote, number);
+                    tell_all(remote, &remote.watch.taking.lock(), number, true);
                 }
                 if gap {
                     for core in remote.all_known() {

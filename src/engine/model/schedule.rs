@@ -122,34 +122,35 @@ pub(crate) fn decide(seen: &[Seen], max_active: usize, now: Instant) -> Decision
             });
         return decision;
     }
-    let slice_end = |j: usize| seen[j].running_since.map(|since| since + SLICE);
+    let resumable = |j: &usize| background(*j) && seen[*j].resumable;
     // A lower priority first (the lowest, the last queued), then the
     // longest-running job of the same priority whose slice is over.
     let lower = (0..seen.len())
-        .filter(|&j| background(j) && seen[j].resumable && seen[j].priority > wants)
+        .filter(resumable)
+        .filter(|&j| seen[j].priority > wants)
         .max_by_key(|&j| (seen[j].priority, seen[j].queue_seq));
-    let turn = || {
-        (0..seen.len())
-            .filter(|&j| background(j) && seen[j].resumable && seen[j].priority == wants)
-            .filter(|&j| slice_end(j).is_some_and(|end| end <= now))
-            .min_by_key(|&j| seen[j].running_since)
-    };
-    decision.preempt = match lower {
-        Some(job) => Some(Preemption {
+    if let Some(job) = lower {
+        decision.preempt = Some(Preemption {
             job,
             to_the_end: false,
-        }),
-        None => turn().map(|job| Preemption {
+        });
+        return decision;
+    }
+    // The same priority's running jobs, with the end of their slice.
+    let peers: Vec<(usize, Instant)> = (0..seen.len())
+        .filter(resumable)
+        .filter(|&j| seen[j].priority == wants)
+        .filter_map(|j| Some((j, seen[j].running_since? + SLICE)))
+        .collect();
+    let over = peers.iter().filter(|&&(_, end)| end <= now);
+    decision.preempt = over
+        .min_by_key(|&&(_, end)| end)
+        .map(|&(job, _)| Preemption {
             job,
             to_the_end: true,
-        }),
-    };
+        });
     if decision.preempt.is_none() {
-        decision.next = (0..seen.len())
-            .filter(|&j| background(j) && seen[j].resumable && seen[j].priority == wants)
-            .filter_map(slice_end)
-            .filter(|&end| end > now)
-            .min();
+        decision.next = peers.iter().map(|&(_, end)| end).min();
     }
     decision
 }
