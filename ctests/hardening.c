@@ -125,6 +125,26 @@ static void check_dynamic_content(qm_job_t job) {
     CHECK_HR(qm_job_set_dynamic_content(0xBADull, 1), QM_E_HANDLE);
 }
 
+/* Yielding to other traffic: on by default, a uint32_t 0 or 1. */
+static void check_yielding(qm_job_t job) {
+    uint32_t yielding = 7;
+    CHECK_HR(qm_job_get_yielding(job, &yielding), QM_S_OK);
+    CHECK_EQ(yielding, 1);
+    CHECK_HR(qm_job_set_yielding(job, 0), QM_S_OK);
+    CHECK_HR(qm_job_get_yielding(job, &yielding), QM_S_OK);
+    CHECK_EQ(yielding, 0);
+    CHECK_HR(qm_job_set_yielding(job, 2), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_set_yielding(job, 0xFFFFFFFFu), QM_E_INVALIDARG);
+    CHECK_HR(qm_job_get_yielding(job, &yielding), QM_S_OK);
+    CHECK_EQ(yielding, 0);
+    CHECK_HR(qm_job_set_yielding(job, 1), QM_S_OK);
+    CHECK_HR(qm_job_get_yielding(job, &yielding), QM_S_OK);
+    CHECK_EQ(yielding, 1);
+    CHECK_HR(qm_job_get_yielding(job, NULL), QM_E_POINTER);
+    CHECK_HR(qm_job_set_yielding(0xBADull, 0), QM_E_HANDLE);
+    CHECK_HR(qm_job_get_yielding(0xBADull, &yielding), QM_E_HANDLE);
+}
+
 /* Job2::SetNotifyCmdLine / GetNotifyCmdLine and the minimum notification
  * interval (BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS). */
 static void check_notify_cmdline(qm_job_t job) {
@@ -408,6 +428,7 @@ static void check_final_job_refuses_setters(qm_manager_t mgr) {
     CHECK_HR(qm_job_set_max_download_time(job, 1), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_replace_remote_prefix(job, "http://", "https://"), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_dynamic_content(job, 1), QM_BG_E_INVALID_STATE);
+    CHECK_HR(qm_job_set_yielding(job, 0), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_notify_cmdline(job, "/usr/bin/logger", NULL), QM_BG_E_INVALID_STATE);
     CHECK_HR(qm_job_set_min_notification_interval(job, 1), QM_BG_E_INVALID_STATE);
     qm_job_close(job);
@@ -499,6 +520,7 @@ int main(int argc, char **argv) {
         check_max_download_time(job);
         check_remote_names(job);
         check_dynamic_content(job);
+        check_yielding(job);
         check_notify_cmdline(job);
         check_final_url(job);
         check_last_error(job);

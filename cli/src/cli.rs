@@ -256,6 +256,12 @@ pub struct JobOptions {
     #[arg(long, help_heading = "Job options")]
     pub dynamic: bool,
 
+    /// Do not yield: a background job then competes with other traffic
+    /// like any download, instead of slowing when the network's queuing
+    /// delay rises (FOREGROUND jobs never yield)
+    #[arg(long, help_heading = "Job options")]
+    pub no_yield: bool,
+
     /// Trust the CA certificates of this PEM file instead of the system's
     #[arg(long, value_name = "PEM", help_heading = "HTTPS options")]
     pub ca_file: Option<PathBuf>,

@@ -23,6 +23,7 @@ pub struct Prepared {
     pub connections: Option<u32>,
     max_download_time: Option<u32>,
     dynamic: bool,
+    no_yield: bool,
     ca_file: Option<String>,
     client_certificate: Option<(String, String)>,
     headers: Option<String>,
@@ -45,6 +46,7 @@ impl Prepared {
             connections: options.connections,
             max_download_time: options.max_download_time,
             dynamic: options.dynamic,
+            no_yield: options.no_yield,
             ca_file: options
                 .ca_file
                 .as_deref()
@@ -83,6 +85,9 @@ impl Prepared {
         }
         if self.dynamic {
             job.set_dynamic_content(true).map_err(arg)?;
+        }
+        if self.no_yield {
+            job.set_yielding(false).map_err(arg)?;
         }
         if let Some(path) = &self.ca_file {
             job.set_ca_file(Some(path)).map_err(arg)?;

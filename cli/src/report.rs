@@ -67,6 +67,7 @@ pub fn job_json(job: &Job) -> Value {
         "modified_ms": unix_ms(times.modification),
         "transfer_completed_ms": times.transfer_completion.map(unix_ms),
         "dynamic_content": job.dynamic_content(),
+        "yielding": job.yielding(),
         "notify_cmdline": job.notify_cmdline().map(|c| json!({
             "program": c.program,
             "parameters": c.parameters,
@@ -197,6 +198,9 @@ pub fn info(job: &Job) -> String {
     }
     if job.dynamic_content() {
         line("content", "dynamic (no ranges, no resume)".to_string());
+    }
+    if !job.yielding() {
+        line("yielding", "off (competes with other traffic)".to_string());
     }
     if let Some(c) = job.notify_cmdline() {
         line(

@@ -1093,6 +1093,23 @@ class Job(_Closable):
     def dynamic_content(self, dynamic: bool) -> None:
         check(lib.qm_job_set_dynamic_content(self._handle, 1 if dynamic else 0), "Job.dynamic_content")
 
+    @property
+    def yielding(self) -> bool:
+        """Whether the job yields to other traffic (True by default): a
+        background job (never a ``Priority.FOREGROUND`` one) slows when the
+        queuing delay of its connections rises above a target
+        (receiver-side LEDBAT, RFC 6817 and RFC 9840), so that it uses only
+        idle bandwidth. False: it competes like any download. The bandwidth
+        limits apply either way; it may be changed while the job transfers
+        (it applies from the next chunk)."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_yielding(self._handle, byref(out)), "Job.yielding")
+        return bool(out.value)
+
+    @yielding.setter
+    def yielding(self, yielding: bool) -> None:
+        check(lib.qm_job_set_yielding(self._handle, 1 if yielding else 0), "Job.yielding")
+
     min_notification_interval = _uint32_property(
         "min_notification_interval",
         "The least time in milliseconds between two progress notifications "

@@ -259,6 +259,8 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_set_max_download_time": (qm_hresult, [qm_job_t, c_uint32]),
     "qm_job_set_dynamic_content": (qm_hresult, [qm_job_t, c_uint32]),
     "qm_job_get_dynamic_content": (qm_hresult, [qm_job_t, _P(c_uint32)]),
+    "qm_job_set_yielding": (qm_hresult, [qm_job_t, c_uint32]),
+    "qm_job_get_yielding": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_job_get_max_download_time": (qm_hresult, [qm_job_t, _P(c_uint32)]),
     "qm_job_set_notify_cmdline": (qm_hresult, [qm_job_t, c_char_p, c_char_p]),
     "qm_job_get_notify_cmdline": (qm_hresult, [qm_job_t] + _STR_OUT + _STR_OUT),

@@ -61,6 +61,23 @@ class StructSizeTests(TempDirTestCase):
             _lib.lib.qm_job_get_dynamic_content(job.handle, byref(out))
             self.assertEqual(out.value, 1)
 
+    def test_yielding_is_on_by_default_and_a_uint32_zero_or_one(self) -> None:
+        m = self.manager()
+        with m.create_job("yielding") as job:
+            self.assertIs(job.yielding, True)
+            job.yielding = False
+            self.assertIs(job.yielding, False)
+            hr = HRESULT(_lib.lib.qm_job_set_yielding(job.handle, 2))
+            self.assertEqual(hr, qmgr.QM_E_INVALIDARG)
+            out = c_uint32(9)
+            _lib.lib.qm_job_get_yielding(job.handle, byref(out))
+            self.assertEqual(out.value, 0)
+            job.yielding = True
+            self.assertIs(job.yielding, True)
+            job.cancel()
+            with self.assertRaises(qmgr.InvalidState):
+                job.yielding = False
+
 
 class NamesTests(TempDirTestCase):
     def test_one_spelling_and_no_old_names(self) -> None:

@@ -48,6 +48,7 @@ pub fn job_snapshot(job: &Job) -> JobSnapshot {
         max_download_size: job.max_download_size(),
         max_connections: job.max_connections(),
         dynamic_content: job.dynamic_content(),
+        yielding: job.yielding(),
         low_speed_limit: job.low_speed_limit(),
         custom_headers: job.custom_headers(),
         proxy: job.proxy(),
@@ -104,6 +105,7 @@ pub fn apply_change(
         Change::MaxDownloadSize(v) => job.set_max_download_size(*v),
         Change::MaxConnections(v) => job.set_max_connections(*v),
         Change::DynamicContent(v) => job.set_dynamic_content(*v),
+        Change::Yielding(v) => job.set_yielding(*v),
         Change::LowSpeedLimit {
             bytes_per_second,
             seconds,

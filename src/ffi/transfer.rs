@@ -237,3 +237,30 @@ pub unsafe extern "C" fn qm_job_get_dynamic_content(job: qm_job_t, out: *mut u32
     // SAFETY: forwarded caller promise.
     unsafe { job_get(job, out, |j| Ok(u32::from(j.dynamic_content()))) }
 }
+
+/// Sets whether the job yields to other traffic. While on, a background
+/// job (`QM_PRIORITY_HIGH`, `_NORMAL` or `_LOW`; never `_FOREGROUND`) gives
+/// way to other traffic on the network: qmgr watches the queuing delay of
+/// its connections (receiver-side LEDBAT, RFC 6817 and RFC 9840) and slows
+/// the job when the delay rises above a target, so that it uses only idle
+/// bandwidth. Off, the job competes like any download, as FOREGROUND jobs
+/// always do. The job's and the manager's bandwidth limits apply either
+/// way. It may be changed at any time, also while the job transfers (it
+/// applies from the next chunk). `enabled` is 1 (on, the default) or 0
+/// (off). Returns `QM_S_OK`, `QM_E_INVALIDARG` (`enabled` neither 0 nor
+/// 1), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_yielding(job: qm_job_t, enabled: u32) -> qm_hresult {
+    job_set(job, |j| j.set_yielding(bool_arg(enabled, "enabled")?))
+}
+
+/// Gets whether the job yields to other traffic: 1 or 0.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_yielding(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(u32::from(j.yielding()))) }
+}

@@ -409,6 +409,10 @@ impl RemoteJob {
         self.fresh().dynamic_content
     }
 
+    pub(crate) fn yielding(&self) -> bool {
+        self.fresh().yielding
+    }
+
     pub(crate) fn max_download_time(&self) -> u32 {
         self.fresh().max_download_time
     }
@@ -723,6 +727,10 @@ impl RemoteJob {
 
     pub(crate) fn set_dynamic_content(&self, dynamic: bool) -> Result<()> {
         self.set("mark the content of", Change::DynamicContent(dynamic))
+    }
+
+    pub(crate) fn set_yielding(&self, yielding: bool) -> Result<()> {
+        self.set("set the yielding of", Change::Yielding(yielding))
     }
 
     pub(crate) fn set_max_download_size(&self, bytes: u64) -> Result<()> {

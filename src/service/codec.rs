@@ -499,6 +499,8 @@ pub struct JobSnapshot {
     pub max_connections: u32,
     /// [`Job::dynamic_content`].
     pub dynamic_content: bool,
+    /// [`Job::yielding`].
+    pub yielding: bool,
     /// [`Job::low_speed_limit`]: (bytes per second, seconds).
     pub low_speed_limit: (u64, u32),
     /// [`Job::custom_headers`].
@@ -540,6 +542,7 @@ pub fn encode_job(j: &JobSnapshot) -> Value {
         "max_download_size": j.max_download_size,
         "max_connections": j.max_connections,
         "dynamic_content": j.dynamic_content,
+        "yielding": j.yielding,
         "low_speed_limit": encode_low_speed_limit(j.low_speed_limit.0, j.low_speed_limit.1),
         "custom_headers": j.custom_headers,
         "proxy": encode_proxy(&j.proxy),
@@ -591,6 +594,7 @@ pub fn decode_job(value: &Value, path: &str) -> Decoded<JobSnapshot> {
         max_download_size: f.u64("max_download_size")?,
         max_connections: f.u32("max_connections")?,
         dynamic_content: f.bool("dynamic_content")?,
+        yielding: f.bool("yielding")?,
         low_speed_limit: (low_bps, low_secs),
         custom_headers: f.opt_string("custom_headers")?,
         proxy: member(&f, "proxy", decode_proxy)?,
@@ -702,6 +706,8 @@ pub enum Change {
     MaxConnections(u32),
     /// [`Job::set_dynamic_content`].
     DynamicContent(bool),
+    /// [`Job::set_yielding`].
+    Yielding(bool),
     /// [`Job::set_low_speed_limit`].
     LowSpeedLimit {
         /// The least average rate.
@@ -742,6 +748,7 @@ pub fn encode_change(change: &Change) -> Value {
         Change::MaxDownloadSize(v) => ("max_download_size", json!(v)),
         Change::MaxConnections(v) => ("max_connections", json!(v)),
         Change::DynamicContent(v) => ("dynamic_content", json!(v)),
+        Change::Yielding(v) => ("yielding", json!(v)),
         Change::LowSpeedLimit {
             bytes_per_second,
             seconds,
@@ -808,6 +815,7 @@ pub fn decode_change(value: &Value, path: &str) -> Decoded<Change> {
     give(f.opt_u64("max_download_size")?.map(Change::MaxDownloadSize));
     give(f.opt_u32("max_connections")?.map(Change::MaxConnections));
     give(f.opt_bool("dynamic_content")?.map(Change::DynamicContent));
+    give(f.opt_bool("yielding")?.map(Change::Yielding));
     give(
         opt_member(&f, "low_speed_limit", decode_low_speed_limit)?.map(
             |(bytes_per_second, seconds)| Change::LowSpeedLimit {
@@ -1018,6 +1026,7 @@ mod tests {
             max_download_size: 0,
             max_connections: 6,
             dynamic_content: true,
+            yielding: false,
             low_speed_limit: (100, 30),
             custom_headers: Some("X-A: 1\r\n".into()),
             proxy: ProxySetting::Url("socks5://p:1080".into()),
@@ -1150,6 +1159,8 @@ mod tests {
             Change::MaxDownloadSize(2),
             Change::MaxConnections(3),
             Change::DynamicContent(false),
+            Change::Yielding(false),
+            Change::Yielding(true),
             Change::LowSpeedLimit {
                 bytes_per_second: 1,
                 seconds: 2,

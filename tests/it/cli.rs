@@ -243,6 +243,7 @@ fn transfers_an_http_file_byte_exact_with_json() {
     let job = run.json();
     assert_eq!(job["state"], "ACKNOWLEDGED", "{job}");
     assert_eq!(job["priority"], "NORMAL");
+    assert_eq!(job["yielding"], true);
     assert_eq!(job["bytes_total"], data.len() as u64);
     assert_eq!(job["bytes_transferred"], data.len() as u64);
     assert_eq!(job["files_total"], 1);
@@ -323,6 +324,7 @@ fn several_files_with_a_checksum_each() {
         &hb,
         "--priority",
         "foreground",
+        "--no-yield",
         "--json",
     ]);
     assert_eq!(run.code, 0, "{run:#?}");
@@ -331,6 +333,7 @@ fn several_files_with_a_checksum_each() {
     let job = run.json();
     assert_eq!(job["files_total"], 2);
     assert_eq!(job["priority"], "FOREGROUND");
+    assert_eq!(job["yielding"], false);
     assert_eq!(job["bytes_total"], (a.len() + b.len()) as u64);
 
     // One checksum for two files is a usage error, refused before anything runs.
@@ -1511,6 +1514,7 @@ fn add_range_set_and_info_show_what_a_bitsadmin_user_reaches_for() {
     assert_eq!(info["max_download_time"], 3600);
     assert_eq!(info["priority"], "HIGH");
     assert_eq!(info["dynamic_content"], false);
+    assert_eq!(info["yielding"], true);
     assert_eq!(
         info["files"][0]["ranges"],
         serde_json::json!([
@@ -1526,6 +1530,20 @@ fn add_range_set_and_info_show_what_a_bitsadmin_user_reaches_for() {
     let text = state(&dir, &["info", &id]);
     assert!(
         text.stdout.contains("ranges 100:100,900:eof,400:100"),
+        "{text:#?}"
+    );
+    assert!(
+        !text.stdout.contains("yielding:"),
+        "on: not shown: {text:#?}"
+    );
+    let run = state(&dir, &["set", &id, "--no-yield"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let info = state(&dir, &["info", "--json", &id]).json();
+    assert_eq!(info["yielding"], false);
+    let text = state(&dir, &["info", &id]);
+    assert!(
+        text.stdout
+            .contains("yielding:    off (competes with other traffic)"),
         "{text:#?}"
     );
 

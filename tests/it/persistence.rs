@@ -342,6 +342,8 @@ fn a_directory_of_an_earlier_schema_version_opens() {
     assert_eq!(job.proxy(), qmgr::ProxySetting::FromEnvironment);
     // Before schema 7 there were no owners: the jobs are the opener's.
     assert_eq!(job.owner(), qmgr::Owner::current());
+    // Before schema 8 there was no yielding: the jobs yield, as new ones do.
+    assert!(job.yielding());
 }
 
 /// `tests/fixtures/state-0.1/qmgr.db` was written by qmgr 0.1 (schema 2,
@@ -696,9 +698,10 @@ fn sigkill_during_a_segmented_download_resumes_every_segment_from_its_durable_by
 
 #[test]
 fn the_later_bits_settings_survive_a_reopen() {
-    // A mirror switch, dynamic content, the maximum download time, the
-    // notify command line and the notification pace are on disk when
-    // their calls return (ranges: see the ranged-file test below).
+    // A mirror switch, dynamic content, yielding turned off, the maximum
+    // download time, the notify command line and the notification pace
+    // are on disk when their calls return (ranges: see the ranged-file
+    // test below).
     let dir = support::scratch("persist-bits");
     let state = dir.join("state");
     let id = {
@@ -713,6 +716,8 @@ fn the_later_bits_settings_survive_a_reopen() {
             .replace_remote_prefix("http://127.0.0.1:9/", "http://127.0.0.1:10/mirror/")
             .unwrap());
         job.set_dynamic_content(true).unwrap();
+        assert!(job.yielding(), "on by default");
+        job.set_yielding(false).unwrap();
         job.set_max_download_time(123).unwrap();
         job.set_notify_cmdline(Some(NotifyCmdLine {
             program: "/usr/bin/logger".into(),
@@ -731,6 +736,7 @@ fn the_later_bits_settings_survive_a_reopen() {
         "http://127.0.0.1:10/mirror/fw/a.bin"
     );
     assert!(job.dynamic_content());
+    assert!(!job.yielding());
     assert_eq!(job.max_download_time(), 123);
     assert_eq!(
         job.notify_cmdline(),

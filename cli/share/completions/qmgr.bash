@@ -141,7 +141,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --range --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --address --help"
+            opts="-H -h --sha256 --range --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,7 +281,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__create)
-            opts="-H -h --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --address --help"
+            opts="-H -h --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -743,7 +743,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__set)
-            opts="-H -h --priority --notify-cmd --notify-params --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --state --address --help"
+            opts="-H -h --priority --notify-cmd --notify-params --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -843,7 +843,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__transfer)
-            opts="-H -q -h --priority --sha256 --max-bandwidth --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --ca-file --cert --key --header --proxy --user --quiet --json --state --address --help"
+            opts="-H -q -h --priority --sha256 --max-bandwidth --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --quiet --json --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -63,6 +63,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l user -d 'HTTP Bas
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l state -d 'Work on the jobs of this state directory, in this process, instead of the daemon\'s (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l address -d 'The qmgr daemon to talk to, a Varlink address (unix:/path/to/socket) (default: $QMGR_ADDRESS, else the per-user daemon\'s socket $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists, else the system daemon\'s /run/qmgr/io.qmgr)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l dynamic -d 'The server\'s content may change between requests: fetch each file in one request, never resume it, start again after any cut'
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l no-yield -d 'Do not yield: a background job then competes with other traffic like any download, instead of slowing when the network\'s queuing delay rises (FOREGROUND jobs never yield)'
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s q -l quiet -d 'Print no progress, only errors'
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l json -d 'Print the finished job as JSON on stdout'
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -s h -l help -d 'Print help'
@@ -83,6 +84,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l user -d 'HTTP Basic
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l state -d 'Work on the jobs of this state directory, in this process, instead of the daemon\'s (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l address -d 'The qmgr daemon to talk to, a Varlink address (unix:/path/to/socket) (default: $QMGR_ADDRESS, else the per-user daemon\'s socket $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists, else the system daemon\'s /run/qmgr/io.qmgr)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l dynamic -d 'The server\'s content may change between requests: fetch each file in one request, never resume it, start again after any cut'
+complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l no-yield -d 'Do not yield: a background job then competes with other traffic like any download, instead of slowing when the network\'s queuing delay rises (FOREGROUND jobs never yield)'
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -s h -l help -d 'Print help'
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l sha256 -d 'The SHA-256 the file must have (64 hex digits)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l range -d 'Fetch only this range of the remote file (LENGTH a number or `eof`); repeat for more: the ranges are written one after another to PATH, in the order given (BITS\'s AddFileWithRanges)' -r
@@ -99,6 +101,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l user -d 'HTTP Basic cr
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l state -d 'Work on the jobs of this state directory, in this process, instead of the daemon\'s (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l address -d 'The qmgr daemon to talk to, a Varlink address (unix:/path/to/socket) (default: $QMGR_ADDRESS, else the per-user daemon\'s socket $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists, else the system daemon\'s /run/qmgr/io.qmgr)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l dynamic -d 'The server\'s content may change between requests: fetch each file in one request, never resume it, start again after any cut'
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l no-yield -d 'Do not yield: a background job then competes with other traffic like any download, instead of slowing when the network\'s queuing delay rises (FOREGROUND jobs never yield)'
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -s h -l help -d 'Print help'
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l priority -d 'The job\'s priority' -r -f -a "foreground\t''
 high\t''
@@ -119,6 +122,7 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l user -d 'HTTP Basic cr
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l state -d 'Work on the jobs of this state directory, in this process, instead of the daemon\'s (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l address -d 'The qmgr daemon to talk to, a Varlink address (unix:/path/to/socket) (default: $QMGR_ADDRESS, else the per-user daemon\'s socket $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists, else the system daemon\'s /run/qmgr/io.qmgr)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l dynamic -d 'The server\'s content may change between requests: fetch each file in one request, never resume it, start again after any cut'
+complete -c qmgr -n "__fish_qmgr_using_subcommand set" -l no-yield -d 'Do not yield: a background job then competes with other traffic like any download, instead of slowing when the network\'s queuing delay rises (FOREGROUND jobs never yield)'
 complete -c qmgr -n "__fish_qmgr_using_subcommand set" -s h -l help -d 'Print help'
 complete -c qmgr -n "__fish_qmgr_using_subcommand resume" -l state -d 'Work on the jobs of this state directory, in this process, instead of the daemon\'s (default: $QMGR_STATE; `transfer` without one keeps its job in memory). Only `create` and `transfer` make it if it does not exist' -r -F
 complete -c qmgr -n "__fish_qmgr_using_subcommand resume" -l address -d 'The qmgr daemon to talk to, a Varlink address (unix:/path/to/socket) (default: $QMGR_ADDRESS, else the per-user daemon\'s socket $XDG_RUNTIME_DIR/qmgr/io.qmgr if it exists, else the system daemon\'s /run/qmgr/io.qmgr)' -r

@@ -96,6 +96,9 @@ pub(crate) enum Property {
     /// The server's content may change between requests: one request per
     /// file, no ranges, a restart from zero after any interruption.
     DynamicContent(bool),
+    /// A background job gives way to other traffic: it slows when the
+    /// queuing delay of its connections rises (on by default).
+    Yielding(bool),
     /// The program run when the job is transferred or fails (`None`: none).
     NotifyCmdLine(Option<NotifyCmdLine>),
     /// The least time between two progress notifications (JOB_MODIFICATION

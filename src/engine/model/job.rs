@@ -139,6 +139,7 @@ pub(crate) struct StoredJob {
     pub max_connections: u32,
     pub max_download_time: u32,
     pub dynamic_content: bool,
+    pub yielding: bool,
     pub notify_cmdline: Option<NotifyCmdLine>,
     pub min_notification_interval: u32,
     pub low_speed_limit: (u64, u32),
@@ -174,6 +175,9 @@ pub(crate) struct JobModel {
     active_since: Option<Instant>,
     /// BITS's dynamic content: no ranges, no resume, no segments.
     dynamic_content: bool,
+    /// A background job gives way to other traffic (delay-based; on by
+    /// default; FOREGROUND jobs never do).
+    yielding: bool,
     /// The program run when the job is transferred or fails.
     notify_cmdline: Option<NotifyCmdLine>,
     /// The least time between two progress notifications, in ms...
@@ -307,6 +311,7 @@ impl JobModel {
             active_elapsed: Duration::ZERO,
             active_since: None,
             dynamic_content: false,
+            yielding: true,
             notify_cmdline: None,
             min_notification_interval: DEFAULT_MIN_NOTIFICATION_INTERVAL,
             last_progress_notice: None,
@@ -351,6 +356,7 @@ impl JobModel {
         job.max_connections = stored.max_connections.max(1);
         job.max_download_time = stored.max_download_time;
         job.dynamic_content = stored.dynamic_content;
+        job.yielding = stored.yielding;
         job.notify_cmdline = stored.notify_cmdline;
         job.min_notification_interval = stored.min_notification_interval;
         job.low_speed_limit = stored.low_speed_limit;
@@ -501,6 +507,11 @@ impl JobModel {
     /// ranges, no resume, no segments).
     pub(crate) fn dynamic_content(&self) -> bool {
         self.dynamic_content
+    }
+    /// Whether the job, when a background one, gives way to other traffic
+    /// (read by the copy loop at every chunk).
+    pub(crate) fn yielding(&self) -> bool {
+        self.yielding
     }
     /// The program run when the job is transferred or fails, if any.
     pub(crate) fn notify_cmdline(&self) -> Option<&NotifyCmdLine> {
@@ -1110,6 +1121,7 @@ impl JobModel {
             Property::MaxConnections(_) => "set the connections of",
             Property::MaxDownloadTime(_) => "limit the download time of",
             Property::DynamicContent(_) => "mark the content of",
+            Property::Yielding(_) => "set the yielding of",
             Property::NotifyCmdLine(_) => "set the notify command line of",
             Property::MinNotificationInterval(_) => "pace the notifications of",
             Property::LowSpeedLimit { .. } => "set the low-speed limit of",
@@ -1168,6 +1180,7 @@ impl JobModel {
                 }
                 self.dynamic_content = dynamic
             }
+            Property::Yielding(yielding) => self.yielding = yielding,
             Property::NotifyCmdLine(cmdline) => {
                 if let Some(c) = &cmdline {
                     check_len("notify program", &c.program, MAX_NOTIFY_PROGRAM)?;

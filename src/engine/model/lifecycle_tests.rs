@@ -968,6 +968,7 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         max_connections: 6,
         max_download_time: crate::engine::model::job::DEFAULT_MAX_DOWNLOAD_TIME,
         dynamic_content: false,
+        yielding: true,
         notify_cmdline: None,
         min_notification_interval: 500,
         low_speed_limit: (0, 0),

@@ -1293,6 +1293,24 @@ impl Job {
         self.read(JobModel::dynamic_content)
     }
 
+    /// Sets whether the job yields to other traffic (on by default). While
+    /// on, a background job (priority HIGH, NORMAL or LOW; never
+    /// FOREGROUND) gives way to other traffic on the network: qmgr watches
+    /// the queuing delay of its connections (receiver-side LEDBAT, RFC 6817
+    /// and RFC 9840) and slows the job when the delay rises above a target,
+    /// so that it uses only idle bandwidth. Off, the job competes like any
+    /// download, as FOREGROUND jobs always do. The job's and the manager's
+    /// bandwidth limits apply either way. It may be changed at any time,
+    /// also while the job transfers (it applies from the next chunk).
+    pub fn set_yielding(&self, yielding: bool) -> Result<()> {
+        self.set(Property::Yielding(yielding))
+    }
+
+    /// Whether the job yields to other traffic (see [`Job::set_yielding`]).
+    pub fn yielding(&self) -> bool {
+        self.read(JobModel::yielding)
+    }
+
     /// The job's maximum download time, in seconds (0: no limit).
     pub fn max_download_time(&self) -> u32 {
         self.read(JobModel::max_download_time)

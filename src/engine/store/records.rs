@@ -45,6 +45,8 @@ pub(crate) struct JobRecord {
     pub max_connections: u32,
     pub max_download_time: u32,
     pub dynamic_content: bool,
+    /// On unless turned off (schema 8; a row of an older directory is on).
+    pub yielding: bool,
     /// The notify program and its parameters.
     pub notify_cmdline: Option<(String, Option<String>)>,
     pub min_notification_interval: u32,

@@ -47,6 +47,7 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
         max_connections: job.max_connections(),
         max_download_time: job.max_download_time(),
         dynamic_content: job.dynamic_content(),
+        yielding: job.yielding(),
         notify_cmdline: job
             .notify_cmdline()
             .map(|c| (c.program.clone(), c.parameters.clone())),
@@ -125,6 +126,7 @@ pub(crate) fn stored_job(
         max_connections: job.max_connections,
         max_download_time: job.max_download_time,
         dynamic_content: job.dynamic_content,
+        yielding: job.yielding,
         notify_cmdline: job
             .notify_cmdline
             .map(|(program, parameters)| NotifyCmdLine {

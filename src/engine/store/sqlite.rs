@@ -89,6 +89,9 @@ const MIGRATIONS: &[&str] = &[
     // opener's (the process's effective ids; see `fill_in`).
     "ALTER TABLE jobs ADD COLUMN owner_uid INTEGER;
      ALTER TABLE jobs ADD COLUMN owner_gid INTEGER;",
+    // 8: whether a background job yields to other traffic (on unless
+    // turned off: the jobs of an older directory yield).
+    "ALTER TABLE jobs ADD COLUMN yielding INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// What a migration cannot say in SQL: the values of the process that
@@ -108,7 +111,7 @@ fn fill_in(tx: &rusqlite::Transaction<'_>, version: u32) -> rusqlite::Result<()>
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 34] = [
+const JOB_COLUMNS: [&str; 35] = [
     "id",
     "created_order",
     "display_name",
@@ -143,6 +146,7 @@ const JOB_COLUMNS: [&str; 34] = [
     "retry_ms",
     "owner_uid",
     "owner_gid",
+    "yielding",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -192,7 +196,7 @@ fn opt_text(text: Option<&String>) -> Value {
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 34] {
+    fn values(&self) -> [Value; 35] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -234,6 +238,7 @@ impl JobRecord {
             self.retry_ms.map_or(Value::Null, Value::Integer),
             int(self.owner.uid),
             int(self.owner.gid),
+            Value::Integer(self.yielding.into()),
         ]
     }
 
@@ -294,6 +299,7 @@ impl JobRecord {
             max_connections: r.get("max_connections")?,
             max_download_time: r.get("max_download_time")?,
             dynamic_content: r.get("dynamic_content")?,
+            yielding: r.get("yielding")?,
             notify_cmdline: r
                 .get::<_, Option<String>>("notify_program")?
                 .map(|program| Ok::<_, rusqlite::Error>((program, r.get("notify_parameters")?)))
@@ -863,6 +869,7 @@ mod tests {
             max_connections: 3,
             max_download_time: 60,
             dynamic_content: true,
+            yielding: false,
             notify_cmdline: Some(("/bin/true".into(), Some("true \"a b\"".into()))),
             min_notification_interval: 1500,
         }
@@ -1035,9 +1042,9 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        for column in ["owner_uid", "owner_gid"] {
+        for column in ["owner_uid", "owner_gid", "yielding"] {
             db.prepare(&format!("SELECT {column} FROM jobs"))
-                .expect("schema 7 has the owner's columns");
+                .expect("schema 7 has the owner's columns, schema 8 yielding");
         }
         db.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
