@@ -4,13 +4,23 @@
 
 use std::fs::File;
 
-/// The round trip of a TCP connection as the receiving side sees it, for
-/// the yielding controller (`engine::model::yielding`): the kernel's
-/// receiver estimate (`tcpi_rcv_rtt`, measured from the data that
-/// arrives), else its smoothed round trip (`tcpi_rtt`). `None` where
-/// `TCP_INFO` is not available or has no estimate yet.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn tcp_round_trip(socket: &std::net::TcpStream) -> Option<std::time::Duration> {
+/// What the kernel says of a TCP connection's receiving side, for the
+/// yielding controller (`engine::model::yielding`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Receiving {
+    /// The round trip as the receiver sees it: the kernel's receiver
+    /// estimate (`tcpi_rcv_rtt`, measured from the data that arrives),
+    /// else its smoothed round trip (`tcpi_rtt`).
+    pub round_trip: Option<std::time::Duration>,
+    /// The payload bytes the socket has received (`tcpi_bytes_received`,
+    /// Linux 4.1), read by the program or not.
+    pub bytes_received: Option<u64>,
+    /// The segments it has received (`tcpi_segs_in`, Linux 4.2; wraps).
+    pub segments_received: Option<u32>,
+}
+
+/// Reads `TCP_INFO` of `socket`; `None` where it is not available.
+pub(crate) fn tcp_receiving(socket: &std::net::TcpStream) -> Option<Receiving> {
     #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     {
         use std::os::fd::AsRawFd;
@@ -32,16 +42,93 @@ pub(crate) fn tcp_round_trip(socket: &std::net::TcpStream) -> Option<std::time::
             return None;
         }
         let micros = match (info.tcpi_rcv_rtt, info.tcpi_rtt) {
-            (0, 0) => return None,
-            (0, rtt) => rtt,
-            (rcv, _) => rcv,
+            (0, 0) => None,
+            (0, rtt) => Some(rtt),
+            (rcv, _) => Some(rcv),
         };
-        Some(std::time::Duration::from_micros(u64::from(micros)))
+        // An older kernel fills less of the structure.
+        let filled = |end: usize| len as usize >= end;
+        let end_of_bytes_received =
+            std::mem::offset_of!(libc::tcp_info, tcpi_bytes_received) + std::mem::size_of::<u64>();
+        let end_of_segs_in =
+            std::mem::offset_of!(libc::tcp_info, tcpi_segs_in) + std::mem::size_of::<u32>();
+        Some(Receiving {
+            round_trip: micros.map(|m| std::time::Duration::from_micros(u64::from(m))),
+            bytes_received: filled(end_of_bytes_received).then_some(info.tcpi_bytes_received),
+            segments_received: filled(end_of_segs_in).then_some(info.tcpi_segs_in),
+        })
     }
     #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
     {
         let _ = socket;
         None
+    }
+}
+
+/// The bytes this host's network interfaces (all but loopback) have
+/// received, as the kernel counts them (with their headers), for the
+/// yielding controller to tell other traffic from its own. Linux reads
+/// `/proc/net/dev` (the caller's network namespace); `None` elsewhere.
+pub(crate) fn received_bytes() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let text = std::fs::read_to_string("/proc/net/dev").ok()?;
+        let mut total = 0u64;
+        // Two header lines, then `name: rx_bytes rx_packets ...`.
+        for line in text.lines().skip(2) {
+            let (name, counters) = line.split_once(':')?;
+            if name.trim() == "lo" {
+                continue;
+            }
+            let bytes = counters.split_whitespace().next()?.parse::<u64>().ok()?;
+            total = total.wrapping_add(bytes);
+        }
+        Some(total)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Bounds the receive window `socket` advertises to about `bytes` (Linux
+/// `TCP_WINDOW_CLAMP`; the kernel keeps at least a few hundred bytes), so
+/// that the server has at most that much in flight toward us. A large
+/// value lifts the bound (the buffer's own size is then the limit).
+/// Returns false where the system has no such option or refused it.
+pub(crate) fn clamp_receive_window(socket: &std::net::TcpStream, bytes: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let set = |level, name, bytes: u32| {
+            let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+            // SAFETY: `value` is a live c_int and the length given is its size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    socket.as_raw_fd(),
+                    level,
+                    name,
+                    (&value as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            rc == 0
+        };
+        // A buffer of the program's choosing stops the kernel's autotuning,
+        // which would otherwise raise the clamp again as it grows the
+        // buffer; lifting the bound gives the largest buffer allowed.
+        let buffer = if bytes >= 1 << 30 {
+            libc::c_int::MAX as u32
+        } else {
+            bytes.saturating_mul(2)
+        };
+        set(libc::SOL_SOCKET, libc::SO_RCVBUF, buffer);
+        set(libc::IPPROTO_TCP, libc::TCP_WINDOW_CLAMP, bytes)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, bytes);
+        false
     }
 }
 
@@ -907,7 +994,7 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn a_loopback_connection_has_a_short_round_trip() {
+    fn a_loopback_connection_has_a_short_round_trip_and_counts_what_it_received() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
@@ -918,10 +1005,12 @@ mod tests {
         let mut got = vec![0u8; 1 << 20];
         client.read_exact(&mut got).unwrap();
         sender.join().unwrap();
-        let rtt = super::tcp_round_trip(&client).expect("an estimate");
+        let info = super::tcp_receiving(&client).expect("TCP_INFO");
+        let rtt = info.round_trip.expect("an estimate");
         assert!(
             rtt > Duration::ZERO && rtt < Duration::from_millis(200),
             "{rtt:?}"
         );
+        assert_eq!(info.bytes_received, Some(1 << 20));
     }
 }

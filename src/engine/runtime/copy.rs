@@ -132,6 +132,8 @@ pub(crate) struct Target<'a> {
     pub path: &'a Path,
     /// What the bytes are read from (for classifying read errors).
     pub source: SourceKind,
+    /// The TCP connection they come over, if any (for yielding).
+    pub socket: Option<&'a std::net::TcpStream>,
 }
 
 /// Where a copy writes: from `start` to `end` (exclusive; `None`: until the
@@ -167,6 +169,7 @@ pub(crate) fn copy(
     let mut checkpointed = (Instant::now(), start);
     // Bytes below this offset have been handed to the kernel's writeback.
     let mut writeback_from = start;
+    let mut flow = manager.yielding.flow(target.socket);
     loop {
         if token.is_cancelled() {
             return Err(Interrupt::Stopped);
@@ -184,6 +187,8 @@ pub(crate) fn copy(
             .throttle
             .chunk_size(CHUNK)
             .min(manager.throttle.chunk_size(CHUNK));
+        flow.follow(job);
+        limit = limit.min(flow.chunk_size(CHUNK));
         if let Some(end) = end {
             if written >= end {
                 crate::sys::start_writeback(target.file, writeback_from, written - writeback_from);
@@ -224,6 +229,7 @@ pub(crate) fn copy(
         if job.shared.live.priority() != Priority::Foreground as u32 {
             wait = wait.max(manager.throttle.take(n as u64));
         }
+        wait = wait.max(flow.take(n as u64));
         sleep_unless_cancelled(token, wait)?;
         if limits
             .max_download_size

@@ -52,3 +52,4 @@ pub(crate) mod rights;
 pub mod shared;
 pub(crate) mod throttle;
 pub(crate) mod worker;
+pub(crate) mod yielder;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Weak};
 use crate::engine::model::job::{JobModel, Published, DEFAULT_MAX_CONNECTIONS};
 use crate::engine::runtime::notify::{Dispatcher, Gate};
 use crate::engine::runtime::throttle::Throttle;
+use crate::engine::runtime::yielder::Yielding;
 use crate::engine::store::Store;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::options::Environment;
@@ -45,6 +46,8 @@ pub(crate) struct ManagerShared {
     pub connections_in_use: AtomicUsize,
     /// The bandwidth limit shared by background jobs.
     pub throttle: Throttle,
+    /// The controllers that make background jobs give way to other traffic.
+    pub yielding: Yielding,
     pub dispatcher: Dispatcher,
     /// The state directory, or `None` for an in-memory manager.
     pub store: Option<Store>,
@@ -78,6 +81,7 @@ impl ManagerShared {
             max_connections_per_server: AtomicUsize::new(DEFAULT_MAX_CONNECTIONS as usize),
             connections_in_use: AtomicUsize::new(0),
             throttle: Throttle::new(0),
+            yielding: Yielding::default(),
             dispatcher,
             store,
             wake: Mutex::new(false),

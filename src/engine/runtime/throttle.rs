@@ -119,6 +119,14 @@ impl Throttle {
         due.saturating_duration_since(now)
     }
 
+    /// Forgives any debt beyond `seconds` of the rate: bytes that came in
+    /// a burst long ago are not paid for by a long stall now.
+    pub(crate) fn limit_debt(&self, seconds: f64) {
+        let rate = self.rate() as f64;
+        let mut bucket = self.bucket.lock();
+        bucket.tokens = bucket.tokens.max(-rate * seconds);
+    }
+
     /// A read size that keeps each wait short (about 1/20 s of the rate).
     pub(crate) fn chunk_size(&self, max: usize) -> usize {
         match self.rate() {

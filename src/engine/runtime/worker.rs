@@ -428,6 +428,7 @@ fn fetch_attempt(
         file: &temp,
         path: &temp_path,
         source: task.kind(),
+        socket: opened.socket.as_ref(),
     };
     let stretch = copy::Stretch {
         start,

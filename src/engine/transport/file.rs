@@ -60,6 +60,7 @@ pub(crate) fn open(
         // from several readers of one file.
         ranges: false,
         body: Box::new(file.take(meta.len() - start)),
+        socket: None,
         final_url: None,
         headers: None,
     })

@@ -140,6 +140,9 @@ pub(crate) struct Opened {
     pub ranges: bool,
     /// The bytes from `start` on.
     pub body: Box<dyn Read + Send>,
+    /// The TCP connection the body comes over (a second handle to it),
+    /// for the yielding controller's round trips; `None` for local files.
+    pub socket: Option<std::net::TcpStream>,
     /// The URL the bytes came from, when redirects led elsewhere.
     pub final_url: Option<String>,
     /// The response's header lines (`Name: value\r\n` each), `None` for

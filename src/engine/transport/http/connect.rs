@@ -192,6 +192,12 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// A second handle to the TCP socket under the connection (TLS or
+    /// not), to read its round trip and bound its receive window.
+    pub(crate) fn socket(&self) -> Option<TcpStream> {
+        tcp_of(self.io.get_ref()).try_clone().ok()
+    }
+
     /// Bounds the reads from now on by `deadline` (a response head), or,
     /// with `None`, by the stall timeout alone (a body). A new connection
     /// keeps its connect deadline until this is called.

@@ -251,6 +251,7 @@ impl Client {
                 ranges: true,
                 headers: Some(response.head.headers.text()),
                 body: Box::new(std::io::empty()),
+                socket: None,
                 final_url: None,
             },
             ResumeDecision::Whole => opened_whole(response),
@@ -635,6 +636,7 @@ fn opened(response: Response, start: u64, total: Option<u64>, validator: HttpVal
         end: None,
         ranges: false,
         headers: Some(response.head.headers.text()),
+        socket: response.body.conn.as_ref().and_then(Conn::socket),
         body: Box::new(response.body),
         final_url: None,
     }
