@@ -1101,7 +1101,7 @@ class Job(_Closable):
         (receiver-side LEDBAT, RFC 6817 and RFC 9840), so that it uses only
         idle bandwidth. False: it competes like any download. The bandwidth
         limits apply either way; it may be changed while the job transfers
-        (it applies from the next chunk)."""
+        (it applies within 20 ms)."""
         out = c_uint32(0)
         check(lib.qm_job_get_yielding(self._handle, byref(out)), "Job.yielding")
         return bool(out.value)

@@ -605,7 +605,7 @@ impl Job {
     /// so that it uses only idle bandwidth. Off, the job competes like any
     /// download, as FOREGROUND jobs always do. The job's and the manager's
     /// bandwidth limits apply either way. It may be changed at any time,
-    /// also while the job transfers (it applies from the next chunk).
+    /// also while the job transfers (it applies within 20 ms).
     pub fn set_yielding(&self, yielding: bool) -> Result<()> {
         delegate!(self.set_yielding(yielding))
     }

@@ -240,13 +240,17 @@ pub unsafe extern "C" fn qm_job_get_dynamic_content(job: qm_job_t, out: *mut u32
 
 /// Sets whether the job yields to other traffic. While on, a background
 /// job (`QM_PRIORITY_HIGH`, `_NORMAL` or `_LOW`; never `_FOREGROUND`) gives
-/// way to other traffic on the network: qmgr watches the queuing delay of
-/// its connections (receiver-side LEDBAT, RFC 6817 and RFC 9840) and slows
-/// the job when the delay rises above a target, so that it uses only idle
-/// bandwidth. Off, the job competes like any download, as FOREGROUND jobs
+/// way to other traffic on the network, so that it uses only idle
+/// bandwidth: qmgr watches the queuing delay of its HTTP(S) connections
+/// (receiver-side LEDBAT, RFC 6817 and RFC 9840: a target of 60 ms for
+/// HIGH, 15 ms for NORMAL and LOW) and the traffic of other programs on
+/// the host's network interfaces, and slows the job through its reads and
+/// its receive window. All background connections of one priority yield
+/// as one flow. Linux only; elsewhere the option is kept but has no
+/// effect. Off, the job competes like any download, as FOREGROUND jobs
 /// always do. The job's and the manager's bandwidth limits apply either
 /// way. It may be changed at any time, also while the job transfers (it
-/// applies from the next chunk). `enabled` is 1 (on, the default) or 0
+/// applies within 20 ms). `enabled` is 1 (on, the default) or 0
 /// (off). Returns `QM_S_OK`, `QM_E_INVALIDARG` (`enabled` neither 0 nor
 /// 1), `QM_BG_E_INVALID_STATE` (final), `QM_E_HANDLE`. Any thread.
 #[no_mangle]
