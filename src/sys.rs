@@ -1001,10 +1001,12 @@ mod tests {
         // Data towards the client, as a download sends it.
         let sender = std::thread::spawn(move || {
             server.write_all(&vec![7u8; 1 << 20]).unwrap();
+            server
         });
         let mut got = vec![0u8; 1 << 20];
         client.read_exact(&mut got).unwrap();
-        sender.join().unwrap();
+        // Kept open: its FIN would count as one more byte received.
+        let _server = sender.join().unwrap();
         let info = super::tcp_receiving(&client).expect("TCP_INFO");
         let rtt = info.round_trip.expect("an estimate");
         assert!(
@@ -1012,5 +1014,8 @@ mod tests {
             "{rtt:?}"
         );
         assert_eq!(info.bytes_received, Some(1 << 20));
+        // A segment carries at most 64 KiB (loopback's MTU).
+        let segments = info.segments_received.expect("tcpi_segs_in");
+        assert!(segments >= 16, "{segments}");
     }
 }
