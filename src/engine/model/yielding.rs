@@ -349,7 +349,7 @@ const OTHERS_MIN: f64 = 64.0 * 1024.0;
 const OTHERS_SHARE: f64 = 0.05;
 /// Other traffic below this share of ours may be an error in counting ours
 /// (headers, bytes that came before a connection was counted).
-const OWN_NOISE: f64 = 0.15;
+const OWN_NOISE: f64 = 0.1;
 /// Other traffic is left this many times what it uses, while it runs.
 const OTHERS_HEADROOM: f64 = 1.25;
 /// How much the capacity estimate decays per second, so that a link

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::engine::model::command::{Command, PieceId};
+use crate::engine::model::job::JobModel;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, SourceKind, TransferError};
@@ -187,7 +188,7 @@ pub(crate) fn copy(
             .throttle
             .chunk_size(CHUNK)
             .min(manager.throttle.chunk_size(CHUNK));
-        flow.follow(job);
+        flow.follow(job.shared.live.priority(), || job.read(JobModel::yielding));
         limit = limit.min(flow.chunk_size(CHUNK));
         if let Some(end) = end {
             if written >= end {

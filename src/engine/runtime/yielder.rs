@@ -7,16 +7,14 @@
 //! socket's buffer has filled.
 //!
 //! A connection takes part through a [`Flow`] for as long as it copies a
-//! body; FOREGROUND jobs, jobs whose yielding is off and local files take
-//! no part.
+//! body; FOREGROUND jobs, jobs whose yielding is off, local files and
+//! servers on this host (loopback) take no part.
 
 use std::net::{IpAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::engine::model::job::JobModel;
 use crate::engine::model::yielding::{self, Controller};
-use crate::engine::runtime::shared::Job;
 use crate::engine::runtime::throttle::Throttle;
 use crate::engine::types::Priority;
 use crate::sync::Mutex;
@@ -127,6 +125,9 @@ struct State {
     /// The interfaces' and the yielding connections' counts at the last
     /// adjustment.
     counted: Option<(u64, u64)>,
+    /// How far ours ran ahead of the interfaces' count at the last
+    /// adjustment (zero or negative).
+    ahead: i64,
 }
 
 impl State {
@@ -144,7 +145,11 @@ impl State {
         if let Some((link_before, ours_before)) = self.counted {
             let link = link.wrapping_sub(link_before);
             let ours = ours.wrapping_sub(ours_before);
-            let others = link.saturating_sub(ours);
+            // The two counts are read a moment apart: when ours ran ahead
+            // of the interfaces', the difference is made up next time.
+            let balance = link as i64 - ours as i64 + self.ahead;
+            self.ahead = balance.min(0);
+            let others = balance.max(0) as u64;
             self.controller.on_link(link, others);
         }
         self.counted = Some((link, ours));
@@ -159,6 +164,7 @@ impl Class {
                 controller: Controller::new(target),
                 next_adjust: None,
                 counted: None,
+                ahead: 0,
             }),
             flows: AtomicUsize::new(0),
         }
@@ -191,7 +197,11 @@ impl Yielding {
     /// The part of the connection over `socket` (`None`: not a network
     /// source), which takes part once [`Flow::follow`] says its job yields.
     pub(crate) fn flow<'a>(&'a self, socket: Option<&'a TcpStream>) -> Flow<'a> {
-        let peer = socket.and_then(|s| s.peer_addr().ok()).map(|a| a.ip());
+        // A server on this host shares no link with anyone's traffic.
+        let peer = socket
+            .and_then(|s| s.peer_addr().ok())
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_loopback() && !is_mapped_loopback(ip));
         // Counted from here: what the socket received before (this body's
         // head, an earlier response) is not this flow's.
         let received = socket
@@ -209,6 +219,14 @@ impl Yielding {
             clamped: None,
             metered: None,
         }
+    }
+}
+
+/// `::ffff:127.x.y.z`, which `is_loopback` does not recognise.
+fn is_mapped_loopback(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V4(_) => false,
     }
 }
 
@@ -232,11 +250,12 @@ pub(crate) struct Flow<'a> {
 }
 
 impl Flow<'_> {
-    /// Takes the part `job` asks for now: its priority's (read at every
-    /// chunk, so that a change to FOREGROUND applies at once), or none
-    /// when the job does not yield (its option, read every
-    /// [`SAMPLE_EVERY`]) or the source is not a network connection.
-    pub(crate) fn follow(&mut self, job: &Job) {
+    /// Takes the part a job of `priority` (a `Priority` number, read at
+    /// every chunk so that a change to FOREGROUND applies at once) asks
+    /// for; none when the job does not yield (`yields`, the job's option,
+    /// asked every [`SAMPLE_EVERY`]) or the source is not a network
+    /// connection.
+    pub(crate) fn follow(&mut self, priority: u32, yields: impl FnOnce() -> bool) {
         if self.socket.is_none() {
             return;
         }
@@ -244,12 +263,12 @@ impl Flow<'_> {
         let yields = match self.option {
             Some((yields, until)) if now < until => yields,
             _ => {
-                let yields = job.read(JobModel::yielding);
+                let yields = yields();
                 self.option = Some((yields, now + SAMPLE_EVERY));
                 yields
             }
         };
-        let class = Priority::from_u32(job.shared.live.priority())
+        let class = Priority::from_u32(priority)
             .filter(|_| yields)
             .and_then(|p| self.yielding.class(p));
         if class.map(|c| c as *const Class) == self.class.map(|c| c as *const Class) {
