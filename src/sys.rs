@@ -65,25 +65,27 @@ pub(crate) fn tcp_receiving(socket: &std::net::TcpStream) -> Option<Receiving> {
     }
 }
 
-/// The bytes this host's network interfaces (all but loopback) have
-/// received, as the kernel counts them (with their headers), for the
-/// yielding controller to tell other traffic from its own. Linux reads
-/// `/proc/net/dev` (the caller's network namespace); `None` elsewhere.
-pub(crate) fn received_bytes() -> Option<u64> {
+/// The bytes and the packets this host's network interfaces (all but
+/// loopback) have received, as the kernel counts them (bytes with their
+/// headers), for the yielding controller to tell other traffic from its
+/// own. Linux reads `/proc/net/dev` (the caller's network namespace);
+/// `None` elsewhere.
+pub(crate) fn received_traffic() -> Option<(u64, u64)> {
     #[cfg(target_os = "linux")]
     {
         let text = std::fs::read_to_string("/proc/net/dev").ok()?;
-        let mut total = 0u64;
+        let (mut bytes, mut packets) = (0u64, 0u64);
         // Two header lines, then `name: rx_bytes rx_packets ...`.
         for line in text.lines().skip(2) {
             let (name, counters) = line.split_once(':')?;
             if name.trim() == "lo" {
                 continue;
             }
-            let bytes = counters.split_whitespace().next()?.parse::<u64>().ok()?;
-            total = total.wrapping_add(bytes);
+            let mut fields = counters.split_whitespace();
+            bytes = bytes.wrapping_add(fields.next()?.parse().ok()?);
+            packets = packets.wrapping_add(fields.next()?.parse().ok()?);
         }
-        Some(total)
+        Some((bytes, packets))
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -43,3 +43,4 @@ mod trust_inputs;
 mod trust_livelock;
 mod trust_redirects;
 mod trust_tls;
+mod yielding;

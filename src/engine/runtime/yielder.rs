@@ -41,20 +41,24 @@ const WINDOW_SLACK: f64 = 1.5;
 /// segment, which counts as other traffic (well below its threshold).
 const HEADERS: u64 = 66;
 
+/// The largest packet other traffic is counted at (an Ethernet frame).
+const MAX_PACKET: u64 = 1514;
+
 /// The yielding connections of this process, whose bytes are not "other
 /// traffic" to any of them: counted at the same moment as the interfaces,
 /// so that a burst is not taken for someone else's.
 static METER: Mutex<Meter> = Mutex::new(Meter {
     sockets: Vec::new(),
-    ours: 0,
+    ours: (0, 0),
     next_id: 0,
 });
 
 struct Meter {
-    /// Each connection's socket, with its received count when last read.
-    sockets: Vec<(u64, TcpStream, u64)>,
-    /// All the bytes the connections received, since the process started.
-    ours: u64,
+    /// Each connection's socket, with its received counts when last read.
+    sockets: Vec<(u64, TcpStream, (u64, u32))>,
+    /// All the bytes (with headers) and segments the connections received,
+    /// since the process started.
+    ours: (u64, u64),
     next_id: u64,
 }
 
@@ -62,8 +66,8 @@ impl Meter {
     /// Adds what each socket received since it was last read.
     fn count(&mut self) {
         for (_, socket, counted) in &mut self.sockets {
-            if let Some(now) = wire_bytes(socket) {
-                self.ours = self.ours.wrapping_add(now.wrapping_sub(*counted));
+            if let Some(now) = received(socket) {
+                add(&mut self.ours, now, *counted);
                 *counted = now;
             }
         }
@@ -71,7 +75,7 @@ impl Meter {
 
     /// Starts counting `socket` (from what it has received so far).
     fn join(&mut self, socket: &TcpStream) -> Option<u64> {
-        let counted = wire_bytes(socket)?;
+        let counted = received(socket)?;
         let socket = socket.try_clone().ok()?;
         let id = self.next_id;
         self.next_id += 1;
@@ -83,20 +87,28 @@ impl Meter {
     fn leave(&mut self, id: u64) {
         if let Some(i) = self.sockets.iter().position(|(s, _, _)| *s == id) {
             let (_, socket, counted) = self.sockets.swap_remove(i);
-            if let Some(now) = wire_bytes(&socket) {
-                self.ours = self.ours.wrapping_add(now.wrapping_sub(counted));
+            if let Some(now) = received(&socket) {
+                add(&mut self.ours, now, counted);
             }
         }
     }
 }
 
-/// What `socket` has received as the interfaces count it: its payload and
-/// its segments' headers (the segment count wraps at 2^32; so does this
-/// estimate, which is only ever used as a difference).
-fn wire_bytes(socket: &TcpStream) -> Option<u64> {
+/// What `socket` has received: payload bytes and segments (a count that
+/// wraps at 2^32).
+fn received(socket: &TcpStream) -> Option<(u64, u32)> {
     let info = crate::sys::tcp_receiving(socket)?;
-    let segments = u64::from(info.segments_received?);
-    Some(info.bytes_received?.wrapping_add(segments * HEADERS))
+    Some((info.bytes_received?, info.segments_received?))
+}
+
+/// Adds to `ours` (bytes as the interfaces count them, with each
+/// segment's headers, and segments) what a socket received between two
+/// of its counts.
+fn add(ours: &mut (u64, u64), now: (u64, u32), before: (u64, u32)) {
+    let segments = u64::from(now.1.wrapping_sub(before.1));
+    let bytes = now.0.wrapping_sub(before.0) + segments * HEADERS;
+    ours.0 = ours.0.wrapping_add(bytes);
+    ours.1 = ours.1.wrapping_add(segments);
 }
 
 /// Unlimited, how far the window may run ahead of what arrives.
@@ -122,11 +134,11 @@ struct Class {
 struct State {
     controller: Controller,
     next_adjust: Option<Instant>,
-    /// The interfaces' and the yielding connections' counts at the last
-    /// adjustment.
-    counted: Option<(u64, u64)>,
-    /// How far ours ran ahead of the interfaces' count at the last
-    /// adjustment (zero or negative).
+    /// The interfaces' and the yielding connections' counts (bytes,
+    /// packets) at the last adjustment.
+    counted: Option<((u64, u64), (u64, u64))>,
+    /// How far our segments ran ahead of the interfaces' packets at the
+    /// last adjustment (zero or negative).
     ahead: i64,
 }
 
@@ -134,7 +146,7 @@ impl State {
     /// Tells the controller what the links carried since the last
     /// adjustment, and how much of it was not ours.
     fn count_link(&mut self) {
-        let Some(link) = crate::sys::received_bytes() else {
+        let Some(link) = crate::sys::received_traffic() else {
             return;
         };
         let ours = {
@@ -143,14 +155,22 @@ impl State {
             meter.ours
         };
         if let Some((link_before, ours_before)) = self.counted {
-            let link = link.wrapping_sub(link_before);
-            let ours = ours.wrapping_sub(ours_before);
-            // The two counts are read a moment apart: when ours ran ahead
-            // of the interfaces', the difference is made up next time.
-            let balance = link as i64 - ours as i64 + self.ahead;
+            let bytes = link.0.wrapping_sub(link_before.0);
+            let packets = link.1.wrapping_sub(link_before.1);
+            let our_bytes = ours.0.wrapping_sub(ours_before.0);
+            let our_segments = ours.1.wrapping_sub(ours_before.1);
+            // Packets tell other traffic from ours: every segment that
+            // reached our sockets counts, also one the socket then drops
+            // (beyond its window, a duplicate), whose bytes do not. The two
+            // counts are read a moment apart: when ours ran ahead of the
+            // interfaces', the difference is made up next time.
+            let balance = packets as i64 - our_segments as i64 + self.ahead;
             self.ahead = balance.min(0);
-            let others = balance.max(0) as u64;
-            self.controller.on_link(link, others);
+            let others = match balance {
+                ..=0 => 0,
+                n => bytes.saturating_sub(our_bytes).min(n as u64 * MAX_PACKET),
+            };
+            self.controller.on_link(bytes, others);
         }
         self.counted = Some((link, ours));
     }

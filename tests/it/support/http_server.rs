@@ -374,6 +374,10 @@ pub struct TestServer {
     addr: SocketAddr,
     tls: bool,
     acceptor: Option<JoinHandle<()>>,
+    /// A second handle to the listening socket, shut down on drop to end
+    /// the accept (a connection cannot reach a listener in another
+    /// network namespace).
+    listening: Option<TcpListener>,
 }
 
 impl TestServer {
@@ -389,9 +393,20 @@ impl TestServer {
         TestServer::spawn(Some(ca.server_config(require_client_cert)))
     }
 
+    /// Plain HTTP/1.1 on a listener the caller made (on another address,
+    /// or in a network namespace).
+    pub fn start_on(listener: TcpListener) -> TestServer {
+        TestServer::serve(listener, None)
+    }
+
     fn spawn(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::serve(listener, tls)
+    }
+
+    fn serve(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         let addr = listener.local_addr().unwrap();
+        let listening = listener.try_clone().ok();
         let shared = Arc::new(Shared::default());
         let is_tls = tls.is_some();
         let s = shared.clone();
@@ -404,6 +419,7 @@ impl TestServer {
             addr,
             tls: is_tls,
             acceptor: Some(acceptor),
+            listening,
         }
     }
 
@@ -511,8 +527,13 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        // Unblock accept().
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        // Unblock accept(): a listener shut down fails it at once.
+        if let Some(listening) = self.listening.take() {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a live socket of ours; shutdown only changes its state.
+            unsafe { libc::shutdown(listening.as_raw_fd(), libc::SHUT_RDWR) };
+        }
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }

@@ -1,0 +1,312 @@
+//! Yielding over a real bottleneck (issue 23): the CLI downloads from the
+//! suite's HTTP server through a router with a slow, deep queue, all in
+//! network namespaces the test makes (root, `ip` and `tc`):
+//!
+//! ```text
+//! server (10.213.N.1)  ──  mid, a router  ──  client (10.214.N.2)
+//!                          tbf 8 Mbit/s, 400 ms deep, toward the client
+//! ```
+//!
+//! The queue's delay is what a background job must keep short, and what a
+//! FOREGROUND job, like curl, fills: the test reads the queue's length from
+//! `tc` while each kind of job runs, and the bytes the client received.
+//! The server's connections use cubic, which fills a queue (the host's
+//! default may be bbr, which keeps it short by itself).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::http_server::{patterned, Resource, TestServer};
+use crate::support::{self, scratch};
+
+/// The bottleneck, in bits per second and as `tc` writes it.
+const RATE_BITS: u64 = 8_000_000;
+const RATE: &str = "8mbit";
+
+/// Three namespaces joined by two veth pairs; removed on drop.
+struct Network {
+    names: [String; 3],
+    /// The server's and the client's addresses, and mid's device toward
+    /// the client (where the queue is).
+    server_ip: String,
+    client_ip: String,
+    queue_dev: String,
+    client_dev: String,
+}
+
+impl Network {
+    /// Builds the network, or says why it cannot (not root, no `ip`/`tc`).
+    fn build() -> Option<Network> {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            support::skipped("network namespaces need root (run the suite as root)");
+            return None;
+        }
+        if !tool_runs("ip", &["-V"]) || !tool_runs("tc", &["-V"]) {
+            support::skipped("iproute2 (ip, tc) is not installed");
+            return None;
+        }
+        let n = std::process::id() % 200 + 20;
+        let tag = format!("qy{}", std::process::id());
+        let names = [
+            format!("{tag}-srv"),
+            format!("{tag}-mid"),
+            format!("{tag}-cli"),
+        ];
+        let net = Network {
+            server_ip: format!("10.213.{n}.1"),
+            client_ip: format!("10.214.{n}.2"),
+            queue_dev: format!("{tag}c"),
+            client_dev: format!("{tag}d"),
+            names,
+        };
+        let [srv, mid, cli] = &net.names;
+        let (a, b, c, d) = (
+            format!("{tag}a"),
+            format!("{tag}b"),
+            net.queue_dev.clone(),
+            net.client_dev.clone(),
+        );
+        for ns in &net.names {
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+        ip(&["link", "set", &a, "netns", srv]);
+        ip(&["link", "set", &b, "netns", mid]);
+        ip(&["link", "add", &c, "type", "veth", "peer", "name", &d]);
+        ip(&["link", "set", &c, "netns", mid]);
+        ip(&["link", "set", &d, "netns", cli]);
+        let mid_a = format!("10.213.{n}.2");
+        let mid_c = format!("10.214.{n}.1");
+        for (ns, dev, addr) in [
+            (srv, &a, &net.server_ip),
+            (mid, &b, &mid_a),
+            (mid, &c, &mid_c),
+            (cli, &d, &net.client_ip),
+        ] {
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            // One packet per segment, so that the queue counts as a
+            // router's does (ethtool is optional: tbf's burst below
+            // takes a 64 KiB super-packet too).
+            let _ = Command::new("ip")
+                .args(["netns", "exec", ns, "ethtool", "-K", dev])
+                .args(["tso", "off", "gso", "off", "gro", "off"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        netns_exec(mid, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        ip(&[
+            "-n",
+            srv,
+            "route",
+            "add",
+            &format!("10.214.{n}.0/24"),
+            "via",
+            &mid_a,
+            "congctl",
+            "cubic",
+        ]);
+        ip(&[
+            "-n",
+            cli,
+            "route",
+            "add",
+            &format!("10.213.{n}.0/24"),
+            "via",
+            &mid_c,
+        ]);
+        netns_exec(
+            mid,
+            &[
+                "tc", "qdisc", "add", "dev", &c, "root", "tbf", "rate", RATE, "burst", "66000",
+                "latency", "400ms",
+            ],
+        );
+        Some(net)
+    }
+
+    /// A listener on the server's address (a socket belongs to the
+    /// namespace it was made in: made on a thread that entered it).
+    fn listen_in_server(&self) -> TcpListener {
+        let path = format!("/var/run/netns/{}", self.names[0]);
+        let addr = format!("{}:0", self.server_ip);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).expect("the server's namespace");
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid namespace file descriptor; setns changes
+            // only this thread's network namespace.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            TcpListener::bind(addr).expect("bind in the server's namespace")
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// The queue's length in bytes (`backlog NNNb` of `tc -s qdisc`).
+    fn queued(&self) -> u64 {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.names[1], "tc", "-s", "qdisc", "show"])
+            .args(["dev", &self.queue_dev])
+            .output()
+            .expect("tc");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let backlog = text
+            .split_whitespace()
+            .skip_while(|w| *w != "backlog")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no backlog in {text}"));
+        parse_size(backlog)
+    }
+
+    /// The bytes the client's interface has received.
+    fn received(&self) -> u64 {
+        let path = format!("/sys/class/net/{}/statistics/rx_bytes", self.client_dev);
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.names[2], "cat", &path])
+            .output()
+            .expect("cat");
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    /// `qmgr ARGS` in the client's namespace, as a user would start it.
+    fn qmgr(&self, args: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.names[2]])
+            .arg(support::qmgr_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("qmgr in the client's namespace")
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn tool_runs(tool: &str, args: &[&str]) -> bool {
+    Command::new(tool)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().expect("ip");
+    assert!(status.success(), "ip {}", args.join(" "));
+}
+
+fn netns_exec(ns: &str, args: &[&str]) {
+    let status = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .status()
+        .expect("ip netns exec");
+    assert!(status.success(), "{}", args.join(" "));
+}
+
+/// `123b`, `45Kb`, `6Mb` (tc's units of 1,000... or 1,024: tc prints
+/// bytes below 1 KiB, then Kb = 1,024 bytes).
+fn parse_size(text: &str) -> u64 {
+    let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().unwrap_or(0);
+    match &text[digits.len()..] {
+        "Kb" => n << 10,
+        "Mb" => n << 20,
+        _ => n,
+    }
+}
+
+/// What one job did to the link while it ran: the queue's median delay
+/// and the share of the bottleneck the client received.
+struct Seen {
+    delay: Duration,
+    share: f64,
+}
+
+/// Runs `qmgr transfer --priority PRIORITY` for `RUN`, and watches the
+/// queue after its first seconds (a download starts by filling it).
+fn watch(net: &Network, url: &str, out: &std::path::Path, priority: &str) -> Seen {
+    const WARM_UP: Duration = Duration::from_secs(3);
+    const RUN: Duration = Duration::from_secs(9);
+    let _ = std::fs::remove_file(out);
+    let out = out.to_str().unwrap();
+    let mut child = net.qmgr(&["transfer", "--quiet", "--priority", priority, url, out]);
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    let mut received = None;
+    while started.elapsed() < RUN {
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() < WARM_UP {
+            continue;
+        }
+        received.get_or_insert_with(|| (Instant::now(), net.received()));
+        samples.push(net.queued());
+    }
+    let (since, before) = received.unwrap();
+    let moved = net.received() - before;
+    let elapsed = since.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    samples.sort_unstable();
+    let median = samples[samples.len() / 2];
+    let rate = RATE_BITS as f64 / 8.0;
+    Seen {
+        delay: Duration::from_secs_f64(median as f64 / rate),
+        share: moved as f64 / (rate * elapsed.as_secs_f64()),
+    }
+}
+
+#[test]
+fn a_background_job_keeps_the_bottlenecks_queue_short_and_a_foreground_one_fills_it() {
+    let Some(net) = Network::build() else {
+        return;
+    };
+    let server = TestServer::start_on(net.listen_in_server());
+    // Longer than any run at the bottleneck's rate (1 MB/s).
+    server.add("/big", Resource::new(patterned(24 << 20, 23)));
+    let url = format!("http://{}/big", server.addr());
+    let dir = scratch("yielding");
+    let out = dir.join("big");
+
+    let low = watch(&net, &url, &out, "low");
+    let foreground = watch(&net, &url, &out, "foreground");
+    eprintln!(
+        "queue delay: low {:?} ({:.0}% of the link), foreground {:?} ({:.0}%)",
+        low.delay,
+        low.share * 100.0,
+        foreground.delay,
+        foreground.share * 100.0
+    );
+    // FOREGROUND competes like curl: cubic fills the deep queue.
+    assert!(
+        foreground.delay > Duration::from_millis(150),
+        "foreground: {:?}",
+        foreground.delay
+    );
+    assert!(foreground.share > 0.85, "foreground: {}", foreground.share);
+    // LOW keeps the queue near its 15 ms target, and still uses the link
+    // it has to itself.
+    assert!(
+        low.delay < Duration::from_millis(60),
+        "low: {:?}",
+        low.delay
+    );
+    assert!(low.share > 0.7, "low: {}", low.share);
+}
