@@ -133,8 +133,10 @@ pub(crate) struct Target<'a> {
     pub path: &'a Path,
     /// What the bytes are read from (for classifying read errors).
     pub source: SourceKind,
-    /// The TCP connection they come over, if any (for yielding).
+    /// The TCP connection they come over, if any (for yielding), and the
+    /// flag that lets it serve a later request.
     pub socket: Option<&'a std::net::TcpStream>,
+    pub reusable: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Where a copy writes: from `start` to `end` (exclusive; `None`: until the
@@ -170,7 +172,7 @@ pub(crate) fn copy(
     let mut checkpointed = (Instant::now(), start);
     // Bytes below this offset have been handed to the kernel's writeback.
     let mut writeback_from = start;
-    let mut flow = manager.yielding.flow(target.socket);
+    let mut flow = manager.yielding.flow(target.socket, target.reusable);
     loop {
         if token.is_cancelled() {
             return Err(Interrupt::Stopped);

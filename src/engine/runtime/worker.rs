@@ -429,6 +429,7 @@ fn fetch_attempt(
         path: &temp_path,
         source: task.kind(),
         socket: opened.socket.as_ref(),
+        reusable: opened.reusable.as_deref(),
     };
     let stretch = copy::Stretch {
         start,

@@ -11,7 +11,7 @@
 //! servers on this host (loopback) take no part.
 
 use std::net::{IpAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::engine::model::yielding::{self, Controller};
@@ -216,7 +216,13 @@ impl Yielding {
 
     /// The part of the connection over `socket` (`None`: not a network
     /// source), which takes part once [`Flow::follow`] says its job yields.
-    pub(crate) fn flow<'a>(&'a self, socket: Option<&'a TcpStream>) -> Flow<'a> {
+    /// `reusable` is cleared once the socket's buffer is fixed, so that
+    /// the connection does not serve a later request with it.
+    pub(crate) fn flow<'a>(
+        &'a self,
+        socket: Option<&'a TcpStream>,
+        reusable: Option<&'a AtomicBool>,
+    ) -> Flow<'a> {
         // A server on this host shares no link with anyone's traffic.
         let peer = socket
             .and_then(|s| s.peer_addr().ok())
@@ -238,6 +244,7 @@ impl Yielding {
             received,
             clamped: None,
             metered: None,
+            reusable,
         }
     }
 }
@@ -267,6 +274,8 @@ pub(crate) struct Flow<'a> {
     clamped: Option<u32>,
     /// The socket's number in the [`METER`], while it takes part.
     metered: Option<u64>,
+    /// The connection's permission to serve a later request.
+    reusable: Option<&'a AtomicBool>,
 }
 
 impl Flow<'_> {
@@ -375,6 +384,11 @@ impl Flow<'_> {
     /// Clamps the socket's window, again at every sample: the kernel's
     /// buffer autotuning raises the clamp when it grows the buffer.
     fn clamp(&mut self, window: u32) {
+        if let Some(reusable) = self.reusable {
+            // A fixed buffer stays fixed: a later request, maybe a
+            // FOREGROUND one, must not inherit it.
+            reusable.store(false, Ordering::Relaxed);
+        }
         if let Some(socket) = self.socket {
             crate::sys::clamp_receive_window(socket, window);
             self.clamped = Some(window);

@@ -61,6 +61,7 @@ pub(crate) fn open(
         ranges: false,
         body: Box::new(file.take(meta.len() - start)),
         socket: None,
+        reusable: None,
         final_url: None,
         headers: None,
     })

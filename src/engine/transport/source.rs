@@ -143,6 +143,9 @@ pub(crate) struct Opened {
     /// The TCP connection the body comes over (a second handle to it),
     /// for the yielding controller's round trips; `None` for local files.
     pub socket: Option<std::net::TcpStream>,
+    /// Whether the connection may serve a later request once the body is
+    /// read: a reader that fixed the socket's buffer (yielding) clears it.
+    pub reusable: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// The URL the bytes came from, when redirects led elsewhere.
     pub final_url: Option<String>,
     /// The response's header lines (`Name: value\r\n` each), `None` for

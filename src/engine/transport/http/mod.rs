@@ -31,6 +31,7 @@ mod tls;
 pub(crate) mod wire;
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -252,6 +253,7 @@ impl Client {
                 headers: Some(response.head.headers.text()),
                 body: Box::new(std::io::empty()),
                 socket: None,
+                reusable: None,
                 final_url: None,
             },
             ResumeDecision::Whole => opened_whole(response),
@@ -478,6 +480,7 @@ impl Client {
                     decoder: BodyDecoder::new(framing),
                     conn: Some(conn),
                     pool: reusable.then(|| Arc::clone(&self.pool)),
+                    keep: Arc::new(AtomicBool::new(true)),
                 },
             });
         }
@@ -581,6 +584,9 @@ struct Body {
     decoder: BodyDecoder,
     conn: Option<Conn>,
     pool: Option<Arc<Pool>>,
+    /// Cleared by the reader when it changed the socket in a way a later
+    /// request must not inherit (see [`Opened::reusable`]).
+    keep: Arc<AtomicBool>,
 }
 
 impl Read for Body {
@@ -591,7 +597,9 @@ impl Read for Body {
         let n = self.decoder.read(&mut conn.io, buf)?;
         if self.decoder.done() {
             if let (Some(conn), Some(pool)) = (self.conn.take(), &self.pool) {
-                pool.put(conn);
+                if self.keep.load(Ordering::Relaxed) {
+                    pool.put(conn);
+                }
             }
         }
         Ok(n)
@@ -637,6 +645,7 @@ fn opened(response: Response, start: u64, total: Option<u64>, validator: HttpVal
         ranges: false,
         headers: Some(response.head.headers.text()),
         socket: response.body.conn.as_ref().and_then(Conn::socket),
+        reusable: Some(Arc::clone(&response.body.keep)),
         body: Box::new(response.body),
         final_url: None,
     }
