@@ -35,6 +35,8 @@ const UNCLAMPED: u32 = 1 << 30;
 /// the target, so that the throttle, not the window, sets the pace while
 /// the queue is below the target.
 const WINDOW_SLACK: f64 = 1.5;
+/// Unlimited, how far the window may run ahead of what arrives.
+const UNLIMITED_SLACK: f64 = 2.0;
 
 /// What a segment's headers weigh in the interfaces' counters: Ethernet
 /// (14), IPv4 (20) and TCP with timestamps (32). IPv6 adds 20 bytes a
@@ -106,13 +108,13 @@ fn received(socket: &TcpStream) -> Option<(u64, u32)> {
 /// of its counts.
 fn add(ours: &mut (u64, u64), now: (u64, u32), before: (u64, u32)) {
     let segments = u64::from(now.1.wrapping_sub(before.1));
-    let bytes = now.0.wrapping_sub(before.0) + segments * HEADERS;
+    let bytes = now
+        .0
+        .wrapping_sub(before.0)
+        .wrapping_add(segments * HEADERS);
     ours.0 = ours.0.wrapping_add(bytes);
     ours.1 = ours.1.wrapping_add(segments);
 }
-
-/// Unlimited, how far the window may run ahead of what arrives.
-const UNLIMITED_SLACK: f64 = 2.0;
 
 /// The yielding state of one manager: a controller per background priority.
 #[derive(Debug)]
