@@ -65,27 +65,29 @@ pub(crate) fn tcp_receiving(socket: &std::net::TcpStream) -> Option<Receiving> {
     }
 }
 
-/// The bytes and the packets this host's network interfaces (all but
-/// loopback) have received, as the kernel counts them (bytes with their
-/// headers), for the yielding controller to tell other traffic from its
-/// own. Linux reads `/proc/net/dev` (the caller's network namespace);
-/// `None` elsewhere.
-pub(crate) fn received_traffic() -> Option<(u64, u64)> {
+/// What each of this host's network interfaces (all but loopback) has
+/// received: its name, bytes (with their headers) and packets, as the
+/// kernel counts them, for the yielding controller to tell other traffic
+/// from its own. Linux reads `/proc/net/dev` (the caller's network
+/// namespace); `None` elsewhere.
+pub(crate) fn received_traffic() -> Option<Vec<(String, u64, u64)>> {
     #[cfg(target_os = "linux")]
     {
         let text = std::fs::read_to_string("/proc/net/dev").ok()?;
-        let (mut bytes, mut packets) = (0u64, 0u64);
+        let mut interfaces = Vec::new();
         // Two header lines, then `name: rx_bytes rx_packets ...`.
         for line in text.lines().skip(2) {
             let (name, counters) = line.split_once(':')?;
-            if name.trim() == "lo" {
+            let name = name.trim();
+            if name == "lo" {
                 continue;
             }
             let mut fields = counters.split_whitespace();
-            bytes = bytes.wrapping_add(fields.next()?.parse().ok()?);
-            packets = packets.wrapping_add(fields.next()?.parse().ok()?);
+            let bytes = fields.next()?.parse().ok()?;
+            let packets = fields.next()?.parse().ok()?;
+            interfaces.push((name.to_string(), bytes, packets));
         }
-        Some((bytes, packets))
+        Some(interfaces)
     }
     #[cfg(not(target_os = "linux"))]
     {

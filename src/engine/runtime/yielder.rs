@@ -43,6 +43,9 @@ const UNLIMITED_SLACK: f64 = 2.0;
 /// segment, which counts as other traffic (well below its threshold).
 const HEADERS: u64 = 66;
 
+/// An interface's name and what it has received: bytes, packets.
+type Interface = (String, u64, u64);
+
 /// The largest packet other traffic is counted at (an Ethernet frame).
 const MAX_PACKET: u64 = 1514;
 
@@ -136,19 +139,19 @@ struct Class {
 struct State {
     controller: Controller,
     next_adjust: Option<Instant>,
-    /// The interfaces' and the yielding connections' counts (bytes,
-    /// packets) at the last adjustment.
-    counted: Option<((u64, u64), (u64, u64))>,
-    /// How far our segments ran ahead of the interfaces' packets at the
+    /// The interfaces' counts (name, bytes, packets) and the yielding
+    /// connections' (bytes, segments) at the last adjustment.
+    counted: Option<(Vec<Interface>, (u64, u64))>,
+    /// How far our segments ran ahead of each interface's packets at the
     /// last adjustment (zero or negative).
-    ahead: i64,
+    ahead: Vec<(String, i64)>,
 }
 
 impl State {
     /// Tells the controller what the links carried since the last
     /// adjustment, and how much of it was not ours.
     fn count_link(&mut self) {
-        let Some(link) = crate::sys::received_traffic() else {
+        let Some(interfaces) = crate::sys::received_traffic() else {
             return;
         };
         let ours = {
@@ -156,25 +159,57 @@ impl State {
             meter.count();
             meter.ours
         };
-        if let Some((link_before, ours_before)) = self.counted {
-            let bytes = link.0.wrapping_sub(link_before.0);
-            let packets = link.1.wrapping_sub(link_before.1);
-            let our_bytes = ours.0.wrapping_sub(ours_before.0);
-            let our_segments = ours.1.wrapping_sub(ours_before.1);
-            // Packets tell other traffic from ours: every segment that
-            // reached our sockets counts, also one the socket then drops
-            // (beyond its window, a duplicate), whose bytes do not. The two
-            // counts are read a moment apart: when ours ran ahead of the
-            // interfaces', the difference is made up next time.
-            let balance = packets as i64 - our_segments as i64 + self.ahead;
-            self.ahead = balance.min(0);
-            let others = match balance {
+        let before = std::mem::take(&mut self.counted);
+        let (our_bytes, our_segments) = match &before {
+            Some((_, then)) => (ours.0.wrapping_sub(then.0), ours.1.wrapping_sub(then.1)),
+            None => (0, 0),
+        };
+        // Per interface: what it received beyond our own segments. Packets
+        // tell other traffic from ours: every segment that reached our
+        // sockets counts, also one a socket then drops (beyond its window,
+        // a duplicate), whose bytes do not. The two counts are read a
+        // moment apart: when ours ran ahead of an interface's, the
+        // difference is made up next time.
+        let mut link = 0;
+        let mut others = 0;
+        let mut ahead = Vec::with_capacity(interfaces.len());
+        for (name, bytes, packets) in &interfaces {
+            let Some((_, bytes_then, packets_then)) = before
+                .as_ref()
+                .and_then(|(list, _)| list.iter().find(|(n, _, _)| n == name))
+            else {
+                continue;
+            };
+            let bytes = bytes.wrapping_sub(*bytes_then);
+            let packets = packets.wrapping_sub(*packets_then);
+            // Only an interface our traffic crossed: a tunnel and the
+            // device under it, or a device and its ingress mirror (IFB),
+            // each carry it once, and must not count it twice.
+            if our_segments > 0 && packets < our_segments / 2 {
+                continue;
+            }
+            let carried = self
+                .ahead
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |a| a.1);
+            let balance = packets as i64 - our_segments as i64 + carried;
+            ahead.push((name.clone(), balance.min(0)));
+            let excess = match balance {
                 ..=0 => 0,
                 n => bytes.saturating_sub(our_bytes).min(n as u64 * MAX_PACKET),
             };
-            self.controller.on_link(bytes, others);
+            // The busiest path is the one that matters.
+            if excess >= others {
+                others = excess;
+                link = bytes;
+            }
         }
-        self.counted = Some((link, ours));
+        self.ahead = ahead;
+        if before.is_some() {
+            self.controller.on_link(link.max(our_bytes), others);
+        }
+        self.counted = Some((interfaces, ours));
     }
 }
 
@@ -186,7 +221,7 @@ impl Class {
                 controller: Controller::new(target),
                 next_adjust: None,
                 counted: None,
-                ahead: 0,
+                ahead: Vec::new(),
             }),
             flows: AtomicUsize::new(0),
         }
