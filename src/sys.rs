@@ -95,10 +95,15 @@ pub(crate) fn received_traffic() -> Option<Vec<(String, u64, u64)>> {
     }
 }
 
+/// A window bound so large that [`clamp_receive_window`] lifts the bound
+/// instead: the socket's buffer is the limit again.
+pub(crate) const UNBOUNDED_WINDOW: u32 = 1 << 30;
+
 /// Bounds the receive window `socket` advertises to about `bytes` (Linux
 /// `TCP_WINDOW_CLAMP`; the kernel keeps at least a few hundred bytes), so
-/// that the server has at most that much in flight toward us. A large
-/// value lifts the bound (the buffer's own size is then the limit).
+/// that the server has at most that much in flight toward us.
+/// [`UNBOUNDED_WINDOW`] or more lifts the bound (the buffer's own size is
+/// then the limit).
 /// Returns false where the system has no such option or refused it.
 pub(crate) fn clamp_receive_window(socket: &std::net::TcpStream, bytes: u32) -> bool {
     #[cfg(target_os = "linux")]
@@ -121,7 +126,7 @@ pub(crate) fn clamp_receive_window(socket: &std::net::TcpStream, bytes: u32) -> 
         // A buffer of the program's choosing stops the kernel's autotuning,
         // which would otherwise raise the clamp again as it grows the
         // buffer; lifting the bound gives the largest buffer allowed.
-        let buffer = if bytes >= 1 << 30 {
+        let buffer = if bytes >= UNBOUNDED_WINDOW {
             libc::c_int::MAX as u32
         } else {
             bytes.saturating_mul(2)

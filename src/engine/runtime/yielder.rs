@@ -30,7 +30,7 @@ const MAX_WAIT: Duration = Duration::from_millis(100);
 /// The least receive window a connection is clamped to: a few segments.
 const MIN_WINDOW: u64 = 4096;
 /// A clamp so large that the socket's buffer is the limit again.
-const UNCLAMPED: u32 = 1 << 30;
+const UNCLAMPED: u32 = crate::sys::UNBOUNDED_WINDOW;
 /// How far the window may run ahead of the rate over a round trip plus
 /// the target, so that the throttle, not the window, sets the pace while
 /// the queue is below the target.
