@@ -356,6 +356,43 @@ const OTHERS_HEADROOM: f64 = 1.25;
 /// that became slower is believed within minutes.
 const CAPACITY_DECAY: f64 = 0.995;
 
+/// The largest packet other traffic is counted at (an Ethernet frame).
+pub(crate) const MAX_PACKET: u64 = 1514;
+
+/// What one network interface received since the last count (`bytes`,
+/// `packets`) beside what qmgr's yielding sockets received (`ours`: bytes
+/// with headers, segments): how many of those bytes were other traffic.
+///
+/// Packets tell other traffic from ours: every segment that reached our
+/// sockets counts, also one a socket then drops (beyond its window, a
+/// duplicate), whose bytes do not. `unseen` carries from one count to
+/// the next the packets the interface counted and our sockets did not:
+/// - below zero, ours were read a moment after the interface's and ran
+///   ahead; the interface makes up for it next time;
+/// - above zero, up to `allowance`, ours may still wait in a queue
+///   *after* the interface's counter (an ingress shaper through an IFB
+///   device), which our sockets count once it drains. The caller sizes
+///   the allowance from our own queuing delay: a queue of ours cannot
+///   hold more than our rate over that delay.
+///
+/// Only what grew past the allowance in this count is other traffic; an
+/// allowance that shrank forgets the rest without calling it anyone's.
+pub(crate) fn others_on(
+    (bytes, packets): (u64, u64),
+    (our_bytes, our_segments): (u64, u64),
+    unseen: &mut i64,
+    allowance: i64,
+) -> u64 {
+    let growth = packets as i64 - our_segments as i64;
+    let balance = unseen.saturating_add(growth);
+    let allowance = allowance.max(0);
+    let excess = (balance - allowance).clamp(0, growth.max(0));
+    *unseen = balance.min(allowance);
+    bytes
+        .saturating_sub(our_bytes)
+        .min(excess as u64 * MAX_PACKET)
+}
+
 /// How far the rate may grow ahead of what arrives.
 const AHEAD: f64 = 4.0;
 
@@ -396,6 +433,72 @@ mod tests {
         c.on_delay(at(time), path(1), ms(rtt));
         c.on_bytes(bytes);
         c.adjust(at(time))
+    }
+
+    /// Counts `(interface packets, our segments)` in turn on one interface
+    /// with full-size packets, and returns the other traffic each time in
+    /// packets.
+    fn others_seen(counts: &[(u64, u64)], allowance: i64) -> Vec<u64> {
+        let mut unseen = 0;
+        counts
+            .iter()
+            .map(|&(packets, ours)| {
+                let bytes = others_on(
+                    (packets * MAX_PACKET, packets),
+                    (ours * MAX_PACKET, ours),
+                    &mut unseen,
+                    allowance,
+                );
+                bytes / MAX_PACKET
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ours_read_late_is_made_up_not_taken_for_others() {
+        // Our sockets counted 5 packets the interface had not yet.
+        assert_eq!(
+            others_seen(&[(95, 100), (105, 100), (100, 100)], 0),
+            [0, 0, 0]
+        );
+        // Beyond what was made up, it is someone else's.
+        assert_eq!(others_seen(&[(95, 100), (125, 100)], 0), [0, 20]);
+    }
+
+    #[test]
+    fn a_queue_after_the_counter_is_ours_up_to_the_allowance() {
+        // An ingress queue fills with 40 of our packets, holds them, then
+        // drains: none of it is other traffic with an allowance of 50.
+        let filling = [(120, 100), (120, 100), (100, 100), (80, 100), (80, 100)];
+        assert_eq!(others_seen(&filling, 50), [0, 0, 0, 0, 0]);
+        // Without one, the filling queue looked like someone's traffic:
+        // what 0.3's first yielding did with an IFB on the client.
+        assert_eq!(others_seen(&filling, 0), [20, 20, 0, 0, 0]);
+        // Other traffic past the allowance is seen, each packet once.
+        assert_eq!(
+            others_seen(&[(130, 100), (130, 100), (130, 100)], 50),
+            [0, 10, 30]
+        );
+    }
+
+    #[test]
+    fn a_shrinking_allowance_is_not_other_traffic() {
+        let mut unseen = 0;
+        let count = |unseen: &mut i64, packets: u64, allowance| {
+            others_on(
+                (packets * 1500, packets),
+                (100 * 1500, 100),
+                unseen,
+                allowance,
+            )
+        };
+        assert_eq!(count(&mut unseen, 160, 80), 0);
+        assert_eq!(unseen, 60);
+        // Our rate was cut: the allowance falls below what is held.
+        assert_eq!(count(&mut unseen, 100, 10), 0);
+        assert_eq!(unseen, 10);
+        // Bytes cap the packets: a packet beyond ours counts at its size.
+        assert_eq!(count(&mut unseen, 105, 10), 5 * 1500);
     }
 
     #[test]

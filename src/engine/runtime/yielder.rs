@@ -46,8 +46,12 @@ const HEADERS: u64 = 66;
 /// An interface's name and what it has received: bytes, packets.
 type Interface = (String, u64, u64);
 
-/// The largest packet other traffic is counted at (an Ethernet frame).
-const MAX_PACKET: u64 = 1514;
+/// How long a queue of ours takes to show in the round trips sampled:
+/// about a round trip and a sample.
+const COUNT_LAG: Duration = Duration::from_millis(25);
+/// Packets an interface may count before our sockets without any queue:
+/// the two counts are read a moment apart.
+const MIN_UNSEEN: i64 = 4;
 
 /// The yielding connections of this process, whose bytes are not "other
 /// traffic" to any of them: counted at the same moment as the interfaces,
@@ -140,17 +144,20 @@ struct State {
     controller: Controller,
     next_adjust: Option<Instant>,
     /// The interfaces' counts (name, bytes, packets) and the yielding
-    /// connections' (bytes, segments) at the last adjustment.
-    counted: Option<(Vec<Interface>, (u64, u64))>,
-    /// How far our segments ran ahead of each interface's packets at the
-    /// last adjustment (zero or negative).
-    ahead: Vec<(String, i64)>,
+    /// connections' (bytes, segments) at the last adjustment, and when.
+    counted: Option<(Vec<Interface>, (u64, u64), Instant)>,
+    /// Per interface, the packets it counted that our sockets had not at
+    /// the last adjustment ([`yielding::others_on`]).
+    unseen: Vec<(String, i64)>,
+    /// The segments our yielding sockets received per second: the peak,
+    /// decaying.
+    segment_rate: f64,
 }
 
 impl State {
     /// Tells the controller what the links carried since the last
     /// adjustment, and how much of it was not ours.
-    fn count_link(&mut self) {
+    fn count_link(&mut self, now: Instant) {
         let Some(interfaces) = crate::sys::received_traffic() else {
             return;
         };
@@ -161,22 +168,37 @@ impl State {
         };
         let before = std::mem::take(&mut self.counted);
         let (our_bytes, our_segments) = match &before {
-            Some((_, then)) => (ours.0.wrapping_sub(then.0), ours.1.wrapping_sub(then.1)),
+            Some((_, then, _)) => (ours.0.wrapping_sub(then.0), ours.1.wrapping_sub(then.1)),
             None => (0, 0),
         };
-        // Per interface: what it received beyond our own segments. Packets
-        // tell other traffic from ours: every segment that reached our
-        // sockets counts, also one a socket then drops (beyond its window,
-        // a duplicate), whose bytes do not. The two counts are read a
-        // moment apart: when ours ran ahead of an interface's, the
-        // difference is made up next time.
+        if let Some(seconds) = before
+            .as_ref()
+            .map(|(_, _, at)| now.saturating_duration_since(*at).as_secs_f64())
+            .filter(|&s| s > 0.0)
+        {
+            // Up at once, down slowly: a queue filled at a peak drains
+            // at the rate that filled it.
+            let rate = our_segments as f64 / seconds;
+            self.segment_rate = rate.max(0.75 * self.segment_rate + 0.25 * rate);
+        }
+        // Our packets an interface counted may wait in a queue after it
+        // for as long as our queuing delay (capped: the user's traffic
+        // lengthens it too), plus the time that delay takes to show.
+        let target = self.controller.target();
+        let held = self
+            .controller
+            .queuing_delay()
+            .unwrap_or_default()
+            .min(2 * target)
+            + COUNT_LAG;
+        let allowance = (self.segment_rate * held.as_secs_f64()) as i64 + MIN_UNSEEN;
         let mut link = 0;
         let mut others = 0;
-        let mut ahead = Vec::with_capacity(interfaces.len());
+        let mut unseen = Vec::with_capacity(interfaces.len());
         for (name, bytes, packets) in &interfaces {
             let Some((_, bytes_then, packets_then)) = before
                 .as_ref()
-                .and_then(|(list, _)| list.iter().find(|(n, _, _)| n == name))
+                .and_then(|(list, _, _)| list.iter().find(|(n, _, _)| n == name))
             else {
                 continue;
             };
@@ -188,28 +210,29 @@ impl State {
             if our_segments > 0 && packets < our_segments / 2 {
                 continue;
             }
-            let carried = self
-                .ahead
+            let mut carried = self
+                .unseen
                 .iter()
                 .find(|(n, _)| n == name)
                 .map_or(0, |a| a.1);
-            let balance = packets as i64 - our_segments as i64 + carried;
-            ahead.push((name.clone(), balance.min(0)));
-            let excess = match balance {
-                ..=0 => 0,
-                n => bytes.saturating_sub(our_bytes).min(n as u64 * MAX_PACKET),
-            };
+            let excess = yielding::others_on(
+                (bytes, packets),
+                (our_bytes, our_segments),
+                &mut carried,
+                allowance,
+            );
+            unseen.push((name.clone(), carried));
             // The busiest path is the one that matters.
             if excess >= others {
                 others = excess;
                 link = bytes;
             }
         }
-        self.ahead = ahead;
+        self.unseen = unseen;
         if before.is_some() {
             self.controller.on_link(link.max(our_bytes), others);
         }
-        self.counted = Some((interfaces, ours));
+        self.counted = Some((interfaces, ours, now));
     }
 }
 
@@ -221,7 +244,8 @@ impl Class {
                 controller: Controller::new(target),
                 next_adjust: None,
                 counted: None,
-                ahead: Vec::new(),
+                unseen: Vec::new(),
+                segment_rate: 0.0,
             }),
             flows: AtomicUsize::new(0),
         }
@@ -392,7 +416,7 @@ impl Flow<'_> {
         }
         if state.next_adjust.is_none_or(|at| now >= at) {
             state.next_adjust = Some(now + ADJUST_EVERY);
-            state.count_link();
+            state.count_link(now);
             let rate = state.controller.adjust(now);
             if rate != class.throttle.rate() {
                 class.throttle.set_rate(rate);
