@@ -77,14 +77,22 @@ pub(crate) fn received_traffic() -> Option<Vec<(String, u64, u64)>> {
         let mut interfaces = Vec::new();
         // Two header lines, then `name: rx_bytes rx_packets ...`.
         for line in text.lines().skip(2) {
-            let (name, counters) = line.split_once(':')?;
+            // A line this parser does not understand costs that interface,
+            // not the others.
+            let Some((name, counters)) = line.split_once(':') else {
+                continue;
+            };
             let name = name.trim();
             if name == "lo" {
                 continue;
             }
             let mut fields = counters.split_whitespace();
-            let bytes = fields.next()?.parse().ok()?;
-            let packets = fields.next()?.parse().ok()?;
+            let (Some(bytes), Some(packets)) = (
+                fields.next().and_then(|f| f.parse().ok()),
+                fields.next().and_then(|f| f.parse().ok()),
+            ) else {
+                continue;
+            };
             interfaces.push((name.to_string(), bytes, packets));
         }
         Some(interfaces)
@@ -104,8 +112,15 @@ pub(crate) const UNBOUNDED_WINDOW: u32 = 1 << 30;
 /// that the server has at most that much in flight toward us.
 /// [`UNBOUNDED_WINDOW`] or more lifts the bound (the buffer's own size is
 /// then the limit).
+/// With `fix_buffer`, the socket's buffer is also fixed at about twice
+/// the bound, which stops the kernel's buffer autotuning (which raises
+/// the bound whenever it grows the buffer) for the socket's life.
 /// Returns false where the system has no such option or refused it.
-pub(crate) fn clamp_receive_window(socket: &std::net::TcpStream, bytes: u32) -> bool {
+pub(crate) fn clamp_receive_window(
+    socket: &std::net::TcpStream,
+    bytes: u32,
+    fix_buffer: bool,
+) -> bool {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
@@ -131,12 +146,14 @@ pub(crate) fn clamp_receive_window(socket: &std::net::TcpStream, bytes: u32) -> 
         } else {
             bytes.saturating_mul(2)
         };
-        set(libc::SOL_SOCKET, libc::SO_RCVBUF, buffer);
+        if fix_buffer {
+            set(libc::SOL_SOCKET, libc::SO_RCVBUF, buffer);
+        }
         set(libc::IPPROTO_TCP, libc::TCP_WINDOW_CLAMP, bytes)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (socket, bytes);
+        let _ = (socket, bytes, fix_buffer);
         false
     }
 }

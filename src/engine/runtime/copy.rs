@@ -234,6 +234,18 @@ pub(crate) fn copy(
         }
         wait = wait.max(flow.take(n as u64));
         sleep_unless_cancelled(token, wait)?;
+        // A yielding connection reads again only once its class owes
+        // nothing. The debt is paid at the rate (or forgiven), a stop
+        // ends the wait at once, and so does a change to FOREGROUND.
+        loop {
+            flow.follow(job.shared.live.priority(), || job.read(JobModel::yielding));
+            let owed = flow.owed();
+            if owed.is_zero() {
+                break;
+            }
+            sleep_unless_cancelled(token, owed)?;
+            wait += owed;
+        }
         if limits
             .max_download_size
             .is_some_and(|max| written + n as u64 > max)

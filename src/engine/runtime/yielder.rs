@@ -10,11 +10,12 @@
 //! body; FOREGROUND jobs, jobs whose yielding is off, local files and
 //! servers on this host (loopback) take no part.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::engine::model::yielding::{self, Controller};
+use crate::engine::model::yielding::{self, Controller, Unseen};
 use crate::engine::runtime::throttle::Throttle;
 use crate::engine::types::Priority;
 use crate::sync::Mutex;
@@ -23,9 +24,19 @@ use crate::sync::Mutex;
 const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 /// How often a controller adjusts its rate.
 const ADJUST_EVERY: Duration = Duration::from_millis(50);
-/// The longest a connection waits for the throttle at a time: what
-/// arrived in a burst (before a cut, or into a large buffer) is paid for
-/// over a few rounds, each a fresh look at the socket, not in one stall.
+/// After the rate changed, for this long (at least; twice the path's
+/// round trip plus the target if longer, at most [`FORGIVE_MAX`]), debt
+/// beyond [`FORGIVE_DEBT`] of the new rate is forgiven: after a cut, what
+/// arrives was sent under the window advertised before, and paying it at
+/// the floor would stall the connections for seconds; after a rise, the
+/// debt of the old rate would hold back the growth. While the rate holds,
+/// every byte is paid for.
+const FORGIVE_MIN: Duration = Duration::from_millis(100);
+const FORGIVE_MAX: Duration = Duration::from_secs(1);
+const FORGIVE_DEBT: Duration = Duration::from_millis(100);
+/// The longest a connection sleeps for the throttle at a time, before it
+/// looks again ([`Flow::owed`]): the debt may have been forgiven, or the
+/// rate raised, meanwhile.
 const MAX_WAIT: Duration = Duration::from_millis(100);
 /// The least receive window a connection is clamped to: a few segments.
 const MIN_WINDOW: u64 = 4096;
@@ -49,9 +60,6 @@ type Interface = (String, u64, u64);
 /// How long a queue of ours takes to show in the round trips sampled:
 /// about a round trip and a sample.
 const COUNT_LAG: Duration = Duration::from_millis(25);
-/// Packets an interface may count before our sockets without any queue:
-/// the two counts are read a moment apart.
-const MIN_UNSEEN: i64 = 4;
 
 /// The yielding connections of this process, whose bytes are not "other
 /// traffic" to any of them: counted at the same moment as the interfaces,
@@ -146,9 +154,10 @@ struct State {
     /// The interfaces' counts (name, bytes, packets) and the yielding
     /// connections' (bytes, segments) at the last adjustment, and when.
     counted: Option<(Vec<Interface>, (u64, u64), Instant)>,
-    /// Per interface, the packets it counted that our sockets had not at
-    /// the last adjustment ([`yielding::others_on`]).
-    unseen: Vec<(String, i64)>,
+    /// Per interface, what its counter carries to the next adjustment.
+    unseen: HashMap<String, Unseen>,
+    /// Until when debt is forgiven, after the rate fell.
+    forgive_until: Option<Instant>,
     /// The segments our yielding sockets received per second: the peak,
     /// decaying.
     segment_rate: f64,
@@ -166,16 +175,17 @@ impl State {
             meter.count();
             meter.ours
         };
-        let before = std::mem::take(&mut self.counted);
+        // Counts from before an idle spell say nothing of now.
+        let before = std::mem::take(&mut self.counted)
+            .filter(|(_, _, at)| now.saturating_duration_since(*at) < yielding::IDLE_RESET);
         let (our_bytes, our_segments) = match &before {
             Some((_, then, _)) => (ours.0.wrapping_sub(then.0), ours.1.wrapping_sub(then.1)),
             None => (0, 0),
         };
-        if let Some(seconds) = before
-            .as_ref()
-            .map(|(_, _, at)| now.saturating_duration_since(*at).as_secs_f64())
-            .filter(|&s| s > 0.0)
-        {
+        let seconds = before.as_ref().map_or(0.0, |(_, _, at)| {
+            now.saturating_duration_since(*at).as_secs_f64()
+        });
+        if seconds > 0.0 {
             // Up at once, down slowly: a queue filled at a peak drains
             // at the rate that filled it.
             let rate = our_segments as f64 / seconds;
@@ -191,43 +201,48 @@ impl State {
             .unwrap_or_default()
             .min(2 * target)
             + COUNT_LAG;
-        let allowance = (self.segment_rate * held.as_secs_f64()) as i64 + MIN_UNSEEN;
-        let mut link = 0;
-        let mut others = 0;
-        let mut unseen = Vec::with_capacity(interfaces.len());
+        let by_delay = (self.segment_rate * held.as_secs_f64()) as i64;
+        let mut busiest = (0, 0);
+        let mut unseen = HashMap::with_capacity(interfaces.len());
+        let then: HashMap<&str, (u64, u64)> = before
+            .as_ref()
+            .map(|(list, _, _)| {
+                list.iter()
+                    .map(|(n, b, p)| (n.as_str(), (*b, *p)))
+                    .collect()
+            })
+            .unwrap_or_default();
         for (name, bytes, packets) in &interfaces {
-            let Some((_, bytes_then, packets_then)) = before
-                .as_ref()
-                .and_then(|(list, _, _)| list.iter().find(|(n, _, _)| n == name))
-            else {
+            let Some((bytes_then, packets_then)) = then.get(name.as_str()) else {
                 continue;
             };
-            let bytes = bytes.wrapping_sub(*bytes_then);
-            let packets = packets.wrapping_sub(*packets_then);
+            // A counter that went back was reset (the interface was made
+            // anew, or its driver's counters wrapped): start over with it.
+            let (Some(bytes), Some(packets)) = (
+                bytes.checked_sub(*bytes_then),
+                packets.checked_sub(*packets_then),
+            ) else {
+                continue;
+            };
             // Only an interface our traffic crossed: a tunnel and the
             // device under it, or a device and its ingress mirror (IFB),
             // each carry it once, and must not count it twice.
             if our_segments > 0 && packets < our_segments / 2 {
                 continue;
             }
-            let mut carried = self
-                .unseen
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0, |a| a.1);
-            let excess = yielding::others_on(
+            let mut carried = self.unseen.remove(name).unwrap_or_default();
+            let excess = carried.others(
                 (bytes, packets),
                 (our_bytes, our_segments),
-                &mut carried,
-                allowance,
+                by_delay,
+                seconds,
             );
-            unseen.push((name.clone(), carried));
-            // The busiest path is the one that matters.
-            if excess >= others {
-                others = excess;
-                link = bytes;
-            }
+            unseen.insert(name.clone(), carried);
+            // The busiest path is the one that matters: the most other
+            // traffic, else the most traffic.
+            busiest = busiest.max((excess, bytes));
         }
+        let (others, link) = busiest;
         self.unseen = unseen;
         if before.is_some() {
             self.controller.on_link(link.max(our_bytes), others);
@@ -244,7 +259,8 @@ impl Class {
                 controller: Controller::new(target),
                 next_adjust: None,
                 counted: None,
-                unseen: Vec::new(),
+                unseen: HashMap::new(),
+                forgive_until: None,
                 segment_rate: 0.0,
             }),
             flows: AtomicUsize::new(0),
@@ -277,8 +293,9 @@ impl Yielding {
 
     /// The part of the connection over `socket` (`None`: not a network
     /// source), which takes part once [`Flow::follow`] says its job yields.
-    /// `reusable` is cleared once the socket's buffer is fixed, so that
-    /// the connection does not serve a later request with it.
+    /// `reusable` is cleared once it takes part, so that the connection
+    /// does not serve a later request with a clamped window or a fixed
+    /// buffer.
     pub(crate) fn flow<'a>(
         &'a self,
         socket: Option<&'a TcpStream>,
@@ -304,6 +321,7 @@ impl Yielding {
             bytes: 0,
             received,
             clamped: None,
+            fixed: false,
             metered: None,
             reusable,
         }
@@ -333,6 +351,8 @@ pub(crate) struct Flow<'a> {
     received: Option<u64>,
     /// The window the socket is clamped to, if it is.
     clamped: Option<u32>,
+    /// Whether the socket's buffer was fixed (for the socket's life).
+    fixed: bool,
     /// The socket's number in the [`METER`], while it takes part.
     metered: Option<u64>,
     /// The connection's permission to serve a later request.
@@ -368,6 +388,13 @@ impl Flow<'_> {
         if let Some(class) = class {
             class.flows.fetch_add(1, Ordering::Relaxed);
             self.metered = self.socket.and_then(|s| METER.lock().join(s));
+            // A connection that yielded serves no later request: its
+            // window may be clamped and its buffer fixed for good, and a
+            // body that ends within a read goes back to the pool before
+            // the flow could say so, so it is said at once.
+            if let Some(reusable) = self.reusable {
+                reusable.store(false, Ordering::Relaxed);
+            }
         }
         self.class = class;
     }
@@ -403,6 +430,29 @@ impl Flow<'_> {
         class.throttle.take(arrived).min(MAX_WAIT)
     }
 
+    /// How long to wait before reading again (at most [`MAX_WAIT`]; zero
+    /// once what the class took is paid for), adjusting the controller
+    /// when it is time. A connection reads only when this is zero: one
+    /// that read again after a capped wait would reopen its window, and
+    /// six of them could pass several times the rate (at the floor,
+    /// 0.3's first yielding let ~240 KB/s through, 40% of a 5 Mbit/s
+    /// link, that way).
+    pub(crate) fn owed(&mut self) -> Duration {
+        let Some(class) = self.class else {
+            return Duration::ZERO;
+        };
+        let now = Instant::now();
+        if now >= self.next_sample {
+            self.next_sample = now + SAMPLE_EVERY;
+            let rtt = self
+                .socket
+                .and_then(crate::sys::tcp_receiving)
+                .and_then(|i| i.round_trip);
+            self.sample(class, now, rtt);
+        }
+        class.throttle.owed().min(MAX_WAIT)
+    }
+
     /// Feeds the controller, adjusts it when due, and clamps the socket's
     /// window to this connection's share of the rate.
     fn sample(&mut self, class: &Class, now: Instant, rtt: Option<Duration>) {
@@ -410,23 +460,39 @@ impl Flow<'_> {
             return;
         };
         let mut state = class.state.lock();
-        state.controller.on_bytes(std::mem::take(&mut self.bytes));
         if let Some(rtt) = rtt {
             state.controller.on_delay(now, peer, rtt);
         }
+        state
+            .controller
+            .on_bytes(peer, std::mem::take(&mut self.bytes));
         if state.next_adjust.is_none_or(|at| now >= at) {
             state.next_adjust = Some(now + ADJUST_EVERY);
             state.count_link(now);
+            let before = class.throttle.rate();
             let rate = state.controller.adjust(now);
-            if rate != class.throttle.rate() {
+            if rate != before {
                 class.throttle.set_rate(rate);
             }
-            class.throttle.limit_debt(MAX_WAIT.as_secs_f64());
+            // The rate fell: what arrives next was sent under the old
+            // window. Or it rose: what the connections owe at the old
+            // rate (the bytes their buffers held while they waited) must
+            // not keep them waiting now, or the rate never sees the
+            // arrivals it needs to grow on.
+            if rate != 0 && rate != before {
+                let round_trip =
+                    state.controller.base(peer).unwrap_or_default() + state.controller.target();
+                state.forgive_until = Some(now + (2 * round_trip).clamp(FORGIVE_MIN, FORGIVE_MAX));
+            }
+            if state.forgive_until.is_some_and(|until| now < until) {
+                class.throttle.limit_debt(FORGIVE_DEBT.as_secs_f64());
+            }
         }
         // Unlimited, the window follows what arrives (room to double
         // each round trip): the server never has more in flight than a
         // queue of about the target would hold, so that a cut bites
         // within a round trip, not after megabytes advertised earlier.
+        let limited = state.controller.rate() != 0;
         let pace = match state.controller.rate() {
             0 => state.controller.throughput() * UNLIMITED_SLACK,
             rate => rate as f64 * WINDOW_SLACK,
@@ -438,6 +504,10 @@ impl Flow<'_> {
         });
         drop(state);
         if let Some(window) = window {
+            // Limited, the buffer is fixed too (autotuning would lift the
+            // clamp between two samples); unlimited, autotuning may grow
+            // it, as far as a fast, far server needs.
+            self.fixed |= limited;
             self.clamp(window);
         }
     }
@@ -445,13 +515,8 @@ impl Flow<'_> {
     /// Clamps the socket's window, again at every sample: the kernel's
     /// buffer autotuning raises the clamp when it grows the buffer.
     fn clamp(&mut self, window: u32) {
-        if let Some(reusable) = self.reusable {
-            // A fixed buffer stays fixed: a later request, maybe a
-            // FOREGROUND one, must not inherit it.
-            reusable.store(false, Ordering::Relaxed);
-        }
         if let Some(socket) = self.socket {
-            crate::sys::clamp_receive_window(socket, window);
+            crate::sys::clamp_receive_window(socket, window, self.fixed);
             self.clamped = Some(window);
         }
     }
