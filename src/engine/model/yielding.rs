@@ -120,6 +120,13 @@ pub(crate) struct Controller {
     throughput: f64,
     /// The last cut.
     cut: Option<Cut>,
+    /// When other traffic was last seen to end, and how many bytes of it
+    /// the current spell has carried.
+    others_left: Option<Instant>,
+    others_seen: f64,
+    /// The throttle held the connections back since the last adjustment:
+    /// what arrived then says nothing of what the source could send.
+    held: bool,
 }
 
 /// A cut of the rate for queuing past the target.
@@ -152,6 +159,9 @@ impl Controller {
             others_active: false,
             throughput: 0.0,
             cut: None,
+            others_left: None,
+            others_seen: 0.0,
+            held: false,
         }
     }
 
@@ -164,6 +174,38 @@ impl Controller {
         self.others = self.others.saturating_add(others);
     }
 
+    /// Takes in what the links carried since the last adjustment
+    /// (`link` bytes, `others` not ours, over `since`): the capacity, and
+    /// whether other traffic runs. Returns whether it just appeared, and
+    /// its rate.
+    fn observe_link(
+        &mut self,
+        now: Instant,
+        since: Duration,
+        (link, others): (u64, u64),
+    ) -> (bool, f64) {
+        let seconds = since.as_secs_f64();
+        if seconds <= 0.0 {
+            return (false, 0.0);
+        }
+        let (link, others) = (link as f64 / seconds, others as f64 / seconds);
+        self.capacity = (self.capacity * CAPACITY_DECAY.powf(seconds)).max(link);
+        let active = others > self.others_threshold(link, others);
+        let appeared = active && !self.others_active;
+        if active {
+            self.others_seen += others * seconds;
+        } else if self.others_active {
+            // A few packets past the threshold (a queue of ours the
+            // counters took for someone else's) call for no pause.
+            if self.others_seen >= OTHERS_HOLD_MIN {
+                self.others_left = Some(now);
+            }
+            self.others_seen = 0.0;
+        }
+        self.others_active = active;
+        (appeared, others)
+    }
+
     /// After the delay's verdict: where other traffic runs on this host,
     /// leave it the capacity it uses and some: at once down to the floor
     /// when it appears (it may want the whole link), then at most what
@@ -171,24 +213,10 @@ impl Controller {
     fn leave_room(
         &mut self,
         now: Instant,
-        since: Duration,
-        (link, others): (u64, u64),
+        (appeared, others): (bool, f64),
         throughput: f64,
     ) -> Option<f64> {
-        let seconds = since.as_secs_f64();
-        if seconds <= 0.0 {
-            return self.rate;
-        }
-        let (link, others) = (link as f64 / seconds, others as f64 / seconds);
-        self.capacity = (self.capacity * CAPACITY_DECAY.powf(seconds)).max(link);
-        let ours = link - others;
-        let active = others
-            > OTHERS_MIN
-                .max(OTHERS_SHARE * self.capacity)
-                .max(OWN_NOISE * ours);
-        let appeared = active && !self.others_active;
-        self.others_active = active;
-        if !active {
+        if !self.others_active {
             return self.rate;
         }
         if self.rate.is_none() {
@@ -199,6 +227,31 @@ impl Controller {
         }
         let room = (self.capacity * (1.0 - OTHERS_SHARE) - OTHERS_HEADROOM * others).max(FLOOR);
         Some(self.rate.unwrap_or(throughput).min(room).max(FLOOR))
+    }
+
+    /// Other traffic (bytes per second) below this is noise, with `link`
+    /// bytes per second on the busiest link, `others` of them not ours.
+    fn others_threshold(&self, link: f64, others: f64) -> f64 {
+        OTHERS_MIN
+            .max(OTHERS_SHARE * self.capacity)
+            .max(OWN_NOISE * (link - others))
+    }
+
+    /// Whether other traffic appeared since the last adjustment: then
+    /// adjust at once ([`Controller::adjust`] drops to the floor), not
+    /// at the next regular adjustment, tens of milliseconds on. At least
+    /// [`OTHERS_EARLY`] bytes, so that one packet is not enough.
+    pub(crate) fn others_appearing(&self, now: Instant) -> bool {
+        let Some(since) = self.adjusted.map(|at| now.saturating_duration_since(at)) else {
+            return false;
+        };
+        let seconds = since.as_secs_f64();
+        if self.others_active || seconds <= 0.0 {
+            return false;
+        }
+        let (link, others) = (self.link as f64, self.others as f64);
+        others
+            >= OTHERS_EARLY.max(self.others_threshold(link / seconds, others / seconds) * seconds)
     }
 
     /// The target queuing delay.
@@ -240,6 +293,12 @@ impl Controller {
             }
         }
         path.sampled = Some(path.sampled.map_or(rtt, |least| least.min(rtt)));
+    }
+
+    /// A connection waited for the throttle: the rate, not the source,
+    /// was the limit.
+    pub(crate) fn on_held(&mut self) {
+        self.held = true;
     }
 
     /// `bytes` arrived from `address` (on any of its connections).
@@ -328,6 +387,7 @@ impl Controller {
         for path in &mut self.paths {
             path.carried = 0.75 * path.carried + 0.25 * std::mem::take(&mut path.bytes) as f64;
         }
+        let others = self.observe_link(now, since, link);
         let queuing = self.queuing_delay();
         self.current = queuing;
         for path in &mut self.paths {
@@ -368,6 +428,16 @@ impl Controller {
             // or a queue that is already draining is cut for again and
             // again, down to a fraction of the link.
             Some(rate) if off < 0.0 && self.cut.is_some_and(|c| now < c.holds_until) => Some(rate),
+            // The user's traffic ended a moment ago: more of it may follow
+            // (the next request of a page, the next command): hold.
+            Some(rate)
+                if off >= 0.0
+                    && self
+                        .others_left
+                        .is_some_and(|at| now.saturating_duration_since(at) < OTHERS_HOLD) =>
+            {
+                Some(rate)
+            }
             // A cut starts from what arrives, when the rate ran ahead of it.
             Some(rate) if off < 0.0 => {
                 let from = rate.min(self.throughput.max(FLOOR));
@@ -409,14 +479,22 @@ impl Controller {
                 // Full speed up to half the target: at low rates the
                 // round trips read a little high (each connection gets a
                 // few packets at a time).
-                let grown = rate * (1.0 + gain * (2.0 * off).min(1.0));
+                let mut grown = rate * (1.0 + gain * (2.0 * off).min(1.0));
+                if far {
+                    // Doubling stops at the mark: past it, a doubling
+                    // would overshoot the link by up to twice.
+                    grown = grown.min(FAR_BELOW * self.capacity).max(rate);
+                }
                 // What arrived, smoothed: at low rates a connection's
                 // bytes come in bursts, and one adjustment may see none.
-                let arriving = throughput.max(self.throughput);
+                let mut arriving = throughput.max(self.throughput);
+                if std::mem::take(&mut self.held) {
+                    arriving = arriving.max(rate);
+                }
                 Some(grown.min((ahead * arriving).max(rate)).max(FLOOR))
             }
         };
-        self.rate = self.leave_room(now, since, link, throughput);
+        self.rate = self.leave_room(now, others, throughput);
         if let Some(rate) = self.rate {
             let due = self
                 .last_slowdown
@@ -438,6 +516,13 @@ const OTHERS_SHARE: f64 = 0.02;
 /// Other traffic below this share of ours may be an error in counting ours
 /// (headers, bytes that came before a connection was counted).
 const OWN_NOISE: f64 = 0.03;
+/// Other traffic seen between two adjustments makes the next one come at
+/// once from this many bytes (two full packets) on.
+const OTHERS_EARLY: f64 = 3000.0;
+/// After other traffic ends, the rate holds this long before it grows,
+/// if the traffic carried at least [`OTHERS_HOLD_MIN`] bytes.
+const OTHERS_HOLD: Duration = Duration::from_millis(1500);
+const OTHERS_HOLD_MIN: f64 = 32.0 * 1024.0;
 /// Other traffic is left this many times what it uses, while it runs.
 const OTHERS_HEADROOM: f64 = 1.25;
 /// How much the capacity estimate decays per second, so that a link
@@ -774,15 +859,24 @@ mod tests {
         }
         let rate = c.rate() as f64;
         assert!(rate > 800_000.0 && rate < 1_300_000.0, "{rate}");
-        // The user's traffic takes the link again, then ends: from the
-        // floor, the rate doubles while far below what the link carried,
-        // back to half of it within a dozen adjustments (0.6 s).
+        // The user's traffic takes the link again, then ends: the rate
+        // holds a moment (the user may come back), then, from the floor,
+        // doubles while far below what the link carried, back to half of
+        // it within a dozen adjustments (0.6 s).
         for _ in 0..20 {
             time += 50;
             c.on_link(125_000, 124_000);
             step(&mut c, time, 1, 1_000);
         }
         assert_eq!(c.rate(), FLOOR as u64);
+        let ended = time;
+        while time < ended + OTHERS_HOLD.as_millis() as u64 - 50 {
+            time += 50;
+            let ours = c.rate() / 20;
+            c.on_link(ours, 0);
+            assert_eq!(step(&mut c, time, 1, ours), FLOOR as u64);
+        }
+        time += 50;
         let mut adjustments = 0;
         while c.rate() < 1_250_000 {
             time += 50;
@@ -792,6 +886,12 @@ mod tests {
             c.on_link(ours, 0);
             step(&mut c, time, 1, ours);
         }
+        // The user's traffic, seen between two adjustments, calls for one
+        // at once; a packet does not.
+        c.on_link(100_000, 1_514);
+        assert!(!c.others_appearing(at(time + 10)));
+        c.on_link(100_000, 4_542);
+        assert!(c.others_appearing(at(time + 20)));
         // A packet or two now and then (ARP, NTP, a keep-alive, counting
         // noise) is not the user's traffic.
         let mut c = Controller::new(TARGET_LOW);

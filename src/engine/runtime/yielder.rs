@@ -145,12 +145,15 @@ struct Class {
     state: Mutex<State>,
     /// Connections taking part now.
     flows: AtomicUsize,
+    /// A connection waited for the throttle since the last adjustment.
+    held: AtomicBool,
 }
 
 #[derive(Debug)]
 struct State {
     controller: Controller,
     next_adjust: Option<Instant>,
+    next_count: Option<Instant>,
     /// The interfaces' counts (name, bytes, packets) and the yielding
     /// connections' (bytes, segments) at the last adjustment, and when.
     counted: Option<(Vec<Interface>, (u64, u64), Instant)>,
@@ -258,12 +261,14 @@ impl Class {
             state: Mutex::new(State {
                 controller: Controller::new(target),
                 next_adjust: None,
+                next_count: None,
                 counted: None,
                 unseen: HashMap::new(),
                 forgive_until: None,
                 segment_rate: 0.0,
             }),
             flows: AtomicUsize::new(0),
+            held: AtomicBool::new(false),
         }
     }
 }
@@ -427,7 +432,11 @@ impl Flow<'_> {
             self.next_sample = now + SAMPLE_EVERY;
             self.sample(class, now, info.and_then(|i| i.round_trip));
         }
-        class.throttle.take(arrived).min(MAX_WAIT)
+        let wait = class.throttle.take(arrived);
+        if !wait.is_zero() {
+            class.held.store(true, Ordering::Relaxed);
+        }
+        wait.min(MAX_WAIT)
     }
 
     /// How long to wait before reading again (at most [`MAX_WAIT`]; zero
@@ -450,7 +459,11 @@ impl Flow<'_> {
                 .and_then(|i| i.round_trip);
             self.sample(class, now, rtt);
         }
-        class.throttle.owed().min(MAX_WAIT)
+        let owed = class.throttle.owed();
+        if !owed.is_zero() {
+            class.held.store(true, Ordering::Relaxed);
+        }
+        owed.min(MAX_WAIT)
     }
 
     /// Feeds the controller, adjusts it when due, and clamps the socket's
@@ -466,10 +479,19 @@ impl Flow<'_> {
         state
             .controller
             .on_bytes(peer, std::mem::take(&mut self.bytes));
-        if state.next_adjust.is_none_or(|at| now >= at) {
-            state.next_adjust = Some(now + ADJUST_EVERY);
+        // The links are counted at every sample of the class, so that the
+        // user's traffic is met within a sample, not an adjustment.
+        if state.next_count.is_none_or(|at| now >= at) {
+            state.next_count = Some(now + SAMPLE_EVERY);
             state.count_link(now);
+        }
+        let due = state.next_adjust.is_none_or(|at| now >= at);
+        if due || state.controller.others_appearing(now) {
+            state.next_adjust = Some(now + ADJUST_EVERY);
             let before = class.throttle.rate();
+            if class.held.swap(false, Ordering::Relaxed) {
+                state.controller.on_held();
+            }
             let rate = state.controller.adjust(now);
             if rate != before {
                 class.throttle.set_rate(rate);
