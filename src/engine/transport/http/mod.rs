@@ -24,6 +24,8 @@
 //! next request starts at the caller's URL again.
 
 mod connect;
+#[cfg(feature = "upload")]
+pub(crate) mod exchange;
 mod policy;
 #[cfg(feature = "tls")]
 mod tls;
@@ -450,7 +452,14 @@ impl Client {
                     .connect(&target, &route, key.clone(), limit)
                     .map_err(failed)?,
             };
-            let head_text = self.request_head(&target, &conn, range, policy, hop);
+            let mut fields = Vec::new();
+            if let Some(range) = range {
+                fields.push(("Range", range.bytes()));
+                if let Some(tag) = range.tag {
+                    fields.push(("If-Range", tag.to_string()));
+                }
+            }
+            let head_text = self.request_head("GET", &target, &conn, &fields, policy, hop);
             let head_by = Deadline::head(self.options.stall_timeout, limit);
             let sent = conn
                 .set_deadline(Some(head_by))
@@ -496,13 +505,15 @@ impl Client {
         None
     }
 
-    /// The request head of a GET of `target` over `conn`, one hop of a
-    /// request under `policy`.
+    /// The request head of a `method` request of `target` over `conn`,
+    /// one hop of a request under `policy`, with qmgr's own `fields` (a
+    /// range, an upload protocol's) after the caller's headers.
     fn request_head(
         &self,
+        method: &str,
         target: &Url,
         conn: &Conn,
-        range: Option<Range<'_>>,
+        fields_of_request: &[(&str, String)],
         policy: &RequestPolicy,
         hop: Hop,
     ) -> String {
@@ -541,11 +552,8 @@ impl Client {
         {
             fields.push(("Authorization", wire::basic_credentials(user, password)));
         }
-        if let Some(range) = range {
-            fields.push(("Range", range.bytes()));
-            if let Some(tag) = range.tag {
-                fields.push(("If-Range", tag.to_string()));
-            }
+        for (name, value) in fields_of_request {
+            fields.push((*name, value.clone()));
         }
         // Through a plain-HTTP proxy the request names the whole URL.
         let request_target = match &conn.via_proxy {
@@ -562,7 +570,7 @@ impl Client {
             }
             None => target.target.clone(),
         };
-        let mut head = format!("GET {request_target} HTTP/1.1\r\n");
+        let mut head = format!("{method} {request_target} HTTP/1.1\r\n");
         for (name, value) in fields {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
