@@ -154,6 +154,10 @@ impl Client {
         let offset = call.body.map_or(0, |b| b.offset);
         let failed = |(failure, what): (RequestFailure, String)| {
             let mut err = error::request_error(failure, &what, url, offset);
+            // (request_error words a download's GET.)
+            if let Some(rest) = err.description.strip_prefix("GET ") {
+                err.description = format!("{} {rest}", call.method);
+            }
             err.redirected_to = Some(url.to_string());
             err
         };
@@ -183,8 +187,10 @@ impl Client {
         }
         let limit = self.options.low_speed_time.map(Deadline::low_speed);
         // A kept-alive connection the server closed meanwhile fails at
-        // once: then once more on a new one (the body is read from the
-        // file again).
+        // once: then once more on a new one, but only for an idempotent
+        // request (HEAD, OPTIONS, DELETE; RFC 9110 §9.2.2): a POST may
+        // have created an upload, a PATCH may have appended bytes, and
+        // the protocols ask the offset rather than assume.
         let mut pooled = self.take_idle(&key);
         loop {
             let reused = pooled.is_some();
@@ -209,6 +215,7 @@ impl Client {
                     None => Ok(()),
                 })
                 .and_then(|_| conn.io.get_mut().flush());
+            let retry = reused && matches!(call.method, "HEAD" | "OPTIONS" | "DELETE");
             // A server may answer before it read the whole body (an error,
             // a conflict) and close: its answer counts, not the failed write.
             let head_by = Deadline::head(self.options.stall_timeout, limit.as_ref());
@@ -217,10 +224,10 @@ impl Client {
                 .and_then(|_| read_heads(&mut conn, interim))
                 .and_then(|head| conn.set_deadline(None).map(|_| head));
             let head = match (sent, answered) {
-                (_, Ok(head)) if reused && head.status == 408 => continue,
+                (_, Ok(head)) if retry && head.status == 408 => continue,
                 (_, Ok(head)) => head,
                 (Err(e), Err(_)) | (Ok(()), Err(e)) => {
-                    if reused && matches!(RequestFailure::of_io(&e), RequestFailure::Io(_)) {
+                    if retry && matches!(RequestFailure::of_io(&e), RequestFailure::Io(_)) {
                         continue;
                     }
                     return Err(failed((RequestFailure::of_io(&e), e.to_string())));

@@ -69,11 +69,15 @@ impl Offer {
     }
 }
 
-/// The `Upload-Metadata` of a file named `name`: `filename <base64>`.
+/// The `Upload-Metadata` of a file named `name`: its `filename`, and a
+/// `filetype` of `application/octet-stream` (the pair tus clients send;
+/// some servers, tuspyserver among them, refuse a HEAD without both).
 pub(crate) fn metadata(name: &str) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
     format!(
-        "filename {}",
-        base64::engine::general_purpose::STANDARD.encode(name.as_bytes())
+        "filename {},filetype {}",
+        b64(name),
+        b64("application/octet-stream")
     )
 }
 
@@ -395,6 +399,9 @@ mod tests {
 
     #[test]
     fn metadata_names_the_file_in_base64() {
-        assert_eq!(metadata("crash.dmp"), "filename Y3Jhc2guZG1w");
+        assert_eq!(
+            metadata("crash.dmp"),
+            "filename Y3Jhc2guZG1w,filetype YXBwbGljYXRpb24vb2N0ZXQtc3RyZWFt"
+        );
     }
 }
