@@ -303,6 +303,51 @@ fn an_upload_url_of_another_origin_is_refused_before_anything_is_sent_there() {
 }
 
 #[test]
+fn redirects_are_followed_within_the_origin_only_with_the_callers_credentials() {
+    let dir = support::scratch("upload-redirects");
+    let server = UploadServer::start(&dir.join("server"));
+    let elsewhere = UploadServer::start_on("127.0.0.2", &dir.join("elsewhere"));
+    let file = dir.join("d.bin");
+    std::fs::write(&file, patterned(600_000, 37)).unwrap();
+    let caller = |url: String| {
+        let mut up = upload(url, "tus", &file, 128 * 1024);
+        up.credentials = Some(("device".into(), "s3cret".into()));
+        up.headers = vec![("X-Api-Key".into(), "k1".into())];
+        up
+    };
+    // Within the origin: an append redirected to the upload's other URL
+    // goes there, body and credentials along.
+    server.script("PATCH", vec![Fault::Honest, Fault::Redirect(None)]);
+    let up = caller(server.url("/tus/"));
+    let mut state = State::new(&up).unwrap();
+    attempt(&up, &mut state, None, &mut |_| {}).expect("followed");
+    let (stored, _, complete) = server.stored(state.upload_url().unwrap());
+    assert!(complete);
+    assert_same_bytes(&stored, &file);
+    let moved: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/tus/moved/"))
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].header("upload-offset"), Some("131072"));
+    assert!(moved[0].header("authorization").is_some());
+    assert_eq!(moved[0].header("x-api-key"), Some("k1"));
+    // To another origin: refused, and nothing reaches it.
+    for (protocol, path) in [("tus", "/tus/"), ("rufh", "/rufh/")] {
+        server.script("POST", vec![Fault::Redirect(Some(elsewhere.url(path)))]);
+        let mut up = caller(server.url(path));
+        up.protocol = protocol;
+        let mut state = State::new(&up).unwrap();
+        let err = attempt(&up, &mut state, None, &mut |_| {}).unwrap_err();
+        assert_eq!(err.code, HResult(QM_E_WINHTTP_REDIRECT_FAILED), "{err:?}");
+        assert!(!err.transient);
+        assert!(err.description.starts_with("POST "), "{err:?}");
+    }
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+}
+
+#[test]
 fn a_local_file_changed_mid_upload_stops_it_with_bg_e_local_file_changed() {
     let dir = support::scratch("upload-changed");
     let server = UploadServer::start(&dir.join("server"));

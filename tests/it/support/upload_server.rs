@@ -46,6 +46,10 @@ pub enum Fault {
     /// Draft creation: send the 104 without the interop version (which
     /// the client must ignore), keep this many bytes, then close.
     UnversionedInterimThenCut(u64),
+    /// Answer `307 Temporary Redirect` to this URL (`None`: to the same
+    /// upload at `moved/ID`, relative, on this server), reading the body
+    /// aside.
+    Redirect(Option<String>),
     /// No fault: answer this request honestly (a place holder in a script).
     Honest,
 }
@@ -100,10 +104,15 @@ pub struct UploadServer {
 }
 
 impl UploadServer {
-    /// Starts the server, storing uploads under `dir`.
+    /// Starts the server on 127.0.0.1, storing uploads under `dir`.
     pub fn start(dir: &Path) -> UploadServer {
+        UploadServer::start_on("127.0.0.1", dir)
+    }
+
+    /// Starts the server on `ip` (a loopback address), storing uploads under `dir`.
+    pub fn start_on(ip: &str, dir: &Path) -> UploadServer {
         std::fs::create_dir_all(dir).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
@@ -282,6 +291,15 @@ fn serve(conn: TcpStream, shared: &Shared) {
             }
             fault
         };
+        if let Some(Fault::Redirect(to)) = &fault {
+            record(shared, &req, req.length());
+            let _ = read_body(&mut reader, req.length(), shared, &mut |_| {});
+            let location = to
+                .clone()
+                .unwrap_or_else(|| format!("moved/{}", id_of(&req.path)));
+            respond(&mut writer, "307 Temporary Redirect", &[("Location", location)], b"");
+            continue;
+        }
         let keep_going = if req.path.starts_with("/tus/") {
             tus(&req, fault, &mut reader, &mut writer, shared)
         } else if req.path.starts_with("/rufh/") {
