@@ -757,6 +757,45 @@ fn tus_node_server_takes_an_upload_cut_six_times_byte_exact() {
     through_cuts_to(&server, &store, &dir, "node");
 }
 
+/// The server is stopped (killed) once it confirmed the first piece, and
+/// started again on the same port and store: the upload goes on from
+/// what it kept, asked with a HEAD.
+#[test]
+fn tus_node_server_restarted_mid_upload_is_resumed_byte_exact() {
+    let Some(script) = tus_node() else { return };
+    let dir = support::scratch("upload-tus-node-restart");
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let (script, store_arg) = (script.to_str().unwrap(), store.to_str().unwrap());
+    let server = std::cell::RefCell::new(Some(Process::start("node", &[script, store_arg])));
+    let port = server.borrow().as_ref().unwrap().port;
+    let file = dir.join("restart.bin");
+    let size = 3 * 1024 * 1024 + 77;
+    std::fs::write(&file, patterned(size, 41)).unwrap();
+    let up = upload(
+        format!("http://127.0.0.1:{port}/files/"),
+        "tus",
+        &file,
+        1024 * 1024,
+    );
+    let mut state = State::new(&up).unwrap();
+    let err = attempt(&up, &mut state, None, &mut |at| {
+        if at > 0 {
+            // Dropping the process kills it and waits for it.
+            server.borrow_mut().take();
+        }
+    })
+    .unwrap_err();
+    assert!(err.transient, "{err:?}");
+    assert_eq!(state.confirmed(), 1024 * 1024);
+    let _again = Process::start("node", &[script, store_arg, &port.to_string()]);
+    let mut progress = Vec::new();
+    attempt(&up, &mut state, None, &mut |at| progress.push(at)).expect("resumed");
+    assert_eq!(progress[0], 1024 * 1024, "asked the restarted server: {progress:?}");
+    let url = state.upload_url().unwrap();
+    assert_same_bytes(&store.join(url.rsplit('/').next().unwrap()), &file);
+}
+
 #[test]
 fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
     let ok = Command::new("python3")
