@@ -791,7 +791,11 @@ fn tus_node_server_restarted_mid_upload_is_resumed_byte_exact() {
     let _again = Process::start("node", &[script, store_arg, &port.to_string()]);
     let mut progress = Vec::new();
     attempt(&up, &mut state, None, &mut |at| progress.push(at)).expect("resumed");
-    assert_eq!(progress[0], 1024 * 1024, "asked the restarted server: {progress:?}");
+    assert_eq!(
+        progress[0],
+        1024 * 1024,
+        "asked the restarted server: {progress:?}"
+    );
     let url = state.upload_url().unwrap();
     assert_same_bytes(&store.join(url.rsplit('/').next().unwrap()), &file);
 }

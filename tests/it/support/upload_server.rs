@@ -297,7 +297,12 @@ fn serve(conn: TcpStream, shared: &Shared) {
             let location = to
                 .clone()
                 .unwrap_or_else(|| format!("moved/{}", id_of(&req.path)));
-            respond(&mut writer, "307 Temporary Redirect", &[("Location", location)], b"");
+            respond(
+                &mut writer,
+                "307 Temporary Redirect",
+                &[("Location", location)],
+                b"",
+            );
             continue;
         }
         let keep_going = if req.path.starts_with("/tus/") {

@@ -201,7 +201,8 @@ impl Client {
                     .connect(&target, &route, key.clone(), limit.as_ref())
                     .map_err(failed)?,
             };
-            let head_text = self.request_head(call.method, &target, &conn, &fields, policy, hop);
+            let head_text =
+                self.request_head(call.method, &target, &conn, None, &fields, policy, hop);
             // A server that stops reading the body is a stall like one
             // that stops sending: writes wait at most the stall timeout.
             if let Some(socket) = conn.socket() {

@@ -452,14 +452,7 @@ impl Client {
                     .connect(&target, &route, key.clone(), limit)
                     .map_err(failed)?,
             };
-            let mut fields = Vec::new();
-            if let Some(range) = range {
-                fields.push(("Range", range.bytes()));
-                if let Some(tag) = range.tag {
-                    fields.push(("If-Range", tag.to_string()));
-                }
-            }
-            let head_text = self.request_head("GET", &target, &conn, &fields, policy, hop);
+            let head_text = self.request_head("GET", &target, &conn, range, &[], policy, hop);
             let head_by = Deadline::head(self.options.stall_timeout, limit);
             let sent = conn
                 .set_deadline(Some(head_by))
@@ -506,14 +499,16 @@ impl Client {
     }
 
     /// The request head of a `method` request of `target` over `conn`,
-    /// one hop of a request under `policy`, with qmgr's own `fields` (a
-    /// range, an upload protocol's) after the caller's headers.
+    /// one hop of a request under `policy`, with qmgr's own fields (the
+    /// `range`'s, an upload protocol's `extra`) after the caller's headers.
+    #[allow(clippy::too_many_arguments)]
     fn request_head(
         &self,
         method: &str,
         target: &Url,
         conn: &Conn,
-        fields_of_request: &[(&str, String)],
+        range: Option<Range<'_>>,
+        extra: &[(&str, String)],
         policy: &RequestPolicy,
         hop: Hop,
     ) -> String {
@@ -552,7 +547,13 @@ impl Client {
         {
             fields.push(("Authorization", wire::basic_credentials(user, password)));
         }
-        for (name, value) in fields_of_request {
+        if let Some(range) = range {
+            fields.push(("Range", range.bytes()));
+            if let Some(tag) = range.tag {
+                fields.push(("If-Range", tag.to_string()));
+            }
+        }
+        for (name, value) in extra {
             fields.push((*name, value.clone()));
         }
         // Through a plain-HTTP proxy the request names the whole URL.
