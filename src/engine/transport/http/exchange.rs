@@ -19,11 +19,10 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use super::connect::{self, Deadline, Route};
+use super::connect::{self, Deadline};
 use super::wire::{self, BodyDecoder, Framing, Head};
 use super::{Body, Client, RequestPolicy};
 use crate::engine::transport::error::{self, RequestFailure, TransferError};
-use crate::engine::transport::options::ProxySetting;
 use crate::engine::transport::source::origin;
 use crate::engine::transport::url::{self, Url};
 use crate::engine::types::ErrorContext;
@@ -167,17 +166,7 @@ impl Client {
                 format!("'{}' is not a URL: {why}", url::shown(url)),
             ))
         })?;
-        let route = match &self.options.proxy {
-            ProxySetting::FromEnvironment => {
-                connect::route_from_environment(&self.options.environment, &target)
-            }
-            ProxySetting::Direct => Route::Direct,
-            ProxySetting::Url(proxy) => Route::Proxy(proxy.clone()),
-        };
-        let key = match &route {
-            Route::Direct => target.origin(),
-            Route::Proxy(proxy) => format!("{proxy} {}", target.origin()),
-        };
+        let (route, key) = self.route(&target);
         let hop = policy.hop(url);
         let mut fields = call.fields.clone();
         if let Some(body) = call.body {

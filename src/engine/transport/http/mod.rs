@@ -427,17 +427,7 @@ impl Client {
                 format!("'{}' is not a URL: {why}", url::shown(url)),
             ))
         })?;
-        let route = match &self.options.proxy {
-            ProxySetting::FromEnvironment => {
-                connect::route_from_environment(&self.options.environment, &target)
-            }
-            ProxySetting::Direct => Route::Direct,
-            ProxySetting::Url(proxy) => Route::Proxy(proxy.clone()),
-        };
-        let key = match &route {
-            Route::Direct => target.origin(),
-            Route::Proxy(proxy) => format!("{proxy} {}", target.origin()),
-        };
+        let (route, key) = self.route(&target);
         // A kept-alive connection the server closed meanwhile fails at once
         // (nothing of the answer arrives): then once more on a new one.
         let mut pooled = self.take_idle(&key);
@@ -486,6 +476,23 @@ impl Client {
                 },
             });
         }
+    }
+
+    /// How requests to `target` go (directly, or through which proxy),
+    /// and the pool key of their connections.
+    fn route(&self, target: &Url) -> (Route, String) {
+        let route = match &self.options.proxy {
+            ProxySetting::FromEnvironment => {
+                connect::route_from_environment(&self.options.environment, target)
+            }
+            ProxySetting::Direct => Route::Direct,
+            ProxySetting::Url(proxy) => Route::Proxy(proxy.clone()),
+        };
+        let key = match &route {
+            Route::Direct => target.origin(),
+            Route::Proxy(proxy) => format!("{proxy} {}", target.origin()),
+        };
+        (route, key)
     }
 
     /// An idle connection for `key` whose server has not closed it.

@@ -49,7 +49,7 @@ use std::time::SystemTime;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::http::exchange::Answer;
-use crate::engine::transport::http::{Client, RequestPolicy};
+use crate::engine::transport::http::{Client, Headers, RequestPolicy};
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::source::origin;
 use crate::engine::transport::url;
@@ -379,6 +379,41 @@ fn status_error(method: &str, answer: &Answer) -> TransferError {
     err
 }
 
+/// The offset an offset retrieval (HEAD) answered: its `Upload-Offset`,
+/// of an upload of the file's length (when it names one), not past it.
+fn offset_of(state: &UploadState, url: &str, headers: &Headers) -> Result<u64, TransferError> {
+    let Some(at) = headers.get("upload-offset").and_then(parse_offset) else {
+        return Err(bad_answer(
+            "HEAD",
+            url,
+            "no valid Upload-Offset in the answer",
+        ));
+    };
+    if let Some(length) = headers.get("upload-length") {
+        if parse_offset(length) != Some(state.file_size) {
+            return Err(bad_answer(
+                "HEAD",
+                url,
+                &format!(
+                    "the upload has Upload-Length {length}, not the file's {} bytes",
+                    state.file_size
+                ),
+            ));
+        }
+    }
+    if at > state.file_size {
+        return Err(bad_answer(
+            "HEAD",
+            url,
+            &format!(
+                "Upload-Offset {at} is past the file's {} bytes",
+                state.file_size
+            ),
+        ));
+    }
+    Ok(at)
+}
+
 /// A server's answer qmgr cannot act on: fatal.
 fn bad_answer(method: &str, answer_url: &str, why: &str) -> TransferError {
     TransferError::fatal(
@@ -397,6 +432,16 @@ pub(crate) fn parse_offset(value: &str) -> Option<u64> {
         return None;
     }
     value.parse().ok()
+}
+
+/// Header fields of `pairs`, for the protocols' unit tests.
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(&str, &str)]) -> Headers {
+    let mut h = Headers::default();
+    for (n, v) in pairs {
+        h.push(n, v);
+    }
+    h
 }
 
 #[cfg(test)]

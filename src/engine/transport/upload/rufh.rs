@@ -27,7 +27,8 @@
 use std::io::Write;
 
 use super::{
-    bad_answer, parse_offset, status_error, upload_url_of, Finished, ReplySink, Run, UploadState,
+    bad_answer, offset_of, parse_offset, status_error, upload_url_of, Finished, ReplySink, Run,
+    UploadState,
 };
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::http::exchange::{Answer, Call, FileBody};
@@ -287,35 +288,7 @@ fn offset(
         _ => return Err(status_error("HEAD", &answer)),
     }
     let headers = &answer.head.headers;
-    let Some(at) = headers.get("upload-offset").and_then(parse_offset) else {
-        return Err(bad_answer(
-            "HEAD",
-            &url,
-            "no valid Upload-Offset in the answer",
-        ));
-    };
-    if let Some(length) = headers.get("upload-length").and_then(parse_offset) {
-        if length != state.file_size {
-            return Err(bad_answer(
-                "HEAD",
-                &url,
-                &format!(
-                    "the upload has Upload-Length {length}, not the file's {} bytes",
-                    state.file_size
-                ),
-            ));
-        }
-    }
-    if at > state.file_size {
-        return Err(bad_answer(
-            "HEAD",
-            &url,
-            &format!(
-                "Upload-Offset {at} is past the file's {} bytes",
-                state.file_size
-            ),
-        ));
-    }
+    let at = offset_of(state, &url, headers)?;
     let complete = boolean(headers.get("upload-complete")) == Some(true);
     note_limits(state, &answer.head);
     let status = answer.head.status;
@@ -486,14 +459,7 @@ impl Write for Counted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> Headers {
-        let mut h = Headers::default();
-        for (n, v) in pairs {
-            h.push(n, v);
-        }
-        h
-    }
+    use crate::engine::transport::upload::test_headers as headers;
 
     #[test]
     fn booleans_are_structured() {

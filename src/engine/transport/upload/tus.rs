@@ -23,7 +23,9 @@ use std::os::unix::fs::FileExt;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::{bad_answer, parse_offset, status_error, upload_url_of, Finished, Run, UploadState};
+use super::{
+    bad_answer, offset_of, parse_offset, status_error, upload_url_of, Finished, Run, UploadState,
+};
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::http::exchange::{Answer, Call, FileBody};
 use crate::engine::types::ErrorContext;
@@ -227,36 +229,7 @@ fn offset(run: &Run<'_>, state: &mut UploadState) -> Result<Option<u64>, Transfe
         403 | 404 | 410 => return Ok(None),
         _ => return Err(status_error("HEAD", &answer)),
     }
-    let headers = &answer.head.headers;
-    let Some(at) = headers.get("upload-offset").and_then(parse_offset) else {
-        return Err(bad_answer(
-            "HEAD",
-            &url,
-            "no valid Upload-Offset in the answer",
-        ));
-    };
-    if let Some(length) = headers.get("upload-length") {
-        if parse_offset(length) != Some(state.file_size) {
-            return Err(bad_answer(
-                "HEAD",
-                &url,
-                &format!(
-                    "the upload has Upload-Length {length}, not the file's {} bytes",
-                    state.file_size
-                ),
-            ));
-        }
-    }
-    if at > state.file_size {
-        return Err(bad_answer(
-            "HEAD",
-            &url,
-            &format!(
-                "Upload-Offset {at} is past the file's {} bytes",
-                state.file_size
-            ),
-        ));
-    }
+    let at = offset_of(state, &url, &answer.head.headers)?;
     note_expiry(state, &answer);
     answer.finish();
     Ok(Some(at))
@@ -360,15 +333,7 @@ fn sha256_of(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<[u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::transport::http::Headers;
-
-    fn headers(pairs: &[(&str, &str)]) -> Headers {
-        let mut h = Headers::default();
-        for (n, v) in pairs {
-            h.push(n, v);
-        }
-        h
-    }
+    use crate::engine::transport::upload::test_headers as headers;
 
     #[test]
     fn the_checksum_is_sent_only_when_sha256_is_offered() {
