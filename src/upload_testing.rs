@@ -28,6 +28,8 @@ pub struct Upload {
     pub credentials: Option<(String, String)>,
     /// Header lines the caller adds (`"Name: value"`), to the URL's origin only.
     pub headers: Vec<(String, String)>,
+    /// The job's stall timeout (`None`: the default).
+    pub stall_timeout: Option<std::time::Duration>,
 }
 
 impl Upload {
@@ -40,10 +42,12 @@ impl Upload {
                 .collect::<String>();
             (text, self.headers.clone())
         });
+        let defaults = HttpOptions::default();
         HttpOptions {
             credentials: self.credentials.clone(),
             custom_headers: custom,
-            ..HttpOptions::default()
+            stall_timeout: self.stall_timeout.unwrap_or(defaults.stall_timeout),
+            ..defaults
         }
     }
 
@@ -114,6 +118,17 @@ pub struct Finished {
     pub reply_len: Option<u64>,
 }
 
+/// Stops an attempt from another thread, as a job's Suspend or Cancel
+/// will: its connection is shut at once.
+#[derive(Clone, Default)]
+pub struct Stopper(std::sync::Arc<CancelToken>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.0.cancel();
+    }
+}
+
 /// One attempt from `state`; every confirmed offset goes to `progress`,
 /// the draft's reply (at most `reply.1` bytes) to `reply.0`.
 pub fn attempt(
@@ -122,6 +137,17 @@ pub fn attempt(
     reply: Option<(&mut Vec<u8>, u64)>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Finished, Failure> {
+    attempt_stoppable(upload, state, reply, progress, &Stopper::default())
+}
+
+/// [`attempt`], stopped when `stopper` is.
+pub fn attempt_stoppable(
+    upload: &Upload,
+    state: &mut State,
+    reply: Option<(&mut Vec<u8>, u64)>,
+    progress: &mut dyn FnMut(u64),
+    stopper: &Stopper,
+) -> Result<Finished, Failure> {
     let options = upload.options();
     let intent = Intent {
         url: &upload.url,
@@ -129,9 +155,8 @@ pub fn attempt(
         path: &upload.path,
         chunk: upload.chunk,
     };
-    let token = CancelToken::default();
     let sink = reply.map(|(out, limit)| ReplySink { out, limit });
-    upload::upload(&intent, &mut state.0, sink, &token, progress)
+    upload::upload(&intent, &mut state.0, sink, &stopper.0, progress)
         .map(|f| Finished {
             status: f.status,
             reply_len: f.reply_len,

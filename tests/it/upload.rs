@@ -22,9 +22,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use qmgr::hresult::*;
-use qmgr::upload_testing::{attempt, terminate, Failure, Finished, State, Upload};
+use qmgr::upload_testing::{
+    attempt, attempt_stoppable, terminate, Failure, Finished, State, Stopper, Upload,
+};
 use qmgr::HResult;
 use support::http_server::patterned;
 use support::upload_server::{Fault, UploadServer};
@@ -40,6 +43,7 @@ fn upload(url: String, protocol: &'static str, path: &Path, chunk: u64) -> Uploa
         chunk,
         credentials: None,
         headers: Vec::new(),
+        stall_timeout: None,
     }
 }
 
@@ -345,6 +349,63 @@ fn redirects_are_followed_within_the_origin_only_with_the_callers_credentials() 
         assert!(err.description.starts_with("POST "), "{err:?}");
     }
     assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+}
+
+/// A server that stops reading a body: the write waits at most the stall
+/// timeout (a transient timeout, then resumed from what the server
+/// kept), and a stop from another thread ends the attempt at once.
+#[test]
+fn a_stalled_body_times_out_and_a_stop_ends_the_attempt_at_once() {
+    let dir = support::scratch("upload-stall");
+    let server = UploadServer::start(&dir.join("server"));
+    let file = dir.join("big.bin");
+    let size = 48 * 1024 * 1024;
+    std::fs::write(&file, patterned(size, 43)).unwrap();
+    let mut up = upload(server.url("/tus/"), "tus", &file, 32 * 1024 * 1024);
+    up.stall_timeout = Some(Duration::from_secs(1));
+    let mut state = State::new(&up).unwrap();
+    server.script("PATCH", vec![Fault::StallAfter(1_000_000)]);
+    let started = Instant::now();
+    let err = attempt(&up, &mut state, None, &mut |_| {}).unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.code, HResult(QM_E_WINHTTP_TIMEOUT), "{err:?}");
+    assert!(err.transient);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // A stop from another thread while the server stalls again.
+    server.script("PATCH", vec![Fault::StallAfter(2_000_000)]);
+    up.stall_timeout = Some(Duration::from_secs(600));
+    let stopper = Stopper::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = {
+        let (up, mut state, stopper) = (up.clone(), state.clone(), stopper.clone());
+        thread::spawn(move || {
+            let result = attempt_stoppable(&up, &mut state, None, &mut |_| {}, &stopper);
+            tx.send(Instant::now()).unwrap();
+            (result, state)
+        })
+    };
+    // Stop once the server holds the stalled request's bytes (its first
+    // stall kept 1,000,000, this one 2,000,000).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.received() < 3_000_000 {
+        assert!(rx.try_recv().is_err(), "the attempt ended by itself");
+        assert!(Instant::now() < deadline, "the server never got the bytes");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let stopped_at = Instant::now();
+    stopper.stop();
+    let ended = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("stopped at once");
+    assert!(ended.duration_since(stopped_at) < Duration::from_secs(2));
+    let (result, mut state) = worker.join().unwrap();
+    assert!(result.unwrap_err().transient);
+    // And then the upload finishes from what the server kept.
+    let (done, _, _) = until_done(&up, &mut state, None);
+    assert_eq!(done.status, 204);
+    let (stored, _, complete) = server.stored(state.upload_url().unwrap());
+    assert!(complete);
+    assert_same_bytes(&stored, &file);
 }
 
 #[test]

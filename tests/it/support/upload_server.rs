@@ -50,6 +50,9 @@ pub enum Fault {
     /// upload at `moved/ID`, relative, on this server), reading the body
     /// aside.
     Redirect(Option<String>),
+    /// Keep this many bytes of the body, then read no more (and never
+    /// answer) until the client goes away or the server stops.
+    StallAfter(u64),
     /// No fault: answer this request honestly (a place holder in a script).
     Honest,
 }
@@ -386,6 +389,25 @@ fn append(
     (written, whole && written == len, hasher.finalize().to_vec())
 }
 
+/// Reads nothing more until the client closes the connection or the
+/// server stops: a server that stopped reading a body.
+fn stall(reader: &mut BufReader<TcpStream>, shared: &Shared) {
+    let conn = reader.get_mut();
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(50)));
+    while !shared.stop.load(Ordering::SeqCst) {
+        // Peek: a closed connection reads 0; a live one has its bytes
+        // left unread (they fill the client's socket until it stalls).
+        match conn.peek(&mut [0u8; 1]) {
+            Ok(0) => return,
+            Ok(_) => thread::sleep(Duration::from_millis(50)),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return,
+        }
+    }
+}
+
 fn id_of(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or("")
 }
@@ -508,6 +530,11 @@ fn tus(
             }
             if let Some(Fault::CutAfter(n)) = fault {
                 let _ = append(shared, &id, reader, len, n);
+                return false;
+            }
+            if let Some(Fault::StallAfter(n)) = fault {
+                let _ = append(shared, &id, reader, len, n);
+                stall(reader, shared);
                 return false;
             }
             if fault == Some(Fault::DamagedBody) || req.header("upload-checksum").is_some() {

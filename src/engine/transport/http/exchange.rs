@@ -207,12 +207,25 @@ impl Client {
                 .and_then(|_| conn.io.get_mut().flush());
             let retry = reused && matches!(call.method, "HEAD" | "OPTIONS" | "DELETE");
             // A server may answer before it read the whole body (an error,
-            // a conflict) and close: its answer counts, not the failed write.
-            let head_by = Deadline::head(self.options.stall_timeout, limit.as_ref());
-            let answered = conn
-                .set_deadline(Some(head_by))
-                .and_then(|_| read_heads(&mut conn, interim))
-                .and_then(|head| conn.set_deadline(None).map(|_| head));
+            // a conflict) and close: its answer counts, not the failed
+            // write. A write that stalled (or was stopped) has no answer
+            // to wait for.
+            let answered = match &sent {
+                Err(e)
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    Err(io::Error::new(e.kind(), e.to_string()))
+                }
+                _ => {
+                    let head_by = Deadline::head(self.options.stall_timeout, limit.as_ref());
+                    conn.set_deadline(Some(head_by))
+                        .and_then(|_| read_heads(&mut conn, interim))
+                        .and_then(|head| conn.set_deadline(None).map(|_| head))
+                }
+            };
             let head = match (sent, answered) {
                 (_, Ok(head)) if retry && head.status == 408 => continue,
                 (_, Ok(head)) => head,
