@@ -700,10 +700,23 @@ impl Drop for Process {
 
 /// A TCP proxy on 127.0.0.1 that cuts the connection once the client has
 /// sent the next of its cut points (counted over every connection).
+/// Dropping it stops it: its listener, and every connection it holds.
 struct CuttingProxy {
     port: u16,
     cuts: Arc<Mutex<Vec<u64>>>,
     sent: Arc<AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        for conn in self.conns.lock().unwrap().drain(..) {
+            let _ = conn.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 impl CuttingProxy {
@@ -713,20 +726,40 @@ impl CuttingProxy {
         let port = listener.local_addr().unwrap().port();
         let cuts = Arc::new(Mutex::new(cuts));
         let sent = Arc::new(AtomicU64::new(0));
-        let (c, s) = (Arc::clone(&cuts), Arc::clone(&sent));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (c, s, halt, open) = (
+            Arc::clone(&cuts),
+            Arc::clone(&sent),
+            Arc::clone(&stop),
+            Arc::clone(&conns),
+        );
         thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
+                if halt.load(Ordering::SeqCst) {
+                    return;
+                }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
                     return;
                 };
+                let mut held = open.lock().unwrap();
+                held.push(client.try_clone().unwrap());
+                held.push(server.try_clone().unwrap());
+                drop(held);
                 let (c, s) = (Arc::clone(&c), Arc::clone(&s));
                 let (client2, server2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 thread::spawn(move || pipe_down(server2, client2));
                 thread::spawn(move || pipe_up(client, server, &c, &s));
             }
         });
-        CuttingProxy { port, cuts, sent }
+        CuttingProxy {
+            port,
+            cuts,
+            sent,
+            stop,
+            conns,
+        }
     }
 
     fn cuts_left(&self) -> usize {
