@@ -621,6 +621,42 @@ fn rufh_a_104_without_the_interop_version_is_ignored() {
 }
 
 #[test]
+fn rufh_the_servers_limits_bound_the_pieces_and_the_size() {
+    let dir = support::scratch("upload-rufh-limits");
+    let server = UploadServer::start(&dir.join("server"));
+    let file = dir.join("e.bin");
+    let size = 600_000;
+    std::fs::write(&file, patterned(size, 47)).unwrap();
+    // Pieces no larger than the server's max-append-size once it said so.
+    server.script(
+        "POST",
+        vec![Fault::Limits("max-append-size=65536, max-age=60")],
+    );
+    let up = upload(server.url("/rufh/"), "rufh", &file, 256 * 1024);
+    let mut state = State::new(&up).unwrap();
+    attempt(&up, &mut state, None, &mut |_| {}).expect("done");
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].body_len,
+        256 * 1024,
+        "the creation, before the limit"
+    );
+    let patches: Vec<u64> = seen[1..].iter().map(|r| r.body_len).collect();
+    assert!(patches.iter().all(|&n| n <= 65536), "{patches:?}");
+    assert_eq!(256 * 1024 + patches.iter().sum::<u64>(), size as u64);
+    assert!(state.expires());
+    let (stored, _, complete) = server.stored(state.upload_url().unwrap());
+    assert!(complete);
+    assert_same_bytes(&stored, &file);
+    // A max-size below the file's: the upload stops.
+    server.script("POST", vec![Fault::Limits("max-size=1000")]);
+    let mut state = State::new(&up).unwrap();
+    let err = attempt(&up, &mut state, None, &mut |_| {}).unwrap_err();
+    assert_eq!(err.code, HResult(QM_BG_E_TOO_LARGE), "{err:?}");
+    assert!(!err.transient);
+}
+
+#[test]
 fn rufh_a_reply_longer_than_its_limit_is_refused() {
     let dir = support::scratch("upload-rufh-reply-limit");
     let server = UploadServer::start(&dir.join("server"));

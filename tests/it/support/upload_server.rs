@@ -53,6 +53,8 @@ pub enum Fault {
     /// Keep this many bytes of the body, then read no more (and never
     /// answer) until the client goes away or the server stops.
     StallAfter(u64),
+    /// Draft creation: the 104 names these `Upload-Limit`s.
+    Limits(&'static str),
     /// No fault: answer this request honestly (a place holder in a script).
     Honest,
 }
@@ -635,6 +637,9 @@ fn rufh(
                 format!("HTTP/1.1 104 Upload Resumption Supported\r\nLocation: {location}\r\n");
             if !matches!(fault, Some(Fault::UnversionedInterimThenCut(_))) {
                 interim.push_str("Upload-Draft-Interop-Version: 8\r\n");
+            }
+            if let Some(Fault::Limits(limits)) = fault {
+                interim.push_str(&format!("Upload-Limit: {limits}\r\n"));
             }
             interim.push_str("\r\n");
             let _ = w.write_all(interim.as_bytes());

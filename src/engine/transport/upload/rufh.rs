@@ -208,7 +208,7 @@ fn create(
         ));
     }
     state.upload_url = Some(upload_url);
-    note_limits(state, head);
+    note_limits(state, head)?;
     let at = head
         .headers
         .get("upload-offset")
@@ -258,7 +258,7 @@ fn take_interim(
                 _ => state.upload_url = Some(named),
             }
         }
-        note_limits(state, head);
+        note_limits(state, head)?;
         if let Some(at) = head.headers.get("upload-offset").and_then(parse_offset) {
             if state.upload_url.is_some() && at <= state.file_size {
                 run.confirmed(state, at, progress);
@@ -290,7 +290,7 @@ fn offset(
     let headers = &answer.head.headers;
     let at = offset_of(state, &url, headers)?;
     let complete = boolean(headers.get("upload-complete")) == Some(true);
-    note_limits(state, &answer.head);
+    note_limits(state, &answer.head)?;
     let status = answer.head.status;
     answer.finish();
     run.confirmed(state, at, progress);
@@ -362,7 +362,7 @@ fn append(
                     &format!("Upload-Offset {at} is not within the {len} bytes sent from {from}"),
                 ));
             }
-            note_limits(state, head);
+            note_limits(state, head)?;
             answer.finish();
             run.confirmed(state, at, progress);
             return Ok(Step::More);
@@ -427,15 +427,27 @@ fn finish(
     Ok(Step::Done(Finished { status, reply_len }))
 }
 
-/// Keeps the limits an answer names.
-fn note_limits(state: &mut UploadState, head: &Head) {
+/// Keeps the limits an answer names; a `max-size` below the file's size
+/// ends the upload (`BG_E_TOO_LARGE`): the draft asks the client to stop.
+fn note_limits(state: &mut UploadState, head: &Head) -> Result<(), TransferError> {
     let found = limits(&head.headers);
+    if let Some(max) = found.max_size.filter(|&m| m < state.file_size) {
+        return Err(TransferError::fatal(
+            HResult(QM_BG_E_TOO_LARGE),
+            ErrorContext::RemoteFile,
+            format!(
+                "the file has {} bytes; the server takes at most {max} (Upload-Limit: max-size)",
+                state.file_size
+            ),
+        ));
+    }
     if let Some(max) = found.max_append_size {
         state.max_append = Some(max);
     }
     if let Some(age) = found.max_age {
         state.expires = Some(std::time::SystemTime::now() + std::time::Duration::from_secs(age));
     }
+    Ok(())
 }
 
 /// A writer that counts what passes.
