@@ -832,8 +832,9 @@ fn pipe_up(mut from: TcpStream, mut to: TcpStream, cuts: &Mutex<Vec<u64>>, sent:
 }
 
 /// Uploads through a cutting proxy to a real server whose files live in
-/// `store`, then checks the bytes there; returns the upload URL.
-fn through_cuts_to(server: &Process, store: &Path, dir: &Path, name: &str) -> String {
+/// `store`, then checks the bytes there; terminates the upload and
+/// uploads again. Returns whether the server named an expiry.
+fn through_cuts_to(server: &Process, store: &Path, dir: &Path, name: &str) -> bool {
     let file = dir.join(format!("{name}.bin"));
     let size = 5 * 1024 * 1024 + 1234;
     std::fs::write(&file, patterned(size, 31)).unwrap();
@@ -859,13 +860,20 @@ fn through_cuts_to(server: &Process, store: &Path, dir: &Path, name: &str) -> St
         "resumed, not restarted: {} bytes sent",
         proxy.sent.load(Ordering::SeqCst)
     );
-    // Termination: the server forgets it, and the next attempt creates anew.
+    // Termination: the server forgets it (its HEAD answers 404 or 410
+    // now), so the next attempt finds it lost and creates it anew.
     terminate(&up, &state).unwrap();
     assert!(
         !store.join(id).exists(),
         "{name}: terminated upload still on disk"
     );
-    url
+    let mut progress = Vec::new();
+    attempt(&up, &mut state, None, &mut |at| progress.push(at)).expect("created anew");
+    assert_eq!(progress.first(), Some(&0), "{progress:?}");
+    let again = state.upload_url().unwrap().to_string();
+    assert_ne!(again, url);
+    assert_same_bytes(&store.join(again.rsplit('/').next().unwrap()), &file);
+    state.expires()
 }
 
 fn tus_node() -> Option<PathBuf> {
@@ -884,7 +892,11 @@ fn tus_node_server_takes_an_upload_cut_six_times_byte_exact() {
     let store = dir.join("store");
     std::fs::create_dir_all(&store).unwrap();
     let server = Process::start("node", &[script.to_str().unwrap(), store.to_str().unwrap()]);
-    through_cuts_to(&server, &store, &dir, "node");
+    let expires = through_cuts_to(&server, &store, &dir, "node");
+    assert!(
+        expires,
+        "server.mjs sets an expiration period: Upload-Expires"
+    );
 }
 
 /// The server is stopped (killed) once it confirmed the first piece, and
@@ -949,5 +961,9 @@ fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
         "python3",
         &[script.to_str().unwrap(), store.to_str().unwrap()],
     );
-    through_cuts_to(&server, &store, &dir, "tuspy");
+    let expires = through_cuts_to(&server, &store, &dir, "tuspy");
+    assert!(
+        expires,
+        "tuspyserver keeps uploads days_to_keep days: Upload-Expires"
+    );
 }
