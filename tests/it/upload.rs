@@ -10,8 +10,9 @@
 //! connection at chosen bytes of what the client sends. Against qmgr's
 //! own upload server (`support/upload_server.rs`) for what real servers
 //! do not show on cue: cuts inside a chosen request, 409, checksum
-//! failures, lost uploads, a foreign upload URL, and the IETF draft.
-//! Every test compares the bytes on the server's disk with the file.
+//! failures, lost uploads, a foreign upload URL, redirects, stalls, and
+//! the IETF draft. Every upload that finishes is compared, byte for byte,
+//! with what the server keeps on its disk.
 
 use crate::support;
 
