@@ -246,6 +246,22 @@ fn tus_a_conflict_asks_again_and_a_damaged_piece_is_sent_again() {
 }
 
 #[test]
+fn tus_has_no_reply_and_refuses_to_make_one_up() {
+    let dir = support::scratch("upload-tus-reply");
+    let server = UploadServer::start(&dir.join("server"));
+    let file = dir.join("r.bin");
+    std::fs::write(&file, patterned(1000, 2)).unwrap();
+    let up = upload(server.url("/tus/"), "tus", &file, 0);
+    let mut state = State::new(&up).unwrap();
+    let mut reply = Vec::new();
+    let err = attempt(&up, &mut state, Some((&mut reply, 1 << 20)), &mut |_| {}).unwrap_err();
+    assert_eq!(err.code, HResult(QM_E_INVALIDARG), "{err:?}");
+    assert!(!err.transient);
+    assert!(err.description.contains("no reply"), "{err:?}");
+    assert!(server.seen().is_empty(), "refused before any request");
+}
+
+#[test]
 fn tus_an_upload_the_server_lost_starts_again_with_a_new_creation() {
     let dir = support::scratch("upload-tus-lost");
     let server = UploadServer::start(&dir.join("server"));

@@ -171,8 +171,9 @@ pub(crate) struct Finished {
 
 /// Runs one attempt of the upload `intent` names from `state`, reporting
 /// every newly confirmed offset to `progress`; `reply` takes the server's
-/// reply (the draft's final response; tus has none). Cancelling `token`
-/// closes the connection at once.
+/// reply (the draft's final response). tus has no reply: asking for one
+/// is `E_INVALIDARG` before any request. Cancelling `token` closes the
+/// connection at once.
 pub(crate) fn upload(
     intent: &Intent<'_>,
     state: &mut UploadState,
@@ -180,6 +181,14 @@ pub(crate) fn upload(
     token: &CancelToken,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Finished, TransferError> {
+    if state.protocol == Protocol::Tus && reply.is_some() {
+        return Err(TransferError::fatal(
+            HResult(QM_E_INVALIDARG),
+            ErrorContext::GeneralQueueManager,
+            "tus 1.0 has no reply to an upload: an upload-reply needs the resumable-upload draft"
+                .into(),
+        ));
+    }
     let client = Client::new(intent.options.clone(), 1, token)?;
     let mut run = Run {
         intent,

@@ -15,8 +15,9 @@
 //!
 //! Upload-reply: tus has no reply. The last PATCH is answered like every
 //! other (`204 No Content`, no body); what the server makes of the upload
-//! is outside the protocol. An upload-reply job over tus is therefore
-//! refused when it is set up (stage 2), never answered with an empty reply.
+//! is outside the protocol. An upload-reply over tus is therefore refused
+//! (`E_INVALIDARG`: here before any request, and, once upload jobs exist,
+//! when such a job is set up), never answered with an empty reply.
 
 use std::os::unix::fs::FileExt;
 
