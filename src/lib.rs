@@ -70,6 +70,13 @@ mod sync;
 mod sys;
 #[cfg(test)]
 mod testing;
+/// The upload transports, for qmgr's own tests until upload jobs exist
+/// (issue 25, stage 1): not an API, never in a build without the `upload`
+/// feature.
+/// cbindgen:ignore
+#[cfg(feature = "upload")]
+#[doc(hidden)]
+pub mod upload_testing;
 
 /// The state directory's schema, for qmgr's own tests and benchmarks (a
 /// directory as an older version wrote it, to test the migrations; a

@@ -293,6 +293,7 @@ fn the_crate_root_exposes_the_api_and_hides_the_engine() {
         "mod fuzzing",
         "mod hresult",
         "mod service",
+        "mod upload_testing",
         "mod state_schema",
         "use api::job::{Job, NotifyCallback}",
         "use api::manager::Manager",
@@ -310,7 +311,13 @@ fn the_crate_root_exposes_the_api_and_hides_the_engine() {
         "the engine must stay private"
     );
     assert!(lib.contains("#![deny(unnameable_types)]"));
-    for hidden in ["ffi", "fuzzing", "service", "state_schema"] {
+    for hidden in [
+        "ffi",
+        "fuzzing",
+        "service",
+        "state_schema",
+        "upload_testing",
+    ] {
         let at = lib.find(&format!("pub mod {hidden}")).unwrap();
         let attributes = &lib[..at][lib[..at].rfind("\n\n").unwrap_or(0)..];
         assert!(

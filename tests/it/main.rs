@@ -43,4 +43,6 @@ mod trust_inputs;
 mod trust_livelock;
 mod trust_redirects;
 mod trust_tls;
+#[cfg(feature = "upload")]
+mod upload;
 mod yielding;

@@ -9,7 +9,8 @@
 //!   caller's intent every HTTP request and redirect hop follows);
 //! - `options`, `pem`: a job's HTTP options and the PEM files they name;
 //! - `error`: `TransferError` and the one classification into HRESULTs;
-//! - `cancel`: the token that stops a transfer, below everything else.
+//! - `cancel`: the token that stops a transfer, below everything else;
+//! - `upload` (feature `upload`): resumable uploads, tus and the IETF draft.
 
 pub(crate) mod cancel;
 pub(crate) mod error;
@@ -18,6 +19,8 @@ pub(crate) mod http;
 pub mod options;
 pub(crate) mod pem;
 pub(crate) mod source;
+#[cfg(feature = "upload")]
+pub(crate) mod upload;
 pub(crate) mod url;
 pub(crate) mod validator;
 

@@ -614,3 +614,5 @@ pub fn skipped(why: &str) {
 #[cfg(all(feature = "service", feature = "state"))]
 pub mod daemon;
 pub mod http_server;
+#[cfg(feature = "upload")]
+pub mod upload_server;

@@ -24,6 +24,8 @@
 //! next request starts at the caller's URL again.
 
 mod connect;
+#[cfg(feature = "upload")]
+pub(crate) mod exchange;
 mod policy;
 #[cfg(feature = "tls")]
 mod tls;
@@ -425,17 +427,7 @@ impl Client {
                 format!("'{}' is not a URL: {why}", url::shown(url)),
             ))
         })?;
-        let route = match &self.options.proxy {
-            ProxySetting::FromEnvironment => {
-                connect::route_from_environment(&self.options.environment, &target)
-            }
-            ProxySetting::Direct => Route::Direct,
-            ProxySetting::Url(proxy) => Route::Proxy(proxy.clone()),
-        };
-        let key = match &route {
-            Route::Direct => target.origin(),
-            Route::Proxy(proxy) => format!("{proxy} {}", target.origin()),
-        };
+        let (route, key) = self.route(&target);
         // A kept-alive connection the server closed meanwhile fails at once
         // (nothing of the answer arrives): then once more on a new one.
         let mut pooled = self.take_idle(&key);
@@ -450,7 +442,7 @@ impl Client {
                     .connect(&target, &route, key.clone(), limit)
                     .map_err(failed)?,
             };
-            let head_text = self.request_head(&target, &conn, range, policy, hop);
+            let head_text = self.request_head("GET", &target, &conn, range, &[], policy, hop);
             let head_by = Deadline::head(self.options.stall_timeout, limit);
             let sent = conn
                 .set_deadline(Some(head_by))
@@ -486,6 +478,23 @@ impl Client {
         }
     }
 
+    /// How requests to `target` go (directly, or through which proxy),
+    /// and the pool key of their connections.
+    fn route(&self, target: &Url) -> (Route, String) {
+        let route = match &self.options.proxy {
+            ProxySetting::FromEnvironment => {
+                connect::route_from_environment(&self.options.environment, target)
+            }
+            ProxySetting::Direct => Route::Direct,
+            ProxySetting::Url(proxy) => Route::Proxy(proxy.clone()),
+        };
+        let key = match &route {
+            Route::Direct => target.origin(),
+            Route::Proxy(proxy) => format!("{proxy} {}", target.origin()),
+        };
+        (route, key)
+    }
+
     /// An idle connection for `key` whose server has not closed it.
     fn take_idle(&self, key: &str) -> Option<Conn> {
         while let Some(mut conn) = self.pool.take(key) {
@@ -496,13 +505,17 @@ impl Client {
         None
     }
 
-    /// The request head of a GET of `target` over `conn`, one hop of a
-    /// request under `policy`.
+    /// The request head of a `method` request of `target` over `conn`,
+    /// one hop of a request under `policy`, with qmgr's own fields (the
+    /// `range`'s, an upload protocol's `extra`) after the caller's headers.
+    #[allow(clippy::too_many_arguments)]
     fn request_head(
         &self,
+        method: &str,
         target: &Url,
         conn: &Conn,
         range: Option<Range<'_>>,
+        extra: &[(&str, String)],
         policy: &RequestPolicy,
         hop: Hop,
     ) -> String {
@@ -547,6 +560,9 @@ impl Client {
                 fields.push(("If-Range", tag.to_string()));
             }
         }
+        for (name, value) in extra {
+            fields.push((*name, value.clone()));
+        }
         // Through a plain-HTTP proxy the request names the whole URL.
         let request_target = match &conn.via_proxy {
             Some(credentials) => {
@@ -562,7 +578,7 @@ impl Client {
             }
             None => target.target.clone(),
         };
-        let mut head = format!("GET {request_target} HTTP/1.1\r\n");
+        let mut head = format!("{method} {request_target} HTTP/1.1\r\n");
         for (name, value) in fields {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
