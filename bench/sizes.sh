@@ -26,7 +26,7 @@ size() {
 
 echo "| build | libqmgr.so stripped, bytes |"
 echo "|---|---|"
-size "default (tls, state, service)"
+size "default (tls, state, service, upload)"
 size "--no-default-features" --no-default-features
 # The README's smallest library: the same, optimised for size alone.
 PROFILE=minimal size "--no-default-features, --profile minimal" --no-default-features
@@ -48,8 +48,8 @@ strip --strip-unneeded -o "$out/qmgrd" "$dir/release/qmgrd"
 printf '| the qmgrd service | %s |\n' "$(stat -c %s "$out/qmgrd")"
 # The README's first C block: its copy.c.
 awk '/^```c$/ && !done {on=1; next} /^```$/ && on {on=0; done=1} on' README.md > "$out/copy.c"
-cp "$out/default (tls, state, service).a" "$out/libqmgr.a"
-cp "$out/default (tls, state, service).so" "$out/libqmgr.so"
+cp "$out/default (tls, state, service, upload).a" "$out/libqmgr.a"
+cp "$out/default (tls, state, service, upload).so" "$out/libqmgr.so"
 cc -Os -Iinclude "$out/copy.c" -o "$out/copy-shared" -L"$out" -lqmgr
 # The libraries the README's static link line names; and with
 # --gc-sections, as firmware builds link.
