@@ -991,6 +991,7 @@ fn stored_file(total: u64, durable: &str, on_disk: Option<u64>, completed: bool)
         completed,
         committed: false,
         ranges: None,
+        delta: None,
         local_len: None,
     }
 }
