@@ -260,7 +260,11 @@ fn prepare_inner(
         return Ok(());
     }
     let (temp, temp_path) = open_temp()?;
-    let found = scan_seeds(token, &control, &state.seeds, &temp, &temp_path)?;
+    let mut found = scan_seeds(token, &control, &state.seeds, &temp, &temp_path)?;
+    // At least one byte comes from the server, so that its answer shows
+    // the server's file is the one the control file describes (its length,
+    // and a validator that pins the version) before anything counts.
+    found.truncate(control.length.saturating_sub(1));
     if found.len() == 0 {
         fall_back("no block of the seeds matched the control file".into());
         return Ok(());

@@ -672,7 +672,7 @@ fn keep_file(
     session: &Session,
     hash: RunningHash,
 ) -> Result<(), Interrupt> {
-    let (temp_path, total, _seeded) = job.read(|m| {
+    let (temp_path, total, seeded) = job.read(|m| {
         let f = &m.files()[task.index];
         (
             f.temp().map(Path::to_path_buf),
@@ -698,7 +698,7 @@ fn keep_file(
     #[allow(unused_mut)]
     let mut hash = hash;
     #[cfg(feature = "delta")]
-    if let Some(seeded) = _seeded {
+    if let Some(seeded) = &seeded {
         let checked = match session.control(task.index) {
             Some(control) => crate::engine::runtime::delta::verify(
                 &control,
@@ -729,6 +729,18 @@ fn keep_file(
             _ => hash_prefix(&temp, &path, total)?,
         };
         let actual: [u8; 32] = state.finalize().into();
+        if actual != expected && seeded.is_some() {
+            // The control file's file is not the caller's: fetched whole,
+            // and checked again.
+            job.apply_quietly(Command::DeltaFallBack {
+                file: task.index,
+                reason: format!(
+                    "the file rebuilt from the seeds and the control file does not have the SHA-256 set ({})",
+                    hex(&expected)
+                ),
+            });
+            return Err(Interrupt::Abandoned);
+        }
         if actual != expected {
             // A temporary file that cannot be deleted stays recorded (so
             // that cancel reports it); the next attempt overwrites it.
