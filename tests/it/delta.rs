@@ -370,7 +370,7 @@ fn a_control_file_of_another_file_is_never_spliced() {
     let dst = dir.join("out.img");
     // No SHA-256 this time: the control file's checks alone must catch it.
     let job = manager.create_job("delta").unwrap();
-    job.add_files(&[FileSpec::new(&server.url("/img"), dst.to_str().unwrap())])
+    job.add_files(&[FileSpec::new(server.url("/img"), dst.to_str().unwrap())])
         .unwrap();
     job.set_file_delta(
         0,
@@ -490,7 +490,7 @@ fn https_delta() {
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
     let job = manager.create_job("delta").unwrap();
-    job.add_files(&[FileSpec::new(&server.url("/img"), dst.to_str().unwrap())])
+    job.add_files(&[FileSpec::new(server.url("/img"), dst.to_str().unwrap())])
         .unwrap();
     job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
     job.set_file_delta(

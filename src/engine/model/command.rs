@@ -248,6 +248,7 @@ pub(crate) enum Command {
     /// against a control file of a target of `length` bytes with `sha1`.
     /// Empty `ranges` with `matched` set: the control file read again is
     /// the one the file's seeded bytes were matched against.
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))]
     DeltaSeeded {
         file: usize,
         ranges: RangeSet,

@@ -51,6 +51,7 @@ impl DeltaFile {
     }
 
     /// The control file's URL for a file whose remote name is `remote`.
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))]
     pub(crate) fn control_url(&self, remote: &str) -> String {
         self.source
             .control_url

@@ -265,7 +265,7 @@ fn prepare_inner(
     // the server's file is the one the control file describes (its length,
     // and a validator that pins the version) before anything counts.
     found.truncate(control.length.saturating_sub(1));
-    if found.len() == 0 {
+    if found.is_empty() {
         fall_back("no block of the seeds matched the control file".into());
         return Ok(());
     }

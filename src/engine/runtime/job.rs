@@ -84,7 +84,7 @@ fn check_delta(d: &DeltaSource) -> Result<()> {
     if !cfg!(feature = "delta") {
         return Err(Error::new(
             QM_E_NOTIMPL,
-            "delta downloads are not in this build of qmgr (cargo feature `delta`)",
+            "cannot download from seeds: this qmgr was built without the `delta` feature",
         ));
     }
     if d.seeds.is_empty() || d.seeds.len() > MAX_SEEDS {

@@ -705,7 +705,7 @@ fn keep_file(
                 &temp,
                 &path,
                 total,
-                &seeded,
+                seeded,
                 task.sha256.is_some(),
             )?,
             None => Err("the control file was not read in this run".to_string()),
