@@ -598,3 +598,57 @@ fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
     );
     assert!(server.body_bytes_sent("/img") < new.len() as u64 / 2);
 }
+
+/// `ctests/delta.c`: the same through the C API, in this process's
+/// library or (`daemon`) through a qmgrd that reads the seed as the owner.
+fn c_program(name: &str, daemon: bool) {
+    let dir = support::scratch(name);
+    let new = patterned(3 * MIB, 18);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let server = TestServer::start();
+    serve(&server, &new, control);
+    let seed = seeds(&dir, &[&old]).remove(0);
+    let expected = dir.join("expected");
+    std::fs::write(&expected, &new).unwrap();
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let exe = support::compile("delta.c", support::Build::Plain, &dir);
+    let url = server.url("/img");
+    let args = [
+        work.to_str().unwrap(),
+        &url,
+        seed.to_str().unwrap(),
+        expected.to_str().unwrap(),
+        &sha256_hex(&new),
+    ];
+    #[cfg(all(feature = "service", feature = "state"))]
+    if daemon {
+        let qmgrd = support::daemon::Qmgrd::start(&dir.join("daemon"), &[]);
+        let address = format!("unix:{}", qmgrd.socket.display());
+        support::run_with_env(
+            &exe,
+            &args,
+            &[("QMGR_TEST_ADDRESS", Path::new(&address))],
+            Duration::from_secs(120),
+        );
+        assert!(server.body_bytes_sent("/img") < new.len() as u64 / 2);
+        return;
+    }
+    assert!(!daemon);
+    support::run_with_env(&exe, &args, &[], Duration::from_secs(120));
+    assert!(server.body_bytes_sent("/img") < new.len() as u64 / 2);
+}
+
+#[test]
+fn the_c_api_does_a_delta_download() {
+    c_program("delta-c", false);
+}
+
+#[cfg(all(feature = "service", feature = "state"))]
+#[test]
+fn the_c_api_does_a_delta_download_through_qmgrd() {
+    c_program("delta-c-daemon", true);
+}
