@@ -103,8 +103,9 @@
 #   delta_wan  through the WAN proxy (50 ms round trip): qmgr --seed,
 #              zsync -i, qmgr without seed.
 #
-# Besides wall time and CPU, every run records the bytes nginx sent
-# (headers included: nginx's $bytes_sent) for it. bench/delta_report.py
+# Besides wall time and CPU, every run records the bytes nginx sent for
+# it, headers included ($bytes_sent) and bodies alone ($body_bytes_sent;
+# a multipart body's part headers count as body). bench/delta_report.py
 # prints the medians as Markdown (to DELTA_REPORT as well, default
 # bench/results/delta.md, its inputs beside it as FILE.tsv and
 # FILE.machine.txt). DELTA_SCENARIOS (default "delta delta_wan") picks the
@@ -388,7 +389,7 @@ mkdir -p "$WORK/nginx"
 ACCESS_LOG="access_log off;"
 TLS_SERVER=
 if [ "$SECTION" = delta ]; then
-    ACCESS_LOG="log_format sent '\$bytes_sent'; access_log $WORK/nginx/access.log sent;"
+    ACCESS_LOG="log_format sent '\$bytes_sent \$body_bytes_sent'; access_log $WORK/nginx/access.log sent;"
     TLS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
         -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/nginx/key.pem" -out "$WORK/nginx/cert.pem" 2>/dev/null ||
@@ -668,8 +669,9 @@ run_attempt() {
     rm -rf "$dir"
     SENT=
     if [ "$SECTION" = delta ]; then
-        SENT=$(tail -n +"$((log0 + 1))" "$WORK/nginx/access.log" | awk '{ s += $1 } END { printf "%d", s }')
-        [ "$run" = 0 ] || printf '%s\t%s\t%s\t%s\n' "$scenario" "$tool" "$run" "$SENT" >>"$WORK/sent.tsv"
+        read -r SENT BODY < <(tail -n +"$((log0 + 1))" "$WORK/nginx/access.log" |
+            awk '{ s += $1; b += $2 } END { printf "%d %d\n", s, b }')
+        [ "$run" = 0 ] || printf '%s\t%s\t%s\t%s\t%s\n' "$scenario" "$tool" "$run" "$SENT" "$BODY" >>"$WORK/sent.tsv"
     fi
     read -r USER_S SYS_S RSS_KIB < <(tail -n 1 "$WORK/time.txt")
     WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')

@@ -212,6 +212,25 @@ fn ten_percent_of_blocks_changed() {
 }
 
 #[test]
+fn a_seed_long_enough_to_be_scanned_in_parts() {
+    // Past 16 MiB a seed is scanned in parts, one thread each: blocks on
+    // either side of the parts' seams are found, and each once.
+    let new = patterned(40 * MIB, 19);
+    let (mut old, changed) = with_changed_blocks(&new, 4096, 100);
+    old.splice(0..0, patterned(100 * KIB, 20));
+    let Some((job, server)) = delta_of("delta-parts", &new, &[&old]) else {
+        return;
+    };
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta);
+    let fetched = server.body_bytes_sent("/img");
+    assert!(
+        fetched <= (3 * changed * 4096) as u64,
+        "{fetched} for {changed} blocks"
+    );
+}
+
+#[test]
 fn sixty_four_kib_inserted_at_the_start_shifts_every_block() {
     let new = patterned(4 * MIB, 3);
     let mut old = patterned(64 * KIB, 99);

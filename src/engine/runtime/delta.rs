@@ -114,6 +114,33 @@ fn fetch_control(
     Ok(Fetched::Bytes(bytes))
 }
 
+/// Blocks found one after another, written as one.
+#[derive(Default)]
+struct Pending {
+    at: u64,
+    bytes: Vec<u8>,
+}
+
+impl Pending {
+    /// Writes the blocks gathered, if any.
+    fn flush(&mut self, temp: &File) -> std::io::Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        let result = temp.write_all_at(&self.bytes, self.at);
+        // Written back while the scan goes on: the fsync before the file
+        // is kept then has little left to do (as the copy loop does).
+        if result.is_ok() {
+            crate::sys::start_writeback(temp, self.at, self.bytes.len() as u64);
+        }
+        self.bytes.clear();
+        result
+    }
+}
+
+/// The most bytes of blocks gathered before they are written.
+const PENDING_MAX: usize = 1 << 20;
+
 /// What identifies a seed's contents, to see that it did not change
 /// while it was read.
 #[derive(PartialEq, Eq)]
@@ -131,9 +158,91 @@ fn stamp(meta: &std::fs::Metadata) -> Stamp {
     )
 }
 
+/// Seeds at least this long are scanned in parts, one thread each.
+const PART_MIN: u64 = 16 << 20;
+
+/// The bytes of `file` from `at` to `end`, as a reader.
+struct Part<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for Part<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = (self.end.saturating_sub(self.at)).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// Scans the bytes of `seed` from `start` to `end` (windows that start
+/// there) with `matcher`, writing the blocks found to `temp`: the blocks
+/// found, or the error of reading the seed (`Ok(Err)`) or of writing.
+fn scan_part(
+    token: &CancelToken,
+    control: &Control,
+    matcher: &mut Matcher<'_>,
+    seed: &File,
+    (start, end): (u64, u64),
+    temp: &File,
+    temp_path: &Path,
+) -> Result<std::io::Result<Vec<u32>>, Interrupt> {
+    let context = u64::from(control.blocksize) * u64::from(control.seq_matches);
+    let mut reader = Part {
+        file: seed,
+        at: start,
+        end: end.saturating_add(context),
+    };
+    let mut given = Vec::new();
+    // Blocks that follow each other are written together.
+    let mut pending = Pending::default();
+    let mut write_error = None;
+    let scanned = matcher.scan(&mut reader, &|| token.is_cancelled(), &mut |id, data| {
+        let range = control.block_range(id);
+        let n = (range.end - range.start) as usize;
+        given.push(id);
+        if pending.at + pending.bytes.len() as u64 != range.start
+            || pending.bytes.len() >= PENDING_MAX
+        {
+            pending.flush(temp).inspect_err(|e| {
+                write_error = Some(TransferError::local_io("writing", temp_path, e));
+            })?;
+            pending.at = range.start;
+        }
+        pending.bytes.extend_from_slice(&data[..n]);
+        Ok(())
+    });
+    if write_error.is_none() {
+        if let Err(e) = pending.flush(temp) {
+            write_error = Some(TransferError::local_io("writing", temp_path, &e));
+        }
+    }
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    match scanned {
+        Err(e) if e.kind() == ErrorKind::Interrupted && token.is_cancelled() => {
+            Err(Interrupt::Stopped)
+        }
+        Err(e) => {
+            matcher.forget(&given);
+            Ok(Err(e))
+        }
+        Ok(_) => Ok(Ok(given)),
+    }
+}
+
 /// Scans the seeds for `control`'s blocks, writing each block found at
 /// its offset in `temp`: the bytes found in seeds that did not change
-/// while they were read.
+/// while they were read. A long seed is scanned in parts on as many
+/// threads as there are CPUs (at most 4); the seed and the temporary file
+/// are opened by this thread (with the job owner's rights), the others
+/// only read and write through them.
 fn scan_seeds(
     token: &CancelToken,
     control: &Control,
@@ -143,12 +252,13 @@ fn scan_seeds(
 ) -> Result<RangeSet, Interrupt> {
     let mut matcher = Matcher::new(control);
     let mut found = RangeSet::new();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     for seed in seeds {
         if matcher.all_known() {
             break;
         }
         // Read only; a seed that cannot be opened is no seed.
-        let Ok(mut file) = File::open(seed) else {
+        let Ok(file) = File::open(seed) else {
             continue;
         };
         let Ok(before) = file.metadata() else {
@@ -157,36 +267,71 @@ fn scan_seeds(
         if !before.is_file() {
             continue;
         }
-        let mut given = Vec::new();
-        let mut write_error = None;
-        let scanned = matcher.scan(&mut file, &|| token.is_cancelled(), &mut |id, data| {
-            let range = control.block_range(id);
-            let n = (range.end - range.start) as usize;
-            given.push(id);
-            temp.write_all_at(&data[..n], range.start).inspect_err(|e| {
-                write_error = Some(TransferError::local_io("writing", temp_path, e));
+        let len = before.len();
+        let parts = if len >= PART_MIN { cpus } else { 1 };
+        let bounds: Vec<(u64, u64)> = (0..parts as u64)
+            .map(|i| {
+                let start = len * i / parts as u64;
+                let end = if i + 1 == parts as u64 {
+                    u64::MAX - (1 << 32)
+                } else {
+                    len * (i + 1) / parts as u64
+                };
+                (start, end)
             })
-        });
-        if let Some(e) = write_error {
-            return Err(e.into());
-        }
-        match scanned {
-            Err(e) if e.kind() == ErrorKind::Interrupted && token.is_cancelled() => {
-                return Err(Interrupt::Stopped)
-            }
-            Err(_) => {
+            .collect();
+        let results: Vec<Result<std::io::Result<Vec<u32>>, Interrupt>> = if parts == 1 {
+            vec![scan_part(
+                token,
+                control,
+                &mut matcher,
+                &file,
+                bounds[0],
+                temp,
+                temp_path,
+            )]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = bounds
+                    .iter()
+                    .map(|&b| {
+                        let mut part = matcher.clone();
+                        let file = &file;
+                        scope.spawn(move || {
+                            scan_part(token, control, &mut part, file, b, temp, temp_path)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Interrupt::Failed(TransferError::fatal(
+                                HResult(QM_E_UNEXPECTED),
+                                ErrorContext::GeneralQueueManager,
+                                "internal error: a seed's scan panicked".into(),
+                            )))
+                        })
+                    })
+                    .collect()
+            })
+        };
+        let mut given = Vec::new();
+        let mut trusted = true;
+        for result in results {
+            match result? {
+                Ok(blocks) => given.extend(blocks),
                 // A seed that cannot be read to its end is not trusted.
-                matcher.forget(&given);
-                continue;
+                Err(_) => trusted = false,
             }
-            Ok(_) => {}
         }
         let after = std::fs::metadata(seed).ok();
-        if after.as_ref().map(stamp) != Some(stamp(&before)) {
-            // Changed while it was read: its blocks are not trusted.
+        // Changed while it was read: its blocks are not trusted.
+        if !trusted || after.as_ref().map(stamp) != Some(stamp(&before)) {
             matcher.forget(&given);
             continue;
         }
+        matcher.mark_known(&given);
         for id in given {
             found.insert(control.block_range(id));
         }

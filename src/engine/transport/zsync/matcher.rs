@@ -25,14 +25,17 @@ use md4::{Digest, Md4};
 
 use crate::engine::transport::zsync::control::Control;
 
-/// The rolling checksum `(a, b)` of `block`, unmasked.
+/// The rolling checksum `(a, b)` of `block`, unmasked. Computed as
+/// `b = n·Σd[i] − Σ i·d[i]` (the same value mod 2^16), which has no chain
+/// from one byte to the next and so runs in vector registers.
 pub(crate) fn rsum(block: &[u8]) -> (u16, u16) {
-    let (mut a, mut b) = (0u16, 0u16);
-    for &c in block {
-        a = a.wrapping_add(u16::from(c));
-        b = b.wrapping_add(a);
+    let n = block.len() as u32;
+    let (mut a, mut w) = (0u32, 0u32);
+    for (i, &c) in block.iter().enumerate() {
+        a = a.wrapping_add(u32::from(c));
+        w = w.wrapping_add((i as u32).wrapping_mul(u32::from(c)));
     }
-    (a, b)
+    (a as u16, n.wrapping_mul(a).wrapping_sub(w) as u16)
 }
 
 /// Rolls `r` over one byte: `old` leaves a window of `2^shift` bytes, `new`
@@ -48,7 +51,9 @@ fn roll(r: &mut (u16, u16), old: u8, new: u8, shift: u32) {
 /// The least bytes a seed is read in.
 const READ: usize = 1 << 20;
 
-/// Matches seeds against a control file's blocks.
+/// Matches seeds against a control file's blocks. A clone matches on its
+/// own (a part of a seed on another thread); `mark_known` merges.
+#[derive(Clone)]
 pub(crate) struct Matcher<'c> {
     control: &'c Control,
     /// The blocks by the key of their checksums (`key`).
@@ -133,6 +138,13 @@ impl<'c> Matcher<'c> {
         self.known_count == self.control.blocks()
     }
 
+    /// Counts blocks another matcher (a clone) found as matched here.
+    pub(crate) fn mark_known(&mut self, blocks: &[u32]) {
+        for &id in blocks {
+            self.set_known(id, true);
+        }
+    }
+
     /// Gives back blocks matched from a seed that is not trusted after all.
     pub(crate) fn forget(&mut self, blocks: &[u32]) {
         for &id in blocks {
@@ -184,6 +196,17 @@ impl<'c> Matcher<'c> {
         let mut eof = false;
         let mut r = ((0u16, 0u16), (0u16, 0u16));
         let mut valid = false;
+        // After a match the window moves one block on: the block that was
+        // second in it is first now, and its checksums are known.
+        let mut jumped = false;
+        let mut carried: Option<[u8; 16]> = None;
+        // The block expected first in the window after a match: a run of
+        // matching blocks goes on there, checked by MD4 alone (the rolling
+        // checksum is only needed to find where a run starts).
+        let mut next: Option<u32> = None;
+        let mut carried_second: Option<[u8; 16]> = None;
+        let n = usize::from(control.checksum_bytes);
+        let blocks = control.blocks();
         loop {
             if stop() {
                 return Err(io::Error::new(ErrorKind::Interrupted, "stopped"));
@@ -210,8 +233,48 @@ impl<'c> Matcher<'c> {
                 len - context
             };
             while x < limit {
+                if let Some(id) = next.take() {
+                    let md0 = *carried.get_or_insert_with(|| Md4::digest(&buf[x..x + bs]).into());
+                    let pair = seq2 && id + 1 < blocks;
+                    if pair || !seq2 {
+                        let md1: Option<[u8; 16]> =
+                            pair.then(|| Md4::digest(&buf[x + bs..x + 2 * bs]).into());
+                        let first = md0[..n] == *control.checksum(id);
+                        let second = md1.is_none_or(|m| m[..n] == *control.checksum(id + 1));
+                        if first && second {
+                            let last = if pair { id + 1 } else { id };
+                            for block in id..=last {
+                                if !self.is_known(block) {
+                                    let at = (block - id) as usize * bs;
+                                    found(block, &buf[x + at..x + at + bs])?;
+                                    self.set_known(block, true);
+                                    given.push(block);
+                                }
+                            }
+                            x += bs;
+                            valid = false;
+                            jumped = false;
+                            carried = md1;
+                            next = if seq2 {
+                                Some(last)
+                            } else {
+                                (id + 1 < blocks).then_some(id + 1)
+                            };
+                            continue;
+                        }
+                        if let Some(m) = md1 {
+                            carried_second = Some(m);
+                        }
+                    }
+                    jumped = false;
+                    valid = false;
+                }
                 if !valid {
-                    r.0 = rsum(&buf[x..x + bs]);
+                    r.0 = if jumped && seq2 {
+                        r.1
+                    } else {
+                        rsum(&buf[x..x + bs])
+                    };
                     if seq2 {
                         r.1 = rsum(&buf[x + bs..x + 2 * bs]);
                     }
@@ -219,13 +282,24 @@ impl<'c> Matcher<'c> {
                 }
                 let k = self.key(r.0, r.1);
                 let bit = self.filter_bit(k);
-                if self.filter[bit >> 6] & (1 << (bit & 63)) != 0
-                    && self.try_match(k, r, &buf[x..x + context], &mut given, found)?
-                {
-                    x += bs;
-                    valid = false;
-                    continue;
+                if self.filter[bit >> 6] & (1 << (bit & 63)) != 0 {
+                    let mut md = [carried.take(), carried_second.take()];
+                    if let Some(id) =
+                        self.try_match(k, r, &buf[x..x + context], &mut md, &mut given, found)?
+                    {
+                        x += bs;
+                        valid = false;
+                        jumped = true;
+                        carried = if seq2 { md[1] } else { None };
+                        // With two blocks matched, the run goes on at the
+                        // second; with one, at the block after it.
+                        next = (id + 1 < blocks).then_some(id + 1);
+                        continue;
+                    }
                 }
+                carried_second = None;
+                jumped = false;
+                carried = None;
                 roll(&mut r.0, buf[x], buf[x + bs], shift);
                 if seq2 {
                     roll(&mut r.1, buf[x + bs], buf[x + 2 * bs], shift);
@@ -240,25 +314,26 @@ impl<'c> Matcher<'c> {
 
     /// Matches the window `data` (one or two blocks) against the blocks of
     /// key `k`: every one not yet known whose checksums it has is handed
-    /// to `found`. True when one matched.
+    /// to `found`. The first block matched, if any. `md` holds the MD4s of the
+    /// window's blocks that are known, and gets those computed.
     fn try_match(
         &mut self,
         k: u32,
         r: ((u16, u16), (u16, u16)),
         data: &[u8],
+        md: &mut [Option<[u8; 16]>; 2],
         given: &mut Vec<u32>,
         found: &mut dyn FnMut(u32, &[u8]) -> io::Result<()>,
-    ) -> io::Result<bool> {
+    ) -> io::Result<Option<u32>> {
         let control = self.control;
         let Some(chain) = self.table.get(&k) else {
-            return Ok(false);
+            return Ok(None);
         };
         let bs = control.blocksize as usize;
         let n = usize::from(control.checksum_bytes);
         let blocks = control.blocks();
         let (am, bm) = (control.a_mask(), control.b_mask());
         let masked = |x: (u16, u16)| (x.0 & am, x.1 & bm);
-        let mut md: [Option<[u8; 16]>; 2] = [None, None];
         let mut md_of = |i: usize| -> [u8; 16] {
             *md[i].get_or_insert_with(|| Md4::digest(&data[i * bs..(i + 1) * bs]).into())
         };
@@ -287,8 +362,9 @@ impl<'c> Matcher<'c> {
             hits.push(id);
         }
         if hits.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
+        let first = hits[0];
         for id in hits {
             let span = if control.seq_matches > 1 && id + 1 < blocks {
                 2
@@ -314,7 +390,7 @@ impl<'c> Matcher<'c> {
                 self.table.remove(&k);
             }
         }
-        Ok(true)
+        Ok(Some(first))
     }
 }
 
