@@ -79,8 +79,12 @@ SHARE := cli/share
 all: build
 	ln -sf libqmgr.so $(OUT)/libqmgr.so.$(SOVERSION)
 
+# The library on its own first: built with the tool and the daemon, cargo
+# would unify features and give it theirs (`delta`), which it does not ship
+# with (README, "Firmware-sized builds").
 build:
-	$(CARGO) build --release $(TARGET_FLAG) $(CARGOFLAGS)
+	$(CARGO) build --release $(TARGET_FLAG) $(CARGOFLAGS) -p qmgr
+	$(CARGO) build --release $(TARGET_FLAG) $(CARGOFLAGS) -p qmgr-cli -p qmgrd
 
 # Substitutes the install paths into a template of pkg/.
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@EXEC_PREFIX@|$(EXEC_PREFIX)|g' \
