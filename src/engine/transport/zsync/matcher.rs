@@ -522,6 +522,50 @@ mod tests {
     }
 
     #[test]
+    fn mutated_and_truncated_control_files_never_panic() {
+        // What the fuzz target does, on stable and in every `cargo test`:
+        // zsyncmake's format for some data, cut and with bytes changed.
+        let data = noise(5000, 8);
+        let good = control_of(&data, 256, 2, 2, 5);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let mut bytes = good.clone();
+            bytes.truncate(next() as usize % (good.len() + 1));
+            for _ in 0..(round % 4) {
+                if !bytes.is_empty() {
+                    let at = next() as usize % bytes.len();
+                    bytes[at] = next() as u8;
+                }
+            }
+            let parsed = parse(&bytes);
+            if let Ok(Some(len)) = crate::engine::transport::zsync::control::expected_len(&bytes) {
+                assert_eq!(parsed.is_ok(), len <= bytes.len() as u64, "{parsed:?}");
+            }
+            if let Ok(c) = parsed {
+                assert_eq!(
+                    u64::from(c.blocks()),
+                    c.length.div_ceil(u64::from(c.blocksize))
+                );
+                if c.blocks() <= 4096 {
+                    let mut m = Matcher::new(&c);
+                    m.scan(&mut &data[..], &|| false, &mut |id, block| {
+                        assert!(id < c.blocks());
+                        assert_eq!(block.len(), c.blocksize as usize);
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
     fn forgotten_blocks_are_matched_again() {
         let target = noise(8 * 512, 7);
         let control = parse(&control_of(&target, 512, 2, 2, 5)).unwrap();
