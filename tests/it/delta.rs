@@ -561,6 +561,47 @@ fn the_control_files_url_line_is_never_fetched() {
     assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
 }
 
+#[test]
+fn a_control_file_elsewhere_gets_none_of_the_files_credentials_or_headers() {
+    let dir = support::scratch("delta-origin");
+    let new = patterned(2 * MIB, 21);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let files = TestServer::start();
+    let elsewhere = TestServer::start();
+    files.add("/img", Resource::new(new.clone()));
+    elsewhere.add("/img.zsync", Resource::new(control));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = manager.create_job("delta").unwrap();
+    job.add_files(&[FileSpec::new(files.url("/img"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_custom_headers(Some("X-Secret: 42\r\n")).unwrap();
+    job.set_credentials(Some(("user", "pass"))).unwrap();
+    job.set_file_delta(
+        0,
+        Some(DeltaSource {
+            seeds: seeds(&dir, &[&old]),
+            control_url: Some(elsewhere.url("/img.zsync")),
+        }),
+    )
+    .unwrap();
+    job.resume().unwrap();
+    finish(&job, &dst, &new);
+    assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
+    let control_requests = elsewhere.requests("/img.zsync");
+    assert_eq!(control_requests.len(), 1);
+    assert!(control_requests[0].header("x-secret").is_none());
+    assert!(control_requests[0].header("authorization").is_none());
+    // The file's own origin gets both.
+    for r in files.requests("/img") {
+        assert_eq!(r.header("x-secret"), Some("42"));
+        assert!(r.header("authorization").is_some());
+    }
+}
+
 #[cfg(feature = "state")]
 #[test]
 fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
