@@ -115,6 +115,7 @@ pub(crate) enum Property {
         digest: Option<[u8; 32]>,
     },
     /// A file's seeds and control file (`None`: a plain download).
+    #[cfg(feature = "delta")]
     FileDelta {
         index: u32,
         delta: Option<crate::engine::types::DeltaSource>,
@@ -248,7 +249,7 @@ pub(crate) enum Command {
     /// against a control file of a target of `length` bytes with `sha1`.
     /// Empty `ranges` with `matched` set: the control file read again is
     /// the one the file's seeded bytes were matched against.
-    #[cfg_attr(not(feature = "delta"), allow(dead_code))]
+    #[cfg(feature = "delta")]
     DeltaSeeded {
         file: usize,
         ranges: RangeSet,
@@ -256,6 +257,7 @@ pub(crate) enum Command {
     },
     /// A delta file becomes a full download, for `reason`: its bytes are
     /// forgotten and its pieces taken away.
+    #[cfg(feature = "delta")]
     DeltaFallBack { file: usize, reason: String },
     /// Every byte of `file` arrived, was verified and is on disk.
     FileDone { file: usize },

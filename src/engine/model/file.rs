@@ -31,6 +31,7 @@ pub(crate) struct DeltaFile {
 
 impl DeltaFile {
     /// A delta not started yet.
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))]
     pub(crate) fn new(source: DeltaSource) -> DeltaFile {
         DeltaFile {
             source,
@@ -198,9 +199,11 @@ impl FileModel {
     /// Blocks came from seeds: ranges are fetched exactly (never a whole
     /// response written over them).
     pub(crate) fn delta_active(&self) -> bool {
-        self.delta
-            .as_ref()
-            .is_some_and(|d| d.way == DeltaWay::Delta)
+        cfg!(feature = "delta")
+            && self
+                .delta
+                .as_ref()
+                .is_some_and(|d| d.way == DeltaWay::Delta)
     }
     /// `span` cut at the end of its range for a ranged file: one request
     /// never crosses from one range into the next.

@@ -945,6 +945,7 @@ impl JobModel {
                 }
                 fx.persist.files = Files::One(file);
             }
+            #[cfg(feature = "delta")]
             Command::DeltaSeeded {
                 file,
                 ranges,
@@ -972,6 +973,7 @@ impl JobModel {
                 self.bytes_done = self.bytes_done + after - before;
                 fx.persist.files = Files::One(file);
             }
+            #[cfg(feature = "delta")]
             Command::DeltaFallBack { file, reason } => {
                 self.file_mut(file)?;
                 self.delta_fall_back(file, reason);
@@ -1165,6 +1167,7 @@ impl JobModel {
             Property::MinNotificationInterval(_) => "pace the notifications of",
             Property::LowSpeedLimit { .. } => "set the low-speed limit of",
             Property::FileSha256 { .. } => "set a checksum in",
+            #[cfg(feature = "delta")]
             Property::FileDelta { .. } => "set the seeds of a file of",
         };
         self.refuse_final(action)?;
@@ -1256,6 +1259,7 @@ impl JobModel {
                     .sha256 = digest;
                 fx.persist.files = Files::One(index as usize);
             }
+            #[cfg(feature = "delta")]
             Property::FileDelta { index, delta } => {
                 let count = self.files.len();
                 let f = self
@@ -1381,6 +1385,8 @@ impl JobModel {
         let asked = self.active[at].span;
         let f = &self.files[file];
         let other_version = f.validator.is_some() && validator != f.validator;
+        // (Without the `delta` feature no file has blocks from seeds.)
+        #[cfg(feature = "delta")]
         if let Some(d) = f.delta.as_ref().filter(|d| d.way == DeltaWay::Delta) {
             // Blocks from the seeds are of the control file's version: the
             // answer must be a range of that version, or the file is
@@ -1664,6 +1670,7 @@ impl JobModel {
     /// forgotten, and every piece of it is taken away (their connections
     /// drop what they hold; the file is planned again from byte 0 once
     /// they have stopped).
+    #[cfg(feature = "delta")]
     fn delta_fall_back(&mut self, index: usize, reason: String) {
         self.reset_file(index);
         self.set_total(index, None);

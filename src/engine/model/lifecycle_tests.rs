@@ -1830,6 +1830,7 @@ fn taking_ownership_fetches_again_what_could_not_be_handed_over() {
 
 /// A running job of one file with seeds, whose worker found `seeded`
 /// bytes of a target of `len` bytes in them.
+#[cfg(feature = "delta")]
 fn delta_job(len: u64, seeded: &str) -> JobModel {
     let mut job = new_job();
     apply(
@@ -1872,6 +1873,7 @@ fn delta_job(len: u64, seeded: &str) -> JobModel {
     job
 }
 
+#[cfg(feature = "delta")]
 #[test]
 fn blocks_from_seeds_count_as_arrived_and_only_the_gaps_are_planned() {
     let mut job = delta_job(1000, "0-400,600-999");
@@ -1907,6 +1909,7 @@ fn blocks_from_seeds_count_as_arrived_and_only_the_gaps_are_planned() {
     );
 }
 
+#[cfg(feature = "delta")]
 #[test]
 fn a_server_file_of_another_length_makes_it_a_full_download() {
     let mut job = delta_job(1000, "0-400,600-999");
@@ -1935,6 +1938,7 @@ fn a_server_file_of_another_length_makes_it_a_full_download() {
     );
 }
 
+#[cfg(feature = "delta")]
 #[test]
 fn a_server_that_ignores_the_range_makes_it_a_full_download() {
     let mut job = delta_job(1000, "0-400,600-999");
@@ -1945,6 +1949,7 @@ fn a_server_that_ignores_the_range_makes_it_a_full_download() {
     assert!(status.reason.contains("range"), "{status:?}");
 }
 
+#[cfg(feature = "delta")]
 #[test]
 fn seeds_are_set_before_the_file_starts_and_only_on_http_files() {
     let mut job = delta_job(1000, "0-10");

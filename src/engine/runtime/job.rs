@@ -1427,7 +1427,11 @@ impl Job {
         if let Some(d) = &delta {
             check_delta(d)?;
         }
-        self.set(Property::FileDelta { index, delta })
+        #[cfg(feature = "delta")]
+        return self.set(Property::FileDelta { index, delta });
+        // Without the feature no file has seeds: clearing them changes nothing.
+        #[cfg(not(feature = "delta"))]
+        self.read(|m| m.file(index).map(drop))
     }
 
     // ----- for the scheduler ---------------------------------------------------

@@ -433,6 +433,7 @@ fn fetch_attempt(
         Ok(opened) => opened,
         // Blocks from seeds and a server that will not give the others
         // as ranges: the file is fetched whole.
+        #[cfg(feature = "delta")]
         Err(e)
             if state.delta_active
                 && [
@@ -722,13 +723,14 @@ fn keep_file(
         }
     }
     #[cfg(not(feature = "delta"))]
-    let _ = session;
+    let _ = (session, seeded);
     if let Some(expected) = task.sha256 {
         let state = match hash {
             Some((at, state)) if at == total => state,
             _ => hash_prefix(&temp, &path, total)?,
         };
         let actual: [u8; 32] = state.finalize().into();
+        #[cfg(feature = "delta")]
         if actual != expected && seeded.is_some() {
             // The control file's file is not the caller's: fetched whole,
             // and checked again.

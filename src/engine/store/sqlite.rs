@@ -367,8 +367,11 @@ impl FileRecord {
                 .map_or(Value::Null, |r| Value::Text(r.to_string())),
             Value::Integer(self.completed.into()),
             Value::Integer(self.committed.into()),
+            // A build without delta downloads keeps none (a file's seeded
+            // bytes are then of no known version: fetched again).
             self.delta
                 .as_ref()
+                .filter(|_| cfg!(feature = "delta"))
                 .map_or(Value::Null, |d| Value::Text(delta_json(d))),
         ]
     }
@@ -409,6 +412,7 @@ impl FileRecord {
             committed: r.get("committed")?,
             delta: r
                 .get::<_, Option<String>>("delta")?
+                .filter(|_| cfg!(feature = "delta"))
                 .map(|text| {
                     delta_from_json(&text).ok_or_else(|| {
                         rusqlite::Error::FromSqlConversionFailure(
