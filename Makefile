@@ -61,18 +61,11 @@ SOVERSION := 1
 # `cc -static`.
 LIBS_PRIVATE := -lutil -lrt -lpthread -lm -ldl
 
-# The tool and the daemon are built in a target directory of their own:
-# they enable the library's `delta` feature, and built beside the library
-# cargo would unify features and give the shipped library theirs (or, as a
-# second build in one directory, rebuild it at every turn).
-TOOLS_DIR := $(CARGO_TARGET_DIR)/tools
 ifeq ($(TARGET),)
 OUT := $(CARGO_TARGET_DIR)/release
-TOOLS_OUT := $(TOOLS_DIR)/release
 TARGET_FLAG :=
 else
 OUT := $(CARGO_TARGET_DIR)/$(TARGET)/release
-TOOLS_OUT := $(TOOLS_DIR)/$(TARGET)/release
 TARGET_FLAG := --target $(TARGET)
 endif
 
@@ -86,13 +79,8 @@ SHARE := cli/share
 all: build
 	ln -sf libqmgr.so $(OUT)/libqmgr.so.$(SOVERSION)
 
-# The library with its default features (README, "Firmware-sized builds"),
-# then the tool and the daemon (with `delta`) in their own directory,
-# copied beside it.
 build:
-	$(CARGO) build --release $(TARGET_FLAG) $(CARGOFLAGS) -p qmgr
-	$(CARGO) build --release $(TARGET_FLAG) $(CARGOFLAGS) -p qmgr-cli -p qmgrd --target-dir $(TOOLS_DIR)
-	cp -f $(TOOLS_OUT)/qmgr $(TOOLS_OUT)/qmgrd $(OUT)/
+	$(CARGO) build --release $(TARGET_FLAG) $(CARGOFLAGS)
 
 # Substitutes the install paths into a template of pkg/.
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@EXEC_PREFIX@|$(EXEC_PREFIX)|g' \

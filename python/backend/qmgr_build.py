@@ -9,7 +9,7 @@ particular Python ABI). The library is, in order:
 1. ``$QMGR_WHEEL_LIBRARY``, a path to a built ``libqmgr.so`` (e.g. a cross
    build's);
 2. in a checkout (``python/`` beside ``Cargo.toml``): built with ``cargo
-   build --release --lib -p qmgr`` when cargo is on PATH (a no-op when it is
+   build --release --lib`` when cargo is on PATH (a no-op when it is
    current, e.g. after ``make``), then taken from ``target/release`` (or
    ``$CARGO_TARGET_DIR/release``); without cargo, an existing one there.
 
@@ -232,15 +232,15 @@ def _built_library() -> Path:
     library = target / "release" / "libqmgr.so"
     cargo = shutil.which(os.environ.get("CARGO", "cargo"))
     if cargo:
-        _log(f"cargo build --release --lib -p qmgr in {repo}")
-        # The library alone, with its default features, as `make` builds it
-        # first (`cargo build --release -p qmgr`): one build serves both and
-        # neither rebuilds the other's `libqmgr.so`. Built with the
-        # workspace's CLI, cargo would unify features and give it the CLI's
-        # (`delta`), which the shipped library leaves out. cargo's own
-        # messages go to stderr, where pip shows them with -v.
+        _log(f"cargo build --release --lib in {repo}")
+        # The library of the workspace's default members (the library and
+        # the CLI), as `make` (`cargo build --release`) resolves it: the same
+        # features for its dependencies, so one build serves both and
+        # neither rebuilds the other's `libqmgr.so` (`-p qmgr` alone gave
+        # once_cell other features, and then a different library). cargo's
+        # own messages go to stderr, where pip shows them with -v.
         r = subprocess.run(
-            [cargo, "build", "--release", "--lib", "-p", "qmgr"],
+            [cargo, "build", "--release", "--lib"],
             cwd=str(repo),
             stdout=sys.stderr,
         )

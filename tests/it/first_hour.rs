@@ -511,7 +511,7 @@ fn make_and_pip_install_share_one_build_of_the_library() {
         &[("PIP_DISABLE_PIP_VERSION_CHECK", "1")],
     );
     assert!(
-        pip.contains("cargo build --release --lib -p qmgr") && !pip.contains("Compiling qmgr v"),
+        pip.contains("cargo build --release --lib") && !pip.contains("Compiling qmgr v"),
         "pip install ./python rebuilt the library that make built:\n{pip}"
     );
     // And `make` after it.
