@@ -90,6 +90,27 @@
 # and RUNS, PORT, QMGR_BENCH_DATA, QMGR_BENCH_OUT (used when there is no
 # /dev/shm), WAIT_IDLE and SETTLE_MAX as below.
 #
+# `bash bench/run.sh delta` measures delta downloads (issue 24) against the
+# zsync 0.6.2 client on the same files from the same nginx: a 256 MiB image
+# (random bytes; DELTA_MIB) whose previous version differs in DELTA_PCT% of
+# it (default 2: 64 KiB stretches at random offsets) and has 64 KiB more at
+# its start, and the control file zsyncmake makes for it, both in
+# bench/data/delta/. Each run rebuilds the new image from the old one:
+#
+#   delta      on loopback: qmgr transfer --seed (defaults), zsync -i,
+#              qmgr without seed (a full download), and qmgr --seed over
+#              HTTPS (nginx with a throwaway CA; zsync 0.6.2 has no HTTPS);
+#   delta_wan  through the WAN proxy (50 ms round trip): qmgr --seed,
+#              zsync -i, qmgr without seed.
+#
+# Besides wall time and CPU, every run records the bytes nginx sent for
+# it, headers included ($bytes_sent) and bodies alone ($body_bytes_sent;
+# a multipart body's part headers count as body). bench/delta_report.py
+# prints the medians as Markdown (to DELTA_REPORT as well, default
+# bench/results/delta.md, its inputs beside it as FILE.tsv and
+# FILE.machine.txt). DELTA_SCENARIOS (default "delta delta_wan") picks the
+# scenarios; RUNS as for the others.
+#
 # QMGR_BASELINE=/path/to/another/qmgr adds that binary as the tool
 # "qmgr-before" to the same runs (scenarios 1 and 2, alternating with the
 # others): a before/after of a change, measured side by side.
@@ -111,8 +132,8 @@ cd "$ROOT"
 # The section: the HTTP scenarios and criterion (no argument), or qmgrd.
 SECTION=${1:-http}
 case "$SECTION" in
-http | daemon) ;;
-*) echo "usage: bash bench/run.sh [daemon]" >&2; exit 2 ;;
+http | daemon | delta) ;;
+*) echo "usage: bash bench/run.sh [daemon | delta]" >&2; exit 2 ;;
 esac
 
 RUNS=${RUNS:-5}
@@ -140,13 +161,21 @@ DAEMON_CALLS=${DAEMON_CALLS:-2000000}
 DAEMON_CHANGES=${DAEMON_CHANGES:-2000}
 DAEMON_IDLE=${DAEMON_IDLE:-10}
 DAEMON_REPORT=${DAEMON_REPORT:-$ROOT/bench/results/daemon.md}
+DELTA_MIB=${DELTA_MIB:-256}
+DELTA_PCT=${DELTA_PCT:-2}
+DELTA_SCENARIOS=${DELTA_SCENARIOS:-delta delta_wan}
+DELTA_REPORT=${DELTA_REPORT:-$ROOT/bench/results/delta.md}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-[ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS must be at least 5 (medians over at least 5 runs)"
+if [ "$SECTION" = delta ] && [ "$RUNS" -ge 1 ] 2>/dev/null; then
+    [ "$RUNS" -ge 5 ] || echo "[bench] warning: RUNS=$RUNS: medians of fewer than 5 runs (say so with the figures)" >&2
+else
+    [ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS must be at least 5 (medians over at least 5 runs)"
+fi
 if [ "$SECTION" = daemon ]; then
     if ! { [ "$DAEMON_JOBS" -ge 1 ] && [ "$DAEMON_JOBS" -le "$SMALL_COUNT" ]; } 2>/dev/null; then
         die "DAEMON_JOBS must be between 1 and $SMALL_COUNT (one small file each)"
@@ -164,6 +193,10 @@ if [ "$SECTION" = http ]; then
     have aria2c || missing+=(aria2)
     have hyperfine || missing+=(hyperfine)
     have wget || missing+=(wget)
+elif [ "$SECTION" = delta ]; then
+    have zsync || missing+=(zsync)
+    have zsyncmake || missing+=(zsync)
+    have openssl || missing+=(openssl)
 else
     have cc || missing+=(gcc) # bench/daemon.c
 fi
@@ -199,6 +232,13 @@ fi
 # example stands in for it in the single-file scenario only. (The daemon
 # section does not use it.)
 QMGR_MODE=cli
+if [ "$SECTION" = delta ]; then
+    # The CLI enables the library's `delta` feature.
+    log "building the qmgr CLI (cargo build --release --bin qmgr)"
+    cargo build --release --bin qmgr >&2 || die "the qmgr CLI does not build"
+    QMGR_BIN=$TARGET_DIR/release/qmgr
+    SKIP_CRITERION=1
+fi
 if [ "$SECTION" = http ]; then
     log "building the qmgr CLI (cargo build --release --bin qmgr)"
     if cargo build --release --bin qmgr >&2; then
@@ -308,12 +348,54 @@ if [ "$SECTION" = daemon ] && [ "$DAEMON_BIG_BYTES" != "$BIG_SIZE" ]; then
     fi
     DAEMON_BIG_SHA=$(sha256sum "$DATA_DIR/$DAEMON_BIG_NAME" | cut -d' ' -f1)
 fi
+# The delta section's images: the new one (a prefix of the 1 GiB file), the
+# old one (DELTA_PCT% of it replaced in 64 KiB stretches at random offsets,
+# 64 KiB of other bytes inserted at its start), and zsyncmake's control file.
+DELTA_DIR=$DATA_DIR/delta
+DELTA_BYTES=$((DELTA_MIB * 1024 * 1024))
+if [ "$SECTION" = delta ]; then
+    mkdir -p "$DELTA_DIR"
+    stamp="$DELTA_MIB $DELTA_PCT"
+    if [ "$(cat "$DELTA_DIR/params" 2>/dev/null)" != "$stamp" ] || [ ! -s "$DELTA_DIR/new.img.zsync" ]; then
+        log "generating the delta images ($DELTA_MIB MiB, $DELTA_PCT% changed) and their control file"
+        head -c "$DELTA_BYTES" "$BIG" >"$DELTA_DIR/new.img"
+        python3 - "$DELTA_DIR/new.img" "$DELTA_DIR/old.img" "$DELTA_PCT" <<'PY'
+import os, random, sys
+new, old, pct = sys.argv[1], sys.argv[2], float(sys.argv[3])
+data = bytearray(open(new, "rb").read())
+rng = random.Random(24)
+stretch = 64 * 1024
+for _ in range(int(len(data) * pct / 100 / stretch)):
+    at = rng.randrange(0, len(data) - stretch)
+    data[at:at + stretch] = os.urandom(stretch)
+with open(old, "wb") as f:
+    f.write(os.urandom(64 * 1024))
+    f.write(data)
+PY
+        (cd "$DELTA_DIR" && zsyncmake -o new.img.zsync -u new.img new.img) >&2
+        echo "$stamp" >"$DELTA_DIR/params"
+    fi
+    DELTA_SHA=$(sha256sum "$DELTA_DIR/new.img" | cut -d' ' -f1)
+    cat "$DELTA_DIR"/* >/dev/null
+fi
 # Warm the page cache, so every tool reads the source from memory.
 cat "$BIG" "$DATA_DIR"/small/* >/dev/null
 
 # ---------------------------------------------------------------- nginx
 PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 mkdir -p "$WORK/nginx"
+# The delta section counts the bytes nginx sends per run, and serves HTTPS
+# too (a throwaway CA, which only qmgr is told to trust).
+ACCESS_LOG="access_log off;"
+TLS_SERVER=
+if [ "$SECTION" = delta ]; then
+    ACCESS_LOG="log_format sent '\$bytes_sent \$body_bytes_sent'; access_log $WORK/nginx/access.log sent;"
+    TLS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/nginx/key.pem" -out "$WORK/nginx/cert.pem" 2>/dev/null ||
+        die "openssl could not make a certificate"
+    TLS_SERVER="server { listen 127.0.0.1:$TLS_PORT ssl; ssl_certificate $WORK/nginx/cert.pem; ssl_certificate_key $WORK/nginx/key.pem; root $DATA_DIR; }"
+fi
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -321,7 +403,7 @@ pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    $ACCESS_LOG
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
@@ -336,6 +418,7 @@ http {
         listen 127.0.0.1:$PORT;
         root $DATA_DIR;
     }
+    $TLS_SERVER
 }
 EOF
 log "starting nginx on 127.0.0.1:$PORT serving $DATA_DIR"
@@ -364,6 +447,11 @@ start_proxy() {
     die "the WAN proxy on port $port does not answer: $(cat "$WORK/proxy-$port.log")"
 }
 WAN_BASE='' WANCAP_BASE='' # the daemon section has no WAN
+if [ "$SECTION" = delta ]; then
+    WAN_PORT=$(free_port)
+    start_proxy "$WAN_PORT" --delay-ms 25
+    WAN_BASE=http://127.0.0.1:$WAN_PORT
+fi
 if [ "$SECTION" = http ]; then
     WAN_PORT=$(free_port)
     start_proxy "$WAN_PORT" --delay-ms 25
@@ -436,6 +524,16 @@ cmd_for() {
     wan_capped/curl) CMD=(curl -sS --fail -o "$dir/wan32.bin" "$WANCAP_BASE/wan32.bin") ;;
     wan_capped/aria2c-8) CMD=(aria2c "${ARIA_COMMON[@]}" -x8 -s8 -k1M -j1 -d "$dir" -o wan32.bin
         "$WANCAP_BASE/wan32.bin") ;;
+    delta/qmgr) CMD=("$bin" transfer "$BASE/delta/new.img" "$dir/new.img" --seed "$DELTA_DIR/old.img" --quiet) ;;
+    delta/qmgr-full) CMD=("$bin" transfer "$BASE/delta/new.img" "$dir/new.img" --quiet) ;;
+    delta/qmgr-https) CMD=("$bin" transfer "https://127.0.0.1:$TLS_PORT/delta/new.img" "$dir/new.img"
+        --seed "$DELTA_DIR/old.img" --ca-file "$WORK/nginx/cert.pem" --quiet) ;;
+    delta/zsync) CMD=(sh -c 'cd "$1" && exec zsync -q -i "$2" -o new.img "$3"' zsync "$dir" "$DELTA_DIR/old.img"
+        "$BASE/delta/new.img.zsync") ;;
+    delta_wan/qmgr) CMD=("$bin" transfer "$WAN_BASE/delta/new.img" "$dir/new.img" --seed "$DELTA_DIR/old.img" --quiet) ;;
+    delta_wan/qmgr-full) CMD=("$bin" transfer "$WAN_BASE/delta/new.img" "$dir/new.img" --quiet) ;;
+    delta_wan/zsync) CMD=(sh -c 'cd "$1" && exec zsync -q -i "$2" -o new.img "$3"' zsync "$dir" "$DELTA_DIR/old.img"
+        "$WAN_BASE/delta/new.img.zsync") ;;
     *) die "no command for $scenario/$tool" ;;
     esac
 }
@@ -474,6 +572,14 @@ verify() {
         if [ "$full" = 1 ]; then
             [ "$(sha256sum "$dir/big.bin" | cut -d' ' -f1)" = "$DAEMON_BIG_SHA" ] || { log "big.bin: SHA-256 mismatch"; return 1; }
         fi ;;
+    delta | delta_wan)
+        local size
+        size=$(stat -c %s "$dir/new.img" 2>/dev/null || echo missing)
+        [ "$size" = "$DELTA_BYTES" ] || { log "new.img is $size bytes, not $DELTA_BYTES"; return 1; }
+        # Always: a wrong rebuild must never be timed.
+        [ "$(sha256sum "$dir/new.img" | cut -d' ' -f1)" = "$DELTA_SHA" ] || { log "new.img: SHA-256 mismatch"; return 1; }
+        # zsync leaves its control file's copy and the old image's name behind.
+        rm -f "$dir"/*.zsync "$dir"/new.img.zs-old ;;
     wan_capped)
         local size
         size=$(stat -c %s "$dir/wan32.bin" 2>/dev/null || echo missing)
@@ -483,7 +589,8 @@ verify() {
         fi ;;
     esac
     local extra
-    extra=$(find "$dir" -mindepth 1 | grep -v '/f[0-9]*\.bin$' | grep -v '/big\.bin$' | grep -v '/wan32\.bin$' || true)
+    extra=$(find "$dir" -mindepth 1 | grep -v '/f[0-9]*\.bin$' | grep -v '/big\.bin$' | grep -v '/wan32\.bin$' |
+        grep -v '/new\.img$' || true)
     [ -z "$extra" ] || { log "unexpected files left: $(echo "$extra" | head -3)"; return 1; }
 }
 
@@ -544,7 +651,8 @@ run_attempt() {
     mkdir -p "$dir"
     cmd_for "$scenario" "$tool" "$dir"
     settle
-    local t0 t1 b0 b1 n0 n1 rc=0
+    local t0 t1 b0 b1 n0 n1 rc=0 log0=0
+    [ "$SECTION" != delta ] || log0=$(wc -l <"$WORK/nginx/access.log" 2>/dev/null || echo 0)
     b0=$(machine_busy_ticks)
     n0=$(nginx_ticks)
     t0=$(date +%s%N)
@@ -559,6 +667,12 @@ run_attempt() {
     fi
     verify "$scenario" "$dir" "$full" || die "$tool ($scenario, run $run) did not deliver the right bytes"
     rm -rf "$dir"
+    SENT=
+    if [ "$SECTION" = delta ]; then
+        read -r SENT BODY < <(tail -n +"$((log0 + 1))" "$WORK/nginx/access.log" |
+            awk '{ s += $1; b += $2 } END { printf "%d %d\n", s, b }')
+        [ "$run" = 0 ] || printf '%s\t%s\t%s\t%s\t%s\n' "$scenario" "$tool" "$run" "$SENT" "$BODY" >>"$WORK/sent.tsv"
+    fi
     read -r USER_S SYS_S RSS_KIB < <(tail -n 1 "$WORK/time.txt")
     WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
     # What the rest of the machine used meanwhile, in % of one CPU: all busy
@@ -568,7 +682,7 @@ run_attempt() {
         -v hz="$TICKS" -v w="$WALL" 'BEGIN {
             o = (b - n) / hz - (u + s); if (o < 0) o = 0
             printf "%d", 100 * o / (w > 0 ? w : 1) }')
-    log "$scenario $tool run $run: ${WALL}s wall, ${USER_S}s user, ${SYS_S}s sys, ${RSS_KIB} KiB (others: ${OTHERS_PCT}% of a CPU)"
+    log "$scenario $tool run $run: ${WALL}s wall, ${USER_S}s user, ${SYS_S}s sys, ${RSS_KIB} KiB${SENT:+, $SENT bytes sent} (others: ${OTHERS_PCT}% of a CPU)"
 }
 
 # scenario NAME WARMUP TOOL...: runs 1..RUNS, tools alternating, the first
@@ -807,6 +921,43 @@ if [ "$SECTION" = daemon ]; then
     cp "$WORK/daemon-machine.txt" "$DAEMON_REPORT.machine.txt"
     report_args+=(--out "$DAEMON_REPORT")
     python3 "$ROOT/bench/daemon_report.py" "${report_args[@]}"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- delta
+if [ "$SECTION" = delta ]; then
+    : >"$WORK/sent.tsv"
+    BUSY_BEFORE=$(wait_idle)
+    STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+    for s in $DELTA_SCENARIOS; do
+        case "$s" in
+        delta) scenario delta 1 qmgr zsync qmgr-full qmgr-https ;;
+        delta_wan) scenario delta_wan 0 qmgr zsync qmgr-full ;;
+        *) die "unknown delta scenario $s" ;;
+        esac
+    done
+    {
+        echo "date=$STARTED"
+        echo "nproc=$(nproc)"
+        echo "cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+        echo "kernel=$(uname -sr)"
+        echo "out_fs=$(df -T "$OUT" | awk 'NR == 2 { print $2 }') ($OUT)"
+        echo "busy_before=$BUSY_BEFORE"
+        echo "runs=$RUNS"
+        echo "discarded=$DISCARDED"
+        echo "image_bytes=$DELTA_BYTES"
+        echo "changed_pct=$DELTA_PCT"
+        echo "control=$(grep -a -m 1 '^Blocksize' "$DELTA_DIR/new.img.zsync") $(grep -a -m 1 '^Hash-Lengths' "$DELTA_DIR/new.img.zsync")"
+        echo "control_bytes=$(stat -c %s "$DELTA_DIR/new.img.zsync")"
+        echo "qmgr=$("$QMGR_BIN" --version | head -n 1) (git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown))"
+        echo "zsync=$(zsync -V 2>&1 | head -n 1)"
+        echo "nginx=$("$NGINX" -v 2>&1)"
+    } >"$WORK/delta-machine.txt"
+    cp "$RESULTS" "$DELTA_REPORT.tsv"
+    cp "$WORK/sent.tsv" "$DELTA_REPORT.sent.tsv"
+    cp "$WORK/delta-machine.txt" "$DELTA_REPORT.machine.txt"
+    python3 "$ROOT/bench/delta_report.py" --results "$RESULTS" --sent "$WORK/sent.tsv" \
+        --machine "$WORK/delta-machine.txt" --out "$DELTA_REPORT"
     exit 0
 fi
 

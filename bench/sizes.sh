@@ -27,6 +27,8 @@ size() {
 echo "| build | libqmgr.so stripped, bytes |"
 echo "|---|---|"
 size "default (tls, state, service, upload)"
+# Delta downloads (issue 24) are a feature the default library leaves out.
+size "default + delta" --features delta
 size "--no-default-features" --no-default-features
 # The README's smallest library: the same, optimised for size alone.
 PROFILE=minimal size "--no-default-features, --profile minimal" --no-default-features

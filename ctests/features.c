@@ -1,7 +1,7 @@
-/* A build without the `tls` and `state` features, through the same header:
- * a state directory is refused with QM_E_NOTIMPL, an https:// URL with
- * QM_BG_E_PROTOCOL_NOT_AVAILABLE when it is added (and a CA file with
- * QM_E_NOTIMPL), each with a message that names the missing feature; a
+/* A build without the `tls`, `state` and `delta` features, through the
+ * same header: a state directory is refused with QM_E_NOTIMPL, an https://
+ * URL with QM_BG_E_PROTOCOL_NOT_AVAILABLE when it is added (and a CA file
+ * and seeds with QM_E_NOTIMPL), each with a message that names the missing feature; a
  * plain-HTTP download still arrives byte-exact.
  *
  * Usage: features SCRATCH_DIR HTTP_URL EXPECTED_COPY */
@@ -43,8 +43,16 @@ int main(int argc, char **argv) {
     CHECK(message_mentions("`tls` feature"));
     CHECK_HR(qm_job_set_ca_file(job, "/etc/ssl/certs/ca-certificates.crt"), QM_E_NOTIMPL);
 
-    /* Plain HTTP arrives byte-exact. */
+    /* Plain HTTP arrives byte-exact; seeds need the `delta` feature. */
     CHECK_HR(qm_job_add_file(job, argv[2], ct_path(dir, "http.bin")), QM_S_OK);
+    {
+        const char *seeds[1] = {"/etc/hostname"};
+        qm_file_delta_status delta = QM_FILE_DELTA_STATUS_INIT;
+        CHECK_HR(qm_job_set_file_delta(job, 0, seeds, 1, NULL), QM_E_NOTIMPL);
+        CHECK(message_mentions("`delta` feature"));
+        CHECK_HR(qm_job_get_file_delta_status(job, 0, &delta), QM_S_OK);
+        CHECK_EQ(delta.way, QM_DELTA_WAY_NONE);
+    }
     CHECK_HR(qm_job_resume(job), QM_S_OK);
     CHECK_HR(qm_job_wait(job, 60000, &state), QM_S_OK);
     CHECK_EQ(state, QM_JOB_STATE_TRANSFERRED);

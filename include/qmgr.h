@@ -185,6 +185,27 @@ typedef struct qm_file_progress {
 } qm_file_progress;
 
 /*
+ How a file's delta download went, an out-struct: set `struct_size` (see
+ "Structs that grow"), e.g. with `QM_FILE_DELTA_STATUS_INIT`.
+ */
+typedef struct qm_file_delta_status {
+  /*
+   Set by the caller to `sizeof(qm_file_delta_status)`; on return, the
+   number of bytes the library filled.
+   */
+  uint32_t struct_size;
+  /*
+   Which way: `QM_DELTA_WAY_NONE`, `_PENDING`, `_DELTA` or `_FULL`.
+   */
+  uint32_t way;
+  /*
+   Bytes of the file copied from the seeds (0 unless `way` is
+   `QM_DELTA_WAY_DELTA`); the rest came from the server.
+   */
+  uint64_t bytes_from_seeds;
+} qm_file_delta_status;
+
+/*
  A job's GUID, 16 bytes in RFC 4122 order. It never grows.
  */
 typedef struct qm_guid {
@@ -317,6 +338,7 @@ typedef void (*qm_notify_fn)(qm_job_t job,
 #define QM_JOB_PROGRESS_INIT { (uint32_t)sizeof(qm_job_progress), 0u, 0u, 0u, 0u, 0u, 0u, 0u }
 #define QM_JOB_ERROR_INIT { (uint32_t)sizeof(qm_job_error), 0, 0u, 0u, 0u }
 #define QM_JOB_TIMES_INIT { (uint32_t)sizeof(qm_job_times), 0u, 0, 0, 0 }
+#define QM_FILE_DELTA_STATUS_INIT { (uint32_t)sizeof(qm_file_delta_status), 0u, 0u }
 
 #ifdef __cplusplus
 extern "C" {
@@ -1279,6 +1301,74 @@ qm_hresult qm_job_get_file_sha256(qm_job_t job,
                                   size_t *needed);
 
 /*
+ Makes file `index` a delta download (qmgr's own; BITS has none): before
+ the file is fetched, its zsync control file (as Debian's `zsyncmake`
+ 0.6.2 writes it) is read from `control_url`, or with `control_url =
+ NULL` from the remote name with `.zsync` appended; the `seed_count`
+ seeds (absolute paths of local files that may hold blocks of the new
+ file: the image a device runs, the last download) are scanned for its
+ blocks, read and never written, with the job owner's rights. Blocks
+ found are copied into the temporary file (durable and resumable like
+ fetched bytes); the rest is fetched from the remote name as single
+ `Range` requests over the job's connections (never from a `URL` line
+ of the control file). Each fetched block must match the control
+ file's MD4 and the whole file its SHA-1 and length. MD4 and SHA-1 are
+ weak hashes that a hostile server can defeat: set the file's SHA-256
+ (`qm_job_set_file_sha256`), the real guard. With no control file (an
+ HTTP 4xx), a server that does not answer ranges, no block found, or a
+ control file that does not describe the server's file, the file is
+ downloaded whole; `qm_job_get_file_delta_status` says which way it
+ went. `seeds = NULL, seed_count = 0` makes it a plain download again.
+ The strings are copied; the caller keeps ownership.
+ Returns `QM_S_OK`, `QM_E_INVALIDARG` (`seeds` NULL with a count, a
+ NULL, non-UTF-8 or relative seed, more than 16, a `control_url` that
+ is not http(s), a file that is not fetched over http(s) or has byte
+ ranges), `QM_E_ITEM_NOT_FOUND`, `QM_BG_E_INVALID_STATE` (final, or the
+ file has started transferring), `QM_E_NOTIMPL` (a library built
+ without the `delta` feature), `QM_E_HANDLE`. Any thread.
+
+ # Safety
+ `seeds` NULL or valid for `seed_count` pointers, each NULL or
+ NUL-terminated; `control_url` NULL or NUL-terminated.
+ */
+qm_hresult qm_job_set_file_delta(qm_job_t job,
+                                 uint32_t index,
+                                 const char *const *seeds,
+                                 uint32_t seed_count,
+                                 const char *control_url);
+
+/*
+ Gets how file `index`'s delta download went: which way
+ (`QM_DELTA_WAY_*`) and how many bytes came from the seeds.
+ `out->struct_size` must be set (see "Structs that grow").
+ Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+ `QM_E_HANDLE`, `QM_E_POINTER`, `QM_E_INVALIDARG` (`struct_size` too
+ small or not set). Any thread.
+
+ # Safety
+ `out` NULL or valid for its `struct_size` bytes.
+ */
+qm_hresult qm_job_get_file_delta_status(qm_job_t job,
+                                        uint32_t index,
+                                        struct qm_file_delta_status *out);
+
+/*
+ Gets why file `index`'s delta download became a full download (string
+ out-parameter convention of `qm_format_hresult`), or "" with
+ `QM_S_FALSE` when it did not.
+ Returns `QM_S_OK`, `QM_S_FALSE`, `QM_E_ITEM_NOT_FOUND`,
+ `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_job_get_file_delta_reason(qm_job_t job,
+                                        uint32_t index,
+                                        char *buf,
+                                        size_t cap,
+                                        size_t *needed);
+
+/*
  Gives file `index` a new remote name (BITS's
  `IBackgroundCopyFile2::SetRemoteName`), keeping its bytes as
  `qm_job_replace_remote_prefix` does.
@@ -2185,6 +2275,26 @@ qm_hresult qm_job_get_notify_cmdline(qm_job_t job,
  file (BITS's `BG_LENGTH_TO_EOF`, `(UINT64)-1`).
  */
 #define QM_LENGTH_TO_EOF UINT64_MAX
+
+/*
+ `qm_file_delta_status.way`: the file has no seeds, a plain download.
+ */
+#define QM_DELTA_WAY_NONE 0
+
+/*
+ Not decided yet: the control file has not been read.
+ */
+#define QM_DELTA_WAY_PENDING 1
+
+/*
+ Blocks came from the seeds; the rest was fetched as ranges.
+ */
+#define QM_DELTA_WAY_DELTA 2
+
+/*
+ A full download after all; `qm_job_get_file_delta_reason` says why.
+ */
+#define QM_DELTA_WAY_FULL 3
 
 /*
  `qm_job_wait` timeout that never expires.

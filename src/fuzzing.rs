@@ -100,3 +100,70 @@ pub fn url(text: &str) {
     assert_eq!(r.userinfo.map(str::to_string), masked, "{text:?}");
     assert_eq!((r.host, r.explicit_port), (u.host, u.explicit_port));
 }
+
+/// Parses `bytes` as a zsync control file (feature `delta`): panics unless
+/// a refusal is an error (no panic, no allocation past what was read), and
+/// an accepted file's table is exactly as long as its header says; then
+/// scans the bytes themselves as a seed, which must give only blocks whose
+/// checksums the file has.
+#[cfg(feature = "delta")]
+pub fn zsync_control(bytes: &[u8]) {
+    use crate::engine::transport::zsync::{control, matcher};
+    let parsed = control::parse(bytes);
+    if let Ok(Some(len)) = control::expected_len(bytes) {
+        assert_eq!(parsed.is_ok(), len <= bytes.len() as u64, "{parsed:?}");
+    }
+    let Ok(c) = parsed else {
+        return;
+    };
+    let blocks = c.length.div_ceil(u64::from(c.blocksize));
+    assert_eq!(u64::from(c.blocks()), blocks);
+    assert_eq!(
+        c.checksums.len(),
+        c.blocks() as usize * usize::from(c.checksum_bytes)
+    );
+    if c.blocks() > 4096 {
+        return;
+    }
+    let mut m = matcher::Matcher::new(&c);
+    let given = m
+        .scan(&mut &bytes[..], &|| false, &mut |id, data| {
+            assert_eq!(data.len(), c.blocksize as usize);
+            assert!(id < c.blocks());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(given.len() as u32, m.known_count());
+}
+
+/// A control file made for `data` (as zsyncmake makes it), parsed, and
+/// `data` scanned as a seed after a few bytes of it are changed: every
+/// block found must be the target's own bytes.
+#[cfg(feature = "delta")]
+pub fn zsync_roundtrip(data: &[u8]) {
+    use crate::engine::transport::zsync::{control, matcher};
+    if data.len() < 4 {
+        return;
+    }
+    let (params, target) = data.split_at(4);
+    let bs = 64u32 << (params[0] % 4);
+    let seq = 1 + params[1] % 2;
+    let rsum_bytes = 1 + params[2] % 4;
+    let cs = 3 + params[3] % 14;
+    let bytes = matcher::control_of(target, bs, seq, rsum_bytes, cs);
+    let c = control::parse(&bytes).expect("zsyncmake's own format");
+    let mut seed = target.to_vec();
+    seed.rotate_left(target.len() / 3);
+    let mut m = matcher::Matcher::new(&c);
+    m.scan(&mut &seed[..], &|| false, &mut |id, block| {
+        let r = c.block_range(id);
+        let n = (r.end - r.start) as usize;
+        // A weak checksum may collide with few checksum bytes; a block
+        // is only wrong when its MD4 prefix collides too.
+        if block[..n] != target[r.start as usize..r.end as usize] {
+            assert!(cs <= 4, "block {id} is not the target's");
+        }
+        Ok(())
+    })
+    .unwrap();
+}

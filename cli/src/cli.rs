@@ -68,6 +68,15 @@ pub enum Command {
         /// another to PATH, in the order given (BITS's AddFileWithRanges)
         #[arg(long = "range", value_name = "OFFSET:LENGTH")]
         ranges: Vec<FileRange>,
+        /// A local file that may hold blocks of the new one (the copy the
+        /// device has): only the blocks it lacks are fetched, as zsync
+        /// does; repeat for more seeds. Read, never written
+        #[arg(long = "seed", value_name = "PATH")]
+        seeds: Vec<PathBuf>,
+        /// The zsync control file's URL (default: URL with `.zsync`
+        /// appended); needs --seed
+        #[arg(long, value_name = "URL", requires = "seeds")]
+        zsync: Option<String>,
         /// Options set on the job (all its files) before the file is added
         #[command(flatten)]
         options: JobOptions,
@@ -201,6 +210,17 @@ pub struct TransferArgs {
     /// give it once per file, in file order
     #[arg(long, value_name = "HEX", value_parser = crate::format::parse_sha256)]
     pub sha256: Vec<String>,
+
+    /// A local file that may hold blocks of the new one (the copy the
+    /// device has): only the blocks it lacks are fetched, as zsync does;
+    /// repeat for more seeds (one file to transfer). Read, never written
+    #[arg(long = "seed", value_name = "PATH")]
+    pub seeds: Vec<PathBuf>,
+
+    /// The zsync control file's URL (default: URL with `.zsync`
+    /// appended); needs --seed
+    #[arg(long, value_name = "URL", requires = "seeds")]
+    pub zsync: Option<String>,
 
     /// Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)
     #[arg(long, value_name = "RATE", value_parser = crate::format::parse_rate)]

@@ -117,6 +117,8 @@ pub fn run(place: &Where<'_>, command: &Command) -> Result<(), Failure> {
             path,
             sha256,
             ranges,
+            seeds,
+            zsync,
             options,
         } => {
             let remote = paths::remote(url)?;
@@ -131,9 +133,13 @@ pub fn run(place: &Where<'_>, command: &Command) -> Result<(), Failure> {
                 job.add_file_with_ranges(&remote, &local, ranges)
             }
             .map_err(Failure::argument_or_call)?;
+            let index = job.file_count().saturating_sub(1);
             if let Some(hex) = sha256 {
-                let index = job.file_count().saturating_sub(1);
                 job.set_file_sha256(index, Some(hex))?;
+            }
+            if let Some(delta) = crate::transfer::delta_source(seeds, zsync.as_deref())? {
+                job.set_file_delta(index, Some(delta))
+                    .map_err(Failure::argument_or_call)?;
             }
             Ok(())
         }

@@ -38,6 +38,16 @@ pub fn job_json(job: &Job) -> Value {
                 "ranges": (!ranges.is_empty()).then(|| ranges_json(&ranges)),
                 "temporary_name": job.file_temporary_name(i).ok().flatten(),
                 "response_headers": job.file_response_headers(i).ok().flatten(),
+                "delta": job.file_delta(i).ok().flatten().map(|d| {
+                    let s = job.file_delta_status(i).ok();
+                    json!({
+                        "seeds": d.seeds,
+                        "control_url": d.control_url.as_deref().map(qmgr::redact_passwords),
+                        "way": s.as_ref().map(|s| s.way.name()),
+                        "bytes_from_seeds": s.as_ref().map(|s| s.bytes_from_seeds),
+                        "reason": s.as_ref().map(|s| s.reason.clone()).filter(|r| !r.is_empty()),
+                    })
+                }),
             }))
         })
         .collect();
@@ -241,6 +251,22 @@ pub fn info(job: &Job) -> String {
         if !ranges.is_empty() {
             let list: Vec<String> = ranges.iter().map(ToString::to_string).collect();
             let _ = writeln!(out, "{:13}ranges {}", "", list.join(","));
+        }
+        if let (Ok(Some(d)), Ok(s)) = (job.file_delta(i), job.file_delta_status(i)) {
+            let seeds: Vec<String> = d.seeds.iter().map(|p| p.display().to_string()).collect();
+            let _ = writeln!(out, "{:13}seeds {}", "", seeds.join(", "));
+            let why = if s.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.reason)
+            };
+            let _ = writeln!(
+                out,
+                "{:13}delta {}, {} from seeds{why}",
+                "",
+                s.way.name(),
+                format::bytes(s.bytes_from_seeds)
+            );
         }
         if let Ok(Some(temp)) = job.file_temporary_name(i) {
             let _ = writeln!(out, "{:13}temporary {}", "", temp.display());

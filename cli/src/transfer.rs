@@ -320,15 +320,67 @@ fn set_up(
         job.set_file_sha256(index as u32, Some(hex))
             .map_err(Failure::argument_or_call)?;
     }
+    if let Some(delta) = delta_source(&args.seeds, args.zsync.as_deref())? {
+        job.set_file_delta(0, Some(delta))
+            .map_err(Failure::argument_or_call)?;
+    }
     if let Some(limit) = args.max_bandwidth {
         job.set_max_bandwidth(limit)?;
     }
     Ok(job.resume()?)
 }
 
+/// `--seed` and `--zsync` as the library takes them (seeds made
+/// absolute); `None` without seeds.
+pub fn delta_source(
+    seeds: &[PathBuf],
+    zsync: Option<&str>,
+) -> Result<Option<qmgr::DeltaSource>, Failure> {
+    if seeds.is_empty() {
+        return Ok(None);
+    }
+    let seeds = seeds
+        .iter()
+        .map(|s| {
+            std::path::absolute(s)
+                .map_err(|e| Failure::usage(format!("cannot make '{}' absolute: {e}", s.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(qmgr::DeltaSource {
+        seeds,
+        control_url: zsync.map(String::from),
+    }))
+}
+
+/// A line saying how the delta downloads of `job` went.
+fn delta_lines(job: &Job) -> Vec<String> {
+    (0..job.file_count())
+        .filter_map(|i| {
+            let s = job.file_delta_status(i).ok()?;
+            let total = job.file_progress(i).ok()?.bytes_total.unwrap_or(0);
+            match s.way {
+                qmgr::DeltaWay::Delta => Some(format!(
+                    "delta: {} of {} from seeds, {} fetched",
+                    crate::format::bytes(s.bytes_from_seeds),
+                    crate::format::bytes(total),
+                    crate::format::bytes(total.saturating_sub(s.bytes_from_seeds)),
+                )),
+                qmgr::DeltaWay::Full => Some(format!("delta: full download ({})", s.reason)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// `qmgr transfer`.
 pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failure> {
     let files = file_specs(&args.pairs)?;
+    if !args.seeds.is_empty() && files.len() != 1 {
+        return Err(Failure::usage(format!(
+            "--seed is for one file, and {} are given",
+            files.len()
+        )));
+    }
     if !args.sha256.is_empty() && args.sha256.len() != files.len() {
         return Err(Failure::usage(format!(
             "{} files but {} --sha256 values: give one per file, in file order",
@@ -361,6 +413,11 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
         }
         Watched::Settled(JobState::Transferred) => {
             watcher.finish(&job);
+            if !args.quiet {
+                for line in delta_lines(&job) {
+                    errln!("{line}");
+                }
+            }
             let code = job.complete()?;
             if code == HResult(QM_BG_S_PARTIAL_COMPLETE) {
                 Err(Failure::partial(code, "some files were not transferred"))

@@ -11,7 +11,7 @@ import os
 import threading
 import uuid
 import weakref
-from ctypes import byref, c_size_t, c_uint32, c_uint64
+from ctypes import byref, c_char_p, c_size_t, c_uint32, c_uint64
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -32,6 +32,7 @@ from . import constants as C
 from ._lib import (
     has,
     lib,
+    qm_file_delta_status,
     qm_file_progress,
     qm_file_range,
     qm_file_set_info,
@@ -60,6 +61,7 @@ __all__ = [
     "Progress",
     "FileProgress",
     "FileInfo",
+    "DeltaStatus",
     "JobError",
     "JobTimes",
     "JobStatus",
@@ -293,6 +295,18 @@ class FileProgress:
     bytes_transferred: int
     #: The whole file is transferred (and verified when a SHA-256 is set).
     completed: bool
+
+
+@dataclass(frozen=True)
+class DeltaStatus:
+    """How a file's delta download went (``qm_file_delta_status``)."""
+
+    #: "none" (no seeds), "pending", "delta" or "full".
+    way: str
+    #: Bytes copied from the seeds (the rest came from the server).
+    bytes_from_seeds: int
+    #: Why it became a full download ("" otherwise).
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -863,6 +877,46 @@ class Job(_Closable):
                 self._handle, _uint(index, 32, "Job.set_file_sha256(index)"), _cstr(sha256, "Job.set_file_sha256(hex)", True)
             ),
             "Job.set_file_sha256()",
+        )
+
+    def set_file_delta(
+        self, index: int, seeds: Optional[Sequence[StrPath]], control_url: Optional[str] = None
+    ) -> None:
+        """Makes file ``index`` a delta download: its zsync control file
+        (``control_url``, default the remote name + ``.zsync``) is read and
+        the ``seeds`` (absolute paths, read and never written) are scanned
+        for its blocks; only the rest is fetched, as ranges. Fetched blocks
+        are checked against the control file's MD4 and the file against its
+        SHA-1: weak hashes, so set a SHA-256 too (``set_file_sha256``). No
+        control file, no ranges or no block found: a full download
+        (``file_delta_status`` says which way). None or [] clears it.
+        ``FeatureNotImplemented`` from a library built without ``delta``."""
+        i = _uint(index, 32, "Job.set_file_delta(index)")
+        paths = [_cstr(s, "Job.set_file_delta(seeds)") for s in (seeds or [])]
+        array = (c_char_p * max(len(paths), 1))(*paths)
+        check(
+            lib.qm_job_set_file_delta(
+                self._handle,
+                i,
+                array if paths else None,
+                len(paths),
+                _cstr(control_url, "Job.set_file_delta(control_url)", True),
+            ),
+            "Job.set_file_delta()",
+        )
+
+    def file_delta_status(self, index: int) -> DeltaStatus:
+        """Which way file ``index``'s delta download went, and the bytes
+        that came from the seeds."""
+        i = _uint(index, 32, "Job.file_delta_status(index)")
+        s = sized(qm_file_delta_status)
+        check(lib.qm_job_get_file_delta_status(self._handle, i, byref(s)), "Job.file_delta_status()")
+        _, reason = _read_string(lib.qm_job_get_file_delta_reason, (self._handle, i), "Job.file_delta_status()")
+        ways = {C.QM_DELTA_WAY_NONE: "none", C.QM_DELTA_WAY_PENDING: "pending", C.QM_DELTA_WAY_DELTA: "delta", C.QM_DELTA_WAY_FULL: "full"}
+        return DeltaStatus(
+            way=ways.get(int(s.way), "unknown"),
+            bytes_from_seeds=int(s.bytes_from_seeds),
+            reason=reason or "",
         )
 
     # -- state and progress

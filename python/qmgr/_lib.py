@@ -48,6 +48,7 @@ __all__ = [
     "qm_file_set_info",
     "qm_file_range",
     "qm_file_progress",
+    "qm_file_delta_status",
     "qm_job_progress",
     "qm_job_error",
     "qm_job_times",
@@ -106,6 +107,16 @@ class qm_file_progress(Structure):
         ("completed", c_uint32),
         ("bytes_total", c_uint64),
         ("bytes_transferred", c_uint64),
+    ]
+
+
+class qm_file_delta_status(Structure):
+    """``qm_file_delta_status``: how a file's delta download went."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("way", c_uint32),
+        ("bytes_from_seeds", c_uint64),
     ]
 
 
@@ -197,6 +208,9 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "qm_job_get_file_local_name": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),
     "qm_job_get_file_progress": (qm_hresult, [qm_job_t, c_uint32, _P(qm_file_progress)]),
     "qm_job_set_file_sha256": (qm_hresult, [qm_job_t, c_uint32, c_char_p]),
+    "qm_job_set_file_delta": (qm_hresult, [qm_job_t, c_uint32, _P(c_char_p), c_uint32, c_char_p]),
+    "qm_job_get_file_delta_status": (qm_hresult, [qm_job_t, c_uint32, _P(qm_file_delta_status)]),
+    "qm_job_get_file_delta_reason": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),
     "qm_job_get_file_sha256": (qm_hresult, [qm_job_t, c_uint32] + _STR_OUT),
     "qm_job_get_file_size_hint": (qm_hresult, [qm_job_t, c_uint32, _P(c_uint64)]),
     "qm_job_get_progress_ex": (qm_hresult, [qm_job_t, _P(qm_job_progress)]),

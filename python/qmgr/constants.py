@@ -222,6 +222,10 @@ QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP = 0x0800  #: HTTPS may be redirected
 
 QM_SIZE_UNKNOWN = 0xFFFFFFFFFFFFFFFF  #: a size (or ETA) that is not known yet (UINT64_MAX)
 QM_LENGTH_TO_EOF = 0xFFFFFFFFFFFFFFFF  #: a qm_file_range length that runs to the end of the file (BG_LENGTH_TO_EOF)
+QM_DELTA_WAY_NONE = 0  #: qm_file_delta_status.way: no seeds, a plain download
+QM_DELTA_WAY_PENDING = 1  #: the control file has not been read yet
+QM_DELTA_WAY_DELTA = 2  #: blocks came from the seeds, the rest as ranges
+QM_DELTA_WAY_FULL = 3  #: a full download after all (qm_job_get_file_delta_reason says why)
 QM_WAIT_INFINITE = 0xFFFFFFFF  #: qm_job_wait timeout that never expires (UINT32_MAX)
 QM_FILE_INDEX_NONE = 0xFFFFFFFF  #: file_index of errors and events of the whole job (UINT32_MAX)
 

@@ -262,6 +262,27 @@ class LifecycleTests(TempDirTestCase):
         self.assertEqual((self.dir / "good").read_bytes(), src.read_bytes())
         self.assertEqual((self.dir / "bad").read_bytes(), src.read_bytes())
 
+    def test_delta_options(self) -> None:
+        m = self.manager()
+        seed = self.make_file("seed", 10_000, random=True)
+        with m.create_job("delta") as job:
+            job.add_file("http://127.0.0.1:9/new.img", self.dir / "new.img")
+            job.add_file(seed, self.dir / "local-copy")
+            self.assertEqual(job.file_delta_status(0), qmgr.DeltaStatus("none", 0, ""))
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_file_delta(0, ["relative/seed"])
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_file_delta(0, [seed], "ftp://elsewhere/new.img.zsync")
+            with self.assertRaises(qmgr.InvalidArgument):
+                job.set_file_delta(1, [seed])  # not fetched over http(s)
+            with self.assertRaises(qmgr.ItemNotFound):
+                job.set_file_delta(2, [seed])
+            job.set_file_delta(0, [seed, str(seed)], "http://127.0.0.1:9/new.img.zsync")
+            self.assertEqual(job.file_delta_status(0).way, "pending")
+            job.set_file_delta(0, None)
+            self.assertEqual(job.file_delta_status(0).way, "none")
+            job.cancel()
+
     def test_error_record(self) -> None:
         src = self.make_file("src", 1000)
         m = self.manager()

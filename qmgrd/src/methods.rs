@@ -87,6 +87,19 @@ pub fn call(d: &Daemon, caller: &Caller, conn: &mut Connection, call: &Call) -> 
             job.set_file_sha256(p.u32("index")?, p.opt_string("sha256")?.as_deref())?;
             Ok(json!({}))
         })(),
+        method::SET_FILE_DELTA => (|| {
+            let job = job(d, caller, &p)?;
+            let seeds = p
+                .array("seeds")?
+                .iter()
+                .map(|s| s.as_str().map(std::path::PathBuf::from))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Invalid::new("seeds"))?;
+            let control_url = p.opt_string("control_url")?;
+            let delta = (!seeds.is_empty()).then_some(qmgr::DeltaSource { seeds, control_url });
+            job.set_file_delta(p.u32("index")?, delta)?;
+            Ok(json!({}))
+        })(),
         method::REPLACE_REMOTE_PREFIX => (|| {
             let job = job(d, caller, &p)?;
             let changed = job.replace_remote_prefix(&p.string("old")?, &p.string("new")?)?;

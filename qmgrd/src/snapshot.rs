@@ -72,6 +72,8 @@ pub fn file_snapshot(job: &Job, index: u32) -> Result<FileSnapshot> {
         temporary_name: job.file_temporary_name(index)?,
         response_headers: job.file_response_headers(index)?,
         ranges: job.file_ranges(index)?,
+        delta: job.file_delta(index)?,
+        delta_status: job.file_delta_status(index)?,
     })
 }
 

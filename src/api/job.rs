@@ -144,6 +144,18 @@ impl Job {
         delegate!(self.file_progress(index))
     }
 
+    /// The seeds and control file of file `index`'s delta download, if it
+    /// has seeds.
+    pub fn file_delta(&self, index: u32) -> Result<Option<DeltaSource>> {
+        delegate!(self.file_delta(index))
+    }
+
+    /// How file `index`'s delta download went: which way, and how many
+    /// bytes came from the seeds (`DeltaWay::None` for a file without).
+    pub fn file_delta_status(&self, index: u32) -> Result<DeltaStatus> {
+        delegate!(self.file_delta_status(index))
+    }
+
     /// `GetStatus`: flags and the last error's numbers (zero unless in an error state).
     pub fn status(&self) -> JobStatus {
         delegate!(self.status())
@@ -653,5 +665,29 @@ impl Job {
     /// transferring; a mismatch is fatal (`QM_BG_E_VALIDATION_FAILED`).
     pub fn set_file_sha256(&self, index: u32, hex: Option<&str>) -> Result<()> {
         delegate!(self.set_file_sha256(index, hex))
+    }
+
+    /// Makes file `index` a delta download from `delta`'s seeds and zsync
+    /// control file, or a plain one again with `None`. Before the file is
+    /// fetched, the control file (`delta.control_url`, or the remote name
+    /// with `.zsync` appended) is read and the seeds (read, never written,
+    /// with the job owner's rights) are scanned for its blocks; the blocks
+    /// found are copied into the temporary file, the rest is fetched as
+    /// ranges from the remote name (never from the control file's `URL`
+    /// lines). Each fetched block is checked against the control file's
+    /// MD4 and the whole file against its SHA-1 and length: both weak
+    /// hashes, so set a SHA-256 (`set_file_sha256`), the real guard. With
+    /// no control file (an HTTP 4xx), a server without ranges, no block
+    /// found, or a control file that does not describe the server's file,
+    /// the file is downloaded whole; `file_delta_status` tells which way
+    /// it went.
+    ///
+    /// `QM_E_INVALIDARG` for no seeds, more than 16, a relative path, a
+    /// control URL that is not http(s), or a file that is not fetched over
+    /// http(s) or has byte ranges; `QM_BG_E_INVALID_STATE` once the file
+    /// has started transferring; `QM_E_NOTIMPL` in a build without the
+    /// `delta` feature.
+    pub fn set_file_delta(&self, index: u32, delta: Option<DeltaSource>) -> Result<()> {
+        delegate!(self.set_file_delta(index, delta))
     }
 }

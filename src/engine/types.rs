@@ -399,6 +399,73 @@ impl FileSpec {
     }
 }
 
+/// A file's delta download (issue 24): local files that may already hold
+/// blocks of it, and the zsync control file that describes it. The
+/// caller's intent (DESIGN §7.1): the `URL` lines inside a control file
+/// are never fetched from; the blocks the seeds lack come from the file's
+/// own remote name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeltaSource {
+    /// Absolute paths of the seeds (the image a device runs, the inactive
+    /// partition, the last download). Read, never written; read with the
+    /// job owner's rights.
+    pub seeds: Vec<std::path::PathBuf>,
+    /// The control file's URL (http or https), `None` for the remote name
+    /// with `.zsync` appended.
+    pub control_url: Option<String>,
+}
+
+/// Which way a file with seeds went (`QM_DELTA_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum DeltaWay {
+    /// The file has no seeds: a plain download.
+    None = 0,
+    /// Not decided yet: the control file has not been read.
+    Pending = 1,
+    /// Blocks came from the seeds; the rest is fetched in ranges.
+    Delta = 2,
+    /// A full download after all (no control file, no ranges, no seed
+    /// matched, or the control file does not describe the server's file):
+    /// `DeltaStatus::reason` says why.
+    Full = 3,
+}
+
+impl DeltaWay {
+    /// The way of a C value.
+    pub fn from_u32(v: u32) -> Option<DeltaWay> {
+        [
+            DeltaWay::None,
+            DeltaWay::Pending,
+            DeltaWay::Delta,
+            DeltaWay::Full,
+        ]
+        .into_iter()
+        .find(|w| *w as u32 == v)
+    }
+
+    /// A short name: `none`, `pending`, `delta`, `full`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeltaWay::None => "none",
+            DeltaWay::Pending => "pending",
+            DeltaWay::Delta => "delta",
+            DeltaWay::Full => "full",
+        }
+    }
+}
+
+/// How a file's delta download went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaStatus {
+    /// Which way.
+    pub way: DeltaWay,
+    /// Bytes of the file copied from the seeds (0 unless `way` is `Delta`).
+    pub bytes_from_seeds: u64,
+    /// Why a delta became a full download (empty otherwise).
+    pub reason: String,
+}
+
 /// Progress of one file (`BG_FILE_PROGRESS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileProgress {

@@ -118,6 +118,15 @@ pub const QM_SIZE_UNKNOWN: u64 = u64::MAX;
 /// The `length` of a `qm_file_range` that runs to the end of the remote
 /// file (BITS's `BG_LENGTH_TO_EOF`, `(UINT64)-1`).
 pub const QM_LENGTH_TO_EOF: u64 = u64::MAX;
+
+/// `qm_file_delta_status.way`: the file has no seeds, a plain download.
+pub const QM_DELTA_WAY_NONE: u32 = 0;
+/// Not decided yet: the control file has not been read.
+pub const QM_DELTA_WAY_PENDING: u32 = 1;
+/// Blocks came from the seeds; the rest was fetched as ranges.
+pub const QM_DELTA_WAY_DELTA: u32 = 2;
+/// A full download after all; `qm_job_get_file_delta_reason` says why.
+pub const QM_DELTA_WAY_FULL: u32 = 3;
 /// `qm_job_wait` timeout that never expires.
 pub const QM_WAIT_INFINITE: u32 = u32::MAX;
 /// The `file_index` of errors and events that concern the whole job.
@@ -192,5 +201,10 @@ mod tests {
             QM_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP,
             SecurityFlags::REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP
         );
+        use crate::DeltaWay;
+        assert_eq!(QM_DELTA_WAY_NONE, DeltaWay::None as u32);
+        assert_eq!(QM_DELTA_WAY_PENDING, DeltaWay::Pending as u32);
+        assert_eq!(QM_DELTA_WAY_DELTA, DeltaWay::Delta as u32);
+        assert_eq!(QM_DELTA_WAY_FULL, DeltaWay::Full as u32);
     }
 }

@@ -368,6 +368,126 @@ pub unsafe extern "C" fn qm_job_get_file_sha256(
     unsafe { job_get_opt_str(job, buf, cap, needed, |j| j.file_sha256(index)) }
 }
 
+/// Makes file `index` a delta download (qmgr's own; BITS has none): before
+/// the file is fetched, its zsync control file (as Debian's `zsyncmake`
+/// 0.6.2 writes it) is read from `control_url`, or with `control_url =
+/// NULL` from the remote name with `.zsync` appended; the `seed_count`
+/// seeds (absolute paths of local files that may hold blocks of the new
+/// file: the image a device runs, the last download) are scanned for its
+/// blocks, read and never written, with the job owner's rights. Blocks
+/// found are copied into the temporary file (durable and resumable like
+/// fetched bytes); the rest is fetched from the remote name as single
+/// `Range` requests over the job's connections (never from a `URL` line
+/// of the control file). Each fetched block must match the control
+/// file's MD4 and the whole file its SHA-1 and length. MD4 and SHA-1 are
+/// weak hashes that a hostile server can defeat: set the file's SHA-256
+/// (`qm_job_set_file_sha256`), the real guard. With no control file (an
+/// HTTP 4xx), a server that does not answer ranges, no block found, or a
+/// control file that does not describe the server's file, the file is
+/// downloaded whole; `qm_job_get_file_delta_status` says which way it
+/// went. `seeds = NULL, seed_count = 0` makes it a plain download again.
+/// The strings are copied; the caller keeps ownership.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (`seeds` NULL with a count, a
+/// NULL, non-UTF-8 or relative seed, more than 16, a `control_url` that
+/// is not http(s), a file that is not fetched over http(s) or has byte
+/// ranges), `QM_E_ITEM_NOT_FOUND`, `QM_BG_E_INVALID_STATE` (final, or the
+/// file has started transferring), `QM_E_NOTIMPL` (a library built
+/// without the `delta` feature), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `seeds` NULL or valid for `seed_count` pointers, each NULL or
+/// NUL-terminated; `control_url` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_file_delta(
+    job: qm_job_t,
+    index: u32,
+    seeds: *const *const c_char,
+    seed_count: u32,
+    control_url: *const c_char,
+) -> qm_hresult {
+    job_do(job, |j| {
+        if seeds.is_null() && seed_count > 0 {
+            return Err(Error::invalid_arg("seeds is NULL"));
+        }
+        let list: &[*const c_char] = if seed_count == 0 {
+            &[]
+        } else {
+            // SAFETY: non-NULL, and the caller promises `seed_count`
+            // readable pointers.
+            unsafe { std::slice::from_raw_parts(seeds, seed_count as usize) }
+        };
+        let mut paths = Vec::with_capacity(list.len());
+        for (i, &seed) in list.iter().enumerate() {
+            // SAFETY: the caller promises valid C strings or NULL.
+            let text = unsafe { str_arg(seed, &format!("seeds[{i}]")) }?;
+            paths.push(std::path::PathBuf::from(text));
+        }
+        // SAFETY: the caller promises a valid C string or NULL.
+        let control_url = unsafe { opt_str_arg(control_url, "control_url") }?;
+        if paths.is_empty() && control_url.is_some() {
+            return Err(Error::invalid_arg("a control_url without seeds"));
+        }
+        let delta = (!paths.is_empty()).then(|| crate::DeltaSource {
+            seeds: paths,
+            control_url: control_url.map(String::from),
+        });
+        j.set_file_delta(index, delta)?;
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets how file `index`'s delta download went: which way
+/// (`QM_DELTA_WAY_*`) and how many bytes came from the seeds.
+/// `out->struct_size` must be set (see "Structs that grow").
+/// Returns `QM_S_OK`, `QM_E_ITEM_NOT_FOUND` (index past the end),
+/// `QM_E_HANDLE`, `QM_E_POINTER`, `QM_E_INVALIDARG` (`struct_size` too
+/// small or not set). Any thread.
+///
+/// # Safety
+/// `out` NULL or valid for its `struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_delta_status(
+    job: qm_job_t,
+    index: u32,
+    out: *mut qm_file_delta_status,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe {
+        job_get_struct(job, out, |j| {
+            let s = j.file_delta_status(index)?;
+            Ok(qm_file_delta_status {
+                struct_size: 0,
+                way: s.way as u32,
+                bytes_from_seeds: s.bytes_from_seeds,
+            })
+        })
+    }
+}
+
+/// Gets why file `index`'s delta download became a full download (string
+/// out-parameter convention of `qm_format_hresult`), or "" with
+/// `QM_S_FALSE` when it did not.
+/// Returns `QM_S_OK`, `QM_S_FALSE`, `QM_E_ITEM_NOT_FOUND`,
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_file_delta_reason(
+    job: qm_job_t,
+    index: u32,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_opt_str(job, buf, cap, needed, |j| {
+            Ok(Some(j.file_delta_status(index)?.reason).filter(|r| !r.is_empty()))
+        })
+    }
+}
+
 /// Gives file `index` a new remote name (BITS's
 /// `IBackgroundCopyFile2::SetRemoteName`), keeping its bytes as
 /// `qm_job_replace_remote_prefix` does.

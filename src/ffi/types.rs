@@ -80,6 +80,21 @@ pub struct qm_file_progress {
     pub bytes_transferred: u64,
 }
 
+/// How a file's delta download went, an out-struct: set `struct_size` (see
+/// "Structs that grow"), e.g. with `QM_FILE_DELTA_STATUS_INIT`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct qm_file_delta_status {
+    /// Set by the caller to `sizeof(qm_file_delta_status)`; on return, the
+    /// number of bytes the library filled.
+    pub struct_size: u32,
+    /// Which way: `QM_DELTA_WAY_NONE`, `_PENDING`, `_DELTA` or `_FULL`.
+    pub way: u32,
+    /// Bytes of the file copied from the seeds (0 unless `way` is
+    /// `QM_DELTA_WAY_DELTA`); the rest came from the server.
+    pub bytes_from_seeds: u64,
+}
+
 /// Progress of a job (`BG_JOB_PROGRESS` plus rate and ETA), an out-struct:
 /// set `struct_size` (see "Structs that grow"), e.g. with
 /// `QM_JOB_PROGRESS_INIT`.

@@ -202,6 +202,11 @@ unsafe impl Growable for qm_file_progress {
     const NAME: &'static str = "qm_file_progress";
     const MIN_SIZE: usize = 24;
 }
+// SAFETY: repr(C), struct_size first, 4+4+8 with no gap.
+unsafe impl Growable for qm_file_delta_status {
+    const NAME: &'static str = "qm_file_delta_status";
+    const MIN_SIZE: usize = 16;
+}
 // SAFETY: repr(C), struct_size first, 4+4+8+8+4+4+8+8 with no gap.
 unsafe impl Growable for qm_job_progress {
     const NAME: &'static str = "qm_job_progress";

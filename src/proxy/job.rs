@@ -293,6 +293,14 @@ impl RemoteJob {
         self.file(index).map(|f| f.sha256)
     }
 
+    pub(crate) fn file_delta(&self, index: u32) -> Result<Option<DeltaSource>> {
+        self.file(index).map(|f| f.delta)
+    }
+
+    pub(crate) fn file_delta_status(&self, index: u32) -> Result<DeltaStatus> {
+        self.file(index).map(|f| f.delta_status)
+    }
+
     pub(crate) fn file_progress(&self, index: u32) -> Result<FileProgress> {
         self.file(index).map(|f| f.progress)
     }
@@ -745,6 +753,29 @@ impl RemoteJob {
                 seconds,
             },
         )
+    }
+
+    pub(crate) fn set_file_delta(&self, index: u32, delta: Option<DeltaSource>) -> Result<()> {
+        let (seeds, control_url) = match &delta {
+            Some(d) => (
+                d.seeds
+                    .iter()
+                    .map(|p| Value::from(p.to_string_lossy().into_owned()))
+                    .collect(),
+                d.control_url.clone().map_or(Value::Null, Value::from),
+            ),
+            None => (Vec::new(), Value::Null),
+        };
+        self.change(
+            "set the seeds of a file of",
+            method::SET_FILE_DELTA,
+            &[
+                ("index", index.into()),
+                ("seeds", Value::Array(seeds)),
+                ("control_url", control_url),
+            ],
+        )
+        .map(drop)
     }
 
     pub(crate) fn set_file_sha256(&self, index: u32, hex: Option<&str>) -> Result<()> {

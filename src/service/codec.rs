@@ -19,9 +19,9 @@ use serde_json::{json, Map, Value};
 use super::varlink::Reply;
 use crate::engine::types::{epoch_ms, from_epoch_ms};
 use crate::{
-    Error, ErrorContext, FileProgress, FileRange, FileSpec, HResult, JobError, JobId, JobProgress,
-    JobState, JobStatus, JobTimes, NotifyCmdLine, NotifyEvent, NotifyFlags, Priority, ProxySetting,
-    SecurityFlags,
+    DeltaSource, DeltaStatus, DeltaWay, Error, ErrorContext, FileProgress, FileRange, FileSpec,
+    HResult, JobError, JobId, JobProgress, JobState, JobStatus, JobTimes, NotifyCmdLine,
+    NotifyEvent, NotifyFlags, Priority, ProxySetting, SecurityFlags,
 };
 
 /// `BG_SIZE_UNKNOWN`: a size the source has not told yet.
@@ -632,6 +632,10 @@ pub struct FileSnapshot {
     pub response_headers: Option<String>,
     /// [`Job::file_ranges`].
     pub ranges: Vec<FileRange>,
+    /// [`Job::file_delta`].
+    pub delta: Option<DeltaSource>,
+    /// [`Job::file_delta_status`].
+    pub delta_status: DeltaStatus,
 }
 
 /// `File`.
@@ -649,6 +653,11 @@ pub fn encode_file(f: &FileSnapshot) -> Value {
         "temporary_name": f.temporary_name.as_deref().map(path_string),
         "response_headers": f.response_headers,
         "ranges": f.ranges.iter().map(encode_range).collect::<Vec<_>>(),
+        "seeds": f.delta.as_ref().map(|d| d.seeds.iter().map(|p| path_string(p)).collect::<Vec<_>>()),
+        "control_url": f.delta.as_ref().and_then(|d| d.control_url.clone()),
+        "delta_way": f.delta_status.way as u32,
+        "bytes_from_seeds": f.delta_status.bytes_from_seeds,
+        "delta_reason": f.delta_status.reason,
     })
 }
 
@@ -671,6 +680,28 @@ pub fn decode_file(value: &Value, path: &str) -> Decoded<FileSnapshot> {
         temporary_name: f.opt_string("temporary_name")?.map(PathBuf::from),
         response_headers: f.opt_string("response_headers")?,
         ranges: decode_list(f.array("ranges")?, &f.name("ranges"), decode_range)?,
+        // Absent from a daemon before delta downloads: none.
+        delta: match f.opt_array("seeds")? {
+            None => None,
+            Some(seeds) => Some(DeltaSource {
+                seeds: seeds
+                    .iter()
+                    .map(|s| s.as_str().map(PathBuf::from))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| Invalid::new(f.name("seeds")))?,
+                control_url: f.opt_string("control_url")?,
+            }),
+        },
+        delta_status: DeltaStatus {
+            way: match f.opt_u32("delta_way")? {
+                None => DeltaWay::None,
+                Some(v) => {
+                    DeltaWay::from_u32(v).ok_or_else(|| Invalid::new(f.name("delta_way")))?
+                }
+            },
+            bytes_from_seeds: f.opt_u64("bytes_from_seeds")?.unwrap_or(0),
+            reason: f.opt_string("delta_reason")?.unwrap_or_default(),
+        },
     })
 }
 
@@ -1098,6 +1129,15 @@ mod tests {
                     length: 1,
                 },
             ],
+            delta: Some(DeltaSource {
+                seeds: vec!["/var/old.img".into()],
+                control_url: Some("https://m/x.zsync".into()),
+            }),
+            delta_status: DeltaStatus {
+                way: DeltaWay::Delta,
+                bytes_from_seeds: 7,
+                reason: String::new(),
+            },
         };
         assert_eq!(decode_file(&encode_file(&file), "f").unwrap(), file);
 

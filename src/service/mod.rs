@@ -52,6 +52,8 @@ pub mod method {
     pub const SET_FILE_REMOTE_NAME: &str = "io.qmgr.SetFileRemoteName";
     /// `io.qmgr.SetFileSha256`.
     pub const SET_FILE_SHA256: &str = "io.qmgr.SetFileSha256";
+    /// `io.qmgr.SetFileDelta`.
+    pub const SET_FILE_DELTA: &str = "io.qmgr.SetFileDelta";
     /// `io.qmgr.ReplaceRemotePrefix`.
     pub const REPLACE_REMOTE_PREFIX: &str = "io.qmgr.ReplaceRemotePrefix";
     /// `io.qmgr.SetJob`.

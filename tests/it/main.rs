@@ -15,6 +15,8 @@ mod cli;
 mod daemon;
 #[cfg(all(feature = "service", feature = "state"))]
 mod daemon_attacks;
+#[cfg(feature = "delta")]
+mod delta;
 mod engine;
 mod features;
 mod first_hour;

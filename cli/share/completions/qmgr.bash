@@ -141,7 +141,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__add)
-            opts="-H -h --sha256 --range --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --state --address --help"
+            opts="-H -h --sha256 --range --seed --zsync --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +152,14 @@ _qmgr() {
                     return 0
                     ;;
                 --range)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zsync)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -843,7 +851,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__transfer)
-            opts="-H -q -h --priority --sha256 --max-bandwidth --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --quiet --json --state --address --help"
+            opts="-H -q -h --priority --sha256 --seed --zsync --max-bandwidth --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --quiet --json --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -854,6 +862,14 @@ _qmgr() {
                     return 0
                     ;;
                 --sha256)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zsync)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,8 @@ high\t''
 normal\t''
 low\t''"
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l sha256 -d 'The SHA-256 the file must have (64 hex digits); with several files, give it once per file, in file order' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l seed -d 'A local file that may hold blocks of the new one (the copy the device has): only the blocks it lacks are fetched, as zsync does; repeat for more seeds (one file to transfer). Read, never written' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l zsync -d 'The zsync control file\'s URL (default: URL with `.zsync` appended); needs --seed' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l max-bandwidth -d 'Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l min-retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand transfer" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
@@ -88,6 +90,8 @@ complete -c qmgr -n "__fish_qmgr_using_subcommand create" -l no-yield -d 'Do not
 complete -c qmgr -n "__fish_qmgr_using_subcommand create" -s h -l help -d 'Print help'
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l sha256 -d 'The SHA-256 the file must have (64 hex digits)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l range -d 'Fetch only this range of the remote file (LENGTH a number or `eof`); repeat for more: the ranges are written one after another to PATH, in the order given (BITS\'s AddFileWithRanges)' -r
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l seed -d 'A local file that may hold blocks of the new one (the copy the device has): only the blocks it lacks are fetched, as zsync does; repeat for more seeds. Read, never written' -r -F
+complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l zsync -d 'The zsync control file\'s URL (default: URL with `.zsync` appended); needs --seed' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l min-retry-delay -d 'Seconds to wait before retrying after a transient error (library default 600; `transfer`: 5)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l no-progress-timeout -d 'Seconds of transient errors without progress before the job fails (library default 1209600, 14 days; `transfer`: 60; 0: the first error is final)' -r
 complete -c qmgr -n "__fish_qmgr_using_subcommand add" -l connections -d 'How many connections the job uses at once: that many of its files, or segments of a large one (library default 6; with `transfer` also the cap per server)' -r

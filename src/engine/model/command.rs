@@ -114,6 +114,12 @@ pub(crate) enum Property {
         index: u32,
         digest: Option<[u8; 32]>,
     },
+    /// A file's seeds and control file (`None`: a plain download).
+    #[cfg(feature = "delta")]
+    FileDelta {
+        index: u32,
+        delta: Option<crate::engine::types::DeltaSource>,
+    },
 }
 
 /// How a job ends.
@@ -238,6 +244,21 @@ pub(crate) enum Command {
     /// The file's data failed validation and was thrown away (its
     /// temporary file deleted when `temp_removed`): fetch it afresh.
     Discarded { file: usize, temp_removed: bool },
+    /// Blocks of a delta file were copied from its seeds into its
+    /// temporary file (`ranges`, written before this is said), matched
+    /// against a control file of a target of `length` bytes with `sha1`.
+    /// Empty `ranges` with `matched` set: the control file read again is
+    /// the one the file's seeded bytes were matched against.
+    #[cfg(feature = "delta")]
+    DeltaSeeded {
+        file: usize,
+        ranges: RangeSet,
+        matched: (u64, [u8; 20]),
+    },
+    /// A delta file becomes a full download, for `reason`: its bytes are
+    /// forgotten and its pieces taken away.
+    #[cfg(feature = "delta")]
+    DeltaFallBack { file: usize, reason: String },
     /// Every byte of `file` arrived, was verified and is on disk.
     FileDone { file: usize },
     /// A rate window passed with progress.

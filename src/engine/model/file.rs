@@ -5,11 +5,61 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::model::command::NewFile;
-use crate::engine::model::ledger::{Ledger, Span};
+use crate::engine::model::ledger::{Ledger, RangeSet, Span};
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::transport::source::Source;
 use crate::engine::transport::validator::Validator;
-use crate::engine::types::FileProgress;
+use crate::engine::types::{DeltaSource, DeltaStatus, DeltaWay, FileProgress};
+
+/// A file's delta download: the caller's seeds and control file (intent),
+/// and how it went (found by the worker). Stored with the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DeltaFile {
+    pub source: DeltaSource,
+    pub way: DeltaWay,
+    /// Why it became a full download.
+    pub reason: String,
+    /// The control file the seeds' bytes were matched against: the
+    /// target's length and SHA-1. A run reads the control file again and
+    /// keeps the seeded bytes only when it is still this one.
+    pub matched: Option<(u64, [u8; 20])>,
+    /// The bytes that came from the seeds (checked by MD4 as they were
+    /// found); the others are checked against the control file's MD4s
+    /// when the file is kept.
+    pub seeded: RangeSet,
+}
+
+impl DeltaFile {
+    /// A delta not started yet.
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))]
+    pub(crate) fn new(source: DeltaSource) -> DeltaFile {
+        DeltaFile {
+            source,
+            way: DeltaWay::Pending,
+            reason: String::new(),
+            matched: None,
+            seeded: RangeSet::new(),
+        }
+    }
+
+    /// The report of the API.
+    pub(crate) fn status(&self) -> DeltaStatus {
+        DeltaStatus {
+            way: self.way,
+            bytes_from_seeds: self.seeded.len(),
+            reason: self.reason.clone(),
+        }
+    }
+
+    /// The control file's URL for a file whose remote name is `remote`.
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))]
+    pub(crate) fn control_url(&self, remote: &str) -> String {
+        self.source
+            .control_url
+            .clone()
+            .unwrap_or_else(|| format!("{remote}.zsync"))
+    }
+}
 
 /// One file of a job.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +100,8 @@ pub(crate) struct FileModel {
     /// The ranges of the source the local file is made of, `None` for the
     /// whole source. The ledger counts in local offsets.
     pub(super) ranges: Option<FileRanges>,
+    /// The file's delta download, if it has seeds.
+    pub(super) delta: Option<DeltaFile>,
 }
 
 impl FileModel {
@@ -71,6 +123,7 @@ impl FileModel {
             version_changes: 0,
             response_headers: None,
             ranges: file.ranges,
+            delta: None,
         }
     }
 
@@ -127,6 +180,30 @@ impl FileModel {
     /// The ranges the local file is made of, `None` for the whole source.
     pub(crate) fn ranges(&self) -> Option<&FileRanges> {
         self.ranges.as_ref()
+    }
+    /// The file's delta download, if it has seeds.
+    pub(crate) fn delta(&self) -> Option<&DeltaFile> {
+        self.delta.as_ref()
+    }
+    /// The delta download's report (`DeltaWay::None` without seeds).
+    pub(crate) fn delta_status(&self) -> DeltaStatus {
+        self.delta.as_ref().map_or(
+            DeltaStatus {
+                way: DeltaWay::None,
+                bytes_from_seeds: 0,
+                reason: String::new(),
+            },
+            DeltaFile::status,
+        )
+    }
+    /// Blocks came from seeds: ranges are fetched exactly (never a whole
+    /// response written over them).
+    pub(crate) fn delta_active(&self) -> bool {
+        cfg!(feature = "delta")
+            && self
+                .delta
+                .as_ref()
+                .is_some_and(|d| d.way == DeltaWay::Delta)
     }
     /// `span` cut at the end of its range for a ranged file: one request
     /// never crosses from one range into the next.

@@ -23,7 +23,7 @@ use crate::engine::error::{Error, Result};
 use crate::engine::model::command::{
     Clock, Command, Effects, Files, Final, NewFile, Persist, Piece, PieceId, Property, RunId,
 };
-use crate::engine::model::file::FileModel;
+use crate::engine::model::file::{DeltaFile, FileModel};
 use crate::engine::model::ledger::{Ledger, RangeSet, Span};
 use crate::engine::model::planner::{self, Plan};
 use crate::engine::model::ranges::FileRanges;
@@ -104,6 +104,8 @@ pub(crate) struct StoredFile {
     pub committed: bool,
     /// The ranges the local file is made of, `None` for the whole source.
     pub ranges: Option<FileRanges>,
+    /// The file's delta download, if it has seeds.
+    pub delta: Option<DeltaFile>,
     /// The length of the file at the local name, when the runtime looked
     /// (only for a job that was committing).
     pub local_len: Option<u64>,
@@ -410,7 +412,6 @@ impl JobModel {
                 temp: f.temp.filter(|_| f.on_disk.is_some()),
                 validator: f.validator,
                 sha256: f.sha256,
-                ledger,
                 completed: complete,
                 committed,
                 final_url: None,
@@ -419,6 +420,12 @@ impl JobModel {
                 version_changes: 0,
                 response_headers: None,
                 ranges: f.ranges,
+                // Bytes from seeds that were not durable are gone.
+                delta: f.delta.map(|mut d| {
+                    d.seeded = d.seeded.intersection(ledger.arrived());
+                    d
+                }),
+                ledger,
             });
         }
         job.recount();
@@ -938,6 +945,40 @@ impl JobModel {
                 }
                 fx.persist.files = Files::One(file);
             }
+            #[cfg(feature = "delta")]
+            Command::DeltaSeeded {
+                file,
+                ranges,
+                matched,
+            } => {
+                self.file_mut(file)?;
+                let total = Some(matched.0);
+                if self.files[file].ledger.total() != total {
+                    self.set_total(file, total);
+                }
+                let f = &mut self.files[file];
+                let before = f.shown_bytes();
+                for r in ranges.iter() {
+                    f.ledger.record_arrived(r.clone());
+                }
+                let after = f.shown_bytes();
+                if let Some(d) = &mut f.delta {
+                    d.way = DeltaWay::Delta;
+                    d.reason.clear();
+                    d.matched = Some(matched);
+                    for r in ranges.iter() {
+                        d.seeded.insert(r.clone());
+                    }
+                }
+                self.bytes_done = self.bytes_done + after - before;
+                fx.persist.files = Files::One(file);
+            }
+            #[cfg(feature = "delta")]
+            Command::DeltaFallBack { file, reason } => {
+                self.file_mut(file)?;
+                self.delta_fall_back(file, reason);
+                fx.persist.files = Files::One(file);
+            }
             Command::FileDone { file } => {
                 let f = self.file_mut(file)?;
                 if !f.completed {
@@ -1126,6 +1167,8 @@ impl JobModel {
             Property::MinNotificationInterval(_) => "pace the notifications of",
             Property::LowSpeedLimit { .. } => "set the low-speed limit of",
             Property::FileSha256 { .. } => "set a checksum in",
+            #[cfg(feature = "delta")]
+            Property::FileDelta { .. } => "set the seeds of a file of",
         };
         self.refuse_final(action)?;
         match property {
@@ -1214,6 +1257,39 @@ impl JobModel {
                     .get_mut(index as usize)
                     .ok_or_else(|| no_such_file(index, count))?
                     .sha256 = digest;
+                fx.persist.files = Files::One(index as usize);
+            }
+            #[cfg(feature = "delta")]
+            Property::FileDelta { index, delta } => {
+                let count = self.files.len();
+                let f = self
+                    .files
+                    .get_mut(index as usize)
+                    .ok_or_else(|| no_such_file(index, count))?;
+                if delta.is_some() && !matches!(f.source, Source::Http(_)) {
+                    return Err(Error::invalid_arg(format!(
+                        "file {index} is not fetched over http(s): seeds need a server that answers ranges"
+                    )));
+                }
+                if delta.is_some() && f.ranges.is_some() {
+                    return Err(Error::invalid_arg(format!(
+                        "file {index} has byte ranges: a delta download fetches a whole file"
+                    )));
+                }
+                let busy = self
+                    .active
+                    .iter()
+                    .chain(self.draining.iter())
+                    .any(|p| p.file == index as usize);
+                if f.completed || f.ledger.arrived_bytes() > 0 || busy {
+                    return Err(Error::new(
+                        QM_BG_E_INVALID_STATE,
+                        format!(
+                            "file {index} has started transferring: its seeds can only be set before"
+                        ),
+                    ));
+                }
+                f.delta = delta.map(DeltaFile::new);
                 fx.persist.files = Files::One(index as usize);
             }
         }
@@ -1309,8 +1385,37 @@ impl JobModel {
         let asked = self.active[at].span;
         let f = &self.files[file];
         let other_version = f.validator.is_some() && validator != f.validator;
-        // Bytes of no known version cannot be kept.
-        let unknown_bytes = f.validator.is_none() && f.ledger.arrived_bytes() > 0;
+        // (Without the `delta` feature no file has blocks from seeds.)
+        #[cfg(feature = "delta")]
+        if let Some(d) = f.delta.as_ref().filter(|d| d.way == DeltaWay::Delta) {
+            // Blocks from the seeds are of the control file's version: the
+            // answer must be a range of that version, or the file is
+            // fetched whole, from nothing (never a splice).
+            let length = d.matched.map(|m| m.0);
+            let why = if start != asked.start {
+                Some("the server did not answer a range request with that range".to_string())
+            } else if total != length {
+                Some(format!(
+                    "the server's file has {} bytes, the control file describes {} bytes",
+                    total.map_or("an unknown number of".to_string(), |t| t.to_string()),
+                    length.unwrap_or(0)
+                ))
+            } else if other_version {
+                Some("the server's file changed during the delta download".to_string())
+            } else {
+                None
+            };
+            if let Some(reason) = why {
+                self.delta_fall_back(file, reason);
+                fx.persist.files = Files::One(file);
+                return Ok(());
+            }
+        }
+        let f = &self.files[file];
+        // Bytes of no known version cannot be kept (a delta file's are of
+        // the control file's version: checked above).
+        let unknown_bytes =
+            f.validator.is_none() && f.ledger.arrived_bytes() > 0 && !f.delta_active();
         let restarted = start != asked.start || other_version || unknown_bytes;
         let alone = !self.active.iter().any(|p| p.file == file && p.id != piece);
         if other_version && f.run_validator {
@@ -1559,6 +1664,30 @@ impl JobModel {
             Some(t) => self.known_bytes += t,
         }
         f.ledger.set_total(total);
+    }
+
+    /// A delta file becomes a full download: its bytes and version are
+    /// forgotten, and every piece of it is taken away (their connections
+    /// drop what they hold; the file is planned again from byte 0 once
+    /// they have stopped).
+    #[cfg(feature = "delta")]
+    fn delta_fall_back(&mut self, index: usize, reason: String) {
+        self.reset_file(index);
+        self.set_total(index, None);
+        let f = &mut self.files[index];
+        f.validator = None;
+        f.splittable = None;
+        if let Some(d) = &mut f.delta {
+            d.way = DeltaWay::Full;
+            d.reason = reason;
+            d.matched = None;
+            d.seeded = RangeSet::new();
+        }
+        let (gone, kept): (Vec<Piece>, Vec<Piece>) = std::mem::take(&mut self.active)
+            .into_iter()
+            .partition(|p| p.file == index);
+        self.active = kept;
+        self.draining.extend(gone);
     }
 
     /// Empties a file's ledger (keeping the job's sums right).

@@ -32,7 +32,7 @@ impl RangeSet {
     }
 
     /// True when no byte is in the set.
-    #[cfg(test)]
+    #[cfg_attr(not(any(test, feature = "delta")), allow(dead_code))]
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }

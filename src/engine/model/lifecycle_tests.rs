@@ -991,6 +991,7 @@ fn stored_file(total: u64, durable: &str, on_disk: Option<u64>, completed: bool)
         completed,
         committed: false,
         ranges: None,
+        delta: None,
         local_len: None,
     }
 }
@@ -1825,4 +1826,167 @@ fn taking_ownership_fetches_again_what_could_not_be_handed_over() {
         ),
         QM_BG_E_INVALID_STATE
     );
+}
+
+/// A running job of one file with seeds, whose worker found `seeded`
+/// bytes of a target of `len` bytes in them.
+#[cfg(feature = "delta")]
+fn delta_job(len: u64, seeded: &str) -> JobModel {
+    let mut job = new_job();
+    apply(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(0)],
+            seq: 2,
+        },
+    );
+    apply(
+        &mut job,
+        Command::Set(Property::FileDelta {
+            index: 0,
+            delta: Some(DeltaSource {
+                seeds: vec!["/old.img".into()],
+                control_url: None,
+            }),
+        }),
+    );
+    assert_eq!(job.files()[0].delta_status().way, DeltaWay::Pending);
+    apply(&mut job, Command::Resume { seq: 3 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 1,
+            per_server: 4,
+        },
+    );
+    apply(&mut job, Command::NextPiece);
+    apply(
+        &mut job,
+        Command::DeltaSeeded {
+            file: 0,
+            ranges: seeded.parse().unwrap(),
+            matched: (len, [1; 20]),
+        },
+    );
+    // The worker drops the piece it prepared with and asks again.
+    piece_ended(&mut job, 0);
+    job
+}
+
+#[cfg(feature = "delta")]
+#[test]
+fn blocks_from_seeds_count_as_arrived_and_only_the_gaps_are_planned() {
+    let mut job = delta_job(1000, "0-400,600-999");
+    let status = job.files()[0].delta_status();
+    assert_eq!(
+        (status.way, status.bytes_from_seeds),
+        (DeltaWay::Delta, 799)
+    );
+    assert_eq!(job.published().bytes_transferred, 799);
+    assert_eq!(job.published().bytes_total, Some(1000));
+    let piece = apply(&mut job, Command::NextPiece).piece.unwrap();
+    assert_eq!(
+        piece.span,
+        Span {
+            start: 400,
+            end: Some(600)
+        }
+    );
+    // The server's answer: that range, of the control file's length. The
+    // seeds' bytes stay (no validator before is no restart here).
+    let fx = opened(&mut job, 0, 400, Some(1000));
+    assert_eq!(fx.piece.unwrap().span.start, 400);
+    assert_eq!(job.files()[0].ledger().arrived_bytes(), 799);
+    arrived(&mut job, 0, 400..600);
+    assert!(!piece_ended(&mut job, 0).finalize);
+    let last = apply(&mut job, Command::NextPiece).piece.unwrap();
+    assert_eq!(
+        last.span,
+        Span {
+            start: 999,
+            end: Some(1000)
+        }
+    );
+}
+
+#[cfg(feature = "delta")]
+#[test]
+fn a_server_file_of_another_length_makes_it_a_full_download() {
+    let mut job = delta_job(1000, "0-400,600-999");
+    apply(&mut job, Command::NextPiece);
+    let id = piece_of(&job, 0);
+    let fx = opened(&mut job, 0, 400, Some(2000));
+    assert_eq!(fx.piece, None, "the piece is taken away");
+    let f = &job.files()[0];
+    let status = f.delta_status();
+    assert_eq!(status.way, DeltaWay::Full);
+    assert!(status.reason.contains("2000"), "{status:?}");
+    assert_eq!(status.bytes_from_seeds, 0);
+    assert_eq!(f.ledger().arrived_bytes(), 0);
+    assert_eq!(job.published().bytes_transferred, 0);
+    // Nothing is planned while its connection holds it; once it let go,
+    // the file is fetched whole from byte 0.
+    assert_eq!(apply(&mut job, Command::NextPiece).piece, None);
+    apply(&mut job, Command::PieceEnded { piece: id });
+    let piece = apply(&mut job, Command::NextPiece).piece.unwrap();
+    assert_eq!(
+        piece.span,
+        Span {
+            start: 0,
+            end: None
+        }
+    );
+}
+
+#[cfg(feature = "delta")]
+#[test]
+fn a_server_that_ignores_the_range_makes_it_a_full_download() {
+    let mut job = delta_job(1000, "0-400,600-999");
+    apply(&mut job, Command::NextPiece);
+    opened(&mut job, 0, 0, Some(1000));
+    let status = job.files()[0].delta_status();
+    assert_eq!(status.way, DeltaWay::Full);
+    assert!(status.reason.contains("range"), "{status:?}");
+}
+
+#[cfg(feature = "delta")]
+#[test]
+fn seeds_are_set_before_the_file_starts_and_only_on_http_files() {
+    let mut job = delta_job(1000, "0-10");
+    let seeds = || {
+        Some(DeltaSource {
+            seeds: vec!["/old.img".into()],
+            control_url: None,
+        })
+    };
+    let code = refused(
+        &mut job,
+        Command::Set(Property::FileDelta {
+            index: 0,
+            delta: seeds(),
+        }),
+    );
+    assert_eq!(code, QM_BG_E_INVALID_STATE);
+    let mut local = new_job();
+    apply(
+        &mut local,
+        Command::AddFiles {
+            files: vec![NewFile {
+                source: Source::Local("/src".into()),
+                remote: "/src".into(),
+                local: "/dest/x".into(),
+                size_hint: 0,
+                ranges: None,
+            }],
+            seq: 2,
+        },
+    );
+    let code = refused(
+        &mut local,
+        Command::Set(Property::FileDelta {
+            index: 0,
+            delta: seeds(),
+        }),
+    );
+    assert_eq!(code, QM_E_INVALIDARG);
 }

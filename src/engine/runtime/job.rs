@@ -76,6 +76,45 @@ impl PartialEq for Job {
     }
 }
 
+/// The most seeds a file may have.
+pub(crate) const MAX_SEEDS: usize = 16;
+
+/// Checks a file's seeds and control file as `set_file_delta` takes them.
+fn check_delta(d: &DeltaSource) -> Result<()> {
+    if !cfg!(feature = "delta") {
+        return Err(Error::new(
+            QM_E_NOTIMPL,
+            "cannot download from seeds: this qmgr was built without the `delta` feature",
+        ));
+    }
+    if d.seeds.is_empty() || d.seeds.len() > MAX_SEEDS {
+        return Err(Error::invalid_arg(format!(
+            "{} seeds given: a delta download takes 1 to {MAX_SEEDS}",
+            d.seeds.len()
+        )));
+    }
+    for seed in &d.seeds {
+        let text = seed.to_string_lossy();
+        if !seed.is_absolute() || text.contains('\0') || text.len() > 4096 {
+            return Err(Error::invalid_arg(format!(
+                "the seed '{text}' is not an absolute path"
+            )));
+        }
+    }
+    if let Some(url) = &d.control_url {
+        match Source::parse(url) {
+            Ok(Source::Http(_)) => {}
+            _ => {
+                return Err(Error::invalid_arg(format!(
+                    "the control file's URL '{}' is not an http(s) URL",
+                    crate::engine::transport::url::redact(url)
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 fn parse_sha256(hex: &str) -> Result<[u8; 32]> {
     let bad = || Error::invalid_arg(format!("'{hex}' is not a SHA-256 (64 hexadecimal digits)"));
     if hex.len() != 64 || !hex.is_ascii() {
@@ -552,6 +591,18 @@ impl Job {
     /// Progress of file `index`.
     pub fn file_progress(&self, index: u32) -> Result<FileProgress> {
         self.read(|m| m.file(index).map(|f| f.progress()))
+    }
+
+    /// The seeds and control file of file `index`'s delta download, if it
+    /// has seeds.
+    pub fn file_delta(&self, index: u32) -> Result<Option<DeltaSource>> {
+        self.read(|m| m.file(index).map(|f| f.delta().map(|d| d.source.clone())))
+    }
+
+    /// How file `index`'s delta download went: which way, and how many
+    /// bytes came from the seeds (`DeltaWay::None` for a file without).
+    pub fn file_delta_status(&self, index: u32) -> Result<DeltaStatus> {
+        self.read(|m| m.file(index).map(|f| f.delta_status()))
     }
 
     /// `GetStatus`: flags and the last error's numbers (zero unless in an error state).
@@ -1353,6 +1404,34 @@ impl Job {
     pub fn set_file_sha256(&self, index: u32, hex: Option<&str>) -> Result<()> {
         let digest = hex.map(parse_sha256).transpose()?;
         self.set(Property::FileSha256 { index, digest })
+    }
+
+    /// Makes file `index` a delta download (issue 24): before it is
+    /// fetched, its zsync control file (`delta.control_url`, or the remote
+    /// name with `.zsync` appended) is read and the seeds are scanned for
+    /// its blocks; the blocks found are copied into the temporary file and
+    /// only the rest is fetched, as ranges. Each fetched block is checked
+    /// against the control file's MD4, the whole file against its SHA-1
+    /// and length: both weak, so set a SHA-256 (`set_file_sha256`), the
+    /// real guard. No control file (an HTTP 4xx), a server that does not
+    /// answer ranges, no block found, or a control file that does not
+    /// describe the server's file: the file is downloaded whole
+    /// (`file_delta_status` says which way it went). `None` clears.
+    ///
+    /// `QM_E_INVALIDARG` for no seeds, more than `MAX_SEEDS`, a relative
+    /// path, a control URL that is not http(s), or a file that is not
+    /// fetched over http(s) or has byte ranges; `QM_BG_E_INVALID_STATE`
+    /// once the file has started transferring; `QM_E_NOTIMPL` in a build
+    /// without the `delta` feature.
+    pub fn set_file_delta(&self, index: u32, delta: Option<DeltaSource>) -> Result<()> {
+        if let Some(d) = &delta {
+            check_delta(d)?;
+        }
+        #[cfg(feature = "delta")]
+        return self.set(Property::FileDelta { index, delta });
+        // Without the feature no file has seeds: clearing them changes nothing.
+        #[cfg(not(feature = "delta"))]
+        self.read(|m| m.file(index).map(drop))
     }
 
     // ----- for the scheduler ---------------------------------------------------

@@ -43,6 +43,8 @@
 
 pub(crate) mod commit;
 pub(crate) mod copy;
+#[cfg(feature = "delta")]
+pub(crate) mod delta;
 pub mod job;
 pub mod manager;
 pub(crate) mod notify;

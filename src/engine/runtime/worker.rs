@@ -63,6 +63,12 @@ struct PieceState {
     arrived_end: u64,
     /// A ranged file's ranges, and its local size when known.
     ranges: Option<(FileRanges, Option<u64>)>,
+    /// Blocks of the file came from seeds: ranges are fetched exactly.
+    delta_active: bool,
+    /// A delta file's seeds and control file, while its way is not decided
+    /// for good (feature `delta`).
+    #[cfg(feature = "delta")]
+    delta: Option<crate::engine::runtime::delta::DeltaState>,
 }
 
 /// A SHA-256 state that has seen the file's bytes from 0 to `at`.
@@ -93,6 +99,24 @@ impl FileTask {
                 validator: f.validator().cloned(),
                 arrived_end: f.ledger().arrived().end(),
                 ranges: f.ranges().map(|r| (r.clone(), f.ledger().total())),
+                delta_active: f.delta_active(),
+                #[cfg(feature = "delta")]
+                delta: f
+                    .delta()
+                    .filter(|d| {
+                        matches!(
+                            d.way,
+                            crate::engine::types::DeltaWay::Pending
+                                | crate::engine::types::DeltaWay::Delta
+                        )
+                    })
+                    .map(|d| crate::engine::runtime::delta::DeltaState {
+                        way: d.way,
+                        seeds: d.source.seeds.clone(),
+                        control_url: d.control_url(f.remote()),
+                        remote: f.remote().to_string(),
+                        matched: d.matched,
+                    }),
             })
         })
         .ok_or(Interrupt::Abandoned)
@@ -229,7 +253,11 @@ fn run_pieces(
             Err(other) => return Err(other),
         };
         if finalize {
-            keep_file(job, &task, hash)?;
+            match keep_file(job, &task, session, hash) {
+                // A delta file that did not check out: fetched whole now.
+                Err(Interrupt::Abandoned) => continue,
+                other => other?,
+            }
             job.apply_quietly(Command::FileDone { file: task.index });
         }
     }
@@ -375,14 +403,54 @@ fn fetch_attempt(
     session: &Session,
     hash: &mut RunningHash,
 ) -> Result<(), Interrupt> {
-    let state = task.state(job)?;
+    #[allow(unused_mut)]
+    let mut state = task.state(job)?;
+    #[cfg(feature = "delta")]
+    if let Some(delta) = state.delta.take() {
+        if session.control(task.index).is_none() {
+            let temp = || open_temp(job, task, state.temp.as_deref(), state.arrived_end);
+            return Err(crate::engine::runtime::delta::prepare(
+                job, token, session, task.index, delta, &temp,
+            ));
+        }
+    }
     let asked = state.piece.span;
     if asked.end == Some(asked.start) {
         return Ok(()); // every byte is there: only the checks are left
     }
     // Without a validator the source is fetched whole, from byte 0.
     let validator = state.validator.as_ref().filter(|_| !task.dynamic);
-    let opened = open_source(job, token, task, session, asked, validator, &state.ranges)?;
+    let opened = match open_source(
+        job,
+        token,
+        task,
+        session,
+        asked,
+        validator,
+        &state.ranges,
+        state.delta_active,
+    ) {
+        Ok(opened) => opened,
+        // Blocks from seeds and a server that will not give the others
+        // as ranges: the file is fetched whole.
+        #[cfg(feature = "delta")]
+        Err(e)
+            if state.delta_active
+                && [
+                    QM_BG_E_INSUFFICIENT_RANGE_SUPPORT,
+                    QM_BG_E_INVALID_RANGE,
+                    QM_BG_E_INVALID_SERVER_RESPONSE,
+                ]
+                .contains(&e.code.0) =>
+        {
+            job.apply_quietly(Command::DeltaFallBack {
+                file: task.index,
+                reason: e.description,
+            });
+            return Err(Interrupt::Abandoned);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
     }
@@ -484,7 +552,9 @@ fn fetch_attempt(
 }
 
 /// Opens the file's source for the piece's stretch, telling the model
-/// where redirects led (whether followed or refused).
+/// where redirects led (whether followed or refused). A file with blocks
+/// from seeds (`exact`) is opened for exactly the stretch.
+#[allow(clippy::too_many_arguments)]
 fn open_source(
     job: &Job,
     token: &CancelToken,
@@ -493,6 +563,7 @@ fn open_source(
     span: Span,
     validator: Option<&Validator>,
     ranges: &Option<(FileRanges, Option<u64>)>,
+    exact: bool,
 ) -> Result<Opened, TransferError> {
     let redirected = |url: &str| {
         job.apply_quietly(Command::Redirected {
@@ -501,6 +572,7 @@ fn open_source(
         })
     };
     let opened = match ranges {
+        None if exact => session.open_range(token, &task.source, span.start, span.end, validator),
         None => session.open(token, &task.source, span.start, span.end, validator),
         Some((ranges, local_total)) => {
             open_ranged(token, task, session, span, validator, ranges, *local_total)
@@ -595,10 +667,21 @@ fn hash_prefix(temp: &File, path: &Path, len: u64) -> Result<Sha256, TransferErr
 /// else from disk), and with a state directory fsync it, so that
 /// `complete` after a crash renames whole files. A failed check discards
 /// the data, so that the next attempt fetches it afresh.
-fn keep_file(job: &Job, task: &FileTask, hash: RunningHash) -> Result<(), Interrupt> {
-    let (temp_path, total) = job.read(|m| {
+fn keep_file(
+    job: &Job,
+    task: &FileTask,
+    session: &Session,
+    hash: RunningHash,
+) -> Result<(), Interrupt> {
+    let (temp_path, total, seeded) = job.read(|m| {
         let f = &m.files()[task.index];
-        (f.temp().map(Path::to_path_buf), f.ledger().total())
+        (
+            f.temp().map(Path::to_path_buf),
+            f.ledger().total(),
+            f.delta()
+                .filter(|_| f.delta_active())
+                .map(|d| d.seeded.clone()),
+        )
     });
     let (Some(path), Some(total)) = (temp_path, total) else {
         return Ok(());
@@ -613,12 +696,53 @@ fn keep_file(job: &Job, task: &FileTask, hash: RunningHash) -> Result<(), Interr
         temp.set_len(total)
             .map_err(|e| TransferError::local_io("truncating", &path, &e))?;
     }
+    #[allow(unused_mut)]
+    let mut hash = hash;
+    #[cfg(feature = "delta")]
+    if let Some(seeded) = &seeded {
+        let checked = match session.control(task.index) {
+            Some(control) => crate::engine::runtime::delta::verify(
+                &control,
+                &temp,
+                &path,
+                total,
+                seeded,
+                task.sha256.is_some(),
+            )?,
+            None => Err("the control file was not read in this run".to_string()),
+        };
+        match checked {
+            Ok(state) => hash = state.map(|s| (total, s)),
+            Err(reason) => {
+                job.apply_quietly(Command::DeltaFallBack {
+                    file: task.index,
+                    reason,
+                });
+                return Err(Interrupt::Abandoned);
+            }
+        }
+    }
+    #[cfg(not(feature = "delta"))]
+    let _ = (session, seeded);
     if let Some(expected) = task.sha256 {
         let state = match hash {
             Some((at, state)) if at == total => state,
             _ => hash_prefix(&temp, &path, total)?,
         };
         let actual: [u8; 32] = state.finalize().into();
+        #[cfg(feature = "delta")]
+        if actual != expected && seeded.is_some() {
+            // The control file's file is not the caller's: fetched whole,
+            // and checked again.
+            job.apply_quietly(Command::DeltaFallBack {
+                file: task.index,
+                reason: format!(
+                    "the file rebuilt from the seeds and the control file does not have the SHA-256 set ({})",
+                    hex(&expected)
+                ),
+            });
+            return Err(Interrupt::Abandoned);
+        }
         if actual != expected {
             // A temporary file that cannot be deleted stays recorded (so
             // that cancel reports it); the next attempt overwrites it.

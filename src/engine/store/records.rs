@@ -1,6 +1,7 @@
 //! The rows of the state directory as plain values: what the store writes
 //! and reads, whichever store the build has.
 
+use crate::engine::model::file::DeltaFile;
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::validator::Validator;
@@ -70,6 +71,8 @@ pub(crate) struct FileRecord {
     pub wanted: Option<FileRanges>,
     pub completed: bool,
     pub committed: bool,
+    /// The delta download's seeds, control file and state (JSON in SQLite).
+    pub delta: Option<DeltaFile>,
 }
 
 /// What a state directory held: the jobs that could be read, and a

@@ -72,6 +72,7 @@ pub(crate) fn file_record(job: &JobModel, index: usize) -> FileRecord {
         wanted: f.ranges().cloned(),
         completed: f.completed(),
         committed: f.committed(),
+        delta: f.delta().cloned(),
     }
 }
 
@@ -156,6 +157,7 @@ pub(crate) fn stored_job(
                     completed: f.completed,
                     committed: f.committed,
                     ranges: f.wanted,
+                    delta: f.delta,
                 }
             })
             .collect(),

@@ -9,10 +9,12 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 
 use crate::engine::error::{Error, Result};
+use crate::engine::model::file::DeltaFile;
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::validator::Validator;
+use crate::engine::types::{DeltaSource, DeltaWay};
 use crate::hresult::*;
 use crate::sync::Mutex;
 
@@ -92,6 +94,9 @@ const MIGRATIONS: &[&str] = &[
     // 8: whether a background job yields to other traffic (on unless
     // turned off: the jobs of an older directory yield).
     "ALTER TABLE jobs ADD COLUMN yielding INTEGER NOT NULL DEFAULT 1;",
+    // 9: a file's delta download (seeds, control file, which way it went,
+    // the bytes from the seeds) as JSON; NULL: a plain download.
+    "ALTER TABLE files ADD COLUMN delta TEXT;",
 ];
 
 /// What a migration cannot say in SQL: the values of the process that
@@ -152,7 +157,7 @@ const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
 /// The columns of `files`, in the order of [`FileRecord::values`]; the
 /// first two are the key.
-const FILE_COLUMNS: [&str; 13] = [
+const FILE_COLUMNS: [&str; 14] = [
     "job_id",
     "idx",
     "remote",
@@ -166,6 +171,7 @@ const FILE_COLUMNS: [&str; 13] = [
     "wanted_ranges",
     "completed",
     "committed",
+    "delta",
 ];
 const FILE_KEY_COLUMNS: [&str; 2] = ["job_id", "idx"];
 
@@ -341,7 +347,7 @@ fn owner_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::engine::types::Own
 
 impl FileRecord {
     /// The values of `FILE_COLUMNS`, in order.
-    fn values(&self, job: &[u8; 16]) -> [Value; 13] {
+    fn values(&self, job: &[u8; 16]) -> [Value; 14] {
         let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::Text);
         [
             Value::Blob(job.to_vec()),
@@ -361,6 +367,12 @@ impl FileRecord {
                 .map_or(Value::Null, |r| Value::Text(r.to_string())),
             Value::Integer(self.completed.into()),
             Value::Integer(self.committed.into()),
+            // A build without delta downloads keeps none (a file's seeded
+            // bytes are then of no known version: fetched again).
+            self.delta
+                .as_ref()
+                .filter(|_| cfg!(feature = "delta"))
+                .map_or(Value::Null, |d| Value::Text(delta_json(d))),
         ]
     }
 
@@ -398,8 +410,67 @@ impl FileRecord {
             wanted,
             completed: r.get("completed")?,
             committed: r.get("committed")?,
+            delta: r
+                .get::<_, Option<String>>("delta")?
+                .filter(|_| cfg!(feature = "delta"))
+                .map(|text| {
+                    delta_from_json(&text).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            format!("file {index} has an unreadable delta download").into(),
+                        )
+                    })
+                })
+                .transpose()?,
         })
     }
+}
+
+/// A file's delta download as stored.
+fn delta_json(d: &DeltaFile) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    serde_json::json!({
+        "seeds": d.source.seeds.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+        "control_url": d.source.control_url,
+        "way": d.way as u32,
+        "reason": d.reason,
+        "length": d.matched.map(|m| m.0),
+        "sha1": d.matched.map(|m| hex(&m.1)),
+        "seeded": d.seeded.to_string(),
+    })
+    .to_string()
+}
+
+/// What `delta_json` wrote; `None` if it does not read.
+fn delta_from_json(text: &str) -> Option<DeltaFile> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let seeds = v["seeds"]
+        .as_array()?
+        .iter()
+        .map(|s| s.as_str().map(PathBuf::from))
+        .collect::<Option<Vec<_>>>()?;
+    let sha1 = match v["sha1"].as_str() {
+        None => None,
+        Some(h) if h.len() == 40 && h.is_ascii() => {
+            let mut out = [0u8; 20];
+            for (i, b) in out.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok()?;
+            }
+            Some(out)
+        }
+        Some(_) => return None,
+    };
+    Some(DeltaFile {
+        source: DeltaSource {
+            seeds,
+            control_url: v["control_url"].as_str().map(String::from),
+        },
+        way: DeltaWay::from_u32(u32::try_from(v["way"].as_u64()?).ok()?)?,
+        reason: v["reason"].as_str().unwrap_or_default().to_string(),
+        matched: v["length"].as_u64().zip(sha1),
+        seeded: v["seeded"].as_str().unwrap_or_default().parse().ok()?,
+    })
 }
 
 /// An unsigned number as SQLite's signed integer (sizes stay below 2^63).
@@ -893,6 +964,7 @@ mod tests {
             wanted: None,
             completed: false,
             committed: false,
+            delta: None,
         };
         store
             .save(&[1; 16], Some(&job(1)), std::slice::from_ref(&file))
@@ -944,6 +1016,7 @@ mod tests {
             wanted: Some("100:100,900:eof".parse().unwrap()),
             completed: false,
             committed: false,
+            delta: None,
         };
         for id in [1, 2] {
             store

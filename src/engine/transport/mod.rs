@@ -11,6 +11,7 @@
 //! - `error`: `TransferError` and the one classification into HRESULTs;
 //! - `cancel`: the token that stops a transfer, below everything else;
 //! - `upload` (feature `upload`): resumable uploads, tus and the IETF draft.
+//! - `zsync` (feature `delta`): control files and block matching.
 
 pub(crate) mod cancel;
 pub(crate) mod error;
@@ -23,6 +24,8 @@ pub(crate) mod source;
 pub(crate) mod upload;
 pub(crate) mod url;
 pub(crate) mod validator;
+#[cfg(feature = "delta")]
+pub(crate) mod zsync;
 
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
@@ -38,6 +41,12 @@ pub(crate) struct Session {
     options: HttpOptions,
     connections: usize,
     client: crate::sync::Mutex<Option<http::Client>>,
+    /// The control files of the run's delta files, by file index, read
+    /// once per run (feature `delta`).
+    #[cfg(feature = "delta")]
+    controls: crate::sync::Mutex<
+        std::collections::HashMap<usize, std::sync::Arc<zsync::control::Control>>,
+    >,
 }
 
 impl Session {
@@ -48,7 +57,41 @@ impl Session {
             options,
             connections,
             client: crate::sync::Mutex::new(None),
+            #[cfg(feature = "delta")]
+            controls: crate::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Opens `url` whole, for the file whose remote name is `caller`: the
+    /// request follows the caller's policy for that file (its credentials
+    /// and headers go only to the file's own origin; the scheme floor is
+    /// the file's), so a control file elsewhere gets none of them.
+    #[cfg(feature = "delta")]
+    pub(crate) fn open_beside(
+        &self,
+        token: &CancelToken,
+        url: &str,
+        caller: &str,
+    ) -> Result<Opened, TransferError> {
+        let mut policy = self.policy(caller);
+        policy.url = url.to_string();
+        self.client(token)?.open(&policy, 0, None, None)
+    }
+
+    /// The control file this run read for file `index`.
+    #[cfg(feature = "delta")]
+    pub(crate) fn control(&self, index: usize) -> Option<std::sync::Arc<zsync::control::Control>> {
+        self.controls.lock().get(&index).cloned()
+    }
+
+    /// Keeps the control file read for file `index` for the rest of the run.
+    #[cfg(feature = "delta")]
+    pub(crate) fn keep_control(
+        &self,
+        index: usize,
+        control: std::sync::Arc<zsync::control::Control>,
+    ) {
+        self.controls.lock().insert(index, control);
     }
 
     /// Opens `source` at `offset`, for the bytes up to `end` (exclusive;

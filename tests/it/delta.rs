@@ -1,0 +1,714 @@
+//! Delta downloads (issue 24): a file with seeds and a zsync control file
+//! made by Debian's `zsyncmake` 0.6.2, served with the target by the fault
+//! server over real sockets (HTTP and HTTPS). Each test checks what a user
+//! relies on: the bytes at the local name (SHA-256), how many body bytes
+//! the server sent for the file, and which way the job says it went.
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use qmgr::{DeltaSource, DeltaWay, FileSpec, Job, JobState, Manager};
+use support::http_server::{patterned, Fault, Resource, TestCa, TestServer};
+use support::{sha256_hex, wait};
+
+const KIB: usize = 1 << 10;
+const MIB: usize = 1 << 20;
+
+/// The control file `zsyncmake` writes for `data` (blocks of `blocksize`,
+/// or its own choice), or `None` (skipped) without zsyncmake.
+fn zsyncmake(dir: &Path, data: &[u8], blocksize: Option<u32>) -> Option<Vec<u8>> {
+    if !support::have_tool("zsyncmake") {
+        return None;
+    }
+    let input = dir.join("target.img");
+    std::fs::write(&input, data).unwrap();
+    let out = dir.join("target.img.zsync");
+    let mut cmd = Command::new("zsyncmake");
+    cmd.arg("-o").arg(&out).args(["-u", "target.img"]);
+    if let Some(b) = blocksize {
+        cmd.args(["-b", &b.to_string()]);
+    }
+    let status = cmd.arg(&input).current_dir(dir).output().unwrap();
+    assert!(status.status.success(), "zsyncmake: {status:?}");
+    let control = std::fs::read(&out).unwrap();
+    std::fs::remove_file(&input).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    Some(control)
+}
+
+/// A server with `data` at `/img` and its control file at `/img.zsync`.
+fn serve(server: &TestServer, data: &[u8], control: Vec<u8>) {
+    server.add("/img", Resource::new(data.to_vec()));
+    server.add("/img.zsync", Resource::new(control));
+}
+
+/// Writes each seed to `dir` and returns their paths.
+fn seeds(dir: &Path, seeds: &[&[u8]]) -> Vec<PathBuf> {
+    seeds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let p = dir.join(format!("seed{i}"));
+            std::fs::write(&p, s).unwrap();
+            p
+        })
+        .collect()
+}
+
+/// A job fetching `url` to `dst` from `seeds` (control file beside the
+/// URL unless `control` is given), with the target's SHA-256, resumed.
+fn start(
+    manager: &Manager,
+    url: &str,
+    dst: &Path,
+    seeds: Vec<PathBuf>,
+    control: Option<String>,
+    sha256: &[u8],
+) -> Job {
+    let job = manager.create_job("delta").unwrap();
+    job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
+        .unwrap();
+    job.set_file_delta(
+        0,
+        Some(DeltaSource {
+            seeds,
+            control_url: control,
+        }),
+    )
+    .unwrap();
+    job.set_file_sha256(0, Some(&sha256_hex(sha256))).unwrap();
+    job.set_min_retry_delay(1).unwrap();
+    job.resume().unwrap();
+    job
+}
+
+/// Waits for TRANSFERRED, completes, and checks the bytes at `dst`.
+fn finish(job: &Job, dst: &Path, data: &[u8]) {
+    assert_eq!(
+        wait(job, Duration::from_secs(120)),
+        JobState::Transferred,
+        "{:?} {:?}",
+        job.error(),
+        job.file_delta_status(0)
+    );
+    job.complete().unwrap();
+    let got = std::fs::read(dst).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert_eq!(sha256_hex(&got), sha256_hex(data), "not byte-exact");
+}
+
+/// `data` with every `every`-th block of `block` bytes changed.
+fn with_changed_blocks(data: &[u8], block: usize, every: usize) -> (Vec<u8>, usize) {
+    let mut out = data.to_vec();
+    let mut changed = 0;
+    for (i, b) in out.chunks_mut(block).enumerate() {
+        if i % every == every / 2 {
+            b[block / 3] ^= 0x5a;
+            changed += 1;
+        }
+    }
+    (out, changed)
+}
+
+#[test]
+fn one_percent_of_blocks_changed_fetches_about_one_percent() {
+    let dir = support::scratch("delta-1pct");
+    let new = patterned(8 * MIB, 1);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    // The device's copy: 1% of its 2 KiB blocks differ from the new one.
+    let (old, changed) = with_changed_blocks(&new, 2048, 100);
+    let server = TestServer::start();
+    serve(&server, &new, control);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        None,
+        &new,
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
+    let fetched = server.body_bytes_sent("/img");
+    assert_eq!(
+        status.bytes_from_seeds + fetched,
+        new.len() as u64,
+        "every byte once"
+    );
+    // zsync matches two blocks in a row: a changed block costs its own
+    // bytes and at most its neighbours'.
+    assert!(
+        fetched <= (3 * changed * 2048) as u64,
+        "{fetched} bytes fetched for {changed} changed blocks"
+    );
+    assert!(fetched >= (changed * 2048) as u64);
+    // Every request for the file was a single range.
+    for r in server.requests("/img") {
+        let range = r.range.expect("a range request");
+        assert!(!range.contains(','), "{range}");
+    }
+}
+
+/// A delta download of `new` from `seeds` through a fresh server: the job
+/// (completed, checked byte-exact) and the server.
+fn delta_of(name: &str, new: &[u8], seed_data: &[&[u8]]) -> Option<(Job, TestServer)> {
+    let dir = support::scratch(name);
+    let control = zsyncmake(&dir, new, None)?;
+    let server = TestServer::start();
+    serve(&server, new, control);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, seed_data),
+        None,
+        new,
+    );
+    finish(&job, &dst, new);
+    // Every request for the file asked for one range, and every byte of
+    // it came once: from a seed or from the server.
+    let status = job.file_delta_status(0).unwrap();
+    if status.way == DeltaWay::Delta {
+        for r in server.requests("/img") {
+            let range = r.range.expect("a range request");
+            assert!(!range.contains(','), "{range}");
+        }
+        assert_eq!(
+            status.bytes_from_seeds + server.body_bytes_sent("/img"),
+            new.len() as u64,
+            "{status:?}"
+        );
+    }
+    Some((job, server))
+}
+
+#[test]
+fn ten_percent_of_blocks_changed() {
+    let new = patterned(8 * MIB, 2);
+    let (old, changed) = with_changed_blocks(&new, 2048, 10);
+    let Some((job, server)) = delta_of("delta-10pct", &new, &[&old]) else {
+        return;
+    };
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta);
+    let fetched = server.body_bytes_sent("/img");
+    assert!(fetched >= (changed * 2048) as u64);
+    assert!(
+        fetched <= (3 * changed * 2048) as u64,
+        "{fetched} for {changed} blocks"
+    );
+    // Spread over connections: more than one request.
+    assert!(server.requests("/img").len() > 1);
+}
+
+#[test]
+fn a_seed_long_enough_to_be_scanned_in_parts() {
+    // Past 16 MiB a seed is scanned in parts, one thread each: blocks on
+    // either side of the parts' seams are found, and each once.
+    let new = patterned(40 * MIB, 19);
+    let (mut old, changed) = with_changed_blocks(&new, 4096, 100);
+    old.splice(0..0, patterned(100 * KIB, 20));
+    let Some((job, server)) = delta_of("delta-parts", &new, &[&old]) else {
+        return;
+    };
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta);
+    let fetched = server.body_bytes_sent("/img");
+    assert!(
+        fetched <= (3 * changed * 4096) as u64,
+        "{fetched} for {changed} blocks"
+    );
+}
+
+#[test]
+fn sixty_four_kib_inserted_at_the_start_shifts_every_block() {
+    let new = patterned(4 * MIB, 3);
+    let mut old = patterned(64 * KIB, 99);
+    old.extend_from_slice(&new);
+    let Some((job, server)) = delta_of("delta-insert", &new, &[&old]) else {
+        return;
+    };
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta);
+    assert_eq!(server.body_bytes_sent("/img"), 1, "{status:?}");
+    assert_eq!(status.bytes_from_seeds, new.len() as u64 - 1);
+}
+
+#[test]
+fn an_identical_seed_needs_only_the_last_byte_of_the_file() {
+    let new = patterned(3 * MIB + 1234, 4);
+    let Some((job, server)) = delta_of("delta-same", &new, &[&new]) else {
+        return;
+    };
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(
+        (status.way, status.bytes_from_seeds),
+        (DeltaWay::Delta, new.len() as u64 - 1)
+    );
+    // One request for the file: its last byte, which checks that the
+    // server's file is the one the control file describes (its length, a
+    // validator) before the copy counts.
+    let requests = server.requests("/img");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let last = new.len() - 1;
+    assert_eq!(
+        requests[0].range.as_deref(),
+        Some(&*format!("bytes={last}-{last}"))
+    );
+    assert_eq!(server.body_bytes_sent("/img"), 1);
+    assert_eq!(server.requests("/img.zsync").len(), 1);
+}
+
+#[test]
+fn an_unrelated_seed_falls_back_to_a_full_download() {
+    let new = patterned(2 * MIB, 5);
+    let other = patterned(2 * MIB, 6);
+    let Some((job, server)) = delta_of("delta-unrelated", &new, &[&other]) else {
+        return;
+    };
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full);
+    assert!(status.reason.contains("no block"), "{status:?}");
+    assert_eq!(status.bytes_from_seeds, 0);
+    assert_eq!(server.body_bytes_sent("/img"), new.len() as u64);
+}
+
+#[test]
+fn two_seeds_each_holding_half() {
+    let new = patterned(4 * MIB, 7);
+    let (a, b) = new.split_at(2 * MIB);
+    let Some((job, server)) = delta_of("delta-halves", &new, &[b, a]) else {
+        return;
+    };
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta);
+    // At most the block that straddles the halves' seam is fetched.
+    assert!(server.body_bytes_sent("/img") <= 2 * 4096, "{status:?}");
+}
+
+#[test]
+fn seeds_longer_and_shorter_than_the_target() {
+    let new = patterned(3 * MIB, 8);
+    let mut longer = new.clone();
+    longer.extend_from_slice(&patterned(MIB, 9));
+    let Some((job, server)) = delta_of("delta-longer", &new, &[&longer]) else {
+        return;
+    };
+    assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
+    assert_eq!(server.body_bytes_sent("/img"), 1);
+
+    // The old version was shorter: the new one has 1 MiB appended.
+    let shorter = &new[..2 * MIB];
+    let Some((job, server)) = delta_of("delta-shorter", &new, &[shorter]) else {
+        return;
+    };
+    assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
+    let fetched = server.body_bytes_sent("/img");
+    assert!(
+        (MIB as u64..=MIB as u64 + 8192).contains(&fetched),
+        "{fetched}"
+    );
+}
+
+#[test]
+fn no_control_file_falls_back_to_a_full_download() {
+    let dir = support::scratch("delta-404");
+    let new = patterned(MIB, 10);
+    let server = TestServer::start();
+    server.add("/img", Resource::new(new.clone()));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&new]),
+        None,
+        &new,
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full);
+    assert!(status.reason.contains("404"), "{status:?}");
+    assert_eq!(server.body_bytes_sent("/img"), new.len() as u64);
+}
+
+#[test]
+fn a_server_without_ranges_gets_a_full_download() {
+    let dir = support::scratch("delta-noranges");
+    let new = patterned(2 * MIB, 11);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let server = TestServer::start();
+    let mut resource = Resource::new(new.clone());
+    resource.ranges = false;
+    server.add("/img", resource);
+    server.add("/img.zsync", Resource::new(control));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        None,
+        &new,
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full, "{status:?}");
+    assert!(!status.reason.is_empty());
+}
+
+#[test]
+fn a_control_file_of_another_file_is_never_spliced() {
+    let dir = support::scratch("delta-mismatch");
+    let new = patterned(2 * MIB, 12);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    // The control file describes `old`'s neighbour `stale` (same length,
+    // other bytes in a tenth of its blocks), not the server's `new`.
+    let (stale, _) = with_changed_blocks(&new, 2048, 7);
+    let Some(control) = zsyncmake(&dir, &stale, None) else {
+        return;
+    };
+    let server = TestServer::start();
+    serve(&server, &new, control);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    // No SHA-256 this time: the control file's checks alone must catch it.
+    let job = manager.create_job("delta").unwrap();
+    job.add_files(&[FileSpec::new(server.url("/img"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_file_delta(
+        0,
+        Some(DeltaSource {
+            seeds: seeds(&dir, &[&old]),
+            control_url: None,
+        }),
+    )
+    .unwrap();
+    job.resume().unwrap();
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full, "{status:?}");
+    assert!(status.reason.contains("MD4"), "{status:?}");
+
+    // A control file of another length: full download from the start.
+    let shorter = &new[..MIB];
+    let Some(control) = zsyncmake(&dir, shorter, None) else {
+        return;
+    };
+    server.add("/img.zsync", Resource::new(control));
+    let dst = dir.join("out2.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[shorter]),
+        None,
+        &new,
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full, "{status:?}");
+    assert!(status.reason.contains("bytes"), "{status:?}");
+}
+
+#[test]
+fn a_hostile_control_file_is_a_clear_error() {
+    let dir = support::scratch("delta-hostile");
+    let new = patterned(MIB, 13);
+    let server = TestServer::start();
+    server.add("/img", Resource::new(new.clone()));
+    let mut hostile = format!(
+        "zsync: 0.6.2\nBlocksize: 2048\nLength: {}\nHash-Lengths: 2,2,5\nSHA-1: {}\n\n",
+        u64::MAX / 2,
+        "00".repeat(20)
+    )
+    .into_bytes();
+    hostile.extend_from_slice(&[0u8; 100]);
+    server.add("/img.zsync", Resource::new(hostile));
+    let manager = Manager::open(None).unwrap();
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dir.join("out.img"),
+        seeds(&dir, &[&new]),
+        None,
+        &new,
+    );
+    assert_eq!(wait(&job, Duration::from_secs(60)), JobState::Error);
+    let error = job.error().unwrap();
+    assert_eq!(
+        error.code.0,
+        qmgr::hresult::QM_BG_E_INVALID_SERVER_RESPONSE,
+        "{error:?}"
+    );
+    assert!(error.description.contains("blocks"), "{error:?}");
+    job.cancel().unwrap();
+}
+
+#[test]
+fn a_connection_cut_mid_delta_resumes_byte_exact() {
+    let dir = support::scratch("delta-cut");
+    let new = patterned(4 * MIB, 14);
+    let (old, _) = with_changed_blocks(&new, 2048, 4);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let server = TestServer::start();
+    serve(&server, &new, control);
+    server.script(
+        "/img",
+        vec![Fault::CloseAfter(100_000), Fault::ResetAfter(70_000)],
+    );
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        None,
+        &new,
+    );
+    finish(&job, &dst, &new);
+    assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
+    assert_eq!(server.faults_left("/img"), 0);
+    // The resumed ranges carried If-Range.
+    assert!(server
+        .requests("/img")
+        .iter()
+        .skip(1)
+        .all(|r| r.if_range.is_some()));
+}
+
+#[test]
+fn https_delta() {
+    let dir = support::scratch("delta-https");
+    let new = patterned(4 * MIB, 15);
+    let (old, _) = with_changed_blocks(&new, 2048, 20);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let ca = TestCa::generate(&dir.join("ca"));
+    let server = TestServer::start_tls(&ca, false);
+    serve(&server, &new, control);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = manager.create_job("delta").unwrap();
+    job.add_files(&[FileSpec::new(server.url("/img"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    job.set_file_delta(
+        0,
+        Some(DeltaSource {
+            seeds: seeds(&dir, &[&old]),
+            control_url: Some(server.url("/img.zsync")),
+        }),
+    )
+    .unwrap();
+    job.set_file_sha256(0, Some(&sha256_hex(&new))).unwrap();
+    job.resume().unwrap();
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
+    assert!(server.body_bytes_sent("/img") < new.len() as u64 / 4);
+}
+
+#[test]
+fn the_control_files_url_line_is_never_fetched() {
+    // zsyncmake -u names another server: qmgr fetches from the job's URL.
+    let dir = support::scratch("delta-urlline");
+    let new = patterned(2 * MIB, 16);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let end = control.windows(2).position(|w| w == b"\n\n").unwrap();
+    let header = String::from_utf8(control[..end].to_vec()).unwrap();
+    assert!(header.contains("URL: target.img"), "{header}");
+    let mut edited = header
+        .replace("URL: target.img", "URL: http://127.0.0.1:9/evil.img")
+        .into_bytes();
+    edited.extend_from_slice(&control[end..]);
+    let server = TestServer::start();
+    serve(&server, &new, edited);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        None,
+        &new,
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
+}
+
+#[test]
+fn a_control_file_elsewhere_gets_none_of_the_files_credentials_or_headers() {
+    let dir = support::scratch("delta-origin");
+    let new = patterned(2 * MIB, 21);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let files = TestServer::start();
+    let elsewhere = TestServer::start();
+    files.add("/img", Resource::new(new.clone()));
+    elsewhere.add("/img.zsync", Resource::new(control));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = manager.create_job("delta").unwrap();
+    job.add_files(&[FileSpec::new(files.url("/img"), dst.to_str().unwrap())])
+        .unwrap();
+    job.set_custom_headers(Some("X-Secret: 42\r\n")).unwrap();
+    job.set_credentials(Some(("user", "pass"))).unwrap();
+    job.set_file_delta(
+        0,
+        Some(DeltaSource {
+            seeds: seeds(&dir, &[&old]),
+            control_url: Some(elsewhere.url("/img.zsync")),
+        }),
+    )
+    .unwrap();
+    job.resume().unwrap();
+    finish(&job, &dst, &new);
+    assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
+    let control_requests = elsewhere.requests("/img.zsync");
+    assert_eq!(control_requests.len(), 1);
+    assert!(control_requests[0].header("x-secret").is_none());
+    assert!(control_requests[0].header("authorization").is_none());
+    // The file's own origin gets both.
+    for r in files.requests("/img") {
+        assert_eq!(r.header("x-secret"), Some("42"));
+        assert!(r.header("authorization").is_some());
+    }
+}
+
+#[cfg(feature = "state")]
+#[test]
+fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
+    let dir = support::scratch("delta-sigkill");
+    let new = patterned(4 * MIB, 17);
+    let (old, changed) = with_changed_blocks(&new, 2048, 5);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let server = TestServer::start();
+    serve(&server, &new, control);
+    let seed = seeds(&dir, &[&old]).remove(0);
+    let state = dir.join("state");
+    let dst = dir.join("out.img");
+    let url = server.url("/img");
+    let args = |extra: &[&str]| {
+        let mut cmd = Command::new(support::qmgr_bin());
+        cmd.arg("--state").arg(&state).args(extra);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    let mut child = args(&[
+        "transfer",
+        &url,
+        dst.to_str().unwrap(),
+        "--seed",
+        seed.to_str().unwrap(),
+        "--max-bandwidth",
+        "256K",
+        "--quiet",
+    ])
+    .spawn()
+    .unwrap();
+    // Mid-delta: the seeds scanned, ranges flowing.
+    support::wait_until("ranges flowing", Duration::from_secs(60), || {
+        server.body_bytes_sent("/img") >= 300_000
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!dst.exists());
+    let sent_before = server.body_bytes_sent("/img");
+    let run = args(&["run", "--quiet"]).status().unwrap();
+    assert!(run.success());
+    let got = std::fs::read(&dst).unwrap();
+    assert_eq!(sha256_hex(&got), sha256_hex(&new), "not byte-exact");
+    // The seeds' blocks were kept: the run fetched about what was missing,
+    // not the file.
+    let after = server.body_bytes_sent("/img") - sent_before;
+    let missing = (3 * changed * 2048) as u64;
+    assert!(
+        after <= missing,
+        "{after} bytes after the kill, {missing} at most missing"
+    );
+    assert!(server.body_bytes_sent("/img") < new.len() as u64 / 2);
+}
+
+/// `ctests/delta.c`: the same through the C API, in this process's
+/// library or (`daemon`) through a qmgrd that reads the seed as the owner.
+fn c_program(name: &str, daemon: bool) {
+    let dir = support::scratch(name);
+    let new = patterned(3 * MIB, 18);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let server = TestServer::start();
+    serve(&server, &new, control);
+    let seed = seeds(&dir, &[&old]).remove(0);
+    let expected = dir.join("expected");
+    std::fs::write(&expected, &new).unwrap();
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let exe = support::compile("delta.c", support::Build::Plain, &dir);
+    let url = server.url("/img");
+    let args = [
+        work.to_str().unwrap(),
+        &url,
+        seed.to_str().unwrap(),
+        expected.to_str().unwrap(),
+        &sha256_hex(&new),
+    ];
+    #[cfg(all(feature = "service", feature = "state"))]
+    if daemon {
+        let qmgrd = support::daemon::Qmgrd::start(&dir.join("daemon"), &[]);
+        let address = format!("unix:{}", qmgrd.socket.display());
+        support::run_with_env(
+            &exe,
+            &args,
+            &[("QMGR_TEST_ADDRESS", Path::new(&address))],
+            Duration::from_secs(120),
+        );
+        assert!(server.body_bytes_sent("/img") < new.len() as u64 / 2);
+        return;
+    }
+    assert!(!daemon);
+    support::run_with_env(&exe, &args, &[], Duration::from_secs(120));
+    assert!(server.body_bytes_sent("/img") < new.len() as u64 / 2);
+}
+
+#[test]
+fn the_c_api_does_a_delta_download() {
+    c_program("delta-c", false);
+}
+
+#[cfg(all(feature = "service", feature = "state"))]
+#[test]
+fn the_c_api_does_a_delta_download_through_qmgrd() {
+    c_program("delta-c-daemon", true);
+}
