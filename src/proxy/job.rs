@@ -87,10 +87,17 @@ impl RemoteJob {
     #[inline(never)]
     fn refresh(&self) {
         let before = self.0.changes.load(Ordering::Acquire);
+        let number = self.0.refreshes.fetch_add(1, Ordering::AcqRel) + 1;
         let fetched = self
             .call(method::GET_JOB, &[])
             .and_then(|reply| decode_job(&reply));
         let mut snap = self.0.snap.lock();
+        // Two threads may refresh at once: the older answer, if it comes
+        // last, must not replace the newer.
+        if number < snap.refreshed {
+            return;
+        }
+        snap.refreshed = number;
         snap.fetched = Instant::now();
         match fetched {
             Ok(job) if !snap.job.state.is_final() => snap.job = job,

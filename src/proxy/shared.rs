@@ -66,6 +66,8 @@ pub(crate) struct Snap {
     pub(crate) fetched: Instant,
     /// A call of this process changed the job since: refresh before reading.
     pub(crate) stale: bool,
+    /// The number of the refresh that `job` came from.
+    pub(crate) refreshed: u64,
     /// The daemon no longer knows the job (another process completed or
     /// cancelled it): nothing to refresh.
     pub(crate) gone: bool,
@@ -80,6 +82,9 @@ pub(crate) struct JobCore {
     /// Counts the changes this process made: a refresh that began before
     /// one does not make the snapshot fresh.
     pub(crate) changes: AtomicU64,
+    /// Numbers the refreshes in the order they were asked for: a reply
+    /// that comes after a later one's is not taken.
+    pub(crate) refreshes: AtomicU64,
     /// The job's notify gate on the manager's dispatcher.
     pub(crate) gate: Gate,
     /// The job's files as `GetFiles` last read them, and when: the file
@@ -97,9 +102,11 @@ impl JobCore {
                 job,
                 fetched: Instant::now(),
                 stale: false,
+                refreshed: 0,
                 gone: false,
             }),
             changes: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
             gate: Gate::default(),
             files: Mutex::new(None),
         }
@@ -112,9 +119,12 @@ impl JobCore {
 
     /// Takes a snapshot the daemon sent (a reply listing the job, or an
     /// event), unless a change of this process is not in it yet.
+    /// A job's files are never taken away: a snapshot with fewer was taken
+    /// before files this process added, whatever order it arrived in (an
+    /// event may come after the reply to a later `GetJob`).
     pub(crate) fn offer(&self, job: JobSnapshot) {
         let mut snap = self.snap.lock();
-        if !snap.stale && !snap.job.state.is_final() {
+        if !snap.stale && !snap.job.state.is_final() && job.file_count >= snap.job.file_count {
             snap.job = job;
             snap.fetched = Instant::now();
         }

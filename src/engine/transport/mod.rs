@@ -10,7 +10,7 @@
 //! - `options`, `pem`: a job's HTTP options and the PEM files they name;
 //! - `error`: `TransferError` and the one classification into HRESULTs;
 //! - `cancel`: the token that stops a transfer, below everything else;
-//! - `upload` (feature `upload`): resumable uploads, tus and the IETF draft.
+//! - `upload` (feature `upload`): resumable uploads, tus and the IETF draft;
 //! - `zsync` (feature `delta`): control files and block matching.
 
 pub(crate) mod cancel;
