@@ -90,13 +90,18 @@ impl Meter {
         }
     }
 
-    /// Starts counting `socket` (from what it has received so far).
+    /// Starts counting `socket`, with all it has received so far: its
+    /// handshakes and the response's head came in since the interfaces
+    /// were last counted, and were taken for someone else's traffic (each
+    /// new connection of a job dropped its class to the floor). Had it
+    /// received them earlier, the interfaces' counters carry the
+    /// difference over, within what they may owe ([`Unseen`]).
     fn join(&mut self, socket: &TcpStream) -> Option<u64> {
-        let counted = received(socket)?;
+        received(socket)?;
         let socket = socket.try_clone().ok()?;
         let id = self.next_id;
         self.next_id += 1;
-        self.sockets.push((id, socket, counted));
+        self.sockets.push((id, socket, (0, 0)));
         Some(id)
     }
 
