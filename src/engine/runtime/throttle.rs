@@ -119,12 +119,6 @@ impl Throttle {
         due.saturating_duration_since(now)
     }
 
-    /// How long until the bytes already taken are paid for (zero when
-    /// none are owed), without taking any.
-    pub(crate) fn owed(&self) -> Duration {
-        self.take(0)
-    }
-
     /// Forgives any debt beyond `seconds` of the rate: bytes that came in
     /// a burst long ago are not paid for by a long stall now.
     pub(crate) fn limit_debt(&self, seconds: f64) {

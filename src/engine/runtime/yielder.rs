@@ -160,11 +160,11 @@ struct State {
     next_adjust: Option<Instant>,
     next_count: Option<Instant>,
     /// The interfaces' counts (name, bytes, packets) and the yielding
-    /// connections' (bytes, segments) at the last adjustment, and when.
+    /// connections' (bytes, segments) at the last count, and when.
     counted: Option<(Vec<Interface>, (u64, u64), Instant)>,
-    /// Per interface, what its counter carries to the next adjustment.
+    /// Per interface, what its counter carries to the next count.
     unseen: HashMap<String, Unseen>,
-    /// Until when debt is forgiven, after the rate fell.
+    /// Until when debt is forgiven, after the rate changed.
     forgive_until: Option<Instant>,
     /// The segments our yielding sockets received per second: the peak,
     /// decaying.
@@ -172,8 +172,8 @@ struct State {
 }
 
 impl State {
-    /// Tells the controller what the links carried since the last
-    /// adjustment, and how much of it was not ours.
+    /// Tells the controller what the links carried since the last count,
+    /// and how much of it was not ours.
     fn count_link(&mut self, now: Instant) {
         let Some(interfaces) = crate::sys::received_traffic() else {
             return;
@@ -432,16 +432,7 @@ impl Flow<'_> {
             _ => bytes,
         };
         self.bytes += arrived;
-        let now = Instant::now();
-        if now >= self.next_sample {
-            self.next_sample = now + SAMPLE_EVERY;
-            self.sample(class, now, info.and_then(|i| i.round_trip));
-        }
-        let wait = class.throttle.take(arrived);
-        if !wait.is_zero() {
-            class.held.store(true, Ordering::Relaxed);
-        }
-        wait.min(MAX_WAIT)
+        self.pay(class, arrived, || info.and_then(|i| i.round_trip))
     }
 
     /// How long to wait before reading again (at most [`MAX_WAIT`]; zero
@@ -455,20 +446,33 @@ impl Flow<'_> {
         let Some(class) = self.class else {
             return Duration::ZERO;
         };
+        let socket = self.socket;
+        self.pay(class, 0, || {
+            socket
+                .and_then(crate::sys::tcp_receiving)
+                .and_then(|i| i.round_trip)
+        })
+    }
+
+    /// Takes `bytes` from the class's throttle, after a sample when one is
+    /// due (`rtt` read only then), and returns the wait, at most
+    /// [`MAX_WAIT`]; a wait tells the controller the throttle held.
+    fn pay(
+        &mut self,
+        class: &Class,
+        bytes: u64,
+        rtt: impl FnOnce() -> Option<Duration>,
+    ) -> Duration {
         let now = Instant::now();
         if now >= self.next_sample {
             self.next_sample = now + SAMPLE_EVERY;
-            let rtt = self
-                .socket
-                .and_then(crate::sys::tcp_receiving)
-                .and_then(|i| i.round_trip);
-            self.sample(class, now, rtt);
+            self.sample(class, now, rtt());
         }
-        let owed = class.throttle.owed();
-        if !owed.is_zero() {
+        let wait = class.throttle.take(bytes);
+        if !wait.is_zero() {
             class.held.store(true, Ordering::Relaxed);
         }
-        owed.min(MAX_WAIT)
+        wait.min(MAX_WAIT)
     }
 
     /// Feeds the controller, adjusts it when due, and clamps the socket's
