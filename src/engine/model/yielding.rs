@@ -530,7 +530,7 @@ const OTHERS_HEADROOM: f64 = 1.25;
 const CAPACITY_DECAY: f64 = 0.995;
 
 /// The largest packet other traffic is counted at (an Ethernet frame).
-pub(crate) const MAX_PACKET: u64 = 1514;
+const MAX_PACKET: u64 = 1514;
 
 /// What one network interface's counter carries from one count to the
 /// next, to tell other traffic from ours ([`Unseen::others`]).
