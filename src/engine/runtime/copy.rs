@@ -112,9 +112,10 @@ impl SpeedFloor {
                 HResult(QM_E_WINHTTP_TIMEOUT),
                 ErrorContext::GeneralTransport,
                 format!(
-                    "the transfer moved {} bytes in {:.1} s, below the low-speed limit of {rate} bytes/s",
+                    "the transfer moved {} bytes in {}.{} s, below the low-speed limit of {rate} bytes/s",
                     self.bytes,
-                    spent.as_secs_f64()
+                    spent.as_secs(),
+                    spent.subsec_millis() / 100
                 ),
             ));
         }

@@ -684,8 +684,7 @@ impl Store {
         // that then. On a thread acting with a job owner's rights
         // (`sys::owner_rights`), that open could be refused, and SQLite
         // skips a directory sync it cannot open without a word.
-        db.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(|e| db_error("write", e))?;
+        set_user_version(&db, SCHEMA_VERSION).map_err(|e| db_error("write", e))?;
         Ok((
             Store {
                 db: Mutex::new(Some(db)),
@@ -764,6 +763,14 @@ impl Store {
     }
 }
 
+/// Records the schema version in the file. `PRAGMA` takes no bound
+/// parameters; an integer formatted here is the whole statement
+/// (rusqlite's `pragma_update` would link SQL-quoting and float
+/// formatting for this one integer).
+fn set_user_version(db: &Connection, version: u32) -> rusqlite::Result<()> {
+    db.execute_batch(&format!("PRAGMA user_version = {version}"))
+}
+
 /// Applies the migrations the database lacks, each in its own transaction.
 fn migrate(db: &mut Connection) -> Result<()> {
     let version: u32 = db
@@ -791,8 +798,7 @@ fn apply_migrations(db: &mut Connection, from: u32, to: u32) -> Result<()> {
             .map_err(|e| db_error("begin migration", e))?;
         tx.execute_batch(step).map_err(|e| db_error("migrate", e))?;
         fill_in(&tx, (i + 1) as u32).map_err(|e| db_error("migrate", e))?;
-        tx.pragma_update(None, "user_version", (i + 1) as u32)
-            .map_err(|e| db_error("migrate", e))?;
+        set_user_version(&tx, (i + 1) as u32).map_err(|e| db_error("migrate", e))?;
         tx.commit().map_err(|e| db_error("commit migration", e))?;
     }
     Ok(())
@@ -844,7 +850,12 @@ fn load(db: &Connection) -> Result<Loaded> {
             Value::Blob(b) if b.len() == 16 => {
                 crate::engine::types::JobId(b.as_slice().try_into().unwrap_or([0; 16])).to_string()
             }
-            other => format!("{other:?}"),
+            Value::Blob(b) => format!("a {}-byte blob", b.len()),
+            Value::Integer(i) => i.to_string(),
+            Value::Text(t) => format!("{t:?}"),
+            // Not formatted: f64's formatting would be linked for this alone.
+            Value::Real(_) => "a real number".to_string(),
+            Value::Null => "NULL".to_string(),
         };
         let job = row.map_err(unreadable).and_then(|job| {
             if job.id == [0; 16] || !matches!(&key, Value::Blob(b) if b.len() == 16) {
