@@ -600,6 +600,59 @@ impl Unseen {
             .saturating_sub(our_bytes)
             .min(excess as u64 * MAX_PACKET)
     }
+
+    /// Whether this interface was seen to count packets of ours well
+    /// before our sockets did: it has a queue after its counter.
+    fn queue_after(&self) -> bool {
+        self.queue >= QUEUE_AFTER
+    }
+}
+
+/// Packets of ours an interface must have been seen to hold ahead of our
+/// sockets for a queue after its counter (more than a skew between
+/// reading its counter and our sockets' at 100 Mbit/s and more).
+const QUEUE_AFTER: f64 = 16.0;
+
+/// What one interface that carried our traffic told at one count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Counted {
+    /// Bytes taken for other traffic ([`Unseen::others`]).
+    pub(crate) others: u64,
+    /// Bytes it received.
+    pub(crate) bytes: u64,
+    /// Whether it was seen to hold our packets ahead of our sockets.
+    pub(crate) queue_after: bool,
+}
+
+impl Counted {
+    /// What `unseen` took for other traffic of `bytes` received.
+    pub(crate) fn new(unseen: &Unseen, others: u64, bytes: u64) -> Counted {
+        Counted {
+            others,
+            bytes,
+            queue_after: unseen.queue_after(),
+        }
+    }
+}
+
+/// Of the interfaces that carried our traffic at one count, (other
+/// traffic, bytes received) on the busiest: the most other traffic, else
+/// the most traffic.
+///
+/// An interface with a queue after its counter (an ingress shaper through
+/// an IFB device) counts our packets long before our sockets do, and can
+/// only guess how many of them its queue holds. Where another interface
+/// carries our traffic after that queue (the IFB itself, whose counter
+/// runs as the queue drains), that one sees the user's traffic as surely
+/// and without the guess, and decides alone.
+pub(crate) fn busiest(counted: &[Counted]) -> (u64, u64) {
+    let after_queue = counted.iter().any(|c| !c.queue_after);
+    counted
+        .iter()
+        .filter(|c| !(after_queue && c.queue_after))
+        .map(|c| (c.others, c.bytes))
+        .max()
+        .unwrap_or_default()
 }
 
 /// How far the rate may grow ahead of what arrives.
@@ -714,6 +767,43 @@ mod tests {
         // An interface that never drained holds none of it.
         let mut fresh = Unseen::default();
         assert_eq!(others_seen(&mut fresh, &others, 50), [30; 5]);
+    }
+
+    #[test]
+    fn behind_an_ingress_queue_the_interface_after_it_decides() {
+        // The client's device counts our packets before its ingress queue
+        // (an IFB), the IFB as they leave it, just before our sockets.
+        let (mut device, mut ifb) = (Unseen::default(), Unseen::default());
+        let mut count = |device_packets: u64, ifb_packets: u64, ours: u64| {
+            let counted = |unseen: &mut Unseen, packets| {
+                let others = unseen.others((packets * 1500, packets), (ours * 1500, ours), 0, 0.02);
+                Counted::new(unseen, others, packets * 1500)
+            };
+            let counted = [
+                counted(&mut device, device_packets),
+                counted(&mut ifb, ifb_packets),
+            ];
+            busiest(&counted).0 / 1500
+        };
+        // Before the device was seen to drain, its filling queue looks
+        // like someone else's traffic.
+        assert_eq!(count(150, 100, 100), 50);
+        assert_eq!(count(50, 100, 100), 0);
+        // Now a queue after its counter is known: its filling is not
+        // taken for other traffic, since the IFB sees none.
+        assert_eq!(count(200, 100, 100), 0);
+        assert_eq!(count(200, 100, 100), 0);
+        // The user's traffic passes the IFB too, and is seen there.
+        assert_eq!(count(140, 130, 100), 30);
+        // Two interfaces with no queue after them (a tunnel and the
+        // device under it): the busiest decides, as before.
+        let (mut tunnel, mut under) = (Unseen::default(), Unseen::default());
+        let others = |unseen: &mut Unseen, packets: u64| {
+            let o = unseen.others((packets * 1500, packets), (100 * 1500, 100), 0, 0.02);
+            Counted::new(unseen, o, packets * 1500)
+        };
+        let counted = [others(&mut tunnel, 100), others(&mut under, 125)];
+        assert_eq!(busiest(&counted), (25 * 1500, 125 * 1500));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::net::{IpAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::engine::model::yielding::{self, Controller, Unseen};
+use crate::engine::model::yielding::{self, Controller, Counted, Unseen};
 use crate::engine::runtime::throttle::Throttle;
 use crate::engine::types::Priority;
 use crate::sync::Mutex;
@@ -210,7 +210,7 @@ impl State {
             .min(2 * target)
             + COUNT_LAG;
         let by_delay = (self.segment_rate * held.as_secs_f64()) as i64;
-        let mut busiest = (0, 0);
+        let mut counted = Vec::with_capacity(interfaces.len());
         let mut unseen = HashMap::with_capacity(interfaces.len());
         let then: HashMap<&str, (u64, u64)> = before
             .as_ref()
@@ -245,12 +245,10 @@ impl State {
                 by_delay,
                 seconds,
             );
+            counted.push(Counted::new(&carried, excess, bytes));
             unseen.insert(name.clone(), carried);
-            // The busiest path is the one that matters: the most other
-            // traffic, else the most traffic.
-            busiest = busiest.max((excess, bytes));
         }
-        let (others, link) = busiest;
+        let (others, link) = yielding::busiest(&counted);
         self.unseen = unseen;
         if before.is_some() {
             self.controller.on_link(link.max(our_bytes), others);
