@@ -601,17 +601,21 @@ impl Unseen {
             .min(excess as u64 * MAX_PACKET)
     }
 
-    /// Whether this interface was seen to count packets of ours well
-    /// before our sockets did: it has a queue after its counter.
-    fn queue_after(&self) -> bool {
-        self.queue >= QUEUE_AFTER
+    /// Whether an interface that received `packets` while our sockets
+    /// received `ours` segments carries our traffic: at least half of
+    /// it, counting what its queue holds and now drains (a tunnel and
+    /// the device under it each carry all of it; another device, none).
+    pub(crate) fn carries(&self, packets: u64, ours: u64) -> bool {
+        packets.saturating_add(self.held.max(0) as u64) >= ours / 2
     }
 }
 
 /// Packets of ours an interface must have been seen to hold ahead of our
-/// sockets for a queue after its counter (more than a skew between
-/// reading its counter and our sockets' at 100 Mbit/s and more).
+/// sockets, and how many times what the nearest interface to them held,
+/// for a queue after its counter (more than the lag between reading its
+/// counter and our sockets', and than softirq processing behind it).
 const QUEUE_AFTER: f64 = 16.0;
+const QUEUE_AFTER_RATIO: f64 = 2.0;
 
 /// What one interface that carried our traffic told at one count.
 #[derive(Debug, Clone, Copy)]
@@ -620,8 +624,8 @@ pub(crate) struct Counted {
     pub(crate) others: u64,
     /// Bytes it received.
     pub(crate) bytes: u64,
-    /// Whether it was seen to hold our packets ahead of our sockets.
-    pub(crate) queue_after: bool,
+    /// The most packets of ours it was seen to hold ahead of our sockets.
+    queue: f64,
 }
 
 impl Counted {
@@ -630,7 +634,7 @@ impl Counted {
         Counted {
             others,
             bytes,
-            queue_after: unseen.queue_after(),
+            queue: unseen.queue,
         }
     }
 }
@@ -641,15 +645,20 @@ impl Counted {
 ///
 /// An interface with a queue after its counter (an ingress shaper through
 /// an IFB device) counts our packets long before our sockets do, and can
-/// only guess how many of them its queue holds. Where another interface
-/// carries our traffic after that queue (the IFB itself, whose counter
-/// runs as the queue drains), that one sees the user's traffic as surely
-/// and without the guess, and decides alone.
+/// only guess how many of them its queue holds. Such a queue shows when it
+/// drains: the interface was seen to hold many more of our packets ahead
+/// of our sockets than the interface nearest them. That one (the IFB,
+/// whose counter runs as the queue drains) sees the user's traffic as
+/// surely and without the guess, and decides alone.
 pub(crate) fn busiest(counted: &[Counted]) -> (u64, u64) {
-    let after_queue = counted.iter().any(|c| !c.queue_after);
+    let nearest = counted
+        .iter()
+        .map(|c| c.queue)
+        .fold(f64::INFINITY, f64::min);
+    let queue_after = |c: &Counted| c.queue >= QUEUE_AFTER.max(QUEUE_AFTER_RATIO * nearest);
     counted
         .iter()
-        .filter(|c| !(after_queue && c.queue_after))
+        .filter(|c| !queue_after(c))
         .map(|c| (c.others, c.bytes))
         .max()
         .unwrap_or_default()

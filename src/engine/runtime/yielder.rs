@@ -232,13 +232,15 @@ impl State {
             ) else {
                 continue;
             };
+            let mut carried = self.unseen.remove(name).unwrap_or_default();
             // Only an interface our traffic crossed: a tunnel and the
             // device under it, or a device and its ingress mirror (IFB),
-            // each carry it once, and must not count it twice.
-            if our_segments > 0 && packets < our_segments / 2 {
+            // each carry it once, and must not count it twice. One that
+            // did not keeps what it learned.
+            if our_segments > 0 && !carried.carries(packets, our_segments) {
+                unseen.insert(name.clone(), carried);
                 continue;
             }
-            let mut carried = self.unseen.remove(name).unwrap_or_default();
             let excess = carried.others(
                 (bytes, packets),
                 (our_bytes, our_segments),
