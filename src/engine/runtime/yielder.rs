@@ -330,6 +330,7 @@ impl Yielding {
             option: None,
             bytes: 0,
             received,
+            sampled: None,
             clamped: None,
             fixed: false,
             metered: None,
@@ -357,8 +358,10 @@ pub(crate) struct Flow<'a> {
     option: Option<(bool, Instant)>,
     /// Bytes read and not yet told to the controller.
     bytes: u64,
-    /// The socket's count of received bytes at the last sample.
+    /// The socket's count of received bytes at the last read.
     received: Option<u64>,
+    /// The socket's count of received bytes at the last round-trip sample.
+    sampled: Option<u64>,
     /// The window the socket is clamped to, if it is.
     clamped: Option<u32>,
     /// Whether the socket's buffer was fixed (for the socket's life).
@@ -432,7 +435,7 @@ impl Flow<'_> {
             _ => bytes,
         };
         self.bytes += arrived;
-        self.pay(class, arrived, || info.and_then(|i| i.round_trip))
+        self.pay(class, arrived, || info)
     }
 
     /// How long to wait before reading again (at most [`MAX_WAIT`]; zero
@@ -447,26 +450,32 @@ impl Flow<'_> {
             return Duration::ZERO;
         };
         let socket = self.socket;
-        self.pay(class, 0, || {
-            socket
-                .and_then(crate::sys::tcp_receiving)
-                .and_then(|i| i.round_trip)
-        })
+        self.pay(class, 0, || socket.and_then(crate::sys::tcp_receiving))
     }
 
     /// Takes `bytes` from the class's throttle, after a sample when one is
-    /// due (`rtt` read only then), and returns the wait, at most
+    /// due (`receiving` read only then), and returns the wait, at most
     /// [`MAX_WAIT`]; a wait tells the controller the throttle held.
     fn pay(
         &mut self,
         class: &Class,
         bytes: u64,
-        rtt: impl FnOnce() -> Option<Duration>,
+        receiving: impl FnOnce() -> Option<crate::sys::Receiving>,
     ) -> Duration {
         let now = Instant::now();
         if now >= self.next_sample {
             self.next_sample = now + SAMPLE_EVERY;
-            self.sample(class, now, rtt());
+            let info = receiving();
+            // The kernel measures the round trip on arriving data: with
+            // none since the last sample, its figure is an old one. Said
+            // again, it would speak for now: an old high one holds the
+            // rate at the floor (where little arrives) for good, an old
+            // low one hides the queue the other connections see.
+            let received = info.and_then(|i| i.bytes_received);
+            let fresh = received.is_none() || received != self.sampled;
+            self.sampled = received;
+            let rtt = info.and_then(|i| i.round_trip).filter(|_| fresh);
+            self.sample(class, now, rtt);
         }
         let wait = class.throttle.take(bytes);
         if !wait.is_zero() {
