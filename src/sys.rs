@@ -103,6 +103,28 @@ pub(crate) fn received_traffic() -> Option<Vec<(String, u64, u64)>> {
     }
 }
 
+/// Whether the network interface `name` is a point-to-point link (a VPN
+/// tunnel: WireGuard, tun, PPP, GRE), from its flags in sysfs; `false`
+/// where they cannot be read.
+pub(crate) fn is_point_to_point(name: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        const IFF_POINTOPOINT: u32 = 0x10;
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return false;
+        }
+        std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
+            .ok()
+            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|flags| flags & IFF_POINTOPOINT != 0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// A window bound so large that [`clamp_receive_window`] lifts the bound
 /// instead: the socket's buffer is the limit again.
 pub(crate) const UNBOUNDED_WINDOW: u32 = 1 << 30;

@@ -112,6 +112,8 @@ pub(crate) struct Controller {
     /// them, and those of other traffic than ours.
     link: u64,
     others: u64,
+    /// The time the counts of `link` and `others` covered.
+    counted: Duration,
     /// The most the links were seen to carry, in bytes per second.
     capacity: f64,
     /// Other traffic was seen at the last adjustment.
@@ -155,6 +157,7 @@ impl Controller {
             slowdown: None,
             link: 0,
             others: 0,
+            counted: Duration::ZERO,
             capacity: 0.0,
             others_active: false,
             throughput: 0.0,
@@ -165,31 +168,41 @@ impl Controller {
         }
     }
 
-    /// Bytes this host's network links received (`link`), of which
-    /// `others` were not qmgr's background transfers: the user's own
-    /// traffic, which background jobs give way to even where it builds no
-    /// queue (a fair queue at the bottleneck, a short one).
-    pub(crate) fn on_link(&mut self, link: u64, others: u64) {
+    /// Bytes this host's network links received (`link`) over `time`,
+    /// of which `others` were not qmgr's background transfers: the user's
+    /// own traffic, which background jobs give way to even where it builds
+    /// no queue (a fair queue at the bottleneck, a short one).
+    pub(crate) fn on_link(&mut self, link: u64, others: u64, time: Duration) {
         self.link = self.link.saturating_add(link);
         self.others = self.others.saturating_add(others);
+        self.counted = self.counted.saturating_add(time);
     }
 
     /// Takes in what the links carried since the last adjustment
-    /// (`link` bytes, `others` not ours, over `since`): the capacity, and
-    /// whether other traffic runs. Returns whether it just appeared, and
-    /// its rate.
+    /// (`link` bytes, `others` not ours, counted over `counted`; `since`
+    /// the last adjustment): the capacity, and whether other traffic runs.
+    /// Returns whether it just appeared, and its rate.
     fn observe_link(
         &mut self,
         now: Instant,
         since: Duration,
-        (link, others): (u64, u64),
+        (link, others, counted): (u64, u64, Duration),
     ) -> (bool, f64) {
         let seconds = since.as_secs_f64();
         if seconds <= 0.0 {
             return (false, 0.0);
         }
+        self.capacity *= CAPACITY_DECAY.powf(seconds);
+        // Rates over the time the counts covered: counts and adjustments
+        // keep their own schedules, and an adjustment called a few
+        // milliseconds after another (`others_appearing`) would take a
+        // whole count's bytes for those milliseconds.
+        let seconds = counted.as_secs_f64();
+        if seconds <= 0.0 {
+            return (false, 0.0);
+        }
         let (link, others) = (link as f64 / seconds, others as f64 / seconds);
-        self.capacity = (self.capacity * CAPACITY_DECAY.powf(seconds)).max(link);
+        self.capacity = self.capacity.max(link);
         let active = others > self.others_threshold(link, others);
         let appeared = active && !self.others_active;
         if active {
@@ -245,8 +258,8 @@ impl Controller {
         let Some(since) = self.adjusted.map(|at| now.saturating_duration_since(at)) else {
             return false;
         };
-        let seconds = since.as_secs_f64();
-        if self.others_active || seconds <= 0.0 {
+        let seconds = self.counted.as_secs_f64();
+        if self.others_active || seconds <= 0.0 || since.is_zero() {
             return false;
         }
         let (link, others) = (self.link as f64, self.others as f64);
@@ -383,6 +396,7 @@ impl Controller {
         let link = (
             std::mem::take(&mut self.link),
             std::mem::take(&mut self.others),
+            std::mem::take(&mut self.counted),
         );
         for path in &mut self.paths {
             path.carried = 0.75 * path.carried + 0.25 * std::mem::take(&mut path.bytes) as f64;
@@ -581,7 +595,8 @@ impl Unseen {
         by_delay: i64,
         seconds: f64,
     ) -> u64 {
-        let growth = packets as i64 - our_segments as i64;
+        let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let growth = signed(packets).saturating_sub(signed(our_segments));
         self.queue *= QUEUE_DECAY.powf(seconds.max(0.0));
         if growth < 0 {
             self.draining = self.draining.saturating_add(-growth);
@@ -598,7 +613,7 @@ impl Unseen {
         self.held = balance.clamp(-seen, allowance);
         bytes
             .saturating_sub(our_bytes)
-            .min(excess as u64 * MAX_PACKET)
+            .min((excess as u64).saturating_mul(MAX_PACKET))
     }
 
     /// Whether an interface that received `packets` while our sockets
@@ -626,15 +641,19 @@ pub(crate) struct Counted {
     pub(crate) bytes: u64,
     /// The most packets of ours it was seen to hold ahead of our sockets.
     queue: f64,
+    /// Whether it is a point-to-point link (a VPN tunnel).
+    tunnel: bool,
 }
 
 impl Counted {
-    /// What `unseen` took for other traffic of `bytes` received.
-    pub(crate) fn new(unseen: &Unseen, others: u64, bytes: u64) -> Counted {
+    /// What `unseen` took for other traffic of `bytes` received, on a
+    /// `tunnel` or not.
+    pub(crate) fn new(unseen: &Unseen, others: u64, bytes: u64, tunnel: bool) -> Counted {
         Counted {
             others,
             bytes,
             queue: unseen.queue,
+            tunnel,
         }
     }
 }
@@ -650,12 +669,22 @@ impl Counted {
 /// of our sockets than the interface nearest them. That one (the IFB,
 /// whose counter runs as the queue drains) sees the user's traffic as
 /// surely and without the guess, and decides alone.
+///
+/// Not where the nearest is a tunnel: the device under it is also seen to
+/// hold our packets ahead of it (those waiting to be decrypted), and the
+/// user's traffic beside the tunnel (a split-tunnel VPN) shows on that
+/// device only. Nor a quiet interface (a second device, a bridge of
+/// containers), which holds no queue since it carries little of ours.
 pub(crate) fn busiest(counted: &[Counted]) -> (u64, u64) {
+    let most = counted.iter().map(|c| c.bytes).max().unwrap_or(0);
     let nearest = counted
         .iter()
-        .map(|c| c.queue)
-        .fold(f64::INFINITY, f64::min);
-    let queue_after = |c: &Counted| c.queue >= QUEUE_AFTER.max(QUEUE_AFTER_RATIO * nearest);
+        .filter(|c| c.bytes >= most / 2)
+        .min_by(|a, b| a.queue.total_cmp(&b.queue));
+    let queue_after = |c: &Counted| {
+        nearest
+            .is_some_and(|n| !n.tunnel && c.queue >= QUEUE_AFTER.max(QUEUE_AFTER_RATIO * n.queue))
+    };
     counted
         .iter()
         .filter(|c| !queue_after(c))
@@ -786,7 +815,7 @@ mod tests {
         let mut count = |device_packets: u64, ifb_packets: u64, ours: u64| {
             let counted = |unseen: &mut Unseen, packets| {
                 let others = unseen.others((packets * 1500, packets), (ours * 1500, ours), 0, 0.02);
-                Counted::new(unseen, others, packets * 1500)
+                Counted::new(unseen, others, packets * 1500, false)
             };
             let counted = [
                 counted(&mut device, device_packets),
@@ -809,10 +838,54 @@ mod tests {
         let (mut tunnel, mut under) = (Unseen::default(), Unseen::default());
         let others = |unseen: &mut Unseen, packets: u64| {
             let o = unseen.others((packets * 1500, packets), (100 * 1500, 100), 0, 0.02);
-            Counted::new(unseen, o, packets * 1500)
+            Counted::new(unseen, o, packets * 1500, false)
         };
         let counted = [others(&mut tunnel, 100), others(&mut under, 125)];
         assert_eq!(busiest(&counted), (25 * 1500, 125 * 1500));
+    }
+
+    /// Counts two interfaces (`a` a tunnel or not) against our segments
+    /// with full-size packets, and returns what [`busiest`] calls other
+    /// traffic, in packets.
+    fn two_counted(
+        (a, tunnel): (&mut Unseen, bool),
+        b: &mut Unseen,
+        (packets_a, packets_b, ours): (u64, u64, u64),
+    ) -> u64 {
+        let count = |unseen: &mut Unseen, packets: u64, tunnel| {
+            let others = unseen.others((packets * 1500, packets), (ours * 1500, ours), 0, 0.02);
+            Counted::new(unseen, others, packets * 1500, tunnel)
+        };
+        let counted = [count(a, packets_a, tunnel), count(b, packets_b, false)];
+        busiest(&counted).0 / 1500
+    }
+
+    #[test]
+    fn beside_a_tunnel_the_users_traffic_on_the_device_under_it_is_seen() {
+        // Our download goes through wg0; eth0 counts it encrypted, ahead
+        // of wg0 by what waits to be decrypted (40 packets, then drained),
+        // and the user's own traffic beside the tunnel (60 a count).
+        let (mut wg, mut eth) = (Unseen::default(), Unseen::default());
+        two_counted((&mut wg, true), &mut eth, (100, 140, 100));
+        two_counted((&mut wg, true), &mut eth, (100, 60, 100));
+        let seen: u64 = (0..10)
+            .map(|_| two_counted((&mut wg, true), &mut eth, (100, 160, 100)))
+            .sum();
+        assert!(seen >= 500, "{seen}");
+    }
+
+    #[test]
+    fn a_quiet_interface_does_not_silence_the_busy_one() {
+        // eth0 was once seen 20 packets ahead of our sockets (a reader
+        // preempted between the counts); docker0 carries a packet a count
+        // and none of ours. At the floor (a segment of ours a count), the
+        // user's download on eth0 (50 a count) is seen all the same.
+        let (mut docker, mut eth) = (Unseen::default(), Unseen::default());
+        eth.others((100 * 1500, 100), (120 * 1500, 120), 0, 0.02);
+        let seen: u64 = (0..10)
+            .map(|_| two_counted((&mut docker, false), &mut eth, (1, 51, 1)))
+            .sum();
+        assert!(seen >= 400, "{seen}");
     }
 
     #[test]
@@ -935,25 +1008,25 @@ mod tests {
         // Alone: 2.5 MB/s over the link, no queue, unlimited.
         let mut time = 0;
         for _ in 0..20 {
-            c.on_link(125_000, 0);
+            c.on_link(125_000, 0, ms(50));
             step(&mut c, time, 1, 125_000);
             time += 50;
         }
         assert_eq!(c.rate(), 0);
         // The user's download starts: the floor at once, without a queue.
-        c.on_link(125_000, 30_000);
+        c.on_link(125_000, 30_000, ms(50));
         assert_eq!(step(&mut c, time, 1, 95_000), FLOOR as u64);
         // It takes the whole link: the rate stays at the floor.
         for _ in 0..20 {
             time += 50;
-            c.on_link(125_000, 124_000);
+            c.on_link(125_000, 124_000, ms(50));
             assert_eq!(step(&mut c, time, 1, 1_000), FLOOR as u64);
         }
         // A stream of 1 MB/s: the rest of the link, less headroom, comes back.
         for _ in 0..60 {
             time += 50;
             let ours = c.rate() / 20;
-            c.on_link(50_000 + ours, 50_000);
+            c.on_link(50_000 + ours, 50_000, ms(50));
             step(&mut c, time, 1, ours);
         }
         let rate = c.rate() as f64;
@@ -964,7 +1037,7 @@ mod tests {
         // it within a dozen adjustments (0.6 s).
         for _ in 0..20 {
             time += 50;
-            c.on_link(125_000, 124_000);
+            c.on_link(125_000, 124_000, ms(50));
             step(&mut c, time, 1, 1_000);
         }
         assert_eq!(c.rate(), FLOOR as u64);
@@ -972,7 +1045,7 @@ mod tests {
         while time < ended + OTHERS_HOLD.as_millis() as u64 - 50 {
             time += 50;
             let ours = c.rate() / 20;
-            c.on_link(ours, 0);
+            c.on_link(ours, 0, ms(50));
             assert_eq!(step(&mut c, time, 1, ours), FLOOR as u64);
         }
         time += 50;
@@ -982,23 +1055,43 @@ mod tests {
             adjustments += 1;
             assert!(adjustments <= 12, "{} after {adjustments}", c.rate());
             let ours = c.rate() / 20;
-            c.on_link(ours, 0);
+            c.on_link(ours, 0, ms(50));
             step(&mut c, time, 1, ours);
         }
         // The user's traffic, seen between two adjustments, calls for one
         // at once; a packet does not.
-        c.on_link(100_000, 1_514);
+        c.on_link(100_000, 1_514, ms(10));
         assert!(!c.others_appearing(at(time + 10)));
-        c.on_link(100_000, 4_542);
+        c.on_link(100_000, 4_542, ms(10));
         assert!(c.others_appearing(at(time + 20)));
         // A packet or two now and then (ARP, NTP, a keep-alive, counting
         // noise) is not the user's traffic.
         let mut c = Controller::new(TARGET_LOW);
         for i in 0..40 {
-            c.on_link(125_000, 1_500);
+            c.on_link(125_000, 1_500, ms(50));
             step(&mut c, i * 50, 1, 123_500);
         }
         assert_eq!(c.rate(), 0);
+    }
+
+    #[test]
+    fn an_adjustment_called_early_does_not_inflate_the_capacity() {
+        // 2.5 MB/s over the link, counted every 20 ms, adjusted every 60.
+        let mut c = Controller::new(TARGET_LOW);
+        let mut time = 0;
+        for _ in 0..20 {
+            for _ in 0..3 {
+                c.on_link(50_000, 0, ms(20));
+            }
+            time += 60;
+            step(&mut c, time, 1, 150_000);
+        }
+        // 2 ms after that adjustment, a count of 20 ms sees the user's
+        // traffic and calls for another at once.
+        c.on_link(50_000, 10_000, ms(20));
+        assert!(c.others_appearing(at(time + 2)));
+        step(&mut c, time + 2, 1, 40_000);
+        assert!(c.capacity < 2_600_000.0, "{}", c.capacity);
     }
 
     #[test]

@@ -57,6 +57,12 @@ const HEADERS: u64 = 66;
 /// An interface's name and what it has received: bytes, packets.
 type Interface = (String, u64, u64);
 
+/// The segments a joining connection counts as having just received (a
+/// handshake, a TLS one, a response's head), and the payload bytes per
+/// segment they count at most.
+const JOIN_SEGMENTS: u32 = 16;
+const MSS: u64 = 1460;
+
 /// How long a queue of ours takes to show in the round trips sampled:
 /// about a round trip and a sample.
 const COUNT_LAG: Duration = Duration::from_millis(25);
@@ -90,18 +96,25 @@ impl Meter {
         }
     }
 
-    /// Starts counting `socket`, with all it has received so far: its
-    /// handshakes and the response's head came in since the interfaces
-    /// were last counted, and were taken for someone else's traffic (each
-    /// new connection of a job dropped its class to the floor). Had it
-    /// received them earlier, the interfaces' counters carry the
-    /// difference over, within what they may owe ([`Unseen`]).
+    /// Starts counting `socket`, with the last [`JOIN_SEGMENTS`] it
+    /// received: a new connection's handshakes and the response's head
+    /// came in since the interfaces were last counted, and were taken for
+    /// someone else's traffic (each new connection of a job dropped its
+    /// class to the floor). Not all it ever received: a connection that
+    /// served other bodies, or one switched to a background priority
+    /// mid-body, would count its whole history at once, and the
+    /// interfaces' few packets beside it would say nothing for that count
+    /// (and the capacity seen, for minutes).
     fn join(&mut self, socket: &TcpStream) -> Option<u64> {
-        received(socket)?;
+        let (bytes, segments) = received(socket)?;
         let socket = socket.try_clone().ok()?;
         let id = self.next_id;
         self.next_id += 1;
-        self.sockets.push((id, socket, (0, 0)));
+        let head = (
+            bytes.saturating_sub(u64::from(JOIN_SEGMENTS) * MSS),
+            segments.wrapping_sub(segments.min(JOIN_SEGMENTS)),
+        );
+        self.sockets.push((id, socket, head));
         Some(id)
     }
 
@@ -162,8 +175,9 @@ struct State {
     /// The interfaces' counts (name, bytes, packets) and the yielding
     /// connections' (bytes, segments) at the last count, and when.
     counted: Option<(Vec<Interface>, (u64, u64), Instant)>,
-    /// Per interface, what its counter carries to the next count.
-    unseen: HashMap<String, Unseen>,
+    /// Per interface, what its counter carries to the next count, and
+    /// whether it is a tunnel.
+    unseen: HashMap<String, (Unseen, bool)>,
     /// Until when debt is forgiven, after the rate changed.
     forgive_until: Option<Instant>,
     /// The segments our yielding sockets received per second: the peak,
@@ -220,40 +234,47 @@ impl State {
                     .collect()
             })
             .unwrap_or_default();
+        let mut most = 0;
         for (name, bytes, packets) in &interfaces {
-            let Some((bytes_then, packets_then)) = then.get(name.as_str()) else {
-                continue;
-            };
+            // What an interface learned outlives an idle spell and a
+            // count it sat out; it goes only with the interface.
+            let (mut carried, tunnel) = self
+                .unseen
+                .remove(name)
+                .unwrap_or_else(|| (Unseen::default(), crate::sys::is_point_to_point(name)));
             // A counter that went back was reset (the interface was made
             // anew, or its driver's counters wrapped): start over with it.
-            let (Some(bytes), Some(packets)) = (
-                bytes.checked_sub(*bytes_then),
-                packets.checked_sub(*packets_then),
-            ) else {
+            let counts = then
+                .get(name.as_str())
+                .and_then(|(b, p)| Some((bytes.checked_sub(*b)?, packets.checked_sub(*p)?)));
+            let Some((bytes, packets)) = counts else {
+                unseen.insert(name.clone(), (carried, tunnel));
                 continue;
             };
-            let mut carried = self.unseen.remove(name).unwrap_or_default();
+            most = most.max(bytes);
             // Only an interface our traffic crossed: a tunnel and the
             // device under it, or a device and its ingress mirror (IFB),
             // each carry it once, and must not count it twice. One that
             // did not keeps what it learned.
-            if our_segments > 0 && !carried.carries(packets, our_segments) {
-                unseen.insert(name.clone(), carried);
-                continue;
+            if our_segments == 0 || carried.carries(packets, our_segments) {
+                let excess = carried.others(
+                    (bytes, packets),
+                    (our_bytes, our_segments),
+                    by_delay,
+                    seconds,
+                );
+                counted.push(Counted::new(&carried, excess, bytes, tunnel));
             }
-            let excess = carried.others(
-                (bytes, packets),
-                (our_bytes, our_segments),
-                by_delay,
-                seconds,
-            );
-            counted.push(Counted::new(&carried, excess, bytes));
-            unseen.insert(name.clone(), carried);
+            unseen.insert(name.clone(), (carried, tunnel));
         }
         let (others, link) = yielding::busiest(&counted);
         self.unseen = unseen;
         if before.is_some() {
-            self.controller.on_link(link.max(our_bytes), others);
+            // Ours as the links saw them: never more than the busiest
+            // interface received (a socket's count can jump at once).
+            let time = Duration::from_secs_f64(seconds);
+            self.controller
+                .on_link(link.max(our_bytes.min(most)), others, time);
         }
         self.counted = Some((interfaces, ours, now));
     }
@@ -401,6 +422,13 @@ impl Flow<'_> {
         if let Some(class) = class {
             class.flows.fetch_add(1, Ordering::Relaxed);
             self.metered = self.socket.and_then(|s| METER.lock().join(s));
+            // What arrived while the flow did not yield (a body begun at
+            // FOREGROUND) is not owed to the throttle: from here on.
+            self.received = self
+                .socket
+                .and_then(crate::sys::tcp_receiving)
+                .and_then(|i| i.bytes_received);
+            self.sampled = None;
             // A connection that yielded serves no later request: its
             // window may be clamped and its buffer fixed for good, and a
             // body that ends within a read goes back to the pool before
