@@ -156,12 +156,14 @@ pub fn attempt_stoppable(
         chunk: upload.chunk,
     };
     let sink = reply.map(|(out, limit)| ReplySink { out, limit });
-    upload::upload(&intent, &mut state.0, sink, &stopper.0, progress)
-        .map(|f| Finished {
-            status: f.status,
-            reply_len: f.reply_len,
-        })
-        .map_err(Failure::from)
+    upload::upload(&intent, &mut state.0, sink, &stopper.0, &mut |s| {
+        progress(s.confirmed)
+    })
+    .map(|f| Finished {
+        status: f.status,
+        reply_len: f.reply_len,
+    })
+    .map_err(Failure::from)
 }
 
 /// Ends the upload on the server (DELETE), as a cancelled job will.

@@ -100,7 +100,7 @@ enum Patched {
 pub(crate) fn run(
     run: &mut Run<'_>,
     state: &mut UploadState,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Finished, TransferError> {
     let offer = discover(run)?;
     if let Some(max) = offer.max_size.filter(|&m| state.file_size > m) {
