@@ -378,3 +378,105 @@ fn the_c_api_runs_upload_and_upload_reply_jobs() {
     let uploads = server.seen().iter().filter(|r| r.method == "POST").count();
     assert_eq!(uploads, 2, "one upload job and one upload-reply job");
 }
+
+/// Runs the `qmgr` command line; returns its exit status, stdout and stderr.
+fn qmgr_cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(support::qmgr_bin())
+        .args(args)
+        .env_remove("QMGR_STATE")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `qmgr upload FILE URL --json` (tus, with a cut retried), `qmgr upload
+/// --protocol rufh --reply PATH`, and `qmgr create --upload`.
+#[cfg(feature = "state")]
+#[test]
+fn the_cli_uploads_a_file_and_creates_upload_jobs() {
+    let dir = support::scratch("upload-job-cli");
+    let server = UploadServer::start(&dir.join("server"));
+    let size = 1024 * 1024 + 17;
+    let file = local_file(&dir, "report.bin", size, 33);
+    server.script("PATCH", vec![Fault::CutAfter(300_000)]);
+    let (ok, out, err) = qmgr_cli(&[
+        "upload",
+        file.to_str().unwrap(),
+        &server.url("/tus/"),
+        "--min-retry-delay",
+        "1",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["type"], "upload");
+    assert_eq!(v["upload_protocol"], "tus");
+    assert_eq!(v["state"], "ACKNOWLEDGED");
+    assert_eq!(v["bytes_transferred"], size as u64);
+    assert_eq!(v["retries"], 1, "the cut was retried");
+    let (stored, _, complete) = server.stored(&upload_url(&server));
+    assert!(complete);
+    assert_same_bytes(&stored, &file);
+
+    let reply = dir.join("reply.json");
+    let (ok, _, err) = qmgr_cli(&[
+        "upload",
+        "--protocol",
+        "rufh",
+        "--reply",
+        reply.to_str().unwrap(),
+        "--quiet",
+        file.to_str().unwrap(),
+        &server.url("/rufh/"),
+    ]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&reply).unwrap();
+    assert!(text.contains(&format!("\"size\":{size}")), "{text}");
+    // tus has no reply: refused before anything is sent.
+    let (ok, _, err) = qmgr_cli(&[
+        "upload",
+        "--reply",
+        reply.to_str().unwrap(),
+        file.to_str().unwrap(),
+        &server.url("/tus/"),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("QM_E_INVALIDARG") && err.contains("tus"),
+        "{err}"
+    );
+
+    let state = dir.join("state");
+    let (ok, id, err) = qmgr_cli(&[
+        "--state",
+        state.to_str().unwrap(),
+        "create",
+        "--upload",
+        "u",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = qmgr_cli(&[
+        "--state",
+        state.to_str().unwrap(),
+        "add",
+        id.trim(),
+        &server.url("/tus/"),
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = qmgr_cli(&[
+        "--state",
+        state.to_str().unwrap(),
+        "info",
+        id.trim(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["type"], "upload");
+    assert_eq!(v["files"][0]["local"], file.to_str().unwrap());
+}
