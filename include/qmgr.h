@@ -1727,6 +1727,7 @@ qm_hresult qm_job_get_yielding(qm_job_t job, uint32_t *out);
    (same origin rule); offsets are asked with `HEAD` and appended with
    `PATCH`; the final response's body is BITS's reply
    (`qm_job_get_reply_data`, `qm_job_set_reply_file_name`).
+
  Another protocol is another upload: the next attempt creates it afresh.
  Returns `QM_S_OK`, `QM_E_INVALIDARG` (an unknown value, or tus on an
  upload-reply job), `QM_E_NOTIMPL` (a download job),
@@ -2282,7 +2283,7 @@ qm_hresult qm_job_get_notify_cmdline(qm_job_t job,
 /*
  The longest reply kept in memory (`qm_job_get_reply_data`): BITS's 1 MB.
  */
-#define QM_MAX_REPLY_DATA (1 << 20)
+#define QM_MAX_REPLY_DATA 1048576
 
 /*
  Runs first, preempts background jobs, ignores the manager's bandwidth limit.

@@ -62,7 +62,7 @@ pub const QM_UPLOAD_PROTOCOL_TUS: u32 = 0;
 /// The IETF resumable-upload draft (-12, interop 8), experimental.
 pub const QM_UPLOAD_PROTOCOL_RUFH: u32 = 1;
 /// The longest reply kept in memory (`qm_job_get_reply_data`): BITS's 1 MB.
-pub const QM_MAX_REPLY_DATA: u64 = 1 << 20;
+pub const QM_MAX_REPLY_DATA: u64 = 1_048_576;
 
 /// Runs first, preempts background jobs, ignores the manager's bandwidth limit.
 pub const QM_PRIORITY_FOREGROUND: u32 = 0;
