@@ -154,6 +154,7 @@ pub fn attempt_stoppable(
         options: &options,
         path: &upload.path,
         chunk: upload.chunk,
+        pace: None,
     };
     let sink = reply.map(|(out, limit)| ReplySink { out, limit });
     upload::upload(&intent, &mut state.0, sink, &stopper.0, &mut |s| {

@@ -480,3 +480,27 @@ fn the_cli_uploads_a_file_and_creates_upload_jobs() {
     assert_eq!(v["type"], "upload");
     assert_eq!(v["files"][0]["local"], file.to_str().unwrap());
 }
+
+/// The job's bandwidth limit paces an upload as it paces a download.
+#[test]
+fn an_upload_keeps_to_the_jobs_bandwidth_limit() {
+    let dir = support::scratch("upload-job-limit");
+    let server = UploadServer::start(&dir.join("server"));
+    let size = 1024 * 1024;
+    let file = local_file(&dir, "slow.bin", size, 5);
+    let manager = Manager::open(None).unwrap();
+    let job = upload_job(&manager, JobType::Upload, &server.url("/tus/"), &file);
+    job.set_max_bandwidth(512 * 1024).unwrap();
+    let started = std::time::Instant::now();
+    job.resume().unwrap();
+    assert_eq!(
+        wait(&job, LIMIT),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    let took = started.elapsed();
+    // 1 MiB at 512 KiB/s: about 2 s (the bucket's first burst aside).
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    job.complete().unwrap();
+}

@@ -16,13 +16,14 @@ use std::path::PathBuf;
 
 use crate::engine::model::command::Command;
 use crate::engine::model::job::MAX_REPLY_DATA;
+use crate::engine::runtime::copy::sleep_unless_cancelled;
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::upload::{self, Intent, ReplySink, UploadState};
-use crate::engine::types::JobType;
+use crate::engine::types::{JobType, Priority};
 
 /// Runs the upload of `job` until it is done, fails or `token` stops it;
 /// returns the failure, if any. Called on the run's thread, with the
@@ -55,11 +56,26 @@ pub(crate) fn run(job: &Job, token: &CancelToken, options: &HttpOptions) -> Opti
     job.apply_quietly(Command::UploadConfirmed {
         state: state.clone(),
     });
+    // The job's and (in the background) the manager's bandwidth limits,
+    // as the copy loop of downloads pays them; the rate counts bytes sent
+    // (progress counts only what the server confirmed).
+    let manager = job.shared.manager.upgrade();
+    let pace = |n: u64| {
+        let _ = job.shared.live.count_rate(n);
+        let mut wait = job.shared.throttle.take(n);
+        if let Some(m) = manager.as_ref() {
+            if job.shared.live.priority() != Priority::Foreground as u32 {
+                wait = wait.max(m.throttle.take(n));
+            }
+        }
+        let _ = sleep_unless_cancelled(token, wait);
+    };
     let intent = Intent {
         url: &remote,
         options,
         path: &path,
         chunk: 0,
+        pace: Some(&pace),
     };
     let mut reply = Reply::new(kind, saved.reply_file);
     let sink = match &mut reply {

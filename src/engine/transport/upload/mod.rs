@@ -79,6 +79,8 @@ pub(crate) struct Intent<'a> {
     /// Bytes per request (clamped to [`MIN_CHUNK`]..=[`MAX_CHUNK`]; 0:
     /// [`DEFAULT_CHUNK`]).
     pub chunk: u64,
+    /// Told of every piece of a body sent (the job's bandwidth limits).
+    pub pace: Option<&'a dyn Fn(u64)>,
 }
 
 /// Where the server's reply goes (upload-reply), and how much of it.

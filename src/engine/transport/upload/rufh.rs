@@ -174,6 +174,7 @@ fn create(
             file: &run.file,
             offset: 0,
             len,
+            pace: run.intent.pace,
         }),
     };
     let mut interim = Vec::new();
@@ -338,6 +339,7 @@ fn append(
             file: &run.file,
             offset: from,
             len,
+            pace: run.intent.pace,
         }),
     };
     let answer = run.client.exchange(&run.policy, &call, &mut Vec::new())?;

@@ -264,6 +264,7 @@ fn patch(
             file: &run.file,
             offset: from,
             len,
+            pace: run.intent.pace,
         }),
     };
     let answer = run.client.exchange(&run.policy, &call, &mut Vec::new())?;
