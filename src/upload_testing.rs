@@ -1,9 +1,10 @@
-//! The upload transports of `engine::transport::upload` (issue 25, stage
-//! 1), for qmgr's own tests (`tests/it/upload.rs`) while no job type
-//! uses them yet: not an API, never in a build without the `upload`
-//! feature, and gone once upload jobs exist (stage 2 tests go through
-//! the job calls). One [`attempt`] is what one run of a job will be; the
-//! [`State`] between attempts is what the job will store.
+//! The upload transports of `engine::transport::upload` (issue 25) alone,
+//! for the fault tests of `tests/it/upload.rs` that drive single attempts
+//! (cuts inside chosen requests, 409, 460, foreign upload URLs): not an
+//! API, never in a build without the `upload` feature. Upload jobs are
+//! tested through the job calls (`tests/it/upload_jobs.rs`). One
+//! [`attempt`] is what one run of a job does; the [`State`] between
+//! attempts is what the job stores.
 
 use std::path::PathBuf;
 

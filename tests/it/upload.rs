@@ -972,12 +972,8 @@ pub(crate) fn have_tuspy() -> bool {
     ok
 }
 
-#[test]
-fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
-    if !have_tuspy() {
-        return;
-    }
-    let dir = support::scratch("upload-tuspy");
+/// tuspyserver, started on a store in `dir`: the process and its store.
+pub(crate) fn start_tuspy(dir: &Path) -> (Process, PathBuf) {
     let store = dir.join("store");
     std::fs::create_dir_all(&store).unwrap();
     let script = support::root().join("tests/servers/tuspy/server.py");
@@ -985,6 +981,16 @@ fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
         "python3",
         &[script.to_str().unwrap(), store.to_str().unwrap()],
     );
+    (server, store)
+}
+
+#[test]
+fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
+    if !have_tuspy() {
+        return;
+    }
+    let dir = support::scratch("upload-tuspy");
+    let (server, store) = start_tuspy(&dir);
     let expires = through_cuts_to(&server, &store, &dir, "tuspy");
     assert!(
         expires,

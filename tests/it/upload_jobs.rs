@@ -6,7 +6,7 @@
 //! for cuts, a stalled request that a SIGKILL ends, and the draft's reply.
 
 use crate::support;
-use crate::upload::{assert_same_bytes, have_tuspy, tus_node, Process};
+use crate::upload::{assert_same_bytes, have_tuspy, start_tuspy, tus_node, Process};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,12 @@ fn upload_job(manager: &Manager, kind: JobType, url: &str, file: &Path) -> Job {
     job
 }
 
+/// Resumes `job` and waits until it is TRANSFERRED (or fails with its error).
+fn run_to_transferred(job: &Job) {
+    job.resume().unwrap();
+    assert_eq!(wait(job, LIMIT), JobState::Transferred, "{:?}", job.error());
+}
+
 /// A file of `size` patterned bytes in `dir`.
 fn local_file(dir: &Path, name: &str, size: usize, seed: u32) -> PathBuf {
     let file = dir.join(name);
@@ -46,13 +52,7 @@ fn job_to_real_server(server: &Process, store: &Path, dir: &Path) {
     let job = upload_job(&manager, JobType::Upload, &url, &file);
     assert_eq!(job.job_type(), JobType::Upload);
     assert_eq!(job.upload_protocol().unwrap(), UploadProtocol::Tus);
-    job.resume().unwrap();
-    assert_eq!(
-        wait(&job, LIMIT),
-        JobState::Transferred,
-        "{:?}",
-        job.error()
-    );
+    run_to_transferred(&job);
     let p = job.progress();
     assert_eq!(p.bytes_total, Some(3 * 1024 * 1024 + 99));
     assert_eq!(p.bytes_transferred, 3 * 1024 * 1024 + 99);
@@ -86,13 +86,7 @@ fn an_upload_job_sends_its_file_to_tuspyserver_byte_exact() {
         return;
     }
     let dir = support::scratch("upload-job-tuspy");
-    let store = dir.join("store");
-    std::fs::create_dir_all(&store).unwrap();
-    let script = support::root().join("tests/servers/tuspy/server.py");
-    let server = Process::start(
-        "python3",
-        &[script.to_str().unwrap(), store.to_str().unwrap()],
-    );
+    let (server, store) = start_tuspy(&dir);
     job_to_real_server(&server, &store, &dir);
 }
 
@@ -252,13 +246,7 @@ fn an_upload_reply_lands_in_memory_and_in_a_file() {
         job.reply_data().unwrap_err().code,
         HResult(QM_BG_E_INVALID_STATE)
     );
-    job.resume().unwrap();
-    assert_eq!(
-        wait(&job, LIMIT),
-        JobState::Transferred,
-        "{:?}",
-        job.error()
-    );
+    run_to_transferred(&job);
     let reply = String::from_utf8(job.reply_data().unwrap()).unwrap();
     assert!(reply.contains(&expected), "{reply}");
     let p = job.reply_progress().unwrap();
@@ -279,13 +267,7 @@ fn an_upload_reply_lands_in_memory_and_in_a_file() {
         job.reply_file_name().unwrap().as_deref(),
         Some(into.as_path())
     );
-    job.resume().unwrap();
-    assert_eq!(
-        wait(&job, LIMIT),
-        JobState::Transferred,
-        "{:?}",
-        job.error()
-    );
+    run_to_transferred(&job);
     let written = std::fs::read_to_string(&into).unwrap();
     assert!(written.contains(&expected), "{written}");
     assert_eq!(job.reply_data().unwrap(), written.as_bytes());
@@ -492,13 +474,7 @@ fn an_upload_keeps_to_the_jobs_bandwidth_limit() {
     let job = upload_job(&manager, JobType::Upload, &server.url("/tus/"), &file);
     job.set_max_bandwidth(512 * 1024).unwrap();
     let started = std::time::Instant::now();
-    job.resume().unwrap();
-    assert_eq!(
-        wait(&job, LIMIT),
-        JobState::Transferred,
-        "{:?}",
-        job.error()
-    );
+    run_to_transferred(&job);
     let took = started.elapsed();
     // 1 MiB at 512 KiB/s: about 2 s (the bucket's first burst aside).
     assert!(took >= Duration::from_millis(1500), "{took:?}");

@@ -269,11 +269,13 @@ pub(crate) enum Command {
     Progressed,
     /// An upload attempt's state, after the server created the upload or
     /// confirmed bytes: its confirmed offset is the file's progress.
+    #[cfg_attr(not(feature = "upload"), allow(dead_code))]
     UploadConfirmed {
         state: crate::engine::transport::upload_state::UploadState,
     },
     /// An upload-reply job's reply arrived: `len` bytes, `data` when they
     /// went to memory.
+    #[cfg_attr(not(feature = "upload"), allow(dead_code))]
     ReplyReceived { data: Option<Vec<u8>>, len: u64 },
     /// Run `run` ended, with the failure that ended it if any.
     RunEnded {

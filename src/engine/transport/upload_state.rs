@@ -1,6 +1,8 @@
 //! What an upload keeps between attempts (issue 25): plain data the job
 //! model holds and the store writes, in every build (the protocols
-//! themselves, `upload`, are the `upload` feature's).
+//! themselves, `upload`, are the `upload` feature's, the only user of
+//! its functions).
+#![cfg_attr(not(feature = "upload"), allow(dead_code))]
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
