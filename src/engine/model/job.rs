@@ -773,6 +773,14 @@ impl JobModel {
                     f.final_url = None;
                     f.forget_versions_seen();
                 }
+                // Another remote name is another upload: the server's
+                // bytes of the old one do not count there.
+                if self.upload.is_some() && !self.files[0].completed {
+                    if let Some(up) = &mut self.upload {
+                        up.state = None;
+                    }
+                    self.reset_file(0);
+                }
                 // A running transfer goes on from the new names at once:
                 // back to the queue, in its place, as a preempted job does.
                 if matches!(self.run, Run::Running(_)) {

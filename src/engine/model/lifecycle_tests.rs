@@ -2129,3 +2129,23 @@ fn an_uploads_progress_is_what_the_server_confirmed_and_survives_a_restore() {
     assert_eq!(job.state(), JobState::Transferred);
     assert!(job.files_to_commit().is_empty());
 }
+
+#[test]
+fn another_remote_name_is_another_upload() {
+    let mut job = upload_job(JobType::Upload);
+    apply(
+        &mut job,
+        Command::UploadConfirmed {
+            state: sent(40, 100),
+        },
+    );
+    let remote = "http://elsewhere/up/".to_string();
+    apply(
+        &mut job,
+        Command::SetRemoteNames {
+            names: vec![(0, remote.clone(), Source::Http(remote))],
+        },
+    );
+    assert_eq!(job.upload().unwrap().state, None);
+    assert_eq!(job.published().bytes_transferred, 0);
+}

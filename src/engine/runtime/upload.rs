@@ -23,7 +23,8 @@ use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::upload::{self, Intent, ReplySink, UploadState};
-use crate::engine::types::{JobType, Priority};
+use crate::engine::types::{ErrorContext, JobType, Priority};
+use crate::hresult::*;
 
 /// Runs the upload of `job` until it is done, fails or `token` stops it;
 /// returns the failure, if any. Called on the run's thread, with the
@@ -103,7 +104,20 @@ pub(crate) fn run(job: &Job, token: &CancelToken, options: &HttpOptions) -> Opti
         }
     };
     if kind == JobType::UploadReply {
-        let len = finished.reply_len.unwrap_or(0);
+        // The server had the whole upload before this attempt sent its
+        // last byte: the final response, and so the reply, went to an
+        // earlier attempt that did not read it whole. Said, not made up.
+        let Some(len) = finished.reply_len else {
+            reply.discard();
+            return Some(TransferError::fatal(
+                HResult(QM_E_FAIL),
+                ErrorContext::RemoteApplication,
+                format!(
+                    "{}: the server has the whole upload, but its reply was lost with the connection that carried it (the draft has no way to ask for it again)",
+                    crate::engine::transport::url::shown(&remote)
+                ),
+            ));
+        };
         let data = match reply.keep() {
             Ok(data) => data,
             Err(e) => return Some(e),
