@@ -871,6 +871,40 @@ qm_hresult qm_manager_get_skipped_jobs(qm_manager_t mgr, char *buf, size_t cap, 
 qm_hresult qm_job_create(qm_manager_t mgr, const char *display_name, qm_job_t *out);
 
 /*
+ Creates a job of type `type` (BITS's `CreateJob` with a `BG_JOB_TYPE`):
+ `QM_JOB_TYPE_DOWNLOAD` (what `qm_job_create` makes),
+ `QM_JOB_TYPE_UPLOAD` or `QM_JOB_TYPE_UPLOAD_REPLY`. SUSPENDED, priority
+ NORMAL, no files. An upload job holds exactly one file
+ (`qm_job_add_file(job, url, local_path)`: the local file is sent to the
+ URL; a second file gives `QM_BG_E_TOO_MANY_FILES`), over tus 1.0 by
+ default; an upload-reply job over the resumable-upload draft (see
+ `qm_job_set_upload_protocol`). Download-only options (ranges, seeds,
+ dynamic content, a maximum download size, a SHA-256) give
+ `QM_E_INVALIDARG` on an upload job.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`out` NULL),
+ `QM_E_INVALIDARG` (`display_name` NULL or not UTF-8, an unknown type),
+ `QM_BG_E_STRING_TOO_LONG`, `QM_E_NOTIMPL` (an upload job on a manager
+ connected to qmgrd, not yet supported there, or in a build without the
+ `upload` feature). Any thread.
+
+ # Safety
+ `display_name` NULL or a NUL-terminated string; `out` NULL or writable.
+ */
+qm_hresult qm_job_create_ex(qm_manager_t mgr,
+                            const char *display_name,
+                            uint32_t type,
+                            qm_job_t *out);
+
+/*
+ Gets the job's type (`GetType`): a `QM_JOB_TYPE_*` value.
+ Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_type(qm_job_t job, uint32_t *out);
+
+/*
  Releases one job reference. The job itself goes on (it lives in its
  manager until completed or cancelled). A notify callback registered
  through this handle is removed, and when this returns it is not running.
@@ -1673,6 +1707,103 @@ qm_hresult qm_job_set_yielding(qm_job_t job, uint32_t enabled);
  */
 qm_hresult qm_job_get_yielding(qm_job_t job, uint32_t *out);
 
+/*
+ Sets an upload job's protocol; how each maps onto BITS's calls:
+ - `QM_UPLOAD_PROTOCOL_TUS` (the default of `QM_JOB_TYPE_UPLOAD` jobs):
+   tus 1.0.0 (core, creation, termination, checksum with SHA-256,
+   expiration). The file's remote name is the server's creation URL
+   (`POST`); the upload URL the server names (`Location`, of the remote
+   name's origin only, or the job fails) is kept with the job; each
+   piece is a `PATCH` whose confirmed `Upload-Offset` is the job's
+   progress (`qm_job_get_progress`); after a cut, a restart or a resume
+   qmgr asks the server (`HEAD`) and sends only the rest; `qm_job_cancel`
+   ends the upload on the server (`DELETE`, best effort). tus has no
+   reply, so it is refused on `QM_JOB_TYPE_UPLOAD_REPLY` jobs.
+ - `QM_UPLOAD_PROTOCOL_RUFH` (experimental until it is an RFC; the
+   protocol of `QM_JOB_TYPE_UPLOAD_REPLY` jobs): the IETF draft
+   draft-ietf-httpbis-resumable-upload-12, `Upload-Draft-Interop-Version:
+   8`. The remote name receives the upload (`POST` with
+   `Upload-Complete`); the 104 interim response names the upload URL
+   (same origin rule); offsets are asked with `HEAD` and appended with
+   `PATCH`; the final response's body is BITS's reply
+   (`qm_job_get_reply_data`, `qm_job_set_reply_file_name`).
+
+ Another protocol is another upload: the next attempt creates it afresh.
+ Returns `QM_S_OK`, `QM_E_INVALIDARG` (an unknown value, or tus on an
+ upload-reply job), `QM_E_NOTIMPL` (a download job),
+ `QM_BG_E_INVALID_STATE` (the upload is running, or the job is final),
+ `QM_E_HANDLE`. Any thread.
+ */
+qm_hresult qm_job_set_upload_protocol(qm_job_t job, uint32_t protocol);
+
+/*
+ Gets an upload job's protocol: a `QM_UPLOAD_PROTOCOL_*` value.
+ Returns `QM_S_OK`, `QM_E_NOTIMPL` (a download job), `QM_E_HANDLE`,
+ `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `out` NULL or writable.
+ */
+qm_hresult qm_job_get_upload_protocol(qm_job_t job, uint32_t *out);
+
+/*
+ Sets where an upload-reply job's reply goes (`SetReplyFileName`): an
+ absolute path in an existing directory the job's owner may write, or
+ NULL (the default) to keep the reply in memory, where it may be at
+ most 1 MiB (`QM_MAX_REPLY_DATA`; a longer reply fails the job with
+ `QM_BG_E_TOO_LARGE`). The file is written (a temporary file beside it,
+ fsynced and renamed) when the whole reply has arrived; unlike BITS it
+ is in place before `qm_job_complete`.
+ Returns `QM_S_OK`, `QM_E_INVALIDARG` (not UTF-8, not an absolute
+ path), `QM_E_PATH_NOT_FOUND`, `QM_E_ACCESSDENIED` (its directory),
+ `QM_E_NOTIMPL` (not an upload-reply job), `QM_BG_E_INVALID_STATE`
+ (final), `QM_E_HANDLE`. Any thread.
+
+ # Safety
+ `path` NULL or a NUL-terminated string.
+ */
+qm_hresult qm_job_set_reply_file_name(qm_job_t job, const char *path);
+
+/*
+ Gets an upload-reply job's reply file (`GetReplyFileName`; string
+ out-parameter convention of `qm_format_hresult`). Returns `QM_S_OK`,
+ `QM_S_FALSE` (none set: the reply is kept in memory; the string is
+ empty), `QM_E_INSUFFICIENT_BUFFER`, `QM_E_NOTIMPL` (not an upload-reply
+ job), `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+
+ # Safety
+ `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_job_get_reply_file_name(qm_job_t job, char *buf, size_t cap, size_t *needed);
+
+/*
+ Gets the reply's progress (`GetReplyProgress`): its size in bytes
+ (`QM_SIZE_UNKNOWN` until it has arrived) and the bytes received.
+ Returns `QM_S_OK`, `QM_E_NOTIMPL` (not an upload-reply job),
+ `QM_E_HANDLE`, `QM_E_POINTER` (either pointer NULL). Any thread.
+
+ # Safety
+ `bytes_total` and `bytes_transferred` NULL or writable.
+ */
+qm_hresult qm_job_get_reply_progress(qm_job_t job,
+                                     uint64_t *bytes_total,
+                                     uint64_t *bytes_transferred);
+
+/*
+ Copies the server's reply out (`GetReplyData`) once the job is
+ TRANSFERRED (or completed), from memory or from the reply file:
+ `*needed` gets its length in bytes (no NUL is added); `buf = NULL,
+ cap = 0` is a size query. Returns `QM_S_OK`, `QM_E_INSUFFICIENT_BUFFER`,
+ `QM_BG_E_TOO_LARGE` (over 1 MiB, `QM_MAX_REPLY_DATA`: read the reply
+ file), `QM_BG_E_INVALID_STATE` (the reply has not arrived),
+ `QM_E_NOTIMPL` (not an upload-reply job), `QM_E_HANDLE`, `QM_E_POINTER`
+ (`needed` NULL, or `buf` NULL with `cap` not 0). Any thread.
+
+ # Safety
+ `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+ */
+qm_hresult qm_job_get_reply_data(qm_job_t job, uint8_t *buf, size_t cap, size_t *needed);
+
 /* ===================================================================== *
  * 6. HTTP options                                                       *
  *                                                                       *
@@ -2123,6 +2254,36 @@ qm_hresult qm_job_get_notify_cmdline(qm_job_t job,
  Cancelled (final).
  */
 #define QM_JOB_STATE_CANCELLED 8
+
+/*
+ A download job (`BG_JOB_TYPE_DOWNLOAD`): what `qm_job_create` makes.
+ */
+#define QM_JOB_TYPE_DOWNLOAD 0
+
+/*
+ An upload job (`BG_JOB_TYPE_UPLOAD`): one local file to a remote name.
+ */
+#define QM_JOB_TYPE_UPLOAD 1
+
+/*
+ An upload job whose server replies (`BG_JOB_TYPE_UPLOAD_REPLY`).
+ */
+#define QM_JOB_TYPE_UPLOAD_REPLY 2
+
+/*
+ tus 1.0.0, the default upload protocol (see `qm_job_set_upload_protocol`).
+ */
+#define QM_UPLOAD_PROTOCOL_TUS 0
+
+/*
+ The IETF resumable-upload draft (-12, interop 8), experimental.
+ */
+#define QM_UPLOAD_PROTOCOL_RUFH 1
+
+/*
+ The longest reply kept in memory (`qm_job_get_reply_data`): BITS's 1 MB.
+ */
+#define QM_MAX_REPLY_DATA 1048576
 
 /*
  Runs first, preempts background jobs, ignores the manager's bandwidth limit.

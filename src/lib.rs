@@ -70,9 +70,9 @@ mod sync;
 mod sys;
 #[cfg(test)]
 mod testing;
-/// The upload transports, for qmgr's own tests until upload jobs exist
-/// (issue 25, stage 1): not an API, never in a build without the `upload`
-/// feature.
+/// The upload transports alone, for the fault tests of qmgr's own
+/// (`tests/it/upload.rs`; upload jobs are tested through the job calls):
+/// not an API, never in a build without the `upload` feature.
 /// cbindgen:ignore
 #[cfg(feature = "upload")]
 #[doc(hidden)]

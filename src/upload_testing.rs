@@ -1,9 +1,10 @@
-//! The upload transports of `engine::transport::upload` (issue 25, stage
-//! 1), for qmgr's own tests (`tests/it/upload.rs`) while no job type
-//! uses them yet: not an API, never in a build without the `upload`
-//! feature, and gone once upload jobs exist (stage 2 tests go through
-//! the job calls). One [`attempt`] is what one run of a job will be; the
-//! [`State`] between attempts is what the job will store.
+//! The upload transports of `engine::transport::upload` (issue 25) alone,
+//! for the fault tests of `tests/it/upload.rs` that drive single attempts
+//! (cuts inside chosen requests, 409, 460, foreign upload URLs): not an
+//! API, never in a build without the `upload` feature. Upload jobs are
+//! tested through the job calls (`tests/it/upload_jobs.rs`). One
+//! [`attempt`] is what one run of a job does; the [`State`] between
+//! attempts is what the job stores.
 
 use std::path::PathBuf;
 
@@ -154,14 +155,17 @@ pub fn attempt_stoppable(
         options: &options,
         path: &upload.path,
         chunk: upload.chunk,
+        pace: None,
     };
     let sink = reply.map(|(out, limit)| ReplySink { out, limit });
-    upload::upload(&intent, &mut state.0, sink, &stopper.0, progress)
-        .map(|f| Finished {
-            status: f.status,
-            reply_len: f.reply_len,
-        })
-        .map_err(Failure::from)
+    upload::upload(&intent, &mut state.0, sink, &stopper.0, &mut |s| {
+        progress(s.confirmed)
+    })
+    .map(|f| Finished {
+        status: f.status,
+        reply_len: f.reply_len,
+    })
+    .map_err(Failure::from)
 }
 
 /// Ends the upload on the server (DELETE), as a cancelled job will.

@@ -42,10 +42,22 @@ pub enum Command {
     /// It runs in this process, daemon or not (with --state its job is
     /// kept there if interrupted, for `run`)
     Transfer(TransferArgs),
+    /// Upload a file now (a resumable upload: tus 1.0, or the IETF draft
+    /// with --protocol rufh): create an upload job, show its progress,
+    /// complete it. It runs in this process (with --state its job is kept
+    /// there if interrupted, for `run`)
+    Upload(UploadArgs),
     /// Create a suspended job and print its id
     Create {
         /// The job's display name
         name: String,
+        /// Create an upload job (one file, `add JOB URL FILE` sends FILE to URL)
+        #[arg(long, conflicts_with = "upload_reply")]
+        upload: bool,
+        /// Create an upload-reply job (the IETF draft; the server's reply
+        /// comes back)
+        #[arg(long)]
+        upload_reply: bool,
         /// The job's priority
         #[arg(long, value_enum, default_value_t = PriorityArg::Normal)]
         priority: PriorityArg,
@@ -225,6 +237,40 @@ pub struct TransferArgs {
     /// Bandwidth limit in bytes per second: 1048576, 500K, 20M, 1G (0: none)
     #[arg(long, value_name = "RATE", value_parser = crate::format::parse_rate)]
     pub max_bandwidth: Option<u64>,
+
+    #[command(flatten)]
+    pub options: JobOptions,
+
+    /// Print no progress, only errors
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Print the finished job as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The local file to send
+    pub file: PathBuf,
+    /// Where the upload is created (tus: the server's creation URL)
+    pub url: String,
+
+    /// The protocol: tus (tus 1.0, the default) or rufh (the IETF draft
+    /// draft-ietf-httpbis-resumable-upload-12, experimental)
+    #[arg(long, value_name = "PROTOCOL", default_value = "tus")]
+    pub protocol: String,
+
+    /// Write the server's reply (the draft's final response) to this file:
+    /// an upload-reply job, over rufh
+    #[arg(long, value_name = "PATH")]
+    pub reply: Option<PathBuf>,
+
+    /// The job's priority
+    #[arg(long, value_enum, default_value_t = PriorityArg::Normal)]
+    pub priority: PriorityArg,
 
     #[command(flatten)]
     pub options: JobOptions,

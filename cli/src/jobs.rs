@@ -89,17 +89,27 @@ fn find(manager: &Manager, key: &str) -> Result<Job, Failure> {
 /// Runs one of the job verbs.
 pub fn run(place: &Where<'_>, command: &Command) -> Result<(), Failure> {
     match command {
-        Command::Transfer(_) | Command::Completions { .. } | Command::Manpage { .. } => {
+        Command::Transfer(_)
+        | Command::Upload(_)
+        | Command::Completions { .. }
+        | Command::Manpage { .. } => {
             unreachable!("handled in main")
         }
         Command::Create {
             name,
+            upload,
+            upload_reply,
             priority,
             options,
         } => {
             let options = Prepared::new(options)?;
             let manager = open(place, "create")?;
-            let job = manager.create_job(name)?;
+            let kind = match (upload, upload_reply) {
+                (true, _) => qmgr::JobType::Upload,
+                (_, true) => qmgr::JobType::UploadReply,
+                _ => qmgr::JobType::Download,
+            };
+            let job = manager.create_job_of_type(name, kind)?;
             let set_up = job
                 .set_priority((*priority).into())
                 .map_err(Failure::from)

@@ -89,6 +89,7 @@ fn main() -> ExitCode {
     };
     let result = state.and_then(|state_dir| match &cli.command {
         Command::Transfer(args) => transfer::run(state_dir.as_ref(), args),
+        Command::Upload(args) => transfer::upload(state_dir.as_ref(), args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "qmgr", &mut text);

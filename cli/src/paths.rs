@@ -63,7 +63,8 @@ fn has_scheme(text: &str) -> bool {
     }
 }
 
-fn absolute(path: &Path) -> Result<String, Failure> {
+/// `path` made absolute (against the current directory), as UTF-8 text.
+pub fn absolute(path: &Path) -> Result<String, Failure> {
     let abs = std::path::absolute(path)
         .map_err(|e| Failure::usage(format!("cannot make '{}' absolute: {e}", path.display())))?;
     abs.into_os_string()

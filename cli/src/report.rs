@@ -83,6 +83,14 @@ pub fn job_json(job: &Job) -> Value {
             "parameters": c.parameters,
         })),
         "max_download_time": job.max_download_time(),
+        "type": match job.job_type() {
+            qmgr::JobType::Download => "download",
+            qmgr::JobType::Upload => "upload",
+            qmgr::JobType::UploadReply => "upload-reply",
+        },
+        "upload_protocol": job.upload_protocol().ok().map(|p| p.name()),
+        "reply_file": job.reply_file_name().ok().flatten(),
+        "reply_bytes": job.reply_progress().ok().and_then(|r| r.bytes_total),
         "error": error,
         "files": files,
     })

@@ -405,15 +405,68 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
         let _ = job.cancel();
         return Err(failure);
     }
-    let mut watcher = Watcher::new(args.quiet);
-    let outcome = match watch(&job, &mut watcher, &interrupts)? {
+    see_through(&job, state_dir, &interrupts, args.quiet, args.json)
+}
+
+/// `qmgr upload`: one upload job (upload-reply with `--reply`), watched
+/// and completed as `transfer`'s job is.
+pub fn upload(state_dir: Option<&PathBuf>, args: &crate::cli::UploadArgs) -> Result<(), Failure> {
+    let protocol = qmgr::UploadProtocol::from_name(&args.protocol).ok_or_else(|| {
+        Failure::usage(format!(
+            "--protocol is tus or rufh, not '{}'",
+            args.protocol
+        ))
+    })?;
+    let file = paths::absolute(&args.file)?;
+    let options = Prepared::new(&args.options)?
+        .with_defaults(TRANSFER_RETRY_DELAY, TRANSFER_NO_PROGRESS_TIMEOUT);
+    let manager = Manager::open(state_dir.map(PathBuf::as_path))?;
+    let interrupts = Interrupts::catch();
+    let kind = match args.reply {
+        Some(_) => qmgr::JobType::UploadReply,
+        None => qmgr::JobType::Upload,
+    };
+    let name = format!("qmgr upload {}", args.file.display());
+    let job = manager.create_job_of_type(&name.chars().take(256).collect::<String>(), kind)?;
+    let set_up = || -> Result<(), Failure> {
+        job.add_files(&[FileSpec::new(&args.url, &file)])
+            .map_err(Failure::argument_or_call)?;
+        job.set_upload_protocol(protocol)
+            .map_err(Failure::argument_or_call)?;
+        if let Some(reply) = &args.reply {
+            job.set_reply_file_name(Some(&paths::absolute(reply)?))
+                .map_err(Failure::argument_or_call)?;
+        }
+        job.set_priority(args.priority.into())?;
+        options.apply(&job)?;
+        Ok(job.resume()?)
+    };
+    if let Err(failure) = set_up() {
+        let _ = job.cancel();
+        return Err(failure);
+    }
+    see_through(&job, state_dir, &interrupts, args.quiet, args.json)
+}
+
+/// Watches a job that was resumed until it settles, then completes it
+/// (or reports why it stopped); prints it as JSON with `json`.
+fn see_through(
+    job: &Job,
+    state_dir: Option<&PathBuf>,
+    interrupts: &Interrupts,
+    quiet: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let job = job.clone();
+    let mut watcher = Watcher::new(quiet);
+    let outcome = match watch(&job, &mut watcher, interrupts)? {
         Watched::Interrupted(signal) => {
             watcher.abandon();
             Err(interrupted(&job, state_dir, signal))
         }
         Watched::Settled(JobState::Transferred) => {
             watcher.finish(&job);
-            if !args.quiet {
+            if !quiet {
                 for line in delta_lines(&job) {
                     errln!("{line}");
                 }
@@ -445,7 +498,7 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TransferArgs) -> Result<(), Failu
             )))
         }
     };
-    if args.json {
+    if json {
         outln!("{}", crate::report::job_json(&job));
     }
     outcome

@@ -32,9 +32,11 @@ from .constants import (
     CODE_NAMES as CODE_NAMES,
     ErrorContext as ErrorContext,
     JobState as JobState,
+    JobType as JobType,
     Notify as Notify,
     Priority as Priority,
     Status as Status,
+    UploadProtocol as UploadProtocol,
 )
 from .errors import *  # noqa: F401,F403  (QmgrError and its subclasses, HRESULT, ...)
 
@@ -46,7 +48,7 @@ __version__ = "0.3.0"
 __all__ = (
     _core.__all__
     + errors.__all__
-    + ["JobState", "Priority", "Notify", "ErrorContext", "Status"]
+    + ["JobState", "JobType", "UploadProtocol", "Priority", "Notify", "ErrorContext", "Status"]
     + ["library_path", "ABI_VERSION", "CODE_NAMES", "constants", "__version__"]
     + [name for name in dir(constants) if name.startswith("QM_")]
 )

@@ -44,7 +44,7 @@ from ._lib import (
     qm_notify_fn,
     sized,
 )
-from .constants import ErrorContext, JobState, Notify, Priority, Status
+from .constants import ErrorContext, JobState, JobType, Notify, Priority, Status, UploadProtocol
 from .errors import (
     HRESULT,
     FeatureNotImplemented,
@@ -508,11 +508,19 @@ class Manager(_Closable):
 
     # -- jobs
 
-    def create_job(self, name: str) -> "Job":
+    def create_job(self, name: str, job_type: JobType = JobType.DOWNLOAD) -> "Job":
         """Creates a job (SUSPENDED, priority NORMAL, no files) named
-        ``name`` (at most 256 characters) and returns a reference to it."""
+        ``name`` (at most 256 characters) and returns a reference to it.
+        ``job_type`` is BITS's: ``JobType.UPLOAD`` and ``UPLOAD_REPLY``
+        jobs hold one file, sent from its local name to its remote name
+        (``add_file(url, local_path)``)."""
         out = qm_job_t(0)
-        check(lib.qm_job_create(self._handle, _cstr(name, "Manager.create_job(name)"), byref(out)), "Manager.create_job()")
+        cname = _cstr(name, "Manager.create_job(name)")
+        if JobType(job_type) == JobType.DOWNLOAD:
+            hr = lib.qm_job_create(self._handle, cname, byref(out))
+        else:
+            hr = lib.qm_job_create_ex(self._handle, cname, int(job_type), byref(out))
+        check(hr, "Manager.create_job()")
         return self._adopt(int(out.value))
 
     def jobs(self, all_users: bool = False) -> List["Job"]:
@@ -1134,6 +1142,66 @@ class Job(_Closable):
         "time queued, suspended or in a transient error does not count, and ``resume()`` "
         "starts it again.",
     )
+    @property
+    def job_type(self) -> JobType:
+        """The job's type, chosen when it was created (BITS's ``GetType``)."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_type(self._handle, byref(out)), "Job.job_type")
+        return JobType(out.value)
+
+    @property
+    def upload_protocol(self) -> UploadProtocol:
+        """An upload job's protocol: ``UploadProtocol.TUS`` (tus 1.0, the
+        default of upload jobs) or ``RUFH`` (the IETF resumable-upload
+        draft, experimental; the protocol of upload-reply jobs: tus has no
+        reply). ``NotImplemented``-style ``QmgrError`` on a download."""
+        out = c_uint32(0)
+        check(lib.qm_job_get_upload_protocol(self._handle, byref(out)), "Job.upload_protocol")
+        return UploadProtocol(out.value)
+
+    @upload_protocol.setter
+    def upload_protocol(self, protocol: UploadProtocol) -> None:
+        check(lib.qm_job_set_upload_protocol(self._handle, int(protocol)), "Job.upload_protocol")
+
+    @property
+    def reply_file_name(self) -> Optional[str]:
+        """Where an upload-reply job's reply goes (BITS's
+        ``GetReplyFileName``); None: in memory (at most 1 MiB)."""
+        hr, text = _read_string(lib.qm_job_get_reply_file_name, (self._handle,), "Job.reply_file_name")
+        return None if hr == C.QM_S_FALSE else text
+
+    @reply_file_name.setter
+    def reply_file_name(self, path: Optional[str]) -> None:
+        check(
+            lib.qm_job_set_reply_file_name(self._handle, _cstr(path, "Job.reply_file_name", True)),
+            "Job.reply_file_name",
+        )
+
+    @property
+    def reply_progress(self) -> Tuple[Optional[int], int]:
+        """An upload-reply job's reply progress (``GetReplyProgress``):
+        ``(bytes_total, bytes_transferred)``, the total None until the reply
+        arrived."""
+        total, done = c_uint64(0), c_uint64(0)
+        check(lib.qm_job_get_reply_progress(self._handle, byref(total), byref(done)), "Job.reply_progress")
+        return _unknown_to_none(total.value), int(done.value)
+
+    @property
+    def reply_data(self) -> bytes:
+        """The server's reply (BITS's ``GetReplyData``) once the job is
+        TRANSFERRED: ``TooLarge``-coded ``QmgrError`` over 1 MiB (read the
+        reply file), ``InvalidState`` before it arrived."""
+        needed = c_size_t(0)
+        for _ in range(16):
+            size = int(needed.value)
+            buf = ctypes.create_string_buffer(max(size, 1))
+            hr = HRESULT(lib.qm_job_get_reply_data(self._handle, buf if size else None, size, byref(needed)))
+            if hr == C.QM_E_INSUFFICIENT_BUFFER or (hr == C.QM_S_OK and int(needed.value) > size):
+                continue
+            check(hr, "Job.reply_data")
+            return buf.raw[: int(needed.value)]
+        raise error_from_code(C.QM_E_INSUFFICIENT_BUFFER, "Job.reply_data")
+
     @property
     def dynamic_content(self) -> bool:
         """The server's content may change between requests (BITS's

@@ -175,6 +175,15 @@ QM_JOB_STATE_TRANSFERRED = 6
 QM_JOB_STATE_ACKNOWLEDGED = 7
 QM_JOB_STATE_CANCELLED = 8
 
+# --- job types and upload protocols ----------------------------------------------
+
+QM_JOB_TYPE_DOWNLOAD = 0  #: BG_JOB_TYPE_DOWNLOAD (what create_job makes)
+QM_JOB_TYPE_UPLOAD = 1  #: BG_JOB_TYPE_UPLOAD: one local file to a URL
+QM_JOB_TYPE_UPLOAD_REPLY = 2  #: BG_JOB_TYPE_UPLOAD_REPLY: an upload whose server replies
+QM_UPLOAD_PROTOCOL_TUS = 0  #: tus 1.0.0, the default
+QM_UPLOAD_PROTOCOL_RUFH = 1  #: the IETF resumable-upload draft (-12, interop 8), experimental
+QM_MAX_REPLY_DATA = 1048576  #: the longest reply kept in memory (BITS's GetReplyData: 1 MB)
+
 # --- priorities ------------------------------------------------------------------
 
 QM_PRIORITY_FOREGROUND = 0
@@ -287,6 +296,21 @@ class JobState(enum.IntEnum):
             JobState.TRANSFERRING,
             JobState.TRANSIENT_ERROR,
         )
+
+
+class JobType(enum.IntEnum):
+    """A job's type (``QM_JOB_TYPE_*``, BITS's BG_JOB_TYPE)."""
+
+    DOWNLOAD = QM_JOB_TYPE_DOWNLOAD
+    UPLOAD = QM_JOB_TYPE_UPLOAD
+    UPLOAD_REPLY = QM_JOB_TYPE_UPLOAD_REPLY
+
+
+class UploadProtocol(enum.IntEnum):
+    """An upload job's protocol (``QM_UPLOAD_PROTOCOL_*``)."""
+
+    TUS = QM_UPLOAD_PROTOCOL_TUS
+    RUFH = QM_UPLOAD_PROTOCOL_RUFH
 
 
 class Priority(enum.IntEnum):

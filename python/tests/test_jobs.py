@@ -544,3 +544,81 @@ class ProgressTests(TempDirTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class _DraftUploadHandler(__import__("http.server").server.BaseHTTPRequestHandler):
+    """A server of the resumable-upload draft at its simplest: it takes a
+    whole upload in one POST (``Upload-Complete: ?1``) and replies with
+    the size and SHA-256 it received, as an application would."""
+
+    received: "dict[str, bytes]" = {}
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).received[self.path] = body
+        reply = ('{"size":%d,"sha256":"%s"}' % (len(body), hashlib.sha256(body).hexdigest())).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class UploadTests(TempDirTestCase):
+    """Upload and upload-reply jobs (BITS's job types)."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.skip_in_daemon_mode("upload jobs are not yet supported through qmgrd")
+        import http.server
+        import threading
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DraftUploadHandler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def test_an_upload_job_holds_one_file_and_sends_it(self) -> None:
+        data = self.make_file("log.bin", 300_000, random=True)
+        with qmgr.Manager() as m:
+            with m.create_job("up", qmgr.JobType.UPLOAD) as job:
+                self.assertEqual(job.job_type, qmgr.JobType.UPLOAD)
+                self.assertEqual(job.upload_protocol, qmgr.UploadProtocol.TUS)
+                job.upload_protocol = qmgr.UploadProtocol.RUFH
+                job.add_file(self.url + "/up/log", data)
+                with self.assertRaises(qmgr.QmgrError) as raised:
+                    job.add_file(self.url + "/up/other", data)
+                self.assertEqual(raised.exception.code, qmgr.QM_BG_E_TOO_MANY_FILES)
+                job.resume()
+                self.assertEqual(job.wait(timeout=LONG), JobState.TRANSFERRED)
+                self.assertEqual(job.progress.bytes_transferred, 300_000)
+                job.complete()
+            with m.create_job("down") as down:
+                self.assertEqual(down.job_type, qmgr.JobType.DOWNLOAD)
+                down.cancel()
+        self.assertEqual(_DraftUploadHandler.received["/up/log"], data.read_bytes())
+
+    def test_an_upload_reply_lands_in_memory_and_in_a_file(self) -> None:
+        data = self.make_file("diag.bin", 200_000, random=True)
+        expected = '{"size":200000,"sha256":"%s"}' % hashlib.sha256(data.read_bytes()).hexdigest()
+        reply_file = self.dir / "reply.json"
+        with qmgr.Manager() as m:
+            for into in (None, reply_file):
+                with m.create_job("reply", qmgr.JobType.UPLOAD_REPLY) as job:
+                    self.assertEqual(job.upload_protocol, qmgr.UploadProtocol.RUFH)
+                    with self.assertRaises(qmgr.QmgrError) as raised:
+                        job.upload_protocol = qmgr.UploadProtocol.TUS
+                    self.assertEqual(raised.exception.code, qmgr.QM_E_INVALIDARG)
+                    job.reply_file_name = None if into is None else str(into)
+                    self.assertEqual(job.reply_file_name, None if into is None else str(into))
+                    job.add_file(self.url + "/reply", data)
+                    self.assertEqual(job.reply_progress, (None, 0))
+                    job.resume()
+                    self.assertEqual(job.wait(timeout=LONG), JobState.TRANSFERRED)
+                    self.assertEqual(job.reply_data.decode(), expected)
+                    self.assertEqual(job.reply_progress, (len(expected), len(expected)))
+                    job.complete()
+        self.assertEqual(reply_file.read_text(), expected)

@@ -594,6 +594,59 @@ impl Job {
         delegate!(self.set_max_download_time(seconds))
     }
 
+    /// The job's type (`GetType`), chosen when it was created
+    /// ([`Manager::create_job_of_type`](crate::Manager::create_job_of_type)).
+    pub fn job_type(&self) -> JobType {
+        delegate!(self.job_type())
+    }
+
+    /// Sets an upload job's protocol (`SetUploadProtocol` has no BITS
+    /// counterpart: BITS speaks its own IIS protocol): tus 1.0 (the
+    /// default of UPLOAD jobs), or the IETF resumable-upload draft
+    /// (draft-ietf-httpbis-resumable-upload-12, interop version 8;
+    /// experimental; the only protocol of UPLOAD_REPLY jobs, its final
+    /// response being the reply). Another protocol is another upload: the
+    /// next attempt creates it afresh. `QM_E_INVALIDARG` for tus on an
+    /// upload-reply job, `QM_E_NOTIMPL` on a download,
+    /// `QM_BG_E_INVALID_STATE` while the upload runs or once final.
+    pub fn set_upload_protocol(&self, protocol: UploadProtocol) -> Result<()> {
+        delegate!(self.set_upload_protocol(protocol))
+    }
+
+    /// An upload job's protocol (`QM_E_NOTIMPL` on a download).
+    pub fn upload_protocol(&self) -> Result<UploadProtocol> {
+        delegate!(self.upload_protocol())
+    }
+
+    /// Sets where an upload-reply job's reply goes (`SetReplyFileName`):
+    /// an absolute path in a directory the job's owner may write, or
+    /// `None` (the default) to keep it in memory (at most 1 MiB). The file
+    /// is written when the upload finishes. `QM_E_NOTIMPL` unless the job
+    /// is UPLOAD_REPLY.
+    pub fn set_reply_file_name(&self, path: Option<&str>) -> Result<()> {
+        delegate!(self.set_reply_file_name(path))
+    }
+
+    /// Where an upload-reply job's reply goes (`GetReplyFileName`; `None`:
+    /// in memory). `QM_E_NOTIMPL` unless the job is UPLOAD_REPLY.
+    pub fn reply_file_name(&self) -> Result<Option<PathBuf>> {
+        delegate!(self.reply_file_name())
+    }
+
+    /// The reply's progress (`GetReplyProgress`). `QM_E_NOTIMPL` unless the
+    /// job is UPLOAD_REPLY.
+    pub fn reply_progress(&self) -> Result<ReplyProgress> {
+        delegate!(self.reply_progress())
+    }
+
+    /// The server's reply (`GetReplyData`) once the job is TRANSFERRED or
+    /// completed: `QM_BG_E_TOO_LARGE` over 1 MiB (read the reply file),
+    /// `QM_BG_E_INVALID_STATE` before it arrived, `QM_E_NOTIMPL` unless the
+    /// job is UPLOAD_REPLY.
+    pub fn reply_data(&self) -> Result<Vec<u8>> {
+        delegate!(self.reply_data())
+    }
+
     /// Marks the job's content as dynamic (BITS's
     /// `BITS_JOB_PROPERTY_DYNAMIC_CONTENT`): the server may send other bytes
     /// on every request and has no stable validator, so each file comes in

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::api::job::Job;
 use crate::engine::error::Result;
 use crate::engine::runtime::manager::Manager as LocalManager;
-use crate::engine::types::{JobId, Owner};
+use crate::engine::types::{JobId, JobType, Owner};
 #[cfg(feature = "service")]
 use crate::proxy::RemoteManager;
 
@@ -139,6 +139,28 @@ impl Manager {
             Backend::Local(m) => m.create_job(display_name).map(Job::local),
             #[cfg(feature = "service")]
             Backend::Remote(m) => m.create_job(display_name).map(Job::remote),
+        }
+    }
+
+    /// Creates a job of type `kind` (BITS's `CreateJob` with a
+    /// `BG_JOB_TYPE`), SUSPENDED, priority NORMAL, no files. An upload job
+    /// (UPLOAD or UPLOAD_REPLY) holds exactly one file, sent from its
+    /// local name to its remote name (see [`Job::set_upload_protocol`]).
+    /// `QM_E_NOTIMPL` for an upload job in a build without the `upload`
+    /// feature, and through a daemon (not yet supported there).
+    pub fn create_job_of_type(&self, display_name: &str, kind: JobType) -> Result<Job> {
+        match &self.backend {
+            Backend::Local(m) => m.create_job_of_type(display_name, kind).map(Job::local),
+            #[cfg(feature = "service")]
+            Backend::Remote(m) => {
+                if kind.is_upload() {
+                    return Err(crate::engine::error::Error::new(
+                        crate::hresult::QM_E_NOTIMPL,
+                        "upload jobs are not yet supported through qmgrd: open a manager in this process",
+                    ));
+                }
+                m.create_job(display_name).map(Job::remote)
+            }
         }
     }
 

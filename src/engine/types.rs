@@ -230,6 +230,86 @@ impl Priority {
     }
 }
 
+/// A job's type, chosen when it is created, with the numbers of
+/// `BG_JOB_TYPE` (bits.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum JobType {
+    /// Files come from remote names to local names (the default).
+    Download = 0,
+    /// One local file goes to a remote name.
+    Upload = 1,
+    /// One local file goes to a remote name, and the server's reply comes back.
+    UploadReply = 2,
+}
+
+impl JobType {
+    /// The type with this `BG_JOB_TYPE` number.
+    pub fn from_u32(value: u32) -> Option<JobType> {
+        match value {
+            0 => Some(JobType::Download),
+            1 => Some(JobType::Upload),
+            2 => Some(JobType::UploadReply),
+            _ => None,
+        }
+    }
+
+    /// UPLOAD or UPLOAD_REPLY.
+    pub fn is_upload(self) -> bool {
+        self != JobType::Download
+    }
+}
+
+/// The protocol an upload job speaks (qmgr's own numbers: BITS's upload
+/// protocol needs an IIS extension no Linux server has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum UploadProtocol {
+    /// tus 1.0.0 (core, creation, termination, checksum with SHA-256,
+    /// expiration): the default for UPLOAD jobs. It has no reply.
+    Tus = 0,
+    /// The IETF draft "Resumable Uploads for HTTP",
+    /// draft-ietf-httpbis-resumable-upload-12 with
+    /// `Upload-Draft-Interop-Version: 8`: experimental until it is an RFC;
+    /// the protocol of UPLOAD_REPLY jobs (its final response is the reply).
+    Rufh = 1,
+}
+
+impl UploadProtocol {
+    /// The protocol with this number.
+    pub fn from_u32(value: u32) -> Option<UploadProtocol> {
+        match value {
+            0 => Some(UploadProtocol::Tus),
+            1 => Some(UploadProtocol::Rufh),
+            _ => None,
+        }
+    }
+
+    /// Its name: `"tus"` or `"rufh"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UploadProtocol::Tus => "tus",
+            UploadProtocol::Rufh => "rufh",
+        }
+    }
+
+    /// The protocol named `name` (see [`UploadProtocol::name`]).
+    pub fn from_name(name: &str) -> Option<UploadProtocol> {
+        [UploadProtocol::Tus, UploadProtocol::Rufh]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
+
+/// Progress of an upload-reply job's reply (`BG_JOB_REPLY_PROGRESS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyProgress {
+    /// The reply's size, `None` until it has arrived.
+    pub bytes_total: Option<u64>,
+    /// Bytes of the reply received.
+    pub bytes_transferred: u64,
+}
+
 /// Where an error happened, with the numbers of `BG_ERROR_CONTEXT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]

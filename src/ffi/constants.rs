@@ -50,6 +50,20 @@ pub const QM_JOB_STATE_ACKNOWLEDGED: u32 = 7;
 /// Cancelled (final).
 pub const QM_JOB_STATE_CANCELLED: u32 = 8;
 
+/// A download job (`BG_JOB_TYPE_DOWNLOAD`): what `qm_job_create` makes.
+pub const QM_JOB_TYPE_DOWNLOAD: u32 = 0;
+/// An upload job (`BG_JOB_TYPE_UPLOAD`): one local file to a remote name.
+pub const QM_JOB_TYPE_UPLOAD: u32 = 1;
+/// An upload job whose server replies (`BG_JOB_TYPE_UPLOAD_REPLY`).
+pub const QM_JOB_TYPE_UPLOAD_REPLY: u32 = 2;
+
+/// tus 1.0.0, the default upload protocol (see `qm_job_set_upload_protocol`).
+pub const QM_UPLOAD_PROTOCOL_TUS: u32 = 0;
+/// The IETF resumable-upload draft (-12, interop 8), experimental.
+pub const QM_UPLOAD_PROTOCOL_RUFH: u32 = 1;
+/// The longest reply kept in memory (`qm_job_get_reply_data`): BITS's 1 MB.
+pub const QM_MAX_REPLY_DATA: u64 = 1_048_576;
+
 /// Runs first, preempts background jobs, ignores the manager's bandwidth limit.
 pub const QM_PRIORITY_FOREGROUND: u32 = 0;
 /// The highest background priority.

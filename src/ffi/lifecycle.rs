@@ -16,7 +16,7 @@ use super::handles;
 use super::types::*;
 use super::util::{job_do, job_get, job_get_str, job_get_struct, job_set, str_arg, Out};
 use crate::engine::error::Error;
-use crate::engine::types::epoch_ms;
+use crate::engine::types::{epoch_ms, JobType};
 use crate::hresult::*;
 use crate::Job;
 
@@ -94,6 +94,55 @@ pub unsafe extern "C" fn qm_job_create(
         unsafe { out.write(handles::add_job(job, mgr)?) };
         Ok(HResult::OK)
     })
+}
+
+/// Creates a job of type `type` (BITS's `CreateJob` with a `BG_JOB_TYPE`):
+/// `QM_JOB_TYPE_DOWNLOAD` (what `qm_job_create` makes),
+/// `QM_JOB_TYPE_UPLOAD` or `QM_JOB_TYPE_UPLOAD_REPLY`. SUSPENDED, priority
+/// NORMAL, no files. An upload job holds exactly one file
+/// (`qm_job_add_file(job, url, local_path)`: the local file is sent to the
+/// URL; a second file gives `QM_BG_E_TOO_MANY_FILES`), over tus 1.0 by
+/// default; an upload-reply job over the resumable-upload draft (see
+/// `qm_job_set_upload_protocol`). Download-only options (ranges, seeds,
+/// dynamic content, a maximum download size, a SHA-256) give
+/// `QM_E_INVALIDARG` on an upload job.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`out` NULL),
+/// `QM_E_INVALIDARG` (`display_name` NULL or not UTF-8, an unknown type),
+/// `QM_BG_E_STRING_TOO_LONG`, `QM_E_NOTIMPL` (an upload job on a manager
+/// connected to qmgrd, not yet supported there, or in a build without the
+/// `upload` feature). Any thread.
+///
+/// # Safety
+/// `display_name` NULL or a NUL-terminated string; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_create_ex(
+    mgr: qm_manager_t,
+    display_name: *const c_char,
+    r#type: u32,
+    out: *mut qm_job_t,
+) -> qm_hresult {
+    guard!({
+        let out = Out::new(out, "out")?;
+        // SAFETY: the caller promises a valid C string or NULL.
+        let name = unsafe { super::util::str_arg(display_name, "display_name") }?;
+        let kind = JobType::from_u32(r#type)
+            .ok_or_else(|| Error::invalid_arg(format!("unknown job type {}", r#type)))?;
+        let job = handles::manager(mgr)?.create_job_of_type(name, kind)?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe { out.write(handles::add_job(job, mgr)?) };
+        Ok(HResult::OK)
+    })
+}
+
+/// Gets the job's type (`GetType`): a `QM_JOB_TYPE_*` value.
+/// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_type(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.job_type() as u32)) }
 }
 
 /// Releases one job reference. The job itself goes on (it lives in its

@@ -1,12 +1,16 @@
 //! The header's section "Transfer options": how and when a job transfers
 //! (priority, retries, limits on time, size, speed and connections).
 
+use super::constants::QM_SIZE_UNKNOWN;
 use super::handles;
 use super::types::*;
-use super::util::{bool_arg, job_do, job_get, job_set, Out};
+use super::util::{
+    bool_arg, job_do, job_get, job_get_opt_str, job_set, opt_str_arg, write_bytes, Out,
+};
 use crate::engine::error::Error;
 use crate::hresult::*;
-use crate::Priority;
+use crate::{Priority, UploadProtocol};
+use std::ffi::c_char;
 
 /// Sets the priority, a `QM_PRIORITY_*` value (default NORMAL).
 /// Returns `QM_S_OK`, `QM_E_INVALIDARG` (unknown value),
@@ -267,4 +271,153 @@ pub extern "C" fn qm_job_set_yielding(job: qm_job_t, enabled: u32) -> qm_hresult
 pub unsafe extern "C" fn qm_job_get_yielding(job: qm_job_t, out: *mut u32) -> qm_hresult {
     // SAFETY: forwarded caller promise.
     unsafe { job_get(job, out, |j| Ok(u32::from(j.yielding()))) }
+}
+
+/// Sets an upload job's protocol; how each maps onto BITS's calls:
+/// - `QM_UPLOAD_PROTOCOL_TUS` (the default of `QM_JOB_TYPE_UPLOAD` jobs):
+///   tus 1.0.0 (core, creation, termination, checksum with SHA-256,
+///   expiration). The file's remote name is the server's creation URL
+///   (`POST`); the upload URL the server names (`Location`, of the remote
+///   name's origin only, or the job fails) is kept with the job; each
+///   piece is a `PATCH` whose confirmed `Upload-Offset` is the job's
+///   progress (`qm_job_get_progress`); after a cut, a restart or a resume
+///   qmgr asks the server (`HEAD`) and sends only the rest; `qm_job_cancel`
+///   ends the upload on the server (`DELETE`, best effort). tus has no
+///   reply, so it is refused on `QM_JOB_TYPE_UPLOAD_REPLY` jobs.
+/// - `QM_UPLOAD_PROTOCOL_RUFH` (experimental until it is an RFC; the
+///   protocol of `QM_JOB_TYPE_UPLOAD_REPLY` jobs): the IETF draft
+///   draft-ietf-httpbis-resumable-upload-12, `Upload-Draft-Interop-Version:
+///   8`. The remote name receives the upload (`POST` with
+///   `Upload-Complete`); the 104 interim response names the upload URL
+///   (same origin rule); offsets are asked with `HEAD` and appended with
+///   `PATCH`; the final response's body is BITS's reply
+///   (`qm_job_get_reply_data`, `qm_job_set_reply_file_name`).
+///
+/// Another protocol is another upload: the next attempt creates it afresh.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (an unknown value, or tus on an
+/// upload-reply job), `QM_E_NOTIMPL` (a download job),
+/// `QM_BG_E_INVALID_STATE` (the upload is running, or the job is final),
+/// `QM_E_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn qm_job_set_upload_protocol(job: qm_job_t, protocol: u32) -> qm_hresult {
+    job_set(job, |j| {
+        let p = UploadProtocol::from_u32(protocol)
+            .ok_or_else(|| Error::invalid_arg(format!("unknown upload protocol {protocol}")))?;
+        j.set_upload_protocol(p)
+    })
+}
+
+/// Gets an upload job's protocol: a `QM_UPLOAD_PROTOCOL_*` value.
+/// Returns `QM_S_OK`, `QM_E_NOTIMPL` (a download job), `QM_E_HANDLE`,
+/// `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_upload_protocol(job: qm_job_t, out: *mut u32) -> qm_hresult {
+    // SAFETY: forwarded caller promise.
+    unsafe { job_get(job, out, |j| Ok(j.upload_protocol()? as u32)) }
+}
+
+/// Sets where an upload-reply job's reply goes (`SetReplyFileName`): an
+/// absolute path in an existing directory the job's owner may write, or
+/// NULL (the default) to keep the reply in memory, where it may be at
+/// most 1 MiB (`QM_MAX_REPLY_DATA`; a longer reply fails the job with
+/// `QM_BG_E_TOO_LARGE`). The file is written (a temporary file beside it,
+/// fsynced and renamed) when the whole reply has arrived; unlike BITS it
+/// is in place before `qm_job_complete`.
+/// Returns `QM_S_OK`, `QM_E_INVALIDARG` (not UTF-8, not an absolute
+/// path), `QM_E_PATH_NOT_FOUND`, `QM_E_ACCESSDENIED` (its directory),
+/// `QM_E_NOTIMPL` (not an upload-reply job), `QM_BG_E_INVALID_STATE`
+/// (final), `QM_E_HANDLE`. Any thread.
+///
+/// # Safety
+/// `path` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_set_reply_file_name(
+    job: qm_job_t,
+    path: *const c_char,
+) -> qm_hresult {
+    job_set(job, |j| {
+        // SAFETY: the caller promises a valid C string or NULL.
+        j.set_reply_file_name(unsafe { opt_str_arg(path, "path") }?)
+    })
+}
+
+/// Gets an upload-reply job's reply file (`GetReplyFileName`; string
+/// out-parameter convention of `qm_format_hresult`). Returns `QM_S_OK`,
+/// `QM_S_FALSE` (none set: the reply is kept in memory; the string is
+/// empty), `QM_E_INSUFFICIENT_BUFFER`, `QM_E_NOTIMPL` (not an upload-reply
+/// job), `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_reply_file_name(
+    job: qm_job_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    // SAFETY: forwarded caller promises.
+    unsafe {
+        job_get_opt_str(job, buf, cap, needed, |j| {
+            Ok(j.reply_file_name()?
+                .map(|p| p.to_string_lossy().into_owned()))
+        })
+    }
+}
+
+/// Gets the reply's progress (`GetReplyProgress`): its size in bytes
+/// (`QM_SIZE_UNKNOWN` until it has arrived) and the bytes received.
+/// Returns `QM_S_OK`, `QM_E_NOTIMPL` (not an upload-reply job),
+/// `QM_E_HANDLE`, `QM_E_POINTER` (either pointer NULL). Any thread.
+///
+/// # Safety
+/// `bytes_total` and `bytes_transferred` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_reply_progress(
+    job: qm_job_t,
+    bytes_total: *mut u64,
+    bytes_transferred: *mut u64,
+) -> qm_hresult {
+    guard!({
+        let total = Out::new(bytes_total, "bytes_total")?;
+        let done = Out::new(bytes_transferred, "bytes_transferred")?;
+        let p = handles::job(job)?.reply_progress()?;
+        // SAFETY: checked non-NULL; writable by the caller's promise.
+        unsafe {
+            total.write(p.bytes_total.unwrap_or(QM_SIZE_UNKNOWN));
+            done.write(p.bytes_transferred);
+        }
+        Ok(HResult::OK)
+    })
+}
+
+/// Copies the server's reply out (`GetReplyData`) once the job is
+/// TRANSFERRED (or completed), from memory or from the reply file:
+/// `*needed` gets its length in bytes (no NUL is added); `buf = NULL,
+/// cap = 0` is a size query. Returns `QM_S_OK`, `QM_E_INSUFFICIENT_BUFFER`,
+/// `QM_BG_E_TOO_LARGE` (over 1 MiB, `QM_MAX_REPLY_DATA`: read the reply
+/// file), `QM_BG_E_INVALID_STATE` (the reply has not arrived),
+/// `QM_E_NOTIMPL` (not an upload-reply job), `QM_E_HANDLE`, `QM_E_POINTER`
+/// (`needed` NULL, or `buf` NULL with `cap` not 0). Any thread.
+///
+/// # Safety
+/// `buf` NULL or valid for `cap` bytes; `needed` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn qm_job_get_reply_data(
+    job: qm_job_t,
+    buf: *mut u8,
+    cap: usize,
+    needed: *mut usize,
+) -> qm_hresult {
+    guard!({
+        if needed.is_null() {
+            return Err(Error::new(QM_E_POINTER, "needed is NULL"));
+        }
+        let data = handles::job(job)?.reply_data()?;
+        // SAFETY: forwarded caller promises.
+        unsafe { write_bytes(&data, false, buf, cap, needed, HResult::OK) }
+    })
 }

@@ -89,11 +89,28 @@ pub(crate) unsafe fn write_str(
     needed: *mut usize,
     ok: HResult,
 ) -> Result<HResult> {
+    // SAFETY: forwarded caller promises.
+    unsafe { write_bytes(text.as_bytes(), true, buf.cast(), cap, needed, ok) }
+}
+
+/// `write_str` for bytes, NUL-terminated when `nul` (then `*needed`
+/// counts the NUL).
+///
+/// # Safety
+/// As for `write_str`.
+pub(crate) unsafe fn write_bytes(
+    data: &[u8],
+    nul: bool,
+    buf: *mut u8,
+    cap: usize,
+    needed: *mut usize,
+    ok: HResult,
+) -> Result<HResult> {
     let needed = Out::new(needed, "needed")?;
     if buf.is_null() && cap != 0 {
         return Err(Error::new(QM_E_POINTER, "buf is NULL but cap is not 0"));
     }
-    let size = text.len() + 1;
+    let size = data.len() + usize::from(nul);
     // SAFETY: needed was checked non-NULL; the caller promises it is writable.
     unsafe { needed.write(size) };
     if cap == 0 {
@@ -106,9 +123,11 @@ pub(crate) unsafe fn write_str(
         ));
     }
     // SAFETY: buf is non-NULL (checked above) and valid for cap >= size bytes.
-    let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), size) };
-    out[..text.len()].copy_from_slice(text.as_bytes());
-    out[text.len()] = 0;
+    let out = unsafe { std::slice::from_raw_parts_mut(buf, size) };
+    out[..data.len()].copy_from_slice(data);
+    if nul {
+        out[data.len()] = 0;
+    }
     Ok(ok)
 }
 

@@ -740,6 +740,36 @@ impl RemoteJob {
         )
     }
 
+    /// A daemon's jobs are downloads: upload jobs are not yet created
+    /// through it (`Manager::create_job_of_type`).
+    pub(crate) fn job_type(&self) -> JobType {
+        JobType::Download
+    }
+
+    pub(crate) fn set_upload_protocol(&self, _: UploadProtocol) -> Result<()> {
+        Err(not_an_upload())
+    }
+
+    pub(crate) fn upload_protocol(&self) -> Result<UploadProtocol> {
+        Err(not_an_upload())
+    }
+
+    pub(crate) fn set_reply_file_name(&self, _: Option<&str>) -> Result<()> {
+        Err(not_an_upload())
+    }
+
+    pub(crate) fn reply_file_name(&self) -> Result<Option<PathBuf>> {
+        Err(not_an_upload())
+    }
+
+    pub(crate) fn reply_progress(&self) -> Result<ReplyProgress> {
+        Err(not_an_upload())
+    }
+
+    pub(crate) fn reply_data(&self) -> Result<Vec<u8>> {
+        Err(not_an_upload())
+    }
+
     pub(crate) fn set_dynamic_content(&self, dynamic: bool) -> Result<()> {
         self.set("mark the content of", Change::DynamicContent(dynamic))
     }
@@ -796,4 +826,13 @@ impl RemoteJob {
         )
         .map(drop)
     }
+}
+
+/// What an upload call on a daemon's job (a download) gives, as on a
+/// local download.
+fn not_an_upload() -> Error {
+    Error::new(
+        QM_E_NOTIMPL,
+        "upload calls are not implemented for a download job (and upload jobs are not yet supported through qmgrd)",
+    )
 }

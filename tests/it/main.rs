@@ -47,4 +47,6 @@ mod trust_redirects;
 mod trust_tls;
 #[cfg(feature = "upload")]
 mod upload;
+#[cfg(feature = "upload")]
+mod upload_jobs;
 mod yielding;

@@ -488,7 +488,7 @@ fn the_owner_survives_reopening_and_take_ownership_changes_it() {
         .unwrap();
     drop(db);
     assert_eq!(version, qmgr::state_schema::SCHEMA_VERSION);
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     assert_eq!((uid, gid), (user.uid, user.gid));
 
     let manager = Manager::open(Some(&state)).unwrap();

@@ -344,6 +344,8 @@ fn a_directory_of_an_earlier_schema_version_opens() {
     assert_eq!(job.owner(), qmgr::Owner::current());
     // Before schema 8 there was no yielding: the jobs yield, as new ones do.
     assert!(job.yielding());
+    // Before schema 10 there were no job types: the jobs are downloads.
+    assert_eq!(job.job_type(), qmgr::JobType::Download);
 }
 
 /// `tests/fixtures/state-0.1/qmgr.db` was written by qmgr 0.1 (schema 2,

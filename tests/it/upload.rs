@@ -74,7 +74,7 @@ fn until_done(
     panic!("no attempt of {MAX_ATTEMPTS} finished: {failures:#?}");
 }
 
-fn assert_same_bytes(stored: &Path, expected: &Path) {
+pub(crate) fn assert_same_bytes(stored: &Path, expected: &Path) {
     let (mut a, mut b) = (
         std::fs::File::open(stored).unwrap(),
         std::fs::File::open(expected).unwrap(),
@@ -715,14 +715,14 @@ fn terminating_an_upload_deletes_it_on_the_server() {
 // ---------------------------------------------------------------------
 
 /// A third-party server process, stopped (by its PID) when dropped.
-struct Process {
+pub(crate) struct Process {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Process {
     /// Starts `program args`, which prints its port on its first line.
-    fn start(program: &str, args: &[&str]) -> Process {
+    pub(crate) fn start(program: &str, args: &[&str]) -> Process {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
@@ -893,7 +893,7 @@ fn through_cuts_to(server: &Process, store: &Path, dir: &Path, name: &str) -> bo
     state.expires()
 }
 
-fn tus_node() -> Option<PathBuf> {
+pub(crate) fn tus_node() -> Option<PathBuf> {
     let dir = support::root().join("tests/servers/tus-node");
     if !dir.join("node_modules/@tus/server").exists() || !support::have_tool("node") {
         support::skipped("@tus/server is not installed (npm ci in tests/servers/tus-node)");
@@ -959,8 +959,8 @@ fn tus_node_server_restarted_mid_upload_is_resumed_byte_exact() {
     assert_same_bytes(&store.join(url.rsplit('/').next().unwrap()), &file);
 }
 
-#[test]
-fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
+/// Whether tuspyserver can run here (said when it cannot).
+pub(crate) fn have_tuspy() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import tuspyserver, uvicorn"])
         .stderr(Stdio::null())
@@ -968,9 +968,12 @@ fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
         .is_ok_and(|s| s.success());
     if !ok {
         support::skipped("tuspyserver or uvicorn is not installed (pip)");
-        return;
     }
-    let dir = support::scratch("upload-tuspy");
+    ok
+}
+
+/// tuspyserver, started on a store in `dir`: the process and its store.
+pub(crate) fn start_tuspy(dir: &Path) -> (Process, PathBuf) {
     let store = dir.join("store");
     std::fs::create_dir_all(&store).unwrap();
     let script = support::root().join("tests/servers/tuspy/server.py");
@@ -978,6 +981,16 @@ fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
         "python3",
         &[script.to_str().unwrap(), store.to_str().unwrap()],
     );
+    (server, store)
+}
+
+#[test]
+fn tuspyserver_takes_an_upload_cut_six_times_byte_exact() {
+    if !have_tuspy() {
+        return;
+    }
+    let dir = support::scratch("upload-tuspy");
+    let (server, store) = start_tuspy(&dir);
     let expires = through_cuts_to(&server, &store, &dir, "tuspy");
     assert!(
         expires,

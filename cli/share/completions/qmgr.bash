@@ -64,6 +64,9 @@ _qmgr() {
             qmgr,transfer)
                 cmd="qmgr__subcmd__transfer"
                 ;;
+            qmgr,upload)
+                cmd="qmgr__subcmd__upload"
+                ;;
             qmgr__subcmd__help,add)
                 cmd="qmgr__subcmd__help__subcmd__add"
                 ;;
@@ -112,6 +115,9 @@ _qmgr() {
             qmgr__subcmd__help,transfer)
                 cmd="qmgr__subcmd__help__subcmd__transfer"
                 ;;
+            qmgr__subcmd__help,upload)
+                cmd="qmgr__subcmd__help__subcmd__upload"
+                ;;
             *)
                 ;;
         esac
@@ -119,7 +125,7 @@ _qmgr() {
 
     case "${cmd}" in
         qmgr)
-            opts="-h -V --state --address --help --version transfer create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
+            opts="-h -V --state --address --help --version transfer upload create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -289,7 +295,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__create)
-            opts="-H -h --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --state --address --help"
+            opts="-H -h --upload --upload-reply --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --state --address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,7 +365,7 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__help)
-            opts="transfer create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
+            opts="transfer upload create add set resume suspend cancel complete replace-prefix list info monitor run completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -583,6 +589,20 @@ _qmgr() {
             return 0
             ;;
         qmgr__subcmd__help__subcmd__transfer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        qmgr__subcmd__help__subcmd__upload)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -875,6 +895,84 @@ _qmgr() {
                     ;;
                 --max-bandwidth)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-progress-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-download-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        qmgr__subcmd__upload)
+            opts="-H -q -h --protocol --reply --priority --min-retry-delay --no-progress-timeout --connections --max-download-time --dynamic --no-yield --ca-file --cert --key --header --proxy --user --quiet --json --state --address --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --protocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reply)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --priority)
+                    COMPREPLY=($(compgen -W "foreground high normal low" -- "${cur}"))
                     return 0
                     ;;
                 --min-retry-delay)

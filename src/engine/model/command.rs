@@ -114,6 +114,10 @@ pub(crate) enum Property {
         index: u32,
         digest: Option<[u8; 32]>,
     },
+    /// An upload job's protocol.
+    UploadProtocol(crate::engine::types::UploadProtocol),
+    /// Where an upload-reply job's reply goes (`None`: in memory).
+    ReplyFileName(Option<PathBuf>),
     /// A file's seeds and control file (`None`: a plain download).
     #[cfg(feature = "delta")]
     FileDelta {
@@ -263,6 +267,16 @@ pub(crate) enum Command {
     FileDone { file: usize },
     /// A rate window passed with progress.
     Progressed,
+    /// An upload attempt's state, after the server created the upload or
+    /// confirmed bytes: its confirmed offset is the file's progress.
+    #[cfg_attr(not(feature = "upload"), allow(dead_code))]
+    UploadConfirmed {
+        state: crate::engine::transport::upload_state::UploadState,
+    },
+    /// An upload-reply job's reply arrived: `len` bytes, `data` when they
+    /// went to memory.
+    #[cfg_attr(not(feature = "upload"), allow(dead_code))]
+    ReplyReceived { data: Option<Vec<u8>>, len: u64 },
     /// Run `run` ended, with the failure that ended it if any.
     RunEnded {
         run: RunId,

@@ -30,6 +30,7 @@ use crate::engine::model::ranges::FileRanges;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::source::Source;
+use crate::engine::transport::upload_state::UploadState;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::*;
 use crate::hresult::*;
@@ -147,13 +148,57 @@ pub(crate) struct StoredJob {
     pub low_speed_limit: (u64, u32),
     /// A `complete` was renaming files when the directory was last written.
     pub committing: bool,
+    /// The job's type, and an upload job's settings and state.
+    pub kind: JobType,
+    pub upload: Option<UploadJob>,
     pub files: Vec<StoredFile>,
+}
+
+/// The most reply data kept in memory (BITS's `GetReplyData`: 1 MB); a
+/// longer reply needs a reply file.
+pub const MAX_REPLY_DATA: u64 = 1 << 20;
+
+/// What an upload job holds beside its one file (issue 25): the protocol
+/// the caller chose, what the last attempt left (the server's upload URL
+/// and the bytes it confirmed), and where the reply goes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct UploadJob {
+    pub protocol: UploadProtocol,
+    /// `None` until an attempt starts (or after the protocol changed).
+    pub state: Option<UploadState>,
+    /// Where an upload-reply job's reply goes; `None`: in memory.
+    pub reply_file: Option<PathBuf>,
+    /// The reply, once it arrived, when it went to memory.
+    pub reply: Option<Vec<u8>>,
+    /// The reply's length, once it arrived (in memory or in the file).
+    pub reply_len: Option<u64>,
+}
+
+impl UploadJob {
+    /// A new upload job's: UPLOAD_REPLY jobs speak the draft (tus has no
+    /// reply), UPLOAD jobs tus.
+    pub(crate) fn new(kind: JobType) -> UploadJob {
+        UploadJob {
+            protocol: match kind {
+                JobType::UploadReply => UploadProtocol::Rufh,
+                _ => UploadProtocol::Tus,
+            },
+            state: None,
+            reply_file: None,
+            reply: None,
+            reply_len: None,
+        }
+    }
 }
 
 /// Every piece of data of one job.
 #[derive(Clone, Debug)]
 pub(crate) struct JobModel {
     id: JobId,
+    /// Download, upload or upload-reply, for the job's whole life.
+    kind: JobType,
+    /// An upload job's settings and state (`None` for downloads).
+    upload: Option<UploadJob>,
     /// Who the job belongs to: whose rights its files are touched with.
     owner: Owner,
     created_order: u64,
@@ -270,12 +315,15 @@ impl JobModel {
         id: JobId,
         owner: Owner,
         display_name: &str,
+        kind: JobType,
         seq: u64,
         clock: Clock,
     ) -> Result<JobModel> {
         check_len("display name", display_name, MAX_DISPLAY_NAME)?;
         Ok(JobModel {
             id,
+            kind,
+            upload: kind.is_upload().then(|| UploadJob::new(kind)),
             owner,
             created_order: seq,
             state: JobState::Suspended,
@@ -343,8 +391,15 @@ impl JobModel {
             }
             other => other,
         };
-        let mut job = JobModel::new(stored.id, stored.owner, "", stored.created_order, clock)
-            .expect("an empty display name is always valid");
+        let mut job = JobModel::new(
+            stored.id,
+            stored.owner,
+            "",
+            stored.kind,
+            stored.created_order,
+            clock,
+        )
+        .expect("an empty display name is always valid");
         job.state = state;
         job.files = Vec::with_capacity(stored.files.len());
         job.display_name = stored.display_name;
@@ -378,6 +433,12 @@ impl JobModel {
         job.modified = stored.modified;
         job.transfer_completed = stored.transfer_completed;
         job.queue_seq = stored.queue_seq;
+        if stored.upload.is_some() {
+            job.upload = stored.upload;
+        }
+        // An upload's bytes are the server's: its stored state counts them
+        // until the next attempt asks the server again.
+        let upload = stored.kind.is_upload();
         for f in stored.files {
             let source = f.source_or_http();
             // A crash in the middle of `complete`: a transferred file whose
@@ -392,6 +453,7 @@ impl JobModel {
             let committed = f.committed || renamed;
             let complete = f.completed
                 && (committed
+                    || upload
                     || f.total
                         .is_some_and(|total| f.on_disk.is_some_and(|len| len >= total)));
             let ledger = if complete {
@@ -401,7 +463,9 @@ impl JobModel {
                 )
             } else {
                 let mut durable = f.durable;
-                durable.truncate(f.on_disk.unwrap_or(0));
+                if !upload {
+                    durable.truncate(f.on_disk.unwrap_or(0));
+                }
                 Ledger::restored(f.total, durable)
             };
             job.files.push(FileModel {
@@ -448,6 +512,16 @@ impl JobModel {
     /// The job's GUID.
     pub(crate) fn id(&self) -> JobId {
         self.id
+    }
+
+    /// The job's type.
+    pub(crate) fn kind(&self) -> JobType {
+        self.kind
+    }
+
+    /// An upload job's settings and state.
+    pub(crate) fn upload(&self) -> Option<&UploadJob> {
+        self.upload.as_ref()
     }
 
     /// Who the job belongs to.
@@ -628,10 +702,12 @@ impl JobModel {
         }
     }
 
-    /// The transferred files `complete` must still move into place, in order.
+    /// The transferred files `complete` must still move into place, in
+    /// order (an upload's file stays where it is).
     pub(crate) fn files_to_commit(&self) -> Vec<usize> {
         (0..self.files.len())
             .filter(|&i| self.files[i].completed && !self.files[i].committed)
+            .filter(|_| !self.kind.is_upload())
             .collect()
     }
 
@@ -651,6 +727,9 @@ impl JobModel {
     /// maximum: one per file, and for a remote file whose size is unknown
     /// or large, as many as its missing bytes make segments.
     pub(crate) fn useful_connections(&self) -> usize {
+        if self.kind.is_upload() {
+            return 1; // an upload is one request at a time
+        }
         let most = self.max_connections.max(1) as usize;
         let mut useful = 0usize;
         for f in self.files.iter().filter(|f| !f.completed) {
@@ -693,6 +772,14 @@ impl JobModel {
                     f.source = source;
                     f.final_url = None;
                     f.forget_versions_seen();
+                }
+                // Another remote name is another upload: the server's
+                // bytes of the old one do not count there.
+                if self.upload.is_some() && !self.files[0].completed {
+                    if let Some(up) = &mut self.upload {
+                        up.state = None;
+                    }
+                    self.reset_file(0);
                 }
                 // A running transfer goes on from the new names at once:
                 // back to the queue, in its place, as a preempted job does.
@@ -1008,20 +1095,43 @@ impl JobModel {
                     self.transferred(clock, &mut fx);
                 }
             }
-            Command::Progressed => {
-                self.progress_clock = clock.now;
-                let pace = Duration::from_millis(u64::from(self.min_notification_interval));
-                let due = self
-                    .last_progress_notice
-                    .is_none_or(|last| clock.now.saturating_duration_since(last) >= pace);
-                if due {
-                    self.last_progress_notice = Some(clock.now);
-                    self.emit(
-                        NotifyFlags::JOB_MODIFICATION,
-                        u32::MAX,
-                        HResult::OK,
-                        &mut fx,
-                    );
+            Command::Progressed => self.progressed(clock, &mut fx),
+            Command::UploadConfirmed { state } => {
+                self.file_mut(0)?;
+                let total = Some(state.file_size);
+                if self.files[0].ledger.total() != total {
+                    self.set_total(0, total);
+                }
+                let f = &mut self.files[0];
+                let before = f.shown_bytes();
+                f.ledger.clear();
+                f.ledger.set_total(total);
+                let confirmed = state.confirmed.min(state.file_size);
+                if confirmed > 0 {
+                    f.ledger.record_arrived(0..confirmed);
+                    f.ledger.record_durable(0..confirmed);
+                }
+                let after = f.shown_bytes();
+                self.bytes_done = self.bytes_done + after - before;
+                if let Some(up) = &mut self.upload {
+                    up.state = Some(state);
+                }
+                if matches!(self.run, Run::Running(_)) && self.state == JobState::Connecting {
+                    self.set_state(JobState::Transferring, clock, &mut fx);
+                }
+                if after > before {
+                    self.progressed(clock, &mut fx);
+                }
+                fx.persist = Persist {
+                    job: true,
+                    files: Files::One(0),
+                };
+            }
+            Command::ReplyReceived { data, len } => {
+                if let Some(up) = &mut self.upload {
+                    up.reply = data;
+                    up.reply_len = Some(len);
+                    fx.persist.job = true;
                 }
             }
             Command::RunEnded { run, failure } => {
@@ -1044,6 +1154,58 @@ impl JobModel {
             }
         }
         Ok(fx)
+    }
+
+    /// Refuses what makes no sense for the job's type: download-only
+    /// options on an upload, upload options on a download, tus (which has
+    /// no reply) or a reply file on the wrong job.
+    fn refuse_for_kind(&self, property: &Property) -> Result<()> {
+        let kind = self.kind;
+        let why = match property {
+            Property::UploadProtocol(_) | Property::ReplyFileName(_) if !kind.is_upload() => {
+                "is an upload job's option; this job is a download"
+            }
+            Property::ReplyFileName(_) if kind != JobType::UploadReply => {
+                "is an upload-reply job's option; this job has no reply"
+            }
+            Property::UploadProtocol(UploadProtocol::Tus) if kind == JobType::UploadReply => {
+                "cannot be tus: tus 1.0 has no reply to an upload; an upload-reply job speaks the resumable-upload draft (rufh)"
+            }
+            Property::DynamicContent(true) | Property::MaxDownloadSize(1..)
+            | Property::FileSha256 { .. }
+                if kind.is_upload() =>
+            {
+                "is a download option; this job is an upload"
+            }
+            #[cfg(feature = "delta")]
+            Property::FileDelta { delta: Some(_), .. } if kind.is_upload() => {
+                "is a download option; this job is an upload"
+            }
+            _ => return Ok(()),
+        };
+        let what = match property {
+            Property::UploadProtocol(_) => "the upload protocol",
+            Property::ReplyFileName(_) => "the reply file",
+            Property::DynamicContent(_) => "dynamic content",
+            Property::MaxDownloadSize(_) => "the maximum download size",
+            Property::FileSha256 { .. } => "a file's SHA-256",
+            _ => "seeds",
+        };
+        Err(Error::invalid_arg(format!("{what} {why}")))
+    }
+
+    /// Progress was made: the no-progress window starts again, and a
+    /// JOB_MODIFICATION goes out when the notification interval allows.
+    fn progressed(&mut self, clock: Clock, fx: &mut Effects) {
+        self.progress_clock = clock.now;
+        let pace = Duration::from_millis(u64::from(self.min_notification_interval));
+        let due = self
+            .last_progress_notice
+            .is_none_or(|last| clock.now.saturating_duration_since(last) >= pace);
+        if due {
+            self.last_progress_notice = Some(clock.now);
+            self.emit(NotifyFlags::JOB_MODIFICATION, u32::MAX, HResult::OK, fx);
+        }
     }
 
     fn refuse_final(&self, action: &str) -> Result<()> {
@@ -1070,6 +1232,19 @@ impl JobModel {
         self.refuse_final("add files to")?;
         if files.is_empty() {
             return Err(Error::invalid_arg("no files given"));
+        }
+        if self.kind.is_upload() {
+            if self.files.len() + files.len() > 1 {
+                return Err(Error::new(
+                    QM_BG_E_TOO_MANY_FILES,
+                    "an upload job holds exactly one file",
+                ));
+            }
+            if files[0].ranges.is_some() || !matches!(files[0].source, Source::Http(_)) {
+                return Err(Error::invalid_arg(
+                    "an upload goes to an http(s) URL, whole (no ranges)",
+                ));
+            }
         }
         if self.dynamic_content && files.iter().any(|f| f.ranges.is_some()) {
             return Err(Error::invalid_arg(
@@ -1169,8 +1344,11 @@ impl JobModel {
             Property::FileSha256 { .. } => "set a checksum in",
             #[cfg(feature = "delta")]
             Property::FileDelta { .. } => "set the seeds of a file of",
+            Property::UploadProtocol(_) => "set the upload protocol of",
+            Property::ReplyFileName(_) => "set the reply file of",
         };
         self.refuse_final(action)?;
+        self.refuse_for_kind(&property)?;
         match property {
             Property::Priority(p) => {
                 self.priority = p;
@@ -1251,6 +1429,31 @@ impl JobModel {
                 bytes_per_second,
                 seconds,
             } => self.low_speed_limit = (bytes_per_second, seconds),
+            Property::UploadProtocol(protocol) => {
+                let up = self.upload.as_mut().expect("checked: an upload job");
+                if up.protocol != protocol {
+                    if matches!(self.run, Run::Running(_)) {
+                        return Err(Error::new(
+                            QM_BG_E_INVALID_STATE,
+                            "the upload is running: suspend the job to change its protocol",
+                        ));
+                    }
+                    // Another protocol is another upload: the server's
+                    // bytes of this one do not count for it.
+                    up.protocol = protocol;
+                    up.state = None;
+                    if !self.files.is_empty() && !self.files[0].completed {
+                        self.reset_file(0);
+                    }
+                    fx.persist.files = Files::All;
+                }
+            }
+            Property::ReplyFileName(path) => {
+                self.upload
+                    .as_mut()
+                    .expect("checked: an upload job")
+                    .reply_file = path;
+            }
             Property::FileSha256 { index, digest } => {
                 let count = self.files.len();
                 self.files

@@ -30,7 +30,7 @@ const OWNER: Owner = Owner {
 };
 
 fn new_job() -> JobModel {
-    JobModel::new(JobId([7; 16]), OWNER, "job", 1, t0()).unwrap()
+    JobModel::new(JobId([7; 16]), OWNER, "job", JobType::Download, 1, t0()).unwrap()
 }
 
 fn file(n: u32) -> NewFile {
@@ -175,7 +175,7 @@ fn create_gives_a_suspended_normal_job_with_bits_defaults() {
     assert_eq!(job.no_progress_timeout(), 1_209_600);
     assert!(job.files().is_empty());
     let long = "x".repeat(257);
-    let err = JobModel::new(JobId([1; 16]), OWNER, &long, 1, t0()).unwrap_err();
+    let err = JobModel::new(JobId([1; 16]), OWNER, &long, JobType::Download, 1, t0()).unwrap_err();
     assert_eq!(err.code.0, QM_BG_E_STRING_TOO_LONG);
 }
 
@@ -973,6 +973,8 @@ fn stored(state: JobState, files: Vec<StoredFile>) -> StoredJob {
         min_notification_interval: 500,
         low_speed_limit: (0, 0),
         committing: false,
+        kind: JobType::Download,
+        upload: None,
         files,
     }
 }
@@ -1989,4 +1991,161 @@ fn seeds_are_set_before_the_file_starts_and_only_on_http_files() {
         }),
     );
     assert_eq!(code, QM_E_INVALIDARG);
+}
+
+// ----- upload jobs (issue 25) ---------------------------------------------
+
+fn upload_job(kind: JobType) -> JobModel {
+    let mut job = JobModel::new(JobId([9; 16]), OWNER, "up", kind, 1, t0()).unwrap();
+    apply(
+        &mut job,
+        Command::AddFiles {
+            files: vec![file(0)],
+            seq: 1,
+        },
+    );
+    job
+}
+
+fn sent(confirmed: u64, size: u64) -> crate::engine::transport::upload_state::UploadState {
+    crate::engine::transport::upload_state::UploadState {
+        protocol: UploadProtocol::Tus,
+        upload_url: Some("http://server/up/1".into()),
+        confirmed,
+        file_size: size,
+        file_mtime_ns: 1,
+        expires: None,
+        max_append: None,
+    }
+}
+
+#[test]
+fn an_upload_job_holds_one_file_and_refuses_download_options() {
+    let mut job = upload_job(JobType::Upload);
+    assert_eq!(job.kind(), JobType::Upload);
+    assert_eq!(job.upload().unwrap().protocol, UploadProtocol::Tus);
+    let second = Command::AddFiles {
+        files: vec![file(1)],
+        seq: 2,
+    };
+    assert_eq!(refused(&mut job, second), QM_BG_E_TOO_MANY_FILES);
+    for option in [
+        Property::DynamicContent(true),
+        Property::MaxDownloadSize(10),
+        Property::ReplyFileName(None),
+        Property::FileSha256 {
+            index: 0,
+            digest: None,
+        },
+    ] {
+        assert_eq!(refused(&mut job, Command::Set(option)), QM_E_INVALIDARG);
+    }
+    // Two files at once are refused whole, as are ranges.
+    let mut empty = JobModel::new(JobId([8; 16]), OWNER, "up", JobType::Upload, 1, t0()).unwrap();
+    let two = Command::AddFiles {
+        files: vec![file(0), file(1)],
+        seq: 1,
+    };
+    assert_eq!(refused(&mut empty, two), QM_BG_E_TOO_MANY_FILES);
+    // A download refuses the upload options.
+    let mut download = new_job();
+    let protocol = Command::Set(Property::UploadProtocol(UploadProtocol::Rufh));
+    assert_eq!(refused(&mut download, protocol), QM_E_INVALIDARG);
+}
+
+#[test]
+fn an_upload_reply_job_speaks_the_draft_and_refuses_tus() {
+    let mut job = upload_job(JobType::UploadReply);
+    assert_eq!(job.upload().unwrap().protocol, UploadProtocol::Rufh);
+    let tus = Command::Set(Property::UploadProtocol(UploadProtocol::Tus));
+    assert_eq!(refused(&mut job, tus), QM_E_INVALIDARG);
+    apply(
+        &mut job,
+        Command::Set(Property::ReplyFileName(Some("/dest/reply".into()))),
+    );
+    assert_eq!(
+        job.upload().unwrap().reply_file.as_deref(),
+        Some(std::path::Path::new("/dest/reply"))
+    );
+}
+
+#[test]
+fn an_uploads_progress_is_what_the_server_confirmed_and_survives_a_restore() {
+    let mut job = upload_job(JobType::Upload);
+    apply(&mut job, Command::Resume { seq: 2 });
+    apply(
+        &mut job,
+        Command::Start {
+            run: 1,
+            per_server: 1,
+        },
+    );
+    assert_eq!(job.useful_connections(), 1);
+    assert!(apply(&mut job, Command::NextPiece).piece.is_some());
+    assert_eq!(job.state(), JobState::Connecting);
+    let fx = apply(
+        &mut job,
+        Command::UploadConfirmed {
+            state: sent(0, 100),
+        },
+    );
+    assert!(
+        fx.persist.job,
+        "the upload URL is written before data is sent"
+    );
+    assert_eq!(job.state(), JobState::Transferring);
+    let fx = apply(
+        &mut job,
+        Command::UploadConfirmed {
+            state: sent(40, 100),
+        },
+    );
+    assert_eq!(fx.persist.files, Files::One(0));
+    let p = job.published();
+    assert_eq!((p.bytes_total, p.bytes_transferred), (Some(100), 40));
+    // A new process (no temporary file): the server's 40 bytes count
+    // until it is asked again; a transferred upload stays transferred.
+    for (durable, completed, shown) in [("0-40", false, 40), ("0-100", true, 100)] {
+        let mut s = stored(
+            JobState::Transferring,
+            vec![stored_file(100, durable, None, completed)],
+        );
+        s.kind = JobType::Upload;
+        s.upload = job.upload().cloned();
+        let (restored, _) = JobModel::restore(s, t0());
+        assert_eq!(restored.kind(), JobType::Upload);
+        assert_eq!(restored.published().bytes_transferred, shown);
+        assert_eq!(restored.upload(), job.upload());
+        assert_eq!(restored.files()[0].completed(), completed);
+    }
+    // Done: TRANSFERRED; complete renames nothing.
+    apply(
+        &mut job,
+        Command::UploadConfirmed {
+            state: sent(100, 100),
+        },
+    );
+    apply(&mut job, Command::FileDone { file: 0 });
+    assert_eq!(job.state(), JobState::Transferred);
+    assert!(job.files_to_commit().is_empty());
+}
+
+#[test]
+fn another_remote_name_is_another_upload() {
+    let mut job = upload_job(JobType::Upload);
+    apply(
+        &mut job,
+        Command::UploadConfirmed {
+            state: sent(40, 100),
+        },
+    );
+    let remote = "http://elsewhere/up/".to_string();
+    apply(
+        &mut job,
+        Command::SetRemoteNames {
+            names: vec![(0, remote.clone(), Source::Http(remote))],
+        },
+    );
+    assert_eq!(job.upload().unwrap().state, None);
+    assert_eq!(job.published().bytes_transferred, 0);
 }

@@ -164,8 +164,29 @@ fn check_local_dir(i: usize, local: &Path) -> Result<()> {
     }
 }
 
-/// Checks and parses files to add.
-fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
+/// Refuses the local name of an upload (file `i`) unless it is a regular
+/// file this thread (the job's owner) can open for reading (BITS's
+/// `AddFile` of an upload job checks it is there).
+fn check_readable(i: usize, local: &Path) -> Result<()> {
+    let opened = std::fs::File::open(local).and_then(|f| f.metadata());
+    match opened {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(Error::invalid_arg(format!(
+            "file {i}: '{}' is not a regular file: an upload sends one file",
+            local.display()
+        ))),
+        Err(e) => Err(Error::new(
+            HResult::from_io_error(&e).0,
+            format!(
+                "file {i}: cannot read '{}' to upload it: {e}",
+                local.display()
+            ),
+        )),
+    }
+}
+
+/// Checks and parses files to add; `upload`: files an upload job sends.
+fn parse_files(files: &[FileSpec], upload: bool) -> Result<Vec<NewFile>> {
     let mut parsed = Vec::with_capacity(files.len());
     for (i, spec) in files.iter().enumerate() {
         let source = Source::parse(&spec.remote).map_err(|e| Error {
@@ -199,7 +220,11 @@ fn parse_files(files: &[FileSpec]) -> Result<Vec<NewFile>> {
                 libc::NAME_MAX
             )));
         }
-        check_local_dir(i, local)?;
+        if upload {
+            check_readable(i, local)?;
+        } else {
+            check_local_dir(i, local)?;
+        }
         parsed.push(NewFile {
             remote: spec.remote.clone(),
             source,
@@ -217,12 +242,20 @@ impl Job {
     pub(crate) fn create(
         manager: &Arc<ManagerShared>,
         display_name: &str,
+        kind: JobType,
         owner: Owner,
     ) -> Result<Job> {
+        if kind.is_upload() && !cfg!(feature = "upload") {
+            return Err(Error::new(
+                QM_E_NOTIMPL,
+                "cannot create an upload job: this qmgr was built without the `upload` feature",
+            ));
+        }
         let model = JobModel::new(
             JobId::new_random(),
             owner,
             display_name,
+            kind,
             manager.next_queue_seq(),
             Clock::now(),
         )?;
@@ -752,7 +785,8 @@ impl Job {
         if files.is_empty() {
             return Err(Error::invalid_arg("no files given"));
         }
-        let files = self.rights().run(|| parse_files(files))?;
+        let upload = self.read(|m| m.kind().is_upload());
+        let files = self.rights().run(|| parse_files(files, upload))?;
         let _op = self.lock_for_change()?;
         let seq = self.manager()?.next_queue_seq();
         self.apply(Command::AddFiles { files, seq })
@@ -780,7 +814,7 @@ impl Job {
         let checked = FileRanges::new(ranges)?;
         let mut files = self
             .rights()
-            .run(|| parse_files(&[FileSpec::new(remote, local)]))?;
+            .run(|| parse_files(&[FileSpec::new(remote, local)], false))?;
         files[0].ranges = Some(checked);
         let _op = self.lock_for_change()?;
         let seq = self.manager()?.next_queue_seq();
@@ -885,12 +919,38 @@ impl Job {
     pub fn cancel(&self) -> Result<HResult> {
         let op = self.lock_for_change()?;
         self.begin_finish("cancel")?;
+        #[cfg(feature = "upload")]
+        self.terminate_upload();
         let undeleted = self.finish(op, Final::Cancelled)?;
         Ok(HResult(if undeleted > 0 {
             QM_BG_S_UNABLE_TO_DELETE_FILES
         } else {
             QM_S_OK
         }))
+    }
+
+    /// Ends a cancelled upload on the server (tus termination, the draft's
+    /// cancellation: `DELETE` of the upload URL), best effort, on a thread
+    /// of its own so that `cancel` never waits for a server.
+    #[cfg(feature = "upload")]
+    fn terminate_upload(&self) {
+        let Some((remote, options, state)) = self.read(|m| {
+            let state = m
+                .upload()?
+                .state
+                .clone()
+                .filter(|s| s.upload_url.is_some())?;
+            Some((m.files()[0].remote().to_string(), m.http().clone(), state))
+        }) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("qmgr-terminate".into())
+            .spawn(move || {
+                let token = crate::engine::transport::cancel::CancelToken::default();
+                let _ =
+                    crate::engine::transport::upload::terminate(&remote, &options, &state, &token);
+            });
     }
 
     /// Completes the job (`Complete`): renames each transferred file into
@@ -1327,6 +1387,120 @@ impl Job {
     /// goes to ERROR with `QM_BG_E_MAXDOWNLOAD_TIMEOUT`.
     pub fn set_max_download_time(&self, seconds: u32) -> Result<()> {
         self.set(Property::MaxDownloadTime(seconds))
+    }
+
+    /// The job's type (`GetType`), chosen when it was created.
+    pub fn job_type(&self) -> JobType {
+        self.read(JobModel::kind)
+    }
+
+    /// `QM_E_NOTIMPL` unless the job is of one of `kinds` (BITS's answer
+    /// to an upload call on another job type).
+    fn require_kind(&self, kinds: &[JobType], call: &str) -> Result<()> {
+        let kind = self.job_type();
+        if kinds.contains(&kind) {
+            return Ok(());
+        }
+        Err(Error::new(
+            QM_E_NOTIMPL,
+            format!("{call} is not implemented for a job of type {kind:?}"),
+        ))
+    }
+
+    /// Sets an upload job's protocol: tus 1.0 (the default of UPLOAD
+    /// jobs) or the IETF resumable-upload draft (experimental; the only
+    /// protocol of UPLOAD_REPLY jobs). Another protocol is another upload:
+    /// the next attempt creates it afresh. `QM_E_INVALIDARG` for tus on
+    /// an upload-reply job (tus has no reply), `QM_E_NOTIMPL` on a
+    /// download, `QM_BG_E_INVALID_STATE` while the upload runs or once the
+    /// job is final.
+    pub fn set_upload_protocol(&self, protocol: UploadProtocol) -> Result<()> {
+        self.require_kind(
+            &[JobType::Upload, JobType::UploadReply],
+            "set_upload_protocol",
+        )?;
+        self.set(Property::UploadProtocol(protocol))
+    }
+
+    /// An upload job's protocol (`QM_E_NOTIMPL` on a download).
+    pub fn upload_protocol(&self) -> Result<UploadProtocol> {
+        self.require_kind(&[JobType::Upload, JobType::UploadReply], "upload_protocol")?;
+        Ok(self.read(|m| m.upload().map_or(UploadProtocol::Tus, |u| u.protocol)))
+    }
+
+    /// Sets where an upload-reply job's reply goes (BITS's
+    /// `SetReplyFileName`): an absolute path in a directory the job's owner
+    /// may write, or `None` (the default) to keep the reply in memory,
+    /// where it may be at most 1 MiB (`QM_BG_E_TOO_LARGE` beyond). The
+    /// reply file is written when the upload finishes (to a temporary
+    /// file beside it, then renamed), with the owner's rights.
+    /// `QM_E_NOTIMPL` unless the job is UPLOAD_REPLY.
+    pub fn set_reply_file_name(&self, path: Option<&str>) -> Result<()> {
+        self.require_kind(&[JobType::UploadReply], "set_reply_file_name")?;
+        let path = match path {
+            None => None,
+            Some(p) => {
+                let parsed = self
+                    .rights()
+                    .run(|| parse_files(&[FileSpec::new("http://x/", p)], false))?;
+                Some(parsed[0].local.clone())
+            }
+        };
+        self.set(Property::ReplyFileName(path))
+    }
+
+    /// Where an upload-reply job's reply goes (`None`: in memory).
+    pub fn reply_file_name(&self) -> Result<Option<PathBuf>> {
+        self.require_kind(&[JobType::UploadReply], "reply_file_name")?;
+        Ok(self.read(|m| m.upload().and_then(|u| u.reply_file.clone())))
+    }
+
+    /// The reply's progress (`GetReplyProgress`): its size once it arrived.
+    pub fn reply_progress(&self) -> Result<ReplyProgress> {
+        self.require_kind(&[JobType::UploadReply], "reply_progress")?;
+        let len = self.read(|m| m.upload().and_then(|u| u.reply_len));
+        Ok(ReplyProgress {
+            bytes_total: len,
+            bytes_transferred: len.unwrap_or(0),
+        })
+    }
+
+    /// The server's reply (`GetReplyData`), once the job is TRANSFERRED
+    /// (or completed): from memory, or read from the reply file (with the
+    /// owner's rights). `QM_BG_E_TOO_LARGE` for a reply over 1 MiB (read
+    /// it from the reply file), `QM_BG_E_INVALID_STATE` before the reply
+    /// arrived, `QM_E_NOTIMPL` unless the job is UPLOAD_REPLY.
+    pub fn reply_data(&self) -> Result<Vec<u8>> {
+        self.require_kind(&[JobType::UploadReply], "reply_data")?;
+        let (state, up) = self.read(|m| (m.state(), m.upload().cloned()));
+        let up =
+            up.unwrap_or_else(|| crate::engine::model::job::UploadJob::new(JobType::UploadReply));
+        let (Some(len), true) = (
+            up.reply_len,
+            matches!(state, JobState::Transferred | JobState::Acknowledged),
+        ) else {
+            return Err(Error::invalid_state("read the reply of", state));
+        };
+        if len > crate::engine::model::job::MAX_REPLY_DATA {
+            return Err(Error::new(
+                QM_BG_E_TOO_LARGE,
+                format!(
+                    "the reply has {len} bytes, more than GetReplyData's 1 MiB: read it from the reply file"
+                ),
+            ));
+        }
+        match (up.reply, up.reply_file) {
+            (Some(data), _) => Ok(data),
+            (None, Some(path)) => self.rights().run(|| {
+                std::fs::read(&path).map_err(|e| {
+                    Error::new(
+                        HResult::from_io_error(&e).0,
+                        format!("reading the reply file '{}': {e}", path.display()),
+                    )
+                })
+            }),
+            (None, None) => Ok(Vec::new()),
+        }
     }
 
     /// Marks the job's content as dynamic (BITS's

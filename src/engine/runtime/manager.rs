@@ -25,7 +25,7 @@ use crate::engine::runtime::worker;
 use crate::engine::store::{rows, Store};
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
-use crate::engine::types::{ErrorContext, JobId, JobState, Owner};
+use crate::engine::types::{ErrorContext, JobId, JobState, JobType, Owner};
 use crate::hresult::*;
 use crate::sync::Mutex;
 
@@ -200,8 +200,14 @@ impl Manager {
     /// Creates a job: SUSPENDED, priority NORMAL, no files, owned by the
     /// process's effective user ([`Owner::current`]).
     pub fn create_job(&self, display_name: &str) -> Result<Job> {
+        self.create_job_of_type(display_name, JobType::Download)
+    }
+
+    /// Creates a job of type `kind`, as [`create_job`](Manager::create_job)
+    /// does: an upload job holds one file, local name to remote name.
+    pub fn create_job_of_type(&self, display_name: &str, kind: JobType) -> Result<Job> {
         self.check_open()?;
-        let job = Job::create(&self.shared, display_name, Owner::current())?;
+        let job = Job::create(&self.shared, display_name, kind, Owner::current())?;
         self.shared.jobs.lock().push(job.clone());
         Ok(job)
     }
@@ -219,7 +225,7 @@ impl Manager {
     pub fn create_job_owned_by(&self, display_name: &str, owner: Owner) -> Result<Job> {
         self.check_open()?;
         Rights::check_may_act_for(owner)?;
-        let job = Job::create(&self.shared, display_name, owner)?;
+        let job = Job::create(&self.shared, display_name, JobType::Download, owner)?;
         self.shared.jobs.lock().push(job.clone());
         Ok(job)
     }

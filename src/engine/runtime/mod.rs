@@ -7,6 +7,7 @@
 //!   sends it commands;
 //! - `shared`: the state the threads share (a manager's, each job's);
 //! - `worker`: the thread that runs a job's pieces over one connection pool;
+//! - `upload` (feature `upload`): the run of an upload job;
 //! - `copy`: the one copy loop (read, throttle, write at offset, account,
 //!   checkpoint);
 //! - `commit`: fsync and rename at `complete`, deleting temporary files;
@@ -53,5 +54,7 @@ pub(crate) mod partial;
 pub(crate) mod rights;
 pub mod shared;
 pub(crate) mod throttle;
+#[cfg(feature = "upload")]
+pub(crate) mod upload;
 pub(crate) mod worker;
 pub(crate) mod yielder;

@@ -167,6 +167,18 @@ pub(crate) fn run(job: Job, token: Arc<CancelToken>, run: RunId) {
         let (bytes_per_second, seconds) = job.low_speed_limit();
         options.low_speed_time =
             (bytes_per_second > 0 && seconds > 0).then(|| Duration::from_secs(u64::from(seconds)));
+        if job.read(|m| m.kind().is_upload()) {
+            #[cfg(feature = "upload")]
+            let failed = crate::engine::runtime::upload::run(&job, &token, &options);
+            #[cfg(not(feature = "upload"))]
+            let failed = Some(TransferError::fatal(
+                HResult(QM_E_NOTIMPL),
+                ErrorContext::GeneralQueueManager,
+                "this qmgr was built without the `upload` feature".into(),
+            ));
+            *failure.lock() = failed;
+            return;
+        }
         let session = Session::new(options, connections);
         std::thread::scope(|scope| {
             for _ in 1..connections {

@@ -51,6 +51,10 @@ pub(crate) struct JobRecord {
     /// The notify program and its parameters.
     pub notify_cmdline: Option<(String, Option<String>)>,
     pub min_notification_interval: u32,
+    /// The job's type (schema 10; a row of an older directory is a download).
+    pub kind: crate::engine::types::JobType,
+    /// An upload job's protocol, resume state and reply (JSON in SQLite).
+    pub upload: Option<crate::engine::model::job::UploadJob>,
 }
 
 /// One file as stored.

@@ -52,6 +52,8 @@ pub(crate) fn job_record(job: &JobModel) -> JobRecord {
             .notify_cmdline()
             .map(|c| (c.program.clone(), c.parameters.clone())),
         min_notification_interval: job.min_notification_interval(),
+        kind: job.kind(),
+        upload: job.upload().cloned(),
     }
 }
 
@@ -137,6 +139,8 @@ pub(crate) fn stored_job(
         min_notification_interval: job.min_notification_interval,
         low_speed_limit: job.low_speed_limit,
         committing,
+        kind: job.kind,
+        upload: job.upload,
         files: files
             .into_iter()
             .map(|f| {

@@ -10,11 +10,14 @@ use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 
 use crate::engine::error::{Error, Result};
 use crate::engine::model::file::DeltaFile;
+use crate::engine::model::job::UploadJob;
 use crate::engine::model::ranges::FileRanges;
 use crate::engine::store::records::{FileRecord, JobRecord, Loaded};
 use crate::engine::transport::options::HttpOptions;
+use crate::engine::transport::upload_state::UploadState;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::{DeltaSource, DeltaWay};
+use crate::engine::types::{JobType, UploadProtocol};
 use crate::hresult::*;
 use crate::sync::Mutex;
 
@@ -97,6 +100,11 @@ const MIGRATIONS: &[&str] = &[
     // 9: a file's delta download (seeds, control file, which way it went,
     // the bytes from the seeds) as JSON; NULL: a plain download.
     "ALTER TABLE files ADD COLUMN delta TEXT;",
+    // 10: the job's type (`BG_JOB_TYPE`: the jobs of an older directory
+    // are downloads) and an upload job's protocol, resume state and reply
+    // as JSON (NULL: a download).
+    "ALTER TABLE jobs ADD COLUMN job_type INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN upload TEXT;",
 ];
 
 /// What a migration cannot say in SQL: the values of the process that
@@ -116,7 +124,7 @@ fn fill_in(tx: &rusqlite::Transaction<'_>, version: u32) -> rusqlite::Result<()>
 
 /// The columns of `jobs`, in the order of [`JobRecord::values`]; the first
 /// is the key, and `IMMUTABLE_JOB_COLUMNS` are never updated.
-const JOB_COLUMNS: [&str; 35] = [
+const JOB_COLUMNS: [&str; 37] = [
     "id",
     "created_order",
     "display_name",
@@ -152,6 +160,8 @@ const JOB_COLUMNS: [&str; 35] = [
     "owner_uid",
     "owner_gid",
     "yielding",
+    "job_type",
+    "upload",
 ];
 const IMMUTABLE_JOB_COLUMNS: [&str; 3] = ["id", "created_order", "created_ms"];
 
@@ -202,7 +212,7 @@ fn opt_text(text: Option<&String>) -> Value {
 
 impl JobRecord {
     /// The values of `JOB_COLUMNS`, in order.
-    fn values(&self) -> [Value; 35] {
+    fn values(&self) -> [Value; 37] {
         let (code, context, file, http, text) = match &self.error {
             Some((code, context, file, http, text)) => {
                 (Some(*code), *context, *file, *http, text.clone())
@@ -245,6 +255,10 @@ impl JobRecord {
             int(self.owner.uid),
             int(self.owner.gid),
             Value::Integer(self.yielding.into()),
+            int(self.kind as u32),
+            self.upload
+                .as_ref()
+                .map_or(Value::Null, |u| Value::Text(upload_json(u))),
         ]
     }
 
@@ -312,8 +326,81 @@ impl JobRecord {
                 .transpose()?,
             min_notification_interval: r.get("min_notification_interval")?,
             retry_ms: r.get("retry_ms")?,
+            kind: {
+                let column = r.as_ref().column_index("job_type")?;
+                let n: u32 = r.get(column)?;
+                JobType::from_u32(n).ok_or_else(|| {
+                    bad_column(column, format!("its job type {n} is unknown to this qmgr"))
+                })?
+            },
+            upload: {
+                let column = r.as_ref().column_index("upload")?;
+                r.get::<_, Option<String>>(column)?
+                    .map(|text| {
+                        upload_from_json(&text).ok_or_else(|| {
+                            bad_column(column, "its upload state cannot be read".into())
+                        })
+                    })
+                    .transpose()?
+            },
         })
     }
+}
+
+/// A column that does not read: its row (and so its job) is skipped.
+fn bad_column(column: usize, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, why.into())
+}
+
+/// An upload job's settings and state as stored.
+fn upload_json(u: &UploadJob) -> String {
+    use base64::Engine;
+    let s = u.state.as_ref();
+    serde_json::json!({
+        "protocol": u.protocol.name(),
+        "url": s.and_then(|s| s.upload_url.as_ref()),
+        "confirmed": s.map(|s| s.confirmed),
+        "size": s.map(|s| s.file_size),
+        "mtime_ns": s.map(|s| s.file_mtime_ns.to_string()),
+        "expires_ms": s.and_then(|s| s.expires).map(crate::engine::types::epoch_ms),
+        "max_append": s.and_then(|s| s.max_append),
+        "reply_file": u.reply_file,
+        "reply": u.reply.as_ref().map(|r| base64::engine::general_purpose::STANDARD.encode(r)),
+        "reply_len": u.reply_len,
+    })
+    .to_string()
+}
+
+/// What `upload_json` wrote; `None` if it does not read.
+fn upload_from_json(text: &str) -> Option<UploadJob> {
+    use base64::Engine;
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let protocol = UploadProtocol::from_name(v["protocol"].as_str()?)?;
+    let state = match v["size"].as_u64() {
+        None => None,
+        Some(file_size) => Some(UploadState {
+            protocol,
+            upload_url: v["url"].as_str().map(String::from),
+            confirmed: v["confirmed"].as_u64()?,
+            file_size,
+            file_mtime_ns: v["mtime_ns"].as_str()?.parse().ok()?,
+            expires: v["expires_ms"]
+                .as_i64()
+                .map(crate::engine::types::from_epoch_ms),
+            max_append: v["max_append"].as_u64(),
+        }),
+    };
+    let reply = match v["reply"].as_str() {
+        None => None,
+        Some(b) => Some(base64::engine::general_purpose::STANDARD.decode(b).ok()?),
+    };
+    Some(UploadJob {
+        protocol,
+        state,
+        reply_file: v["reply_file"].as_str().map(PathBuf::from),
+        reply,
+        reply_len: v["reply_len"].as_u64(),
+    })
 }
 
 /// A job row's owner. A row without one, or with an id that is not a
@@ -954,6 +1041,8 @@ mod tests {
             yielding: false,
             notify_cmdline: Some(("/bin/true".into(), Some("true \"a b\"".into()))),
             min_notification_interval: 1500,
+            kind: JobType::Download,
+            upload: None,
         }
     }
 
@@ -1115,6 +1204,53 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_job_round_trips_and_an_unknown_job_type_is_skipped() {
+        let (_scratch, d) = dir("upload");
+        let (store, _) = Store::open(&d).unwrap();
+        let upload = JobRecord {
+            kind: JobType::UploadReply,
+            upload: Some(UploadJob {
+                protocol: UploadProtocol::Rufh,
+                state: Some(UploadState {
+                    protocol: UploadProtocol::Rufh,
+                    upload_url: Some("http://h/up/7".into()),
+                    confirmed: 1 << 33,
+                    file_size: (1 << 33) + 5,
+                    file_mtime_ns: -1_700_000_000_123_456_789,
+                    expires: None,
+                    max_append: Some(1 << 20),
+                }),
+                reply_file: Some("/tmp/reply".into()),
+                reply: Some(vec![0, 1, 2, 255]),
+                reply_len: Some(4),
+            }),
+            ..job(1)
+        };
+        store.save(&upload.id, Some(&upload), &[]).unwrap();
+        store.save(&[2; 16], Some(&job(2)), &[]).unwrap();
+        store
+            .db
+            .lock()
+            .as_ref()
+            .unwrap()
+            .execute(
+                "UPDATE jobs SET job_type = 3 WHERE id = ?1",
+                params![&[2u8; 16][..]],
+            )
+            .unwrap();
+        drop(store);
+        let (_store, loaded) = Store::open(&d).unwrap();
+        assert_eq!(loaded.jobs.len(), 1);
+        assert_eq!(loaded.jobs[0].0, upload);
+        assert_eq!(loaded.skipped.len(), 1);
+        assert!(
+            loaded.skipped[0].contains("job type 3"),
+            "{:?}",
+            loaded.skipped
+        );
+    }
+
+    #[test]
     fn an_older_schema_is_migrated_and_a_newer_one_refused() {
         let (_scratch, d) = dir("migrate");
         create_at_version(&d, 1).unwrap();
@@ -1126,9 +1262,10 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        for column in ["owner_uid", "owner_gid", "yielding"] {
-            db.prepare(&format!("SELECT {column} FROM jobs"))
-                .expect("schema 7 has the owner's columns, schema 8 yielding");
+        for column in ["owner_uid", "owner_gid", "yielding", "job_type", "upload"] {
+            db.prepare(&format!("SELECT {column} FROM jobs")).expect(
+                "schema 7 has the owner's columns, schema 8 yielding, schema 10 the job type",
+            );
         }
         db.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();

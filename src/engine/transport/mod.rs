@@ -11,6 +11,7 @@
 //! - `error`: `TransferError` and the one classification into HRESULTs;
 //! - `cancel`: the token that stops a transfer, below everything else;
 //! - `upload` (feature `upload`): resumable uploads, tus and the IETF draft;
+//!   `upload_state`: what an upload keeps between attempts (every build);
 //! - `zsync` (feature `delta`): control files and block matching.
 
 pub(crate) mod cancel;
@@ -22,6 +23,7 @@ pub(crate) mod pem;
 pub(crate) mod source;
 #[cfg(feature = "upload")]
 pub(crate) mod upload;
+pub(crate) mod upload_state;
 pub(crate) mod url;
 pub(crate) mod validator;
 #[cfg(feature = "delta")]

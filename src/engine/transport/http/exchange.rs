@@ -41,6 +41,9 @@ pub(crate) struct FileBody<'a> {
     pub file: &'a File,
     pub offset: u64,
     pub len: u64,
+    /// Told of every piece sent, before the next is read: the caller's
+    /// bandwidth limits wait there.
+    pub pace: Option<&'a dyn Fn(u64)>,
 }
 
 /// One request of an upload protocol.
@@ -273,6 +276,9 @@ fn send_body(out: &mut impl Write, body: FileBody<'_>) -> io::Result<()> {
         }
         out.write_all(&buf[..n])?;
         at += n as u64;
+        if let Some(pace) = body.pace {
+            pace(n as u64);
+        }
     }
     Ok(())
 }

@@ -42,9 +42,7 @@ pub(crate) mod tus;
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::SystemTime;
 
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
@@ -55,6 +53,8 @@ use crate::engine::transport::source::origin;
 use crate::engine::transport::url;
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
+
+pub(crate) use super::upload_state::{mtime_ns, version_of, Protocol, UploadState};
 
 /// The smallest piece a request carries (but the file's last).
 pub(crate) const MIN_CHUNK: u64 = 64 * 1024;
@@ -68,34 +68,6 @@ pub(crate) const DEFAULT_CHUNK: u64 = 16 * 1024 * 1024;
 /// failure, a lost upload) before the attempt gives up.
 pub(crate) const MAX_UNPRODUCTIVE: u32 = 8;
 
-/// Which protocol an upload speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Protocol {
-    /// tus 1.0.0.
-    Tus,
-    /// draft-ietf-httpbis-resumable-upload-12, interop version 8.
-    Rufh,
-}
-
-impl Protocol {
-    /// Its name in the state.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Protocol::Tus => "tus",
-            Protocol::Rufh => "rufh",
-        }
-    }
-
-    /// The protocol named `name` in the state.
-    pub(crate) fn from_name(name: &str) -> Option<Protocol> {
-        match name {
-            "tus" => Some(Protocol::Tus),
-            "rufh" => Some(Protocol::Rufh),
-            _ => None,
-        }
-    }
-}
-
 /// What the caller asked for: set only by the caller's calls.
 pub(crate) struct Intent<'a> {
     /// Where the upload is created (the remote name): its origin is the
@@ -107,50 +79,8 @@ pub(crate) struct Intent<'a> {
     /// Bytes per request (clamped to [`MIN_CHUNK`]..=[`MAX_CHUNK`]; 0:
     /// [`DEFAULT_CHUNK`]).
     pub chunk: u64,
-}
-
-/// What one attempt leaves for the next: everything an upload needs to
-/// resume, plain data for the store.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct UploadState {
-    pub protocol: Protocol,
-    /// The upload's URL, once a creation answered (a discovery, of the
-    /// caller's origin); `None`: the next attempt creates one.
-    pub upload_url: Option<String>,
-    /// The bytes the server has confirmed (its last `Upload-Offset`).
-    pub confirmed: u64,
-    /// The local file's size and mtime (ns since the epoch) when the
-    /// upload started: the version being sent.
-    pub file_size: u64,
-    pub file_mtime_ns: i128,
-    /// When the server said it would drop the upload (tus `Upload-Expires`,
-    /// the draft's `Upload-Limit: max-age`), if it did.
-    pub expires: Option<SystemTime>,
-    /// The server's largest request body (the draft's `max-append-size`).
-    pub max_append: Option<u64>,
-}
-
-impl UploadState {
-    /// The state of a new upload of the file at `path` as it is now.
-    pub(crate) fn new(protocol: Protocol, path: &Path) -> Result<UploadState, TransferError> {
-        let (file_size, file_mtime_ns) = version_of(path)?;
-        Ok(UploadState {
-            protocol,
-            upload_url: None,
-            confirmed: 0,
-            file_size,
-            file_mtime_ns,
-            expires: None,
-            max_append: None,
-        })
-    }
-
-    /// Forgets the upload the server lost: the next request creates one.
-    fn lost(&mut self) {
-        self.upload_url = None;
-        self.confirmed = 0;
-        self.expires = None;
-    }
+    /// Told of every piece of a body sent (the job's bandwidth limits).
+    pub pace: Option<&'a dyn Fn(u64)>,
 }
 
 /// Where the server's reply goes (upload-reply), and how much of it.
@@ -179,7 +109,7 @@ pub(crate) fn upload(
     state: &mut UploadState,
     reply: Option<ReplySink<'_>>,
     token: &CancelToken,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Finished, TransferError> {
     if state.protocol == Protocol::Tus && reply.is_some() {
         return Err(TransferError::fatal(
@@ -312,28 +242,23 @@ impl Run<'_> {
     }
 
     /// Records the server's newly confirmed `offset`.
-    fn confirmed(&mut self, state: &mut UploadState, offset: u64, progress: &mut dyn FnMut(u64)) {
+    fn confirmed(
+        &mut self,
+        state: &mut UploadState,
+        offset: u64,
+        progress: &mut dyn FnMut(&UploadState),
+    ) {
         if offset > state.confirmed {
             self.unproductive = 0;
         }
         state.confirmed = offset;
-        progress(offset);
+        progress(state);
     }
 }
 
 /// The local file opened for reading, or the error BITS gives.
 fn open_local(path: &Path) -> Result<File, TransferError> {
     File::open(path).map_err(|e| TransferError::local_io("opening", path, &e))
-}
-
-/// The size and mtime (ns since the epoch) of the file at `path`.
-fn version_of(path: &Path) -> Result<(u64, i128), TransferError> {
-    let meta = std::fs::metadata(path).map_err(|e| TransferError::local_io("reading", path, &e))?;
-    Ok((meta.len(), mtime_ns(&meta)))
-}
-
-fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
-    i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())
 }
 
 /// Resolves a `Location` a server sent against the URL that answered and

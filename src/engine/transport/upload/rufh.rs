@@ -112,7 +112,7 @@ pub(crate) fn run(
     run: &mut Run<'_>,
     state: &mut UploadState,
     mut reply: Option<ReplySink<'_>>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Finished, TransferError> {
     // Resume is asked, never assumed.
     let mut ask = state.upload_url.is_some();
@@ -146,7 +146,7 @@ fn create(
     run: &mut Run<'_>,
     state: &mut UploadState,
     reply: &mut Option<ReplySink<'_>>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Step, TransferError> {
     run.check_local(state)?;
     let len = run.chunk(state).min(state.file_size);
@@ -174,6 +174,7 @@ fn create(
             file: &run.file,
             offset: 0,
             len,
+            pace: run.intent.pace,
         }),
     };
     let mut interim = Vec::new();
@@ -234,7 +235,7 @@ fn take_interim(
     state: &mut UploadState,
     asked: &str,
     interim: &[Head],
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<(), TransferError> {
     for head in interim.iter().filter(|h| h.status == 104) {
         if head
@@ -272,7 +273,7 @@ fn take_interim(
 fn offset(
     run: &mut Run<'_>,
     state: &mut UploadState,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Step, TransferError> {
     let url = state.upload_url.clone().expect("an upload URL to ask");
     let call = Call {
@@ -319,7 +320,7 @@ fn append(
     run: &mut Run<'_>,
     state: &mut UploadState,
     reply: &mut Option<ReplySink<'_>>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Step, TransferError> {
     run.check_local(state)?;
     let url = state.upload_url.clone().expect("an upload URL to send to");
@@ -338,6 +339,7 @@ fn append(
             file: &run.file,
             offset: from,
             len,
+            pace: run.intent.pace,
         }),
     };
     let answer = run.client.exchange(&run.policy, &call, &mut Vec::new())?;
@@ -381,7 +383,7 @@ fn finish(
     mut answer: Answer,
     state: &mut UploadState,
     reply: &mut Option<ReplySink<'_>>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Step, TransferError> {
     let status = answer.head.status;
     if !(200..=299).contains(&status) {
@@ -393,7 +395,7 @@ fn finish(
         return Err(err);
     }
     state.confirmed = state.file_size;
-    progress(state.file_size);
+    progress(state);
     let reply_len = match reply {
         Some(sink) => {
             let mut counted = Counted {

@@ -100,7 +100,7 @@ enum Patched {
 pub(crate) fn run(
     run: &mut Run<'_>,
     state: &mut UploadState,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(&UploadState),
 ) -> Result<Finished, TransferError> {
     let offer = discover(run)?;
     if let Some(max) = offer.max_size.filter(|&m| state.file_size > m) {
@@ -264,6 +264,7 @@ fn patch(
             file: &run.file,
             offset: from,
             len,
+            pace: run.intent.pace,
         }),
     };
     let answer = run.client.exchange(&run.policy, &call, &mut Vec::new())?;
