@@ -99,6 +99,8 @@ pub(crate) struct Controller {
     paths: Vec<Path>,
     /// The last adjustment's queuing delay.
     current: Option<Duration>,
+    /// How long no path had a sample, up to the last adjustment.
+    unsampled: Duration,
     /// `None`: unlimited.
     rate: Option<f64>,
     /// Bytes that arrived since the last adjustment, and when that was.
@@ -150,6 +152,7 @@ impl Controller {
             target,
             paths: Vec::new(),
             current: None,
+            unsampled: Duration::ZERO,
             rate: None,
             arrived: 0,
             adjusted: None,
@@ -349,14 +352,17 @@ impl Controller {
     /// timestamps), or with a queue far from this host, and must not hold
     /// every other download of the class at the floor.
     pub(crate) fn queuing_delay(&self) -> Option<Duration> {
+        self.sampled_delay().or(self.current)
+    }
+
+    /// The queuing delay the samples since the last adjustment show.
+    fn sampled_delay(&self) -> Option<Duration> {
         let busiest = self.paths.iter().map(|p| p.carried).fold(0.0, f64::max);
-        let sampled = self
-            .paths
+        self.paths
             .iter()
             .filter(|p| p.carried >= PATH_SHARE * busiest)
             .filter_map(|p| Some(p.sampled?.saturating_sub(p.base()?)))
-            .max();
-        sampled.or(self.current)
+            .max()
     }
 
     /// What arrived per second, smoothed over the last adjustments.
@@ -402,7 +408,19 @@ impl Controller {
             path.carried = 0.75 * path.carried + 0.25 * std::mem::take(&mut path.bytes) as f64;
         }
         let others = self.observe_link(now, since, link);
-        let queuing = self.queuing_delay();
+        // No sample for a while: the connections get too little to be
+        // measured (at the floor, a segment each now and then, whose
+        // round trip the kernel takes from an old echoed timestamp). The
+        // last delay then says nothing of now, and kept, it would hold
+        // the rate at the floor for good; forgotten, the rate grows until
+        // the connections are measured again, and a queue that is still
+        // there shows and cuts it back.
+        let sampled = self.sampled_delay();
+        self.unsampled = match sampled {
+            Some(_) => Duration::ZERO,
+            None => self.unsampled.saturating_add(since),
+        };
+        let queuing = sampled.or(self.current.filter(|_| self.unsampled < UNSAMPLED_FORGET));
         self.current = queuing;
         for path in &mut self.paths {
             path.sampled = None;
@@ -692,6 +710,9 @@ pub(crate) fn busiest(counted: &[Counted]) -> (u64, u64) {
         .max()
         .unwrap_or_default()
 }
+
+/// How long without a sample makes the last queuing delay unknown.
+const UNSAMPLED_FORGET: Duration = Duration::from_millis(300);
 
 /// How far the rate may grow ahead of what arrives.
 const AHEAD: f64 = 4.0;
@@ -1092,6 +1113,45 @@ mod tests {
         assert!(c.others_appearing(at(time + 2)));
         step(&mut c, time + 2, 1, 40_000);
         assert!(c.capacity < 2_600_000.0, "{}", c.capacity);
+    }
+
+    #[test]
+    fn a_delay_no_sample_confirms_is_forgotten() {
+        // A queue cuts the rate to the floor, where the connections get
+        // too little to be measured: no sample comes.
+        let mut c = Controller::new(TARGET_LOW);
+        for i in 0..10 {
+            step(&mut c, i * 50, 20, 125_000);
+        }
+        let mut time = 500;
+        while c.rate() != FLOOR as u64 {
+            assert!(time < 5_000, "{}", c.rate());
+            step(&mut c, time, 400, 1_000);
+            time += 50;
+        }
+        // The last delay holds a moment, then it is not believed: the rate
+        // grows until the connections are measured again.
+        let held = time;
+        while c.rate() == FLOOR as u64 {
+            assert!(time < held + 1_000, "still at the floor");
+            c.on_bytes(path(1), 800);
+            c.adjust(at(time));
+            time += 50;
+        }
+        assert!(time >= held + UNSAMPLED_FORGET.as_millis() as u64);
+        // Samples that show the queue still there cut it back (once the
+        // hold after the last cut is over).
+        let grown = c.rate();
+        let sampled = time;
+        while c.rate() > FLOOR as u64 {
+            assert!(
+                time < sampled + 2 * CUT_HOLD_MAX.as_millis() as u64,
+                "{grown} -> {}",
+                c.rate()
+            );
+            time += 50;
+            step(&mut c, time, 400, 1_000);
+        }
     }
 
     #[test]

@@ -57,6 +57,10 @@ const HEADERS: u64 = 66;
 /// An interface's name and what it has received: bytes, packets.
 type Interface = (String, u64, u64);
 
+/// A connection whose data arrived within this long before a sample is
+/// flowing, and its round trip measured (see [`Flow::pay`]).
+const FLOWING: Duration = Duration::from_millis(100);
+
 /// The segments a joining connection counts as having just received (a
 /// handshake, a TLS one, a response's head), and the payload bytes per
 /// segment they count at most.
@@ -352,6 +356,7 @@ impl Yielding {
             bytes: 0,
             received,
             sampled: None,
+            arrived: None,
             clamped: None,
             fixed: false,
             metered: None,
@@ -383,6 +388,8 @@ pub(crate) struct Flow<'a> {
     received: Option<u64>,
     /// The socket's count of received bytes at the last round-trip sample.
     sampled: Option<u64>,
+    /// The last sample that saw bytes arrive.
+    arrived: Option<Instant>,
     /// The window the socket is clamped to, if it is.
     clamped: Option<u32>,
     /// Whether the socket's buffer was fixed (for the socket's life).
@@ -429,6 +436,7 @@ impl Flow<'_> {
                 .and_then(crate::sys::tcp_receiving)
                 .and_then(|i| i.bytes_received);
             self.sampled = None;
+            self.arrived = None;
             // A connection that yielded serves no later request: its
             // window may be clamped and its buffer fixed for good, and a
             // body that ends within a read goes back to the pool before
@@ -498,11 +506,22 @@ impl Flow<'_> {
             // none since the last sample, its figure is an old one. Said
             // again, it would speak for now: an old high one holds the
             // rate at the floor (where little arrives) for good, an old
-            // low one hides the queue the other connections see.
+            // low one hides the queue the other connections see. Nor
+            // after a silence: the first segment after one echoes the
+            // timestamp of our last acknowledgement, from before the
+            // silence (a sender waiting on our window or its timers), and
+            // the kernel takes the silence for a round trip.
             let received = info.and_then(|i| i.bytes_received);
             let fresh = received.is_none() || received != self.sampled;
+            let flowing = received.is_none()
+                || self
+                    .arrived
+                    .is_some_and(|at| now.saturating_duration_since(at) <= FLOWING);
             self.sampled = received;
-            let rtt = info.and_then(|i| i.round_trip).filter(|_| fresh);
+            if fresh {
+                self.arrived = Some(now);
+            }
+            let rtt = info.and_then(|i| i.round_trip).filter(|_| fresh && flowing);
             self.sample(class, now, rtt);
         }
         let wait = class.throttle.take(bytes);
