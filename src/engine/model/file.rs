@@ -206,11 +206,20 @@ impl FileModel {
                 .is_some_and(|d| d.way == DeltaWay::Delta)
     }
     /// `span` cut at the end of its range for a ranged file: one request
-    /// never crosses from one range into the next.
+    /// never crosses from one range into the next. A delta file's gap is
+    /// cut after `planner::DELTA_PIECE` bytes (the planner never splits
+    /// its pieces).
     pub(super) fn within_range(&self, span: Span) -> Span {
-        match &self.ranges {
+        let span = match &self.ranges {
             Some(r) => r.within_range(span, self.ledger.total()),
             None => span,
+        };
+        match span.end {
+            Some(end) if self.delta_active() => Span {
+                start: span.start,
+                end: Some(end.min(span.start.saturating_add(super::planner::DELTA_PIECE))),
+            },
+            _ => span,
         }
     }
     /// Forgets the versions seen (the caller resumed the job, or changed
