@@ -296,6 +296,73 @@ fn two_seeds_each_holding_half() {
     assert!(server.body_bytes_sent("/img") <= 2 * 4096, "{status:?}");
 }
 
+/// Whether this process has `path` open (a descriptor in /proc/self/fd).
+fn is_open_here(path: &Path) -> bool {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| target == path)
+}
+
+#[test]
+fn a_seed_that_changes_while_it_is_scanned_is_not_trusted() {
+    // Seed 0 holds the whole file but is written to while qmgr reads it:
+    // none of its blocks is taken. Seed 1 holds the second half: those are.
+    let dir = support::scratch("delta-changing");
+    let new = patterned(48 * MIB, 21);
+    let Some(control) = zsyncmake(&dir, &new, Some(4096)) else {
+        return;
+    };
+    let server = TestServer::start();
+    serve(&server, &new, control);
+    let half = new.len() / 2;
+    let paths = seeds(&dir, &[&new, &new[half..]]);
+    let changing = paths[0].canonicalize().unwrap();
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(&manager, &server.url("/img"), &dst, paths, None, &new);
+    // From when qmgr opens seed 0 until it closes it, append to it: some
+    // write lands between the looks qmgr takes at it before and after.
+    let (mut seen, mut writes) = (false, 0);
+    loop {
+        if is_open_here(&changing) {
+            seen = true;
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&changing)
+                .unwrap();
+            f.write_all(b"changed").unwrap();
+            writes += 1;
+        } else if seen {
+            break;
+        } else {
+            assert!(
+                !matches!(job.state(), JobState::Transferred | JobState::Error),
+                "seed 0 was read before this test saw it open: {:?}",
+                job.file_delta_status(0)
+            );
+            std::thread::yield_now();
+        }
+    }
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
+    let fetched = server.body_bytes_sent("/img");
+    assert_eq!(
+        status.bytes_from_seeds + fetched,
+        new.len() as u64,
+        "every byte once"
+    );
+    // Only seed 1's half came from the seeds (less its last byte, which
+    // is always fetched), after {writes} writes to seed 0.
+    assert_eq!(
+        status.bytes_from_seeds,
+        (new.len() - half - 1) as u64,
+        "{writes} writes: {status:?}"
+    );
+}
+
 #[test]
 fn seeds_longer_and_shorter_than_the_target() {
     let new = patterned(3 * MIB, 8);
