@@ -18,7 +18,7 @@
 //! shorter than `MIN_SEGMENT` is ever made by a split. A piece of a ranged
 //! file never crosses from one of its ranges into the next (each is its
 //! own request); a delta file's pieces are never split, its long gaps are
-//! taken in pieces of at most `DELTA_PIECE`.
+//! taken in pieces of at most `file::DELTA_PIECE`.
 
 use crate::engine::model::command::Piece;
 use crate::engine::model::file::FileModel;
@@ -33,14 +33,6 @@ use crate::engine::model::ledger::{RangeSet, Span};
 /// connections all work to the end: qmgr 1.13 s, `aria2c -x8 -s8` 1.2 s.
 /// Files shorter than twice this are never segmented.
 pub(crate) const MIN_SEGMENT: u64 = 1 << 20;
-
-/// The longest piece of a delta file's gap. A delta file's pieces are
-/// exact ranges and never split: a split cuts a response short, and what
-/// the server had already sent past the cut would be fetched for nothing
-/// (up to a socket buffer, megabytes on a fast link), where a delta
-/// download promises to fetch each missing byte once. A long gap is
-/// fetched in pieces of this length instead, one connection each.
-pub(crate) const DELTA_PIECE: u64 = 4 * MIN_SEGMENT;
 
 /// The planner's answer to an idle connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
