@@ -42,6 +42,17 @@ impl<T: ?Sized> Mutex<T> {
             inner: Some(self.0.lock().unwrap_or_else(PoisonError::into_inner)),
         }
     }
+
+    /// The lock if nobody holds it now.
+    #[cfg(feature = "delta")]
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        let inner = match self.0.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(MutexGuard { inner: Some(inner) })
+    }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {

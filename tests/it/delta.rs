@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use qmgr::{DeltaSource, DeltaWay, FileSpec, Job, JobState, Manager};
+use qmgr::{DeltaSource, DeltaStatus, DeltaWay, FileSpec, Job, JobState, Manager};
 use support::http_server::{patterned, Fault, Resource, TestCa, TestServer};
 use support::{sha256_hex, wait};
 
@@ -20,7 +20,7 @@ const MIB: usize = 1 << 20;
 /// The control file `zsyncmake` writes for `data` (blocks of `blocksize`,
 /// or its own choice), or `None` (skipped) without zsyncmake.
 fn zsyncmake(dir: &Path, data: &[u8], blocksize: Option<u32>) -> Option<Vec<u8>> {
-    if !support::have_tool("zsyncmake") {
+    if !support::have_tool_answering("zsyncmake", "-V") {
         return None;
     }
     let input = dir.join("target.img");
@@ -45,6 +45,17 @@ fn serve(server: &TestServer, data: &[u8], control: Vec<u8>) {
     server.add("/img.zsync", Resource::new(control));
 }
 
+/// A scratch directory `name` and a fresh server with `new` at `/img` and
+/// the control file zsyncmake makes for it at `/img.zsync`; `None`
+/// (skipped) without zsyncmake.
+fn served(name: &str, new: &[u8]) -> Option<(support::Scratch, TestServer)> {
+    let dir = support::scratch(name);
+    let control = zsyncmake(&dir, new, None)?;
+    let server = TestServer::start();
+    serve(&server, new, control);
+    Some((dir, server))
+}
+
 /// Writes each seed to `dir` and returns their paths.
 fn seeds(dir: &Path, seeds: &[&[u8]]) -> Vec<PathBuf> {
     seeds
@@ -58,15 +69,14 @@ fn seeds(dir: &Path, seeds: &[&[u8]]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A job fetching `url` to `dst` from `seeds` (control file beside the
-/// URL unless `control` is given), with the target's SHA-256, resumed.
-fn start(
+/// A job (not resumed) fetching `url` to `dst` from `seeds`, the control
+/// file beside the URL unless `control` is given.
+fn delta_job(
     manager: &Manager,
     url: &str,
     dst: &Path,
     seeds: Vec<PathBuf>,
     control: Option<String>,
-    sha256: &[u8],
 ) -> Job {
     let job = manager.create_job("delta").unwrap();
     job.add_files(&[FileSpec::new(url, dst.to_str().unwrap())])
@@ -79,9 +89,39 @@ fn start(
         }),
     )
     .unwrap();
+    job
+}
+
+/// `delta_job` with the target's SHA-256, resumed.
+fn start(
+    manager: &Manager,
+    url: &str,
+    dst: &Path,
+    seeds: Vec<PathBuf>,
+    control: Option<String>,
+    sha256: &[u8],
+) -> Job {
+    let job = delta_job(manager, url, dst, seeds, control);
     job.set_file_sha256(0, Some(&sha256_hex(sha256))).unwrap();
     job.set_min_retry_delay(1).unwrap();
     job.resume().unwrap();
+    job
+}
+
+/// Downloads `/img` of `server` (its control file beside it) to
+/// `dir/out.img` from `seed_data`, and checks it byte-exact against `new`.
+fn download(dir: &Path, server: &TestServer, new: &[u8], seed_data: &[&[u8]]) -> Job {
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(dir, seed_data),
+        None,
+        new,
+    );
+    finish(&job, &dst, new);
     job
 }
 
@@ -100,6 +140,25 @@ fn finish(job: &Job, dst: &Path, data: &[u8]) {
     assert_eq!(sha256_hex(&got), sha256_hex(data), "not byte-exact");
 }
 
+/// Checks that `job` went the delta way, asked `server` for single ranges
+/// only, and took every byte of the `len` once, from a seed or from the
+/// server: its status and the body bytes the server sent.
+fn every_byte_once(job: &Job, server: &TestServer, len: usize) -> (DeltaStatus, u64) {
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
+    for r in server.requests("/img") {
+        let range = r.range.expect("a range request");
+        assert!(!range.contains(','), "{range}");
+    }
+    let fetched = server.body_bytes_sent("/img");
+    assert_eq!(
+        status.bytes_from_seeds + fetched,
+        len as u64,
+        "every byte once: {status:?}"
+    );
+    (status, fetched)
+}
+
 /// `data` with every `every`-th block of `block` bytes changed.
 fn with_changed_blocks(data: &[u8], block: usize, every: usize) -> (Vec<u8>, usize) {
     let mut out = data.to_vec();
@@ -115,34 +174,14 @@ fn with_changed_blocks(data: &[u8], block: usize, every: usize) -> (Vec<u8>, usi
 
 #[test]
 fn one_percent_of_blocks_changed_fetches_about_one_percent() {
-    let dir = support::scratch("delta-1pct");
     let new = patterned(8 * MIB, 1);
-    let Some(control) = zsyncmake(&dir, &new, None) else {
-        return;
-    };
     // The device's copy: 1% of its 2 KiB blocks differ from the new one.
     let (old, changed) = with_changed_blocks(&new, 2048, 100);
-    let server = TestServer::start();
-    serve(&server, &new, control);
-    let manager = Manager::open(None).unwrap();
-    let dst = dir.join("out.img");
-    let job = start(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, &[&old]),
-        None,
-        &new,
-    );
-    finish(&job, &dst, &new);
-    let status = job.file_delta_status(0).unwrap();
-    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
-    let fetched = server.body_bytes_sent("/img");
-    assert_eq!(
-        status.bytes_from_seeds + fetched,
-        new.len() as u64,
-        "every byte once"
-    );
+    let Some((dir, server)) = served("delta-1pct", &new) else {
+        return;
+    };
+    let job = download(&dir, &server, &new, &[&old]);
+    let (_, fetched) = every_byte_once(&job, &server, new.len());
     // zsync matches two blocks in a row: a changed block costs its own
     // bytes and at most its neighbours'.
     assert!(
@@ -150,44 +189,16 @@ fn one_percent_of_blocks_changed_fetches_about_one_percent() {
         "{fetched} bytes fetched for {changed} changed blocks"
     );
     assert!(fetched >= (changed * 2048) as u64);
-    // Every request for the file was a single range.
-    for r in server.requests("/img") {
-        let range = r.range.expect("a range request");
-        assert!(!range.contains(','), "{range}");
-    }
 }
 
 /// A delta download of `new` from `seeds` through a fresh server: the job
 /// (completed, checked byte-exact) and the server.
 fn delta_of(name: &str, new: &[u8], seed_data: &[&[u8]]) -> Option<(Job, TestServer)> {
-    let dir = support::scratch(name);
-    let control = zsyncmake(&dir, new, None)?;
-    let server = TestServer::start();
-    serve(&server, new, control);
-    let manager = Manager::open(None).unwrap();
-    let dst = dir.join("out.img");
-    let job = start(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, seed_data),
-        None,
-        new,
-    );
-    finish(&job, &dst, new);
-    // Every request for the file asked for one range, and every byte of
-    // it came once: from a seed or from the server.
-    let status = job.file_delta_status(0).unwrap();
-    if status.way == DeltaWay::Delta {
-        for r in server.requests("/img") {
-            let range = r.range.expect("a range request");
-            assert!(!range.contains(','), "{range}");
-        }
-        assert_eq!(
-            status.bytes_from_seeds + server.body_bytes_sent("/img"),
-            new.len() as u64,
-            "{status:?}"
-        );
+    let (dir, server) = served(name, new)?;
+    let job = download(&dir, &server, new, seed_data);
+    // A delta (not a fallback) took each byte once, by single ranges.
+    if job.file_delta_status(0).unwrap().way == DeltaWay::Delta {
+        every_byte_once(&job, &server, new.len());
     }
     Some((job, server))
 }
@@ -296,6 +307,63 @@ fn two_seeds_each_holding_half() {
     assert!(server.body_bytes_sent("/img") <= 2 * 4096, "{status:?}");
 }
 
+/// Whether this process has `path` open (a descriptor in /proc/self/fd).
+fn is_open_here(path: &Path) -> bool {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| target == path)
+}
+
+#[test]
+fn a_seed_that_changes_while_it_is_scanned_is_not_trusted() {
+    // Seed 0 holds the whole file but is written to while qmgr reads it:
+    // none of its blocks is taken. Seed 1 holds the second half: those are.
+    let new = patterned(48 * MIB, 21);
+    let Some((dir, server)) = served("delta-changing", &new) else {
+        return;
+    };
+    let half = new.len() / 2;
+    let paths = seeds(&dir, &[&new, &new[half..]]);
+    let changing = paths[0].canonicalize().unwrap();
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(&manager, &server.url("/img"), &dst, paths, None, &new);
+    // From when qmgr opens seed 0 until it closes it, append to it: some
+    // write lands between the looks qmgr takes at it before and after.
+    let (mut seen, mut writes) = (false, 0);
+    loop {
+        if is_open_here(&changing) {
+            seen = true;
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&changing)
+                .unwrap();
+            f.write_all(b"changed").unwrap();
+            writes += 1;
+        } else if seen {
+            break;
+        } else {
+            assert!(
+                !matches!(job.state(), JobState::Transferred | JobState::Error),
+                "seed 0 was read before this test saw it open: {:?}",
+                job.file_delta_status(0)
+            );
+            std::thread::yield_now();
+        }
+    }
+    finish(&job, &dst, &new);
+    let (status, _) = every_byte_once(&job, &server, new.len());
+    // Only seed 1's half came from the seeds (less its last byte, which
+    // is always fetched), after {writes} writes to seed 0.
+    assert_eq!(
+        status.bytes_from_seeds,
+        (new.len() - half - 1) as u64,
+        "{writes} writes: {status:?}"
+    );
+}
+
 #[test]
 fn seeds_longer_and_shorter_than_the_target() {
     let new = patterned(3 * MIB, 8);
@@ -326,17 +394,7 @@ fn no_control_file_falls_back_to_a_full_download() {
     let new = patterned(MIB, 10);
     let server = TestServer::start();
     server.add("/img", Resource::new(new.clone()));
-    let manager = Manager::open(None).unwrap();
-    let dst = dir.join("out.img");
-    let job = start(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, &[&new]),
-        None,
-        &new,
-    );
-    finish(&job, &dst, &new);
+    let job = download(&dir, &server, &new, &[&new]);
     let status = job.file_delta_status(0).unwrap();
     assert_eq!(status.way, DeltaWay::Full);
     assert!(status.reason.contains("404"), "{status:?}");
@@ -356,17 +414,7 @@ fn a_server_without_ranges_gets_a_full_download() {
     resource.ranges = false;
     server.add("/img", resource);
     server.add("/img.zsync", Resource::new(control));
-    let manager = Manager::open(None).unwrap();
-    let dst = dir.join("out.img");
-    let job = start(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, &[&old]),
-        None,
-        &new,
-    );
-    finish(&job, &dst, &new);
+    let job = download(&dir, &server, &new, &[&old]);
     let status = job.file_delta_status(0).unwrap();
     assert_eq!(status.way, DeltaWay::Full, "{status:?}");
     assert!(!status.reason.is_empty());
@@ -388,17 +436,13 @@ fn a_control_file_of_another_file_is_never_spliced() {
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
     // No SHA-256 this time: the control file's checks alone must catch it.
-    let job = manager.create_job("delta").unwrap();
-    job.add_files(&[FileSpec::new(server.url("/img"), dst.to_str().unwrap())])
-        .unwrap();
-    job.set_file_delta(
-        0,
-        Some(DeltaSource {
-            seeds: seeds(&dir, &[&old]),
-            control_url: None,
-        }),
-    )
-    .unwrap();
+    let job = delta_job(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        None,
+    );
     job.resume().unwrap();
     finish(&job, &dst, &new);
     let status = job.file_delta_status(0).unwrap();
@@ -462,29 +506,16 @@ fn a_hostile_control_file_is_a_clear_error() {
 
 #[test]
 fn a_connection_cut_mid_delta_resumes_byte_exact() {
-    let dir = support::scratch("delta-cut");
     let new = patterned(4 * MIB, 14);
     let (old, _) = with_changed_blocks(&new, 2048, 4);
-    let Some(control) = zsyncmake(&dir, &new, None) else {
+    let Some((dir, server)) = served("delta-cut", &new) else {
         return;
     };
-    let server = TestServer::start();
-    serve(&server, &new, control);
     server.script(
         "/img",
         vec![Fault::CloseAfter(100_000), Fault::ResetAfter(70_000)],
     );
-    let manager = Manager::open(None).unwrap();
-    let dst = dir.join("out.img");
-    let job = start(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, &[&old]),
-        None,
-        &new,
-    );
-    finish(&job, &dst, &new);
+    let job = download(&dir, &server, &new, &[&old]);
     assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
     assert_eq!(server.faults_left("/img"), 0);
     // The resumed ranges carried If-Range.
@@ -508,18 +539,14 @@ fn https_delta() {
     serve(&server, &new, control);
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
-    let job = manager.create_job("delta").unwrap();
-    job.add_files(&[FileSpec::new(server.url("/img"), dst.to_str().unwrap())])
-        .unwrap();
+    let job = delta_job(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        Some(server.url("/img.zsync")),
+    );
     job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
-    job.set_file_delta(
-        0,
-        Some(DeltaSource {
-            seeds: seeds(&dir, &[&old]),
-            control_url: Some(server.url("/img.zsync")),
-        }),
-    )
-    .unwrap();
     job.set_file_sha256(0, Some(&sha256_hex(&new))).unwrap();
     job.resume().unwrap();
     finish(&job, &dst, &new);
@@ -546,17 +573,7 @@ fn the_control_files_url_line_is_never_fetched() {
     edited.extend_from_slice(&control[end..]);
     let server = TestServer::start();
     serve(&server, &new, edited);
-    let manager = Manager::open(None).unwrap();
-    let dst = dir.join("out.img");
-    let job = start(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, &[&old]),
-        None,
-        &new,
-    );
-    finish(&job, &dst, &new);
+    let job = download(&dir, &server, &new, &[&old]);
     let status = job.file_delta_status(0).unwrap();
     assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
 }
@@ -575,19 +592,15 @@ fn a_control_file_elsewhere_gets_none_of_the_files_credentials_or_headers() {
     elsewhere.add("/img.zsync", Resource::new(control));
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
-    let job = manager.create_job("delta").unwrap();
-    job.add_files(&[FileSpec::new(files.url("/img"), dst.to_str().unwrap())])
-        .unwrap();
+    let job = delta_job(
+        &manager,
+        &files.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        Some(elsewhere.url("/img.zsync")),
+    );
     job.set_custom_headers(Some("X-Secret: 42\r\n")).unwrap();
     job.set_credentials(Some(("user", "pass"))).unwrap();
-    job.set_file_delta(
-        0,
-        Some(DeltaSource {
-            seeds: seeds(&dir, &[&old]),
-            control_url: Some(elsewhere.url("/img.zsync")),
-        }),
-    )
-    .unwrap();
     job.resume().unwrap();
     finish(&job, &dst, &new);
     assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
@@ -605,14 +618,11 @@ fn a_control_file_elsewhere_gets_none_of_the_files_credentials_or_headers() {
 #[cfg(feature = "state")]
 #[test]
 fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
-    let dir = support::scratch("delta-sigkill");
     let new = patterned(4 * MIB, 17);
     let (old, changed) = with_changed_blocks(&new, 2048, 5);
-    let Some(control) = zsyncmake(&dir, &new, None) else {
+    let Some((dir, server)) = served("delta-sigkill", &new) else {
         return;
     };
-    let server = TestServer::start();
-    serve(&server, &new, control);
     let seed = seeds(&dir, &[&old]).remove(0);
     let state = dir.join("state");
     let dst = dir.join("out.img");
@@ -662,14 +672,11 @@ fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
 /// `ctests/delta.c`: the same through the C API, in this process's
 /// library or (`daemon`) through a qmgrd that reads the seed as the owner.
 fn c_program(name: &str, daemon: bool) {
-    let dir = support::scratch(name);
     let new = patterned(3 * MIB, 18);
     let (old, _) = with_changed_blocks(&new, 2048, 10);
-    let Some(control) = zsyncmake(&dir, &new, None) else {
+    let Some((dir, server)) = served(name, &new) else {
         return;
     };
-    let server = TestServer::start();
-    serve(&server, &new, control);
     let seed = seeds(&dir, &[&old]).remove(0);
     let expected = dir.join("expected");
     std::fs::write(&expected, &new).unwrap();

@@ -11,6 +11,15 @@ use crate::engine::transport::source::Source;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::{DeltaSource, DeltaStatus, DeltaWay, FileProgress};
 
+/// The longest piece of a delta file's gap. A delta file's pieces are
+/// exact ranges and the planner never splits them: a split cuts a
+/// response short, and what the server had already sent past the cut
+/// would be fetched for nothing (up to a socket buffer, megabytes on a
+/// fast link), where a delta download fetches each missing byte once. A
+/// long gap is fetched in pieces of this length instead, one connection
+/// each (4 MiB: four of the planner's shortest segments).
+pub(crate) const DELTA_PIECE: u64 = 4 << 20;
+
 /// A file's delta download: the caller's seeds and control file (intent),
 /// and how it went (found by the worker). Stored with the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,11 +215,20 @@ impl FileModel {
                 .is_some_and(|d| d.way == DeltaWay::Delta)
     }
     /// `span` cut at the end of its range for a ranged file: one request
-    /// never crosses from one range into the next.
+    /// never crosses from one range into the next. A delta file's gap is
+    /// cut after `DELTA_PIECE` bytes (the planner never splits its
+    /// pieces).
     pub(super) fn within_range(&self, span: Span) -> Span {
-        match &self.ranges {
+        let span = match &self.ranges {
             Some(r) => r.within_range(span, self.ledger.total()),
             None => span,
+        };
+        match span.end {
+            Some(end) if self.delta_active() => Span {
+                start: span.start,
+                end: Some(end.min(span.start.saturating_add(DELTA_PIECE))),
+            },
+            _ => span,
         }
     }
     /// Forgets the versions seen (the caller resumed the job, or changed

@@ -17,7 +17,8 @@
 //! in `If-Range`, and its size is known (`FileModel::splittable`); no piece
 //! shorter than `MIN_SEGMENT` is ever made by a split. A piece of a ranged
 //! file never crosses from one of its ranges into the next (each is its
-//! own request).
+//! own request); a delta file's pieces are never split, its long gaps are
+//! taken in pieces of at most `file::DELTA_PIECE`.
 
 use crate::engine::model::command::Piece;
 use crate::engine::model::file::FileModel;
@@ -105,7 +106,7 @@ pub(crate) fn plan(
         .enumerate()
         .filter(|(_, p)| {
             let f = &files[p.file];
-            f.splittable() == Some(true) && may_connect(f)
+            f.splittable() == Some(true) && !f.delta_active() && may_connect(f)
         })
         .filter_map(|(i, p)| Some((i, p.span.end? - p.span.start.min(p.span.end?), p)))
         .filter(|&(_, left, _)| left >= 2 * MIN_SEGMENT)

@@ -3,11 +3,11 @@
 //! blocks found are written at their offsets in the temporary file and
 //! recorded in the ledger as arrived bytes (made durable by the same
 //! checkpoint as fetched ones), and the planner then fetches only the
-//! gaps, as exact ranges. When every byte is there, the file is checked
-//! against the control file: the MD4 of every block that did not come from
-//! a seed, the SHA-1 and length of the whole (and the job's SHA-256, by
-//! the caller of `verify`). Anything that does not fit makes the file a
-//! full download, never a splice.
+//! gaps, as exact ranges. The file is checked against the control file
+//! (`zsync::verify`) as its bytes come to follow one another from its
+//! start: the MD4 of every block that did not come from a seed, the SHA-1
+//! and length of the whole (and the job's SHA-256). Anything that does not
+//! fit makes the file a full download, never a splice.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -15,13 +15,9 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use md4::Md4;
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
-
 use crate::engine::model::command::Command;
 use crate::engine::model::ledger::RangeSet;
-use crate::engine::runtime::copy::{Interrupt, CHUNK};
+use crate::engine::runtime::copy::Interrupt;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, SourceKind, TransferError};
@@ -427,70 +423,4 @@ fn prepare_inner(
     }
     session.keep_control(index, control);
     Ok(())
-}
-
-/// Checks a delta file whose bytes have all arrived against its control
-/// file: its length, the MD4 of every block not wholly `seeded`, and its
-/// SHA-1; hashes it with SHA-256 on the way when `sha256` is asked.
-/// `Ok(Err(reason))` when it does not match.
-pub(crate) fn verify(
-    control: &Control,
-    temp: &File,
-    path: &Path,
-    total: u64,
-    seeded: &RangeSet,
-    sha256: bool,
-) -> Result<Result<Option<Sha256>, String>, TransferError> {
-    if total != control.length {
-        return Ok(Err(format!(
-            "the file has {total} bytes, the control file describes {}",
-            control.length
-        )));
-    }
-    let bs = control.blocksize as usize;
-    let step = (CHUNK / bs).max(1) * bs;
-    let mut buf = vec![0u8; step];
-    let mut sha1 = Sha1::new();
-    let mut sha2 = sha256.then(Sha256::new);
-    let mut at = 0u64;
-    while at < total {
-        let n = (total - at).min(step as u64) as usize;
-        temp.read_exact_at(&mut buf[..n], at)
-            .map_err(|e| TransferError::local_io("re-reading", path, &e))?;
-        sha1.update(&buf[..n]);
-        if let Some(h) = sha2.as_mut() {
-            h.update(&buf[..n]);
-        }
-        let first = (at / bs as u64) as u32;
-        for (i, chunk) in buf[..n].chunks(bs).enumerate() {
-            let id = first + i as u32;
-            let range = control.block_range(id);
-            if seeded.covers(range) {
-                continue;
-            }
-            let md: [u8; 16] = if chunk.len() == bs {
-                Md4::digest(chunk).into()
-            } else {
-                let mut padded = chunk.to_vec();
-                padded.resize(bs, 0);
-                Md4::digest(&padded).into()
-            };
-            if md[..usize::from(control.checksum_bytes)] != *control.checksum(id) {
-                return Ok(Err(format!(
-                    "block {id} (bytes {}-{}) fetched from the server does not match the control file's MD4",
-                    control.block_range(id).start,
-                    control.block_range(id).end
-                )));
-            }
-        }
-        at += n as u64;
-    }
-    let sha1: [u8; 20] = sha1.finalize().into();
-    if sha1 != control.sha1 {
-        return Ok(Err(format!(
-            "the file's SHA-1 is not the control file's ({})",
-            control.sha1_hex()
-        )));
-    }
-    Ok(Ok(sha2))
 }

@@ -10,7 +10,6 @@
 
 use std::fs::File;
 use std::io::ErrorKind;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,13 +19,15 @@ use sha2::{Digest, Sha256};
 use crate::engine::model::command::{Command, Piece, PieceId, RunId};
 use crate::engine::model::ledger::Span;
 use crate::engine::model::ranges::FileRanges;
-use crate::engine::runtime::copy::{self, Interrupt, Limits, Target, CHUNK};
+use crate::engine::runtime::copy::{self, Interrupt, Limits, Target};
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{SourceKind, TransferError};
 use crate::engine::transport::source::{Opened, Source};
 use crate::engine::transport::validator::Validator;
+#[cfg(feature = "delta")]
+use crate::engine::transport::zsync::verify::Verifier;
 use crate::engine::transport::Session;
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
@@ -264,6 +265,10 @@ fn run_pieces(
             Err(Interrupt::Abandoned) => continue,
             Err(other) => return Err(other),
         };
+        #[cfg(feature = "delta")]
+        if !finalize {
+            check_arrived(job, &task, session);
+        }
         if finalize {
             match keep_file(job, &task, session, hash) {
                 // A delta file that did not check out: fetched whole now.
@@ -307,9 +312,24 @@ fn next_task(job: &Job) -> Next {
 fn open_temp(
     job: &Job,
     task: &FileTask,
+    session: &Session,
     current: Option<&Path>,
     arrived_end: u64,
 ) -> Result<(File, PathBuf), TransferError> {
+    // Bytes the ledger forgets are fetched again: a delta file's checks
+    // made over them start again.
+    let cut = |len: u64| {
+        job.apply_quietly(Command::TempCut {
+            file: task.index,
+            len,
+        });
+        #[cfg(feature = "delta")]
+        {
+            session.checks(task.index).lock().verifier = None;
+        }
+        #[cfg(not(feature = "delta"))]
+        let _ = session;
+    };
     if let Some(temp) = current {
         match partial::reopen(temp) {
             Ok(file) => {
@@ -318,20 +338,12 @@ fn open_temp(
                     .map_err(|e| TransferError::local_io("reading", temp, &e))?
                     .len();
                 if len < arrived_end {
-                    job.apply_quietly(Command::TempCut {
-                        file: task.index,
-                        len,
-                    });
+                    cut(len);
                 }
                 return Ok((file, temp.to_path_buf()));
             }
             // The temporary file vanished: its bytes are gone.
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                job.apply_quietly(Command::TempCut {
-                    file: task.index,
-                    len: 0,
-                });
-            }
+            Err(e) if e.kind() == ErrorKind::NotFound => cut(0),
             Err(e) => return Err(TransferError::local_io("reopening", temp, &e)),
         }
     }
@@ -420,7 +432,7 @@ fn fetch_attempt(
     #[cfg(feature = "delta")]
     if let Some(delta) = state.delta.take() {
         if session.control(task.index).is_none() {
-            let temp = || open_temp(job, task, state.temp.as_deref(), state.arrived_end);
+            let temp = || open_temp(job, task, session, state.temp.as_deref(), state.arrived_end);
             return Err(crate::engine::runtime::delta::prepare(
                 job, token, session, task.index, delta, &temp,
             ));
@@ -472,7 +484,8 @@ fn fetch_attempt(
             return Err(copy::too_large(task.index, max).into());
         }
     }
-    let (temp, temp_path) = open_temp(job, task, state.temp.as_deref(), state.arrived_end)?;
+    let (temp, temp_path) =
+        open_temp(job, task, session, state.temp.as_deref(), state.arrived_end)?;
     let piece = job
         .apply_and(
             Command::Opened {
@@ -661,15 +674,7 @@ fn hex(bytes: &[u8]) -> String {
 /// A hasher that has seen the first `len` bytes of the temporary file.
 fn hash_prefix(temp: &File, path: &Path, len: u64) -> Result<Sha256, TransferError> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut at = 0;
-    while at < len {
-        let want = (len - at).min(CHUNK as u64) as usize;
-        temp.read_exact_at(&mut buf[..want], at)
-            .map_err(|e| TransferError::local_io("re-reading", path, &e))?;
-        hasher.update(&buf[..want]);
-        at += want as u64;
-    }
+    crate::engine::transport::file::hash_range(temp, path, (0, len), &mut hasher)?;
     Ok(hasher)
 }
 
@@ -685,6 +690,16 @@ fn keep_file(
     session: &Session,
     hash: RunningHash,
 ) -> Result<(), Interrupt> {
+    // One connection keeps a file at a time (another may get the file's
+    // empty last piece while it does); one that finds it kept is done.
+    #[cfg(feature = "delta")]
+    let checks = session.checks(task.index);
+    #[cfg(feature = "delta")]
+    let mut checks = checks.lock();
+    #[cfg(feature = "delta")]
+    if checks.kept {
+        return Ok(());
+    }
     let (temp_path, total, seeded) = job.read(|m| {
         let f = &m.files()[task.index];
         (
@@ -710,17 +725,32 @@ fn keep_file(
     }
     #[allow(unused_mut)]
     let mut hash = hash;
+    // A delta file is synced while it is checked (the sync the commit
+    // makes then has nothing left to do).
+    #[allow(unused_mut)]
+    let mut synced = false;
     #[cfg(feature = "delta")]
     if let Some(seeded) = &seeded {
         let checked = match session.control(task.index) {
-            Some(control) => crate::engine::runtime::delta::verify(
-                &control,
-                &temp,
-                &path,
-                total,
-                seeded,
-                task.sha256.is_some(),
-            )?,
+            Some(control) => {
+                let seeded: Vec<_> = seeded.iter().cloned().collect();
+                let sha256 = task.sha256.is_some();
+                let verifier = match checks.verifier.take() {
+                    Some(v) if v.fits(&seeded, sha256) => v,
+                    _ => Verifier::new(control, seeded, sha256),
+                };
+                let (checked, sync) = std::thread::scope(|scope| {
+                    let sync = scope.spawn(|| temp.sync_data());
+                    let checked = verifier.finish(&temp, &path, total);
+                    (checked, sync.join())
+                });
+                match sync {
+                    Ok(Ok(())) => synced = true,
+                    Ok(Err(e)) => return Err(TransferError::local_io("syncing", &path, &e).into()),
+                    Err(_) => {}
+                }
+                checked?
+            }
             None => Err("the control file was not read in this run".to_string()),
         };
         match checked {
@@ -776,9 +806,51 @@ fn keep_file(
             .into());
         }
     }
-    if job.persistent() {
+    if job.persistent() && !synced {
         temp.sync_data()
             .map_err(|e| TransferError::local_io("syncing", &path, &e))?;
     }
+    #[cfg(feature = "delta")]
+    {
+        checks.kept = true;
+    }
     Ok(())
+}
+
+/// Moves the checks of a delta file on over the bytes that now follow one
+/// another from its start, unless another connection is at it: the work
+/// is then not left for the connection that keeps the file. Best effort:
+/// anything amiss leaves the checks to `keep_file`.
+#[cfg(feature = "delta")]
+fn check_arrived(job: &Job, task: &FileTask, session: &Session) {
+    let Some(control) = session.control(task.index) else {
+        return;
+    };
+    let found = job.read(|m| {
+        let f = &m.files()[task.index];
+        let d = f.delta().filter(|_| f.delta_active())?;
+        Some((
+            d.seeded.iter().cloned().collect::<Vec<_>>(),
+            f.ledger().contiguous_end(),
+            f.temp()?.to_path_buf(),
+        ))
+    });
+    let Some((seeded, end, path)) = found else {
+        return;
+    };
+    let checks = session.checks(task.index);
+    let Some(mut checks) = checks.try_lock() else {
+        return;
+    };
+    let sha256 = task.sha256.is_some();
+    let mut verifier = match checks.verifier.take() {
+        Some(v) if v.fits(&seeded, sha256) => v,
+        _ => Verifier::new(control, seeded, sha256),
+    };
+    let Ok(temp) = partial::reopen(&path) else {
+        return;
+    };
+    if verifier.advance(&temp, &path, end).is_ok() {
+        checks.verifier = Some(verifier);
+    }
 }

@@ -95,3 +95,25 @@ pub(crate) fn open_range(
     opened.end = end.or(opened.total);
     Ok(opened)
 }
+
+/// Hashes the bytes `from..end` of `file` (at `path`, for errors) into
+/// `hasher`: the file a transfer wrote, read back to check it.
+pub(crate) fn hash_range(
+    file: &std::fs::File,
+    path: &Path,
+    (from, end): (u64, u64),
+    hasher: &mut impl sha2::Digest,
+) -> Result<(), TransferError> {
+    use std::os::unix::fs::FileExt;
+    const STEP: u64 = 1 << 20;
+    let mut buf = vec![0u8; STEP.min(end.saturating_sub(from)) as usize];
+    let mut at = from;
+    while at < end {
+        let n = (end - at).min(STEP) as usize;
+        file.read_exact_at(&mut buf[..n], at)
+            .map_err(|e| TransferError::local_io("re-reading", path, &e))?;
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(())
+}

@@ -49,6 +49,24 @@ pub(crate) struct Session {
     controls: crate::sync::Mutex<
         std::collections::HashMap<usize, std::sync::Arc<zsync::control::Control>>,
     >,
+    /// The checks of the run's delta files, by file index, moved on by
+    /// the connections as bytes arrive (feature `delta`).
+    #[cfg(feature = "delta")]
+    checks: crate::sync::Mutex<
+        std::collections::HashMap<usize, std::sync::Arc<crate::sync::Mutex<Checks>>>,
+    >,
+}
+
+/// The checks of one file in a run, held by the connection that keeps
+/// the file (feature `delta`).
+#[cfg(feature = "delta")]
+#[derive(Default)]
+pub(crate) struct Checks {
+    /// A delta file's checks so far, if a connection started them.
+    pub verifier: Option<zsync::verify::Verifier>,
+    /// The file was checked and kept: another connection that finds it
+    /// so has nothing left to do.
+    pub kept: bool,
 }
 
 impl Session {
@@ -61,6 +79,8 @@ impl Session {
             client: crate::sync::Mutex::new(None),
             #[cfg(feature = "delta")]
             controls: crate::sync::Mutex::new(std::collections::HashMap::new()),
+            #[cfg(feature = "delta")]
+            checks: crate::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -84,6 +104,12 @@ impl Session {
     #[cfg(feature = "delta")]
     pub(crate) fn control(&self, index: usize) -> Option<std::sync::Arc<zsync::control::Control>> {
         self.controls.lock().get(&index).cloned()
+    }
+
+    /// The checks of file `index` in this run.
+    #[cfg(feature = "delta")]
+    pub(crate) fn checks(&self, index: usize) -> std::sync::Arc<crate::sync::Mutex<Checks>> {
+        self.checks.lock().entry(index).or_default().clone()
     }
 
     /// Keeps the control file read for file `index` for the rest of the run.

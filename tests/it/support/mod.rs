@@ -585,8 +585,17 @@ pub fn library_apart(name: &str, features: &[&str]) -> PathBuf {
 /// `skipped`), unless `QMGR_REQUIRE_TOOLS` is set (as `.ci/run` does),
 /// where it fails.
 pub fn have_tool(tool: &str) -> bool {
+    have_tool_answering(tool, "--version")
+}
+
+/// Whether `tool` runs and answers `arg` (its version option) with
+/// success; says it is skipped when not. zsyncmake reads `--version` as
+/// `-v -e -r -s -i -o n` and writes an empty control file `n`: it is asked
+/// `-V`.
+pub fn have_tool_answering(tool: &str, arg: &str) -> bool {
     let ok = Command::new(tool)
-        .arg("--version")
+        .arg(arg)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
