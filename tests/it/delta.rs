@@ -291,7 +291,14 @@ fn an_unrelated_seed_falls_back_to_a_full_download() {
     assert_eq!(status.way, DeltaWay::Full);
     assert!(status.reason.contains("no block"), "{status:?}");
     assert_eq!(status.bytes_from_seeds, 0);
-    assert_eq!(server.body_bytes_sent("/img"), new.len() as u64);
+    // A full download, as any: under load another connection may take
+    // over a piece before its first byte came, and the answer to the
+    // first one is cut (at most a piece, 1 MiB, too many).
+    let sent = server.body_bytes_sent("/img");
+    assert!(
+        sent >= new.len() as u64 && sent <= (new.len() + MIB) as u64,
+        "{sent}"
+    );
 }
 
 #[test]
