@@ -36,7 +36,7 @@ fn run_to_transferred(job: &Job) {
 }
 
 /// A file of `size` patterned bytes in `dir`.
-fn local_file(dir: &Path, name: &str, size: usize, seed: u32) -> PathBuf {
+pub(crate) fn local_file(dir: &Path, name: &str, size: usize, seed: u32) -> PathBuf {
     let file = dir.join(name);
     std::fs::write(&file, patterned(size, seed)).unwrap();
     file
@@ -141,7 +141,7 @@ fn wait_for_end(job: &Job) -> JobState {
 }
 
 /// The URL of the one upload the server created.
-fn upload_url(server: &UploadServer) -> String {
+pub(crate) fn upload_url(server: &UploadServer) -> String {
     let created = server
         .seen()
         .into_iter()
