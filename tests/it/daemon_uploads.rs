@@ -394,3 +394,33 @@ fn the_daemon_uploads_with_the_owners_rights_and_only_for_the_owner() {
     assert_eq!(job.error.unwrap().code, HResult(QM_E_ACCESSDENIED));
     assert_eq!(server.received(), received, "no byte of it was sent");
 }
+
+/// `ctests/upload.c` in the C suite's daemon mode: the same checks of
+/// upload and upload-reply jobs, through `qm_manager_connect`.
+#[test]
+fn the_c_api_runs_upload_jobs_through_qmgrd() {
+    let dir = support::scratch("daemon-upload-c");
+    let daemon = Qmgrd::start(&dir, &[]);
+    let server = UploadServer::start(&dir.join("server"));
+    let file = local_file(&dir, "c.bin", 1024 * 1024 + 3, 92);
+    let exe = support::compile("upload.c", support::Build::Plain, &dir);
+    let address = format!("unix:{}", daemon.socket.display());
+    support::run_with_env(
+        &exe,
+        &[
+            "all",
+            &server.url("/tus/"),
+            &server.url("/rufh/"),
+            s(&file),
+            s(&dir),
+        ],
+        &[("QMGR_TEST_ADDRESS", Path::new(&address))],
+        LIMIT,
+    );
+    let uploads = server.seen().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(uploads, 2, "one upload job and one upload-reply job");
+    assert!(
+        dir.join("reply.json").exists(),
+        "the daemon wrote the reply file"
+    );
+}
