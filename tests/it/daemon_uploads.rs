@@ -19,10 +19,11 @@ use serde_json::{json, Value};
 
 use crate::support;
 use crate::upload::assert_same_bytes;
-use crate::upload_jobs::{local_file, upload_url};
-use support::daemon::{calls_as, system_python, Qmgrd};
+use crate::upload_jobs::{
+    local_file, reply_in_memory_and_in_a_file, upload_job, upload_url, wait_for_end,
+};
+use support::daemon::{call, calls_as, system_python, Qmgrd};
 use support::upload_server::{Fault, UploadServer};
-use support::wait;
 
 /// How long anything that must happen may take (it only turns a hang into
 /// a failure).
@@ -36,28 +37,16 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// A suspended upload job of `kind` from `file` to `url` on `manager`,
-/// retrying after 1 s.
-fn upload_job(manager: &Manager, kind: JobType, url: &str, file: &Path) -> Job {
-    let job = manager.create_job_of_type("upload", kind).unwrap();
-    job.add_files(&[FileSpec::new(url, s(file))]).unwrap();
-    job.set_min_retry_delay(1).unwrap();
-    job
-}
-
 /// Resumes `job` and waits, through retried transient errors, until it is
 /// TRANSFERRED.
 fn run_to_transferred(job: &Job) {
     job.resume().unwrap();
-    loop {
-        match wait(job, LIMIT) {
-            JobState::TransientError => continue,
-            state => {
-                assert_eq!(state, JobState::Transferred, "{:?}", job.error());
-                return;
-            }
-        }
-    }
+    assert_eq!(
+        wait_for_end(job),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
 }
 
 #[test]
@@ -121,58 +110,14 @@ fn an_upload_job_created_through_qmgrd_sends_its_file_byte_exact() {
     job.complete().unwrap();
 }
 
+/// `upload_jobs`'s upload-reply checks, through the daemon: the reply data
+/// comes by `GetReplyData` (and after `complete`, from what the proxy
+/// kept), the reply file is written by the daemon.
 #[test]
 fn an_upload_reply_through_qmgrd_returns_its_data_and_writes_its_file() {
     let dir = support::scratch("daemon-upload-reply");
     let daemon = Qmgrd::start(&dir, &[]);
-    let server = UploadServer::start(&dir.join("server"));
-    let size = 600 * 1024 + 3;
-    let file = local_file(&dir, "diag.tar", size, 17);
-    let expected = format!("\"size\":{size}");
-    let manager = connect(&daemon);
-
-    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
-    assert_eq!(job.job_type(), JobType::UploadReply);
-    assert_eq!(job.upload_protocol().unwrap(), UploadProtocol::Rufh);
-    assert_eq!(
-        job.set_upload_protocol(UploadProtocol::Tus)
-            .unwrap_err()
-            .code,
-        HResult(QM_E_INVALIDARG),
-        "tus has no reply, as in-process"
-    );
-    assert_eq!(job.reply_file_name().unwrap(), None);
-    assert_eq!(job.reply_progress().unwrap().bytes_total, None);
-    assert_eq!(
-        job.reply_data().unwrap_err().code,
-        HResult(QM_BG_E_INVALID_STATE)
-    );
-    run_to_transferred(&job);
-    let reply = String::from_utf8(job.reply_data().unwrap()).unwrap();
-    assert!(reply.contains(&expected), "{reply}");
-    let p = job.reply_progress().unwrap();
-    assert_eq!(p.bytes_total, Some(reply.len() as u64));
-    assert_eq!(p.bytes_transferred, reply.len() as u64);
-    job.complete().unwrap();
-    assert_eq!(
-        job.reply_data().unwrap(),
-        reply.as_bytes(),
-        "readable after complete, as in-process"
-    );
-
-    let into = dir.join("reply.json");
-    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
-    job.set_reply_file_name(Some(s(&into))).unwrap();
-    assert_eq!(
-        job.reply_file_name().unwrap().as_deref(),
-        Some(into.as_path())
-    );
-    run_to_transferred(&job);
-    let written = std::fs::read_to_string(&into).unwrap();
-    assert!(written.contains(&expected), "{written}");
-    assert_eq!(job.reply_data().unwrap(), written.as_bytes());
-    job.complete().unwrap();
-    assert_eq!(std::fs::read_to_string(&into).unwrap(), written);
+    reply_in_memory_and_in_a_file(&connect(&daemon), &dir);
 }
 
 #[test]
@@ -269,8 +214,6 @@ fn the_daemon_uploads_with_the_owners_rights_and_only_for_the_owner() {
         .unwrap()
         .to_string();
 
-    let call =
-        |method: &str, parameters: Value| json!({"method": method, "parameters": parameters});
     let file = |local: &Path, path: &str| json!([{"remote": server.url(path), "local": s(local)}]);
     let replies = calls_as(
         "nobody",
