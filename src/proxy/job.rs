@@ -236,13 +236,9 @@ impl RemoteJob {
         let _ = self.files();
         // GetReplyData answers after Complete (BITS's ACKNOWLEDGED state):
         // keep what the daemon has before it forgets the job.
-        let snap_state = self.0.snap.lock().job.state;
-        if name == method::COMPLETE
-            && self.job_type() == JobType::UploadReply
-            && snap_state == JobState::Transferred
-        {
-            *self.0.reply.lock() = Some(self.fetch_reply());
-        }
+        // (Kept only if Complete succeeds, which needs TRANSFERRED.)
+        let kept = (name == method::COMPLETE && self.job_type() == JobType::UploadReply)
+            .then(|| self.fetch_reply());
         let reply = self
             .0
             .remote
@@ -255,6 +251,9 @@ impl RemoteJob {
                 return Err(e);
             }
         };
+        if kept.is_some() {
+            *self.0.reply.lock() = kept;
+        }
         self.finished(state);
         let code = reply.get("code").and_then(Value::as_i64).unwrap_or(0);
         Ok(HResult(i32::try_from(code).unwrap_or(QM_S_OK)))
