@@ -120,6 +120,30 @@ fn an_upload_reply_through_qmgrd_returns_its_data_and_writes_its_file() {
     reply_in_memory_and_in_a_file(&connect(&daemon), &dir);
 }
 
+/// A reply longer than one `GetReplyData` answer (512 KiB) comes whole,
+/// in order, through the daemon; the same reply kept by `complete`.
+#[test]
+fn a_reply_longer_than_one_message_comes_whole_through_qmgrd() {
+    let dir = support::scratch("daemon-upload-long-reply");
+    let daemon = Qmgrd::start(&dir, &[]);
+    let server = UploadServer::start(&dir.join("server"));
+    server.pad_replies(900 * 1024);
+    let file = local_file(&dir, "small.bin", 1000, 3);
+    let manager = connect(&daemon);
+    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    run_to_transferred(&job);
+    let reply = job.reply_data().unwrap();
+    assert!(reply.starts_with(b"{\"id\":\""), "{:?}", &reply[..40]);
+    assert!(reply.len() > 900 * 1024);
+    assert!(reply[reply.len() - 1000..].iter().all(|&b| b == b' '));
+    assert_eq!(
+        job.reply_progress().unwrap().bytes_total,
+        Some(reply.len() as u64)
+    );
+    job.complete().unwrap();
+    assert_eq!(job.reply_data().unwrap(), reply);
+}
+
 #[test]
 fn clients_that_send_no_type_still_create_downloads() {
     let dir = support::scratch("daemon-upload-old-clients");
