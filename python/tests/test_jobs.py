@@ -571,7 +571,6 @@ class UploadTests(TempDirTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.skip_in_daemon_mode("upload jobs are not yet supported through qmgrd")
         import http.server
         import threading
 
@@ -583,7 +582,7 @@ class UploadTests(TempDirTestCase):
 
     def test_an_upload_job_holds_one_file_and_sends_it(self) -> None:
         data = self.make_file("log.bin", 300_000, random=True)
-        with qmgr.Manager() as m:
+        with self.open_manager() as m:
             with m.create_job("up", qmgr.JobType.UPLOAD) as job:
                 self.assertEqual(job.job_type, qmgr.JobType.UPLOAD)
                 self.assertEqual(job.upload_protocol, qmgr.UploadProtocol.TUS)
@@ -605,7 +604,7 @@ class UploadTests(TempDirTestCase):
         data = self.make_file("diag.bin", 200_000, random=True)
         expected = '{"size":200000,"sha256":"%s"}' % hashlib.sha256(data.read_bytes()).hexdigest()
         reply_file = self.dir / "reply.json"
-        with qmgr.Manager() as m:
+        with self.open_manager() as m:
             for into in (None, reply_file):
                 with m.create_job("reply", qmgr.JobType.UPLOAD_REPLY) as job:
                     self.assertEqual(job.upload_protocol, qmgr.UploadProtocol.RUFH)

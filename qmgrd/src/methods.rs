@@ -100,6 +100,19 @@ pub fn call(d: &Daemon, caller: &Caller, conn: &mut Connection, call: &Call) -> 
             job.set_file_delta(p.u32("index")?, delta)?;
             Ok(json!({}))
         })(),
+        method::SET_UPLOAD_PROTOCOL => (|| {
+            let job = job(d, caller, &p)?;
+            let protocol = qmgr::UploadProtocol::from_u32(p.u32("protocol")?)
+                .ok_or_else(|| Invalid::new("protocol"))?;
+            job.set_upload_protocol(protocol)?;
+            Ok(json!({}))
+        })(),
+        method::SET_REPLY_FILE_NAME => (|| {
+            let job = job(d, caller, &p)?;
+            job.set_reply_file_name(p.opt_string("path")?.as_deref())?;
+            Ok(json!({}))
+        })(),
+        method::GET_REPLY_DATA => get_reply_data(d, caller, &p),
         method::REPLACE_REMOTE_PREFIX => (|| {
             let job = job(d, caller, &p)?;
             let changed = job.replace_remote_prefix(&p.string("old")?, &p.string("new")?)?;
@@ -265,6 +278,11 @@ fn list_jobs(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
 
 fn create_job(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
     let name = p.string("display_name")?;
+    // Absent: a download, as clients before upload jobs ask.
+    let kind = match p.opt_u32("type")? {
+        None => qmgr::JobType::Download,
+        Some(v) => qmgr::JobType::from_u32(v).ok_or_else(|| Invalid::new("type"))?,
+    };
     let owner = caller.owner;
     let max = d.options.max_jobs_per_user;
     let job = {
@@ -286,10 +304,26 @@ fn create_job(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
             )
             .into());
         }
-        d.manager.create_job_owned_by(&name, owner)?
+        d.manager.create_job_of_type_owned_by(&name, kind, owner)?
     };
     d.hub.job_is_now_of(&job);
     Ok(json!({ "job": snapshot(&job) }))
+}
+
+/// `GetReplyData`: one chunk of the reply, which the engine reads (from
+/// memory, or from the reply file with the owner's rights) and bounds.
+fn get_reply_data(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {
+    let job = job(d, caller, p)?;
+    let data = job.reply_data()?;
+    let offset = usize::try_from(p.opt_u64("offset")?.unwrap_or(0))
+        .ok()
+        .filter(|&o| o <= data.len())
+        .ok_or_else(|| Invalid::new("offset"))?;
+    let end = data.len().min(offset + qmgr::service::REPLY_DATA_CHUNK);
+    Ok(json!({
+        "data": qmgr::service::codec::encode_bytes(&data[offset..end]),
+        "size": data.len(),
+    }))
 }
 
 fn get_files(d: &Daemon, caller: &Caller, p: &Fields<'_>) -> Answer {

@@ -56,6 +56,10 @@ pub fn job_snapshot(job: &Job) -> JobSnapshot {
         client_certificate: job.client_certificate(),
         stall_timeout: job.stall_timeout(),
         security_flags: job.security_flags(),
+        job_type: job.job_type(),
+        upload_protocol: job.upload_protocol().ok(),
+        reply_file_name: job.reply_file_name().ok().flatten(),
+        reply_progress: job.reply_progress().ok(),
     }
 }
 

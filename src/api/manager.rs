@@ -147,20 +147,13 @@ impl Manager {
     /// (UPLOAD or UPLOAD_REPLY) holds exactly one file, sent from its
     /// local name to its remote name (see [`Job::set_upload_protocol`]).
     /// `QM_E_NOTIMPL` for an upload job in a build without the `upload`
-    /// feature, and through a daemon (not yet supported there).
+    /// feature (through a daemon: a qmgrd built without it, or one older
+    /// than upload jobs).
     pub fn create_job_of_type(&self, display_name: &str, kind: JobType) -> Result<Job> {
         match &self.backend {
             Backend::Local(m) => m.create_job_of_type(display_name, kind).map(Job::local),
             #[cfg(feature = "service")]
-            Backend::Remote(m) => {
-                if kind.is_upload() {
-                    return Err(crate::engine::error::Error::new(
-                        crate::hresult::QM_E_NOTIMPL,
-                        "upload jobs are not yet supported through qmgrd: open a manager in this process",
-                    ));
-                }
-                m.create_job(display_name).map(Job::remote)
-            }
+            Backend::Remote(m) => m.create_job_of_type(display_name, kind).map(Job::remote),
         }
     }
 
@@ -177,8 +170,23 @@ impl Manager {
     /// jobs belong to whoever the kernel says connected: `create_job` for
     /// the connecting user, `QM_E_ACCESSDENIED` for anyone else.
     pub fn create_job_owned_by(&self, display_name: &str, owner: Owner) -> Result<Job> {
+        self.create_job_of_type_owned_by(display_name, JobType::Download, owner)
+    }
+
+    /// Creates a job of type `kind` owned by `owner`, as
+    /// [`create_job_owned_by`](Manager::create_job_owned_by) and
+    /// [`create_job_of_type`](Manager::create_job_of_type) do: an upload
+    /// job's file is read with the owner's rights.
+    pub fn create_job_of_type_owned_by(
+        &self,
+        display_name: &str,
+        kind: JobType,
+        owner: Owner,
+    ) -> Result<Job> {
         match &self.backend {
-            Backend::Local(m) => m.create_job_owned_by(display_name, owner).map(Job::local),
+            Backend::Local(m) => m
+                .create_job_of_type_owned_by(display_name, kind, owner)
+                .map(Job::local),
             #[cfg(feature = "service")]
             Backend::Remote(m) => {
                 if owner.uid != Owner::current().uid {
@@ -191,7 +199,7 @@ impl Manager {
                         ),
                     ));
                 }
-                m.create_job(display_name).map(Job::remote)
+                m.create_job_of_type(display_name, kind).map(Job::remote)
             }
         }
     }

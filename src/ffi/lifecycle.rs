@@ -108,9 +108,9 @@ pub unsafe extern "C" fn qm_job_create(
 /// `QM_E_INVALIDARG` on an upload job.
 /// Returns `QM_S_OK`, `QM_E_HANDLE`, `QM_E_POINTER` (`out` NULL),
 /// `QM_E_INVALIDARG` (`display_name` NULL or not UTF-8, an unknown type),
-/// `QM_BG_E_STRING_TOO_LONG`, `QM_E_NOTIMPL` (an upload job on a manager
-/// connected to qmgrd, not yet supported there, or in a build without the
-/// `upload` feature). Any thread.
+/// `QM_BG_E_STRING_TOO_LONG`, `QM_E_NOTIMPL` (an upload job in a build
+/// without the `upload` feature, or on a manager connected to a qmgrd
+/// without upload jobs). Any thread.
 ///
 /// # Safety
 /// `display_name` NULL or a NUL-terminated string; `out` NULL or writable.

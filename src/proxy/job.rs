@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::engine::error::{Error, Result};
-use crate::engine::model::job::no_such_file;
+use crate::engine::model::job::{no_such_file, require_kind};
 use crate::engine::runtime::notify::BoundCallback;
 use crate::engine::transport::options::ProxySetting;
 use crate::engine::types::*;
@@ -234,6 +234,11 @@ impl RemoteJob {
             self.refresh();
         }
         let _ = self.files();
+        // GetReplyData answers after Complete (BITS's ACKNOWLEDGED state):
+        // keep what the daemon has before it forgets the job.
+        // (Kept only if Complete succeeds, which needs TRANSFERRED.)
+        let kept = (name == method::COMPLETE && self.job_type() == JobType::UploadReply)
+            .then(|| self.fetch_reply());
         let reply = self
             .0
             .remote
@@ -246,6 +251,9 @@ impl RemoteJob {
                 return Err(e);
             }
         };
+        if kept.is_some() {
+            *self.0.reply.lock() = kept;
+        }
         self.finished(state);
         let code = reply.get("code").and_then(Value::as_i64).unwrap_or(0);
         Ok(HResult(i32::try_from(code).unwrap_or(QM_S_OK)))
@@ -740,34 +748,96 @@ impl RemoteJob {
         )
     }
 
-    /// A daemon's jobs are downloads: upload jobs are not yet created
-    /// through it (`Manager::create_job_of_type`).
+    /// Chosen at creation: read without asking the daemon again.
     pub(crate) fn job_type(&self) -> JobType {
-        JobType::Download
+        self.0.snap.lock().job.job_type
     }
 
-    pub(crate) fn set_upload_protocol(&self, _: UploadProtocol) -> Result<()> {
-        Err(not_an_upload())
+    fn require_kind(&self, kinds: &[JobType], call: &str) -> Result<()> {
+        require_kind(self.job_type(), kinds, call)
+    }
+
+    pub(crate) fn set_upload_protocol(&self, protocol: UploadProtocol) -> Result<()> {
+        self.require_kind(UPLOADS, "set_upload_protocol")?;
+        self.change(
+            "set the upload protocol of",
+            method::SET_UPLOAD_PROTOCOL,
+            &[("protocol", (protocol as u32).into())],
+        )
+        .map(drop)
     }
 
     pub(crate) fn upload_protocol(&self) -> Result<UploadProtocol> {
-        Err(not_an_upload())
+        self.require_kind(UPLOADS, "upload_protocol")?;
+        Ok(self.fresh().upload_protocol.unwrap_or(UploadProtocol::Tus))
     }
 
-    pub(crate) fn set_reply_file_name(&self, _: Option<&str>) -> Result<()> {
-        Err(not_an_upload())
+    pub(crate) fn set_reply_file_name(&self, path: Option<&str>) -> Result<()> {
+        self.require_kind(&[JobType::UploadReply], "set_reply_file_name")?;
+        self.change(
+            "set the reply file of",
+            method::SET_REPLY_FILE_NAME,
+            &[("path", path.map_or(Value::Null, Value::from))],
+        )
+        .map(drop)
     }
 
     pub(crate) fn reply_file_name(&self) -> Result<Option<PathBuf>> {
-        Err(not_an_upload())
+        self.require_kind(&[JobType::UploadReply], "reply_file_name")?;
+        Ok(self.fresh().reply_file_name.clone())
     }
 
     pub(crate) fn reply_progress(&self) -> Result<ReplyProgress> {
-        Err(not_an_upload())
+        self.require_kind(&[JobType::UploadReply], "reply_progress")?;
+        Ok(self.fresh().reply_progress.unwrap_or(ReplyProgress {
+            bytes_total: None,
+            bytes_transferred: 0,
+        }))
     }
 
+    /// `GetReplyData`, chunk by chunk (a message is at most 1 MiB), the
+    /// daemon bounding the whole. Once this process completed the job, the
+    /// daemon no longer knows it: the reply kept when it completed it.
     pub(crate) fn reply_data(&self) -> Result<Vec<u8>> {
-        Err(not_an_upload())
+        self.require_kind(&[JobType::UploadReply], "reply_data")?;
+        if let Some(kept) = &*self.0.reply.lock() {
+            return kept.clone();
+        }
+        let state = self.0.snap.lock().job.state;
+        if state.is_final() {
+            return Err(Error::invalid_state("read the reply of", state));
+        }
+        self.fetch_reply()
+    }
+
+    fn fetch_reply(&self) -> Result<Vec<u8>> {
+        let mut data = Vec::new();
+        loop {
+            let reply = self.call(
+                method::GET_REPLY_DATA,
+                &[("offset", (data.len() as u64).into())],
+            )?;
+            let chunk = reply
+                .get("data")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad_reply("data"))?;
+            let size = reply
+                .get("size")
+                .and_then(Value::as_u64)
+                .filter(|&n| n <= crate::engine::model::job::MAX_REPLY_DATA)
+                .ok_or_else(|| bad_reply("size"))?;
+            let chunk = codec::decode_bytes(chunk, "data").map_err(|_| bad_reply("data"))?;
+            // Every call must move on and stay within the size announced.
+            if (chunk.is_empty() && (data.len() as u64) < size)
+                || (data.len() + chunk.len()) as u64 > size
+            {
+                return Err(bad_reply("data"));
+            }
+            data.extend_from_slice(&chunk);
+            if data.len() as u64 == size {
+                return Ok(data);
+            }
+        }
     }
 
     pub(crate) fn set_dynamic_content(&self, dynamic: bool) -> Result<()> {
@@ -828,11 +898,10 @@ impl RemoteJob {
     }
 }
 
-/// What an upload call on a daemon's job (a download) gives, as on a
-/// local download.
-fn not_an_upload() -> Error {
-    Error::new(
-        QM_E_NOTIMPL,
-        "upload calls are not implemented for a download job (and upload jobs are not yet supported through qmgrd)",
-    )
+/// A `GetReplyData` reply whose `member` is not as the interface says.
+fn bad_reply(member: &str) -> Error {
+    wire::unexpected(format!("{} with a bad {member}", method::GET_REPLY_DATA))
 }
+
+/// The upload job types.
+const UPLOADS: &[JobType] = &[JobType::Upload, JobType::UploadReply];

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::engine::error::{Error, Result};
 use crate::engine::runtime::notify::Dispatcher;
-use crate::engine::types::JobId;
+use crate::engine::types::{JobId, JobType};
 use crate::hresult::*;
 use crate::proxy::client::{Address, Client};
 use crate::proxy::job::RemoteJob;
@@ -98,11 +98,39 @@ impl RemoteManager {
     }
 
     pub(crate) fn create_job(&self, display_name: &str) -> Result<RemoteJob> {
-        let reply = self.remote.client.call(
-            method::CREATE_JOB,
-            object(&[("display_name", display_name.into())]),
-        )?;
-        Ok(self.job_of(decode_job(&reply)?))
+        self.create_job_of_type(display_name, JobType::Download)
+    }
+
+    /// `CreateJob` with a type; a download's leaves the type out, as
+    /// clients before upload jobs do.
+    pub(crate) fn create_job_of_type(
+        &self,
+        display_name: &str,
+        kind: JobType,
+    ) -> Result<RemoteJob> {
+        let mut params = vec![("display_name", Value::from(display_name))];
+        if kind.is_upload() {
+            params.push(("type", (kind as u32).into()));
+        }
+        let reply = self
+            .remote
+            .client
+            .call(method::CREATE_JOB, object(&params))?;
+        let job = self.job_of(decode_job(&reply)?);
+        if job.job_type() != kind {
+            // A qmgrd older than upload jobs ignores the type and makes a
+            // download: never hand that out as the upload asked for.
+            let _ = job.cancel();
+            return Err(Error::new(
+                QM_E_NOTIMPL,
+                format!(
+                    "the qmgr daemon created a job of type {:?}, not {kind:?}: it does not \
+                     support upload jobs (an older qmgrd, or one built without uploads)",
+                    job.job_type()
+                ),
+            ));
+        }
+        Ok(job)
     }
 
     /// The jobs of `ListJobs` (every user's with `all_users`), newest first.

@@ -90,6 +90,9 @@ pub(crate) struct JobCore {
     /// The job's files as `GetFiles` last read them, and when: the file
     /// getters of one moment (`qmgr info`) share one round trip.
     pub(crate) files: Mutex<Option<(Arc<Vec<FileSnapshot>>, Instant)>>,
+    /// An upload-reply job's `GetReplyData`, read as this process completed
+    /// it (the daemon forgets a completed job).
+    pub(crate) reply: Mutex<Option<crate::engine::error::Result<Vec<u8>>>>,
 }
 
 impl JobCore {
@@ -109,6 +112,7 @@ impl JobCore {
             refreshes: AtomicU64::new(0),
             gate: Gate::default(),
             files: Mutex::new(None),
+            reply: Mutex::new(None),
         }
     }
 

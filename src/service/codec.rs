@@ -20,8 +20,8 @@ use super::varlink::Reply;
 use crate::engine::types::{epoch_ms, from_epoch_ms};
 use crate::{
     DeltaSource, DeltaStatus, DeltaWay, Error, ErrorContext, FileProgress, FileRange, FileSpec,
-    HResult, JobError, JobId, JobProgress, JobState, JobStatus, JobTimes, NotifyCmdLine,
-    NotifyEvent, NotifyFlags, Priority, ProxySetting, SecurityFlags,
+    HResult, JobError, JobId, JobProgress, JobState, JobStatus, JobTimes, JobType, NotifyCmdLine,
+    NotifyEvent, NotifyFlags, Priority, ProxySetting, ReplyProgress, SecurityFlags, UploadProtocol,
 };
 
 /// `BG_SIZE_UNKNOWN`: a size the source has not told yet.
@@ -515,6 +515,29 @@ pub struct JobSnapshot {
     pub stall_timeout: u32,
     /// [`Job::security_flags`].
     pub security_flags: SecurityFlags,
+    /// [`Job::job_type`].
+    pub job_type: JobType,
+    /// [`Job::upload_protocol`]: `None` for a download.
+    pub upload_protocol: Option<UploadProtocol>,
+    /// [`Job::reply_file_name`]: `None` for a reply kept in memory, or a
+    /// job that is not UPLOAD_REPLY.
+    pub reply_file_name: Option<PathBuf>,
+    /// [`Job::reply_progress`]: `None` unless the job is UPLOAD_REPLY.
+    pub reply_progress: Option<ReplyProgress>,
+}
+
+/// Bytes as a string of the interface (base64, as `GetReplyData` sends).
+pub fn encode_bytes(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The bytes of [`encode_bytes`]'s string (the member `path`).
+pub fn decode_bytes(text: &str, path: &str) -> Decoded<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| Invalid::new(path))
 }
 
 /// `Job`.
@@ -552,6 +575,13 @@ pub fn encode_job(j: &JobSnapshot) -> Value {
         }),
         "stall_timeout": j.stall_timeout,
         "security_flags": j.security_flags.0,
+        "type": j.job_type as u32,
+        "upload_protocol": j.upload_protocol.map(|p| p as u32),
+        "reply_file_name": j.reply_file_name.as_deref().map(path_string),
+        "reply_progress": j.reply_progress.map(|r| json!({
+            "bytes_total": r.bytes_total,
+            "bytes_transferred": r.bytes_transferred,
+        })),
     })
 }
 
@@ -603,6 +633,26 @@ pub fn decode_job(value: &Value, path: &str) -> Decoded<JobSnapshot> {
             .map(|(c, k)| (PathBuf::from(c), PathBuf::from(k))),
         stall_timeout: f.u32("stall_timeout")?,
         security_flags: SecurityFlags(f.u32("security_flags")?),
+        // Absent from a daemon before upload jobs: a download.
+        job_type: match f.opt_u32("type")? {
+            None => JobType::Download,
+            Some(v) => JobType::from_u32(v).ok_or_else(|| Invalid::new(f.name("type")))?,
+        },
+        upload_protocol: match f.opt_u32("upload_protocol")? {
+            None => None,
+            Some(v) => Some(
+                UploadProtocol::from_u32(v)
+                    .ok_or_else(|| Invalid::new(f.name("upload_protocol")))?,
+            ),
+        },
+        reply_file_name: f.opt_string("reply_file_name")?.map(PathBuf::from),
+        reply_progress: opt_member(&f, "reply_progress", |v, path| {
+            let r = Fields::of(v, path)?;
+            Ok(ReplyProgress {
+                bytes_total: r.opt_u64("bytes_total")?,
+                bytes_transferred: r.u64("bytes_transferred")?,
+            })
+        })?,
     })
 }
 
@@ -1065,6 +1115,13 @@ mod tests {
             client_certificate: Some(("/c.pem".into(), "/k.pem".into())),
             stall_timeout: 60,
             security_flags: SecurityFlags(0x0100),
+            job_type: JobType::UploadReply,
+            upload_protocol: Some(UploadProtocol::Rufh),
+            reply_file_name: Some("/home/u/reply.json".into()),
+            reply_progress: Some(ReplyProgress {
+                bytes_total: Some(9),
+                bytes_transferred: 9,
+            }),
         }
     }
 

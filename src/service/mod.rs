@@ -9,6 +9,11 @@
 /// `org.varlink.service.GetInterfaceDescription`.
 pub const INTERFACE: &str = include_str!("io.qmgr.varlink");
 
+/// The most reply bytes one `io.qmgr.GetReplyData` answer carries: in
+/// base64, with the message's framing, well under the 1 MiB a message may
+/// be (`varlink::MAX_MESSAGE`).
+pub const REPLY_DATA_CHUNK: usize = 512 * 1024;
+
 /// The interface's name, the prefix of its methods and errors.
 pub const INTERFACE_NAME: &str = "io.qmgr";
 
@@ -54,6 +59,12 @@ pub mod method {
     pub const SET_FILE_SHA256: &str = "io.qmgr.SetFileSha256";
     /// `io.qmgr.SetFileDelta`.
     pub const SET_FILE_DELTA: &str = "io.qmgr.SetFileDelta";
+    /// `io.qmgr.SetUploadProtocol`.
+    pub const SET_UPLOAD_PROTOCOL: &str = "io.qmgr.SetUploadProtocol";
+    /// `io.qmgr.SetReplyFileName`.
+    pub const SET_REPLY_FILE_NAME: &str = "io.qmgr.SetReplyFileName";
+    /// `io.qmgr.GetReplyData`.
+    pub const GET_REPLY_DATA: &str = "io.qmgr.GetReplyData";
     /// `io.qmgr.ReplaceRemotePrefix`.
     pub const REPLACE_REMOTE_PREFIX: &str = "io.qmgr.ReplaceRemotePrefix";
     /// `io.qmgr.SetJob`.

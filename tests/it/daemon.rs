@@ -22,7 +22,7 @@ use qmgr::service::codec::{decode_event, decode_job, decode_list};
 use qmgr::service::varlink::{errors, Call, Connection, ReadError, MAX_MESSAGE};
 use qmgr::{JobState, NotifyFlags};
 use serde_json::{json, Value};
-use support::daemon::{calls_as, system_python, Client, PyClient, Qmgrd};
+use support::daemon::{call, calls_as, system_python, Client, PyClient, Qmgrd};
 use support::http_server::{patterned, Resource, TestServer};
 use support::{scratch, wait_until};
 
@@ -663,8 +663,6 @@ fn users_see_and_control_only_their_own_jobs() {
     let mut root = daemon.client();
     let mine = root.create("root's");
     let unknown = "0f8fad5b-d9cb-469f-a165-70867728950e";
-    let call =
-        |method: &str, parameters: Value| json!({"method": method, "parameters": parameters});
     let replies = calls_as(
         "nobody",
         "nogroup",
@@ -799,8 +797,6 @@ fn a_users_job_reads_and_writes_with_that_users_rights() {
     std::fs::write(&secret, b"root only").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let dst = theirs.join("public.bin");
-    let call =
-        |method: &str, parameters: Value| json!({"method": method, "parameters": parameters});
     let file =
         |remote: &Path, local: &Path| json!([{"remote": file_url(remote), "local": s(local)}]);
     let replies = calls_as(
@@ -882,8 +878,6 @@ fn members_of_the_admin_group_see_every_job() {
     let dir = scratch("daemon-admin-group");
     let daemon = Qmgrd::start(&dir, &["--admin-group", "nogroup"]);
     let mine = daemon.client().create("root's");
-    let call =
-        |method: &str, parameters: Value| json!({"method": method, "parameters": parameters});
     let replies = calls_as(
         "nobody",
         "nogroup",

@@ -15,6 +15,8 @@ mod cli;
 mod daemon;
 #[cfg(all(feature = "service", feature = "state"))]
 mod daemon_attacks;
+#[cfg(all(feature = "service", feature = "state", feature = "upload"))]
+mod daemon_uploads;
 #[cfg(feature = "delta")]
 mod delta;
 mod engine;

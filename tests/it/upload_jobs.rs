@@ -21,7 +21,7 @@ use support::{wait, wait_until};
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// A suspended upload job of `kind` from `file` to `url`, retrying after 1 s.
-fn upload_job(manager: &Manager, kind: JobType, url: &str, file: &Path) -> Job {
+pub(crate) fn upload_job(manager: &Manager, kind: JobType, url: &str, file: &Path) -> Job {
     let job = manager.create_job_of_type("upload", kind).unwrap();
     job.add_files(&[FileSpec::new(url, file.to_str().unwrap())])
         .unwrap();
@@ -36,7 +36,7 @@ fn run_to_transferred(job: &Job) {
 }
 
 /// A file of `size` patterned bytes in `dir`.
-fn local_file(dir: &Path, name: &str, size: usize, seed: u32) -> PathBuf {
+pub(crate) fn local_file(dir: &Path, name: &str, size: usize, seed: u32) -> PathBuf {
     let file = dir.join(name);
     std::fs::write(&file, patterned(size, seed)).unwrap();
     file
@@ -131,7 +131,7 @@ fn a_job_cut_mid_upload_retries_and_ends_byte_exact() {
 
 /// Waits through TRANSIENT_ERROR (retried by the job) until the job
 /// settles.
-fn wait_for_end(job: &Job) -> JobState {
+pub(crate) fn wait_for_end(job: &Job) -> JobState {
     loop {
         let state = wait(job, LIMIT);
         if state != JobState::TransientError {
@@ -141,7 +141,7 @@ fn wait_for_end(job: &Job) -> JobState {
 }
 
 /// The URL of the one upload the server created.
-fn upload_url(server: &UploadServer) -> String {
+pub(crate) fn upload_url(server: &UploadServer) -> String {
     let created = server
         .seen()
         .into_iter()
@@ -234,13 +234,28 @@ fn a_local_file_changed_mid_upload_puts_the_job_in_error() {
 #[test]
 fn an_upload_reply_lands_in_memory_and_in_a_file() {
     let dir = support::scratch("upload-job-reply");
+    reply_in_memory_and_in_a_file(&Manager::open(None).unwrap(), &dir);
+}
+
+/// The upload-reply checks, on an in-process `manager` or a connected one
+/// (`daemon_uploads`): they must give the same answers.
+pub(crate) fn reply_in_memory_and_in_a_file(manager: &Manager, dir: &Path) {
     let server = UploadServer::start(&dir.join("server"));
     let size = 700 * 1024 + 5;
-    let file = local_file(&dir, "diag.tar", size, 13);
-    let manager = Manager::open(None).unwrap();
+    let file = local_file(dir, "diag.tar", size, 13);
     let expected = format!("\"size\":{size}");
 
-    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    let job = upload_job(manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    assert_eq!(job.job_type(), JobType::UploadReply);
+    assert_eq!(job.upload_protocol().unwrap(), UploadProtocol::Rufh);
+    assert_eq!(
+        job.set_upload_protocol(UploadProtocol::Tus)
+            .unwrap_err()
+            .code,
+        HResult(QM_E_INVALIDARG),
+        "tus has no reply"
+    );
+    assert_eq!(job.reply_file_name().unwrap(), None);
     assert_eq!(job.reply_progress().unwrap().bytes_total, None);
     assert_eq!(
         job.reply_data().unwrap_err().code,
@@ -260,7 +275,7 @@ fn an_upload_reply_lands_in_memory_and_in_a_file() {
     );
 
     let into = dir.join("reply.json");
-    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    let job = upload_job(manager, JobType::UploadReply, &server.url("/rufh/"), &file);
     job.set_reply_file_name(Some(into.to_str().unwrap()))
         .unwrap();
     assert_eq!(
@@ -272,11 +287,12 @@ fn an_upload_reply_lands_in_memory_and_in_a_file() {
     assert!(written.contains(&expected), "{written}");
     assert_eq!(job.reply_data().unwrap(), written.as_bytes());
     assert_eq!(
-        support::temp_files(&dir).len(),
+        support::temp_files(dir).len(),
         0,
         "no temporary file is left"
     );
     job.complete().unwrap();
+    assert_eq!(std::fs::read_to_string(&into).unwrap(), written);
 }
 
 /// A client process (`ctests/upload.c child`) is killed with SIGKILL in

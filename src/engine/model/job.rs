@@ -300,6 +300,18 @@ fn check_len(what: &str, text: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// `QM_E_NOTIMPL` unless `kind` is one of `kinds`: BITS's answer to an
+/// upload call on another job type (in-process and through qmgrd alike).
+pub(crate) fn require_kind(kind: JobType, kinds: &[JobType], call: &str) -> Result<()> {
+    if kinds.contains(&kind) {
+        return Ok(());
+    }
+    Err(Error::new(
+        QM_E_NOTIMPL,
+        format!("{call} is not implemented for a job of type {kind:?}"),
+    ))
+}
+
 /// `QM_E_ITEM_NOT_FOUND` for a file index past the end.
 pub(crate) fn no_such_file(index: u32, count: usize) -> Error {
     Error::new(

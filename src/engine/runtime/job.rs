@@ -1397,14 +1397,7 @@ impl Job {
     /// `QM_E_NOTIMPL` unless the job is of one of `kinds` (BITS's answer
     /// to an upload call on another job type).
     fn require_kind(&self, kinds: &[JobType], call: &str) -> Result<()> {
-        let kind = self.job_type();
-        if kinds.contains(&kind) {
-            return Ok(());
-        }
-        Err(Error::new(
-            QM_E_NOTIMPL,
-            format!("{call} is not implemented for a job of type {kind:?}"),
-        ))
+        crate::engine::model::job::require_kind(self.job_type(), kinds, call)
     }
 
     /// Sets an upload job's protocol: tus 1.0 (the default of UPLOAD

@@ -212,7 +212,8 @@ impl Manager {
         Ok(job)
     }
 
-    /// Creates a job as [`create_job`](Manager::create_job) does, owned by
+    /// Creates a job of type `kind` as
+    /// [`create_job_of_type`](Manager::create_job_of_type) does, owned by
     /// `owner`: for a service that creates jobs on behalf of the users
     /// connected to it (the owner is the uid and gid the kernel reports
     /// for the connection). Every file of the job is then read and written
@@ -222,10 +223,15 @@ impl Manager {
     /// filesystem credentials (root, or `CAP_SETUID` and `CAP_SETGID`, on
     /// Linux): it tries, and gives `QM_E_ACCESSDENIED` when it cannot.
     /// `QM_E_INVALIDARG` for an id of `u32::MAX`.
-    pub fn create_job_owned_by(&self, display_name: &str, owner: Owner) -> Result<Job> {
+    pub fn create_job_of_type_owned_by(
+        &self,
+        display_name: &str,
+        kind: JobType,
+        owner: Owner,
+    ) -> Result<Job> {
         self.check_open()?;
         Rights::check_may_act_for(owner)?;
-        let job = Job::create(&self.shared, display_name, JobType::Download, owner)?;
+        let job = Job::create(&self.shared, display_name, kind, owner)?;
         self.shared.jobs.lock().push(job.clone());
         Ok(job)
     }

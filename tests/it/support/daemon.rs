@@ -408,6 +408,11 @@ impl Drop for PyClient {
     }
 }
 
+/// One call of a list for [`calls_as`].
+pub fn call(method: &str, parameters: Value) -> Value {
+    json!({"method": method, "parameters": parameters})
+}
+
 /// Runs `calls` as `user` (of `group`) on one connection; returns the
 /// replies (fewer, ending with `{"eof": true}`, if the daemon hung up).
 pub fn calls_as(user: &str, group: &str, socket: &Path, calls: &[Value]) -> Vec<Value> {

@@ -101,6 +101,8 @@ struct Shared {
     conns: Mutex<Vec<TcpStream>>,
     /// Bytes of request bodies received, over all requests.
     received: AtomicU64,
+    /// Bytes of padding after each draft reply's JSON (`pad_replies`).
+    reply_padding: AtomicU64,
 }
 
 pub struct UploadServer {
@@ -126,6 +128,7 @@ impl UploadServer {
             stop: AtomicBool::new(false),
             conns: Mutex::new(Vec::new()),
             received: AtomicU64::new(0),
+            reply_padding: AtomicU64::new(0),
         });
         let for_accept = Arc::clone(&shared);
         thread::spawn(move || {
@@ -147,6 +150,12 @@ impl UploadServer {
     /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Makes every later draft reply `bytes` longer (spaces after its
+    /// JSON): a reply of the size a test needs.
+    pub fn pad_replies(&self, bytes: u64) {
+        self.shared.reply_padding.store(bytes, Ordering::SeqCst);
     }
 
     /// Scripts `faults` for the next requests of `method`, in order.
@@ -585,7 +594,10 @@ fn tus(
 /// of the whole representation.
 fn reply_of(shared: &Shared, id: &str) -> Vec<u8> {
     let size = shared.state.lock().unwrap().uploads[id].offset;
-    format!("{{\"id\":\"{id}\",\"size\":{size}}}").into_bytes()
+    let padding = shared.reply_padding.load(Ordering::SeqCst) as usize;
+    let mut reply = format!("{{\"id\":\"{id}\",\"size\":{size}}}").into_bytes();
+    reply.resize(reply.len() + padding, b' ');
+    reply
 }
 
 fn rufh(
