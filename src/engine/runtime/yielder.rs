@@ -116,7 +116,7 @@ impl Meter {
         self.next_id += 1;
         let head = (
             bytes.saturating_sub(u64::from(JOIN_SEGMENTS) * MSS),
-            segments.wrapping_sub(segments.min(JOIN_SEGMENTS)),
+            segments.saturating_sub(JOIN_SEGMENTS),
         );
         self.sockets.push((id, socket, head));
         Some(id)
