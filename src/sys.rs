@@ -23,31 +23,14 @@ pub(crate) struct Receiving {
 pub(crate) fn tcp_receiving(socket: &std::net::TcpStream) -> Option<Receiving> {
     #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     {
-        use std::os::fd::AsRawFd;
-        // SAFETY: all-zero bytes are a valid tcp_info (plain integers).
-        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        // SAFETY: `info` and `len` are live locals of the sizes given; the
-        // kernel writes at most `len` bytes and updates `len`.
-        let rc = unsafe {
-            libc::getsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                (&mut info as *mut libc::tcp_info).cast(),
-                &mut len,
-            )
-        };
-        if rc != 0 {
-            return None;
-        }
+        let (info, len) = tcp_info(socket)?;
         let micros = match (info.tcpi_rcv_rtt, info.tcpi_rtt) {
             (0, 0) => None,
             (0, rtt) => Some(rtt),
             (rcv, _) => Some(rcv),
         };
         // An older kernel fills less of the structure.
-        let filled = |end: usize| len as usize >= end;
+        let filled = |end: usize| len >= end;
         let end_of_bytes_received =
             std::mem::offset_of!(libc::tcp_info, tcpi_bytes_received) + std::mem::size_of::<u64>();
         let end_of_segs_in =
@@ -176,6 +159,207 @@ pub(crate) fn clamp_receive_window(
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (socket, bytes, fix_buffer);
+        false
+    }
+}
+
+/// What the kernel says of a TCP connection's sending side, for the
+/// yielding of uploads (`engine::model::yielding`).
+#[cfg(feature = "upload")]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sending {
+    /// The sender's smoothed round trip (`tcpi_rtt`), timed by its own
+    /// clock from a segment's sending to its acknowledgement.
+    pub round_trip: Option<std::time::Duration>,
+    /// The payload bytes the peer acknowledged (`tcpi_bytes_acked`,
+    /// Linux 4.1).
+    pub bytes_acked: Option<u64>,
+    /// The payload bytes a segment carries (`tcpi_snd_mss`).
+    pub segment: u32,
+}
+
+/// Reads the sending side of `TCP_INFO` of `socket`; `None` where it is
+/// not available.
+#[cfg(feature = "upload")]
+pub(crate) fn tcp_sending(socket: &std::net::TcpStream) -> Option<Sending> {
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    {
+        let (info, len) = tcp_info(socket)?;
+        let end_of_bytes_acked =
+            std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
+        Some(Sending {
+            round_trip: (info.tcpi_rtt != 0)
+                .then(|| std::time::Duration::from_micros(u64::from(info.tcpi_rtt))),
+            bytes_acked: (len >= end_of_bytes_acked).then_some(info.tcpi_bytes_acked),
+            segment: info.tcpi_snd_mss,
+        })
+    }
+    #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
+/// `TCP_INFO` of `socket` and how many of its bytes the kernel filled.
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+fn tcp_info(socket: &std::net::TcpStream) -> Option<(libc::tcp_info, usize)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: all-zero bytes are a valid tcp_info (plain integers).
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` and `len` are live locals of the sizes given; the
+    // kernel writes at most `len` bytes and updates `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some((info, len as usize))
+}
+
+/// Linux's `SO_MAX_PACING_RATE` (asm-generic/socket.h; sparc has its own).
+#[cfg(all(
+    feature = "upload",
+    target_os = "linux",
+    not(any(target_arch = "sparc", target_arch = "sparc64"))
+))]
+const SO_MAX_PACING_RATE: libc::c_int = 47;
+#[cfg(all(
+    feature = "upload",
+    target_os = "linux",
+    any(target_arch = "sparc", target_arch = "sparc64")
+))]
+const SO_MAX_PACING_RATE: libc::c_int = 0x31;
+
+/// Caps the rate the kernel sends `socket`'s data at, in bytes per second
+/// (`None`: no cap), spreading its segments over time: Linux 4.13 and
+/// later pace TCP themselves once a cap is set, so that a cut takes
+/// effect on the wire at once, whatever the socket's buffer holds.
+/// Returns false where the system has no such option or refused it.
+#[cfg(feature = "upload")]
+pub(crate) fn set_pacing_rate(socket: &std::net::TcpStream, rate: Option<u64>) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // A 32-bit value every kernel takes; all ones lifts the cap.
+        let value = rate.map_or(u32::MAX, |r| r.clamp(1, u64::from(u32::MAX - 1)) as u32);
+        set_u32(socket, libc::SOL_SOCKET, SO_MAX_PACING_RATE, value)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, rate);
+        false
+    }
+}
+
+/// Fixes `socket`'s send buffer at about `bytes` (`SO_SNDBUF`; the
+/// kernel caps it at `net.core.wmem_max` and doubles it for its own
+/// bookkeeping), which stops the kernel's autotuning of it for the
+/// socket's life: a paced sender's writes then return every few
+/// milliseconds, as the small buffer drains, not once a megabyte has.
+/// Returns false where the system refused it.
+#[cfg(feature = "upload")]
+pub(crate) fn fix_send_buffer(socket: &std::net::TcpStream, bytes: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        set_u32(
+            socket,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            bytes.min(i32::MAX as u32),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, bytes);
+        false
+    }
+}
+
+/// Sets a 32-bit socket option; false if the kernel refused it.
+#[cfg(all(feature = "upload", target_os = "linux"))]
+fn set_u32(
+    socket: &std::net::TcpStream,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: u32,
+) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `value` is a live u32 and the length given is its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+/// The congestion control of `socket` (`TCP_CONGESTION`: "cubic",
+/// "bbr"...), where the system says.
+#[cfg(feature = "upload")]
+pub(crate) fn congestion_control(socket: &std::net::TcpStream) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut name = [0u8; 16];
+        let mut len = name.len() as libc::socklen_t;
+        // SAFETY: `name` and `len` are live locals of the sizes given; the
+        // kernel writes at most `len` bytes and updates `len`.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CONGESTION,
+                name.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        let name = &name[..(len as usize).min(name.len())];
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        std::str::from_utf8(&name[..end]).ok().map(str::to_string)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
+/// Sets `socket`'s congestion control to `name`; false where the kernel
+/// has no such algorithm or does not allow it to this process (only
+/// those in `net.ipv4.tcp_allowed_congestion_control` without
+/// CAP_NET_ADMIN).
+#[cfg(feature = "upload")]
+pub(crate) fn set_congestion_control(socket: &std::net::TcpStream, name: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `name` is live for the call and its length is given.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CONGESTION,
+                name.as_ptr().cast(),
+                name.len() as libc::socklen_t,
+            )
+        };
+        rc == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, name);
         false
     }
 }

@@ -4,20 +4,23 @@
 //!
 //! ```text
 //! server (10.213.N.1)  ──  mid, a router  ──  client (10.214.N.2)
-//!                          tbf 8 Mbit/s, 400 ms deep, toward the client
+//!                          tbf 8 Mbit/s, 400 ms deep, each way
 //! ```
 //!
 //! The queue's delay is what a background job must keep short, and what a
 //! FOREGROUND job, like curl, fills: the test reads the queue's length from
-//! `tc` while each kind of job runs, and the bytes the client received.
-//! The server's connections use cubic, which fills a queue (the host's
-//! default may be bbr, which keeps it short by itself).
+//! `tc` while each kind of job runs, and the bytes that crossed it. A
+//! download fills the queue toward the client, an upload (`qmgr upload`
+//! to the suite's tus server) the one toward the server. Both ends send
+//! with cubic, which fills a queue (the host's default may be bbr, which
+//! keeps it short by itself).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::http_server::{patterned, Resource, TestServer};
+use crate::support::upload_server::UploadServer;
 use crate::support::{self, scratch};
 
 /// The bottleneck, in bits per second and as `tc` writes it.
@@ -27,12 +30,15 @@ const RATE: &str = "8mbit";
 /// Three namespaces joined by two veth pairs; removed on drop.
 struct Network {
     names: [String; 3],
-    /// The server's and the client's addresses, and mid's device toward
-    /// the client (where the queue is).
+    /// The server's and the client's addresses, mid's devices toward the
+    /// client and toward the server (where the queues are), and the
+    /// client's and the server's devices.
     server_ip: String,
     client_ip: String,
     queue_dev: String,
+    upload_queue_dev: String,
     client_dev: String,
+    server_dev: String,
 }
 
 impl Network {
@@ -47,8 +53,15 @@ impl Network {
             support::skipped("iproute2 (ip, tc) is not installed");
             return None;
         }
-        let n = std::process::id() % 200 + 20;
-        let tag = format!("qy{}", std::process::id());
+        // Each test of the process builds its own network.
+        static BUILT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let built = BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = (std::process::id() * 2 + built) % 200 + 20;
+        let tag = format!(
+            "qy{}{}",
+            std::process::id(),
+            ["", "u", "v", "w"][built as usize % 4]
+        );
         let names = [
             format!("{tag}-srv"),
             format!("{tag}-mid"),
@@ -58,13 +71,15 @@ impl Network {
             server_ip: format!("10.213.{n}.1"),
             client_ip: format!("10.214.{n}.2"),
             queue_dev: format!("{tag}c"),
+            upload_queue_dev: format!("{tag}b"),
             client_dev: format!("{tag}d"),
+            server_dev: format!("{tag}a"),
             names,
         };
         let [srv, mid, cli] = &net.names;
         let (a, b, c, d) = (
-            format!("{tag}a"),
-            format!("{tag}b"),
+            net.server_dev.clone(),
+            net.upload_queue_dev.clone(),
             net.queue_dev.clone(),
             net.client_dev.clone(),
         );
@@ -118,14 +133,18 @@ impl Network {
             &format!("10.213.{n}.0/24"),
             "via",
             &mid_c,
+            "congctl",
+            "cubic",
         ]);
-        netns_exec(
-            mid,
-            &[
-                "tc", "qdisc", "add", "dev", &c, "root", "tbf", "rate", RATE, "burst", "66000",
-                "latency", "400ms",
-            ],
-        );
+        for dev in [&c, &b] {
+            netns_exec(
+                mid,
+                &[
+                    "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", RATE, "burst",
+                    "66000", "latency", "400ms",
+                ],
+            );
+        }
         Some(net)
     }
 
@@ -147,11 +166,12 @@ impl Network {
         .unwrap()
     }
 
-    /// The queue's length in bytes (`backlog NNNb` of `tc -s qdisc`).
-    fn queued(&self) -> u64 {
+    /// The length in bytes of the queue on mid's `dev` (`backlog NNNb` of
+    /// `tc -s qdisc`).
+    fn queued(&self, dev: &str) -> u64 {
         let out = Command::new("ip")
             .args(["netns", "exec", &self.names[1], "tc", "-s", "qdisc", "show"])
-            .args(["dev", &self.queue_dev])
+            .args(["dev", dev])
             .output()
             .expect("tc");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -163,11 +183,12 @@ impl Network {
         parse_size(backlog)
     }
 
-    /// The bytes the client's interface has received.
-    fn received(&self) -> u64 {
-        let path = format!("/sys/class/net/{}/statistics/rx_bytes", self.client_dev);
+    /// The bytes the interface `dev` of namespace `ns` (an index of
+    /// `names`) has received.
+    fn received(&self, ns: usize, dev: &str) -> u64 {
+        let path = format!("/sys/class/net/{dev}/statistics/rx_bytes");
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.names[2], "cat", &path])
+            .args(["netns", "exec", &self.names[ns], "cat", &path])
             .output()
             .expect("cat");
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
@@ -240,14 +261,31 @@ struct Seen {
     share: f64,
 }
 
-/// Runs `qmgr transfer --priority PRIORITY` for `RUN`, and watches the
-/// queue after its first seconds (a download starts by filling it).
-fn watch(net: &Network, url: &str, out: &std::path::Path, priority: &str) -> Seen {
+/// Which way a watched job moves its bytes.
+#[derive(Clone, Copy)]
+enum Way {
+    Download,
+    Upload,
+}
+
+/// Runs `qmgr transfer` (or `qmgr upload`) `--priority PRIORITY` of
+/// `from` to `to` for `RUN`, and watches the queue its bytes cross after
+/// its first seconds (a transfer starts by filling it).
+fn watch(net: &Network, way: Way, from: &str, to: &std::path::Path, priority: &str) -> Seen {
     const WARM_UP: Duration = Duration::from_secs(3);
     const RUN: Duration = Duration::from_secs(9);
-    let _ = std::fs::remove_file(out);
-    let out = out.to_str().unwrap();
-    let mut child = net.qmgr(&["transfer", "--quiet", "--priority", priority, url, out]);
+    let to = to.to_str().unwrap();
+    let mut child = match way {
+        Way::Download => {
+            let _ = std::fs::remove_file(to);
+            net.qmgr(&["transfer", "--quiet", "--priority", priority, from, to])
+        }
+        Way::Upload => net.qmgr(&["upload", "--quiet", "--priority", priority, to, from]),
+    };
+    let (queue, receiver, receiving) = match way {
+        Way::Download => (&net.queue_dev, 2, &net.client_dev),
+        Way::Upload => (&net.upload_queue_dev, 0, &net.server_dev),
+    };
     let started = Instant::now();
     let mut samples = Vec::new();
     let mut received = None;
@@ -256,11 +294,11 @@ fn watch(net: &Network, url: &str, out: &std::path::Path, priority: &str) -> See
         if started.elapsed() < WARM_UP {
             continue;
         }
-        received.get_or_insert_with(|| (Instant::now(), net.received()));
-        samples.push(net.queued());
+        received.get_or_insert_with(|| (Instant::now(), net.received(receiver, receiving)));
+        samples.push(net.queued(queue));
     }
     let (since, before) = received.unwrap();
-    let moved = net.received() - before;
+    let moved = net.received(receiver, receiving) - before;
     let elapsed = since.elapsed();
     let _ = child.kill();
     let _ = child.wait();
@@ -271,6 +309,24 @@ fn watch(net: &Network, url: &str, out: &std::path::Path, priority: &str) -> See
         delay: Duration::from_secs_f64(median as f64 / rate),
         share: moved as f64 / (rate * elapsed.as_secs_f64()),
     }
+}
+
+/// FOREGROUND competes like curl: cubic fills the deep queue; LOW keeps
+/// it near its 15 ms target, and still uses more than `least` of the
+/// link it has to itself.
+fn assert_yields(low: &Seen, foreground: &Seen, least: f64) {
+    assert!(
+        foreground.delay > Duration::from_millis(150),
+        "foreground: {:?}",
+        foreground.delay
+    );
+    assert!(foreground.share > 0.85, "foreground: {}", foreground.share);
+    assert!(
+        low.delay < Duration::from_millis(60),
+        "low: {:?}",
+        low.delay
+    );
+    assert!(low.share > least, "low: {}", low.share);
 }
 
 #[test]
@@ -285,8 +341,8 @@ fn a_background_job_keeps_the_bottlenecks_queue_short_and_a_foreground_one_fills
     let dir = scratch("yielding");
     let out = dir.join("big");
 
-    let low = watch(&net, &url, &out, "low");
-    let foreground = watch(&net, &url, &out, "foreground");
+    let low = watch(&net, Way::Download, &url, &out, "low");
+    let foreground = watch(&net, Way::Download, &url, &out, "foreground");
     eprintln!(
         "queue delay: low {:?} ({:.0}% of the link), foreground {:?} ({:.0}%)",
         low.delay,
@@ -294,19 +350,32 @@ fn a_background_job_keeps_the_bottlenecks_queue_short_and_a_foreground_one_fills
         foreground.delay,
         foreground.share * 100.0
     );
-    // FOREGROUND competes like curl: cubic fills the deep queue.
-    assert!(
-        foreground.delay > Duration::from_millis(150),
-        "foreground: {:?}",
-        foreground.delay
+    assert_yields(&low, &foreground, 0.7);
+}
+
+#[test]
+fn a_background_upload_keeps_the_queue_toward_the_server_short() {
+    let Some(net) = Network::build() else {
+        return;
+    };
+    let dir = scratch("yielding-upload");
+    let server = UploadServer::start_with(net.listen_in_server(), &dir.join("server"));
+    let url = server.url("/tus/");
+    // Longer than any run at the bottleneck's rate (1 MB/s).
+    let file = dir.join("big");
+    std::fs::write(&file, patterned(24 << 20, 29)).unwrap();
+
+    let low = watch(&net, Way::Upload, &url, &file, "low");
+    let foreground = watch(&net, Way::Upload, &url, &file, "foreground");
+    eprintln!(
+        "upload queue delay: low {:?} ({:.0}% of the link), foreground {:?} ({:.0}%)",
+        low.delay,
+        low.share * 100.0,
+        foreground.delay,
+        foreground.share * 100.0
     );
-    assert!(foreground.share > 0.85, "foreground: {}", foreground.share);
-    // LOW keeps the queue near its 15 ms target, and still uses the link
-    // it has to itself.
-    assert!(
-        low.delay < Duration::from_millis(60),
-        "low: {:?}",
-        low.delay
-    );
-    assert!(low.share > 0.7, "low: {}", low.share);
+    // The sender samples its connection only as its writes return
+    // (every 50-100 ms here), so its rate swings wider than a
+    // download's: 56-84% of the link in the runs so far (issue 23).
+    assert_yields(&low, &foreground, 0.5);
 }

@@ -11,18 +11,21 @@
 //! `MAX_REPLY_DATA`) or to its reply file: a temporary file beside it,
 //! fsynced and renamed into place when the whole reply has arrived.
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::net::TcpStream;
 use std::path::PathBuf;
 
 use crate::engine::model::command::Command;
-use crate::engine::model::job::MAX_REPLY_DATA;
+use crate::engine::model::job::{JobModel, MAX_REPLY_DATA};
 use crate::engine::runtime::copy::sleep_unless_cancelled;
 use crate::engine::runtime::partial;
-use crate::engine::runtime::shared::Job;
+use crate::engine::runtime::shared::{Job, ManagerShared};
+use crate::engine::runtime::yielder::sending::SendFlow;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
-use crate::engine::transport::upload::{self, Intent, ReplySink, UploadState};
+use crate::engine::transport::upload::{self, Intent, Pace, ReplySink, UploadState};
 use crate::engine::types::{ErrorContext, JobType, Priority};
 use crate::hresult::*;
 
@@ -57,26 +60,19 @@ pub(crate) fn run(job: &Job, token: &CancelToken, options: &HttpOptions) -> Opti
     job.apply_quietly(Command::UploadConfirmed {
         state: state.clone(),
     });
-    // The job's and (in the background) the manager's bandwidth limits,
-    // as the copy loop of downloads pays them; the rate counts bytes sent
-    // (progress counts only what the server confirmed).
     let manager = job.shared.manager.upgrade();
-    let pace = |n: u64| {
-        let _ = job.shared.live.count_rate(n);
-        let mut wait = job.shared.throttle.take(n);
-        if let Some(m) = manager.as_ref() {
-            if job.shared.live.priority() != Priority::Foreground as u32 {
-                wait = wait.max(m.throttle.take(n));
-            }
-        }
-        let _ = sleep_unless_cancelled(token, wait);
+    let pacer = Pacer {
+        job,
+        token,
+        manager: manager.as_deref(),
+        flow: RefCell::new(None),
     };
     let intent = Intent {
         url: &remote,
         options,
         path: &path,
         chunk: 0,
-        pace: Some(&pace),
+        pace: Some(&pacer),
     };
     let mut reply = Reply::new(kind, saved.reply_file);
     let sink = match &mut reply {
@@ -128,6 +124,51 @@ pub(crate) fn run(job: &Job, token: &CancelToken, options: &HttpOptions) -> Opti
     }
     job.apply_quietly(Command::FileDone { file: 0 });
     None
+}
+
+/// Paces an upload's bodies: the job's and (in the background) the
+/// manager's bandwidth limits, as the copy loop of downloads pays them
+/// (the rate counts bytes sent; progress counts only what the server
+/// confirmed), and a background job's yielding.
+struct Pacer<'a> {
+    job: &'a Job,
+    token: &'a CancelToken,
+    manager: Option<&'a ManagerShared>,
+    /// The body being sent's part in yielding.
+    flow: RefCell<Option<SendFlow<'a>>>,
+}
+
+impl Pace for Pacer<'_> {
+    fn piece(&self, max: usize) -> usize {
+        self.flow.borrow().as_ref().map_or(max, |f| f.piece(max))
+    }
+
+    fn sent(&self, bytes: u64, socket: Option<&TcpStream>) {
+        let job = self.job;
+        let _ = job.shared.live.count_rate(bytes);
+        let priority = job.shared.live.priority();
+        let mut wait = job.shared.throttle.take(bytes);
+        if let Some(m) = self.manager {
+            if priority != Priority::Foreground as u32 {
+                wait = wait.max(m.throttle.take(bytes));
+            }
+            let mut flow = self.flow.borrow_mut();
+            if flow.is_none() {
+                *flow = socket
+                    .and_then(|s| s.try_clone().ok())
+                    .map(|s| m.yielding.send_flow(s));
+            }
+            if let Some(flow) = flow.as_mut() {
+                flow.follow(priority, || job.read(JobModel::yielding));
+                wait = wait.max(flow.sent(bytes));
+            }
+        }
+        let _ = sleep_unless_cancelled(self.token, wait);
+    }
+
+    fn ended(&self) -> bool {
+        self.flow.borrow_mut().take().is_none_or(|f| f.poolable())
+    }
 }
 
 /// Where this run's reply goes.

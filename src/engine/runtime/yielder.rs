@@ -20,6 +20,9 @@ use crate::engine::runtime::throttle::Throttle;
 use crate::engine::types::Priority;
 use crate::sync::Mutex;
 
+#[cfg(feature = "upload")]
+pub(crate) mod sending;
+
 /// How often a connection reads its round trip (and the job's option).
 const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 /// How often a controller adjusts its rate.
@@ -153,11 +156,16 @@ fn add(ours: &mut (u64, u64), now: (u64, u32), before: (u64, u32)) {
     ours.1 = ours.1.wrapping_add(segments);
 }
 
-/// The yielding state of one manager: a controller per background priority.
+/// The yielding state of one manager: a controller per background
+/// priority and direction.
 #[derive(Debug)]
 pub(crate) struct Yielding {
-    /// HIGH, NORMAL, LOW.
+    /// Downloads: HIGH, NORMAL, LOW.
     classes: [Class; 3],
+    /// Uploads: HIGH, NORMAL, LOW. Their queue builds on the way out, a
+    /// different link (or direction of it) than the downloads' queue.
+    #[cfg(feature = "upload")]
+    sending: [Class; 3],
 }
 
 /// The connections of one priority, which yield as one flow.
@@ -312,18 +320,19 @@ impl Default for Yielding {
                 class(Priority::Normal),
                 class(Priority::Low),
             ],
+            #[cfg(feature = "upload")]
+            sending: [
+                class(Priority::High),
+                class(Priority::Normal),
+                class(Priority::Low),
+            ],
         }
     }
 }
 
 impl Yielding {
     fn class(&self, priority: Priority) -> Option<&Class> {
-        match priority {
-            Priority::Foreground => None,
-            Priority::High => Some(&self.classes[0]),
-            Priority::Normal => Some(&self.classes[1]),
-            Priority::Low => Some(&self.classes[2]),
-        }
+        Some(&self.classes[class_index(priority)?])
     }
 
     /// The part of the connection over `socket` (`None`: not a network
@@ -352,7 +361,7 @@ impl Yielding {
             socket: socket.filter(|_| peer.is_some()),
             peer,
             next_sample: Instant::now(),
-            option: None,
+            option: JobOption::default(),
             bytes: 0,
             received,
             sampled: None,
@@ -361,6 +370,35 @@ impl Yielding {
             fixed: false,
             metered: None,
             reusable,
+        }
+    }
+}
+
+/// A background priority's place in [`Yielding`]'s arrays; `None` for
+/// FOREGROUND, which never yields.
+fn class_index(priority: Priority) -> Option<usize> {
+    match priority {
+        Priority::Foreground => None,
+        Priority::High => Some(0),
+        Priority::Normal => Some(1),
+        Priority::Low => Some(2),
+    }
+}
+
+/// A job's yielding option as a connection last read it: read again
+/// every [`SAMPLE_EVERY`], not at every chunk (it takes the job's lock).
+#[derive(Default)]
+struct JobOption(Option<(bool, Instant)>);
+
+impl JobOption {
+    fn get(&mut self, now: Instant, read: impl FnOnce() -> bool) -> bool {
+        match self.0 {
+            Some((yields, until)) if now < until => yields,
+            _ => {
+                let yields = read();
+                self.0 = Some((yields, now + SAMPLE_EVERY));
+                yields
+            }
         }
     }
 }
@@ -380,8 +418,8 @@ pub(crate) struct Flow<'a> {
     socket: Option<&'a TcpStream>,
     peer: Option<IpAddr>,
     next_sample: Instant,
-    /// The job's yielding option as last read, and when to read it again.
-    option: Option<(bool, Instant)>,
+    /// The job's yielding option.
+    option: JobOption,
     /// Bytes read and not yet told to the controller.
     bytes: u64,
     /// The socket's count of received bytes at the last read.
@@ -410,15 +448,7 @@ impl Flow<'_> {
         if self.socket.is_none() {
             return;
         }
-        let now = Instant::now();
-        let yields = match self.option {
-            Some((yields, until)) if now < until => yields,
-            _ => {
-                let yields = yields();
-                self.option = Some((yields, now + SAMPLE_EVERY));
-                yields
-            }
-        };
+        let yields = self.option.get(Instant::now(), yields);
         let class = Priority::from_u32(priority)
             .filter(|_| yields)
             .and_then(|p| self.yielding.class(p));

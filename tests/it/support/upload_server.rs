@@ -118,8 +118,13 @@ impl UploadServer {
 
     /// Starts the server on `ip` (a loopback address), storing uploads under `dir`.
     pub fn start_on(ip: &str, dir: &Path) -> UploadServer {
+        UploadServer::start_with(TcpListener::bind((ip, 0)).unwrap(), dir)
+    }
+
+    /// Starts the server on `listener` (one made in another network
+    /// namespace), storing uploads under `dir`.
+    pub fn start_with(listener: TcpListener, dir: &Path) -> UploadServer {
         std::fs::create_dir_all(dir).unwrap();
-        let listener = TcpListener::bind((ip, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),

@@ -42,8 +42,27 @@ pub(crate) struct FileBody<'a> {
     pub offset: u64,
     pub len: u64,
     /// Told of every piece sent, before the next is read: the caller's
-    /// bandwidth limits wait there.
-    pub pace: Option<&'a dyn Fn(u64)>,
+    /// bandwidth limits and yielding wait there.
+    pub pace: Option<&'a dyn Pace>,
+}
+
+/// What paces a body as it is sent: the caller's bandwidth limits, and
+/// the yielding of background uploads, which needs the connection's TCP
+/// socket (its round trip, and the kernel's pacing of it).
+pub(crate) trait Pace {
+    /// The bytes to write at a time, at most `max`: a paced connection
+    /// is sampled between two writes.
+    fn piece(&self, max: usize) -> usize {
+        max
+    }
+    /// `bytes` more of a body went into `socket` (the connection's TCP
+    /// socket, the same for the whole body; `None` where it is not known);
+    /// returns once the limits allow the next piece.
+    fn sent(&self, bytes: u64, socket: Option<&std::net::TcpStream>);
+    /// The body was sent whole, or its sending failed: what the pacing
+    /// set on the socket comes off. Returns false when something stays
+    /// (a fixed buffer): the connection then serves no other request.
+    fn ended(&self) -> bool;
 }
 
 /// One request of an upload protocol.
@@ -197,14 +216,17 @@ impl Client {
                 self.request_head(call.method, &target, &conn, None, &fields, policy, hop);
             // A server that stops reading the body is a stall like one
             // that stops sending: writes wait at most the stall timeout.
-            if let Some(socket) = conn.socket() {
+            let socket = conn.socket();
+            if let Some(socket) = &socket {
                 let _ = socket.set_write_timeout(Some(self.options.stall_timeout));
             }
+            let mut poolable = true;
             let sent = conn
                 .set_deadline(None)
                 .and_then(|_| conn.io.get_mut().write_all(head_text.as_bytes()))
                 .and_then(|_| match call.body {
-                    Some(body) => send_body(conn.io.get_mut(), body),
+                    Some(body) => send_body(conn.io.get_mut(), body, socket.as_ref())
+                        .map(|kept| poolable = kept),
                     None => Ok(()),
                 })
                 .and_then(|_| conn.io.get_mut().flush());
@@ -245,7 +267,7 @@ impl Client {
             } else {
                 Framing::of(&head).map_err(|e| failed((RequestFailure::Protocol, e.to_string())))?
             };
-            let reusable = head.keeps_alive(framing);
+            let reusable = poolable && head.keeps_alive(framing);
             return Ok(Answer {
                 head,
                 url: url.to_string(),
@@ -260,13 +282,30 @@ impl Client {
     }
 }
 
-/// Writes `body`'s bytes from its file to `out`, a piece at a time.
-fn send_body(out: &mut impl Write, body: FileBody<'_>) -> io::Result<()> {
+/// Writes `body`'s bytes from its file to `out` (over `socket`), a piece
+/// at a time; returns whether the connection may serve another request
+/// (see [`Pace::ended`]).
+fn send_body(
+    out: &mut impl Write,
+    body: FileBody<'_>,
+    socket: Option<&std::net::TcpStream>,
+) -> io::Result<bool> {
+    let sent = write_body(out, body, socket);
+    let poolable = body.pace.is_none_or(|pace| pace.ended());
+    sent.map(|()| poolable)
+}
+
+fn write_body(
+    out: &mut impl Write,
+    body: FileBody<'_>,
+    socket: Option<&std::net::TcpStream>,
+) -> io::Result<()> {
     let mut buf = vec![0u8; PIECE.min(body.len.max(1) as usize)];
     let mut at = body.offset;
     let end = body.offset + body.len;
     while at < end {
-        let want = buf.len().min((end - at) as usize);
+        let piece = body.pace.map_or(buf.len(), |pace| pace.piece(buf.len()));
+        let want = piece.clamp(1, buf.len()).min((end - at) as usize);
         let n = body.file.read_at(&mut buf[..want], at)?;
         if n == 0 {
             return Err(io::Error::new(
@@ -277,7 +316,7 @@ fn send_body(out: &mut impl Write, body: FileBody<'_>) -> io::Result<()> {
         out.write_all(&buf[..n])?;
         at += n as u64;
         if let Some(pace) = body.pace {
-            pace(n as u64);
+            pace.sent(n as u64, socket);
         }
     }
     Ok(())

@@ -47,6 +47,7 @@ use std::path::Path;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::http::exchange::Answer;
+pub(crate) use crate::engine::transport::http::exchange::Pace;
 use crate::engine::transport::http::{Client, Headers, RequestPolicy};
 use crate::engine::transport::options::HttpOptions;
 use crate::engine::transport::source::origin;
@@ -79,8 +80,9 @@ pub(crate) struct Intent<'a> {
     /// Bytes per request (clamped to [`MIN_CHUNK`]..=[`MAX_CHUNK`]; 0:
     /// [`DEFAULT_CHUNK`]).
     pub chunk: u64,
-    /// Told of every piece of a body sent (the job's bandwidth limits).
-    pub pace: Option<&'a dyn Fn(u64)>,
+    /// Told of every piece of a body sent (the job's bandwidth limits,
+    /// yielding).
+    pub pace: Option<&'a dyn Pace>,
 }
 
 /// Where the server's reply goes (upload-reply), and how much of it.
