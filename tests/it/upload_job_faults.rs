@@ -325,3 +325,68 @@ fn a_job_uploads_a_4_gib_sparse_file_past_2_pow_32_byte_exact() {
     assert_same_bytes(&stored, &file);
     job.complete().unwrap();
 }
+
+/// A reply over 1 MiB for a job that keeps its reply in memory: as BITS
+/// does (`GetReplyData` answers `BG_E_TOO_LARGE`, the reply is read from
+/// the reply file, named beside the uploaded file when the caller named
+/// none), the job ends TRANSFERRED, `reply_data` answers
+/// `QM_BG_E_TOO_LARGE`, and `reply_file_name` names the file that holds
+/// the whole reply. A reply of exactly 1 MiB still stays in memory.
+#[test]
+fn a_reply_over_1_mib_goes_to_a_reply_file_beside_the_local_file() {
+    let dir = support::scratch("upload-job-big-reply");
+    let server = UploadServer::start(&dir.join("server"));
+    let size = 300 * 1024 + 3;
+    let file = local_file(&dir, "report.tar", size, 99);
+    let manager = Manager::open(None).unwrap();
+    let json = |id: &str| format!("{{\"id\":\"{id}\",\"size\":{size}}}").len() as u64;
+    let mib: u64 = 1 << 20; // GetReplyData's limit, QM_MAX_REPLY_DATA
+
+    // Exactly 1 MiB: in memory.
+    server.pad_replies(mib - json("u1"));
+    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    job.resume().unwrap();
+    assert_eq!(
+        wait_for_end(&job),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    assert_eq!(job.reply_data().unwrap().len() as u64, mib);
+    assert_eq!(job.reply_file_name().unwrap(), None);
+    job.complete().unwrap();
+
+    // One byte more: in a file beside the local file.
+    server.pad_replies(mib + 1 - json("u2"));
+    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    assert_eq!(job.reply_file_name().unwrap(), None);
+    job.resume().unwrap();
+    assert_eq!(
+        wait_for_end(&job),
+        JobState::Transferred,
+        "{:?}",
+        job.error()
+    );
+    let err = job.reply_data().unwrap_err();
+    assert_eq!(err.code, HResult(QM_BG_E_TOO_LARGE), "{err:?}");
+    let named = job.reply_file_name().unwrap().expect("the reply file");
+    assert_eq!(named.parent(), file.parent(), "beside the local file");
+    assert!(
+        err.message.contains(&named.display().to_string()),
+        "{err:?}"
+    );
+    let reply = std::fs::read(&named).unwrap();
+    assert_eq!(reply.len() as u64, mib + 1);
+    assert!(
+        reply.starts_with(b"{\"id\":\"u2\",\"size\":"),
+        "the whole reply"
+    );
+    let p = job.reply_progress().unwrap();
+    assert_eq!(
+        (p.bytes_total, p.bytes_transferred),
+        (Some(mib + 1), mib + 1)
+    );
+    assert_eq!(support::temp_files(&dir).len(), 0, "no temporary file left");
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(&named).unwrap(), reply, "kept after complete");
+}
