@@ -335,16 +335,21 @@ fn a_job_uploads_a_4_gib_sparse_file_past_2_pow_32_byte_exact() {
 #[test]
 fn a_reply_over_1_mib_goes_to_a_reply_file_beside_the_local_file() {
     let dir = support::scratch("upload-job-big-reply");
+    reply_over_1_mib(&Manager::open(None).unwrap(), &dir);
+}
+
+/// The checks of a reply over 1 MiB, on an in-process `manager` or a
+/// connected one (`daemon_uploads`): the same answers.
+pub(crate) fn reply_over_1_mib(manager: &Manager, dir: &Path) {
     let server = UploadServer::start(&dir.join("server"));
     let size = 300 * 1024 + 3;
-    let file = local_file(&dir, "report.tar", size, 99);
-    let manager = Manager::open(None).unwrap();
+    let file = local_file(dir, "report.tar", size, 99);
     let json = |id: &str| format!("{{\"id\":\"{id}\",\"size\":{size}}}").len() as u64;
     let mib: u64 = 1 << 20; // GetReplyData's limit, QM_MAX_REPLY_DATA
 
     // Exactly 1 MiB: in memory.
     server.pad_replies(mib - json("u1"));
-    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    let job = upload_job(manager, JobType::UploadReply, &server.url("/rufh/"), &file);
     job.resume().unwrap();
     assert_eq!(
         wait_for_end(&job),
@@ -358,7 +363,7 @@ fn a_reply_over_1_mib_goes_to_a_reply_file_beside_the_local_file() {
 
     // One byte more: in a file beside the local file.
     server.pad_replies(mib + 1 - json("u2"));
-    let job = upload_job(&manager, JobType::UploadReply, &server.url("/rufh/"), &file);
+    let job = upload_job(manager, JobType::UploadReply, &server.url("/rufh/"), &file);
     assert_eq!(job.reply_file_name().unwrap(), None);
     job.resume().unwrap();
     assert_eq!(
@@ -386,7 +391,7 @@ fn a_reply_over_1_mib_goes_to_a_reply_file_beside_the_local_file() {
         (p.bytes_total, p.bytes_transferred),
         (Some(mib + 1), mib + 1)
     );
-    assert_eq!(support::temp_files(&dir).len(), 0, "no temporary file left");
+    assert_eq!(support::temp_files(dir).len(), 0, "no temporary file left");
     job.complete().unwrap();
     assert_eq!(std::fs::read(&named).unwrap(), reply, "kept after complete");
 }
