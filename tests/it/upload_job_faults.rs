@@ -447,3 +447,40 @@ pub(crate) fn reply_over_1_mib(manager: &Manager, dir: &Path) {
     job.complete().unwrap();
     assert_eq!(std::fs::read(&named).unwrap(), reply, "kept after complete");
 }
+
+/// The local file changes while a piece of it is on its way (same size,
+/// one byte rewritten: only its mtime tells): once that request ends the
+/// job stops in ERROR with BITS's `BG_E_LOCAL_FILE_CHANGED`, in the local
+/// file's context, and sends nothing more of either version.
+#[test]
+fn a_local_file_changed_during_a_request_stops_the_job() {
+    use std::os::unix::fs::FileExt;
+    let dir = support::scratch("upload-job-changed-during");
+    let server = UploadServer::start(&dir.join("server"));
+    let size = PIECE as usize + 4096;
+    let file = local_file(&dir, "growing.log", size, 101);
+    let manager = Manager::open(None).unwrap();
+    let job = upload_job(&manager, JobType::Upload, &server.url("/tus/"), &file);
+    // 16 MiB at 4 MiB/s: the first piece takes about 4 s.
+    job.set_max_bandwidth(4 * 1024 * 1024).unwrap();
+    job.resume().unwrap();
+    wait_until("the first piece on its way", LIMIT, || {
+        server.received() > 1024 * 1024
+    });
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let changed = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    // (A coarse clock could give the same mtime: write until it moves.)
+    while std::fs::metadata(&file).unwrap().modified().unwrap() == before {
+        changed.write_all_at(b"X", 100).unwrap();
+        changed.sync_all().unwrap();
+    }
+    assert_eq!(wait_for_end(&job), JobState::Error);
+    let error = job.error().unwrap();
+    assert_eq!(error.code, HResult(QM_BG_E_LOCAL_FILE_CHANGED), "{error:?}");
+    assert_eq!(error.context, qmgr::ErrorContext::LocalFile);
+    let patches = patches(&server.seen()).len();
+    assert_eq!(patches, 1, "nothing sent after the change");
+    assert_eq!(job.status().num_retries, 0, "stopped by that request");
+    assert!(job.progress().bytes_transferred < size as u64);
+    job.cancel().unwrap();
+}
