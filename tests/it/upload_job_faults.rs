@@ -196,6 +196,48 @@ fn cancelling_an_upload_job_deletes_the_upload_on_the_server() {
     }
 }
 
+/// Cancelling an upload job once the server confirmed the whole file
+/// (TRANSFERRED) leaves the upload there, as BITS's Cancel-Session has no
+/// effect after the last fragment: no DELETE. (Checked against a second
+/// job cancelled mid-upload afterwards, whose DELETE the server sees: the
+/// first job's would have been sent before it.)
+#[test]
+fn cancelling_a_transferred_upload_job_leaves_the_upload_on_the_server() {
+    let dir = support::scratch("upload-job-cancel-done");
+    let server = UploadServer::start(&dir.join("server"));
+    let manager = Manager::open(None).unwrap();
+    let small = local_file(&dir, "done.bin", 100_000, 103);
+    let done = upload_job(&manager, JobType::Upload, &server.url("/tus/"), &small);
+    done.resume().unwrap();
+    assert_eq!(wait_for_end(&done), JobState::Transferred);
+    let url = upload_url(&server);
+    assert_eq!(done.cancel().unwrap(), HResult(QM_S_OK));
+    assert_eq!(done.state(), JobState::Cancelled);
+
+    let big = local_file(&dir, "stopped.bin", 2 * PIECE as usize, 105);
+    server.script("PATCH", vec![Fault::StallAfter(10_000)]);
+    let stopped = upload_job(&manager, JobType::Upload, &server.url("/tus/"), &big);
+    stopped.resume().unwrap();
+    wait_until("the stalled piece", LIMIT, || {
+        server.faults_left("PATCH") == 0
+    });
+    stopped.cancel().unwrap();
+    wait_until("the second job's DELETE", LIMIT, || {
+        server.seen().iter().any(|r| r.method == "DELETE")
+    });
+    let deleted: Vec<String> = server
+        .seen()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| server.url(&r.path))
+        .collect();
+    assert!(!deleted.contains(&url), "{deleted:?}");
+    assert!(server.holds(&url), "the finished upload stays");
+    let (stored, _, complete) = server.stored(&url);
+    assert!(complete);
+    assert_same_bytes(&stored, &small);
+}
+
 /// The URL of the upload the server created under `path`.
 fn upload_url_under(server: &UploadServer, path: &str) -> String {
     let created = server

@@ -931,7 +931,10 @@ impl Job {
 
     /// Ends a cancelled upload on the server (tus termination, the draft's
     /// cancellation: `DELETE` of the upload URL), best effort, on a thread
-    /// of its own so that `cancel` never waits for a server.
+    /// of its own so that `cancel` never waits for a server. An upload the
+    /// server confirmed whole is left there: as BITS's Cancel-Session has
+    /// no effect once the last fragment was sent, cancelling a
+    /// TRANSFERRED upload job does not take the file back.
     #[cfg(feature = "upload")]
     fn terminate_upload(&self) {
         let Some((remote, options, state)) = self.read(|m| {
@@ -939,7 +942,7 @@ impl Job {
                 .upload()?
                 .state
                 .clone()
-                .filter(|s| s.upload_url.is_some())?;
+                .filter(|s| s.upload_url.is_some() && s.confirmed < s.file_size)?;
             Some((m.files()[0].remote().to_string(), m.http().clone(), state))
         }) else {
             return;
