@@ -381,6 +381,9 @@ fn the_c_api_runs_upload_jobs_through_qmgrd() {
     let daemon = Qmgrd::start(&dir, &[]);
     let server = UploadServer::start(&dir.join("server"));
     let file = local_file(&dir, "c.bin", 1024 * 1024 + 3, 92);
+    // A second server whose replies are over 1 MiB (QM_MAX_REPLY_DATA).
+    let big = UploadServer::start(&dir.join("big"));
+    big.pad_replies((1 << 20) + 10);
     let exe = support::compile("upload.c", support::Build::Plain, &dir);
     let address = format!("unix:{}", daemon.socket.display());
     support::run_with_env(
@@ -391,6 +394,7 @@ fn the_c_api_runs_upload_jobs_through_qmgrd() {
             &server.url("/rufh/"),
             s(&file),
             s(&dir),
+            &big.url("/rufh/"),
         ],
         &[("QMGR_TEST_ADDRESS", Path::new(&address))],
         LIMIT,
