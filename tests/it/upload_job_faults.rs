@@ -9,7 +9,7 @@
 //! disk.
 
 use crate::support;
-use crate::upload::{assert_same_bytes, tus_node, Process};
+use crate::upload::{assert_same_bytes, have_tuspy, tus_node, Process};
 use crate::upload_jobs::{local_file, upload_job, upload_url, wait_for_end};
 
 use std::path::{Path, PathBuf};
@@ -248,13 +248,13 @@ fn upload_url_under(server: &UploadServer, path: &str) -> String {
     server.url(&created.path)
 }
 
-/// The files of `store` (`@tus/file-store`: each upload's bytes in a file
-/// named by its id, beside a `.json` of its metadata).
+/// The uploads in a tus server's `store`: each one's bytes are in a file
+/// named by its id (beside a `.json` or `.info` file of its metadata).
 fn uploads_in(store: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(store)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_none())
+        .filter(|p| p.is_file() && p.extension().is_none())
         .collect();
     files.sort();
     files
@@ -269,13 +269,30 @@ fn uploads_in(store: &Path) -> Vec<PathBuf> {
 fn a_job_goes_on_when_a_real_tus_server_is_restarted_mid_upload() {
     let Some(script) = tus_node() else { return };
     let dir = support::scratch("upload-job-node-restart");
+    restarted_mid_job("node", script.to_str().unwrap(), &dir);
+}
+
+/// The same with tuspyserver (FastAPI under uvicorn).
+#[test]
+fn a_job_goes_on_when_tuspyserver_is_restarted_mid_upload() {
+    if !have_tuspy() {
+        return;
+    }
+    let dir = support::scratch("upload-job-tuspy-restart");
+    let script = support::root().join("tests/servers/tuspy/server.py");
+    restarted_mid_job("python3", script.to_str().unwrap(), &dir);
+}
+
+/// Runs `program script STORE [PORT]` (a tus server printing its port),
+/// kills it mid-job and starts it again on the same port and store.
+fn restarted_mid_job(program: &str, script: &str, dir: &Path) {
     let store = dir.join("store");
     std::fs::create_dir_all(&store).unwrap();
-    let (script, store_arg) = (script.to_str().unwrap(), store.to_str().unwrap());
-    let server = Process::start("node", &[script, store_arg]);
+    let store_arg = store.to_str().unwrap();
+    let server = Process::start(program, &[script, store_arg]);
     let port = server.port;
     let size = 3 * PIECE as usize + 777;
-    let file = local_file(&dir, "restart.bin", size, 97);
+    let file = local_file(dir, "restart.bin", size, 97);
     let manager = Manager::open(None).unwrap();
     let url = format!("http://127.0.0.1:{port}/files/");
     let job = upload_job(&manager, JobType::Upload, &url, &file);
@@ -291,7 +308,7 @@ fn a_job_goes_on_when_a_real_tus_server_is_restarted_mid_upload() {
     wait_until("a failed attempt", LIMIT, || {
         job.state() == JobState::TransientError
     });
-    let _again = Process::start("node", &[script, store_arg, &port.to_string()]);
+    let _again = Process::start(program, &[script, store_arg, &port.to_string()]);
     job.set_max_bandwidth(0).unwrap();
     assert_eq!(
         wait_for_end(&job),
