@@ -52,14 +52,17 @@ int main(int argc, char **argv) {
     uint64_t done = 0, total = 0, got = 0;
     size_t needed = 0;
     unsigned char buf[512];
+    char reply_file[4096];
     if (argc == 5 && strcmp(argv[1], "child") == 0) {
         return child(argv[2], argv[3], argv[4]);
     }
-    if (argc < 6 || strcmp(argv[1], "all") != 0) {
-        fprintf(stderr, "usage: %s all TUS_URL RUFH_URL FILE SCRATCH_DIR\n", argv[0]);
+    if (argc < 7 || strcmp(argv[1], "all") != 0) {
+        fprintf(stderr, "usage: %s all TUS_URL RUFH_URL FILE SCRATCH_DIR BIG_REPLY_URL\n",
+                argv[0]);
         return 2;
     }
     const char *tus = argv[2], *rufh = argv[3], *file = argv[4], *dir = argv[5];
+    const char *big = argv[6];
     const uint64_t size = file_size(file);
     CHECK(size > 0);
     CHECK_HR(ct_open_manager(&mgr), QM_S_OK);
@@ -134,6 +137,25 @@ int main(int argc, char **argv) {
     CHECK_EQ(total, needed);
     CHECK_EQ(got, needed);
     CHECK(ct_exists(ct_path(dir, "reply.json")));
+    CHECK_HR(qm_job_complete(reply), QM_S_OK);
+    CHECK_HR(qm_job_close(reply), QM_S_OK);
+
+    /* A reply over QM_MAX_REPLY_DATA with no reply file named: as BITS,
+     * GetReplyData answers BG_E_TOO_LARGE with the reply's size, and the
+     * reply is in a reply file named beside the local file. */
+    CHECK_HR(qm_job_create_ex(mgr, "big", QM_JOB_TYPE_UPLOAD_REPLY, &reply), QM_S_OK);
+    CHECK_HR(qm_job_add_file(reply, big, file), QM_S_OK);
+    CHECK_HR(qm_job_resume(reply), QM_S_OK);
+    CHECK_HR(qm_job_wait(reply, 60000, &state), QM_S_OK);
+    CHECK_EQ(state, QM_JOB_STATE_TRANSFERRED);
+    CHECK_HR(qm_job_get_reply_progress(reply, &total, &got), QM_S_OK);
+    CHECK(total > QM_MAX_REPLY_DATA);
+    needed = 0;
+    CHECK_HR(qm_job_get_reply_data(reply, buf, sizeof buf, &needed), QM_BG_E_TOO_LARGE);
+    CHECK_EQ(needed, total);
+    CHECK_HR(qm_job_get_reply_file_name(reply, reply_file, sizeof reply_file, &needed), QM_S_OK);
+    CHECK(ct_exists(reply_file));
+    CHECK_EQ(file_size(reply_file), total);
     CHECK_HR(qm_job_complete(reply), QM_S_OK);
     CHECK_HR(qm_job_close(reply), QM_S_OK);
     CHECK_HR(qm_manager_close(mgr), QM_S_OK);

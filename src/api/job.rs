@@ -350,7 +350,9 @@ impl Job {
 
     /// Cancels the job (`CancelJob`): stops it, deletes every temporary file,
     /// and leaves it CANCELLED. `QM_BG_S_UNABLE_TO_DELETE_FILES` when a
-    /// temporary file could not be deleted.
+    /// temporary file could not be deleted. An upload job's unfinished
+    /// upload is ended on the server (`DELETE`, best effort, in the
+    /// background); one the server has whole stays there, as with BITS.
     pub fn cancel(&self) -> Result<HResult> {
         delegate!(self.cancel())
     }

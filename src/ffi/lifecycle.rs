@@ -268,7 +268,10 @@ pub extern "C" fn qm_job_suspend(job: qm_job_t) -> qm_hresult {
 }
 
 /// Cancels the job: stops it, deletes its temporary files, and leaves it
-/// CANCELLED (final; no longer listed).
+/// CANCELLED (final; no longer listed). An upload job's unfinished upload
+/// is ended on the server too (a `DELETE` of its upload URL, best effort,
+/// in the background); one the server has whole stays there, as BITS's
+/// Cancel-Session has no effect after the last fragment.
 /// Returns `QM_S_OK`, `QM_BG_S_UNABLE_TO_DELETE_FILES` (cancelled, but some
 /// temporary file could not be deleted), `QM_BG_E_INVALID_STATE` (already
 /// final, e.g. a second cancel), `QM_E_HANDLE`. Any thread.

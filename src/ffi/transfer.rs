@@ -321,11 +321,14 @@ pub unsafe extern "C" fn qm_job_get_upload_protocol(job: qm_job_t, out: *mut u32
 
 /// Sets where an upload-reply job's reply goes (`SetReplyFileName`): an
 /// absolute path in an existing directory the job's owner may write, or
-/// NULL (the default) to keep the reply in memory, where it may be at
-/// most 1 MiB (`QM_MAX_REPLY_DATA`; a longer reply fails the job with
-/// `QM_BG_E_TOO_LARGE`). The file is written (a temporary file beside it,
-/// fsynced and renamed) when the whole reply has arrived; unlike BITS it
-/// is in place before `qm_job_complete`.
+/// NULL (the default) to keep the reply in memory. A reply over 1 MiB
+/// (`QM_MAX_REPLY_DATA`) does not fit there: as BITS does with a reply it
+/// was given no file for, it goes to a file beside the local file
+/// (`NAME.JOB-ID.reply`), which `qm_job_get_reply_file_name` then names,
+/// and `qm_job_get_reply_data` answers `QM_BG_E_TOO_LARGE`. The file is
+/// written (a temporary file beside it, fsynced and renamed) when the
+/// whole reply has arrived; unlike BITS it is in place before
+/// `qm_job_complete`.
 /// Returns `QM_S_OK`, `QM_E_INVALIDARG` (not UTF-8, not an absolute
 /// path), `QM_E_PATH_NOT_FOUND`, `QM_E_ACCESSDENIED` (its directory),
 /// `QM_E_NOTIMPL` (not an upload-reply job), `QM_BG_E_INVALID_STATE`
@@ -347,7 +350,8 @@ pub unsafe extern "C" fn qm_job_set_reply_file_name(
 /// Gets an upload-reply job's reply file (`GetReplyFileName`; string
 /// out-parameter convention of `qm_format_hresult`). Returns `QM_S_OK`,
 /// `QM_S_FALSE` (none set: the reply is kept in memory; the string is
-/// empty), `QM_E_INSUFFICIENT_BUFFER`, `QM_E_NOTIMPL` (not an upload-reply
+/// empty; a reply over 1 MiB that arrived names the file it went to),
+/// `QM_E_INSUFFICIENT_BUFFER`, `QM_E_NOTIMPL` (not an upload-reply
 /// job), `QM_E_HANDLE`, `QM_E_POINTER`. Any thread.
 ///
 /// # Safety
@@ -398,8 +402,9 @@ pub unsafe extern "C" fn qm_job_get_reply_progress(
 /// TRANSFERRED (or completed), from memory or from the reply file:
 /// `*needed` gets its length in bytes (no NUL is added); `buf = NULL,
 /// cap = 0` is a size query. Returns `QM_S_OK`, `QM_E_INSUFFICIENT_BUFFER`,
-/// `QM_BG_E_TOO_LARGE` (over 1 MiB, `QM_MAX_REPLY_DATA`: read the reply
-/// file), `QM_BG_E_INVALID_STATE` (the reply has not arrived),
+/// `QM_BG_E_TOO_LARGE` (over 1 MiB, `QM_MAX_REPLY_DATA`: as BITS's
+/// `pSize`, `*needed` gets the reply's length and nothing is copied; read
+/// the reply file), `QM_BG_E_INVALID_STATE` (the reply has not arrived),
 /// `QM_E_NOTIMPL` (not an upload-reply job), `QM_E_HANDLE`, `QM_E_POINTER`
 /// (`needed` NULL, or `buf` NULL with `cap` not 0). Any thread.
 ///
@@ -416,7 +421,17 @@ pub unsafe extern "C" fn qm_job_get_reply_data(
         if needed.is_null() {
             return Err(Error::new(QM_E_POINTER, "needed is NULL"));
         }
-        let data = handles::job(job)?.reply_data()?;
+        let job = handles::job(job)?;
+        let data = match job.reply_data() {
+            Err(e) if e.code == HResult(QM_BG_E_TOO_LARGE) => {
+                if let Some(len) = job.reply_progress()?.bytes_total {
+                    // SAFETY: checked non-NULL; writable by the caller's promise.
+                    unsafe { *needed = usize::try_from(len).unwrap_or(usize::MAX) };
+                }
+                return Err(e);
+            }
+            other => other?,
+        };
         // SAFETY: forwarded caller promises.
         unsafe { write_bytes(&data, false, buf, cap, needed, HResult::OK) }
     })

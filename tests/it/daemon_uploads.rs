@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use crate::support;
 use crate::upload::assert_same_bytes;
+use crate::upload_job_faults::reply_over_1_mib;
 use crate::upload_jobs::{
     local_file, reply_in_memory_and_in_a_file, upload_job, upload_url, wait_for_end,
 };
@@ -118,6 +119,16 @@ fn an_upload_reply_through_qmgrd_returns_its_data_and_writes_its_file() {
     let dir = support::scratch("daemon-upload-reply");
     let daemon = Qmgrd::start(&dir, &[]);
     reply_in_memory_and_in_a_file(&connect(&daemon), &dir);
+}
+
+/// A reply over 1 MiB meant for memory, through the daemon: the daemon
+/// writes it, with the owner's rights, to a file beside the local file,
+/// and `GetReplyData` answers `QM_BG_E_TOO_LARGE`, as in-process.
+#[test]
+fn a_reply_over_1_mib_through_qmgrd_goes_to_a_file_beside_the_local_file() {
+    let dir = support::scratch("daemon-upload-big-reply");
+    let daemon = Qmgrd::start(&dir, &[]);
+    reply_over_1_mib(&connect(&daemon), &dir);
 }
 
 /// A reply longer than one `GetReplyData` answer (512 KiB) comes whole,
@@ -370,6 +381,9 @@ fn the_c_api_runs_upload_jobs_through_qmgrd() {
     let daemon = Qmgrd::start(&dir, &[]);
     let server = UploadServer::start(&dir.join("server"));
     let file = local_file(&dir, "c.bin", 1024 * 1024 + 3, 92);
+    // A second server whose replies are over 1 MiB (QM_MAX_REPLY_DATA).
+    let big = UploadServer::start(&dir.join("big"));
+    big.pad_replies((1 << 20) + 10);
     let exe = support::compile("upload.c", support::Build::Plain, &dir);
     let address = format!("unix:{}", daemon.socket.display());
     support::run_with_env(
@@ -380,6 +394,7 @@ fn the_c_api_runs_upload_jobs_through_qmgrd() {
             &server.url("/rufh/"),
             s(&file),
             s(&dir),
+            &big.url("/rufh/"),
         ],
         &[("QMGR_TEST_ADDRESS", Path::new(&address))],
         LIMIT,

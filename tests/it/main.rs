@@ -50,5 +50,7 @@ mod trust_tls;
 #[cfg(feature = "upload")]
 mod upload;
 #[cfg(feature = "upload")]
+mod upload_job_faults;
+#[cfg(feature = "upload")]
 mod upload_jobs;
 mod yielding;

@@ -360,6 +360,9 @@ fn the_c_api_runs_upload_and_upload_reply_jobs() {
     let dir = support::scratch("upload-job-c");
     let server = UploadServer::start(&dir.join("server"));
     let file = local_file(&dir, "c.bin", 1024 * 1024 + 3, 91);
+    // A second server whose replies are over 1 MiB (QM_MAX_REPLY_DATA).
+    let big = UploadServer::start(&dir.join("big"));
+    big.pad_replies((1 << 20) + 10);
     let exe = support::compile("upload.c", support::Build::Plain, &dir);
     support::run_with_env(
         &exe,
@@ -369,6 +372,7 @@ fn the_c_api_runs_upload_and_upload_reply_jobs() {
             &server.url("/rufh/"),
             file.to_str().unwrap(),
             dir.to_str().unwrap(),
+            &big.url("/rufh/"),
         ],
         &[],
         LIMIT,

@@ -274,9 +274,14 @@ pub(crate) enum Command {
         state: crate::engine::transport::upload_state::UploadState,
     },
     /// An upload-reply job's reply arrived: `len` bytes, `data` when they
-    /// went to memory.
+    /// went to memory, `file` when a reply meant for memory was too long
+    /// for it and went to that reply file instead.
     #[cfg_attr(not(feature = "upload"), allow(dead_code))]
-    ReplyReceived { data: Option<Vec<u8>>, len: u64 },
+    ReplyReceived {
+        data: Option<Vec<u8>>,
+        len: u64,
+        file: Option<std::path::PathBuf>,
+    },
     /// Run `run` ended, with the failure that ended it if any.
     RunEnded {
         run: RunId,

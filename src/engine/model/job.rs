@@ -1139,10 +1139,13 @@ impl JobModel {
                     files: Files::One(0),
                 };
             }
-            Command::ReplyReceived { data, len } => {
+            Command::ReplyReceived { data, len, file } => {
                 if let Some(up) = &mut self.upload {
                     up.reply = data;
                     up.reply_len = Some(len);
+                    if file.is_some() {
+                        up.reply_file = file;
+                    }
                     fx.persist.job = true;
                 }
             }

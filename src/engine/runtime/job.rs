@@ -931,7 +931,10 @@ impl Job {
 
     /// Ends a cancelled upload on the server (tus termination, the draft's
     /// cancellation: `DELETE` of the upload URL), best effort, on a thread
-    /// of its own so that `cancel` never waits for a server.
+    /// of its own so that `cancel` never waits for a server. An upload the
+    /// server confirmed whole is left there: as BITS's Cancel-Session has
+    /// no effect once the last fragment was sent, cancelling a
+    /// TRANSFERRED upload job does not take the file back.
     #[cfg(feature = "upload")]
     fn terminate_upload(&self) {
         let Some((remote, options, state)) = self.read(|m| {
@@ -939,7 +942,7 @@ impl Job {
                 .upload()?
                 .state
                 .clone()
-                .filter(|s| s.upload_url.is_some())?;
+                .filter(|s| s.upload_url.is_some() && s.confirmed < s.file_size)?;
             Some((m.files()[0].remote().to_string(), m.http().clone(), state))
         }) else {
             return;
@@ -1423,8 +1426,11 @@ impl Job {
 
     /// Sets where an upload-reply job's reply goes (BITS's
     /// `SetReplyFileName`): an absolute path in a directory the job's owner
-    /// may write, or `None` (the default) to keep the reply in memory,
-    /// where it may be at most 1 MiB (`QM_BG_E_TOO_LARGE` beyond). The
+    /// may write, or `None` (the default) to keep the reply in memory.
+    /// A reply over 1 MiB does not fit there: as BITS does with a reply
+    /// it was given no file for, qmgr writes it to a file beside the
+    /// local file (`NAME.JOB-ID.reply`), which `reply_file_name` then
+    /// names, and `reply_data` answers `QM_BG_E_TOO_LARGE`. The
     /// reply file is written when the upload finishes (to a temporary
     /// file beside it, then renamed), with the owner's rights.
     /// `QM_E_NOTIMPL` unless the job is UPLOAD_REPLY.
@@ -1442,7 +1448,8 @@ impl Job {
         self.set(Property::ReplyFileName(path))
     }
 
-    /// Where an upload-reply job's reply goes (`None`: in memory).
+    /// Where an upload-reply job's reply goes (`None`: in memory); once a
+    /// reply over 1 MiB meant for memory arrived, the file it went to.
     pub fn reply_file_name(&self) -> Result<Option<PathBuf>> {
         self.require_kind(&[JobType::UploadReply], "reply_file_name")?;
         Ok(self.read(|m| m.upload().and_then(|u| u.reply_file.clone())))
@@ -1475,10 +1482,14 @@ impl Job {
             return Err(Error::invalid_state("read the reply of", state));
         };
         if len > crate::engine::model::job::MAX_REPLY_DATA {
+            let file = up
+                .reply_file
+                .as_ref()
+                .map_or(String::new(), |p| format!(" '{}'", p.display()));
             return Err(Error::new(
                 QM_BG_E_TOO_LARGE,
                 format!(
-                    "the reply has {len} bytes, more than GetReplyData's 1 MiB: read it from the reply file"
+                    "the reply has {len} bytes, more than GetReplyData's 1 MiB: read it from the reply file{file}"
                 ),
             ));
         }

@@ -7,9 +7,14 @@
 //! asked, never assumed. Errors end the run as a download's do (the
 //! model classifies them: transient ones retry after the retry delay).
 //!
-//! An upload-reply job's reply goes to memory (at most
-//! `MAX_REPLY_DATA`) or to its reply file: a temporary file beside it,
-//! fsynced and renamed into place when the whole reply has arrived.
+//! An upload-reply job's reply goes to memory or to its reply file: a
+//! temporary file beside it, fsynced and renamed into place when the
+//! whole reply has arrived. A reply kept in memory that grows past
+//! `MAX_REPLY_DATA` (`GetReplyData`'s 1 MiB) moves to a reply file named
+//! for the job beside the local file, as BITS writes a reply it was given
+//! no file for beside the uploaded file: the job ends TRANSFERRED,
+//! `reply_data` answers `BG_E_TOO_LARGE` and `reply_file_name` names the
+//! file.
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -74,12 +79,13 @@ pub(crate) fn run(job: &Job, token: &CancelToken, options: &HttpOptions) -> Opti
         chunk: 0,
         pace: Some(&pacer),
     };
-    let mut reply = Reply::new(kind, saved.reply_file);
+    let spill_to = spill_path(&path, job.read(|m| m.id()));
+    let mut reply = Reply::new(kind, saved.reply_file, spill_to);
     let sink = match &mut reply {
         Reply::None => None,
-        Reply::Memory(buf) => Some(ReplySink {
-            out: buf,
-            limit: MAX_REPLY_DATA,
+        Reply::Memory(spill) => Some(ReplySink {
+            out: spill,
+            limit: u64::MAX,
         }),
         Reply::File { out, .. } => match out {
             Ok((_, file)) => Some(ReplySink {
@@ -114,11 +120,14 @@ pub(crate) fn run(job: &Job, token: &CancelToken, options: &HttpOptions) -> Opti
                 ),
             ));
         };
-        let data = match reply.keep() {
-            Ok(data) => data,
+        let (data, file) = match reply.keep() {
+            Ok(kept) => kept,
             Err(e) => return Some(e),
         };
-        if job.apply(Command::ReplyReceived { data, len }).is_err() {
+        if job
+            .apply(Command::ReplyReceived { data, len, file })
+            .is_err()
+        {
             return None; // a final job: nothing more to record
         }
     }
@@ -171,11 +180,105 @@ impl Pace for Pacer<'_> {
     }
 }
 
+/// The reply file of a reply too long for memory, for the job `id`
+/// uploading `local`: beside it, named for both.
+fn spill_path(local: &std::path::Path, id: crate::engine::types::JobId) -> PathBuf {
+    let name = local
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    local.with_file_name(format!("{name}.{id}.reply"))
+}
+
+/// A reply kept in memory up to `MAX_REPLY_DATA`, then in a temporary
+/// file beside `path`, its reply file. Writes never fail: a file that
+/// cannot be made or written is remembered, the bytes are counted away,
+/// and `keep` says why (in the local file's context, not the network's).
+struct Spill {
+    data: Vec<u8>,
+    path: PathBuf,
+    file: Option<(PathBuf, std::fs::File)>,
+    failed: Option<std::io::Error>,
+}
+
+impl Spill {
+    fn new(path: PathBuf) -> Spill {
+        Spill {
+            data: Vec::new(),
+            path,
+            file: None,
+            failed: None,
+        }
+    }
+
+    fn spill(&mut self) -> std::io::Result<()> {
+        let temp = partial::temp_path_for(&self.path);
+        let mut file = partial::create(&temp)?;
+        if let Err(e) = file.write_all(&self.data) {
+            let _ = partial::remove(&temp);
+            return Err(e);
+        }
+        self.data = Vec::new();
+        self.file = Some((temp, file));
+        Ok(())
+    }
+}
+
+impl Write for Spill {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.failed.is_some() {
+            return Ok(bytes.len());
+        }
+        if self.file.is_none() && (self.data.len() + bytes.len()) as u64 > MAX_REPLY_DATA {
+            if let Err(e) = self.spill() {
+                self.failed = Some(e);
+                self.data = Vec::new();
+                return Ok(bytes.len());
+            }
+        }
+        match &mut self.file {
+            Some((_, file)) => {
+                if let Err(e) = file.write_all(bytes) {
+                    self.failed = Some(e);
+                }
+            }
+            None => self.data.extend_from_slice(bytes),
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Makes the temporary reply file `temp` durable and renames it to `path`.
+fn place(
+    temp: &std::path::Path,
+    mut file: std::fs::File,
+    path: &std::path::Path,
+) -> Result<(), TransferError> {
+    let placed = file
+        .flush()
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::Permissions::from_mode(partial::final_mode());
+            file.set_permissions(mode)
+        })
+        .and_then(|()| std::fs::rename(temp, path))
+        .and_then(|()| partial::sync_dir(path.parent().unwrap_or(path)));
+    placed.map_err(|e| {
+        let _ = partial::remove(temp);
+        TransferError::local_io("writing the reply file", path, &e)
+    })
+}
+
 /// Where this run's reply goes.
 enum Reply {
     /// An UPLOAD job: no reply.
     None,
-    Memory(Vec<u8>),
+    Memory(Spill),
     /// The temporary file beside the reply file (or why it could not be
     /// made), and the reply file.
     File {
@@ -185,7 +288,7 @@ enum Reply {
 }
 
 impl Reply {
-    fn new(kind: JobType, file: Option<PathBuf>) -> Reply {
+    fn new(kind: JobType, file: Option<PathBuf>, spill_to: PathBuf) -> Reply {
         match (kind, file) {
             (JobType::UploadReply, Some(path)) => {
                 let temp = partial::temp_path_for(&path);
@@ -194,43 +297,55 @@ impl Reply {
                     .map_err(|e| TransferError::local_io("creating", &temp, &e));
                 Reply::File { out, path }
             }
-            (JobType::UploadReply, None) => Reply::Memory(Vec::new()),
+            (JobType::UploadReply, None) => Reply::Memory(Spill::new(spill_to)),
             _ => Reply::None,
         }
     }
 
     /// Deletes the temporary file of a reply that did not arrive whole.
     fn discard(self) {
-        if let Reply::File {
-            out: Ok((temp, _)), ..
-        } = self
-        {
-            let _ = partial::remove(&temp);
+        match self {
+            Reply::File {
+                out: Ok((temp, _)), ..
+            }
+            | Reply::Memory(Spill {
+                file: Some((temp, _)),
+                ..
+            }) => {
+                let _ = partial::remove(&temp);
+            }
+            _ => {}
         }
     }
 
     /// Keeps a reply that arrived whole: the memory reply is returned; a
-    /// reply file is made durable and renamed into place.
-    fn keep(self) -> Result<Option<Vec<u8>>, TransferError> {
+    /// reply file is made durable and renamed into place, and a reply
+    /// that outgrew memory is returned as the reply file it went to.
+    fn keep(self) -> Result<(Option<Vec<u8>>, Option<PathBuf>), TransferError> {
         match self {
-            Reply::None => Ok(None),
-            Reply::Memory(data) => Ok(Some(data)),
+            Reply::None => Ok((None, None)),
+            Reply::Memory(spill) => {
+                if let Some(e) = &spill.failed {
+                    if let Some((temp, _)) = &spill.file {
+                        let _ = partial::remove(temp);
+                    }
+                    return Err(TransferError::local_io(
+                        "writing the reply file (the reply is over 1 MiB, more than memory keeps)",
+                        &spill.path,
+                        e,
+                    ));
+                }
+                match spill.file {
+                    None => Ok((Some(spill.data), None)),
+                    Some((temp, file)) => {
+                        place(&temp, file, &spill.path)?;
+                        Ok((None, Some(spill.path)))
+                    }
+                }
+            }
             Reply::File { out, path } => {
-                let (temp, mut file) = out?;
-                let placed = file
-                    .flush()
-                    .and_then(|()| file.sync_all())
-                    .and_then(|()| {
-                        use std::os::unix::fs::PermissionsExt;
-                        let mode = std::fs::Permissions::from_mode(partial::final_mode());
-                        file.set_permissions(mode)
-                    })
-                    .and_then(|()| std::fs::rename(&temp, &path))
-                    .and_then(|()| partial::sync_dir(path.parent().unwrap_or(&path)));
-                placed.map(|()| None).map_err(|e| {
-                    let _ = partial::remove(&temp);
-                    TransferError::local_io("writing the reply file", &path, &e)
-                })
+                let (temp, file) = out?;
+                place(&temp, file, &path).map(|()| (None, None))
             }
         }
     }

@@ -333,7 +333,17 @@ fn serve(conn: TcpStream, shared: &Shared) {
             true
         };
         if !keep_going {
+            let peer = writer.peer_addr().ok();
             let _ = writer.shutdown(Shutdown::Both);
+            // A cut closes the socket: drop the clone kept for `Drop` too,
+            // so that the kernel resets the connection (bytes the client
+            // still sends are refused) instead of queueing them unread
+            // until the client's write times out.
+            shared
+                .conns
+                .lock()
+                .unwrap()
+                .retain(|c| c.peer_addr().ok() != peer);
             return;
         }
     }
@@ -742,6 +752,11 @@ fn rufh(
             }
             if let Some(Fault::CutAfter(n)) = fault {
                 append(shared, &id, reader, len, n);
+                return false;
+            }
+            if let Some(Fault::StallAfter(n)) = fault {
+                append(shared, &id, reader, len, n);
+                stall(reader, shared);
                 return false;
             }
             if !append(shared, &id, reader, len, len).1 {
