@@ -406,3 +406,122 @@ fn the_c_api_runs_upload_jobs_through_qmgrd() {
         "the daemon wrote the reply file"
     );
 }
+
+/// Cancelling an upload ends it on the server (a DELETE of its upload
+/// URL) on a thread of its own: that thread reads the job's CA file (and
+/// client certificate) as the run does, so it must do it with the job
+/// owner's rights, never the daemon's. An owner who swaps its CA file for
+/// a link to a file only root may read, then cancels, must not have the
+/// daemon read it for them (with a client key, the daemon would sign
+/// TLS handshakes with root's key to a server of the owner's choosing).
+/// A second job, whose CA file stays the owner's, shows the DELETE
+/// that a termination the owner may make does send.
+#[test]
+fn cancelling_an_upload_reads_its_tls_files_with_the_owners_rights() {
+    if !support::daemon::running_as_root() {
+        return;
+    }
+    if system_python().is_none() || !support::have_tool("setpriv") {
+        return support::skipped("no system python3 or setpriv for the other users' clients");
+    }
+    let dir = support::scratch("daemon-upload-terminate-rights");
+    let daemon = Qmgrd::start(&dir, &[]);
+    let server = UploadServer::start(&dir.join("server"));
+    let ca = support::http_server::TestCa::generate(&dir.join("ca"));
+    let theirs = dir.join("nobody");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let ca_of = |name: &str| {
+        let path = theirs.join(name);
+        std::fs::copy(&ca.ca_pem, &path).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        path
+    };
+    let (swapped, kept) = (ca_of("a.pem"), ca_of("b.pem"));
+    let roots_only = dir.join("root-only.pem");
+    std::fs::copy(&ca.ca_pem, &roots_only).unwrap();
+    std::fs::set_permissions(&roots_only, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = local_file(&dir, "public.bin", 600 * 1024, 8);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Each PATCH keeps 64 KiB and then stalls: the job stays TRANSFERRING
+    // with its upload URL known, until it is cancelled.
+    server.script("PATCH", vec![Fault::StallAfter(64 * 1024); 2]);
+    let job_with = |ca_file: &Path| {
+        let replies = calls_as(
+            "nobody",
+            "nogroup",
+            &daemon.socket,
+            &[
+                call(
+                    "io.qmgr.CreateJob",
+                    json!({"display_name": "up", "type": 1}),
+                ),
+                call(
+                    "io.qmgr.AddFiles",
+                    json!({"id": "$ID", "files": [{"remote": server.url("/tus/"), "local": s(&file)}]}),
+                ),
+                call(
+                    "io.qmgr.SetJob",
+                    json!({"id": "$ID", "change": {"ca_file": s(ca_file)}}),
+                ),
+                call("io.qmgr.Resume", json!({"id": "$ID"})),
+            ],
+        );
+        assert!(
+            replies.len() == 4 && replies.iter().all(|r| r.get("error").is_none()),
+            "{replies:?}"
+        );
+        replies[0]["parameters"]["job"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let server = &server;
+    let patches =
+        |n: usize| move || server.seen().iter().filter(|r| r.method == "PATCH").count() >= n;
+    let a = job_with(&swapped);
+    support::wait_until("the first job's PATCH", LIMIT, patches(1));
+    let b = job_with(&kept);
+    support::wait_until("the second job's PATCH", LIMIT, patches(2));
+    let url_of = |n: usize| {
+        server
+            .seen()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .nth(n)
+            .unwrap()
+            .path
+            .clone()
+    };
+    let (url_a, url_b) = (url_of(0), url_of(1));
+    // The owner swaps its CA file for a link to root's.
+    std::fs::remove_file(&swapped).unwrap();
+    std::os::unix::fs::symlink(&roots_only, &swapped).unwrap();
+    let replies = calls_as(
+        "nobody",
+        "nogroup",
+        &daemon.socket,
+        &[
+            call("io.qmgr.Cancel", json!({"id": a})),
+            call("io.qmgr.Cancel", json!({"id": b})),
+        ],
+    );
+    assert!(
+        replies.len() == 2 && replies.iter().all(|r| r.get("error").is_none()),
+        "{replies:?}"
+    );
+    let deleted = |path: &str| {
+        server
+            .seen()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path == path)
+    };
+    // The second termination (started after the first) arrives...
+    support::wait_until("the second job's DELETE", LIMIT, || deleted(&url_b));
+    // ...and the first never did: its CA file was root's.
+    assert!(
+        !deleted(&url_a),
+        "the daemon read a file only root may read for nobody's termination: {:?}",
+        server.seen()
+    );
+}

@@ -48,6 +48,8 @@ mod trust_livelock;
 mod trust_redirects;
 mod trust_tls;
 #[cfg(feature = "upload")]
+mod trust_uploads;
+#[cfg(feature = "upload")]
 mod upload;
 #[cfg(feature = "upload")]
 mod upload_job_faults;

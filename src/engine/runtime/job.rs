@@ -164,6 +164,49 @@ fn check_local_dir(i: usize, local: &Path) -> Result<()> {
     }
 }
 
+/// Reads back the reply file of an upload-reply job, which held `len`
+/// bytes when the reply arrived. Its owner may have put anything there
+/// since, and through a service the service reads it: so never a link
+/// (`O_NOFOLLOW`), never a FIFO or a device (`O_NONBLOCK` to open, then
+/// a regular file only), and never more than `len` bytes; a file of
+/// another length is `QM_BG_E_LOCAL_FILE_CHANGED`.
+fn read_reply_file(path: &Path, len: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |e: std::io::Error| {
+        Error::new(
+            HResult::from_io_error(&e).0,
+            format!("reading the reply file '{}': {e}", path.display()),
+        )
+    };
+    let changed = || {
+        Error::new(
+            QM_BG_E_LOCAL_FILE_CHANGED,
+            format!(
+                "the reply file '{}' is no longer the reply of {len} bytes that arrived",
+                path.display()
+            ),
+        )
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => changed(),
+            _ => failed(e),
+        })?;
+    if !file.metadata().map_err(failed)?.is_file() {
+        return Err(changed());
+    }
+    let mut data = Vec::with_capacity(len as usize);
+    file.take(len + 1).read_to_end(&mut data).map_err(failed)?;
+    if data.len() as u64 != len {
+        return Err(changed());
+    }
+    Ok(data)
+}
+
 /// Refuses the local name of an upload (file `i`) unless it is a regular
 /// file this thread (the job's owner) can open for reading (BITS's
 /// `AddFile` of an upload job checks it is there).
@@ -931,10 +974,13 @@ impl Job {
 
     /// Ends a cancelled upload on the server (tus termination, the draft's
     /// cancellation: `DELETE` of the upload URL), best effort, on a thread
-    /// of its own so that `cancel` never waits for a server. An upload the
-    /// server confirmed whole is left there: as BITS's Cancel-Session has
-    /// no effect once the last fragment was sent, cancelling a
-    /// TRANSFERRED upload job does not take the file back.
+    /// of its own so that `cancel` never waits for a server. That thread
+    /// reads the job's CA file and client certificate as a run does: with
+    /// the owner's rights, or not at all (a daemon must not read, for a
+    /// user, a file only it may read). An upload the server confirmed
+    /// whole is left there: as BITS's Cancel-Session has no effect once
+    /// the last fragment was sent, cancelling a TRANSFERRED upload job
+    /// does not take the file back.
     #[cfg(feature = "upload")]
     fn terminate_upload(&self) {
         let Some((remote, options, state)) = self.read(|m| {
@@ -947,9 +993,14 @@ impl Job {
         }) else {
             return;
         };
+        // Looked up here, with the process's rights.
+        let rights = self.rights();
         let _ = std::thread::Builder::new()
             .name("qmgr-terminate".into())
             .spawn(move || {
+                let Ok(_owner) = rights.enter() else {
+                    return;
+                };
                 let token = crate::engine::transport::cancel::CancelToken::default();
                 let _ =
                     crate::engine::transport::upload::terminate(&remote, &options, &state, &token);
@@ -1495,14 +1546,7 @@ impl Job {
         }
         match (up.reply, up.reply_file) {
             (Some(data), _) => Ok(data),
-            (None, Some(path)) => self.rights().run(|| {
-                std::fs::read(&path).map_err(|e| {
-                    Error::new(
-                        HResult::from_io_error(&e).0,
-                        format!("reading the reply file '{}': {e}", path.display()),
-                    )
-                })
-            }),
+            (None, Some(path)) => self.rights().run(|| read_reply_file(&path, len)),
             (None, None) => Ok(Vec::new()),
         }
     }

@@ -129,6 +129,9 @@ pub(crate) fn upload(
         file: open_local(intent.path)?,
         token,
         unproductive: 0,
+        best: state.confirmed,
+        rewinds: 0,
+        short: 0,
     };
     run.check_local(state)?;
     match state.protocol {
@@ -177,6 +180,13 @@ pub(crate) struct Run<'a> {
     file: File,
     token: &'a CancelToken,
     unproductive: u32,
+    /// The highest offset the server confirmed in this attempt (or the
+    /// one it started from): only an offset above it is progress.
+    best: u64,
+    /// Times the server's offset went below `best`.
+    rewinds: u32,
+    /// Pieces in a row the server confirmed only a part of.
+    short: u32,
 }
 
 impl Run<'_> {
@@ -231,6 +241,31 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Counts a piece the server confirmed only a part of (`short`), or
+    /// ends the count (a whole piece confirmed). A server may take less
+    /// than a piece now and then, but one that keeps confirming a byte of
+    /// each would have the file sent again about once per byte: more
+    /// than [`MAX_UNPRODUCTIVE`] short pieces in a row end the attempt.
+    fn piece_confirmed(&mut self, short: bool, what: &str) -> Result<(), TransferError> {
+        if !short {
+            self.short = 0;
+            return Ok(());
+        }
+        self.short += 1;
+        if self.short > MAX_UNPRODUCTIVE {
+            return Err(TransferError::transient(
+                HResult(QM_BG_E_INVALID_SERVER_RESPONSE),
+                ErrorContext::RemoteFile,
+                format!(
+                    "{}: the server confirmed only a part of {} pieces in a row (the last: {what})",
+                    url::shown(self.intent.url),
+                    self.short
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Fails when the run was cancelled.
     fn check_cancel(&self) -> Result<(), TransferError> {
         if self.token.is_cancelled() {
@@ -243,18 +278,39 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Records the server's newly confirmed `offset`.
+    /// Records the server's newly confirmed `offset`. Only an offset above
+    /// every one this attempt has seen is progress: a server whose offset
+    /// goes back and forth (confirms a piece, then says it has less)
+    /// would otherwise look productive forever. An offset below that
+    /// mark (a server that lost confirmed bytes) is allowed
+    /// [`MAX_UNPRODUCTIVE`] times per attempt.
     fn confirmed(
         &mut self,
         state: &mut UploadState,
         offset: u64,
         progress: &mut dyn FnMut(&UploadState),
-    ) {
-        if offset > state.confirmed {
+    ) -> Result<(), TransferError> {
+        if offset > self.best {
+            self.best = offset;
             self.unproductive = 0;
+        } else if offset < self.best {
+            self.rewinds += 1;
+            if self.rewinds > MAX_UNPRODUCTIVE {
+                return Err(TransferError::transient(
+                    HResult(QM_BG_E_INVALID_SERVER_RESPONSE),
+                    ErrorContext::RemoteFile,
+                    format!(
+                        "{}: the server's offset went back {} times (to {offset}, after confirming {})",
+                        url::shown(self.intent.url),
+                        self.rewinds,
+                        self.best
+                    ),
+                ));
+            }
         }
         state.confirmed = offset;
         progress(state);
+        Ok(())
     }
 }
 

@@ -181,14 +181,14 @@ fn create(
     let sent = run.client.exchange(&run.policy, &call, &mut interim);
     // A 104 may have named the upload even if the request then failed:
     // the next attempt resumes it.
-    take_interim(run, state, &url, &interim, progress)?;
+    take_interim(run, state, &url, &interim, len, progress)?;
     let answer = sent?;
     run.check_local(state)?;
     let head = &answer.head;
     if boolean(head.headers.get("upload-complete")) == Some(true)
         || (complete && (200..=299).contains(&head.status))
     {
-        return finish("POST", answer, state, reply, progress);
+        return finish("POST", answer, complete, state, reply, progress);
     }
     if !(200..=299).contains(&head.status) {
         return Err(status_error("POST", &answer));
@@ -223,18 +223,20 @@ fn create(
         ));
     }
     answer.finish();
-    run.confirmed(state, at, progress);
+    run.confirmed(state, at, progress)?;
     Ok(Step::More)
 }
 
 /// Takes what the 104s of a creation said: the upload URL (the first with
-/// the interop version; a later one must be the same), the progress and
-/// the limits.
+/// the interop version; a later one must be the same), the progress (at
+/// most the `sent` bytes the creation carries: the server cannot have
+/// more) and the limits.
 fn take_interim(
     run: &mut Run<'_>,
     state: &mut UploadState,
     asked: &str,
     interim: &[Head],
+    sent: u64,
     progress: &mut dyn FnMut(&UploadState),
 ) -> Result<(), TransferError> {
     for head in interim.iter().filter(|h| h.status == 104) {
@@ -261,8 +263,8 @@ fn take_interim(
         }
         note_limits(state, head)?;
         if let Some(at) = head.headers.get("upload-offset").and_then(parse_offset) {
-            if state.upload_url.is_some() && at <= state.file_size {
-                run.confirmed(state, at, progress);
+            if state.upload_url.is_some() && at <= sent {
+                run.confirmed(state, at, progress)?;
             }
         }
     }
@@ -294,7 +296,7 @@ fn offset(
     note_limits(state, &answer.head)?;
     let status = answer.head.status;
     answer.finish();
-    run.confirmed(state, at, progress);
+    run.confirmed(state, at, progress)?;
     if complete {
         if at != state.file_size {
             return Err(bad_answer(
@@ -348,7 +350,7 @@ fn append(
     if boolean(head.headers.get("upload-complete")) == Some(true)
         || (complete && (200..=299).contains(&head.status))
     {
-        return finish("PATCH", answer, state, reply, progress);
+        return finish("PATCH", answer, complete, state, reply, progress);
     }
     let step = match head.status {
         200..=299 => {
@@ -366,7 +368,8 @@ fn append(
             }
             note_limits(state, head)?;
             answer.finish();
-            run.confirmed(state, at, progress);
+            run.confirmed(state, at, progress)?;
+            run.piece_confirmed(at < from + len, &format!("Upload-Offset {at}"))?;
             return Ok(Step::More);
         }
         409 => Step::Conflict,
@@ -377,10 +380,15 @@ fn append(
     Ok(step)
 }
 
-/// The answer to the request that completed the upload: the reply.
+/// The answer to the request that completed the upload (`sent_last`: it
+/// carried the file's last byte): the reply. A server that says the
+/// upload is complete before its last byte was sent is refused: the
+/// bytes it never had are not confirmed (DESIGN §7.1: what the network
+/// says is not what the caller's file is).
 fn finish(
     method: &str,
     mut answer: Answer,
+    sent_last: bool,
     state: &mut UploadState,
     reply: &mut Option<ReplySink<'_>>,
     progress: &mut dyn FnMut(&UploadState),
@@ -393,6 +401,16 @@ fn finish(
         err.transient = false;
         err.retry_after = None;
         return Err(err);
+    }
+    if !sent_last {
+        return Err(bad_answer(
+            method,
+            &answer.url,
+            &format!(
+                "the server says the upload is complete (Upload-Complete: ?1), but the file's last bytes (of {}) were not sent yet",
+                state.file_size
+            ),
+        ));
     }
     state.confirmed = state.file_size;
     progress(state);
@@ -444,6 +462,18 @@ fn note_limits(state: &mut UploadState, head: &Head) -> Result<(), TransferError
         ));
     }
     if let Some(max) = found.max_append_size {
+        // Appends of a few bytes would take a request (and a state
+        // written) per few bytes of the file.
+        if max < super::MIN_CHUNK {
+            return Err(TransferError::fatal(
+                HResult(QM_BG_E_INVALID_SERVER_RESPONSE),
+                ErrorContext::RemoteFile,
+                format!(
+                    "the server takes appends of at most {max} bytes (Upload-Limit: max-append-size), under the {} bytes of qmgr's smallest piece",
+                    super::MIN_CHUNK
+                ),
+            ));
+        }
         state.max_append = Some(max);
     }
     if let Some(age) = found.max_age {

@@ -86,8 +86,8 @@ pub(crate) fn metadata(name: &str) -> String {
 
 /// What a PATCH did.
 enum Patched {
-    /// The server confirmed up to this offset.
-    Confirmed(u64),
+    /// The server confirmed up to this offset, `short` of the piece's end.
+    Confirmed { at: u64, short: bool },
     /// 409: the offset was not the server's.
     Conflict,
     /// 460: the piece arrived damaged.
@@ -120,12 +120,12 @@ pub(crate) fn run(
         run.check_cancel()?;
         if state.upload_url.is_none() {
             create(run, state)?;
-            run.confirmed(state, 0, progress);
+            run.confirmed(state, 0, progress)?;
             ask = false;
         }
         if ask {
             match offset(run, state)? {
-                Some(at) => run.confirmed(state, at, progress),
+                Some(at) => run.confirmed(state, at, progress)?,
                 None => {
                     state.lost();
                     run.unproductive("the server lost the upload")?;
@@ -141,7 +141,10 @@ pub(crate) fn run(
             });
         }
         match patch(run, state, &offer, &mut last)? {
-            Patched::Confirmed(at) => run.confirmed(state, at, progress),
+            Patched::Confirmed { at, short } => {
+                run.confirmed(state, at, progress)?;
+                run.piece_confirmed(short, &format!("Upload-Offset {at}"))?;
+            }
             Patched::Conflict => {
                 run.unproductive("409 Conflict")?;
                 ask = true;
@@ -279,7 +282,10 @@ fn patch(
                 .get("upload-offset")
                 .and_then(parse_offset);
             match at {
-                Some(at) if at >= from && at <= from + len => Patched::Confirmed(at),
+                Some(at) if at >= from && at <= from + len => Patched::Confirmed {
+                    at,
+                    short: at < from + len,
+                },
                 _ => {
                     return Err(bad_answer(
                         "PATCH",
