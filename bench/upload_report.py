@@ -71,15 +71,20 @@ def main():
         for row in csv.DictReader(f, delimiter="\t"):
             server[(row["scenario"], row["tool"])].append(float(row["server_s"]))
 
+    others_max = int(machine.get("others_max", "25"))
+    if others_max >= 100 * int(machine.get("nproc", "1")):
+        redone = (f"no run was done again for the others' load (OTHERS_MAX={others_max}: the machine "
+                  f"was never quiet; the interleaving shares the load among the tools)")
+    else:
+        redone = (f"{machine.get('discarded', '0')} runs thrown away and done again because other "
+                  f"processes took more than {others_max}% of a CPU meanwhile")
     lines = []
     w = lines.append
     w(f"Measured {machine.get('date', '?')} on {machine.get('nproc', '?')} CPUs "
       f"({machine.get('cpu', '?')}, shared with other work: {machine.get('busy_before', '?')}% busy "
       f"before, load average {machine.get('load_before', '?')} before and "
       f"{machine.get('load_after', '?')} after), {machine.get('runs', '?')} runs per tool, the tools "
-      f"interleaved within each round, medians; {machine.get('discarded', '0')} runs thrown away and "
-      f"done again because other processes took more than "
-      f"{machine.get('others_max', '25')}% of a CPU meanwhile. One file of "
+      f"interleaved within each round, medians; {redone}. One file of "
       f"{size / 2**20:.0f} MiB (random bytes, from the page cache), stored by the servers on "
       f"{machine.get('store_fs', '?')}. {machine.get('qmgr', '')}; {machine.get('curl', '')}; "
       f"{machine.get('tuspy', '')}; tus server: {machine.get('tus_server', '')}; "
