@@ -35,7 +35,8 @@
 //! - **Bounded**: pieces of at most [`MAX_CHUNK`] bytes, streamed from the
 //!   file (never the whole file in memory); unless the caller names a
 //!   size, the first of [`DEFAULT_CHUNK`] and each next one sized to take
-//!   about [`PIECE_TIME`] at the rate the last one went at, so that the
+//!   about [`PIECE_TIME`] at the rate the last one went at (the rest in
+//!   one when it is at most two such pieces), so that the
 //!   round trip ending each piece costs a few percent at any bandwidth
 //!   and latency (16 MiB pieces cost a 50 ms round trip every 0.1 s on a
 //!   fast link: half the throughput), and a cut of a server that keeps
@@ -78,9 +79,10 @@ pub(crate) const DEFAULT_CHUNK: u64 = 16 * 1024 * 1024;
 /// bandwidth (50 ms in 2 s: 2.5%), and the server confirms progress about
 /// this often.
 pub(crate) const PIECE_TIME: std::time::Duration = std::time::Duration::from_secs(2);
-/// The most a piece grows from one to the next (a fast moment is not
-/// taken as the rate for good).
-const MAX_GROWTH: u64 = 4;
+/// The most a piece grows from one to the next (the first piece's rate
+/// counts a round trip and a server's start, so it is low on a fast
+/// link; a fast moment is not taken as the rate for good).
+const MAX_GROWTH: u64 = 16;
 /// Requests in a row that may confirm no new byte (a conflict, a checksum
 /// failure, a lost upload) before the attempt gives up.
 pub(crate) const MAX_UNPRODUCTIVE: u32 = 8;
@@ -145,6 +147,7 @@ pub(crate) fn upload(
         token,
         unproductive: 0,
         piece: DEFAULT_CHUNK,
+        measured: false,
     };
     run.check_local(state)?;
     match state.protocol {
@@ -195,14 +198,25 @@ pub(crate) struct Run<'a> {
     unproductive: u32,
     /// The next piece's size when the caller names none.
     piece: u64,
+    /// Whether `piece` follows a measured rate (not the first piece's).
+    measured: bool,
 }
 
 impl Run<'_> {
     /// The piece size: the caller's, or one sized by the last piece's
-    /// rate; within the bounds and the server's limit.
+    /// rate (and then the whole rest when it is at most two such pieces:
+    /// no short last piece with a round trip of its own); within the
+    /// bounds and the server's limit.
     fn chunk(&self, state: &UploadState) -> u64 {
         let chunk = match self.intent.chunk {
-            0 => self.piece,
+            0 => {
+                let rest = state.file_size.saturating_sub(state.confirmed);
+                if self.measured && rest <= self.piece.saturating_mul(2) {
+                    rest.clamp(MIN_CHUNK, MAX_CHUNK)
+                } else {
+                    self.piece
+                }
+            }
             n => n.clamp(MIN_CHUNK, MAX_CHUNK),
         };
         state.max_append.map_or(chunk, |m| chunk.min(m.max(1)))
@@ -213,7 +227,9 @@ impl Run<'_> {
     /// piece, when the caller names no size, is what that rate sends in
     /// [`PIECE_TIME`], at most [`MAX_GROWTH`] times this one.
     fn piece_took(&mut self, len: u64, took: std::time::Duration) {
-        self.piece = next_piece(self.piece, len, took);
+        let next = next_piece(self.piece, len, took);
+        self.measured |= next != self.piece || len >= self.piece / 2;
+        self.piece = next;
     }
 
     /// Fails with `BG_E_LOCAL_FILE_CHANGED` when the local file is no
@@ -431,10 +447,12 @@ mod tests {
     fn pieces_follow_the_rate_within_bounds() {
         use std::time::Duration;
         let mib = 1024 * 1024;
-        // 16 MiB in 0.1 s (160 MiB/s): 320 MiB in 2 s, but at most 4x.
+        // 1 MiB in 10 ms (100 MiB/s): 200 MiB in 2 s, but at most 16x.
+        assert_eq!(next_piece(mib, mib, Duration::from_millis(10)), 16 * mib);
+        // 16 MiB in 0.2 s (80 MiB/s): 160 MiB.
         assert_eq!(
-            next_piece(16 * mib, 16 * mib, Duration::from_millis(100)),
-            64 * mib
+            next_piece(16 * mib, 16 * mib, Duration::from_millis(200)),
+            160 * mib
         );
         // and never past MAX_CHUNK.
         assert_eq!(
