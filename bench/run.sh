@@ -111,6 +111,40 @@
 # FILE.machine.txt). DELTA_SCENARIOS (default "delta delta_wan") picks the
 # scenarios; RUNS as for the others.
 #
+# `bash bench/run.sh upload` measures upload jobs (issue 25): one file of
+# UPLOAD_MIB MiB (default 256; random bytes, bench/data/up.bin, read from
+# the page cache) sent to servers on 127.0.0.1 that store it on tmpfs
+# (/dev/shm when it exists), so that no disk's noise is timed:
+#
+#   upload      on loopback:
+#     qmgr        `qmgr upload FILE URL` (tus 1.0, the default protocol) to
+#                 @tus/server with @tus/file-store (Node; the tus reference
+#                 server, tests/servers/tus-node, installed with npm ci);
+#     curl-tus    curl to the same tus server: a creation (POST), then the
+#                 whole file in one `curl -T FILE -X PATCH` (the same
+#                 server and protocol, without pieces or resume);
+#     curl-put    `curl -T FILE URL` to nginx (its dav module's PUT): a
+#                 plain upload to the fastest server there is, the upper
+#                 bound (curl cannot resume);
+#     tuspy       the Python tus client (PyPI tuspy; bench/tus_upload.py,
+#                 its defaults: the whole file in one PATCH) to the tus
+#                 server;
+#   upload_wan  the same four through the WAN proxy (50 ms round trip).
+#
+# Each run is checked on the server's side: exactly one file of the
+# upload's size landed (its SHA-256 on the first run of each tool), and is
+# deleted. The servers' CPU (node's, nginx's, the proxies') is recorded
+# per run beside the clients'. bench/upload_report.py prints the medians
+# and the ratios to curl as Markdown (to UPLOAD_REPORT as well, default
+# bench/results/upload.md, its inputs beside it as FILE.tsv, FILE.server.tsv
+# and FILE.machine.txt). UPLOAD_SCENARIOS (default "upload upload_wan")
+# picks the scenarios, UPLOAD_TOOLS (default "qmgr curl-tus curl-put
+# tuspy"; qmgr-state is qmgr with a state directory on the disk, and
+# QMGR_BASELINE adds qmgr-before) the tools, QMGR_BIN the qmgr measured
+# (default: the release build, built first); RUNS as for the others. The section installs what it
+# lacks: nginx, node and npm (Debian's packages), the tus server's modules
+# (npm ci, as .ci/run does) and tuspy (pip).
+#
 # QMGR_BASELINE=/path/to/another/qmgr adds that binary as the tool
 # "qmgr-before" to the same runs (scenarios 1 and 2, alternating with the
 # others): a before/after of a change, measured side by side.
@@ -123,7 +157,10 @@
 # BENCHMARKS.md), WAIT_IDLE (seconds to wait for the other processes of the
 # machine to leave the CPUs at least 90% idle before measuring; default 300),
 # SETTLE_MAX (seconds to wait before each run for a quieter half second, see
-# settle; default 60).
+# settle; default 60), OTHERS_MAX (the share of one CPU, in %, that other
+# processes may take during a run before it is thrown away and done again,
+# up to 3 times; default 25: on a machine shared with builds, raise it and
+# let the interleaving share the load alike).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -132,8 +169,8 @@ cd "$ROOT"
 # The section: the HTTP scenarios and criterion (no argument), or qmgrd.
 SECTION=${1:-http}
 case "$SECTION" in
-http | daemon | delta) ;;
-*) echo "usage: bash bench/run.sh [daemon | delta]" >&2; exit 2 ;;
+http | daemon | delta | upload) ;;
+*) echo "usage: bash bench/run.sh [daemon | delta | upload]" >&2; exit 2 ;;
 esac
 
 RUNS=${RUNS:-5}
@@ -165,13 +202,18 @@ DELTA_MIB=${DELTA_MIB:-256}
 DELTA_PCT=${DELTA_PCT:-2}
 DELTA_SCENARIOS=${DELTA_SCENARIOS:-delta delta_wan}
 DELTA_REPORT=${DELTA_REPORT:-$ROOT/bench/results/delta.md}
+OTHERS_MAX=${OTHERS_MAX:-25}
+UPLOAD_MIB=${UPLOAD_MIB:-256}
+UPLOAD_SCENARIOS=${UPLOAD_SCENARIOS:-upload upload_wan}
+UPLOAD_TOOLS=${UPLOAD_TOOLS:-qmgr curl-tus curl-put tuspy}
+UPLOAD_REPORT=${UPLOAD_REPORT:-$ROOT/bench/results/upload.md}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ "$SECTION" = delta ] && [ "$RUNS" -ge 1 ] 2>/dev/null; then
+if { [ "$SECTION" = delta ] || [ "$SECTION" = upload ]; } && [ "$RUNS" -ge 1 ] 2>/dev/null; then
     [ "$RUNS" -ge 5 ] || echo "[bench] warning: RUNS=$RUNS: medians of fewer than 5 runs (say so with the figures)" >&2
 else
     [ "$RUNS" -ge 5 ] 2>/dev/null || die "RUNS must be at least 5 (medians over at least 5 runs)"
@@ -197,6 +239,9 @@ elif [ "$SECTION" = delta ]; then
     have zsync || missing+=(zsync)
     have zsyncmake || missing+=(zsync)
     have openssl || missing+=(openssl)
+elif [ "$SECTION" = upload ]; then
+    have node || missing+=(nodejs)
+    have npm || missing+=(npm)
 else
     have cc || missing+=(gcc) # bench/daemon.c
 fi
@@ -239,6 +284,26 @@ if [ "$SECTION" = delta ]; then
     QMGR_BIN=$TARGET_DIR/release/qmgr
     SKIP_CRITERION=1
 fi
+if [ "$SECTION" = upload ]; then
+    # QMGR_BIN: another qmgr to measure (then nothing is built).
+    if [ -z "${QMGR_BIN:-}" ]; then
+        log "building the qmgr CLI (cargo build --release -p qmgr-cli)"
+        cargo build --release -p qmgr-cli >&2 || die "the qmgr CLI does not build"
+        QMGR_BIN=$TARGET_DIR/release/qmgr
+    fi
+    SKIP_CRITERION=1
+    # The tus server (as .ci/run installs it for tests/it/upload.rs) and
+    # the Python tus client.
+    if [ ! -d "$ROOT/tests/servers/tus-node/node_modules/@tus/server" ]; then
+        log "installing the tus server's modules (npm ci in tests/servers/tus-node)"
+        (cd "$ROOT/tests/servers/tus-node" && npm ci --no-audit --no-fund) >&2 || die "npm ci failed"
+    fi
+    if ! python3 -c 'import tusclient' >/dev/null 2>&1; then
+        log "installing tuspy (pip)"
+        python3 -m pip install -q tuspy==1.1.0 >&2 ||
+            python3 -m pip install -q --break-system-packages tuspy==1.1.0 >&2 || die "pip could not install tuspy"
+    fi
+fi
 if [ "$SECTION" = http ]; then
     log "building the qmgr CLI (cargo build --release --bin qmgr)"
     if cargo build --release --bin qmgr >&2; then
@@ -268,6 +333,7 @@ SHM_OUT=
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then SHM_OUT=$(mktemp -d /dev/shm/qmgr-bench.XXXXXX); fi
 NGINX_PID=
 PROXY_PIDS=()
+SERVER_PIDS=()
 QMGRD_PIDS=()
 # alive PID: the process runs (a child that exited stays a zombie until
 # waited for, which kill -0 would still find).
@@ -294,7 +360,7 @@ stop_qmgrd() {
 }
 cleanup() {
     for pid in "${QMGRD_PIDS[@]}"; do stop_qmgrd "$pid"; done
-    for pid in "${PROXY_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PROXY_PIDS[@]}" "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill "$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
@@ -307,6 +373,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- data
+small_name() { printf 'f%04d.bin' "$1"; }
+UP_BYTES=$((UPLOAD_MIB * 1024 * 1024))
+if [ "$SECTION" = upload ]; then
+    # The upload section's file only: random bytes of its own (not a
+    # prefix of the 1 GiB file, which this section does not need).
+    mkdir -p "$DATA_DIR"
+    UP_FILE=$DATA_DIR/up.bin
+    if [ "$(stat -c %s "$UP_FILE" 2>/dev/null || echo 0)" != "$UP_BYTES" ]; then
+        log "generating $UP_FILE ($UPLOAD_MIB MiB from /dev/urandom)"
+        head -c "$UP_BYTES" /dev/urandom >"$UP_FILE.tmp"
+        mv "$UP_FILE.tmp" "$UP_FILE"
+    fi
+    UP_SHA=$(sha256sum "$UP_FILE" | cut -d' ' -f1)
+else
 mkdir -p "$DATA_DIR/small"
 BIG=$DATA_DIR/big.bin
 if [ "$(stat -c %s "$BIG" 2>/dev/null || echo 0)" != "$BIG_SIZE" ]; then
@@ -320,7 +400,6 @@ if [ ! -s "$BIG.sha256" ] || [ "$BIG.sha256" -ot "$BIG" ]; then
     sha256sum "$BIG" | cut -d' ' -f1 >"$BIG.sha256"
 fi
 BIG_SHA=$(cat "$BIG.sha256")
-small_name() { printf 'f%04d.bin' "$1"; }
 n_small=$(find "$DATA_DIR/small" -maxdepth 1 -name 'f*.bin' -size "${SMALL_SIZE}c" | wc -l)
 if [ "$n_small" != "$SMALL_COUNT" ] || [ ! -s "$DATA_DIR/small.sha256" ]; then
     log "generating $SMALL_COUNT files of 64 KiB in $DATA_DIR/small"
@@ -380,6 +459,7 @@ PY
 fi
 # Warm the page cache, so every tool reads the source from memory.
 cat "$BIG" "$DATA_DIR"/small/* >/dev/null
+fi
 
 # ---------------------------------------------------------------- nginx
 PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
@@ -396,7 +476,24 @@ if [ "$SECTION" = delta ]; then
         die "openssl could not make a certificate"
     TLS_SERVER="server { listen 127.0.0.1:$TLS_PORT ssl; ssl_certificate $WORK/nginx/cert.pem; ssl_certificate_key $WORK/nginx/key.pem; root $DATA_DIR; }"
 fi
+# The upload section: nginx takes a plain PUT (its dav module) into
+# UP_STORE/dav/, on tmpfs, its temporary body file on the same filesystem
+# (renamed into place, not copied); the tus server stores into
+# UP_STORE/tus/.
+PUT_LOCATION=
+PROBE=big.bin
+NGINX_USER=
+if [ "$SECTION" = upload ]; then
+    UP_STORE=${SHM_OUT:-$OUT}/store
+    mkdir -p "$UP_STORE/dav" "$UP_STORE/dav-body" "$UP_STORE/tus"
+    PUT_LOCATION="location /dav/ { root $UP_STORE; dav_methods PUT; client_max_body_size 0; client_body_temp_path $UP_STORE/dav-body; }"
+    PROBE=up.bin
+    # nginx started as root runs its worker as nobody, which may not
+    # write here: as the script's user instead.
+    [ "$(id -u)" != 0 ] || NGINX_USER="user root root;"
+fi
 cat >"$WORK/nginx/nginx.conf" <<EOF
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $WORK/nginx/nginx.pid;
@@ -417,6 +514,7 @@ http {
     server {
         listen 127.0.0.1:$PORT;
         root $DATA_DIR;
+        $PUT_LOCATION
     }
     $TLS_SERVER
 }
@@ -426,22 +524,27 @@ log "starting nginx on 127.0.0.1:$PORT serving $DATA_DIR"
 NGINX_PID=$!
 BASE=http://127.0.0.1:$PORT
 for _ in $(seq 100); do
-    curl -sf -r 0-0 -o /dev/null "$BASE/big.bin" && break
+    curl -sf -r 0-0 -o /dev/null "$BASE/$PROBE" && break
     kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited: $(cat "$WORK/nginx/error.log")"
     sleep 0.1
 done
-curl -sf -r 0-0 -o /dev/null "$BASE/big.bin" || die "nginx does not answer on $BASE"
+curl -sf -r 0-0 -o /dev/null "$BASE/$PROBE" || die "nginx does not answer on $BASE"
 
 # The emulated WAN: one proxy that only delays, one that also caps each
 # connection's rate.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# start_proxy PORT ARGS...: a WAN proxy on PORT to nginx, or (with
+# UPSTREAM and PROBE_ARGS, curl's arguments less the URL, which is
+# http://127.0.0.1:PORT/PROBE_PATH) to another server.
 start_proxy() {
     local port=$1
     shift
-    python3 "$ROOT/bench/wanproxy.py" "$port" "$PORT" "$@" >"$WORK/proxy-$port.log" 2>&1 &
+    python3 "$ROOT/bench/wanproxy.py" "$port" "${UPSTREAM:-$PORT}" "$@" >"$WORK/proxy-$port.log" 2>&1 &
     PROXY_PIDS+=($!)
+    local probe=(-r 0-0)
+    [ -z "${PROBE_ARGS:-}" ] || read -r -a probe <<<"$PROBE_ARGS"
     for _ in $(seq 100); do
-        curl -sf -r 0-0 -o /dev/null "http://127.0.0.1:$port/big.bin" && return 0
+        curl -sf "${probe[@]}" -o /dev/null "http://127.0.0.1:$port/${PROBE_PATH:-$PROBE}" && return 0
         sleep 0.1
     done
     die "the WAN proxy on port $port does not answer: $(cat "$WORK/proxy-$port.log")"
@@ -459,6 +562,32 @@ if [ "$SECTION" = http ]; then
     WANCAP_PORT=$(free_port)
     start_proxy "$WANCAP_PORT" --delay-ms 25 --rate "$WAN_CAP"
     WANCAP_BASE=http://127.0.0.1:$WANCAP_PORT
+fi
+# The upload section's tus server (@tus/server with @tus/file-store, as
+# tests/it/upload.rs runs it): it prints its port once it listens and
+# exits when its standard input closes, here a FIFO this script holds open
+# (so it ends with the script, or is stopped by its PID in cleanup).
+if [ "$SECTION" = upload ]; then
+    mkfifo "$WORK/tus.in"
+    exec 7<>"$WORK/tus.in"
+    node "$ROOT/tests/servers/tus-node/server.mjs" "$UP_STORE/tus" 0 <"$WORK/tus.in" >"$WORK/tus.port" 2>"$WORK/tus.log" &
+    SERVER_PIDS+=($!)
+    for _ in $(seq 100); do
+        [ -s "$WORK/tus.port" ] && break
+        alive "${SERVER_PIDS[0]}" || die "the tus server exited: $(cat "$WORK/tus.log")"
+        sleep 0.1
+    done
+    TUS_PORT=$(head -n 1 "$WORK/tus.port")
+    [ -n "$TUS_PORT" ] || die "the tus server does not start: $(cat "$WORK/tus.log")"
+    TUS_URL=http://127.0.0.1:$TUS_PORT/files
+    curl -sf -X OPTIONS -o /dev/null "$TUS_URL" || die "the tus server does not answer on $TUS_URL"
+    log "the tus server (node $(node --version), @tus/server) on $TUS_URL, storing into $UP_STORE/tus"
+    WAN_PORT=$(free_port)
+    PROBE_PATH=up.bin start_proxy "$WAN_PORT" --delay-ms 25
+    WAN_BASE=http://127.0.0.1:$WAN_PORT
+    WANTUS_PORT=$(free_port)
+    UPSTREAM=$TUS_PORT PROBE_PATH=files PROBE_ARGS="-X OPTIONS" start_proxy "$WANTUS_PORT" --delay-ms 25
+    WAN_TUS_URL=http://127.0.0.1:$WANTUS_PORT/files
 fi
 
 # ---------------------------------------------------------------- measuring
@@ -534,8 +663,49 @@ cmd_for() {
     delta_wan/qmgr-full) CMD=("$bin" transfer "$WAN_BASE/delta/new.img" "$dir/new.img" --quiet) ;;
     delta_wan/zsync) CMD=(sh -c 'cd "$1" && exec zsync -q -i "$2" -o new.img "$3"' zsync "$dir" "$DELTA_DIR/old.img"
         "$WAN_BASE/delta/new.img.zsync") ;;
+    upload/qmgr) CMD=("$bin" upload "$UP_FILE" "$TUS_URL" --quiet) ;;
+    upload_wan/qmgr) CMD=("$bin" upload "$UP_FILE" "$WAN_TUS_URL" --quiet) ;;
+    # With a state directory (on the disk, new each run): the upload's URL
+    # and every confirmed offset are written down, so a new process
+    # resumes it.
+    upload/qmgr-state | upload_wan/qmgr-state)
+        rm -rf "$WORK/qmgr-state"
+        local url=$TUS_URL
+        [ "$scenario" = upload ] || url=$WAN_TUS_URL
+        CMD=("$bin" --state "$WORK/qmgr-state" upload "$UP_FILE" "$url" --quiet) ;;
+    upload/curl-tus | upload_wan/curl-tus)
+        local url=$TUS_URL
+        [ "$scenario" = upload ] || url=$WAN_TUS_URL
+        # tus by hand: the creation, then the whole file in one PATCH.
+        CMD=(sh -c 'loc=$(curl -sS --fail -X POST -H "Tus-Resumable: 1.0.0" -H "Upload-Length: $2" \
+            -o /dev/null -w "%header{location}" "$3") && [ -n "$loc" ] &&
+            exec curl -sS --fail -T "$1" -X PATCH -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: 0" \
+            -H "Content-Type: application/offset+octet-stream" -o /dev/null "$loc"' curl-tus "$UP_FILE" "$UP_BYTES" "$url") ;;
+    upload/curl-put) CMD=(curl -sS --fail -T "$UP_FILE" -o /dev/null "$BASE/dav/up.bin") ;;
+    upload_wan/curl-put) CMD=(curl -sS --fail -T "$UP_FILE" -o /dev/null "$WAN_BASE/dav/up.bin") ;;
+    upload/tuspy) CMD=(python3 "$ROOT/bench/tus_upload.py" "$UP_FILE" "$TUS_URL") ;;
+    upload_wan/tuspy) CMD=(python3 "$ROOT/bench/tus_upload.py" "$UP_FILE" "$WAN_TUS_URL") ;;
     *) die "no command for $scenario/$tool" ;;
     esac
+}
+
+# upload_landed FULL: exactly one file of the upload's size landed on a
+# server (the tus server's store, nginx's PUT directory), its SHA-256 the
+# file's when FULL is 1; then the servers' stores are emptied.
+upload_landed() {
+    local full=$1 found n
+    found=$(find "$UP_STORE/tus" "$UP_STORE/dav" -maxdepth 1 -type f -size "${UP_BYTES}c")
+    n=$(printf '%s' "$found" | grep -c . || true)
+    local ok=1
+    if [ "$n" != 1 ]; then
+        log "$n files of $UP_BYTES bytes landed on the servers: $(ls -l "$UP_STORE"/tus "$UP_STORE"/dav | head -5)"
+        ok=0
+    elif [ "$full" = 1 ] && [ "$(sha256sum "$found" | cut -d' ' -f1)" != "$UP_SHA" ]; then
+        log "$found: SHA-256 mismatch"
+        ok=0
+    fi
+    find "$UP_STORE/tus" "$UP_STORE/dav" -mindepth 1 -delete
+    [ "$ok" = 1 ]
 }
 
 # small_files_landed DIR COUNT FULL: the first COUNT small files are in
@@ -580,6 +750,7 @@ verify() {
         [ "$(sha256sum "$dir/new.img" | cut -d' ' -f1)" = "$DELTA_SHA" ] || { log "new.img: SHA-256 mismatch"; return 1; }
         # zsync leaves its control file's copy and the old image's name behind.
         rm -f "$dir"/*.zsync "$dir"/new.img.zs-old ;;
+    upload | upload_wan) upload_landed "$full" || return 1 ;;
     wan_capped)
         local size
         size=$(stat -c %s "$dir/wan32.bin" 2>/dev/null || echo missing)
@@ -600,7 +771,7 @@ machine_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }'
 # The WAN proxies count as the server side too.
 nginx_ticks() {
     local t=0 pid
-    for pid in $(pgrep -P "$NGINX_PID" 2>/dev/null) "${PROXY_PIDS[@]}"; do
+    for pid in $(pgrep -P "$NGINX_PID" 2>/dev/null) "${PROXY_PIDS[@]}" "${SERVER_PIDS[@]}"; do
         t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
     done
     echo "$t"
@@ -626,13 +797,13 @@ settle() {
 
 # run_one SCENARIO TOOL RUN FULL: one timed download into a fresh directory,
 # verified, recorded, deleted. A run during which other processes used more
-# than a quarter of one CPU is thrown away and done again (up to 3 times);
+# than OTHERS_MAX% of one CPU (default 25) is thrown away and done again (up to 3 times);
 # the share they took is recorded with every run.
 run_one() {
     local scenario=$1 tool=$2 run=$3 full=$4 attempt
     for attempt in 1 2 3 4; do
         run_attempt "$scenario" "$tool" "$run" "$full" || return 1
-        [ "$OTHERS_PCT" -gt 25 ] && [ "$attempt" -lt 4 ] || break
+        [ "$OTHERS_PCT" -gt "$OTHERS_MAX" ] && [ "$attempt" -lt 4 ] || break
         log "  other processes took ${OTHERS_PCT}% of a CPU during that run: doing it again"
         DISCARDED=$((DISCARDED + 1))
     done
@@ -674,6 +845,12 @@ run_attempt() {
         [ "$run" = 0 ] || printf '%s\t%s\t%s\t%s\t%s\n' "$scenario" "$tool" "$run" "$SENT" "$BODY" >>"$WORK/sent.tsv"
     fi
     read -r USER_S SYS_S RSS_KIB < <(tail -n 1 "$WORK/time.txt")
+    SERVER_S=
+    if [ "$SECTION" = upload ]; then
+        # The servers' CPU (node's or nginx's, and the WAN proxy's) for the run.
+        SERVER_S=$(awk -v n="$((n1 - n0))" -v hz="$TICKS" 'BEGIN { printf "%.2f", n / hz }')
+        [ "$run" = 0 ] || printf '%s\t%s\t%s\t%s\n' "$scenario" "$tool" "$run" "$SERVER_S" >>"$WORK/server.tsv"
+    fi
     WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
     # What the rest of the machine used meanwhile, in % of one CPU: all busy
     # time, less the tool's and nginx's (the kernel's work on their behalf,
@@ -682,7 +859,7 @@ run_attempt() {
         -v hz="$TICKS" -v w="$WALL" 'BEGIN {
             o = (b - n) / hz - (u + s); if (o < 0) o = 0
             printf "%d", 100 * o / (w > 0 ? w : 1) }')
-    log "$scenario $tool run $run: ${WALL}s wall, ${USER_S}s user, ${SYS_S}s sys, ${RSS_KIB} KiB${SENT:+, $SENT bytes sent} (others: ${OTHERS_PCT}% of a CPU)"
+    log "$scenario $tool run $run: ${WALL}s wall, ${USER_S}s user, ${SYS_S}s sys, ${RSS_KIB} KiB${SENT:+, $SENT bytes sent}${SERVER_S:+, servers ${SERVER_S}s} (others: ${OTHERS_PCT}% of a CPU)"
 }
 
 # scenario NAME WARMUP TOOL...: runs 1..RUNS, tools alternating, the first
@@ -958,6 +1135,54 @@ if [ "$SECTION" = delta ]; then
     cp "$WORK/delta-machine.txt" "$DELTA_REPORT.machine.txt"
     python3 "$ROOT/bench/delta_report.py" --results "$RESULTS" --sent "$WORK/sent.tsv" \
         --machine "$WORK/delta-machine.txt" --out "$DELTA_REPORT"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- upload
+if [ "$SECTION" = upload ]; then
+    printf 'scenario\ttool\trun\tserver_s\n' >"$WORK/server.tsv"
+    read -r -a UP_TOOLS <<<"$UPLOAD_TOOLS"
+    if [ -n "${QMGR_BASELINE:-}" ]; then
+        [ -x "$QMGR_BASELINE" ] || die "QMGR_BASELINE=$QMGR_BASELINE is not an executable"
+        UP_TOOLS+=(qmgr-before)
+    fi
+    # The load: the machine is shared; say how busy it was.
+    BUSY_BEFORE=$(wait_idle)
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+    for s in $UPLOAD_SCENARIOS; do
+        case "$s" in
+        upload) scenario upload 1 "${UP_TOOLS[@]}" ;;
+        upload_wan) scenario upload_wan 0 "${UP_TOOLS[@]}" ;;
+        *) die "unknown upload scenario $s" ;;
+        esac
+    done
+    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+    {
+        echo "date=$STARTED"
+        echo "nproc=$(nproc)"
+        echo "cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+        echo "kernel=$(uname -sr)"
+        echo "store_fs=$(df -T "$UP_STORE" | awk 'NR == 2 { print $2 }') ($UP_STORE)"
+        echo "busy_before=$BUSY_BEFORE"
+        echo "load_before=$LOAD_BEFORE"
+        echo "load_after=$LOAD_AFTER"
+        echo "runs=$RUNS"
+        echo "discarded=$DISCARDED"
+        echo "others_max=$OTHERS_MAX"
+        echo "upload_bytes=$UP_BYTES"
+        echo "qmgr=$("$QMGR_BIN" --version | head -n 1) (git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown))"
+        if [ -n "${QMGR_BASELINE:-}" ]; then echo "qmgr_before=$("$QMGR_BASELINE" --version | head -n 1) ($QMGR_BASELINE)"; fi
+        echo "curl=$(curl --version | head -n 1 | awk '{ print $1, $2 }')"
+        echo "tuspy=tuspy $(python3 -c 'import importlib.metadata as m; print(m.version("tuspy"))') (Python $(python3 -c 'import platform; print(platform.python_version())'), requests $(python3 -c 'import requests; print(requests.__version__)'))"
+        echo "tus_server=@tus/server $(node -p 'require("./tests/servers/tus-node/node_modules/@tus/server/package.json").version') with @tus/file-store $(node -p 'require("./tests/servers/tus-node/node_modules/@tus/file-store/package.json").version'), node $(node --version)"
+        echo "nginx=$("$NGINX" -v 2>&1)"
+    } >"$WORK/upload-machine.txt"
+    cp "$RESULTS" "$UPLOAD_REPORT.tsv"
+    cp "$WORK/server.tsv" "$UPLOAD_REPORT.server.tsv"
+    cp "$WORK/upload-machine.txt" "$UPLOAD_REPORT.machine.txt"
+    python3 "$ROOT/bench/upload_report.py" --results "$RESULTS" --server "$WORK/server.tsv" \
+        --machine "$WORK/upload-machine.txt" --out "$UPLOAD_REPORT"
     exit 0
 fi
 

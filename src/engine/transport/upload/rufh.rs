@@ -344,7 +344,9 @@ fn append(
             pace: run.intent.pace,
         }),
     };
+    let started = std::time::Instant::now();
     let answer = run.client.exchange(&run.policy, &call, &mut Vec::new())?;
+    let took = started.elapsed();
     run.check_local(state)?;
     let head = &answer.head;
     if boolean(head.headers.get("upload-complete")) == Some(true)
@@ -368,6 +370,7 @@ fn append(
             }
             note_limits(state, head)?;
             answer.finish();
+            run.piece_took(at - from, took);
             run.confirmed(state, at, progress)?;
             run.piece_confirmed(at < from + len, &format!("Upload-Offset {at}"))?;
             return Ok(Step::More);

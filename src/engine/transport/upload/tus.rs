@@ -241,7 +241,7 @@ fn offset(run: &Run<'_>, state: &mut UploadState) -> Result<Option<u64>, Transfe
 
 /// PATCH: the next piece from the confirmed offset.
 fn patch(
-    run: &Run<'_>,
+    run: &mut Run<'_>,
     state: &mut UploadState,
     offer: &Offer,
     last: &mut u16,
@@ -270,7 +270,9 @@ fn patch(
             pace: run.intent.pace,
         }),
     };
+    let started = std::time::Instant::now();
     let answer = run.client.exchange(&run.policy, &call, &mut Vec::new())?;
+    let took = started.elapsed();
     // The bytes sent must be the version the upload started with.
     run.check_local(state)?;
     *last = answer.head.status;
@@ -282,10 +284,13 @@ fn patch(
                 .get("upload-offset")
                 .and_then(parse_offset);
             match at {
-                Some(at) if at >= from && at <= from + len => Patched::Confirmed {
-                    at,
-                    short: at < from + len,
-                },
+                Some(at) if at >= from && at <= from + len => {
+                    run.piece_took(at - from, took);
+                    Patched::Confirmed {
+                        at,
+                        short: at < from + len,
+                    }
+                }
                 _ => {
                     return Err(bad_answer(
                         "PATCH",
