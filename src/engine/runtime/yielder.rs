@@ -391,6 +391,24 @@ fn class_index(priority: Priority) -> Option<usize> {
 struct JobOption(Option<(bool, Instant)>);
 
 impl JobOption {
+    /// The class a connection of a job of `priority` (whose yielding
+    /// option `yields` reads) belongs in now, among those `classes` has,
+    /// if that is not `current`: `Some(None)` to leave it for none.
+    fn switch<'a>(
+        &mut self,
+        current: Option<&'a Class>,
+        priority: u32,
+        yields: impl FnOnce() -> bool,
+        classes: impl FnOnce(Priority) -> Option<&'a Class>,
+    ) -> Option<Option<&'a Class>> {
+        let yields = self.get(Instant::now(), yields);
+        let class = Priority::from_u32(priority)
+            .filter(|_| yields)
+            .and_then(classes);
+        let same = class.map(|c| c as *const Class) == current.map(|c| c as *const Class);
+        (!same).then_some(class)
+    }
+
     fn get(&mut self, now: Instant, read: impl FnOnce() -> bool) -> bool {
         match self.0 {
             Some((yields, until)) if now < until => yields,
@@ -448,13 +466,12 @@ impl Flow<'_> {
         if self.socket.is_none() {
             return;
         }
-        let yields = self.option.get(Instant::now(), yields);
-        let class = Priority::from_u32(priority)
-            .filter(|_| yields)
-            .and_then(|p| self.yielding.class(p));
-        if class.map(|c| c as *const Class) == self.class.map(|c| c as *const Class) {
+        let Some(class) = self
+            .option
+            .switch(self.class, priority, yields, |p| self.yielding.class(p))
+        else {
             return;
-        }
+        };
         self.leave();
         if let Some(class) = class {
             class.flows.fetch_add(1, Ordering::Relaxed);

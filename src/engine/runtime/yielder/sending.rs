@@ -94,13 +94,11 @@ impl SendFlow<'_> {
         if self.peer.is_none() {
             return;
         }
-        let yields = self.option.get(Instant::now(), yields);
-        let class = Priority::from_u32(priority)
-            .filter(|_| yields)
-            .and_then(|p| self.yielding.sending_class(p));
-        if class.map(|c| c as *const Class) == self.class.map(|c| c as *const Class) {
+        let Some(class) = self.option.switch(self.class, priority, yields, |p| {
+            self.yielding.sending_class(p)
+        }) else {
             return;
-        }
+        };
         self.leave();
         if let Some(class) = class {
             class.flows.fetch_add(1, Ordering::Relaxed);
