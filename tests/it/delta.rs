@@ -222,6 +222,53 @@ fn ten_percent_of_blocks_changed() {
     assert!(server.requests("/img").len() > 1);
 }
 
+/// Many small gaps: a piece covers several, and their single-range
+/// requests go out one behind the other on a connection the server kept
+/// alive (HTTP/1.1 pipelining), not one round trip each. Each byte still
+/// comes once, by one request per gap.
+#[test]
+fn many_small_gaps_are_asked_for_ahead() {
+    let new = patterned(8 * MIB, 5);
+    // One 2 KiB block in 32 changed: 128 gaps, 64 KiB apart.
+    let (old, changed) = with_changed_blocks(&new, 2048, 32);
+    let Some((_, server)) = delta_of("delta-ahead", &new, &[&old]) else {
+        return;
+    };
+    let requests = server.requests("/img").len();
+    // One per gap, and one for the last byte (always fetched).
+    assert!(
+        requests <= changed + 1,
+        "{requests} requests for {changed} changed blocks"
+    );
+    assert!(
+        server.requests_queued() > 0,
+        "no request was sent ahead of an answer"
+    );
+}
+
+/// A server that closes its connection after an answer without saying so
+/// drops the requests sent ahead on it: their gaps are asked for again
+/// (one at a time from then on), the file is byte-exact, each byte once.
+#[test]
+fn requests_sent_ahead_that_get_no_answer_are_asked_for_again() {
+    let new = patterned(8 * MIB, 6);
+    let (old, changed) = with_changed_blocks(&new, 2048, 32);
+    let Some((dir, server)) = served("delta-ahead-cut", &new) else {
+        return;
+    };
+    // The first range's whole answer, then a close.
+    server.script("/img", vec![Fault::CloseAfter(u64::MAX)]);
+    let job = download(&dir, &server, &new, &[&old]);
+    every_byte_once(&job, &server, new.len());
+    assert_eq!(server.faults_left("/img"), 0);
+    // Each gap's request at most twice: sent ahead and dropped, then again.
+    let requests = server.requests("/img").len();
+    assert!(
+        requests <= 2 * (changed + 1),
+        "{requests} requests for {changed} changed blocks"
+    );
+}
+
 #[test]
 fn a_seed_long_enough_to_be_scanned_in_parts() {
     // Past 16 MiB a seed is scanned in parts, one thread each: blocks on
