@@ -572,12 +572,15 @@ fn a_connection_cut_mid_delta_resumes_byte_exact() {
     let job = download(&dir, &server, &new, &[&old]);
     assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
     assert_eq!(server.faults_left("/img"), 0);
-    // The resumed ranges carried If-Range.
-    assert!(server
+    // Once the file's version was seen, every range carried it in
+    // If-Range (the resumed ones too): only the first range of each of the
+    // job's 6 connections may have gone out before the first answer.
+    let without = server
         .requests("/img")
         .iter()
-        .skip(1)
-        .all(|r| r.if_range.is_some()));
+        .filter(|r| r.if_range.is_none())
+        .count();
+    assert!(without <= 6, "{without} ranges without If-Range");
 }
 
 #[test]
