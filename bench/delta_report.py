@@ -16,6 +16,7 @@ from collections import defaultdict
 
 TOOLS = {
     "qmgr": "`qmgr transfer URL PATH --seed OLD`",
+    "qmgr-before": "the same, the build before (`QMGR_BASELINE`)",
     "zsync": "`zsync -i OLD -o PATH URL.zsync` (0.6.2)",
     "qmgr-full": "`qmgr transfer URL PATH` (no seed: a full download)",
     "qmgr-https": "`qmgr transfer https://... --seed OLD` (zsync 0.6.2 has no HTTPS)",
@@ -111,6 +112,11 @@ def main():
               f"{q['body'] / z['body']:.3f}x the body bytes (goal: at most 1x), "
               f"{q['wall'] / z['wall']:.2f}x the wall time (goal: at most 0.5x), "
               f"{q['cpu'] / z['cpu']:.2f}x the CPU time.")
+        before = med.get("qmgr-before")
+        if before and z:
+            w(f"- the build before against zsync: {before['body'] / z['body']:.3f}x the body bytes, "
+              f"{before['wall'] / z['wall']:.2f}x the wall time, {before['cpu'] / z['cpu']:.2f}x the CPU time; "
+              f"qmgr against the build before: {q['wall'] / before['wall']:.2f}x the wall time.")
         if q and full:
             w(f"- qmgr with a seed against a full download: {q['bytes'] / full['bytes']:.3f}x the bytes, "
               f"{q['wall'] / full['wall']:.2f}x the wall time.")

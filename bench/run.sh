@@ -146,7 +146,8 @@
 # (npm ci, as .ci/run does) and tuspy (pip).
 #
 # QMGR_BASELINE=/path/to/another/qmgr adds that binary as the tool
-# "qmgr-before" to the same runs (scenarios 1 and 2, alternating with the
+# "qmgr-before" to the same runs (scenarios 1 and 2, and the delta
+# section's qmgr --seed rows, alternating with the
 # others): a before/after of a change, measured side by side.
 #
 # Environment: RUNS (default 5), PORT (default: a free one), QMGR_BENCH_DATA
@@ -1104,12 +1105,17 @@ fi
 # ---------------------------------------------------------------- delta
 if [ "$SECTION" = delta ]; then
     : >"$WORK/sent.tsv"
+    BEFORE=()
+    if [ -n "${QMGR_BASELINE:-}" ]; then
+        [ -x "$QMGR_BASELINE" ] || die "QMGR_BASELINE=$QMGR_BASELINE is not an executable"
+        BEFORE=(qmgr-before)
+    fi
     BUSY_BEFORE=$(wait_idle)
     STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
     for s in $DELTA_SCENARIOS; do
         case "$s" in
-        delta) scenario delta 1 qmgr zsync qmgr-full qmgr-https ;;
-        delta_wan) scenario delta_wan 0 qmgr zsync qmgr-full ;;
+        delta) scenario delta 1 qmgr "${BEFORE[@]}" zsync qmgr-full qmgr-https ;;
+        delta_wan) scenario delta_wan 0 qmgr "${BEFORE[@]}" zsync qmgr-full ;;
         *) die "unknown delta scenario $s" ;;
         esac
     done
@@ -1129,6 +1135,7 @@ if [ "$SECTION" = delta ]; then
         echo "qmgr=$("$QMGR_BIN" --version | head -n 1) (git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown))"
         echo "zsync=$(zsync -V 2>&1 | head -n 1)"
         echo "nginx=$("$NGINX" -v 2>&1)"
+        if [ -n "${QMGR_BASELINE:-}" ]; then echo "qmgr_before=$("$QMGR_BASELINE" --version 2>/dev/null | head -n 1) ($QMGR_BASELINE)"; fi
     } >"$WORK/delta-machine.txt"
     cp "$RESULTS" "$DELTA_REPORT.tsv"
     cp "$WORK/sent.tsv" "$DELTA_REPORT.sent.tsv"

@@ -215,8 +215,8 @@ impl FileModel {
                 .is_some_and(|d| d.way == DeltaWay::Delta)
     }
     /// `span` cut at the end of its range for a ranged file: one request
-    /// never crosses from one range into the next. A delta file's gap is
-    /// cut after `DELTA_PIECE` bytes (the planner never splits its
+    /// never crosses from one range into the next. A delta file's span is
+    /// cut after `DELTA_PIECE` missing bytes (the planner never splits its
     /// pieces).
     pub(super) fn within_range(&self, span: Span) -> Span {
         let span = match &self.ranges {
@@ -226,10 +226,30 @@ impl FileModel {
         match span.end {
             Some(end) if self.delta_active() => Span {
                 start: span.start,
-                end: Some(end.min(span.start.saturating_add(DELTA_PIECE))),
+                end: Some(self.delta_cut(span.start, end)),
             },
             _ => span,
         }
+    }
+    /// Where a delta file's stretch from `start` to `end` holds
+    /// `DELTA_PIECE` missing bytes, or `end` if it holds fewer (a piece may
+    /// cover several gaps, and the seeded bytes between them).
+    fn delta_cut(&self, start: u64, end: u64) -> u64 {
+        let mut budget = DELTA_PIECE;
+        let mut at = start;
+        while at < end {
+            let (gap, next) = self.ledger.arrived().first_gap_from(at);
+            if gap >= end {
+                break;
+            }
+            let stop = next.unwrap_or(end).min(end);
+            if stop - gap >= budget {
+                return gap + budget;
+            }
+            budget -= stop - gap;
+            at = stop;
+        }
+        end
     }
     /// Forgets the versions seen (the caller resumed the job, or changed
     /// the remote name): a new budget of version changes.

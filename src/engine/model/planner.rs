@@ -18,7 +18,10 @@
 //! shorter than `MIN_SEGMENT` is ever made by a split. A piece of a ranged
 //! file never crosses from one of its ranges into the next (each is its
 //! own request); a delta file's pieces are never split, its long gaps are
-//! taken in pieces of at most `file::DELTA_PIECE`.
+//! taken in pieces of at most `file::DELTA_PIECE` missing bytes, and its
+//! short gaps several to a piece (up to `DELTA_AHEAD`, a fair share of
+//! those left), which its connection asks for one request behind the
+//! other. A delta file's gaps need not wait for the file's first answer.
 
 use crate::engine::model::command::Piece;
 use crate::engine::model::file::FileModel;
@@ -82,19 +85,35 @@ pub(crate) fn plan(
                 });
                 return Plan::Fetch {
                     file: i,
-                    span: f.within_range(span),
+                    span: delta_span(f, i, f.within_range(span), active, per_server),
                 };
             }
             continue;
         }
         match f.splittable() {
+            // A delta file's gaps are exact ranges of a file whose length
+            // the control file gave: they need not wait for the first
+            // answer (each answer is checked against that length and the
+            // first version seen, and every block against its MD4).
+            None if f.delta_active() => {
+                if may_connect(f) {
+                    if let Some(span) = unclaimed(f, pieces_of(i)) {
+                        return Plan::Fetch {
+                            file: i,
+                            span: delta_span(f, i, f.within_range(span), active, per_server),
+                        };
+                    }
+                }
+                // It may yet become a full download.
+                waiting = true;
+            }
             // Being opened: its answer may make it splittable.
             None => waiting = true,
             Some(true) if may_connect(f) => {
                 if let Some(span) = unclaimed(f, pieces_of(i)) {
                     return Plan::Fetch {
                         file: i,
-                        span: f.within_range(span),
+                        span: delta_span(f, i, f.within_range(span), active, per_server),
                     };
                 }
             }
@@ -121,6 +140,69 @@ pub(crate) fn plan(
         Plan::Wait
     } else {
         Plan::Done
+    }
+}
+
+/// The most gaps of a delta file one piece covers: its connection sends
+/// their requests one behind the other (HTTP/1.1 pipelining, when the
+/// server proved the connection kept alive), so that many small gaps do
+/// not cost a round trip each.
+pub(crate) const DELTA_AHEAD: usize = 32;
+
+/// `span` (a delta file's first gap to fetch, already cut to
+/// `DELTA_PIECE`) stretched over the gaps that follow it, so that the
+/// file's gaps left are shared about evenly by the connections the server
+/// may take besides those fetching the file's other pieces:
+/// at most `DELTA_AHEAD` gaps and `DELTA_PIECE` missing bytes, each gap
+/// whole, none that another active piece covers (the stretch ends before
+/// the first such gap). The bytes between the gaps have arrived (from the
+/// seeds): the piece fetches only its gaps, each as its own range.
+fn delta_span(f: &FileModel, file: usize, span: Span, active: &[Piece], per_server: usize) -> Span {
+    let (Some(first_end), Some(total)) = (span.end, f.ledger().total()) else {
+        return span;
+    };
+    if !f.delta_active() {
+        return span;
+    }
+    let arrived = f.ledger().arrived();
+    let others: Vec<Span> = active
+        .iter()
+        .filter(|p| p.file == file)
+        .map(|p| p.span)
+        .collect();
+    let taken = |start: u64, end: u64| {
+        others
+            .iter()
+            .any(|o| o.start < end && start < o.end.unwrap_or(total))
+    };
+    // The gaps after the first one, up to the first another piece covers.
+    let mut gaps = Vec::new();
+    let mut at = first_end;
+    loop {
+        let (start, next) = arrived.first_gap_from(at);
+        let end = next.unwrap_or(total).min(total);
+        if start >= total || taken(start, end) {
+            break;
+        }
+        gaps.push((start, end));
+        at = end;
+    }
+    // Shared by the connections the server may still take: those not
+    // busy with another piece of the file (they come back for more).
+    let idle = per_server.saturating_sub(others.len()).max(1);
+    let share = (gaps.len() + 1).div_ceil(idle);
+    let mut missing = first_end - span.start;
+    let mut end = first_end;
+    for &(start, gap_end) in gaps.iter().take(share.min(DELTA_AHEAD) - 1) {
+        if missing + (gap_end - start) > super::file::DELTA_PIECE {
+            break;
+        }
+        missing += gap_end - start;
+        end = gap_end;
+    }
+    Span {
+        start: span.start,
+        end: Some(end),
     }
 }
 
@@ -305,5 +387,73 @@ mod tests {
                 }
             }
         );
+    }
+
+    /// A delta file of 100 MiB whose bytes came from seeds but for 12
+    /// gaps of `gap` bytes, 8 MiB apart.
+    #[cfg(feature = "delta")]
+    fn delta_file(gap: u64) -> (FileModel, Vec<Span>) {
+        use crate::engine::model::file::DeltaFile;
+        use crate::engine::types::{DeltaSource, DeltaWay};
+        let mut f = file("http://a/img", Some(100 * MIB), None);
+        let mut d = DeltaFile::new(DeltaSource {
+            seeds: vec!["/seed".into()],
+            control_url: None,
+        });
+        d.way = DeltaWay::Delta;
+        f.delta = Some(d);
+        let gaps: Vec<Span> = (0..12)
+            .map(|i| Span {
+                start: i * 8 * MIB + MIB,
+                end: Some(i * 8 * MIB + MIB + gap),
+            })
+            .collect();
+        let mut at = 0;
+        for g in &gaps {
+            f.ledger.record_arrived(at..g.start);
+            at = g.end.unwrap();
+        }
+        f.ledger.record_arrived(at..100 * MIB);
+        (f, gaps)
+    }
+
+    #[cfg(feature = "delta")]
+    #[test]
+    fn a_delta_piece_covers_its_share_of_the_gaps_and_no_other_pieces() {
+        let (f, gaps) = delta_file(64 << 10);
+        let files = vec![f];
+        // 12 gaps for 6 connections: two each, the first before any
+        // answer came (the file is not known to be splittable yet).
+        let mut active = Vec::new();
+        for n in 0..6u64 {
+            let Plan::Fetch { file: 0, span } = plan(&files, 0, &active, &[], 6) else {
+                panic!("connection {n} got no piece");
+            };
+            let (a, b) = (2 * n as usize, 2 * n as usize + 1);
+            assert_eq!(
+                span,
+                Span {
+                    start: gaps[a].start,
+                    end: gaps[b].end
+                },
+                "connection {n}"
+            );
+            active.push(piece(n, 0, span.start, span.end));
+        }
+        // Every gap is taken: the others wait (the file may yet become a
+        // full download).
+        assert_eq!(plan(&files, 0, &active, &[], 7), Plan::Wait);
+    }
+
+    #[cfg(feature = "delta")]
+    #[test]
+    fn a_delta_piece_holds_at_most_delta_piece_missing_bytes() {
+        // Gaps of 3 MiB: one per piece, whatever the share.
+        let (f, gaps) = delta_file(3 * MIB);
+        let files = vec![f];
+        let Plan::Fetch { span, .. } = plan(&files, 0, &[], &[], 1) else {
+            panic!("no piece");
+        };
+        assert_eq!(span, gaps[0]);
     }
 }

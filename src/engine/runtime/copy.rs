@@ -282,8 +282,11 @@ pub(crate) fn copy(
             )
             .ok()
             .flatten();
+        // The model may move the piece's end down (a split), never the
+        // stretch's past its own end (a piece of a delta file covers
+        // several gaps, each its own stretch).
         match piece {
-            Some(p) => end = p.span.end,
+            Some(p) => end = p.span.end.map(|e| stretch.end.map_or(e, |s| s.min(e))),
             None => return Err(Interrupt::Abandoned),
         }
         if written - writeback_from >= WRITEBACK_BYTES {

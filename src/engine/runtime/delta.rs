@@ -400,6 +400,9 @@ fn prepare_inner(
         }
         return Ok(());
     }
+    // The connections the gaps will need are opened while the seeds are
+    // scanned.
+    session.warm(token, &state.remote);
     let (temp, temp_path) = open_temp()?;
     let mut found = scan_seeds(token, &control, &state.seeds, &temp, &temp_path)?;
     // At least one byte comes from the server, so that its answer shows

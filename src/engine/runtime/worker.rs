@@ -66,6 +66,10 @@ struct PieceState {
     ranges: Option<(FileRanges, Option<u64>)>,
     /// Blocks of the file came from seeds: ranges are fetched exactly.
     delta_active: bool,
+    /// A delta file's stretches missing within the piece (`start..end`):
+    /// its gaps, each fetched as its own range.
+    #[cfg(feature = "delta")]
+    gaps: Vec<(u64, u64)>,
     /// A delta file's seeds and control file, while its way is not decided
     /// for good (feature `delta`).
     #[cfg(feature = "delta")]
@@ -101,6 +105,24 @@ impl FileTask {
                 arrived_end: f.ledger().arrived().end(),
                 ranges: f.ranges().map(|r| (r.clone(), f.ledger().total())),
                 delta_active: f.delta_active(),
+                #[cfg(feature = "delta")]
+                gaps: match piece.span.end {
+                    Some(end) if f.delta_active() => {
+                        let mut gaps = Vec::new();
+                        let mut at = piece.span.start;
+                        while at < end {
+                            let (start, next) = f.ledger().arrived().first_gap_from(at);
+                            if start >= end {
+                                break;
+                            }
+                            let stop = next.unwrap_or(end).min(end);
+                            gaps.push((start, stop));
+                            at = stop;
+                        }
+                        gaps
+                    }
+                    _ => Vec::new(),
+                },
                 #[cfg(feature = "delta")]
                 delta: f
                     .delta()
@@ -438,9 +460,31 @@ fn fetch_attempt(
             ));
         }
     }
-    let asked = state.piece.span;
+    #[allow(unused_mut)]
+    let mut asked = state.piece.span;
     if asked.end == Some(asked.start) {
         return Ok(()); // every byte is there: only the checks are left
+    }
+    // A delta file's piece may cover several gaps (the bytes between came
+    // from the seeds): each is its own range, the first asked for here,
+    // the others sent behind it on the same connection when it can.
+    #[allow(unused_mut)]
+    let mut more: &[(u64, u64)] = &[];
+    #[cfg(feature = "delta")]
+    if state.delta_active && asked.end.is_some() {
+        match state.gaps.first() {
+            // Its next byte came from a seed (a retry after the first
+            // gaps): the rest is planned again, from a missing byte.
+            Some(&(start, _)) if start != asked.start => return Ok(()),
+            Some(&(start, end)) => {
+                asked = Span {
+                    start,
+                    end: Some(end),
+                };
+                more = &state.gaps[1..];
+            }
+            None => return Ok(()),
+        }
     }
     // Without a validator the source is fetched whole, from byte 0.
     let validator = state.validator.as_ref().filter(|_| !task.dynamic);
@@ -450,6 +494,7 @@ fn fetch_attempt(
         task,
         session,
         asked,
+        more,
         validator,
         &state.ranges,
         state.delta_active,
@@ -475,6 +520,8 @@ fn fetch_attempt(
         }
         Err(e) => return Err(e.into()),
     };
+    #[cfg_attr(not(feature = "delta"), allow(unused_variables))]
+    let (opened, ahead) = opened;
     if token.is_cancelled() {
         return Err(Interrupt::Stopped);
     }
@@ -526,7 +573,11 @@ fn fetch_attempt(
     };
     let stretch = copy::Stretch {
         start,
-        end: piece.span.end,
+        // A delta piece's first gap only (the others follow below).
+        end: match asked.end {
+            Some(end) if state.delta_active => Some(end),
+            _ => piece.span.end,
+        },
         body_end: opened.end,
     };
     let result = copy::copy(
@@ -545,6 +596,12 @@ fn fetch_attempt(
     let written = result?;
     if let Some(state) = sha {
         *hash = Some((written, state));
+    }
+    #[cfg(feature = "delta")]
+    if let Some(ahead) = ahead {
+        // The hash as the bytes pass needs them all in order.
+        *hash = None;
+        fetch_ahead(job, token, task, session, ahead, &temp, &temp_path)?;
     }
     if piece.span.end.is_none() {
         job.apply_quietly(Command::Sized {
@@ -586,10 +643,11 @@ fn open_source(
     task: &FileTask,
     session: &Session,
     span: Span,
+    more: &[(u64, u64)],
     validator: Option<&Validator>,
     ranges: &Option<(FileRanges, Option<u64>)>,
     exact: bool,
-) -> Result<Opened, TransferError> {
+) -> Result<(Opened, Option<Ahead>), TransferError> {
     let redirected = |url: &str| {
         job.apply_quietly(Command::Redirected {
             file: task.index,
@@ -597,14 +655,28 @@ fn open_source(
         })
     };
     let opened = match ranges {
-        None if exact => session.open_range(token, &task.source, span.start, span.end, validator),
-        None => session.open(token, &task.source, span.start, span.end, validator),
+        #[cfg(feature = "delta")]
+        None if exact && span.end.is_some() => session.open_range_ahead(
+            token,
+            &task.source,
+            (span.start, span.end.unwrap_or(span.start)),
+            more,
+            validator,
+        ),
+        None if exact => session
+            .open_range(token, &task.source, span.start, span.end, validator)
+            .map(|o| (o, None)),
+        None => session
+            .open(token, &task.source, span.start, span.end, validator)
+            .map(|o| (o, None)),
         Some((ranges, local_total)) => {
             open_ranged(token, task, session, span, validator, ranges, *local_total)
+                .map(|o| (o, None))
         }
     };
+    let _ = more;
     match opened {
-        Ok(opened) => {
+        Ok((opened, ahead)) => {
             // Every answer renews the report: where it came from, the
             // remote name itself when nothing redirected (so that a report
             // of an earlier attempt does not outlive it).
@@ -612,7 +684,7 @@ fn open_source(
                 (Some(url), _) | (None, Source::Http(url)) => redirected(url),
                 (None, Source::Local(_)) => {}
             }
-            Ok(opened)
+            Ok((opened, ahead))
         }
         Err(err) => {
             if let Some(url) = &err.redirected_to {
@@ -665,6 +737,59 @@ fn open_ranged(
     opened.end = opened.end.map(|end| span.start + (end - at.remote_start));
     opened.total = Some(local_total);
     Ok(opened)
+}
+
+/// Requests sent ahead on a connection (feature `delta`).
+#[cfg(feature = "delta")]
+type Ahead = crate::engine::transport::http::Pipeline;
+#[cfg(not(feature = "delta"))]
+type Ahead = std::convert::Infallible;
+
+/// Copies the answers to the requests sent ahead for the other gaps of a
+/// delta file's piece, each at its offset. A pipeline that breaks (an
+/// answer that does not come, or is not exactly its range of the file's
+/// version) is not an error: its gaps not answered are planned again, and
+/// the run sends no more requests ahead.
+#[cfg(feature = "delta")]
+fn fetch_ahead(
+    job: &Job,
+    token: &CancelToken,
+    task: &FileTask,
+    session: &Session,
+    mut ahead: Ahead,
+    temp: &File,
+    temp_path: &Path,
+) -> Result<(), Interrupt> {
+    while let Some(next) = ahead.next() {
+        let Ok(opened) = next else {
+            session.ahead_broke();
+            return Ok(());
+        };
+        if token.is_cancelled() {
+            return Err(Interrupt::Stopped);
+        }
+        let target = Target {
+            index: task.index,
+            piece: task.piece,
+            file: temp,
+            path: temp_path,
+            source: task.kind(),
+            socket: opened.socket.as_ref(),
+            reusable: opened.reusable.as_deref(),
+        };
+        let stretch = copy::Stretch {
+            start: opened.start,
+            end: opened.end,
+            body_end: opened.end,
+        };
+        let mut body = opened.body;
+        let result = copy::copy(job, token, target, &mut *body, stretch, None, task.limits);
+        if job.persistent() && matches!(result, Err(Interrupt::Stopped)) {
+            copy::checkpoint(job, target);
+        }
+        result?;
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

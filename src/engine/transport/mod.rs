@@ -55,6 +55,9 @@ pub(crate) struct Session {
     checks: crate::sync::Mutex<
         std::collections::HashMap<usize, std::sync::Arc<crate::sync::Mutex<Checks>>>,
     >,
+    /// A pipeline of requests sent ahead broke in this run (feature `delta`).
+    #[cfg(feature = "delta")]
+    ahead_broke: std::sync::atomic::AtomicBool,
 }
 
 /// The checks of one file in a run, held by the connection that keeps
@@ -81,6 +84,8 @@ impl Session {
             controls: crate::sync::Mutex::new(std::collections::HashMap::new()),
             #[cfg(feature = "delta")]
             checks: crate::sync::Mutex::new(std::collections::HashMap::new()),
+            #[cfg(feature = "delta")]
+            ahead_broke: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -164,6 +169,65 @@ impl Session {
                     .open_range(&self.policy(url), offset, end, previous)
             }
         }
+    }
+
+    /// `open_range` of `source` for `offset..end`, with the requests for
+    /// the further ranges `more` sent behind it on the same connection
+    /// when it proved kept alive (`http::Client::open_range_ahead`), unless
+    /// a pipeline broke earlier in this run: their answers come from the
+    /// pipeline. A local source sends nothing ahead.
+    #[cfg(feature = "delta")]
+    pub(crate) fn open_range_ahead(
+        &self,
+        token: &CancelToken,
+        source: &Source,
+        (offset, end): (u64, u64),
+        more: &[(u64, u64)],
+        previous: Option<&Validator>,
+    ) -> Result<(Opened, Option<http::Pipeline>), TransferError> {
+        let more = if self.ahead_broke.load(std::sync::atomic::Ordering::Relaxed) {
+            &[]
+        } else {
+            more
+        };
+        match source {
+            Source::Http(url) if !more.is_empty() => self.client(token)?.open_range_ahead(
+                &self.policy(url),
+                offset,
+                Some(end),
+                previous,
+                more,
+            ),
+            _ => self
+                .open_range(token, source, offset, Some(end), previous)
+                .map(|o| (o, None)),
+        }
+    }
+
+    /// Opens the run's connections to `url` (the caller's, under its
+    /// policy) on a thread of their own while the caller goes on (a delta
+    /// file's seeds are scanned meanwhile), so that the requests after the
+    /// scan need not wait for TCP and TLS handshakes. Best effort: nothing
+    /// is sent on them, a failure is met again by the requests.
+    #[cfg(feature = "delta")]
+    pub(crate) fn warm(&self, token: &CancelToken, url: &str) {
+        let Ok(client) = self.client(token) else {
+            return;
+        };
+        let policy = self.policy(url);
+        let n = self.connections;
+        let _ = std::thread::Builder::new()
+            .name("qmgr-warm".into())
+            .spawn(move || client.warm(&policy, n));
+    }
+
+    /// A pipeline broke (the server or something between does not answer
+    /// requests sent ahead as it should): the rest of the run sends one
+    /// request at a time.
+    #[cfg(feature = "delta")]
+    pub(crate) fn ahead_broke(&self) {
+        self.ahead_broke
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The request policy for the caller's `url`: built from the caller's

@@ -339,6 +339,9 @@ struct Shared {
     /// Clones of the open connections' sockets, to shut them down on drop.
     open: Mutex<HashMap<u64, TcpStream>>,
     next_id: AtomicU64,
+    /// Requests whose head had already arrived with the one before them
+    /// (sent ahead, before that one was answered: pipelining).
+    queued: AtomicUsize,
 }
 
 impl Shared {
@@ -518,6 +521,13 @@ impl TestServer {
         self.shared.counter(&normalize(path)).load(Ordering::SeqCst)
     }
 
+    /// Requests read while the head of the next request on their
+    /// connection had already arrived: requests sent ahead of an answer
+    /// (HTTP/1.1 pipelining).
+    pub fn requests_queued(&self) -> usize {
+        self.shared.queued.load(Ordering::SeqCst)
+    }
+
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::SeqCst)
@@ -681,6 +691,9 @@ fn serve(mut conn: Box<dyn Conn>, shared: &Shared) {
             Ok(None) => break End::Close,
             Err(_) => break End::Cut,
         };
+        if find(&buf, b"\r\n\r\n").is_some() {
+            shared.queued.fetch_add(1, Ordering::SeqCst);
+        }
         if req.method == "CONNECT" {
             // Play an HTTP proxy: open a "tunnel" that is this same server,
             // so the client's next requests on the connection are served here.

@@ -338,6 +338,11 @@ impl Pool {
         idle.push(conn);
     }
 
+    /// How many idle connections `key` has.
+    pub(crate) fn count(&self, key: &str) -> usize {
+        self.idle.lock().iter().filter(|c| c.key == key).count()
+    }
+
     /// Closes every idle connection.
     pub(crate) fn clear(&self) {
         self.idle.lock().clear();

@@ -276,6 +276,7 @@ impl Client {
                     conn: Some(conn),
                     pool: reusable.then(|| Arc::clone(&self.pool)),
                     keep: Arc::new(AtomicBool::new(true)),
+                    handoff: None,
                 },
             });
         }

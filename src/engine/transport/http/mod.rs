@@ -282,6 +282,26 @@ impl Client {
         end: Option<u64>,
         previous: Option<&Validator>,
     ) -> Result<Opened, TransferError> {
+        self.open_range_ahead(policy, offset, end, previous, &[])
+            .map(|(opened, _)| opened)
+    }
+
+    /// `open_range`, with the requests for the further ranges `more`
+    /// (each `start..end`, exclusive, of the first answer's version: in
+    /// `If-Range`) sent right behind it on the same connection (HTTP/1.1
+    /// pipelining) when the first answer proved that connection kept
+    /// alive and came from the caller's URL itself (see `send_ahead`).
+    /// Their answers come from the returned [`Pipeline`], in order, each
+    /// once the body before it was read to its end. No pipeline: nothing
+    /// was sent ahead.
+    pub(crate) fn open_range_ahead(
+        &self,
+        policy: &RequestPolicy,
+        offset: u64,
+        end: Option<u64>,
+        previous: Option<&Validator>,
+        more: &[(u64, u64)],
+    ) -> Result<(Opened, Option<Pipeline>), TransferError> {
         let known = previous.and_then(Validator::http);
         let range = Range {
             offset,
@@ -301,7 +321,7 @@ impl Client {
             RangeDecision::Exact => {}
             RangeDecision::OtherVersion if range.tag.is_some() => {
                 drop(response);
-                return self.open_range(policy, offset, end, None);
+                return self.open_range_ahead(policy, offset, end, None, more);
             }
             RangeDecision::PastEnd => {
                 return Err(fail(
@@ -334,11 +354,95 @@ impl Client {
             Some(k) if seen.same_version_as(k) && k.total == total => k.clone(),
             _ => seen,
         };
+        let mut response = response;
+        let pipeline = match more {
+            [] => None,
+            _ if final_url != policy.url => None,
+            _ => self.send_ahead(policy, &mut response, &validator, more),
+        };
         let mut opened = opened(response, offset, total, validator);
         opened.end = end.or(total);
         opened.ranges = true;
         opened.final_url = Some(final_url).filter(|f| *f != policy.url);
-        Ok(opened)
+        Ok((opened, pipeline))
+    }
+
+    /// Sends the requests for `more` (single ranges of `known`'s version)
+    /// behind `response` on its connection, when that connection proved
+    /// it is kept alive (the answer is framed by its length and does not
+    /// close) and goes straight to the server (no proxy: a proxy may not
+    /// pipeline). `None`: nothing was sent.
+    fn send_ahead(
+        &self,
+        policy: &RequestPolicy,
+        response: &mut Response,
+        known: &HttpValidator,
+        more: &[(u64, u64)],
+    ) -> Option<Pipeline> {
+        let target = Url::parse(&policy.url).ok()?;
+        if !matches!(self.route(&target).0, Route::Direct) || response.body.pool.is_none() {
+            return None;
+        }
+        let length = response.length?;
+        if !matches!(Framing::of(&response.head), Ok(Framing::Length(n)) if n == length) {
+            return None;
+        }
+        let hop = policy.hop(&policy.url);
+        let conn = response.body.conn.as_mut()?;
+        let mut heads = String::new();
+        for &(offset, end) in more {
+            let range = Range {
+                offset,
+                end: Some(end),
+                tag: known.if_range(),
+            };
+            heads.push_str(&self.request_head("GET", &target, conn, Some(range), &[], policy, hop));
+        }
+        let slot: Arc<crate::sync::Mutex<Option<Conn>>> = Arc::default();
+        let written = std::io::Write::write_all(conn.io.get_mut(), heads.as_bytes())
+            .and_then(|_| std::io::Write::flush(conn.io.get_mut()));
+        if written.is_err() {
+            // Part of a request may be on the wire: never reused.
+            response.body.pool = None;
+            return None;
+        }
+        response.body.handoff = Some(Arc::clone(&slot));
+        Some(Pipeline {
+            slot,
+            pool: Arc::clone(&self.pool),
+            pending: more.iter().copied().collect(),
+            known: known.clone(),
+            url: policy.url.clone(),
+            stall_timeout: self.options.stall_timeout,
+        })
+    }
+
+    /// Opens connections for the caller's URL of `policy` (straight or
+    /// through its proxy, TLS included), at once, until `n` wait idle in
+    /// the pool, for requests to come (a delta file's ranges, once its
+    /// seeds are scanned). Nothing is sent on them; one that fails is left
+    /// for those requests to meet again.
+    pub(crate) fn warm(&self, policy: &RequestPolicy, n: usize) {
+        let Ok(target) = Url::parse(&policy.url) else {
+            return;
+        };
+        let (route, key) = self.route(&target);
+        let wanted = n.saturating_sub(self.pool.count(&key));
+        std::thread::scope(|scope| {
+            for _ in 0..wanted {
+                let (target, route, key) = (&target, &route, key.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("qmgr-warm".into())
+                    .spawn_scoped(scope, move || {
+                        if let Ok(conn) = self.connector.connect(target, route, key, None) {
+                            self.pool.put(conn);
+                        }
+                    });
+                if spawned.is_err() {
+                    break;
+                }
+            }
+        });
     }
 
     /// A plain request for the whole file.
@@ -473,6 +577,7 @@ impl Client {
                     conn: Some(conn),
                     pool: reusable.then(|| Arc::clone(&self.pool)),
                     keep: Arc::new(AtomicBool::new(true)),
+                    handoff: None,
                 },
             });
         }
@@ -603,6 +708,9 @@ struct Body {
     /// Cleared by the reader when it changed the socket in a way a later
     /// request must not inherit (see [`Opened::reusable`]).
     keep: Arc<AtomicBool>,
+    /// Where the connection goes once read to the end when requests were
+    /// sent ahead on it (their [`Pipeline`]), instead of the pool.
+    handoff: Option<Arc<crate::sync::Mutex<Option<Conn>>>>,
 }
 
 impl Read for Body {
@@ -614,11 +722,105 @@ impl Read for Body {
         if self.decoder.done() {
             if let (Some(conn), Some(pool)) = (self.conn.take(), &self.pool) {
                 if self.keep.load(Ordering::Relaxed) {
-                    pool.put(conn);
+                    // Answers to requests sent ahead follow on it: to
+                    // their pipeline, never to the pool.
+                    match &self.handoff {
+                        Some(slot) => *slot.lock() = Some(conn),
+                        None => pool.put(conn),
+                    }
                 }
             }
         }
         Ok(n)
+    }
+}
+
+/// Requests sent ahead on one connection (`Client::open_range_ahead`):
+/// their ranges, in the order their answers come. The connection comes
+/// back to it when the body before the next answer was read to its end;
+/// it goes to the pool only after the last answer. Dropped with answers
+/// still to come, it closes the connection.
+pub(crate) struct Pipeline {
+    slot: Arc<crate::sync::Mutex<Option<Conn>>>,
+    pool: Arc<Pool>,
+    pending: std::collections::VecDeque<(u64, u64)>,
+    /// The first answer's version: every later answer must be of it.
+    known: HttpValidator,
+    url: String,
+    stall_timeout: Duration,
+}
+
+impl Pipeline {
+    /// The answer to the next request sent ahead, as `open_range` gives
+    /// it; `None` when none is left. An error (the connection is gone or
+    /// was not read to the end, or the answer is not exactly the range,
+    /// of the first answer's version and size) ends the pipeline: its
+    /// connection is closed, and the ranges not answered must be asked
+    /// for again.
+    pub(crate) fn next(&mut self) -> Option<Result<Opened, TransferError>> {
+        let (offset, end) = self.pending.pop_front()?;
+        let result = self.answer(offset, end);
+        if result.is_err() {
+            self.pending.clear();
+            self.slot.lock().take();
+        }
+        Some(result)
+    }
+
+    fn answer(&mut self, offset: u64, end: u64) -> Result<Opened, TransferError> {
+        let url = &self.url;
+        let broken = |why: String| {
+            TransferError::transient(
+                HResult(QM_BG_E_INVALID_SERVER_RESPONSE),
+                ErrorContext::RemoteFile,
+                format!("GET {url} (bytes={offset}-{}) sent ahead: {why}", end - 1),
+            )
+        };
+        let Some(mut conn) = self.slot.lock().take() else {
+            return Err(broken("the connection was not kept for its answer".into()));
+        };
+        let head = conn
+            .set_deadline(Some(Deadline::head(self.stall_timeout, None)))
+            .and_then(|_| connect::read_final_head(&mut conn))
+            .and_then(|head| conn.set_deadline(None).map(|_| head))
+            .map_err(|e| broken(e.to_string()))?;
+        let headers = &head.headers;
+        let decision = decide_range(offset, Some(end), Some(&self.known), head.status, headers);
+        let total = content_range(headers).and_then(|r| r.total);
+        let seen = validator_of(headers, total);
+        if decision != RangeDecision::Exact
+            || total != self.known.total
+            || !seen.same_version_as(&self.known)
+        {
+            return Err(broken(format!(
+                "the answer {} ({}) is not that range of the first answer's version",
+                head.status,
+                headers.get("content-range").unwrap_or("no Content-Range")
+            )));
+        }
+        let framing = Framing::of(&head).map_err(|e| broken(e.to_string()))?;
+        let reusable = head.keeps_alive(framing);
+        let last = self.pending.is_empty();
+        let response = Response {
+            length: framing.length(),
+            head,
+            body: Body {
+                decoder: BodyDecoder::new(framing),
+                conn: Some(conn),
+                // Kept only when nothing more is to come on it.
+                pool: reusable.then(|| Arc::clone(&self.pool)),
+                keep: Arc::new(AtomicBool::new(true)),
+                handoff: (!last).then(|| Arc::clone(&self.slot)),
+            },
+        };
+        if !reusable && !last {
+            // The server closes after this answer: the rest never comes.
+            self.pending.clear();
+        }
+        let mut opened = opened(response, offset, total, self.known.clone());
+        opened.end = Some(end);
+        opened.ranges = true;
+        Ok(opened)
     }
 }
 
