@@ -9,7 +9,7 @@
 //! disk.
 
 use crate::support;
-use crate::upload::{assert_same_bytes, have_tuspy, tus_node, Process};
+use crate::upload::{assert_same_bytes, tus_node, Process};
 use crate::upload_jobs::{local_file, upload_job, upload_url, wait_for_end};
 
 use std::path::{Path, PathBuf};
@@ -265,22 +265,16 @@ fn uploads_in(store: &Path) -> Vec<PathBuf> {
 /// on the same port and store: the job's retries meet a refused
 /// connection until it is back, then ask it (HEAD) where the upload is
 /// and send only the rest; the one upload on its disk is byte-exact.
+///
+/// Not tuspyserver: stopped mid-piece (SIGKILL, and also SIGTERM under
+/// uvicorn), its store keeps bytes past the offset it then reports, and
+/// its next append lands after them, so the upload on its disk is longer
+/// than the file whatever the client sends (seen in CI: 128 KiB more).
 #[test]
 fn a_job_goes_on_when_a_real_tus_server_is_restarted_mid_upload() {
     let Some(script) = tus_node() else { return };
     let dir = support::scratch("upload-job-node-restart");
     restarted_mid_job("node", script.to_str().unwrap(), &dir);
-}
-
-/// The same with tuspyserver (FastAPI under uvicorn).
-#[test]
-fn a_job_goes_on_when_tuspyserver_is_restarted_mid_upload() {
-    if !have_tuspy() {
-        return;
-    }
-    let dir = support::scratch("upload-job-tuspy-restart");
-    let script = support::root().join("tests/servers/tuspy/server.py");
-    restarted_mid_job("python3", script.to_str().unwrap(), &dir);
 }
 
 /// Runs `program script STORE [PORT]` (a tus server printing its port),
@@ -349,10 +343,8 @@ fn a_job_uploads_a_4_gib_sparse_file_past_2_pow_32_byte_exact() {
             f.write_all_at(&patterned(len, seed), at).unwrap();
         }
     }
-    // 256 pieces of 16 MiB end at 2^32; cut 3,000,000 bytes into the next.
-    let mut faults = vec![Fault::Honest; 256];
-    faults.push(Fault::CutAfter(3_000_000));
-    server.script("PATCH", faults);
+    // The piece that goes past 2^32 + 3,000,000 is cut there.
+    server.script("PATCH", vec![Fault::CutPast((1 << 32) + 3_000_000)]);
     let started = Instant::now();
     let manager = Manager::open(None).unwrap();
     let job = upload_job(&manager, JobType::Upload, &server.url("/tus/"), &file);
@@ -371,10 +363,9 @@ fn a_job_uploads_a_4_gib_sparse_file_past_2_pow_32_byte_exact() {
     assert_eq!(job.progress().bytes_transferred, size);
     let seen = server.seen();
     let p = patches(&seen);
-    assert_eq!(p[256].header("upload-offset"), Some("4294967296"));
-    assert_eq!(
-        p[257].header("upload-offset"),
-        Some("4297967296"),
+    assert!(
+        p.iter()
+            .any(|r| r.header("upload-offset") == Some("4297967296")),
         "resumed above 2^32 where the server was"
     );
     let last = p.last().unwrap();

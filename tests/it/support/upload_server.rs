@@ -57,6 +57,10 @@ pub enum Fault {
     Limits(&'static str),
     /// No fault: answer this request honestly (a place holder in a script).
     Honest,
+    /// Answer honestly every PATCH whose body ends at or before this
+    /// upload offset; cut the first that goes past it once its bytes
+    /// reach it (whatever the client's piece sizes).
+    CutPast(u64),
 }
 
 /// A request as the server saw it.
@@ -301,10 +305,19 @@ fn serve(conn: TcpStream, shared: &Shared) {
         }
         let fault = {
             let mut state = shared.state.lock().unwrap();
-            let fault = state
-                .faults
-                .get_mut(&req.method)
-                .and_then(VecDeque::pop_front);
+            let script = state.faults.get_mut(&req.method);
+            let fault = match script {
+                Some(script) => match (script.front(), patch_span(&req)) {
+                    (Some(Fault::CutPast(at)), Some((from, len))) if from + len <= *at => None,
+                    (Some(Fault::CutPast(at)), Some((from, _))) => {
+                        let keep = at.saturating_sub(from);
+                        script.pop_front();
+                        Some(Fault::CutAfter(keep))
+                    }
+                    _ => script.pop_front(),
+                },
+                None => None,
+            };
             if fault == Some(Fault::LoseUploads) {
                 state.uploads.clear();
             }
@@ -810,4 +823,10 @@ fn finish_rufh(
             None => respond(w, "204 No Content", &headers, b""),
         }
     }
+}
+
+/// A PATCH's upload offset and body length.
+fn patch_span(req: &Request) -> Option<(u64, u64)> {
+    let from = req.header("upload-offset")?.parse().ok()?;
+    (req.method == "PATCH").then(|| (from, req.length()))
 }
