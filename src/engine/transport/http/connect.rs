@@ -339,6 +339,7 @@ impl Pool {
     }
 
     /// How many idle connections `key` has.
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))] // delta downloads only
     pub(crate) fn count(&self, key: &str) -> usize {
         self.idle.lock().iter().filter(|c| c.key == key).count()
     }

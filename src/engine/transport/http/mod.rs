@@ -422,6 +422,7 @@ impl Client {
     /// the pool, for requests to come (a delta file's ranges, once its
     /// seeds are scanned). Nothing is sent on them; one that fails is left
     /// for those requests to meet again.
+    #[cfg_attr(not(feature = "delta"), allow(dead_code))] // delta downloads only
     pub(crate) fn warm(&self, policy: &RequestPolicy, n: usize) {
         let Ok(target) = Url::parse(&policy.url) else {
             return;
@@ -740,6 +741,7 @@ impl Read for Body {
 /// back to it when the body before the next answer was read to its end;
 /// it goes to the pool only after the last answer. Dropped with answers
 /// still to come, it closes the connection.
+#[cfg_attr(not(feature = "delta"), allow(dead_code))] // delta downloads only
 pub(crate) struct Pipeline {
     slot: Arc<crate::sync::Mutex<Option<Conn>>>,
     pool: Arc<Pool>,
@@ -750,6 +752,7 @@ pub(crate) struct Pipeline {
     stall_timeout: Duration,
 }
 
+#[cfg_attr(not(feature = "delta"), allow(dead_code))] // delta downloads only
 impl Pipeline {
     /// The answer to the next request sent ahead, as `open_range` gives
     /// it; `None` when none is left. An error (the connection is gone or
