@@ -128,20 +128,13 @@ pub(crate) fn clamp_receive_window(
 ) -> bool {
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
         let set = |level, name, bytes: u32| {
-            let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-            // SAFETY: `value` is a live c_int and the length given is its size.
-            let rc = unsafe {
-                libc::setsockopt(
-                    socket.as_raw_fd(),
-                    level,
-                    name,
-                    (&value as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            rc == 0
+            set_int(
+                socket,
+                level,
+                name,
+                libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX),
+            )
         };
         // A buffer of the program's choosing stops the kernel's autotuning,
         // which would otherwise raise the clamp again as it grows the
@@ -245,9 +238,15 @@ const SO_MAX_PACING_RATE: libc::c_int = 0x31;
 pub(crate) fn set_pacing_rate(socket: &std::net::TcpStream, rate: Option<u64>) -> bool {
     #[cfg(target_os = "linux")]
     {
-        // A 32-bit value every kernel takes; all ones lifts the cap.
+        // A 32-bit value every kernel takes (read as unsigned); all ones
+        // lifts the cap.
         let value = rate.map_or(u32::MAX, |r| r.clamp(1, u64::from(u32::MAX - 1)) as u32);
-        set_u32(socket, libc::SOL_SOCKET, SO_MAX_PACING_RATE, value)
+        set_int(
+            socket,
+            libc::SOL_SOCKET,
+            SO_MAX_PACING_RATE,
+            value as libc::c_int,
+        )
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -266,11 +265,11 @@ pub(crate) fn set_pacing_rate(socket: &std::net::TcpStream, rate: Option<u64>) -
 pub(crate) fn fix_send_buffer(socket: &std::net::TcpStream, bytes: u32) -> bool {
     #[cfg(target_os = "linux")]
     {
-        set_u32(
+        set_int(
             socket,
             libc::SOL_SOCKET,
             libc::SO_SNDBUF,
-            bytes.min(i32::MAX as u32),
+            libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX),
         )
     }
     #[cfg(not(target_os = "linux"))]
@@ -280,23 +279,23 @@ pub(crate) fn fix_send_buffer(socket: &std::net::TcpStream, bytes: u32) -> bool 
     }
 }
 
-/// Sets a 32-bit socket option; false if the kernel refused it.
-#[cfg(all(feature = "upload", target_os = "linux"))]
-fn set_u32(
+/// Sets an `int` socket option; false if the kernel refused it.
+#[cfg(target_os = "linux")]
+fn set_int(
     socket: &std::net::TcpStream,
     level: libc::c_int,
     name: libc::c_int,
-    value: u32,
+    value: libc::c_int,
 ) -> bool {
     use std::os::fd::AsRawFd;
-    // SAFETY: `value` is a live u32 and the length given is its size.
+    // SAFETY: `value` is a live c_int and the length given is its size.
     let rc = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
             level,
             name,
-            (&value as *const u32).cast(),
-            std::mem::size_of::<u32>() as libc::socklen_t,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
     rc == 0

@@ -293,6 +293,22 @@ impl State {
 }
 
 impl Class {
+    /// Adjusts the controller (telling it first whether the throttle held
+    /// a connection back since the last time) and gives the throttle its
+    /// verdict; returns the rate before and after.
+    fn adjust(&self, state: &mut State, now: Instant) -> (u64, u64) {
+        state.next_adjust = Some(now + ADJUST_EVERY);
+        let before = self.throttle.rate();
+        if self.held.swap(false, Ordering::Relaxed) {
+            state.controller.on_held();
+        }
+        let rate = state.controller.adjust(now);
+        if rate != before {
+            self.throttle.set_rate(rate);
+        }
+        (before, rate)
+    }
+
     fn new(target: Duration) -> Class {
         Class {
             throttle: Throttle::new(0),
@@ -599,15 +615,7 @@ impl Flow<'_> {
         }
         let due = state.next_adjust.is_none_or(|at| now >= at);
         if due || state.controller.others_appearing(now) {
-            state.next_adjust = Some(now + ADJUST_EVERY);
-            let before = class.throttle.rate();
-            if class.held.swap(false, Ordering::Relaxed) {
-                state.controller.on_held();
-            }
-            let rate = state.controller.adjust(now);
-            if rate != before {
-                class.throttle.set_rate(rate);
-            }
+            let (before, rate) = class.adjust(&mut state, now);
             // The rate fell: what arrives next was sent under the old
             // window. Or it rose: what the connections owe at the old
             // rate (the bytes their buffers held while they waited) must

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{
-    class_index, is_mapped_loopback, Class, JobOption, Yielding, ADJUST_EVERY, MAX_WAIT,
-    SAMPLE_EVERY, UNCLAMPED, WINDOW_SLACK,
+    class_index, is_mapped_loopback, Class, JobOption, Yielding, MAX_WAIT, SAMPLE_EVERY, UNCLAMPED,
+    WINDOW_SLACK,
 };
 use crate::engine::types::Priority;
 
@@ -171,14 +171,7 @@ impl SendFlow<'_> {
         }
         state.controller.on_bytes(peer, newly);
         if state.next_adjust.is_none_or(|at| now >= at) {
-            state.next_adjust = Some(now + ADJUST_EVERY);
-            if class.held.swap(false, Ordering::Relaxed) {
-                state.controller.on_held();
-            }
-            let rate = state.controller.adjust(now);
-            if rate != class.throttle.rate() {
-                class.throttle.set_rate(rate);
-            }
+            class.adjust(&mut state, now);
         }
         let rate = state.controller.rate();
         // Limited, the send buffer holds about what the share sends in a
@@ -228,7 +221,6 @@ impl SendFlow<'_> {
         if std::mem::take(&mut self.paced) {
             crate::sys::set_pacing_rate(&self.socket, None);
         }
-
         if let Some(name) = self.congestion.take() {
             crate::sys::set_congestion_control(&self.socket, &name);
         }
