@@ -30,6 +30,10 @@ const RATE: &str = "8mbit";
 /// Three namespaces joined by two veth pairs; removed on drop.
 struct Network {
     names: [String; 3],
+    /// One bottleneck test at a time: each measures the share of the link
+    /// its job takes, which another's processes on the same two CPUs
+    /// would take from it (the upload's writes come later under load).
+    _alone: std::sync::MutexGuard<'static, ()>,
     /// The server's and the client's addresses, mid's devices toward the
     /// client and toward the server (where the queues are), and the
     /// client's and the server's devices.
@@ -67,7 +71,9 @@ impl Network {
             format!("{tag}-mid"),
             format!("{tag}-cli"),
         ];
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let net = Network {
+            _alone: ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
             server_ip: format!("10.213.{n}.1"),
             client_ip: format!("10.214.{n}.2"),
             queue_dev: format!("{tag}c"),
