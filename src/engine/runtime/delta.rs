@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::engine::model::command::Command;
 use crate::engine::model::ledger::RangeSet;
 use crate::engine::runtime::copy::Interrupt;
+use crate::engine::runtime::flush::Flusher;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, SourceKind, TransferError};
@@ -118,8 +119,8 @@ struct Pending {
 }
 
 impl Pending {
-    /// Writes the blocks gathered, if any.
-    fn flush(&mut self, temp: &File) -> std::io::Result<()> {
+    /// Writes the blocks gathered, if any, and counts them to `flusher`.
+    fn flush(&mut self, temp: &File, flusher: &Flusher) -> std::io::Result<()> {
         if self.bytes.is_empty() {
             return Ok(());
         }
@@ -128,6 +129,7 @@ impl Pending {
         // is kept then has little left to do (as the copy loop does).
         if result.is_ok() {
             crate::sys::start_writeback(temp, self.at, self.bytes.len() as u64);
+            flusher.wrote(self.bytes.len() as u64);
         }
         self.bytes.clear();
         result
@@ -185,8 +187,7 @@ fn scan_part(
     matcher: &mut Matcher<'_>,
     seed: &File,
     (start, end): (u64, u64),
-    temp: &File,
-    temp_path: &Path,
+    (temp, temp_path, flusher): (&File, &Path, &Flusher),
 ) -> Result<std::io::Result<Vec<u32>>, Interrupt> {
     let context = u64::from(control.blocksize) * u64::from(control.seq_matches);
     let mut reader = Part {
@@ -205,7 +206,7 @@ fn scan_part(
         if pending.at + pending.bytes.len() as u64 != range.start
             || pending.bytes.len() >= PENDING_MAX
         {
-            pending.flush(temp).inspect_err(|e| {
+            pending.flush(temp, flusher).inspect_err(|e| {
                 write_error = Some(TransferError::local_io("writing", temp_path, e));
             })?;
             pending.at = range.start;
@@ -214,7 +215,7 @@ fn scan_part(
         Ok(())
     });
     if write_error.is_none() {
-        if let Err(e) = pending.flush(temp) {
+        if let Err(e) = pending.flush(temp, flusher) {
             write_error = Some(TransferError::local_io("writing", temp_path, &e));
         }
     }
@@ -238,13 +239,25 @@ fn scan_part(
 /// while they were read. A long seed is scanned in parts on as many
 /// threads as there are CPUs (at most 4); the seed and the temporary file
 /// are opened by this thread (with the job owner's rights), the others
-/// only read and write through them.
+/// only read, write and sync through them. The blocks written are synced
+/// in steps while the scan goes on (`Flusher`), so the fsync that makes
+/// the file durable has little of them left.
 fn scan_seeds(
     token: &CancelToken,
     control: &Control,
     seeds: &[PathBuf],
     temp: &File,
     temp_path: &Path,
+) -> Result<RangeSet, Interrupt> {
+    let flusher = Flusher::start(temp);
+    scan_each_seed(token, control, seeds, (temp, temp_path, &flusher))
+}
+
+fn scan_each_seed(
+    token: &CancelToken,
+    control: &Control,
+    seeds: &[PathBuf],
+    temp: (&File, &Path, &Flusher),
 ) -> Result<RangeSet, Interrupt> {
     let mut matcher = Matcher::new(control);
     let mut found = RangeSet::new();
@@ -284,7 +297,6 @@ fn scan_seeds(
                 &file,
                 bounds[0],
                 temp,
-                temp_path,
             )]
         } else {
             std::thread::scope(|scope| {
@@ -293,9 +305,7 @@ fn scan_seeds(
                     .map(|&b| {
                         let mut part = matcher.clone();
                         let file = &file;
-                        scope.spawn(move || {
-                            scan_part(token, control, &mut part, file, b, temp, temp_path)
-                        })
+                        scope.spawn(move || scan_part(token, control, &mut part, file, b, temp))
                     })
                     .collect();
                 handles

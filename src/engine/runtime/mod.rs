@@ -46,6 +46,8 @@ pub(crate) mod commit;
 pub(crate) mod copy;
 #[cfg(feature = "delta")]
 pub(crate) mod delta;
+#[cfg(feature = "delta")]
+pub(crate) mod flush;
 pub mod job;
 pub mod manager;
 pub(crate) mod notify;
