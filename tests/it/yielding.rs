@@ -385,3 +385,31 @@ fn a_background_upload_keeps_the_queue_toward_the_server_short() {
     // download's: 56-84% of the link in the runs so far (issue 23).
     assert_yields(&low, &foreground, 0.5);
 }
+
+/// A server that does not use TCP timestamps: the receiver's kernel then
+/// times the round trip once per window of data, from no echo, and the
+/// controller must still see the queue build and keep it short. It does
+/// not yet (issue 23): without timestamps the kernel keeps the smallest of
+/// its per-window times as `tcpi_rcv_rtt`, which never grows, so a LOW
+/// job filled the queue (389 ms, 100% of the link) when this was written.
+/// Windows servers send no timestamps by default.
+#[test]
+#[ignore = "issue 23: no yielding yet to servers that send no TCP timestamps"]
+fn a_background_job_yields_with_a_server_that_sends_no_tcp_timestamps() {
+    let Some(net) = Network::build() else {
+        return;
+    };
+    netns_exec(&net.names[0], &["sysctl", "-qw", "net.ipv4.tcp_timestamps=0"]);
+    let server = TestServer::start_on(net.listen_in_server());
+    server.add("/big", Resource::new(patterned(24 << 20, 31)));
+    let url = format!("http://{}/big", server.addr());
+    let dir = scratch("yielding-no-timestamps");
+    let low = watch(&net, Way::Download, &url, &dir.join("big"), "low");
+    eprintln!(
+        "no timestamps: queue delay {:?} ({:.0}% of the link)",
+        low.delay,
+        low.share * 100.0
+    );
+    assert!(low.delay < Duration::from_millis(60), "low: {:?}", low.delay);
+    assert!(low.share > 0.7, "low: {}", low.share);
+}
