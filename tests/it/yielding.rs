@@ -399,7 +399,10 @@ fn a_background_job_yields_with_a_server_that_sends_no_tcp_timestamps() {
     let Some(net) = Network::build() else {
         return;
     };
-    netns_exec(&net.names[0], &["sysctl", "-qw", "net.ipv4.tcp_timestamps=0"]);
+    netns_exec(
+        &net.names[0],
+        &["sysctl", "-qw", "net.ipv4.tcp_timestamps=0"],
+    );
     let server = TestServer::start_on(net.listen_in_server());
     server.add("/big", Resource::new(patterned(24 << 20, 31)));
     let url = format!("http://{}/big", server.addr());
@@ -410,6 +413,10 @@ fn a_background_job_yields_with_a_server_that_sends_no_tcp_timestamps() {
         low.delay,
         low.share * 100.0
     );
-    assert!(low.delay < Duration::from_millis(60), "low: {:?}", low.delay);
+    assert!(
+        low.delay < Duration::from_millis(60),
+        "low: {:?}",
+        low.delay
+    );
     assert!(low.share > 0.7, "low: {}", low.share);
 }
