@@ -75,7 +75,7 @@ impl Verifier {
 
     /// Checks the bytes of `temp` from where the verifier stands to `end`
     /// (down to a block boundary, unless `end` is the file's end). Bytes
-    /// past a mismatch are not read.
+    /// past a mismatch are not checked.
     pub(crate) fn advance(
         &mut self,
         temp: &File,
@@ -130,7 +130,9 @@ impl Verifier {
 
     /// Reads `from..end` (`from` on a block boundary), hashing it with
     /// SHA-1 (and `sha256`) and checking the MD4 of its blocks not from
-    /// seeds; stops at the first block that does not match.
+    /// seeds; stops at the first block that does not match. Past one step,
+    /// the next step is read on a thread of its own while this one is
+    /// hashed (the copy from the page cache is about a fifth of the time).
     fn check_with(
         &mut self,
         temp: &File,
@@ -139,45 +141,91 @@ impl Verifier {
         end: u64,
         mut sha256: Option<&mut Sha256>,
     ) -> Result<(), TransferError> {
-        let control = &*self.control;
-        let bs = control.blocksize as usize;
+        let bs = self.control.blocksize as usize;
         let step = (STEP / bs).max(1) * bs;
-        let mut buf = vec![0u8; step];
-        let mut at = from;
-        while at < end {
+        let steps = (from..end).step_by(step);
+        let reading = |at: u64, buf: &mut [u8]| {
             let n = (end - at).min(step as u64) as usize;
             temp.read_exact_at(&mut buf[..n], at)
-                .map_err(|e| TransferError::local_io("re-reading", path, &e))?;
-            let first = (at / bs as u64) as u32;
-            for (i, chunk) in buf[..n].chunks(bs).enumerate() {
-                let id = first + i as u32;
-                let range = control.block_range(id);
-                if self.seeded_whole(&range) {
-                    continue;
-                }
-                let md: [u8; 16] = if chunk.len() == bs {
-                    Md4::digest(chunk).into()
-                } else {
-                    let mut padded = chunk.to_vec();
-                    padded.resize(bs, 0);
-                    Md4::digest(&padded).into()
-                };
-                if md[..usize::from(control.checksum_bytes)] != *control.checksum(id) {
-                    self.mismatch = Some(format!(
-                        "block {id} (bytes {}-{}) fetched from the server does not match the control file's MD4",
-                        range.start, range.end
-                    ));
-                    return Ok(());
+                .map(|()| n)
+                .map_err(|e| TransferError::local_io("re-reading", path, &e))
+        };
+        if end - from <= step as u64 {
+            let mut buf = vec![0u8; step];
+            for at in steps {
+                let n = reading(at, &mut buf)?;
+                if !self.check_step(at, &buf[..n], sha256.as_deref_mut()) {
+                    break;
                 }
             }
-            self.sha1.update(&buf[..n]);
-            if let Some(h) = sha256.as_mut() {
-                h.update(&buf[..n]);
-            }
-            at += n as u64;
-            self.at = at;
+            return Ok(());
         }
-        Ok(())
+        std::thread::scope(|scope| {
+            // Two buffers go round: one read, one hashed. A check that
+            // stops early drops its ends of the channels, which ends the
+            // reader.
+            let (read_tx, read_rx) = std::sync::mpsc::sync_channel(1);
+            let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            for _ in 0..2 {
+                let _ = free_tx.send(vec![0u8; step]);
+            }
+            scope.spawn(move || {
+                for at in steps {
+                    let Ok(mut buf) = free_rx.recv() else {
+                        return;
+                    };
+                    let read = reading(at, &mut buf);
+                    let failed = read.is_err();
+                    if read_tx.send((at, buf, read)).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            while let Ok((at, buf, read)) = read_rx.recv() {
+                let n = read?;
+                if !self.check_step(at, &buf[..n], sha256.as_deref_mut()) {
+                    break;
+                }
+                let _ = free_tx.send(buf);
+            }
+            Ok(())
+        })
+    }
+
+    /// Checks the bytes `data` read at `at` (a block boundary): the MD4 of
+    /// their blocks not from seeds, then the hashes. False at the first
+    /// block that does not match (`mismatch` says which).
+    fn check_step(&mut self, at: u64, data: &[u8], sha256: Option<&mut Sha256>) -> bool {
+        let control = &*self.control;
+        let bs = control.blocksize as usize;
+        let first = (at / bs as u64) as u32;
+        for (i, chunk) in data.chunks(bs).enumerate() {
+            let id = first + i as u32;
+            let range = control.block_range(id);
+            if self.seeded_whole(&range) {
+                continue;
+            }
+            let md: [u8; 16] = if chunk.len() == bs {
+                Md4::digest(chunk).into()
+            } else {
+                let mut padded = chunk.to_vec();
+                padded.resize(bs, 0);
+                Md4::digest(&padded).into()
+            };
+            if md[..usize::from(control.checksum_bytes)] != *control.checksum(id) {
+                self.mismatch = Some(format!(
+                    "block {id} (bytes {}-{}) fetched from the server does not match the control file's MD4",
+                    range.start, range.end
+                ));
+                return false;
+            }
+        }
+        self.sha1.update(data);
+        if let Some(h) = sha256 {
+            h.update(data);
+        }
+        self.at = at + data.len() as u64;
+        true
     }
 
     /// Checks what is left of the file, whose bytes have all arrived and
@@ -272,5 +320,32 @@ mod tests {
         // A file of another length is not the control file's.
         let why = verdict(&target, &target[..19_000], seeded, &[]).unwrap_err();
         assert!(why.contains("19000 bytes"), "{why}");
+    }
+
+    #[test]
+    fn checks_read_ahead_on_a_long_file_are_those_made_step_by_step() {
+        // Over three steps of reading: the read-ahead thread's way.
+        let len = 3 * STEP + 1000;
+        let target: Vec<u8> = (0..len as u64).map(|i| (i * 7919 % 251) as u8).collect();
+        let sha256: [u8; 32] = Sha256::digest(&target).into();
+        let seeded = vec![
+            0..(STEP as u64),
+            (2 * STEP as u64)..(2 * STEP as u64 + 4096),
+        ];
+        for stops in [&[][..], &[(STEP + 512) as u64]] {
+            assert_eq!(
+                verdict(&target, &target, seeded.clone(), stops),
+                Ok(Some(sha256)),
+                "{stops:?}"
+            );
+        }
+        // A bad block in the third step, and in the last bytes.
+        for at in [2 * STEP + 5000, len - 10] {
+            let mut bad = target.clone();
+            bad[at] ^= 1;
+            let why = verdict(&target, &bad, seeded.clone(), &[]).unwrap_err();
+            let block = at / 512;
+            assert!(why.contains(&format!("block {block} ")), "{why}");
+        }
     }
 }
