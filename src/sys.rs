@@ -17,7 +17,15 @@ pub(crate) struct Receiving {
     pub bytes_received: Option<u64>,
     /// The segments it has received (`tcpi_segs_in`, Linux 4.2; wraps).
     pub segments_received: Option<u32>,
+    /// The connection carries no TCP timestamps: the receiver's estimate
+    /// is then the least time a window took to arrive, which never grows
+    /// with a queue.
+    pub without_timestamps: bool,
 }
+
+/// `TCPI_OPT_TIMESTAMPS` of `tcpi_options` (linux/tcp.h).
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+const TCPI_OPT_TIMESTAMPS: u8 = 1;
 
 /// Reads `TCP_INFO` of `socket`; `None` where it is not available.
 pub(crate) fn tcp_receiving(socket: &std::net::TcpStream) -> Option<Receiving> {
@@ -39,6 +47,7 @@ pub(crate) fn tcp_receiving(socket: &std::net::TcpStream) -> Option<Receiving> {
             round_trip: micros.map(|m| std::time::Duration::from_micros(u64::from(m))),
             bytes_received: filled(end_of_bytes_received).then_some(info.tcpi_bytes_received),
             segments_received: filled(end_of_segs_in).then_some(info.tcpi_segs_in),
+            without_timestamps: info.tcpi_options & TCPI_OPT_TIMESTAMPS == 0,
         })
     }
     #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
@@ -277,6 +286,32 @@ pub(crate) fn fix_send_buffer(socket: &std::net::TcpStream, bytes: u32) -> bool 
         let _ = (socket, bytes);
         false
     }
+}
+
+/// Makes closing `socket` reset the connection (`SO_LINGER` with a zero
+/// time): the peer answers nothing more, and no TIME_WAIT stays behind.
+pub(crate) fn reset_on_close(socket: &std::net::TcpStream) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: `linger` is a live struct linger and the length given is
+        // its size. Best effort: a plain close is the fallback.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = socket;
 }
 
 /// Sets an `int` socket option; false if the kernel refused it.

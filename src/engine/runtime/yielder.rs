@@ -11,7 +11,7 @@
 //! servers on this host (loopback) take no part.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use crate::engine::runtime::throttle::Throttle;
 use crate::engine::types::Priority;
 use crate::sync::Mutex;
 
+pub(crate) mod probe;
 #[cfg(feature = "upload")]
 pub(crate) mod sending;
 
@@ -81,6 +82,7 @@ static METER: Mutex<Meter> = Mutex::new(Meter {
     sockets: Vec::new(),
     ours: (0, 0),
     next_id: 0,
+    probe_answers: 0,
 });
 
 struct Meter {
@@ -90,6 +92,8 @@ struct Meter {
     /// since the process started.
     ours: (u64, u64),
     next_id: u64,
+    /// The probes' handshake answers counted so far ([`probe::answers`]).
+    probe_answers: u64,
 }
 
 impl Meter {
@@ -101,6 +105,12 @@ impl Meter {
                 *counted = now;
             }
         }
+        // Each probe's answer: a segment without payload.
+        let answers = probe::answers();
+        let new = answers.wrapping_sub(self.probe_answers);
+        self.probe_answers = answers;
+        self.ours.0 = self.ours.0.wrapping_add(new * HEADERS);
+        self.ours.1 = self.ours.1.wrapping_add(new);
     }
 
     /// Starts counting `socket`, with the last [`JOIN_SEGMENTS`] it
@@ -366,6 +376,9 @@ impl Yielding {
             .and_then(|s| s.peer_addr().ok())
             .map(|a| a.ip())
             .filter(|ip| !ip.is_loopback() && !is_mapped_loopback(ip));
+        let address = socket
+            .filter(|_| peer.is_some())
+            .and_then(|s| s.peer_addr().ok());
         // Counted from here: what the socket received before (this body's
         // head, an earlier response) is not this flow's.
         let received = socket
@@ -376,6 +389,8 @@ impl Yielding {
             class: None,
             socket: socket.filter(|_| peer.is_some()),
             peer,
+            address,
+            probed: 0,
             next_sample: Instant::now(),
             option: JobOption::default(),
             bytes: 0,
@@ -451,6 +466,10 @@ pub(crate) struct Flow<'a> {
     class: Option<&'a Class>,
     socket: Option<&'a TcpStream>,
     peer: Option<IpAddr>,
+    /// The address connected to, for probes (`probe`).
+    address: Option<SocketAddr>,
+    /// The number of the last probe's round trip fed to the controller.
+    probed: u64,
     next_sample: Instant,
     /// The job's yielding option.
     option: JobOption,
@@ -584,7 +603,14 @@ impl Flow<'_> {
             if fresh {
                 self.arrived = Some(now);
             }
-            let rtt = info.and_then(|i| i.round_trip).filter(|_| fresh && flowing);
+            let rtt = match (info, self.address) {
+                // The kernel's figure would never grow: a handshake's
+                // time stands in for it.
+                (Some(i), Some(address)) if i.without_timestamps => {
+                    probe::sample(address, &mut self.probed)
+                }
+                _ => info.and_then(|i| i.round_trip).filter(|_| fresh && flowing),
+            };
             self.sample(class, now, rtt);
         }
         let wait = class.throttle.take(bytes);
