@@ -201,24 +201,31 @@ def cmd_analyze(a):
         rows.append((a.rate, a.shape, a.scenario, a.row, a.run, metric, value))
 
     if a.scenario == "fetch":
-        times = []
+        # "get CODE SIZE SECONDS" for a fetch, "put ..." for an upload (SHAPE=up).
+        times = {"get": [], "put": []}
         with open(os.path.join(d, "fetches.tsv")) as f:
             for line in f:
-                code, size, total = line.split()
-                if code != "200" or int(size) != SMALL_BYTES:
-                    fail(f"{d}: a fetch returned HTTP {code} with {size} bytes")
-                times.append(float(total))
-        if len(times) != a.fetches:
-            fail(f"{d}: {len(times)} fetches recorded, {a.fetches} expected")
+                kind, code, size, total = line.split()
+                if code not in ("200" if kind == "get" else ("201", "204")) or int(size) != SMALL_BYTES:
+                    fail(f"{d}: a {kind} returned HTTP {code} with {size} bytes")
+                times[kind].append(float(total))
+        if len(times["get"]) != a.fetches or len(times["put"]) not in (0, a.fetches):
+            fail(f"{d}: {len(times['get'])} fetches and {len(times['put'])} uploads recorded, {a.fetches} expected")
         f0, f1 = m["fetch_start"], m["fetch_end"]
         s.cut(f1)
         link = s.rate(s.rx, f0, f1)
-        med = statistics.median(times)
-        rec("fetch_median_s", f"{med:.4f}")
-        rec("fetch_min_s", f"{min(times):.4f}")
-        rec("fetch_max_s", f"{max(times):.4f}")
+        summary = ""
+        for kind, name, metric in (("get", "fetch", "fetch"), ("put", "upload", "put")):
+            ts = times[kind]
+            if not ts:
+                continue
+            med = statistics.median(ts)
+            rec(f"{metric}_median_s", f"{med:.4f}")
+            rec(f"{metric}_min_s", f"{min(ts):.4f}")
+            rec(f"{metric}_max_s", f"{max(ts):.4f}")
+            summary += f"{name} median {med:.3f} s ({min(ts):.3f}-{max(ts):.3f}), "
         rec("link_pct", f"{100 * link / cap:.1f}")
-        summary = f"fetch median {med:.3f} s ({min(times):.3f}-{max(times):.3f}), link {100 * link / cap:.0f}%"
+        summary += f"link {100 * link / cap:.0f}%"
         if a.row != "idle":
             b0 = m["bg_start"]
             grew_warm = s.at(s.d[0], f0) - s.at(s.d[0], b0)
@@ -349,6 +356,7 @@ def cmd_report(a):
     rates = meta.get("rates", "").split() or sorted({k[0] for k in data}, key=rate_key)
     shapes = meta.get("shapes", "").split() or sorted({k[1] for k in data})
     rows = ["idle"] + meta.get("backgrounds", "").split()
+    up_rows = ["idle"] + meta.get("up_backgrounds", "").split()
     alone_rows = meta.get("alone_rows", "").split()
     regain_rows = meta.get("regain_rows", "").split()
     alone_s = float(meta.get("alone_s", 20))
@@ -368,6 +376,26 @@ def cmd_report(a):
     def get(rate, shape, scen, row, metric):
         return data.get((rate, shape, scen, row, metric), {})
 
+    def label(row, shape):
+        if shape == "up":
+            return {"idle": "none (idle link)", "curl": "curl (tus: POST, then one PATCH)"}.get(
+                row, labels.get(row, row) + " upload")
+        return labels.get(row, row)
+
+    def timing(r, sh, row, metric):
+        """The user's median time and its slowdown over the same run's idle median."""
+        med = get(r, sh, "fetch", row, metric)
+        idle = get(r, sh, "fetch", "idle", metric)
+        slow = [med[k] / idle[k] for k in med if k in idle and idle[k] > 0]
+        return (f"{fmt_range(list(med.values()), fmt_s, ' s')} | "
+                f"{fmt_range(slow, lambda v: f'{v:.1f}', '×') if slow and row != 'idle' else '1×'}")
+
+    def use(r, sh, row):
+        link = list(get(r, sh, "fetch", row, "link_pct").values())
+        bg = list(get(r, sh, "fetch", row, "bg_pct").values())
+        return (f"{fmt_range(link, lambda v: f'{v:.0f}', '%')} | "
+                f"{fmt_range(bg, lambda v: f'{v:.0f}', '%') if bg else '—'}")
+
     def where(rate, shape):
         return f"{rate}, {shape}"
 
@@ -382,24 +410,27 @@ def cmd_report(a):
     w(f"- kernel: {meta.get('kernel', '?')}; {meta.get('nproc', '?')} CPUs ({meta.get('cpu', '?')})")
     if meta.get("retried", "0") != "0":
         w(f"- {meta['retried']} scenario(s) started again: a signal from outside the script ended a background")
-    w(f"- tools: {meta.get('curl', '?')}; {meta.get('aria2c', '?')}; {meta.get('nginx', '?')}")
+    w(f"- tools: {meta.get('curl', '?')}; {meta.get('aria2c', '?')}; {meta.get('nginx', '?')}"
+      + (f"; tus server: {meta['tus']}" if meta.get("tus") else ""))
     w(f"- parameters: RATES=\"{meta.get('rates')}\" SHAPES=\"{meta.get('shapes')}\" RUNS={meta.get('runs')} "
       f"FETCHES={meta.get('fetches')} WARMUP={meta.get('warmup')} BACKGROUNDS=\"{meta.get('backgrounds')}\" "
-      f"SCENARIOS=\"{meta.get('scenarios')}\" TCP_CC={meta.get('cc')} BOTTLENECK={meta.get('bottleneck')}")
-    w(f"- the server's TCP congestion control: {meta.get('cc_effective', '?')}; big file "
+      + (f"UP_BACKGROUNDS=\"{meta['up_backgrounds']}\" " if meta.get("up_backgrounds") else "")
+      + f"SCENARIOS=\"{meta.get('scenarios')}\" TCP_CC={meta.get('cc')} BOTTLENECK={meta.get('bottleneck')}")
+    w(f"- the senders' TCP congestion control (the server's and the client's routes): "
+      f"{meta.get('cc_effective', '?')}; big file "
       f"{int(meta.get('big_bytes', 0)) / 1e6:.0f} MB, the user's file 256 KiB")
     w(f"- topology: {meta.get('topology', '?')}")
     w("")
     w("Every figure is the median over the runs, with the runs' minimum–maximum in "
       "parentheses. Rates are in % of the bottleneck: RATE with shape `one`, "
       f"{second}% of RATE with shape `two` (its second, slower queue); the link "
-      "rate is the client's received bytes including the Ethernet, IP and TCP "
-      "headers (a file's own bytes reach at most about 95% of it).")
+      "rate is the client's received bytes (the server's with shape `up`: RATE) "
+      "including the Ethernet, IP and TCP headers (a file's own bytes reach at most about 95% of it).")
     w("")
 
     cal = [(r, sh) for r in rates for sh in shapes if get(r, sh, "calibrate", "curl", "link_pct")]
     if cal:
-        w("## The bottleneck, checked with a plain curl download")
+        w("## The bottleneck, checked with a plain curl download (a curl tus upload with shape `up`)")
         w("")
         w("| RATE, shape | bottleneck | link rate (2nd half of the check) | % of the bottleneck | curl's payload |")
         w("|---|---|---|---|---|")
@@ -412,7 +443,8 @@ def cmd_report(a):
               f"{fmt_range(lp, lambda v: f'{v:.1f}', '%')} | {fmt_range(pm, lambda v: f'{v:.2f}', ' Mbit/s')} |")
         w("")
 
-    fetch_cfg = [(r, sh) for r in rates for sh in shapes if get(r, sh, "fetch", "idle", "fetch_median_s")]
+    fetch_cfg = [(r, sh) for r in rates for sh in shapes
+                 if sh != "up" and get(r, sh, "fetch", "idle", "fetch_median_s")]
     if fetch_cfg:
         w("## The user's 256 KiB fetch, with and without a background download")
         w("")
@@ -427,19 +459,32 @@ def cmd_report(a):
           "link use during fetches | background's own rate then |")
         w("|---|---|---|---|---|---|")
         for r, sh in fetch_cfg:
-            idle = get(r, sh, "fetch", "idle", "fetch_median_s")
             for row in rows:
-                med = get(r, sh, "fetch", row, "fetch_median_s")
-                if not med:
-                    continue
-                slow = [med[k] / idle[k] for k in med if k in idle and idle[k] > 0]
-                link = list(get(r, sh, "fetch", row, "link_pct").values())
-                bg = list(get(r, sh, "fetch", row, "bg_pct").values())
-                w(f"| {where(r, sh)} | {labels.get(row, row)} | "
-                  f"{fmt_range(list(med.values()), fmt_s, ' s')} | "
-                  f"{fmt_range(slow, lambda v: f'{v:.1f}', '×') if slow and row != 'idle' else '1×'} | "
-                  f"{fmt_range(link, lambda v: f'{v:.0f}', '%')} | "
-                  f"{fmt_range(bg, lambda v: f'{v:.0f}', '%') if bg else '—'} |")
+                if get(r, sh, "fetch", row, "fetch_median_s"):
+                    w(f"| {where(r, sh)} | {label(row, sh)} | {timing(r, sh, row, 'fetch_median_s')} | "
+                      f"{use(r, sh, row)} |")
+        w("")
+
+    up_cfg = [r for r in rates if "up" in shapes and get(r, "up", "fetch", "idle", "fetch_median_s")]
+    if up_cfg:
+        w("## The user's 256 KiB fetch and upload, with and without a background upload")
+        w("")
+        w("Shape `up`: the bottleneck is on the way out, toward the server. Each of the user's "
+          f"{meta.get('fetches')} turns is a 256 KiB fetch (`curl -o`; its request and ACKs cross "
+          "the queue) and, 1 s later, a 256 KiB upload (`curl -T`, a PUT to nginx), 1 s apart, "
+          f"starting {meta.get('warmup')} s after the background upload (to a tus server in the "
+          "server's namespace) started; a run's figure is the median of its turns, the slowdown "
+          "each run's median over the same run's idle median. Link use is everything the server "
+          "received during the turns; the background's rate is its upload's growth on the server.")
+        w("")
+        w("| RATE, shape | background upload | user's 256 KiB fetch | slowdown | user's 256 KiB upload | "
+          "slowdown | link use during the turns | background's own rate then |")
+        w("|---|---|---|---|---|---|---|---|")
+        for r in up_cfg:
+            for row in up_rows:
+                if get(r, "up", "fetch", row, "fetch_median_s"):
+                    w(f"| {where(r, 'up')} | {label(row, 'up')} | {timing(r, 'up', row, 'fetch_median_s')} | "
+                      f"{timing(r, 'up', row, 'put_median_s')} | {use(r, 'up', row)} |")
         w("")
 
     qrows = alone_rows + [x for x in regain_rows if x not in alone_rows]
@@ -455,7 +500,10 @@ def cmd_report(a):
           f"{meta.get('regain_user_s')} s and is killed; the time from the kill until the link "
           f"rate over a 0.5 s window (wholly after the kill; so at least 0.5 s) is back at 85% "
           f"(at most {regain_max:g} s), and qmgr's share of the two downloads' bytes while the "
-          "user's ran. `>N` means never within the limit.")
+          "user's ran. `>N` means never within the limit."
+          + (" With shape `up` the job is an upload, the link rate the server's received bytes, "
+             "and the user's own transfer a curl tus upload of the big file (to a second tus server)."
+             if "up" in shapes else ""))
         w("")
         w("| RATE, shape | qmgr job | time to 85% alone | mean rate "
           f"{alone_s / 2:g}–{alone_s:g} s | regain 85% after user stops | share while user ran |")
@@ -468,7 +516,7 @@ def cmd_report(a):
                 share = list(get(r, sh, "regain", row, "share_pct").values())
                 if not (t85 or reg):
                     continue
-                w(f"| {where(r, sh)} | {labels.get(row, row)} | "
+                w(f"| {where(r, sh)} | {label(row, sh)} | "
                   f"{fmt_range(t85, fmt_t(alone_s), ' s') if t85 else '—'} | "
                   f"{fmt_range(mean, lambda v: f'{v:.0f}', '%') if mean else '—'} | "
                   f"{fmt_range(reg, fmt_t(regain_max), ' s') if reg else '—'} | "
