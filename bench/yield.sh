@@ -68,7 +68,10 @@
 # The calibration is a curl tus upload, the regain scenario's "user's own
 # download" a curl tus upload of the big file to a second tus server
 # (port 1081, so that its bytes are counted apart from qmgr's). A row's
-# rate is its upload's growth on the server.
+# rate is its upload's growth on the server. Regain there is the time until
+# qmgr's own rate (its growth, counted as full frames: x 1514/1448) is back
+# at 85%, not the link's: the killed upload's packets still queued (up to
+# 400 ms of them) alone filled the first 0.5 s window.
 #
 # The TCP congestion control of the server (the sender) is TCP_CC, default
 # cubic (Linux's default, what fills a deep queue), set on the server's
@@ -777,9 +780,11 @@ alone() { # RUN ROW
 }
 regain() { # RUN ROW
     new_dir "$1" "regain-$2"
-    local out=$SHM/$2 user=$SHM/user qpid upid t
+    local out=$SHM/$2 user=$SHM/user qpid upid t own=()
+    # Uploads: back at 85% is the job's own rate (see yield_report.py).
+    [ "$SHAPE" != up ] || own=(--until-dir 0)
     start_sampler --dir "$(grows "$2" "$out")" --dir "$(grows user "$user")" --until-rate $((CAP_BPS * 85 / 800)) --window 0.5 \
-        --after-file "$DIR/stopped" --max-after "$REGAIN_MAX_S" --linger 0.5
+        --after-file "$DIR/stopped" --max-after "$REGAIN_MAX_S" --linger 0.5 "${own[@]}"
     mark bg_start
     start_bg "$2" "$out"
     qpid=$BG_PID

@@ -14,7 +14,9 @@ Three subcommands:
             SIGTERM/SIGINT, or (--until-rate) once the link rate over the
             last WINDOW seconds, all of them after the time written to
             AFTER_FILE, reaches RATE bytes/s (LINGER seconds later), or
-            MAX_AFTER seconds after that time.
+            MAX_AFTER seconds after that time. With --until-dir N, the rate
+            watched is the Nth directory's growth, as frames on the link
+            (FRAME_PER_PAYLOAD), instead of the link's.
   analyze   turns one scenario's raw files (samples.tsv, marks, fetches.tsv
             in DIR) into figures: appends rows "rate shape scenario row run
             metric value" to RESULTS, prints a one-line summary, and exits 3
@@ -36,6 +38,9 @@ import sys
 import time
 
 SMALL_BYTES = 262144
+# A full segment's frame over its payload (Ethernet 14, IPv4 20, TCP with
+# timestamps 32, payload 1448): what a file's growth weighs on the link.
+FRAME_PER_PAYLOAD = 1514 / 1448
 
 
 # ---------------------------------------------------------------- sampling
@@ -65,7 +70,7 @@ def cmd_sample(a):
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    ts, rxs = [], []
+    ts, rxs = [], []  # rxs: the series --until-rate watches
     after = None
     reached = None
     with open(counter, "rb") as cf, open(a.out, "w", buffering=1) as out:
@@ -79,7 +84,7 @@ def cmd_sample(a):
             sizes = [dir_bytes(d) for d in dirs]
             out.write(f"{now:.6f}\t{rx}" + "".join(f"\t{s}" for s in sizes) + "\n")
             ts.append(now)
-            rxs.append(rx)
+            rxs.append(rx if a.until_dir < 0 else sizes[a.until_dir] * FRAME_PER_PAYLOAD)
             if a.duration and now - t0 >= a.duration:
                 break
             if a.until_rate:
@@ -153,11 +158,13 @@ class Samples:
             return 0.0
         return (self.at(series, b) - self.at(series, a)) / (b - a)
 
-    def first_window(self, start, window, threshold, limit):
+    def first_window(self, start, window, threshold, limit, series=None):
         """Seconds from start to the end of the first window of `window`
-        seconds, wholly at or after start, whose link rate reaches
-        threshold (bytes/s); inf if none does within limit seconds."""
+        seconds, wholly at or after start, whose link rate (or series'
+        rate) reaches threshold (bytes/s); inf if none does within limit
+        seconds."""
         ts = self.t
+        rx = self.rx if series is None else series
         for i in range(len(ts)):
             if ts[i] < start + window:
                 continue
@@ -166,7 +173,7 @@ class Samples:
             j = window_start(ts, i, window)
             if j >= i or ts[j] < start or ts[i] - ts[j] < 0.8 * window:
                 continue
-            if (self.rx[i] - self.rx[j]) / (ts[i] - ts[j]) >= threshold:
+            if (rx[i] - rx[j]) / (ts[i] - ts[j]) >= threshold:
                 return ts[i] - start
         return math.inf
 
@@ -261,7 +268,11 @@ def cmd_analyze(a):
         if c <= 0:
             fail(f"{d}: the user's curl did not download anything")
         share = 100 * q / (q + c) if q + c > 0 else 0.0
-        regain = s.first_window(u1, a.window, a.threshold * cap, a.regain_max)
+        # Uploads: the job's own rate (its growth on the server, as frames),
+        # not the link's: the user's killed upload leaves up to the queue's
+        # 400 ms of packets behind, which alone fill a first 0.5 s window.
+        own = [x * FRAME_PER_PAYLOAD for x in s.d[0]] if a.shape == "up" else None
+        regain = s.first_window(u1, a.window, a.threshold * cap, a.regain_max, own)
         if s.t[-1] - u1 < min(a.regain_max, regain if math.isfinite(regain) else a.regain_max) - 0.3:
             fail(f"{d}: sampled only {s.t[-1] - u1:.1f} s after the user stopped")
         after = s.rate(s.d[0], u1, s.t[-1])
@@ -502,7 +513,10 @@ def cmd_report(a):
           f"(at most {regain_max:g} s), and qmgr's share of the two downloads' bytes while the "
           "user's ran. `>N` means never within the limit."
           + (" With shape `up` the job is an upload, the link rate the server's received bytes, "
-             "and the user's own transfer a curl tus upload of the big file (to a second tus server)."
+             "and the user's own transfer a curl tus upload of the big file (to a second tus server); "
+             "regain there is the time until qmgr's own rate (its upload's growth on the server, "
+             "counted as full frames) is back at 85%: the user's killed upload leaves up to 400 ms "
+             "of packets in the queue, which alone fill the link's first 0.5 s window."
              if "up" in shapes else ""))
         w("")
         w("| RATE, shape | qmgr job | time to 85% alone | mean rate "
@@ -541,6 +555,7 @@ def main():
     s.add_argument("--interval", type=float, default=0.1)
     s.add_argument("--duration", type=float, default=0)
     s.add_argument("--until-rate", type=float, default=0, help="bytes/s")
+    s.add_argument("--until-dir", type=int, default=-1, help="watch this --dir's growth, not the link")
     s.add_argument("--window", type=float, default=0.5)
     s.add_argument("--after-file")
     s.add_argument("--max-after", type=float, default=20)
