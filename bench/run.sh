@@ -678,10 +678,7 @@ cmd_for() {
         local url=$TUS_URL
         [ "$scenario" = upload ] || url=$WAN_TUS_URL
         # tus by hand: the creation, then the whole file in one PATCH.
-        CMD=(sh -c 'loc=$(curl -sS --fail -X POST -H "Tus-Resumable: 1.0.0" -H "Upload-Length: $2" \
-            -o /dev/null -w "%header{location}" "$3") && [ -n "$loc" ] &&
-            exec curl -sS --fail -T "$1" -X PATCH -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: 0" \
-            -H "Content-Type: application/offset+octet-stream" -o /dev/null "$loc"' curl-tus "$UP_FILE" "$UP_BYTES" "$url") ;;
+        CMD=(sh "$ROOT/bench/tus_curl.sh" "$UP_FILE" "$UP_BYTES" "$url") ;;
     upload/curl-put) CMD=(curl -sS --fail -T "$UP_FILE" -o /dev/null "$BASE/dav/up.bin") ;;
     upload_wan/curl-put) CMD=(curl -sS --fail -T "$UP_FILE" -o /dev/null "$WAN_BASE/dav/up.bin") ;;
     upload/tuspy) CMD=(python3 "$ROOT/bench/tus_upload.py" "$UP_FILE" "$TUS_URL") ;;

@@ -9,6 +9,7 @@
 #   QMGR=/path/to/qmgr bash bench/yield.sh     # measure that binary instead
 #   RATES=20mbit SHAPES=one RUNS=2 FETCHES=5 bash bench/yield.sh   # ~8 min
 #   RATES=20mbit BACKGROUNDS="curl qmgr-low" SCENARIOS=fetch bash bench/yield.sh
+#   RATES=20mbit SHAPES=up bash bench/yield.sh  # uploads (see SHAPE=up), ~25 min
 #
 # It must run as root (network namespaces, tc). It installs what it lacks
 # from Debian's packages (nginx, aria2, curl, iproute2, ethtool, python3),
@@ -48,6 +49,29 @@
 #           short. An IFB on mid's ingress behaves the same (the packets
 #           are not yet forwarded), which is why the second queue is on
 #           the client's side instead.
+#
+# With SHAPE=up the background is an upload and the queue is on the way
+# out: the first tbf (rate RATE, latency 400ms, as above) on mid's egress
+# toward the server, nothing on the way back. The client uploads the big
+# file to a tus 1.0 server in the server's namespace (@tus/server with
+# @tus/file-store, tests/servers/tus-node/server.mjs, on SRV_IP:1080,
+# storing on tmpfs; its modules installed with npm ci when missing), and
+# the link rate is the server's received bytes (its veth's rx_bytes,
+# sampled in its namespace). The rows (UP_BACKGROUNDS, default "curl
+# qmgr-low qmgr-foreground"): curl as a tus client (bench/tus_curl.sh: the
+# creation POST, then the whole file in one PATCH, as bench/run.sh's
+# upload section runs it), and `qmgr upload FILE URL --priority P` to the
+# same server. The user's traffic is both ways: each of the FETCHES is the
+# 256 KiB fetch above (its requests and ACKs cross the queue) followed,
+# 1 s later, by an upload of the same 256 KiB, `curl -T FILE
+# http://server/dav/NAME` (a plain PUT, nginx's dav module, onto tmpfs).
+# The calibration is a curl tus upload, the regain scenario's "user's own
+# download" a curl tus upload of the big file to a second tus server
+# (port 1081, so that its bytes are counted apart from qmgr's). A row's
+# rate is its upload's growth on the server. Regain there is the time until
+# qmgr's own rate (its growth, counted as full frames: x 1514/1448) is back
+# at 85%, not the link's: the killed upload's packets still queued (up to
+# 400 ms of them) alone filled the first 0.5 s window.
 #
 # The TCP congestion control of the server (the sender) is TCP_CC, default
 # cubic (Linux's default, what fills a deep queue), set on the server's
@@ -117,12 +141,15 @@
 # three quarters of it), about 28 minutes for one run of each of the 6
 # defaults. So the default, RUNS=5, takes about 2 h 20 min; RUNS=1 about
 # 30 min; RATES=20mbit SHAPES="one two" RUNS=2 20 min; the quick try above
-# about 8 min. The script prints its estimate before it starts.
+# about 8 min. SHAPE=up alone at one RATE takes about 5 minutes a run
+# (20mbit; a turn of the user's is a fetch and an upload). The script
+# prints its estimate before it starts.
 #
 # Environment: RATES (default "5mbit 20mbit 100mbit"; tc rates: Nkbit,
-# Nmbit, Ngbit), SHAPES ("one two"), RUNS (5), FETCHES (8), WARMUP (8),
+# Nmbit, Ngbit), SHAPES ("one two"; up too), RUNS (5), FETCHES (8), WARMUP (8),
 # BACKGROUNDS (default curl aria2c qmgr-low qmgr-normal qmgr-foreground,
-# plus qmgr-low-noyield when available; qmgr-high exists too), SCENARIOS
+# plus qmgr-low-noyield when available; qmgr-high exists too), UP_BACKGROUNDS
+# (SHAPE=up's rows: curl, qmgr-low ... qmgr-foreground), SCENARIOS
 # ("fetch alone regain"), ALONE_ROWS, REGAIN_ROWS, ALONE_S, REGAIN_ALONE_S,
 # REGAIN_USER_S, REGAIN_MAX_S, CAL_S, SECOND_PCT, TCP_CC (cubic; reno, bbr or
 # system), BOTTLENECK (mid; or server), QMGR (the binary; default the
@@ -178,7 +205,8 @@ for v in ALONE_S REGAIN_ALONE_S REGAIN_USER_S REGAIN_MAX_S CAL_S; do
 done
 posint "$SECOND_PCT" || die "SECOND_PCT must be a percentage"
 case "$BOTTLENECK" in mid | server) ;; *) die "BOTTLENECK must be mid or server" ;; esac
-for s in $SHAPES; do case "$s" in one | two) ;; *) die "unknown SHAPE $s (one, two)" ;; esac; done
+for s in $SHAPES; do case "$s" in one | two | up) ;; *) die "unknown SHAPE $s (one, two, up)" ;; esac; done
+uploads() { [[ " $SHAPES " == *" up "* ]]; }
 for s in $SCENARIOS; do case "$s" in fetch | alone | regain) ;; *) die "unknown scenario $s (fetch alone regain)" ;; esac; done
 
 # rate_bps RATE: tc's rate (SI units) in bit/s.
@@ -210,6 +238,10 @@ have ip || missing+=(iproute2)
 have tc || missing+=(iproute2)
 have ethtool || [ -x /usr/sbin/ethtool ] || missing+=(ethtool)
 have "$PYTHON" || missing+=(python3)
+if uploads; then
+    have node || missing+=(nodejs)
+    have npm || missing+=(npm)
+fi
 have timeout || missing+=(coreutils)
 if [ ${#missing[@]} -gt 0 ]; then
     mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -221,6 +253,11 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ETHTOOL=$(command -v ethtool || echo /usr/sbin/ethtool)
 PYTHON=$(command -v "$PYTHON")
+TUS_SERVER=$ROOT/tests/servers/tus-node/server.mjs
+if uploads && [ ! -d "$ROOT/tests/servers/tus-node/node_modules/@tus/server" ]; then
+    log "installing the tus server's modules (npm ci in tests/servers/tus-node)"
+    (cd "$ROOT/tests/servers/tus-node" && timeout 900 npm ci --no-audit --no-fund) >&2 || die "npm ci failed"
+fi
 
 # ---------------------------------------------------------------- qmgr
 if [ -n "${QMGR:-}" ]; then
@@ -240,7 +277,14 @@ if [ -z "${BACKGROUNDS:-}" ]; then
     BACKGROUNDS="curl aria2c qmgr-low qmgr-normal qmgr-foreground"
     [ "$NO_YIELD" = no ] || BACKGROUNDS+=" qmgr-low-noyield"
 fi
+UP_BACKGROUNDS=${UP_BACKGROUNDS:-curl qmgr-low qmgr-foreground}
 read -r -a QARGS <<<"$QMGR_ARGS"
+for row in $UP_BACKGROUNDS; do
+    case "$row" in
+    curl | qmgr-low | qmgr-normal | qmgr-high | qmgr-foreground) ;;
+    *) die "unknown upload background $row (curl qmgr-low qmgr-normal qmgr-high qmgr-foreground)" ;;
+    esac
+done
 for row in $BACKGROUNDS $ALONE_ROWS $REGAIN_ROWS; do
     case "$row" in
     curl | aria2c | qmgr-low | qmgr-normal | qmgr-high | qmgr-foreground) ;;
@@ -251,24 +295,33 @@ done
 for row in $ALONE_ROWS $REGAIN_ROWS; do
     [[ $row == qmgr-* ]] || die "ALONE_ROWS and REGAIN_ROWS take qmgr rows only, not $row"
 done
-read -r -a ROWS <<<"$BACKGROUNDS"
+# rows SHAPE: sets ROWS, the backgrounds of that shape.
+rows() {
+    if [ "$1" = up ]; then read -r -a ROWS <<<"$UP_BACKGROUNDS"; else read -r -a ROWS <<<"$BACKGROUNDS"; fi
+}
 
 # ---------------------------------------------------------------- estimate
 n_rates=$(wc -w <<<"$RATES")
-n_shapes=$(wc -w <<<"$SHAPES")
-est=$((CAL_S + 5))
-if wanted fetch; then est=$((est + RUNS * (FETCHES * 2 + SETTLE + ${#ROWS[@]} * (WARMUP + FETCHES * 4 + SETTLE + 3)))); fi
-if wanted alone; then est=$((est + RUNS * $(wc -w <<<"$ALONE_ROWS") * (ALONE_S + SETTLE + 1))); fi
-if wanted regain; then est=$((est + RUNS * $(wc -w <<<"$REGAIN_ROWS") * (REGAIN_ALONE_S + REGAIN_USER_S + 3 + SETTLE + 1))); fi
-est=$((est * n_rates * n_shapes))
+est=0
+for SHAPE in $SHAPES; do
+    rows "$SHAPE"
+    f=$FETCHES
+    [ "$SHAPE" != up ] || f=$((FETCHES * 2)) # a fetch and an upload each time
+    est=$((est + CAL_S + 5))
+    if wanted fetch; then est=$((est + RUNS * (f * 2 + SETTLE + ${#ROWS[@]} * (WARMUP + f * 4 + SETTLE + 3)))); fi
+    if wanted alone; then est=$((est + RUNS * $(wc -w <<<"$ALONE_ROWS") * (ALONE_S + SETTLE + 1))); fi
+    if wanted regain; then est=$((est + RUNS * $(wc -w <<<"$REGAIN_ROWS") * (REGAIN_ALONE_S + REGAIN_USER_S + 3 + SETTLE + 1))); fi
+done
+est=$((est * n_rates))
 log "qmgr: $QMGR ($QMGR_VERSION; --no-yield: $NO_YIELD)"
-log "RATES=\"$RATES\" SHAPES=\"$SHAPES\" RUNS=$RUNS FETCHES=$FETCHES WARMUP=$WARMUP BACKGROUNDS=\"$BACKGROUNDS\" TCP_CC=$TCP_CC BOTTLENECK=$BOTTLENECK"
+log "RATES=\"$RATES\" SHAPES=\"$SHAPES\" RUNS=$RUNS FETCHES=$FETCHES WARMUP=$WARMUP BACKGROUNDS=\"$BACKGROUNDS\" UP_BACKGROUNDS=\"$UP_BACKGROUNDS\" TCP_CC=$TCP_CC BOTTLENECK=$BOTTLENECK"
 log "this takes roughly $((est / 60)) minutes (more on slow links)"
 
 # ---------------------------------------------------------------- data
 # Long enough for the longest scenario at the highest rate: a background
 # that finishes would leave the link idle, so it fails the run instead.
 longest=$((WARMUP + FETCHES * 5 + 10))
+! uploads || longest=$((WARMUP + FETCHES * 10 + 10)) # a fetch and an upload each time
 for x in $((REGAIN_ALONE_S + REGAIN_USER_S + REGAIN_MAX_S + 5)) $((ALONE_S + 5)) 60; do
     [ "$x" -le "$longest" ] || longest=$x
 done
@@ -300,9 +353,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/qmgr-yield.XXXXXX")
 SHM_BASE=/dev/shm
 [ -d "$SHM_BASE" ] && [ -w "$SHM_BASE" ] || SHM_BASE=$WORK
 SHM=$(mktemp -d "$SHM_BASE/qmgr-yield.XXXXXX")
+# SHAPE=up: what the servers store (the tus servers' uploads, nginx's PUTs).
+STORE=$(mktemp -d "$SHM_BASE/qmgr-yield-store.XXXXXX")
 NAMESPACES=()
 PIDS=() # every process started, for the exit trap
-NGINX_PID=
+SERVERS=" " # the servers' among them (nginx, the tus servers), which stay
 
 alive() { [ -e "/proc/$1/stat" ] && [ "$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 forget() {
@@ -340,7 +395,7 @@ cleanup() {
     if [ -n "${YIELD_RAW:-}" ] && [ -d "$WORK/raw" ]; then
         mkdir -p "$YIELD_RAW" && cp -r "$WORK/raw/." "$YIELD_RAW/" && log "raw samples kept in $YIELD_RAW"
     fi
-    rm -rf "$WORK" "$SHM"
+    rm -rf "$WORK" "$SHM" "$STORE"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -381,7 +436,7 @@ if [ "$TCP_CC" != system ]; then
 fi
 ip -n "$NS_SRV" route add default via "$MID_IP1" "${CONGCTL[@]}" || die "cannot set the server's route (congctl $TCP_CC?)"
 ip -n "$NS_CLI" route add default via "$MID_IP2" "${CONGCTL[@]}" || die "cannot set the client's route"
-SAMPLE_DEV=$DEV_C
+SAMPLE_NS=$NS_CLI SAMPLE_DEV=$DEV_C
 if [ "$BOTTLENECK" = mid ] && [[ " $SHAPES " == *" two "* ]]; then
     ip -n "$NS_CLI" link add "$DEV_IFB" type ifb || die "cannot create an IFB device (modprobe ifb?) for SHAPE=two"
     nsx "$NS_CLI" "$ETHTOOL" -K "$DEV_IFB" tso off gso off gro off >/dev/null 2>&1 || true
@@ -389,10 +444,12 @@ if [ "$BOTTLENECK" = mid ] && [[ " $SHAPES " == *" two "* ]]; then
 fi
 
 # shape RATE SHAPE: sets the queues; CAP_BPS is the bottleneck (the slower
-# queue) in bit/s, CAP_DESC how it is made, SAMPLE_DEV the client's device
-# whose received bytes are the link rate.
+# queue) in bit/s, CAP_DESC how it is made, SAMPLE_DEV the device (in
+# SAMPLE_NS: the client's, or the server's with SHAPE=up) whose received
+# bytes are the link rate.
 clear_qdiscs() {
     nsx "$NS_SRV" tc qdisc del dev "$DEV_S" root 2>/dev/null || true
+    nsx "$NS_MID" tc qdisc del dev "$DEV_MS" root 2>/dev/null || true
     nsx "$NS_MID" tc qdisc del dev "$DEV_MC" root 2>/dev/null || true
     nsx "$NS_CLI" tc qdisc del dev "$DEV_C" ingress 2>/dev/null || true
     if ip -n "$NS_CLI" link show "$DEV_IFB" >/dev/null 2>&1; then
@@ -409,6 +466,14 @@ tbf() { # NS DEV BPS LATENCY
 shape() {
     local bps=$1 shp=$2 second=$(($1 * SECOND_PCT / 100)) d1 d2
     clear_qdiscs
+    CAP_BPS=$bps
+    if [ "$shp" = up ]; then
+        d1=$(tbf "$NS_MID" "$DEV_MS" "$bps" 400ms)
+        CAP_DESC="$d1 (mid's egress toward the server)"
+        SAMPLE_NS=$NS_SRV SAMPLE_DEV=$DEV_S
+        return 0
+    fi
+    SAMPLE_NS=$NS_CLI
     if [ "$BOTTLENECK" = server ]; then
         d1=$(tbf "$NS_SRV" "$DEV_S" "$bps" 400ms)
         SAMPLE_DEV=$DEV_C
@@ -416,7 +481,6 @@ shape() {
         d1=$(tbf "$NS_MID" "$DEV_MC" "$bps" 400ms)
         SAMPLE_DEV=$DEV_C
     fi
-    CAP_BPS=$bps
     CAP_DESC="$d1 (server's veth)"
     [ "$BOTTLENECK" = server ] || CAP_DESC="$d1 (mid's egress toward the client)"
     [ "$shp" = two ] || return 0
@@ -436,7 +500,17 @@ shape() {
 
 # ---------------------------------------------------------------- nginx
 mkdir -p "$WORK/nginx"
+# SHAPE=up: the user's uploads, plain PUTs into STORE/dav/ (nginx's dav
+# module), by a worker that may write there (nginx started as root runs
+# its workers as nobody).
+NGINX_USER= PUT_LOCATION=
+if uploads; then
+    mkdir -p "$STORE/dav" "$STORE/dav-body"
+    NGINX_USER="user root root;"
+    PUT_LOCATION="location /dav/ { root $STORE; dav_methods PUT; client_max_body_size 0; client_body_temp_path $STORE/dav-body; }"
+fi
 cat >"$WORK/nginx/nginx.conf" <<EOF
+$NGINX_USER
 worker_processes 1;
 daemon off;
 pid $WORK/nginx/nginx.pid;
@@ -455,6 +529,7 @@ http {
     server {
         listen $SRV_IP:80;
         root $DATA_DIR;
+        $PUT_LOCATION
     }
 }
 EOF
@@ -463,6 +538,7 @@ ip netns exec "$NS_SRV" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e
     </dev/null >"$WORK/nginx/stdout.log" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
+SERVERS+="$NGINX_PID "
 BIG_URL=http://$SRV_IP/yield-big.bin
 SMALL_URL=http://$SRV_IP/yield-256k.bin
 for ((i = 0; i < 100; i++)); do
@@ -473,6 +549,41 @@ done
 got=$(nsx "$NS_CLI" curl -s --max-time 5 -o /dev/null -w '%{http_code} %{size_download}' "$SMALL_URL") ||
     die "the client cannot reach nginx through $NS_MID"
 [ "$got" = "200 $SMALL_BYTES" ] || die "the client's first fetch got '$got', not '200 $SMALL_BYTES'"
+
+# SHAPE=up: two tus servers in the server's namespace, one for the
+# background uploads (TUS_URL, into STORE/tus-bg), one for the regain
+# scenario's user (TUS_USER_URL, into STORE/tus-user). Each exits when its
+# standard input, a FIFO this script holds open, closes.
+# start_tus PORT NAME: starts one, waits until it answers.
+start_tus() {
+    local port=$1 name=$2 fifo=$WORK/$2.in i pid
+    mkdir -p "$STORE/$name"
+    mkfifo "$fifo"
+    exec {TUS_FD}<>"$fifo"
+    ip netns exec "$NS_SRV" node "$TUS_SERVER" "$STORE/$name" "$port" "$SRV_IP" <"$fifo" \
+        >"$WORK/$name.port" 2>"$WORK/$name.log" &
+    pid=$!
+    PIDS+=("$pid")
+    SERVERS+="$pid "
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$WORK/$name.port" ] && break
+        alive "$pid" || die "the tus server $name exited: $(cat "$WORK/$name.log")"
+        sleep 0.1
+    done
+    nsx "$NS_CLI" curl -sf --max-time 5 -X OPTIONS -o /dev/null "http://$SRV_IP:$port/files" ||
+        die "the tus server $name does not answer on http://$SRV_IP:$port/files: $(cat "$WORK/$name.log")"
+}
+if uploads; then
+    TUS_URL=http://$SRV_IP:1080/files
+    TUS_USER_URL=http://$SRV_IP:1081/files
+    start_tus 1080 tus-bg
+    start_tus 1081 tus-user
+    PUT_URL=http://$SRV_IP/dav/yield-256k.bin
+    got=$(nsx "$NS_CLI" curl -s --max-time 5 -T "$SMALL" -o /dev/null -w '%{http_code} %{size_upload}' "$PUT_URL") ||
+        die "the client cannot upload to nginx"
+    [[ $got == 20[14]" $SMALL_BYTES" ]] || die "the client's first upload got '$got', not '201 $SMALL_BYTES'"
+    log "tus servers (node $(node --version), @tus/server) on $TUS_URL and $TUS_USER_URL; PUTs to $PUT_URL"
+fi
 
 # ---------------------------------------------------------------- measuring
 RESULTS=$WORK/results.tsv
@@ -488,7 +599,7 @@ mark() { printf '%s %s\n' "$1" "$EPOCHREALTIME" >>"$DIR/marks"; }
 # namespace, writing $DIR/samples.tsv; sets SAMPLER_PID once it has sampled.
 start_sampler() {
     local i
-    timeout -k 2 $((MAX_BG + 60)) ip netns exec "$NS_CLI" "$PYTHON" "$HELPER" sample --dev "$SAMPLE_DEV" \
+    timeout -k 2 $((MAX_BG + 60)) ip netns exec "$SAMPLE_NS" "$PYTHON" "$HELPER" sample --dev "$SAMPLE_DEV" \
         --out "$DIR/samples.tsv" "$@" </dev/null 2>"$DIR/sampler.log" &
     SAMPLER_PID=$!
     PIDS+=("$SAMPLER_PID")
@@ -507,20 +618,34 @@ wait_sampler() {
     stop "$SAMPLER_PID"
 }
 
-# start_bg ROW OUTDIR: starts that download of the big file into OUTDIR in
-# the client's namespace; sets BG_PID.
+# start_bg ROW OUTDIR: starts that download of the big file into OUTDIR
+# (with SHAPE=up, that upload of it; OUTDIR then only names its log) in
+# the client's namespace; sets BG_PID. ROW user is the regain scenario's
+# user: curl, to the second tus server with SHAPE=up.
 start_bg() {
     local row=$1 out=$2 cmd
-    case "$row" in
-    curl) cmd=(curl -sS -o "$out/big.bin" "$BIG_URL") ;;
-    aria2c) cmd=("${ARIA[@]}" -d "$out" -o big.bin "$BIG_URL") ;;
-    qmgr-low-noyield) cmd=("$QMGR" transfer "$BIG_URL" "$out/big.bin" --priority low --no-yield --quiet "${QARGS[@]}") ;;
-    qmgr-*) cmd=("$QMGR" transfer "$BIG_URL" "$out/big.bin" --priority "${row#qmgr-}" --quiet "${QARGS[@]}") ;;
+    case "$SHAPE/$row" in
+    up/curl) cmd=(sh "$ROOT/bench/tus_curl.sh" "$BIG" "$BIG_BYTES" "$TUS_URL") ;;
+    up/user) cmd=(sh "$ROOT/bench/tus_curl.sh" "$BIG" "$BIG_BYTES" "$TUS_USER_URL") ;;
+    up/qmgr-*) cmd=("$QMGR" upload "$BIG" "$TUS_URL" --priority "${row#qmgr-}" --quiet "${QARGS[@]}") ;;
+    */curl | */user) cmd=(curl -sS -o "$out/big.bin" "$BIG_URL") ;;
+    */aria2c) cmd=("${ARIA[@]}" -d "$out" -o big.bin "$BIG_URL") ;;
+    */qmgr-low-noyield) cmd=("$QMGR" transfer "$BIG_URL" "$out/big.bin" --priority low --no-yield --quiet "${QARGS[@]}") ;;
+    */qmgr-*) cmd=("$QMGR" transfer "$BIG_URL" "$out/big.bin" --priority "${row#qmgr-}" --quiet "${QARGS[@]}") ;;
     esac
     mkdir -p "$out"
     timeout -k 5 "$MAX_BG" ip netns exec "$NS_CLI" "${cmd[@]}" </dev/null >"$out.log" 2>&1 &
     BG_PID=$!
     PIDS+=("$BG_PID")
+}
+# grows ROW OUTDIR: the directory whose growth is that background's
+# progress: OUTDIR, or with SHAPE=up the tus server's store.
+grows() {
+    case "$SHAPE/$1" in
+    up/user) echo "$STORE/tus-user" ;;
+    up/*) echo "$STORE/tus-bg" ;;
+    *) echo "$2" ;;
+    esac
 }
 # check_bg ROW PID OUTDIR: the download must still run. If a signal from
 # outside this script ended it (another program on the machine killing
@@ -539,11 +664,19 @@ check_bg() {
     fi
     die "the background $1 exited (status $rc) before its window ended: $(head -c 2000 "$3.log")$(ls -la "$3" 2>&1)"
 }
-# abandon: stops the scenario's processes (all but nginx) and removes its files.
+# abandon: stops the scenario's processes (all but the servers) and removes its files.
 abandon() {
     local pid
-    for pid in "${PIDS[@]}"; do [ "$pid" = "$NGINX_PID" ] || stop "$pid"; done
+    for pid in "${PIDS[@]}"; do [[ $SERVERS == *" $pid "* ]] || stop "$pid"; done
     rm -rf "${SHM:?}"/*
+    tidy
+}
+# tidy PATH...: removes these (a scenario's output directories, with their
+# logs) and, with SHAPE=up, what the servers stored.
+tidy() {
+    local p
+    for p in "$@"; do rm -rf "$p" "$p.log"; done
+    [ "$SHAPE" != up ] || rm -rf "${STORE:?}"/tus-bg/* "$STORE"/tus-user/* "$STORE"/dav/*
 }
 # attempt SCENARIO ARGS...: runs it; again (at most 3 times in all) when a
 # background was killed from outside.
@@ -560,22 +693,27 @@ attempt() {
     done
     die "$*: a background was killed from outside 3 times; is another program killing qmgr or curl processes?"
 }
-# user_fetch: one fetch of the 256 KiB file, checked, appended to $DIR/fetches.tsv.
+# user_fetch [put]: one fetch of the 256 KiB file (with put: one upload of
+# it), checked, appended to $DIR/fetches.tsv as "get|put CODE SIZE SECONDS".
 user_fetch() {
-    local got
+    local got kind=${1:-get} args=("$SMALL_URL") codes=200 what=fetch size=size_download
+    if [ "$kind" = put ]; then args=(-T "$SMALL" "$PUT_URL") codes="201 204" what=upload size=size_upload; fi
     got=$(timeout 70 ip netns exec "$NS_CLI" curl -s -o /dev/null --max-time 60 \
-        -w '%{http_code} %{size_download} %{time_total}' "$SMALL_URL") || die "the user's fetch failed ($got)"
+        -w "%{http_code} %{$size} %{time_total}" "${args[@]}") || die "the user's $what failed ($got)"
     read -r code size total <<<"$got"
-    if [ "$code" != 200 ] || [ "$size" != "$SMALL_BYTES" ]; then
-        die "the user's fetch returned HTTP $code with $size bytes, not 200 with $SMALL_BYTES"
+    if [[ " $codes " != *" $code "* ]] || [ "$size" != "$SMALL_BYTES" ]; then
+        die "the user's $what returned HTTP $code with $size bytes, not $codes with $SMALL_BYTES"
     fi
-    printf '%s %s %s\n' "$code" "$size" "$total" >>"$DIR/fetches.tsv"
+    printf '%s %s %s %s\n' "$kind" "$code" "$size" "$total" >>"$DIR/fetches.tsv"
 }
+# fetches: the user's FETCHES fetches, 1 s apart; with SHAPE=up each
+# followed, 1 s later, by an upload.
 fetches() {
     local i
     mark fetch_start
     for ((i = 1; i <= FETCHES; i++)); do
         user_fetch
+        if [ "$SHAPE" = up ]; then sleep 1; user_fetch put; fi
         [ "$i" = "$FETCHES" ] || sleep 1
     done
     mark fetch_end
@@ -593,13 +731,13 @@ new_dir() { DIR=$WORK/raw/$RATE-$SHAPE/$1/$2; rm -rf "$DIR"; mkdir -p "$DIR"; }
 calibrate() {
     new_dir cal curl
     local out=$SHM/cal
-    start_sampler --dir "$out" --duration "$CAL_S"
+    start_sampler --dir "$(grows curl "$out")" --duration "$CAL_S"
     mark bg_start
     start_bg curl "$out"
     wait_sampler $((CAL_S + 10))
     check_bg curl "$BG_PID" "$out" || { abandon; return 0; }
     stop "$BG_PID"
-    rm -rf "$out" "$out.log"
+    tidy "$out"
     analyze calibrate curl 0
     sleep "$SETTLE"
 }
@@ -614,7 +752,7 @@ idle_fetches() {
 bg_fetches() { # RUN ROW
     new_dir "$1" "fetch-$2"
     local out=$SHM/$2
-    start_sampler --dir "$out"
+    start_sampler --dir "$(grows "$2" "$out")"
     mark bg_start
     start_bg "$2" "$out"
     sleep "$WARMUP"
@@ -623,35 +761,37 @@ bg_fetches() { # RUN ROW
     check_bg "$2" "$BG_PID" "$out" || { abandon; return 0; }
     stop "$SAMPLER_PID" # first: qmgr deletes its partial file when stopped
     stop "$BG_PID"
-    rm -rf "$out" "$out.log"
+    tidy "$out"
     analyze fetch "$2" "$1"
     sleep "$SETTLE"
 }
 alone() { # RUN ROW
     new_dir "$1" "alone-$2"
     local out=$SHM/$2
-    start_sampler --dir "$out" --duration $((ALONE_S + 1))
+    start_sampler --dir "$(grows "$2" "$out")" --duration $((ALONE_S + 1))
     mark bg_start
     start_bg "$2" "$out"
     wait_sampler $((ALONE_S + 10))
     check_bg "$2" "$BG_PID" "$out" || { abandon; return 0; }
     stop "$BG_PID"
-    rm -rf "$out" "$out.log"
+    tidy "$out"
     analyze alone "$2" "$1"
     sleep "$SETTLE"
 }
 regain() { # RUN ROW
     new_dir "$1" "regain-$2"
-    local out=$SHM/$2 user=$SHM/user qpid upid t
-    start_sampler --dir "$out" --dir "$user" --until-rate $((CAP_BPS * 85 / 800)) --window 0.5 \
-        --after-file "$DIR/stopped" --max-after "$REGAIN_MAX_S" --linger 0.5
+    local out=$SHM/$2 user=$SHM/user qpid upid t own=()
+    # Uploads: back at 85% is the job's own rate (see yield_report.py).
+    [ "$SHAPE" != up ] || own=(--until-dir 0)
+    start_sampler --dir "$(grows "$2" "$out")" --dir "$(grows user "$user")" --until-rate $((CAP_BPS * 85 / 800)) --window 0.5 \
+        --after-file "$DIR/stopped" --max-after "$REGAIN_MAX_S" --linger 0.5 "${own[@]}"
     mark bg_start
     start_bg "$2" "$out"
     qpid=$BG_PID
     sleep "$REGAIN_ALONE_S"
     check_bg "$2" "$qpid" "$out" || { abandon; return 0; }
     mark user_start
-    start_bg curl "$user"
+    start_bg user "$user"
     upid=$BG_PID
     sleep "$REGAIN_USER_S"
     check_bg "user's curl" "$upid" "$user" || { abandon; return 0; }
@@ -665,7 +805,7 @@ regain() { # RUN ROW
     wait_sampler $((REGAIN_MAX_S + 10))
     check_bg "$2" "$qpid" "$out" || { abandon; return 0; }
     stop "$qpid"
-    rm -rf "$out" "$out.log" "$user" "$user.log"
+    tidy "$out" "$user"
     analyze regain "$2" "$1"
     sleep "$SETTLE"
 }
@@ -681,6 +821,7 @@ for RATE in $RATES; do
         shape "$bps" "$SHAPE"
         CAPS+=("cap_${RATE}_${SHAPE}=$CAP_DESC")
         log "RATE $RATE, shape $SHAPE: $CAP_DESC; the link rate is $SAMPLE_DEV's"
+        rows "$SHAPE"
         attempt calibrate
         for ((run = 1; run <= RUNS; run++)); do
             log "RATE $RATE, shape $SHAPE, run $run of $RUNS"
@@ -692,7 +833,7 @@ for RATE in $RATES; do
             if wanted alone; then for row in $ALONE_ROWS; do attempt alone "$run" "$row"; done; fi
             if wanted regain; then for row in $REGAIN_ROWS; do attempt regain "$run" "$row"; done; fi
         done
-        for q in "$NS_SRV $DEV_S" "$NS_MID $DEV_MC" "$NS_CLI $DEV_IFB"; do
+        for q in "$NS_SRV $DEV_S" "$NS_MID $DEV_MS" "$NS_MID $DEV_MC" "$NS_CLI $DEV_IFB"; do
             read -r ns dev <<<"$q"
             ip -n "$ns" link show "$dev" >/dev/null 2>&1 || continue
             nsx "$ns" tc -s qdisc show dev "$dev" | grep -A1 '^qdisc tbf' | tr -s ' \n' ' ' |
@@ -726,6 +867,11 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "fetches=$FETCHES"
     echo "warmup=$WARMUP"
     echo "backgrounds=$BACKGROUNDS"
+    echo "up_backgrounds=$(uploads && echo "$UP_BACKGROUNDS")"
+    if uploads; then
+        echo "tus=node $(node --version), @tus/server $(sed -n 's/^ *"version": *"\(.*\)".*/\1/p' \
+            "$ROOT/tests/servers/tus-node/node_modules/@tus/server/package.json" | head -n 1) (tests/servers/tus-node)"
+    fi
     echo "scenarios=$SCENARIOS"
     echo "alone_rows=$(wanted alone && echo "$ALONE_ROWS")"
     echo "regain_rows=$(wanted regain && echo "$REGAIN_ROWS")"

@@ -14,7 +14,9 @@ Three subcommands:
             SIGTERM/SIGINT, or (--until-rate) once the link rate over the
             last WINDOW seconds, all of them after the time written to
             AFTER_FILE, reaches RATE bytes/s (LINGER seconds later), or
-            MAX_AFTER seconds after that time.
+            MAX_AFTER seconds after that time. With --until-dir N, the rate
+            watched is the Nth directory's growth, as frames on the link
+            (FRAME_PER_PAYLOAD), instead of the link's.
   analyze   turns one scenario's raw files (samples.tsv, marks, fetches.tsv
             in DIR) into figures: appends rows "rate shape scenario row run
             metric value" to RESULTS, prints a one-line summary, and exits 3
@@ -36,6 +38,9 @@ import sys
 import time
 
 SMALL_BYTES = 262144
+# A full segment's frame over its payload (Ethernet 14, IPv4 20, TCP with
+# timestamps 32, payload 1448): what a file's growth weighs on the link.
+FRAME_PER_PAYLOAD = 1514 / 1448
 
 
 # ---------------------------------------------------------------- sampling
@@ -65,7 +70,7 @@ def cmd_sample(a):
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    ts, rxs = [], []
+    ts, rxs = [], []  # rxs: the series --until-rate watches
     after = None
     reached = None
     with open(counter, "rb") as cf, open(a.out, "w", buffering=1) as out:
@@ -79,7 +84,7 @@ def cmd_sample(a):
             sizes = [dir_bytes(d) for d in dirs]
             out.write(f"{now:.6f}\t{rx}" + "".join(f"\t{s}" for s in sizes) + "\n")
             ts.append(now)
-            rxs.append(rx)
+            rxs.append(rx if a.until_dir < 0 else sizes[a.until_dir] * FRAME_PER_PAYLOAD)
             if a.duration and now - t0 >= a.duration:
                 break
             if a.until_rate:
@@ -153,11 +158,13 @@ class Samples:
             return 0.0
         return (self.at(series, b) - self.at(series, a)) / (b - a)
 
-    def first_window(self, start, window, threshold, limit):
+    def first_window(self, start, window, threshold, limit, series=None):
         """Seconds from start to the end of the first window of `window`
-        seconds, wholly at or after start, whose link rate reaches
-        threshold (bytes/s); inf if none does within limit seconds."""
+        seconds, wholly at or after start, whose link rate (or series'
+        rate) reaches threshold (bytes/s); inf if none does within limit
+        seconds."""
         ts = self.t
+        rx = self.rx if series is None else series
         for i in range(len(ts)):
             if ts[i] < start + window:
                 continue
@@ -166,7 +173,7 @@ class Samples:
             j = window_start(ts, i, window)
             if j >= i or ts[j] < start or ts[i] - ts[j] < 0.8 * window:
                 continue
-            if (self.rx[i] - self.rx[j]) / (ts[i] - ts[j]) >= threshold:
+            if (rx[i] - rx[j]) / (ts[i] - ts[j]) >= threshold:
                 return ts[i] - start
         return math.inf
 
@@ -201,24 +208,31 @@ def cmd_analyze(a):
         rows.append((a.rate, a.shape, a.scenario, a.row, a.run, metric, value))
 
     if a.scenario == "fetch":
-        times = []
+        # "get CODE SIZE SECONDS" for a fetch, "put ..." for an upload (SHAPE=up).
+        times = {"get": [], "put": []}
         with open(os.path.join(d, "fetches.tsv")) as f:
             for line in f:
-                code, size, total = line.split()
-                if code != "200" or int(size) != SMALL_BYTES:
-                    fail(f"{d}: a fetch returned HTTP {code} with {size} bytes")
-                times.append(float(total))
-        if len(times) != a.fetches:
-            fail(f"{d}: {len(times)} fetches recorded, {a.fetches} expected")
+                kind, code, size, total = line.split()
+                if code not in ("200" if kind == "get" else ("201", "204")) or int(size) != SMALL_BYTES:
+                    fail(f"{d}: a {kind} returned HTTP {code} with {size} bytes")
+                times[kind].append(float(total))
+        if len(times["get"]) != a.fetches or len(times["put"]) not in (0, a.fetches):
+            fail(f"{d}: {len(times['get'])} fetches and {len(times['put'])} uploads recorded, {a.fetches} expected")
         f0, f1 = m["fetch_start"], m["fetch_end"]
         s.cut(f1)
         link = s.rate(s.rx, f0, f1)
-        med = statistics.median(times)
-        rec("fetch_median_s", f"{med:.4f}")
-        rec("fetch_min_s", f"{min(times):.4f}")
-        rec("fetch_max_s", f"{max(times):.4f}")
+        summary = ""
+        for kind, name, metric in (("get", "fetch", "fetch"), ("put", "upload", "put")):
+            ts = times[kind]
+            if not ts:
+                continue
+            med = statistics.median(ts)
+            rec(f"{metric}_median_s", f"{med:.4f}")
+            rec(f"{metric}_min_s", f"{min(ts):.4f}")
+            rec(f"{metric}_max_s", f"{max(ts):.4f}")
+            summary += f"{name} median {med:.3f} s ({min(ts):.3f}-{max(ts):.3f}), "
         rec("link_pct", f"{100 * link / cap:.1f}")
-        summary = f"fetch median {med:.3f} s ({min(times):.3f}-{max(times):.3f}), link {100 * link / cap:.0f}%"
+        summary += f"link {100 * link / cap:.0f}%"
         if a.row != "idle":
             b0 = m["bg_start"]
             grew_warm = s.at(s.d[0], f0) - s.at(s.d[0], b0)
@@ -254,7 +268,11 @@ def cmd_analyze(a):
         if c <= 0:
             fail(f"{d}: the user's curl did not download anything")
         share = 100 * q / (q + c) if q + c > 0 else 0.0
-        regain = s.first_window(u1, a.window, a.threshold * cap, a.regain_max)
+        # Uploads: the job's own rate (its growth on the server, as frames),
+        # not the link's: the user's killed upload leaves up to the queue's
+        # 400 ms of packets behind, which alone fill a first 0.5 s window.
+        own = [x * FRAME_PER_PAYLOAD for x in s.d[0]] if a.shape == "up" else None
+        regain = s.first_window(u1, a.window, a.threshold * cap, a.regain_max, own)
         if s.t[-1] - u1 < min(a.regain_max, regain if math.isfinite(regain) else a.regain_max) - 0.3:
             fail(f"{d}: sampled only {s.t[-1] - u1:.1f} s after the user stopped")
         after = s.rate(s.d[0], u1, s.t[-1])
@@ -349,6 +367,7 @@ def cmd_report(a):
     rates = meta.get("rates", "").split() or sorted({k[0] for k in data}, key=rate_key)
     shapes = meta.get("shapes", "").split() or sorted({k[1] for k in data})
     rows = ["idle"] + meta.get("backgrounds", "").split()
+    up_rows = ["idle"] + meta.get("up_backgrounds", "").split()
     alone_rows = meta.get("alone_rows", "").split()
     regain_rows = meta.get("regain_rows", "").split()
     alone_s = float(meta.get("alone_s", 20))
@@ -368,6 +387,26 @@ def cmd_report(a):
     def get(rate, shape, scen, row, metric):
         return data.get((rate, shape, scen, row, metric), {})
 
+    def label(row, shape):
+        if shape == "up":
+            return {"idle": "none (idle link)", "curl": "curl (tus: POST, then one PATCH)"}.get(
+                row, labels.get(row, row) + " upload")
+        return labels.get(row, row)
+
+    def timing(r, sh, row, metric):
+        """The user's median time and its slowdown over the same run's idle median."""
+        med = get(r, sh, "fetch", row, metric)
+        idle = get(r, sh, "fetch", "idle", metric)
+        slow = [med[k] / idle[k] for k in med if k in idle and idle[k] > 0]
+        return (f"{fmt_range(list(med.values()), fmt_s, ' s')} | "
+                f"{fmt_range(slow, lambda v: f'{v:.1f}', '×') if slow and row != 'idle' else '1×'}")
+
+    def use(r, sh, row):
+        link = list(get(r, sh, "fetch", row, "link_pct").values())
+        bg = list(get(r, sh, "fetch", row, "bg_pct").values())
+        return (f"{fmt_range(link, lambda v: f'{v:.0f}', '%')} | "
+                f"{fmt_range(bg, lambda v: f'{v:.0f}', '%') if bg else '—'}")
+
     def where(rate, shape):
         return f"{rate}, {shape}"
 
@@ -382,24 +421,27 @@ def cmd_report(a):
     w(f"- kernel: {meta.get('kernel', '?')}; {meta.get('nproc', '?')} CPUs ({meta.get('cpu', '?')})")
     if meta.get("retried", "0") != "0":
         w(f"- {meta['retried']} scenario(s) started again: a signal from outside the script ended a background")
-    w(f"- tools: {meta.get('curl', '?')}; {meta.get('aria2c', '?')}; {meta.get('nginx', '?')}")
+    w(f"- tools: {meta.get('curl', '?')}; {meta.get('aria2c', '?')}; {meta.get('nginx', '?')}"
+      + (f"; tus server: {meta['tus']}" if meta.get("tus") else ""))
     w(f"- parameters: RATES=\"{meta.get('rates')}\" SHAPES=\"{meta.get('shapes')}\" RUNS={meta.get('runs')} "
       f"FETCHES={meta.get('fetches')} WARMUP={meta.get('warmup')} BACKGROUNDS=\"{meta.get('backgrounds')}\" "
-      f"SCENARIOS=\"{meta.get('scenarios')}\" TCP_CC={meta.get('cc')} BOTTLENECK={meta.get('bottleneck')}")
-    w(f"- the server's TCP congestion control: {meta.get('cc_effective', '?')}; big file "
+      + (f"UP_BACKGROUNDS=\"{meta['up_backgrounds']}\" " if meta.get("up_backgrounds") else "")
+      + f"SCENARIOS=\"{meta.get('scenarios')}\" TCP_CC={meta.get('cc')} BOTTLENECK={meta.get('bottleneck')}")
+    w(f"- the senders' TCP congestion control (the server's and the client's routes): "
+      f"{meta.get('cc_effective', '?')}; big file "
       f"{int(meta.get('big_bytes', 0)) / 1e6:.0f} MB, the user's file 256 KiB")
     w(f"- topology: {meta.get('topology', '?')}")
     w("")
     w("Every figure is the median over the runs, with the runs' minimum–maximum in "
       "parentheses. Rates are in % of the bottleneck: RATE with shape `one`, "
       f"{second}% of RATE with shape `two` (its second, slower queue); the link "
-      "rate is the client's received bytes including the Ethernet, IP and TCP "
-      "headers (a file's own bytes reach at most about 95% of it).")
+      "rate is the client's received bytes (the server's with shape `up`: RATE) "
+      "including the Ethernet, IP and TCP headers (a file's own bytes reach at most about 95% of it).")
     w("")
 
     cal = [(r, sh) for r in rates for sh in shapes if get(r, sh, "calibrate", "curl", "link_pct")]
     if cal:
-        w("## The bottleneck, checked with a plain curl download")
+        w("## The bottleneck, checked with a plain curl download (a curl tus upload with shape `up`)")
         w("")
         w("| RATE, shape | bottleneck | link rate (2nd half of the check) | % of the bottleneck | curl's payload |")
         w("|---|---|---|---|---|")
@@ -412,7 +454,8 @@ def cmd_report(a):
               f"{fmt_range(lp, lambda v: f'{v:.1f}', '%')} | {fmt_range(pm, lambda v: f'{v:.2f}', ' Mbit/s')} |")
         w("")
 
-    fetch_cfg = [(r, sh) for r in rates for sh in shapes if get(r, sh, "fetch", "idle", "fetch_median_s")]
+    fetch_cfg = [(r, sh) for r in rates for sh in shapes
+                 if sh != "up" and get(r, sh, "fetch", "idle", "fetch_median_s")]
     if fetch_cfg:
         w("## The user's 256 KiB fetch, with and without a background download")
         w("")
@@ -427,19 +470,32 @@ def cmd_report(a):
           "link use during fetches | background's own rate then |")
         w("|---|---|---|---|---|---|")
         for r, sh in fetch_cfg:
-            idle = get(r, sh, "fetch", "idle", "fetch_median_s")
             for row in rows:
-                med = get(r, sh, "fetch", row, "fetch_median_s")
-                if not med:
-                    continue
-                slow = [med[k] / idle[k] for k in med if k in idle and idle[k] > 0]
-                link = list(get(r, sh, "fetch", row, "link_pct").values())
-                bg = list(get(r, sh, "fetch", row, "bg_pct").values())
-                w(f"| {where(r, sh)} | {labels.get(row, row)} | "
-                  f"{fmt_range(list(med.values()), fmt_s, ' s')} | "
-                  f"{fmt_range(slow, lambda v: f'{v:.1f}', '×') if slow and row != 'idle' else '1×'} | "
-                  f"{fmt_range(link, lambda v: f'{v:.0f}', '%')} | "
-                  f"{fmt_range(bg, lambda v: f'{v:.0f}', '%') if bg else '—'} |")
+                if get(r, sh, "fetch", row, "fetch_median_s"):
+                    w(f"| {where(r, sh)} | {label(row, sh)} | {timing(r, sh, row, 'fetch_median_s')} | "
+                      f"{use(r, sh, row)} |")
+        w("")
+
+    up_cfg = [r for r in rates if "up" in shapes and get(r, "up", "fetch", "idle", "fetch_median_s")]
+    if up_cfg:
+        w("## The user's 256 KiB fetch and upload, with and without a background upload")
+        w("")
+        w("Shape `up`: the bottleneck is on the way out, toward the server. Each of the user's "
+          f"{meta.get('fetches')} turns is a 256 KiB fetch (`curl -o`; its request and ACKs cross "
+          "the queue) and, 1 s later, a 256 KiB upload (`curl -T`, a PUT to nginx), 1 s apart, "
+          f"starting {meta.get('warmup')} s after the background upload (to a tus server in the "
+          "server's namespace) started; a run's figure is the median of its turns, the slowdown "
+          "each run's median over the same run's idle median. Link use is everything the server "
+          "received during the turns; the background's rate is its upload's growth on the server.")
+        w("")
+        w("| RATE, shape | background upload | user's 256 KiB fetch | slowdown | user's 256 KiB upload | "
+          "slowdown | link use during the turns | background's own rate then |")
+        w("|---|---|---|---|---|---|---|---|")
+        for r in up_cfg:
+            for row in up_rows:
+                if get(r, "up", "fetch", row, "fetch_median_s"):
+                    w(f"| {where(r, 'up')} | {label(row, 'up')} | {timing(r, 'up', row, 'fetch_median_s')} | "
+                      f"{timing(r, 'up', row, 'put_median_s')} | {use(r, 'up', row)} |")
         w("")
 
     qrows = alone_rows + [x for x in regain_rows if x not in alone_rows]
@@ -455,7 +511,13 @@ def cmd_report(a):
           f"{meta.get('regain_user_s')} s and is killed; the time from the kill until the link "
           f"rate over a 0.5 s window (wholly after the kill; so at least 0.5 s) is back at 85% "
           f"(at most {regain_max:g} s), and qmgr's share of the two downloads' bytes while the "
-          "user's ran. `>N` means never within the limit.")
+          "user's ran. `>N` means never within the limit."
+          + (" With shape `up` the job is an upload, the link rate the server's received bytes, "
+             "and the user's own transfer a curl tus upload of the big file (to a second tus server); "
+             "regain there is the time until qmgr's own rate (its upload's growth on the server, "
+             "counted as full frames) is back at 85%: the user's killed upload leaves up to 400 ms "
+             "of packets in the queue, which alone fill the link's first 0.5 s window."
+             if "up" in shapes else ""))
         w("")
         w("| RATE, shape | qmgr job | time to 85% alone | mean rate "
           f"{alone_s / 2:g}–{alone_s:g} s | regain 85% after user stops | share while user ran |")
@@ -468,7 +530,7 @@ def cmd_report(a):
                 share = list(get(r, sh, "regain", row, "share_pct").values())
                 if not (t85 or reg):
                     continue
-                w(f"| {where(r, sh)} | {labels.get(row, row)} | "
+                w(f"| {where(r, sh)} | {label(row, sh)} | "
                   f"{fmt_range(t85, fmt_t(alone_s), ' s') if t85 else '—'} | "
                   f"{fmt_range(mean, lambda v: f'{v:.0f}', '%') if mean else '—'} | "
                   f"{fmt_range(reg, fmt_t(regain_max), ' s') if reg else '—'} | "
@@ -493,6 +555,7 @@ def main():
     s.add_argument("--interval", type=float, default=0.1)
     s.add_argument("--duration", type=float, default=0)
     s.add_argument("--until-rate", type=float, default=0, help="bytes/s")
+    s.add_argument("--until-dir", type=int, default=-1, help="watch this --dir's growth, not the link")
     s.add_argument("--window", type=float, default=0.5)
     s.add_argument("--after-file")
     s.add_argument("--max-after", type=float, default=20)

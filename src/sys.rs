@@ -178,6 +178,9 @@ pub(crate) struct Sending {
     pub bytes_acked: Option<u64>,
     /// The payload bytes a segment carries (`tcpi_snd_mss`).
     pub segment: u32,
+    /// The bytes written but not sent yet (`tcpi_notsent_bytes`, Linux
+    /// 4.6).
+    pub unsent: Option<u32>,
 }
 
 /// Reads the sending side of `TCP_INFO` of `socket`; `None` where it is
@@ -189,11 +192,14 @@ pub(crate) fn tcp_sending(socket: &std::net::TcpStream) -> Option<Sending> {
         let (info, len) = tcp_info(socket)?;
         let end_of_bytes_acked =
             std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
+        let end_of_unsent =
+            std::mem::offset_of!(libc::tcp_info, tcpi_notsent_bytes) + std::mem::size_of::<u32>();
         Some(Sending {
             round_trip: (info.tcpi_rtt != 0)
                 .then(|| std::time::Duration::from_micros(u64::from(info.tcpi_rtt))),
             bytes_acked: (len >= end_of_bytes_acked).then_some(info.tcpi_bytes_acked),
             segment: info.tcpi_snd_mss,
+            unsent: (len >= end_of_unsent).then_some(info.tcpi_notsent_bytes),
         })
     }
     #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]

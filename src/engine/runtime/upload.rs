@@ -26,7 +26,7 @@ use crate::engine::model::job::{JobModel, MAX_REPLY_DATA};
 use crate::engine::runtime::copy::sleep_unless_cancelled;
 use crate::engine::runtime::partial;
 use crate::engine::runtime::shared::{Job, ManagerShared};
-use crate::engine::runtime::yielder::sending::SendFlow;
+use crate::engine::runtime::yielder::sending::{SendFlow, MAX_HOLD};
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
 use crate::engine::transport::options::HttpOptions;
@@ -172,7 +172,19 @@ impl Pace for Pacer<'_> {
                 wait = wait.max(flow.sent(bytes));
             }
         }
-        let _ = sleep_unless_cancelled(self.token, wait);
+        if sleep_unless_cancelled(self.token, wait).is_err() {
+            return;
+        }
+        // Paced: the next piece waits until the socket sent the last ones
+        // (see SendFlow::hold), at most MAX_HOLD: a stalled peer is left
+        // to the write's own timeouts.
+        let held_since = std::time::Instant::now();
+        while let Some(hold) = self.flow.borrow_mut().as_mut().and_then(SendFlow::hold) {
+            if held_since.elapsed() >= MAX_HOLD || sleep_unless_cancelled(self.token, hold).is_err()
+            {
+                break;
+            }
+        }
     }
 
     fn ended(&self) -> bool {

@@ -55,6 +55,10 @@ const MIN_PIECE: usize = 4096;
 /// delayed-ACK timeout, `TCP_ATO_MIN`).
 const DELAYED_ACK: Duration = Duration::from_millis(40);
 
+/// The longest a paced upload holds its next piece back for the socket to
+/// send the last ones ([`SendFlow::hold`]).
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(1);
+
 /// The least send buffer a limited upload connection is fixed at.
 const MIN_SEND_BUFFER: u64 = 16 * 1024;
 
@@ -190,6 +194,36 @@ impl SendFlow<'_> {
             let buffer = buffer.clamp(MIN_SEND_BUFFER, u64::from(UNCLAMPED)) as u32;
             self.fixed |= crate::sys::fix_send_buffer(&self.socket, buffer);
         }
+    }
+
+    /// While paced, how long to wait before writing the next piece (at
+    /// most a sample period, then ask again), sampling the connection when
+    /// due; `None`: write now. The socket is let to hold at most a piece
+    /// unsent beyond the one being sent: given more, a blocked write
+    /// returns (and the connection is sampled) only once the kernel sent
+    /// enough, and on a path of a few microseconds Linux sends up to
+    /// 64 KB at once whatever the pacing rate, then waits that burst's
+    /// time at the rate, seconds at a background floor, behind which a
+    /// raised rate is stuck (an upload stayed at its floor for 20 s after
+    /// the user's own upload ended, `bench/yield.sh` `SHAPES=up`).
+    pub(crate) fn hold(&mut self) -> Option<Duration> {
+        let (Some(class), Some(peer), Some(share)) = (self.class, self.peer, self.share) else {
+            return None;
+        };
+        if !self.paced {
+            return None;
+        }
+        let unsent = u64::from(crate::sys::tcp_sending(&self.socket)?.unsent?);
+        let beyond = unsent.checked_sub(self.piece(usize::MAX) as u64)?;
+        if beyond == 0 {
+            return None;
+        }
+        let now = Instant::now();
+        if now >= self.next_sample {
+            self.next_sample = now + SAMPLE_EVERY;
+            self.sample(class, peer, now);
+        }
+        Some(Duration::from_secs_f64(beyond as f64 / share.max(1) as f64).min(SAMPLE_EVERY))
     }
 
     /// The bytes to write at a time, at most `max`: while paced, what
