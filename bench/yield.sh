@@ -81,7 +81,10 @@
 # one, the user's fetch was 1.7x slower than idle under curl and 5.5x under
 # qmgr LOW with TCP_CC=bbr, 22x and 33x with cubic). TCP metrics are neither saved nor reused
 # between connections in the namespaces (tcp_no_metrics_save), so that a
-# run's ssthresh does not carry into the next.
+# run's ssthresh does not carry into the next. SERVER_TIMESTAMPS=0 turns
+# TCP timestamps off in the server's namespace (as Windows servers have
+# them by default): the client's kernel then has no round trip that grows
+# with the queue, and qmgr times TCP handshakes instead.
 #
 # nginx serves, from bench/data/ (cached there, gitignored): yield-big.bin,
 # random bytes, RATE x 60 s for the highest RATE (at most 800 MB), so that
@@ -152,7 +155,7 @@
 # (SHAPE=up's rows: curl, qmgr-low ... qmgr-foreground), SCENARIOS
 # ("fetch alone regain"), ALONE_ROWS, REGAIN_ROWS, ALONE_S, REGAIN_ALONE_S,
 # REGAIN_USER_S, REGAIN_MAX_S, CAL_S, SECOND_PCT, TCP_CC (cubic; reno, bbr or
-# system), BOTTLENECK (mid; or server), QMGR (the binary; default the
+# system), SERVER_TIMESTAMPS (1; or 0), BOTTLENECK (mid; or server), QMGR (the binary; default the
 # release build of this tree), QMGR_ARGS (more arguments for every qmgr
 # transfer, e.g. "--connections 4"), YIELD_REPORT (default
 # bench/results/yield.md; its figures are kept beside it as
@@ -180,6 +183,7 @@ REGAIN_MAX_S=${REGAIN_MAX_S:-20}
 CAL_S=${CAL_S:-8}
 SECOND_PCT=${SECOND_PCT:-80}
 TCP_CC=${TCP_CC:-cubic}
+SERVER_TIMESTAMPS=${SERVER_TIMESTAMPS:-1}
 BOTTLENECK=${BOTTLENECK:-mid}
 QMGR_ARGS=${QMGR_ARGS:-}
 YIELD_REPORT=${YIELD_REPORT:-$ROOT/bench/results/yield.md}
@@ -426,6 +430,7 @@ for pair in "$NS_SRV $DEV_S" "$NS_MID $DEV_MS" "$NS_MID $DEV_MC" "$NS_CLI $DEV_C
 done
 nsx "$NS_MID" sysctl -qw net.ipv4.ip_forward=1
 for ns in "$NS_SRV" "$NS_CLI"; do nsx "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1; done
+nsx "$NS_SRV" sysctl -qw net.ipv4.tcp_timestamps="$SERVER_TIMESTAMPS"
 CONGCTL=()
 CC_EFFECTIVE=$(nsx "$NS_SRV" sysctl -n net.ipv4.tcp_congestion_control)
 if [ "$TCP_CC" != system ]; then
@@ -881,6 +886,7 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "regain_max_s=$REGAIN_MAX_S"
     echo "second_pct=$SECOND_PCT"
     echo "cc=$TCP_CC"
+    echo "server_timestamps=$SERVER_TIMESTAMPS"
     echo "cc_effective=$CC_EFFECTIVE"
     echo "bottleneck=$BOTTLENECK"
     echo "big_bytes=$BIG_BYTES"

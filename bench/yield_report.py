@@ -426,7 +426,8 @@ def cmd_report(a):
     w(f"- parameters: RATES=\"{meta.get('rates')}\" SHAPES=\"{meta.get('shapes')}\" RUNS={meta.get('runs')} "
       f"FETCHES={meta.get('fetches')} WARMUP={meta.get('warmup')} BACKGROUNDS=\"{meta.get('backgrounds')}\" "
       + (f"UP_BACKGROUNDS=\"{meta['up_backgrounds']}\" " if meta.get("up_backgrounds") else "")
-      + f"SCENARIOS=\"{meta.get('scenarios')}\" TCP_CC={meta.get('cc')} BOTTLENECK={meta.get('bottleneck')}")
+      + f"SCENARIOS=\"{meta.get('scenarios')}\" TCP_CC={meta.get('cc')} BOTTLENECK={meta.get('bottleneck')}"
+      + (f" SERVER_TIMESTAMPS={meta['server_timestamps']}" if meta.get("server_timestamps", "1") != "1" else ""))
     w(f"- the senders' TCP congestion control (the server's and the client's routes): "
       f"{meta.get('cc_effective', '?')}; big file "
       f"{int(meta.get('big_bytes', 0)) / 1e6:.0f} MB, the user's file 256 KiB")
