@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -253,8 +253,15 @@ fn scan_seeds(
         if matcher.all_known() {
             break;
         }
-        // Read only; a seed that cannot be opened is no seed.
-        let Ok(file) = File::open(seed) else {
+        // Read only; a seed that cannot be opened is no seed. Without
+        // waiting: a FIFO would hold the run in `open` until a writer
+        // comes (cancel and close with it), a terminal would become the
+        // process's; neither is a regular file, passed over below.
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(seed)
+        else {
             continue;
         };
         let Ok(before) = file.metadata() else {

@@ -1,0 +1,81 @@
+//! Delta downloads (issue 24) under attack: a hostile server (answers of
+//! another version, of other bytes than asked, a control file that changes
+//! between runs) and a hostile or careless local user (seeds that are
+//! FIFOs, devices, directories, huge sparse files; through qmgrd, seeds the
+//! owner may not read). What must hold: never a wrong file, never a hang,
+//! and a seed read with the owner's rights only.
+
+use crate::delta::{finish, seeds, served, start, with_changed_blocks, MIB};
+use crate::support;
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use qmgr::{DeltaWay, JobState, Manager};
+use support::http_server::patterned;
+
+/// Opens the FIFO at `path` for writing without waiting, when it exists:
+/// a reader blocked in `open` (the code under test, before its fix) is let
+/// go, so that a failing test leaves no thread hung behind it.
+struct Unblock(PathBuf);
+
+impl Drop for Unblock {
+    fn drop(&mut self) {
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.0);
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid, NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// A FIFO nobody writes to, a link to /dev/zero and a directory given as
+/// seeds are no seeds: the job neither waits on the FIFO nor reads the
+/// device for ever, and takes the blocks of the real seed after them.
+#[test]
+fn seeds_that_are_a_fifo_a_device_or_a_directory_are_passed_over() {
+    let new = patterned(2 * MIB, 31);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some((dir, server)) = served("delta-special-seeds", &new) else {
+        return;
+    };
+    let fifo = dir.join("fifo");
+    mkfifo(&fifo);
+    let zero = dir.join("zero");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let directory = dir.join("directory");
+    std::fs::create_dir(&directory).unwrap();
+    let mut paths = vec![fifo, zero, directory];
+    paths.extend(seeds(&dir, &[&old]));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        paths.clone(),
+        None,
+        &new,
+    );
+    // Dropped first: lets a reader blocked on the FIFO go before the
+    // manager waits for its runs to end.
+    let _unblock = Unblock(paths[0].clone());
+    let state = job.wait(Some(Duration::from_secs(30))).unwrap();
+    assert_eq!(
+        state,
+        Some(JobState::Transferred),
+        "the job hung on a seed: {:?} {:?}",
+        job.state(),
+        job.file_delta_status(0)
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
+    assert!(status.bytes_from_seeds > new.len() as u64 / 2, "{status:?}");
+}
