@@ -10,10 +10,10 @@ use crate::support;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use qmgr::{DeltaWay, JobState, Manager};
-use support::http_server::patterned;
+use support::http_server::{patterned, Resource, TestServer};
 
 /// Opens the FIFO at `path` for writing without waiting, when it exists:
 /// a reader blocked in `open` (the code under test, before its fix) is let
@@ -78,4 +78,55 @@ fn seeds_that_are_a_fifo_a_device_or_a_directory_are_passed_over() {
     let status = job.file_delta_status(0).unwrap();
     assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
     assert!(status.bytes_from_seeds > new.len() as u64 / 2, "{status:?}");
+}
+
+/// A control file of `blocks` blocks of 64 bytes (Hash-Lengths 1,1,3)
+/// whose every block has the rolling checksum of 64 zeros and an MD4
+/// that no window of zeros has: each window of zeros in a seed is a
+/// candidate for every block, and none of them ever matches.
+fn colliding_control(blocks: u64) -> Vec<u8> {
+    let mut out = format!(
+        "zsync: 0.6.2\nBlocksize: 64\nLength: {}\nHash-Lengths: 1,1,3\nSHA-1: {}\n\n",
+        blocks * 64,
+        "00".repeat(20)
+    )
+    .into_bytes();
+    for i in 0..blocks {
+        // The low byte of `b` (0 for zeros), then 3 bytes of "MD4".
+        out.push(0);
+        out.extend_from_slice(&[0xa5, (i >> 8) as u8, i as u8]);
+    }
+    out
+}
+
+/// A hostile control file whose blocks all collide (one rolling checksum,
+/// distinct MD4s) against a seed of zeros: the scan must not compare each
+/// window with every block (a million blocks, a million windows: hours of
+/// CPU before the next look at the cancel token). The job goes on to a
+/// full download in a bounded time.
+#[test]
+fn colliding_blocks_in_a_control_file_do_not_make_the_scan_quadratic() {
+    let dir = support::scratch("delta-colliding");
+    let new = patterned(256 * 1024, 32);
+    let server = TestServer::start();
+    server.add("/img", Resource::new(new.clone()));
+    server.add("/img.zsync", Resource::new(colliding_control(1 << 20)));
+    let seed = dir.join("zeros");
+    std::fs::write(&seed, vec![0u8; 2 * MIB]).unwrap();
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = start(&manager, &server.url("/img"), &dst, vec![seed], None, &new);
+    let began = Instant::now();
+    let state = job.wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(
+        state,
+        Some(JobState::Transferred),
+        "after {:?}: {:?} {:?}",
+        began.elapsed(),
+        job.state(),
+        job.file_delta_status(0)
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full, "{status:?}");
 }

@@ -48,6 +48,9 @@ fn roll(r: &mut (u16, u16), old: u8, new: u8, shift: u32) {
     r.1 = r.1.wrapping_add(r.0).wrapping_sub(u16::from(old) << shift);
 }
 
+/// A block's place in its chain (`Matcher::order`).
+type Order<'c> = ((u16, u16), (u16, u16), &'c [u8], &'c [u8]);
+
 /// The least bytes a seed is read in.
 const READ: usize = 1 << 20;
 
@@ -80,12 +83,54 @@ impl<'c> Matcher<'c> {
             known_count: 0,
         };
         for id in 0..blocks {
-            let k = m.key_of_block(id);
-            m.table.entry(k).or_default().push(id);
-            let bit = m.filter_bit(k);
+            let bit = m.filter_bit(m.key_of_block(id));
             m.filter[bit >> 6] |= 1 << (bit & 63);
         }
+        m.build_table();
         m
+    }
+
+    /// Builds the table of the blocks left to match, each chain sorted by
+    /// `order`, so that a window finds the blocks it matches by binary
+    /// search: a chain may hold every block of a hostile control file
+    /// (one rolling checksum, distinct MD4s), and a window must not be
+    /// compared with each.
+    fn build_table(&mut self) {
+        self.table.clear();
+        for id in 0..self.control.blocks() {
+            if !self.done(id) {
+                let k = self.key_of_block(id);
+                self.table.entry(k).or_default().push(id);
+            }
+        }
+        let mut table = std::mem::take(&mut self.table);
+        for chain in table.values_mut() {
+            // Stable: blocks alike stay in the order of the file.
+            chain.sort_by(|&x, &y| self.order(x).cmp(&self.order(y)));
+        }
+        self.table = table;
+    }
+
+    /// What a chain is sorted by and a window looked up by: the block's
+    /// rolling checksum as the file keeps it and (with two matches) the
+    /// next block's, or the zeros' past the end; then its MD4 as the file
+    /// keeps it and (with two matches) the next block's, none for the
+    /// last block, which is matched alone.
+    fn order(&self, id: u32) -> Order<'c> {
+        let c = self.control;
+        let masked = |x: (u16, u16)| (x.0 & c.a_mask(), x.1 & c.b_mask());
+        let seq2 = c.seq_matches > 1;
+        let next = c.rsums.get(id as usize + 1).copied();
+        let r1 = if seq2 {
+            masked(next.unwrap_or((0, 0)))
+        } else {
+            (0, 0)
+        };
+        let c1: &[u8] = match next {
+            Some(_) if seq2 => c.checksum(id + 1),
+            _ => &[],
+        };
+        (masked(c.rsums[id as usize]), r1, c.checksum(id), c1)
     }
 
     fn key(&self, r0: (u16, u16), r1: (u16, u16)) -> u32 {
@@ -151,13 +196,7 @@ impl<'c> Matcher<'c> {
             self.set_known(id, false);
         }
         // Their table entries may have been dropped: build it again.
-        self.table.clear();
-        for id in 0..self.control.blocks() {
-            if !self.done(id) {
-                let k = self.key_of_block(id);
-                self.table.entry(k).or_default().push(id);
-            }
-        }
+        self.build_table();
     }
 
     /// Nothing is left to match at block `id`'s entry: it and (with two
@@ -332,45 +371,53 @@ impl<'c> Matcher<'c> {
         let bs = control.blocksize as usize;
         let n = usize::from(control.checksum_bytes);
         let blocks = control.blocks();
+        let seq2 = control.seq_matches > 1;
         let (am, bm) = (control.a_mask(), control.b_mask());
         let masked = |x: (u16, u16)| (x.0 & am, x.1 & bm);
+        let rsums = (masked(r.0), if seq2 { masked(r.1) } else { (0, 0) });
         let mut md_of = |i: usize| -> [u8; 16] {
             *md[i].get_or_insert_with(|| Md4::digest(&data[i * bs..(i + 1) * bs]).into())
         };
-        let mut hits: Vec<u32> = Vec::new();
-        for &id in chain {
-            if self.done(id) || masked(control.rsums[id as usize]) != masked(r.0) {
-                continue;
-            }
-            let pair = control.seq_matches > 1;
-            if pair {
-                let next = control
-                    .rsums
-                    .get(id as usize + 1)
-                    .copied()
-                    .unwrap_or((0, 0));
-                if masked(next) != masked(r.1) {
-                    continue;
-                }
-            }
-            if md_of(0)[..n] != *control.checksum(id) {
-                continue;
-            }
-            if pair && id + 1 < blocks && md_of(1)[..n] != *control.checksum(id + 1) {
-                continue;
-            }
-            hits.push(id);
-        }
-        if hits.is_empty() {
+        // The chain's blocks whose every checksum is the window's, by
+        // binary search on each in turn (the MD4s only when the rolling
+        // checksums are there).
+        let within = |range: std::ops::Range<usize>,
+                      part: &dyn Fn(Order<'c>) -> std::cmp::Ordering| {
+            let s = &chain[range.clone()];
+            let lo = s.partition_point(|&id| part(self.order(id)).is_lt());
+            let hi = lo + s[lo..].partition_point(|&id| part(self.order(id)).is_eq());
+            range.start + lo..range.start + hi
+        };
+        let same = within(0..chain.len(), &|o| (o.0, o.1).cmp(&rsums));
+        if same.is_empty() {
             return Ok(None);
         }
-        let first = hits[0];
-        for id in hits {
-            let span = if control.seq_matches > 1 && id + 1 < blocks {
-                2
-            } else {
-                1
-            };
+        let md0 = md_of(0);
+        let same = within(same, &|o| o.2.cmp(&md0[..n]));
+        if same.is_empty() {
+            return Ok(None);
+        }
+        // With two matches the last block (no next MD4) sorts first and
+        // is matched alone; the others need the next block's MD4 too.
+        let alone = seq2 && self.order(chain[same.start]).3.is_empty();
+        let paired = same.start + usize::from(alone)..same.end;
+        let paired = if seq2 && !paired.is_empty() {
+            let md1 = md_of(1);
+            within(paired, &|o| o.3.cmp(&md1[..n]))
+        } else {
+            paired
+        };
+        let mut candidates: Vec<u32> = chain[paired.clone()].to_vec();
+        if alone {
+            candidates.push(chain[same.start]);
+        }
+        let hits: Vec<u32> = candidates
+            .iter()
+            .copied()
+            .filter(|&id| !self.done(id))
+            .collect();
+        for &id in &hits {
+            let span = if seq2 && id + 1 < blocks { 2 } else { 1 };
             for i in 0..span {
                 let block = id + i as u32;
                 if !self.is_known(block) {
@@ -380,17 +427,17 @@ impl<'c> Matcher<'c> {
                 }
             }
         }
-        // Entries with nothing left to match leave the chain.
-        let known = &self.known;
-        let is_known = |id: u32| known[(id >> 6) as usize] & (1 << (id & 63)) != 0;
-        let seq1 = control.seq_matches == 1;
+        // Every candidate is done now: they leave the chain.
         if let Some(chain) = self.table.get_mut(&k) {
-            chain.retain(|&id| !(is_known(id) && (seq1 || id + 1 >= blocks || is_known(id + 1))));
+            chain.drain(paired);
+            if alone {
+                chain.remove(same.start);
+            }
             if chain.is_empty() {
                 self.table.remove(&k);
             }
         }
-        Ok(Some(first))
+        Ok(hits.first().copied())
     }
 }
 
@@ -562,6 +609,42 @@ mod tests {
                     .unwrap();
                 }
             }
+        }
+    }
+
+    /// A control file whose blocks all have the rolling checksum of zeros
+    /// and MD4s that zeros do not have: a seed of zeros makes each of its
+    /// windows a candidate for every block. Found by binary search, not by
+    /// comparing each (65,536 blocks by a million windows took minutes).
+    #[test]
+    fn blocks_whose_rolling_checksums_all_collide_are_not_each_compared() {
+        for lengths in [(1u8, 1u8, 3u8), (2, 2, 3), (1, 4, 16)] {
+            let (seq, rsum_bytes, checksum_bytes) = lengths;
+            let blocks = 1u32 << 16;
+            let mut bytes = format!(
+                "zsync: 0.6.2\nBlocksize: 64\nLength: {}\nHash-Lengths: {seq},{rsum_bytes},{checksum_bytes}\nSHA-1: {}\n\n",
+                u64::from(blocks) * 64,
+                "00".repeat(20)
+            )
+            .into_bytes();
+            for i in 0..blocks {
+                bytes.extend(std::iter::repeat_n(0, usize::from(rsum_bytes)));
+                let mut md = vec![0xa5u8; usize::from(checksum_bytes)];
+                md[1..3].copy_from_slice(&(i as u16).to_be_bytes());
+                bytes.extend_from_slice(&md);
+            }
+            let control = parse(&bytes).unwrap();
+            let mut m = Matcher::new(&control);
+            let began = std::time::Instant::now();
+            let given = m
+                .scan(&mut &vec![0u8; 1 << 20][..], &|| false, &mut |_, _| Ok(()))
+                .unwrap();
+            assert!(given.is_empty());
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(20),
+                "{lengths:?}: {:?}",
+                began.elapsed()
+            );
         }
     }
 
