@@ -130,3 +130,57 @@ fn colliding_blocks_in_a_control_file_do_not_make_the_scan_quadratic() {
     let status = job.file_delta_status(0).unwrap();
     assert_eq!(status.way, DeltaWay::Full, "{status:?}");
 }
+
+/// The most memory (resident, at its peak) the CLI may take to read a
+/// control file of `MAX_BLOCKS` blocks and scan a seed in parts with it.
+const CONTROL_MEMORY_LIMIT_KIB: i64 = 400 * 1024;
+
+/// A control file of the most blocks qmgr reads (2^23 of 64 bytes, 7
+/// bytes of checksums each: 56 MiB), every block a key of its own, and a
+/// seed long enough to be scanned in parts: the table of blocks is a few
+/// bytes a block, shared by the parts, not a map per part (800 MiB each).
+#[test]
+fn the_largest_control_file_takes_memory_in_proportion_to_its_size() {
+    let dir = support::scratch("delta-largest-control");
+    let new = patterned(256 * 1024, 33);
+    let blocks: u64 = 1 << 23;
+    let mut control = format!(
+        "zsync: 0.6.2\nBlocksize: 64\nLength: {}\nHash-Lengths: 1,4,3\nSHA-1: {}\n\n",
+        blocks * 64,
+        "00".repeat(20)
+    )
+    .into_bytes();
+    control.extend_from_slice(&patterned(blocks as usize * 7, 34));
+    let server = TestServer::start();
+    server.add("/img", Resource::new(new.clone()));
+    server.add("/img.zsync", Resource::new(control));
+    let seed = seeds(&dir, &[&patterned(20 * MIB, 35)]).remove(0);
+    let dst = dir.join("out.img");
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below
+    let child = std::process::Command::new(support::qmgr_bin())
+        .arg("--state")
+        .arg(dir.join("state"))
+        .args(["transfer", &server.url("/img")])
+        .arg(&dst)
+        .arg("--seed")
+        .arg(&seed)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait4: this child's own peak, whatever other tests' children take.
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: a child of this process, waited for once; valid pointers.
+    let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(waited, child.id() as i32);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status}"
+    );
+    assert_eq!(std::fs::read(&dst).unwrap(), new);
+    assert!(
+        usage.ru_maxrss < CONTROL_MEMORY_LIMIT_KIB,
+        "the CLI peaked at {} MiB",
+        usage.ru_maxrss / 1024
+    );
+}

@@ -18,8 +18,8 @@
 //! taken once; a seed found changed after its scan gives its blocks back
 //! (`forget`).
 
-use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read};
+use std::sync::Arc;
 
 use md4::{Digest, Md4};
 
@@ -59,14 +59,21 @@ const READ: usize = 1 << 20;
 #[derive(Clone)]
 pub(crate) struct Matcher<'c> {
     control: &'c Control,
-    /// The blocks by the key of their checksums (`key`).
-    table: HashMap<u32, Vec<u32>>,
+    /// Every block, sorted by the key of its checksums (`key`), then by
+    /// `order`: a window finds the blocks it matches by binary search.
+    /// Four bytes a block, shared by the clones (a control file may
+    /// describe `MAX_BLOCKS` blocks, and a seed is scanned in parts).
+    table: Arc<[u32]>,
     /// One bit per hashed key: most windows are turned away here.
-    filter: Vec<u64>,
+    filter: Arc<[u64]>,
     filter_shift: u32,
     /// The blocks matched so far.
     known: Vec<u64>,
     known_count: u32,
+    /// One bit per place in `table`: the blocks a window matched from
+    /// there on (those of the window's checksums) are all done, and are
+    /// not looked at again.
+    spent: Vec<u64>,
 }
 
 impl<'c> Matcher<'c> {
@@ -74,41 +81,29 @@ impl<'c> Matcher<'c> {
     pub(crate) fn new(control: &'c Control) -> Matcher<'c> {
         let blocks = control.blocks();
         let bits = (blocks.max(1).next_power_of_two().trailing_zeros() + 4).clamp(10, 30);
+        let words = (blocks as usize).div_ceil(64);
         let mut m = Matcher {
             control,
-            table: HashMap::with_capacity(blocks as usize),
-            filter: vec![0; 1 << (bits - 6)],
+            table: Arc::from(Vec::new()),
+            filter: Arc::from(Vec::new()),
             filter_shift: 32 - bits,
-            known: vec![0; (blocks as usize).div_ceil(64)],
+            known: vec![0; words],
             known_count: 0,
+            spent: vec![0; words],
         };
+        let mut filter = vec![0u64; 1 << (bits - 6)];
         for id in 0..blocks {
             let bit = m.filter_bit(m.key_of_block(id));
-            m.filter[bit >> 6] |= 1 << (bit & 63);
+            filter[bit >> 6] |= 1 << (bit & 63);
         }
-        m.build_table();
+        let mut table: Vec<u32> = (0..blocks).collect();
+        // Blocks alike stay in the order of the file.
+        table.sort_unstable_by(|&x, &y| {
+            (m.key_of_block(x), m.order(x), x).cmp(&(m.key_of_block(y), m.order(y), y))
+        });
+        m.table = Arc::from(table);
+        m.filter = Arc::from(filter);
         m
-    }
-
-    /// Builds the table of the blocks left to match, each chain sorted by
-    /// `order`, so that a window finds the blocks it matches by binary
-    /// search: a chain may hold every block of a hostile control file
-    /// (one rolling checksum, distinct MD4s), and a window must not be
-    /// compared with each.
-    fn build_table(&mut self) {
-        self.table.clear();
-        for id in 0..self.control.blocks() {
-            if !self.done(id) {
-                let k = self.key_of_block(id);
-                self.table.entry(k).or_default().push(id);
-            }
-        }
-        let mut table = std::mem::take(&mut self.table);
-        for chain in table.values_mut() {
-            // Stable: blocks alike stay in the order of the file.
-            chain.sort_by(|&x, &y| self.order(x).cmp(&self.order(y)));
-        }
-        self.table = table;
     }
 
     /// What a chain is sorted by and a window looked up by: the block's
@@ -156,6 +151,11 @@ impl<'c> Matcher<'c> {
         (key.wrapping_mul(0x9E37_79B1) >> self.filter_shift) as usize
     }
 
+    /// Whether the blocks matched from place `at` of `table` on are done.
+    fn is_spent(&self, at: usize) -> bool {
+        self.spent[at >> 6] & (1 << (at & 63)) != 0
+    }
+
     /// Whether block `id` has been matched.
     pub(crate) fn is_known(&self, id: u32) -> bool {
         self.known[(id >> 6) as usize] & (1 << (id & 63)) != 0
@@ -195,8 +195,8 @@ impl<'c> Matcher<'c> {
         for &id in blocks {
             self.set_known(id, false);
         }
-        // Their table entries may have been dropped: build it again.
-        self.build_table();
+        // Places whose blocks were all done may not be now.
+        self.spent.fill(0);
     }
 
     /// Nothing is left to match at block `id`'s entry: it and (with two
@@ -365,8 +365,10 @@ impl<'c> Matcher<'c> {
         found: &mut dyn FnMut(u32, &[u8]) -> io::Result<()>,
     ) -> io::Result<Option<u32>> {
         let control = self.control;
-        let Some(chain) = self.table.get(&k) else {
-            return Ok(None);
+        let table = Arc::clone(&self.table);
+        let chain = {
+            let lo = table.partition_point(|&id| self.key_of_block(id) < k);
+            lo..lo + table[lo..].partition_point(|&id| self.key_of_block(id) == k)
         };
         let bs = control.blocksize as usize;
         let n = usize::from(control.checksum_bytes);
@@ -383,12 +385,12 @@ impl<'c> Matcher<'c> {
         // checksums are there).
         let within = |range: std::ops::Range<usize>,
                       part: &dyn Fn(Order<'c>) -> std::cmp::Ordering| {
-            let s = &chain[range.clone()];
+            let s = &table[range.clone()];
             let lo = s.partition_point(|&id| part(self.order(id)).is_lt());
             let hi = lo + s[lo..].partition_point(|&id| part(self.order(id)).is_eq());
             range.start + lo..range.start + hi
         };
-        let same = within(0..chain.len(), &|o| (o.0, o.1).cmp(&rsums));
+        let same = within(chain, &|o| (o.0, o.1).cmp(&rsums));
         if same.is_empty() {
             return Ok(None);
         }
@@ -399,7 +401,7 @@ impl<'c> Matcher<'c> {
         }
         // With two matches the last block (no next MD4) sorts first and
         // is matched alone; the others need the next block's MD4 too.
-        let alone = seq2 && self.order(chain[same.start]).3.is_empty();
+        let alone = seq2 && self.order(table[same.start]).3.is_empty();
         let paired = same.start + usize::from(alone)..same.end;
         let paired = if seq2 && !paired.is_empty() {
             let md1 = md_of(1);
@@ -407,13 +409,18 @@ impl<'c> Matcher<'c> {
         } else {
             paired
         };
-        let mut candidates: Vec<u32> = chain[paired.clone()].to_vec();
-        if alone {
-            candidates.push(chain[same.start]);
+        // Those of a place spent before are all done: not looked at again
+        // (a hostile control file may give them all the same checksums).
+        let mut places = Vec::with_capacity(2);
+        if !paired.is_empty() && !self.is_spent(paired.start) {
+            places.push(paired.clone());
         }
-        let hits: Vec<u32> = candidates
+        if alone && !self.is_spent(same.start) {
+            places.push(same.start..same.start + 1);
+        }
+        let hits: Vec<u32> = places
             .iter()
-            .copied()
+            .flat_map(|p| table[p.clone()].iter().copied())
             .filter(|&id| !self.done(id))
             .collect();
         for &id in &hits {
@@ -427,15 +434,9 @@ impl<'c> Matcher<'c> {
                 }
             }
         }
-        // Every candidate is done now: they leave the chain.
-        if let Some(chain) = self.table.get_mut(&k) {
-            chain.drain(paired);
-            if alone {
-                chain.remove(same.start);
-            }
-            if chain.is_empty() {
-                self.table.remove(&k);
-            }
+        // Every block looked at is done now.
+        for p in places {
+            self.spent[p.start >> 6] |= 1 << (p.start & 63);
         }
         Ok(hits.first().copied())
     }
