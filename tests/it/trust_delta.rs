@@ -5,7 +5,10 @@
 //! owner may not read). What must hold: never a wrong file, never a hang,
 //! and a seed read with the owner's rights only.
 
-use crate::delta::{finish, seeds, served, start, with_changed_blocks, MIB};
+use crate::delta::{
+    delta_job, finish, is_open_here, seeds, serve, served, start, with_changed_blocks, zsyncmake,
+    MIB,
+};
 use crate::support;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use qmgr::{DeltaWay, JobState, Manager};
-use support::http_server::{patterned, Resource, TestServer};
+use support::http_server::{patterned, Fault, Resource, TestServer};
+use support::wait;
 
 /// Opens the FIFO at `path` for writing without waiting, when it exists:
 /// a reader blocked in `open` (the code under test, before its fix) is let
@@ -132,18 +136,19 @@ fn colliding_blocks_in_a_control_file_do_not_make_the_scan_quadratic() {
 }
 
 /// The most memory (resident, at its peak) the CLI may take to read a
-/// control file of `MAX_BLOCKS` blocks and scan a seed in parts with it.
+/// control file of 4 million blocks and scan a seed in parts with it.
 const CONTROL_MEMORY_LIMIT_KIB: i64 = 400 * 1024;
 
-/// A control file of the most blocks qmgr reads (2^23 of 64 bytes, 7
-/// bytes of checksums each: 56 MiB), every block a key of its own, and a
-/// seed long enough to be scanned in parts: the table of blocks is a few
-/// bytes a block, shared by the parts, not a map per part (800 MiB each).
+/// A control file of half the most blocks qmgr reads (2^22 of 64 bytes,
+/// 7 bytes of checksums each: 28 MiB), every block a key of its own, and
+/// a seed long enough to be scanned in parts: the table of blocks is a
+/// few bytes a block, shared by the parts, not a map per part (400 MiB
+/// each; the CLI peaked at 1,857 MiB with 2^23 blocks on two cores).
 #[test]
-fn the_largest_control_file_takes_memory_in_proportion_to_its_size() {
+fn a_control_file_of_millions_of_blocks_takes_memory_in_proportion_to_its_size() {
     let dir = support::scratch("delta-largest-control");
     let new = patterned(256 * 1024, 33);
-    let blocks: u64 = 1 << 23;
+    let blocks: u64 = 1 << 22;
     let mut control = format!(
         "zsync: 0.6.2\nBlocksize: 64\nLength: {}\nHash-Lengths: 1,4,3\nSHA-1: {}\n\n",
         blocks * 64,
@@ -183,4 +188,298 @@ fn the_largest_control_file_takes_memory_in_proportion_to_its_size() {
         "the CLI peaked at {} MiB",
         usage.ru_maxrss / 1024
     );
+}
+
+/// Through qmgrd (as root), a job of `nobody` whose seeds are a file only
+/// root may read and a file anyone may: the daemon reads the seeds with
+/// nobody's rights, so the first gives no block (the file comes whole)
+/// and the second gives its blocks; neither is written.
+#[cfg(all(feature = "service", feature = "state"))]
+#[test]
+fn through_qmgrd_a_seed_is_read_with_the_owners_rights() {
+    use serde_json::json;
+    use std::os::unix::fs::PermissionsExt;
+    use support::daemon::{call, calls_as, system_python, Qmgrd};
+    if !support::daemon::running_as_root() {
+        return;
+    }
+    if system_python().is_none() || !support::have_tool("setpriv") {
+        return support::skipped("no system python3 or setpriv for the other users' clients");
+    }
+    let new = patterned(2 * MIB, 36);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some((dir, server)) = served("delta-daemon-rights", &new) else {
+        return;
+    };
+    let daemon = Qmgrd::start(&dir.join("daemon"), &[]);
+    let theirs = dir.join("nobody");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let paths = seeds(&dir, &[&old, &old]);
+    let (secret, public) = (&paths[0], &paths[1]);
+    std::fs::set_permissions(secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(public, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let job = |seed: &Path, name: &str| {
+        vec![
+            call("io.qmgr.CreateJob", json!({"display_name": name})),
+            call(
+                "io.qmgr.AddFiles",
+                json!({"id": "$ID", "files": [{"remote": server.url("/img"), "local": theirs.join(name).to_str().unwrap()}]}),
+            ),
+            call(
+                "io.qmgr.SetFileDelta",
+                json!({"id": "$ID", "index": 0, "seeds": [seed.to_str().unwrap()], "control_url": null}),
+            ),
+            call("io.qmgr.Resume", json!({"id": "$ID"})),
+            call("io.qmgr.Wait", json!({"id": "$ID", "timeout_ms": 60_000})),
+            call("io.qmgr.GetFiles", json!({"id": "$ID"})),
+            call("io.qmgr.Complete", json!({"id": "$ID"})),
+        ]
+    };
+    let mut calls = job(secret, "secret.img");
+    calls.extend(job(public, "public.img"));
+    let replies = calls_as("nobody", "nogroup", &daemon.socket, &calls);
+    assert_eq!(replies.len(), calls.len(), "{replies:?}");
+    assert!(
+        replies.iter().all(|r| r.get("error").is_none()),
+        "{replies:?}"
+    );
+    let file = |i: usize| replies[i]["parameters"]["files"][0].clone();
+    for i in [4, 11] {
+        assert_eq!(
+            replies[i]["parameters"]["state"],
+            JobState::Transferred as u32,
+            "{replies:?}"
+        );
+    }
+    let (from_secret, from_public) = (file(5), file(12));
+    assert_eq!(
+        from_secret["delta_way"],
+        DeltaWay::Full as u32,
+        "{from_secret}"
+    );
+    assert_eq!(from_secret["bytes_from_seeds"], 0, "{from_secret}");
+    assert_eq!(
+        from_public["delta_way"],
+        DeltaWay::Delta as u32,
+        "{from_public}"
+    );
+    assert!(from_public["bytes_from_seeds"].as_u64().unwrap() > MIB as u64);
+    for name in ["secret.img", "public.img"] {
+        assert_eq!(std::fs::read(theirs.join(name)).unwrap(), new, "{name}");
+    }
+    for seed in [secret, public] {
+        assert_eq!(std::fs::read(seed).unwrap(), old);
+    }
+}
+
+/// `data` with every byte of block `n` (of 2 KiB) past the first tenth
+/// changed: another version of the same length.
+fn other_version(data: &[u8]) -> Vec<u8> {
+    with_changed_blocks(data, 2048, 3).0
+}
+
+/// The server publishes a new version (same length, a new control file)
+/// while a delta download is suspended: the resumed run reads the new
+/// control file, sees it is not the one the seeds were scanned for, and
+/// fetches the new version whole; never the old blocks with new ones.
+#[test]
+fn a_new_version_and_control_file_between_runs_is_fetched_whole() {
+    let v1 = patterned(4 * MIB, 37);
+    let v2 = other_version(&v1);
+    let (old, _) = with_changed_blocks(&v1, 2048, 5);
+    let Some((dir, server)) = served("delta-new-version", &v1) else {
+        return;
+    };
+    let Some(control2) = zsyncmake(&dir, &v2, None) else {
+        return;
+    };
+    let paced = |data: &[u8]| {
+        let mut r = Resource::new(data.to_vec());
+        r.pace = Some((16 * 1024, Duration::from_millis(20)));
+        r
+    };
+    server.add("/img", paced(&v1));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = delta_job(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        None,
+    );
+    job.resume().unwrap();
+    support::wait_until("ranges flowing", Duration::from_secs(60), || {
+        server.body_bytes_sent("/img") >= 64 * 1024
+    });
+    assert_eq!(job.file_delta_status(0).unwrap().way, DeltaWay::Delta);
+    job.suspend().unwrap();
+    server.add("/img", Resource::new(v2.clone()));
+    server.add("/img.zsync", Resource::new(control2));
+    job.resume().unwrap();
+    finish(&job, &dst, &v2);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full, "{status:?}");
+}
+
+/// Backends of one URL holding two versions of the same length, each
+/// request answered by the next (no validator at all, so If-Range pins
+/// nothing): the blocks' MD4s and the whole file's SHA-1 of the control
+/// file are all that stand between the job and a splice. The file is one
+/// version whole, or the job fails; never both.
+#[test]
+fn versions_flipping_under_a_delta_download_are_never_spliced() {
+    let v1 = patterned(2 * MIB, 38);
+    let v2 = other_version(&v1);
+    let (old, _) = with_changed_blocks(&v1, 2048, 10);
+    let Some((dir, server)) = served("delta-flipping", &v1) else {
+        return;
+    };
+    let bare = |data: &[u8]| {
+        let mut r = Resource::new(data.to_vec());
+        r.etag = None;
+        r.last_modified = None;
+        r
+    };
+    server.rotate_versions("/img", vec![bare(&v1), bare(&v2)], false);
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = delta_job(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        None,
+    );
+    job.set_min_retry_delay(1).unwrap();
+    job.resume().unwrap();
+    match wait(&job, Duration::from_secs(120)) {
+        JobState::Transferred => {
+            job.complete().unwrap();
+            let got = std::fs::read(&dst).unwrap();
+            assert!(
+                got == v1 || got == v2,
+                "a splice: {:?}",
+                job.file_delta_status(0)
+            );
+        }
+        other => {
+            assert_eq!(other, JobState::Error, "{:?}", job.error());
+            job.cancel().unwrap();
+        }
+    }
+}
+
+/// Answers that are not the range asked for, each as the first answer of
+/// a delta download and again later (a 200 with the whole file, a range
+/// that starts elsewhere, another total, a merge to the end, no or a
+/// garbled Content-Range): each is a full download or a range asked
+/// again, and the file is byte-exact; no SHA-256 is set, so the control
+/// file's checks alone hold.
+#[test]
+fn answers_other_than_the_range_asked_never_splice() {
+    let new = patterned(MIB, 39);
+    let (old, _) = with_changed_blocks(&new, 2048, 8);
+    let dir = support::scratch("delta-wrong-answers");
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let faults = [
+        Fault::IgnoreRange,
+        Fault::WrongStart,
+        Fault::WrongTotal,
+        Fault::MergeToEnd,
+        Fault::NoContentRange,
+        Fault::GarbledContentRange,
+    ];
+    for (i, fault) in faults.into_iter().enumerate() {
+        for at in [0, 3] {
+            let server = TestServer::start();
+            serve(&server, &new, control.clone());
+            // `at` honest answers (each then a close) before the fault.
+            let mut script: Vec<Fault> = (0..at).map(|_| Fault::CloseAfter(u64::MAX)).collect();
+            script.push(fault.clone());
+            server.script("/img", script);
+            let manager = Manager::open(None).unwrap();
+            let dst = dir.join(format!("out-{i}-{at}.img"));
+            let job = delta_job(
+                &manager,
+                &server.url("/img"),
+                &dst,
+                seeds(&dir, &[&old]),
+                None,
+            );
+            job.set_min_retry_delay(1).unwrap();
+            job.resume().unwrap();
+            finish(&job, &dst, &new);
+            assert_eq!(server.faults_left("/img"), 0, "{fault:?} at {at}");
+        }
+    }
+}
+
+/// A seed that is a huge sparse file (64 GiB of holes): the scan reads
+/// it as it would any seed, and Cancel stops it at once (the token is
+/// looked at between reads of 1 MiB): the seed is closed within seconds.
+#[test]
+fn cancelling_the_scan_of_a_huge_sparse_seed_is_prompt() {
+    let new = patterned(MIB, 40);
+    let Some((dir, server)) = served("delta-sparse", &new) else {
+        return;
+    };
+    let sparse = dir.join("sparse");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let manager = Manager::open(None).unwrap();
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dir.join("out.img"),
+        vec![sparse.clone()],
+        None,
+        &new,
+    );
+    let sparse = sparse.canonicalize().unwrap();
+    support::wait_until("the scan of the seed", Duration::from_secs(60), || {
+        is_open_here(&sparse)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let began = Instant::now();
+    job.cancel().unwrap();
+    support::wait_until("the seed closed", Duration::from_secs(10), || {
+        !is_open_here(&sparse)
+    });
+    assert!(began.elapsed() < Duration::from_secs(10));
+}
+
+/// The usual update: the seed is the destination itself, the old
+/// version. The blocks come from it, the new version replaces it when the
+/// job completes, and the old file (kept here by a second link) was never
+/// written to.
+#[test]
+fn a_seed_that_is_the_destination_is_read_and_then_replaced_never_written() {
+    let new = patterned(2 * MIB, 41);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some((dir, server)) = served("delta-seed-is-dst", &new) else {
+        return;
+    };
+    let dst = dir.join("out.img");
+    std::fs::write(&dst, &old).unwrap();
+    let kept = dir.join("old-link");
+    std::fs::hard_link(&dst, &kept).unwrap();
+    let manager = Manager::open(None).unwrap();
+    let job = start(
+        &manager,
+        &server.url("/img"),
+        &dst,
+        vec![dst.clone()],
+        None,
+        &new,
+    );
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
+    assert_eq!(std::fs::read(&kept).unwrap(), old);
 }
