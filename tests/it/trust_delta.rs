@@ -483,3 +483,38 @@ fn a_seed_that_is_the_destination_is_read_and_then_replaced_never_written() {
     assert_eq!(status.way, DeltaWay::Delta, "{status:?}");
     assert_eq!(std::fs::read(&kept).unwrap(), old);
 }
+
+/// An HTTPS file whose control file the caller put on plain HTTP: the
+/// control file decides which bytes are kept (a man in the middle who
+/// knows the seed could describe a file of its blocks, SHA-1 included),
+/// so it is never read; the file comes whole, over HTTPS.
+#[test]
+fn a_plain_http_control_file_for_an_https_file_is_never_read() {
+    let new = patterned(2 * MIB, 42);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let dir = support::scratch("delta-https-floor");
+    let Some(control) = zsyncmake(&dir, &new, None) else {
+        return;
+    };
+    let ca = support::http_server::TestCa::generate(&dir.join("ca"));
+    let files = TestServer::start_tls(&ca, false);
+    files.add("/img", Resource::new(new.clone()));
+    let plain = TestServer::start();
+    plain.add("/img.zsync", Resource::new(control));
+    let manager = Manager::open(None).unwrap();
+    let dst = dir.join("out.img");
+    let job = delta_job(
+        &manager,
+        &files.url("/img"),
+        &dst,
+        seeds(&dir, &[&old]),
+        Some(plain.url("/img.zsync")),
+    );
+    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    job.resume().unwrap();
+    finish(&job, &dst, &new);
+    let status = job.file_delta_status(0).unwrap();
+    assert_eq!(status.way, DeltaWay::Full, "{status:?}");
+    assert!(status.reason.contains("HTTPS"), "{status:?}");
+    assert!(plain.requests("/img.zsync").is_empty());
+}

@@ -375,6 +375,21 @@ fn prepare_inner(
             reason,
         });
     };
+    // The control file decides which bytes are kept (with seeds it knows,
+    // whose blocks go where): over plain HTTP anyone on the path could
+    // make an HTTPS file of them. The file's HTTPS is the floor (DESIGN
+    // §7.1), as for a redirect.
+    let https = |url: &str| {
+        url.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    };
+    if https(&state.remote) && !https(&state.control_url) {
+        fall_back(format!(
+            "the control file {} is plain HTTP, below the file's HTTPS",
+            crate::engine::transport::url::redact(&state.control_url)
+        ));
+        return Ok(());
+    }
     let bytes = match fetch_control(token, session, &state.control_url, &state.remote) {
         Ok(Fetched::Bytes(b)) => b,
         Ok(Fetched::Missing(why)) => {
