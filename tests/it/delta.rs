@@ -583,6 +583,20 @@ fn a_connection_cut_mid_delta_resumes_byte_exact() {
     assert!(without <= 6, "{without} ranges without If-Range");
 }
 
+/// A delta job (not resumed) fetching `/img` of the HTTPS server (which
+/// `ca` signed) to `dst` from `seeds`, with the control file at `control`.
+pub(crate) fn https_job(
+    manager: &Manager,
+    (server, ca): (&TestServer, &TestCa),
+    dst: &Path,
+    seeds: Vec<PathBuf>,
+    control: String,
+) -> Job {
+    let job = delta_job(manager, &server.url("/img"), dst, seeds, Some(control));
+    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    job
+}
+
 #[test]
 fn https_delta() {
     let dir = support::scratch("delta-https");
@@ -596,14 +610,13 @@ fn https_delta() {
     serve(&server, &new, control);
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
-    let job = delta_job(
+    let job = https_job(
         &manager,
-        &server.url("/img"),
+        (&server, &ca),
         &dst,
         seeds(&dir, &[&old]),
-        Some(server.url("/img.zsync")),
+        server.url("/img.zsync"),
     );
-    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
     job.set_file_sha256(0, Some(&sha256_hex(&new))).unwrap();
     job.resume().unwrap();
     finish(&job, &dst, &new);

@@ -6,8 +6,8 @@
 //! and a seed read with the owner's rights only.
 
 use crate::delta::{
-    delta_job, finish, is_open_here, seeds, serve, served, start, with_changed_blocks, zsyncmake,
-    MIB,
+    delta_job, finish, https_job, is_open_here, seeds, serve, served, start, with_changed_blocks,
+    zsyncmake, MIB,
 };
 use crate::support;
 
@@ -273,8 +273,16 @@ fn through_qmgrd_a_seed_is_read_with_the_owners_rights() {
     }
 }
 
-/// `data` with every byte of block `n` (of 2 KiB) past the first tenth
-/// changed: another version of the same length.
+/// A job (not resumed) fetching `/img` of `server` to `dst` from `seeds`,
+/// its control file beside it; a retry waits a second.
+fn job_from(manager: &Manager, server: &TestServer, dst: &Path, seeds: &[PathBuf]) -> qmgr::Job {
+    let job = delta_job(manager, &server.url("/img"), dst, seeds.to_vec(), None);
+    job.set_min_retry_delay(1).unwrap();
+    job
+}
+
+/// `data` with a byte changed in every third block of 2 KiB: another
+/// version of the same length.
 fn other_version(data: &[u8]) -> Vec<u8> {
     with_changed_blocks(data, 2048, 3).0
 }
@@ -302,13 +310,7 @@ fn a_new_version_and_control_file_between_runs_is_fetched_whole() {
     server.add("/img", paced(&v1));
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
-    let job = delta_job(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, &[&old]),
-        None,
-    );
+    let job = job_from(&manager, &server, &dst, &seeds(&dir, &[&old]));
     job.resume().unwrap();
     support::wait_until("ranges flowing", Duration::from_secs(60), || {
         server.body_bytes_sent("/img") >= 64 * 1024
@@ -345,14 +347,7 @@ fn versions_flipping_under_a_delta_download_are_never_spliced() {
     server.rotate_versions("/img", vec![bare(&v1), bare(&v2)], false);
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
-    let job = delta_job(
-        &manager,
-        &server.url("/img"),
-        &dst,
-        seeds(&dir, &[&old]),
-        None,
-    );
-    job.set_min_retry_delay(1).unwrap();
+    let job = job_from(&manager, &server, &dst, &seeds(&dir, &[&old]));
     job.resume().unwrap();
     match wait(&job, Duration::from_secs(120)) {
         JobState::Transferred => {
@@ -403,14 +398,7 @@ fn answers_other_than_the_range_asked_never_splice() {
             server.script("/img", script);
             let manager = Manager::open(None).unwrap();
             let dst = dir.join(format!("out-{i}-{at}.img"));
-            let job = delta_job(
-                &manager,
-                &server.url("/img"),
-                &dst,
-                seeds(&dir, &[&old]),
-                None,
-            );
-            job.set_min_retry_delay(1).unwrap();
+            let job = job_from(&manager, &server, &dst, &seeds(&dir, &[&old]));
             job.resume().unwrap();
             finish(&job, &dst, &new);
             assert_eq!(server.faults_left("/img"), 0, "{fault:?} at {at}");
@@ -503,14 +491,13 @@ fn a_plain_http_control_file_for_an_https_file_is_never_read() {
     plain.add("/img.zsync", Resource::new(control));
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
-    let job = delta_job(
+    let job = https_job(
         &manager,
-        &files.url("/img"),
+        (&files, &ca),
         &dst,
         seeds(&dir, &[&old]),
-        Some(plain.url("/img.zsync")),
+        plain.url("/img.zsync"),
     );
-    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
     job.resume().unwrap();
     finish(&job, &dst, &new);
     let status = job.file_delta_status(0).unwrap();
