@@ -363,10 +363,17 @@ fn two_seeds_each_holding_half() {
 
 /// Whether this process has `path` open (a descriptor in /proc/self/fd).
 pub(crate) fn is_open_here(path: &Path) -> bool {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .any(|target| target == path)
+    is_open_in(std::process::id(), path)
+}
+
+/// Whether process `pid` has `path` open.
+pub(crate) fn is_open_in(pid: u32, path: &Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .any(|target| target == path)
+        })
+        .unwrap_or(false)
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! and a seed read with the owner's rights only.
 
 use crate::delta::{
-    delta_job, finish, https_job, is_open_here, seeds, serve, served, start, with_changed_blocks,
-    zsyncmake, MIB,
+    delta_job, finish, https_job, is_open_here, is_open_in, seeds, serve, served, start,
+    with_changed_blocks, zsyncmake, MIB,
 };
 use crate::support;
 
@@ -504,4 +504,48 @@ fn a_plain_http_control_file_for_an_https_file_is_never_read() {
     assert_eq!(status.way, DeltaWay::Full, "{status:?}");
     assert!(status.reason.contains("HTTPS"), "{status:?}");
     assert!(plain.requests("/img.zsync").is_empty());
+}
+
+/// The CLI killed (SIGKILL) while it scans a seed (the old version, then
+/// 1 GiB of holes), blocks already written to the temporary file but not
+/// yet recorded: `qmgr run` scans again and the file is byte-exact.
+#[cfg(feature = "state")]
+#[test]
+fn sigkill_of_the_cli_mid_scan_resumes_byte_exact() {
+    let new = patterned(4 * MIB, 43);
+    let (old, _) = with_changed_blocks(&new, 2048, 10);
+    let Some((dir, server)) = served("delta-sigkill-scan", &new) else {
+        return;
+    };
+    let seed = seeds(&dir, &[&old]).remove(0);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&seed)
+        .unwrap()
+        .set_len(old.len() as u64 + (1 << 30))
+        .unwrap();
+    let seed = seed.canonicalize().unwrap();
+    let (state, dst) = (dir.join("state"), dir.join("out.img"));
+    let qmgr = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(support::qmgr_bin());
+        cmd.arg("--state").arg(&state).args(args);
+        cmd.stdout(std::process::Stdio::null());
+        cmd
+    };
+    let url = server.url("/img");
+    let mut child = qmgr(&["transfer", &url, dst.to_str().unwrap(), "--quiet"])
+        .arg("--seed")
+        .arg(&seed)
+        .spawn()
+        .unwrap();
+    support::wait_until("the scan of the seed", Duration::from_secs(60), || {
+        is_open_in(child.id(), &seed)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!dst.exists());
+    assert!(qmgr(&["run", "--quiet"]).status().unwrap().success());
+    assert_eq!(std::fs::read(&dst).unwrap(), new, "not byte-exact");
+    assert!(server.body_bytes_sent("/img") < new.len() as u64 / 2);
 }
