@@ -59,11 +59,17 @@ const READ: usize = 1 << 20;
 #[derive(Clone)]
 pub(crate) struct Matcher<'c> {
     control: &'c Control,
-    /// Every block, sorted by the key of its checksums (`key`), then by
-    /// `order`: a window finds the blocks it matches by binary search.
+    /// Every block, sorted by the bucket of the key of its checksums
+    /// (`bucket`, `key`), the key, then `order`: a window finds the blocks
+    /// it matches by binary search within its key's bucket.
     /// Four bytes a block, shared by the clones (a control file may
     /// describe `MAX_BLOCKS` blocks, and a seed is scanned in parts).
     table: Arc<[u32]>,
+    /// Where each bucket of keys (`bucket`) starts in `table`, and where
+    /// the last ends: about four blocks a bucket, so that a key's blocks
+    /// are found without a search over the whole table.
+    starts: Arc<[u32]>,
+    bucket_shift: u32,
     /// One bit per hashed key: most windows are turned away here.
     filter: Arc<[u64]>,
     filter_shift: u32,
@@ -85,6 +91,8 @@ impl<'c> Matcher<'c> {
         let mut m = Matcher {
             control,
             table: Arc::from(Vec::new()),
+            starts: Arc::from(Vec::new()),
+            bucket_shift: 32 - (blocks / 4).max(1).next_power_of_two().trailing_zeros(),
             filter: Arc::from(Vec::new()),
             filter_shift: 32 - bits,
             known: vec![0; words],
@@ -98,10 +106,20 @@ impl<'c> Matcher<'c> {
         }
         let mut table: Vec<u32> = (0..blocks).collect();
         // Blocks alike stay in the order of the file.
-        table.sort_unstable_by(|&x, &y| {
-            (m.key_of_block(x), m.order(x), x).cmp(&(m.key_of_block(y), m.order(y), y))
-        });
+        let place = |id: u32| {
+            let k = m.key_of_block(id);
+            (m.bucket(k), k, m.order(id), id)
+        };
+        table.sort_unstable_by(|&x, &y| place(x).cmp(&place(y)));
+        let mut starts = vec![0u32; (1usize << (32 - m.bucket_shift)) + 1];
+        for &id in &table {
+            starts[m.bucket(m.key_of_block(id)) + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
         m.table = Arc::from(table);
+        m.starts = Arc::from(starts);
         m.filter = Arc::from(filter);
         m
     }
@@ -144,6 +162,12 @@ impl<'c> Matcher<'c> {
         let rs = &self.control.rsums;
         let next = rs.get(id as usize + 1).copied().unwrap_or((0, 0));
         self.key(rs[id as usize], next)
+    }
+
+    /// The bucket of `table` that blocks of key `key` are in.
+    #[inline(always)]
+    fn bucket(&self, key: u32) -> usize {
+        (u64::from(key.wrapping_mul(0x9E37_79B1)) >> self.bucket_shift) as usize
     }
 
     #[inline(always)]
@@ -367,8 +391,11 @@ impl<'c> Matcher<'c> {
         let control = self.control;
         let table = Arc::clone(&self.table);
         let chain = {
-            let lo = table.partition_point(|&id| self.key_of_block(id) < k);
-            lo..lo + table[lo..].partition_point(|&id| self.key_of_block(id) == k)
+            let b = self.bucket(k);
+            let (start, end) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+            let s = &table[start..end];
+            let lo = s.partition_point(|&id| self.key_of_block(id) < k);
+            start + lo..start + lo + s[lo..].partition_point(|&id| self.key_of_block(id) == k)
         };
         let bs = control.blocksize as usize;
         let n = usize::from(control.checksum_bytes);
