@@ -692,6 +692,17 @@ fn a_control_file_elsewhere_gets_none_of_the_files_credentials_or_headers() {
     }
 }
 
+/// The CLI with the state directory `state` and `args`, its output
+/// dropped.
+#[cfg(feature = "state")]
+pub(crate) fn cli(state: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(support::qmgr_bin());
+    cmd.arg("--state").arg(state).args(args);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
 #[cfg(feature = "state")]
 #[test]
 fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
@@ -704,13 +715,7 @@ fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
     let state = dir.join("state");
     let dst = dir.join("out.img");
     let url = server.url("/img");
-    let args = |extra: &[&str]| {
-        let mut cmd = Command::new(support::qmgr_bin());
-        cmd.arg("--state").arg(&state).args(extra);
-        cmd.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        cmd
-    };
+    let args = |extra: &[&str]| cli(&state, extra);
     let mut child = args(&[
         "transfer",
         &url,

@@ -5,6 +5,8 @@
 //! owner may not read). What must hold: never a wrong file, never a hang,
 //! and a seed read with the owner's rights only.
 
+#[cfg(feature = "state")]
+use crate::delta::cli;
 use crate::delta::{
     delta_job, finish, https_job, is_open_here, is_open_in, seeds, serve, served, start,
     with_changed_blocks, zsyncmake, MIB,
@@ -533,12 +535,7 @@ fn sigkill_of_the_cli_mid_scan_resumes_byte_exact() {
         .unwrap();
     let seed = seed.canonicalize().unwrap();
     let (state, dst) = (dir.join("state"), dir.join("out.img"));
-    let qmgr = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(support::qmgr_bin());
-        cmd.arg("--state").arg(&state).args(args);
-        cmd.stdout(std::process::Stdio::null());
-        cmd
-    };
+    let qmgr = |args: &[&str]| cli(&state, args);
     let url = server.url("/img");
     let mut child = qmgr(&["transfer", &url, dst.to_str().unwrap(), "--quiet"])
         .arg("--seed")
