@@ -1352,10 +1352,12 @@ qm_hresult qm_job_get_file_sha256(qm_job_t job,
  file's MD4 and the whole file its SHA-1 and length. MD4 and SHA-1 are
  weak hashes that a hostile server can defeat: set the file's SHA-256
  (`qm_job_set_file_sha256`), the real guard. With no control file (an
- HTTP 4xx), a server that does not answer ranges, no block found, or a
- control file that does not describe the server's file, the file is
- downloaded whole; `qm_job_get_file_delta_status` says which way it
- went. `seeds = NULL, seed_count = 0` makes it a plain download again.
+ HTTP 4xx), a server that does not answer ranges, no block found, a
+ control file that does not describe the server's file, or a
+ plain-HTTP control file for an HTTPS file (never read: it decides
+ which bytes are kept), the file is downloaded whole;
+ `qm_job_get_file_delta_status` says which way it went.
+ `seeds = NULL, seed_count = 0` makes it a plain download again.
  The strings are copied; the caller keeps ownership.
  Returns `QM_S_OK`, `QM_E_INVALIDARG` (`seeds` NULL with a count, a
  NULL, non-UTF-8 or relative seed, more than 16, a `control_url` that

@@ -733,9 +733,10 @@ impl Job {
     /// MD4 and the whole file against its SHA-1 and length: both weak
     /// hashes, so set a SHA-256 (`set_file_sha256`), the real guard. With
     /// no control file (an HTTP 4xx), a server without ranges, no block
-    /// found, or a control file that does not describe the server's file,
-    /// the file is downloaded whole; `file_delta_status` tells which way
-    /// it went.
+    /// found, a control file that does not describe the server's file, or
+    /// a plain-HTTP control file for an HTTPS file (never read: it decides
+    /// which bytes are kept), the file is downloaded whole;
+    /// `file_delta_status` tells which way it went.
     ///
     /// `QM_E_INVALIDARG` for no seeds, more than 16, a relative path, a
     /// control URL that is not http(s), or a file that is not fetched over

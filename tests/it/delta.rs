@@ -14,12 +14,12 @@ use qmgr::{DeltaSource, DeltaStatus, DeltaWay, FileSpec, Job, JobState, Manager}
 use support::http_server::{patterned, Fault, Resource, TestCa, TestServer};
 use support::{sha256_hex, wait};
 
-const KIB: usize = 1 << 10;
-const MIB: usize = 1 << 20;
+pub(crate) const KIB: usize = 1 << 10;
+pub(crate) const MIB: usize = 1 << 20;
 
 /// The control file `zsyncmake` writes for `data` (blocks of `blocksize`,
 /// or its own choice), or `None` (skipped) without zsyncmake.
-fn zsyncmake(dir: &Path, data: &[u8], blocksize: Option<u32>) -> Option<Vec<u8>> {
+pub(crate) fn zsyncmake(dir: &Path, data: &[u8], blocksize: Option<u32>) -> Option<Vec<u8>> {
     if !support::have_tool_answering("zsyncmake", "-V") {
         return None;
     }
@@ -40,7 +40,7 @@ fn zsyncmake(dir: &Path, data: &[u8], blocksize: Option<u32>) -> Option<Vec<u8>>
 }
 
 /// A server with `data` at `/img` and its control file at `/img.zsync`.
-fn serve(server: &TestServer, data: &[u8], control: Vec<u8>) {
+pub(crate) fn serve(server: &TestServer, data: &[u8], control: Vec<u8>) {
     server.add("/img", Resource::new(data.to_vec()));
     server.add("/img.zsync", Resource::new(control));
 }
@@ -48,7 +48,7 @@ fn serve(server: &TestServer, data: &[u8], control: Vec<u8>) {
 /// A scratch directory `name` and a fresh server with `new` at `/img` and
 /// the control file zsyncmake makes for it at `/img.zsync`; `None`
 /// (skipped) without zsyncmake.
-fn served(name: &str, new: &[u8]) -> Option<(support::Scratch, TestServer)> {
+pub(crate) fn served(name: &str, new: &[u8]) -> Option<(support::Scratch, TestServer)> {
     let dir = support::scratch(name);
     let control = zsyncmake(&dir, new, None)?;
     let server = TestServer::start();
@@ -57,7 +57,7 @@ fn served(name: &str, new: &[u8]) -> Option<(support::Scratch, TestServer)> {
 }
 
 /// Writes each seed to `dir` and returns their paths.
-fn seeds(dir: &Path, seeds: &[&[u8]]) -> Vec<PathBuf> {
+pub(crate) fn seeds(dir: &Path, seeds: &[&[u8]]) -> Vec<PathBuf> {
     seeds
         .iter()
         .enumerate()
@@ -71,7 +71,7 @@ fn seeds(dir: &Path, seeds: &[&[u8]]) -> Vec<PathBuf> {
 
 /// A job (not resumed) fetching `url` to `dst` from `seeds`, the control
 /// file beside the URL unless `control` is given.
-fn delta_job(
+pub(crate) fn delta_job(
     manager: &Manager,
     url: &str,
     dst: &Path,
@@ -93,7 +93,7 @@ fn delta_job(
 }
 
 /// `delta_job` with the target's SHA-256, resumed.
-fn start(
+pub(crate) fn start(
     manager: &Manager,
     url: &str,
     dst: &Path,
@@ -110,7 +110,7 @@ fn start(
 
 /// Downloads `/img` of `server` (its control file beside it) to
 /// `dir/out.img` from `seed_data`, and checks it byte-exact against `new`.
-fn download(dir: &Path, server: &TestServer, new: &[u8], seed_data: &[&[u8]]) -> Job {
+pub(crate) fn download(dir: &Path, server: &TestServer, new: &[u8], seed_data: &[&[u8]]) -> Job {
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
     let job = start(
@@ -126,7 +126,7 @@ fn download(dir: &Path, server: &TestServer, new: &[u8], seed_data: &[&[u8]]) ->
 }
 
 /// Waits for TRANSFERRED, completes, and checks the bytes at `dst`.
-fn finish(job: &Job, dst: &Path, data: &[u8]) {
+pub(crate) fn finish(job: &Job, dst: &Path, data: &[u8]) {
     assert_eq!(
         wait(job, Duration::from_secs(120)),
         JobState::Transferred,
@@ -160,7 +160,7 @@ fn every_byte_once(job: &Job, server: &TestServer, len: usize) -> (DeltaStatus, 
 }
 
 /// `data` with every `every`-th block of `block` bytes changed.
-fn with_changed_blocks(data: &[u8], block: usize, every: usize) -> (Vec<u8>, usize) {
+pub(crate) fn with_changed_blocks(data: &[u8], block: usize, every: usize) -> (Vec<u8>, usize) {
     let mut out = data.to_vec();
     let mut changed = 0;
     for (i, b) in out.chunks_mut(block).enumerate() {
@@ -362,11 +362,18 @@ fn two_seeds_each_holding_half() {
 }
 
 /// Whether this process has `path` open (a descriptor in /proc/self/fd).
-fn is_open_here(path: &Path) -> bool {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .any(|target| target == path)
+pub(crate) fn is_open_here(path: &Path) -> bool {
+    is_open_in(std::process::id(), path)
+}
+
+/// Whether process `pid` has `path` open.
+pub(crate) fn is_open_in(pid: u32, path: &Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .any(|target| target == path)
+        })
+        .unwrap_or(false)
 }
 
 #[test]
@@ -583,6 +590,20 @@ fn a_connection_cut_mid_delta_resumes_byte_exact() {
     assert!(without <= 6, "{without} ranges without If-Range");
 }
 
+/// A delta job (not resumed) fetching `/img` of the HTTPS server (which
+/// `ca` signed) to `dst` from `seeds`, with the control file at `control`.
+pub(crate) fn https_job(
+    manager: &Manager,
+    (server, ca): (&TestServer, &TestCa),
+    dst: &Path,
+    seeds: Vec<PathBuf>,
+    control: String,
+) -> Job {
+    let job = delta_job(manager, &server.url("/img"), dst, seeds, Some(control));
+    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
+    job
+}
+
 #[test]
 fn https_delta() {
     let dir = support::scratch("delta-https");
@@ -596,14 +617,13 @@ fn https_delta() {
     serve(&server, &new, control);
     let manager = Manager::open(None).unwrap();
     let dst = dir.join("out.img");
-    let job = delta_job(
+    let job = https_job(
         &manager,
-        &server.url("/img"),
+        (&server, &ca),
         &dst,
         seeds(&dir, &[&old]),
-        Some(server.url("/img.zsync")),
+        server.url("/img.zsync"),
     );
-    job.set_ca_file(Some(ca.ca_pem.to_str().unwrap())).unwrap();
     job.set_file_sha256(0, Some(&sha256_hex(&new))).unwrap();
     job.resume().unwrap();
     finish(&job, &dst, &new);
@@ -672,6 +692,17 @@ fn a_control_file_elsewhere_gets_none_of_the_files_credentials_or_headers() {
     }
 }
 
+/// The CLI with the state directory `state` and `args`, its output
+/// dropped.
+#[cfg(feature = "state")]
+pub(crate) fn cli(state: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(support::qmgr_bin());
+    cmd.arg("--state").arg(state).args(args);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
 #[cfg(feature = "state")]
 #[test]
 fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
@@ -684,13 +715,7 @@ fn sigkill_of_the_cli_mid_delta_resumes_byte_exact() {
     let state = dir.join("state");
     let dst = dir.join("out.img");
     let url = server.url("/img");
-    let args = |extra: &[&str]| {
-        let mut cmd = Command::new(support::qmgr_bin());
-        cmd.arg("--state").arg(&state).args(extra);
-        cmd.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        cmd
-    };
+    let args = |extra: &[&str]| cli(&state, extra);
     let mut child = args(&[
         "transfer",
         &url,

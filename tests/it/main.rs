@@ -42,6 +42,8 @@ mod readme;
 mod segments;
 mod symbols;
 mod trust_deadlines;
+#[cfg(feature = "delta")]
+mod trust_delta;
 mod trust_errors;
 mod trust_inputs;
 mod trust_livelock;

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -266,8 +266,15 @@ fn scan_each_seed(
         if matcher.all_known() {
             break;
         }
-        // Read only; a seed that cannot be opened is no seed.
-        let Ok(file) = File::open(seed) else {
+        // Read only; a seed that cannot be opened is no seed. Without
+        // waiting: a FIFO would hold the run in `open` until a writer
+        // comes (cancel and close with it), a terminal would become the
+        // process's; neither is a regular file, passed over below.
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(seed)
+        else {
             continue;
         };
         let Ok(before) = file.metadata() else {
@@ -378,6 +385,21 @@ fn prepare_inner(
             reason,
         });
     };
+    // The control file decides which bytes are kept (with seeds it knows,
+    // whose blocks go where): over plain HTTP anyone on the path could
+    // make an HTTPS file of them. The file's HTTPS is the floor (DESIGN
+    // §7.1), as for a redirect.
+    let https = |url: &str| {
+        url.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    };
+    if https(&state.remote) && !https(&state.control_url) {
+        fall_back(format!(
+            "the control file {} is plain HTTP, below the file's HTTPS",
+            crate::engine::transport::url::redact(&state.control_url)
+        ));
+        return Ok(());
+    }
     let bytes = match fetch_control(token, session, &state.control_url, &state.remote) {
         Ok(Fetched::Bytes(b)) => b,
         Ok(Fetched::Missing(why)) => {

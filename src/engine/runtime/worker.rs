@@ -825,16 +825,23 @@ fn keep_file(
     if checks.kept {
         return Ok(());
     }
-    let (temp_path, total, seeded) = job.read(|m| {
+    let (temp_path, total, complete, seeded) = job.read(|m| {
         let f = &m.files()[task.index];
         (
             f.temp().map(Path::to_path_buf),
             f.ledger().total(),
+            f.ledger().is_complete(),
             f.delta()
                 .filter(|_| f.delta_active())
                 .map(|d| d.seeded.clone()),
         )
     });
+    // Its bytes were forgotten since this connection was told to keep it
+    // (another connection found a delta file that did not check out, and
+    // made it a full download): planned again, never kept as it is.
+    if !complete || total.is_none() {
+        return Err(Interrupt::Abandoned);
+    }
     let (Some(path), Some(total)) = (temp_path, total) else {
         return Ok(());
     };

@@ -18,8 +18,8 @@
 //! taken once; a seed found changed after its scan gives its blocks back
 //! (`forget`).
 
-use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read};
+use std::sync::Arc;
 
 use md4::{Digest, Md4};
 
@@ -48,6 +48,9 @@ fn roll(r: &mut (u16, u16), old: u8, new: u8, shift: u32) {
     r.1 = r.1.wrapping_add(r.0).wrapping_sub(u16::from(old) << shift);
 }
 
+/// A block's place in its chain (`Matcher::order`).
+type Order<'c> = ((u16, u16), (u16, u16), &'c [u8], &'c [u8]);
+
 /// The least bytes a seed is read in.
 const READ: usize = 1 << 20;
 
@@ -56,14 +59,27 @@ const READ: usize = 1 << 20;
 #[derive(Clone)]
 pub(crate) struct Matcher<'c> {
     control: &'c Control,
-    /// The blocks by the key of their checksums (`key`).
-    table: HashMap<u32, Vec<u32>>,
+    /// Every block, sorted by the bucket of the key of its checksums
+    /// (`bucket`, `key`), the key, then `order`: a window finds the blocks
+    /// it matches by binary search within its key's bucket.
+    /// Four bytes a block, shared by the clones (a control file may
+    /// describe `MAX_BLOCKS` blocks, and a seed is scanned in parts).
+    table: Arc<[u32]>,
+    /// Where each bucket of keys (`bucket`) starts in `table`, and where
+    /// the last ends: about four blocks a bucket, so that a key's blocks
+    /// are found without a search over the whole table.
+    starts: Arc<[u32]>,
+    bucket_shift: u32,
     /// One bit per hashed key: most windows are turned away here.
-    filter: Vec<u64>,
+    filter: Arc<[u64]>,
     filter_shift: u32,
     /// The blocks matched so far.
     known: Vec<u64>,
     known_count: u32,
+    /// One bit per place in `table`: the blocks a window matched from
+    /// there on (those of the window's checksums) are all done, and are
+    /// not looked at again.
+    spent: Vec<u64>,
 }
 
 impl<'c> Matcher<'c> {
@@ -71,21 +87,63 @@ impl<'c> Matcher<'c> {
     pub(crate) fn new(control: &'c Control) -> Matcher<'c> {
         let blocks = control.blocks();
         let bits = (blocks.max(1).next_power_of_two().trailing_zeros() + 4).clamp(10, 30);
+        let words = (blocks as usize).div_ceil(64);
         let mut m = Matcher {
             control,
-            table: HashMap::with_capacity(blocks as usize),
-            filter: vec![0; 1 << (bits - 6)],
+            table: Arc::from(Vec::new()),
+            starts: Arc::from(Vec::new()),
+            bucket_shift: 32 - (blocks / 4).max(1).next_power_of_two().trailing_zeros(),
+            filter: Arc::from(Vec::new()),
             filter_shift: 32 - bits,
-            known: vec![0; (blocks as usize).div_ceil(64)],
+            known: vec![0; words],
             known_count: 0,
+            spent: vec![0; words],
         };
+        let mut filter = vec![0u64; 1 << (bits - 6)];
         for id in 0..blocks {
-            let k = m.key_of_block(id);
-            m.table.entry(k).or_default().push(id);
-            let bit = m.filter_bit(k);
-            m.filter[bit >> 6] |= 1 << (bit & 63);
+            let bit = m.filter_bit(m.key_of_block(id));
+            filter[bit >> 6] |= 1 << (bit & 63);
         }
+        let mut table: Vec<u32> = (0..blocks).collect();
+        // Blocks alike stay in the order of the file.
+        let place = |id: u32| {
+            let k = m.key_of_block(id);
+            (m.bucket(k), k, m.order(id), id)
+        };
+        table.sort_unstable_by(|&x, &y| place(x).cmp(&place(y)));
+        let mut starts = vec![0u32; (1usize << (32 - m.bucket_shift)) + 1];
+        for &id in &table {
+            starts[m.bucket(m.key_of_block(id)) + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        m.table = Arc::from(table);
+        m.starts = Arc::from(starts);
+        m.filter = Arc::from(filter);
         m
+    }
+
+    /// What a chain is sorted by and a window looked up by: the block's
+    /// rolling checksum as the file keeps it and (with two matches) the
+    /// next block's, or the zeros' past the end; then its MD4 as the file
+    /// keeps it and (with two matches) the next block's, none for the
+    /// last block, which is matched alone.
+    fn order(&self, id: u32) -> Order<'c> {
+        let c = self.control;
+        let masked = |x: (u16, u16)| (x.0 & c.a_mask(), x.1 & c.b_mask());
+        let seq2 = c.seq_matches > 1;
+        let next = c.rsums.get(id as usize + 1).copied();
+        let r1 = if seq2 {
+            masked(next.unwrap_or((0, 0)))
+        } else {
+            (0, 0)
+        };
+        let c1: &[u8] = match next {
+            Some(_) if seq2 => c.checksum(id + 1),
+            _ => &[],
+        };
+        (masked(c.rsums[id as usize]), r1, c.checksum(id), c1)
     }
 
     fn key(&self, r0: (u16, u16), r1: (u16, u16)) -> u32 {
@@ -106,9 +164,20 @@ impl<'c> Matcher<'c> {
         self.key(rs[id as usize], next)
     }
 
+    /// The bucket of `table` that blocks of key `key` are in.
+    #[inline(always)]
+    fn bucket(&self, key: u32) -> usize {
+        (u64::from(key.wrapping_mul(0x9E37_79B1)) >> self.bucket_shift) as usize
+    }
+
     #[inline(always)]
     fn filter_bit(&self, key: u32) -> usize {
         (key.wrapping_mul(0x9E37_79B1) >> self.filter_shift) as usize
+    }
+
+    /// Whether the blocks matched from place `at` of `table` on are done.
+    fn is_spent(&self, at: usize) -> bool {
+        self.spent[at >> 6] & (1 << (at & 63)) != 0
     }
 
     /// Whether block `id` has been matched.
@@ -150,14 +219,8 @@ impl<'c> Matcher<'c> {
         for &id in blocks {
             self.set_known(id, false);
         }
-        // Their table entries may have been dropped: build it again.
-        self.table.clear();
-        for id in 0..self.control.blocks() {
-            if !self.done(id) {
-                let k = self.key_of_block(id);
-                self.table.entry(k).or_default().push(id);
-            }
-        }
+        // Places whose blocks were all done may not be now.
+        self.spent.fill(0);
     }
 
     /// Nothing is left to match at block `id`'s entry: it and (with two
@@ -326,51 +389,69 @@ impl<'c> Matcher<'c> {
         found: &mut dyn FnMut(u32, &[u8]) -> io::Result<()>,
     ) -> io::Result<Option<u32>> {
         let control = self.control;
-        let Some(chain) = self.table.get(&k) else {
-            return Ok(None);
+        let table = Arc::clone(&self.table);
+        let chain = {
+            let b = self.bucket(k);
+            let (start, end) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+            let s = &table[start..end];
+            let lo = s.partition_point(|&id| self.key_of_block(id) < k);
+            start + lo..start + lo + s[lo..].partition_point(|&id| self.key_of_block(id) == k)
         };
         let bs = control.blocksize as usize;
         let n = usize::from(control.checksum_bytes);
         let blocks = control.blocks();
+        let seq2 = control.seq_matches > 1;
         let (am, bm) = (control.a_mask(), control.b_mask());
         let masked = |x: (u16, u16)| (x.0 & am, x.1 & bm);
+        let rsums = (masked(r.0), if seq2 { masked(r.1) } else { (0, 0) });
         let mut md_of = |i: usize| -> [u8; 16] {
             *md[i].get_or_insert_with(|| Md4::digest(&data[i * bs..(i + 1) * bs]).into())
         };
-        let mut hits: Vec<u32> = Vec::new();
-        for &id in chain {
-            if self.done(id) || masked(control.rsums[id as usize]) != masked(r.0) {
-                continue;
-            }
-            let pair = control.seq_matches > 1;
-            if pair {
-                let next = control
-                    .rsums
-                    .get(id as usize + 1)
-                    .copied()
-                    .unwrap_or((0, 0));
-                if masked(next) != masked(r.1) {
-                    continue;
-                }
-            }
-            if md_of(0)[..n] != *control.checksum(id) {
-                continue;
-            }
-            if pair && id + 1 < blocks && md_of(1)[..n] != *control.checksum(id + 1) {
-                continue;
-            }
-            hits.push(id);
-        }
-        if hits.is_empty() {
+        // The chain's blocks whose every checksum is the window's, by
+        // binary search on each in turn (the MD4s only when the rolling
+        // checksums are there).
+        let within = |range: std::ops::Range<usize>,
+                      part: &dyn Fn(Order<'c>) -> std::cmp::Ordering| {
+            let s = &table[range.clone()];
+            let lo = s.partition_point(|&id| part(self.order(id)).is_lt());
+            let hi = lo + s[lo..].partition_point(|&id| part(self.order(id)).is_eq());
+            range.start + lo..range.start + hi
+        };
+        let same = within(chain, &|o| (o.0, o.1).cmp(&rsums));
+        if same.is_empty() {
             return Ok(None);
         }
-        let first = hits[0];
-        for id in hits {
-            let span = if control.seq_matches > 1 && id + 1 < blocks {
-                2
-            } else {
-                1
-            };
+        let md0 = md_of(0);
+        let same = within(same, &|o| o.2.cmp(&md0[..n]));
+        if same.is_empty() {
+            return Ok(None);
+        }
+        // With two matches the last block (no next MD4) sorts first and
+        // is matched alone; the others need the next block's MD4 too.
+        let alone = seq2 && self.order(table[same.start]).3.is_empty();
+        let paired = same.start + usize::from(alone)..same.end;
+        let paired = if seq2 && !paired.is_empty() {
+            let md1 = md_of(1);
+            within(paired, &|o| o.3.cmp(&md1[..n]))
+        } else {
+            paired
+        };
+        // Those of a place spent before are all done: not looked at again
+        // (a hostile control file may give them all the same checksums).
+        let mut places = Vec::with_capacity(2);
+        if !paired.is_empty() && !self.is_spent(paired.start) {
+            places.push(paired.clone());
+        }
+        if alone && !self.is_spent(same.start) {
+            places.push(same.start..same.start + 1);
+        }
+        let hits: Vec<u32> = places
+            .iter()
+            .flat_map(|p| table[p.clone()].iter().copied())
+            .filter(|&id| !self.done(id))
+            .collect();
+        for &id in &hits {
+            let span = if seq2 && id + 1 < blocks { 2 } else { 1 };
             for i in 0..span {
                 let block = id + i as u32;
                 if !self.is_known(block) {
@@ -380,17 +461,11 @@ impl<'c> Matcher<'c> {
                 }
             }
         }
-        // Entries with nothing left to match leave the chain.
-        let known = &self.known;
-        let is_known = |id: u32| known[(id >> 6) as usize] & (1 << (id & 63)) != 0;
-        let seq1 = control.seq_matches == 1;
-        if let Some(chain) = self.table.get_mut(&k) {
-            chain.retain(|&id| !(is_known(id) && (seq1 || id + 1 >= blocks || is_known(id + 1))));
-            if chain.is_empty() {
-                self.table.remove(&k);
-            }
+        // Every block looked at is done now.
+        for p in places {
+            self.spent[p.start >> 6] |= 1 << (p.start & 63);
         }
-        Ok(Some(first))
+        Ok(hits.first().copied())
     }
 }
 
@@ -562,6 +637,42 @@ mod tests {
                     .unwrap();
                 }
             }
+        }
+    }
+
+    /// A control file whose blocks all have the rolling checksum of zeros
+    /// and MD4s that zeros do not have: a seed of zeros makes each of its
+    /// windows a candidate for every block. Found by binary search, not by
+    /// comparing each (65,536 blocks by a million windows took minutes).
+    #[test]
+    fn blocks_whose_rolling_checksums_all_collide_are_not_each_compared() {
+        for lengths in [(1u8, 1u8, 3u8), (2, 2, 3), (1, 4, 16)] {
+            let (seq, rsum_bytes, checksum_bytes) = lengths;
+            let blocks = 1u32 << 16;
+            let mut bytes = format!(
+                "zsync: 0.6.2\nBlocksize: 64\nLength: {}\nHash-Lengths: {seq},{rsum_bytes},{checksum_bytes}\nSHA-1: {}\n\n",
+                u64::from(blocks) * 64,
+                "00".repeat(20)
+            )
+            .into_bytes();
+            for i in 0..blocks {
+                bytes.extend(std::iter::repeat_n(0, usize::from(rsum_bytes)));
+                let mut md = vec![0xa5u8; usize::from(checksum_bytes)];
+                md[1..3].copy_from_slice(&(i as u16).to_be_bytes());
+                bytes.extend_from_slice(&md);
+            }
+            let control = parse(&bytes).unwrap();
+            let mut m = Matcher::new(&control);
+            let began = std::time::Instant::now();
+            let given = m
+                .scan(&mut &vec![0u8; 1 << 20][..], &|| false, &mut |_, _| Ok(()))
+                .unwrap();
+            assert!(given.is_empty());
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(20),
+                "{lengths:?}: {:?}",
+                began.elapsed()
+            );
         }
     }
 
