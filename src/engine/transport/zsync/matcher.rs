@@ -110,7 +110,7 @@ impl<'c> Matcher<'c> {
             let k = m.key_of_block(id);
             (m.bucket(k), k, m.order(id), id)
         };
-        table.sort_unstable_by(|&x, &y| place(x).cmp(&place(y)));
+        table.sort_by_cached_key(|&id| place(id));
         let mut starts = vec![0u32; (1usize << (32 - m.bucket_shift)) + 1];
         for &id in &table {
             starts[m.bucket(m.key_of_block(id)) + 1] += 1;
