@@ -48,7 +48,7 @@ INSTALL          ?= install
 STRIP            ?= strip
 
 # The crate's version (libqmgr.so.$(VERSION)) and the ABI major number, the
-# SONAME's suffix: QM_ABI_VERSION in src/ffi/library.rs, -soname in build.rs
+# SONAME's suffix: QM_ABI_VERSION in src/ffi/library.rs, -soname in capi/build.rs
 # (tests/it/abi.rs checks that they agree).
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOVERSION := 1

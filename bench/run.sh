@@ -261,8 +261,8 @@ have cargo || die "cargo is not installed"
 # ---------------------------------------------------------------- build
 if [ "$SECTION" = daemon ]; then
     # qmgrd, and bench/daemon.c against the release library both sides use.
-    log "building libqmgr and qmgrd (cargo build --release -p qmgr -p qmgrd)"
-    cargo build --release -p qmgr -p qmgrd >&2 || die "libqmgr or qmgrd does not build"
+    log "building libqmgr and qmgrd (cargo build --release -p qmgr-capi -p qmgrd)"
+    cargo build --release -p qmgr-capi -p qmgrd >&2 || die "libqmgr or qmgrd does not build"
     # QMGRD_BIN: another qmgrd to measure against the same library, such
     # as a static musl build (see BENCHMARKS-qmgrd.md).
     QMGRD_BIN=${QMGRD_BIN:-$TARGET_DIR/release/qmgrd}

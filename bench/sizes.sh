@@ -18,7 +18,7 @@ size() {
     shift
     local target=${TDIR:-$dir}
     local profile=${PROFILE:-release}
-    cargo build --quiet --profile "$profile" -p qmgr --lib --target-dir "$target" "$@"
+    cargo build --quiet --profile "$profile" -p qmgr-capi --target-dir "$target" "$@"
     strip --strip-unneeded -o "$out/$name.so" "$target/$profile/libqmgr.so"
     cp "$target/$profile/libqmgr.a" "$out/$name.a"
     printf '| %s | %s |\n' "$name" "$(stat -c %s "$out/$name.so")"
@@ -26,11 +26,10 @@ size() {
 
 echo "| build | libqmgr.so stripped, bytes |"
 echo "|---|---|"
-size "default (tls, state, service)"
-# Upload jobs (issue 25) are a feature the default library leaves out too.
-size "default + upload" --features upload
-# Delta downloads (issue 24) are a feature the default library leaves out.
-size "default + delta" --features delta
+size "default (tls, state, service, upload, delta)"
+# What uploads (issue 25) and delta downloads (issue 24) cost.
+size "tls, state, service" --no-default-features --features tls,state,service
+size "tls, state, service, upload" --no-default-features --features tls,state,service,upload
 size "--no-default-features" --no-default-features
 # The README's smallest library: the same, optimised for size alone.
 PROFILE=minimal size "--no-default-features, --profile minimal" --no-default-features

@@ -78,7 +78,7 @@ for t in "${TARGETS[@]}"; do
 
     log "$t: make TARGET=$t (release library)"
     start=$(date +%s)
-    make TARGET="$t" CARGOFLAGS="-p qmgr --lib" >&2
+    make TARGET="$t" CARGOFLAGS="-p qmgr-capi" >&2
     build_s=$(( $(date +%s) - start ))
     out=$ROOT/target/$t/release
     "$gnu-strip" --strip-unneeded "$out/libqmgr.so" -o "$WORK/libqmgr-$t.so"

@@ -233,8 +233,9 @@ def _built_library() -> Path:
     cargo = shutil.which(os.environ.get("CARGO", "cargo"))
     if cargo:
         _log(f"cargo build --release --lib in {repo}")
-        # The library of the workspace's default members (the library and
-        # the CLI), as `make` (`cargo build --release`) resolves it: the same
+        # The library of the workspace's default members (the Rust crate,
+        # the C library, the CLI and qmgrd), as `make` (`cargo build
+        # --release`) resolves it: the same
         # features for its dependencies, so one build serves both and
         # neither rebuilds the other's `libqmgr.so` (`-p qmgr` alone gave
         # once_cell other features, and then a different library). cargo's

@@ -14,7 +14,7 @@
 //!   it: `QMGR_UPDATE_ABI=1 cargo test --test it abi::` refuses to record a
 //!   break under the same ABI number.
 //! - Everything that names the ABI number agrees: the header, the loaded
-//!   library (`qm_abi_version()`), its SONAME, `build.rs`, the Makefile and
+//!   library (`qm_abi_version()`), its SONAME, `capi/build.rs`, the Makefile and
 //!   the Python package.
 //! - Growth: a program built against today's header runs on a library whose
 //!   `qm_job_progress` gained a field (the test-only `abi-growth-test`
@@ -312,7 +312,7 @@ fn the_abi_matches_the_committed_baseline_or_grows_compatibly() {
             breaks.is_empty() || bumped,
             "refusing to record incompatible changes under the same ABI number {abi}:\n  {}\n\
              Keep the old layout (append struct fields at the end; add functions and constants), \
-             or bump QM_ABI_VERSION in src/ffi/library.rs (build.rs's SONAME, the Makefile's \
+             or bump QM_ABI_VERSION in src/ffi/library.rs (capi/build.rs's SONAME, the Makefile's \
              SOVERSION and python/qmgr/_lib.py follow it) and list the change in CHANGELOG.md",
             breaks.join("\n  ")
         );
@@ -396,8 +396,8 @@ fn the_soname_and_every_copy_of_the_abi_number_agree() {
     let soname = format!("libqmgr.so.{abi}");
     let read = |path: &str| std::fs::read_to_string(support::root().join(path)).unwrap();
     assert!(
-        read("build.rs").contains(&format!("-soname,{soname}\"")),
-        "build.rs"
+        read("capi/build.rs").contains(&format!("-soname,{soname}\"")),
+        "capi/build.rs"
     );
     assert!(
         read("Makefile").contains(&format!("SOVERSION := {abi}\n")),
@@ -414,10 +414,10 @@ fn the_soname_and_every_copy_of_the_abi_number_agree() {
     );
     assert!(read("python/qmgr/constants.py").contains(&format!("QM_ABI_VERSION = {abi} ")));
     // cargo-c names the SONAME after the first component of its version.
-    let manifest = read("Cargo.toml");
+    let manifest = read("capi/Cargo.toml");
     let capi = &manifest[manifest
         .find("[package.metadata.capi.library]")
-        .expect("Cargo.toml's [package.metadata.capi.library]")..];
+        .expect("capi/Cargo.toml's [package.metadata.capi.library]")..];
     let capi = &capi[..capi[1..].find("\n[").map_or(capi.len(), |i| i + 1)];
     assert!(
         capi.contains(&format!("\nversion = \"{abi}.")),

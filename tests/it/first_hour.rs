@@ -527,7 +527,7 @@ fn the_smallest_library_is_built_beside_the_default_one() {
     let section = "## Firmware-sized builds";
     let line = inline_command(
         section,
-        "cargo build -p qmgr --profile minimal --lib --no-default-features",
+        "cargo build -p qmgr-capi --profile minimal --no-default-features",
     );
     // Where the README says it lands.
     let text = readme_section(section);

@@ -25,7 +25,17 @@ pub fn qmgrd_bin() -> PathBuf {
     BUILT
         .get_or_init(|| {
             cargo_build(&[
-                "--lib", "--bins", "--tests", "-p", "qmgr", "-p", "qmgr-cli", "-p", "qmgrd",
+                "--lib",
+                "--bins",
+                "--tests",
+                "-p",
+                "qmgr",
+                "-p",
+                "qmgr-capi",
+                "-p",
+                "qmgr-cli",
+                "-p",
+                "qmgrd",
             ]);
             let bin = profile_dir().join("qmgrd");
             assert!(bin.exists(), "no {}", bin.display());

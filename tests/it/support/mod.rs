@@ -74,19 +74,29 @@ fn cargo_build(args: &[&str]) {
     assert!(status.success(), "cargo build {args:?} failed");
 }
 
-/// Puts the C library (`libqmgr.so`, `libqmgr.a`) and the `qmgr` binary
-/// of the workspace member `cli/` into `target/<profile>`, once per run.
-/// `cargo test` compiles the library with every crate type but leaves it
-/// in `deps/`, and builds the CLI's unit tests but not the binary; this
-/// asks for the same targets plus those two (`--lib --bins --tests` of the
+/// Puts the C library (`libqmgr.so`, `libqmgr.a`, of the workspace member
+/// `capi/`) and the `qmgr` binary of the workspace member `cli/` into
+/// `target/<profile>`, once per run. `cargo test` builds the `qmgr` crate
+/// and the CLI's unit tests but neither the C library nor the binary; this
+/// asks for the same targets plus those (`--lib --bins --tests` of the
 /// default members), so cargo resolves the same features, finds the
-/// library fresh and only links the binary. (A plain `cargo build --lib`
+/// `qmgr` crate fresh and only links the two. (A plain `cargo build --lib`
 /// resolves features without the dev-dependencies and would compile the
 /// library and its TLS and SQLite dependencies a second time.)
 fn built_outputs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        cargo_build(&["--lib", "--bins", "--tests", "-p", "qmgr", "-p", "qmgr-cli"]);
+        cargo_build(&[
+            "--lib",
+            "--bins",
+            "--tests",
+            "-p",
+            "qmgr",
+            "-p",
+            "qmgr-capi",
+            "-p",
+            "qmgr-cli",
+        ]);
         let dir = profile_dir();
         for name in ["libqmgr.so", "libqmgr.a", "qmgr"] {
             assert!(dir.join(name).exists(), "no {name} in {}", dir.display());
@@ -558,8 +568,7 @@ pub fn library_apart(name: &str, features: &[&str]) -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            "qmgr",
-            "--lib",
+            "qmgr-capi",
             "--no-default-features",
         ])
         .args(["--config", "profile.dev.opt-level=0"])
