@@ -13,33 +13,12 @@ use crate::delta::{
 };
 use crate::support;
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use qmgr::{DeltaWay, JobState, Manager};
 use support::http_server::{patterned, Fault, Resource, TestServer};
 use support::wait;
-
-/// Opens the FIFO at `path` for writing without waiting, when it exists:
-/// a reader blocked in `open` (the code under test, before its fix) is let
-/// go, so that a failing test leaves no thread hung behind it.
-struct Unblock(PathBuf);
-
-impl Drop for Unblock {
-    fn drop(&mut self) {
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&self.0);
-    }
-}
-
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    // SAFETY: a valid, NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-}
 
 /// A FIFO nobody writes to, a link to /dev/zero and a directory given as
 /// seeds are no seeds: the job neither waits on the FIFO nor reads the
@@ -52,7 +31,7 @@ fn seeds_that_are_a_fifo_a_device_or_a_directory_are_passed_over() {
         return;
     };
     let fifo = dir.join("fifo");
-    mkfifo(&fifo);
+    support::mkfifo(&fifo);
     let zero = dir.join("zero");
     std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
     let directory = dir.join("directory");
@@ -71,7 +50,7 @@ fn seeds_that_are_a_fifo_a_device_or_a_directory_are_passed_over() {
     );
     // Dropped first: lets a reader blocked on the FIFO go before the
     // manager waits for its runs to end.
-    let _unblock = Unblock(paths[0].clone());
+    let _unblock = support::UnblockFifo(paths[0].clone());
     let state = job.wait(Some(Duration::from_secs(30))).unwrap();
     assert_eq!(
         state,

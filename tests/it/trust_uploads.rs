@@ -496,9 +496,7 @@ fn reading_the_reply_back_is_bounded_whatever_replaced_the_reply_file() {
 
     // A FIFO no one writes to.
     std::fs::remove_file(&into).unwrap();
-    let fifo = std::ffi::CString::new(into.to_str().unwrap()).unwrap();
-    // SAFETY: a valid C string; mkfifo touches nothing else.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    support::mkfifo(&into);
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = job.clone();
     thread::spawn(move || {
@@ -514,6 +512,58 @@ fn reading_the_reply_back_is_bounded_whatever_replaced_the_reply_file() {
         panic!("reply_data still waits on a FIFO after 20 s");
     };
     assert!(result.is_err(), "{result:?}");
+}
+
+// ----- the file to upload, replaced ------------------------------------------
+
+/// A FIFO no one writes to, named as the file of an upload job, is refused
+/// when it is added, at once: opening it would wait for a writer (the API
+/// call with it). Put in the file's place after the file was added, it
+/// stops the upload with `QM_BG_E_LOCAL_FILE_CHANGED` before any request,
+/// where the attempt waited in `open`.
+#[test]
+fn a_fifo_as_the_file_to_upload_is_refused_and_never_waited_on() {
+    use crate::upload_jobs::local_file;
+    use qmgr::{FileSpec, JobType, Manager};
+    use support::upload_server::UploadServer;
+
+    let dir = support::scratch("hostile-upload-fifo");
+    let server = UploadServer::start(&dir.join("server"));
+    let fifo = dir.join("fifo.log");
+    support::mkfifo(&fifo);
+    let _unblock = support::UnblockFifo(fifo.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = server.url("/tus/");
+    let named = fifo.clone();
+    thread::spawn(move || {
+        let manager = Manager::open(None).unwrap();
+        let job = manager.create_job_of_type("fifo", JobType::Upload).unwrap();
+        let _ = tx.send(job.add_files(&[FileSpec::new(&url, named.to_str().unwrap())]));
+    });
+    let added = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("add_files still waits on a FIFO after 20 s");
+    let err = added.expect_err("a FIFO was added as the file to upload");
+    assert_eq!(err.code, HResult(QM_E_INVALIDARG), "{err:?}");
+    assert!(err.message.contains("not a regular file"), "{err:?}");
+
+    let file = local_file(&dir, "app.log", 256 * 1024, 17);
+    let up = upload(server.url("/tus/"), "tus", &file, 64 * KIB);
+    let state = State::new(&up).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    support::mkfifo(&file);
+    let _unblock_too = support::UnblockFifo(file.clone());
+    let before = server.seen().len();
+    let (code, transient, description) =
+        bounded_attempt("an upload of a FIFO", up, state, Duration::from_secs(20)).unwrap_err();
+    assert_eq!(code, HResult(QM_BG_E_LOCAL_FILE_CHANGED), "{description}");
+    assert!(!transient, "{description}");
+    assert!(description.contains("app.log"), "{description}");
+    assert_eq!(
+        server.seen().len(),
+        before,
+        "a request for a file that changed"
+    );
 }
 
 // ----- a server that takes a byte at a time ---------------------------------

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use crate::engine::runtime::flush::Flusher;
 use crate::engine::runtime::shared::Job;
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::{self, SourceKind, TransferError};
+use crate::engine::transport::file;
 use crate::engine::transport::zsync::control::{self, Control, MAX_CONTROL};
 use crate::engine::transport::zsync::matcher::Matcher;
 use crate::engine::transport::Session;
@@ -266,23 +267,11 @@ fn scan_each_seed(
         if matcher.all_known() {
             break;
         }
-        // Read only; a seed that cannot be opened is no seed. Without
-        // waiting: a FIFO would hold the run in `open` until a writer
-        // comes (cancel and close with it), a terminal would become the
-        // process's; neither is a regular file, passed over below.
-        let Ok(file) = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(seed)
-        else {
+        // Read only; a seed that cannot be opened, or is not a regular
+        // file, is no seed.
+        let Ok(Some((file, before))) = file::open_regular(seed) else {
             continue;
         };
-        let Ok(before) = file.metadata() else {
-            continue;
-        };
-        if !before.is_file() {
-            continue;
-        }
         let len = before.len();
         let parts = if len >= PART_MIN { cpus } else { 1 };
         let bounds: Vec<(u64, u64)> = (0..parts as u64)

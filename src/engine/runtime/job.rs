@@ -211,10 +211,9 @@ fn read_reply_file(path: &Path, len: u64) -> Result<Vec<u8>> {
 /// file this thread (the job's owner) can open for reading (BITS's
 /// `AddFile` of an upload job checks it is there).
 fn check_readable(i: usize, local: &Path) -> Result<()> {
-    let opened = std::fs::File::open(local).and_then(|f| f.metadata());
-    match opened {
-        Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(Error::invalid_arg(format!(
+    match crate::engine::transport::file::open_regular(local) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Error::invalid_arg(format!(
             "file {i}: '{}' is not a regular file: an upload sends one file",
             local.display()
         ))),

@@ -1,6 +1,6 @@
 //! Local sources: `file://` URLs and absolute paths.
 
-use std::fs::OpenOptions;
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -10,6 +10,26 @@ use crate::engine::transport::source::Opened;
 use crate::engine::transport::validator::Validator;
 use crate::engine::types::ErrorContext;
 use crate::hresult::*;
+
+/// Opens `path` for reading when it is a regular file (`Ok(None)` when it
+/// is something else), without waiting and without side effects: opening
+/// a FIFO would wait for a writer (cancel and close with it, or an API call
+/// that checks a name) and a terminal would become the process's
+/// controlling one (`O_NONBLOCK | O_NOCTTY`, which regular files ignore);
+/// a device is not even opened, unless it takes a regular file's place
+/// between the look and the open (opening some devices does something).
+/// Every file qmgr reads that a caller named goes through it.
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<Option<(File, Metadata)>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    Ok(meta.is_file().then_some((file, meta)))
+}
 
 /// Opens a local source at `offset`, restarting at 0 when the file is not
 /// the one the partial data came from.
@@ -25,21 +45,13 @@ pub(crate) fn open(
             format!("cannot read the source '{}': {err}", path.display()),
         )
     };
-    // O_NONBLOCK: opening a FIFO must not wait for a writer (the check for a
-    // regular file below then refuses it); regular files ignore the flag.
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(remote_error)?;
-    let meta = file.metadata().map_err(remote_error)?;
-    if !meta.is_file() {
+    let Some((mut file, meta)) = open_regular(path).map_err(remote_error)? else {
         return Err(TransferError::fatal(
             HResult(QM_E_ACCESSDENIED),
             ErrorContext::RemoteFile,
             format!("the source '{}' is not a regular file", path.display()),
         ));
-    }
+    };
     let validator = Validator::Local {
         len: meta.len(),
         mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),

@@ -418,12 +418,7 @@ pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
             // Opened first for the error's code alone (without blocking on
             // a FIFO): a file this thread may not read (a job owner's
             // rights) is QM_E_ACCESSDENIED, not a bad argument.
-            use std::os::unix::fs::OpenOptionsExt;
-            if let Err(e) = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(p)
-            {
+            if let Err(e) = crate::engine::transport::file::open_regular(p) {
                 return Err(Error {
                     code: HResult::from_io_error(&e),
                     message: format!("cannot read the {what} '{path}': {e}"),

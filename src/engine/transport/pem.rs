@@ -1,14 +1,14 @@
 //! PEM files: the CA bundle and the client certificate and key a job names.
 
-use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 #[cfg(feature = "tls")]
 use rustls::pki_types::pem::PemObject;
 #[cfg(feature = "tls")]
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::engine::transport::file::open_regular;
 
 /// The largest PEM file read: a CA bundle of a few hundred certificates is
 /// under 1 MiB; anything larger is not what the caller meant.
@@ -21,21 +21,9 @@ pub(crate) const MAX_PEM_FILE: u64 = 1 << 20;
 pub(crate) fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
     let not_regular = || format!("'{shown}' is not a regular file");
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read '{shown}': {e}"))?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot read '{shown}': {e}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot read '{shown}': {e}"))?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
+    let (file, meta) = open_regular(path)
+        .map_err(|e| format!("cannot read '{shown}': {e}"))?
+        .ok_or_else(not_regular)?;
     if meta.len() > MAX_PEM_FILE {
         return Err(format!(
             "'{shown}' is {} bytes; a PEM file here may hold at most {MAX_PEM_FILE}",

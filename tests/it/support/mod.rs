@@ -110,6 +110,33 @@ fn built_outputs() -> &'static Path {
     })
 }
 
+/// Makes a FIFO at `path` (that a test then leaves without a writer).
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid, NUL-terminated path; mkfifo touches nothing else.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+}
+
+/// Opens the FIFO at `path` for writing without waiting, when it exists:
+/// a reader blocked in `open` (the code under test, before its fix) is let
+/// go, so that a failing test leaves no thread hung behind it.
+pub struct UnblockFifo(pub PathBuf);
+
+impl Drop for UnblockFifo {
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.0);
+    }
+}
+
 /// The directory of the freshly built `libqmgr.so` (and its `libqmgr.so.1`
 /// link) and `libqmgr.a`.
 pub fn library_dir() -> &'static Path {

@@ -53,6 +53,7 @@ use std::path::Path;
 
 use crate::engine::transport::cancel::CancelToken;
 use crate::engine::transport::error::TransferError;
+use crate::engine::transport::file;
 use crate::engine::transport::http::exchange::Answer;
 pub(crate) use crate::engine::transport::http::exchange::Pace;
 use crate::engine::transport::http::{Client, Headers, RequestPolicy};
@@ -375,9 +376,22 @@ fn next_piece(piece: u64, len: u64, took: std::time::Duration) -> u64 {
         .clamp(MIN_CHUNK, MAX_CHUNK)
 }
 
-/// The local file opened for reading, or the error BITS gives.
+/// The local file opened for reading, or the error BITS gives. It was a
+/// regular file when it was added; anything else now (a FIFO put in its
+/// place, which would hold the job in `open`) has changed.
 fn open_local(path: &Path) -> Result<File, TransferError> {
-    File::open(path).map_err(|e| TransferError::local_io("opening", path, &e))
+    match file::open_regular(path) {
+        Ok(Some((file, _))) => Ok(file),
+        Ok(None) => Err(TransferError::fatal(
+            HResult(QM_BG_E_LOCAL_FILE_CHANGED),
+            ErrorContext::LocalFile,
+            format!(
+                "'{}' is no longer a regular file: an upload sends one file",
+                path.display()
+            ),
+        )),
+        Err(e) => Err(TransferError::local_io("opening", path, &e)),
+    }
 }
 
 /// Resolves a `Location` a server sent against the URL that answered and
