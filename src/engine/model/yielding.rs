@@ -59,6 +59,9 @@ pub(crate) const SLOWDOWN_EVERY: Duration = Duration::from_secs(30);
 pub(crate) const SLOWDOWN_FOR: Duration = Duration::from_millis(200);
 /// A pause in adjustments this long forgets the limit.
 pub(crate) const IDLE_RESET: Duration = Duration::from_secs(5);
+/// The most the target grows to for what the connections hold in flight
+/// at the least (RFC 6817: a target of at most 100 ms).
+pub(crate) const MAX_TARGET: Duration = Duration::from_millis(100);
 
 /// The target queuing delay of a job of `priority`; `None` for FOREGROUND,
 /// which never yields.
@@ -131,6 +134,10 @@ pub(crate) struct Controller {
     /// The throttle held the connections back since the last adjustment:
     /// what arrived then says nothing of what the source could send.
     held: bool,
+    /// The bytes the connections keep in flight whatever the rate (each
+    /// one's smallest window), which queue at the bottleneck however far
+    /// the rate is cut.
+    least_in_flight: f64,
 }
 
 /// A cut of the rate for queuing past the target.
@@ -168,7 +175,18 @@ impl Controller {
             others_left: None,
             others_seen: 0.0,
             held: false,
+            least_in_flight: 0.0,
         }
+    }
+
+    /// The connections keep at least `bytes` in flight between them, at
+    /// any rate (each one's smallest receive window). On a slow link that
+    /// alone is a queue: six connections' two segments each are 35 ms at
+    /// 4 Mbit/s. Cutting the rate cannot shorten it, only starve the
+    /// link (a job alone got 70-89% of it), so the target is at least the
+    /// time the link takes to carry them, up to [`MAX_TARGET`].
+    pub(crate) fn set_least_in_flight(&mut self, bytes: u64) {
+        self.least_in_flight = bytes as f64;
     }
 
     /// Bytes this host's network links received (`link`) over `time`,
@@ -270,9 +288,15 @@ impl Controller {
             >= OTHERS_EARLY.max(self.others_threshold(link / seconds, others / seconds) * seconds)
     }
 
-    /// The target queuing delay.
+    /// The target queuing delay: the class's, or longer on a link too slow
+    /// for what the connections hold in flight at the least
+    /// ([`Controller::set_least_in_flight`]).
     pub(crate) fn target(&self) -> Duration {
-        self.target
+        if self.capacity <= 0.0 || self.least_in_flight <= 0.0 {
+            return self.target;
+        }
+        let carried = Duration::from_secs_f64(self.least_in_flight / self.capacity);
+        self.target.max(carried.min(MAX_TARGET))
     }
 
     /// A round trip to `address` measured at `now` by any of the connections.
@@ -444,7 +468,7 @@ impl Controller {
             return self.rate();
         }
         let queuing = queuing.unwrap_or_default();
-        let target = self.target.as_secs_f64();
+        let target = self.target().as_secs_f64();
         let off = (target - queuing.as_secs_f64()) / target;
         self.rate = match self.rate {
             // Queuing past the target while unlimited: start from what
@@ -1281,6 +1305,52 @@ mod tests {
         // unlimited and finds its own rate.
         let later = 100 + IDLE_RESET.as_millis() as u64;
         assert_eq!(step(&mut c, later, 20, 0), 0);
+    }
+
+    #[test]
+    fn on_a_slow_link_the_queue_the_least_windows_make_is_not_cut_for() {
+        // Six connections of at least 4 KiB in flight each, on a link that
+        // carries 500 KB/s (4 Mbit/s): 49 ms of queue at any rate.
+        let run = |least_in_flight: u64| {
+            let mut c = Controller::new(TARGET_LOW);
+            c.set_least_in_flight(least_in_flight);
+            let mut rates = Vec::new();
+            for i in 0..40 {
+                c.on_link(25_000, 0, ms(50));
+                c.on_delay(at(i * 50), path(1), ms(if i == 0 { 1 } else { 41 }));
+                c.on_bytes(path(1), 25_000);
+                rates.push(c.adjust(at(i * 50)));
+            }
+            (c.target(), rates)
+        };
+        let (target, rates) = run(6 * 4096);
+        assert_eq!(
+            target,
+            Duration::from_micros(49_152),
+            "the link's time for 24 KiB"
+        );
+        assert!(
+            rates.iter().all(|&r| r == 0),
+            "cut below the link: {rates:?}"
+        );
+        // Without that floor, the same 40 ms of queue is past the target:
+        // the rate is cut below what arrives.
+        let (target, rates) = run(0);
+        assert_eq!(target, TARGET_LOW);
+        assert!(rates.iter().any(|&r| r != 0 && r < 500_000), "{rates:?}");
+        // A queue past the longer target is still cut; the target is
+        // never past MAX_TARGET.
+        let mut c = Controller::new(TARGET_LOW);
+        c.set_least_in_flight(1 << 20);
+        step(&mut c, 0, 1, 25_000);
+        c.on_link(25_000, 0, ms(50));
+        step(&mut c, 50, 1, 25_000);
+        assert_eq!(c.target(), MAX_TARGET);
+        c.on_link(25_000, 0, ms(50));
+        assert!(
+            step(&mut c, 100, 150, 25_000) != 0,
+            "149 ms of queue is cut for"
+        );
     }
 
     #[test]

@@ -630,6 +630,10 @@ impl Flow<'_> {
         if let Some(rtt) = rtt {
             state.controller.on_delay(now, peer, rtt);
         }
+        let flows = class.flows.load(Ordering::Relaxed).max(1);
+        state
+            .controller
+            .set_least_in_flight(flows as u64 * MIN_WINDOW);
         state
             .controller
             .on_bytes(peer, std::mem::take(&mut self.bytes));
@@ -666,9 +670,8 @@ impl Flow<'_> {
             rate => rate as f64 * WINDOW_SLACK,
         };
         let window = state.controller.base(peer).map(|base| {
-            let flows = class.flows.load(Ordering::Relaxed).max(1) as f64;
             let ahead = (base + state.controller.target()).as_secs_f64();
-            ((pace * ahead / flows) as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
+            ((pace * ahead / flows as f64) as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
         });
         drop(state);
         if let Some(window) = window {
