@@ -14,7 +14,7 @@ use qmgr::service::codec::{decode_failed, decode_job, JobSnapshot};
 use qmgr::service::varlink::{Call, Connection, Reply, MAX_REPLY};
 use serde_json::{json, Map, Value};
 
-use super::{cargo_build, profile_dir, wait_until};
+use super::{cargo_build, profile_dir, wait_until, BUILT_OUTPUTS};
 
 /// The `qmgrd` binary of the workspace member `qmgrd/`, built for the
 /// same profile as the tests (with the same package set as the library's
@@ -24,19 +24,7 @@ pub fn qmgrd_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            cargo_build(&[
-                "--lib",
-                "--bins",
-                "--tests",
-                "-p",
-                "qmgr",
-                "-p",
-                "qmgr-capi",
-                "-p",
-                "qmgr-cli",
-                "-p",
-                "qmgrd",
-            ]);
+            cargo_build(&[BUILT_OUTPUTS, &["-p", "qmgrd"]].concat());
             let bin = profile_dir().join("qmgrd");
             assert!(bin.exists(), "no {}", bin.display());
             bin

@@ -74,6 +74,20 @@ fn cargo_build(args: &[&str]) {
     assert!(status.success(), "cargo build {args:?} failed");
 }
 
+/// What `built_outputs` asks cargo for; others who build more (qmgrd) ask
+/// for these too, so that cargo resolves the same features.
+const BUILT_OUTPUTS: &[&str] = &[
+    "--lib",
+    "--bins",
+    "--tests",
+    "-p",
+    "qmgr",
+    "-p",
+    "qmgr-capi",
+    "-p",
+    "qmgr-cli",
+];
+
 /// Puts the C library (`libqmgr.so`, `libqmgr.a`, of the workspace member
 /// `capi/`) and the `qmgr` binary of the workspace member `cli/` into
 /// `target/<profile>`, once per run. `cargo test` builds the `qmgr` crate
@@ -86,17 +100,7 @@ fn cargo_build(args: &[&str]) {
 fn built_outputs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        cargo_build(&[
-            "--lib",
-            "--bins",
-            "--tests",
-            "-p",
-            "qmgr",
-            "-p",
-            "qmgr-capi",
-            "-p",
-            "qmgr-cli",
-        ]);
+        cargo_build(BUILT_OUTPUTS);
         let dir = profile_dir();
         for name in ["libqmgr.so", "libqmgr.a", "qmgr"] {
             assert!(dir.join(name).exists(), "no {name} in {}", dir.display());
