@@ -3,9 +3,10 @@
 //! a live `Manager` or `Job`. `qmgr::service::codec` (shared with the
 //! proxy, which sits below the API) knows only the values.
 
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use qmgr::service::codec::{Change, FileSnapshot, JobSnapshot, Settings, SettingsChange};
+use qmgr::service::codec::{Change, FileSnapshot, JobSnapshot, Settings, SettingsChange, Taken};
 use qmgr::{Job, JobTimes, Manager, ProxySetting, Result};
 
 /// `t` to the millisecond, as the interface carries it.
@@ -16,8 +17,35 @@ fn to_ms(t: SystemTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// Counts the snapshots of this run, whose progress is read under it: a
+/// higher number was read later (see `Taken`).
+static TAKEN: Mutex<u64> = Mutex::new(0);
+
+/// This run of the daemon, for `Taken`: from the clock and the process
+/// id, so that a daemon started again is another run.
+fn run() -> u32 {
+    static RUN: OnceLock<u32> = OnceLock::new();
+    *RUN.get_or_init(|| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        now.subsec_nanos() ^ (now.as_secs() as u32) ^ std::process::id().rotate_left(16)
+    })
+}
+
 /// Reads every getter of `job`, as `io.qmgr`'s `Job` carries them.
 pub fn job_snapshot(job: &Job) -> JobSnapshot {
+    // The progress and its number together: read in another order, an
+    // older progress could carry the higher number.
+    let (progress, taken) = {
+        let mut number = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+        *number += 1;
+        let taken = Taken {
+            run: run(),
+            number: *number,
+        };
+        (job.progress(), taken)
+    };
     let times = job.times();
     JobSnapshot {
         id: job.id(),
@@ -26,7 +54,7 @@ pub fn job_snapshot(job: &Job) -> JobSnapshot {
         description: job.description(),
         state: job.state(),
         priority: job.priority(),
-        progress: job.progress(),
+        progress,
         status: job.status(),
         error: job.error().ok(),
         next_retry: job
@@ -60,6 +88,7 @@ pub fn job_snapshot(job: &Job) -> JobSnapshot {
         upload_protocol: job.upload_protocol().ok(),
         reply_file_name: job.reply_file_name().ok().flatten(),
         reply_progress: job.reply_progress().ok(),
+        taken: Some(taken),
     }
 }
 

@@ -92,9 +92,17 @@ impl RemoteJob {
             .call(method::GET_JOB, &[])
             .and_then(|reply| decode_job(&reply));
         let mut snap = self.0.snap.lock();
-        // Two threads may refresh at once: the older answer, if it comes
-        // last, must not replace the newer.
-        if number < snap.refreshed {
+        // Two threads may refresh at once, and an event may come between:
+        // the older answer, if it comes last, must not replace the newer.
+        // The daemon says which is older; one that does not, by the order
+        // the refreshes were asked for.
+        let older = match &fetched {
+            Ok(job) if job.taken.is_some() && snap.job.taken.is_some() => {
+                !job.not_older_than(&snap.job)
+            }
+            _ => number < snap.refreshed,
+        };
+        if older {
             return;
         }
         snap.refreshed = number;

@@ -122,13 +122,18 @@ impl JobCore {
     }
 
     /// Takes a snapshot the daemon sent (a reply listing the job, or an
-    /// event), unless a change of this process is not in it yet.
+    /// event), unless a change of this process is not in it yet or the
+    /// daemon read it before the one held.
     /// A job's files are never taken away: a snapshot with fewer was taken
     /// before files this process added, whatever order it arrived in (an
     /// event may come after the reply to a later `GetJob`).
     pub(crate) fn offer(&self, job: JobSnapshot) {
         let mut snap = self.snap.lock();
-        if !snap.stale && !snap.job.state.is_final() && job.file_count >= snap.job.file_count {
+        if !snap.stale
+            && !snap.job.state.is_final()
+            && job.file_count >= snap.job.file_count
+            && job.not_older_than(&snap.job)
+        {
             snap.job = job;
             snap.fetched = Instant::now();
         }

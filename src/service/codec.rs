@@ -524,6 +524,32 @@ pub struct JobSnapshot {
     pub reply_file_name: Option<PathBuf>,
     /// [`Job::reply_progress`]: `None` unless the job is UPLOAD_REPLY.
     pub reply_progress: Option<ReplyProgress>,
+    /// When, among the daemon's snapshots, this one's progress was read;
+    /// `None` from a daemon that does not say.
+    pub taken: Option<Taken>,
+}
+
+/// The order in which a daemon read its snapshots of jobs. Replies and
+/// events reach a client in another order (several connections, the
+/// Watch stream), and an older snapshot taken for newer would show the
+/// job's progress going back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// The daemon's run: it changes when the daemon starts again.
+    pub run: u32,
+    /// Counts the run's snapshots: of two, the higher was read later.
+    pub number: u64,
+}
+
+impl JobSnapshot {
+    /// Whether this snapshot may replace `held`: not when the daemon says
+    /// it read this one before that one.
+    pub fn not_older_than(&self, held: &JobSnapshot) -> bool {
+        match (self.taken, held.taken) {
+            (Some(new), Some(old)) if new.run == old.run => new.number >= old.number,
+            _ => true,
+        }
+    }
 }
 
 /// Bytes as a string of the interface (base64, as `GetReplyData` sends).
@@ -582,6 +608,7 @@ pub fn encode_job(j: &JobSnapshot) -> Value {
             "bytes_total": r.bytes_total,
             "bytes_transferred": r.bytes_transferred,
         })),
+        "taken": j.taken.map(|t| json!({"run": t.run, "number": t.number})),
     })
 }
 
@@ -651,6 +678,13 @@ pub fn decode_job(value: &Value, path: &str) -> Decoded<JobSnapshot> {
             Ok(ReplyProgress {
                 bytes_total: r.opt_u64("bytes_total")?,
                 bytes_transferred: r.u64("bytes_transferred")?,
+            })
+        })?,
+        taken: opt_member(&f, "taken", |v, path| {
+            let t = Fields::of(v, path)?;
+            Ok(Taken {
+                run: t.u32("run")?,
+                number: t.u64("number")?,
             })
         })?,
     })
@@ -1122,7 +1156,31 @@ mod tests {
                 bytes_total: Some(9),
                 bytes_transferred: 9,
             }),
+            taken: Some(Taken {
+                run: 0xdead_beef,
+                number: 1 << 40,
+            }),
         }
+    }
+
+    #[test]
+    fn a_snapshot_read_earlier_in_the_same_run_is_older() {
+        let at = |run, number| JobSnapshot {
+            taken: Some(Taken { run, number }),
+            ..sample_job()
+        };
+        assert!(at(1, 5).not_older_than(&at(1, 5)));
+        assert!(at(1, 6).not_older_than(&at(1, 5)));
+        assert!(!at(1, 4).not_older_than(&at(1, 5)));
+        // Another run (the daemon started again), or a daemon that does
+        // not say: nothing to compare.
+        assert!(at(2, 1).not_older_than(&at(1, 5)));
+        let unsaid = JobSnapshot {
+            taken: None,
+            ..sample_job()
+        };
+        assert!(unsaid.not_older_than(&at(1, 5)));
+        assert!(at(1, 1).not_older_than(&unsaid));
     }
 
     #[test]
