@@ -295,8 +295,12 @@ impl Controller {
         if self.capacity <= 0.0 || self.least_in_flight <= 0.0 {
             return self.target;
         }
-        let carried = Duration::from_secs_f64(self.least_in_flight / self.capacity);
-        self.target.max(carried.min(MAX_TARGET))
+        // Capped before it becomes a Duration: a capacity decayed over
+        // hours of idleness (a few times 1e-18 bytes per second, before
+        // it reaches zero) makes the ratio overflow one, which panicked,
+        // and every later count of the class panicked again.
+        let carried = (self.least_in_flight / self.capacity).min(MAX_TARGET.as_secs_f64());
+        self.target.max(Duration::from_secs_f64(carried))
     }
 
     /// A round trip to `address` measured at `now` by any of the connections.
@@ -649,7 +653,9 @@ impl Unseen {
         let seen = (2.0 * self.queue) as i64;
         let allowance = by_delay.clamp(0, seen);
         let balance = self.held.saturating_add(growth);
-        let excess = (balance - allowance).clamp(0, growth.max(0));
+        // Saturating: a debt at its least (counters read across a reset)
+        // less the allowance overflowed.
+        let excess = balance.saturating_sub(allowance).clamp(0, growth.max(0));
         // Below zero, no more than a queue it was seen to hold: a large
         // debt would hide the user's next packets.
         self.held = balance.clamp(-seen, allowance);
@@ -1351,6 +1357,61 @@ mod tests {
             step(&mut c, 100, 150, 25_000) != 0,
             "149 ms of queue is cut for"
         );
+    }
+
+    #[test]
+    fn hours_of_idleness_do_not_break_the_target() {
+        // A class carried 1.25 MB/s, then nothing ran for four hours (a
+        // daemon overnight): the capacity it saw has decayed to about
+        // 1e-25 bytes per second, not to zero, and the first adjustment
+        // after the idle spell comes before any count covers it. The link
+        // time of what the connections keep in flight must not overflow.
+        let mut c = Controller::new(TARGET_LOW);
+        c.set_least_in_flight(6 * 4096);
+        step(&mut c, 0, 10, 62_500);
+        c.on_link(62_500, 0, ms(50));
+        step(&mut c, 50, 10, 62_500);
+        assert!(c.capacity > 1e6, "{}", c.capacity);
+        let later = 50 + 4 * 3_600 * 1_000;
+        step(&mut c, later, 10, 62_500);
+        assert!(c.target() <= MAX_TARGET, "{:?}", c.target());
+        // The next count tells the link again.
+        c.on_link(62_500, 0, ms(50));
+        step(&mut c, later + 50, 10, 62_500);
+        assert!(c.target() < MAX_TARGET, "{:?}", c.target());
+    }
+
+    #[test]
+    fn extreme_inputs_neither_panic_nor_overflow() {
+        // Our sockets counted far more than the interface, again and
+        // again (counters read across a reset): the debt saturates.
+        let mut unseen = Unseen::default();
+        for _ in 0..3 {
+            unseen.others((0, 0), (u64::MAX, u64::MAX), 1, 0.05);
+        }
+        unseen.others((u64::MAX, u64::MAX), (0, 0), i64::MAX, 0.0);
+        unseen.others((u64::MAX, u64::MAX), (u64::MAX, u64::MAX), -1, f64::MAX);
+        // The controller: the longest round trip the kernel reports
+        // (u32::MAX microseconds), every count at its largest, over a
+        // nanosecond or no time at all.
+        let mut c = Controller::new(TARGET);
+        c.set_least_in_flight(u64::MAX);
+        let huge = Duration::from_micros(u64::from(u32::MAX));
+        c.on_delay(at(0), path(1), ms(1));
+        c.on_delay(at(0), path(1), huge);
+        c.on_bytes(path(1), u64::MAX);
+        c.on_link(u64::MAX, u64::MAX, Duration::ZERO);
+        c.adjust(at(0));
+        c.adjust(at(0));
+        let nano = at(0) + Duration::from_nanos(1);
+        c.on_delay(nano, path(1), huge);
+        c.on_bytes(path(1), u64::MAX);
+        c.on_bytes(path(1), u64::MAX);
+        c.on_link(u64::MAX, u64::MAX, Duration::from_nanos(1));
+        c.adjust(nano);
+        assert!(c.rate() >= FLOOR as u64);
+        assert!(c.target() <= MAX_TARGET);
+        assert!(c.throughput().is_finite());
     }
 
     #[test]
