@@ -48,7 +48,9 @@ pub(crate) const TARGET_LOW: Duration = Duration::from_millis(15);
 pub(crate) const BASE_INTERVAL: Duration = Duration::from_secs(60);
 /// How many intervals the base delay remembers (RFC 6817: 10 minutes).
 pub(crate) const BASE_HISTORY: usize = 10;
-/// The most paths remembered; the one seen longest ago goes first.
+/// The most paths remembered; the one that carries least of our bytes
+/// goes first (of those, the one seen longest ago), so that a server with
+/// many addresses (an IPv6 prefix) cannot push out a busy path's base.
 const MAX_PATHS: usize = 64;
 /// The least rate the controller sets, in bytes per second: slow enough to
 /// let a queue drain, fast enough to keep sampling.
@@ -309,8 +311,11 @@ impl Controller {
             Some(i) => i,
             None => {
                 if self.paths.len() >= MAX_PATHS {
-                    let oldest = (0..self.paths.len()).min_by_key(|&i| self.paths[i].seen);
-                    self.paths.swap_remove(oldest.unwrap_or(0));
+                    let least = (0..self.paths.len()).min_by(|&a, &b| {
+                        let (a, b) = (&self.paths[a], &self.paths[b]);
+                        a.carried.total_cmp(&b.carried).then(a.seen.cmp(&b.seen))
+                    });
+                    self.paths.swap_remove(least.unwrap_or(0));
                 }
                 self.paths.push(Path {
                     address,
@@ -1412,6 +1417,37 @@ mod tests {
         assert!(c.rate() >= FLOOR as u64);
         assert!(c.target() <= MAX_TARGET);
         assert!(c.throughput().is_finite());
+    }
+
+    #[test]
+    fn many_addresses_of_one_server_do_not_make_a_busy_path_forget_its_base() {
+        // A mirror's path (base 10 ms) now holds 100 ms of queue, which
+        // the class keeps limited. A hostile server with an IPv6 prefix
+        // (as many addresses as it likes) has connections to 64 new ones
+        // at each adjustment, each sampled after the mirror's last sample
+        // and carrying a trickle. The busy path must keep its base:
+        // forgotten and learned anew with the queue in it, the queue
+        // reads as none, and an unlimited class has no slowdown to
+        // learn it back.
+        let mut c = Controller::new(TARGET_LOW);
+        for i in 0..20 {
+            step(&mut c, i * 50, 10, 100_000);
+        }
+        let mut time = 1_000;
+        for round in 0..20u16 {
+            c.on_delay(at(time), path(1), ms(110));
+            c.on_bytes(path(1), 100_000);
+            for n in 0..64u16 {
+                let address = IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, round, n]);
+                c.on_delay(at(time + 1), address, ms(10));
+                c.on_bytes(address, 100);
+            }
+            c.adjust(at(time + 1));
+            time += 50;
+        }
+        assert_eq!(c.base(path(1)), Some(ms(10)));
+        assert_eq!(c.queuing_delay(), Some(ms(100)));
+        assert!(c.rate() != 0);
     }
 
     #[test]
