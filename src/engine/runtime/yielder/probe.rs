@@ -28,6 +28,13 @@ const FILTER: usize = 2;
 const KEEP: Duration = Duration::from_secs(1);
 /// The longest handshake waited for (its SYN is sent again at 1 s).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The most addresses probed at once. Each probe is a thread that lives
+/// at least [`KEEP`] (and a handshake's [`PROBE_TIMEOUT`]) after its last
+/// connection asked: a server that redirects each request to another
+/// port or address (one of an IPv6 prefix's) made qmgr start a thread per
+/// body, without bound. Beyond it, a connection gets no handshake's
+/// round trip (as when a probe's handshake is refused).
+const MAX_PROBES: usize = 32;
 
 #[derive(Default)]
 struct Probe {
@@ -58,6 +65,7 @@ pub(crate) fn sample(peer: SocketAddr, seen: &mut u64) -> Option<Duration> {
         let mut probes = PROBES.lock();
         let probe = match probes.get(&peer) {
             Some(p) => Arc::clone(p),
+            None if probes.len() >= MAX_PROBES => return None,
             None => {
                 let probe = Arc::new(Mutex::new(Probe::default()));
                 let runner = Arc::clone(&probe);
@@ -133,8 +141,20 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
+    /// The probes are the process's: one test of them at a time.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Waits until no probe runs.
+    fn until_none_runs() {
+        let deadline = Instant::now() + KEEP + PROBE_TIMEOUT + Duration::from_secs(30);
+        while !PROBES.lock().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     #[test]
     fn a_probe_times_handshakes_while_asked_and_then_stops() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let peer = listener.local_addr().unwrap();
         let mut seen = 0;
@@ -158,5 +178,36 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(!PROBES.lock().contains_key(&peer), "the probe stopped");
+    }
+
+    #[test]
+    fn a_server_of_many_addresses_starts_a_bounded_number_of_probes() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        until_none_runs();
+        // Bodies from ever new ports (a redirect each, in turn), each
+        // asking for its round trip: closed ports, refused at once.
+        let ports: Vec<SocketAddr> = (0..3 * MAX_PROBES)
+            .map(|_| {
+                TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+            })
+            .collect();
+        let mut most = 0;
+        for peer in &ports {
+            let mut seen = 0;
+            sample(*peer, &mut seen);
+            most = most.max(PROBES.lock().len());
+        }
+        assert!(most <= MAX_PROBES, "{most} probe threads");
+        // Once those stop, an address is probed again.
+        until_none_runs();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = listener.local_addr().unwrap();
+        let mut seen = 0;
+        sample(peer, &mut seen);
+        assert!(PROBES.lock().contains_key(&peer));
+        until_none_runs();
     }
 }
