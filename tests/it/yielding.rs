@@ -421,3 +421,58 @@ fn a_background_job_yields_with_a_server_that_sends_no_tcp_timestamps() {
     );
     assert!(low.share > 0.7, "low: {}", low.share);
 }
+
+/// A server without TCP timestamps that answers no handshake after the
+/// first second (a firewall's limit on new connections, or on purpose):
+/// the probes time none, the kernel's own figure never grows, and the
+/// job takes the queue it builds for none (the controller forgets a delay
+/// no sample confirms). Only other traffic on this host is still yielded
+/// to. A finding, not fixed: the design has no third signal.
+#[test]
+#[ignore = "finding, not fixed: a server without timestamps that refuses the probes is not yielded to"]
+fn a_server_without_timestamps_that_refuses_the_probes_is_still_yielded_to() {
+    let Some(net) = Network::build() else {
+        return;
+    };
+    let (srv, dev) = (net.names[0].clone(), net.server_dev.clone());
+    netns_exec(&srv, &["sysctl", "-qw", "net.ipv4.tcp_timestamps=0"]);
+    let server = TestServer::start_on(net.listen_in_server());
+    server.add("/big", Resource::new(patterned(24 << 20, 37)));
+    let url = format!("http://{}/big", server.addr());
+    let dir = scratch("yielding-refused-probes");
+    // One second in, every handshake's answer the server sends is
+    // dropped (SYN and ACK set: an htb class whose queue holds none).
+    let refuse = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        let tc = |args: &str| {
+            let mut all = vec!["tc"];
+            all.extend(args.split_whitespace());
+            netns_exec(&srv, &all);
+        };
+        tc(&format!("qdisc add dev {dev} root handle 1: htb default 1"));
+        tc(&format!(
+            "class add dev {dev} parent 1: classid 1:1 htb rate 10gbit"
+        ));
+        tc(&format!(
+            "class add dev {dev} parent 1: classid 1:2 htb rate 8bit"
+        ));
+        tc(&format!(
+            "qdisc add dev {dev} parent 1:2 handle 20: pfifo limit 0"
+        ));
+        tc(&format!(
+            "filter add dev {dev} parent 1: protocol ip prio 1 u32 match u8 0x12 0x12 at 33 flowid 1:2"
+        ));
+    });
+    let low = watch(&net, Way::Download, &url, &dir.join("big"), "low");
+    refuse.join().unwrap();
+    eprintln!(
+        "probes refused: queue delay {:?} ({:.0}% of the link)",
+        low.delay,
+        low.share * 100.0
+    );
+    assert!(
+        low.delay < Duration::from_millis(60),
+        "low: {:?}",
+        low.delay
+    );
+}

@@ -1451,6 +1451,76 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "finding, not fixed: the capacity is the busiest link's peak, a design choice"]
+    fn a_burst_on_the_local_network_does_not_hide_the_users_traffic_for_minutes() {
+        // A 2.5 MB/s uplink behind a LAN: the class runs alone, then a
+        // copy from a NAS on the LAN (100 MB/s, over the same interface)
+        // runs for a second. A minute later the user browses at 1 MB/s:
+        // other traffic, which the class must yield to.
+        let mut c = Controller::new(TARGET_LOW);
+        let mut time = 0;
+        for _ in 0..20 {
+            c.on_link(125_000, 0, ms(50));
+            step(&mut c, time, 1, 125_000);
+            time += 50;
+        }
+        for _ in 0..20 {
+            c.on_link(5_000_000, 5_000_000, ms(50));
+            step(&mut c, time, 1, 0);
+            time += 50;
+        }
+        while time < 60_000 {
+            let ours = match c.rate() {
+                0 => 125_000,
+                rate => (rate / 20).min(125_000),
+            };
+            c.on_link(ours, 0, ms(50));
+            step(&mut c, time, 1, ours);
+            time += 50;
+        }
+        c.on_link(125_000, 50_000, ms(50));
+        assert_eq!(
+            step(&mut c, time, 1, 75_000),
+            FLOOR as u64,
+            "{}",
+            c.capacity
+        );
+    }
+
+    #[test]
+    #[ignore = "finding, not fixed: bursts of anyone's packets are the user's traffic by design"]
+    fn a_trickle_of_junk_bursts_does_not_hold_every_class_at_the_floor() {
+        // A 2.5 MB/s link; any host that knows the client's address (the
+        // server of one job) sends it 40 KB of junk (UDP to a closed port)
+        // every 1.4 s: 29 KB/s, about 1% of the link. Each burst looks
+        // like the user's traffic appearing, and its end like the user
+        // who may come back: every background class of every user waits
+        // at the floor.
+        let mut c = Controller::new(TARGET_LOW);
+        let mut got = 0;
+        let mut time = 0;
+        while time < 60_000 {
+            let ours = match c.rate() {
+                0 => 125_000,
+                rate => (rate / 20).min(125_000),
+            };
+            let junk = if time % 1_400 == 0 { 40_000 } else { 0 };
+            c.on_link(ours + junk, junk, ms(50));
+            step(&mut c, time, 1, ours);
+            if time >= 30_000 {
+                got += ours;
+            }
+            time += 50;
+        }
+        let share = got as f64 / (125_000.0 * 600.0);
+        assert!(
+            share > 0.5,
+            "the classes got {:.0}% of the link",
+            share * 100.0
+        );
+    }
+
+    #[test]
     fn foreground_never_yields_and_high_queues_more_than_low() {
         assert_eq!(target(Priority::Foreground), None);
         assert!(target(Priority::High) > target(Priority::Low));
