@@ -317,6 +317,24 @@ fn watch(net: &Network, way: Way, from: &str, to: &std::path::Path, priority: &s
     }
 }
 
+/// Asserts that a background job kept the queue short: under 60 ms.
+fn assert_short_queue(low: &Seen) {
+    assert!(
+        low.delay < Duration::from_millis(60),
+        "low: {:?}",
+        low.delay
+    );
+}
+
+/// Prints what a job alone did to the link (`what` names the case).
+fn report(what: &str, seen: &Seen) {
+    eprintln!(
+        "{what}: queue delay {:?} ({:.0}% of the link)",
+        seen.delay,
+        seen.share * 100.0
+    );
+}
+
 /// FOREGROUND competes like curl: cubic fills the deep queue; LOW keeps
 /// it near its 15 ms target, and still uses more than `least` of the
 /// link it has to itself.
@@ -327,11 +345,7 @@ fn assert_yields(low: &Seen, foreground: &Seen, least: f64) {
         foreground.delay
     );
     assert!(foreground.share > 0.85, "foreground: {}", foreground.share);
-    assert!(
-        low.delay < Duration::from_millis(60),
-        "low: {:?}",
-        low.delay
-    );
+    assert_short_queue(low);
     assert!(low.share > least, "low: {}", low.share);
 }
 
@@ -409,16 +423,8 @@ fn a_background_job_yields_with_a_server_that_sends_no_tcp_timestamps() {
     let url = format!("http://{}/big", server.addr());
     let dir = scratch("yielding-no-timestamps");
     let low = watch(&net, Way::Download, &url, &dir.join("big"), "low");
-    eprintln!(
-        "no timestamps: queue delay {:?} ({:.0}% of the link)",
-        low.delay,
-        low.share * 100.0
-    );
-    assert!(
-        low.delay < Duration::from_millis(60),
-        "low: {:?}",
-        low.delay
-    );
+    report("no timestamps", &low);
+    assert_short_queue(&low);
     assert!(low.share > 0.7, "low: {}", low.share);
 }
 
@@ -465,14 +471,6 @@ fn a_server_without_timestamps_that_refuses_the_probes_is_still_yielded_to() {
     });
     let low = watch(&net, Way::Download, &url, &dir.join("big"), "low");
     refuse.join().unwrap();
-    eprintln!(
-        "probes refused: queue delay {:?} ({:.0}% of the link)",
-        low.delay,
-        low.share * 100.0
-    );
-    assert!(
-        low.delay < Duration::from_millis(60),
-        "low: {:?}",
-        low.delay
-    );
+    report("probes refused", &low);
+    assert_short_queue(&low);
 }
