@@ -409,26 +409,19 @@ pub(crate) fn check_readable_file(what: &str, path: &str) -> Result<PathBuf> {
             "the {what} path '{path}' is not absolute"
         )));
     }
-    match std::fs::metadata(p) {
-        Err(e) => Err(Error {
+    // Opened first for the error's code alone (without blocking on a
+    // FIFO): a missing file keeps its not-found code, and one this thread
+    // may not read (a job owner's rights) is QM_E_ACCESSDENIED, not a bad
+    // argument.
+    if let Err(e) = crate::engine::transport::file::open_regular(p) {
+        return Err(Error {
             code: HResult::from_io_error(&e),
             message: format!("cannot read the {what} '{path}': {e}"),
-        }),
-        Ok(_) => {
-            // Opened first for the error's code alone (without blocking on
-            // a FIFO): a file this thread may not read (a job owner's
-            // rights) is QM_E_ACCESSDENIED, not a bad argument.
-            if let Err(e) = crate::engine::transport::file::open_regular(p) {
-                return Err(Error {
-                    code: HResult::from_io_error(&e),
-                    message: format!("cannot read the {what} '{path}': {e}"),
-                });
-            }
-            read_small_file(p)
-                .map(|_| p.to_path_buf())
-                .map_err(|why| Error::invalid_arg(format!("the {what}: {why}")))
-        }
+        });
     }
+    read_small_file(p)
+        .map(|_| p.to_path_buf())
+        .map_err(|why| Error::invalid_arg(format!("the {what}: {why}")))
 }
 
 /// Checks a CA bundle: a readable PEM file with at least one certificate.
