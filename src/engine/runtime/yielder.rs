@@ -205,6 +205,9 @@ struct State {
     /// The segments our yielding sockets received per second: the peak,
     /// decaying.
     segment_rate: f64,
+    /// Connections taking part now, by the address they are connected to
+    /// (a path's own limit is shared among them).
+    path_flows: HashMap<IpAddr, usize>,
 }
 
 impl State {
@@ -330,6 +333,7 @@ impl Class {
                 unseen: HashMap::new(),
                 forgive_until: None,
                 segment_rate: 0.0,
+                path_flows: HashMap::new(),
             }),
             flows: AtomicUsize::new(0),
             held: AtomicBool::new(false),
@@ -510,6 +514,9 @@ impl Flow<'_> {
         self.leave();
         if let Some(class) = class {
             class.flows.fetch_add(1, Ordering::Relaxed);
+            if let Some(peer) = self.peer {
+                *class.state.lock().path_flows.entry(peer).or_default() += 1;
+            }
             self.metered = self.socket.and_then(|s| METER.lock().join(s));
             // What arrived while the flow did not yield (a body begun at
             // FOREGROUND) is not owed to the throttle: from here on.
@@ -664,14 +671,22 @@ impl Flow<'_> {
         // each round trip): the server never has more in flight than a
         // queue of about the target would hold, so that a cut bites
         // within a round trip, not after megabytes advertised earlier.
-        let limited = state.controller.rate() != 0;
+        // A path whose queue is its own has a limit of its own besides,
+        // which only its connections' windows follow.
+        let own = state.controller.path_rate(peer);
+        let limited = state.controller.rate() != 0 || own.is_some();
         let pace = match state.controller.rate() {
             0 => state.controller.throughput() * UNLIMITED_SLACK,
             rate => rate as f64 * WINDOW_SLACK,
         };
+        let path_flows = state.path_flows.get(&peer).copied().unwrap_or(1).max(1);
         let window = state.controller.base(peer).map(|base| {
             let ahead = (base + state.controller.target()).as_secs_f64();
-            ((pace * ahead / flows as f64) as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
+            let mut window = pace * ahead / flows as f64;
+            if let Some(own) = own {
+                window = window.min(own as f64 * WINDOW_SLACK * ahead / path_flows as f64);
+            }
+            (window as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
         });
         drop(state);
         if let Some(window) = window {
@@ -704,6 +719,15 @@ impl Flow<'_> {
         self.unclamp();
         if let Some(class) = self.class.take() {
             class.flows.fetch_sub(1, Ordering::Relaxed);
+            if let Some(peer) = self.peer {
+                let mut state = class.state.lock();
+                if let Some(flows) = state.path_flows.get_mut(&peer) {
+                    *flows = flows.saturating_sub(1);
+                    if *flows == 0 {
+                        state.path_flows.remove(&peer);
+                    }
+                }
+            }
         }
         if let Some(id) = self.metered.take() {
             METER.lock().leave(id);
