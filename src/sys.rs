@@ -21,6 +21,10 @@ pub(crate) struct Receiving {
     /// is then the least time a window took to arrive, which never grows
     /// with a queue.
     pub without_timestamps: bool,
+    /// The least round trip the sender's side timed (`tcpi_min_rtt`,
+    /// Linux 4.6): on a connection that only receives, its handshake's
+    /// and its request's.
+    pub least_round_trip: Option<std::time::Duration>,
 }
 
 /// `TCPI_OPT_TIMESTAMPS` of `tcpi_options` (linux/tcp.h).
@@ -43,11 +47,18 @@ pub(crate) fn tcp_receiving(socket: &std::net::TcpStream) -> Option<Receiving> {
             std::mem::offset_of!(libc::tcp_info, tcpi_bytes_received) + std::mem::size_of::<u64>();
         let end_of_segs_in =
             std::mem::offset_of!(libc::tcp_info, tcpi_segs_in) + std::mem::size_of::<u32>();
+        let end_of_min_rtt =
+            std::mem::offset_of!(libc::tcp_info, tcpi_min_rtt) + std::mem::size_of::<u32>();
         Some(Receiving {
             round_trip: micros.map(|m| std::time::Duration::from_micros(u64::from(m))),
             bytes_received: filled(end_of_bytes_received).then_some(info.tcpi_bytes_received),
             segments_received: filled(end_of_segs_in).then_some(info.tcpi_segs_in),
             without_timestamps: info.tcpi_options & TCPI_OPT_TIMESTAMPS == 0,
+            // Not yet timed: zero, or all ones (`~0U`).
+            least_round_trip: (filled(end_of_min_rtt)
+                && info.tcpi_min_rtt != 0
+                && info.tcpi_min_rtt != u32::MAX)
+                .then(|| std::time::Duration::from_micros(u64::from(info.tcpi_min_rtt))),
         })
     }
     #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]

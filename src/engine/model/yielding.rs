@@ -349,6 +349,22 @@ impl Controller {
 
     /// A round trip to `address` measured at `now` by any of the connections.
     pub(crate) fn on_delay(&mut self, now: Instant, address: IpAddr, rtt: Duration) {
+        let path = self.path(now, address, rtt);
+        path.sampled = Some(path.sampled.map_or(rtt, |least| least.min(rtt)));
+    }
+
+    /// A round trip to `address` that says what its base is at most, not
+    /// what the delay is now: a connection's own handshake, timed when it
+    /// was made. Without any delay samples (a server that sends no TCP
+    /// timestamps and answers no probe) it still bounds the receive
+    /// windows, and so the queue they let build.
+    pub(crate) fn on_base(&mut self, now: Instant, address: IpAddr, rtt: Duration) {
+        self.path(now, address, rtt);
+    }
+
+    /// The path to `address`, made if it is new, with `rtt` taken into
+    /// its base delay.
+    fn path(&mut self, now: Instant, address: IpAddr, rtt: Duration) -> &mut Path {
         let index = match self.paths.iter().position(|p| p.address == address) {
             Some(i) => i,
             None => {
@@ -376,7 +392,7 @@ impl Controller {
                 }
             }
         }
-        path.sampled = Some(path.sampled.map_or(rtt, |least| least.min(rtt)));
+        path
     }
 
     /// A connection waited for the throttle: the rate, not the source,
@@ -523,6 +539,12 @@ impl Controller {
         Some(path.own?.rate as u64)
     }
 
+    /// Whether the round trips were sampled lately: without, the queuing
+    /// delay is unknown, and nothing would cut a rate that runs ahead.
+    pub(crate) fn delay_measured(&self) -> bool {
+        self.unsampled < UNSAMPLED_FORGET
+    }
+
     /// What arrived per second, smoothed over the last adjustments.
     pub(crate) fn throughput(&self) -> f64 {
         self.throughput
@@ -666,11 +688,19 @@ impl Controller {
                 // Far below what the link was seen to carry, with nobody
                 // else on it (the user's download just ended): double.
                 let far = !self.others_active && rate < FAR_BELOW * self.capacity;
-                let (gain, ahead) = match (near, far) {
+                let (gain, mut ahead) = match (near, far) {
                     (true, _) => (GAIN_NEAR_CUT, AHEAD_NEAR_CUT),
                     (false, true) => (GAIN_FAR, AHEAD),
                     (false, false) => (GAIN, AHEAD),
                 };
+                // No delay measured now: no queue would show, so the
+                // rate keeps close to what arrives, and the windows it
+                // sets bound the queue instead (a server without TCP
+                // timestamps that answers no probe filled a 400 ms queue
+                // with the rate four times what arrived).
+                if self.unsampled >= UNSAMPLED_FORGET {
+                    ahead = ahead.min(AHEAD_NEAR_CUT);
+                }
                 // Full speed up to half the target: at low rates the
                 // round trips read a little high (each connection gets a
                 // few packets at a time).

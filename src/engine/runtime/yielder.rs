@@ -618,7 +618,14 @@ impl Flow<'_> {
                 }
                 _ => info.and_then(|i| i.round_trip).filter(|_| fresh && flowing),
             };
-            self.sample(class, now, rtt);
+            // Without timestamps, the connection's own handshake is a
+            // base no refused probe can take away. (With them, the
+            // kernel's receiver figure is another measure, whose base a
+            // handshake's would undercut.)
+            let base = info
+                .filter(|i| i.without_timestamps)
+                .and_then(|i| i.least_round_trip);
+            self.sample(class, now, rtt, base);
         }
         let wait = class.throttle.take(bytes);
         if !wait.is_zero() {
@@ -629,11 +636,20 @@ impl Flow<'_> {
 
     /// Feeds the controller, adjusts it when due, and clamps the socket's
     /// window to this connection's share of the rate.
-    fn sample(&mut self, class: &Class, now: Instant, rtt: Option<Duration>) {
+    fn sample(
+        &mut self,
+        class: &Class,
+        now: Instant,
+        rtt: Option<Duration>,
+        base: Option<Duration>,
+    ) {
         let Some(peer) = self.peer else {
             return;
         };
         let mut state = class.state.lock();
+        if let Some(base) = base {
+            state.controller.on_base(now, peer, base);
+        }
         if let Some(rtt) = rtt {
             state.controller.on_delay(now, peer, rtt);
         }
@@ -675,8 +691,15 @@ impl Flow<'_> {
         // which only its connections' windows follow.
         let own = state.controller.path_rate(peer);
         let limited = state.controller.rate() != 0 || own.is_some();
+        // With no delay measured now (a server without timestamps that
+        // answers no probe), no queue would show and cut the rate: the
+        // windows then follow what arrives, which bounds the queue they
+        // let build to about the base plus twice the target (the rate ran
+        // twenty times ahead of what arrived, and filled a 400 ms queue).
+        let arriving = state.controller.throughput() * UNLIMITED_SLACK;
         let pace = match state.controller.rate() {
-            0 => state.controller.throughput() * UNLIMITED_SLACK,
+            0 => arriving,
+            rate if !state.controller.delay_measured() => arriving.min(rate as f64 * WINDOW_SLACK),
             rate => rate as f64 * WINDOW_SLACK,
         };
         let path_flows = state.path_flows.get(&peer).copied().unwrap_or(1).max(1);
