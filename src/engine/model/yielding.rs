@@ -163,8 +163,10 @@ pub(crate) struct Controller {
     others: u64,
     /// The time the counts of `link` and `others` covered.
     counted: Duration,
-    /// The most the links were seen to carry, in bytes per second.
+    /// The most the links were seen to carry, in bytes per second; and
+    /// the most our own traffic was seen to carry on them.
     capacity: f64,
+    reached: f64,
     /// Other traffic was seen at the last adjustment.
     others_active: bool,
     /// What arrived per second, smoothed.
@@ -175,6 +177,11 @@ pub(crate) struct Controller {
     /// the current spell has carried.
     others_left: Option<Instant>,
     others_seen: f64,
+    /// When the last small spell of other traffic ended
+    /// ([`OTHERS_SMALL`]), and whether the current one came soon after
+    /// and has not had the floor.
+    others_small: Option<Instant>,
+    others_rationed: bool,
     /// The throttle held the connections back since the last adjustment:
     /// what arrived then says nothing of what the source could send.
     held: bool,
@@ -213,11 +220,14 @@ impl Controller {
             others: 0,
             counted: Duration::ZERO,
             capacity: 0.0,
+            reached: 0.0,
             others_active: false,
             throughput: 0.0,
             cut: None,
             others_left: None,
             others_seen: 0.0,
+            others_small: None,
+            others_rationed: false,
             held: false,
             least_in_flight: 0.0,
         }
@@ -246,7 +256,8 @@ impl Controller {
     /// Takes in what the links carried since the last adjustment
     /// (`link` bytes, `others` not ours, counted over `counted`; `since`
     /// the last adjustment): the capacity, and whether other traffic runs.
-    /// Returns whether it just appeared, and its rate.
+    /// Returns whether it just appeared and calls for the floor, and its
+    /// rate.
     fn observe_link(
         &mut self,
         now: Instant,
@@ -257,7 +268,24 @@ impl Controller {
         if seconds <= 0.0 {
             return (false, 0.0);
         }
-        self.capacity *= CAPACITY_DECAY.powf(seconds);
+        let decay = CAPACITY_DECAY.powf(seconds);
+        self.capacity *= decay;
+        // While other traffic runs ours is held back: what it reaches then
+        // says nothing of the link.
+        if !self.others_active {
+            self.reached *= decay;
+        }
+        // A peak our own traffic never came near may be traffic that does
+        // not cross our bottleneck (a copy from a NAS on the LAN, 40 times
+        // the uplink): believed for minutes, 2% of it hid the user's
+        // traffic, and the room left to it was reckoned on a link we do not
+        // have. Past what ours reached, it is forgotten within seconds; a
+        // link ours did not fill (a slow source) shows again as soon as
+        // someone fills it.
+        if self.capacity > self.reached {
+            self.capacity =
+                self.reached + (self.capacity - self.reached) * BEYOND_REACH_DECAY.powf(seconds);
+        }
         // Rates over the time the counts covered: counts and adjustments
         // keep their own schedules, and an adjustment called a few
         // milliseconds after another (`others_appearing`) would take a
@@ -268,30 +296,53 @@ impl Controller {
         }
         let (link, others) = (link as f64 / seconds, others as f64 / seconds);
         self.capacity = self.capacity.max(link);
+        self.reached = self.reached.max(link - others);
         let active = others > self.others_threshold(link, others);
-        let appeared = active && !self.others_active;
+        let small_below = OTHERS_HOLD_MIN.max(OTHERS_SMALL * self.capacity);
+        let mut floor = false;
         if active {
+            if !self.others_active {
+                // Small spells that keep coming back (junk anyone can
+                // send, 40 KB every 1.4 s) got the floor and the hold
+                // each time: every class sat at the floor for 1% of the
+                // link. After one, a spell gets the room it uses, less
+                // headroom ([`Controller::leave_room`]), until it has
+                // carried as much as the user's real traffic does.
+                self.others_rationed = self
+                    .others_small
+                    .is_some_and(|at| now.saturating_duration_since(at) < OTHERS_REPEAT);
+                floor = !self.others_rationed;
+            }
             self.others_seen += others * seconds;
+            if self.others_rationed && self.others_seen >= small_below {
+                self.others_rationed = false;
+                floor = true;
+            }
         } else if self.others_active {
             // A few packets past the threshold (a queue of ours the
-            // counters took for someone else's) call for no pause.
-            if self.others_seen >= OTHERS_HOLD_MIN {
+            // counters took for someone else's) call for no pause, nor
+            // does a small spell soon after another.
+            if self.others_seen >= OTHERS_HOLD_MIN && !self.others_rationed {
                 self.others_left = Some(now);
+            }
+            if self.others_seen < small_below {
+                self.others_small = Some(now);
             }
             self.others_seen = 0.0;
         }
         self.others_active = active;
-        (appeared, others)
+        (floor, others)
     }
 
     /// After the delay's verdict: where other traffic runs on this host,
     /// leave it the capacity it uses and some: at once down to the floor
-    /// when it appears (it may want the whole link), then at most what
-    /// the capacity leaves over it.
+    /// when it appears (it may want the whole link; not again and again
+    /// for small spells, [`OTHERS_REPEAT`]), then at most what the
+    /// capacity leaves over it.
     fn leave_room(
         &mut self,
         now: Instant,
-        (appeared, others): (bool, f64),
+        (floor, others): (bool, f64),
         throughput: f64,
     ) -> Option<f64> {
         if !self.others_active {
@@ -300,7 +351,7 @@ impl Controller {
         if self.rate.is_none() {
             self.last_slowdown = Some(now);
         }
-        if appeared {
+        if floor {
             return Some(FLOOR);
         }
         let room = (self.capacity * (1.0 - OTHERS_SHARE) - OTHERS_HEADROOM * others).max(FLOOR);
@@ -748,11 +799,23 @@ const OTHERS_EARLY: f64 = 3000.0;
 /// if the traffic carried at least [`OTHERS_HOLD_MIN`] bytes.
 const OTHERS_HOLD: Duration = Duration::from_millis(1500);
 const OTHERS_HOLD_MIN: f64 = 32.0 * 1024.0;
+/// A spell of other traffic is small below what the capacity carries in
+/// this many seconds (and always below [`OTHERS_HOLD_MIN`]): 40 KB of
+/// junk is 16 ms of a 2.5 MB/s link, a 256 KiB fetch 105 ms.
+const OTHERS_SMALL: f64 = 0.08;
+/// Other traffic that appears within this long of a small spell's end is
+/// given the room it uses less headroom, and the floor only once it is no
+/// longer small; if it stays small, no hold after it.
+const OTHERS_REPEAT: Duration = Duration::from_secs(10);
 /// Other traffic is left this many times what it uses, while it runs.
 const OTHERS_HEADROOM: f64 = 1.25;
 /// How much the capacity estimate decays per second, so that a link
 /// that became slower is believed within minutes.
 const CAPACITY_DECAY: f64 = 0.995;
+/// How much of the capacity past what our own traffic reached is left
+/// after a second: half, so that a LAN burst 40 times the uplink is
+/// forgotten within seconds.
+const BEYOND_REACH_DECAY: f64 = 0.5;
 
 /// The largest packet other traffic is counted at (an Ethernet frame).
 const MAX_PACKET: u64 = 1514;
@@ -1651,12 +1714,13 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "finding, not fixed: the capacity is the busiest link's peak, a design choice"]
     fn a_burst_on_the_local_network_does_not_hide_the_users_traffic_for_minutes() {
         // A 2.5 MB/s uplink behind a LAN: the class runs alone, then a
         // copy from a NAS on the LAN (100 MB/s, over the same interface)
         // runs for a second. A minute later the user browses at 1 MB/s:
-        // other traffic, which the class must yield to.
+        // other traffic, which the class must yield to, and leave room.
+        // (Before, the capacity stayed near the LAN's 100 MB/s for
+        // minutes: 2% of it hid the user's traffic for about ten.)
         let mut c = Controller::new(TARGET_LOW);
         let mut time = 0;
         for _ in 0..20 {
@@ -1685,6 +1749,16 @@ mod tests {
             "{}",
             c.capacity
         );
+        // While it browses, what the uplink leaves over it, less headroom
+        // (2.45 - 1.25 MB/s), not what the LAN did.
+        for _ in 0..40 {
+            time += 50;
+            let ours = (c.rate() / 20).min(75_000);
+            c.on_link(ours + 50_000, 50_000, ms(50));
+            step(&mut c, time, 1, ours);
+        }
+        let rate = c.rate() as f64;
+        assert!(rate > 800_000.0 && rate < 1_300_000.0, "{rate}");
     }
 
     #[test]
@@ -1733,14 +1807,15 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "finding, not fixed: bursts of anyone's packets are the user's traffic by design"]
     fn a_trickle_of_junk_bursts_does_not_hold_every_class_at_the_floor() {
         // A 2.5 MB/s link; any host that knows the client's address (the
         // server of one job) sends it 40 KB of junk (UDP to a closed port)
         // every 1.4 s: 29 KB/s, about 1% of the link. Each burst looks
         // like the user's traffic appearing, and its end like the user
-        // who may come back: every background class of every user waits
-        // at the floor.
+        // who may come back: every background class of every user waited
+        // at the floor (1% of the link). The first burst still gets the
+        // floor and the hold; the next ones, small after a small one, only
+        // the room they use.
         let mut c = Controller::new(TARGET_LOW);
         let mut got = 0;
         let mut time = 0;
@@ -1770,5 +1845,70 @@ mod tests {
         assert_eq!(target(Priority::Foreground), None);
         assert!(target(Priority::High) > target(Priority::Low));
         assert_eq!(target(Priority::Normal), target(Priority::Low));
+    }
+
+    /// Runs the class on a 2.5 MB/s link for `counts` of 50 ms from `time`
+    /// ms, while other traffic takes `others` bytes of each count (ours
+    /// gets what the rate lets through of the rest). Returns the time
+    /// after.
+    fn share_link(c: &mut Controller, mut time: u64, counts: usize, others: u64) -> u64 {
+        for _ in 0..counts {
+            let room = 125_000 - others;
+            let ours = match c.rate() {
+                0 => room,
+                rate => (rate / 20).min(room),
+            };
+            c.on_link(ours + others, others, ms(50));
+            step(c, time, 1, ours);
+            time += 50;
+        }
+        time
+    }
+
+    #[test]
+    fn the_users_second_fetch_a_few_seconds_after_the_first_is_yielded_to_at_once() {
+        // A 2.5 MB/s link, the class alone; the user fetches 256 KiB (a
+        // page, at 2 MB/s), then another 3 s later. Each gets the floor at
+        // once, and the hold after it: a fetch that size is no small
+        // spell, however often it comes.
+        let mut c = Controller::new(TARGET_LOW);
+        let mut time = share_link(&mut c, 0, 40, 0);
+        assert_eq!(c.rate(), 0);
+        for _ in 0..2 {
+            c.on_link(125_000, 100_000, ms(50));
+            assert_eq!(step(&mut c, time, 1, 25_000), FLOOR as u64);
+            time += 50;
+            time = share_link(&mut c, time, 1, 100_000);
+            time = share_link(&mut c, time, 1, 62_144);
+            assert!(c.rate() < 2 * FLOOR as u64, "{}", c.rate());
+            // It ended: the class holds near the floor a moment.
+            time = share_link(&mut c, time, 20, 0);
+            assert!(c.rate() < 2 * FLOOR as u64, "{}", c.rate());
+            time = share_link(&mut c, time, 40, 0);
+            assert!(c.rate() > 1_000_000, "{}", c.rate());
+        }
+        // A small spell (40 KB: a few requests, or junk) still gets the
+        // floor at once, the first after a while.
+        c.on_link(125_000, 40_000, ms(50));
+        assert_eq!(step(&mut c, time, 1, 85_000), FLOOR as u64);
+        time = share_link(&mut c, time + 50, 60, 0);
+        assert!(c.rate() > 1_000_000, "{}", c.rate());
+        // A download 3 s after it (half the link, a fair queue's share,
+        // and whatever we leave) gets the room it uses less headroom at
+        // once, and the floor once it carried 80 ms of the link (200 KB),
+        // within a few adjustments.
+        let mut adjustments = 0;
+        while c.rate() > FLOOR as u64 {
+            adjustments += 1;
+            assert!(adjustments <= 4, "{} after {adjustments}", c.rate());
+            let left = 125_000u64.saturating_sub(c.rate() / 20);
+            time = share_link(&mut c, time, 1, left.max(62_500));
+        }
+        // It ends: no small spell, the hold.
+        time = share_link(&mut c, time, 40, 125_000);
+        time = share_link(&mut c, time, 20, 0);
+        assert!(c.rate() < 2 * FLOOR as u64, "{}", c.rate());
+        share_link(&mut c, time, 40, 0);
+        assert!(c.rate() > 1_000_000, "{}", c.rate());
     }
 }
