@@ -523,8 +523,9 @@ impl Controller {
     /// own, cut and grown on its own queue ([`Controller::path_rate`]):
     /// it still yields to the queue it sees, and a forged reading can
     /// only spare its own server's connections, never hold back others'.
-    /// The moment the queue shows on no short path, or on two at once
-    /// with none short, it is the class's again.
+    /// The moment no other busy path shows a short queue beside it (the
+    /// queue shows on all of them: it is shared), it is the class's
+    /// again.
     fn judge_paths(&mut self, now: Instant) {
         let target = self.target();
         let busiest = self.busiest_path();
