@@ -298,7 +298,7 @@ impl Controller {
         self.capacity = self.capacity.max(link);
         self.reached = self.reached.max(link - others);
         let active = others > self.others_threshold(link, others);
-        let small_below = OTHERS_HOLD_MIN.max(OTHERS_SMALL * self.capacity);
+        let small_below = OTHERS_HOLD_MIN.max((OTHERS_SMALL * self.capacity).min(OTHERS_SMALL_MAX));
         let mut floor = false;
         if active {
             if !self.others_active {
@@ -801,9 +801,15 @@ const OTHERS_EARLY: f64 = 3000.0;
 const OTHERS_HOLD: Duration = Duration::from_millis(1500);
 const OTHERS_HOLD_MIN: f64 = 32.0 * 1024.0;
 /// A spell of other traffic is small below what the capacity carries in
-/// this many seconds (and always below [`OTHERS_HOLD_MIN`]): 40 KB of
-/// junk is 16 ms of a 2.5 MB/s link, a 256 KiB fetch 105 ms.
+/// this many seconds, but never from [`OTHERS_SMALL_MAX`] bytes on (and
+/// always below [`OTHERS_HOLD_MIN`]): 40 KB of junk is 16 ms of a
+/// 2.5 MB/s link, a 256 KiB fetch 105 ms. On a fast link a page's fetch
+/// is a few milliseconds of it: at 100 Mbit/s, with 80 ms alone (1 MB),
+/// the user's 256 KiB fetches one second apart were each given only the
+/// room they used, and took 7 times as long under a LOW job (1.0× with
+/// the floor; `bench/yield.sh`).
 const OTHERS_SMALL: f64 = 0.08;
+const OTHERS_SMALL_MAX: f64 = 64.0 * 1024.0;
 /// Other traffic that appears within this long of a small spell's end is
 /// given the room it uses less headroom, and the floor only once it is no
 /// longer small; if it stays small, no hold after it.
@@ -1896,8 +1902,8 @@ mod tests {
         assert!(c.rate() > 1_000_000, "{}", c.rate());
         // A download 3 s after it (half the link, a fair queue's share,
         // and whatever we leave) gets the room it uses less headroom at
-        // once, and the floor once it carried 80 ms of the link (200 KB),
-        // within a few adjustments.
+        // once, and the floor once it carried 64 KiB, within a few
+        // adjustments.
         let mut adjustments = 0;
         while c.rate() > FLOOR as u64 {
             adjustments += 1;
@@ -1911,5 +1917,35 @@ mod tests {
         assert!(c.rate() < 2 * FLOOR as u64, "{}", c.rate());
         share_link(&mut c, time, 40, 0);
         assert!(c.rate() > 1_000_000, "{}", c.rate());
+    }
+
+    #[test]
+    fn on_a_fast_link_the_users_fetches_a_second_apart_each_get_the_floor() {
+        // 100 Mbit/s (625 KB a count); the user fetches 256 KiB, a few
+        // milliseconds of the link, every second (bench/yield.sh's
+        // fetches): each is the user's, not junk, and gets the floor at
+        // once.
+        const COUNT: u64 = 625_000;
+        let mut c = Controller::new(TARGET_LOW);
+        let mut time = 0;
+        let mut run = |c: &mut Controller, others: u64| {
+            let ours = match c.rate() {
+                0 => COUNT - others,
+                rate => (rate / 20).min(COUNT - others),
+            };
+            c.on_link(ours + others, others, ms(50));
+            let rate = step(c, time, 1, ours);
+            time += 50;
+            rate
+        };
+        for _ in 0..40 {
+            run(&mut c, 0);
+        }
+        for fetch in 0..5 {
+            assert_eq!(run(&mut c, 262_144), FLOOR as u64, "fetch {fetch}");
+            for _ in 0..19 {
+                run(&mut c, 0);
+            }
+        }
     }
 }
