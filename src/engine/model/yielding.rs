@@ -591,12 +591,6 @@ impl Controller {
         Some(path.own?.rate as u64)
     }
 
-    /// Whether the round trips were sampled lately: without, the queuing
-    /// delay is unknown, and nothing would cut a rate that runs ahead.
-    pub(crate) fn delay_measured(&self) -> bool {
-        self.unsampled < UNSAMPLED_FORGET
-    }
-
     /// What arrived per second, smoothed over the last adjustments.
     pub(crate) fn throughput(&self) -> f64 {
         self.throughput
@@ -740,19 +734,11 @@ impl Controller {
                 // Far below what the link was seen to carry, with nobody
                 // else on it (the user's download just ended): double.
                 let far = !self.others_active && rate < FAR_BELOW * self.capacity;
-                let (gain, mut ahead) = match (near, far) {
+                let (gain, ahead) = match (near, far) {
                     (true, _) => (GAIN_NEAR_CUT, AHEAD_NEAR_CUT),
                     (false, true) => (GAIN_FAR, AHEAD),
                     (false, false) => (GAIN, AHEAD),
                 };
-                // No delay measured now: no queue would show, so the
-                // rate keeps close to what arrives, and the windows it
-                // sets bound the queue instead (a server without TCP
-                // timestamps that answers no probe filled a 400 ms queue
-                // with the rate four times what arrived).
-                if self.unsampled >= UNSAMPLED_FORGET {
-                    ahead = ahead.min(AHEAD_NEAR_CUT);
-                }
                 // Full speed up to half the target: at low rates the
                 // round trips read a little high (each connection gets a
                 // few packets at a time).

@@ -61,6 +61,10 @@ const HEADERS: u64 = 66;
 /// An interface's name and what it has received: bytes, packets.
 type Interface = (String, u64, u64);
 
+/// A connection without timestamps whose probes were answered no later
+/// than this ago is measured (they come every 100 ms).
+const UNPROBED: Duration = Duration::from_millis(500);
+
 /// A connection whose data arrived within this long before a sample is
 /// flowing, and its round trip measured (see [`Flow::pay`]).
 const FLOWING: Duration = Duration::from_millis(100);
@@ -395,6 +399,7 @@ impl Yielding {
             peer,
             address,
             probed: 0,
+            probe_answered: None,
             next_sample: Instant::now(),
             option: JobOption::default(),
             bytes: 0,
@@ -472,8 +477,10 @@ pub(crate) struct Flow<'a> {
     peer: Option<IpAddr>,
     /// The address connected to, for probes (`probe`).
     address: Option<SocketAddr>,
-    /// The number of the last probe's round trip fed to the controller.
+    /// The number of the last probe's round trip fed to the controller,
+    /// and when it came.
     probed: u64,
+    probe_answered: Option<Instant>,
     next_sample: Instant,
     /// The job's yielding option.
     option: JobOption,
@@ -622,10 +629,22 @@ impl Flow<'_> {
             // base no refused probe can take away. (With them, the
             // kernel's receiver figure is another measure, whose base a
             // handshake's would undercut.)
+            let without_timestamps = info.is_some_and(|i| i.without_timestamps);
             let base = info
-                .filter(|i| i.without_timestamps)
+                .filter(|_| without_timestamps)
                 .and_then(|i| i.least_round_trip);
-            self.sample(class, now, rtt, base);
+            if without_timestamps && rtt.is_some() {
+                self.probe_answered = Some(now);
+            }
+            // Nothing times its round trip: the probes' handshakes go
+            // unanswered (a firewall's limit on new connections, or on
+            // purpose). A connection with timestamps is always measured,
+            // if sparsely at the floor.
+            let unmeasured = without_timestamps
+                && self
+                    .probe_answered
+                    .is_none_or(|at| now.saturating_duration_since(at) > UNPROBED);
+            self.sample(class, now, rtt, base, unmeasured);
         }
         let wait = class.throttle.take(bytes);
         if !wait.is_zero() {
@@ -642,6 +661,7 @@ impl Flow<'_> {
         now: Instant,
         rtt: Option<Duration>,
         base: Option<Duration>,
+        unmeasured: bool,
     ) {
         let Some(peer) = self.peer else {
             return;
@@ -691,7 +711,7 @@ impl Flow<'_> {
         // which only its connections' windows follow.
         let own = state.controller.path_rate(peer);
         let limited = state.controller.rate() != 0 || own.is_some();
-        // With no delay measured now (a server without timestamps that
+        // With no round trip measured (a server without timestamps that
         // answers no probe), no queue would show and cut the rate: the
         // windows then follow what arrives, which bounds the queue they
         // let build to about the base plus twice the target (the rate ran
@@ -699,7 +719,7 @@ impl Flow<'_> {
         let arriving = state.controller.throughput() * UNLIMITED_SLACK;
         let pace = match state.controller.rate() {
             0 => arriving,
-            rate if !state.controller.delay_measured() => arriving.min(rate as f64 * WINDOW_SLACK),
+            rate if unmeasured => arriving.min(rate as f64 * WINDOW_SLACK),
             rate => rate as f64 * WINDOW_SLACK,
         };
         let path_flows = state.path_flows.get(&peer).copied().unwrap_or(1).max(1);
