@@ -657,6 +657,8 @@ impl Flow<'_> {
         state
             .controller
             .set_least_in_flight(flows as u64 * MIN_WINDOW);
+        let path_flows = state.path_flows.get(&peer).copied().unwrap_or(1).max(1);
+        state.controller.on_connections(peer, path_flows);
         state
             .controller
             .on_bytes(peer, std::mem::take(&mut self.bytes));
@@ -702,7 +704,6 @@ impl Flow<'_> {
             rate if !state.controller.delay_measured() => arriving.min(rate as f64 * WINDOW_SLACK),
             rate => rate as f64 * WINDOW_SLACK,
         };
-        let path_flows = state.path_flows.get(&peer).copied().unwrap_or(1).max(1);
         let window = state.controller.base(peer).map(|base| {
             let ahead = (base + state.controller.target()).as_secs_f64();
             let mut window = pace * ahead / flows as f64;
