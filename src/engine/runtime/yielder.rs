@@ -685,33 +685,8 @@ impl Flow<'_> {
                 class.throttle.limit_debt(FORGIVE_DEBT.as_secs_f64());
             }
         }
-        // Unlimited, the window follows what arrives (room to double
-        // each round trip): the server never has more in flight than a
-        // queue of about the target would hold, so that a cut bites
-        // within a round trip, not after megabytes advertised earlier.
-        // A path whose queue is its own has a limit of its own besides,
-        // which only its connections' windows follow.
-        let own = state.controller.path_rate(peer);
-        let limited = state.controller.rate() != 0 || own.is_some();
-        // With no delay measured now (a server without timestamps that
-        // answers no probe), no queue would show and cut the rate: the
-        // windows then follow what arrives, which bounds the queue they
-        // let build to about the base plus twice the target (the rate ran
-        // twenty times ahead of what arrived, and filled a 400 ms queue).
-        let arriving = state.controller.throughput() * UNLIMITED_SLACK;
-        let pace = match state.controller.rate() {
-            0 => arriving,
-            rate if !state.controller.delay_measured() => arriving.min(rate as f64 * WINDOW_SLACK),
-            rate => rate as f64 * WINDOW_SLACK,
-        };
-        let window = state.controller.base(peer).map(|base| {
-            let ahead = (base + state.controller.target()).as_secs_f64();
-            let mut window = pace * ahead / flows as f64;
-            if let Some(own) = own {
-                window = window.min(own as f64 * WINDOW_SLACK * ahead / path_flows as f64);
-            }
-            (window as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
-        });
+        let limited = state.controller.rate() != 0 || state.controller.path_rate(peer).is_some();
+        let window = window(&state.controller, peer, flows, path_flows);
         drop(state);
         if let Some(window) = window {
             // Limited, the buffer is fixed too (autotuning would lift the
@@ -759,8 +734,83 @@ impl Flow<'_> {
     }
 }
 
+/// The receive window of a connection to `peer`, one of `flows` of its
+/// class and of `path_flows` to that path, once the path has a base.
+fn window(controller: &Controller, peer: IpAddr, flows: usize, path_flows: usize) -> Option<u32> {
+    // Unlimited, the window follows what arrives (room to double
+    // each round trip): the server never has more in flight than a
+    // queue of about the target would hold, so that a cut bites
+    // within a round trip, not after megabytes advertised earlier.
+    // A path whose queue is its own has a limit of its own besides,
+    // which only its connections' windows follow.
+    let own = controller.path_rate(peer);
+    // With no delay measured now (a server without timestamps that
+    // answers no probe), no queue would show and cut the rate: the
+    // windows then follow what arrives, which bounds the queue they
+    // let build to about the base plus twice the target (the rate ran
+    // twenty times ahead of what arrived, and filled a 400 ms queue).
+    let arriving = controller.throughput() * UNLIMITED_SLACK;
+    let pace = match controller.rate() {
+        0 => arriving,
+        rate if !controller.delay_measured() => arriving.min(rate as f64 * WINDOW_SLACK),
+        rate => rate as f64 * WINDOW_SLACK,
+    };
+    controller.base(peer).map(|base| {
+        let ahead = (base + controller.target()).as_secs_f64();
+        let mut window = pace * ahead / flows as f64;
+        if let Some(own) = own {
+            window = window.min(own as f64 * WINDOW_SLACK * ahead / path_flows as f64);
+        }
+        (window as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
+    })
+}
+
 impl Drop for Flow<'_> {
     fn drop(&mut self) {
         self.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One connection of a class that downloads from a mirror (base
+    /// 50 ms, on a 2 MB/s link with no queue) beside `idle` connections
+    /// of the class that carry nothing (another user's jobs from a server
+    /// that keeps its bodies open and sends nothing). Each 50 ms the
+    /// mirror sends a window, as far as the link carries. Returns what
+    /// the connection got per second over the last 5 s of 10.
+    fn beside_idle_connections(idle: usize) -> f64 {
+        const LINK: u64 = 100_000;
+        let mirror = IpAddr::from([10, 0, 0, 1]);
+        let t0 = Instant::now();
+        let mut c = Controller::new(yielding::TARGET_LOW);
+        let mut got = 0;
+        let mut window_now: u64 = 64 * 1024;
+        for i in 0..200u64 {
+            let now = t0 + Duration::from_millis(i * 50);
+            let bytes = window_now.min(LINK);
+            c.on_delay(now, mirror, Duration::from_millis(50));
+            c.on_bytes(mirror, bytes);
+            c.adjust(now);
+            window_now = u64::from(window(&c, mirror, 1 + idle, 1).expect("a base"));
+            if i >= 100 {
+                got += bytes;
+            }
+        }
+        got as f64 / 5.0
+    }
+
+    #[test]
+    #[ignore = "finding: idle connections of the class shrink an active one's window to the least"]
+    fn idle_connections_of_the_class_do_not_starve_an_active_one() {
+        let alone = beside_idle_connections(0);
+        assert!(alone > 1_500_000.0, "alone it got {alone:.0} B/s");
+        // Another user's 23 connections (the manager's cap is 24) that
+        // carry nothing must not hold it to a window of 4 KiB a round
+        // trip (82 KB/s).
+        let beside = beside_idle_connections(23);
+        assert!(beside > 1_500_000.0, "beside them it got {beside:.0} B/s");
     }
 }
