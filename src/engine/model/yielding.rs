@@ -1958,6 +1958,87 @@ mod tests {
         );
     }
 
+    /// A class on a 2 MB/s link whose queue its own traffic builds (the
+    /// sources send up to 1.2 times the link, as far as the rate lets
+    /// them): the mirror (path 1) reads its base, 10 ms, plus the queue;
+    /// with `hostile`, a second path of as many bytes reads 500 ms past
+    /// its base (after the first second). Returns the bytes per second
+    /// the link carried over the last 30 s of 60.
+    fn queued_class(hostile: bool) -> f64 {
+        const LINK: f64 = 2_000_000.0;
+        let mut c = Controller::new(TARGET_LOW);
+        let mut queue = 0.0f64;
+        let mut carried = 0.0;
+        for i in 0..1_200u64 {
+            let time = i * 50;
+            let offered = match c.rate() {
+                0 => 1.2 * LINK,
+                rate => (rate as f64).min(1.2 * LINK),
+            };
+            queue = (queue + (offered - LINK) * 0.05).max(0.0);
+            let sent = offered.min(LINK) * 0.05;
+            let delay = 10 + (queue / LINK * 1_000.0) as u64;
+            let paths = if hostile { 2 } else { 1 };
+            c.on_delay(at(time), path(1), ms(delay));
+            c.on_bytes(path(1), (sent / paths as f64) as u64);
+            if hostile {
+                let reading = if i < 20 { delay } else { delay + 500 };
+                c.on_delay(at(time), path(2), ms(reading));
+                c.on_bytes(path(2), (sent / 2.0) as u64);
+            }
+            c.adjust(at(time));
+            if i >= 600 {
+                carried += sent;
+            }
+        }
+        carried / 30.0
+    }
+
+    #[test]
+    fn a_climbing_server_does_not_hold_a_class_that_fills_the_link_below_it() {
+        // At the target, the class's own queue reads past half of it on
+        // the mirror, which is then no short queue beside the climbing
+        // one: each such moment made it the class's again. Alone the
+        // class carried 1.93 MB/s, beside it 1.77.
+        let alone = queued_class(false);
+        let beside = queued_class(true);
+        assert!(
+            beside > 0.8 * alone,
+            "{beside:.0} B/s beside it, {alone:.0} alone"
+        );
+    }
+
+    #[test]
+    fn paths_of_their_own_survive_extreme_inputs() {
+        // A climbing path isolated beside a short one, then fed the
+        // largest counts, connections of none or usize::MAX, and clocks
+        // that go back: no panic, and rates a u64 can hold.
+        let mut c = Controller::new(TARGET_LOW);
+        for i in 0..100 {
+            c.on_delay(at(i * 50), path(1), ms(10));
+            c.on_delay(at(i * 50), path(2), ms(if i < 5 { 10 } else { 900 }));
+            c.on_connections(path(1), 0);
+            c.on_connections(path(2), usize::MAX);
+            c.on_bytes(path(1), 50_000);
+            c.on_bytes(path(2), 50_000);
+            c.adjust(at(i * 50));
+        }
+        for i in 0..20 {
+            let now = at(5_000 - i * 7);
+            c.on_delay(now, path(1), ms(10));
+            c.on_delay(now, path(2), Duration::from_micros(u64::from(u32::MAX)));
+            c.on_bytes(path(1), u64::MAX);
+            c.on_bytes(path(2), u64::MAX);
+            c.on_link(u64::MAX, u64::MAX, Duration::from_nanos(1));
+            c.adjust(now);
+            c.adjust(now + Duration::from_nanos(1));
+        }
+        let _ = c.path_rate(path(1));
+        let _ = c.path_rate(path(2));
+        assert!(c.throughput().is_finite());
+        assert!(c.target() <= MAX_TARGET);
+    }
+
     #[test]
     fn a_trickle_of_junk_bursts_does_not_hold_every_class_at_the_floor() {
         // A 2.5 MB/s link; any host that knows the client's address (the
