@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::engine::model::yielding::{self, Controller, Counted, Unseen};
@@ -78,6 +78,9 @@ const MSS: u64 = 1460;
 /// How long a queue of ours takes to show in the round trips sampled:
 /// about a round trip and a sample.
 const COUNT_LAG: Duration = Duration::from_millis(25);
+
+/// The number of the next [`Flow`].
+static NEXT_FLOW: AtomicU64 = AtomicU64::new(0);
 
 /// The yielding connections of this process, whose bytes are not "other
 /// traffic" to any of them: counted at the same moment as the interfaces,
@@ -209,9 +212,11 @@ struct State {
     /// The segments our yielding sockets received per second: the peak,
     /// decaying.
     segment_rate: f64,
-    /// Connections taking part now, by the address they are connected to
-    /// (a path's own limit is shared among them).
-    path_flows: HashMap<IpAddr, usize>,
+    /// Connections taking part now, by their number ([`Flow::id`]): the
+    /// address each is connected to, and when bytes last arrived on it.
+    /// The windows share what arrives (and a path's own limit) among
+    /// those that carry something ([`active_flows`]).
+    arrivals: HashMap<u64, (IpAddr, Instant)>,
 }
 
 impl State {
@@ -337,7 +342,7 @@ impl Class {
                 unseen: HashMap::new(),
                 forgive_until: None,
                 segment_rate: 0.0,
-                path_flows: HashMap::new(),
+                arrivals: HashMap::new(),
             }),
             flows: AtomicUsize::new(0),
             held: AtomicBool::new(false),
@@ -410,6 +415,7 @@ impl Yielding {
             fixed: false,
             metered: None,
             reusable,
+            id: NEXT_FLOW.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
@@ -500,6 +506,8 @@ pub(crate) struct Flow<'a> {
     metered: Option<u64>,
     /// The connection's permission to serve a later request.
     reusable: Option<&'a AtomicBool>,
+    /// Its number among the class's connections ([`State::arrivals`]).
+    id: u64,
 }
 
 impl Flow<'_> {
@@ -522,7 +530,8 @@ impl Flow<'_> {
         if let Some(class) = class {
             class.flows.fetch_add(1, Ordering::Relaxed);
             if let Some(peer) = self.peer {
-                *class.state.lock().path_flows.entry(peer).or_default() += 1;
+                let now = Instant::now();
+                class.state.lock().arrivals.insert(self.id, (peer, now));
             }
             self.metered = self.socket.and_then(|s| METER.lock().join(s));
             // What arrived while the flow did not yield (a body begun at
@@ -677,6 +686,11 @@ impl Flow<'_> {
         state
             .controller
             .set_least_in_flight(flows as u64 * MIN_WINDOW);
+        if self.bytes > 0 {
+            state.arrivals.insert(self.id, (peer, now));
+        }
+        let (active, path_flows) = active_flows(&state.arrivals, peer, now);
+        state.controller.on_connections(peer, path_flows);
         state
             .controller
             .on_bytes(peer, std::mem::take(&mut self.bytes));
@@ -703,34 +717,8 @@ impl Flow<'_> {
                 class.throttle.limit_debt(FORGIVE_DEBT.as_secs_f64());
             }
         }
-        // Unlimited, the window follows what arrives (room to double
-        // each round trip): the server never has more in flight than a
-        // queue of about the target would hold, so that a cut bites
-        // within a round trip, not after megabytes advertised earlier.
-        // A path whose queue is its own has a limit of its own besides,
-        // which only its connections' windows follow.
-        let own = state.controller.path_rate(peer);
-        let limited = state.controller.rate() != 0 || own.is_some();
-        // With no round trip measured (a server without timestamps that
-        // answers no probe), no queue would show and cut the rate: the
-        // windows then follow what arrives, which bounds the queue they
-        // let build to about the base plus twice the target (the rate ran
-        // twenty times ahead of what arrived, and filled a 400 ms queue).
-        let arriving = state.controller.throughput() * UNLIMITED_SLACK;
-        let pace = match state.controller.rate() {
-            0 => arriving,
-            rate if unmeasured => arriving.min(rate as f64 * WINDOW_SLACK),
-            rate => rate as f64 * WINDOW_SLACK,
-        };
-        let path_flows = state.path_flows.get(&peer).copied().unwrap_or(1).max(1);
-        let window = state.controller.base(peer).map(|base| {
-            let ahead = (base + state.controller.target()).as_secs_f64();
-            let mut window = pace * ahead / flows as f64;
-            if let Some(own) = own {
-                window = window.min(own as f64 * WINDOW_SLACK * ahead / path_flows as f64);
-            }
-            (window as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
-        });
+        let limited = state.controller.rate() != 0 || state.controller.path_rate(peer).is_some();
+        let window = window(&state.controller, peer, active, path_flows, unmeasured);
         drop(state);
         if let Some(window) = window {
             // Limited, the buffer is fixed too (autotuning would lift the
@@ -762,14 +750,8 @@ impl Flow<'_> {
         self.unclamp();
         if let Some(class) = self.class.take() {
             class.flows.fetch_sub(1, Ordering::Relaxed);
-            if let Some(peer) = self.peer {
-                let mut state = class.state.lock();
-                if let Some(flows) = state.path_flows.get_mut(&peer) {
-                    *flows = flows.saturating_sub(1);
-                    if *flows == 0 {
-                        state.path_flows.remove(&peer);
-                    }
-                }
+            if self.peer.is_some() {
+                class.state.lock().arrivals.remove(&self.id);
             }
         }
         if let Some(id) = self.metered.take() {
@@ -778,8 +760,120 @@ impl Flow<'_> {
     }
 }
 
+/// How long after bytes last arrived on a connection it still counts
+/// among those the windows are shared by.
+const ACTIVE_WITHIN: Duration = Duration::from_secs(1);
+
+/// Of the connections in `arrivals`, how many carried something lately
+/// ([`ACTIVE_WITHIN`] before `now`), and how many of those are to
+/// `peer`: at least one each (the one asking). Counted by all of them,
+/// two connections of the class that carried nothing (another user's
+/// jobs from a server that sends nothing) held an active one to 4 KiB a
+/// round trip: its share of what arrives shrank with each round trip.
+fn active_flows(
+    arrivals: &HashMap<u64, (IpAddr, Instant)>,
+    peer: IpAddr,
+    now: Instant,
+) -> (usize, usize) {
+    let active = || {
+        arrivals
+            .values()
+            .filter(move |(_, at)| now.saturating_duration_since(*at) <= ACTIVE_WITHIN)
+    };
+    let to_peer = active().filter(|(address, _)| *address == peer).count();
+    (active().count().max(1), to_peer.max(1))
+}
+
+/// The receive window of a connection to `peer`, one of `flows` of its
+/// class that carry something and of `path_flows` to that path, once the
+/// path has a base; `unmeasured` when nothing times its round trip.
+fn window(
+    controller: &Controller,
+    peer: IpAddr,
+    flows: usize,
+    path_flows: usize,
+    unmeasured: bool,
+) -> Option<u32> {
+    // Unlimited, the window follows what arrives (room to double
+    // each round trip): the server never has more in flight than a
+    // queue of about the target would hold, so that a cut bites
+    // within a round trip, not after megabytes advertised earlier.
+    // A path whose queue is its own has a limit of its own besides,
+    // which only its connections' windows follow.
+    let own = controller.path_rate(peer);
+    // With no round trip measured (a server without timestamps that
+    // answers no probe), no queue would show and cut the rate: the
+    // windows then follow what arrives, which bounds the queue they
+    // let build to about the base plus twice the target (the rate ran
+    // twenty times ahead of what arrived, and filled a 400 ms queue).
+    let arriving = controller.throughput() * UNLIMITED_SLACK;
+    let pace = match controller.rate() {
+        0 => arriving,
+        rate if unmeasured => arriving.min(rate as f64 * WINDOW_SLACK),
+        rate => rate as f64 * WINDOW_SLACK,
+    };
+    controller.base(peer).map(|base| {
+        let ahead = (base + controller.target()).as_secs_f64();
+        let mut window = pace * ahead / flows as f64;
+        if let Some(own) = own {
+            window = window.min(own as f64 * WINDOW_SLACK * ahead / path_flows as f64);
+        }
+        (window as u64).clamp(MIN_WINDOW, u64::from(UNCLAMPED)) as u32
+    })
+}
+
 impl Drop for Flow<'_> {
     fn drop(&mut self) {
         self.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One connection of a class that downloads from a mirror (base
+    /// 50 ms, on a 2 MB/s link with no queue) beside `idle` connections
+    /// of the class that carry nothing (another user's jobs from a server
+    /// that keeps its bodies open and sends nothing). Each 50 ms the
+    /// mirror sends a window, as far as the link carries. Returns what
+    /// the connection got per second over the last 5 s of 10.
+    fn beside_idle_connections(idle: usize) -> f64 {
+        const LINK: u64 = 100_000;
+        let mirror = IpAddr::from([10, 0, 0, 1]);
+        let t0 = Instant::now();
+        let mut c = Controller::new(yielding::TARGET_LOW);
+        let mut got = 0;
+        let mut window_now: u64 = 64 * 1024;
+        // The idle ones joined with the active one, and carried nothing
+        // since (their server sent a head, then nothing).
+        let slow = IpAddr::from([10, 0, 0, 2]);
+        let mut arrivals: HashMap<u64, (IpAddr, Instant)> =
+            (1..=idle as u64).map(|id| (id, (slow, t0))).collect();
+        for i in 0..200u64 {
+            let now = t0 + Duration::from_millis(i * 50);
+            let bytes = window_now.min(LINK);
+            arrivals.insert(0, (mirror, now));
+            c.on_delay(now, mirror, Duration::from_millis(50));
+            c.on_bytes(mirror, bytes);
+            c.adjust(now);
+            let (flows, path_flows) = active_flows(&arrivals, mirror, now);
+            window_now = u64::from(window(&c, mirror, flows, path_flows, false).expect("a base"));
+            if i >= 100 {
+                got += bytes;
+            }
+        }
+        got as f64 / 5.0
+    }
+
+    #[test]
+    fn idle_connections_of_the_class_do_not_starve_an_active_one() {
+        let alone = beside_idle_connections(0);
+        assert!(alone > 1_500_000.0, "alone it got {alone:.0} B/s");
+        // Another user's 23 connections (the manager's cap is 24) that
+        // carry nothing must not hold it to a window of 4 KiB a round
+        // trip (82 KB/s).
+        let beside = beside_idle_connections(23);
+        assert!(beside > 1_500_000.0, "beside them it got {beside:.0} B/s");
     }
 }
