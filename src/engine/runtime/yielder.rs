@@ -190,7 +190,8 @@ pub(crate) struct Yielding {
 struct Class {
     throttle: Throttle,
     state: Mutex<State>,
-    /// Connections taking part now.
+    /// Connections taking part now (the downloads' windows share among
+    /// those that carry something, [`State::take_part`]).
     flows: AtomicUsize,
     /// A connection waited for the throttle since the last adjustment.
     held: AtomicBool,
@@ -220,6 +221,24 @@ struct State {
 }
 
 impl State {
+    /// Notes that the connection `id` to `peer` takes part at `now`
+    /// (`carried`: bytes arrived on it since its last sample), and tells
+    /// the controller how many connections carry something: to `peer`,
+    /// and in all, whose least windows are in flight whatever the rate.
+    /// Returns those two counts ([`active_flows`]). Counted by all of the
+    /// class's connections, another user's idle ones (a server that
+    /// sends nothing) raised the target towards 100 ms of queue.
+    fn take_part(&mut self, id: u64, peer: IpAddr, now: Instant, carried: bool) -> (usize, usize) {
+        if carried {
+            self.arrivals.insert(id, (peer, now));
+        }
+        let (active, path_flows) = active_flows(&self.arrivals, peer, now);
+        self.controller.on_connections(peer, path_flows);
+        self.controller
+            .set_least_in_flight(active as u64 * MIN_WINDOW);
+        (active, path_flows)
+    }
+
     /// Tells the controller what the links carried since the last count,
     /// and how much of it was not ours.
     fn count_link(&mut self, now: Instant) {
@@ -682,15 +701,7 @@ impl Flow<'_> {
         if let Some(rtt) = rtt {
             state.controller.on_delay(now, peer, rtt);
         }
-        let flows = class.flows.load(Ordering::Relaxed).max(1);
-        state
-            .controller
-            .set_least_in_flight(flows as u64 * MIN_WINDOW);
-        if self.bytes > 0 {
-            state.arrivals.insert(self.id, (peer, now));
-        }
-        let (active, path_flows) = active_flows(&state.arrivals, peer, now);
-        state.controller.on_connections(peer, path_flows);
+        let (active, path_flows) = state.take_part(self.id, peer, now, self.bytes > 0);
         state
             .controller
             .on_bytes(peer, std::mem::take(&mut self.bytes));
@@ -864,6 +875,32 @@ mod tests {
             }
         }
         got as f64 / 5.0
+    }
+
+    #[test]
+    fn idle_connections_of_the_class_do_not_lengthen_the_queue_it_keeps() {
+        // 23 connections of another user's jobs joined and carried
+        // nothing since; one connection downloads at 1 MB/s, the
+        // link's capacity. Its least window alone (4 KiB, 4 ms there)
+        // leaves the target at 15 ms; 24 of them (96 KiB, 98 ms) would
+        // have kept a queue of 98 ms.
+        let class = Class::new(yielding::TARGET_LOW);
+        let mut state = class.state.lock();
+        let t0 = Instant::now();
+        let (slow, mirror) = (IpAddr::from([10, 0, 0, 2]), IpAddr::from([10, 0, 0, 1]));
+        for id in 1..=23 {
+            state.arrivals.insert(id, (slow, t0));
+        }
+        for i in 1..=40u64 {
+            let now = t0 + Duration::from_millis(1_000 + i * 50);
+            assert_eq!(state.take_part(0, mirror, now, true), (1, 1));
+            state
+                .controller
+                .on_link(50_000, 0, Duration::from_millis(50));
+            state.controller.on_bytes(mirror, 50_000);
+            state.controller.adjust(now);
+        }
+        assert_eq!(state.controller.target(), yielding::TARGET_LOW);
     }
 
     #[test]
