@@ -451,46 +451,35 @@ fn a_server_without_timestamps_that_refuses_the_probes_is_still_yielded_to() {
     // htb class whose queue holds none). A fixed second was too short for
     // a qmgr started on a busy machine, whose own handshakes then went
     // unanswered.
-    let (cli, cli_dev) = (net.names[2].clone(), net.client_dev.clone());
-    let refuse = std::thread::spawn(move || {
-        let received = || -> u64 {
-            let path = format!("/sys/class/net/{cli_dev}/statistics/rx_bytes");
-            let out = Command::new("ip")
-                .args(["netns", "exec", &cli, "cat", &path])
-                .output()
-                .expect("cat");
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0)
-        };
-        let before = received();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while received() < before + (256 << 10) {
-            assert!(Instant::now() < deadline, "the job never began");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let tc = |args: &str| {
-            let mut all = vec!["tc"];
-            all.extend(args.split_whitespace());
-            netns_exec(&srv, &all);
-        };
-        tc(&format!("qdisc add dev {dev} root handle 1: htb default 1"));
-        tc(&format!(
-            "class add dev {dev} parent 1: classid 1:1 htb rate 10gbit"
-        ));
-        tc(&format!(
-            "class add dev {dev} parent 1: classid 1:2 htb rate 8bit"
-        ));
-        tc(&format!(
-            "qdisc add dev {dev} parent 1:2 handle 20: pfifo limit 0"
-        ));
-        tc(&format!(
-            "filter add dev {dev} parent 1: protocol ip prio 1 u32 match u8 0x12 0x12 at 33 flowid 1:2"
-        ));
+    let low = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let before = net.received(2, &net.client_dev);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while net.received(2, &net.client_dev) < before + (256 << 10) {
+                assert!(Instant::now() < deadline, "the job never began");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let tc = |args: &str| {
+                let mut all = vec!["tc"];
+                all.extend(args.split_whitespace());
+                netns_exec(&srv, &all);
+            };
+            tc(&format!("qdisc add dev {dev} root handle 1: htb default 1"));
+            tc(&format!(
+                "class add dev {dev} parent 1: classid 1:1 htb rate 10gbit"
+            ));
+            tc(&format!(
+                "class add dev {dev} parent 1: classid 1:2 htb rate 8bit"
+            ));
+            tc(&format!(
+                "qdisc add dev {dev} parent 1:2 handle 20: pfifo limit 0"
+            ));
+            tc(&format!(
+                "filter add dev {dev} parent 1: protocol ip prio 1 u32 match u8 0x12 0x12 at 33 flowid 1:2"
+            ));
+        });
+        watch(&net, Way::Download, &url, &dir.join("big"), "low")
     });
-    let low = watch(&net, Way::Download, &url, &dir.join("big"), "low");
-    refuse.join().unwrap();
     report("probes refused", &low);
     assert_short_queue(&low);
     assert!(low.share > 0.7, "low: {}", low.share);
