@@ -12,7 +12,9 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(feature = "upload")]
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::engine::model::yielding::{self, Controller, Counted, Unseen};
@@ -190,8 +192,9 @@ pub(crate) struct Yielding {
 struct Class {
     throttle: Throttle,
     state: Mutex<State>,
-    /// Connections taking part now (the downloads' windows share among
-    /// those that carry something, [`State::take_part`]).
+    /// Upload connections taking part now (downloads count theirs, and
+    /// which carry something, in [`State::arrivals`]).
+    #[cfg(feature = "upload")]
     flows: AtomicUsize,
     /// A connection waited for the throttle since the last adjustment.
     held: AtomicBool,
@@ -363,6 +366,7 @@ impl Class {
                 segment_rate: 0.0,
                 arrivals: HashMap::new(),
             }),
+            #[cfg(feature = "upload")]
             flows: AtomicUsize::new(0),
             held: AtomicBool::new(false),
         }
@@ -547,7 +551,6 @@ impl Flow<'_> {
         };
         self.leave();
         if let Some(class) = class {
-            class.flows.fetch_add(1, Ordering::Relaxed);
             if let Some(peer) = self.peer {
                 let now = Instant::now();
                 class.state.lock().arrivals.insert(self.id, (peer, now));
@@ -760,7 +763,6 @@ impl Flow<'_> {
     fn leave(&mut self) {
         self.unclamp();
         if let Some(class) = self.class.take() {
-            class.flows.fetch_sub(1, Ordering::Relaxed);
             if self.peer.is_some() {
                 class.state.lock().arrivals.remove(&self.id);
             }
