@@ -605,15 +605,14 @@ impl Controller {
             let Some(queuing) = queues[i] else {
                 continue;
             };
-            let off = (target.as_secs_f64() - queuing.as_secs_f64()) / target.as_secs_f64();
+            let off = room_below(target, queuing);
             if off < 0.0 {
                 if now >= own.holds_until {
-                    let hold = (base + queuing) * CUT_HOLD_ROUND_TRIPS;
-                    own.holds_until = now + hold.clamp(CUT_HOLD_MIN, CUT_HOLD_MAX);
+                    own.holds_until = now + cut_hold(base + queuing);
                     own.rate = cut(own.rate.min(arriving), off);
                 }
             } else {
-                let grown = own.rate * (1.0 + GAIN * (2.0 * off).min(1.0));
+                let grown = grow(own.rate, GAIN, off);
                 own.rate = grown.min((AHEAD * arriving).max(own.rate)).max(FLOOR);
             }
         }
@@ -714,8 +713,7 @@ impl Controller {
             return self.rate();
         }
         let queuing = queuing.unwrap_or_default();
-        let target = self.target().as_secs_f64();
-        let off = (target - queuing.as_secs_f64()) / target;
+        let off = room_below(self.target(), queuing);
         self.rate = match self.rate {
             // Queuing past the target while unlimited: start from what
             // arrives, cut as below; the first slowdown is a period away.
@@ -743,7 +741,6 @@ impl Controller {
             // A cut starts from what arrives, when the rate ran ahead of it.
             Some(rate) if off < 0.0 => {
                 let from = rate.min(self.throughput.max(FLOOR));
-                let hold = (self.longest_base() + queuing) * CUT_HOLD_ROUND_TRIPS;
                 // Cuts in a row lower the rate, not where the queue began.
                 let ceiling = match self.cut {
                     Some(last) if now.saturating_duration_since(last.at) < CUT_SERIES => {
@@ -753,7 +750,7 @@ impl Controller {
                 };
                 self.cut = Some(Cut {
                     at: now,
-                    holds_until: now + hold.clamp(CUT_HOLD_MIN, CUT_HOLD_MAX),
+                    holds_until: now + cut_hold(self.longest_base() + queuing),
                     ceiling,
                 });
                 Some(cut(from, off))
@@ -778,10 +775,7 @@ impl Controller {
                     (false, true) => (GAIN_FAR, AHEAD),
                     (false, false) => (GAIN, AHEAD),
                 };
-                // Full speed up to half the target: at low rates the
-                // round trips read a little high (each connection gets a
-                // few packets at a time).
-                let mut grown = rate * (1.0 + gain * (2.0 * off).min(1.0));
+                let mut grown = grow(rate, gain, off);
                 if far {
                     // Doubling stops at the mark: past it, a doubling
                     // would overshoot the link by up to twice.
@@ -1042,10 +1036,32 @@ const CUT_HOLD_ROUND_TRIPS: u32 = 8;
 const CUT_HOLD_MIN: Duration = Duration::from_millis(150);
 const CUT_HOLD_MAX: Duration = Duration::from_secs(1);
 
+/// The room a queuing delay leaves below `target`, as a share of it:
+/// 1 with no queue, 0 at the target, below 0 past it.
+fn room_below(target: Duration, queuing: Duration) -> f64 {
+    let target = target.as_secs_f64();
+    (target - queuing.as_secs_f64()) / target
+}
+
+/// How long a cut for a queue seen over `round_trip` (the base delay
+/// plus the queuing delay) holds before another: a few round trips,
+/// within bounds.
+fn cut_hold(round_trip: Duration) -> Duration {
+    (round_trip * CUT_HOLD_ROUND_TRIPS).clamp(CUT_HOLD_MIN, CUT_HOLD_MAX)
+}
+
 /// `rate` cut for a queuing delay `1 - off` times the target (`off` < 0):
 /// in proportion to how far past it, at most by half, never below the floor.
 fn cut(rate: f64, off: f64) -> f64 {
     (rate * (1.0 + 0.5 * off).max(0.5)).max(FLOOR)
+}
+
+/// `rate` grown by up to `gain` with room `off` below the target
+/// ([`room_below`]): in proportion, at full `gain` from half the target down
+/// (at low rates the round trips read a little high: each connection
+/// gets a few packets at a time).
+fn grow(rate: f64, gain: f64, off: f64) -> f64 {
+    rate * (1.0 + gain * (2.0 * off).min(1.0))
 }
 
 #[cfg(test)]
